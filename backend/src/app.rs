@@ -1,0 +1,71 @@
+//! The HTTP application: routes, body limits, error mapping and middleware.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::{headers, static_files};
+use crate::{accounts, contacts, devices, gateway, health};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpResponse, web};
+use parley_protocol::api::PREFIX;
+use parley_protocol::limits::MAX_JSON_BODY;
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BODY)
+        .error_handler(|err, _| ApiError::from(err).into())
+}
+
+fn api(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|err, _| ApiError::BadRequest(format!("bad path: {err}")).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| ApiError::BadRequest(format!("bad query: {err}")).into()),
+        )
+        .configure(accounts::routes)
+        .configure(devices::routes)
+        .configure(contacts::routes)
+        .default_service(web::to(|| async {
+            HttpResponse::from_error(ApiError::NotFound("no such endpoint"))
+        }));
+}
+
+/// The whole application over `state`.
+pub fn build(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let static_dir = state.config.static_dir.clone();
+    let csp = headers::content_security_policy(&static_dir);
+    App::new()
+        .app_data(web::Data::new(state))
+        .wrap(headers::security_headers(&csp))
+        .wrap(tracing_actix_web_lite())
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/ws", web::get().to(gateway::socket::upgrade))
+        .service(web::scope(PREFIX).configure(api))
+        .service(
+            web::scope("")
+                .wrap(Compress::default())
+                .wrap(from_fn(static_files::cache_headers))
+                .service(static_files::service(&static_dir)),
+        )
+}
+
+/// Request logging at debug level (method, path, status, time); tokens are in
+/// headers, never in paths, so nothing secret is logged.
+fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target("parley_server::http")
+}

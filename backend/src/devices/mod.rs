@@ -1,0 +1,41 @@
+//! The caller's devices: list and revoke.
+
+use crate::accounts::store;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use parley_protocol::DeviceId;
+use parley_protocol::api::Device;
+use parley_protocol::frame::close;
+
+/// Mounts `/devices`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/devices", web::get().to(list))
+        .route("/devices/{device_id}", web::delete().to(revoke));
+}
+
+/// `GET /devices`.
+async fn list(caller: Caller, state: web::Data<AppState>) -> ApiResult<web::Json<Vec<Device>>> {
+    Ok(web::Json(
+        store::devices(&state.pool, caller.user_id, caller.device_id).await?,
+    ))
+}
+
+/// `DELETE /devices/{id}`: the token dies at once and a connected socket is closed.
+async fn revoke(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<DeviceId>,
+) -> ApiResult<HttpResponse> {
+    let device = path.into_inner();
+    // Another user's device answers exactly like a missing one: no probing.
+    if !store::delete_device(&state.pool, caller.user_id, device).await? {
+        return Err(ApiError::NotFound("no such device"));
+    }
+    state
+        .gateway
+        .disconnect(device, close::UNAUTHORIZED, "device revoked");
+    tracing::info!(user = %caller.user_id, device = %device, "device revoked");
+    Ok(HttpResponse::NoContent().finish())
+}

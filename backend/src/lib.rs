@@ -1,0 +1,18 @@
+//! Parley server: accounts and devices, contacts, and one WebSocket per device.
+//!
+//! Layout: [`app`] assembles routes; each domain module ([`accounts`],
+//! [`devices`], [`contacts`], [`gateway`]) owns its handlers and queries;
+//! [`auth`] answers "who is asking"; [`error`] maps every failure once.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod contacts;
+pub mod devices;
+pub mod error;
+pub mod gateway;
+pub mod health;
+pub mod server;
+pub mod state;
+pub mod web;

@@ -1,0 +1,35 @@
+use clap::Parser;
+use parley_server::config::Config;
+use parley_server::server;
+use parley_server::state::AppState;
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::parse();
+    match start(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(config: Config) -> Result<(), server::StartError> {
+    let pool = server::connect(&config).await?;
+    let (server, addrs) = server::bind(AppState::new(pool, config))?;
+    for addr in addrs {
+        // Exactly one line on stdout: the harness and xtask read it.
+        println!("parley-server listening on http://{addr}");
+    }
+    server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}

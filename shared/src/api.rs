@@ -1,0 +1,135 @@
+//! JSON bodies of the REST API, mounted under [`PREFIX`].
+//!
+//! | method | path | body → answer |
+//! |---|---|---|
+//! | POST | `/accounts` | [`RegisterRequest`] → 201 [`Session`] |
+//! | POST | `/sessions` | [`SignInRequest`] → 200 [`Session`] |
+//! | DELETE | `/sessions/current` | → 204 (signs this device out) |
+//! | GET | `/me` | → [`Profile`] |
+//! | PATCH | `/me` | [`UpdateProfile`] → [`Profile`] |
+//! | GET | `/devices` | → `Vec<`[`Device`]`>` |
+//! | DELETE | `/devices/{id}` | → 204 (revokes one of the caller's devices) |
+//! | GET | `/users/lookup?handle=…` | → [`UserCard`] (exact handle only) |
+//! | GET | `/contacts` | → `Vec<`[`Contact`]`>` |
+//! | PUT | `/contacts/{user_id}` | → [`Contact`] |
+//! | DELETE | `/contacts/{user_id}` | → 204 |
+//!
+//! Every path but the first two needs `Authorization: Bearer <token>`.
+
+use crate::{DeviceId, Millis, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Where the REST API is mounted.
+pub const PREFIX: &str = "/api/v1";
+
+/// Create an account and sign this browser in as its first device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// Phone number (E.164) or username; normalised by the server.
+    pub handle: String,
+    /// Name shown to contacts.
+    pub display_name: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Label for this device; derived from the user agent when absent.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// Sign in: creates a new device for this browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// Phone number or username, as typed.
+    pub handle: String,
+    /// The account password.
+    pub password: String,
+    /// Label for this device; derived from the user agent when absent.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// A signed-in device: the token is shown once and stored only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Bearer token for REST and the WebSocket; secret.
+    pub token: String,
+    /// The device this token belongs to.
+    pub device_id: DeviceId,
+    /// The account signed in.
+    pub profile: Profile,
+}
+
+/// The caller's own account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Account id.
+    pub user_id: UserId,
+    /// Normalised handle.
+    pub handle: String,
+    /// Name shown to contacts.
+    pub display_name: String,
+    /// Short status line.
+    pub about: String,
+}
+
+/// Change the caller's profile; absent fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateProfile {
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New "about" text (empty clears it).
+    #[serde(default)]
+    pub about: Option<String>,
+}
+
+/// One of the caller's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Device id.
+    pub device_id: DeviceId,
+    /// Label, from the user agent or chosen at sign-in.
+    pub name: String,
+    /// When it signed in.
+    pub created_at: Millis,
+    /// Last authenticated request or connection.
+    pub last_active_at: Millis,
+    /// Whether this is the device making the request.
+    pub current: bool,
+}
+
+/// Query of `GET /users/lookup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupQuery {
+    /// Exact handle, as typed (normalised by the server).
+    pub handle: String,
+}
+
+/// Another user as others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCard {
+    /// Account id.
+    pub user_id: UserId,
+    /// Normalised handle.
+    pub handle: String,
+    /// Name they chose.
+    pub display_name: String,
+    /// Their status line.
+    pub about: String,
+}
+
+/// An entry of the caller's contact list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Who.
+    pub user: UserCard,
+    /// When the caller added them.
+    pub added_at: Millis,
+}
+
+/// Answer of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"` when the server and its database answer.
+    pub status: String,
+}

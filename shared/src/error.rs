@@ -1,0 +1,120 @@
+//! Stable, machine-readable error codes. The server maps every failure to one
+//! of these (with an HTTP status or a WebSocket error frame); the client turns
+//! them into messages. Codes are part of the protocol: never rename one.
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in a form both sides can match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is not well-formed (bad JSON, wrong types, bad path).
+    BadRequest,
+    /// The body is larger than the limit for this endpoint.
+    PayloadTooLarge,
+    /// The handle is neither a valid E.164 number nor a valid username.
+    InvalidHandle,
+    /// The display name is empty, too long or has control characters.
+    InvalidDisplayName,
+    /// The "about" text is too long or has control characters.
+    InvalidAbout,
+    /// The password is too short or too long.
+    InvalidPassword,
+    /// Another account already uses this handle.
+    HandleTaken,
+    /// Handle and password do not match an account.
+    InvalidCredentials,
+    /// No valid device token was presented (missing, unknown or revoked).
+    Unauthorized,
+    /// The caller is authenticated but may not do this.
+    Forbidden,
+    /// The thing asked for does not exist (or is not visible to the caller).
+    NotFound,
+    /// Too many attempts; retry after the advertised delay.
+    RateLimited,
+    /// A WebSocket frame could not be decoded or is not allowed now.
+    ProtocolError,
+    /// The client speaks a protocol version the server does not.
+    UnsupportedVersion,
+    /// The server could not do its part (database down, bug). Safe to retry.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status that carries this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest
+            | Self::InvalidHandle
+            | Self::InvalidDisplayName
+            | Self::InvalidAbout
+            | Self::InvalidPassword
+            | Self::ProtocolError
+            | Self::UnsupportedVersion => 400,
+            Self::InvalidCredentials | Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::HandleTaken => 409,
+            Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The code as it appears on the wire (`"handle_taken"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidHandle => "invalid_handle",
+            Self::InvalidDisplayName => "invalid_display_name",
+            Self::InvalidAbout => "invalid_about",
+            Self::InvalidPassword => "invalid_password",
+            Self::HandleTaken => "handle_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::RateLimited => "rate_limited",
+            Self::ProtocolError => "protocol_error",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON body of every REST error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable, safe to show; never contains internals.
+    pub message: String,
+    /// Seconds to wait before retrying, for [`ErrorCode::RateLimited`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_name_matches_serde_name() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::HandleTaken,
+            ErrorCode::RateLimited,
+            ErrorCode::UnsupportedVersion,
+        ] {
+            let json = serde_json::to_string(&code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

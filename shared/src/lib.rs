@@ -1,0 +1,23 @@
+//! The Parley protocol: everything the server and its clients must agree on.
+//!
+//! - [`api`]: JSON bodies of the REST API (`/api/v1/...`).
+//! - [`frame`]: binary WebSocket frames (`/ws`) and their codec.
+//! - [`error`]: stable error codes shared by both transports.
+//! - [`limits`] and [`validate`]: bounds on every input, checked by the client
+//!   for inline feedback and by the server for enforcement.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod error;
+pub mod frame;
+pub mod limits;
+pub mod validate;
+
+pub use error::{ErrorBody, ErrorCode};
+
+/// Identifier of a user account.
+pub type UserId = uuid::Uuid;
+/// Identifier of a device (one signed-in browser).
+pub type DeviceId = uuid::Uuid;
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;

@@ -1,0 +1,23 @@
+//! Bounds on every input. The server enforces them; the client checks them first
+//! so people see a clear message before a round trip.
+
+/// Largest JSON request body the REST API accepts.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+/// Shortest accepted password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Longest accepted password, in bytes (argon2 cost grows with it).
+pub const PASSWORD_MAX_BYTES: usize = 256;
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+/// Longest "about" text, in characters.
+pub const ABOUT_MAX_CHARS: usize = 140;
+/// Longest device name, in characters (longer names are cut, not refused).
+pub const DEVICE_NAME_MAX_CHARS: usize = 64;
+/// Username length bounds, in characters.
+pub const USERNAME_MIN_CHARS: usize = 3;
+/// Username length bounds, in characters.
+pub const USERNAME_MAX_CHARS: usize = 32;
+/// Largest WebSocket frame either side sends or accepts.
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+/// Longest a device token may be on the wire.
+pub const MAX_TOKEN_CHARS: usize = 128;

@@ -1,0 +1,203 @@
+//! Normalisation and validation of user-entered fields, identical on both sides.
+
+use crate::error::ErrorCode;
+use crate::limits::*;
+use thiserror::Error;
+
+/// A field that failed validation, with the code the server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct FieldError {
+    /// The protocol error code for this failure.
+    pub code: ErrorCode,
+    /// What is wrong, phrased for the person typing.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns what a person typed into the canonical handle, or says why it is not one.
+///
+/// A handle is either a phone number in E.164 (`+` then 8 to 15 digits, spaces,
+/// dashes, dots and brackets allowed while typing) or a username (3 to 32 of
+/// `a-z 0-9 _ .`, starting with a letter, case-insensitive).
+pub fn normalize_handle(input: &str) -> Result<String, FieldError> {
+    let trimmed = input.trim();
+    if let Some(rest) = trimmed.strip_prefix('+') {
+        let digits: String = rest
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let valid = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        return if valid {
+            Ok(format!("+{digits}"))
+        } else {
+            Err(FieldError::new(
+                ErrorCode::InvalidHandle,
+                "A phone number needs the country code: + then 8 to 15 digits.",
+            ))
+        };
+    }
+    let name = trimmed.to_lowercase();
+    let len = name.chars().count();
+    if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&len) {
+        return Err(FieldError::new(
+            ErrorCode::InvalidHandle,
+            format!(
+                "A username has {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters (or use a phone number starting with +)."
+            ),
+        ));
+    }
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    if !starts_with_letter || !rest_ok {
+        return Err(FieldError::new(
+            ErrorCode::InvalidHandle,
+            "A username starts with a letter and uses only letters, digits, _ and .",
+        ));
+    }
+    Ok(name)
+}
+
+/// Trims a display name and checks it: 1 to 64 characters, no control characters.
+pub fn display_name(input: &str) -> Result<String, FieldError> {
+    let name = input.trim();
+    let len = name.chars().count();
+    if len == 0 {
+        return Err(FieldError::new(
+            ErrorCode::InvalidDisplayName,
+            "Enter your name.",
+        ));
+    }
+    if len > DISPLAY_NAME_MAX_CHARS {
+        return Err(FieldError::new(
+            ErrorCode::InvalidDisplayName,
+            format!("Names have at most {DISPLAY_NAME_MAX_CHARS} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            ErrorCode::InvalidDisplayName,
+            "Names cannot contain control characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Trims an "about" text and checks it: at most 140 characters, no control characters.
+pub fn about(input: &str) -> Result<String, FieldError> {
+    let about = input.trim();
+    if about.chars().count() > ABOUT_MAX_CHARS {
+        return Err(FieldError::new(
+            ErrorCode::InvalidAbout,
+            format!("\"About\" has at most {ABOUT_MAX_CHARS} characters."),
+        ));
+    }
+    if about.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            ErrorCode::InvalidAbout,
+            "\"About\" cannot contain control characters.",
+        ));
+    }
+    Ok(about.to_owned())
+}
+
+/// Checks a new password's length. Passwords are never trimmed or normalised.
+pub fn new_password(password: &str) -> Result<(), FieldError> {
+    if password.chars().count() < PASSWORD_MIN_CHARS {
+        return Err(FieldError::new(
+            ErrorCode::InvalidPassword,
+            format!("Use at least {PASSWORD_MIN_CHARS} characters."),
+        ));
+    }
+    if password.len() > PASSWORD_MAX_BYTES {
+        return Err(FieldError::new(
+            ErrorCode::InvalidPassword,
+            format!("Use at most {PASSWORD_MAX_BYTES} characters."),
+        ));
+    }
+    Ok(())
+}
+
+/// Cleans a device name: control characters dropped, trimmed, cut to the limit,
+/// and a fallback when nothing is left. Never fails: a device name is a label.
+pub fn device_name(input: Option<&str>) -> String {
+    let cleaned: String = input
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(DEVICE_NAME_MAX_CHARS)
+        .collect();
+    if cleaned.is_empty() {
+        "Unknown device".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_normalised() {
+        assert_eq!(
+            normalize_handle(" +44 (20) 7946-0958 ").as_deref(),
+            Ok("+442079460958")
+        );
+        assert!(normalize_handle("+0123456789").is_err());
+        assert!(normalize_handle("+1234").is_err());
+        assert!(normalize_handle("+1234567890123456").is_err());
+        assert!(normalize_handle("+12345abc90").is_err());
+    }
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(normalize_handle("  Alice_W ").as_deref(), Ok("alice_w"));
+        assert!(normalize_handle("al").is_err());
+        assert!(normalize_handle("1alice").is_err());
+        assert!(normalize_handle("ali ce").is_err());
+        assert!(normalize_handle("ålice").is_err());
+        assert!(normalize_handle(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn display_names_are_bounded() {
+        assert_eq!(display_name("  Ann  ").as_deref(), Ok("Ann"));
+        assert!(display_name("   ").is_err());
+        assert!(display_name(&"x".repeat(65)).is_err());
+        assert!(display_name("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn passwords_are_bounded_but_not_trimmed() {
+        assert!(new_password("short").is_err());
+        assert!(new_password("        ").is_ok());
+        assert!(new_password(&"p".repeat(PASSWORD_MAX_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn device_names_never_fail() {
+        assert_eq!(device_name(None), "Unknown device");
+        assert_eq!(device_name(Some(" Chrome\n on Linux ")), "Chrome on Linux");
+        assert_eq!(
+            device_name(Some(&"d".repeat(100))).chars().count(),
+            DEVICE_NAME_MAX_CHARS
+        );
+    }
+}
