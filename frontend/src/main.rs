@@ -1,0 +1,38 @@
+//! Parley's browser client: a Leptos (client-side rendered) app compiled to
+//! WebAssembly and bundled by Trunk.
+//!
+//! Layout of the crate, outside in:
+//! - [`app`]: the root component; picks the auth or the main screen.
+//! - [`state`]: the app-wide state (session, contacts, connectivity) and the
+//!   transitions between signed-in and signed-out, persisted in localStorage.
+//! - [`api`]: the REST client, one function per endpoint.
+//! - [`net`]: the WebSocket connection (auth, keep-alive, reconnection).
+//! - [`ui`]: the components, one module per screen or panel.
+//! - [`pwa`] and [`device`]: browser integration (service worker, device name).
+
+mod api;
+mod app;
+mod device;
+mod net;
+mod pwa;
+mod state;
+mod ui;
+
+fn main() {
+    // Panics abort the wasm instance; at least say why in the console.
+    console_error_panic_hook::set_once();
+    remove_boot_splash();
+    leptos::mount::mount_to_body(app::App);
+    pwa::register_service_worker();
+}
+
+/// `index.html` shows a static splash while the wasm downloads; the app
+/// replaces it once it is ready to render.
+fn remove_boot_splash() {
+    if let Some(splash) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("boot"))
+    {
+        splash.remove();
+    }
+}

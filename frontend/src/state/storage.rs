@@ -1,0 +1,78 @@
+//! What survives a reload, in `localStorage`: the session (token, device id
+//! and a cached copy of the profile) and a cached contact list, so the main
+//! screen can render before — or without — the server.
+
+use parley_protocol::UserId;
+use parley_protocol::api::{Contact, Session};
+use serde::{Deserialize, Serialize};
+use web_sys::Storage;
+
+/// The `Session` JSON, exactly as the server sent it (profile kept current).
+pub const SESSION_KEY: &str = "parley.session";
+/// The last contact list fetched, tagged with its owner.
+const CONTACTS_KEY: &str = "parley.contacts";
+
+/// The contact cache, tagged with the account it belongs to so a different
+/// account signing in on this browser never sees someone else's list.
+#[derive(Serialize, Deserialize)]
+struct CachedContacts {
+    owner: UserId,
+    contacts: Vec<Contact>,
+}
+
+/// `None` when storage is unavailable (disabled, or some private modes);
+/// the app then still works, it just forgets on reload.
+fn local_storage() -> Option<Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn read<T: for<'de> Deserialize<'de>>(key: &str) -> Option<T> {
+    let text = local_storage()?.get_item(key).ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write<T: Serialize + ?Sized>(key: &str, value: &T) {
+    let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(value)) else {
+        return;
+    };
+    if storage.set_item(key, &text).is_err() {
+        leptos::logging::warn!("could not write {key} to localStorage (quota?)");
+    }
+}
+
+/// The stored session, if any and readable.
+pub fn load_session() -> Option<Session> {
+    read(SESSION_KEY)
+}
+
+/// Persists the session (also after every profile change).
+pub fn save_session(session: &Session) {
+    write(SESSION_KEY, session);
+}
+
+/// The cached contacts of `owner` (empty when none or another account's).
+pub fn load_contacts(owner: UserId) -> Vec<Contact> {
+    read::<CachedContacts>(CONTACTS_KEY)
+        .filter(|cache| cache.owner == owner)
+        .map(|cache| cache.contacts)
+        .unwrap_or_default()
+}
+
+/// Caches `owner`'s contact list.
+pub fn save_contacts(owner: UserId, contacts: &[Contact]) {
+    write(
+        CONTACTS_KEY,
+        &CachedContacts {
+            owner,
+            contacts: contacts.to_vec(),
+        },
+    );
+}
+
+/// Forgets everything this device knew about the account.
+pub fn clear() {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(SESSION_KEY);
+        let _ = storage.remove_item(CONTACTS_KEY);
+    }
+}

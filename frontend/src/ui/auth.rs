@@ -1,0 +1,228 @@
+//! Sign-in and sign-up, one screen with two modes.
+
+use crate::api;
+use crate::device::device_name;
+use crate::state::AppState;
+use crate::ui::field::Field;
+use crate::ui::icons::{IconLock, Logo};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use parley_protocol::api::{RegisterRequest, SignInRequest};
+use parley_protocol::validate;
+
+/// Which form is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    SignIn,
+    SignUp,
+}
+
+/// The auth screen (`auth-screen`). Fields are validated inline with the
+/// same rules the server applies; the server's verdict shows in `auth-error`.
+#[component]
+pub fn AuthScreen(app: AppState) -> impl IntoView {
+    let mode = RwSignal::new(Mode::SignIn);
+    let handle = RwSignal::new(String::new());
+    let display_name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let attempted = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let server_error = RwSignal::new(None::<String>);
+
+    let handle_error = Signal::derive(move || {
+        handle.with(|h| validate::normalize_handle(h).err().map(|e| e.message))
+    });
+    let name_error = Signal::derive(move || {
+        if mode.get() == Mode::SignUp {
+            display_name.with(|n| validate::display_name(n).err().map(|e| e.message))
+        } else {
+            None
+        }
+    });
+    let password_error = Signal::derive(move || match mode.get() {
+        Mode::SignUp => password.with(|p| validate::new_password(p).err().map(|e| e.message)),
+        // Existing passwords are checked by the server only: rules may change.
+        Mode::SignIn => password
+            .with(String::is_empty)
+            .then(|| "Enter your password.".to_owned()),
+    });
+
+    let switch_to = move |next: Mode| {
+        mode.set(next);
+        attempted.set(false);
+        server_error.set(None);
+    };
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        attempted.set(true);
+        server_error.set(None);
+        let invalid = handle_error.with_untracked(Option::is_some)
+            || name_error.with_untracked(Option::is_some)
+            || password_error.with_untracked(Option::is_some);
+        if invalid {
+            return;
+        }
+        let handle = handle
+            .with_untracked(|h| validate::normalize_handle(h))
+            .unwrap_or_default();
+        let password = password.get_untracked();
+        let device_name = Some(device_name());
+        let request = match mode.get_untracked() {
+            Mode::SignIn => Err(SignInRequest {
+                handle,
+                password,
+                device_name,
+            }),
+            Mode::SignUp => Ok(RegisterRequest {
+                handle,
+                display_name: display_name
+                    .with_untracked(|n| validate::display_name(n))
+                    .unwrap_or_default(),
+                password,
+                device_name,
+            }),
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = match request {
+                Ok(register) => api::register(&register).await,
+                Err(sign_in) => api::sign_in(&sign_in).await,
+            };
+            // Before `signed_in`: that unmounts this screen and its signals.
+            busy.set(false);
+            match result {
+                Ok(session) => app.signed_in(session),
+                Err(failure) => server_error.set(Some(failure.message())),
+            }
+        });
+    };
+
+    let is_sign_up = move || mode.get() == Mode::SignUp;
+
+    view! {
+        <div class="auth" data-testid="auth-screen">
+            <div class="auth-card">
+                <header class="auth-brand">
+                    <Logo class="logo logo-lg" />
+                    <h1>"Parley"</h1>
+                    <p class="auth-tagline">"Private conversations, end-to-end encrypted."</p>
+                </header>
+                {move || {
+                    app.notice
+                        .get()
+                        .map(|notice| {
+                            view! {
+                                <div class="notice" role="status" data-testid="auth-notice">
+                                    {notice}
+                                </div>
+                            }
+                        })
+                }}
+                <h2 class="auth-title">
+                    {move || if is_sign_up() { "Create your account" } else { "Sign in" }}
+                </h2>
+                <form class="form" novalidate=true on:submit=submit>
+                    <Field
+                        label="Phone number or username"
+                        id="handle"
+                        error_id="error-handle"
+                        value=handle
+                        error=handle_error
+                        attempted=attempted
+                        autocomplete="username"
+                        placeholder="+44 20 7946 0958 or alice"
+                        hint="Phone numbers start with + and the country code."
+                    />
+                    <Show when=is_sign_up>
+                        <Field
+                            label="Your name"
+                            id="display-name"
+                            error_id="error-display-name"
+                            value=display_name
+                            error=name_error
+                            attempted=attempted
+                            autocomplete="name"
+                            placeholder="How contacts will see you"
+                        />
+                    </Show>
+                    <Field
+                        label="Password"
+                        id="password"
+                        error_id="error-password"
+                        value=password
+                        error=password_error
+                        attempted=attempted
+                        kind="password"
+                        autocomplete=Signal::derive(move || {
+                            if is_sign_up() { "new-password" } else { "current-password" }
+                        })
+                    />
+                    {move || {
+                        server_error
+                            .get()
+                            .map(|message| {
+                                view! {
+                                    <p class="form-error" role="alert" data-testid="auth-error">
+                                        {message}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <button
+                        type="submit"
+                        class="btn btn-primary btn-block"
+                        data-testid="auth-submit"
+                        disabled=move || busy.get()
+                    >
+                        {move || match (busy.get(), is_sign_up()) {
+                            (true, true) => "Creating account…",
+                            (true, false) => "Signing in…",
+                            (false, true) => "Create account",
+                            (false, false) => "Sign in",
+                        }}
+                    </button>
+                </form>
+                <p class="auth-switch">
+                    {move || {
+                        if is_sign_up() {
+                            view! {
+                                "Already have an account? "
+                                <button
+                                    type="button"
+                                    class="link"
+                                    data-testid="show-sign-in"
+                                    on:click=move |_| switch_to(Mode::SignIn)
+                                >
+                                    "Sign in"
+                                </button>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                "New to Parley? "
+                                <button
+                                    type="button"
+                                    class="link"
+                                    data-testid="show-sign-up"
+                                    on:click=move |_| switch_to(Mode::SignUp)
+                                >
+                                    "Create an account"
+                                </button>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </p>
+                <p class="auth-footnote">
+                    <IconLock />
+                    " Only the people you talk to can read what you send."
+                </p>
+            </div>
+        </div>
+    }
+}

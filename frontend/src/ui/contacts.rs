@@ -1,0 +1,226 @@
+//! `contacts-panel`: add people by exact handle, list them, remove them, and
+//! open a conversation with one.
+
+use crate::api::{self, ApiFailure};
+use crate::state::AppState;
+use crate::ui::avatar::{Avatar, Size};
+use crate::ui::format;
+use crate::ui::icons::IconClose;
+use crate::ui::shell::{Panel, PanelHeader};
+use leptos::ev::{MouseEvent, SubmitEvent};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use parley_protocol::ErrorCode;
+use parley_protocol::api::{Contact, UserCard};
+use parley_protocol::validate;
+
+/// The contacts panel in the sidebar.
+#[component]
+pub fn ContactsPanel(
+    app: AppState,
+    panel: RwSignal<Panel>,
+    open_chat: RwSignal<Option<UserCard>>,
+) -> impl IntoView {
+    let handle = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let typed = handle.get_untracked();
+        let normalized = match validate::normalize_handle(&typed) {
+            Ok(normalized) => normalized,
+            Err(err) => {
+                error.set(Some(err.message));
+                return;
+            }
+        };
+        let own = app
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.profile.handle.clone()));
+        if own.as_deref() == Some(normalized.as_str()) {
+            error.set(Some(
+                "That's your own handle. Add someone else's phone number or username.".to_owned(),
+            ));
+            return;
+        }
+        error.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let outcome = add_contact(app, &normalized).await;
+            // The panel may have closed meanwhile: its signals may be gone.
+            let _ = busy.try_set(false);
+            match outcome {
+                Ok(contact) => {
+                    let _ = handle.try_set(String::new());
+                    let mut list = app.contacts.get_untracked();
+                    list.retain(|c| c.user.user_id != contact.user.user_id);
+                    list.push(contact);
+                    app.set_contacts(list);
+                }
+                Err(failure) => {
+                    let message = match failure.code() {
+                        Some(ErrorCode::NotFound) => {
+                            format!(
+                                "No one on Parley has the handle {}.",
+                                format::handle(&normalized)
+                            )
+                        }
+                        _ => failure.message(),
+                    };
+                    let _ = error.try_set(Some(message));
+                }
+            }
+        });
+    };
+
+    let remove = move |user: UserCard| {
+        error.set(None);
+        spawn_local(async move {
+            let id = user.user_id;
+            match app
+                .authed(|t| async move { api::remove_contact(&t, id).await })
+                .await
+            {
+                Ok(()) => {
+                    let mut list = app.contacts.get_untracked();
+                    list.retain(|c| c.user.user_id != id);
+                    app.set_contacts(list);
+                    if open_chat.with_untracked(|c| c.as_ref().is_some_and(|c| c.user_id == id)) {
+                        open_chat.set(None);
+                    }
+                }
+                Err(failure) => {
+                    let _ = error.try_set(Some(format!(
+                        "Couldn't remove {}: {}",
+                        user.display_name,
+                        failure.message()
+                    )));
+                }
+            }
+        });
+    };
+
+    view! {
+        <section class="panel" data-testid="contacts-panel" aria-label="Contacts">
+            <PanelHeader title="Contacts" panel open_chat />
+            <div class="panel-body">
+                <form class="add-contact" novalidate=true on:submit=add>
+                    <label for="contact-handle" class="field-label">
+                        "Add a contact"
+                    </label>
+                    <div class="input-row">
+                        <input
+                            id="contact-handle"
+                            type="text"
+                            data-testid="contact-handle"
+                            placeholder="Phone number or username"
+                            autocomplete="off"
+                            spellcheck="false"
+                            autocapitalize="off"
+                            aria-describedby="contact-hint"
+                            bind:value=handle
+                            on:input=move |_| error.set(None)
+                        />
+                        <button
+                            type="submit"
+                            class="btn btn-primary"
+                            data-testid="contact-add"
+                            disabled=move || busy.get()
+                        >
+                            {move || if busy.get() { "Adding…" } else { "Add" }}
+                        </button>
+                    </div>
+                    <p class="field-hint" id="contact-hint">
+                        "Use their exact phone number (with +country code) or username."
+                    </p>
+                    {move || {
+                        error
+                            .get()
+                            .map(|message| {
+                                view! {
+                                    <p class="form-error" role="alert" data-testid="contact-error">
+                                        {message}
+                                    </p>
+                                }
+                            })
+                    }}
+                </form>
+                <Show when=move || app.contacts.with(Vec::is_empty)>
+                    <div class="empty-state empty-state-soft">
+                        <p>"No contacts yet."</p>
+                        <p class="muted">"Add someone above to start a conversation."</p>
+                    </div>
+                </Show>
+                <ul class="contact-list" data-testid="contact-list">
+                    <For
+                        each=move || app.contacts.get()
+                        key=|c: &Contact| (c.user.user_id, c.user.display_name.clone(), c.user.handle.clone())
+                        let:contact
+                    >
+                        <ContactItem card=contact.user open_chat remove />
+                    </For>
+                </ul>
+            </div>
+        </section>
+    }
+}
+
+/// One `contact-item`: clicking it opens the conversation; its
+/// `contact-remove` button removes the contact (and nothing else).
+#[component]
+fn ContactItem(
+    card: UserCard,
+    open_chat: RwSignal<Option<UserCard>>,
+    remove: impl Fn(UserCard) + Copy + 'static,
+) -> impl IntoView {
+    let id = card.user_id;
+    let name = card.display_name.clone();
+    let open = {
+        let card = card.clone();
+        move |_: MouseEvent| open_chat.set(Some(card.clone()))
+    };
+    let on_remove = {
+        let card = card.clone();
+        move |ev: MouseEvent| {
+            ev.stop_propagation();
+            remove(card.clone());
+        }
+    };
+    let selected = move || open_chat.with(|c| c.as_ref().is_some_and(|c| c.user_id == id));
+    view! {
+        <li class="contact-item" class:selected=selected data-testid="contact-item" on:click=open>
+            <button type="button" class="contact-open" aria-label=format!("Open chat with {name}")>
+                <Avatar name=card.display_name.clone() seed=id size=Size::Medium />
+                <span class="contact-text">
+                    <span class="contact-name">{card.display_name.clone()}</span>
+                    <span class="contact-handle">{format::handle(&card.handle)}</span>
+                </span>
+            </button>
+            <button
+                type="button"
+                class="icon-btn icon-btn-danger"
+                data-testid="contact-remove"
+                title=format!("Remove {}", card.display_name)
+                aria-label=format!("Remove {}", card.display_name)
+                on:click=on_remove
+            >
+                <IconClose />
+            </button>
+        </li>
+    }
+}
+
+/// Looks the handle up, then adds that user.
+async fn add_contact(app: AppState, handle: &str) -> Result<Contact, ApiFailure> {
+    let handle = handle.to_owned();
+    let card = app
+        .authed(|t| async move { api::lookup_user(&t, &handle).await })
+        .await?;
+    let id = card.user_id;
+    app.authed(|t| async move { api::add_contact(&t, id).await })
+        .await
+}

@@ -1,0 +1,111 @@
+//! Inline SVG icons (24×24 grid, `currentColor`), so they follow the theme
+//! and need no extra requests.
+
+use leptos::prelude::*;
+
+/// The Parley mark: a speech bubble with a "P", as in the app icon.
+#[component]
+pub fn Logo(#[prop(default = "logo")] class: &'static str) -> impl IntoView {
+    view! {
+        <svg class=class viewBox="0 0 64 64" aria-hidden="true">
+            <rect class="logo-bg" width="64" height="64" rx="16" />
+            <ellipse class="logo-bubble" cx="32" cy="31" rx="21" ry="19" />
+            <path class="logo-bubble" d="M13 52 17.5 41.5 25 48Z" />
+            <path
+                class="logo-letter"
+                fill-rule="evenodd"
+                d="M24.5 20H33A7.4 7.4 0 0 1 33 34.8H29.3V42H24.5ZM29.3 24H33A3.4 3.4 0 0 1 33 30.8H29.3Z"
+            />
+        </svg>
+    }
+}
+
+/// Person with a plus: contacts.
+#[component]
+pub fn IconContacts() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M10 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm0 2c-3.3 0-7 1.6-7 4v2h14v-2c0-2.4-3.7-4-7-4zm9-6V6h-2v2h-2v2h2v2h2v-2h2V8z" />
+        </svg>
+    }
+}
+
+/// Gear: settings.
+#[component]
+pub fn IconSettings() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M19.4 13a7.6 7.6 0 0 0 0-2l2.1-1.6-2-3.5-2.5 1a7.4 7.4 0 0 0-1.7-1L15 3h-4l-.4 2.9a7.4 7.4 0 0 0-1.7 1l-2.5-1-2 3.5L6.6 11a7.6 7.6 0 0 0 0 2l-2.1 1.6 2 3.5 2.5-1a7.4 7.4 0 0 0 1.7 1L11 21h4l.4-2.9a7.4 7.4 0 0 0 1.7-1l2.5 1 2-3.5zM13 15.5a3.5 3.5 0 1 1 0-7 3.5 3.5 0 0 1 0 7z" />
+        </svg>
+    }
+}
+
+/// Arrow pointing left: back.
+#[component]
+pub fn IconBack() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M20 11H7.8l5.6-5.6L12 4l-8 8 8 8 1.4-1.4L7.8 13H20z" />
+        </svg>
+    }
+}
+
+/// Cross: close or remove.
+#[component]
+pub fn IconClose() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4l5.6 5.6L5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6z" />
+        </svg>
+    }
+}
+
+/// Padlock: end-to-end encryption.
+#[component]
+pub fn IconLock() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M17 9h-1V7a4 4 0 0 0-8 0v2H7a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-9a2 2 0 0 0-2-2zm-7-2a2 2 0 1 1 4 0v2h-4zm2 11a2 2 0 1 1 0-4 2 2 0 0 1 0 4z" />
+        </svg>
+    }
+}
+
+/// Paper plane: send.
+#[component]
+pub fn IconSend() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" />
+        </svg>
+    }
+}
+
+/// Laptop: a signed-in device.
+#[component]
+pub fn IconDevice() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M4 5h16a1 1 0 0 1 1 1v10H3V6a1 1 0 0 1 1-1zm1 2v7h14V7zM1 17h22v1a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2z" />
+        </svg>
+    }
+}
+
+/// Speech bubbles: chats.
+#[component]
+pub fn IconChats() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M4 3h12a2 2 0 0 1 2 2v7a2 2 0 0 1-2 2H8l-4 4V5a2 2 0 0 1 2-2zm16 5h1a1 1 0 0 1 1 1v12l-3.5-3.5H9a1 1 0 0 1-1-1V16h10a2 2 0 0 0 2-2z" />
+        </svg>
+    }
+}
+
+/// Cloud with a slash: offline.
+#[component]
+pub fn IconOffline() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M3.3 2 2 3.3l3.1 3.1A6.9 6.9 0 0 0 5 20h11.7l2 2 1.3-1.3zM19.4 10A7 7 0 0 0 8.6 5.4l11.8 11.8A4.5 4.5 0 0 0 19.4 10z" />
+        </svg>
+    }
+}

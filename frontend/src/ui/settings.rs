@@ -1,0 +1,350 @@
+//! `settings-panel`: the own profile, the signed-in devices, sign-out.
+
+use crate::api;
+use crate::state::AppState;
+use crate::ui::avatar::{Avatar, Size};
+use crate::ui::field::Field;
+use crate::ui::format;
+use crate::ui::icons::IconDevice;
+use crate::ui::shell::{Panel, PanelHeader};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use parley_protocol::api::{Device, UpdateProfile, UserCard};
+use parley_protocol::validate;
+
+/// The settings panel in the sidebar.
+#[component]
+pub fn SettingsPanel(
+    app: AppState,
+    panel: RwSignal<Panel>,
+    open_chat: RwSignal<Option<UserCard>>,
+) -> impl IntoView {
+    view! {
+        <section class="panel" data-testid="settings-panel" aria-label="Settings">
+            <PanelHeader title="Settings" panel open_chat />
+            <div class="panel-body">
+                <ProfileCard app />
+                <DevicesCard app />
+                <SignOutCard app />
+            </div>
+        </section>
+    }
+}
+
+/// Display name and "about", saved with PATCH /me.
+#[component]
+fn ProfileCard(app: AppState) -> impl IntoView {
+    let profile = move || app.session.with(|s| s.as_ref().map(|s| s.profile.clone()));
+    let initial = profile();
+    let seed = initial.as_ref().map(|p| p.user_id).unwrap_or_default();
+    let display_name = RwSignal::new(
+        initial
+            .as_ref()
+            .map(|p| p.display_name.clone())
+            .unwrap_or_default(),
+    );
+    let about = RwSignal::new(
+        initial
+            .as_ref()
+            .map(|p| p.about.clone())
+            .unwrap_or_default(),
+    );
+    let attempted = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let saved = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    let name_error = Signal::derive(move || {
+        display_name.with(|n| validate::display_name(n).err().map(|e| e.message))
+    });
+    let about_error =
+        Signal::derive(move || about.with(|a| validate::about(a).err().map(|e| e.message)));
+    // Any edit hides the previous confirmation.
+    Effect::new(move |_| {
+        display_name.track();
+        about.track();
+        saved.set(false);
+    });
+
+    let save = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        attempted.set(true);
+        error.set(None);
+        let (Ok(name), Ok(about_text)) = (
+            display_name.with_untracked(|n| validate::display_name(n)),
+            about.with_untracked(|a| validate::about(a)),
+        ) else {
+            return;
+        };
+        let update = UpdateProfile {
+            display_name: Some(name),
+            about: Some(about_text),
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = app
+                .authed(|t| async move { api::update_me(&t, &update).await })
+                .await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(profile) => {
+                    let _ = display_name.try_set(profile.display_name.clone());
+                    let _ = about.try_set(profile.about.clone());
+                    app.set_profile(profile);
+                    // After the effect that clears `saved` on edits has seen
+                    // the fields change (effects run as microtasks).
+                    set_timeout(
+                        move || {
+                            let _ = saved.try_set(true);
+                        },
+                        std::time::Duration::ZERO,
+                    );
+                }
+                Err(failure) => {
+                    let _ = error.try_set(Some(failure.message()));
+                }
+            }
+        });
+    };
+
+    let name = Signal::derive(move || display_name.get());
+    view! {
+        <section class="card">
+            <div class="profile-summary">
+                <Avatar name=name seed=seed size=Size::Large />
+                <div>
+                    <p class="profile-summary-name">{move || name.get()}</p>
+                    <p class="muted">
+                        {move || profile().map(|p| format::handle(&p.handle)).unwrap_or_default()}
+                    </p>
+                </div>
+            </div>
+            <form class="form" novalidate=true on:submit=save>
+                <Field
+                    label="Your name"
+                    id="profile-display-name"
+                    error_id="error-profile-display-name"
+                    value=display_name
+                    error=name_error
+                    attempted=attempted
+                    autocomplete="name"
+                />
+                <Field
+                    label="About"
+                    id="profile-about"
+                    error_id="error-profile-about"
+                    value=about
+                    error=about_error
+                    attempted=attempted
+                    placeholder="A few words about you"
+                />
+                {move || {
+                    error
+                        .get()
+                        .map(|message| {
+                            view! {
+                                <p class="form-error" role="alert" data-testid="profile-error">
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
+                <div class="form-actions">
+                    <button
+                        type="submit"
+                        class="btn btn-primary"
+                        data-testid="profile-save"
+                        disabled=move || busy.get()
+                    >
+                        {move || if busy.get() { "Saving…" } else { "Save" }}
+                    </button>
+                    <Show when=move || saved.get()>
+                        <span class="saved" role="status" data-testid="profile-saved">
+                            "✓ Saved"
+                        </span>
+                    </Show>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// Loading state of the device list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Devices {
+    Loading,
+    Loaded(Vec<Device>),
+    Failed(String),
+}
+
+/// Where this account is signed in; other devices can be signed out.
+#[component]
+fn DevicesCard(app: AppState) -> impl IntoView {
+    let devices = RwSignal::new(Devices::Loading);
+    let error = RwSignal::new(None::<String>);
+    let load = move || {
+        spawn_local(async move {
+            let result = app.authed(|t| async move { api::devices(&t).await }).await;
+            let next = match result {
+                Ok(mut list) => {
+                    // This device first, then most recently active.
+                    list.sort_by_key(|d| (!d.current, std::cmp::Reverse(d.last_active_at)));
+                    Devices::Loaded(list)
+                }
+                Err(failure) => Devices::Failed(failure.message()),
+            };
+            let _ = devices.try_set(next);
+        });
+    };
+    load();
+
+    let revoke = move |device: Device| {
+        error.set(None);
+        spawn_local(async move {
+            let id = device.device_id;
+            match app
+                .authed(|t| async move { api::revoke_device(&t, id).await })
+                .await
+            {
+                Ok(()) => {
+                    let _ = devices.try_update(|state| {
+                        if let Devices::Loaded(list) = state {
+                            list.retain(|d| d.device_id != id);
+                        }
+                    });
+                }
+                Err(failure) => {
+                    let _ = error.try_set(Some(format!(
+                        "Couldn't sign out {}: {}",
+                        device.name,
+                        failure.message()
+                    )));
+                }
+            }
+        });
+    };
+
+    let list = move || match devices.get() {
+        Devices::Loaded(list) => list,
+        _ => Vec::new(),
+    };
+    view! {
+        <section class="card">
+            <h3 class="card-title">"Devices"</h3>
+            <p class="muted">"Where you're signed in. Sign out any device you don't recognise."</p>
+            {move || match devices.get() {
+                Devices::Loading => Some(view! { <p class="muted">"Loading devices…"</p> }.into_any()),
+                Devices::Failed(message) => Some(
+                    view! {
+                        <p class="form-error" role="alert">
+                            {message}
+                            " "
+                            <button type="button" class="link" on:click=move |_| {
+                                devices.set(Devices::Loading);
+                                load();
+                            }>"Try again"</button>
+                        </p>
+                    }
+                    .into_any(),
+                ),
+                Devices::Loaded(_) => None,
+            }}
+            <ul class="device-list" data-testid="device-list">
+                <For
+                    each=list
+                    key=|d: &Device| (d.device_id, d.name.clone(), d.last_active_at)
+                    let:device
+                >
+                    <DeviceItem device revoke />
+                </For>
+            </ul>
+            {move || {
+                error
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <p class="form-error" role="alert" data-testid="device-error">
+                                {message}
+                            </p>
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+/// One `device-item`: the current one has a `device-current` badge, the
+/// others a `device-revoke` button.
+#[component]
+fn DeviceItem(device: Device, revoke: impl Fn(Device) + Copy + 'static) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let activity = if device.current {
+        "Active now".to_owned()
+    } else {
+        format!(
+            "Last active {}",
+            format::relative_time(device.last_active_at)
+        )
+    };
+    let since = format!("Signed in {}", format::date(device.created_at));
+    let action = if device.current {
+        view! { <span class="badge" data-testid="device-current">"This device"</span> }.into_any()
+    } else {
+        let target = device.clone();
+        view! {
+            <button
+                type="button"
+                class="btn btn-danger-ghost btn-small"
+                data-testid="device-revoke"
+                title=format!("Sign out {}", device.name)
+                disabled=move || busy.get()
+                on:click=move |_| {
+                    busy.set(true);
+                    revoke(target.clone());
+                }
+            >
+                "Sign out"
+            </button>
+        }
+        .into_any()
+    };
+    view! {
+        <li class="device-item" data-testid="device-item">
+            <span class="device-icon">
+                <IconDevice />
+            </span>
+            <span class="device-text">
+                <span class="device-name">{device.name.clone()}</span>
+                <span class="device-meta">{activity}</span>
+                <span class="device-meta">{since}</span>
+            </span>
+            {action}
+        </li>
+    }
+}
+
+/// Sign-out of this device.
+#[component]
+fn SignOutCard(app: AppState) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    view! {
+        <section class="card">
+            <button
+                type="button"
+                class="btn btn-danger btn-block"
+                data-testid="sign-out"
+                disabled=move || busy.get()
+                on:click=move |_| {
+                    busy.set(true);
+                    spawn_local(app.sign_out());
+                }
+            >
+                {move || if busy.get() { "Signing out…" } else { "Sign out" }}
+            </button>
+        </section>
+    }
+}
