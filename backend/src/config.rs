@@ -40,6 +40,15 @@ pub struct Config {
     #[arg(long, env = "PARLEY_DB_POOL", default_value = "16")]
     pub db_pool: u32,
 
+    /// How long a connected device may take to ack a message before it is
+    /// written to the device's queue instead (milliseconds).
+    #[arg(long, env = "PARLEY_ACK_WINDOW_MS", default_value = "50")]
+    pub ack_window_ms: u64,
+
+    /// Days an undelivered message waits in a queue before it expires.
+    #[arg(long, env = "PARLEY_RETENTION_DAYS", default_value = "30")]
+    pub retention_days: u32,
+
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PARLEY_WORKERS", default_value = "0")]
     pub workers: usize,
@@ -58,6 +67,8 @@ impl Config {
             auth_handle_per_minute: generous,
             lookup_per_minute: generous,
             db_pool: 4,
+            ack_window_ms: 50,
+            retention_days: 30,
             workers: 1,
         }
     }

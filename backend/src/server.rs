@@ -48,6 +48,19 @@ fn spawn_jobs(state: &AppState) {
             limits.prune();
         }
     });
+    let pool = state.pool.clone();
+    let retention = Duration::from_secs(u64::from(state.config.retention_days) * 86_400);
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match crate::delivery::queue::expire(&pool, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired undelivered messages"),
+                Err(e) => tracing::warn!(error = %e, "queue expiry failed"),
+            }
+        }
+    });
 }
 
 /// A bound, not yet running server and the address it listens on.

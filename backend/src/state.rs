@@ -2,9 +2,14 @@
 
 use crate::auth::rate_limit::RateLimits;
 use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::delivery::queue::QueueWriter;
+use crate::directory::DeviceDirectory;
 use crate::gateway::Gateway;
+use crate::presence::Presence;
 use sqlx::PgPool;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Shared server state, cheap to clone.
 #[derive(Debug, Clone)]
@@ -15,17 +20,28 @@ pub struct AppState {
     pub gateway: Gateway,
     /// Rate limiters.
     pub limits: Arc<RateLimits>,
+    /// Message routing and the durable queues.
+    pub delivery: Arc<Delivery>,
+    /// Cached device lists.
+    pub directory: Arc<DeviceDirectory>,
+    /// Online users and presence subscriptions.
+    pub presence: Arc<Presence>,
     /// Settings.
     pub config: Arc<Config>,
 }
 
 impl AppState {
-    /// State over an open pool.
+    /// State over an open pool; starts the queue writer on the current runtime.
     pub fn new(pool: PgPool, config: Config) -> Self {
+        let writer = QueueWriter::start(pool.clone());
+        let ack_window = Duration::from_millis(config.ack_window_ms);
         Self {
             pool,
             gateway: Gateway::default(),
             limits: Arc::new(RateLimits::new(&config)),
+            delivery: Arc::new(Delivery::new(writer, ack_window)),
+            directory: Arc::new(DeviceDirectory::default()),
+            presence: Arc::new(Presence::default()),
             config: Arc::new(config),
         }
     }

@@ -3,97 +3,33 @@
 
 mod common;
 
+use common::client::*;
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use parley_protocol::ErrorCode;
-use parley_protocol::api::{RegisterRequest, Session};
+use parley_protocol::api::Session;
 use parley_protocol::frame::{ClientFrame, ServerFrame, VERSION, close};
 use parley_protocol::limits::MAX_FRAME_BYTES;
 use sqlx::PgPool;
-use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn register_over_http(server: &TestServer, handle: &str) -> Session {
-    let res = reqwest::Client::new()
-        .post(server.http("/api/v1/accounts"))
-        .json(&RegisterRequest {
-            handle: handle.into(),
-            display_name: handle.into(),
-            password: PASSWORD.into(),
-            device_name: None,
-        })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
-}
-
 async fn connect(server: &TestServer) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
-        .await
-        .unwrap();
-    ws
+    connect_raw(&server.addr.to_string()).await
 }
 
-async fn next_frame(ws: &mut Ws) -> ServerFrame {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        match msg {
-            Message::Binary(bytes) => return ServerFrame::decode(&bytes).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-}
-
-/// Reads until the server closes; returns the close code.
-async fn close_code(ws: &mut Ws) -> u16 {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("socket error before close: {e}"),
-        }
-    }
+async fn register(server: &TestServer, handle: &str) -> Session {
+    register_over_http(&server.http(""), handle).await
 }
 
 async fn authenticated(server: &TestServer, session: &Session) -> Ws {
-    let mut ws = connect(server).await;
-    ws.send(Message::binary(
-        ClientFrame::Auth {
-            token: session.token.clone(),
-        }
-        .encode(),
-    ))
-    .await
-    .unwrap();
-    match next_frame(&mut ws).await {
-        ServerFrame::Ready { device_id, user_id } => {
-            assert_eq!(device_id, session.device_id);
-            assert_eq!(user_id, session.profile.user_id);
-        }
-        other => panic!("expected Ready, got {other:?}"),
-    }
-    ws
+    Client::connect(server, session.clone()).await.ws
 }
 
 #[sqlx::test]
 async fn auth_then_ping_pong(pool: PgPool) {
     let server = TestServer::start(&pool);
-    let session = register_over_http(&server, "alice").await;
+    let session = register(&server, "alice").await;
     let mut ws = authenticated(&server, &session).await;
     ws.send(Message::binary(ClientFrame::Ping { nonce: 42 }.encode()))
         .await
@@ -133,7 +69,7 @@ async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
 #[sqlx::test]
 async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool) {
     let server = TestServer::start(&pool);
-    let session = register_over_http(&server, "bob").await;
+    let session = register(&server, "bob").await;
     let mut ws = authenticated(&server, &session).await;
     ws.send(Message::binary(vec![VERSION, 250, 1, 2]))
         .await
@@ -159,8 +95,8 @@ async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool)
 #[sqlx::test]
 async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
     let server = TestServer::start(&pool);
-    let a = register_over_http(&server, "carol").await;
-    let b = register_over_http(&server, "dave").await;
+    let a = register(&server, "carol").await;
+    let b = register(&server, "dave").await;
     let mut big = authenticated(&server, &a).await;
     let mut other = authenticated(&server, &b).await;
     let mut frame = vec![VERSION];
@@ -177,17 +113,9 @@ async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
 #[sqlx::test]
 async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
     let server = TestServer::start(&pool);
-    let first = register_over_http(&server, "erin").await;
+    let first = register(&server, "erin").await;
     let mut ws = authenticated(&server, &first).await;
-    let second: Session = reqwest::Client::new()
-        .post(server.http("/api/v1/sessions"))
-        .json(&serde_json::json!({"handle": "erin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = sign_in_over_http(&server.http(""), "erin").await;
     let res = reqwest::Client::new()
         .delete(server.http(&format!("/api/v1/devices/{}", first.device_id)))
         .bearer_auth(&second.token)
@@ -214,7 +142,7 @@ async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
 #[sqlx::test]
 async fn signing_out_closes_the_socket_and_a_second_socket_replaces_the_first(pool: PgPool) {
     let server = TestServer::start(&pool);
-    let s = register_over_http(&server, "frank").await;
+    let s = register(&server, "frank").await;
     let mut first = authenticated(&server, &s).await;
     let mut second = authenticated(&server, &s).await;
     assert_eq!(close_code(&mut first).await, close::REPLACED);

@@ -70,6 +70,49 @@ pub struct Profile {
     pub display_name: String,
     /// Short status line.
     pub about: String,
+    /// Whether read receipts are sent and shown (off: neither, as in WhatsApp).
+    #[serde(default = "yes")]
+    pub read_receipts: bool,
+    /// Who may see when this user is online or was last seen.
+    #[serde(default)]
+    pub last_seen: LastSeenVisibility,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Who may see a user's online status and last seen time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastSeenVisibility {
+    /// Anyone who knows the handle.
+    #[default]
+    Everyone,
+    /// Only users this user added as contacts.
+    Contacts,
+    /// No one.
+    Nobody,
+}
+
+impl LastSeenVisibility {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Everyone => "everyone",
+            Self::Contacts => "contacts",
+            Self::Nobody => "nobody",
+        }
+    }
+
+    /// Parses the stored form; unknown values are the most private.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "everyone" => Self::Everyone,
+            "contacts" => Self::Contacts,
+            _ => Self::Nobody,
+        }
+    }
 }
 
 /// Change the caller's profile; absent fields are left as they are.
@@ -81,6 +124,12 @@ pub struct UpdateProfile {
     /// New "about" text (empty clears it).
     #[serde(default)]
     pub about: Option<String>,
+    /// Turn read receipts on or off.
+    #[serde(default)]
+    pub read_receipts: Option<bool>,
+    /// Change who sees online/last seen.
+    #[serde(default)]
+    pub last_seen: Option<LastSeenVisibility>,
 }
 
 /// One of the caller's devices.

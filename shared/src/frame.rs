@@ -9,7 +9,7 @@
 
 use crate::error::ErrorCode;
 use crate::limits::MAX_FRAME_BYTES;
-use crate::{DeviceId, UserId};
+use crate::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -49,6 +49,91 @@ pub enum ClientFrame {
         /// Echoed back.
         nonce: u64,
     },
+    /// A message to one user: one opaque payload for each of the recipient's
+    /// devices and for each of the sender's other devices. Answered with
+    /// [`ServerFrame::Accepted`] once every target holds it durably, or
+    /// [`ServerFrame::DeviceMismatch`] / [`ServerFrame::Rejected`].
+    Send {
+        /// Chosen by the client; retrying with the same id is idempotent.
+        id: MessageId,
+        /// The conversation peer (the sender's own id for a note to self).
+        to: UserId,
+        /// One entry per target device.
+        payloads: Vec<DevicePayload>,
+    },
+    /// "I have stored these": the server forgets them and tells their senders.
+    Ack {
+        /// Delivered message ids.
+        ids: Vec<MessageId>,
+    },
+    /// Read receipts for messages from `sender` (dropped when either side
+    /// turned read receipts off).
+    Read {
+        /// Who sent the messages.
+        sender: UserId,
+        /// Which ones were read.
+        ids: Vec<MessageId>,
+    },
+    /// Typing indicator for a conversation; never stored.
+    Typing {
+        /// The conversation peer.
+        to: UserId,
+        /// Started (true) or stopped (false).
+        typing: bool,
+    },
+    /// Replace the set of users whose presence this device follows; answered
+    /// with a [`ServerFrame::Presence`] for each, then one on every change.
+    Watch {
+        /// At most [`crate::limits::MAX_WATCHED_USERS`].
+        users: Vec<UserId>,
+    },
+}
+
+/// One target device's copy of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePayload {
+    /// Target device.
+    pub device: DeviceId,
+    /// Opaque to the server (ciphertext once end-to-end encryption is on).
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// A user's current devices, as the server knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDevices {
+    /// The account.
+    pub user: UserId,
+    /// Its devices, sorted.
+    pub devices: Vec<DeviceId>,
+}
+
+/// A message handed to a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The sender's message id.
+    pub id: MessageId,
+    /// Sender account.
+    pub from: UserId,
+    /// Sender device (for decryption).
+    pub from_device: DeviceId,
+    /// The conversation peer as the sender addressed it: the recipient, or for
+    /// a copy to the sender's own device, the user the message went to.
+    pub to: UserId,
+    /// When the server accepted it.
+    pub at: Millis,
+    /// This device's payload.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// Which tick a receipt moves a message to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReceiptKind {
+    /// A device of the recipient stored it (two grey ticks).
+    Delivered,
+    /// The recipient opened the chat (two blue ticks).
+    Read,
 }
 
 /// What the server sends.
@@ -73,6 +158,59 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable detail.
         message: String,
+    },
+    /// Every target device holds the message durably (one tick).
+    Accepted {
+        /// The client's message id.
+        id: MessageId,
+        /// Server time of acceptance.
+        at: Millis,
+    },
+    /// The send named the wrong devices: here are the current ones for the
+    /// recipient and the sender; fix sessions and retry with the same id.
+    DeviceMismatch {
+        /// The client's message id.
+        id: MessageId,
+        /// Current devices of the recipient and of the sender.
+        devices: Vec<UserDevices>,
+    },
+    /// The send is refused for good (unknown recipient, too large).
+    Rejected {
+        /// The client's message id.
+        id: MessageId,
+        /// Stable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// A message for this device; answer with [`ClientFrame::Ack`] once stored.
+    Deliver(Delivery),
+    /// Messages this device's user sent reached a new tick.
+    Receipt {
+        /// Delivered or read.
+        kind: ReceiptKind,
+        /// The recipient who got or read them.
+        by: UserId,
+        /// Message ids.
+        ids: Vec<MessageId>,
+        /// When.
+        at: Millis,
+    },
+    /// A watched user's presence.
+    Presence {
+        /// Whom it is about.
+        user: UserId,
+        /// Connected right now.
+        online: bool,
+        /// Last disconnect, when they share it with this user.
+        last_seen: Option<Millis>,
+    },
+    /// A peer started or stopped typing to this user.
+    Typing {
+        /// Who is typing.
+        from: UserId,
+        /// Started or stopped.
+        typing: bool,
     },
 }
 
@@ -171,6 +309,28 @@ mod tests {
             message: "no".into(),
         };
         assert_eq!(ServerFrame::decode(&frame.encode()), Ok(frame));
+        let id = uuid::Uuid::from_u128(7);
+        let send = ClientFrame::Send {
+            id,
+            to: id,
+            payloads: vec![DevicePayload {
+                device: id,
+                body: vec![1, 2, 3],
+            }],
+        };
+        assert_eq!(ClientFrame::decode(&send.encode()), Ok(send));
+        let deliver = ServerFrame::Deliver(Delivery {
+            id,
+            from: id,
+            from_device: id,
+            to: id,
+            at: 1_700_000_000_000,
+            body: vec![0; 100],
+        });
+        let bytes = deliver.encode();
+        // Compact: 4 uuids, a varint time, a length and the body.
+        assert!(bytes.len() < 100 + 4 * 17 + 12, "{}", bytes.len());
+        assert_eq!(ServerFrame::decode(&bytes), Ok(deliver));
     }
 
     #[test]

@@ -19,5 +19,7 @@ pub use error::{ErrorBody, ErrorCode};
 pub type UserId = uuid::Uuid;
 /// Identifier of a device (one signed-in browser).
 pub type DeviceId = uuid::Uuid;
+/// Identifier of a message, chosen by the sending client.
+pub type MessageId = uuid::Uuid;
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

@@ -21,3 +21,11 @@ pub const USERNAME_MAX_CHARS: usize = 32;
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 /// Longest a device token may be on the wire.
 pub const MAX_TOKEN_CHARS: usize = 128;
+/// Largest payload for one device in a send.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most target devices in one send (recipient's plus sender's own).
+pub const MAX_DEVICES_PER_SEND: usize = 64;
+/// Most ids in one ack or read receipt frame.
+pub const MAX_IDS_PER_FRAME: usize = 1024;
+/// Most users one device may watch for presence.
+pub const MAX_WATCHED_USERS: usize = 1024;

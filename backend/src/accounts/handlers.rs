@@ -50,9 +50,9 @@ pub async fn register(
     let (token, token_hash) = token::generate()?;
     let mut tx = state.pool.begin().await?;
     let user = store::insert_user(&mut *tx, &handle, &display_name, &hash).await?;
-    let device_id = store::insert_device(&mut *tx, user.id, &device, &token_hash).await?;
+    let device_id = store::insert_device(&mut *tx, user.user.id, &device, &token_hash).await?;
     tx.commit().await?;
-    tracing::info!(user = %user.id, device = %device_id, "account created");
+    tracing::info!(user = %user.user.id, device = %device_id, "account created");
     Ok(HttpResponse::Created().json(Session {
         token,
         device_id,
@@ -81,10 +81,12 @@ pub async fn sign_in(
     };
     let valid = password::verify(body.password, hash).await?;
     let user = user.filter(|_| valid).ok_or(ApiError::InvalidCredentials)?;
+    let user_id = user.user.id;
 
     let (token, token_hash) = token::generate()?;
-    let device_id = store::insert_device(&state.pool, user.id, &device, &token_hash).await?;
-    tracing::info!(user = %user.id, device = %device_id, "signed in");
+    let device_id = store::insert_device(&state.pool, user_id, &device, &token_hash).await?;
+    state.directory.invalidate(user_id);
+    tracing::info!(user = %user_id, device = %device_id, "signed in");
     Ok(web::Json(Session {
         token,
         device_id,
@@ -95,15 +97,16 @@ pub async fn sign_in(
 /// `DELETE /sessions/current`: signs this device out (its token dies).
 pub async fn sign_out(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     store::delete_device(&state.pool, caller.user_id, caller.device_id).await?;
+    state.directory.invalidate(caller.user_id);
     state
         .gateway
-        .disconnect(caller.device_id, close::UNAUTHORIZED, "signed out");
+        .disconnect(caller.device_id, close::UNAUTHORIZED);
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /me`.
 pub async fn me(caller: Caller, state: web::Data<AppState>) -> ApiResult<web::Json<Profile>> {
-    let user = store::user_by_id(&state.pool, caller.user_id)
+    let user = store::profile(&state.pool, caller.user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     Ok(web::Json(user.into()))
@@ -121,12 +124,12 @@ pub async fn update_me(
         .map(validate::display_name)
         .transpose()?;
     let about = body.about.as_deref().map(validate::about).transpose()?;
-    let user = store::update_profile(
-        &state.pool,
-        caller.user_id,
-        display_name.as_deref(),
-        about.as_deref(),
-    )
-    .await?;
+    let change = store::ProfileChange {
+        display_name: display_name.as_deref(),
+        about: about.as_deref(),
+        read_receipts: body.read_receipts,
+        last_seen: body.last_seen,
+    };
+    let user = store::update_profile(&state.pool, caller.user_id, change).await?;
     Ok(web::Json(user.into()))
 }

@@ -1,7 +1,7 @@
 //! Database access for users and devices.
 
 use crate::error::{ApiError, ApiResult};
-use parley_protocol::api::{Device, Profile, UserCard};
+use parley_protocol::api::{Device, LastSeenVisibility, Profile, UserCard};
 use parley_protocol::{DeviceId, UserId};
 use sqlx::{PgExecutor, PgPool};
 
@@ -18,13 +18,27 @@ pub struct UserRow {
     pub about: String,
 }
 
-impl From<UserRow> for Profile {
-    fn from(r: UserRow) -> Self {
+/// The owner's view: the public fields plus privacy settings.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProfileRow {
+    /// Public fields.
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    /// Read receipts on.
+    pub read_receipts: bool,
+    /// `everyone`, `contacts` or `nobody`.
+    pub last_seen_visibility: String,
+}
+
+impl From<ProfileRow> for Profile {
+    fn from(r: ProfileRow) -> Self {
         Self {
-            user_id: r.id,
-            handle: r.handle,
-            display_name: r.display_name,
-            about: r.about,
+            user_id: r.user.id,
+            handle: r.user.handle,
+            display_name: r.user.display_name,
+            about: r.user.about,
+            read_receipts: r.read_receipts,
+            last_seen: LastSeenVisibility::parse(&r.last_seen_visibility),
         }
     }
 }
@@ -46,12 +60,12 @@ pub async fn insert_user(
     handle: &str,
     display_name: &str,
     password_hash: &str,
-) -> ApiResult<UserRow> {
+) -> ApiResult<ProfileRow> {
     sqlx::query_as(
         "INSERT INTO users (id, handle, display_name, password_hash)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (handle) DO NOTHING
-         RETURNING id, handle, display_name, about",
+         RETURNING id, handle, display_name, about, read_receipts, last_seen_visibility",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(handle)
@@ -63,15 +77,16 @@ pub async fn insert_user(
 }
 
 /// A user and their password hash, by normalised handle.
-pub async fn credentials(pool: &PgPool, handle: &str) -> ApiResult<Option<(UserRow, String)>> {
+pub async fn credentials(pool: &PgPool, handle: &str) -> ApiResult<Option<(ProfileRow, String)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
-        user: UserRow,
+        user: ProfileRow,
         password_hash: String,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT id, handle, display_name, about, password_hash FROM users WHERE handle = $1",
+        "SELECT id, handle, display_name, about, read_receipts, last_seen_visibility, password_hash
+         FROM users WHERE handle = $1",
     )
     .bind(handle)
     .fetch_optional(pool)
@@ -79,14 +94,15 @@ pub async fn credentials(pool: &PgPool, handle: &str) -> ApiResult<Option<(UserR
     Ok(row.map(|r| (r.user, r.password_hash)))
 }
 
-/// A user by id.
-pub async fn user_by_id(pool: &PgPool, id: UserId) -> ApiResult<Option<UserRow>> {
-    Ok(
-        sqlx::query_as("SELECT id, handle, display_name, about FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
+/// The owner's profile.
+pub async fn profile(pool: &PgPool, id: UserId) -> ApiResult<Option<ProfileRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, handle, display_name, about, read_receipts, last_seen_visibility
+         FROM users WHERE id = $1",
     )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// A user by normalised handle.
@@ -99,20 +115,37 @@ pub async fn user_by_handle(pool: &PgPool, handle: &str) -> ApiResult<Option<Use
     )
 }
 
-/// Changes display name and/or about; returns the new profile.
+/// Fields of a profile change, each optional.
+#[derive(Debug, Default)]
+pub struct ProfileChange<'a> {
+    /// New display name.
+    pub display_name: Option<&'a str>,
+    /// New about text.
+    pub about: Option<&'a str>,
+    /// Read receipts on/off.
+    pub read_receipts: Option<bool>,
+    /// Last seen visibility.
+    pub last_seen: Option<LastSeenVisibility>,
+}
+
+/// Applies a profile change; returns the new profile.
 pub async fn update_profile(
     pool: &PgPool,
     id: UserId,
-    display_name: Option<&str>,
-    about: Option<&str>,
-) -> ApiResult<UserRow> {
+    change: ProfileChange<'_>,
+) -> ApiResult<ProfileRow> {
     sqlx::query_as(
-        "UPDATE users SET display_name = COALESCE($2, display_name), about = COALESCE($3, about)
-         WHERE id = $1 RETURNING id, handle, display_name, about",
+        "UPDATE users SET display_name = COALESCE($2, display_name), about = COALESCE($3, about),
+                read_receipts = COALESCE($4, read_receipts),
+                last_seen_visibility = COALESCE($5, last_seen_visibility)
+         WHERE id = $1
+         RETURNING id, handle, display_name, about, read_receipts, last_seen_visibility",
     )
     .bind(id)
-    .bind(display_name)
-    .bind(about)
+    .bind(change.display_name)
+    .bind(change.about)
+    .bind(change.read_receipts)
+    .bind(change.last_seen.map(LastSeenVisibility::as_str))
     .fetch_optional(pool)
     .await?
     .ok_or(ApiError::Unauthorized)

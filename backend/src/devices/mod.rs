@@ -33,9 +33,8 @@ async fn revoke(
     if !store::delete_device(&state.pool, caller.user_id, device).await? {
         return Err(ApiError::NotFound("no such device"));
     }
-    state
-        .gateway
-        .disconnect(device, close::UNAUTHORIZED, "device revoked");
+    state.directory.invalidate(caller.user_id);
+    state.gateway.disconnect(device, close::UNAUTHORIZED);
     tracing::info!(user = %caller.user_id, device = %device, "device revoked");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,34 +2,79 @@
 //!
 //! [`Gateway`] maps each connected device to a bounded sender; the task that
 //! runs the socket ([`socket`]) owns the receiving end. Nothing here holds a
-//! global lock: the map is sharded, and a full queue means a slow client,
-//! which gets disconnected rather than buffered without bound.
+//! global lock: the map is sharded. A full queue means a slow client, which
+//! is disconnected rather than buffered without bound; what it missed stays
+//! in its durable queue.
 
 pub mod socket;
 
+use bytes::Bytes;
 use dashmap::DashMap;
-use parley_protocol::DeviceId;
-use parley_protocol::frame::ServerFrame;
+use dashmap::mapref::entry::Entry;
+use dashmap::mapref::one::Ref;
+use parley_protocol::frame::close;
+use parley_protocol::{DeviceId, MessageId, UserId};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::{Notify, mpsc};
 
 /// Frames waiting for one socket before it counts as too slow.
-pub const OUTBOX_CAPACITY: usize = 256;
+pub const OUTBOX_CAPACITY: usize = 1024;
+/// Bytes waiting for one socket before it counts as too slow: bounds the
+/// memory a stalled reader can hold, whatever the frame sizes.
+pub const OUTBOX_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 /// What the rest of the server can ask of a connection.
 #[derive(Debug)]
 pub enum Command {
-    /// Send a frame.
-    Send(ServerFrame),
+    /// Send an encoded frame as-is.
+    Frame(Bytes),
+    /// Send an encoded `Deliver` frame and remember whom to tell when acked.
+    Deliver {
+        /// The encoded frame.
+        frame: Bytes,
+        /// Its message id.
+        id: MessageId,
+        /// Its sender.
+        from: UserId,
+    },
     /// Close with this code and reason.
     Close(u16, &'static str),
 }
 
+/// Stops a connection even when its socket is stalled and its queue full.
+#[derive(Debug, Default)]
+pub struct Kill {
+    notify: Notify,
+    code: AtomicU16,
+}
+
+impl Kill {
+    /// Asks the connection to close with `code`.
+    pub fn fire(&self, code: u16) {
+        self.code.store(code, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once fired; returns the close code.
+    pub async fn fired(&self) -> u16 {
+        self.notify.notified().await;
+        self.code.load(Ordering::Acquire)
+    }
+}
+
+/// One connected device.
 #[derive(Debug)]
-struct Connection {
+pub struct Connection {
     serial: u64,
-    tx: mpsc::Sender<Command>,
+    /// The account.
+    pub user: UserId,
+    /// Commands for the socket task.
+    pub tx: mpsc::Sender<Command>,
+    /// Out-of-band close.
+    pub kill: Arc<Kill>,
+    /// Bytes queued in `tx`, not yet written to the socket.
+    pub queued_bytes: Arc<AtomicUsize>,
 }
 
 /// Registry of connected devices on this node.
@@ -47,20 +92,69 @@ pub struct Registration {
     pub rx: mpsc::Receiver<Command>,
     /// Identifies this socket among the device's successive ones.
     pub serial: u64,
+    /// Fired to close this socket out of band.
+    pub kill: Arc<Kill>,
+    /// Decrease by each frame's length once written.
+    pub queued_bytes: Arc<AtomicUsize>,
+}
+
+/// Whether a command reached a connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the socket.
+    Yes,
+    /// The device has no socket on this node.
+    Offline,
+    /// Its queue was full: the socket is being closed as too slow.
+    TooSlow,
 }
 
 impl Gateway {
-    /// Registers a device's socket, closing any older socket of the same device.
-    pub fn register(&self, device: DeviceId) -> Registration {
+    /// Registers a device's socket, closing any older socket of the same
+    /// device. `then` runs while the registration is exclusive, so that
+    /// senders see either the state before (and their queued writes are
+    /// older than anything `then` observes) or after it.
+    pub fn register<T>(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        then: impl FnOnce() -> T,
+    ) -> (Registration, T) {
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
         let serial = self.serials.fetch_add(1, Ordering::Relaxed);
-        if let Some(old) = self.connections.insert(device, Connection { serial, tx }) {
-            let _ = old.tx.try_send(Command::Close(
-                parley_protocol::frame::close::REPLACED,
-                "connected elsewhere",
-            ));
+        let kill = Arc::new(Kill::default());
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let connection = Connection {
+            serial,
+            user,
+            tx,
+            kill: kill.clone(),
+            queued_bytes: queued_bytes.clone(),
+        };
+        let (old, observed) = match self.connections.entry(device) {
+            Entry::Occupied(mut slot) => {
+                let old = slot.insert(connection);
+                (Some(old), then())
+            }
+            Entry::Vacant(slot) => {
+                let guard = slot.insert(connection);
+                let observed = then();
+                drop(guard);
+                (None, observed)
+            }
+        };
+        if let Some(old) = old {
+            old.kill.fire(close::REPLACED);
         }
-        Registration { rx, serial }
+        (
+            Registration {
+                rx,
+                serial,
+                kill,
+                queued_bytes,
+            },
+            observed,
+        )
     }
 
     /// Removes a socket if it is still the device's current one.
@@ -70,16 +164,29 @@ impl Gateway {
     }
 
     /// Closes a device's socket (revocation, sign-out). Returns whether one was connected.
-    pub fn disconnect(&self, device: DeviceId, code: u16, reason: &'static str) -> bool {
+    pub fn disconnect(&self, device: DeviceId, code: u16) -> bool {
         match self.connections.remove(&device) {
             Some((_, conn)) => {
-                // A full queue means the task is behind; dropping the sender
-                // ends it anyway once it drains, so the result can be ignored.
-                let _ = conn.tx.try_send(Command::Close(code, reason));
+                conn.kill.fire(code);
                 true
             }
             None => false,
         }
+    }
+
+    /// Runs `f` on the device's connection while it cannot register or
+    /// unregister, or on `None` when it is not connected here.
+    pub fn with<T>(&self, device: DeviceId, f: impl FnOnce(Option<&Connection>) -> T) -> T {
+        let conn: Option<Ref<'_, DeviceId, Connection>> = self.connections.get(&device);
+        f(conn.as_deref())
+    }
+
+    /// Pushes a command without waiting; a full queue closes the socket.
+    pub fn push(&self, device: DeviceId, command: Command) -> Pushed {
+        self.with(device, |conn| match conn {
+            None => Pushed::Offline,
+            Some(conn) => try_push(conn, command),
+        })
     }
 
     /// Whether a device has a socket on this node.
@@ -95,5 +202,38 @@ impl Gateway {
     /// Whether no device is connected.
     pub fn is_empty(&self) -> bool {
         self.connections.is_empty()
+    }
+}
+
+impl Command {
+    /// Bytes this command will write.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Self::Frame(frame) | Self::Deliver { frame, .. } => frame.len(),
+            Self::Close(..) => 0,
+        }
+    }
+}
+
+/// Queues a command on a connection; on a full queue fires its kill switch.
+pub fn try_push(conn: &Connection, command: Command) -> Pushed {
+    let len = command.byte_len();
+    if conn.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > OUTBOX_MAX_BYTES {
+        conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        conn.kill.fire(close::TOO_SLOW);
+        return Pushed::TooSlow;
+    }
+    match conn.tx.try_send(command) {
+        Ok(()) => Pushed::Yes,
+        Err(e) => {
+            conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    conn.kill.fire(close::TOO_SLOW);
+                    Pushed::TooSlow
+                }
+                mpsc::error::TrySendError::Closed(_) => Pushed::Offline,
+            }
+        }
     }
 }

@@ -1,15 +1,23 @@
-//! One device's WebSocket: authenticate, then relay frames until either side stops.
+//! One device's WebSocket: authenticate, drain the device's queue, then
+//! relay live frames both ways until either side stops.
 
-use crate::auth::caller;
-use crate::gateway::{Command, Registration};
+use crate::auth::{Caller, caller};
+use crate::delivery::{queue, receipts, send};
+use crate::gateway::{Command, Kill, Registration};
+use crate::presence;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
-use futures_util::StreamExt;
-use parley_protocol::ErrorCode;
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
 use parley_protocol::frame::{ClientFrame, DecodeError, ServerFrame, close};
-use parley_protocol::limits::MAX_FRAME_BYTES;
+use parley_protocol::limits::{MAX_FRAME_BYTES, MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
+use parley_protocol::{ErrorCode, MessageId, UserId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// How long a new socket may take to send its `Auth` frame.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,6 +25,12 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Silence after which the client counts as gone.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(75);
+/// A single write blocked this long means the client stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rows read per page while draining a queue.
+const DRAIN_PAGE: i64 = 512;
+/// Deliveries sent but not yet acked before draining pauses for acks.
+const MAX_UNACKED: usize = 4096;
 
 /// `GET /ws`: upgrades and hands the socket to its own task.
 pub async fn upgrade(
@@ -40,18 +54,6 @@ fn reason(code: u16, text: &str) -> Option<CloseReason> {
     })
 }
 
-async fn send(session: &mut Session, frame: &ServerFrame) -> bool {
-    session.binary(frame.encode()).await.is_ok()
-}
-
-async fn send_error(session: &mut Session, code: ErrorCode, message: impl Into<String>) -> bool {
-    let frame = ServerFrame::Error {
-        code,
-        message: message.into(),
-    };
-    send(session, &frame).await
-}
-
 /// Why the socket is ending, decided once and turned into a close frame.
 enum End {
     Close(u16, &'static str),
@@ -59,131 +61,372 @@ enum End {
     Gone,
 }
 
-async fn run(
-    state: std::sync::Arc<AppState>,
-    mut session: Session,
-    mut stream: actix_ws::AggregatedMessageStream,
-) {
-    let caller = match tokio::time::timeout(AUTH_TIMEOUT, stream.next()).await {
-        Err(_) => {
-            let _ = session.close(reason(close::TIMEOUT, "no auth frame")).await;
-            return;
-        }
-        Ok(Some(Ok(AggregatedMessage::Binary(bytes)))) => match ClientFrame::decode(&bytes) {
-            Ok(ClientFrame::Auth { token }) => {
-                match caller::authenticate(&state.pool, &token).await {
-                    Ok(Some(caller)) => caller,
-                    Ok(None) => {
-                        let _ = session
-                            .close(reason(close::UNAUTHORIZED, "invalid token"))
-                            .await;
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "socket auth failed");
-                        let _ = session.close(Some(CloseCode::Error.into())).await;
-                        return;
-                    }
-                }
-            }
-            Ok(_) => {
-                let _ = session
-                    .close(reason(close::PROTOCOL_ERROR, "auth first"))
-                    .await;
-                return;
-            }
-            Err(DecodeError::UnsupportedVersion(_)) => {
-                let _ = session
-                    .close(reason(close::UNSUPPORTED_VERSION, "unsupported version"))
-                    .await;
-                return;
-            }
-            Err(_) => {
-                let _ = session
-                    .close(reason(close::PROTOCOL_ERROR, "malformed frame"))
-                    .await;
-                return;
-            }
-        },
-        Ok(_) => {
-            let _ = session
-                .close(reason(close::PROTOCOL_ERROR, "auth first"))
-                .await;
-            return;
-        }
-    };
+async fn close_with(session: Session, code: u16, text: &'static str) {
+    // A stalled peer must not keep this task alive.
+    let _ = tokio::time::timeout(Duration::from_secs(1), session.close(reason(code, text))).await;
+}
 
-    let Registration { mut rx, serial } = state.gateway.register(caller.device_id);
-    let ready = ServerFrame::Ready {
-        user_id: caller.user_id,
-        device_id: caller.device_id,
+async fn authenticate(
+    state: &AppState,
+    session: &mut Session,
+    stream: &mut AggregatedMessageStream,
+) -> Result<Caller, End> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| End::Close(close::TIMEOUT, "no auth frame"))?;
+    let Some(Ok(AggregatedMessage::Binary(bytes))) = first else {
+        return Err(End::Close(close::PROTOCOL_ERROR, "auth first"));
     };
-    let end = if send(&mut session, &ready).await {
-        serve(&mut session, &mut stream, &mut rx).await
-    } else {
-        End::Gone
+    let token = match ClientFrame::decode(&bytes) {
+        Ok(ClientFrame::Auth { token }) => token,
+        Ok(_) => return Err(End::Close(close::PROTOCOL_ERROR, "auth first")),
+        Err(DecodeError::UnsupportedVersion(_)) => {
+            return Err(End::Close(
+                close::UNSUPPORTED_VERSION,
+                "unsupported version",
+            ));
+        }
+        Err(_) => return Err(End::Close(close::PROTOCOL_ERROR, "malformed frame")),
     };
-    state.gateway.unregister(caller.device_id, serial);
-    if let End::Close(code, text) = end {
-        let _ = session.close(reason(code, text)).await;
+    match caller::authenticate(&state.pool, &token).await {
+        Ok(Some(caller)) => Ok(caller),
+        Ok(None) => Err(End::Close(close::UNAUTHORIZED, "invalid token")),
+        Err(e) => {
+            tracing::error!(error = %e, "socket auth failed");
+            let _ = session;
+            Err(End::Close(1011, "try again"))
+        }
     }
 }
 
-async fn serve(
-    session: &mut Session,
-    stream: &mut actix_ws::AggregatedMessageStream,
-    rx: &mut tokio::sync::mpsc::Receiver<Command>,
-) -> End {
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    let mut last_heard = Instant::now();
-    loop {
+async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedMessageStream) {
+    let caller = match authenticate(&state, &mut session, &mut stream).await {
+        Ok(caller) => caller,
+        Err(End::Close(code, text)) => return close_with(session, code, text).await,
+        Err(End::Gone) => return,
+    };
+    // Exclusive with routing: every queue write submitted before this point
+    // is covered by `ticket`; every later send to this device goes live.
+    let (
+        Registration {
+            rx,
+            serial,
+            kill,
+            queued_bytes,
+        },
+        ticket,
+    ) = state
+        .gateway
+        .register(caller.user_id, caller.device_id, || {
+            state.delivery.writer.last_ticket()
+        });
+    if state.presence.connected(caller.user_id) {
+        state
+            .presence
+            .announce(&state.gateway, caller.user_id, true, None);
+    }
+    let mut conn = Connection {
+        state: state.clone(),
+        caller,
+        session,
+        kill,
+        queued_bytes,
+        unacked: HashMap::new(),
+        watching: Vec::new(),
+        last_heard: Instant::now(),
+    };
+    let end = conn.serve(&mut stream, rx, ticket).await;
+
+    state.gateway.unregister(caller.device_id, serial);
+    state.presence.watch(caller.device_id, &conn.watching, &[]);
+    if state.presence.disconnected(caller.user_id) {
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            let last_seen = presence::mark_last_seen(&state.pool, caller.user_id)
+                .await
+                .ok()
+                .flatten();
+            // Reconnected meanwhile: no offline announcement.
+            if !state.presence.is_online(caller.user_id) {
+                state
+                    .presence
+                    .announce(&state.gateway, caller.user_id, false, last_seen);
+            }
+        });
+    }
+    if let End::Close(code, text) = end {
+        close_with(conn.session, code, text).await;
+    }
+}
+
+struct Connection {
+    state: Arc<AppState>,
+    caller: Caller,
+    session: Session,
+    kill: Arc<Kill>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// Delivered here, not yet acked: message → sender (for delivered receipts).
+    unacked: HashMap<MessageId, UserId>,
+    watching: Vec<UserId>,
+    last_heard: Instant,
+}
+
+impl Connection {
+    async fn send_bytes(&mut self, bytes: impl Into<Bytes>) -> Result<(), End> {
+        let bytes: Bytes = bytes.into();
         tokio::select! {
-            message = stream.next() => {
-                last_heard = Instant::now();
-                let alive = match message {
-                    None | Some(Ok(AggregatedMessage::Close(_))) => return End::Gone,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
-                        return End::Close(close::TOO_BIG, "frame too large");
-                    }
-                    Some(Err(_)) => return End::Close(close::PROTOCOL_ERROR, "bad websocket frame"),
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
-                    Some(Ok(AggregatedMessage::Pong(_))) => true,
-                    Some(Ok(AggregatedMessage::Text(_))) => {
-                        send_error(session, ErrorCode::ProtocolError, "binary frames only").await
-                    }
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => match ClientFrame::decode(&bytes) {
-                        Ok(ClientFrame::Ping { nonce }) => send(session, &ServerFrame::Pong { nonce }).await,
-                        Ok(ClientFrame::Auth { .. }) => {
-                            send_error(session, ErrorCode::ProtocolError, "already authenticated").await
-                        }
-                        Err(DecodeError::UnsupportedVersion(_)) => {
-                            return End::Close(close::UNSUPPORTED_VERSION, "unsupported version");
-                        }
-                        Err(e) => send_error(session, e.code(), e.to_string()).await,
-                    },
-                };
-                if !alive {
-                    return End::Gone;
+            sent = tokio::time::timeout(SEND_TIMEOUT, self.session.binary(bytes)) => match sent {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(End::Gone),
+            },
+            code = self.kill.fired() => Err(End::Close(code, "closed by server")),
+        }
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        self.send_bytes(frame.encode()).await
+    }
+
+    async fn error(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), End> {
+        self.send(&ServerFrame::Error {
+            code,
+            message: message.into(),
+        })
+        .await
+    }
+
+    async fn serve(
+        &mut self,
+        stream: &mut AggregatedMessageStream,
+        mut rx: mpsc::Receiver<Command>,
+        ticket: u64,
+    ) -> End {
+        let ready = ServerFrame::Ready {
+            user_id: self.caller.user_id,
+            device_id: self.caller.device_id,
+        };
+        if let Err(end) = self.send(&ready).await {
+            return end;
+        }
+        if let Err(end) = self.drain(stream, ticket).await {
+            return end;
+        }
+        match self.live(stream, &mut rx).await {
+            Ok(()) => End::Gone,
+            Err(end) => end,
+        }
+    }
+
+    /// Sends everything queued for this device, oldest first, before any live frame.
+    async fn drain(
+        &mut self,
+        stream: &mut AggregatedMessageStream,
+        ticket: u64,
+    ) -> Result<(), End> {
+        self.state.delivery.writer.barrier(ticket).await;
+        let mut after = i64::MIN;
+        loop {
+            let rows = queue::page(&self.state.pool, self.caller.device_id, after, DRAIN_PAGE)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "queue drain failed");
+                    End::Close(1011, "try again")
+                })?;
+            let full_page = rows.len() as i64 == DRAIN_PAGE;
+            for row in rows {
+                after = row.seq;
+                self.send_bytes(row.frame).await?;
+                if row.kind == queue::RowKind::Message as i16 {
+                    self.unacked.insert(row.row_id, row.sender_id);
+                } else {
+                    // Receipts need no ack: written to the socket is enough.
+                    self.state
+                        .delivery
+                        .writer
+                        .delete(self.caller.device_id, row.row_id);
                 }
             }
-            command = rx.recv() => match command {
-                Some(Command::Send(frame)) => {
-                    if !send(session, &frame).await {
-                        return End::Gone;
+            // Take in whatever the client sent meanwhile (acks, mostly).
+            while let Some(message) = stream.next().now_or_never() {
+                self.incoming(message).await?;
+            }
+            while self.unacked.len() >= MAX_UNACKED {
+                let message = tokio::select! {
+                    message = stream.next() => message,
+                    code = self.kill.fired() => return Err(End::Close(code, "closed by server")),
+                };
+                self.incoming(message).await?;
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn live(
+        &mut self,
+        stream: &mut AggregatedMessageStream,
+        rx: &mut mpsc::Receiver<Command>,
+    ) -> Result<(), End> {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let kill = self.kill.clone();
+        loop {
+            tokio::select! {
+                message = stream.next() => self.incoming(message).await?,
+                command = rx.recv() => {
+                let Some(command) = command else {
+                    // The gateway fires the kill switch before dropping our
+                    // sender (replaced, revoked): its code says why.
+                    let code = tokio::time::timeout(Duration::from_secs(1), self.kill.fired()).await;
+                    return Err(End::Close(code.unwrap_or(close::UNAUTHORIZED), "closed by server"));
+                };
+                self.queued_bytes.fetch_sub(command.byte_len(), Ordering::AcqRel);
+                match command {
+                    Command::Frame(bytes) => self.send_bytes(bytes).await?,
+                    Command::Deliver { frame, id, from } => {
+                        self.unacked.insert(id, from);
+                        self.send_bytes(frame).await?;
                     }
+                    Command::Close(code, text) => return Err(End::Close(code, text)),
                 }
-                Some(Command::Close(code, text)) => return End::Close(code, text),
-                // The gateway dropped us (revoked while our queue was full).
-                None => return End::Close(close::UNAUTHORIZED, "signed out"),
-            },
-            _ = heartbeat.tick() => {
-                if last_heard.elapsed() > CLIENT_TIMEOUT {
-                    return End::Close(close::TIMEOUT, "no heartbeat");
-                }
-                if session.ping(b"").await.is_err() {
-                    return End::Gone;
+            }
+                code = kill.fired() => return Err(End::Close(code, "closed by server")),
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+                        return Err(End::Close(close::TIMEOUT, "no heartbeat"));
+                    }
+                    let ping = tokio::time::timeout(SEND_TIMEOUT, self.session.ping(b"")).await;
+                    if !matches!(ping, Ok(Ok(()))) {
+                        return Err(End::Gone);
+                    }
                 }
             }
         }
+    }
+
+    async fn incoming(
+        &mut self,
+        message: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
+    ) -> Result<(), End> {
+        self.last_heard = Instant::now();
+        match message {
+            None | Some(Ok(AggregatedMessage::Close(_))) => Err(End::Gone),
+            Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                Err(End::Close(close::TOO_BIG, "frame too large"))
+            }
+            Some(Err(_)) => Err(End::Close(close::PROTOCOL_ERROR, "bad websocket frame")),
+            Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                self.session.pong(&bytes).await.map_err(|_| End::Gone)
+            }
+            Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+            Some(Ok(AggregatedMessage::Text(_))) => {
+                self.error(ErrorCode::ProtocolError, "binary frames only")
+                    .await
+            }
+            Some(Ok(AggregatedMessage::Binary(bytes))) => match ClientFrame::decode(&bytes) {
+                Ok(frame) => self.frame(frame).await,
+                Err(DecodeError::UnsupportedVersion(_)) => Err(End::Close(
+                    close::UNSUPPORTED_VERSION,
+                    "unsupported version",
+                )),
+                Err(e) => self.error(e.code(), e.to_string()).await,
+            },
+        }
+    }
+
+    async fn frame(&mut self, frame: ClientFrame) -> Result<(), End> {
+        let state = self.state.clone();
+        let caller = self.caller;
+        match frame {
+            ClientFrame::Ping { nonce } => self.send(&ServerFrame::Pong { nonce }).await,
+            ClientFrame::Auth { .. } => {
+                self.error(ErrorCode::ProtocolError, "already authenticated")
+                    .await
+            }
+            ClientFrame::Send { id, to, payloads } => {
+                match send::handle(&state, caller, id, to, payloads).await {
+                    Some(answer) => self.send(&answer).await,
+                    None => Ok(()),
+                }
+            }
+            ClientFrame::Ack { ids } | ClientFrame::Read { ids, .. }
+                if ids.len() > MAX_IDS_PER_FRAME =>
+            {
+                self.error(ErrorCode::PayloadTooLarge, "too many ids in one frame")
+                    .await
+            }
+            ClientFrame::Ack { ids } => {
+                receipts::acked(&state, caller, &mut self.unacked, ids).await;
+                Ok(())
+            }
+            ClientFrame::Read { sender, ids } => {
+                receipts::read(&state, caller, sender, ids).await;
+                Ok(())
+            }
+            ClientFrame::Typing { to, typing } => {
+                self.typing(to, typing).await;
+                Ok(())
+            }
+            ClientFrame::Watch { users } if users.len() > MAX_WATCHED_USERS => {
+                self.error(ErrorCode::PayloadTooLarge, "watching too many users")
+                    .await
+            }
+            ClientFrame::Watch { users } => self.watch(users).await,
+        }
+    }
+
+    /// Typing goes to the peer's connected devices only, and is never stored.
+    async fn typing(&mut self, to: UserId, typing: bool) {
+        if to == self.caller.user_id {
+            return;
+        }
+        let Ok(Some(devices)) = self.state.directory.devices(&self.state.pool, to).await else {
+            return;
+        };
+        let frame = Bytes::from(
+            ServerFrame::Typing {
+                from: self.caller.user_id,
+                typing,
+            }
+            .encode(),
+        );
+        for &device in devices.iter() {
+            self.state
+                .gateway
+                .push(device, Command::Frame(frame.clone()));
+        }
+    }
+
+    async fn watch(&mut self, mut users: Vec<UserId>) -> Result<(), End> {
+        users.sort_unstable();
+        users.dedup();
+        let visible =
+            match presence::visibility(&self.state.pool, self.caller.user_id, &users).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence lookup failed");
+                    return self
+                        .error(ErrorCode::Internal, "presence unavailable")
+                        .await;
+                }
+            };
+        self.state
+            .presence
+            .watch(self.caller.device_id, &self.watching, &visible);
+        self.watching = visible.iter().map(|v| v.id).collect();
+        for v in visible {
+            let online = v.visible && self.state.presence.is_online(v.id);
+            let frame = ServerFrame::Presence {
+                user: v.id,
+                online,
+                last_seen: if v.visible && !online {
+                    v.last_seen
+                } else {
+                    None
+                },
+            };
+            self.send(&frame).await?;
+        }
+        Ok(())
     }
 }

@@ -95,6 +95,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(pool: &PgPool) -> Self {
+        Self::start_with(pool, |_| {})
+    }
+
+    /// Starts with settings changed by `configure`.
+    pub fn start_with(pool: &PgPool, configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
         let options = pool.connect_options().as_ref().clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -104,7 +109,10 @@ impl TestServer {
                     .connect_with(options)
                     .await
                     .unwrap();
-                let (server, addrs) = parley_server::server::bind(state(pool)).unwrap();
+                let mut config = Config::for_tests("unused");
+                configure(&mut config);
+                let (server, addrs) =
+                    parley_server::server::bind(AppState::new(pool, config)).unwrap();
                 tx.send((addrs[0], server.handle())).unwrap();
                 server.await
             })
@@ -124,3 +132,5 @@ impl Drop for TestServer {
         drop(self.handle.stop(false));
     }
 }
+
+pub mod client;

@@ -1,0 +1,134 @@
+//! A `Send` frame: check the fan-out, route, answer once durable.
+
+use super::{Outgoing, now_millis};
+use crate::auth::Caller;
+use crate::gateway::Command;
+use crate::state::AppState;
+use bytes::Bytes;
+use parley_protocol::ErrorCode;
+use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
+use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_PAYLOAD_BYTES};
+use parley_protocol::{DeviceId, MessageId, UserId};
+use std::sync::Arc;
+
+fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
+    ServerFrame::Rejected {
+        id,
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// Handles one send. Routing happens before this returns (so a sender's
+/// messages keep their order); the answer is pushed to the sender's socket
+/// later, from a task, once every target holds the message.
+pub async fn handle(
+    state: &Arc<AppState>,
+    caller: Caller,
+    id: MessageId,
+    to: UserId,
+    payloads: Vec<DevicePayload>,
+) -> Option<ServerFrame> {
+    if payloads.len() > MAX_DEVICES_PER_SEND {
+        return Some(rejected(
+            id,
+            ErrorCode::PayloadTooLarge,
+            "too many devices in one send",
+        ));
+    }
+    if payloads.iter().any(|p| p.body.len() > MAX_PAYLOAD_BYTES) {
+        return Some(rejected(
+            id,
+            ErrorCode::PayloadTooLarge,
+            "payload too large",
+        ));
+    }
+    let mut named: Vec<DeviceId> = payloads.iter().map(|p| p.device).collect();
+    named.sort_unstable();
+    if named.windows(2).any(|w| w[0] == w[1]) {
+        return Some(rejected(
+            id,
+            ErrorCode::BadRequest,
+            "a device is named twice",
+        ));
+    }
+
+    let directory = &state.directory;
+    let recipient = match directory.devices(&state.pool, to).await {
+        Ok(Some(list)) => list,
+        Ok(None) => return Some(rejected(id, ErrorCode::NotFound, "no such user")),
+        Err(e) => {
+            tracing::error!(error = %e, "device lookup failed");
+            return Some(rejected(id, ErrorCode::Internal, "try again"));
+        }
+    };
+    let own = match directory.devices(&state.pool, caller.user_id).await {
+        Ok(Some(list)) => list,
+        Ok(None) => return Some(rejected(id, ErrorCode::Unauthorized, "account gone")),
+        Err(e) => {
+            tracing::error!(error = %e, "device lookup failed");
+            return Some(rejected(id, ErrorCode::Internal, "try again"));
+        }
+    };
+    let mut required: Vec<DeviceId> = recipient
+        .iter()
+        .chain(own.iter())
+        .copied()
+        .filter(|d| *d != caller.device_id)
+        .collect();
+    required.sort_unstable();
+    required.dedup();
+    if required != named {
+        return Some(ServerFrame::DeviceMismatch {
+            id,
+            devices: vec![
+                UserDevices {
+                    user: to,
+                    devices: recipient.to_vec(),
+                },
+                UserDevices {
+                    user: caller.user_id,
+                    devices: own.to_vec(),
+                },
+            ],
+        });
+    }
+
+    let at = now_millis();
+    let seq = state.delivery.seq.next();
+    let targets: Vec<(DeviceId, Outgoing)> = payloads
+        .into_iter()
+        .map(|p| {
+            let frame = ServerFrame::Deliver(Delivery {
+                id,
+                from: caller.user_id,
+                from_device: caller.device_id,
+                to,
+                at,
+                body: p.body,
+            });
+            let msg = Outgoing {
+                id,
+                from: caller.user_id,
+                seq,
+                frame: Bytes::from(frame.encode()),
+            };
+            (p.device, msg)
+        })
+        .collect();
+    let durable = state.delivery.deliver_all(&state.gateway, targets);
+    let gateway = state.gateway.clone();
+    actix_web::rt::spawn(async move {
+        let answer = if durable.await {
+            ServerFrame::Accepted { id, at }
+        } else {
+            // Nothing was promised: the client keeps it in its outbox and retries.
+            rejected(id, ErrorCode::Internal, "not stored, retry")
+        };
+        gateway.push(
+            caller.device_id,
+            Command::Frame(Bytes::from(answer.encode())),
+        );
+    });
+    None
+}

@@ -1,0 +1,131 @@
+//! Who is online, and who wants to know. Ephemeral: only "last seen" is stored.
+
+use crate::gateway::{Command, Gateway};
+use dashmap::DashMap;
+use parley_protocol::frame::ServerFrame;
+use parley_protocol::{DeviceId, Millis, UserId};
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+/// Online counts and presence subscriptions on this node.
+#[derive(Debug, Default)]
+pub struct Presence {
+    online: DashMap<UserId, u32>,
+    /// watched user → watching device → whether it may see presence.
+    watchers: DashMap<UserId, HashMap<DeviceId, bool>>,
+}
+
+/// What a watcher may learn about one user.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Visibility {
+    /// The watched user.
+    pub id: UserId,
+    /// Whether their setting lets this watcher see online/last seen.
+    pub visible: bool,
+    /// Their last disconnect.
+    pub last_seen: Option<Millis>,
+}
+
+impl Presence {
+    /// Whether the user has a socket on this node.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.online.get(&user).is_some_and(|n| *n > 0)
+    }
+
+    /// A device of `user` connected; true when the user just came online.
+    pub fn connected(&self, user: UserId) -> bool {
+        let mut n = self.online.entry(user).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// A device of `user` disconnected; true when the user just went offline.
+    pub fn disconnected(&self, user: UserId) -> bool {
+        let gone = match self.online.get_mut(&user) {
+            Some(mut n) => {
+                *n = n.saturating_sub(1);
+                *n == 0
+            }
+            None => false,
+        };
+        if gone {
+            self.online.remove_if(&user, |_, n| *n == 0);
+        }
+        gone
+    }
+
+    /// Replaces what `device` watches; returns nothing, the caller sends the
+    /// current state.
+    pub fn watch(&self, device: DeviceId, old: &[UserId], new: &[Visibility]) {
+        for user in old {
+            if let Some(mut w) = self.watchers.get_mut(user) {
+                w.remove(&device);
+            }
+            self.watchers.remove_if(user, |_, w| w.is_empty());
+        }
+        for v in new {
+            self.watchers
+                .entry(v.id)
+                .or_default()
+                .insert(device, v.visible);
+        }
+    }
+
+    /// Tells the watchers of `user` that it came online or went offline.
+    pub fn announce(
+        &self,
+        gateway: &Gateway,
+        user: UserId,
+        online: bool,
+        last_seen: Option<Millis>,
+    ) {
+        let Some(watchers) = self.watchers.get(&user).map(|w| w.clone()) else {
+            return;
+        };
+        let visible = ServerFrame::Presence {
+            user,
+            online,
+            last_seen,
+        }
+        .encode();
+        let visible = bytes::Bytes::from(visible);
+        for (device, may_see) in watchers {
+            if may_see {
+                gateway.push(device, Command::Frame(visible.clone()));
+            }
+        }
+    }
+}
+
+/// For each user, whether `watcher` may see their presence, and their last seen.
+pub async fn visibility(
+    pool: &PgPool,
+    watcher: UserId,
+    users: &[UserId],
+) -> Result<Vec<Visibility>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id,
+                CASE u.last_seen_visibility
+                    WHEN 'everyone' THEN true
+                    WHEN 'contacts' THEN EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.contact_id = $1)
+                    ELSE false
+                END AS visible,
+                (extract(epoch FROM u.last_seen_at) * 1000)::int8 AS last_seen
+         FROM users u WHERE u.id = ANY($2)",
+    )
+    .bind(watcher)
+    .bind(users)
+    .fetch_all(pool)
+    .await
+}
+
+/// Records a user's last disconnect; returns it.
+pub async fn mark_last_seen(pool: &PgPool, user: UserId) -> Result<Option<Millis>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET last_seen_at = now() WHERE id = $1
+         RETURNING (extract(epoch FROM last_seen_at) * 1000)::int8",
+    )
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,178 @@
+//! A protocol-level test client over a real WebSocket.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::{PASSWORD, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use parley_protocol::api::{RegisterRequest, Session};
+use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
+use parley_protocol::{DeviceId, MessageId, UserId};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Registers over HTTP.
+pub async fn register_over_http(base: &str, handle: &str) -> Session {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/accounts"))
+        .json(&RegisterRequest {
+            handle: handle.into(),
+            display_name: handle.into(),
+            password: PASSWORD.into(),
+            device_name: None,
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+/// Signs in as a further device over HTTP.
+pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&serde_json::json!({"handle": handle, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// A raw, unauthenticated socket.
+pub async fn connect_raw(addr: &str) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    ws
+}
+
+/// The next protocol frame, skipping transport pings.
+pub async fn next_frame(ws: &mut Ws) -> ServerFrame {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("no frame within 15 s")
+            .expect("socket ended")
+            .expect("socket error");
+        match msg {
+            Message::Binary(bytes) => return ServerFrame::decode(&bytes).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code.
+pub async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("no close within 15 s")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("socket error before close: {e}"),
+        }
+    }
+}
+
+/// A signed-in device with an open, authenticated socket.
+pub struct Client {
+    pub session: Session,
+    pub ws: Ws,
+}
+
+impl Client {
+    pub fn user(&self) -> UserId {
+        self.session.profile.user_id
+    }
+
+    pub fn device(&self) -> DeviceId {
+        self.session.device_id
+    }
+
+    /// Opens a socket for `session` and waits for `Ready`.
+    pub async fn connect(server: &TestServer, session: Session) -> Self {
+        Self::connect_addr(&server.addr.to_string(), session).await
+    }
+
+    pub async fn connect_addr(addr: &str, session: Session) -> Self {
+        let mut ws = connect_raw(addr).await;
+        ws.send(Message::binary(
+            ClientFrame::Auth {
+                token: session.token.clone(),
+            }
+            .encode(),
+        ))
+        .await
+        .unwrap();
+        match next_frame(&mut ws).await {
+            ServerFrame::Ready { device_id, .. } => assert_eq!(device_id, session.device_id),
+            other => panic!("expected Ready, got {other:?}"),
+        }
+        Self { session, ws }
+    }
+
+    pub async fn send_frame(&mut self, frame: ClientFrame) {
+        self.ws.send(Message::binary(frame.encode())).await.unwrap();
+    }
+
+    /// Sends `body` to every listed device.
+    pub async fn send_to(&mut self, id: MessageId, to: UserId, devices: &[DeviceId], body: &[u8]) {
+        let payloads = devices
+            .iter()
+            .map(|&device| DevicePayload {
+                device,
+                body: body.to_vec(),
+            })
+            .collect();
+        self.send_frame(ClientFrame::Send { id, to, payloads })
+            .await;
+    }
+
+    pub async fn next(&mut self) -> ServerFrame {
+        next_frame(&mut self.ws).await
+    }
+
+    /// The next frame that `pick` accepts, skipping others.
+    pub async fn next_matching<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+        loop {
+            if let Some(found) = pick(self.next().await) {
+                return found;
+            }
+        }
+    }
+
+    pub async fn ack(&mut self, ids: Vec<MessageId>) {
+        self.send_frame(ClientFrame::Ack { ids }).await;
+    }
+
+    /// Proves nothing else was queued for this socket: a ping's pong must be
+    /// the very next frame (frames to one socket are in order).
+    pub async fn expect_nothing_pending(&mut self) {
+        let nonce = rand_nonce();
+        self.send_frame(ClientFrame::Ping { nonce }).await;
+        let frame = self.next().await;
+        assert_eq!(
+            frame,
+            ServerFrame::Pong { nonce },
+            "unexpected frame before pong"
+        );
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Wait for the server's side of the close handshake.
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await
+        {}
+    }
+}
+
+fn rand_nonce() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
+}

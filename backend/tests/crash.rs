@@ -1,0 +1,104 @@
+//! No accepted message is lost when the server process dies (SIGKILL) and
+//! comes back; a send that was never accepted is retried by the client and
+//! arrives exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::client::*;
+use parley_protocol::frame::ServerFrame;
+use sqlx::PgPool;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use uuid::Uuid;
+
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap()
+    )
+}
+
+fn start(url: &str) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley-server"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--static-dir",
+            "/nonexistent",
+            "--database-url",
+            url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    Process { child, addr }
+}
+
+impl Process {
+    fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no graceful anything
+        self.child.wait().unwrap();
+    }
+}
+
+#[sqlx::test]
+async fn accepted_messages_survive_a_crash_and_unaccepted_ones_are_retried_once(pool: PgPool) {
+    let url = database_url(&pool);
+    let server = start(&url);
+    let base = format!("http://{}", server.addr);
+    let a_session = register_over_http(&base, "alice").await;
+    let b_session = register_over_http(&base, "bob").await;
+    let (b_user, b_device) = (b_session.profile.user_id, b_session.device_id);
+
+    // Accepted, then the process dies.
+    let mut a = Client::connect_addr(&server.addr, a_session.clone()).await;
+    let kept = Uuid::now_v7();
+    a.send_to(kept, b_user, &[b_device], b"accepted before the crash")
+        .await;
+    assert!(matches!(a.next().await, ServerFrame::Accepted { id, .. } if id == kept));
+
+    // Sent, and the process dies before (or while) answering.
+    let retried = Uuid::now_v7();
+    a.send_to(retried, b_user, &[b_device], b"in flight at the crash")
+        .await;
+    server.kill9();
+
+    let server = start(&url);
+    // The client's outbox still holds `retried`: it sends it again after reconnecting.
+    let mut a = Client::connect_addr(&server.addr, a_session).await;
+    a.send_to(retried, b_user, &[b_device], b"in flight at the crash")
+        .await;
+    assert!(matches!(a.next().await, ServerFrame::Accepted { id, .. } if id == retried));
+
+    let mut b = Client::connect_addr(&server.addr, b_session).await;
+    let first = b.next().await;
+    let second = b.next().await;
+    let ids: Vec<_> = [first, second]
+        .into_iter()
+        .map(|f| match f {
+            ServerFrame::Deliver(d) => d.id,
+            other => panic!("expected a delivery, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, vec![kept, retried]);
+    b.expect_nothing_pending().await; // exactly once
+    server.kill9();
+}

@@ -1,0 +1,513 @@
+//! 1:1 delivery: fast path, durable queues, order, idempotency, receipts,
+//! presence and typing, against a real server and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::client::*;
+use common::*;
+use parley_protocol::ErrorCode;
+use parley_protocol::frame::{ClientFrame, Delivery, ReceiptKind, ServerFrame, close};
+use parley_protocol::{DeviceId, MessageId};
+use sqlx::PgPool;
+use std::collections::HashSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+async fn users(server: &TestServer, handles: &[&str]) -> Vec<parley_protocol::api::Session> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(register_over_http(&server.http(""), h).await);
+    }
+    out
+}
+
+async fn accepted(client: &mut Client, id: MessageId) -> i64 {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Accepted { id: got, at } if got == id => Some(at),
+            ServerFrame::Rejected {
+                id: got,
+                code,
+                message,
+            } if got == id => panic!("rejected: {code:?} {message}"),
+            ServerFrame::DeviceMismatch { id: got, devices } if got == id => {
+                panic!("mismatch: {devices:?}")
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// Waits until every id is accepted, in whatever order the answers come.
+async fn all_accepted(client: &mut Client, ids: &[MessageId]) {
+    let mut waiting: HashSet<MessageId> = ids.iter().copied().collect();
+    while !waiting.is_empty() {
+        match client.next().await {
+            ServerFrame::Accepted { id, .. } => {
+                waiting.remove(&id);
+            }
+            ServerFrame::Rejected { id, code, message } => {
+                panic!("{id} rejected: {code:?} {message}")
+            }
+            ServerFrame::DeviceMismatch { id, devices } => panic!("{id} mismatch: {devices:?}"),
+            _ => {}
+        }
+    }
+}
+
+async fn delivery(client: &mut Client) -> Delivery {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Deliver(d) => Some(d),
+            _ => None,
+        })
+        .await
+}
+
+async fn queue_len(pool: &PgPool, device: DeviceId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = $1 AND kind = 0")
+        .bind(device)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits (bounded) until `device`'s queue holds `n` messages.
+async fn until_queue_len(pool: &PgPool, device: DeviceId, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let len = queue_len(pool, device).await;
+        if len == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue stuck at {len}, wanted {n}"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[sqlx::test]
+async fn live_message_is_acked_on_the_fast_path_without_a_queue_row(pool: PgPool) {
+    // A generous window, so a slow debug build under load still takes the fast path.
+    let server = TestServer::start_with(&pool, |c| c.ack_window_ms = 10_000);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let mut a = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b.user(), &[b.device()], b"hello").await;
+    let got = delivery(&mut b).await;
+    assert_eq!(
+        (got.id, got.from, got.to, got.body.as_slice()),
+        (id, a.user(), b.user(), &b"hello"[..])
+    );
+    assert_eq!(got.from_device, a.device());
+    b.ack(vec![id]).await;
+    // Accepted and the delivered receipt may come in either order.
+    let (mut was_accepted, mut receipt) = (false, None);
+    while !was_accepted || receipt.is_none() {
+        match a.next().await {
+            ServerFrame::Accepted { id: got, .. } if got == id => was_accepted = true,
+            ServerFrame::Receipt { kind, by, ids, .. } => receipt = Some((kind, by, ids)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(receipt, Some((ReceiptKind::Delivered, b.user(), vec![id])));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM queue")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the fast path writes nothing");
+}
+
+#[sqlx::test]
+async fn offline_messages_wait_in_the_queue_and_arrive_in_order(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+    let ids: Vec<MessageId> = (0..5).map(|_| Uuid::now_v7()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        a.send_to(*id, b_user, &[b_device], format!("m{i}").as_bytes())
+            .await;
+    }
+    all_accepted(&mut a, &ids).await;
+    assert_eq!(
+        queue_len(&pool, b_device).await,
+        5,
+        "accepted means committed"
+    );
+
+    let mut b = Client::connect(&server, b).await;
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(delivery(&mut b).await);
+    }
+    assert_eq!(got.iter().map(|d| d.id).collect::<Vec<_>>(), ids);
+    assert_eq!(got[4].body, b"m4");
+    b.ack(ids.clone()).await;
+    let mut receipted = HashSet::new();
+    while receipted.len() < 5 {
+        let more = a
+            .next_matching(|f| match f {
+                ServerFrame::Receipt {
+                    kind: ReceiptKind::Delivered,
+                    ids,
+                    ..
+                } => Some(ids),
+                _ => None,
+            })
+            .await;
+        receipted.extend(more);
+    }
+    assert_eq!(receipted, ids.iter().copied().collect());
+    until_queue_len(&pool, b_device, 0).await;
+}
+
+#[sqlx::test]
+async fn order_holds_across_queue_drain_and_live_delivery(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+    let ids: Vec<MessageId> = (0..300).map(|_| Uuid::now_v7()).collect();
+    for id in &ids[..150] {
+        a.send_to(*id, b_user, &[b_device], b"queued").await;
+    }
+    all_accepted(&mut a, &ids[..150]).await;
+    // B connects and drains while A keeps sending.
+    let b_connect = tokio::spawn({
+        let addr = server.addr.to_string();
+        async move { Client::connect_addr(&addr, b).await }
+    });
+    for id in &ids[150..] {
+        a.send_to(*id, b_user, &[b_device], b"live").await;
+    }
+    let mut b = b_connect.await.unwrap();
+    let mut seen = Vec::new();
+    let mut unique = HashSet::new();
+    while unique.len() < ids.len() {
+        let d = delivery(&mut b).await;
+        b.ack(vec![d.id]).await;
+        // At-least-once on the wire: a live message not acked in the window
+        // may come again from the queue; the client drops it by id.
+        if unique.insert(d.id) {
+            seen.push(d.id);
+        }
+    }
+    assert_eq!(seen, ids, "first arrivals are in send order");
+    all_accepted(&mut a, &ids[150..]).await;
+}
+
+#[sqlx::test]
+async fn retrying_a_send_is_idempotent(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b_user, &[b_device], b"once").await;
+    accepted(&mut a, id).await;
+    a.send_to(id, b_user, &[b_device], b"once").await;
+    accepted(&mut a, id).await;
+    assert_eq!(queue_len(&pool, b_device).await, 1);
+    let mut b = Client::connect(&server, b).await;
+    assert_eq!(delivery(&mut b).await.id, id);
+    b.expect_nothing_pending().await;
+}
+
+#[sqlx::test]
+async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let a_laptop = sign_in_over_http(&server.http(""), "alice").await;
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+
+    let cases: Vec<Vec<DeviceId>> = vec![
+        vec![],                                             // nothing
+        vec![b_device],                                     // forgot own laptop
+        vec![b_device, a_laptop.device_id, Uuid::now_v7()], // a device that does not exist
+        vec![b_device, a_laptop.device_id, a.device()],     // own current device is not a target
+    ];
+    for devices in cases {
+        let id = Uuid::now_v7();
+        a.send_to(id, b_user, &devices, b"x").await;
+        let lists = a
+            .next_matching(|f| match f {
+                ServerFrame::DeviceMismatch { id: got, devices } if got == id => Some(devices),
+                ServerFrame::Accepted { id: got, .. } if got == id => {
+                    panic!("accepted {devices:?}")
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(lists[0].user, b_user);
+        assert_eq!(lists[0].devices, vec![b_device]);
+        let mut own = vec![a.device(), a_laptop.device_id];
+        own.sort();
+        assert_eq!(lists[1].devices, own);
+    }
+    let id = Uuid::now_v7();
+    a.send_to(id, b_user, &[b_device, a_laptop.device_id], b"right")
+        .await;
+    accepted(&mut a, id).await;
+
+    // The sender's other device gets its copy, addressed to the peer.
+    let mut laptop = Client::connect(&server, a_laptop).await;
+    let copy = delivery(&mut laptop).await;
+    assert_eq!((copy.id, copy.to, copy.from), (id, b_user, a.user()));
+
+    let id = Uuid::now_v7();
+    a.send_to(id, Uuid::now_v7(), &[], b"nobody").await;
+    let code = a
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::NotFound);
+}
+
+#[sqlx::test]
+async fn a_connection_dropped_before_acking_gets_the_message_again(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let session_b = b.clone();
+    let mut a = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b.user(), &[b.device()], b"are you there")
+        .await;
+    assert_eq!(delivery(&mut b).await.id, id);
+    b.close().await; // never acked
+    accepted(&mut a, id).await; // durable in the queue after the ack window
+    let mut b = Client::connect(&server, session_b).await;
+    assert_eq!(delivery(&mut b).await.id, id);
+}
+
+#[sqlx::test]
+async fn a_stalled_reader_is_cut_off_and_loses_nothing(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let session_b = b.clone();
+    let mut a = Client::connect(&server, a).await;
+    // B authenticates, then stops reading: the kernel buffers fill up, then
+    // the server's bounded outbox, and the server must cut B off.
+    let mut stalled = Client::connect(&server, b).await;
+    let body = vec![7u8; 60 * 1024];
+    let ids: Vec<MessageId> = (0..400).map(|_| Uuid::now_v7()).collect();
+    for id in &ids {
+        a.send_to(*id, stalled.user(), &[stalled.device()], &body)
+            .await;
+    }
+    all_accepted(&mut a, &ids).await;
+    assert_eq!(close_code(&mut stalled.ws).await, close::TOO_SLOW);
+    // Everything B did not ack is in its queue, and its new socket gets it all, in order.
+    let mut b = Client::connect(&server, session_b).await;
+    let mut seen = Vec::new();
+    let mut unique = HashSet::new();
+    while unique.len() < ids.len() {
+        let d = delivery(&mut b).await;
+        if unique.insert(d.id) {
+            seen.push(d.id);
+        }
+        b.ack(vec![d.id]).await;
+    }
+    assert_eq!(seen, ids);
+}
+
+#[sqlx::test]
+async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b, c] = <[_; 3]>::try_from(users(&server, &["alice", "bob", "carol"]).await).unwrap();
+    let a_session = a.clone();
+    let a_user = a.profile.user_id;
+    let mut b = Client::connect(&server, b).await;
+    let mut c = Client::connect(&server, c).await;
+    b.send_frame(ClientFrame::Watch {
+        users: vec![a_user],
+    })
+    .await;
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: false,
+            last_seen: None
+        }
+    );
+    let mut a = Client::connect(&server, a).await;
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: true,
+            last_seen: None
+        }
+    );
+
+    a.send_frame(ClientFrame::Typing {
+        to: b.user(),
+        typing: true,
+    })
+    .await;
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Typing {
+            from: a_user,
+            typing: true
+        }
+    );
+    a.send_frame(ClientFrame::Typing {
+        to: b.user(),
+        typing: false,
+    })
+    .await;
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Typing {
+            from: a_user,
+            typing: false
+        }
+    );
+    a.expect_nothing_pending().await;
+    c.expect_nothing_pending().await;
+
+    a.close().await;
+    match b.next().await {
+        ServerFrame::Presence {
+            user,
+            online: false,
+            last_seen: Some(_),
+        } => assert_eq!(user, a_user),
+        other => panic!("expected offline with last seen, got {other:?}"),
+    }
+    c.expect_nothing_pending().await;
+
+    // "Nobody" hides online and last seen.
+    let res = reqwest::Client::new()
+        .patch(server.http("/api/v1/me"))
+        .bearer_auth(&a_session.token)
+        .json(&serde_json::json!({"last_seen": "nobody"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    c.send_frame(ClientFrame::Watch {
+        users: vec![a_user],
+    })
+    .await;
+    assert_eq!(
+        c.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: false,
+            last_seen: None
+        }
+    );
+    let _a = Client::connect(&server, a_session).await;
+    c.expect_nothing_pending().await;
+}
+
+#[sqlx::test]
+async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let b_token = b.token.clone();
+    let mut a = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    let id = Uuid::now_v7();
+    b.send_frame(ClientFrame::Read {
+        sender: a.user(),
+        ids: vec![id],
+    })
+    .await;
+    let got = a
+        .next_matching(|f| match f {
+            ServerFrame::Receipt {
+                kind: ReceiptKind::Read,
+                by,
+                ids,
+                ..
+            } => Some((by, ids)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, (b.user(), vec![id]));
+
+    let res = reqwest::Client::new()
+        .patch(server.http("/api/v1/me"))
+        .bearer_auth(&b_token)
+        .json(&serde_json::json!({"read_receipts": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    b.send_frame(ClientFrame::Read {
+        sender: a.user(),
+        ids: vec![id],
+    })
+    .await;
+    b.expect_nothing_pending().await; // processed in order: the read was handled first
+    a.expect_nothing_pending().await;
+    // And B, with receipts off, gets none from A either.
+    a.send_frame(ClientFrame::Read {
+        sender: b.user(),
+        ids: vec![id],
+    })
+    .await;
+    a.expect_nothing_pending().await;
+    b.expect_nothing_pending().await;
+}
+
+#[sqlx::test]
+async fn undelivered_messages_expire_after_the_retention_period(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let mut a = Client::connect(&server, a).await;
+    for _ in 0..2 {
+        let id = Uuid::now_v7();
+        a.send_to(id, b.profile.user_id, &[b.device_id], b"old")
+            .await;
+        accepted(&mut a, id).await;
+    }
+    sqlx::query("UPDATE queue SET created_at = now() - interval '31 days' WHERE seq = (SELECT min(seq) FROM queue)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let expired = parley_server::delivery::queue::expire(&pool, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    assert_eq!(queue_len(&pool, b.device_id).await, 1);
+}
+
+#[sqlx::test]
+async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) {
+    let server = TestServer::start(&pool);
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let mut a = Client::connect(&server, a).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b.profile.user_id, &[b.device_id], &vec![0; 65 * 1024])
+        .await;
+    let code = a
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::PayloadTooLarge);
+    a.ack((0..2000).map(|_| Uuid::now_v7()).collect()).await;
+    assert!(matches!(
+        a.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::PayloadTooLarge,
+            ..
+        }
+    ));
+    a.expect_nothing_pending().await;
+}

@@ -1,0 +1,86 @@
+//! The plaintext inside a payload. The server only sees the payload as
+//! opaque bytes; from the encryption issue on, these bytes are encrypted.
+
+use parley_protocol::Millis;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Current content format version (first byte of every payload plaintext).
+const VERSION: u8 = 1;
+
+/// Longest text message, in bytes.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// What a message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Content {
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+        /// When the sender wrote it (sender's clock).
+        composed_at: Millis,
+    },
+}
+
+/// A payload that is not valid content.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ContentError {
+    /// Empty, unknown version or undecodable.
+    #[error("unreadable message content")]
+    Unreadable,
+    /// Text over [`MAX_TEXT_BYTES`].
+    #[error("message too long")]
+    TooLong,
+}
+
+impl Content {
+    /// Encodes with the version byte.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_extend(self, vec![VERSION]).unwrap_or_else(|_| vec![VERSION])
+    }
+
+    /// Decodes and checks bounds.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ContentError> {
+        let (&version, body) = bytes.split_first().ok_or(ContentError::Unreadable)?;
+        if version != VERSION {
+            return Err(ContentError::Unreadable);
+        }
+        let content: Content = postcard::from_bytes(body).map_err(|_| ContentError::Unreadable)?;
+        content.check()?;
+        Ok(content)
+    }
+
+    /// Checks the limits.
+    pub fn check(&self) -> Result<(), ContentError> {
+        match self {
+            Self::Text { text, .. } if text.len() > MAX_TEXT_BYTES => Err(ContentError::TooLong),
+            Self::Text { .. } => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let c = Content::Text {
+            text: "héllo 👋".into(),
+            composed_at: 1_700_000_000_000,
+        };
+        assert_eq!(Content::decode(&c.encode()), Ok(c));
+        assert_eq!(Content::decode(&[]), Err(ContentError::Unreadable));
+        assert_eq!(Content::decode(&[2, 0]), Err(ContentError::Unreadable));
+        assert_eq!(
+            Content::decode(&[VERSION, 0, 200]),
+            Err(ContentError::Unreadable)
+        );
+        let long = Content::Text {
+            text: "x".repeat(MAX_TEXT_BYTES + 1),
+            composed_at: 0,
+        };
+        assert_eq!(Content::decode(&long.encode()), Err(ContentError::TooLong));
+    }
+}

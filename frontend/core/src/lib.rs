@@ -1,0 +1,14 @@
+//! The Parley client's core, shared by the browser app and native tests.
+//!
+//! Sans-I/O, like matrix-sdk-crypto's `OlmMachine`: it takes frames and user
+//! actions in and hands frames and records out; the caller does the network
+//! (WebSocket) and the storage (IndexedDB). Nothing here knows about Leptos.
+//!
+//! - [`content`]: what travels inside a payload (the server never reads it).
+//! - [`message`]: a message as stored and shown, with its tick.
+//! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
+#![warn(missing_docs)]
+
+pub mod chat;
+pub mod content;
+pub mod message;

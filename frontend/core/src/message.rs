@@ -1,0 +1,60 @@
+//! A message as the client stores and shows it.
+
+use parley_protocol::frame::ReceiptKind;
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use serde::{Deserialize, Serialize};
+
+/// The ticks of an outgoing message. Ordered: a status only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Status {
+    /// In the outbox, not yet accepted by the server (clock icon).
+    Pending,
+    /// Every target device holds it durably (one grey tick).
+    Sent,
+    /// A device of the recipient stored it (two grey ticks).
+    Delivered,
+    /// The recipient opened the chat (two blue ticks).
+    Read,
+}
+
+impl Status {
+    /// The later of the two: receipts can arrive out of order or twice.
+    pub fn advance(self, to: Status) -> Status {
+        self.max(to)
+    }
+}
+
+impl From<ReceiptKind> for Status {
+    fn from(kind: ReceiptKind) -> Self {
+        match kind {
+            ReceiptKind::Delivered => Status::Delivered,
+            ReceiptKind::Read => Status::Read,
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Chosen by the sending client; the dedupe key everywhere.
+    pub id: MessageId,
+    /// The other person in this 1:1 conversation.
+    pub peer: UserId,
+    /// Sent by this account (from this or another of its devices).
+    pub outgoing: bool,
+    /// The device that wrote it.
+    pub from_device: DeviceId,
+    /// The text.
+    pub text: String,
+    /// Sender's clock at composition; the display order within a chat.
+    pub composed_at: Millis,
+    /// Server time of acceptance, once known.
+    pub server_at: Option<Millis>,
+    /// Ticks (meaningful for outgoing messages).
+    pub status: Status,
+    /// For incoming: whether this user has seen it (read receipt sent or due).
+    pub seen: bool,
+    /// For outgoing: refused for good by the server (shown with a warning).
+    #[serde(default)]
+    pub failed: bool,
+}
