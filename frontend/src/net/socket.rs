@@ -236,7 +236,7 @@ fn on_message(inner: &Rc<Inner>, event: &MessageEvent) {
                 state.awaiting_pong = false;
                 false
             }
-            ServerFrame::Error { .. } => false,
+            _ => false,
         }
     };
     if became_ready {

@@ -201,7 +201,7 @@ impl AppState {
                 ServerFrame::Error { code, message } => {
                     leptos::logging::warn!("server reported {code}: {message}");
                 }
-                ServerFrame::Ready { .. } => {}
+                _ => {}
             }),
             on_unauthorized: Box::new(move || {
                 self.signed_out(Some(SIGNED_OUT_NOTICE.to_owned()));

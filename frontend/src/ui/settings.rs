@@ -83,6 +83,7 @@ fn ProfileCard(app: AppState) -> impl IntoView {
         let update = UpdateProfile {
             display_name: Some(name),
             about: Some(about_text),
+            ..UpdateProfile::default()
         };
         busy.set(true);
         spawn_local(async move {
