@@ -24,12 +24,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn start(config: Config) -> Result<(), server::StartError> {
     let pool = server::connect(&config).await?;
-    let (server, addrs) = server::bind(AppState::new(pool, config))?;
+    let (running, addrs, gateway) = server::bind(AppState::new(pool, config))?;
+    server::stop_on_signals(&running, gateway);
     for addr in addrs {
         // Exactly one line on stdout: the harness and xtask read it.
         println!("parley-server listening on http://{addr}");
     }
-    server.await?;
+    running.await?;
     tracing::info!("stopped");
     Ok(())
 }

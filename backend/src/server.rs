@@ -2,8 +2,10 @@
 
 use crate::app;
 use crate::config::Config;
+use crate::gateway::Gateway;
 use crate::state::AppState;
 use actix_web::HttpServer;
+use parley_protocol::frame::close;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::net::SocketAddr;
@@ -63,16 +65,58 @@ fn spawn_jobs(state: &AppState) {
     });
 }
 
-/// A bound, not yet running server and the address it listens on.
-pub fn bind(state: AppState) -> Result<(actix_web::dev::Server, Vec<SocketAddr>), StartError> {
+/// A bound, running (once awaited) server, the addresses it listens on, and
+/// its device registry (for a graceful stop).
+pub fn bind(
+    state: AppState,
+) -> Result<(actix_web::dev::Server, Vec<SocketAddr>, Gateway), StartError> {
     let config = state.config.clone();
     spawn_jobs(&state);
+    let gateway = state.gateway.clone();
     let mut server = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(5)
+        // actix treats SIGINT as a forced stop; Ctrl-C should be as graceful as SIGTERM.
+        .disable_signals()
         .bind(&config.bind)?;
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
     let addrs = server.addrs();
-    Ok((server.run(), addrs))
+    let server = server.run();
+    Ok((server, addrs, gateway))
+}
+
+/// Stops gracefully on SIGINT or SIGTERM: sockets are told to go elsewhere
+/// (1001), in-flight requests finish, then the listener closes.
+pub fn stop_on_signals(server: &actix_web::dev::Server, gateway: Gateway) {
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        gateway.close_all(close::GOING_AWAY);
+        handle.stop(true).await;
+    });
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

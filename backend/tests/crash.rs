@@ -102,3 +102,24 @@ async fn accepted_messages_survive_a_crash_and_unaccepted_ones_are_retried_once(
     b.expect_nothing_pending().await; // exactly once
     server.kill9();
 }
+
+#[sqlx::test]
+async fn ctrl_c_stops_gracefully_and_tells_sockets_to_go_away(pool: PgPool) {
+    let server = start(&database_url(&pool));
+    let session = register_over_http(&format!("http://{}", server.addr), "carol").await;
+    let mut client = Client::connect_addr(&server.addr, session).await;
+    let mut child = server.child;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    assert_eq!(
+        close_code(&mut client.ws).await,
+        parley_protocol::frame::close::GOING_AWAY
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

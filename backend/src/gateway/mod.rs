@@ -189,6 +189,13 @@ impl Gateway {
         })
     }
 
+    /// Closes every socket (server shutdown).
+    pub fn close_all(&self, code: u16) {
+        for conn in self.connections.iter() {
+            conn.kill.fire(code);
+        }
+    }
+
     /// Whether a device has a socket on this node.
     pub fn is_connected(&self, device: DeviceId) -> bool {
         self.connections.contains_key(&device)

@@ -111,7 +111,7 @@ impl TestServer {
                     .unwrap();
                 let mut config = Config::for_tests("unused");
                 configure(&mut config);
-                let (server, addrs) =
+                let (server, addrs, _) =
                     parley_server::server::bind(AppState::new(pool, config)).unwrap();
                 tx.send((addrs[0], server.handle())).unwrap();
                 server.await

@@ -1,0 +1,50 @@
+//! Repository commands, run through the Cargo alias `cargo xtask …`:
+//!
+//! - `cargo xtask run`: install what is missing, build, start a private PostgreSQL
+//!   cluster and serve the app;
+//! - `cargo xtask test`: formatting, clippy, Rust tests and the Playwright suite.
+
+mod build;
+mod postgres;
+mod process;
+mod run;
+mod test;
+mod tools;
+mod workspace;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match command {
+        "run" => run::main(rest),
+        "test" => test::main(rest),
+        "help" | "-h" | "--help" => {
+            println!("{}\n\n{}", run::USAGE, test::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!(
+                "xtask: unknown command `{other}`\n\n{}\n\n{}",
+                run::USAGE,
+                test::USAGE
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if process::interrupted() => {
+            eprintln!("xtask: interrupted ({err:#})");
+            ExitCode::from(130)
+        }
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! `cargo xtask run`: install, build, start PostgreSQL and serve the app.
+
+use crate::build;
+use crate::postgres::{Cluster, Mode};
+use crate::process::{self, say, show};
+use crate::tools::{self, Needs};
+use crate::workspace::Workspace;
+use anyhow::{Context, Result, bail};
+use std::env;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+const LISTENING: &str = "parley-server listening on ";
+
+pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT]
+    Installs missing tools, builds the client (trunk build --release) and the server
+    (release), starts a private PostgreSQL cluster (unless DATABASE_URL is set) and serves
+    the app, by default on 127.0.0.1:8080 (--bind, or PARLEY_BIND; --port replaces the port).
+    Ctrl-C stops the server and the cluster.";
+
+/// Command-line options of `run`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub bind: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Parses `--bind ADDR`, `--bind=ADDR`, `--port N`, `--port=N`.
+pub fn parse_args(args: &[String]) -> Result<Options> {
+    let mut opts = Options::default();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => iter
+                    .next()
+                    .cloned()
+                    .with_context(|| format!("{flag} needs a value")),
+            }
+        };
+        match flag {
+            "--bind" => opts.bind = Some(value()?),
+            "--port" => {
+                let v = value()?;
+                opts.port = Some(v.parse().with_context(|| format!("bad port `{v}`"))?);
+            }
+            _ => bail!("unknown argument `{arg}`\n\n{USAGE}"),
+        }
+    }
+    Ok(opts)
+}
+
+/// The address to bind: `--bind`, else `PARLEY_BIND`, else the default; `--port` replaces its port.
+pub fn resolve_bind(opts: &Options, env_bind: Option<&str>) -> Result<String> {
+    let base = opts
+        .bind
+        .as_deref()
+        .or(env_bind.filter(|s| !s.is_empty()))
+        .unwrap_or(DEFAULT_BIND);
+    let Some(port) = opts.port else {
+        return Ok(base.to_owned());
+    };
+    let (host, _) = base
+        .rsplit_once(':')
+        .with_context(|| format!("bind address `{base}` has no port"))?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// The URL a person opens for a `http://IP:PORT` the server listens on.
+pub fn browser_url(listening: &str) -> String {
+    for any in ["http://0.0.0.0:", "http://[::]:"] {
+        if let Some(port) = listening.strip_prefix(any) {
+            return format!("http://localhost:{port}");
+        }
+    }
+    listening.to_owned()
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    let opts = parse_args(args)?;
+    let bind = resolve_bind(&opts, env::var("PARLEY_BIND").ok().as_deref())?;
+    let ws = Workspace::locate()?;
+    process::install_interrupt_handler()?;
+
+    let external_db = env::var("DATABASE_URL").ok().filter(|url| !url.is_empty());
+    let tools = tools::ensure(
+        &ws,
+        Needs {
+            postgres: external_db.is_none(),
+            browser: false,
+        },
+    )?;
+    process::check_interrupted()?;
+    build::cargo_fetch(&ws)?;
+    let dist = build::trunk_build(&ws)?;
+    process::check_interrupted()?;
+    let server = build::server(&ws, true)?;
+    process::check_interrupted()?;
+
+    let (database_url, mut cluster) = match (external_db, &tools.pg_bin) {
+        (Some(url), _) => {
+            say("using DATABASE_URL; not starting a PostgreSQL cluster");
+            (url, None)
+        }
+        (None, Some(pg_bin)) => {
+            let cluster = Cluster::start(&ws, pg_bin, "pg", Mode::Persistent)?;
+            (cluster.url(Some("parley")), Some(cluster))
+        }
+        (None, None) => bail!("PostgreSQL binaries were not set up"),
+    };
+    process::check_interrupted()?;
+
+    let status = serve(&ws, &server, &database_url, &dist, &bind)?;
+    if let Some(cluster) = cluster.as_mut() {
+        cluster.stop()?;
+    }
+    match (process::interrupted(), status.success()) {
+        (true, true) => {
+            say("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        (true, false) => bail!("the server did not shut down cleanly ({status})"),
+        (false, _) => bail!("the server exited on its own ({status})"),
+    }
+}
+
+/// Runs the server in its own process group, so that the terminal's Ctrl-C reaches only
+/// xtask, whose handler forwards SIGTERM (graceful shutdown; a second Ctrl-C forwards
+/// SIGINT, a third SIGKILL). Echoes its stdout, announces the URL, and waits for it.
+fn serve(
+    ws: &Workspace,
+    server: &Path,
+    database_url: &str,
+    dist: &Path,
+    bind: &str,
+) -> Result<ExitStatus> {
+    let mut cmd = Command::new(server);
+    cmd.current_dir(&ws.root)
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("--create-database")
+        .arg("--static-dir")
+        .arg(dist)
+        .arg("--bind")
+        .arg(bind)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .process_group(0);
+    println!("$ {}", show(&cmd));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", server.display()))?;
+    process::forward_interrupts_to(child.id());
+    if process::interrupted() {
+        // Ctrl-C came while the server was starting, before it could be forwarded.
+        process::signal_child(child.id(), process::escalation(1));
+    }
+
+    if let Some(stdout) = child.stdout.take() {
+        let mut out = std::io::stdout();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(out, "{line}");
+            if let Some(url) = line.trim().strip_prefix(LISTENING) {
+                let _ = writeln!(
+                    out,
+                    "\n    Parley is running at {}    (Ctrl-C to stop)\n",
+                    browser_url(url.trim())
+                );
+            }
+            let _ = out.flush();
+        }
+    }
+    let status = child.wait().context("waiting for the server")?;
+    process::forward_interrupts_to(0);
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_flags() -> Result<()> {
+        assert_eq!(parse_args(&[])?, Options::default());
+        let opts = parse_args(&args(&["--bind", "0.0.0.0:9000", "--port=9100"]))?;
+        assert_eq!(opts.bind.as_deref(), Some("0.0.0.0:9000"));
+        assert_eq!(opts.port, Some(9100));
+        assert!(parse_args(&args(&["--port", "x"])).is_err());
+        assert!(parse_args(&args(&["--bind"])).is_err());
+        assert!(parse_args(&args(&["--what"])).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn bind_precedence() -> Result<()> {
+        let none = Options::default();
+        assert_eq!(resolve_bind(&none, None)?, "127.0.0.1:8080");
+        assert_eq!(resolve_bind(&none, Some(""))?, "127.0.0.1:8080");
+        assert_eq!(resolve_bind(&none, Some("0.0.0.0:80"))?, "0.0.0.0:80");
+        let flag = Options {
+            bind: Some("127.0.0.1:3000".into()),
+            port: None,
+        };
+        assert_eq!(resolve_bind(&flag, Some("0.0.0.0:80"))?, "127.0.0.1:3000");
+        let port = Options {
+            bind: None,
+            port: Some(9000),
+        };
+        assert_eq!(resolve_bind(&port, None)?, "127.0.0.1:9000");
+        assert_eq!(resolve_bind(&port, Some("[::1]:80"))?, "[::1]:9000");
+        Ok(())
+    }
+
+    #[test]
+    fn browser_url_replaces_wildcards() {
+        assert_eq!(browser_url("http://0.0.0.0:8080"), "http://localhost:8080");
+        assert_eq!(browser_url("http://[::]:8080"), "http://localhost:8080");
+        assert_eq!(
+            browser_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}
