@@ -18,4 +18,8 @@ pub mod health;
 pub mod presence;
 pub mod server;
 pub mod state;
+pub mod testing;
 pub mod web;
+
+/// The database schema's migrations (also used by tools' tests).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

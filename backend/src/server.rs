@@ -36,7 +36,7 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
         .acquire_timeout(Duration::from_secs(5))
         .connect(&config.database_url)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    crate::MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
 
@@ -74,6 +74,12 @@ pub fn bind(
     spawn_jobs(&state);
     let gateway = state.gateway.clone();
     let mut server = HttpServer::new(move || app::build(state.clone()))
+        // Frames are small and latency matters: no Nagle delay on replies.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .shutdown_timeout(5)
         // actix treats SIGINT as a forced stop; Ctrl-C should be as graceful as SIGTERM.
         .disable_signals()
@@ -94,6 +100,12 @@ pub fn stop_on_signals(server: &actix_web::dev::Server, gateway: Gateway) {
         shutdown_signal().await;
         tracing::info!("shutting down");
         gateway.close_all(close::GOING_AWAY);
+        // Let socket tasks finish what they are doing (a query, a last-seen
+        // update) before the workers and their runtimes go away.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while gateway.running_tasks() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         handle.stop(true).await;
     });
 }

@@ -17,6 +17,14 @@ struct Process {
     addr: String,
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server holding the test database.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn database_url(pool: &PgPool) -> String {
     let o = pool.connect_options();
     format!(
@@ -29,6 +37,10 @@ fn database_url(pool: &PgPool) -> String {
 }
 
 fn start(url: &str) -> Process {
+    start_logging(url, Stdio::inherit())
+}
+
+fn start_logging(url: &str, stderr: Stdio) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_parley-server"))
         .args([
             "--bind",
@@ -39,8 +51,10 @@ fn start(url: &str) -> Process {
             url,
         ])
         .env("RUST_LOG", "warn")
+        .env("PARLEY_AUTH_IP_PER_MINUTE", "10000")
+        .env("PARLEY_AUTH_HANDLE_PER_MINUTE", "10000")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -105,12 +119,27 @@ async fn accepted_messages_survive_a_crash_and_unaccepted_ones_are_retried_once(
 
 #[sqlx::test]
 async fn ctrl_c_stops_gracefully_and_tells_sockets_to_go_away(pool: PgPool) {
-    let server = start(&database_url(&pool));
-    let session = register_over_http(&format!("http://{}", server.addr), "carol").await;
+    let server = start_logging(&database_url(&pool), Stdio::piped());
+    let base = format!("http://{}", server.addr);
+    let session = register_over_http(&base, "carol").await;
     let mut client = Client::connect_addr(&server.addr, session).await;
-    let mut child = server.child;
+    // Many more sockets are open when the signal comes: closing them all
+    // starts their last-seen updates while the workers stop (this used to
+    // drop pooled connections outside a runtime and panic in a worker).
+    let mut others = Vec::new();
+    for i in 0..60 {
+        let s = register_over_http(&base, &format!("other{i}")).await;
+        others.push(Client::connect_addr(&server.addr, s).await);
+    }
+    let mut server = server;
+    let mut stderr = server.child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(interrupted.success());
@@ -118,8 +147,15 @@ async fn ctrl_c_stops_gracefully_and_tells_sockets_to_go_away(pool: PgPool) {
         close_code(&mut client.ws).await,
         parley_protocol::frame::close::GOING_AWAY
     );
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        drop(server);
+        status
+    })
+    .await
+    .unwrap();
     assert!(status.success(), "{status:?}");
+    drop(others);
+    let log = log.join().unwrap();
+    assert!(!log.contains("panicked"), "the server panicked while stopping:\n{log}");
 }

@@ -93,7 +93,7 @@ async fn until_queue_len(pool: &PgPool, device: DeviceId, n: i64) {
 #[sqlx::test]
 async fn live_message_is_acked_on_the_fast_path_without_a_queue_row(pool: PgPool) {
     // A generous window, so a slow debug build under load still takes the fast path.
-    let server = TestServer::start_with(&pool, |c| c.ack_window_ms = 10_000);
+    let server = TestServer::start_with(&pool, |c| c.ack_window_ms = 10_000).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
@@ -125,7 +125,7 @@ async fn live_message_is_acked_on_the_fast_path_without_a_queue_row(pool: PgPool
 
 #[sqlx::test]
 async fn offline_messages_wait_in_the_queue_and_arrive_in_order(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
@@ -169,7 +169,7 @@ async fn offline_messages_wait_in_the_queue_and_arrive_in_order(pool: PgPool) {
 
 #[sqlx::test]
 async fn order_holds_across_queue_drain_and_live_delivery(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
@@ -204,7 +204,7 @@ async fn order_holds_across_queue_drain_and_live_delivery(pool: PgPool) {
 
 #[sqlx::test]
 async fn retrying_a_send_is_idempotent(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
@@ -221,7 +221,7 @@ async fn retrying_a_send_is_idempotent(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let a_laptop = sign_in_over_http(&server.http(""), "alice").await;
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
@@ -274,7 +274,7 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_connection_dropped_before_acking_gets_the_message_again(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let session_b = b.clone();
     let mut a = Client::connect(&server, a).await;
@@ -291,7 +291,7 @@ async fn a_connection_dropped_before_acking_gets_the_message_again(pool: PgPool)
 
 #[sqlx::test]
 async fn a_stalled_reader_is_cut_off_and_loses_nothing(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let session_b = b.clone();
     let mut a = Client::connect(&server, a).await;
@@ -322,7 +322,7 @@ async fn a_stalled_reader_is_cut_off_and_loses_nothing(pool: PgPool) {
 
 #[sqlx::test]
 async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b, c] = <[_; 3]>::try_from(users(&server, &["alice", "bob", "carol"]).await).unwrap();
     let a_session = a.clone();
     let a_user = a.profile.user_id;
@@ -415,7 +415,7 @@ async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
 
 #[sqlx::test]
 async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let b_token = b.token.clone();
     let mut a = Client::connect(&server, a).await;
@@ -466,7 +466,7 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
 
 #[sqlx::test]
 async fn undelivered_messages_expire_after_the_retention_period(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     for _ in 0..2 {
@@ -488,7 +488,7 @@ async fn undelivered_messages_expire_after_the_retention_period(pool: PgPool) {
 
 #[sqlx::test]
 async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     let id = Uuid::now_v7();

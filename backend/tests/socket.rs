@@ -28,7 +28,7 @@ async fn authenticated(server: &TestServer, session: &Session) -> Ws {
 
 #[sqlx::test]
 async fn auth_then_ping_pong(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let session = register(&server, "alice").await;
     let mut ws = authenticated(&server, &session).await;
     ws.send(Message::binary(ClientFrame::Ping { nonce: 42 }.encode()))
@@ -39,7 +39,7 @@ async fn auth_then_ping_pong(pool: PgPool) {
 
 #[sqlx::test]
 async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let mut ws = connect(&server).await;
     ws.send(Message::binary(
         ClientFrame::Auth {
@@ -68,7 +68,7 @@ async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
 
 #[sqlx::test]
 async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let session = register(&server, "bob").await;
     let mut ws = authenticated(&server, &session).await;
     ws.send(Message::binary(vec![VERSION, 250, 1, 2]))
@@ -94,7 +94,7 @@ async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool)
 
 #[sqlx::test]
 async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let a = register(&server, "carol").await;
     let b = register(&server, "dave").await;
     let mut big = authenticated(&server, &a).await;
@@ -112,7 +112,7 @@ async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
 
 #[sqlx::test]
 async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let first = register(&server, "erin").await;
     let mut ws = authenticated(&server, &first).await;
     let second = sign_in_over_http(&server.http(""), "erin").await;
@@ -141,7 +141,7 @@ async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
 
 #[sqlx::test]
 async fn signing_out_closes_the_socket_and_a_second_socket_replaces_the_first(pool: PgPool) {
-    let server = TestServer::start(&pool);
+    let server = TestServer::start(&pool).unwrap();
     let s = register(&server, "frank").await;
     let mut first = authenticated(&server, &s).await;
     let mut second = authenticated(&server, &s).await;

@@ -2,8 +2,10 @@
 //!
 //! - `cargo xtask run`: install what is missing, build, start a private PostgreSQL
 //!   cluster and serve the app;
-//! - `cargo xtask test`: formatting, clippy, Rust tests and the Playwright suite.
+//! - `cargo xtask test`: formatting, clippy, Rust tests and the Playwright suite;
+//! - `cargo xtask bench`: the load generator's scenarios, written to docs/benchmarks.md.
 
+mod bench;
 mod build;
 mod postgres;
 mod process;
@@ -23,8 +25,9 @@ fn main() -> ExitCode {
     let result = match command {
         "run" => run::main(rest),
         "test" => test::main(rest),
+        "bench" => bench::main(rest),
         "help" | "-h" | "--help" => {
-            println!("{}\n\n{}", run::USAGE, test::USAGE);
+            println!("{}\n\n{}\n\n{}", run::USAGE, test::USAGE, bench::USAGE);
             return ExitCode::SUCCESS;
         }
         other => {

@@ -172,6 +172,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// Drops a database if it exists (benchmarks start each scenario empty).
+    pub fn drop_database(&self, name: &str) -> Result<()> {
+        let mut cmd = self.pg_command("dropdb");
+        cmd.args(["--if-exists", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .arg(name);
+        run_captured(&mut cmd)?;
+        Ok(())
+    }
+
+    /// `postgres --version` of the cluster's binaries.
+    pub fn version(&self) -> String {
+        Command::new(self.bin.join("postgres"))
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+
     /// A PostgreSQL binary, run as `postgres` when xtask is root, from a directory it can enter.
     fn pg_command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);

@@ -82,6 +82,18 @@ pub struct Connection {
 pub struct Gateway {
     connections: Arc<DashMap<DeviceId, Connection>>,
     serials: Arc<AtomicU64>,
+    /// Socket tasks still running (registered or not), for a graceful stop.
+    tasks: Arc<AtomicUsize>,
+}
+
+/// Counts a running socket task until dropped.
+#[derive(Debug)]
+pub struct TaskGuard(Arc<AtomicUsize>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A registered connection: its receiving end and the serial that identifies
@@ -187,6 +199,17 @@ impl Gateway {
             None => Pushed::Offline,
             Some(conn) => try_push(conn, command),
         })
+    }
+
+    /// Marks a socket task as running until the guard drops.
+    pub fn task_started(&self) -> TaskGuard {
+        self.tasks.fetch_add(1, Ordering::AcqRel);
+        TaskGuard(self.tasks.clone())
+    }
+
+    /// Socket tasks still running.
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.load(Ordering::Acquire)
     }
 
     /// Closes every socket (server shutdown).

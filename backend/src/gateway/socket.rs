@@ -100,6 +100,7 @@ async fn authenticate(
 }
 
 async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedMessageStream) {
+    let _alive = state.gateway.task_started();
     let caller = match authenticate(&state, &mut session, &mut stream).await {
         Ok(caller) => caller,
         Err(End::Close(code, text)) => return close_with(session, code, text).await,
@@ -140,19 +141,18 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     state.gateway.unregister(caller.device_id, serial);
     state.presence.watch(caller.device_id, &conn.watching, &[]);
     if state.presence.disconnected(caller.user_id) {
-        let state = state.clone();
-        actix_web::rt::spawn(async move {
-            let last_seen = presence::mark_last_seen(&state.pool, caller.user_id)
-                .await
-                .ok()
-                .flatten();
-            // Reconnected meanwhile: no offline announcement.
-            if !state.presence.is_online(caller.user_id) {
-                state
-                    .presence
-                    .announce(&state.gateway, caller.user_id, false, last_seen);
-            }
-        });
+        // Awaited here, not spawned: a detached query could be cut off by a
+        // shutdown, and this task is already on its way out.
+        let last_seen = presence::mark_last_seen(&state.pool, caller.user_id)
+            .await
+            .ok()
+            .flatten();
+        // Reconnected meanwhile: no offline announcement.
+        if !state.presence.is_online(caller.user_id) {
+            state
+                .presence
+                .announce(&state.gateway, caller.user_id, false, last_seen);
+        }
     }
     if let End::Close(code, text) = end {
         close_with(conn.session, code, text).await;

@@ -1,11 +1,12 @@
 //! A protocol-level test client over a real WebSocket.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{PASSWORD, TestServer};
+use super::PASSWORD;
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::api::{RegisterRequest, Session};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_server::testing::TestServer;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 

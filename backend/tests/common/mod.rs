@@ -9,8 +9,6 @@ use parley_server::config::Config;
 use parley_server::state::AppState;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
-use std::net::SocketAddr;
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const PEER: &str = "203.0.113.7:40000";
@@ -86,51 +84,7 @@ where
     json(&bytes)
 }
 
-/// A real listening server on its own thread and actix system, with its own
-/// pool onto the test's database.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl TestServer {
-    pub fn start(pool: &PgPool) -> Self {
-        Self::start_with(pool, |_| {})
-    }
-
-    /// Starts with settings changed by `configure`.
-    pub fn start_with(pool: &PgPool, configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
-        let options = pool.connect_options().as_ref().clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let pool = PgPoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options)
-                    .await
-                    .unwrap();
-                let mut config = Config::for_tests("unused");
-                configure(&mut config);
-                let (server, addrs, _) =
-                    parley_server::server::bind(AppState::new(pool, config)).unwrap();
-                tx.send((addrs[0], server.handle())).unwrap();
-                server.await
-            })
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        Self { addr, handle }
-    }
-
-    pub fn http(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        // Sends the stop command at once; completion is not awaited.
-        drop(self.handle.stop(false));
-    }
-}
+#[allow(unused_imports)]
+pub use parley_server::testing::TestServer;
 
 pub mod client;

@@ -1,0 +1,66 @@
+//! One device's socket.
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use parley_protocol::frame::{ClientFrame, ServerFrame};
+use std::net::{IpAddr, SocketAddr};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A client WebSocket.
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Connects from `source` (to spread many sockets over 127.0.0.x addresses),
+/// authenticates, and waits for `Ready`.
+pub async fn connect(server: SocketAddr, source: Option<IpAddr>, token: &str) -> Result<Ws> {
+    let socket = if server.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .context("binding the source address")?;
+    }
+    socket.set_nodelay(true)?;
+    let stream = socket.connect(server).await.context("connecting")?;
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{server}/ws"), stream)
+        .await
+        .context("websocket handshake")?;
+    ws.send(Message::binary(
+        ClientFrame::Auth {
+            token: token.to_owned(),
+        }
+        .encode(),
+    ))
+    .await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(bytes))) => match ServerFrame::decode(&bytes) {
+                Ok(ServerFrame::Ready { .. }) => return Ok(ws),
+                Ok(other) => bail!("expected Ready, got {other:?}"),
+                Err(e) => bail!("bad frame: {e}"),
+            },
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(other)) => bail!("expected Ready, got {other:?}"),
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("closed before Ready"),
+        }
+    }
+}
+
+/// A frame as a WebSocket message.
+pub fn message(frame: &ClientFrame) -> Message {
+    Message::binary(frame.encode())
+}
+
+/// Decodes a server message; `None` for transport frames.
+pub fn decode(message: Message) -> Result<Option<ServerFrame>> {
+    match message {
+        Message::Binary(bytes) => Ok(Some(ServerFrame::decode(&bytes)?)),
+        Message::Close(frame) => bail!("server closed: {frame:?}"),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,150 @@
+//! `parley-load`: runs one scenario against a running server and prints one JSON line.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use parley_loadgen::scenario::traffic::{self, Pace, Traffic};
+use parley_loadgen::scenario::{Target, catchup, connections};
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+/// Parley load generator.
+#[derive(Debug, Parser)]
+struct Cli {
+    /// Server address (host:port).
+    #[arg(long)]
+    server: String,
+    /// The server's database, for seeding accounts.
+    #[arg(long)]
+    database_url: String,
+    /// The server's process id, for CPU and memory figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Everyone online, a window of messages in flight per user.
+    Throughput {
+        #[arg(long, default_value = "1000")]
+        users: usize,
+        #[arg(long, default_value = "8")]
+        window: usize,
+        #[arg(long, default_value = "100")]
+        payload: usize,
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+    },
+    /// Recipients offline: every message committed, then drained.
+    Offline {
+        #[arg(long, default_value = "1000")]
+        users: usize,
+        #[arg(long, default_value = "8")]
+        window: usize,
+        #[arg(long, default_value = "100")]
+        payload: usize,
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+    },
+    /// A fixed total rate (open loop); latency percentiles.
+    Latency {
+        #[arg(long, default_value = "1000")]
+        users: usize,
+        /// Messages per second, all users together.
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value = "100")]
+        payload: usize,
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+    },
+    /// One offline device with N queued messages connects.
+    Catchup {
+        #[arg(long, default_value = "10000")]
+        messages: usize,
+        #[arg(long, default_value = "100")]
+        payload: usize,
+    },
+    /// Many idle authenticated sockets.
+    Connections {
+        #[arg(long, default_value = "100000")]
+        count: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    parley_loadgen::sys::raise_fd_limit();
+    let addr = tokio::net::lookup_host(&cli.server)
+        .await?
+        .next()
+        .context("server address")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&cli.database_url)
+        .await?;
+    let target = Target {
+        addr,
+        pool,
+        server_pid: cli.server_pid,
+    };
+    let (name, result) = match cli.scenario {
+        Scenario::Throughput {
+            users,
+            window,
+            payload,
+            seconds,
+        } => {
+            let t = Traffic {
+                users,
+                payload,
+                duration: Duration::from_secs_f64(seconds),
+                pace: Pace::Window(window),
+            };
+            ("throughput", traffic::online(&target, t).await?)
+        }
+        Scenario::Offline {
+            users,
+            window,
+            payload,
+            seconds,
+        } => {
+            let t = Traffic {
+                users,
+                payload,
+                duration: Duration::from_secs_f64(seconds),
+                pace: Pace::Window(window),
+            };
+            ("offline", traffic::offline(&target, t).await?)
+        }
+        Scenario::Latency {
+            users,
+            rate,
+            payload,
+            seconds,
+        } => {
+            let per_user = Duration::from_secs_f64(users as f64 / rate.max(1.0));
+            let t = Traffic {
+                users,
+                payload,
+                duration: Duration::from_secs_f64(seconds),
+                pace: Pace::Every(per_user),
+            };
+            let mut r = traffic::online(&target, t).await?;
+            r["rate"] = serde_json::json!(rate);
+            ("latency", r)
+        }
+        Scenario::Catchup { messages, payload } => {
+            ("catchup", catchup::run(&target, messages, payload).await?)
+        }
+        Scenario::Connections { count } => ("connections", connections::run(&target, count).await?),
+    };
+    let mut line = serde_json::json!({ "scenario": name });
+    if let (Some(obj), Some(extra)) = (line.as_object_mut(), result.as_object()) {
+        obj.extend(extra.clone());
+    }
+    println!("{line}");
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Offline catch-up: N messages wait in one device's queue; how long from its
+//! connect until the last one has arrived and been acked?
+
+use super::Target;
+use crate::conn;
+use crate::seed;
+use anyhow::{Result, bail};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
+use parley_protocol::limits::MAX_IDS_PER_FRAME;
+use std::collections::HashSet;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// Queues `count` messages for an offline device, then times its drain.
+pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_json::Value> {
+    let devices = seed::devices(&target.pool, 2).await?;
+    let (sender, recipient) = (&devices[0], &devices[1]);
+    let ws = conn::connect(target.addr, None, &sender.token).await?;
+    let (mut sink, mut stream) = ws.split();
+    let mut body = vec![0u8; payload];
+    let _ = getrandom::fill(&mut body);
+    let fill = Instant::now();
+    let (mut sent, mut accepted) = (0usize, 0usize);
+    while accepted < count {
+        while sent < count && sent - accepted < 512 {
+            sent += 1;
+            let frame = ClientFrame::Send {
+                id: Uuid::from_u64_pair(7, sent as u64),
+                to: recipient.user,
+                payloads: vec![DevicePayload {
+                    device: recipient.device,
+                    body: body.clone(),
+                }],
+            };
+            sink.feed(conn::message(&frame)).await?;
+        }
+        sink.flush().await?;
+        match stream.next().await {
+            Some(m) => {
+                if let Some(ServerFrame::Accepted { .. }) = conn::decode(m?)? {
+                    accepted += 1;
+                }
+            }
+            None => bail!("sender socket closed"),
+        }
+    }
+    let fill_secs = fill.elapsed().as_secs_f64();
+    drop(sink);
+    let queued = seed::queued(&target.pool, &devices[1..]).await?;
+
+    let start = Instant::now();
+    let ws = conn::connect(target.addr, None, &recipient.token).await?;
+    let (mut sink, mut stream) = ws.split();
+    let mut seen = HashSet::with_capacity(count);
+    let mut duplicates = 0usize;
+    while seen.len() < count {
+        let mut acks = Vec::new();
+        let mut next = stream.next().await;
+        loop {
+            let Some(message) = next else {
+                bail!("recipient socket closed")
+            };
+            if let Some(ServerFrame::Deliver(d)) = conn::decode(message?)? {
+                if !seen.insert(d.id) {
+                    duplicates += 1;
+                }
+                acks.push(d.id);
+            }
+            match stream.next().now_or_never() {
+                Some(m) => next = m,
+                None => break,
+            }
+        }
+        for chunk in acks.chunks(MAX_IDS_PER_FRAME) {
+            sink.feed(conn::message(&ClientFrame::Ack {
+                ids: chunk.to_vec(),
+            }))
+            .await?;
+        }
+        sink.flush().await?;
+    }
+    let drain_secs = start.elapsed().as_secs_f64();
+    // The acks' deletes commit in the background; wait for them to count rows left.
+    let settle = Instant::now();
+    let left = seed::queued_settled(&target.pool, &devices[1..]).await?;
+    Ok(serde_json::json!({
+        "messages": count,
+        "payload_bytes": payload,
+        "queued_before": queued,
+        "fill_seconds": (fill_secs * 1000.0).round() / 1000.0,
+        "drain_seconds": (drain_secs * 1000.0).round() / 1000.0,
+        "drained_per_sec": (count as f64 / drain_secs).round(),
+        "duplicates": duplicates,
+        "queued_after": left,
+        "delete_settle_seconds": (settle.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    }))
+}

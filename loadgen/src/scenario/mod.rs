@@ -1,0 +1,46 @@
+//! The benchmark scenarios. Each returns one JSON object.
+
+pub mod catchup;
+pub mod connections;
+pub mod traffic;
+
+use sqlx::PgPool;
+use std::net::SocketAddr;
+
+/// What the scenarios run against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server's HTTP/WebSocket address.
+    pub addr: SocketAddr,
+    /// The server's database (for seeding and checks).
+    pub pool: PgPool,
+    /// The server process, for CPU and memory figures.
+    pub server_pid: Option<u32>,
+}
+
+/// A tiny xorshift generator: picking random peers must cost nothing.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the OS.
+    pub fn new() -> Self {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        Self(u64::from_le_bytes(seed) | 1)
+    }
+
+    /// Next value below `n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+impl Default for Rng {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,93 @@
+//! Bench accounts, written straight into the database the server uses.
+//! Tokens are hashed exactly as the server does (SHA-256), so the server
+//! authenticates them like any other device.
+
+use anyhow::Result;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// One seeded account with one device.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// Account id.
+    pub user: Uuid,
+    /// Device id.
+    pub device: Uuid,
+    /// Bearer token for the socket.
+    pub token: String,
+}
+
+/// Creates `n` accounts, each with one device. Their password hash is not a
+/// valid hash: nobody can sign in to them with a password.
+pub async fn devices(pool: &PgPool, n: usize) -> Result<Vec<Device>> {
+    let run = Uuid::new_v4().simple().to_string();
+    let mut out = Vec::with_capacity(n);
+    for chunk_start in (0..n).step_by(10_000) {
+        let chunk = (n - chunk_start).min(10_000);
+        let mut users = Vec::with_capacity(chunk);
+        let mut handles = Vec::with_capacity(chunk);
+        let mut device_ids = Vec::with_capacity(chunk);
+        let mut hashes = Vec::with_capacity(chunk);
+        for i in chunk_start..chunk_start + chunk {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret)?;
+            let token = URL_SAFE_NO_PAD.encode(secret);
+            let device = Device {
+                user: Uuid::now_v7(),
+                device: Uuid::now_v7(),
+                token,
+            };
+            users.push(device.user);
+            handles.push(format!("b{}_{i}", &run[..12]));
+            device_ids.push(device.device);
+            hashes.push(Sha256::digest(device.token.as_bytes()).to_vec());
+            out.push(device);
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash)
+             SELECT id, handle, handle, '!' FROM UNNEST($1::uuid[], $2::text[]) AS t(id, handle)",
+        )
+        .bind(&users)
+        .bind(&handles)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO devices (id, user_id, name, token_hash)
+             SELECT d, u, 'load generator', h FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[]) AS t(d, u, h)",
+        )
+        .bind(&device_ids)
+        .bind(&users)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(out)
+}
+
+/// Rows still waiting in the queues of these devices.
+pub async fn queued(pool: &PgPool, devices: &[Device]) -> Result<i64> {
+    let ids: Vec<Uuid> = devices.iter().map(|d| d.device).collect();
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = ANY($1)")
+            .bind(&ids)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Rows left once the acks' batched deletes have committed (waits at most 10 s).
+pub async fn queued_settled(pool: &PgPool, devices: &[Device]) -> Result<i64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = queued(pool, devices).await?;
+        if left == 0 || std::time::Instant::now() > deadline {
+            return Ok(left);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

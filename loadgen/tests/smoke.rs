@@ -1,0 +1,99 @@
+//! Keeps the load generator working: every scenario, at toy scale, against a
+//! real server and PostgreSQL. Asserts correctness (nothing lost, nothing
+//! duplicated, queues empty afterwards), never speed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use parley_loadgen::scenario::traffic::{self, Pace, Traffic};
+use parley_loadgen::scenario::{Target, catchup, connections};
+use parley_server::testing::TestServer;
+use sqlx::PgPool;
+use std::time::Duration;
+
+fn target(server: &TestServer, pool: &PgPool) -> Target {
+    Target {
+        addr: server.addr,
+        pool: pool.clone(),
+        server_pid: None,
+    }
+}
+
+fn small(pace: Pace) -> Traffic {
+    Traffic {
+        users: 6,
+        payload: 100,
+        duration: Duration::from_millis(700),
+        pace,
+    }
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn throughput_loses_and_duplicates_nothing(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let r = traffic::online(&target(&server, &pool), small(Pace::Window(4)))
+        .await
+        .unwrap();
+    assert!(r["accepted"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["delivered"], r["accepted"], "{r}");
+    assert_eq!(
+        (
+            r["lost"].as_u64(),
+            r["duplicates"].as_u64(),
+            r["refused"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(r["queued_after"].as_i64(), Some(0), "{r}");
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn latency_run_records_every_delivery(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let pace = Pace::Every(Duration::from_millis(50));
+    let r = traffic::online(&target(&server, &pool), small(pace))
+        .await
+        .unwrap();
+    assert_eq!(r["latency"]["samples"], r["delivered"], "{r}");
+    assert!(r["delivered"].as_u64().unwrap() >= 6, "{r}");
+    assert_eq!(r["lost"].as_u64(), Some(0), "{r}");
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn offline_messages_are_all_committed_then_drained(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let r = traffic::offline(&target(&server, &pool), small(Pace::Window(4)))
+        .await
+        .unwrap();
+    let accepted = r["accepted"].as_i64().unwrap();
+    assert!(accepted > 0, "{r}");
+    assert_eq!(
+        r["queued_rows"].as_i64(),
+        Some(accepted),
+        "accepted means committed: {r}"
+    );
+    assert_eq!(r["drained"].as_i64(), Some(accepted), "{r}");
+    assert_eq!(
+        (r["lost"].as_u64(), r["duplicates"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn catchup_drains_the_whole_queue(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let r = catchup::run(&target(&server, &pool), 300, 100)
+        .await
+        .unwrap();
+    assert_eq!(r["queued_before"].as_i64(), Some(300), "{r}");
+    assert_eq!(r["duplicates"].as_u64(), Some(0), "{r}");
+    assert_eq!(r["queued_after"].as_i64(), Some(0), "{r}");
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn connections_open_and_reopen(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let r = connections::run(&target(&server, &pool), 50).await.unwrap();
+    assert_eq!(r["connections"].as_u64(), Some(50), "{r}");
+    assert!(r["connects_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+}

@@ -1,0 +1,425 @@
+//! `cargo xtask bench`: runs the load generator (`loadgen/`) against a release
+//! server and a private PostgreSQL with its default durability (`fsync=on`,
+//! `synchronous_commit=on`, as a user would run it), one fresh server and
+//! database per scenario, and records the figures in docs/benchmarks.md.
+
+use crate::postgres::{Cluster, Mode};
+use crate::process::{self, say};
+use crate::tools::{self, Needs};
+use crate::workspace::Workspace;
+use anyhow::{Context, Result, bail};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+
+pub const USAGE: &str = "cargo xtask bench [--scale F]
+    Builds the server and the load generator in release, starts a private PostgreSQL with
+    default durability, and runs: throughput (1,000 users, window 8, 100 B, 10 s), offline
+    throughput, latency (open loop at half the throughput found, and at 25,000 msg/s),
+    catch-up (10,000 queued messages) and connections (100,000 idle sockets). Prints one JSON
+    line per scenario and adds the results to docs/benchmarks.md. --scale 0.1 runs a shorter
+    version (fewer users, seconds, messages and sockets).";
+
+struct Options {
+    scale: f64,
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut scale = 1.0;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--scale" => {
+                scale = it
+                    .next()
+                    .context("--scale needs a number")?
+                    .parse()
+                    .context("--scale needs a number")?;
+                if !(0.001..=10.0).contains(&scale) {
+                    bail!("--scale must be between 0.001 and 10");
+                }
+            }
+            other => bail!("unknown argument `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(Options { scale })
+}
+
+/// A release server on a free port, against its own fresh database.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(bin: &Path, database_url: &str) -> Result<Self> {
+        let mut child = Command::new(bin)
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--static-dir",
+                "/nonexistent",
+                "--create-database",
+            ])
+            .arg("--database-url")
+            .arg(database_url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(url) = line
+            .trim()
+            .strip_prefix("parley-server listening on http://")
+        else {
+            let _ = child.kill();
+            bail!("the server did not start: {line}");
+        };
+        Ok(Self {
+            addr: url.to_owned(),
+            child,
+        })
+    }
+
+    fn stop(mut self) {
+        process::signal_child(self.child.id(), nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+fn machine(cluster: &Cluster) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cores} cores ({model}), {:.0} GiB; {rustc}; {} with fsync=on, synchronous_commit=on; \
+         server, PostgreSQL and load generator on the same machine",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        cluster.version()
+    )
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    let opts = parse_args(args)?;
+    let ws = Workspace::locate()?;
+    process::install_interrupt_handler()?;
+    // Sockets for 100,000 connections: children inherit the raised limit.
+    raise_fd_limit();
+    let tools = tools::ensure(
+        &ws,
+        Needs {
+            postgres: true,
+            browser: false,
+        },
+    )?;
+    let pg_bin = tools
+        .pg_bin
+        .context("PostgreSQL binaries were not set up")?;
+    process::run(ws.cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "parley-server",
+        "-p",
+        "parley-loadgen",
+    ]))?;
+    let server_bin = ws.server_bin(true);
+    let load_bin = server_bin.with_file_name("parley-load");
+
+    let mut cluster = Cluster::start(&ws, &pg_bin, "pg-bench", Mode::Persistent)?;
+    let result = run_all(&ws, &cluster, &server_bin, &load_bin, opts.scale);
+    cluster.stop()?;
+    let results = result?;
+
+    let section = render(&machine_line(&cluster), opts.scale, &results);
+    let path = ws.root.join("docs").join("benchmarks.md");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, insert_section(&existing, &section))?;
+    say(format!("results added to {}", path.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn machine_line(cluster: &Cluster) -> String {
+    machine(cluster)
+}
+
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn scaled(n: f64, scale: f64, min: f64) -> String {
+    format!("{}", (n * scale).max(min).round())
+}
+
+fn run_all(
+    ws: &Workspace,
+    cluster: &Cluster,
+    server_bin: &Path,
+    load_bin: &Path,
+    scale: f64,
+) -> Result<Vec<serde_json::Value>> {
+    let users = scaled(1000.0, scale, 10.0);
+    let seconds = format!("{:.1}", (10.0 * scale).max(2.0));
+    let mut results = Vec::new();
+    let throughput = scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "throughput",
+        &["--users", &users, "--seconds", &seconds],
+    )?;
+    let found = throughput["msgs_per_sec"].as_f64().unwrap_or(1000.0);
+    results.push(throughput);
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "offline",
+        &["--users", &users, "--seconds", &seconds],
+    )?);
+    let half = format!("{:.0}", (found / 2.0).max(10.0));
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "latency",
+        &["--users", &users, "--seconds", &seconds, "--rate", &half],
+    )?);
+    if scale >= 1.0 {
+        results.push(scenario(
+            ws,
+            cluster,
+            server_bin,
+            load_bin,
+            "latency",
+            &["--users", &users, "--seconds", &seconds, "--rate", "25000"],
+        )?);
+    }
+    let messages = scaled(10_000.0, scale, 100.0);
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "catchup",
+        &["--messages", &messages],
+    )?);
+    let count = scaled(100_000.0, scale, 100.0);
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "connections",
+        &["--count", &count],
+    )?);
+    Ok(results)
+}
+
+fn scenario(
+    _ws: &Workspace,
+    cluster: &Cluster,
+    server_bin: &Path,
+    load_bin: &Path,
+    name: &str,
+    args: &[&str],
+) -> Result<serde_json::Value> {
+    process::check_interrupted()?;
+    let database = format!("bench_{name}");
+    cluster.drop_database(&database)?;
+    let url = cluster.url(Some(&database));
+    let server = Server::start(server_bin, &url)?;
+    say(format!("bench: {name} {}", args.join(" ")));
+    let output = Command::new(load_bin)
+        .args([
+            "--server",
+            &server.addr,
+            "--database-url",
+            &url,
+            "--server-pid",
+        ])
+        .arg(server.child.id().to_string())
+        .arg(name)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the load generator")?;
+    server.stop();
+    if !output.status.success() {
+        bail!("the {name} scenario failed ({})", output.status);
+    }
+    let line = String::from_utf8_lossy(&output.stdout);
+    let line = line.lines().last().unwrap_or_default();
+    println!("{line}");
+    let value: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("bad output: {line}"))?;
+    cluster.drop_database(&database)?;
+    Ok(value)
+}
+
+fn cpu(v: &serde_json::Value) -> String {
+    format!(
+        "server {}%, postgres {}%, loadgen {}%",
+        v["server_pct"], v["postgres_pct"], v["loadgen_pct"]
+    )
+}
+
+fn row(r: &serde_json::Value) -> String {
+    let l = &r["latency"];
+    match r["scenario"].as_str().unwrap_or_default() {
+        "throughput" => format!(
+            "| online throughput | {} users, {}, {} B, {} s | **{} msg/s** delivered and acked; lost {}, duplicates {} | {} |",
+            r["users"],
+            r["pace"].as_str().unwrap_or_default(),
+            r["payload_bytes"],
+            r["seconds"],
+            r["msgs_per_sec"],
+            r["lost"],
+            r["duplicates"],
+            cpu(&r["cpu"])
+        ),
+        "offline" => format!(
+            "| offline throughput | {} senders → {} offline, {} B, {} s | **{} msg/s** committed to queues; drain {} msg/s ({} s); lost {}, duplicates {} | {} (commit) |",
+            r["senders"],
+            r["recipients_offline"],
+            r["payload_bytes"],
+            r["seconds"],
+            r["committed_per_sec"],
+            r["drained_per_sec"],
+            r["drain_seconds"],
+            r["lost"],
+            r["duplicates"],
+            cpu(&r["commit_cpu"])
+        ),
+        "latency" => format!(
+            "| latency | {} users, open loop {} msg/s, {} B | p50 {} ms, p90 {} ms, **p99 {} ms**, max {} ms ({} samples); lost {} | {} |",
+            r["users"],
+            r["rate"],
+            r["payload_bytes"],
+            l["p50_ms"],
+            l["p90_ms"],
+            l["p99_ms"],
+            l["max_ms"],
+            l["samples"],
+            r["lost"],
+            cpu(&r["cpu"])
+        ),
+        "catchup" => format!(
+            "| offline catch-up | {} queued messages, {} B | **{} s** from connect to last acked ({} msg/s); duplicates {}, left in queue {} | |",
+            r["messages"],
+            r["payload_bytes"],
+            r["drain_seconds"],
+            r["drained_per_sec"],
+            r["duplicates"],
+            r["queued_after"]
+        ),
+        "connections" => format!(
+            "| connections | {} idle authenticated sockets | **{} KiB** server RSS each; {} connects/s, **{} reconnects/s** | |",
+            r["connections"],
+            r["kib_per_connection"],
+            r["connects_per_sec"],
+            r["reconnects_per_sec"]
+        ),
+        other => format!("| {other} | | {r} | |"),
+    }
+}
+
+fn render(machine: &str, scale: f64, results: &[serde_json::Value]) -> String {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let command = if (scale - 1.0).abs() < f64::EPSILON {
+        "cargo xtask bench".to_owned()
+    } else {
+        format!("cargo xtask bench --scale {scale}")
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "## {date}: `{command}`\n");
+    let _ = writeln!(out, "Machine: {machine}.\n");
+    let _ = writeln!(out, "| scenario | load | result | CPU (% of one core) |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for r in results {
+        let _ = writeln!(out, "{}", row(r));
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Raw JSON lines</summary>\n\n```json"
+    );
+    for r in results {
+        let _ = writeln!(out, "{r}");
+    }
+    let _ = writeln!(out, "```\n</details>\n");
+    out
+}
+
+const HEADER: &str = "# Benchmarks\n\nFigures from `cargo xtask bench` (see `xtask/src/bench.rs` and `loadgen/`), newest first. \
+Each run starts a release server and a private PostgreSQL with default durability on this machine, seeds \
+bench accounts straight into the database, and drives real WebSockets with the protocol crate. \
+Speed is never asserted in tests; `cargo xtask test` only runs a toy-scale smoke version of every scenario.\n\n";
+
+/// Puts the newest run right under the header (and any notes that precede the first run).
+fn insert_section(existing: &str, section: &str) -> String {
+    if existing.trim().is_empty() {
+        return format!("{HEADER}{section}");
+    }
+    match existing.find("\n## ") {
+        Some(at) => format!("{}\n{section}{}", &existing[..at], &existing[at + 1..]),
+        None => format!("{}\n\n{section}", existing.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_run_goes_first() {
+        let once = insert_section("", "## A\n\nfirst\n");
+        assert!(once.starts_with("# Benchmarks"));
+        let twice = insert_section(&once, "## B\n\nsecond\n");
+        let (a, b) = (
+            twice.find("## A").unwrap_or(0),
+            twice.find("## B").unwrap_or(usize::MAX),
+        );
+        assert!(b < a, "{twice}");
+    }
+
+    #[test]
+    fn scale_bounds() {
+        assert!(parse_args(&["--scale".into(), "0".into()]).is_err());
+        assert!(parse_args(&["--scale".into(), "0.1".into()]).is_ok());
+        assert_eq!(scaled(1000.0, 0.001, 10.0), "10");
+    }
+}
