@@ -1,6 +1,7 @@
 //! The root component: the auth screen or the main screen, depending on
 //! whether this browser holds a session.
 
+use crate::messaging;
 use crate::state::{AppState, storage};
 use crate::ui::auth::AuthScreen;
 use crate::ui::shell::MainScreen;
@@ -28,6 +29,10 @@ pub fn App() -> impl IntoView {
 fn listen_to_the_browser(app: AppState) {
     // The handles live as long as the page; nothing ever removes them.
     let _ = window_event_listener(ev::online, move |_| app.reconnect_now());
+    // Read receipts wait until the open chat is actually visible.
+    let _ = window_event_listener(ev::visibilitychange, move |_| {
+        messaging::visibility_changed();
+    });
     let _ = window_event_listener(ev::offline, move |_| {
         if app.session.with_untracked(Option::is_some) {
             app.unreachable.set(true);

@@ -7,15 +7,20 @@
 //!   transitions between signed-in and signed-out, persisted in localStorage.
 //! - [`api`]: the REST client, one function per endpoint.
 //! - [`net`]: the WebSocket connection (auth, keep-alive, reconnection).
+//! - [`messaging`]: real-time chats: the client core, the socket and the
+//!   store wired together, with the signals the views render.
+//! - [`store`]: the per-account IndexedDB database of messages and outbox.
 //! - [`ui`]: the components, one module per screen or panel.
 //! - [`pwa`] and [`device`]: browser integration (service worker, device name).
 
 mod api;
 mod app;
 mod device;
+mod messaging;
 mod net;
 mod pwa;
 mod state;
+mod store;
 mod ui;
 
 fn main() {

@@ -134,6 +134,21 @@ impl Socket {
         open(inner);
     }
 
+    /// Sends a frame if the socket is authenticated; `false` otherwise (the
+    /// caller keeps it, e.g. in the outbox, and sends it after `Ready`).
+    pub fn send(&self, frame: &ClientFrame) -> bool {
+        let state = self.0.state.borrow();
+        match &state.ws {
+            Some(ws) if state.ready => ws.send_with_u8_array(&frame.encode()).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Authenticated and live.
+    pub fn is_ready(&self) -> bool {
+        self.0.state.borrow().ready
+    }
+
     /// Closes the connection for good (sign-out). No callbacks fire after.
     pub fn stop(&self) {
         let mut state = self.0.state.borrow_mut();

@@ -11,11 +11,12 @@
 pub mod storage;
 
 use crate::api::{self, ApiFailure};
+use crate::messaging::{self, Messaging};
 use crate::net::socket::{Handlers, LinkStatus, Socket};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_protocol::api::{Contact, Profile, Session};
-use parley_protocol::frame::ServerFrame;
+use parley_protocol::frame::{ClientFrame, ServerFrame};
 use std::cell::RefCell;
 use std::future::Future;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub link: RwSignal<LinkStatus>,
     /// The last REST call failed for network reasons.
     pub unreachable: RwSignal<bool>,
+    /// Chats, the open conversation, typing and presence.
+    pub messaging: Messaging,
 }
 
 impl AppState {
@@ -58,8 +61,10 @@ impl AppState {
             notice: RwSignal::new(None),
             link: RwSignal::new(LinkStatus::Connecting),
             unreachable: RwSignal::new(false),
+            messaging: Messaging::new(),
         };
         if let Some(session) = session {
+            messaging::start(app, session.profile.user_id, session.device_id);
             app.connect(session.token);
         }
         app
@@ -85,7 +90,9 @@ impl AppState {
         self.unreachable.set(false);
         self.link.set(LinkStatus::Connecting);
         let token = session.token.clone();
+        let (me, device) = (session.profile.user_id, session.device_id);
         self.session.set(Some(session));
+        messaging::start(self, me, device);
         self.connect(token);
     }
 
@@ -107,6 +114,8 @@ impl AppState {
     /// Forgets the session on this device and shows the auth screen.
     pub fn signed_out(self, notice: Option<String>) {
         disconnect();
+        // This device's copy of the messages goes with the session.
+        messaging::stop(self, true);
         storage::clear();
         self.session.set(None);
         self.contacts.set(Vec::new());
@@ -193,15 +202,16 @@ impl AppState {
                 if status == LinkStatus::Online {
                     self.unreachable.set(false);
                     self.refresh();
+                } else {
+                    messaging::connection_lost(self);
                 }
             }),
-            on_frame: Box::new(move |frame| match frame {
+            on_frame: Box::new(move |frame| {
                 // Any answer proves the server is reachable again.
-                ServerFrame::Pong { .. } => self.unreachable.set(false),
-                ServerFrame::Error { code, message } => {
-                    leptos::logging::warn!("server reported {code}: {message}");
+                if let ServerFrame::Pong { .. } = frame {
+                    self.unreachable.set(false);
                 }
-                _ => {}
+                messaging::on_frame(frame);
             }),
             on_unauthorized: Box::new(move || {
                 self.signed_out(Some(SIGNED_OUT_NOTICE.to_owned()));
@@ -213,6 +223,17 @@ impl AppState {
             previous.stop();
         }
     }
+}
+
+/// Sends a frame on the live socket; `false` when not connected.
+pub fn send(frame: &ClientFrame) -> bool {
+    let socket = SOCKET.with(|s| s.borrow().clone());
+    socket.is_some_and(|s| s.send(frame))
+}
+
+/// The socket is authenticated and live.
+pub fn online() -> bool {
+    SOCKET.with(|s| s.borrow().as_ref().is_some_and(Socket::is_ready))
 }
 
 /// Closes the socket for good (no reconnect, no more callbacks).

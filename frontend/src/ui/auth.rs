@@ -3,8 +3,9 @@
 use crate::api;
 use crate::device::device_name;
 use crate::state::AppState;
+use crate::ui::claims;
 use crate::ui::field::Field;
-use crate::ui::icons::{IconLock, Logo};
+use crate::ui::icons::{IconInfo, Logo};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -110,7 +111,7 @@ pub fn AuthScreen(app: AppState) -> impl IntoView {
                 <header class="auth-brand">
                     <Logo class="logo logo-lg" />
                     <h1>"Parley"</h1>
-                    <p class="auth-tagline">"Private conversations, end-to-end encrypted."</p>
+                    <p class="auth-tagline">{claims::AUTH_TAGLINE}</p>
                 </header>
                 {move || {
                     app.notice
@@ -219,8 +220,9 @@ pub fn AuthScreen(app: AppState) -> impl IntoView {
                     }}
                 </p>
                 <p class="auth-footnote">
-                    <IconLock />
-                    " Only the people you talk to can read what you send."
+                    <IconInfo />
+                    " "
+                    {claims::AUTH_FOOTNOTE}
                 </p>
             </div>
         </div>

@@ -1,15 +1,17 @@
 //! The right pane: an open conversation, or the welcome placeholder.
-//! Messages arrive in a later issue; the layout is already the final one.
 
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::claims;
+use crate::ui::composer::Composer;
 use crate::ui::format;
-use crate::ui::icons::{IconBack, IconLock, IconSend, Logo};
+use crate::ui::icons::{IconBack, IconInfo, Logo};
+use crate::ui::messages::MessageList;
 use leptos::prelude::*;
 use parley_protocol::api::UserCard;
 
-/// `conversation`: header with the contact (`conversation-title`), the
-/// message area, and the composer (disabled until messaging lands).
+/// `conversation`: header with the contact (`conversation-title`) and their
+/// presence or typing indicator, the messages, and the composer.
 #[component]
 pub fn Conversation(
     app: AppState,
@@ -17,6 +19,7 @@ pub fn Conversation(
     open_chat: RwSignal<Option<UserCard>>,
 ) -> impl IntoView {
     let id = card.user_id;
+    let ui = app.messaging;
     // Follow renames seen in the contact list; fall back to the snapshot.
     let current = Memo::new(move |_| {
         app.contacts
@@ -28,6 +31,42 @@ pub fn Conversation(
             .unwrap_or_else(|| card.clone())
     });
     let name = Signal::derive(move || current.with(|c| c.display_name.clone()));
+    // Shared by the list and the composer: sending jumps to the bottom.
+    let stick = StoredValue::new(true);
+    let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&id)));
+    let presence = Memo::new(move |_| {
+        ui.presence.with(|p| {
+            p.get(&id).and_then(|p| {
+                if p.online {
+                    Some("online".to_owned())
+                } else {
+                    p.last_seen.map(format::last_seen)
+                }
+            })
+        })
+    });
+    let subtitle = move || {
+        if typing.get() {
+            view! {
+                <p class="conversation-sub typing" data-testid="typing-indicator">
+                    "typing…"
+                </p>
+            }
+            .into_any()
+        } else if let Some(text) = presence.get() {
+            view! {
+                <p class="conversation-sub" data-testid="presence">
+                    {text}
+                </p>
+            }
+            .into_any()
+        } else {
+            view! {
+                <p class="conversation-sub">{move || current.with(|c| format::handle(&c.handle))}</p>
+            }
+            .into_any()
+        }
+    };
     view! {
         <section class="conversation" data-testid="conversation">
             <header class="conversation-header">
@@ -44,46 +83,24 @@ pub fn Conversation(
                 <Avatar name=name seed=id size=Size::Medium />
                 <div class="conversation-heading">
                     <h2 data-testid="conversation-title">{move || name.get()}</h2>
-                    <p class="conversation-sub">
-                        {move || current.with(|c| format::handle(&c.handle))}
-                    </p>
+                    {subtitle}
                 </div>
             </header>
-            <div class="messages" role="log" aria-live="polite">
-                <p class="e2e-pill">
-                    <IconLock />
-                    {move || {
-                        format!(
-                            " Messages with {} will be end-to-end encrypted. No one outside this chat, not even Parley, can read them.",
-                            name.get(),
-                        )
-                    }}
-                </p>
-                <div class="empty-state empty-state-soft">
-                    <p>"No messages yet."</p>
-                    <p class="muted">"Messaging is coming to Parley very soon."</p>
-                </div>
-            </div>
-            <footer class="composer">
-                <input
-                    type="text"
-                    class="composer-input"
-                    placeholder="Type a message"
-                    aria-label="Message"
-                    title="Messaging is coming soon"
-                    disabled=true
-                />
-                <button
-                    type="button"
-                    class="icon-btn send"
-                    aria-label="Send"
-                    title="Messaging is coming soon"
-                    disabled=true
-                >
-                    <IconSend />
-                </button>
-            </footer>
+            <MessageList app stick />
+            <Composer peer=id stick />
         </section>
+    }
+}
+
+/// The note at the top of a conversation about where messages are kept.
+#[component]
+pub fn ConversationNote() -> impl IntoView {
+    view! {
+        <p class="e2e-pill">
+            <IconInfo />
+            " "
+            {claims::CONVERSATION_NOTE}
+        </p>
     }
 }
 
@@ -95,11 +112,12 @@ pub fn ConversationEmpty() -> impl IntoView {
             <Logo class="logo logo-xl" />
             <h2>"Parley for the web"</h2>
             <p>
-                "Pick a contact to open a conversation. New here? Add people from the contacts button at the top left."
+                "Pick a chat or a contact to open a conversation. New here? Add people from the contacts button at the top left."
             </p>
             <p class="welcome-note">
-                <IconLock />
-                " Your personal messages are end-to-end encrypted"
+                <IconInfo />
+                " "
+                {claims::WELCOME_NOTE}
             </p>
         </div>
     }

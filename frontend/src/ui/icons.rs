@@ -60,12 +60,13 @@ pub fn IconClose() -> impl IntoView {
     }
 }
 
-/// Padlock: end-to-end encryption.
+/// A circled "i": a note about how Parley handles messages. (Was a
+/// padlock; it comes back with end-to-end encryption.)
 #[component]
-pub fn IconLock() -> impl IntoView {
+pub fn IconInfo() -> impl IntoView {
     view! {
         <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
-            <path d="M17 9h-1V7a4 4 0 0 0-8 0v2H7a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-9a2 2 0 0 0-2-2zm-7-2a2 2 0 1 1 4 0v2h-4zm2 11a2 2 0 1 1 0-4 2 2 0 0 1 0 4z" />
+            <path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z" />
         </svg>
     }
 }
@@ -106,6 +107,46 @@ pub fn IconOffline() -> impl IntoView {
     view! {
         <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
             <path d="M3.3 2 2 3.3l3.1 3.1A6.9 6.9 0 0 0 5 20h11.7l2 2 1.3-1.3zM19.4 10A7 7 0 0 0 8.6 5.4l11.8 11.8A4.5 4.5 0 0 0 19.4 10z" />
+        </svg>
+    }
+}
+
+/// Clock: waiting in the outbox.
+#[component]
+pub fn IconClock() -> impl IntoView {
+    view! {
+        <svg class="tick-icon" viewBox="0 0 16 16" aria-hidden="true">
+            <path d="M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zm0 1.4a5.1 5.1 0 1 1 0 10.2A5.1 5.1 0 0 1 8 2.9zM7.3 4.5v4l3.2 1.9.7-1.1-2.5-1.5V4.5z" />
+        </svg>
+    }
+}
+
+/// One check: accepted by the server.
+#[component]
+pub fn IconCheck() -> impl IntoView {
+    view! {
+        <svg class="tick-icon" viewBox="0 0 16 16" aria-hidden="true">
+            <path d="m5.6 10.6-3-3-1.1 1.1 4.1 4.1 8.3-8.3-1.1-1.1z" />
+        </svg>
+    }
+}
+
+/// Two checks: delivered, or (blue) read.
+#[component]
+pub fn IconDoubleCheck() -> impl IntoView {
+    view! {
+        <svg class="tick-icon tick-double" viewBox="0 0 20 16" aria-hidden="true">
+            <path d="m5.1 10.6-3-3L1 8.7l4.1 4.1 8.3-8.3-1.1-1.1zm5.4 1.1-.9-.9-1.1 1.1 2 2 8.3-8.3-1.1-1.1z" />
+        </svg>
+    }
+}
+
+/// Exclamation in a circle: refused for good.
+#[component]
+pub fn IconAlert() -> impl IntoView {
+    view! {
+        <svg class="tick-icon" viewBox="0 0 16 16" aria-hidden="true">
+            <path d="M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zM7.2 4h1.6v5H7.2zm0 6.3h1.6v1.6H7.2z" />
         </svg>
     }
 }

@@ -3,11 +3,16 @@
 pub mod auth;
 pub mod avatar;
 pub mod banner;
+pub mod claims;
+pub mod composer;
 pub mod contacts;
 pub mod conversation;
 pub mod field;
 pub mod format;
 pub mod icons;
+pub mod messages;
+pub mod privacy;
 pub mod settings;
 pub mod shell;
 pub mod sidebar;
+pub mod ticks;

@@ -6,6 +6,7 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::field::Field;
 use crate::ui::format;
 use crate::ui::icons::IconDevice;
+use crate::ui::privacy::PrivacyCard;
 use crate::ui::shell::{Panel, PanelHeader};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -25,6 +26,7 @@ pub fn SettingsPanel(
             <PanelHeader title="Settings" panel open_chat />
             <div class="panel-body">
                 <ProfileCard app />
+                <PrivacyCard app />
                 <DevicesCard app />
                 <SignOutCard app />
             </div>

@@ -2,6 +2,7 @@
 //! On phone widths CSS shows one of the two, driven by the `conversation-open`
 //! class set here.
 
+use crate::messaging;
 use crate::state::AppState;
 use crate::ui::banner::StatusBanner;
 use crate::ui::contacts::ContactsPanel;
@@ -28,6 +29,18 @@ pub fn MainScreen(app: AppState) -> impl IntoView {
     // contact list while it lasts).
     let open_chat = RwSignal::new(None::<UserCard>);
     let chat_id = Memo::new(move |_| open_chat.with(|c| c.as_ref().map(|c| c.user_id)));
+    // The engine follows the open conversation (loads it, marks it read)...
+    Effect::new(move |_| {
+        let peer = chat_id.get();
+        messaging::open(peer, open_chat.get_untracked());
+    });
+    // ...and the contact list (presence, names for the chat list).
+    Effect::new(move |_| {
+        let cards = app
+            .contacts
+            .with(|list| list.iter().map(|c| c.user.clone()).collect());
+        messaging::contacts_changed(cards);
+    });
 
     view! {
         <div
@@ -41,7 +54,7 @@ pub fn MainScreen(app: AppState) -> impl IntoView {
                 <aside class="sidebar">
                     <SidebarHeader app panel />
                     {move || match panel.get() {
-                        Panel::Chats => view! { <ChatList panel /> }.into_any(),
+                        Panel::Chats => view! { <ChatList app panel open_chat /> }.into_any(),
                         Panel::Contacts => {
                             view! { <ContactsPanel app panel open_chat /> }.into_any()
                         }

@@ -3,9 +3,13 @@
 
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::format;
 use crate::ui::icons::{IconChats, IconContacts, IconSettings};
 use crate::ui::shell::Panel;
+use crate::ui::ticks;
 use leptos::prelude::*;
+use parley_protocol::UserId;
+use parley_protocol::api::UserCard;
 
 /// Avatar, own name (`profile-name`), and the contacts/settings toggles.
 #[component]
@@ -65,29 +69,113 @@ pub fn SidebarHeader(app: AppState, panel: RwSignal<Panel>) -> impl IntoView {
     }
 }
 
-/// The conversations list. Messaging arrives later; for now, its empty state.
+/// The conversations list: one `chat-item` per person, newest activity
+/// first, or its empty state (`chat-list-empty`) while there are none.
 #[component]
-pub fn ChatList(panel: RwSignal<Panel>) -> impl IntoView {
+pub fn ChatList(
+    app: AppState,
+    panel: RwSignal<Panel>,
+    open_chat: RwSignal<Option<UserCard>>,
+) -> impl IntoView {
+    let chats = app.messaging.chats;
+    let peers = move || chats.with(|c| c.peers().collect::<Vec<_>>());
+    let empty = move || chats.with(|c| c.rows().is_empty());
     view! {
         <section class="panel" aria-label="Chats">
             <div class="panel-title">
                 <h2>"Chats"</h2>
             </div>
             <div class="chat-list" data-testid="chat-list">
-                <div class="empty-state" data-testid="chat-list-empty">
-                    <span class="empty-icon">
-                        <IconChats />
-                    </span>
-                    <p>"No chats yet — add a contact to start"</p>
-                    <button
-                        type="button"
-                        class="btn btn-secondary"
-                        on:click=move |_| panel.set(Panel::Contacts)
-                    >
-                        "Add a contact"
-                    </button>
-                </div>
+                <Show when=empty>
+                    <div class="empty-state" data-testid="chat-list-empty">
+                        <span class="empty-icon">
+                            <IconChats />
+                        </span>
+                        <p>"No chats yet — add a contact to start"</p>
+                        <button
+                            type="button"
+                            class="btn btn-secondary"
+                            on:click=move |_| panel.set(Panel::Contacts)
+                        >
+                            "Add a contact"
+                        </button>
+                    </div>
+                </Show>
+                <ul class="chat-rows">
+                    <For each=peers key=|peer| *peer let:peer>
+                        <ChatItem app peer open_chat />
+                    </For>
+                </ul>
             </div>
         </section>
+    }
+}
+
+/// One `chat-item`: avatar, name, time, preview with own ticks or
+/// "typing…", and the `unread-badge`.
+#[component]
+fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) -> impl IntoView {
+    let ui = app.messaging;
+    let card = Memo::new(move |_| ui.card(app, peer));
+    let name = Signal::derive(move || card.with(|c| c.display_name.clone()));
+    let row = Memo::new(move |_| ui.chats.with(|c| c.get(peer).cloned()));
+    let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
+    let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
+    let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&peer)));
+    let selected = move || open_chat.with(|c| c.as_ref().is_some_and(|c| c.user_id == peer));
+    let time = move || {
+        last.with(|m| m.as_ref().map(|m| format::list_time(m.composed_at)))
+            .unwrap_or_default()
+    };
+    let preview = move || {
+        if typing.get() {
+            return view! { <span class="chat-typing">"typing…"</span> }.into_any();
+        }
+        last.with(|m| match m {
+            Some(m) if m.outgoing => view! {
+                {ticks::of(m)}
+                <span class="chat-preview-text">{m.text.clone()}</span>
+            }
+            .into_any(),
+            Some(m) => view! { <span class="chat-preview-text">{m.text.clone()}</span> }.into_any(),
+            None => ().into_any(),
+        })
+    };
+    view! {
+        <li
+            class="chat-item"
+            class:selected=selected
+            class:has-unread=move || { unread.get() > 0 }
+            data-testid="chat-item"
+            on:click=move |_| open_chat.set(Some(card.get_untracked()))
+        >
+            <button type="button" class="chat-open" aria-label=move || format!("Open chat with {}", name.get())>
+                <Avatar name=name seed=peer size=Size::Medium />
+                <span class="chat-text">
+                    <span class="chat-line">
+                        <span class="chat-name">{move || name.get()}</span>
+                        <span class="chat-time">{time}</span>
+                    </span>
+                    <span class="chat-line">
+                        <span class="chat-preview">{preview}</span>
+                        {move || {
+                            let n = unread.get();
+                            (n > 0)
+                                .then(|| {
+                                    view! {
+                                        <span
+                                            class="unread-badge"
+                                            data-testid="unread-badge"
+                                            aria-label=format!("{n} unread")
+                                        >
+                                            {n}
+                                        </span>
+                                    }
+                                })
+                        }}
+                    </span>
+                </span>
+            </button>
+        </li>
     }
 }

@@ -1,0 +1,430 @@
+// Real-time 1:1 messaging between two people (two browser contexts).
+import type { Page } from '@playwright/test';
+import {
+  addContact,
+  contactItem,
+  expect,
+  newUser,
+  openContacts,
+  openSettings,
+  screenshot,
+  signOut,
+  signUp,
+  test,
+  type User,
+} from '../fixtures';
+
+/** Signs `user` up on `page` (at `base`, default: the page's baseURL). */
+async function join(page: Page, user: User, base = '/'): Promise<void> {
+  await page.goto(base);
+  await signUp(page, user);
+}
+
+/** Both add each other as contacts. */
+async function befriend(a: Page, alice: User, b: Page, bob: User): Promise<void> {
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  await addContact(b, alice.handle);
+  await expect(contactItem(b, alice)).toBeVisible();
+}
+
+/** The chat list (closing any panel over it). */
+async function showChats(page: Page): Promise<void> {
+  if (!(await page.getByTestId('chat-list').isVisible())) {
+    const close = page.getByTestId('panel-close').or(page.getByTestId('back')).first();
+    await close.click();
+  }
+  await expect(page.getByTestId('chat-list')).toBeVisible();
+}
+
+function chatItem(page: Page, user: User) {
+  return page.getByTestId('chat-item').filter({ hasText: user.name });
+}
+
+/** Opens the conversation with `user` from the contacts panel. */
+async function openFromContacts(page: Page, user: User): Promise<void> {
+  await openContacts(page);
+  await contactItem(page, user).click();
+  await expect(page.getByTestId('conversation-title')).toContainText(user.name);
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByTestId('composer').fill(text);
+  await page.getByTestId('composer').press('Enter');
+}
+
+function bubble(page: Page, text: string) {
+  return page.getByTestId('message').filter({ hasText: text });
+}
+
+function tick(page: Page, text: string) {
+  return bubble(page, text).getByTestId('tick');
+}
+
+test('live chat both ways, with ticks ending in read', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage({ colorScheme: 'dark' });
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  await openFromContacts(a, bob);
+  await send(a, 'Hello Bob');
+  await expect(bubble(a, 'Hello Bob')).toHaveAttribute('data-outgoing', 'true');
+  await expect(a.getByTestId('composer')).toHaveValue('');
+
+  await showChats(b);
+  await expect(chatItem(b, alice)).toContainText('Hello Bob');
+  await chatItem(b, alice).click();
+  await expect(bubble(b, 'Hello Bob')).toHaveAttribute('data-outgoing', 'false');
+  await expect(tick(a, 'Hello Bob')).toHaveAttribute('data-status', 'read');
+  await expect(a.getByTestId('presence')).toHaveText('online');
+
+  // Shift+Enter starts a new line; Enter sends.
+  await b.getByTestId('composer').pressSequentially('Hi Alice');
+  await b.getByTestId('composer').press('Shift+Enter');
+  await b.getByTestId('composer').pressSequentially('how are you?');
+  await expect(b.getByTestId('composer')).toHaveValue('Hi Alice\nhow are you?');
+  await b.getByTestId('composer').press('Enter');
+  await expect(bubble(a, 'Hi Alice')).toBeVisible();
+  await expect(bubble(a, 'Hi Alice').getByTestId('message-text')).toHaveText('Hi Alice\nhow are you?');
+  await expect(tick(b, 'Hi Alice')).toHaveAttribute('data-status', 'read');
+  // Whitespace never sends.
+  await b.getByTestId('composer').fill('   \n ');
+  await expect(b.getByTestId('send')).toBeDisabled();
+  await b.getByTestId('composer').press('Enter');
+  await expect(b.getByTestId('message')).toHaveCount(2);
+  await b.getByTestId('composer').fill('');
+  await screenshot(b, 'dark-conversation');
+  await screenshot(a, 'conversation-live');
+});
+
+test('ticks go sent → delivered → read as the recipient comes back', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  // Bob closes the app; his browser keeps his session.
+  const bobContext = b.context();
+  await b.close();
+
+  await openFromContacts(a, bob);
+  const texts = ['first one', 'second one', 'third one'];
+  for (const text of texts) await send(a, text);
+  for (const text of texts) await expect(tick(a, text)).toHaveAttribute('data-status', 'sent');
+  await screenshot(a, 'ticks-sent');
+
+  const b2 = await bobContext.newPage();
+  await b2.goto('/');
+  await expect(b2.getByTestId('main-screen')).toBeVisible();
+  for (const text of texts) await expect(tick(a, text)).toHaveAttribute('data-status', 'delivered');
+
+  await expect(chatItem(b2, alice).getByTestId('unread-badge')).toHaveText('3');
+  await expect(chatItem(b2, alice)).toContainText('third one');
+  await screenshot(b2, 'chat-list-unread');
+  await chatItem(b2, alice).click();
+  await expect(b2.getByTestId('message-text')).toHaveText(texts);
+  await expect(b2.getByTestId('unread-marker')).toContainText('3 unread messages');
+  for (const text of texts) await expect(tick(a, text)).toHaveAttribute('data-status', 'read');
+  await expect(chatItem(b2, alice).getByTestId('unread-badge')).toHaveCount(0);
+});
+
+test('history survives a reload on both sides', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  await openFromContacts(a, bob);
+  await send(a, 'kept one');
+  await openFromContacts(b, alice);
+  await expect(bubble(b, 'kept one')).toBeVisible();
+  await send(b, 'kept two');
+  await expect(bubble(a, 'kept two')).toBeVisible();
+  await expect(tick(a, 'kept one')).toHaveAttribute('data-status', 'read');
+
+  for (const page of [a, b]) {
+    await page.reload();
+    await expect(page.getByTestId('main-screen')).toBeVisible();
+  }
+  await expect(a.getByTestId('chat-list-empty')).toHaveCount(0);
+  await expect(chatItem(a, bob)).toContainText('kept two');
+  await expect(chatItem(b, alice)).toContainText('kept two');
+  await expect(chatItem(b, alice).getByTestId('tick')).toHaveAttribute('data-status', 'read');
+
+  await chatItem(a, bob).click();
+  await expect(a.getByTestId('message-text')).toHaveText(['kept one', 'kept two']);
+  await expect(tick(a, 'kept one')).toHaveAttribute('data-status', 'read');
+  await chatItem(b, alice).click();
+  await expect(b.getByTestId('message-text')).toHaveText(['kept one', 'kept two']);
+
+  await a.setViewportSize({ width: 390, height: 844 });
+  await expect(a.getByTestId('composer')).toBeInViewport();
+  await screenshot(a, 'phone-chat');
+});
+
+test('typing indicator shows while typing and goes away', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+
+  await a.getByTestId('composer').pressSequentially('I am typ');
+  await expect(b.getByTestId('typing-indicator')).toBeVisible();
+  await screenshot(b, 'typing');
+  // Idle: the indicator goes away by itself.
+  await expect(b.getByTestId('typing-indicator')).toBeHidden({ timeout: 12_000 });
+
+  await a.getByTestId('composer').pressSequentially('ing again');
+  await expect(b.getByTestId('typing-indicator')).toBeVisible();
+  await a.getByTestId('composer').press('Enter');
+  await expect(bubble(b, 'I am typing again')).toBeVisible();
+  await expect(b.getByTestId('typing-indicator')).toBeHidden();
+});
+
+test('a message written offline is sent once the server is back', async ({ ownServer, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const a = await newPage({ baseURL: ownServer.url });
+  const b = await newPage({ baseURL: ownServer.url });
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+  await send(a, 'before the outage');
+  await expect(bubble(b, 'before the outage')).toBeVisible();
+
+  await ownServer.stop();
+  await expect(a.getByTestId('offline-banner')).toBeVisible({ timeout: 30_000 });
+  await expect(a.getByTestId('presence')).toHaveCount(0);
+  await send(a, 'written offline');
+  await expect(tick(a, 'written offline')).toHaveAttribute('data-status', 'pending');
+  await screenshot(a, 'outbox-pending');
+
+  await ownServer.start();
+  await expect(tick(a, 'written offline')).toHaveAttribute('data-status', /sent|delivered|read/, {
+    timeout: 45_000,
+  });
+  await expect(bubble(b, 'written offline')).toHaveCount(1, { timeout: 45_000 });
+  await expect(tick(a, 'written offline')).toHaveAttribute('data-status', 'read');
+  await b.reload();
+  await showChats(b);
+  await chatItem(b, alice).click();
+  await expect(bubble(b, 'written offline')).toHaveCount(1);
+  await expect(b.getByTestId('message')).toHaveCount(2);
+});
+
+test('with read receipts off, no blue ticks either way', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  await openSettings(b);
+  const toggle = b.getByTestId('read-receipts-toggle');
+  await expect(toggle).toBeChecked();
+  await toggle.uncheck();
+  await expect(b.getByTestId('privacy-saved')).toBeVisible();
+  await expect(toggle).not.toBeChecked();
+  await b.getByTestId('last-seen-select').selectOption('nobody');
+  await expect(b.getByTestId('last-seen-select')).toHaveValue('nobody');
+  await screenshot(b, 'settings-privacy');
+
+  await openFromContacts(b, alice);
+  await openFromContacts(a, bob);
+  await send(a, 'do you read me');
+  await expect(bubble(b, 'do you read me')).toBeVisible();
+  await expect(tick(a, 'do you read me')).toHaveAttribute('data-status', 'delivered');
+  expect(await b.evaluate(() => document.visibilityState)).toBe('visible');
+
+  // Bob answers; once Alice has his answer, Bob has long processed her message.
+  await send(b, 'loud and clear');
+  await expect(bubble(a, 'loud and clear')).toBeVisible();
+  await expect(tick(a, 'do you read me')).toHaveAttribute('data-status', 'delivered');
+
+  // Alice has receipts on and the chat open, yet Bob's message never goes blue.
+  await expect(tick(b, 'loud and clear')).toHaveAttribute('data-status', 'delivered');
+  await send(a, 'over');
+  await expect(bubble(b, 'over')).toBeVisible();
+  await expect(tick(b, 'loud and clear')).toHaveAttribute('data-status', 'delivered');
+  await expect(tick(a, 'do you read me')).toHaveAttribute('data-status', 'delivered');
+});
+
+/** Writes messages straight into the account's IndexedDB, in the store's schema. */
+async function seed(
+  page: Page,
+  peer: string,
+  messages: { text: string; outgoing: boolean; status: string; failed?: boolean; at: number }[],
+): Promise<void> {
+  await page.evaluate(
+    async ({ peer, messages }) => {
+      const session = JSON.parse(localStorage.getItem('parley.session') ?? '{}');
+      const me: string = session.profile.user_id;
+      const device: string = session.device_id;
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open(`parley-${me}`);
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const tx = db.transaction('messages', 'readwrite');
+      const store = tx.objectStore('messages');
+      messages.forEach((m, i) => {
+        const hex = (i + 1).toString(16).padStart(12, '0');
+        store.put({
+          id: `01890000-0000-7000-8000-${hex}`,
+          peer,
+          outgoing: m.outgoing,
+          from_device: m.outgoing ? device : peer,
+          text: m.text,
+          composed_at: m.at,
+          server_at: m.at,
+          status: m.status,
+          seen: true,
+          failed: m.failed ?? false,
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+    },
+    { peer, messages },
+  );
+}
+
+/** The user id of a contact, from the app's cached contact list. */
+async function contactId(page: Page, user: User): Promise<string> {
+  return page.evaluate((handle) => {
+    const cache = JSON.parse(localStorage.getItem('parley.contacts') ?? '{}');
+    return cache.contacts.find((c: { user: { handle: string } }) => c.user.handle === handle).user.user_id;
+  }, user.handle);
+}
+
+test('a chat with 10,000 messages opens at the end and pages back', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  const peer = await contactId(a, bob);
+
+  const start = Date.now() - 10_000 * 60_000;
+  const messages = Array.from({ length: 10_000 }, (_, i) => ({
+    text: `Message #${i}`,
+    outgoing: i % 3 === 0,
+    status: 'Read',
+    at: start + i * 60_000,
+  }));
+  await seed(a, peer, messages);
+  await a.reload();
+  await showChats(a);
+  await expect(chatItem(a, bob)).toContainText('Message #9999');
+  await chatItem(a, bob).click();
+  await expect(bubble(a, 'Message #9999')).toBeInViewport();
+  const count = () => a.getByTestId('message').count();
+  expect(await count()).toBeLessThan(200);
+
+  const list = a.getByTestId('conversation').locator('.messages');
+  // Loading a page above keeps what is on screen where it was.
+  const firstText = (await a.getByTestId('message-text').first().textContent()) ?? '';
+  expect(firstText).toBe('Message #9940');
+  const top = (scroll: boolean) =>
+    list.evaluate(
+      (el, [text, scroll]) => {
+        if (scroll) el.scrollTo(0, 0);
+        const node = [...el.querySelectorAll('[data-testid="message-text"]')].find((n) => n.textContent === text);
+        return node?.getBoundingClientRect().top ?? NaN;
+      },
+      [firstText, scroll] as const,
+    );
+  const yBefore = await top(true);
+  await expect(a.getByTestId('message-text').first()).not.toHaveText(firstText);
+  expect(Math.abs((await top(false)) - yBefore)).toBeLessThan(2);
+
+  const target = bubble(a, 'Message #9500');
+  await expect
+    .poll(
+      async () => {
+        if ((await target.count()) > 0) return true;
+        await list.evaluate((el) => el.scrollTo(0, 0));
+        expect(await count()).toBeLessThan(200);
+        return false;
+      },
+      { timeout: 30_000, intervals: [100] },
+    )
+    .toBe(true);
+  await target.scrollIntoViewIfNeeded();
+  await expect(target).toBeInViewport();
+  expect(await count()).toBeLessThan(200);
+  await screenshot(a, 'large-chat-paged');
+});
+
+test('every tick state renders', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  const peer = await contactId(a, bob);
+  const now = Date.now();
+  await seed(a, peer, [
+    { text: 'Are you coming tonight?', outgoing: false, status: 'Sent', at: now - 86_400_000 - 60_000 },
+    { text: 'Read: yes, at eight', outgoing: true, status: 'Read', at: now - 86_400_000 },
+    { text: 'Delivered: bringing snacks', outgoing: true, status: 'Delivered', at: now - 300_000 },
+    { text: 'Sent: see you there', outgoing: true, status: 'Sent', at: now - 200_000 },
+    { text: 'Failed: this one was refused', outgoing: true, status: 'Sent', failed: true, at: now - 100_000 },
+    { text: 'Pending: still in the outbox', outgoing: true, status: 'Pending', at: now - 1_000 },
+  ]);
+  await a.reload();
+  await showChats(a);
+  await chatItem(a, bob).click();
+  for (const [text, status] of [
+    ['Read:', 'read'],
+    ['Delivered:', 'delivered'],
+    ['Sent:', 'sent'],
+    ['Failed:', 'failed'],
+    ['Pending:', 'pending'],
+  ]) {
+    await expect(tick(a, text)).toHaveAttribute('data-status', status);
+  }
+  await expect(bubble(a, 'Are you coming').getByTestId('tick')).toHaveCount(0);
+  await screenshot(a, 'chat-ticks');
+});
+
+test('signing out deletes this device\'s message store', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await openFromContacts(a, bob);
+  await send(a, 'soon forgotten here');
+  await expect(tick(a, 'soon forgotten here')).toHaveAttribute('data-status', /sent|delivered|read/);
+
+  const name = await a.evaluate(
+    () => `parley-${JSON.parse(localStorage.getItem('parley.session') ?? '{}').profile.user_id}`,
+  );
+  const stores = () => a.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  expect(await stores()).toContain(name);
+  await signOut(a);
+  await expect.poll(stores).not.toContain(name);
+});

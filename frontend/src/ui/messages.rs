@@ -1,0 +1,214 @@
+//! The message list of the open conversation: a bounded window of bubbles.
+//!
+//! Only `WINDOW_MAX` (see the engine) messages are ever in the DOM. Scrolling
+//! near the top asks for an older page, near the bottom (after paging away)
+//! for a newer one; the engine trims the far end. After every change the
+//! view restores the scroll position: to the bottom when it was there (new
+//! messages, just opened, just sent), otherwise so the message that was at
+//! the top of the viewport stays exactly where it was.
+
+use crate::messaging;
+use crate::state::AppState;
+use crate::ui::conversation::ConversationNote;
+use crate::ui::format;
+use crate::ui::ticks;
+use leptos::html::Div;
+use leptos::prelude::*;
+use parley_client::message::Message;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlElement;
+
+/// Distance from an edge (px) at which the next page is requested.
+const PAGE_MARGIN: i32 = 600;
+/// Distance from the bottom (px) that still counts as "at the bottom".
+const BOTTOM_SLACK: i32 = 48;
+
+/// One line of the list.
+#[derive(Debug, Clone, PartialEq)]
+enum Row {
+    /// A date separator.
+    Day(String),
+    /// "N unread messages", before the first unread one.
+    Unread(u32),
+    /// A bubble.
+    Message(Message),
+}
+
+impl Row {
+    /// Keys change when a bubble's ticks do, so it is redrawn then.
+    fn key(&self) -> String {
+        match self {
+            Row::Day(label) => format!("d{label}"),
+            Row::Unread(_) => "u".to_owned(),
+            Row::Message(m) => format!("m{}{:?}{}", m.id, m.status, m.failed),
+        }
+    }
+}
+
+/// The messages area of a conversation.
+#[component]
+pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
+    let ui = app.messaging;
+    let scroller = NodeRef::<Div>::new();
+    // The first message visible at the top, and its distance from the top.
+    let anchor = StoredValue::new(None::<(String, i32)>);
+
+    let rows = Memo::new(move |_| {
+        let marker = ui.unread_marker.get();
+        ui.window.with(|w| {
+            let mut rows = Vec::with_capacity(w.len() + 8);
+            let mut day = None;
+            for m in w.messages() {
+                let this_day = format::day_number(m.composed_at);
+                if day != Some(this_day) {
+                    day = Some(this_day);
+                    rows.push(Row::Day(format::day_label(m.composed_at)));
+                }
+                if let Some((first, count)) = marker
+                    && first == m.id
+                {
+                    rows.push(Row::Unread(count));
+                }
+                rows.push(Row::Message(m.clone()));
+            }
+            rows
+        })
+    });
+    let empty = move || ui.loaded.get() && ui.window.with(|w| w.is_empty());
+
+    // Remembers where the person is, and asks for pages near either edge.
+    let on_scroll = move || {
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        let top = el.scroll_top();
+        let from_bottom = el.scroll_height() - top - el.client_height();
+        stick.set_value(from_bottom <= BOTTOM_SLACK);
+        anchor.set_value(first_visible(&el, top));
+        if top < PAGE_MARGIN {
+            messaging::load_older();
+        }
+        if from_bottom < PAGE_MARGIN {
+            messaging::load_newer();
+        }
+    };
+
+    // After the DOM reflects a change: put the scroll position back.
+    Effect::new(move |_| {
+        rows.track();
+        request_animation_frame(move || {
+            let Some(el) = scroller.get_untracked() else {
+                return;
+            };
+            if stick.get_value() {
+                el.set_scroll_top(el.scroll_height());
+            } else if let Some((id, offset)) = anchor.get_value()
+                && let Some(target) = find(&el, &id)
+            {
+                el.set_scroll_top(target.offset_top() - offset);
+            }
+            // A short page leaves nothing to scroll: fetch more right away.
+            on_scroll();
+        });
+    });
+
+    view! {
+        <div
+            class="messages"
+            role="log"
+            aria-live="polite"
+            node_ref=scroller
+            on:scroll=move |_| on_scroll()
+        >
+            <div class="message-list">
+                <Show when=move || !ui.window.with(|w| w.has_older)>
+                    <ConversationNote />
+                </Show>
+                <Show when=empty>
+                    <div class="empty-state empty-state-soft">
+                        <p>"No messages yet."</p>
+                        <p class="muted">"Say hello 👋"</p>
+                    </div>
+                </Show>
+                <For each=move || rows.get() key=Row::key let:row>
+                    {render(row)}
+                </For>
+            </div>
+        </div>
+    }
+}
+
+fn render(row: Row) -> AnyView {
+    match row {
+        Row::Day(label) => view! {
+            <div class="day-separator">
+                <span>{label}</span>
+            </div>
+        }
+        .into_any(),
+        Row::Unread(count) => view! {
+            <div class="unread-marker" data-testid="unread-marker">
+                <span>
+                    {if count == 1 {
+                        "1 unread message".to_owned()
+                    } else {
+                        format!("{count} unread messages")
+                    }}
+                </span>
+            </div>
+        }
+        .into_any(),
+        Row::Message(m) => bubble(&m).into_any(),
+    }
+}
+
+fn bubble(m: &Message) -> impl IntoView + use<> {
+    let side = if m.outgoing {
+        "msg-row out"
+    } else {
+        "msg-row in"
+    };
+    let tick = m.outgoing.then(|| ticks::of(m));
+    view! {
+        <div class=side>
+            <div
+                class="bubble"
+                class:failed=m.failed
+                data-testid="message"
+                data-id=m.id.to_string()
+                data-outgoing=m.outgoing.to_string()
+            >
+                <span class="message-text" data-testid="message-text">
+                    {m.text.clone()}
+                </span>
+                <span class="message-meta">
+                    <time>{format::clock(m.composed_at)}</time>
+                    {tick}
+                </span>
+            </div>
+        </div>
+    }
+}
+
+/// The first bubble whose bottom is below the top edge, and its offset.
+fn first_visible(el: &HtmlElement, top: i32) -> Option<(String, i32)> {
+    let nodes = el.query_selector_all("[data-id]").ok()?;
+    for i in 0..nodes.length() {
+        let Some(node) = nodes.item(i).and_then(|n| n.dyn_into::<HtmlElement>().ok()) else {
+            continue;
+        };
+        if node.offset_top() + node.offset_height() > top {
+            let id = node.get_attribute("data-id")?;
+            return Some((id, node.offset_top() - top));
+        }
+    }
+    None
+}
+
+/// The bubble with this id.
+fn find(el: &HtmlElement, id: &str) -> Option<HtmlElement> {
+    el.query_selector(&format!("[data-id=\"{id}\"]"))
+        .ok()
+        .flatten()
+        .and_then(|n| n.dyn_into::<HtmlElement>().ok())
+}
