@@ -64,3 +64,19 @@ pub fn decode(message: Message) -> Result<Option<ServerFrame>> {
         _ => Ok(None),
     }
 }
+
+/// Closes politely: sends Close and reads until the server's Close, so every
+/// frame sent before (the last acks) is read by the server. Dropping a socket
+/// with unread data makes the kernel send RST, and the server's kernel then
+/// discards whatever the server had not read yet.
+pub async fn close<S, R>(mut sink: S, mut stream: R)
+where
+    S: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let _ = sink.close().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+}

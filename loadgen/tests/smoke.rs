@@ -64,6 +64,11 @@ async fn offline_messages_are_all_committed_then_drained(pool: PgPool) {
     let r = traffic::offline(&target(&server, &pool), small(Pace::Window(4)))
         .await
         .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM queue WHERE kind = 0")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "acked messages must leave the queues: {r}");
     let accepted = r["accepted"].as_i64().unwrap();
     assert!(accepted > 0, "{r}");
     assert_eq!(

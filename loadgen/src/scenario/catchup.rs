@@ -46,7 +46,7 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
         }
     }
     let fill_secs = fill.elapsed().as_secs_f64();
-    drop(sink);
+    conn::close(sink, stream).await;
     let queued = seed::queued(&target.pool, &devices[1..]).await?;
 
     let start = Instant::now();
@@ -81,6 +81,7 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
         sink.flush().await?;
     }
     let drain_secs = start.elapsed().as_secs_f64();
+    conn::close(sink, stream).await;
     // The acks' deletes commit in the background; wait for them to count rows left.
     let settle = Instant::now();
     let left = seed::queued_settled(&target.pool, &devices[1..]).await?;

@@ -215,7 +215,7 @@ async fn user(
             sink.flush().await?;
         }
     }
-    let _ = sink.close().await;
+    conn::close(sink, stream).await;
     Ok(Seen { latency })
 }
 
