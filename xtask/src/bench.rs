@@ -167,9 +167,14 @@ fn machine_line(cluster: &Cluster) -> String {
     machine(cluster)
 }
 
+/// 2^20 open files where allowed (root may raise the hard limit), else the
+/// hard limit; the server and the load generator inherit it.
 fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+    const WANTED: u64 = 1 << 20;
+    if setrlimit(Resource::RLIMIT_NOFILE, WANTED, WANTED).is_err()
+        && let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+    {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
