@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, contacts, devices, gateway, health};
+use crate::{accounts, contacts, devices, gateway, health, keys};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
@@ -11,14 +11,15 @@ use actix_web::{App, HttpResponse, web};
 use parley_protocol::api::PREFIX;
 use parley_protocol::limits::MAX_JSON_BODY;
 
-fn json_config() -> web::JsonConfig {
+/// JSON bodies up to `limit` bytes, with errors mapped to [`ApiError`].
+pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(MAX_JSON_BODY)
+        .limit(limit)
         .error_handler(|err, _| ApiError::from(err).into())
 }
 
 fn api(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
+    cfg.app_data(json_config(MAX_JSON_BODY))
         .app_data(
             web::PathConfig::default()
                 .error_handler(|err, _| ApiError::BadRequest(format!("bad path: {err}")).into()),
@@ -30,6 +31,7 @@ fn api(cfg: &mut web::ServiceConfig) {
         .configure(accounts::routes)
         .configure(devices::routes)
         .configure(contacts::routes)
+        .configure(keys::routes)
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("no such endpoint"))
         }));

@@ -31,6 +31,12 @@ pub enum ApiError {
     /// Authenticated but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A malformed key.
+    #[error("{0}")]
+    InvalidKey(&'static str),
+    /// A signature that does not verify.
+    #[error("{0}")]
+    InvalidSignature(&'static str),
     /// Nothing there (or not visible to the caller).
     #[error("{0}")]
     NotFound(&'static str),
@@ -56,6 +62,8 @@ impl ApiError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::InvalidKey(_) => ErrorCode::InvalidKey,
+            Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod error;
 pub mod gateway;
 pub mod health;
+pub mod keys;
 pub mod presence;
 pub mod server;
 pub mod state;

@@ -157,5 +157,8 @@ async fn ctrl_c_stops_gracefully_and_tells_sockets_to_go_away(pool: PgPool) {
     assert!(status.success(), "{status:?}");
     drop(others);
     let log = log.join().unwrap();
-    assert!(!log.contains("panicked"), "the server panicked while stopping:\n{log}");
+    assert!(
+        !log.contains("panicked"),
+        "the server panicked while stopping:\n{log}"
+    );
 }

@@ -182,3 +182,92 @@ pub struct Health {
     /// `"ok"` when the server and its database answer.
     pub status: String,
 }
+
+/// A device's long-term identity keys, with the Ed25519 signature of its
+/// Curve25519 key (message: [`identity_message`]). Keys and signatures are
+/// unpadded standard base64, as vodozemac writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityKeys {
+    /// Curve25519 identity key (Olm).
+    pub curve25519: String,
+    /// Ed25519 signing key.
+    pub ed25519: String,
+    /// Ed25519 signature of [`identity_message`].
+    pub signature: String,
+}
+
+/// A one-time or fallback key, signed by the device's Ed25519 key
+/// (message: [`one_time_key_message`] or [`fallback_key_message`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedKey {
+    /// The key's id, as vodozemac names it.
+    pub key_id: String,
+    /// Curve25519 public key.
+    pub key: String,
+    /// Ed25519 signature.
+    pub signature: String,
+}
+
+/// `PUT /keys`: publish this device's keys. Identity keys are set once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadKeys {
+    /// Identity keys (required on the first upload; must not change later).
+    #[serde(default)]
+    pub identity: Option<IdentityKeys>,
+    /// New one-time keys (at most [`crate::limits::MAX_KEYS_PER_UPLOAD`]).
+    #[serde(default)]
+    pub one_time_keys: Vec<SignedKey>,
+    /// A new fallback key, replacing the previous one.
+    #[serde(default)]
+    pub fallback_key: Option<SignedKey>,
+}
+
+/// How many unclaimed one-time keys the server holds for this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCount {
+    /// Unclaimed one-time keys.
+    pub one_time_keys: u32,
+}
+
+/// A device's published identity, as others fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeys {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its identity keys and their signature.
+    pub identity: IdentityKeys,
+}
+
+/// `POST /keys/claim`: one key per device, to start Olm sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    /// Devices to claim for (at most [`crate::limits::MAX_DEVICES_PER_SEND`]).
+    pub devices: Vec<DeviceId>,
+}
+
+/// A claimed key: a one-time key (handed out once) or, when none is left,
+/// the device's fallback key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedKey {
+    /// The device and its identity.
+    pub device: DeviceKeys,
+    /// The key to start a session with.
+    pub key: SignedKey,
+    /// Whether it is the fallback key (used until the device uploads more).
+    pub fallback: bool,
+}
+
+/// What the Ed25519 key signs to vouch for the device's Curve25519 key.
+pub fn identity_message(device: DeviceId, curve25519: &str) -> String {
+    format!("parley-identity:v1:{device}:{curve25519}")
+}
+
+/// What the Ed25519 key signs for a one-time key.
+pub fn one_time_key_message(device: DeviceId, key_id: &str, key: &str) -> String {
+    format!("parley-otk:v1:{device}:{key_id}:{key}")
+}
+
+/// What the Ed25519 key signs for a fallback key.
+pub fn fallback_key_message(device: DeviceId, key_id: &str, key: &str) -> String {
+    format!("parley-fallback:v1:{device}:{key_id}:{key}")
+}

@@ -32,6 +32,10 @@ pub enum ErrorCode {
     NotFound,
     /// Too many attempts; retry after the advertised delay.
     RateLimited,
+    /// A key is not valid base64 of the right length.
+    InvalidKey,
+    /// A key's signature does not verify with the device's Ed25519 key.
+    InvalidSignature,
     /// A WebSocket frame could not be decoded or is not allowed now.
     ProtocolError,
     /// The client speaks a protocol version the server does not.
@@ -49,6 +53,8 @@ impl ErrorCode {
             | Self::InvalidDisplayName
             | Self::InvalidAbout
             | Self::InvalidPassword
+            | Self::InvalidKey
+            | Self::InvalidSignature
             | Self::ProtocolError
             | Self::UnsupportedVersion => 400,
             Self::InvalidCredentials | Self::Unauthorized => 401,
@@ -76,6 +82,8 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::RateLimited => "rate_limited",
+            Self::InvalidKey => "invalid_key",
+            Self::InvalidSignature => "invalid_signature",
             Self::ProtocolError => "protocol_error",
             Self::UnsupportedVersion => "unsupported_version",
             Self::Internal => "internal",

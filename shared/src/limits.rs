@@ -29,3 +29,11 @@ pub const MAX_DEVICES_PER_SEND: usize = 64;
 pub const MAX_IDS_PER_FRAME: usize = 1024;
 /// Most users one device may watch for presence.
 pub const MAX_WATCHED_USERS: usize = 1024;
+/// Most one-time keys in one upload.
+pub const MAX_KEYS_PER_UPLOAD: usize = 100;
+/// Most unclaimed one-time keys the server keeps per device.
+pub const MAX_ONE_TIME_KEYS: u32 = 500;
+/// Longest key id, in bytes.
+pub const MAX_KEY_ID_BYTES: usize = 32;
+/// Largest key upload body (100 signed keys fit with room to spare).
+pub const MAX_KEYS_BODY: usize = 64 * 1024;

@@ -81,10 +81,22 @@ impl ApiFailure {
             | ErrorCode::InvalidAbout
             | ErrorCode::InvalidPassword
             | ErrorCode::BadRequest
+            | ErrorCode::InvalidKey
+            | ErrorCode::InvalidSignature
             | ErrorCode::ProtocolError
             | ErrorCode::UnsupportedVersion => {
                 if body.message.trim().is_empty() {
                     "Parley couldn't accept that. Check the fields and try again.".to_owned()
+                } else {
+                    body.message.clone()
+                }
+            }
+            // Codes newer than this match (the protocol crate grows with each
+            // issue): the server's own text. Unreachable while it is complete.
+            #[allow(unreachable_patterns)]
+            _ => {
+                if body.message.trim().is_empty() {
+                    "Parley couldn't do that. Please try again.".to_owned()
                 } else {
                     body.message.clone()
                 }
