@@ -2,7 +2,7 @@
 //!
 //! Messages are not end-to-end encrypted yet (that is the next issue), so
 //! nothing may claim they are. When encryption lands, flip these strings
-//! (and the `<meta name="description">` in `index.html`).
+//! (and the descriptions in `index.html` and `manifest.webmanifest`).
 
 /// Under the logo on the sign-in/sign-up card.
 pub const AUTH_TAGLINE: &str = "Simple, self-hosted messaging.";
