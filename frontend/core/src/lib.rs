@@ -14,6 +14,7 @@
 
 pub mod chat;
 pub mod content;
+pub mod crypto;
 pub mod message;
 pub mod summary;
 pub mod typing;
