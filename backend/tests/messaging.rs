@@ -511,3 +511,26 @@ async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) 
     ));
     a.expect_nothing_pending().await;
 }
+
+#[sqlx::test]
+async fn a_retry_inside_the_ack_window_is_only_accepted_once_durable(pool: PgPool) {
+    // B holds the message but has not acked it; A's client retries (e.g. after
+    // a reconnect). Whatever answer A gets must mean B's copy is durable.
+    let server = TestServer::start_with(&pool, |c| c.ack_window_ms = 10_000).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let mut a = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b.user(), &[b.device()], b"once").await;
+    assert_eq!(delivery(&mut b).await.id, id);
+    a.send_to(id, b.user(), &[b.device()], b"once").await;
+    accepted(&mut a, id).await;
+    assert_eq!(
+        queue_len(&pool, b.device()).await,
+        1,
+        "accepted before it was durable"
+    );
+    b.ack(vec![id]).await;
+    accepted(&mut a, id).await; // the first attempt, now acked
+    until_queue_len(&pool, b.device(), 0).await;
+}

@@ -63,11 +63,19 @@ pub struct Delivery {
     /// The group-commit queue writer.
     pub writer: QueueWriter,
     /// Live deliveries waiting for their ack inside the window.
-    awaiting: DashMap<(DeviceId, MessageId), oneshot::Sender<()>>,
+    awaiting: DashMap<(DeviceId, MessageId), Waiting>,
     /// Order keys.
     pub seq: SeqClock,
     /// How long a live delivery may take to be acked before it is written to the queue.
     pub ack_window: Duration,
+}
+
+/// A live delivery inside its ack window.
+#[derive(Debug)]
+struct Waiting {
+    acked: oneshot::Sender<()>,
+    /// A retry also wrote the message to the queue: the ack must delete it.
+    also_queued: bool,
 }
 
 /// How one target device came to hold a message (or failed to).
@@ -118,17 +126,28 @@ impl Delivery {
         // The connection cannot (un)register while we decide, see Gateway::register.
         gateway.with(device, |conn| {
             if let Some(conn) = conn {
-                let (tx, rx) = oneshot::channel();
-                self.awaiting.insert((device, msg.id), tx);
-                let command = Command::Deliver {
-                    frame: msg.frame.clone(),
-                    id: msg.id,
-                    from: msg.from,
-                };
-                if try_push(conn, command) == Pushed::Yes {
-                    return Route::Live(rx);
+                match self.awaiting.entry((device, msg.id)) {
+                    // A retry while the first attempt is still in its ack
+                    // window: the device already has the frame; make this
+                    // attempt durable through the queue instead.
+                    dashmap::Entry::Occupied(mut waiting) => waiting.get_mut().also_queued = true,
+                    dashmap::Entry::Vacant(slot) => {
+                        let (tx, rx) = oneshot::channel();
+                        slot.insert(Waiting {
+                            acked: tx,
+                            also_queued: false,
+                        });
+                        let command = Command::Deliver {
+                            frame: msg.frame.clone(),
+                            id: msg.id,
+                            from: msg.from,
+                        };
+                        if try_push(conn, command) == Pushed::Yes {
+                            return Route::Live(rx);
+                        }
+                        self.awaiting.remove(&(device, msg.id));
+                    }
                 }
-                self.awaiting.remove(&(device, msg.id));
             }
             Route::Queued(self.writer.insert(Self::row(device, msg)))
         })
@@ -161,9 +180,13 @@ impl Delivery {
             Route::Queued(done) => done.await.unwrap_or(false),
             Route::Live(mut acked) => {
                 let window = tokio::time::sleep(self.ack_window);
-                tokio::select! {
-                    _ = &mut acked => return true,
-                    _ = window => {}
+                // A dropped sender is not an ack: fall through and persist.
+                let acked_in_time = tokio::select! {
+                    result = &mut acked => result.is_ok(),
+                    _ = window => false,
+                };
+                if acked_in_time {
+                    return true;
                 }
                 // Whoever removes the entry decides: the ack handler (acked,
                 // nothing to write) or we (write it; a later ack deletes it).
@@ -182,7 +205,10 @@ impl Delivery {
     pub fn acked(&self, device: DeviceId, id: MessageId) {
         match self.awaiting.remove(&(device, id)) {
             Some((_, waiting)) => {
-                let _ = waiting.send(());
+                let _ = waiting.acked.send(());
+                if waiting.also_queued {
+                    self.writer.delete(device, id);
+                }
             }
             None => self.writer.delete(device, id),
         }
