@@ -127,7 +127,7 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
                 <Show when=empty>
                     <div class="empty-state empty-state-soft">
                         <p>"No messages yet."</p>
-                        <p class="muted">"Say hello 👋"</p>
+                        <p class="muted">"Send the first message below."</p>
                     </div>
                 </Show>
                 <For each=move || rows.get() key=Row::key let:row>
