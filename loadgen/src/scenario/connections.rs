@@ -32,8 +32,12 @@ async fn open_all(
 }
 
 /// Opens `count` sockets, measures, closes them, and reconnects them all.
-pub async fn run(target: &Target, count: usize) -> Result<serde_json::Value> {
+pub async fn run(target: &Target, requested: usize) -> Result<serde_json::Value> {
     let limit = sys::raise_fd_limit();
+    // One descriptor per socket here and in the server (which shares the
+    // limit, being started by the same parent): stay under it, and say so.
+    let ceiling = usize::try_from(limit.saturating_sub(1024)).unwrap_or(usize::MAX);
+    let count = requested.min(ceiling.max(1));
     let devices = seed::devices(&target.pool, count).await?;
     let baseline = target.server_pid.map(sys::rss_kib).unwrap_or(0);
 
@@ -52,6 +56,7 @@ pub async fn run(target: &Target, count: usize) -> Result<serde_json::Value> {
     let again_secs = start.elapsed().as_secs_f64();
     drop(sockets);
     Ok(serde_json::json!({
+        "requested": requested,
         "connections": count,
         "fd_limit": limit,
         "server_rss_baseline_kib": baseline,
