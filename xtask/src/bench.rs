@@ -349,13 +349,26 @@ fn row(r: &serde_json::Value) -> String {
             r["queued_after"]
         ),
         "connections" => format!(
-            "| connections | {} idle authenticated sockets | **{} KiB** server RSS each; {} connects/s, **{} reconnects/s** | |",
+            "| connections | {} idle authenticated sockets{} | **{} KiB** server RSS each; {} connects/s, **{} reconnects/s** | |",
             r["connections"],
+            capped(r),
             r["kib_per_connection"],
             r["connects_per_sec"],
             r["reconnects_per_sec"]
         ),
         other => format!("| {other} | | {r} | |"),
+    }
+}
+
+/// Notes when the connections scenario opened fewer sockets than asked.
+fn capped(r: &serde_json::Value) -> String {
+    if r["connections"] == r["requested"] {
+        String::new()
+    } else {
+        format!(
+            " (of {} asked: open-file limit {})",
+            r["requested"], r["fd_limit"]
+        )
     }
 }
 
@@ -419,6 +432,14 @@ mod tests {
             twice.find("## B").unwrap_or(usize::MAX),
         );
         assert!(b < a, "{twice}");
+    }
+
+    #[test]
+    fn capped_connection_runs_say_so() {
+        let full = serde_json::json!({"connections": 5, "requested": 5, "fd_limit": 100});
+        assert_eq!(capped(&full), "");
+        let cut = serde_json::json!({"connections": 5, "requested": 9, "fd_limit": 100});
+        assert_eq!(capped(&cut), " (of 9 asked: open-file limit 100)");
     }
 
     #[test]
