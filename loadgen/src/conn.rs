@@ -80,3 +80,21 @@ where
     })
     .await;
 }
+
+/// Sends acks for `ids` in frames of at most the protocol's limit, then flushes.
+pub async fn send_acks<S>(sink: &mut S, ids: &[uuid::Uuid]) -> Result<()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(parley_protocol::limits::MAX_IDS_PER_FRAME) {
+        sink.feed(message(&ClientFrame::Ack {
+            ids: chunk.to_vec(),
+        }))
+        .await?;
+    }
+    sink.flush().await?;
+    Ok(())
+}

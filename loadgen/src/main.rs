@@ -73,6 +73,16 @@ enum Scenario {
     },
 }
 
+/// Closed-loop traffic: each user keeps `window` messages in flight.
+fn windowed(users: usize, window: usize, payload: usize, seconds: f64) -> Traffic {
+    Traffic {
+        users,
+        payload,
+        duration: Duration::from_secs_f64(seconds),
+        pace: Pace::Window(window),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -97,12 +107,7 @@ async fn main() -> Result<()> {
             payload,
             seconds,
         } => {
-            let t = Traffic {
-                users,
-                payload,
-                duration: Duration::from_secs_f64(seconds),
-                pace: Pace::Window(window),
-            };
+            let t = windowed(users, window, payload, seconds);
             ("throughput", traffic::online(&target, t).await?)
         }
         Scenario::Offline {
@@ -111,12 +116,7 @@ async fn main() -> Result<()> {
             payload,
             seconds,
         } => {
-            let t = Traffic {
-                users,
-                payload,
-                duration: Duration::from_secs_f64(seconds),
-                pace: Pace::Window(window),
-            };
+            let t = windowed(users, window, payload, seconds);
             ("offline", traffic::offline(&target, t).await?)
         }
         Scenario::Latency {

@@ -7,7 +7,6 @@ use crate::seed;
 use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
-use parley_protocol::limits::MAX_IDS_PER_FRAME;
 use std::collections::HashSet;
 use std::time::Instant;
 use uuid::Uuid;
@@ -72,13 +71,7 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
                 None => break,
             }
         }
-        for chunk in acks.chunks(MAX_IDS_PER_FRAME) {
-            sink.feed(conn::message(&ClientFrame::Ack {
-                ids: chunk.to_vec(),
-            }))
-            .await?;
-        }
-        sink.flush().await?;
+        conn::send_acks(&mut sink, &acks).await?;
     }
     let drain_secs = start.elapsed().as_secs_f64();
     conn::close(sink, stream).await;

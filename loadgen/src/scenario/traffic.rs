@@ -13,7 +13,6 @@ use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
-use parley_protocol::limits::MAX_IDS_PER_FRAME;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -204,16 +203,8 @@ async fn user(
             }
         }
         // Acks go out in batches, after everything that was ready was read.
-        for chunk in acks.chunks(MAX_IDS_PER_FRAME) {
-            sink.feed(conn::message(&ClientFrame::Ack {
-                ids: chunk.to_vec(),
-            }))
-            .await?;
-        }
-        if !acks.is_empty() {
-            acks.clear();
-            sink.flush().await?;
-        }
+        conn::send_acks(&mut sink, &acks).await?;
+        acks.clear();
     }
     conn::close(sink, stream).await;
     Ok(Seen { latency })
