@@ -168,3 +168,28 @@ async fn lookups_are_rate_limited_per_account(pool: PgPool) {
     }
     assert_eq!(statuses, vec![404, 404, 429]);
 }
+
+#[sqlx::test]
+async fn a_user_card_by_id_needs_a_device_and_an_existing_user(pool: PgPool) {
+    let app = init_service(app::build(state(pool))).await;
+    let alice = register(&app, "alice").await;
+    let bob = register(&app, "bob").await;
+    let uri = format!("/api/v1/users/{}", bob.profile.user_id);
+    let (status, body, _) = send(&app, req().uri(&uri).insert_header(bearer(&alice.token))).await;
+    assert_eq!(status, 200);
+    let card: UserCard = json(&body);
+    assert_eq!(
+        (card.user_id, card.handle.as_str()),
+        (bob.profile.user_id, "bob")
+    );
+    let (status, _, _) = send(&app, req().uri(&uri)).await;
+    assert_eq!(status, 401);
+    let (status, body, _) = send(
+        &app,
+        req()
+            .uri(&format!("/api/v1/users/{}", uuid::Uuid::now_v7()))
+            .insert_header(bearer(&alice.token)),
+    )
+    .await;
+    assert_eq!((status, code(&body).as_str()), (404, "not_found"));
+}

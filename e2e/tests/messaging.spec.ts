@@ -428,3 +428,19 @@ test('signing out deletes this device\'s message store', async ({ page: a, newPa
   await signOut(a);
   await expect.poll(stores).not.toContain(name);
 });
+
+test('a message from someone who is not a contact shows their name', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  // Only Alice adds Bob; Bob has never heard of Alice.
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  await openFromContacts(a, bob);
+  await send(a, 'Hi, we met yesterday');
+  await showChats(b);
+  await expect(chatItem(b, alice)).toContainText('Hi, we met yesterday');
+  await expect(b.getByTestId('chat-item').filter({ hasText: 'Unknown' })).toHaveCount(0);
+});

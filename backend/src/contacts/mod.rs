@@ -11,6 +11,7 @@ use parley_protocol::{UserId, validate};
 /// Mounts `/users/lookup` and `/contacts`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/users/lookup", web::get().to(lookup))
+        .route("/users/{user_id}", web::get().to(by_id))
         .route("/contacts", web::get().to(list))
         .route("/contacts/{user_id}", web::put().to(add))
         .route("/contacts/{user_id}", web::delete().to(remove));
@@ -27,6 +28,23 @@ async fn lookup(
     let user = store::user_by_handle(&state.pool, &handle)
         .await?
         .ok_or(ApiError::NotFound("nobody has this handle"))?;
+    Ok(web::Json(user.into()))
+}
+
+/// `GET /users/{id}`: the card of someone the caller already knows the id of
+/// (a sender of a message); ids are random, so this enumerates nothing.
+async fn by_id(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<UserId>,
+) -> ApiResult<web::Json<UserCard>> {
+    let user = sqlx::query_as::<_, UserRow>(
+        "SELECT id, handle, display_name, about FROM users WHERE id = $1",
+    )
+    .bind(path.into_inner())
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound("no such user"))?;
     Ok(web::Json(user.into()))
 }
 

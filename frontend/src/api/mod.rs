@@ -67,6 +67,17 @@ pub async fn lookup_user(token: &str, handle: &str) -> Result<UserCard, ApiFailu
     send(Method::Get, &path, Some(token), None::<&()>).await
 }
 
+/// `GET /users/{id}`: the card of a known id (someone who wrote to us).
+pub async fn user(token: &str, user: UserId) -> Result<UserCard, ApiFailure> {
+    send(
+        Method::Get,
+        &format!("/users/{user}"),
+        Some(token),
+        None::<&()>,
+    )
+    .await
+}
+
 /// `GET /contacts`: the caller's contact list.
 pub async fn contacts(token: &str) -> Result<Vec<Contact>, ApiFailure> {
     send(Method::Get, "/contacts", Some(token), None::<&()>).await

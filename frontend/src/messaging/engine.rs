@@ -174,6 +174,7 @@ pub fn on_frame(frame: ServerFrame) {
             if !msg.outgoing {
                 typing::peer(msg.peer, false);
             }
+            learn_name(&engine, msg.peer);
             let mut jobs = engine.jobs.borrow_mut();
             if let Some(Job::Received(batch)) = jobs.back_mut()
                 && batch.len() < BATCH
@@ -287,6 +288,28 @@ pub fn contacts_changed(cards: Vec<UserCard>) {
     };
     remember(&engine, cards);
     engine.rewatch();
+}
+
+/// Fetches the card of someone who wrote to us and is not known yet, so the
+/// chat shows their name rather than "Unknown person".
+fn learn_name(engine: &Rc<Engine>, peer: UserId) {
+    if engine
+        .ui
+        .cards
+        .with_untracked(|known| known.contains_key(&peer))
+    {
+        return;
+    }
+    let engine = engine.clone();
+    leptos::task::spawn_local(async move {
+        if let Ok(card) = engine
+            .app
+            .authed(|t| async move { crate::api::user(&t, peer).await })
+            .await
+        {
+            remember(&engine, vec![card]);
+        }
+    });
 }
 
 /// Keeps names of people for chats with non-contacts.
