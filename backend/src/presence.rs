@@ -71,6 +71,28 @@ impl Presence {
         }
     }
 
+    /// Devices watching `user` right now.
+    pub fn watchers_of(&self, user: UserId) -> Vec<DeviceId> {
+        self.watchers
+            .get(&user)
+            .map(|w| w.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets whether `device` may see `user`; returns whether that changed.
+    pub fn set_visible(&self, user: UserId, device: DeviceId, visible: bool) -> bool {
+        match self.watchers.get_mut(&user) {
+            Some(mut w) => match w.get_mut(&device) {
+                Some(v) if *v != visible => {
+                    *v = visible;
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
     /// Tells the watchers of `user` that it came online or went offline.
     pub fn announce(
         &self,
@@ -128,4 +150,40 @@ pub async fn mark_last_seen(pool: &PgPool, user: UserId) -> Result<Option<Millis
     .bind(user)
     .fetch_optional(pool)
     .await
+}
+
+/// Re-decides who may see `user`'s presence after their privacy setting or
+/// their contact list changed, and tells the watchers whose view changed:
+/// those who lost it see "offline, last seen unknown", those who gained it
+/// see the current state.
+pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(), sqlx::Error> {
+    let devices = state.presence.watchers_of(user);
+    for device in devices {
+        let Some(watcher) = state.gateway.user_of(device) else {
+            continue;
+        };
+        let Some(v) = visibility(&state.pool, watcher, &[user])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        if state.presence.set_visible(user, device, v.visible) {
+            let online = v.visible && state.presence.is_online(user);
+            let frame = ServerFrame::Presence {
+                user,
+                online,
+                last_seen: if v.visible && !online {
+                    v.last_seen
+                } else {
+                    None
+                },
+            };
+            state
+                .gateway
+                .push(device, Command::Frame(bytes::Bytes::from(frame.encode())));
+        }
+    }
+    Ok(())
 }

@@ -534,3 +534,76 @@ async fn a_retry_inside_the_ack_window_is_only_accepted_once_durable(pool: PgPoo
     accepted(&mut a, id).await; // the first attempt, now acked
     until_queue_len(&pool, b.device(), 0).await;
 }
+
+#[sqlx::test]
+async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (a_token, a_user, b_user) = (a.token.clone(), a.profile.user_id, b.profile.user_id);
+    let http = reqwest::Client::new();
+    let patch = |visibility: &'static str| {
+        http.patch(server.http("/api/v1/me"))
+            .bearer_auth(&a_token)
+            .json(&serde_json::json!({ "last_seen": visibility }))
+            .send()
+    };
+    let a_socket = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    b.send_frame(ClientFrame::Watch {
+        users: vec![a_user],
+    })
+    .await;
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: true,
+            last_seen: None
+        }
+    );
+
+    assert_eq!(patch("nobody").await.unwrap().status(), 200);
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: false,
+            last_seen: None
+        }
+    );
+    a_socket.close().await;
+    b.expect_nothing_pending().await; // hidden: no "went offline"
+
+    assert_eq!(patch("contacts").await.unwrap().status(), 200);
+    b.expect_nothing_pending().await; // still hidden: Bob is not Alice's contact
+    let added = http
+        .put(server.http(&format!("/api/v1/contacts/{b_user}")))
+        .bearer_auth(&a_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    match b.next().await {
+        ServerFrame::Presence {
+            user,
+            online: false,
+            last_seen: Some(_),
+        } => assert_eq!(user, a_user),
+        other => panic!("expected last seen to appear, got {other:?}"),
+    }
+    let removed = http
+        .delete(server.http(&format!("/api/v1/contacts/{b_user}")))
+        .bearer_auth(&a_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_eq!(
+        b.next().await,
+        ServerFrame::Presence {
+            user: a_user,
+            online: false,
+            last_seen: None
+        }
+    );
+}

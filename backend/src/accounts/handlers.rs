@@ -130,6 +130,10 @@ pub async fn update_me(
         read_receipts: body.read_receipts,
         last_seen: body.last_seen,
     };
+    let visibility_changed = change.last_seen.is_some();
     let user = store::update_profile(&state.pool, caller.user_id, change).await?;
+    if visibility_changed {
+        crate::presence::refresh(&state, caller.user_id).await?;
+    }
     Ok(web::Json(user.into()))
 }

@@ -104,8 +104,10 @@ async fn add(
     .bind(contact)
     .fetch_optional(&state.pool)
     .await?;
-    row.map(|r| web::Json(r.into()))
-        .ok_or(ApiError::NotFound("no such user"))
+    let contact = row.ok_or(ApiError::NotFound("no such user"))?;
+    // "Contacts only" presence may now include them.
+    crate::presence::refresh(&state, caller.user_id).await?;
+    Ok(web::Json(contact.into()))
 }
 
 /// `DELETE /contacts/{user_id}`.
@@ -122,5 +124,6 @@ async fn remove(
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound("not in your contacts"));
     }
+    crate::presence::refresh(&state, caller.user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -219,6 +219,11 @@ impl Gateway {
         }
     }
 
+    /// The account of a connected device.
+    pub fn user_of(&self, device: DeviceId) -> Option<UserId> {
+        self.connections.get(&device).map(|c| c.user)
+    }
+
     /// Whether a device has a socket on this node.
     pub fn is_connected(&self, device: DeviceId) -> bool {
         self.connections.contains_key(&device)
