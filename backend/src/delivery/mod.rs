@@ -18,7 +18,7 @@ use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
 /// Wall-clock microseconds, forced to increase: the order of queue rows.
@@ -78,10 +78,24 @@ struct Waiting {
     also_queued: bool,
 }
 
+/// The longest an ack is waited for before the message goes to the queue.
+const MAX_ACK_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long to wait for a device's ack: a few of its recent round trips, at
+/// least the configured window. Under load round trips grow, and writing
+/// every late message to PostgreSQL (and deleting it again when the ack
+/// comes) would only add load; a stalled device is cut off by its bounded
+/// outbox and heartbeat, not by this window.
+fn ack_window(configured: Duration, rtt_us: u64) -> Duration {
+    Duration::from_micros(rtt_us.saturating_mul(4))
+        .max(configured)
+        .min(MAX_ACK_WINDOW.max(configured))
+}
+
 /// How one target device came to hold a message (or failed to).
 #[derive(Debug)]
 enum Route {
-    Live(oneshot::Receiver<()>),
+    Live(oneshot::Receiver<()>, Duration),
     Queued(queue::Durable),
 }
 
@@ -141,9 +155,11 @@ impl Delivery {
                             frame: msg.frame.clone(),
                             id: msg.id,
                             from: msg.from,
+                            routed_at: Instant::now(),
                         };
                         if try_push(conn, command) == Pushed::Yes {
-                            return Route::Live(rx);
+                            let rtt = conn.ack_rtt_us.load(std::sync::atomic::Ordering::Relaxed);
+                            return Route::Live(rx, ack_window(self.ack_window, rtt));
                         }
                         self.awaiting.remove(&(device, msg.id));
                     }
@@ -178,8 +194,8 @@ impl Delivery {
     async fn until_durable(self: Arc<Self>, device: DeviceId, msg: Outgoing, route: Route) -> bool {
         match route {
             Route::Queued(done) => done.await.unwrap_or(false),
-            Route::Live(mut acked) => {
-                let window = tokio::time::sleep(self.ack_window);
+            Route::Live(mut acked, window) => {
+                let window = tokio::time::sleep(window);
                 // A dropped sender is not an ack: fall through and persist.
                 let acked_in_time = tokio::select! {
                     result = &mut acked => result.is_ok(),
@@ -212,5 +228,29 @@ impl Delivery {
             }
             None => self.writer.delete(device, id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ack_window_follows_round_trips_within_bounds() {
+        let base = Duration::from_millis(50);
+        assert_eq!(ack_window(base, 0), base, "no measurement yet");
+        assert_eq!(
+            ack_window(base, 2_000),
+            base,
+            "fast device: the configured window"
+        );
+        assert_eq!(ack_window(base, 100_000), Duration::from_millis(400));
+        assert_eq!(ack_window(base, 10_000_000), MAX_ACK_WINDOW, "capped");
+        let long = Duration::from_secs(10);
+        assert_eq!(
+            ack_window(long, 0),
+            long,
+            "a configured window above the cap is kept"
+        );
     }
 }

@@ -10,18 +10,13 @@ use parley_protocol::frame::{ReceiptKind, ServerFrame};
 use parley_protocol::{MessageId, UserId};
 use std::collections::HashMap;
 
-/// A device stored these messages: forget them and tell their senders.
-/// `unacked` maps what this socket delivered to the message's sender.
-pub async fn acked(
-    state: &AppState,
-    caller: Caller,
-    unacked: &mut HashMap<MessageId, UserId>,
-    ids: Vec<MessageId>,
-) {
+/// A device stored these messages: forget them and tell their senders
+/// (known for what this socket delivered; `None` for anything else).
+pub async fn acked(state: &AppState, caller: Caller, acks: Vec<(MessageId, Option<UserId>)>) {
     let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
-    for id in ids {
+    for (id, sender) in acks {
         state.delivery.acked(caller.device_id, id);
-        if let Some(sender) = unacked.remove(&id)
+        if let Some(sender) = sender
             && sender != caller.user_id
         {
             by_sender.entry(sender).or_default().push(id);

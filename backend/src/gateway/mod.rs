@@ -37,6 +37,8 @@ pub enum Command {
         id: MessageId,
         /// Its sender.
         from: UserId,
+        /// When it was routed (the ack round trip is measured from here).
+        routed_at: std::time::Instant,
     },
     /// Close with this code and reason.
     Close(u16, &'static str),
@@ -75,6 +77,19 @@ pub struct Connection {
     pub kill: Arc<Kill>,
     /// Bytes queued in `tx`, not yet written to the socket.
     pub queued_bytes: Arc<AtomicUsize>,
+    /// Moving average of this socket's ack round trip, in microseconds.
+    pub ack_rtt_us: Arc<AtomicU64>,
+}
+
+/// Folds one measured ack round trip into a moving average (1/8 weight).
+pub fn record_ack_rtt(average_us: &AtomicU64, micros: u64) {
+    let old = average_us.load(Ordering::Relaxed);
+    let new = if old == 0 {
+        micros
+    } else {
+        old - old / 8 + micros / 8
+    };
+    average_us.store(new, Ordering::Relaxed);
 }
 
 /// Registry of connected devices on this node.
@@ -108,6 +123,8 @@ pub struct Registration {
     pub kill: Arc<Kill>,
     /// Decrease by each frame's length once written.
     pub queued_bytes: Arc<AtomicUsize>,
+    /// The socket's ack round-trip average, kept up by its task.
+    pub ack_rtt_us: Arc<AtomicU64>,
 }
 
 /// Whether a command reached a connection.
@@ -136,12 +153,14 @@ impl Gateway {
         let serial = self.serials.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let ack_rtt_us = Arc::new(AtomicU64::new(0));
         let connection = Connection {
             serial,
             user,
             tx,
             kill: kill.clone(),
             queued_bytes: queued_bytes.clone(),
+            ack_rtt_us: ack_rtt_us.clone(),
         };
         let (old, observed) = match self.connections.entry(device) {
             Entry::Occupied(mut slot) => {
@@ -164,6 +183,7 @@ impl Gateway {
                 serial,
                 kill,
                 queued_bytes,
+                ack_rtt_us,
             },
             observed,
         )

@@ -15,7 +15,7 @@ use parley_protocol::limits::{MAX_FRAME_BYTES, MAX_IDS_PER_FRAME, MAX_WATCHED_US
 use parley_protocol::{ErrorCode, MessageId, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -114,6 +114,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
             serial,
             kill,
             queued_bytes,
+            ack_rtt_us,
         },
         ticket,
     ) = state
@@ -132,6 +133,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
         session,
         kill,
         queued_bytes,
+        ack_rtt_us,
         unacked: HashMap::new(),
         watching: Vec::new(),
         last_heard: Instant::now(),
@@ -165,8 +167,11 @@ struct Connection {
     session: Session,
     kill: Arc<Kill>,
     queued_bytes: Arc<AtomicUsize>,
-    /// Delivered here, not yet acked: message → sender (for delivered receipts).
-    unacked: HashMap<MessageId, UserId>,
+    /// Moving average of ack round trips (sizes the delivery ack window).
+    ack_rtt_us: Arc<AtomicU64>,
+    /// Delivered here, not yet acked: message → sender (for delivered
+    /// receipts) and when it was routed (for the round trip).
+    unacked: HashMap<MessageId, (UserId, Instant)>,
     watching: Vec<UserId>,
     last_heard: Instant,
 }
@@ -237,7 +242,8 @@ impl Connection {
                 after = row.seq;
                 self.send_bytes(row.frame).await?;
                 if row.kind == queue::RowKind::Message as i16 {
-                    self.unacked.insert(row.row_id, row.sender_id);
+                    self.unacked
+                        .insert(row.row_id, (row.sender_id, Instant::now()));
                 } else {
                     // Receipts need no ack: written to the socket is enough.
                     self.state
@@ -283,8 +289,13 @@ impl Connection {
                 self.queued_bytes.fetch_sub(command.byte_len(), Ordering::AcqRel);
                 match command {
                     Command::Frame(bytes) => self.send_bytes(bytes).await?,
-                    Command::Deliver { frame, id, from } => {
-                        self.unacked.insert(id, from);
+                    Command::Deliver {
+                        frame,
+                        id,
+                        from,
+                        routed_at,
+                    } => {
+                        self.unacked.insert(id, (from, routed_at));
                         self.send_bytes(frame).await?;
                     }
                     Command::Close(code, text) => return Err(End::Close(code, text)),
@@ -356,7 +367,17 @@ impl Connection {
                     .await
             }
             ClientFrame::Ack { ids } => {
-                receipts::acked(&state, caller, &mut self.unacked, ids).await;
+                let mut senders = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let sender = self.unacked.remove(&id).map(|(sender, routed_at)| {
+                        let rtt =
+                            u64::try_from(routed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        crate::gateway::record_ack_rtt(&self.ack_rtt_us, rtt);
+                        sender
+                    });
+                    senders.push((id, sender));
+                }
+                receipts::acked(&state, caller, senders).await;
                 Ok(())
             }
             ClientFrame::Read { sender, ids } => {
