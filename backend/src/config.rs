@@ -40,8 +40,9 @@ pub struct Config {
     #[arg(long, env = "PARLEY_DB_POOL", default_value = "16")]
     pub db_pool: u32,
 
-    /// How long a connected device may take to ack a message before it is
-    /// written to the device's queue instead (milliseconds).
+    /// The shortest time a connected device may take to ack a message before
+    /// it is written to the device's queue instead (milliseconds); the wait
+    /// grows with the socket's measured round trip, up to 1 s.
     #[arg(long, env = "PARLEY_ACK_WINDOW_MS", default_value = "50")]
     pub ack_window_ms: u64,
 
