@@ -18,4 +18,5 @@ pub mod crypto;
 pub mod message;
 pub mod summary;
 pub mod typing;
+pub mod verification;
 pub mod window;
