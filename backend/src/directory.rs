@@ -41,15 +41,26 @@ impl DeviceDirectory {
             return Ok(None);
         };
         let list: DeviceList = devices.unwrap_or_default().into();
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            self.cache.insert(user, list.clone());
+        // Check and insert under the entry's lock, which `invalidate` also
+        // takes while bumping the epoch: a stale list can never be cached.
+        if let dashmap::Entry::Vacant(slot) = self.cache.entry(user)
+            && self.epoch.load(Ordering::Acquire) == epoch
+        {
+            slot.insert(list.clone());
         }
         Ok(Some(list))
     }
 
     /// Forgets a user's list after a device was added or removed.
     pub fn invalidate(&self, user: UserId) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.cache.remove(&user);
+        match self.cache.entry(user) {
+            dashmap::Entry::Occupied(slot) => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                slot.remove();
+            }
+            dashmap::Entry::Vacant(_slot) => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+            }
+        }
     }
 }

@@ -607,3 +607,76 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
         }
     );
 }
+
+#[sqlx::test]
+async fn a_socket_whose_device_is_gone_cannot_send(pool: PgPool) {
+    // The race a revoke can lose (its socket registered just after the
+    // revoke looked for it) leaves a socket without a device row: its sends
+    // must be refused.
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let mut a = Client::connect(&server, a).await;
+    sqlx::query("DELETE FROM devices WHERE id = $1")
+        .bind(a.device())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let id = Uuid::now_v7();
+    a.send_to(id, b.profile.user_id, &[b.device_id], b"from a ghost")
+        .await;
+    let code = a
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            ServerFrame::Accepted { id: got, .. } if got == id => {
+                panic!("a revoked device sent a message")
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::Unauthorized);
+    assert_eq!(queue_len(&pool, b.device_id).await, 0);
+}
+
+#[sqlx::test]
+async fn a_client_that_reads_but_never_acks_is_cut_off_and_loses_nothing(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let b_session = b.clone();
+    let mut a = Client::connect(&server, a).await;
+    let mut b = Client::connect(&server, b).await;
+    let ids: Vec<MessageId> = (0..4200).map(|_| Uuid::now_v7()).collect();
+    // In batches that never fill B's outbox (1024 frames): only the bound on
+    // unacknowledged deliveries can end B's socket.
+    for batch in ids.chunks(500) {
+        for id in batch {
+            a.send_to(*id, b.user(), &[b.device()], b"x").await;
+        }
+        all_accepted(&mut a, batch).await;
+    }
+    // B reads everything the server sends and never acks: the server stops
+    // keeping track at its bound and closes the socket.
+    let mut read = 0;
+    let code = loop {
+        match tokio::time::timeout(
+            Duration::from_secs(20),
+            futures_util::StreamExt::next(&mut b.ws),
+        )
+        .await
+        .expect("no close")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+                break u16::from(frame.code);
+            }
+            Some(Ok(_)) => read += 1,
+            other => panic!("unexpected end: {other:?}"),
+        }
+    };
+    assert_eq!(code, close::TOO_SLOW, "after {read} frames");
+    let mut b = Client::connect(&server, b_session).await;
+    let mut unique = HashSet::new();
+    while unique.len() < ids.len() {
+        let d = delivery(&mut b).await;
+        unique.insert(d.id);
+        b.ack(vec![d.id]).await;
+    }
+}

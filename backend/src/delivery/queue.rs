@@ -188,12 +188,15 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     }
     let mut tx = pool.begin().await?;
     if !devices.is_empty() {
-        // A revoked device's rows are dropped (the join), not an error for the batch.
+        // A revoked device's rows are dropped (the join), not an error for
+        // the batch: the key-share lock waits for a concurrent delete and then
+        // skips the row instead of failing the foreign-key check.
         sqlx::query(
             "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
              SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
                  AS r(device_id, row_id, seq, kind, sender_id, frame)
              JOIN devices d ON d.id = r.device_id
+             FOR KEY SHARE OF d
              ON CONFLICT (device_id, row_id) DO NOTHING",
         )
         .bind(&devices)

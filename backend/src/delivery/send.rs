@@ -70,6 +70,13 @@ pub async fn handle(
             return Some(rejected(id, ErrorCode::Internal, "try again"));
         }
     };
+    if !own.contains(&caller.device_id) {
+        return Some(rejected(
+            id,
+            ErrorCode::Unauthorized,
+            "this device was signed out",
+        ));
+    }
     let mut required: Vec<DeviceId> = recipient
         .iter()
         .chain(own.iter())

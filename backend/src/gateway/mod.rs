@@ -49,13 +49,21 @@ pub enum Command {
 pub struct Kill {
     notify: Notify,
     code: AtomicU16,
+    fired: std::sync::atomic::AtomicBool,
 }
 
 impl Kill {
     /// Asks the connection to close with `code`.
     pub fn fire(&self, code: u16) {
         self.code.store(code, Ordering::Release);
+        self.fired.store(true, Ordering::Release);
         self.notify.notify_one();
+    }
+
+    /// Whether the connection is closing: nothing more may be pushed to it
+    /// live (a later, smaller message would overtake one sent to the queue).
+    pub fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
     }
 
     /// Resolves once fired; returns the close code.
@@ -272,6 +280,9 @@ impl Command {
 
 /// Queues a command on a connection; on a full queue fires its kill switch.
 pub fn try_push(conn: &Connection, command: Command) -> Pushed {
+    if conn.kill.is_fired() {
+        return Pushed::TooSlow;
+    }
     let len = command.byte_len();
     if conn.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > OUTBOX_MAX_BYTES {
         conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);

@@ -278,6 +278,9 @@ impl Connection {
         let kill = self.kill.clone();
         loop {
             tokio::select! {
+                // A fired kill switch wins over anything else that is ready.
+                biased;
+                code = kill.fired() => return Err(End::Close(code, "closed by server")),
                 message = stream.next() => self.incoming(message).await?,
                 command = rx.recv() => {
                 let Some(command) = command else {
@@ -295,13 +298,17 @@ impl Connection {
                         from,
                         routed_at,
                     } => {
+                        // A client that never acks must not grow this map
+                        // without bound; what it missed is queued.
+                        if self.unacked.len() >= MAX_UNACKED {
+                            return Err(End::Close(close::TOO_SLOW, "too many unacknowledged messages"));
+                        }
                         self.unacked.insert(id, (from, routed_at));
                         self.send_bytes(frame).await?;
                     }
                     Command::Close(code, text) => return Err(End::Close(code, text)),
                 }
             }
-                code = kill.fired() => return Err(End::Close(code, "closed by server")),
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > CLIENT_TIMEOUT {
                         return Err(End::Close(close::TIMEOUT, "no heartbeat"));
