@@ -680,3 +680,26 @@ async fn a_client_that_reads_but_never_acks_is_cut_off_and_loses_nothing(pool: P
         b.ack(vec![d.id]).await;
     }
 }
+
+#[sqlx::test]
+async fn a_device_that_reconnects_inside_the_ack_window_gets_the_message_first(pool: PgPool) {
+    // M1 reaches B's old socket and is not acked; B reconnects before M1's
+    // ack window ends; A sends M2. B must get M1 (from its queue) before M2,
+    // not only at some later reconnect.
+    let server = TestServer::start_with(&pool, |c| c.ack_window_ms = 10_000).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let b_session = b.clone();
+    let mut a = Client::connect(&server, a).await;
+    let mut old = Client::connect(&server, b).await;
+    let (m1, m2) = (Uuid::now_v7(), Uuid::now_v7());
+    a.send_to(m1, old.user(), &[old.device()], b"first").await;
+    assert_eq!(delivery(&mut old).await.id, m1);
+    let mut new = Client::connect(&server, b_session).await;
+    assert_eq!(close_code(&mut old.ws).await, close::REPLACED);
+    a.send_to(m2, new.user(), &[new.device()], b"second").await;
+    assert_eq!(delivery(&mut new).await.id, m1, "the earlier message first");
+    assert_eq!(delivery(&mut new).await.id, m2);
+    new.ack(vec![m1, m2]).await;
+    all_accepted(&mut a, &[m1, m2]).await;
+    until_queue_len(&pool, new.device(), 0).await;
+}

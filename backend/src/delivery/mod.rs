@@ -16,6 +16,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,8 +63,8 @@ pub fn now_millis() -> Millis {
 pub struct Delivery {
     /// The group-commit queue writer.
     pub writer: QueueWriter,
-    /// Live deliveries waiting for their ack inside the window.
-    awaiting: DashMap<(DeviceId, MessageId), Waiting>,
+    /// Live deliveries waiting for their ack inside the window, per device.
+    awaiting: DashMap<DeviceId, HashMap<MessageId, Waiting>>,
     /// Order keys.
     pub seq: SeqClock,
     /// How long a live delivery may take to be acked before it is written to the queue.
@@ -73,9 +74,21 @@ pub struct Delivery {
 /// A live delivery inside its ack window.
 #[derive(Debug)]
 struct Waiting {
-    acked: oneshot::Sender<()>,
+    outcome: oneshot::Sender<Outcome>,
     /// A retry also wrote the message to the queue: the ack must delete it.
     also_queued: bool,
+    /// The queue row to write if the ack does not come in time.
+    row: Row,
+}
+
+/// How a live delivery's wait ended early.
+#[derive(Debug)]
+enum Outcome {
+    /// The device acked it.
+    Acked,
+    /// The device reconnected: the message went to its queue (covered by the
+    /// new socket's drain) and is durable once this commits.
+    Queued(queue::Durable),
 }
 
 /// The longest an ack is waited for before the message goes to the queue.
@@ -95,7 +108,7 @@ fn ack_window(configured: Duration, rtt_us: u64) -> Duration {
 /// How one target device came to hold a message (or failed to).
 #[derive(Debug)]
 enum Route {
-    Live(oneshot::Receiver<()>, Duration),
+    Live(oneshot::Receiver<Outcome>, Duration),
     Queued(queue::Durable),
 }
 
@@ -140,17 +153,13 @@ impl Delivery {
         // The connection cannot (un)register while we decide, see Gateway::register.
         gateway.with(device, |conn| {
             if let Some(conn) = conn {
-                match self.awaiting.entry((device, msg.id)) {
+                let mut waiting = self.awaiting.entry(device).or_default();
+                match waiting.get_mut(&msg.id) {
                     // A retry while the first attempt is still in its ack
                     // window: the device already has the frame; make this
                     // attempt durable through the queue instead.
-                    dashmap::Entry::Occupied(mut waiting) => waiting.get_mut().also_queued = true,
-                    dashmap::Entry::Vacant(slot) => {
-                        let (tx, rx) = oneshot::channel();
-                        slot.insert(Waiting {
-                            acked: tx,
-                            also_queued: false,
-                        });
+                    Some(first) => first.also_queued = true,
+                    None => {
                         let command = Command::Deliver {
                             frame: msg.frame.clone(),
                             id: msg.id,
@@ -158,15 +167,48 @@ impl Delivery {
                             routed_at: Instant::now(),
                         };
                         if try_push(conn, command) == Pushed::Yes {
+                            let (tx, rx) = oneshot::channel();
+                            waiting.insert(
+                                msg.id,
+                                Waiting {
+                                    outcome: tx,
+                                    also_queued: false,
+                                    row: Self::row(device, msg),
+                                },
+                            );
                             let rtt = conn.ack_rtt_us.load(std::sync::atomic::Ordering::Relaxed);
                             return Route::Live(rx, ack_window(self.ack_window, rtt));
                         }
-                        self.awaiting.remove(&(device, msg.id));
                     }
                 }
             }
             Route::Queued(self.writer.insert(Self::row(device, msg)))
         })
+    }
+
+    /// Removes one waiting delivery (and the device's map once empty).
+    fn take(&self, device: DeviceId, id: MessageId) -> Option<Waiting> {
+        let mut entries = self.awaiting.get_mut(&device)?;
+        let taken = entries.remove(&id);
+        let empty = entries.is_empty();
+        drop(entries);
+        if empty {
+            self.awaiting.remove_if(&device, |_, m| m.is_empty());
+        }
+        taken
+    }
+
+    /// A device is registering a new socket: whatever its old socket still
+    /// had inside the ack window goes to its queue now, before the new
+    /// socket takes its ticket, so the drain sends it, in order, before
+    /// anything live. Called from `Gateway::register`'s exclusive section.
+    pub fn requeue_in_flight(&self, device: DeviceId) {
+        if let Some((_, entries)) = self.awaiting.remove(&device) {
+            for (_, waiting) in entries {
+                let durable = self.writer.insert(waiting.row);
+                let _ = waiting.outcome.send(Outcome::Queued(durable));
+            }
+        }
     }
 
     /// Routes to every target now, in the caller's order, and returns a
@@ -194,34 +236,39 @@ impl Delivery {
     async fn until_durable(self: Arc<Self>, device: DeviceId, msg: Outgoing, route: Route) -> bool {
         match route {
             Route::Queued(done) => done.await.unwrap_or(false),
-            Route::Live(mut acked, window) => {
-                let window = tokio::time::sleep(window);
-                // A dropped sender is not an ack: fall through and persist.
-                let acked_in_time = tokio::select! {
-                    result = &mut acked => result.is_ok(),
-                    _ = window => false,
+            Route::Live(mut outcome, window) => {
+                let early = tokio::select! {
+                    result = &mut outcome => Some(result),
+                    _ = tokio::time::sleep(window) => None,
                 };
-                if acked_in_time {
-                    return true;
+                let resolved = match early {
+                    Some(result) => result,
+                    // Whoever takes the entry decides: we (write the row; a
+                    // later ack deletes it), or the ack handler or a
+                    // reconnect, which have already sent the outcome.
+                    None => match self.take(device, msg.id) {
+                        Some(waiting) => {
+                            return self.writer.insert(waiting.row).await.unwrap_or(false);
+                        }
+                        None => outcome.await,
+                    },
+                };
+                match resolved {
+                    Ok(Outcome::Acked) => true,
+                    Ok(Outcome::Queued(durable)) => durable.await.unwrap_or(false),
+                    // Dropped without an outcome: not durable as far as we
+                    // know; the client keeps it in its outbox and retries.
+                    Err(_) => false,
                 }
-                // Whoever removes the entry decides: the ack handler (acked,
-                // nothing to write) or we (write it; a later ack deletes it).
-                if self.awaiting.remove(&(device, msg.id)).is_none() {
-                    return true;
-                }
-                self.writer
-                    .insert(Self::row(device, &msg))
-                    .await
-                    .unwrap_or(false)
             }
         }
     }
 
     /// A device acked `id`: completes a waiting live delivery, or deletes the row.
     pub fn acked(&self, device: DeviceId, id: MessageId) {
-        match self.awaiting.remove(&(device, id)) {
-            Some((_, waiting)) => {
-                let _ = waiting.acked.send(());
+        match self.take(device, id) {
+            Some(waiting) => {
+                let _ = waiting.outcome.send(Outcome::Acked);
                 if waiting.also_queued {
                     self.writer.delete(device, id);
                 }

@@ -120,8 +120,19 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     ) = state
         .gateway
         .register(caller.user_id, caller.device_id, || {
+            state.delivery.requeue_in_flight(caller.device_id);
             state.delivery.writer.last_ticket()
         });
+    // A revoke that committed between authentication and registration found
+    // no socket to close: look again now that this one is registered.
+    let still_valid = sqlx::query_scalar::<_, i32>("SELECT 1 FROM devices WHERE id = $1")
+        .bind(caller.device_id)
+        .fetch_optional(&state.pool)
+        .await;
+    if !matches!(still_valid, Ok(Some(_))) {
+        state.gateway.unregister(caller.device_id, serial);
+        return close_with(session, close::UNAUTHORIZED, "invalid token").await;
+    }
     if state.presence.connected(caller.user_id) {
         state
             .presence
@@ -334,7 +345,14 @@ impl Connection {
             }
             Some(Err(_)) => Err(End::Close(close::PROTOCOL_ERROR, "bad websocket frame")),
             Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                self.session.pong(&bytes).await.map_err(|_| End::Gone)
+                // Like every write: bounded in time and stoppable by the kill switch.
+                tokio::select! {
+                    sent = tokio::time::timeout(SEND_TIMEOUT, self.session.pong(&bytes)) => match sent {
+                        Ok(Ok(())) => Ok(()),
+                        _ => Err(End::Gone),
+                    },
+                    code = self.kill.fired() => Err(End::Close(code, "closed by server")),
+                }
             }
             Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
             Some(Ok(AggregatedMessage::Text(_))) => {
