@@ -28,6 +28,7 @@ pub async fn handle(
     id: MessageId,
     to: UserId,
     payloads: Vec<DevicePayload>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Option<ServerFrame> {
     if payloads.len() > MAX_DEVICES_PER_SEND {
         return Some(rejected(
@@ -126,6 +127,8 @@ pub async fn handle(
     let durable = state.delivery.deliver_all(&state.gateway, targets);
     let gateway = state.gateway.clone();
     actix_web::rt::spawn(async move {
+        // Held until answered: bounds this socket's sends in flight.
+        let _permit = permit;
         let answer = if durable.await {
             ServerFrame::Accepted { id, at }
         } else {

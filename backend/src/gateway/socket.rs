@@ -31,6 +31,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_PAGE: i64 = 512;
 /// Deliveries sent but not yet acked before draining pauses for acks.
 const MAX_UNACKED: usize = 4096;
+/// Sends a socket may have waiting for their answer at once.
+const MAX_SENDS_IN_FLIGHT: usize = 256;
 
 /// `GET /ws`: upgrades and hands the socket to its own task.
 pub async fn upgrade(
@@ -145,6 +147,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
         kill,
         queued_bytes,
         ack_rtt_us,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_SENDS_IN_FLIGHT)),
         unacked: HashMap::new(),
         watching: Vec::new(),
         last_heard: Instant::now(),
@@ -180,6 +183,8 @@ struct Connection {
     queued_bytes: Arc<AtomicUsize>,
     /// Moving average of ack round trips (sizes the delivery ack window).
     ack_rtt_us: Arc<AtomicU64>,
+    /// Sends of this socket not yet answered.
+    in_flight: Arc<tokio::sync::Semaphore>,
     /// Delivered here, not yet acked: message → sender (for delivered
     /// receipts) and when it was routed (for the round trip).
     unacked: HashMap<MessageId, (UserId, Instant)>,
@@ -380,7 +385,12 @@ impl Connection {
                     .await
             }
             ClientFrame::Send { id, to, payloads } => {
-                match send::handle(&state, caller, id, to, payloads).await {
+                // Bounded sends in flight per socket: past the bound this
+                // task stops reading, and TCP pushes back on the client.
+                let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                    return Err(End::Gone);
+                };
+                match send::handle(&state, caller, id, to, payloads, permit).await {
                     Some(answer) => self.send(&answer).await,
                     None => Ok(()),
                 }
