@@ -119,26 +119,50 @@ impl Presence {
     }
 }
 
+/// For each (watcher, watched user) pair: whether the watcher may see the
+/// user's presence, and the user's last seen. One query for any number of pairs.
+async fn visibility_of_pairs(
+    pool: &PgPool,
+    watchers: &[UserId],
+    watched: &[UserId],
+) -> Result<Vec<(UserId, Visibility)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        watcher: UserId,
+        #[sqlx(flatten)]
+        visibility: Visibility,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT p.watcher, u.id,
+                CASE u.last_seen_visibility
+                    WHEN 'everyone' THEN true
+                    WHEN 'contacts' THEN EXISTS (
+                        SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.contact_id = p.watcher)
+                    ELSE false
+                END AS visible,
+                (extract(epoch FROM u.last_seen_at) * 1000)::int8 AS last_seen
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS p(watcher, watched)
+         JOIN users u ON u.id = p.watched",
+    )
+    .bind(watchers)
+    .bind(watched)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.watcher, r.visibility))
+        .collect())
+}
+
 /// For each user, whether `watcher` may see their presence, and their last seen.
 pub async fn visibility(
     pool: &PgPool,
     watcher: UserId,
     users: &[UserId],
 ) -> Result<Vec<Visibility>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id,
-                CASE u.last_seen_visibility
-                    WHEN 'everyone' THEN true
-                    WHEN 'contacts' THEN EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.contact_id = $1)
-                    ELSE false
-                END AS visible,
-                (extract(epoch FROM u.last_seen_at) * 1000)::int8 AS last_seen
-         FROM users u WHERE u.id = ANY($2)",
-    )
-    .bind(watcher)
-    .bind(users)
-    .fetch_all(pool)
-    .await
+    let watchers = vec![watcher; users.len()];
+    let pairs = visibility_of_pairs(pool, &watchers, users).await?;
+    Ok(pairs.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Records a user's last disconnect; returns it.
@@ -157,16 +181,26 @@ pub async fn mark_last_seen(pool: &PgPool, user: UserId) -> Result<Option<Millis
 /// those who lost it see "offline, last seen unknown", those who gained it
 /// see the current state.
 pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(), sqlx::Error> {
-    let devices = state.presence.watchers_of(user);
-    for device in devices {
-        let Some(watcher) = state.gateway.user_of(device) else {
-            continue;
-        };
-        let Some(v) = visibility(&state.pool, watcher, &[user])
+    let devices: Vec<(DeviceId, UserId)> = state
+        .presence
+        .watchers_of(user)
+        .into_iter()
+        .filter_map(|device| Some((device, state.gateway.user_of(device)?)))
+        .collect();
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let mut watchers: Vec<UserId> = devices.iter().map(|(_, w)| *w).collect();
+    watchers.sort_unstable();
+    watchers.dedup();
+    let watched = vec![user; watchers.len()];
+    let verdicts: HashMap<UserId, Visibility> =
+        visibility_of_pairs(&state.pool, &watchers, &watched)
             .await?
             .into_iter()
-            .next()
-        else {
+            .collect();
+    for (device, watcher) in devices {
+        let Some(v) = verdicts.get(&watcher) else {
             continue;
         };
         if state.presence.set_visible(user, device, v.visible) {

@@ -1,5 +1,5 @@
 // Real-time 1:1 messaging between two people (two browser contexts).
-import type { Page } from '@playwright/test';
+import type { BrowserContextOptions, Page } from '@playwright/test';
 import {
   addContact,
   contactItem,
@@ -26,6 +26,24 @@ async function befriend(a: Page, alice: User, b: Page, bob: User): Promise<void>
   await expect(contactItem(a, bob)).toBeVisible();
   await addContact(b, alice.handle);
   await expect(contactItem(b, alice)).toBeVisible();
+}
+
+/**
+ * Alice signed up on `a`, Bob on a new page (with `options`), and each in the
+ * other's contacts: the start of most conversations below.
+ */
+async function friends(
+  a: Page,
+  newPage: (options?: BrowserContextOptions) => Promise<Page>,
+  options?: BrowserContextOptions,
+): Promise<{ alice: User; bob: User; b: Page }> {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage(options);
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  return { alice, bob, b };
 }
 
 /** The chat list (closing any panel over it). */
@@ -62,12 +80,7 @@ function tick(page: Page, text: string) {
 }
 
 test('live chat both ways, with ticks ending in read', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage({ colorScheme: 'dark' });
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage, { colorScheme: 'dark' });
 
   await openFromContacts(a, bob);
   await send(a, 'Hello Bob');
@@ -101,12 +114,7 @@ test('live chat both ways, with ticks ending in read', async ({ page: a, newPage
 });
 
 test('ticks go sent → delivered → read as the recipient comes back', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage);
 
   // Bob closes the app; his browser keeps his session.
   const bobContext = b.context();
@@ -134,12 +142,7 @@ test('ticks go sent → delivered → read as the recipient comes back', async (
 });
 
 test('history survives a reload on both sides', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage);
 
   await openFromContacts(a, bob);
   await send(a, 'kept one');
@@ -170,12 +173,7 @@ test('history survives a reload on both sides', async ({ page: a, newPage }) => 
 });
 
 test('typing indicator shows while typing and goes away', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage);
   await openFromContacts(a, bob);
   await openFromContacts(b, alice);
 
@@ -226,12 +224,7 @@ test('a message written offline is sent once the server is back', async ({ ownSe
 });
 
 test('with read receipts off, no blue ticks either way', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage);
 
   await openSettings(b);
   const toggle = b.getByTestId('read-receipts-toggle');
@@ -410,12 +403,7 @@ test('every tick state renders', async ({ page: a, newPage }) => {
 });
 
 test('signing out deletes this device\'s message store', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
+  const { alice, bob, b } = await friends(a, newPage);
   await openFromContacts(a, bob);
   await send(a, 'soon forgotten here');
   await expect(tick(a, 'soon forgotten here')).toHaveAttribute('data-status', /sent|delivered|read/);

@@ -21,7 +21,7 @@ use parley_protocol::frame::{ClientFrame, ServerFrame};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 use web_sys::VisibilityState;
@@ -69,6 +69,9 @@ struct Engine {
     /// The set last sent in `Watch` on this connection.
     watched: RefCell<Option<Vec<UserId>>>,
     retry: RefCell<Option<TimeoutHandle>>,
+    /// People whose name is being fetched (one request each, however many
+    /// of their messages arrive meanwhile).
+    fetching_names: RefCell<HashSet<UserId>>,
 }
 
 fn current() -> Option<Rc<Engine>> {
@@ -104,6 +107,7 @@ pub fn start(app: AppState, me: UserId, device: DeviceId) {
         wipe: Cell::new(false),
         watched: RefCell::new(None),
         retry: RefCell::new(None),
+        fetching_names: RefCell::new(HashSet::new()),
     });
     ENGINE.with(|e| e.borrow_mut().replace(engine.clone()));
     push(&engine, Job::Load);
@@ -300,13 +304,17 @@ fn learn_name(engine: &Rc<Engine>, peer: UserId) {
     {
         return;
     }
+    if !engine.fetching_names.borrow_mut().insert(peer) {
+        return;
+    }
     let engine = engine.clone();
     leptos::task::spawn_local(async move {
-        if let Ok(card) = engine
+        let card = engine
             .app
             .authed(|t| async move { crate::api::user(&t, peer).await })
-            .await
-        {
+            .await;
+        engine.fetching_names.borrow_mut().remove(&peer);
+        if let Ok(card) = card {
             remember(&engine, vec![card]);
         }
     });
