@@ -1,5 +1,8 @@
 //! Which devices each user has: read on every send (to check the sender's
 //! fan-out), so cached in memory and invalidated when a device is added or removed.
+//!
+//! A device counts once it has published its identity keys: before that no
+//! one can encrypt for it, so no sender may be asked to.
 
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, UserId};
@@ -31,7 +34,8 @@ impl DeviceDirectory {
         let epoch = self.epoch.load(Ordering::Acquire);
         let row: Option<(Option<Vec<DeviceId>>,)> = sqlx::query_as(
             "SELECT array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
-             FROM users u LEFT JOIN devices d ON d.user_id = u.id
+             FROM users u
+             LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
              WHERE u.id = $1 GROUP BY u.id",
         )
         .bind(user)
@@ -51,7 +55,7 @@ impl DeviceDirectory {
         Ok(Some(list))
     }
 
-    /// Forgets a user's list after a device was added or removed.
+    /// Forgets a user's list after a device published its keys or was removed.
     pub fn invalidate(&self, user: UserId) {
         match self.cache.entry(user) {
             dashmap::Entry::Occupied(slot) => {

@@ -273,6 +273,43 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_device_becomes_a_target_once_it_publishes_its_keys(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_phone) = (b.profile.user_id, b.device_id);
+    // Bob signs in on a laptop that has not published keys yet.
+    let res = reqwest::Client::new()
+        .post(server.http("/api/v1/sessions"))
+        .json(&serde_json::json!({"handle": "bob", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let b_laptop: parley_protocol::api::Session = res.json().await.unwrap();
+    let mut a = Client::connect(&server, a).await;
+
+    // No one can encrypt for the laptop yet, so no one is asked to.
+    let id = Uuid::now_v7();
+    a.send_to(id, b_user, &[b_phone], b"before").await;
+    accepted(&mut a, id).await;
+
+    publish_identity(&server.http(""), &b_laptop).await;
+    let id = Uuid::now_v7();
+    a.send_to(id, b_user, &[b_phone], b"after").await;
+    let lists = a
+        .next_matching(|f| match f {
+            ServerFrame::DeviceMismatch { id: got, devices } if got == id => Some(devices),
+            ServerFrame::Accepted { id: got, .. } if got == id => panic!("laptop left out"),
+            _ => None,
+        })
+        .await;
+    let mut expected = vec![b_phone, b_laptop.device_id];
+    expected.sort();
+    assert_eq!(lists[0].devices, expected);
+    a.send_to(id, b_user, &expected, b"after").await;
+    accepted(&mut a, id).await;
+}
+
+#[sqlx::test]
 async fn a_connection_dropped_before_acking_gets_the_message_again(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();

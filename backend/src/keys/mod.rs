@@ -75,11 +75,13 @@ async fn upload(
     };
 
     let mut tx = state.pool.begin().await?;
+    let mut published = false;
     let identity = match (store::identity_for_update(&mut tx, device).await?, offered) {
         (Some(stored), Some(offered)) if stored != offered => return Err(store::identity_changed()),
         (Some(stored), _) => stored,
         (None, Some(offered)) => {
             store::insert_identity(&mut *tx, device, &offered).await?;
+            published = true;
             offered
         }
         (None, None) => return Err(ApiError::BadRequest("upload identity keys first".into())),
@@ -123,6 +125,10 @@ async fn upload(
         store::set_fallback(&mut *tx, device, &fallback).await?;
     }
     tx.commit().await?;
+    if published {
+        // From now on senders must encrypt for this device too.
+        state.directory.invalidate(caller.user_id);
+    }
     Ok(web::Json(KeyCount {
         one_time_keys: u32::try_from(unclaimed).unwrap_or(u32::MAX),
     }))

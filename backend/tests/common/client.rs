@@ -3,7 +3,7 @@
 
 use super::PASSWORD;
 use futures_util::{SinkExt, StreamExt};
-use parley_protocol::api::{RegisterRequest, Session};
+use parley_protocol::api::{IdentityKeys, RegisterRequest, Session, UploadKeys, identity_message};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use parley_server::testing::TestServer;
@@ -27,7 +27,36 @@ pub async fn register_over_http(base: &str, handle: &str) -> Session {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
+    let session: Session = res.json().await.unwrap();
+    publish_identity(base, &session).await;
+    session
+}
+
+/// Publishes identity keys for the session's device, as a browser does
+/// right after signing in: only then do senders have to address the device.
+pub async fn publish_identity(base: &str, session: &Session) {
+    let account = vodozemac::olm::Account::new();
+    let keys = account.identity_keys();
+    let curve25519 = keys.curve25519.to_base64();
+    let upload = UploadKeys {
+        identity: Some(IdentityKeys {
+            signature: account
+                .sign(identity_message(session.device_id, &curve25519))
+                .to_base64(),
+            curve25519,
+            ed25519: keys.ed25519.to_base64(),
+        }),
+        one_time_keys: Vec::new(),
+        fallback_key: None,
+    };
+    let res = reqwest::Client::new()
+        .put(format!("{base}/api/v1/keys"))
+        .bearer_auth(&session.token)
+        .json(&upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
 /// Signs in as a further device over HTTP.
@@ -39,7 +68,9 @@ pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    let session: Session = res.json().await.unwrap();
+    publish_identity(base, &session).await;
+    session
 }
 
 /// A raw, unauthenticated socket.
