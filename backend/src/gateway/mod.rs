@@ -24,6 +24,11 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 /// memory a stalled reader can hold, whatever the frame sizes.
 pub const OUTBOX_MAX_BYTES: usize = 2 * 1024 * 1024;
 
+/// Ephemeral frames (call signals) are dropped once a socket's outbox holds
+/// this many bytes or half its frame capacity: the rest is kept for messages,
+/// so that a burst of signals never gets a reader closed as too slow.
+pub const EPHEMERAL_MAX_BYTES: usize = OUTBOX_MAX_BYTES / 2;
+
 /// What the rest of the server can ask of a connection.
 #[derive(Debug)]
 pub enum Command {
@@ -229,6 +234,16 @@ impl Gateway {
         })
     }
 
+    /// Queues an ephemeral frame if the device is connected here and its
+    /// outbox has room below [`EPHEMERAL_MAX_BYTES`]; otherwise drops it.
+    /// Never blocks and never closes the socket. Returns whether it was queued.
+    pub fn push_ephemeral(&self, device: DeviceId, frame: Bytes) -> bool {
+        self.with(device, |conn| match conn {
+            None => false,
+            Some(conn) => try_push_ephemeral(conn, frame),
+        })
+    }
+
     /// Marks a socket task as running until the guard drops.
     pub fn task_started(&self) -> TaskGuard {
         self.tasks.fetch_add(1, Ordering::AcqRel);
@@ -302,4 +317,21 @@ pub fn try_push(conn: &Connection, command: Command) -> Pushed {
             }
         }
     }
+}
+
+/// See [`Gateway::push_ephemeral`].
+fn try_push_ephemeral(conn: &Connection, frame: Bytes) -> bool {
+    if conn.kill.is_fired() || conn.tx.capacity() < OUTBOX_CAPACITY / 2 {
+        return false;
+    }
+    let len = frame.len();
+    if conn.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > EPHEMERAL_MAX_BYTES {
+        conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        return false;
+    }
+    if conn.tx.try_send(Command::Frame(frame)).is_err() {
+        conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        return false;
+    }
+    true
 }
