@@ -62,7 +62,7 @@ pub struct Config {
 
 /// Settings of the built-in STUN/TURN relay (UDP). Clients get its address
 /// and short-lived credentials from `GET /api/v1/calls/ice`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct TurnConfig {
     /// UDP port for STUN and TURN (0: no relay; calls then work only where
     /// the browsers reach each other directly).
@@ -181,6 +181,23 @@ impl Config {
             retention_days: 30,
             workers: 1,
             turn: TurnConfig::off(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_is_off_by_default_and_off_matches_the_flag_defaults() {
+        let parsed = Config::try_parse_from(["parley-server", "--database-url", "postgres://x"]);
+        let Ok(config) = parsed else {
+            panic!("defaults do not parse: {parsed:?}");
+        };
+        // Environment variables could change what the flags default to.
+        if std::env::vars().all(|(k, _)| !k.starts_with("PARLEY_TURN_")) {
+            assert_eq!(config.turn, TurnConfig::off());
         }
     }
 }
