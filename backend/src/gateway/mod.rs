@@ -321,7 +321,7 @@ pub fn try_push(conn: &Connection, command: Command) -> Pushed {
 
 /// See [`Gateway::push_ephemeral`].
 fn try_push_ephemeral(conn: &Connection, frame: Bytes) -> bool {
-    if conn.kill.is_fired() || conn.tx.capacity() < OUTBOX_CAPACITY / 2 {
+    if conn.kill.is_fired() || conn.tx.capacity() <= OUTBOX_CAPACITY / 2 {
         return false;
     }
     let len = frame.len();
@@ -334,4 +334,38 @@ fn try_push_ephemeral(conn: &Connection, frame: Bytes) -> bool {
         return false;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_frames_stop_at_half_the_outbox_and_never_close_the_socket() {
+        let gateway = Gateway::default();
+        let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (registration, ()) = gateway.register(user, device, || ());
+        let frame = Bytes::from(vec![0u8; 64 * 1024]);
+        let mut queued = 0;
+        while gateway.push_ephemeral(device, frame.clone()) {
+            queued += 1;
+            assert!(queued <= OUTBOX_CAPACITY, "never refused");
+        }
+        assert_eq!(queued * frame.len(), EPHEMERAL_MAX_BYTES);
+        assert!(!registration.kill.is_fired());
+        // Messages still have their half.
+        let message = Command::Frame(Bytes::from(vec![0u8; 1024]));
+        assert_eq!(gateway.push(device, message), Pushed::Yes);
+        // Many small frames stop at half the frame capacity.
+        let other = uuid::Uuid::from_u128(3);
+        let (registration, ()) = gateway.register(user, other, || ());
+        let tiny = Bytes::from_static(b"x");
+        let mut count = 0;
+        while gateway.push_ephemeral(other, tiny.clone()) {
+            count += 1;
+        }
+        assert_eq!(count, OUTBOX_CAPACITY / 2);
+        assert!(!registration.kill.is_fired());
+        assert!(!gateway.push_ephemeral(uuid::Uuid::from_u128(4), tiny));
+    }
 }
