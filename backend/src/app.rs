@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, contacts, devices, gateway, health, keys};
+use crate::{accounts, calls, contacts, devices, gateway, health, keys};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
@@ -32,6 +32,7 @@ fn api(cfg: &mut web::ServiceConfig) {
         .configure(devices::routes)
         .configure(contacts::routes)
         .configure(keys::routes)
+        .configure(calls::routes)
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("no such endpoint"))
         }));

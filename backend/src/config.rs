@@ -1,6 +1,7 @@
 //! Server configuration: command-line flags, each with an environment variable.
 
-use clap::Parser;
+use clap::{Args, Parser};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
@@ -53,6 +54,114 @@ pub struct Config {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PARLEY_WORKERS", default_value = "0")]
     pub workers: usize,
+
+    /// The built-in STUN/TURN relay for calls.
+    #[command(flatten)]
+    pub turn: TurnConfig,
+}
+
+/// Settings of the built-in STUN/TURN relay (UDP). Clients get its address
+/// and short-lived credentials from `GET /api/v1/calls/ice`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct TurnConfig {
+    /// UDP port for STUN and TURN (0: no relay; calls then work only where
+    /// the browsers reach each other directly).
+    #[arg(long = "turn-port", env = "PARLEY_TURN_PORT", default_value = "0")]
+    pub port: u16,
+
+    /// Address the relay listens on and relays from [default: the IP of
+    /// --bind, or 0.0.0.0 when that is a host name].
+    #[arg(long = "turn-listen-ip", env = "PARLEY_TURN_LISTEN_IP")]
+    pub listen_ip: Option<IpAddr>,
+
+    /// Address peers reach relayed candidates at (this machine's public IP
+    /// behind a 1:1 NAT) [default: the listen IP; required when that is a
+    /// wildcard].
+    #[arg(long = "turn-public-ip", env = "PARLEY_TURN_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// Host name or IP put in the `stun:`/`turn:` URLs handed to clients
+    /// [default: the public IP].
+    #[arg(long = "turn-host", env = "PARLEY_TURN_HOST")]
+    pub host: Option<String>,
+
+    /// Shared secret for TURN credentials (HMAC-SHA1, TURN REST scheme). When
+    /// unset a random one is made at each start: credentials then die with a
+    /// restart and differ between nodes.
+    #[arg(
+        long = "turn-secret",
+        env = "PARLEY_TURN_SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
+
+    /// Realm of the TURN long-term credentials.
+    #[arg(
+        long = "turn-realm",
+        env = "PARLEY_TURN_REALM",
+        default_value = "parley"
+    )]
+    pub realm: String,
+
+    /// Lowest UDP port for relayed addresses.
+    #[arg(
+        long = "turn-relay-min-port",
+        env = "PARLEY_TURN_RELAY_MIN_PORT",
+        default_value = "49152"
+    )]
+    pub relay_min_port: u16,
+
+    /// Highest UDP port for relayed addresses.
+    #[arg(
+        long = "turn-relay-max-port",
+        env = "PARLEY_TURN_RELAY_MAX_PORT",
+        default_value = "65535"
+    )]
+    pub relay_max_port: u16,
+
+    /// Relay allocations one account may hold at once (one per device and
+    /// call, plus ICE restarts).
+    #[arg(
+        long = "turn-user-quota",
+        env = "PARLEY_TURN_USER_QUOTA",
+        default_value = "10"
+    )]
+    pub user_quota: u32,
+
+    /// Relay allocations the whole server may hold at once.
+    #[arg(
+        long = "turn-total-quota",
+        env = "PARLEY_TURN_TOTAL_QUOTA",
+        default_value = "1000"
+    )]
+    pub total_quota: u32,
+
+    /// Seconds a TURN credential stays valid after it is handed out.
+    #[arg(
+        long = "turn-credential-ttl",
+        env = "PARLEY_TURN_CREDENTIAL_TTL",
+        default_value = "21600"
+    )]
+    pub credential_ttl_secs: u64,
+}
+
+impl TurnConfig {
+    /// No relay; the other settings at their defaults.
+    pub fn off() -> Self {
+        Self {
+            port: 0,
+            listen_ip: None,
+            public_ip: None,
+            host: None,
+            secret: None,
+            realm: "parley".into(),
+            relay_min_port: 49152,
+            relay_max_port: 65535,
+            user_quota: 10,
+            total_quota: 1000,
+            credential_ttl_secs: 21600,
+        }
+    }
 }
 
 impl Config {
@@ -71,6 +180,24 @@ impl Config {
             ack_window_ms: 50,
             retention_days: 30,
             workers: 1,
+            turn: TurnConfig::off(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_is_off_by_default_and_off_matches_the_flag_defaults() {
+        let parsed = Config::try_parse_from(["parley-server", "--database-url", "postgres://x"]);
+        let Ok(config) = parsed else {
+            panic!("defaults do not parse: {parsed:?}");
+        };
+        // Environment variables could change what the flags default to.
+        if std::env::vars().all(|(k, _)| !k.starts_with("PARLEY_TURN_")) {
+            assert_eq!(config.turn, TurnConfig::off());
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Parley server: accounts and devices, contacts, and one WebSocket per device.
 //!
 //! Layout: [`app`] assembles routes; each domain module ([`accounts`],
-//! [`devices`], [`contacts`], [`gateway`]) owns its handlers and queries;
+//! [`devices`], [`contacts`], [`gateway`], [`calls`]) owns its handlers and
+//! queries; [`turn`] runs the STUN/TURN relay for calls;
 //! [`auth`] answers "who is asking"; [`error`] maps every failure once.
 
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod contacts;
 pub mod delivery;
@@ -20,6 +22,7 @@ pub mod presence;
 pub mod server;
 pub mod state;
 pub mod testing;
+pub mod turn;
 pub mod web;
 
 /// The database schema's migrations (also used by tools' tests).

@@ -24,13 +24,19 @@ async fn main() -> std::process::ExitCode {
 
 async fn start(config: Config) -> Result<(), server::StartError> {
     let pool = server::connect(&config).await?;
-    let (running, addrs, gateway) = server::bind(AppState::new(pool, config))?;
+    let state = AppState::new(pool, config);
+    let relay = server::start_relay(&state).await?;
+    let (running, addrs, gateway) = server::bind(state)?;
     server::stop_on_signals(&running, gateway);
     for addr in addrs {
         // Exactly one line on stdout: the harness and xtask read it.
         println!("parley-server listening on http://{addr}");
     }
     running.await?;
+    // After HTTP: calls in progress keep their relay until the very end.
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

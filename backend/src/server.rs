@@ -4,6 +4,7 @@ use crate::app;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::state::AppState;
+use crate::turn::Relay;
 use actix_web::HttpServer;
 use parley_protocol::frame::close;
 use sqlx::migrate::MigrateDatabase;
@@ -23,6 +24,9 @@ pub enum StartError {
     /// Could not bind or run the listener.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The STUN/TURN relay did not start.
+    #[error("{0}")]
+    Turn(#[from] crate::turn::TurnError),
 }
 
 /// Opens the pool (creating the database first when asked) and migrates.
@@ -63,6 +67,28 @@ fn spawn_jobs(state: &AppState) {
             }
         }
     });
+}
+
+/// Starts the STUN/TURN relay on the current runtime when it is configured.
+/// Stop it with [`Relay::stop`] once the HTTP server has stopped.
+pub async fn start_relay(state: &AppState) -> Result<Option<Relay>, StartError> {
+    let Some(settings) = state.turn.as_deref() else {
+        return Ok(None);
+    };
+    let relay = Relay::start(settings).await?;
+    if settings.secret_generated {
+        tracing::warn!(
+            "no --turn-secret: using a random one, so TURN credentials die with a restart \
+             and are not valid on other nodes"
+        );
+    }
+    tracing::info!(
+        udp = %relay.local_addr(),
+        url = %format!("turn:{}:{}", settings.url_host, relay.local_addr().port()),
+        relay_ip = %settings.public_ip,
+        "STUN/TURN relay listening"
+    );
+    Ok(Some(relay))
 }
 
 /// A bound, running (once awaited) server, the addresses it listens on, and

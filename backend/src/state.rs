@@ -7,6 +7,7 @@ use crate::delivery::queue::QueueWriter;
 use crate::directory::DeviceDirectory;
 use crate::gateway::Gateway;
 use crate::presence::Presence;
+use crate::turn::TurnSettings;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub directory: Arc<DeviceDirectory>,
     /// Online users and presence subscriptions.
     pub presence: Arc<Presence>,
+    /// The STUN/TURN relay's settings, when it is on.
+    pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
     pub config: Arc<Config>,
 }
@@ -42,6 +45,7 @@ impl AppState {
             delivery: Arc::new(Delivery::new(writer, ack_window)),
             directory: Arc::new(DeviceDirectory::default()),
             presence: Arc::new(Presence::default()),
+            turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
         }
     }

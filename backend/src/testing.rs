@@ -48,10 +48,15 @@ impl TestServer {
                         .map_err(|e| e.to_string())?;
                     let mut config = Config::for_tests("unused");
                     configure(&mut config);
-                    server::bind(AppState::new(pool, config)).map_err(|e| e.to_string())
+                    let state = AppState::new(pool, config);
+                    let relay = server::start_relay(&state)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let bound = server::bind(state).map_err(|e| e.to_string())?;
+                    Ok::<_, String>((bound, relay))
                 };
                 match started.await {
-                    Ok((running, addrs, _)) => {
+                    Ok(((running, addrs, _), relay)) => {
                         let first = addrs.first().copied();
                         let _ = tx.send(
                             first
@@ -59,6 +64,9 @@ impl TestServer {
                                 .map(|a| (a, running.handle())),
                         );
                         let _ = running.await;
+                        if let Some(relay) = relay {
+                            relay.stop().await;
+                        }
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e));

@@ -13,6 +13,7 @@
 //! | GET | `/contacts` | → `Vec<`[`Contact`]`>` |
 //! | PUT | `/contacts/{user_id}` | → [`Contact`] |
 //! | DELETE | `/contacts/{user_id}` | → 204 |
+//! | GET | `/calls/ice` | → [`IceConfig`] (STUN/TURN servers and short-lived TURN credentials) |
 //!
 //! Every path but the first two needs `Authorization: Bearer <token>`.
 
@@ -255,6 +256,31 @@ pub struct ClaimedKey {
     pub key: SignedKey,
     /// Whether it is the fallback key (used until the device uploads more).
     pub fallback: bool,
+}
+
+/// Answer of `GET /calls/ice`: how this device reaches the server's STUN and
+/// TURN relay. `ice_servers` has the shape of WebRTC's `RTCIceServer` list, so
+/// the client hands it to `RTCPeerConnection` as `iceServers` unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceConfig {
+    /// Empty when the server runs no STUN/TURN.
+    pub ice_servers: Vec<IceServer>,
+    /// Seconds the TURN credentials stay valid from now. Fetch again before
+    /// they expire: a relay refuses new allocations and refreshes after that.
+    pub ttl_secs: u64,
+}
+
+/// One STUN or TURN server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port` or `turn:host:port?transport=udp`.
+    pub urls: Vec<String>,
+    /// TURN only: `<expiry unix seconds>:<user id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN only: base64 of HMAC-SHA1(server secret, username).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// What the Ed25519 key signs to vouch for the device's Curve25519 key.

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The server could not do its part (database down, bug). Safe to retry.
     Internal,
+    /// A call signal names a device that is neither a current device of the
+    /// peer nor another device of the sender: refresh the device lists.
+    UnknownDevice,
 }
 
 impl ErrorCode {
@@ -56,7 +59,8 @@ impl ErrorCode {
             | Self::InvalidKey
             | Self::InvalidSignature
             | Self::ProtocolError
-            | Self::UnsupportedVersion => 400,
+            | Self::UnsupportedVersion
+            | Self::UnknownDevice => 400,
             Self::InvalidCredentials | Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
@@ -87,6 +91,7 @@ impl ErrorCode {
             Self::ProtocolError => "protocol_error",
             Self::UnsupportedVersion => "unsupported_version",
             Self::Internal => "internal",
+            Self::UnknownDevice => "unknown_device",
         }
     }
 }
@@ -120,6 +125,7 @@ mod tests {
             ErrorCode::HandleTaken,
             ErrorCode::RateLimited,
             ErrorCode::UnsupportedVersion,
+            ErrorCode::UnknownDevice,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -87,6 +87,25 @@ pub enum ClientFrame {
         /// At most [`crate::limits::MAX_WATCHED_USERS`].
         users: Vec<UserId>,
     },
+    /// An ephemeral call signal (offer, answer, ICE candidate, ringing,
+    /// accept, decline, busy, cancel, hang-up: the meaning lives inside the
+    /// end-to-end encrypted payloads, which the server cannot read). Each
+    /// payload goes to its device if that device is connected right now, as
+    /// [`ServerFrame::Signal`]; otherwise it is dropped. Never queued, stored
+    /// or acknowledged, and nothing answers a signal that was relayed. A bad
+    /// signal is answered with [`ServerFrame::Error`]: `not_found` (no such
+    /// user), `unknown_device` (a device that is neither the peer's nor the
+    /// sender's own other device), `payload_too_large`, `bad_request` (a
+    /// device named twice) or `rate_limited`.
+    Signal {
+        /// The call peer (its devices are the targets, with the sender's own
+        /// other devices, which learn to stop ringing).
+        to: UserId,
+        /// One entry per target device, at most
+        /// [`crate::limits::MAX_DEVICES_PER_SEND`], each body at most
+        /// [`crate::limits::MAX_SIGNAL_BYTES`].
+        payloads: Vec<DevicePayload>,
+    },
 }
 
 /// One target device's copy of a message.
@@ -212,6 +231,23 @@ pub enum ServerFrame {
         /// Started or stopped.
         typing: bool,
     },
+    /// A call signal for this device (see [`ClientFrame::Signal`]).
+    Signal(SignalDelivery),
+}
+
+/// A call signal handed to one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalDelivery {
+    /// Sender account.
+    pub from: UserId,
+    /// Sender device (for decryption, and to answer that device alone).
+    pub from_device: DeviceId,
+    /// The call peer as the sender addressed it: this device's user, or for a
+    /// copy to the sender's own other device, the user being called.
+    pub to: UserId,
+    /// This device's payload, opaque to the server.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
 }
 
 /// Why a frame could not be decoded.
@@ -331,6 +367,33 @@ mod tests {
         // Compact: 4 uuids, a varint time, a length and the body.
         assert!(bytes.len() < 100 + 4 * 17 + 12, "{}", bytes.len());
         assert_eq!(ServerFrame::decode(&bytes), Ok(deliver));
+    }
+
+    #[test]
+    fn signals_round_trip_and_keep_older_variants_in_place() {
+        let id = uuid::Uuid::from_u128(9);
+        let signal = ClientFrame::Signal {
+            to: id,
+            payloads: vec![DevicePayload {
+                device: id,
+                body: b"{\"sdp\":\"v=0\"}".to_vec(),
+            }],
+        };
+        let bytes = signal.encode();
+        // Appended after `Watch` (index 6): older clients decode every
+        // earlier variant exactly as before.
+        assert_eq!(bytes[1], 7);
+        assert_eq!(ClientFrame::decode(&bytes), Ok(signal));
+        let delivery = ServerFrame::Signal(SignalDelivery {
+            from: id,
+            from_device: id,
+            to: id,
+            body: vec![5; 40],
+        });
+        let bytes = delivery.encode();
+        // Appended after `Typing` (index 9).
+        assert_eq!(bytes[1], 10);
+        assert_eq!(ServerFrame::decode(&bytes), Ok(delivery));
     }
 
     #[test]

@@ -25,6 +25,16 @@ pub const MAX_TOKEN_CHARS: usize = 128;
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Most target devices in one send (recipient's plus sender's own).
 pub const MAX_DEVICES_PER_SEND: usize = 64;
+/// Largest payload for one device in a call signal: a video offer's SDP is a
+/// few KiB, so this leaves room for ciphertext overhead and many codecs.
+pub const MAX_SIGNAL_BYTES: usize = 64 * 1024;
+/// Call signals: each costs one unit per started KiB of its payloads (at
+/// least one); a socket may spend this many units at once...
+pub const SIGNAL_BURST_UNITS: u32 = 512;
+/// ...and regains this many per second. ICE trickle sends dozens of small
+/// signals per second while a call starts; an offer to ten devices costs
+/// about 100 units.
+pub const SIGNAL_UNITS_PER_SECOND: u32 = 64;
 /// Most ids in one ack or read receipt frame.
 pub const MAX_IDS_PER_FRAME: usize = 1024;
 /// Most users one device may watch for presence.

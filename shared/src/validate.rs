@@ -1,6 +1,7 @@
 //! Normalisation and validation of user-entered fields, identical on both sides.
 
 use crate::error::ErrorCode;
+use crate::frame::DevicePayload;
 use crate::limits::*;
 use thiserror::Error;
 
@@ -150,6 +151,47 @@ pub fn device_name(input: Option<&str>) -> String {
     }
 }
 
+/// Checks the shape of a call signal's payloads: at least one, at most
+/// [`MAX_DEVICES_PER_SEND`], each at most [`MAX_SIGNAL_BYTES`], no device twice.
+/// Whether the devices belong to the right users is the server's to check.
+pub fn signal_payloads(payloads: &[DevicePayload]) -> Result<(), FieldError> {
+    if payloads.is_empty() {
+        return Err(FieldError::new(
+            ErrorCode::BadRequest,
+            "a signal names no device",
+        ));
+    }
+    if payloads.len() > MAX_DEVICES_PER_SEND {
+        return Err(FieldError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("a signal goes to at most {MAX_DEVICES_PER_SEND} devices"),
+        ));
+    }
+    if payloads.iter().any(|p| p.body.len() > MAX_SIGNAL_BYTES) {
+        return Err(FieldError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("a signal payload has at most {MAX_SIGNAL_BYTES} bytes"),
+        ));
+    }
+    let mut devices: Vec<_> = payloads.iter().map(|p| p.device).collect();
+    devices.sort_unstable();
+    if devices.windows(2).any(|w| w[0] == w[1]) {
+        return Err(FieldError::new(
+            ErrorCode::BadRequest,
+            "a device is named twice",
+        ));
+    }
+    Ok(())
+}
+
+/// What a signal costs against the sender's budget
+/// ([`SIGNAL_BURST_UNITS`], [`SIGNAL_UNITS_PER_SECOND`]): one unit per started
+/// KiB of its payloads, at least one.
+pub fn signal_cost(payloads: &[DevicePayload]) -> u32 {
+    let bytes: usize = payloads.iter().map(|p| p.body.len()).sum();
+    u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +231,40 @@ mod tests {
         assert!(new_password("short").is_err());
         assert!(new_password("        ").is_ok());
         assert!(new_password(&"p".repeat(PASSWORD_MAX_BYTES + 1)).is_err());
+    }
+
+    fn payload(device: u128, len: usize) -> DevicePayload {
+        DevicePayload {
+            device: uuid::Uuid::from_u128(device),
+            body: vec![0; len],
+        }
+    }
+
+    #[test]
+    fn signal_payloads_are_bounded() {
+        assert!(signal_payloads(&[payload(1, 10), payload(2, MAX_SIGNAL_BYTES)]).is_ok());
+        let code = |p: &[DevicePayload]| signal_payloads(p).err().map(|e| e.code);
+        assert_eq!(code(&[]), Some(ErrorCode::BadRequest));
+        assert_eq!(
+            code(&[payload(1, MAX_SIGNAL_BYTES + 1)]),
+            Some(ErrorCode::PayloadTooLarge)
+        );
+        assert_eq!(
+            code(&[payload(1, 1), payload(1, 2)]),
+            Some(ErrorCode::BadRequest)
+        );
+        let many: Vec<_> = (0..=MAX_DEVICES_PER_SEND as u128)
+            .map(|d| payload(d, 1))
+            .collect();
+        assert_eq!(code(&many), Some(ErrorCode::PayloadTooLarge));
+    }
+
+    #[test]
+    fn signal_cost_counts_started_kib() {
+        assert_eq!(signal_cost(&[]), 1);
+        assert_eq!(signal_cost(&[payload(1, 200)]), 1);
+        assert_eq!(signal_cost(&[payload(1, 1024), payload(2, 1)]), 2);
+        assert_eq!(signal_cost(&[payload(1, MAX_SIGNAL_BYTES)]), 64);
     }
 
     #[test]

@@ -13,12 +13,16 @@ use std::path::Path;
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// STUN/TURN's registered port; calls work behind NAT out of the box.
+const DEFAULT_TURN_PORT: u16 = 3478;
 const LISTENING: &str = "parley-server listening on ";
 
-pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT]
+pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT] [--turn-port PORT]
     Installs missing tools, builds the client (trunk build --release) and the server
     (release), starts a private PostgreSQL cluster (unless DATABASE_URL is set) and serves
     the app, by default on 127.0.0.1:8080 (--bind, or PARLEY_BIND; --port replaces the port).
+    The STUN/TURN relay for calls listens on UDP 3478 of the same IP (--turn-port, or
+    PARLEY_TURN_PORT; 0 turns it off). With a wildcard --bind, set PARLEY_TURN_PUBLIC_IP.
     Ctrl-C stops the server and the cluster.";
 
 /// Command-line options of `run`.
@@ -26,6 +30,7 @@ pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT]
 pub struct Options {
     pub bind: Option<String>,
     pub port: Option<u16>,
+    pub turn_port: Option<u16>,
 }
 
 /// Parses `--bind ADDR`, `--bind=ADDR`, `--port N`, `--port=N`.
@@ -52,6 +57,10 @@ pub fn parse_args(args: &[String]) -> Result<Options> {
                 let v = value()?;
                 opts.port = Some(v.parse().with_context(|| format!("bad port `{v}`"))?);
             }
+            "--turn-port" => {
+                let v = value()?;
+                opts.turn_port = Some(v.parse().with_context(|| format!("bad port `{v}`"))?);
+            }
             _ => bail!("unknown argument `{arg}`\n\n{USAGE}"),
         }
     }
@@ -74,6 +83,19 @@ pub fn resolve_bind(opts: &Options, env_bind: Option<&str>) -> Result<String> {
     Ok(format!("{host}:{port}"))
 }
 
+/// The relay's UDP port: `--turn-port`, else `PARLEY_TURN_PORT`, else 3478 (0: off).
+pub fn resolve_turn_port(opts: &Options, env_port: Option<&str>) -> Result<u16> {
+    if let Some(port) = opts.turn_port {
+        return Ok(port);
+    }
+    match env_port.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("bad PARLEY_TURN_PORT `{v}`")),
+        None => Ok(DEFAULT_TURN_PORT),
+    }
+}
+
 /// The URL a person opens for a `http://IP:PORT` the server listens on.
 pub fn browser_url(listening: &str) -> String {
     for any in ["http://0.0.0.0:", "http://[::]:"] {
@@ -87,6 +109,7 @@ pub fn browser_url(listening: &str) -> String {
 pub fn main(args: &[String]) -> Result<ExitCode> {
     let opts = parse_args(args)?;
     let bind = resolve_bind(&opts, env::var("PARLEY_BIND").ok().as_deref())?;
+    let turn_port = resolve_turn_port(&opts, env::var("PARLEY_TURN_PORT").ok().as_deref())?;
     let ws = Workspace::locate()?;
     process::install_interrupt_handler()?;
 
@@ -118,7 +141,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     };
     process::check_interrupted()?;
 
-    let status = serve(&ws, &server, &database_url, &dist, &bind)?;
+    let status = serve(&ws, &server, &database_url, &dist, &bind, turn_port)?;
     if let Some(cluster) = cluster.as_mut() {
         cluster.stop()?;
     }
@@ -141,6 +164,7 @@ fn serve(
     database_url: &str,
     dist: &Path,
     bind: &str,
+    turn_port: u16,
 ) -> Result<ExitStatus> {
     let mut cmd = Command::new(server);
     cmd.current_dir(&ws.root)
@@ -151,6 +175,8 @@ fn serve(
         .arg(dist)
         .arg("--bind")
         .arg(bind)
+        .arg("--turn-port")
+        .arg(turn_port.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .process_group(0);
@@ -172,9 +198,17 @@ fn serve(
             if let Some(url) = line.trim().strip_prefix(LISTENING) {
                 let _ = writeln!(
                     out,
-                    "\n    Parley is running at {}    (Ctrl-C to stop)\n",
+                    "\n    Parley is running at {}    (Ctrl-C to stop)",
                     browser_url(url.trim())
                 );
+                let relay = match turn_port {
+                    0 => "off (--turn-port 0)".to_owned(),
+                    port => {
+                        let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+                        format!("stun:/turn:{host}:{port} (UDP)")
+                    }
+                };
+                let _ = writeln!(out, "    Calls relay: {relay}\n");
             }
             let _ = out.flush();
         }
@@ -212,15 +246,27 @@ mod tests {
         assert_eq!(resolve_bind(&none, Some("0.0.0.0:80"))?, "0.0.0.0:80");
         let flag = Options {
             bind: Some("127.0.0.1:3000".into()),
-            port: None,
+            ..Options::default()
         };
         assert_eq!(resolve_bind(&flag, Some("0.0.0.0:80"))?, "127.0.0.1:3000");
         let port = Options {
-            bind: None,
             port: Some(9000),
+            ..Options::default()
         };
         assert_eq!(resolve_bind(&port, None)?, "127.0.0.1:9000");
         assert_eq!(resolve_bind(&port, Some("[::1]:80"))?, "[::1]:9000");
+        Ok(())
+    }
+
+    #[test]
+    fn turn_port_precedence() -> Result<()> {
+        let none = Options::default();
+        assert_eq!(resolve_turn_port(&none, None)?, 3478);
+        assert_eq!(resolve_turn_port(&none, Some(" "))?, 3478);
+        assert_eq!(resolve_turn_port(&none, Some("0"))?, 0);
+        assert!(resolve_turn_port(&none, Some("x")).is_err());
+        let flag = parse_args(&args(&["--turn-port=5349"]))?;
+        assert_eq!(resolve_turn_port(&flag, Some("0"))?, 5349);
         Ok(())
     }
 

@@ -24,6 +24,11 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 /// memory a stalled reader can hold, whatever the frame sizes.
 pub const OUTBOX_MAX_BYTES: usize = 2 * 1024 * 1024;
 
+/// Ephemeral frames (call signals) are dropped once a socket's outbox holds
+/// this many bytes or half its frame capacity: the rest is kept for messages,
+/// so that a burst of signals never gets a reader closed as too slow.
+pub const EPHEMERAL_MAX_BYTES: usize = OUTBOX_MAX_BYTES / 2;
+
 /// What the rest of the server can ask of a connection.
 #[derive(Debug)]
 pub enum Command {
@@ -229,6 +234,16 @@ impl Gateway {
         })
     }
 
+    /// Queues an ephemeral frame if the device is connected here and its
+    /// outbox has room below [`EPHEMERAL_MAX_BYTES`]; otherwise drops it.
+    /// Never blocks and never closes the socket. Returns whether it was queued.
+    pub fn push_ephemeral(&self, device: DeviceId, frame: Bytes) -> bool {
+        self.with(device, |conn| match conn {
+            None => false,
+            Some(conn) => try_push_ephemeral(conn, frame),
+        })
+    }
+
     /// Marks a socket task as running until the guard drops.
     pub fn task_started(&self) -> TaskGuard {
         self.tasks.fetch_add(1, Ordering::AcqRel);
@@ -301,5 +316,56 @@ pub fn try_push(conn: &Connection, command: Command) -> Pushed {
                 mpsc::error::TrySendError::Closed(_) => Pushed::Offline,
             }
         }
+    }
+}
+
+/// See [`Gateway::push_ephemeral`].
+fn try_push_ephemeral(conn: &Connection, frame: Bytes) -> bool {
+    if conn.kill.is_fired() || conn.tx.capacity() <= OUTBOX_CAPACITY / 2 {
+        return false;
+    }
+    let len = frame.len();
+    if conn.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > EPHEMERAL_MAX_BYTES {
+        conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        return false;
+    }
+    if conn.tx.try_send(Command::Frame(frame)).is_err() {
+        conn.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_frames_stop_at_half_the_outbox_and_never_close_the_socket() {
+        let gateway = Gateway::default();
+        let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (registration, ()) = gateway.register(user, device, || ());
+        let frame = Bytes::from(vec![0u8; 64 * 1024]);
+        let mut queued = 0;
+        while gateway.push_ephemeral(device, frame.clone()) {
+            queued += 1;
+            assert!(queued <= OUTBOX_CAPACITY, "never refused");
+        }
+        assert_eq!(queued * frame.len(), EPHEMERAL_MAX_BYTES);
+        assert!(!registration.kill.is_fired());
+        // Messages still have their half.
+        let message = Command::Frame(Bytes::from(vec![0u8; 1024]));
+        assert_eq!(gateway.push(device, message), Pushed::Yes);
+        // Many small frames stop at half the frame capacity.
+        let other = uuid::Uuid::from_u128(3);
+        let (registration, ()) = gateway.register(user, other, || ());
+        let tiny = Bytes::from_static(b"x");
+        let mut count = 0;
+        while gateway.push_ephemeral(other, tiny.clone()) {
+            count += 1;
+        }
+        assert_eq!(count, OUTBOX_CAPACITY / 2);
+        assert!(!registration.kill.is_fired());
+        assert!(!gateway.push_ephemeral(uuid::Uuid::from_u128(4), tiny));
     }
 }

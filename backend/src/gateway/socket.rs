@@ -2,6 +2,7 @@
 //! relay live frames both ways until either side stops.
 
 use crate::auth::{Caller, caller};
+use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
 use crate::gateway::{Command, Kill, Registration};
 use crate::presence;
@@ -151,6 +152,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
         unacked: HashMap::new(),
         watching: Vec::new(),
         last_heard: Instant::now(),
+        signals: SignalBudget::default(),
     };
     let end = conn.serve(&mut stream, rx, ticket).await;
 
@@ -190,6 +192,8 @@ struct Connection {
     unacked: HashMap<MessageId, (UserId, Instant)>,
     watching: Vec<UserId>,
     last_heard: Instant,
+    /// Pace of this socket's call signals.
+    signals: SignalBudget,
 }
 
 impl Connection {
@@ -428,6 +432,17 @@ impl Connection {
                     .await
             }
             ClientFrame::Watch { users } => self.watch(users).await,
+            ClientFrame::Signal { to, payloads } => {
+                match signal::relay(&state, caller, &self.signals, to, payloads).await {
+                    Ok(_reached) => Ok(()),
+                    Err(e) => {
+                        if let signal::SignalError::Database(cause) = &e {
+                            tracing::error!(error = %cause, "signal device lookup failed");
+                        }
+                        self.error(e.code(), e.to_string()).await
+                    }
+                }
+            }
         }
     }
 
