@@ -1,8 +1,8 @@
 //! Fan-out, outbox answers and incoming deliveries, as pure state transitions.
 
 use crate::content::{Content, ContentError};
-use crate::message::{Message, Status};
-use parley_protocol::frame::{ClientFrame, Delivery, DevicePayload, ServerFrame, UserDevices};
+use crate::message::{Kind, Message, Status};
+use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
 use parley_protocol::{DeviceId, ErrorCode, MessageId, Millis, UserId};
 use std::collections::HashMap;
 
@@ -11,15 +11,9 @@ use std::collections::HashMap;
 pub enum Event {
     /// The socket is authenticated: (re)send the outbox, re-watch presence.
     Ready,
-    /// Store this message (dropping it if its id is known), then ack its id.
-    Received(Message),
-    /// A delivery that cannot be read; ack it so it is not redelivered forever.
-    Unreadable {
-        /// Its id.
-        id: MessageId,
-        /// Who sent it.
-        from: UserId,
-    },
+    /// A delivery: unless its id is stored already, decrypt it and pass the
+    /// plaintext to [`Chat::incoming`]; ack it once stored either way.
+    Delivery(Delivery),
     /// An outgoing message is durable on the server: one tick, leave the outbox.
     Accepted {
         /// Message id.
@@ -68,8 +62,31 @@ pub enum Event {
         /// Detail.
         message: String,
     },
+    /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
+    Signal(SignalDelivery),
     /// Nothing to do (pongs).
     None,
+}
+
+/// A delivery, decrypted and sorted out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// Store it, unless its id is known. Undecryptable deliveries become
+    /// [`Kind::Waiting`] placeholders.
+    Message(Message),
+    /// `from` could not decrypt these messages and asks for them again.
+    /// Answer only for messages this account sent to `from` (or for any it
+    /// sent, when `from` is this account's own other device).
+    Retry {
+        /// The asking account.
+        from: UserId,
+        /// The device to answer.
+        device: DeviceId,
+        /// Message ids.
+        ids: Vec<MessageId>,
+    },
+    /// A message sent again: replaces its placeholder, if one is waiting.
+    Resent(Message),
 }
 
 /// One device's view of its conversations' routing.
@@ -131,6 +148,7 @@ impl Chat {
             status: Status::Pending,
             seen: true,
             failed: false,
+            kind: Kind::Text,
         })
     }
 
@@ -152,47 +170,50 @@ impl Chat {
         targets
     }
 
-    /// The frame that sends `msg`, one payload per target device.
-    pub fn send_frame(&self, msg: &Message) -> ClientFrame {
-        let body = Content::Text {
+    /// What goes inside the encryption for `msg`.
+    pub fn plaintext(msg: &Message) -> Vec<u8> {
+        Content::Text {
             text: msg.text.clone(),
             composed_at: msg.composed_at,
         }
-        .encode();
-        let payloads = self
-            .targets(msg.peer)
-            .into_iter()
-            .map(|device| DevicePayload {
-                device,
-                body: body.clone(),
-            })
-            .collect();
-        ClientFrame::Send {
-            id: msg.id,
-            to: msg.peer,
-            payloads,
-        }
+        .encode()
     }
 
-    fn received(&self, d: Delivery) -> Event {
+    /// Sorts out a delivery, given its plaintext (`None`: undecryptable).
+    pub fn incoming(&self, d: &Delivery, plaintext: Option<&[u8]>) -> Incoming {
         let outgoing = d.from == self.me;
-        match Content::decode(&d.body) {
-            Ok(Content::Text { text, composed_at }) => Event::Received(Message {
-                id: d.id,
-                peer: if outgoing { d.to } else { d.from },
-                outgoing,
-                from_device: d.from_device,
+        let message = |text: String, composed_at: Millis, kind: Kind| Message {
+            id: d.id,
+            peer: if outgoing { d.to } else { d.from },
+            outgoing,
+            from_device: d.from_device,
+            text,
+            composed_at,
+            server_at: Some(d.at),
+            status: Status::Sent,
+            seen: outgoing,
+            failed: false,
+            kind,
+        };
+        match plaintext.map(Content::decode) {
+            Some(Ok(Content::Text { text, composed_at })) => {
+                Incoming::Message(message(text, composed_at, Kind::Text))
+            }
+            Some(Ok(Content::Retry { ids })) => Incoming::Retry {
+                from: d.from,
+                device: d.from_device,
+                ids,
+            },
+            Some(Ok(Content::Resent {
+                id,
                 text,
                 composed_at,
-                server_at: Some(d.at),
-                status: Status::Sent,
-                seen: outgoing,
-                failed: false,
-            }),
-            Err(_) => Event::Unreadable {
-                id: d.id,
-                from: d.from,
-            },
+            })) => {
+                let mut m = message(text, composed_at, Kind::Text);
+                m.id = id;
+                Incoming::Resent(m)
+            }
+            None | Some(Err(_)) => Incoming::Message(message(String::new(), d.at, Kind::Waiting)),
         }
     }
 
@@ -218,7 +239,7 @@ impl Chat {
                 retry: code == ErrorCode::Internal,
                 message,
             },
-            ServerFrame::Deliver(d) => self.received(d),
+            ServerFrame::Deliver(d) => Event::Delivery(d),
             ServerFrame::Receipt { kind, ids, .. } => Event::Status {
                 ids,
                 status: kind.into(),
@@ -233,6 +254,7 @@ impl Chat {
                 last_seen,
             },
             ServerFrame::Typing { from, typing } => Event::Typing { from, typing },
+            ServerFrame::Signal(signal) => Event::Signal(signal),
         }
     }
 }
@@ -248,15 +270,12 @@ mod tests {
     }
 
     #[test]
-    fn first_send_learns_devices_from_the_mismatch_and_resends_to_all() {
+    fn a_mismatch_teaches_the_device_lists_and_targets_exclude_this_device() {
         let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
         let mut chat = Chat::new(me, my_phone);
         let msg = chat.compose(id(), bob, "  hi bob ", 5).unwrap();
         assert_eq!((msg.text.as_str(), msg.status), ("hi bob", Status::Pending));
-        let ClientFrame::Send { payloads, .. } = chat.send_frame(&msg) else {
-            panic!()
-        };
-        assert!(payloads.is_empty());
+        assert!(chat.targets(bob).is_empty());
 
         let event = chat.handle(ServerFrame::DeviceMismatch {
             id: msg.id,
@@ -272,17 +291,15 @@ mod tests {
             ],
         });
         assert_eq!(event, Event::Resend(msg.id));
-        let ClientFrame::Send { payloads, to, .. } = chat.send_frame(&msg) else {
-            panic!()
-        };
-        assert_eq!(to, bob);
-        let mut devices: Vec<_> = payloads.iter().map(|p| p.device).collect();
-        devices.sort();
         let mut expected = vec![bob_phone, my_laptop];
         expected.sort();
-        assert_eq!(devices, expected, "never to the sending device itself");
         assert_eq!(
-            Content::decode(&payloads[0].body),
+            chat.targets(bob),
+            expected,
+            "never the sending device itself"
+        );
+        assert_eq!(
+            Content::decode(&Chat::plaintext(&msg)),
             Ok(Content::Text {
                 text: "hi bob".into(),
                 composed_at: 5
@@ -290,52 +307,80 @@ mod tests {
         );
     }
 
+    fn delivery(from: UserId, from_device: DeviceId, to: UserId, at: Millis) -> Delivery {
+        Delivery {
+            id: id(),
+            from,
+            from_device,
+            to,
+            at,
+            body: Vec::new(),
+        }
+    }
+
     #[test]
     fn deliveries_become_messages_in_the_right_conversation() {
         let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
-        let mut chat = Chat::new(me, my_phone);
+        let chat = Chat::new(me, my_phone);
         let body = Content::Text {
             text: "yo".into(),
             composed_at: 9,
         }
         .encode();
-        let incoming = chat.handle(ServerFrame::Deliver(Delivery {
-            id: id(),
-            from: bob,
-            from_device: bob_phone,
-            to: me,
-            at: 10,
-            body: body.clone(),
-        }));
-        let Event::Received(m) = incoming else {
-            panic!("{incoming:?}")
+        let d = delivery(bob, bob_phone, me, 10);
+        let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
+            panic!()
         };
         assert_eq!(
-            (m.peer, m.outgoing, m.seen, m.server_at),
-            (bob, false, false, Some(10))
+            (m.peer, m.outgoing, m.seen, m.server_at, m.kind),
+            (bob, false, false, Some(10), Kind::Text)
         );
 
         // A copy of what I sent from my laptop lands in the chat with bob, as mine.
-        let copy = chat.handle(ServerFrame::Deliver(Delivery {
-            id: id(),
-            from: me,
-            from_device: my_laptop,
-            to: bob,
-            at: 11,
-            body,
-        }));
-        let Event::Received(m) = copy else { panic!() };
+        let d = delivery(me, my_laptop, bob, 11);
+        let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
+            panic!()
+        };
         assert_eq!((m.peer, m.outgoing, m.status), (bob, true, Status::Sent));
 
-        let garbage = chat.handle(ServerFrame::Deliver(Delivery {
-            id: id(),
-            from: bob,
-            from_device: bob_phone,
-            to: me,
-            at: 12,
-            body: vec![1, 2, 3],
-        }));
-        assert!(matches!(garbage, Event::Unreadable { from, .. } if from == bob));
+        // Undecryptable or unreadable: a placeholder at the server's time.
+        for plaintext in [None, Some(&[1u8, 2, 3][..])] {
+            let d = delivery(bob, bob_phone, me, 12);
+            let Incoming::Message(m) = chat.incoming(&d, plaintext) else {
+                panic!()
+            };
+            assert_eq!((m.kind, m.peer, m.composed_at), (Kind::Waiting, bob, 12));
+        }
+    }
+
+    #[test]
+    fn retries_and_resent_messages_are_sorted_out() {
+        let (me, my_phone, bob, bob_phone) = (id(), id(), id(), id());
+        let chat = Chat::new(me, my_phone);
+        let lost = id();
+        let retry = Content::Retry { ids: vec![lost] }.encode();
+        let d = delivery(bob, bob_phone, me, 1);
+        assert_eq!(
+            chat.incoming(&d, Some(&retry)),
+            Incoming::Retry {
+                from: bob,
+                device: bob_phone,
+                ids: vec![lost]
+            }
+        );
+        let resent = Content::Resent {
+            id: lost,
+            text: "again".into(),
+            composed_at: 7,
+        }
+        .encode();
+        let Incoming::Resent(m) = chat.incoming(&d, Some(&resent)) else {
+            panic!()
+        };
+        assert_eq!(
+            (m.id, m.text.as_str(), m.composed_at, m.kind),
+            (lost, "again", 7, Kind::Text)
+        );
     }
 
     #[test]

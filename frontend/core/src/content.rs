@@ -1,7 +1,7 @@
 //! The plaintext inside a payload. The server only sees the payload as
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
-use parley_protocol::Millis;
+use parley_protocol::{MessageId, Millis};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -11,6 +11,9 @@ const VERSION: u8 = 1;
 /// Longest text message, in bytes.
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
+/// Most message ids in one [`Content::Retry`].
+pub const MAX_RETRY_IDS: usize = 64;
+
 /// What a message says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Content {
@@ -19,6 +22,22 @@ pub enum Content {
         /// The text.
         text: String,
         /// When the sender wrote it (sender's clock).
+        composed_at: Millis,
+    },
+    /// Control, never shown: "these messages from you reached me but could
+    /// not be decrypted; send them again". Sent over a fresh session.
+    Retry {
+        /// The messages, as their sender numbered them.
+        ids: Vec<MessageId>,
+    },
+    /// Control, never shown: a message sent again after a [`Content::Retry`];
+    /// it replaces the undecryptable placeholder with the same id.
+    Resent {
+        /// The original message id.
+        id: MessageId,
+        /// Its text.
+        text: String,
+        /// When it was written.
         composed_at: Millis,
     },
 }
@@ -54,8 +73,11 @@ impl Content {
     /// Checks the limits.
     pub fn check(&self) -> Result<(), ContentError> {
         match self {
-            Self::Text { text, .. } if text.len() > MAX_TEXT_BYTES => Err(ContentError::TooLong),
-            Self::Text { .. } => Ok(()),
+            Self::Text { text, .. } | Self::Resent { text, .. } if text.len() > MAX_TEXT_BYTES => {
+                Err(ContentError::TooLong)
+            }
+            Self::Retry { ids } if ids.len() > MAX_RETRY_IDS => Err(ContentError::TooLong),
+            Self::Text { .. } | Self::Resent { .. } | Self::Retry { .. } => Ok(()),
         }
     }
 }

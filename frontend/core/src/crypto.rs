@@ -199,6 +199,25 @@ impl Machine {
         }
     }
 
+    /// Whether `device`'s identity is pinned.
+    pub fn knows(&self, device: DeviceId) -> bool {
+        self.peers.contains_key(&device)
+    }
+
+    /// The pinned Ed25519 identity key of `device` (base64), for safety numbers.
+    pub fn ed25519_of(&self, device: DeviceId) -> Option<String> {
+        self.peers.get(&device).map(|p| p.ed25519.to_base64())
+    }
+
+    /// Drops the sessions with `device` (keeping its pin), after one of its
+    /// messages could not be decrypted: the next message to it claims a
+    /// fresh key and starts a new session, which its replies then use.
+    pub fn reset_sessions(&mut self, device: DeviceId) {
+        if let Some(peer) = self.peers.get_mut(&device) {
+            peer.sessions.clear();
+        }
+    }
+
     /// Drops a device's pin and sessions.
     pub fn forget_device(&mut self, device: DeviceId) {
         self.peers.remove(&device);

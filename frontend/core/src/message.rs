@@ -33,6 +33,20 @@ impl From<ReceiptKind> for Status {
     }
 }
 
+/// What a stored entry of a conversation is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// A text message.
+    #[default]
+    Text,
+    /// It arrived but could not be decrypted yet: shown as "waiting for this
+    /// message" until the sender's device sends it again.
+    Waiting,
+    /// A notice, not a message: the peer's safety number changed (a new
+    /// device or a reinstalled browser).
+    SafetyChanged,
+}
+
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -57,4 +71,7 @@ pub struct Message {
     /// For outgoing: refused for good by the server (shown with a warning).
     #[serde(default)]
     pub failed: bool,
+    /// Message, placeholder or notice.
+    #[serde(default)]
+    pub kind: Kind,
 }

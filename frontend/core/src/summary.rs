@@ -131,6 +131,7 @@ mod tests {
             status: Status::Pending,
             seen: outgoing,
             failed: false,
+            kind: crate::message::Kind::Text,
         }
     }
 

@@ -144,6 +144,7 @@ mod tests {
             status: Status::Sent,
             seen: false,
             failed: false,
+            kind: crate::message::Kind::Text,
         }
     }
 

@@ -251,3 +251,44 @@ fn identities_are_pinned_and_must_be_signed() {
         Err(CryptoError::UnknownDevice)
     );
 }
+
+#[test]
+fn a_device_that_lost_its_session_recovers_with_a_fresh_one() {
+    let mut dir = Directory::default();
+    let (mut a, mut b) = (device(&mut dir, 5), device(&mut dir, 5));
+    let key = [3u8; 32];
+    b.machine.add_device(&dir.keys(a.id)).unwrap();
+    let before = b.machine.pickle(&key);
+    let m = send(&mut dir, &mut a, &mut b, "one");
+    b.machine.decrypt(a.id, &m).unwrap();
+    // Once B answers, A sends normal (not pre-key) messages.
+    let r = send(&mut dir, &mut b, &mut a, "ok");
+    a.machine.decrypt(b.id, &r).unwrap();
+    let m = send(&mut dir, &mut a, &mut b, "two");
+    b.machine.decrypt(a.id, &m).unwrap();
+
+    // B's browser comes back with a state from before the session existed.
+    b.machine = Machine::unpickle(&before, &key).unwrap();
+    let lost = send(&mut dir, &mut a, &mut b, "three");
+    assert_eq!(
+        b.machine.decrypt(a.id, &lost),
+        Err(CryptoError::Undecryptable)
+    );
+
+    // B drops its sessions with A, claims a fresh key, asks over the new session...
+    b.machine.reset_sessions(a.id);
+    assert_eq!(b.machine.missing_sessions(&[a.id]), vec![a.id]);
+    let ask = send(&mut dir, &mut b, &mut a, "send 'three' again");
+    assert_eq!(
+        a.machine.decrypt(b.id, &ask).unwrap(),
+        b"send 'three' again"
+    );
+    // ...and A's answer travels on the session B started, which B can read.
+    let again = send(&mut dir, &mut a, &mut b, "three");
+    assert_eq!(b.machine.decrypt(a.id, &again).unwrap(), b"three");
+    assert!(b.machine.knows(a.id));
+    assert_eq!(
+        b.machine.ed25519_of(a.id),
+        Some(dir.keys(a.id).identity.ed25519)
+    );
+}

@@ -13,7 +13,8 @@ pub use failure::ApiFailure;
 
 use http::{Method, send};
 use parley_protocol::api::{
-    Contact, Device, Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UserCard,
+    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, KeyCount, Profile, RegisterRequest,
+    Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
 use parley_protocol::{DeviceId, UserId};
 
@@ -93,4 +94,34 @@ pub async fn add_contact(token: &str, user: UserId) -> Result<Contact, ApiFailur
 pub async fn remove_contact(token: &str, user: UserId) -> Result<(), ApiFailure> {
     let path = format!("/contacts/{user}");
     send(Method::Delete, &path, Some(token), None::<&()>).await
+}
+
+/// `PUT /keys`: publishes this device's identity, one-time and fallback keys.
+pub async fn upload_keys(token: &str, keys: &UploadKeys) -> Result<KeyCount, ApiFailure> {
+    send(Method::Put, "/keys", Some(token), Some(keys)).await
+}
+
+/// `GET /keys/count`: how many of this device's one-time keys are left.
+pub async fn key_count(token: &str) -> Result<KeyCount, ApiFailure> {
+    send(Method::Get, "/keys/count", Some(token), None::<&()>).await
+}
+
+/// `POST /keys/claim`: one key per device to start a session with.
+pub async fn claim_keys(
+    token: &str,
+    devices: Vec<DeviceId>,
+) -> Result<Vec<ClaimedKey>, ApiFailure> {
+    send(
+        Method::Post,
+        "/keys/claim",
+        Some(token),
+        Some(&ClaimRequest { devices }),
+    )
+    .await
+}
+
+/// `GET /users/{id}/keys`: the identity keys of all of a user's devices.
+pub async fn user_keys(token: &str, user: UserId) -> Result<Vec<DeviceKeys>, ApiFailure> {
+    let path = format!("/users/{user}/keys");
+    send(Method::Get, &path, Some(token), None::<&()>).await
 }

@@ -6,22 +6,24 @@
 //! its transaction committed, the outbox is resent in order after every
 //! `Ready`, ticks only move forward.
 
-use super::{Messaging, Presence, typing};
+use super::secure::Secure;
+use super::{Messaging, Presence, Safety, typing};
 use crate::state::{self, AppState};
 use crate::store::{Store, StoreError};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use parley_client::chat::{Chat, Event};
-use parley_client::content::ContentError;
-use parley_client::message::{Message, Status};
+use parley_client::chat::{Chat, Event, Incoming};
+use parley_client::content::{Content, ContentError, MAX_RETRY_IDS};
+use parley_client::message::{Kind, Message, Status};
 use parley_client::summary::ChatList;
+use parley_client::verification::safety_number;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
-use parley_protocol::frame::{ClientFrame, ServerFrame};
+use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 use web_sys::VisibilityState;
@@ -32,8 +34,11 @@ pub const PAGE: u32 = 60;
 pub const WINDOW_MAX: usize = 150;
 /// Deliveries stored in one transaction and acked in one frame.
 const BATCH: usize = 256;
-/// Wait before retrying sends the server could not take (`internal`).
+/// Wait before retrying sends the server could not take (`internal`), or
+/// that could not be encrypted for every device yet.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Control messages (retry requests and answers) awaiting `Accepted`.
+const MAX_CONTROLS: usize = 256;
 
 thread_local! {
     static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
@@ -42,8 +47,7 @@ thread_local! {
 enum Job {
     Load,
     Ready,
-    Received(Vec<Message>),
-    Unreadable(MessageId),
+    Delivered(Vec<Delivery>),
     Accepted { id: MessageId, at: Millis },
     Resend(MessageId),
     Rejected { id: MessageId, retry: bool },
@@ -54,14 +58,20 @@ enum Job {
     MarkRead(UserId),
     RetryOutbox,
     SaveCards,
+    Verify { peer: UserId, verified: bool },
 }
 
 struct Engine {
     app: AppState,
     ui: Messaging,
     me: UserId,
+    device: DeviceId,
     chat: RefCell<Chat>,
     store: RefCell<Option<Rc<Store>>>,
+    secure: RefCell<Option<Rc<Secure>>>,
+    /// Retry requests and answers sent but not yet accepted: id → (peer,
+    /// plaintext), re-encrypted if the device lists were out of date.
+    controls: RefCell<HashMap<MessageId, (UserId, Vec<u8>)>>,
     jobs: RefCell<VecDeque<Job>>,
     running: Cell<bool>,
     stopped: Cell<bool>,
@@ -99,8 +109,11 @@ pub fn start(app: AppState, me: UserId, device: DeviceId) {
         app,
         ui: app.messaging,
         me,
+        device,
         chat: RefCell::new(Chat::new(me, device)),
         store: RefCell::new(None),
+        secure: RefCell::new(None),
+        controls: RefCell::new(HashMap::new()),
         jobs: RefCell::new(VecDeque::new()),
         running: Cell::new(false),
         stopped: Cell::new(false),
@@ -174,25 +187,23 @@ pub fn on_frame(frame: ServerFrame) {
     let event = engine.chat.borrow_mut().handle(frame);
     let job = match event {
         Event::Ready => Job::Ready,
-        Event::Received(msg) => {
-            if !msg.outgoing {
-                typing::peer(msg.peer, false);
+        Event::Delivery(d) => {
+            if d.from != engine.me {
+                typing::peer(d.from, false);
             }
-            learn_name(&engine, msg.peer);
+            learn_name(&engine, if d.from == engine.me { d.to } else { d.from });
             let mut jobs = engine.jobs.borrow_mut();
-            if let Some(Job::Received(batch)) = jobs.back_mut()
+            if let Some(Job::Delivered(batch)) = jobs.back_mut()
                 && batch.len() < BATCH
             {
-                batch.push(msg);
+                batch.push(d);
                 return;
             }
             drop(jobs);
-            Job::Received(vec![msg])
+            Job::Delivered(vec![d])
         }
-        Event::Unreadable { id, from } => {
-            leptos::logging::warn!("unreadable message {id} from {from}; acknowledged");
-            Job::Unreadable(id)
-        }
+        // Calls are not wired into the browser yet: signals are dropped.
+        Event::Signal(_) => return,
         Event::Accepted { id, at } => Job::Accepted { id, at },
         Event::Resend(id) => Job::Resend(id),
         Event::Rejected { id, retry, message } => {
@@ -251,6 +262,7 @@ pub fn open(peer: Option<UserId>, card: Option<UserCard>) {
         remember(&engine, vec![card]);
     }
     ui.open.set(peer);
+    ui.safety_open.set(false);
     ui.window.set(Window::default());
     ui.loaded.set(false);
     ui.unread_marker.set(None);
@@ -284,6 +296,39 @@ pub fn mark_read_if_visible() {
     {
         push(&engine, Job::MarkRead(peer));
     }
+}
+
+/// Marks `peer` as verified (or not) after comparing safety numbers.
+pub fn set_verified(peer: UserId, verified: bool) {
+    if let Some(engine) = current() {
+        push(&engine, Job::Verify { peer, verified });
+    }
+}
+
+/// The safety number with `peer`, from both people's current devices as the
+/// key directory lists them (each identity checked and pinned on the way).
+pub async fn safety(peer: UserId) -> Option<Safety> {
+    let engine = current()?;
+    let secure = engine.secure.borrow().clone()?;
+    let theirs = secure.learn_user(engine.app, peer).await?;
+    let mine = secure.learn_user(engine.app, engine.me).await?;
+    let ids = |keys: &[parley_protocol::api::DeviceKeys]| -> Vec<DeviceId> {
+        keys.iter().map(|k| k.device_id).collect()
+    };
+    let their_keys: Vec<String> = secure.keys_of(&ids(&theirs)).into_iter().collect();
+    let my_keys: Vec<String> = secure.keys_of(&ids(&mine)).into_iter().collect();
+    if their_keys.is_empty() || my_keys.is_empty() {
+        return None;
+    }
+    engine.chat.borrow_mut().set_devices(peer, ids(&theirs));
+    let seen: BTreeSet<String> = their_keys.iter().cloned().collect();
+    if let Err(err) = engine.identity_seen(peer, seen).await {
+        leptos::logging::warn!("{}", err.0);
+    }
+    let number = safety_number((engine.me, &my_keys), (peer, &their_keys));
+    let verified = secure.identity(peer).verified
+        && secure.identity(peer).keys == their_keys.iter().cloned().collect::<BTreeSet<_>>();
+    Some(Safety { number, verified })
 }
 
 pub fn contacts_changed(cards: Vec<UserCard>) {
@@ -348,6 +393,13 @@ impl Engine {
             .ok_or_else(|| StoreError("the message store is not open".to_owned()))
     }
 
+    fn secure(&self) -> Result<Rc<Secure>, StoreError> {
+        self.secure
+            .borrow()
+            .clone()
+            .ok_or_else(|| StoreError("encryption is not ready".to_owned()))
+    }
+
     fn open_peer(&self) -> Option<UserId> {
         self.ui.open.get_untracked()
     }
@@ -356,9 +408,9 @@ impl Engine {
         match job {
             Job::Load => self.load().await,
             Job::Ready => self.ready().await,
-            Job::Received(msgs) => self.received(msgs).await,
-            Job::Unreadable(id) => {
-                send(&ClientFrame::Ack { ids: vec![id] });
+            Job::Delivered(batch) => self.delivered(batch).await,
+            Job::Accepted { id, at } if self.controls.borrow_mut().remove(&id).is_some() => {
+                let _ = at;
                 Ok(())
             }
             Job::Accepted { id, at } => {
@@ -376,14 +428,18 @@ impl Engine {
                 let store = self.store()?;
                 let devices = self.chat.borrow().known_devices().clone();
                 store.set_meta("devices", &devices).await?;
-                if let Some(msg) = store.get(id).await?
+                let control = self.controls.borrow().get(&id).cloned();
+                if let Some((peer, plaintext)) = control {
+                    self.send_encrypted(id, peer, &plaintext).await?;
+                } else if let Some(msg) = store.get(id).await?
                     && msg.status == Status::Pending
                     && !msg.failed
                 {
-                    send(&self.chat.borrow().send_frame(&msg));
+                    self.send_message(&msg).await?;
                 }
                 Ok(())
             }
+            Job::Rejected { id, .. } if self.controls.borrow_mut().remove(&id).is_some() => Ok(()),
             Job::Rejected { id, retry: false } => {
                 let changed = self
                     .store()?
@@ -417,6 +473,19 @@ impl Engine {
             }
             Job::MarkRead(peer) => self.mark_read(peer).await,
             Job::RetryOutbox => self.resend_outbox().await,
+            Job::Verify { peer, verified } => {
+                let secure = self.secure()?;
+                secure.set_verified(peer, verified);
+                secure.save_identities(&*self.store()?).await?;
+                self.ui.verified.try_update(|v| {
+                    if verified {
+                        v.insert(peer);
+                    } else {
+                        v.remove(&peer);
+                    }
+                });
+                Ok(())
+            }
             Job::SaveCards => {
                 let cards: Vec<UserCard> = self
                     .ui
@@ -448,7 +517,29 @@ impl Engine {
         }
         let rows = store.summaries().await?;
         self.ui.chats.try_set(ChatList::new(rows));
-        *self.store.borrow_mut() = Some(store);
+        let secure = match Secure::open(&store, self.device).await {
+            Ok(secure) => Rc::new(secure),
+            Err(err) => {
+                // Without its keys this device can read nothing: start over.
+                leptos::logging::error!("{}", err.0);
+                self.app.signed_out(Some(
+                    "This browser's encryption keys could not be read. Please sign in again."
+                        .to_owned(),
+                ));
+                return Err(err);
+            }
+        };
+        let verified: HashSet<UserId> = self
+            .ui
+            .chats
+            .with_untracked(|c| c.peers().collect::<Vec<_>>())
+            .into_iter()
+            .filter(|p| secure.identity(*p).verified)
+            .collect();
+        self.ui.verified.try_set(verified);
+        *self.secure.borrow_mut() = Some(secure.clone());
+        *self.store.borrow_mut() = Some(store.clone());
+        secure.publish(self.app, &store).await?;
         self.rewatch();
         Ok(())
     }
@@ -456,6 +547,7 @@ impl Engine {
     /// A new connection: resend what is waiting, follow presence again.
     async fn ready(self: &Rc<Self>) -> Result<(), StoreError> {
         *self.watched.borrow_mut() = None;
+        self.secure()?.publish(self.app, &*self.store()?).await?;
         self.resend_outbox().await?;
         self.rewatch();
         if let Some(peer) = self.open_peer()
@@ -466,10 +558,199 @@ impl Engine {
         Ok(())
     }
 
-    async fn resend_outbox(&self) -> Result<(), StoreError> {
+    async fn resend_outbox(self: &Rc<Self>) -> Result<(), StoreError> {
         for msg in self.store()?.outbox().await? {
-            if !msg.failed && !send(&self.chat.borrow().send_frame(&msg)) {
+            if !msg.failed && !self.send_message(&msg).await? {
                 break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encrypts an outgoing message for every target device and sends it.
+    /// False when it did not go (offline, or a session could not be
+    /// started yet: retried shortly).
+    async fn send_message(self: &Rc<Self>, msg: &Message) -> Result<bool, StoreError> {
+        self.send_encrypted(msg.id, msg.peer, &Chat::plaintext(msg))
+            .await
+    }
+
+    async fn send_encrypted(
+        self: &Rc<Self>,
+        id: MessageId,
+        peer: UserId,
+        plaintext: &[u8],
+    ) -> Result<bool, StoreError> {
+        // Offline: encrypting now would only burn ratchet steps.
+        if !state::online() {
+            return Ok(false);
+        }
+        let (store, secure) = (self.store()?, self.secure()?);
+        let targets = self.chat.borrow().targets(peer);
+        let missing = secure.ensure_sessions(self.app, &targets).await;
+        self.check_identity(peer).await?;
+        if !missing.is_empty() {
+            leptos::logging::warn!("no session yet with {} device(s); retrying", missing.len());
+            self.schedule_retry();
+            return Ok(false);
+        }
+        let Some(payloads) = secure.encrypt(&store, &targets, plaintext).await? else {
+            return Ok(false);
+        };
+        Ok(send(&ClientFrame::Send {
+            id,
+            to: peer,
+            payloads,
+        }))
+    }
+
+    /// A control message (never shown, never in the outbox) to `peer`'s
+    /// devices and this account's other devices.
+    async fn send_control(
+        self: &Rc<Self>,
+        peer: UserId,
+        content: Content,
+    ) -> Result<(), StoreError> {
+        let id = uuid::Uuid::now_v7();
+        let plaintext = content.encode();
+        {
+            let mut controls = self.controls.borrow_mut();
+            if controls.len() >= MAX_CONTROLS {
+                return Ok(());
+            }
+            controls.insert(id, (peer, plaintext.clone()));
+        }
+        if !self.send_encrypted(id, peer, &plaintext).await? {
+            self.controls.borrow_mut().remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Compares `user`'s pinned device keys with what was seen before; a new
+    /// key puts a notice in the chat (and clears the verified mark).
+    async fn check_identity(&self, user: UserId) -> Result<(), StoreError> {
+        if user == self.me {
+            return Ok(());
+        }
+        let devices = self
+            .chat
+            .borrow()
+            .known_devices()
+            .get(&user)
+            .cloned()
+            .unwrap_or_default();
+        let secure = self.secure()?;
+        let keys = secure.keys_of(&devices);
+        self.identity_seen(user, keys).await
+    }
+
+    async fn identity_seen(&self, user: UserId, keys: BTreeSet<String>) -> Result<(), StoreError> {
+        let secure = self.secure()?;
+        let before = secure.identity(user);
+        let added = secure.observe(user, keys);
+        if secure.identity(user) == before {
+            return Ok(());
+        }
+        let store = self.store()?;
+        secure.save_identities(&store).await?;
+        if added {
+            self.ui.verified.try_update(|v| {
+                v.remove(&user);
+            });
+            let notice = Message {
+                id: uuid::Uuid::now_v7(),
+                peer: user,
+                outgoing: false,
+                from_device: self.device,
+                text: String::new(),
+                composed_at: now(),
+                server_at: None,
+                status: Status::Sent,
+                seen: true,
+                failed: false,
+                kind: Kind::SafetyChanged,
+            };
+            let added = store.add_new(vec![notice]).await?;
+            self.show_added(&added);
+        }
+        Ok(())
+    }
+
+    /// Decrypts a batch of deliveries, stores them, answers and asks for
+    /// re-sends, then acks every id (redeliveries too).
+    async fn delivered(self: &Rc<Self>, batch: Vec<Delivery>) -> Result<(), StoreError> {
+        let (store, secure) = (self.store()?, self.secure()?);
+        let ids: Vec<MessageId> = batch.iter().map(|d| d.id).collect();
+        let mut skip = store.known(&ids).await?;
+        let mut msgs = Vec::new();
+        let mut resent = Vec::new();
+        let mut answer = Vec::new();
+        let mut ask: HashMap<UserId, Vec<MessageId>> = HashMap::new();
+        let mut learnt = HashSet::new();
+        for d in &batch {
+            if !skip.insert(d.id) {
+                continue;
+            }
+            if !secure.knows(d.from_device)
+                && learnt.insert(d.from)
+                && let Some(keys) = secure.learn_user(self.app, d.from).await
+            {
+                let devices: Vec<DeviceId> = keys.iter().map(|k| k.device_id).collect();
+                self.chat.borrow_mut().set_devices(d.from, devices.clone());
+                self.identity_seen(d.from, secure.keys_of(&devices)).await?;
+            }
+            let plaintext = match secure.decrypt(d.from_device, &d.body) {
+                Ok(plaintext) => Some(plaintext),
+                Err(err) => {
+                    leptos::logging::warn!("cannot decrypt {} from {}: {err}", d.id, d.from);
+                    let peer = if d.from == self.me { d.to } else { d.from };
+                    ask.entry(peer).or_default().push(d.id);
+                    None
+                }
+            };
+            match self.chat.borrow().incoming(d, plaintext.as_deref()) {
+                Incoming::Message(m) => msgs.push(m),
+                Incoming::Resent(m) => resent.push(m),
+                Incoming::Retry { from, ids, .. } => answer.push((from, ids)),
+            }
+        }
+        secure.save(&store).await?;
+        self.received(msgs, &ids).await?;
+        for m in resent {
+            let changed = store
+                .update(&[m.id], false, |held| {
+                    if held.kind == Kind::Waiting && held.peer == m.peer {
+                        held.text.clone_from(&m.text);
+                        held.composed_at = m.composed_at;
+                        held.from_device = m.from_device;
+                        held.kind = Kind::Text;
+                    }
+                })
+                .await?;
+            self.show_changes(&changed);
+        }
+        for (from, ids) in answer {
+            for id in ids.into_iter().take(MAX_RETRY_IDS) {
+                if let Some(m) = store.get(id).await?
+                    && m.outgoing
+                    && m.kind == Kind::Text
+                    && (m.peer == from || from == self.me)
+                {
+                    let content = Content::Resent {
+                        id,
+                        text: m.text,
+                        composed_at: m.composed_at,
+                    };
+                    self.send_control(m.peer, content).await?;
+                }
+            }
+        }
+        for (peer, ids) in ask {
+            for chunk in ids.chunks(MAX_RETRY_IDS) {
+                let content = Content::Retry {
+                    ids: chunk.to_vec(),
+                };
+                self.send_control(peer, content).await?;
             }
         }
         Ok(())
@@ -514,21 +795,37 @@ impl Engine {
         }
     }
 
-    /// Stores new deliveries, then acks all of them (duplicates too: the
+    /// Stores new messages, then acks all of `ids` (duplicates too: the
     /// server may redeliver what it has not seen acked).
-    async fn received(self: &Rc<Self>, msgs: Vec<Message>) -> Result<(), StoreError> {
-        let ids: Vec<MessageId> = msgs.iter().map(|m| m.id).collect();
+    async fn received(
+        self: &Rc<Self>,
+        msgs: Vec<Message>,
+        ids: &[MessageId],
+    ) -> Result<(), StoreError> {
         let added = self.store()?.add_new(msgs).await?;
         for chunk in ids.chunks(MAX_IDS_PER_FRAME) {
             send(&ClientFrame::Ack {
                 ids: chunk.to_vec(),
             });
         }
+        let (new_peer, read_due) = self.show_added(&added);
+        if new_peer {
+            self.rewatch();
+        }
+        if read_due && let Some(open) = self.open_peer() {
+            self.mark_read(open).await?;
+        }
+        Ok(())
+    }
+
+    /// Shows newly stored entries in the list and the open chat. Returns
+    /// whether a new chat appeared and whether a read receipt is due.
+    fn show_added(&self, added: &[Message]) -> (bool, bool) {
         let open = self.open_peer();
         let mut new_peer = false;
         let mut read_due = false;
         self.ui.chats.try_update(|chats| {
-            for m in &added {
+            for m in added {
                 new_peer |= chats.get(m.peer).is_none();
                 chats.added(m);
             }
@@ -537,17 +834,11 @@ impl Engine {
             self.ui.window.try_update(|w| {
                 for m in added.iter().filter(|m| m.peer == open) {
                     w.insert(m.clone());
-                    read_due |= !m.outgoing;
+                    read_due |= !m.outgoing && !m.seen;
                 }
             });
         }
-        if new_peer {
-            self.rewatch();
-        }
-        if read_due && let Some(open) = open {
-            self.mark_read(open).await?;
-        }
-        Ok(())
+        (new_peer, read_due)
     }
 
     async fn composed(self: &Rc<Self>, msg: Message) -> Result<(), StoreError> {
@@ -567,7 +858,7 @@ impl Engine {
         if new_peer {
             self.rewatch();
         }
-        send(&self.chat.borrow().send_frame(&msg));
+        self.send_message(&msg).await?;
         Ok(())
     }
 

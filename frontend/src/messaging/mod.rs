@@ -10,6 +10,7 @@
 //! The UI calls the functions below; they are no-ops while signed out.
 
 mod engine;
+mod secure;
 mod typing;
 
 use crate::state::AppState;
@@ -54,6 +55,19 @@ pub struct Messaging {
     pub cards: RwSignal<HashMap<UserId, UserCard>>,
     /// A page of older or newer messages is being read.
     pub paging: RwSignal<bool>,
+    /// People this user marked as verified (safety numbers compared).
+    pub verified: RwSignal<HashSet<UserId>>,
+    /// The open chat's encryption panel (safety number) is shown.
+    pub safety_open: RwSignal<bool>,
+}
+
+/// A conversation's safety number, as both people should see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Safety {
+    /// 60 digits.
+    pub number: String,
+    /// Marked verified, and no key changed since.
+    pub verified: bool,
 }
 
 impl Messaging {
@@ -69,6 +83,8 @@ impl Messaging {
             presence: RwSignal::new(HashMap::new()),
             cards: RwSignal::new(HashMap::new()),
             paging: RwSignal::new(false),
+            verified: RwSignal::new(HashSet::new()),
+            safety_open: RwSignal::new(false),
         }
     }
 
@@ -83,6 +99,8 @@ impl Messaging {
         self.presence.set(HashMap::new());
         self.cards.set(HashMap::new());
         self.paging.set(false);
+        self.verified.set(HashSet::new());
+        self.safety_open.set(false);
     }
 
     /// The best known card for a person: contact list, then remembered names.
@@ -171,4 +189,22 @@ pub fn visibility_changed() {
 /// The contact list changed: follow their presence and remember names.
 pub fn contacts_changed(cards: Vec<UserCard>) {
     engine::contacts_changed(cards);
+}
+
+/// The safety number with `peer` (fetched keys; `None` when unreachable or
+/// either side has no published device).
+pub async fn safety(peer: UserId) -> Option<Safety> {
+    engine::safety(peer).await
+}
+
+/// Marks `peer` verified (or clears it).
+pub fn set_verified(peer: UserId, verified: bool) {
+    engine::set_verified(peer, verified);
+}
+
+/// Shows or hides the open chat's encryption panel.
+pub fn show_safety(open: bool) {
+    if let Some(ui) = engine::ui() {
+        ui.safety_open.set(open);
+    }
 }

@@ -16,13 +16,19 @@
 //! - `outbox`, key path `id`: `{id, seq}` for every outgoing message not yet
 //!   accepted by the server, sent again in `seq` order after a reconnect.
 //! - `meta`, out-of-line string keys, JSON string values: device lists
-//!   (`devices`), names of people (`cards`), last-read markers (`read:<peer>`).
+//!   (`devices`), names of people (`cards`), last-read markers (`read:<peer>`),
+//!   identities seen and verified per person (`identities`), and the
+//!   encrypted crypto state (see [`vault`]): `vault` (a non-extractable
+//!   AES-GCM `CryptoKey`), `pickle_key` (bytes: the Olm pickle key, sealed
+//!   by the vault key), `olm` (the pickled account and sessions) and
+//!   `published` (whether the server has this device's identity).
 //!
 //! Every write completes (its transaction commits) before the call returns,
 //! so a delivery is acked only once it is on disk.
 
 mod keys;
 mod record;
+pub mod vault;
 
 use keys::{chat_range, id_key, position};
 use parley_client::message::Message;
@@ -144,6 +150,23 @@ impl Store {
             .await?;
         tx.done().await?;
         Ok(())
+    }
+
+    /// Which of `ids` are stored already (redeliveries are dropped before
+    /// decryption: an Olm message decrypts only once).
+    pub async fn known(&self, ids: &[MessageId]) -> Result<std::collections::HashSet<MessageId>> {
+        let tx = self
+            .db
+            .transaction(&[MESSAGES], TransactionMode::ReadOnly)?;
+        let store = tx.store(MESSAGES)?;
+        let mut known = std::collections::HashSet::new();
+        for &id in ids {
+            if store.key_exists(id_key(id)).await? {
+                known.insert(id);
+            }
+        }
+        tx.done().await?;
+        Ok(known)
     }
 
     /// One message by id.
@@ -367,6 +390,26 @@ impl Store {
         let tx = self.db.transaction(&[META], TransactionMode::ReadWrite)?;
         tx.store(META)?
             .put(&JsValue::from_str(&text), Some(&JsValue::from_str(key)))
+            .await?;
+        tx.done().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A raw value of the `meta` store (a `CryptoKey`, bytes, a string).
+    pub async fn meta_raw(&self, key: &str) -> Result<Option<JsValue>> {
+        let tx = self.db.transaction(&[META], TransactionMode::ReadOnly)?;
+        let value = tx.store(META)?.get(JsValue::from_str(key)).await?;
+        tx.done().await?;
+        Ok(value.filter(|v| !v.is_undefined() && !v.is_null()))
+    }
+
+    /// Writes a raw value to the `meta` store.
+    pub async fn set_meta_raw(&self, key: &str, value: &JsValue) -> Result<()> {
+        let tx = self.db.transaction(&[META], TransactionMode::ReadWrite)?;
+        tx.store(META)?
+            .put(value, Some(&JsValue::from_str(key)))
             .await?;
         tx.done().await?;
         Ok(())

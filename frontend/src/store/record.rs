@@ -1,7 +1,7 @@
 //! A message as an IndexedDB record (see the schema in the module above).
 
 use super::Result;
-use parley_client::message::{Message, Status};
+use parley_client::message::{Kind, Message, Status};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -21,6 +21,8 @@ pub struct Record {
     seen: bool,
     #[serde(default)]
     failed: bool,
+    #[serde(default)]
+    kind: Kind,
     /// The peer, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<UserId>,
@@ -39,6 +41,7 @@ impl From<&Message> for Record {
             status: m.status,
             seen: m.seen,
             failed: m.failed,
+            kind: m.kind,
             unseen: (!m.outgoing && !m.seen).then_some(m.peer),
         }
     }
@@ -57,6 +60,7 @@ impl From<Record> for Message {
             status: r.status,
             seen: r.seen,
             failed: r.failed,
+            kind: r.kind,
         }
     }
 }

@@ -1,17 +1,27 @@
-//! What the app says about privacy, in one place.
-//!
-//! Messages are not end-to-end encrypted yet (that is the next issue), so
-//! nothing may claim they are. When encryption lands, flip these strings
-//! (and the descriptions in `index.html` and `manifest.webmanifest`).
+//! What the app says about privacy and encryption, in one place (also
+//! mirrored in the descriptions of `index.html` and `manifest.webmanifest`).
 
 /// Under the logo on the sign-in/sign-up card.
-pub const AUTH_TAGLINE: &str = "Simple, self-hosted messaging.";
+pub const AUTH_TAGLINE: &str = "Private, self-hosted messaging.";
 
 /// The footnote of the sign-in/sign-up card.
-pub const AUTH_FOOTNOTE: &str = "Messages are kept on the server only until they are delivered.";
+pub const AUTH_FOOTNOTE: &str =
+    "Messages are end-to-end encrypted in your browser. The server only passes them on.";
 
-/// The note at the top of every conversation.
-pub const CONVERSATION_NOTE: &str = "Messages are kept on the server only until they are delivered. End-to-end encryption is coming to Parley soon.";
+/// The note at the top of every conversation (opens the safety number).
+pub const CONVERSATION_NOTE: &str = "Messages are end-to-end encrypted. No one outside of this chat, not even the Parley server, can read them. Click to verify.";
 
 /// The note on the welcome screen.
-pub const WELCOME_NOTE: &str = "End-to-end encryption is coming to Parley soon.";
+pub const WELCOME_NOTE: &str = "Your messages are end-to-end encrypted.";
+
+/// A message that arrived but could not be decrypted yet.
+pub const WAITING: &str = "Waiting for this message. This may take a while.";
+
+/// The notice in a chat when the peer's identity keys changed.
+pub const SAFETY_CHANGED: &str = "The safety number with this person changed: they signed in on a new device or reinstalled their browser. Click to verify.";
+
+/// The same, in the chat list.
+pub const SAFETY_CHANGED_SHORT: &str = "Safety number changed";
+
+/// The explanation in the encryption panel.
+pub const SAFETY_LEAD: &str = "Messages in this chat are end-to-end encrypted. To be sure no one sits between you, compare these numbers with the ones on the other person's screen, in person or on a call you trust.";

@@ -1,12 +1,14 @@
 //! The right pane: an open conversation, or the welcome placeholder.
 
+use crate::messaging;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::format;
-use crate::ui::icons::{IconBack, IconInfo, Logo};
+use crate::ui::icons::{IconBack, IconLock, IconVerified, Logo};
 use crate::ui::messages::MessageList;
+use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
 use parley_protocol::api::UserCard;
 
@@ -82,12 +84,32 @@ pub fn Conversation(
                 </button>
                 <Avatar name=name seed=id size=Size::Medium />
                 <div class="conversation-heading">
-                    <h2 data-testid="conversation-title">{move || name.get()}</h2>
+                    <h2 data-testid="conversation-title">
+                        {move || name.get()}
+                        <Show when=move || ui.verified.with(|v| v.contains(&id))>
+                            <span class="verified-badge" data-testid="verified-badge" title="Verified">
+                                <IconVerified />
+                            </span>
+                        </Show>
+                    </h2>
                     {subtitle}
                 </div>
+                <button
+                    type="button"
+                    class="icon-btn"
+                    data-testid="open-safety"
+                    title="Encryption and safety number"
+                    aria-label="Encryption and safety number"
+                    on:click=move |_| messaging::show_safety(true)
+                >
+                    <IconLock />
+                </button>
             </header>
             <MessageList app stick />
             <Composer peer=id stick />
+            <Show when=move || ui.safety_open.get()>
+                <SafetyPanel app peer=id name />
+            </Show>
         </section>
     }
 }
@@ -96,11 +118,16 @@ pub fn Conversation(
 #[component]
 pub fn ConversationNote() -> impl IntoView {
     view! {
-        <p class="e2e-pill">
-            <IconInfo />
+        <button
+            type="button"
+            class="e2e-pill"
+            data-testid="e2e-note"
+            on:click=move |_| messaging::show_safety(true)
+        >
+            <IconLock />
             " "
             {claims::CONVERSATION_NOTE}
-        </p>
+        </button>
     }
 }
 
@@ -115,7 +142,7 @@ pub fn ConversationEmpty() -> impl IntoView {
                 "Pick a chat or a contact to open a conversation. New here? Add people from the contacts button at the top left."
             </p>
             <p class="welcome-note">
-                <IconInfo />
+                <IconLock />
                 " "
                 {claims::WELCOME_NOTE}
             </p>

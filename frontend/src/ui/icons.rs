@@ -150,3 +150,23 @@ pub fn IconAlert() -> impl IntoView {
         </svg>
     }
 }
+
+/// Padlock: end-to-end encryption.
+#[component]
+pub fn IconLock() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M17 9h-1V7a4 4 0 0 0-8 0v2H7a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-9a2 2 0 0 0-2-2zm-7-2a2 2 0 1 1 4 0v2h-4zm2 11a2 2 0 1 1 0-4 2 2 0 0 1 0 4z" />
+        </svg>
+    }
+}
+
+/// Shield with a tick: a verified contact.
+#[component]
+pub fn IconVerified() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 2 4 5v6c0 5 3.4 9.7 8 11 4.6-1.3 8-6 8-11V5zm-1.5 14.5-4-4 1.4-1.4 2.6 2.6 5.6-5.6 1.4 1.4z" />
+        </svg>
+    }
+}

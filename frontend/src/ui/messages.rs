@@ -9,12 +9,14 @@
 
 use crate::messaging;
 use crate::state::AppState;
+use crate::ui::claims;
 use crate::ui::conversation::ConversationNote;
 use crate::ui::format;
+use crate::ui::icons::{IconClock, IconLock};
 use crate::ui::ticks;
 use leptos::html::Div;
 use leptos::prelude::*;
-use parley_client::message::Message;
+use parley_client::message::{Kind, Message};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
@@ -40,7 +42,7 @@ impl Row {
         match self {
             Row::Day(label) => format!("d{label}"),
             Row::Unread(_) => "u".to_owned(),
-            Row::Message(m) => format!("m{}{:?}{}", m.id, m.status, m.failed),
+            Row::Message(m) => format!("m{}{:?}{}{:?}", m.id, m.status, m.failed, m.kind),
         }
     }
 }
@@ -162,7 +164,50 @@ fn render(row: Row) -> AnyView {
     }
 }
 
-fn bubble(m: &Message) -> impl IntoView + use<> {
+fn bubble(m: &Message) -> AnyView {
+    match m.kind {
+        Kind::SafetyChanged => {
+            return view! {
+                <div class="notice-row">
+                    <button
+                        type="button"
+                        class="e2e-pill notice"
+                        data-testid="safety-changed"
+                        data-id=m.id.to_string()
+                        on:click=move |_| messaging::show_safety(true)
+                    >
+                        <IconLock />
+                        " "
+                        {claims::SAFETY_CHANGED}
+                    </button>
+                </div>
+            }
+            .into_any();
+        }
+        Kind::Waiting => {
+            return view! {
+                <div class="msg-row in">
+                    <div
+                        class="bubble waiting"
+                        data-testid="message-waiting"
+                        data-id=m.id.to_string()
+                        data-outgoing=m.outgoing.to_string()
+                    >
+                        <span class="message-text">
+                            <IconClock />
+                            " "
+                            {claims::WAITING}
+                        </span>
+                        <span class="message-meta">
+                            <time>{format::clock(m.composed_at)}</time>
+                        </span>
+                    </div>
+                </div>
+            }
+            .into_any();
+        }
+        Kind::Text => {}
+    }
     let side = if m.outgoing {
         "msg-row out"
     } else {
@@ -188,6 +233,7 @@ fn bubble(m: &Message) -> impl IntoView + use<> {
             </div>
         </div>
     }
+    .into_any()
 }
 
 /// The first bubble whose bottom is below the top edge, and its offset.

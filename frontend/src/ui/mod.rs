@@ -12,6 +12,7 @@ pub mod format;
 pub mod icons;
 pub mod messages;
 pub mod privacy;
+pub mod safety;
 pub mod settings;
 pub mod shell;
 pub mod sidebar;

@@ -134,10 +134,12 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
         last.with(|m| match m {
             Some(m) if m.outgoing => view! {
                 {ticks::of(m)}
-                <span class="chat-preview-text">{m.text.clone()}</span>
+                <span class="chat-preview-text">{preview_text(m)}</span>
             }
             .into_any(),
-            Some(m) => view! { <span class="chat-preview-text">{m.text.clone()}</span> }.into_any(),
+            Some(m) => {
+                view! { <span class="chat-preview-text">{preview_text(m)}</span> }.into_any()
+            }
             None => ().into_any(),
         })
     };
@@ -177,5 +179,15 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
                 </span>
             </button>
         </li>
+    }
+}
+
+/// The preview line of a chat: the text, or what stands in for it.
+fn preview_text(m: &parley_client::message::Message) -> String {
+    use parley_client::message::Kind;
+    match m.kind {
+        Kind::Text => m.text.clone(),
+        Kind::Waiting => crate::ui::claims::WAITING.to_owned(),
+        Kind::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
     }
 }
