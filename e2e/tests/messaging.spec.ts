@@ -13,71 +13,7 @@ import {
   test,
   type User,
 } from '../fixtures';
-
-/** Signs `user` up on `page` (at `base`, default: the page's baseURL). */
-async function join(page: Page, user: User, base = '/'): Promise<void> {
-  await page.goto(base);
-  await signUp(page, user);
-}
-
-/** Both add each other as contacts. */
-async function befriend(a: Page, alice: User, b: Page, bob: User): Promise<void> {
-  await addContact(a, bob.handle);
-  await expect(contactItem(a, bob)).toBeVisible();
-  await addContact(b, alice.handle);
-  await expect(contactItem(b, alice)).toBeVisible();
-}
-
-/**
- * Alice signed up on `a`, Bob on a new page (with `options`), and each in the
- * other's contacts: the start of most conversations below.
- */
-async function friends(
-  a: Page,
-  newPage: (options?: BrowserContextOptions) => Promise<Page>,
-  options?: BrowserContextOptions,
-): Promise<{ alice: User; bob: User; b: Page }> {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage(options);
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
-  return { alice, bob, b };
-}
-
-/** The chat list (closing any panel over it). */
-async function showChats(page: Page): Promise<void> {
-  if (!(await page.getByTestId('chat-list').isVisible())) {
-    const close = page.getByTestId('panel-close').or(page.getByTestId('back')).first();
-    await close.click();
-  }
-  await expect(page.getByTestId('chat-list')).toBeVisible();
-}
-
-function chatItem(page: Page, user: User) {
-  return page.getByTestId('chat-item').filter({ hasText: user.name });
-}
-
-/** Opens the conversation with `user` from the contacts panel. */
-async function openFromContacts(page: Page, user: User): Promise<void> {
-  await openContacts(page);
-  await contactItem(page, user).click();
-  await expect(page.getByTestId('conversation-title')).toContainText(user.name);
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.getByTestId('composer').fill(text);
-  await page.getByTestId('composer').press('Enter');
-}
-
-function bubble(page: Page, text: string) {
-  return page.getByTestId('message').filter({ hasText: text });
-}
-
-function tick(page: Page, text: string) {
-  return bubble(page, text).getByTestId('tick');
-}
+import { join, befriend, friends, showChats, chatItem, openFromContacts, send, bubble, tick } from '../chat';
 
 test('live chat both ways, with ticks ending in read', async ({ page: a, newPage }) => {
   const { alice, bob, b } = await friends(a, newPage, { colorScheme: 'dark' });
