@@ -12,9 +12,11 @@
 //! - [`store`]: the per-account IndexedDB database of messages and outbox.
 //! - [`ui`]: the components, one module per screen or panel.
 //! - [`pwa`] and [`device`]: browser integration (service worker, device name).
+//! - [`bench`]: crypto timings exported for the benchmark page script.
 
 mod api;
 mod app;
+mod bench;
 mod device;
 mod messaging;
 mod net;

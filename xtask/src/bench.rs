@@ -133,7 +133,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         &ws,
         Needs {
             postgres: true,
-            browser: false,
+            browser: true,
         },
     )?;
     let pg_bin = tools
@@ -151,7 +151,20 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let load_bin = server_bin.with_file_name("parley-load");
 
     let mut cluster = Cluster::start(&ws, &pg_bin, "pg-bench", Mode::Persistent)?;
-    let result = run_all(&ws, &cluster, &server_bin, &load_bin, opts.scale);
+    let result = run_all(&ws, &cluster, &server_bin, &load_bin, opts.scale).and_then(|mut r| {
+        let chromium = tools
+            .chromium
+            .as_deref()
+            .context("Chromium was not set up")?;
+        r.push(browser_crypto(
+            &ws,
+            &cluster,
+            &server_bin,
+            chromium,
+            opts.scale,
+        )?);
+        Ok(r)
+    });
     cluster.stop()?;
     let results = result?;
 
@@ -181,6 +194,37 @@ fn raise_fd_limit() {
 
 fn scaled(n: f64, scale: f64, min: f64) -> String {
     format!("{}", (n * scale).max(min).round())
+}
+
+/// Crypto timings and the bundle's size, measured in Chromium on the
+/// release build of the web client (`e2e/bench/crypto.bench.ts`).
+fn browser_crypto(
+    ws: &Workspace,
+    cluster: &Cluster,
+    server_bin: &Path,
+    chromium: &Path,
+    scale: f64,
+) -> Result<serde_json::Value> {
+    say("browser crypto: building the web client");
+    let dist = crate::build::trunk_build(ws)?;
+    let e2e = ws.root.join("e2e");
+    let out = e2e.join("output").join("crypto-bench.json");
+    let _ = std::fs::remove_file(&out);
+    let rounds = scaled(1000.0, scale, 50.0);
+    process::run(
+        ws.command("playwright")?
+            .current_dir(&e2e)
+            .args(["test", "--config", "bench.config.ts"])
+            .env("PARLEY_SERVER_BIN", server_bin)
+            .env("PARLEY_DIST", &dist)
+            .env("PARLEY_PG_URL", cluster.url(None))
+            .env("CHROMIUM_PATH", chromium)
+            .env("PARLEY_BENCH_ROUNDS", &rounds)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+    )?;
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    Ok(serde_json::from_str(&text)?)
 }
 
 fn run_all(
@@ -355,6 +399,17 @@ fn row(r: &serde_json::Value) -> String {
             r["kib_per_connection"],
             r["connects_per_sec"],
             r["reconnects_per_sec"]
+        ),
+        "browser_crypto" => format!(
+            "| crypto in the browser | Chromium {}, {} rounds, 100 B | session set-up (claim, pre-key encrypt, pin, decrypt) **{} µs**; encrypt **{} µs**, decrypt **{} µs** per message ({} B ciphertext); wasm {} B raw, {} B gzip | |",
+            r["browser"].as_str().unwrap_or_default(),
+            r["rounds"],
+            r["session_setup_us"],
+            r["encrypt_us"],
+            r["decrypt_us"],
+            r["ciphertext_bytes"],
+            r["wasm_bytes"],
+            r["wasm_gzip_bytes"]
         ),
         other => format!("| {other} | | {r} | |"),
     }
