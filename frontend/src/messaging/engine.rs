@@ -586,6 +586,13 @@ impl Engine {
             return Ok(false);
         }
         let (store, secure) = (self.store()?, self.secure()?);
+        if peer != self.me && !self.peer_has_devices(peer, &secure).await? {
+            // Someone who just signed up may not have published keys yet, or
+            // has signed out everywhere: the message waits (clock) and is
+            // tried again, rather than being accepted for no device at all.
+            self.schedule_retry();
+            return Ok(false);
+        }
         let targets = self.chat.borrow().targets(peer);
         let missing = secure.ensure_sessions(self.app, &targets).await;
         self.check_identity(peer).await?;
@@ -602,6 +609,27 @@ impl Engine {
             to: peer,
             payloads,
         }))
+    }
+
+    /// Whether `peer` has a device that can receive: from the lists learnt
+    /// so far, else from the key directory (which also pins their keys).
+    async fn peer_has_devices(&self, peer: UserId, secure: &Secure) -> Result<bool, StoreError> {
+        let known = self
+            .chat
+            .borrow()
+            .known_devices()
+            .get(&peer)
+            .is_some_and(|d| !d.is_empty());
+        if known {
+            return Ok(true);
+        }
+        let Some(keys) = secure.learn_user(self.app, peer).await else {
+            return Ok(false);
+        };
+        let devices: Vec<DeviceId> = keys.iter().map(|k| k.device_id).collect();
+        self.chat.borrow_mut().set_devices(peer, devices.clone());
+        self.identity_seen(peer, secure.keys_of(&devices)).await?;
+        Ok(!devices.is_empty())
     }
 
     /// A control message (never shown, never in the outbox) to `peer`'s
