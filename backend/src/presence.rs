@@ -1,6 +1,6 @@
 //! Who is online, and who wants to know. Ephemeral: only "last seen" is stored.
 
-use crate::gateway::{Command, Gateway};
+use crate::gateway::Gateway;
 use dashmap::DashMap;
 use parley_protocol::frame::ServerFrame;
 use parley_protocol::{DeviceId, Millis, UserId};
@@ -113,7 +113,9 @@ impl Presence {
         let visible = bytes::Bytes::from(visible);
         for (device, may_see) in watchers {
             if may_see {
-                gateway.push(device, Command::Frame(visible.clone()));
+                // Ephemeral: a full outbox drops it rather than closing the
+                // watcher's socket, so no one can cut others off by flapping.
+                gateway.push_ephemeral(device, visible.clone());
             }
         }
     }
@@ -216,7 +218,7 @@ pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(),
             };
             state
                 .gateway
-                .push(device, Command::Frame(bytes::Bytes::from(frame.encode())));
+                .push_ephemeral(device, bytes::Bytes::from(frame.encode()));
         }
     }
     Ok(())

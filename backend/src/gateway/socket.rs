@@ -406,15 +406,18 @@ impl Connection {
                     .await
             }
             ClientFrame::Ack { ids } => {
+                // Only ids this socket delivered count: anything else is a
+                // duplicate or made up, and must not cost a queue delete. (A
+                // message delivered on an earlier socket is drained again on
+                // this one and acked then.)
                 let mut senders = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let sender = self.unacked.remove(&id).map(|(sender, routed_at)| {
+                    if let Some((sender, routed_at)) = self.unacked.remove(&id) {
                         let rtt =
                             u64::try_from(routed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
                         crate::gateway::record_ack_rtt(&self.ack_rtt_us, rtt);
-                        sender
-                    });
-                    senders.push((id, sender));
+                        senders.push((id, Some(sender)));
+                    }
                 }
                 receipts::acked(&state, caller, senders).await;
                 Ok(())
@@ -461,10 +464,9 @@ impl Connection {
             }
             .encode(),
         );
+        // Ephemeral: typing never closes the peer's socket, however fast it comes.
         for &device in devices.iter() {
-            self.state
-                .gateway
-                .push(device, Command::Frame(frame.clone()));
+            self.state.gateway.push_ephemeral(device, frame.clone());
         }
     }
 

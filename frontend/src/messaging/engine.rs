@@ -409,10 +409,7 @@ impl Engine {
             Job::Load => self.load().await,
             Job::Ready => self.ready().await,
             Job::Delivered(batch) => self.delivered(batch).await,
-            Job::Accepted { id, at } if self.controls.borrow_mut().remove(&id).is_some() => {
-                let _ = at;
-                Ok(())
-            }
+            Job::Accepted { id, .. } if self.controls.borrow_mut().remove(&id).is_some() => Ok(()),
             Job::Accepted { id, at } => {
                 let changed = self
                     .store()?
@@ -594,8 +591,11 @@ impl Engine {
             return Ok(false);
         }
         let targets = self.chat.borrow().targets(peer);
-        let missing = secure.ensure_sessions(self.app, &targets).await;
-        self.check_identity(peer).await?;
+        let (started, missing) = secure.ensure_sessions(self.app, &targets).await;
+        // Keys only change when a session starts with a new device.
+        if started {
+            self.check_identity(peer).await?;
+        }
         if !missing.is_empty() {
             leptos::logging::warn!("no session yet with {} device(s); retrying", missing.len());
             self.schedule_retry();

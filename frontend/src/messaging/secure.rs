@@ -109,9 +109,17 @@ impl Secure {
     }
 
     /// Starts sessions with the targets that have none, claiming a key for
-    /// each. Returns the targets that still have none (claim failed).
-    pub async fn ensure_sessions(&self, app: AppState, targets: &[DeviceId]) -> Vec<DeviceId> {
+    /// each. Returns whether any session started, and the targets that still
+    /// have none (claim failed).
+    pub async fn ensure_sessions(
+        &self,
+        app: AppState,
+        targets: &[DeviceId],
+    ) -> (bool, Vec<DeviceId>) {
         let missing = self.machine.borrow().missing_sessions(targets);
+        if missing.is_empty() {
+            return (false, missing);
+        }
         for chunk in missing.chunks(MAX_DEVICES_PER_SEND) {
             let devices = chunk.to_vec();
             let Ok(claimed) = app
@@ -130,7 +138,8 @@ impl Secure {
                 }
             }
         }
-        self.machine.borrow().missing_sessions(targets)
+        let still = self.machine.borrow().missing_sessions(targets);
+        (still.len() < missing.len(), still)
     }
 
     /// Encrypts for the targets (all must have sessions) and saves the state

@@ -5,7 +5,7 @@ use crate::device::device_name;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::field::Field;
-use crate::ui::icons::{IconInfo, Logo};
+use crate::ui::icons::{IconLock, Logo};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -220,7 +220,7 @@ pub fn AuthScreen(app: AppState) -> impl IntoView {
                     }}
                 </p>
                 <p class="auth-footnote">
-                    <IconInfo />
+                    <IconLock />
                     " "
                     {claims::AUTH_FOOTNOTE}
                 </p>

@@ -60,17 +60,6 @@ pub fn IconClose() -> impl IntoView {
     }
 }
 
-/// A circled "i": a note about how Parley handles messages. (Was a
-/// padlock; it comes back with end-to-end encryption.)
-#[component]
-pub fn IconInfo() -> impl IntoView {
-    view! {
-        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
-            <path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z" />
-        </svg>
-    }
-}
-
 /// Paper plane: send.
 #[component]
 pub fn IconSend() -> impl IntoView {
