@@ -120,6 +120,11 @@ impl Machine {
         }
     }
 
+    /// The device this state belongs to.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
     /// This device's signed identity keys.
     pub fn identity(&self) -> IdentityKeys {
         let keys = self.account.identity_keys();

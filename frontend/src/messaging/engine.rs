@@ -535,8 +535,9 @@ impl Engine {
             .collect();
         self.ui.verified.try_set(verified);
         *self.secure.borrow_mut() = Some(secure.clone());
-        *self.store.borrow_mut() = Some(store.clone());
-        secure.publish(self.app, &store).await?;
+        *self.store.borrow_mut() = Some(store);
+        // Keys are published (and topped up) on every `Ready`, which always
+        // runs after this job.
         self.rewatch();
         Ok(())
     }
@@ -557,7 +558,10 @@ impl Engine {
 
     async fn resend_outbox(self: &Rc<Self>) -> Result<(), StoreError> {
         for msg in self.store()?.outbox().await? {
-            if !msg.failed && !self.send_message(&msg).await? {
+            // A message that cannot go yet (its peer has no device or no
+            // session yet) waits without holding up the others; only a
+            // closed socket stops the round.
+            if !msg.failed && !self.send_message(&msg).await? && !state::online() {
                 break;
             }
         }
@@ -673,6 +677,10 @@ impl Engine {
     }
 
     async fn identity_seen(&self, user: UserId, keys: BTreeSet<String>) -> Result<(), StoreError> {
+        // Notices are about other people; this account's own keys are not.
+        if user == self.me {
+            return Ok(());
+        }
         let secure = self.secure()?;
         let before = secure.identity(user);
         let added = secure.observe(user, keys);
@@ -715,6 +723,7 @@ impl Engine {
         let mut answer = Vec::new();
         let mut ask: HashMap<UserId, Vec<MessageId>> = HashMap::new();
         let mut learnt = HashSet::new();
+        let mut decrypted = false;
         for d in &batch {
             if !skip.insert(d.id) {
                 continue;
@@ -727,6 +736,7 @@ impl Engine {
                 self.chat.borrow_mut().set_devices(d.from, devices.clone());
                 self.identity_seen(d.from, secure.keys_of(&devices)).await?;
             }
+            decrypted = true;
             let plaintext = match secure.decrypt(d.from_device, &d.body) {
                 Ok(plaintext) => Some(plaintext),
                 Err(err) => {
@@ -742,12 +752,19 @@ impl Engine {
                 Incoming::Retry { from, ids, .. } => answer.push((from, ids)),
             }
         }
-        secure.save(&store).await?;
+        if decrypted {
+            secure.save(&store).await?;
+        }
         self.received(msgs, &ids).await?;
         for m in resent {
             let changed = store
                 .update(&[m.id], false, |held| {
-                    if held.kind == Kind::Waiting && held.peer == m.peer {
+                    // Only the placeholder of the same conversation and
+                    // direction: a peer cannot rewrite a copy of my message.
+                    if held.kind == Kind::Waiting
+                        && held.peer == m.peer
+                        && held.outgoing == m.outgoing
+                    {
                         held.text.clone_from(&m.text);
                         held.composed_at = m.composed_at;
                         held.from_device = m.from_device;

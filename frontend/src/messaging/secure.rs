@@ -49,12 +49,22 @@ impl Secure {
     /// Restores the sealed state, or makes a new device identity.
     pub async fn open(store: &Store, device: DeviceId) -> Result<Self, StoreError> {
         let key = vault::pickle_key(store).await?;
-        let machine = match store.meta_raw(OLM).await?.and_then(|v| v.as_string()) {
-            Some(text) => Machine::unpickle(&text, &key)
-                .map_err(|e| StoreError(format!("the encryption state is unreadable: {e}")))?,
-            None => Machine::new(device),
+        let stored = match store.meta_raw(OLM).await?.and_then(|v| v.as_string()) {
+            Some(text) => Some(
+                Machine::unpickle(&text, &key)
+                    .map_err(|e| StoreError(format!("the encryption state is unreadable: {e}")))?,
+            ),
+            None => None,
         };
-        let published = store.meta::<bool>(PUBLISHED).await?.unwrap_or(false);
+        // A state left behind by an earlier sign-in of this account (its
+        // database outlived the sign-out) belongs to another device id.
+        let (machine, published) = match stored {
+            Some(machine) if machine.device() == device => {
+                let published = store.meta::<bool>(PUBLISHED).await?.unwrap_or(false);
+                (machine, published)
+            }
+            _ => (Machine::new(device), false),
+        };
         let identities = store
             .meta::<HashMap<UserId, Identity>>(IDENTITIES)
             .await?
