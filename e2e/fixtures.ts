@@ -16,9 +16,9 @@ import {
   type BrowserContextOptions,
   type Page,
 } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 
 export { expect };
@@ -395,4 +395,36 @@ export async function waitForServiceWorker(
       .catch(() => 'navigating');
   if ((await controllerState()) === 'none') await page.reload();
   await expect.poll(controllerState, { timeout: 30_000 }).toBe('activated');
+}
+
+// ---------------------------------------------------------------------------------------
+// The server's database, as the tests inspect it
+
+/** A PostgreSQL client tool of the newest installed version (or from PATH). */
+export function pgBin(tool: string): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    for (const version of readdirSync(root).sort().reverse()) {
+      const candidate = `${root}/${version}/bin/${tool}`;
+      if (existsSync(candidate)) return candidate;
+    }
+  }
+  return tool;
+}
+
+/** The URL of `server`'s own database. */
+export function dbUrl(server: ParleyServer): string {
+  return `${process.env.PARLEY_PG_URL!.replace(/\/+$/, '')}/${server.database}`;
+}
+
+/** Runs one query on `server`'s database; the rows as psql prints them unaligned. */
+export function sql(server: ParleyServer, query: string): string {
+  return execFileSync(pgBin('psql'), ['-XAtq', dbUrl(server), '-c', query], { encoding: 'utf8' }).trim();
+}
+
+/** How many of `handle`'s devices have published their keys (senders address only those). */
+export function publishedDevices(server: ParleyServer, handle: string): number {
+  const query = `SELECT count(*) FROM device_keys k JOIN devices d ON d.id = k.device_id
+    JOIN users u ON u.id = d.user_id WHERE u.handle = '${handle}'`;
+  return Number(sql(server, query));
 }

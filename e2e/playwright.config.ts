@@ -24,6 +24,10 @@ export default defineConfig({
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        // Calls: a synthetic camera (test pattern) and microphone (beeps); whether a page
+        // may use them is still decided per context (`permissions`).
+        '--use-fake-device-for-media-stream',
+        '--autoplay-policy=no-user-gesture-required',
       ],
     },
     trace: 'retain-on-failure',

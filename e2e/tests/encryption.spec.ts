@@ -4,8 +4,17 @@
 import type { Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { expect, screenshot, signIn, test, type ParleyServer } from '../fixtures';
+import {
+  dbUrl,
+  expect,
+  pgBin,
+  publishedDevices,
+  screenshot,
+  signIn,
+  sql,
+  test,
+  type ParleyServer,
+} from '../fixtures';
 import { bubble, chatItem, friends, openFromContacts, send, showChats, tick } from '../chat';
 
 /** Every WebSocket frame a page sends or receives, as bytes. */
@@ -18,21 +27,6 @@ function recordFrames(page: Page, into: Buffer[]): void {
   });
 }
 
-function pgBin(tool: string): string {
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    for (const version of readdirSync(root).sort().reverse()) {
-      const candidate = `${root}/${version}/bin/${tool}`;
-      if (existsSync(candidate)) return candidate;
-    }
-  }
-  return tool;
-}
-
-function dbUrl(server: ParleyServer): string {
-  return `${process.env.PARLEY_PG_URL!.replace(/\/+$/, '')}/${server.database}`;
-}
-
 /** Every row of every table of the server's database, as pg_dump prints them. */
 function dumpDatabase(server: ParleyServer): string {
   return execFileSync(pgBin('pg_dump'), ['--data-only', '--no-owner', dbUrl(server)], {
@@ -41,9 +35,6 @@ function dumpDatabase(server: ParleyServer): string {
   });
 }
 
-function sql(server: ParleyServer, query: string): string {
-  return execFileSync(pgBin('psql'), ['-XAtq', dbUrl(server), '-c', query], { encoding: 'utf8' }).trim();
-}
 
 /** The sentinel as text, as bytea hex (how pg_dump prints bytes) and as base64. */
 function forms(sentinel: string): string[] {
@@ -157,9 +148,7 @@ test('a new device gets new messages, and the contact sees the safety number cha
   await signIn(b2, bob);
   await expect(b2.getByTestId('main-screen')).toBeVisible();
   // Senders address a device once it has published its keys.
-  const published = `SELECT count(*) FROM device_keys k JOIN devices d ON d.id = k.device_id
-    JOIN users u ON u.id = d.user_id WHERE u.handle = '${bob.handle}'`;
-  await expect.poll(() => sql(server, published)).toBe('2');
+  await expect.poll(() => publishedDevices(server, bob.handle)).toBe(2);
 
   await send(a, 'after the new device');
   await expect(a.getByTestId('safety-changed')).toBeVisible();

@@ -9,6 +9,8 @@
 //! - [`net`]: the WebSocket connection (auth, keep-alive, reconnection).
 //! - [`messaging`]: real-time chats: the client core, the socket and the
 //!   store wired together, with the signals the views render.
+//! - [`calls`]: voice and video calls: WebRTC, camera and microphone,
+//!   driven by the core's call state machine; signals go through messaging.
 //! - [`store`]: the per-account IndexedDB database of messages and outbox.
 //! - [`ui`]: the components, one module per screen or panel.
 //! - [`pwa`] and [`device`]: browser integration (service worker, device name).
@@ -17,6 +19,7 @@
 mod api;
 mod app;
 mod bench;
+mod calls;
 mod device;
 mod messaging;
 mod net;

@@ -149,6 +149,7 @@ impl Chat {
             seen: true,
             failed: false,
             kind: Kind::Text,
+            call: None,
         })
     }
 
@@ -194,6 +195,7 @@ impl Chat {
             seen: outgoing,
             failed: false,
             kind,
+            call: None,
         };
         match plaintext.map(Content::decode) {
             Some(Ok(Content::Text { text, composed_at })) => {

@@ -6,12 +6,14 @@
 //!
 //! - [`content`]: what travels inside a payload (the server never reads it).
 //! - [`message`]: a message as stored and shown, with its tick.
+//! - [`call`]: voice and video calls: signals and their state machine.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
 //! - [`window`]: the bounded run of a conversation that is on screen.
 //! - [`summary`]: the chat list (newest message, unread count per peer).
 //! - [`typing`]: when to send typing indicators and how long to show them.
 #![warn(missing_docs)]
 
+pub mod call;
 pub mod chat;
 pub mod content;
 pub mod crypto;

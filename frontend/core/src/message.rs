@@ -1,5 +1,6 @@
 //! A message as the client stores and shows it.
 
+use crate::call::CallLog;
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub enum Kind {
     /// A notice, not a message: the peer's safety number changed (a new
     /// device or a reinstalled browser).
     SafetyChanged,
+    /// A voice or video call (see [`Message::call`]).
+    Call,
 }
 
 /// One message of a conversation.
@@ -74,4 +77,7 @@ pub struct Message {
     /// Message, placeholder or notice.
     #[serde(default)]
     pub kind: Kind,
+    /// For [`Kind::Call`]: how the call went.
+    #[serde(default)]
+    pub call: Option<CallLog>,
 }

@@ -132,6 +132,7 @@ mod tests {
             seen: outgoing,
             failed: false,
             kind: crate::message::Kind::Text,
+            call: None,
         }
     }
 

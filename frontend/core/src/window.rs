@@ -145,6 +145,7 @@ mod tests {
             seen: false,
             failed: false,
             kind: crate::message::Kind::Text,
+            call: None,
         }
     }
 

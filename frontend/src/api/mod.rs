@@ -13,8 +13,8 @@ pub use failure::ApiFailure;
 
 use http::{Method, send};
 use parley_protocol::api::{
-    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, KeyCount, Profile, RegisterRequest,
-    Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
+    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, Profile,
+    RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
 use parley_protocol::{DeviceId, UserId};
 
@@ -124,4 +124,9 @@ pub async fn claim_keys(
 pub async fn user_keys(token: &str, user: UserId) -> Result<Vec<DeviceKeys>, ApiFailure> {
     let path = format!("/users/{user}/keys");
     send(Method::Get, &path, Some(token), None::<&()>).await
+}
+
+/// `GET /calls/ice`: STUN/TURN servers and short-lived TURN credentials.
+pub async fn ice(token: &str) -> Result<IceConfig, ApiFailure> {
+    send(Method::Get, "/calls/ice", Some(token), None::<&()>).await
 }

@@ -12,6 +12,7 @@ use crate::state::{self, AppState};
 use crate::store::{Store, StoreError};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use parley_client::call::{CallLog, Target};
 use parley_client::chat::{Chat, Event, Incoming};
 use parley_client::content::{Content, ContentError, MAX_RETRY_IDS};
 use parley_client::message::{Kind, Message, Status};
@@ -19,7 +20,7 @@ use parley_client::summary::ChatList;
 use parley_client::verification::safety_number;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
-use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
+use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame, SignalDelivery};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use std::cell::{Cell, RefCell};
@@ -59,6 +60,22 @@ enum Job {
     RetryOutbox,
     SaveCards,
     Verify { peer: UserId, verified: bool },
+    SignalIn(SignalDelivery),
+    SignalOut(Outgoing),
+    RecordCall(CallLog),
+}
+
+/// A call signal to encrypt and send.
+pub struct Outgoing {
+    /// The call peer (the frame's `to`).
+    pub peer: UserId,
+    /// Which of their (or this account's) devices.
+    pub target: Target,
+    /// The signal's plaintext.
+    pub plaintext: Vec<u8>,
+    /// Fetch the device lists first (a new call: a stale list would ring
+    /// too few devices, or name one the server no longer knows).
+    pub refresh: bool,
 }
 
 struct Engine {
@@ -202,8 +219,7 @@ pub fn on_frame(frame: ServerFrame) {
             drop(jobs);
             Job::Delivered(vec![d])
         }
-        // Calls are not wired into the browser yet: signals are dropped.
-        Event::Signal(_) => return,
+        Event::Signal(signal) => Job::SignalIn(signal),
         Event::Accepted { id, at } => Job::Accepted { id, at },
         Event::Resend(id) => Job::Resend(id),
         Event::Rejected { id, retry, message } => {
@@ -232,6 +248,21 @@ pub fn on_frame(frame: ServerFrame) {
         Event::None => return,
     };
     push(&engine, job);
+}
+
+/// Queues a call signal (encrypted and sent in order with everything else
+/// that touches the crypto state).
+pub fn send_signal(out: Outgoing) {
+    if let Some(engine) = current() {
+        push(&engine, Job::SignalOut(out));
+    }
+}
+
+/// Puts a finished call in the chat history.
+pub fn record_call(log: CallLog) {
+    if let Some(engine) = current() {
+        push(&engine, Job::RecordCall(log));
+    }
 }
 
 pub fn compose(peer: UserId, text: &str) -> Result<(), ContentError> {
@@ -483,6 +514,23 @@ impl Engine {
                 });
                 Ok(())
             }
+            Job::SignalIn(signal) => self.signal_in(signal).await,
+            Job::SignalOut(out) => self.signal_out(out).await,
+            Job::RecordCall(log) => {
+                learn_name(self, log.peer);
+                let added = self
+                    .store()?
+                    .add_new(vec![log.message(self.device)])
+                    .await?;
+                let (new_peer, read_due) = self.show_added(&added);
+                if new_peer {
+                    self.rewatch();
+                }
+                if read_due && let Some(open) = self.open_peer() {
+                    self.mark_read(open).await?;
+                }
+                Ok(())
+            }
             Job::SaveCards => {
                 let cards: Vec<UserCard> = self
                     .ui
@@ -705,9 +753,90 @@ impl Engine {
                 seen: true,
                 failed: false,
                 kind: Kind::SafetyChanged,
+                call: None,
             };
             let added = store.add_new(vec![notice]).await?;
             self.show_added(&added);
+        }
+        Ok(())
+    }
+
+    /// Fetches `user`'s current devices (pinning their keys).
+    async fn refresh_devices(&self, user: UserId, secure: &Secure) -> Result<(), StoreError> {
+        if let Some(keys) = secure.learn_user(self.app, user).await {
+            let devices: Vec<DeviceId> = keys.iter().map(|k| k.device_id).collect();
+            self.chat.borrow_mut().set_devices(user, devices.clone());
+            self.identity_seen(user, secure.keys_of(&devices)).await?;
+        }
+        Ok(())
+    }
+
+    /// Encrypts a call signal for each target device and sends it. Signals
+    /// are ephemeral: offline, or for a device without a session, they are
+    /// dropped (the call's timeout covers it).
+    async fn signal_out(&self, out: Outgoing) -> Result<(), StoreError> {
+        if !state::online() {
+            return Ok(());
+        }
+        let (store, secure) = (self.store()?, self.secure()?);
+        let Outgoing {
+            peer,
+            target,
+            plaintext,
+            refresh,
+        } = out;
+        let owner = if target == Target::Own { self.me } else { peer };
+        if refresh {
+            self.refresh_devices(owner, &secure).await?;
+        }
+        let devices: Vec<DeviceId> = {
+            let chat = self.chat.borrow();
+            let list = chat
+                .known_devices()
+                .get(&owner)
+                .cloned()
+                .unwrap_or_default();
+            match target {
+                Target::Device(d) => vec![d],
+                Target::Peer | Target::Own => list,
+                Target::PeerExcept(skip) => list.into_iter().filter(|d| *d != skip).collect(),
+            }
+        };
+        let devices: Vec<DeviceId> = devices.into_iter().filter(|d| *d != self.device).collect();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let (started, missing) = secure.ensure_sessions(self.app, &devices).await;
+        if started {
+            self.check_identity(peer).await?;
+        }
+        let ready: Vec<DeviceId> = devices
+            .into_iter()
+            .filter(|d| !missing.contains(d))
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        if let Some(payloads) = secure.encrypt(&store, &ready, &plaintext).await? {
+            send(&ClientFrame::Signal { to: peer, payloads });
+        }
+        Ok(())
+    }
+
+    /// Decrypts a call signal and hands it to the call controller.
+    async fn signal_in(&self, signal: SignalDelivery) -> Result<(), StoreError> {
+        let (store, secure) = (self.store()?, self.secure()?);
+        if !secure.knows(signal.from_device) {
+            self.refresh_devices(signal.from, &secure).await?;
+        }
+        match secure.decrypt(signal.from_device, &signal.body) {
+            Ok(plaintext) => {
+                secure.save(&store).await?;
+                crate::calls::on_signal(signal.from, signal.from_device, &plaintext);
+            }
+            Err(err) => {
+                leptos::logging::warn!("cannot decrypt a call signal from {}: {err}", signal.from);
+            }
         }
         Ok(())
     }
@@ -963,7 +1092,7 @@ impl Engine {
         if self.open_peer() != Some(peer) || !visible() || !state::online() {
             return Ok(());
         }
-        let (ids, _) = self.store()?.mark_seen(peer).await?;
+        let (ids, receipts) = self.store()?.mark_seen(peer).await?;
         self.ui.chats.try_update(|c| c.read(peer));
         if ids.is_empty() {
             return Ok(());
@@ -973,12 +1102,12 @@ impl Engine {
                 w.update(*id, |m| m.seen = true);
             }
         });
-        let receipts = self
+        let receipts_on = self
             .app
             .session
             .with_untracked(|s| s.as_ref().is_none_or(|s| s.profile.read_receipts));
-        if receipts {
-            for chunk in ids.chunks(MAX_IDS_PER_FRAME) {
+        if receipts_on {
+            for chunk in receipts.chunks(MAX_IDS_PER_FRAME) {
                 send(&ClientFrame::Read {
                     sender: peer,
                     ids: chunk.to_vec(),

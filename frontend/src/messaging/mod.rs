@@ -132,10 +132,12 @@ impl Default for Messaging {
 pub fn start(app: AppState, me: UserId, device: DeviceId) {
     app.messaging.clear();
     engine::start(app, me, device);
+    crate::calls::start(app, me, device);
 }
 
 /// Stops messaging; with `wipe`, deletes this account's local database.
 pub fn stop(app: AppState, wipe: bool) {
+    crate::calls::stop();
     engine::stop(wipe);
     app.messaging.clear();
 }
@@ -201,6 +203,8 @@ pub async fn safety(peer: UserId) -> Option<Safety> {
 pub fn set_verified(peer: UserId, verified: bool) {
     engine::set_verified(peer, verified);
 }
+
+pub use engine::{Outgoing, record_call, send_signal};
 
 /// Shows or hides the open chat's encryption panel.
 pub fn show_safety(open: bool) {

@@ -11,6 +11,7 @@
 pub mod storage;
 
 use crate::api::{self, ApiFailure};
+use crate::calls::CallUi;
 use crate::messaging::{self, Messaging};
 use crate::net::socket::{Handlers, LinkStatus, Socket};
 use leptos::prelude::*;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub unreachable: RwSignal<bool>,
     /// Chats, the open conversation, typing and presence.
     pub messaging: Messaging,
+    /// The voice or video call on screen.
+    pub calls: CallUi,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             link: RwSignal::new(LinkStatus::Connecting),
             unreachable: RwSignal::new(false),
             messaging: Messaging::new(),
+            calls: CallUi::new(),
         };
         if let Some(session) = session {
             messaging::start(app, session.profile.user_id, session.device_id);

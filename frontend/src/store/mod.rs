@@ -31,9 +31,9 @@ mod record;
 pub mod vault;
 
 use keys::{chat_range, id_key, position};
-use parley_client::message::Message;
+use parley_client::message::{Kind, Message};
 use parley_client::summary::ChatSummary;
-use parley_protocol::{MessageId, Millis, UserId};
+use parley_protocol::{MessageId, UserId};
 use record::Record;
 use rexie::{Direction, Index, ObjectStore, Rexie, TransactionMode};
 use serde::Serialize;
@@ -344,9 +344,9 @@ impl Store {
         Ok(first.map(|m| (m.id, count)))
     }
 
-    /// Marks every unseen incoming message of a chat as seen; returns their
-    /// ids (for the read receipt) and the newest one's time (the marker).
-    pub async fn mark_seen(&self, peer: UserId) -> Result<(Vec<MessageId>, Option<Millis>)> {
+    /// Marks every unseen incoming entry of a chat as seen; returns their ids
+    /// and those of them that get a read receipt (messages, not calls).
+    pub async fn mark_seen(&self, peer: UserId) -> Result<(Vec<MessageId>, Vec<MessageId>)> {
         let tx = self
             .db
             .transaction(&[MESSAGES, META], TransactionMode::ReadWrite)?;
@@ -356,12 +356,17 @@ impl Store {
             .get_all(Some(chat_range(peer, None, None)?), None)
             .await?;
         let mut ids = Vec::with_capacity(unseen.len());
+        let mut receipts = Vec::with_capacity(unseen.len());
         let mut newest = None;
         for value in unseen {
             let mut msg = Record::from_js(value)?;
             msg.seen = true;
             newest = newest.max(Some(msg.composed_at));
             ids.push(msg.id);
+            // Read receipts are for messages; a seen missed call is private.
+            if msg.kind != Kind::Call {
+                receipts.push(msg.id);
+            }
             store.put(&Record::from(&msg).to_js()?, None).await?;
         }
         if let Some(at) = newest {
@@ -371,7 +376,7 @@ impl Store {
                 .await?;
         }
         tx.done().await?;
-        Ok((ids, newest))
+        Ok((ids, receipts))
     }
 
     /// A JSON value of the `meta` store.

@@ -1,6 +1,7 @@
 //! A message as an IndexedDB record (see the schema in the module above).
 
 use super::Result;
+use parley_client::call::CallLog;
 use parley_client::message::{Kind, Message, Status};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,8 @@ pub struct Record {
     failed: bool,
     #[serde(default)]
     kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<CallLog>,
     /// The peer, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<UserId>,
@@ -42,6 +45,7 @@ impl From<&Message> for Record {
             seen: m.seen,
             failed: m.failed,
             kind: m.kind,
+            call: m.call.clone(),
             unseen: (!m.outgoing && !m.seen).then_some(m.peer),
         }
     }
@@ -61,6 +65,7 @@ impl From<Record> for Message {
             seen: r.seen,
             failed: r.failed,
             kind: r.kind,
+            call: r.call,
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The right pane: an open conversation, or the welcome placeholder.
 
+use crate::calls;
 use crate::messaging;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::format;
-use crate::ui::icons::{IconBack, IconLock, IconVerified, Logo};
+use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
 use crate::ui::messages::MessageList;
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
@@ -69,6 +70,12 @@ pub fn Conversation(
             .into_any()
         }
     };
+    let in_call = move || {
+        app.calls.view.with(|v| {
+            v.as_ref()
+                .is_some_and(|v| !matches!(v.stage, calls::Stage::Ended(_)))
+        })
+    };
     view! {
         <section class="conversation" data-testid="conversation">
             <header class="conversation-header">
@@ -94,6 +101,28 @@ pub fn Conversation(
                     </h2>
                     {subtitle}
                 </div>
+                <button
+                    type="button"
+                    class="icon-btn"
+                    data-testid="call-video"
+                    title="Video call"
+                    aria-label="Video call"
+                    disabled=in_call
+                    on:click=move |_| calls::call(id, true)
+                >
+                    <IconVideo />
+                </button>
+                <button
+                    type="button"
+                    class="icon-btn"
+                    data-testid="call-voice"
+                    title="Voice call"
+                    aria-label="Voice call"
+                    disabled=in_call
+                    on:click=move |_| calls::call(id, false)
+                >
+                    <IconPhone />
+                </button>
                 <button
                     type="button"
                     class="icon-btn"

@@ -7,15 +7,17 @@
 //! messages, just opened, just sent), otherwise so the message that was at
 //! the top of the viewport stays exactly where it was.
 
+use crate::calls;
 use crate::messaging;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::conversation::ConversationNote;
 use crate::ui::format;
-use crate::ui::icons::{IconClock, IconLock};
+use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
 use crate::ui::ticks;
 use leptos::html::Div;
 use leptos::prelude::*;
+use parley_client::call::Outcome;
 use parley_client::message::{Kind, Message};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
@@ -198,6 +200,51 @@ fn bubble(m: &Message) -> AnyView {
                             " "
                             {claims::WAITING}
                         </span>
+                        <span class="message-meta">
+                            <time>{format::clock(m.composed_at)}</time>
+                        </span>
+                    </div>
+                </div>
+            }
+            .into_any();
+        }
+        Kind::Call => {
+            let Some(log) = m.call.clone() else {
+                return ().into_any();
+            };
+            let missed = matches!(
+                log.outcome,
+                Outcome::Missed | Outcome::NoAnswer | Outcome::Busy
+            );
+            let icon = if log.video {
+                view! { <IconVideo /> }.into_any()
+            } else {
+                view! { <IconPhone /> }.into_any()
+            };
+            let (peer, video) = (log.peer, log.video);
+            return view! {
+                <div class=if m.outgoing { "msg-row out" } else { "msg-row in" }>
+                    <div
+                        class="bubble call-event"
+                        class:missed=missed
+                        data-testid="call-event"
+                        data-id=m.id.to_string()
+                        data-outcome=format!("{:?}", log.outcome).to_lowercase()
+                        data-outgoing=m.outgoing.to_string()
+                    >
+                        <span class="call-event-icon">{icon}</span>
+                        <span class="message-text" data-testid="call-event-text">
+                            {log.summary()}
+                        </span>
+                        <button
+                            type="button"
+                            class="call-back"
+                            data-testid="call-back"
+                            title="Call back"
+                            on:click=move |_| calls::call(peer, video)
+                        >
+                            "Call back"
+                        </button>
                         <span class="message-meta">
                             <time>{format::clock(m.composed_at)}</time>
                         </span>

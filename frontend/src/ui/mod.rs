@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod avatar;
 pub mod banner;
+pub mod call;
 pub mod claims;
 pub mod composer;
 pub mod contacts;

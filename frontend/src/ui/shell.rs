@@ -5,6 +5,7 @@
 use crate::messaging;
 use crate::state::AppState;
 use crate::ui::banner::StatusBanner;
+use crate::ui::call::CallScreen;
 use crate::ui::contacts::ContactsPanel;
 use crate::ui::conversation::{Conversation, ConversationEmpty};
 use crate::ui::icons::IconBack;
@@ -50,6 +51,7 @@ pub fn MainScreen(app: AppState) -> impl IntoView {
             data-testid="main-screen"
         >
             <StatusBanner app />
+            <CallScreen app />
             <div class="panes">
                 <aside class="sidebar">
                     <SidebarHeader app panel />

@@ -189,5 +189,6 @@ fn preview_text(m: &parley_client::message::Message) -> String {
         Kind::Text => m.text.clone(),
         Kind::Waiting => crate::ui::claims::WAITING.to_owned(),
         Kind::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
+        Kind::Call => m.call.as_ref().map(|c| c.summary()).unwrap_or_default(),
     }
 }

@@ -1,0 +1,304 @@
+// Voice and video calls between real Chromium pages: WebRTC with Chromium's synthetic
+// camera and microphone, signalling end-to-end encrypted over the WebSocket.
+import type { BrowserContextOptions, Page } from '@playwright/test';
+import {
+  addContact,
+  contactItem,
+  expect,
+  newUser,
+  publishedDevices,
+  screenshot,
+  signIn,
+  test,
+  type User,
+} from '../fixtures';
+import { befriend, chatItem, join, openFromContacts, showChats } from '../chat';
+
+const MEDIA: BrowserContextOptions = { permissions: ['camera', 'microphone'] };
+
+/** Every RTCPeerConnection the page makes, kept on `window.__pcs` for the assertions. */
+async function watchPeerConnections(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    const made: RTCPeerConnection[] = [];
+    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = made;
+    window.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        made.push(this);
+      }
+    };
+  });
+}
+
+/** A page with camera and microphone allowed and its peer connections watched. */
+async function caller(newPage: (o?: BrowserContextOptions) => Promise<Page>, options = MEDIA): Promise<Page> {
+  const page = await newPage(options);
+  await watchPeerConnections(page);
+  return page;
+}
+
+function connectionState(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    return pcs.length ? pcs[pcs.length - 1].connectionState : 'none';
+  });
+}
+
+interface Inbound {
+  framesDecoded: number;
+  totalAudioEnergy: number;
+  totalSamplesReceived: number;
+}
+
+/** The inbound RTP stats of one kind on the page's latest peer connection. */
+function inbound(page: Page, kind: 'audio' | 'video'): Promise<Inbound | null> {
+  return page.evaluate(async (kind) => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const pc = pcs[pcs.length - 1];
+    if (!pc) return null;
+    let found: Inbound | null = null;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === kind) {
+        found = {
+          framesDecoded: s.framesDecoded ?? 0,
+          totalAudioEnergy: s.totalAudioEnergy ?? 0,
+          totalSamplesReceived: s.totalSamplesReceived ?? 0,
+        };
+      }
+    });
+    return found;
+  }, kind);
+}
+
+/** Waits until a counter of the inbound stats grows past what it was. */
+async function expectRising(page: Page, kind: 'audio' | 'video', field: keyof Inbound): Promise<void> {
+  await expect.poll(async () => (await inbound(page, kind))?.[field] ?? 0).toBeGreaterThan(0);
+  const before = (await inbound(page, kind))![field];
+  await expect.poll(async () => (await inbound(page, kind))![field]).toBeGreaterThan(before);
+}
+
+function screen(page: Page) {
+  return page.getByTestId('call-screen');
+}
+
+async function expectStage(page: Page, stage: string): Promise<void> {
+  await expect(screen(page)).toHaveAttribute('data-stage', stage);
+}
+
+/** Two people who are each other's contacts, on pages allowed to use camera and microphone. */
+async function pair(newPage: (o?: BrowserContextOptions) => Promise<Page>) {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const a = await caller(newPage);
+  const b = await caller(newPage);
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  return { alice, bob, a, b };
+}
+
+/** Opens the chat with `peer` and starts a call. */
+async function dial(page: Page, peer: User, kind: 'video' | 'voice'): Promise<void> {
+  await openFromContacts(page, peer);
+  await page.getByTestId(`call-${kind}`).click();
+}
+
+function callEvent(page: Page, outcome: string) {
+  return page.getByTestId('call-event').and(page.locator(`[data-outcome="${outcome}"]`));
+}
+
+test('a video call connects both ways, with picture and sound, and hanging up ends it on both sides', async ({
+  newPage,
+}) => {
+  const { alice, bob, a, b } = await pair(newPage);
+  await dial(a, bob, 'video');
+
+  await expectStage(b, 'incoming');
+  await expect(b.getByTestId('call-peer-name')).toHaveText(alice.name);
+  await expect(b.getByTestId('call-status')).toHaveText('Incoming video call');
+  // The caller learns that Bob's device rings.
+  await expectStage(a, 'ringing');
+  await screenshot(b, 'call-incoming');
+
+  await b.getByTestId('accept-call').click();
+  await expect.poll(() => connectionState(a)).toBe('connected');
+  await expect.poll(() => connectionState(b)).toBe('connected');
+  await expectStage(a, 'active');
+  await expectStage(b, 'active');
+
+  // Bob's browser decodes Alice's camera; Alice's decodes Bob's.
+  await expectRising(b, 'video', 'framesDecoded');
+  await expectRising(a, 'video', 'framesDecoded');
+  // Alice hears Bob: his microphone's samples arrive with energy in them, and play.
+  await expectRising(a, 'audio', 'totalSamplesReceived');
+  await expectRising(a, 'audio', 'totalAudioEnergy');
+  const playing = await a.getByTestId('remote-video').evaluate((el: HTMLVideoElement) => {
+    const stream = el.srcObject as MediaStream | null;
+    const audio = stream?.getAudioTracks() ?? [];
+    return { live: audio.some((t) => t.readyState === 'live'), muted: el.muted, paused: el.paused };
+  });
+  expect(playing).toEqual({ live: true, muted: false, paused: false });
+  await expect(a.getByTestId('remote-video')).toBeVisible();
+  await expect(a.getByTestId('local-video')).toBeVisible();
+  await expect(a.getByTestId('call-status')).toHaveText(/^0:0\d$/);
+  await screenshot(a, 'call-active');
+
+  // Muting shows on the other side.
+  await a.getByTestId('toggle-mute').click();
+  await expect(a.getByTestId('toggle-mute')).toHaveAttribute('aria-pressed', 'true');
+  await expect(b.getByTestId('remote-muted')).toBeVisible();
+
+  await a.getByTestId('hangup-call').click();
+  await expect(screen(a)).toBeHidden();
+  await expect(screen(b)).toBeHidden();
+  expect(await connectionState(a)).toBe('closed');
+  await expect.poll(() => connectionState(b)).toBe('closed');
+
+  // Both chats keep the call, with its length.
+  await expect(callEvent(a, 'answered')).toContainText(/Outgoing video call · 0:\d\d/);
+  await openFromContacts(b, alice);
+  await expect(callEvent(b, 'answered')).toContainText(/Incoming video call · 0:\d\d/);
+});
+
+test('a declined call ends for the caller, and both chats say so', async ({ newPage }) => {
+  const { alice, bob, a, b } = await pair(newPage);
+  await dial(a, bob, 'voice');
+  await expectStage(b, 'incoming');
+  await expect(b.getByTestId('call-status')).toHaveText('Incoming voice call');
+  await b.getByTestId('decline-call').click();
+
+  await expect(a.getByTestId('call-status')).toHaveText('Declined');
+  await expect(screen(a)).toBeHidden();
+  await expect(callEvent(a, 'declined')).toContainText('Outgoing voice call · declined');
+  await openFromContacts(b, alice);
+  await expect(callEvent(b, 'declined')).toContainText('Declined voice call');
+  expect(await connectionState(b)).toBe('none');
+});
+
+test('an unanswered call ends as missed after 45 seconds', async ({ newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const a = await caller(newPage);
+  const b = await caller(newPage);
+  // Both clocks are Playwright's: they run normally until fast-forwarded.
+  await a.clock.install();
+  await b.clock.install();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  await dial(a, bob, 'video');
+  await expectStage(b, 'incoming');
+  await expectStage(a, 'ringing');
+  // Not yet: 44 seconds in, it still rings.
+  await a.clock.fastForward('00:44');
+  await b.clock.fastForward('00:44');
+  await expectStage(b, 'incoming');
+  await expectStage(a, 'ringing');
+  await a.clock.fastForward('00:02');
+  await b.clock.fastForward('00:02');
+
+  await expect(screen(b)).toBeHidden();
+  await expect(screen(a)).toBeHidden();
+  await expect(callEvent(a, 'noanswer')).toContainText('Outgoing video call · no answer');
+  // Bob has a missed call: unread in his chat list, then in the chat.
+  await showChats(b);
+  await expect(chatItem(b, alice)).toContainText('Missed video call');
+  await expect(chatItem(b, alice).getByTestId('unread-badge')).toHaveText('1');
+  await chatItem(b, alice).click();
+  await expect(callEvent(b, 'missed')).toContainText('Missed video call');
+  await screenshot(b, 'call-missed');
+});
+
+test('calling someone who is in another call gets busy', async ({ newPage }) => {
+  const { alice, bob, a, b } = await pair(newPage);
+  const carol = newUser('Carol');
+  const c = await caller(newPage);
+  await join(c, carol);
+  await addContact(c, bob.handle);
+  await expect(contactItem(c, bob)).toBeVisible();
+
+  await dial(a, bob, 'voice');
+  await expectStage(b, 'incoming');
+  await b.getByTestId('accept-call').click();
+  await expectStage(a, 'active');
+
+  await dial(c, bob, 'voice');
+  await expect(c.getByTestId('call-status')).toHaveText('Busy');
+  await expect(screen(c)).toBeHidden();
+  await expect(callEvent(c, 'busy')).toContainText('Outgoing voice call · busy');
+  // Bob's call with Alice goes on; Carol's call is a missed one for him.
+  await expectStage(b, 'active');
+  expect(await connectionState(b)).toBe('connected');
+  await b.getByTestId('hangup-call').click();
+  await expect(screen(a)).toBeHidden();
+  await showChats(b);
+  await expect(chatItem(b, carol)).toContainText('Missed voice call');
+  void alice;
+});
+
+test('every device of the callee rings, and answering on one stops the other', async ({ newPage, server }) => {
+  const { alice, bob, a, b } = await pair(newPage);
+  const b2 = await caller(newPage);
+  await b2.goto('/');
+  await signIn(b2, bob);
+  await expect.poll(() => publishedDevices(server, bob.handle)).toBe(2);
+
+  await dial(a, bob, 'video');
+  await expectStage(b, 'incoming');
+  await expectStage(b2, 'incoming');
+  await b2.getByTestId('accept-call').click();
+
+  await expect(screen(b)).toBeHidden();
+  await expect.poll(() => connectionState(a)).toBe('connected');
+  await expect.poll(() => connectionState(b2)).toBe('connected');
+  expect(await connectionState(b)).toBe('none');
+  await expectRising(b2, 'video', 'framesDecoded');
+
+  await b2.getByTestId('hangup-call').click();
+  await expect(screen(a)).toBeHidden();
+  await openFromContacts(b, alice);
+  await expect(callEvent(b, 'elsewhere')).toContainText('answered on another device');
+});
+
+test('a voice call can switch the camera on', async ({ newPage }) => {
+  const { bob, a, b } = await pair(newPage);
+  await dial(a, bob, 'voice');
+  await expectStage(b, 'incoming');
+  await b.getByTestId('accept-call').click();
+  await expect.poll(() => connectionState(a)).toBe('connected');
+  await expect(b.getByTestId('remote-video')).toBeHidden();
+  expect(await inbound(b, 'video')).toBeNull();
+
+  // Adding video renegotiates the call; Bob then sees Alice.
+  await a.getByTestId('toggle-camera').click();
+  await expect(a.getByTestId('local-video')).toBeVisible();
+  await expectRising(b, 'video', 'framesDecoded');
+  await expect(b.getByTestId('remote-video')).toBeVisible();
+  await a.getByTestId('hangup-call').click();
+  await expect(screen(b)).toBeHidden();
+});
+
+test('a clear error when camera and microphone are not allowed, and no call is placed', async ({
+  newPage,
+}) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  // No permissions granted: Chromium refuses getUserMedia.
+  const a = await caller(newPage, {});
+  const b = await caller(newPage);
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+
+  await dial(a, bob, 'video');
+  await expect(a.getByTestId('call-error')).toContainText("isn't allowed to use your camera and microphone");
+  await expect(screen(a)).toBeHidden();
+  await a.getByTestId('dismiss-call-error').click();
+  await expect(a.getByTestId('call-error')).toBeHidden();
+  // No connection was made, so nothing rang on Bob's side, and the chat has no call in it.
+  expect(await a.evaluate(() => (window as unknown as { __pcs: unknown[] }).__pcs.length)).toBe(0);
+  await expect(a.getByTestId('call-event')).toHaveCount(0);
+  await expect(b.getByTestId('call-screen')).toBeHidden();
+});

@@ -1,0 +1,944 @@
+//! One-to-one calls: the signals two devices exchange and the state machine
+//! that decides what to send, to whom, and how a call ends.
+//!
+//! Sans-I/O like the rest of the core: the browser feeds it user actions,
+//! decrypted signals and the clock, and carries out the [`Action`]s it
+//! returns (WebRTC, media, the chat history). Signals travel inside
+//! end-to-end encrypted payloads of `Signal` frames, one per device, so the
+//! server can neither read nor swap an offer's DTLS fingerprint.
+//!
+//! The flow, with Alice calling Bob, who has two devices:
+//! 1. Alice's device sends [`Signal::Offer`] to every device of Bob's.
+//! 2. Each of Bob's devices rings and answers [`Signal::Ringing`] (or
+//!    [`Signal::Busy`] when it is in a call already).
+//! 3. Bob accepts on one: it sends [`Signal::Answer`] to Alice's device and
+//!    [`Signal::Handled`] to his other devices, which stop ringing. Alice's
+//!    device also tells the devices that did not answer.
+//! 4. ICE candidates trickle between the two devices; Alice's wait until she
+//!    knows which device answered.
+//! 5. Either side hangs up ([`Signal::Hangup`]); before an answer the caller
+//!    cancels ([`Signal::Cancel`]) and the callee declines
+//!    ([`Signal::Decline`]). Unanswered after [`RING_TIMEOUT_MS`], the call
+//!    ends as missed.
+
+use crate::message::{Kind, Message, Status};
+use parley_protocol::{DeviceId, Millis, UserId};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// A call's id, chosen by the caller (a UUID v7). Also the id of the call's
+/// entry in the chat history.
+pub type CallId = Uuid;
+
+/// An unanswered call ends as missed after this long.
+pub const RING_TIMEOUT_MS: Millis = 45_000;
+/// Longest SDP offer or answer, in bytes.
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Longest ICE candidate line or media id, in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// Candidates a caller keeps while no device has answered yet.
+const MAX_PENDING_CANDIDATES: usize = 64;
+
+/// Signal format version (first byte of every plaintext).
+const VERSION: u8 = 1;
+
+/// A trickled ICE candidate, as `RTCIceCandidateInit` has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The `candidate:` line.
+    pub candidate: String,
+    /// The media section's id.
+    pub sdp_mid: Option<String>,
+    /// The media section's index.
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// What one device tells another about a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Signal {
+    /// A new call, to every device of the callee.
+    Offer {
+        /// The call.
+        call: CallId,
+        /// Video (or voice only).
+        video: bool,
+        /// The caller's SDP offer.
+        sdp: String,
+    },
+    /// This device of the callee is ringing.
+    Ringing {
+        /// The call.
+        call: CallId,
+    },
+    /// Accepted on this device: the SDP answer.
+    Answer {
+        /// The call.
+        call: CallId,
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// Answered or declined on another device: stop ringing.
+    Handled {
+        /// The call.
+        call: CallId,
+    },
+    /// The callee declined.
+    Decline {
+        /// The call.
+        call: CallId,
+    },
+    /// The callee's device is in another call.
+    Busy {
+        /// The call.
+        call: CallId,
+    },
+    /// The caller gave up before an answer.
+    Cancel {
+        /// The call.
+        call: CallId,
+    },
+    /// Either side ended an answered call.
+    Hangup {
+        /// The call.
+        call: CallId,
+    },
+    /// A trickled ICE candidate.
+    Ice {
+        /// The call.
+        call: CallId,
+        /// The candidate.
+        candidate: Candidate,
+    },
+    /// A new offer during the call (video switched on or off).
+    Renegotiate {
+        /// The call.
+        call: CallId,
+        /// The new SDP offer.
+        sdp: String,
+    },
+    /// The answer to a [`Signal::Renegotiate`].
+    Reanswer {
+        /// The call.
+        call: CallId,
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// The sender's camera and microphone are on or off (so the other side
+    /// shows an avatar instead of a frozen picture, and a muted mark).
+    Media {
+        /// The call.
+        call: CallId,
+        /// Camera on.
+        video: bool,
+        /// Microphone on.
+        audio: bool,
+    },
+}
+
+/// A payload that is not a valid signal.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SignalError {
+    /// Empty, unknown version or undecodable.
+    #[error("unreadable call signal")]
+    Unreadable,
+    /// An SDP or a candidate over its limit.
+    #[error("call signal too large")]
+    TooLarge,
+}
+
+impl Signal {
+    /// The call it is about.
+    pub fn call(&self) -> CallId {
+        match self {
+            Self::Offer { call, .. }
+            | Self::Ringing { call }
+            | Self::Answer { call, .. }
+            | Self::Handled { call }
+            | Self::Decline { call }
+            | Self::Busy { call }
+            | Self::Cancel { call }
+            | Self::Hangup { call }
+            | Self::Ice { call, .. }
+            | Self::Renegotiate { call, .. }
+            | Self::Reanswer { call, .. }
+            | Self::Media { call, .. } => *call,
+        }
+    }
+
+    /// Encodes with the version byte.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_extend(self, vec![VERSION]).unwrap_or_else(|_| vec![VERSION])
+    }
+
+    /// Decodes and checks bounds.
+    pub fn decode(bytes: &[u8]) -> Result<Self, SignalError> {
+        let (&version, body) = bytes.split_first().ok_or(SignalError::Unreadable)?;
+        if version != VERSION {
+            return Err(SignalError::Unreadable);
+        }
+        let signal: Signal = postcard::from_bytes(body).map_err(|_| SignalError::Unreadable)?;
+        signal.check()?;
+        Ok(signal)
+    }
+
+    /// Checks the limits.
+    pub fn check(&self) -> Result<(), SignalError> {
+        let fits = match self {
+            Self::Offer { sdp, .. }
+            | Self::Answer { sdp, .. }
+            | Self::Renegotiate { sdp, .. }
+            | Self::Reanswer { sdp, .. } => sdp.len() <= MAX_SDP_BYTES,
+            Self::Ice { candidate, .. } => {
+                candidate.candidate.len() <= MAX_CANDIDATE_BYTES
+                    && candidate
+                        .sdp_mid
+                        .as_ref()
+                        .is_none_or(|m| m.len() <= MAX_CANDIDATE_BYTES)
+            }
+            _ => true,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(SignalError::TooLarge)
+        }
+    }
+}
+
+/// Which devices a signal goes to. All of them belong to the call peer or
+/// to this account (the only targets the server relays to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One device.
+    Device(DeviceId),
+    /// Every device of the peer.
+    Peer,
+    /// Every device of the peer but this one (the one that answered).
+    PeerExcept(DeviceId),
+    /// This account's other devices.
+    Own,
+}
+
+/// How a call ended, as the chat history shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Answered; the duration says for how long media flowed.
+    Answered,
+    /// Incoming, never answered (timed out, cancelled, or busy here).
+    Missed,
+    /// The callee declined (either side's view).
+    Declined,
+    /// Outgoing: the callee was in another call.
+    Busy,
+    /// Outgoing: nobody answered in time.
+    NoAnswer,
+    /// Outgoing: the caller hung up before an answer.
+    Cancelled,
+    /// Incoming: answered or declined on another of this account's devices.
+    Elsewhere,
+    /// Camera, microphone or the connection failed.
+    Failed,
+}
+
+/// A finished call, for the chat history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLog {
+    /// The call.
+    pub call: CallId,
+    /// The other person.
+    pub peer: UserId,
+    /// This account called.
+    pub outgoing: bool,
+    /// Video (or voice).
+    pub video: bool,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it started ringing (this device's clock).
+    pub started_at: Millis,
+    /// How long media flowed, for answered calls.
+    pub duration_ms: Millis,
+}
+
+impl CallLog {
+    /// "Missed video call", "Outgoing voice call"…
+    pub fn describe(&self) -> String {
+        let kind = if self.video {
+            "video call"
+        } else {
+            "voice call"
+        };
+        match (self.outcome, self.outgoing) {
+            (Outcome::Missed, _) => format!("Missed {kind}"),
+            (Outcome::Declined, false) => format!("Declined {kind}"),
+            (Outcome::Elsewhere, _) => format!("Incoming {kind} · answered on another device"),
+            (Outcome::Busy, _) => format!("Outgoing {kind} · busy"),
+            (Outcome::NoAnswer, _) => format!("Outgoing {kind} · no answer"),
+            (Outcome::Declined, true) => format!("Outgoing {kind} · declined"),
+            (Outcome::Cancelled, _) => format!("Cancelled {kind}"),
+            (Outcome::Failed, _) => format!("Failed {kind}"),
+            (Outcome::Answered, true) => format!("Outgoing {kind}"),
+            (Outcome::Answered, false) => format!("Incoming {kind}"),
+        }
+    }
+
+    /// [`CallLog::describe`], with the duration of an answered call.
+    pub fn summary(&self) -> String {
+        if self.outcome == Outcome::Answered {
+            format!("{} · {}", self.describe(), duration_text(self.duration_ms))
+        } else {
+            self.describe()
+        }
+    }
+
+    /// The entry in the chat with `peer` (its id is the call's). A missed
+    /// call counts as unread, like a message.
+    pub fn message(&self, device: DeviceId) -> Message {
+        Message {
+            id: self.call,
+            peer: self.peer,
+            outgoing: self.outgoing,
+            from_device: device,
+            text: String::new(),
+            composed_at: self.started_at,
+            server_at: None,
+            status: Status::Sent,
+            seen: self.outcome != Outcome::Missed,
+            failed: false,
+            kind: Kind::Call,
+            call: Some(self.clone()),
+        }
+    }
+}
+
+/// A call's length as a clock shows it: `0:07`, `12:30`, `1:02:03`.
+pub fn duration_text(ms: Millis) -> String {
+    let secs = ms.max(0) / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Outgoing: offer sent, no device of the callee rings yet.
+    Calling,
+    /// Outgoing: a device of the callee rings.
+    Ringing,
+    /// Incoming: this device rings.
+    Incoming,
+    /// Answered: media is connecting.
+    Connecting,
+    /// Media flows.
+    Active,
+}
+
+/// The call this device is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// Its id.
+    pub id: CallId,
+    /// The other person.
+    pub peer: UserId,
+    /// Their device in this call: the caller's, or the callee's that answered.
+    pub peer_device: Option<DeviceId>,
+    /// This device called.
+    pub outgoing: bool,
+    /// Started as a video call.
+    pub video: bool,
+    /// Where it stands.
+    pub phase: Phase,
+    /// When it started ringing.
+    pub started_at: Millis,
+    /// When media first flowed.
+    pub connected_at: Option<Millis>,
+    /// Incoming: the caller's offer, until accepted.
+    offer: Option<String>,
+    /// Candidates waiting for the other device: the caller's own before an
+    /// answer, or the caller's at the callee before it accepts.
+    waiting: Vec<Candidate>,
+    /// This side's SDP (offer or answer) went out.
+    offered: bool,
+}
+
+/// What the browser must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Encrypt `signal` for the `target` devices and send it (the frame's
+    /// `to` is `peer`).
+    Send {
+        /// The call peer (who the frame is addressed to).
+        peer: UserId,
+        /// Which devices.
+        target: Target,
+        /// What to tell them.
+        signal: Signal,
+    },
+    /// An incoming call: show it and ring.
+    Ring,
+    /// Set the remote description to this answer.
+    ApplyAnswer(String),
+    /// Set the remote description to this offer, then answer it with
+    /// [`Calls::reanswer`].
+    ApplyOffer(String),
+    /// Add the peer's candidate.
+    AddCandidate(Candidate),
+    /// The peer's camera or microphone went on or off.
+    RemoteMedia {
+        /// Camera on.
+        video: bool,
+        /// Microphone on.
+        audio: bool,
+    },
+    /// The current call is over: stop ringing, close the connection, release
+    /// camera and microphone.
+    Close,
+    /// Put this call in the chat history.
+    Record(CallLog),
+}
+
+/// Why a call cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum CallError {
+    /// This device is in a call already.
+    #[error("you are already in a call")]
+    InCall,
+    /// The action does not fit the call's state (it ended meanwhile).
+    #[error("this call is over")]
+    NoSuchCall,
+    /// Calling oneself.
+    #[error("you cannot call yourself")]
+    SelfCall,
+}
+
+/// One device's calls: at most one at a time.
+#[derive(Debug, Clone)]
+pub struct Calls {
+    me: UserId,
+    device: DeviceId,
+    current: Option<Call>,
+}
+
+impl Calls {
+    /// For this signed-in device.
+    pub fn new(me: UserId, device: DeviceId) -> Self {
+        Self {
+            me,
+            device,
+            current: None,
+        }
+    }
+
+    /// The call in progress.
+    pub fn current(&self) -> Option<&Call> {
+        self.current.as_ref()
+    }
+
+    /// When [`Calls::tick`] has something to do: the ring timeout.
+    pub fn deadline(&self) -> Option<Millis> {
+        self.current.as_ref().and_then(|c| match c.phase {
+            Phase::Calling | Phase::Ringing | Phase::Incoming => {
+                Some(c.started_at + RING_TIMEOUT_MS)
+            }
+            Phase::Connecting | Phase::Active => None,
+        })
+    }
+
+    /// Starts an outgoing call; send the offer with [`Calls::offer`] once
+    /// camera and microphone are open.
+    pub fn start(
+        &mut self,
+        id: CallId,
+        peer: UserId,
+        video: bool,
+        now: Millis,
+    ) -> Result<(), CallError> {
+        if peer == self.me {
+            return Err(CallError::SelfCall);
+        }
+        if self.current.is_some() {
+            return Err(CallError::InCall);
+        }
+        self.current = Some(Call {
+            id,
+            peer,
+            peer_device: None,
+            outgoing: true,
+            video,
+            phase: Phase::Calling,
+            started_at: now,
+            connected_at: None,
+            offer: None,
+            waiting: Vec::new(),
+            offered: false,
+        });
+        Ok(())
+    }
+
+    /// The caller's offer is ready: ring every device of the peer.
+    pub fn offer(&mut self, id: CallId, sdp: String) -> Vec<Action> {
+        let Some(call) = self.current.as_mut().filter(|c| c.id == id && c.outgoing) else {
+            return Vec::new();
+        };
+        call.offered = true;
+        vec![Action::Send {
+            peer: call.peer,
+            target: Target::Peer,
+            signal: Signal::Offer {
+                call: id,
+                video: call.video,
+                sdp,
+            },
+        }]
+    }
+
+    /// A local ICE candidate: to the other device, or kept until the caller
+    /// knows which device answered.
+    pub fn local_candidate(&mut self, id: CallId, candidate: Candidate) -> Vec<Action> {
+        let Some(call) = self.current.as_mut().filter(|c| c.id == id) else {
+            return Vec::new();
+        };
+        match call.peer_device {
+            Some(device) if call.phase != Phase::Incoming => vec![Action::Send {
+                peer: call.peer,
+                target: Target::Device(device),
+                signal: Signal::Ice {
+                    call: id,
+                    candidate,
+                },
+            }],
+            _ => {
+                if call.waiting.len() < MAX_PENDING_CANDIDATES {
+                    call.waiting.push(candidate);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The person accepts the ringing call: the caller's offer and the
+    /// candidates that came with it, to build the answer from.
+    pub fn accept(&mut self, id: CallId) -> Result<(String, Vec<Candidate>), CallError> {
+        let call = self
+            .current
+            .as_mut()
+            .filter(|c| c.id == id && c.phase == Phase::Incoming)
+            .ok_or(CallError::NoSuchCall)?;
+        call.phase = Phase::Connecting;
+        let offer = call.offer.take().unwrap_or_default();
+        Ok((offer, std::mem::take(&mut call.waiting)))
+    }
+
+    /// The callee's answer is ready: to the caller's device, and "handled"
+    /// to this account's other devices so they stop ringing.
+    pub fn answered(&mut self, id: CallId, sdp: String) -> Vec<Action> {
+        let Some(call) = self
+            .current
+            .as_mut()
+            .filter(|c| c.id == id && !c.outgoing && c.phase == Phase::Connecting)
+        else {
+            return Vec::new();
+        };
+        let Some(device) = call.peer_device else {
+            return Vec::new();
+        };
+        call.offered = true;
+        vec![
+            Action::Send {
+                peer: call.peer,
+                target: Target::Device(device),
+                signal: Signal::Answer { call: id, sdp },
+            },
+            Action::Send {
+                peer: call.peer,
+                target: Target::Own,
+                signal: Signal::Handled { call: id },
+            },
+        ]
+    }
+
+    /// A renegotiation offer of this side (video switched on).
+    pub fn renegotiate(&self, id: CallId, sdp: String) -> Vec<Action> {
+        self.to_peer_device(id, Signal::Renegotiate { call: id, sdp })
+    }
+
+    /// The answer to the peer's renegotiation.
+    pub fn reanswer(&self, id: CallId, sdp: String) -> Vec<Action> {
+        self.to_peer_device(id, Signal::Reanswer { call: id, sdp })
+    }
+
+    /// This side's camera or microphone went on or off.
+    pub fn media(&self, id: CallId, video: bool, audio: bool) -> Vec<Action> {
+        self.to_peer_device(
+            id,
+            Signal::Media {
+                call: id,
+                video,
+                audio,
+            },
+        )
+    }
+
+    fn to_peer_device(&self, id: CallId, signal: Signal) -> Vec<Action> {
+        match self.current.as_ref().filter(|c| c.id == id) {
+            Some(Call {
+                peer,
+                peer_device: Some(device),
+                phase: Phase::Connecting | Phase::Active,
+                ..
+            }) => vec![Action::Send {
+                peer: *peer,
+                target: Target::Device(*device),
+                signal,
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Media flows: the call is on, and its duration counts from now.
+    pub fn connected(&mut self, id: CallId, now: Millis) {
+        if let Some(call) = self.current.as_mut().filter(|c| c.id == id)
+            && call.phase == Phase::Connecting
+        {
+            call.phase = Phase::Active;
+            call.connected_at.get_or_insert(now);
+        }
+    }
+
+    /// The person declines the ringing call.
+    pub fn decline(&mut self, id: CallId, now: Millis) -> Vec<Action> {
+        match self.current.as_ref() {
+            Some(c) if c.id == id && c.phase == Phase::Incoming => {
+                self.decline_current(Outcome::Declined, now)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn decline_current(&mut self, outcome: Outcome, now: Millis) -> Vec<Action> {
+        let Some(call) = self.current.as_ref() else {
+            return Vec::new();
+        };
+        let mut actions = Vec::new();
+        if let Some(device) = call.peer_device {
+            actions.push(Action::Send {
+                peer: call.peer,
+                target: Target::Device(device),
+                signal: Signal::Decline { call: call.id },
+            });
+        }
+        actions.push(Action::Send {
+            peer: call.peer,
+            target: Target::Own,
+            signal: Signal::Handled { call: call.id },
+        });
+        actions.extend(self.end(outcome, now));
+        actions
+    }
+
+    /// Forgets a call that never left this device (camera or microphone
+    /// refused before the offer went out): nothing to tell, nothing to keep.
+    pub fn abandon(&mut self, id: CallId) -> Vec<Action> {
+        match &self.current {
+            Some(c) if c.id == id && c.outgoing && !c.offered => {
+                self.current = None;
+                vec![Action::Close]
+            }
+            _ => self.hang_up(id, 0),
+        }
+    }
+
+    /// The person hangs up (or cancels, or declines: whatever fits).
+    pub fn hang_up(&mut self, id: CallId, now: Millis) -> Vec<Action> {
+        self.stop(id, now, false)
+    }
+
+    /// Camera, microphone or the connection failed: end the call the way
+    /// hanging up would, recorded as failed.
+    pub fn fail(&mut self, id: CallId, now: Millis) -> Vec<Action> {
+        self.stop(id, now, true)
+    }
+
+    fn stop(&mut self, id: CallId, now: Millis, failed: bool) -> Vec<Action> {
+        let Some(call) = self.current.as_ref().filter(|c| c.id == id) else {
+            return Vec::new();
+        };
+        let pick = |normal: Outcome| if failed { Outcome::Failed } else { normal };
+        match call.phase {
+            Phase::Incoming => self.decline_current(pick(Outcome::Declined), now),
+            Phase::Calling | Phase::Ringing => {
+                let mut actions = Vec::new();
+                if call.offered {
+                    actions.push(Action::Send {
+                        peer: call.peer,
+                        target: Target::Peer,
+                        signal: Signal::Cancel { call: id },
+                    });
+                }
+                actions.extend(self.end(pick(Outcome::Cancelled), now));
+                actions
+            }
+            // Accepted, but the answer never went out (no microphone):
+            // for the caller that is a decline.
+            Phase::Connecting if !call.outgoing && !call.offered => {
+                self.decline_current(pick(Outcome::Declined), now)
+            }
+            Phase::Connecting | Phase::Active => {
+                let mut actions = Vec::new();
+                if let Some(device) = call.peer_device {
+                    actions.push(Action::Send {
+                        peer: call.peer,
+                        target: Target::Device(device),
+                        signal: Signal::Hangup { call: id },
+                    });
+                }
+                let outcome = if call.connected_at.is_some() {
+                    Outcome::Answered
+                } else {
+                    pick(Outcome::Answered)
+                };
+                actions.extend(self.end(outcome, now));
+                actions
+            }
+        }
+    }
+
+    /// The clock moved: an unanswered call past [`RING_TIMEOUT_MS`] ends.
+    pub fn tick(&mut self, now: Millis) -> Vec<Action> {
+        if self.deadline().is_none_or(|d| now < d) {
+            return Vec::new();
+        }
+        let Some(call) = self.current.as_ref() else {
+            return Vec::new();
+        };
+        if call.outgoing {
+            let mut actions = vec![Action::Send {
+                peer: call.peer,
+                target: Target::Peer,
+                signal: Signal::Cancel { call: call.id },
+            }];
+            actions.extend(self.end(Outcome::NoAnswer, now));
+            actions
+        } else {
+            self.end(Outcome::Missed, now)
+        }
+    }
+
+    /// Ends the current call.
+    fn end(&mut self, outcome: Outcome, now: Millis) -> Vec<Action> {
+        let Some(call) = self.current.take() else {
+            return Vec::new();
+        };
+        let duration_ms = call.connected_at.map_or(0, |at| (now - at).max(0));
+        vec![
+            Action::Close,
+            Action::Record(CallLog {
+                call: call.id,
+                peer: call.peer,
+                outgoing: call.outgoing,
+                video: call.video,
+                outcome,
+                started_at: call.started_at,
+                duration_ms,
+            }),
+        ]
+    }
+
+    /// A decrypted signal from `from`'s device `from_device`.
+    pub fn receive(
+        &mut self,
+        from: UserId,
+        from_device: DeviceId,
+        signal: Signal,
+        now: Millis,
+    ) -> Vec<Action> {
+        if from_device == self.device {
+            return Vec::new();
+        }
+        if let Signal::Offer { call, video, sdp } = signal {
+            return self.offered(from, from_device, call, video, sdp, now);
+        }
+        let id = signal.call();
+        let Some(call) = self.current.as_mut().filter(|c| c.id == id) else {
+            return Vec::new();
+        };
+        // Only the peer's devices (and for `Handled`, this account's) speak
+        // about a call; within it, only the one device taking part.
+        let own = from == self.me;
+        if from != call.peer && !own {
+            return Vec::new();
+        }
+        let from_partner = !own && call.peer_device == Some(from_device);
+        let waiting = matches!(call.phase, Phase::Calling | Phase::Ringing);
+        match signal {
+            Signal::Offer { .. } => Vec::new(),
+            Signal::Ringing { .. } if call.outgoing && !own => {
+                if call.phase == Phase::Calling {
+                    call.phase = Phase::Ringing;
+                }
+                Vec::new()
+            }
+            Signal::Answer { sdp, .. } if call.outgoing && !own => {
+                if waiting {
+                    call.phase = Phase::Connecting;
+                    call.peer_device = Some(from_device);
+                    let peer = call.peer;
+                    let mut actions = vec![
+                        Action::ApplyAnswer(sdp),
+                        Action::Send {
+                            peer,
+                            target: Target::PeerExcept(from_device),
+                            signal: Signal::Handled { call: id },
+                        },
+                    ];
+                    actions.extend(std::mem::take(&mut call.waiting).into_iter().map(
+                        |candidate| Action::Send {
+                            peer,
+                            target: Target::Device(from_device),
+                            signal: Signal::Ice {
+                                call: id,
+                                candidate,
+                            },
+                        },
+                    ));
+                    actions
+                } else if !from_partner {
+                    // A second device answered too late.
+                    vec![Action::Send {
+                        peer: call.peer,
+                        target: Target::Device(from_device),
+                        signal: Signal::Hangup { call: id },
+                    }]
+                } else {
+                    Vec::new()
+                }
+            }
+            Signal::Handled { .. } if !call.outgoing && call.phase == Phase::Incoming => {
+                self.end(Outcome::Elsewhere, now)
+            }
+            Signal::Decline { .. } if call.outgoing && waiting && !own => {
+                let mut actions = vec![Action::Send {
+                    peer: call.peer,
+                    target: Target::PeerExcept(from_device),
+                    signal: Signal::Handled { call: id },
+                }];
+                actions.extend(self.end(Outcome::Declined, now));
+                actions
+            }
+            Signal::Busy { .. } if call.outgoing && waiting && !own => {
+                let mut actions = vec![Action::Send {
+                    peer: call.peer,
+                    target: Target::PeerExcept(from_device),
+                    signal: Signal::Cancel { call: id },
+                }];
+                actions.extend(self.end(Outcome::Busy, now));
+                actions
+            }
+            Signal::Cancel { .. } if !call.outgoing && from_partner => {
+                // Cancelled while this side was accepting: never connected.
+                let outcome = if call.connected_at.is_some() {
+                    Outcome::Answered
+                } else {
+                    Outcome::Missed
+                };
+                self.end(outcome, now)
+            }
+            Signal::Hangup { .. } if from_partner => {
+                let outcome = if call.phase == Phase::Incoming {
+                    Outcome::Missed
+                } else {
+                    Outcome::Answered
+                };
+                self.end(outcome, now)
+            }
+            Signal::Ice { candidate, .. } if from_partner => {
+                if call.phase == Phase::Incoming {
+                    if call.waiting.len() < MAX_PENDING_CANDIDATES {
+                        call.waiting.push(candidate);
+                    }
+                    Vec::new()
+                } else {
+                    vec![Action::AddCandidate(candidate)]
+                }
+            }
+            Signal::Renegotiate { sdp, .. }
+                if from_partner && matches!(call.phase, Phase::Connecting | Phase::Active) =>
+            {
+                vec![Action::ApplyOffer(sdp)]
+            }
+            Signal::Reanswer { sdp, .. }
+                if from_partner && matches!(call.phase, Phase::Connecting | Phase::Active) =>
+            {
+                vec![Action::ApplyAnswer(sdp)]
+            }
+            Signal::Media { video, audio, .. } if from_partner => {
+                vec![Action::RemoteMedia { video, audio }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn offered(
+        &mut self,
+        from: UserId,
+        from_device: DeviceId,
+        id: CallId,
+        video: bool,
+        sdp: String,
+        now: Millis,
+    ) -> Vec<Action> {
+        // Offers go to the callee's devices only; a copy to one's own
+        // device would be a confused (or malicious) sender.
+        if from == self.me {
+            return Vec::new();
+        }
+        if let Some(call) = &self.current {
+            if call.id == id {
+                return Vec::new();
+            }
+            // In a call already: the caller hears "busy", and this device
+            // keeps a missed call.
+            return vec![
+                Action::Send {
+                    peer: from,
+                    target: Target::Device(from_device),
+                    signal: Signal::Busy { call: id },
+                },
+                Action::Record(CallLog {
+                    call: id,
+                    peer: from,
+                    outgoing: false,
+                    video,
+                    outcome: Outcome::Missed,
+                    started_at: now,
+                    duration_ms: 0,
+                }),
+            ];
+        }
+        self.current = Some(Call {
+            id,
+            peer: from,
+            peer_device: Some(from_device),
+            outgoing: false,
+            video,
+            phase: Phase::Incoming,
+            started_at: now,
+            connected_at: None,
+            offer: Some(sdp),
+            waiting: Vec::new(),
+            offered: false,
+        });
+        vec![
+            Action::Ring,
+            Action::Send {
+                peer: from,
+                target: Target::Device(from_device),
+                signal: Signal::Ringing { call: id },
+            },
+        ]
+    }
+}

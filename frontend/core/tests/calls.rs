@@ -1,0 +1,290 @@
+//! The call state machine, driven the way two browsers would drive it:
+//! every `Send` of one side is delivered to the devices it names.
+
+use parley_client::call::{
+    Action, CallError, CallLog, Calls, Candidate, Outcome, Phase, RING_TIMEOUT_MS, Signal,
+    SignalError, Target,
+};
+use parley_client::message::Kind;
+use parley_protocol::{DeviceId, Millis, UserId};
+use uuid::Uuid;
+
+fn id() -> Uuid {
+    Uuid::now_v7()
+}
+
+struct Device {
+    user: UserId,
+    device: DeviceId,
+    calls: Calls,
+}
+
+impl Device {
+    fn new(user: UserId) -> Self {
+        let device = id();
+        Self {
+            user,
+            device,
+            calls: Calls::new(user, device),
+        }
+    }
+}
+
+/// The signals among `actions` that reach `to` (a device of `to_user`),
+/// given who sent them.
+fn reaching(from: &Device, actions: &[Action], to: &Device) -> Vec<Signal> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                peer,
+                target,
+                signal,
+            } => {
+                let hits = match *target {
+                    Target::Device(d) => d == to.device,
+                    Target::Peer => to.user == *peer,
+                    Target::PeerExcept(d) => to.user == *peer && d != to.device,
+                    Target::Own => to.user == from.user && to.device != from.device,
+                };
+                hits.then(|| signal.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn deliver(from: &Device, actions: &[Action], to: &mut Device, now: Millis) -> Vec<Action> {
+    let mut out = Vec::new();
+    for signal in reaching(from, actions, to) {
+        out.extend(to.calls.receive(from.user, from.device, signal, now));
+    }
+    out
+}
+
+fn logs(actions: &[Action]) -> Vec<CallLog> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Record(log) => Some(log.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn candidate(n: u16) -> Candidate {
+    Candidate {
+        candidate: format!("candidate:{n} 1 udp 1 192.0.2.2 {n} typ host"),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+    }
+}
+
+#[test]
+fn a_call_rings_every_device_and_one_answer_stops_the_others() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b1 = Device::new(bob);
+    let mut b2 = Device::new(bob);
+    let call = id();
+    a.calls.start(call, bob, true, 1_000).unwrap();
+    // Candidates gathered before any answer wait.
+    assert!(a.calls.local_candidate(call, candidate(1)).is_empty());
+    let offer = a.calls.offer(call, "offer-sdp".into());
+
+    let ring1 = deliver(&a, &offer, &mut b1, 1_010);
+    let ring2 = deliver(&a, &offer, &mut b2, 1_010);
+    assert!(ring1.contains(&Action::Ring) && ring2.contains(&Action::Ring));
+    deliver(&b1, &ring1, &mut a, 1_020);
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
+
+    let (sdp, early) = b1.calls.accept(call).unwrap();
+    assert_eq!((sdp.as_str(), early.len()), ("offer-sdp", 0));
+    let answer = b1.calls.answered(call, "answer-sdp".into());
+    // Bob's other device stops ringing: answered elsewhere.
+    let elsewhere = deliver(&b1, &answer, &mut b2, 1_500);
+    assert!(elsewhere.contains(&Action::Close));
+    assert_eq!(logs(&elsewhere)[0].outcome, Outcome::Elsewhere);
+    assert!(b2.calls.current().is_none());
+
+    let at_alice = deliver(&b1, &answer, &mut a, 1_500);
+    assert!(at_alice.contains(&Action::ApplyAnswer("answer-sdp".into())));
+    // The waiting candidate goes to the device that answered, and only there.
+    let ice = reaching(&a, &at_alice, &b1);
+    assert!(ice.contains(&Signal::Ice {
+        call,
+        candidate: candidate(1)
+    }));
+    assert!(
+        reaching(&a, &at_alice, &b2)
+            .iter()
+            .all(|s| matches!(s, Signal::Handled { .. }))
+    );
+    // From now on candidates go straight to Bob's first device.
+    let later = a.calls.local_candidate(call, candidate(2));
+    assert_eq!(reaching(&a, &later, &b1).len(), 1);
+    assert!(reaching(&a, &later, &b2).is_empty());
+
+    a.calls.connected(call, 2_000);
+    b1.calls.connected(call, 2_000);
+    let bye = a.calls.hang_up(call, 62_000);
+    let ended = deliver(&a, &bye, &mut b1, 62_000);
+    let (mine, theirs) = (&logs(&bye)[0], &logs(&ended)[0]);
+    assert_eq!(
+        (mine.outcome, mine.duration_ms, mine.outgoing),
+        (Outcome::Answered, 60_000, true)
+    );
+    assert_eq!(
+        (theirs.outcome, theirs.duration_ms, theirs.outgoing),
+        (Outcome::Answered, 60_000, false)
+    );
+    assert!(a.calls.current().is_none() && b1.calls.current().is_none());
+    assert_eq!(mine.summary(), "Outgoing video call · 1:00");
+    assert_eq!(parley_client::call::duration_text(3_723_000), "1:02:03");
+    assert_eq!(parley_client::call::duration_text(7_999), "0:07");
+}
+
+#[test]
+fn an_unanswered_call_is_missed_after_the_timeout() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let call = id();
+    a.calls.start(call, bob, false, 0).unwrap();
+    let offer = a.calls.offer(call, "sdp".into());
+    deliver(&a, &offer, &mut b, 5);
+    assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS));
+    assert!(a.calls.tick(RING_TIMEOUT_MS - 1).is_empty());
+    let timeout = a.calls.tick(RING_TIMEOUT_MS);
+    assert_eq!(logs(&timeout)[0].outcome, Outcome::NoAnswer);
+    let missed = deliver(&a, &timeout, &mut b, RING_TIMEOUT_MS);
+    let log = &logs(&missed)[0];
+    assert_eq!(
+        (log.outcome, log.outgoing, log.video),
+        (Outcome::Missed, false, false)
+    );
+    let entry = log.message(b.device);
+    assert_eq!(
+        (entry.kind, entry.seen, entry.id),
+        (Kind::Call, false, call)
+    );
+    assert_eq!(log.describe(), "Missed voice call");
+
+    // The callee's own clock ends it too, when the cancel never came.
+    let call = id();
+    a.calls.start(call, bob, true, 100_000).unwrap();
+    let offer = a.calls.offer(call, "sdp".into());
+    deliver(&a, &offer, &mut b, 100_000);
+    let own = b.calls.tick(100_000 + RING_TIMEOUT_MS);
+    assert_eq!(logs(&own)[0].outcome, Outcome::Missed);
+}
+
+#[test]
+fn decline_and_busy_end_the_call_for_the_caller() {
+    let (alice, bob, carol) = (id(), id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let mut c = Device::new(carol);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    let offer = a.calls.offer(call, "sdp".into());
+    deliver(&a, &offer, &mut b, 1);
+    let no = b.calls.decline(call, 2);
+    assert_eq!(logs(&no)[0].outcome, Outcome::Declined);
+    let at_alice = deliver(&b, &no, &mut a, 3);
+    let log = &logs(&at_alice)[0];
+    assert_eq!((log.outcome, log.outgoing), (Outcome::Declined, true));
+    assert_eq!(log.describe(), "Outgoing video call · declined");
+
+    // Bob in a call with Alice; Carol calls him: busy.
+    let call = id();
+    a.calls.start(call, bob, false, 10).unwrap();
+    let offer = a.calls.offer(call, "sdp".into());
+    deliver(&a, &offer, &mut b, 11);
+    b.calls.accept(call).unwrap();
+    let other = id();
+    c.calls.start(other, bob, false, 12).unwrap();
+    let offer = c.calls.offer(other, "sdp".into());
+    let busy = deliver(&c, &offer, &mut b, 13);
+    assert_eq!(
+        logs(&busy)[0].outcome,
+        Outcome::Missed,
+        "Bob keeps a missed call"
+    );
+    assert_eq!(b.calls.current().unwrap().id, call, "and stays in his call");
+    let at_carol = deliver(&b, &busy, &mut c, 14);
+    assert_eq!(logs(&at_carol)[0].outcome, Outcome::Busy);
+    assert!(c.calls.current().is_none());
+    assert_eq!(
+        c.calls.start(id(), carol, false, 15),
+        Err(CallError::SelfCall)
+    );
+}
+
+#[test]
+fn a_caller_cancels_and_strangers_are_ignored() {
+    let (alice, bob, mallory) = (id(), id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let m = Device::new(mallory);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    assert_eq!(a.calls.start(id(), bob, true, 0), Err(CallError::InCall));
+    let offer = a.calls.offer(call, "sdp".into());
+    deliver(&a, &offer, &mut b, 1);
+    // Someone else cannot end or answer a call they are not in.
+    for signal in [
+        Signal::Cancel { call },
+        Signal::Hangup { call },
+        Signal::Handled { call },
+    ] {
+        assert!(b.calls.receive(m.user, m.device, signal, 2).is_empty());
+    }
+    assert!(
+        a.calls
+            .receive(
+                m.user,
+                m.device,
+                Signal::Answer {
+                    call,
+                    sdp: "x".into()
+                },
+                2
+            )
+            .is_empty()
+    );
+    assert_eq!(b.calls.current().unwrap().phase, Phase::Incoming);
+    // Candidates from the caller before Bob accepts are kept for the answer.
+    b.calls.receive(
+        alice,
+        a.device,
+        Signal::Ice {
+            call,
+            candidate: candidate(7),
+        },
+        3,
+    );
+    let cancel = a.calls.hang_up(call, 4);
+    assert_eq!(logs(&cancel)[0].outcome, Outcome::Cancelled);
+    let missed = deliver(&a, &cancel, &mut b, 5);
+    assert_eq!(logs(&missed)[0].outcome, Outcome::Missed);
+    assert_eq!(b.calls.accept(call), Err(CallError::NoSuchCall));
+}
+
+#[test]
+fn signals_round_trip_and_bounds_hold() {
+    let call = id();
+    let s = Signal::Offer {
+        call,
+        video: true,
+        sdp: "v=0\r\n".into(),
+    };
+    assert_eq!(Signal::decode(&s.encode()), Ok(s));
+    assert_eq!(Signal::decode(&[]), Err(SignalError::Unreadable));
+    assert_eq!(Signal::decode(&[9, 1]), Err(SignalError::Unreadable));
+    let big = Signal::Answer {
+        call,
+        sdp: "x".repeat(parley_client::call::MAX_SDP_BYTES + 1),
+    };
+    assert_eq!(Signal::decode(&big.encode()), Err(SignalError::TooLarge));
+}

@@ -1,0 +1,761 @@
+//! Voice and video calls in the browser: the core's call state machine
+//! ([`parley_client::call::Calls`]) wired to WebRTC, camera and microphone,
+//! the ring tones, the messaging engine (which encrypts and sends the
+//! signals) and the signals the call screen renders.
+//!
+//! One call at a time per device. WebRTC steps run in order through one
+//! queue ([`serial`]); the state machine decides everything else.
+
+mod media;
+mod peer;
+mod ring;
+mod serial;
+
+use crate::api;
+use crate::messaging::{self, Outgoing};
+use crate::state::AppState;
+use leptos::prelude::*;
+use parley_client::call::{
+    Action, CallId, CallLog, Calls, Candidate, Outcome, Phase, Signal, Target,
+};
+use parley_protocol::api::IceConfig;
+use parley_protocol::{DeviceId, Millis, UserId};
+use peer::{Handlers, Peer};
+use ring::{Ringer, Tone};
+use serial::Serial;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+use web_sys::{MediaStream, MediaStreamTrack, RtcPeerConnectionState};
+
+/// How long the "call ended" screen stays.
+const ENDED_SCREEN: Duration = Duration::from_millis(2_500);
+
+/// Where the call on screen stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Outgoing, no device of the callee rings yet.
+    Calling,
+    /// Outgoing, ringing over there.
+    Ringing,
+    /// Incoming, ringing here.
+    Incoming,
+    /// Answered, media connecting.
+    Connecting,
+    /// Media flows.
+    Active,
+    /// Over; the text says how (shown briefly).
+    Ended(String),
+}
+
+impl Stage {
+    /// For `data-stage` in the markup (tests and styles).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Calling => "calling",
+            Self::Ringing => "ringing",
+            Self::Incoming => "incoming",
+            Self::Connecting => "connecting",
+            Self::Active => "active",
+            Self::Ended(_) => "ended",
+        }
+    }
+}
+
+/// The call on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallView {
+    /// Which call.
+    pub id: CallId,
+    /// The other person.
+    pub peer: UserId,
+    /// This side called.
+    pub outgoing: bool,
+    /// Started as a video call.
+    pub video: bool,
+    /// Where it stands.
+    pub stage: Stage,
+    /// When media started flowing (for the duration).
+    pub connected_at: Option<Millis>,
+    /// This side's microphone is off.
+    pub muted: bool,
+    /// This side sends video.
+    pub camera: bool,
+    /// The other side sends video.
+    pub remote_video: bool,
+    /// The other side's microphone is on.
+    pub remote_audio: bool,
+}
+
+/// What the call screen renders. Cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct CallUi {
+    /// The call on screen, if any.
+    pub view: RwSignal<Option<CallView>>,
+    /// Why the last call could not start or go on (camera refused…).
+    pub error: RwSignal<Option<String>>,
+    /// Bumped whenever the local or remote stream changed: the video
+    /// elements pick them up from [`local_stream`] and [`remote_stream`].
+    pub streams: RwSignal<u32>,
+}
+
+impl CallUi {
+    /// No call.
+    pub fn new() -> Self {
+        Self {
+            view: RwSignal::new(None),
+            error: RwSignal::new(None),
+            streams: RwSignal::new(0),
+        }
+    }
+}
+
+impl Default for CallUi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Controller {
+    app: AppState,
+    ui: CallUi,
+    calls: RefCell<Calls>,
+    local: RefCell<Option<MediaStream>>,
+    remote: RefCell<Option<MediaStream>>,
+    peer: RefCell<Option<Rc<Peer>>>,
+    ringer: RefCell<Option<(Tone, Ringer)>>,
+    timeout: RefCell<Option<TimeoutHandle>>,
+    serial: Rc<Serial>,
+}
+
+thread_local! {
+    static CONTROLLER: RefCell<Option<Rc<Controller>>> = const { RefCell::new(None) };
+}
+
+fn current() -> Option<Rc<Controller>> {
+    CONTROLLER.with(|c| c.borrow().clone())
+}
+
+fn now() -> Millis {
+    #[allow(clippy::cast_possible_truncation)]
+    let now = js_sys::Date::now() as Millis;
+    now
+}
+
+/// Calls for a signed-in device.
+pub fn start(app: AppState, me: UserId, device: DeviceId) {
+    stop();
+    let controller = Rc::new(Controller {
+        app,
+        ui: app.calls,
+        calls: RefCell::new(Calls::new(me, device)),
+        local: RefCell::new(None),
+        remote: RefCell::new(None),
+        peer: RefCell::new(None),
+        ringer: RefCell::new(None),
+        timeout: RefCell::new(None),
+        serial: Rc::new(Serial::default()),
+    });
+    CONTROLLER.with(|c| c.borrow_mut().replace(controller));
+}
+
+/// Signed out: hang up whatever is going on.
+pub fn stop() {
+    let Some(c) = CONTROLLER.with(|c| c.borrow_mut().take()) else {
+        return;
+    };
+    let id = c.calls.borrow().current().map(|call| call.id);
+    if let Some(id) = id {
+        let actions = c.calls.borrow_mut().hang_up(id, now());
+        c.apply(actions);
+    }
+    c.teardown();
+    c.ui.view.set(None);
+    c.ui.error.set(None);
+}
+
+/// The local camera and microphone, while in a call.
+pub fn local_stream() -> Option<MediaStream> {
+    current().and_then(|c| c.local.borrow().clone())
+}
+
+/// What the other side sends.
+pub fn remote_stream() -> Option<MediaStream> {
+    current().and_then(|c| c.remote.borrow().clone())
+}
+
+/// Calls `peer` (voice, or video when `video`).
+pub fn call(peer: UserId, video: bool) {
+    let Some(c) = current() else {
+        return;
+    };
+    let id = uuid::Uuid::now_v7();
+    if let Err(err) = c.calls.borrow_mut().start(id, peer, video, now()) {
+        c.ui.error.set(Some(err.to_string()));
+        return;
+    }
+    c.ui.error.set(None);
+    c.refresh();
+    let controller = c.clone();
+    c.serial.run(async move {
+        let c = controller;
+        let stream = match media::open(video).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                c.ui.error.set(Some(err.to_string()));
+                let actions = c.calls.borrow_mut().abandon(id);
+                c.apply(actions);
+                return;
+            }
+        };
+        if !c.is_current(id) {
+            media::stop(&stream);
+            return;
+        }
+        c.set_local(stream.clone());
+        let ice = c.ice().await;
+        let Some(peer) = c.connect(id, &ice) else {
+            return;
+        };
+        peer.add_stream(&stream);
+        match peer.offer().await {
+            Ok(sdp) => {
+                let actions = c.calls.borrow_mut().offer(id, sdp);
+                c.apply(actions);
+            }
+            Err(err) => c.failed(id, &err),
+        }
+    });
+}
+
+/// Accepts the ringing call.
+pub fn accept() {
+    let Some(c) = current() else {
+        return;
+    };
+    let Some((id, video)) = c
+        .calls
+        .borrow()
+        .current()
+        .filter(|call| call.phase == Phase::Incoming)
+        .map(|call| (call.id, call.video))
+    else {
+        return;
+    };
+    let Ok((offer, early)) = c.calls.borrow_mut().accept(id) else {
+        return;
+    };
+    c.ui.error.set(None);
+    c.refresh();
+    let controller = c.clone();
+    c.serial.run(async move {
+        let c = controller;
+        let stream = match media::open(video).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                c.ui.error.set(Some(err.to_string()));
+                let actions = c.calls.borrow_mut().fail(id, now());
+                c.apply(actions);
+                return;
+            }
+        };
+        if !c.is_current(id) {
+            media::stop(&stream);
+            return;
+        }
+        c.set_local(stream.clone());
+        let ice = c.ice().await;
+        let Some(peer) = c.connect(id, &ice) else {
+            return;
+        };
+        peer.add_stream(&stream);
+        let answer = match peer.answer(&offer, true).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) => return,
+            Err(err) => return c.failed(id, &err),
+        };
+        for candidate in &early {
+            if let Err(err) = peer.add_candidate(candidate).await {
+                leptos::logging::warn!("call: a candidate was refused: {err:?}");
+            }
+        }
+        let actions = c.calls.borrow_mut().answered(id, answer);
+        c.apply(actions);
+    });
+}
+
+/// Declines the ringing call.
+pub fn decline() {
+    with_call(|c, id| c.calls.borrow_mut().decline(id, now()));
+}
+
+/// Hangs up (or cancels an unanswered call).
+pub fn hang_up() {
+    with_call(|c, id| c.calls.borrow_mut().hang_up(id, now()));
+}
+
+fn with_call(f: impl FnOnce(&Rc<Controller>, CallId) -> Vec<Action>) {
+    let Some(c) = current() else {
+        return;
+    };
+    let id = c.calls.borrow().current().map(|call| call.id);
+    if let Some(id) = id {
+        let actions = f(&c, id);
+        c.apply(actions);
+    }
+}
+
+/// Turns the microphone off or on.
+pub fn toggle_mute() {
+    let Some(c) = current() else {
+        return;
+    };
+    let Some(view) = c.ui.view.get_untracked() else {
+        return;
+    };
+    let muted = !view.muted;
+    if let Some(stream) = c.local.borrow().as_ref() {
+        for track in media::tracks(stream, "audio") {
+            track.set_enabled(!muted);
+        }
+    }
+    c.ui.view.update(|v| {
+        if let Some(v) = v {
+            v.muted = muted;
+        }
+    });
+    c.tell_media(view.id);
+}
+
+/// Turns the camera off or on; in a voice call, switching it on adds video
+/// to the call (a renegotiation).
+pub fn toggle_camera() {
+    let Some(c) = current() else {
+        return;
+    };
+    let Some(view) = c.ui.view.get_untracked() else {
+        return;
+    };
+    let video = c
+        .local
+        .borrow()
+        .as_ref()
+        .map(|s| media::tracks(s, "video"))
+        .unwrap_or_default();
+    if !video.is_empty() {
+        let on = !view.camera;
+        for track in &video {
+            track.set_enabled(on);
+        }
+        c.ui.view.update(|v| {
+            if let Some(v) = v {
+                v.camera = on;
+            }
+        });
+        c.tell_media(view.id);
+        return;
+    }
+    let id = view.id;
+    let controller = c.clone();
+    c.serial.run(async move {
+        let c = controller;
+        let track = match media::camera().await {
+            Ok(track) => track,
+            Err(err) => {
+                c.ui.error.set(Some(err.to_string()));
+                return;
+            }
+        };
+        let (stream, peer) = (c.local.borrow().clone(), c.peer.borrow().clone());
+        let (Some(stream), Some(peer), true) = (stream, peer, c.is_current(id)) else {
+            track.stop();
+            return;
+        };
+        stream.add_track(&track);
+        peer.add_track(&track, &stream);
+        c.ui.view.update(|v| {
+            if let Some(v) = v {
+                v.camera = true;
+            }
+        });
+        c.ui.streams.update(|n| *n += 1);
+        match peer.offer().await {
+            Ok(sdp) => {
+                let actions = c.calls.borrow().renegotiate(id, sdp);
+                c.apply(actions);
+            }
+            Err(err) => leptos::logging::warn!("call: could not add video: {err:?}"),
+        }
+    });
+}
+
+/// Hides the last call error.
+pub fn dismiss_error() {
+    if let Some(c) = current() {
+        c.ui.error.set(None);
+    }
+}
+
+/// A decrypted call signal from the messaging engine.
+pub fn on_signal(from: UserId, from_device: DeviceId, plaintext: &[u8]) {
+    let Some(c) = current() else {
+        return;
+    };
+    let signal = match Signal::decode(plaintext) {
+        Ok(signal) => signal,
+        Err(err) => {
+            leptos::logging::warn!("call: {err} from {from}");
+            return;
+        }
+    };
+    let actions = c
+        .calls
+        .borrow_mut()
+        .receive(from, from_device, signal, now());
+    c.apply(actions);
+}
+
+/// The call screen's words for how a call ended.
+pub fn ended_text(log: &CallLog) -> String {
+    match (log.outcome, log.outgoing) {
+        (Outcome::Answered, _) => "Call ended".to_owned(),
+        (Outcome::Declined, true) => "Declined".to_owned(),
+        (Outcome::Declined, false) => "Call declined".to_owned(),
+        (Outcome::Busy, _) => "Busy".to_owned(),
+        (Outcome::NoAnswer, _) => "No answer".to_owned(),
+        (Outcome::Cancelled, _) => "Call cancelled".to_owned(),
+        (Outcome::Missed, _) => "Missed call".to_owned(),
+        (Outcome::Elsewhere, _) => "Answered on another device".to_owned(),
+        (Outcome::Failed, _) => "Call failed".to_owned(),
+    }
+}
+
+impl Controller {
+    fn is_current(&self, id: CallId) -> bool {
+        self.calls.borrow().current().is_some_and(|c| c.id == id)
+    }
+
+    /// The server's STUN/TURN; without them, host candidates still work on
+    /// one network.
+    async fn ice(&self) -> IceConfig {
+        self.app
+            .authed(|t| async move { api::ice(&t).await })
+            .await
+            .unwrap_or(IceConfig {
+                ice_servers: Vec::new(),
+                ttl_secs: 0,
+            })
+    }
+
+    fn set_local(&self, stream: MediaStream) {
+        let camera = !media::tracks(&stream, "video").is_empty();
+        *self.local.borrow_mut() = Some(stream);
+        self.ui.view.update(|v| {
+            if let Some(v) = v {
+                v.camera = camera;
+            }
+        });
+        self.ui.streams.update(|n| *n += 1);
+    }
+
+    /// The peer connection for call `id`, its events fed back here.
+    fn connect(self: &Rc<Self>, id: CallId, ice: &IceConfig) -> Option<Rc<Peer>> {
+        let handlers = Handlers {
+            candidate: Box::new(move |candidate: Candidate| {
+                if let Some(c) = current() {
+                    let actions = c.calls.borrow_mut().local_candidate(id, candidate);
+                    c.apply(actions);
+                }
+            }),
+            track: Box::new(
+                move |track: MediaStreamTrack, stream: Option<MediaStream>| {
+                    if let Some(c) = current()
+                        && c.is_current(id)
+                    {
+                        c.remote_track(&track, stream);
+                    }
+                },
+            ),
+            state: Box::new(move |state| {
+                let Some(c) = current() else {
+                    return;
+                };
+                match state {
+                    RtcPeerConnectionState::Connected => {
+                        c.calls.borrow_mut().connected(id, now());
+                        c.refresh();
+                    }
+                    RtcPeerConnectionState::Failed => {
+                        let actions = c.calls.borrow_mut().fail(id, now());
+                        c.apply(actions);
+                    }
+                    _ => {}
+                }
+            }),
+        };
+        match Peer::new(ice, handlers) {
+            Ok(peer) => {
+                let peer = Rc::new(peer);
+                *self.peer.borrow_mut() = Some(peer.clone());
+                Some(peer)
+            }
+            Err(err) => {
+                self.failed(id, &err);
+                None
+            }
+        }
+    }
+
+    /// A remote track: shown through the sender's stream (audio and video
+    /// together), or one of ours for a track that came without one.
+    fn remote_track(&self, track: &MediaStreamTrack, stream: Option<MediaStream>) {
+        let held = self.remote.borrow().clone();
+        let stream = match (stream, held) {
+            (Some(stream), _) => stream,
+            (None, Some(held)) => held,
+            (None, None) => match MediaStream::new() {
+                Ok(stream) => stream,
+                Err(_) => return,
+            },
+        };
+        if !stream.get_tracks().includes(track, 0) {
+            stream.add_track(track);
+        }
+        *self.remote.borrow_mut() = Some(stream);
+        if track.kind() == "video" {
+            self.ui.view.update(|v| {
+                if let Some(v) = v {
+                    v.remote_video = true;
+                }
+            });
+        }
+        self.ui.streams.update(|n| *n += 1);
+    }
+
+    fn failed(self: &Rc<Self>, id: CallId, err: &wasm_bindgen::JsValue) {
+        leptos::logging::warn!("call failed: {err:?}");
+        let actions = self.calls.borrow_mut().fail(id, now());
+        self.apply(actions);
+    }
+
+    /// Tells the other side whether camera and microphone are on.
+    fn tell_media(self: &Rc<Self>, id: CallId) {
+        let Some(view) = self.ui.view.get_untracked() else {
+            return;
+        };
+        let actions = self.calls.borrow().media(id, view.camera, !view.muted);
+        self.apply(actions);
+    }
+
+    /// Carries out what the state machine decided.
+    fn apply(self: &Rc<Self>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send {
+                    peer,
+                    target,
+                    signal,
+                } => {
+                    // A new call and "stop ringing" go to whole device lists:
+                    // fetch them fresh.
+                    let refresh = matches!(signal, Signal::Offer { .. } | Signal::Handled { .. })
+                        && !matches!(target, Target::Device(_));
+                    messaging::send_signal(Outgoing {
+                        peer,
+                        target,
+                        plaintext: signal.encode(),
+                        refresh,
+                    });
+                }
+                Action::Ring => {}
+                Action::ApplyAnswer(sdp) => {
+                    let peer = self.peer.borrow().clone();
+                    self.serial.run(async move {
+                        if let Some(peer) = peer
+                            && let Err(err) = peer.apply_answer(&sdp).await
+                        {
+                            leptos::logging::warn!("call: answer refused: {err:?}");
+                        }
+                    });
+                }
+                Action::ApplyOffer(sdp) => {
+                    let peer = self.peer.borrow().clone();
+                    let c = self.clone();
+                    self.serial.run(async move {
+                        let Some(peer) = peer else { return };
+                        let Some((id, outgoing)) = c
+                            .calls
+                            .borrow()
+                            .current()
+                            .map(|call| (call.id, call.outgoing))
+                        else {
+                            return;
+                        };
+                        // The callee gives way when both renegotiate at once.
+                        match peer.answer(&sdp, !outgoing).await {
+                            Ok(Some(answer)) => {
+                                let actions = c.calls.borrow().reanswer(id, answer);
+                                c.apply(actions);
+                            }
+                            Ok(None) => {}
+                            Err(err) => leptos::logging::warn!("call: offer refused: {err:?}"),
+                        }
+                    });
+                }
+                Action::AddCandidate(candidate) => {
+                    let peer = self.peer.borrow().clone();
+                    self.serial.run(async move {
+                        if let Some(peer) = peer
+                            && let Err(err) = peer.add_candidate(&candidate).await
+                        {
+                            leptos::logging::warn!("call: a candidate was refused: {err:?}");
+                        }
+                    });
+                }
+                Action::RemoteMedia { video, audio } => self.ui.view.update(|v| {
+                    if let Some(v) = v {
+                        v.remote_video = video;
+                        v.remote_audio = audio;
+                    }
+                }),
+                Action::Close => self.teardown(),
+                Action::Record(log) => {
+                    let on_screen = self
+                        .ui
+                        .view
+                        .with_untracked(|v| v.as_ref().is_some_and(|v| v.id == log.call));
+                    if on_screen {
+                        self.show_ended(&log);
+                    }
+                    messaging::record_call(log);
+                }
+            }
+        }
+        self.refresh();
+        self.schedule();
+    }
+
+    /// The ended screen, cleared after a moment.
+    fn show_ended(&self, log: &CallLog) {
+        let text = ended_text(log);
+        self.ui.view.update(|v| {
+            if let Some(v) = v {
+                v.stage = Stage::Ended(text);
+            }
+        });
+        let id = log.call;
+        let view = self.ui.view;
+        set_timeout(
+            move || {
+                view.update(|v| {
+                    if v.as_ref()
+                        .is_some_and(|v| v.id == id && matches!(v.stage, Stage::Ended(_)))
+                    {
+                        *v = None;
+                    }
+                });
+            },
+            ENDED_SCREEN,
+        );
+    }
+
+    /// Mirrors the state machine into the view and plays the right tone.
+    fn refresh(&self) {
+        let call = self.calls.borrow().current().cloned();
+        let tone = call.as_ref().and_then(|c| match c.phase {
+            Phase::Incoming => Some(Tone::Ring),
+            Phase::Ringing => Some(Tone::Ringback),
+            _ => None,
+        });
+        let playing = self.ringer.borrow().as_ref().map(|(t, _)| *t);
+        if playing != tone {
+            let ringer = tone.and_then(|t| Ringer::start(t).map(|r| (t, r)));
+            *self.ringer.borrow_mut() = ringer;
+        }
+        let Some(call) = call else {
+            // Keep the ended screen; anything else goes.
+            self.ui.view.update(|v| {
+                if v.as_ref()
+                    .is_some_and(|v| !matches!(v.stage, Stage::Ended(_)))
+                {
+                    *v = None;
+                }
+            });
+            return;
+        };
+        let stage = match call.phase {
+            Phase::Calling => Stage::Calling,
+            Phase::Ringing => Stage::Ringing,
+            Phase::Incoming => Stage::Incoming,
+            Phase::Connecting => Stage::Connecting,
+            Phase::Active => Stage::Active,
+        };
+        self.ui.view.update(|v| match v {
+            Some(v) if v.id == call.id => {
+                v.stage = stage;
+                v.connected_at = call.connected_at;
+            }
+            _ => {
+                *v = Some(CallView {
+                    id: call.id,
+                    peer: call.peer,
+                    outgoing: call.outgoing,
+                    video: call.video,
+                    stage,
+                    connected_at: call.connected_at,
+                    muted: false,
+                    camera: false,
+                    remote_video: false,
+                    remote_audio: true,
+                });
+            }
+        });
+    }
+
+    /// Wakes the state machine at the ring timeout.
+    fn schedule(&self) {
+        if let Some(timer) = self.timeout.borrow_mut().take() {
+            timer.clear();
+        }
+        let Some(deadline) = self.calls.borrow().deadline() else {
+            return;
+        };
+        let wait = u64::try_from((deadline - now()).max(0)).unwrap_or(0);
+        let timer = set_timeout_with_handle(
+            move || {
+                if let Some(c) = current() {
+                    c.timeout.borrow_mut().take();
+                    let actions = c.calls.borrow_mut().tick(now());
+                    c.apply(actions);
+                }
+            },
+            Duration::from_millis(wait),
+        )
+        .ok();
+        *self.timeout.borrow_mut() = timer;
+    }
+
+    /// Releases camera, microphone and the connection.
+    fn teardown(&self) {
+        self.ringer.borrow_mut().take();
+        self.serial.clear();
+        if let Some(peer) = self.peer.borrow_mut().take() {
+            peer.close();
+        }
+        if let Some(stream) = self.local.borrow_mut().take() {
+            media::stop(&stream);
+        }
+        self.remote.borrow_mut().take();
+        self.ui.streams.update(|n| *n += 1);
+    }
+}
+
+/// Attaches a stream to a `<video>` element (and starts playing it).
+pub fn attach(element: &web_sys::HtmlVideoElement, stream: Option<&MediaStream>) {
+    let media: &web_sys::HtmlMediaElement = element.unchecked_ref();
+    media.set_src_object(stream);
+    if stream.is_some() {
+        let _ = media.play();
+    }
+}

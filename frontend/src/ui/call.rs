@@ -1,0 +1,210 @@
+//! The call screen: ringing (incoming and outgoing), the call itself with
+//! the remote video large and the local one small, and the call's end.
+
+use crate::calls::{self, Stage};
+use crate::state::AppState;
+use crate::ui::avatar::{Avatar, Size};
+use crate::ui::icons::{IconHangUp, IconMic, IconMicOff, IconPhone, IconVideo, IconVideoOff};
+use leptos::html::Video;
+use leptos::prelude::*;
+use parley_client::call::{CallId, duration_text};
+use parley_protocol::{Millis, UserId};
+use std::time::Duration;
+
+fn now() -> Millis {
+    #[allow(clippy::cast_possible_truncation)]
+    let now = js_sys::Date::now() as Millis;
+    now
+}
+
+/// `call-screen` over everything while a call is on, and `call-error` when
+/// camera or microphone could not be used.
+#[component]
+pub fn CallScreen(app: AppState) -> impl IntoView {
+    let ui = app.calls;
+    // A new window only for a new call: the video elements stay put while
+    // the call's state changes.
+    let key = Memo::new(move |_| ui.view.with(|v| v.as_ref().map(|v| (v.id, v.peer))));
+    view! {
+        <Show when=move || ui.error.with(Option::is_some)>
+            <div class="call-error" role="alert" data-testid="call-error">
+                <span>{move || ui.error.get().unwrap_or_default()}</span>
+                <button
+                    type="button"
+                    class="text-btn"
+                    data-testid="dismiss-call-error"
+                    on:click=move |_| calls::dismiss_error()
+                >
+                    "OK"
+                </button>
+            </div>
+        </Show>
+        {move || key.get().map(|(id, peer)| view! { <CallWindow app id peer /> })}
+    }
+}
+
+#[component]
+fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
+    let ui = app.calls;
+    let field = move |f: fn(&calls::CallView) -> bool| {
+        Signal::derive(move || {
+            ui.view
+                .with(|v| v.as_ref().filter(|v| v.id == id).is_some_and(f))
+        })
+    };
+    let stage = Memo::new(move |_| {
+        ui.view.with(|v| {
+            v.as_ref()
+                .map_or(Stage::Ended(String::new()), |v| v.stage.clone())
+        })
+    });
+    let video_call = field(|v| v.video);
+    let outgoing = field(|v| v.outgoing);
+    let muted = field(|v| v.muted);
+    let camera = field(|v| v.camera);
+    let remote_video = field(|v| v.remote_video);
+    let remote_muted = field(|v| !v.remote_audio);
+    let connected_at =
+        Memo::new(move |_| ui.view.with(|v| v.as_ref().and_then(|v| v.connected_at)));
+    let name = Signal::derive(move || app.messaging.card(app, peer).display_name);
+
+    // The clock for the duration, while the call is on.
+    let clock = RwSignal::new(now());
+    if let Ok(timer) = set_interval_with_handle(move || clock.set(now()), Duration::from_secs(1)) {
+        on_cleanup(move || timer.clear());
+    }
+
+    let remote = NodeRef::<Video>::new();
+    let local = NodeRef::<Video>::new();
+    Effect::new(move |_| {
+        ui.streams.track();
+        if let Some(el) = remote.get() {
+            calls::attach(&el, calls::remote_stream().as_ref());
+        }
+        if let Some(el) = local.get() {
+            calls::attach(&el, calls::local_stream().as_ref());
+        }
+    });
+
+    let status = move || match stage.get() {
+        Stage::Calling => "Calling…".to_owned(),
+        Stage::Ringing => "Ringing…".to_owned(),
+        Stage::Incoming if video_call.get() => "Incoming video call".to_owned(),
+        Stage::Incoming => "Incoming voice call".to_owned(),
+        Stage::Connecting => "Connecting…".to_owned(),
+        Stage::Active => connected_at
+            .get()
+            .map(|at| duration_text(clock.get() - at))
+            .unwrap_or_default(),
+        Stage::Ended(text) => text,
+    };
+    let show_remote = move || remote_video.get() && stage.get() == Stage::Active;
+    let controls = move || {
+        match stage.get() {
+        Stage::Incoming => view! {
+            <button
+                type="button"
+                class="call-btn decline"
+                data-testid="decline-call"
+                title="Decline"
+                aria-label="Decline"
+                on:click=move |_| calls::decline()
+            >
+                <IconHangUp />
+            </button>
+            <button
+                type="button"
+                class="call-btn accept"
+                data-testid="accept-call"
+                title="Accept"
+                aria-label="Accept"
+                on:click=move |_| calls::accept()
+            >
+                {move || if video_call.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconPhone /> }.into_any() }}
+            </button>
+        }
+        .into_any(),
+        Stage::Ended(_) => ().into_any(),
+        _ => view! {
+            <button
+                type="button"
+                class="call-btn"
+                class:off=muted
+                data-testid="toggle-mute"
+                aria-pressed=move || muted.get().to_string()
+                title=move || if muted.get() { "Unmute" } else { "Mute" }
+                aria-label=move || if muted.get() { "Unmute" } else { "Mute" }
+                on:click=move |_| calls::toggle_mute()
+            >
+                {move || if muted.get() { view! { <IconMicOff /> }.into_any() } else { view! { <IconMic /> }.into_any() }}
+            </button>
+            <button
+                type="button"
+                class="call-btn"
+                class:off=move || !camera.get()
+                data-testid="toggle-camera"
+                aria-pressed=move || (!camera.get()).to_string()
+                title=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
+                aria-label=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
+                on:click=move |_| calls::toggle_camera()
+            >
+                {move || if camera.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconVideoOff /> }.into_any() }}
+            </button>
+            <button
+                type="button"
+                class="call-btn decline"
+                data-testid="hangup-call"
+                title=move || if outgoing.get() && matches!(stage.get(), Stage::Calling | Stage::Ringing) { "Cancel" } else { "Hang up" }
+                aria-label="Hang up"
+                on:click=move |_| calls::hang_up()
+            >
+                <IconHangUp />
+            </button>
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <div
+            class="call-screen"
+            class:with-video=show_remote
+            role="dialog"
+            aria-label="Call"
+            data-testid="call-screen"
+            data-stage=move || stage.with(Stage::name)
+            data-call=id.to_string()
+        >
+            <video
+                class="remote-video"
+                class:hidden=move || !show_remote()
+                data-testid="remote-video"
+                autoplay=true
+                playsinline=true
+                node_ref=remote
+            />
+            <div class="call-info" class:hidden=show_remote>
+                <Avatar name seed=peer size=Size::Large />
+                <h2 data-testid="call-peer-name">{move || name.get()}</h2>
+            </div>
+            <p class="call-status" data-testid="call-status">
+                {status}
+                <Show when=move || remote_muted.get() && stage.get() == Stage::Active>
+                    <span class="call-remote-muted" data-testid="remote-muted">
+                        <IconMicOff />
+                    </span>
+                </Show>
+            </p>
+            <video
+                class="local-video"
+                class:hidden=move || !camera.get() || matches!(stage.get(), Stage::Incoming | Stage::Ended(_))
+                data-testid="local-video"
+                autoplay=true
+                playsinline=true
+                prop:muted=true
+                node_ref=local
+            />
+            <div class="call-controls">{controls}</div>
+        </div>
+    }
+}
