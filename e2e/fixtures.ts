@@ -18,6 +18,7 @@ import {
 } from '@playwright/test';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 
@@ -61,6 +62,18 @@ function randomBase36(bytes: number): string {
   return BigInt(`0x${randomBytes(bytes).toString('hex')}`).toString(36);
 }
 
+/** A UDP port free right now (for the server's STUN/TURN relay). */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
 /** A database name no other test uses: lowercase letters, digits and `_`. */
 function databaseName(tag: string): string {
   return `e2e_${tag}_${Date.now().toString(36)}_${randomBase36(4)}`.toLowerCase();
@@ -81,6 +94,8 @@ export interface ParleyServer {
 class ServerProcess implements ParleyServer {
   url = '';
   private port = 0;
+  /** UDP port of the server's STUN/TURN relay, kept across restarts. */
+  private turnPort = 0;
   private child: ChildProcess | undefined;
   private readonly log: WriteStream;
   private recent: string[] = [];
@@ -92,6 +107,7 @@ class ServerProcess implements ParleyServer {
 
   async start(): Promise<void> {
     if (this.child) throw new Error('parley-server is already running');
+    if (this.turnPort === 0) this.turnPort = await freeUdpPort();
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
@@ -145,6 +161,9 @@ class ServerProcess implements ParleyServer {
       '--create-database',
       '--static-dir',
       distDir(),
+      // The built-in STUN/TURN relay, as `cargo xtask run` has it.
+      '--turn-port',
+      String(this.turnPort),
     ];
     this.recent = [];
     const child = spawn(serverBin(), args, {

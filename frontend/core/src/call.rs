@@ -31,8 +31,13 @@ use uuid::Uuid;
 /// entry in the chat history.
 pub type CallId = Uuid;
 
-/// An unanswered call ends as missed after this long.
+/// An unanswered call ends as missed after this long (counted from the
+/// moment the offer goes out, not from the camera prompt).
 pub const RING_TIMEOUT_MS: Millis = 45_000;
+/// An answered call whose media has not flowed after this long failed.
+pub const CONNECT_TIMEOUT_MS: Millis = 30_000;
+/// A call whose connection dropped ends if it is not back within this long.
+pub const RECONNECT_GRACE_MS: Millis = 15_000;
 /// Longest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Longest ICE candidate line or media id, in bytes.
@@ -82,6 +87,8 @@ pub enum Signal {
     Handled {
         /// The call.
         call: CallId,
+        /// Answered (or declined) there.
+        answered: bool,
     },
     /// The callee declined.
     Decline {
@@ -154,7 +161,7 @@ impl Signal {
             Self::Offer { call, .. }
             | Self::Ringing { call }
             | Self::Answer { call, .. }
-            | Self::Handled { call }
+            | Self::Handled { call, .. }
             | Self::Decline { call }
             | Self::Busy { call }
             | Self::Cancel { call }
@@ -284,7 +291,8 @@ impl CallLog {
 
     /// [`CallLog::describe`], with the duration of an answered call.
     pub fn summary(&self) -> String {
-        if self.outcome == Outcome::Answered {
+        // An answered call that ended before media flowed has no length.
+        if self.outcome == Outcome::Answered && self.duration_ms > 0 {
             format!("{} · {}", self.describe(), duration_text(self.duration_ms))
         } else {
             self.describe()
@@ -356,6 +364,11 @@ pub struct Call {
     pub started_at: Millis,
     /// When media first flowed.
     pub connected_at: Option<Millis>,
+    /// When the current wait began: the offer went out or came in, or the
+    /// call was answered.
+    since: Millis,
+    /// When the connection dropped, while it is down.
+    interrupted_at: Option<Millis>,
     /// Incoming: the caller's offer, until accepted.
     offer: Option<String>,
     /// Candidates waiting for the other device: the caller's own before an
@@ -438,13 +451,15 @@ impl Calls {
         self.current.as_ref()
     }
 
-    /// When [`Calls::tick`] has something to do: the ring timeout.
+    /// When [`Calls::tick`] has something to do: the ring timeout, the
+    /// connect timeout, or the end of a dropped connection's grace.
     pub fn deadline(&self) -> Option<Millis> {
         self.current.as_ref().and_then(|c| match c.phase {
-            Phase::Calling | Phase::Ringing | Phase::Incoming => {
-                Some(c.started_at + RING_TIMEOUT_MS)
-            }
-            Phase::Connecting | Phase::Active => None,
+            // The ring clock starts when the offer goes out.
+            Phase::Calling | Phase::Ringing => c.offered.then_some(c.since + RING_TIMEOUT_MS),
+            Phase::Incoming => Some(c.since + RING_TIMEOUT_MS),
+            Phase::Connecting => Some(c.since + CONNECT_TIMEOUT_MS),
+            Phase::Active => c.interrupted_at.map(|at| at + RECONNECT_GRACE_MS),
         })
     }
 
@@ -472,6 +487,8 @@ impl Calls {
             phase: Phase::Calling,
             started_at: now,
             connected_at: None,
+            since: now,
+            interrupted_at: None,
             offer: None,
             waiting: Vec::new(),
             offered: false,
@@ -480,11 +497,16 @@ impl Calls {
     }
 
     /// The caller's offer is ready: ring every device of the peer.
-    pub fn offer(&mut self, id: CallId, sdp: String) -> Vec<Action> {
-        let Some(call) = self.current.as_mut().filter(|c| c.id == id && c.outgoing) else {
+    pub fn offer(&mut self, id: CallId, sdp: String, now: Millis) -> Vec<Action> {
+        let Some(call) = self
+            .current
+            .as_mut()
+            .filter(|c| c.id == id && c.outgoing && !c.offered)
+        else {
             return Vec::new();
         };
         call.offered = true;
+        call.since = now;
         vec![Action::Send {
             peer: call.peer,
             target: Target::Peer,
@@ -522,13 +544,18 @@ impl Calls {
 
     /// The person accepts the ringing call: the caller's offer and the
     /// candidates that came with it, to build the answer from.
-    pub fn accept(&mut self, id: CallId) -> Result<(String, Vec<Candidate>), CallError> {
+    pub fn accept(
+        &mut self,
+        id: CallId,
+        now: Millis,
+    ) -> Result<(String, Vec<Candidate>), CallError> {
         let call = self
             .current
             .as_mut()
             .filter(|c| c.id == id && c.phase == Phase::Incoming)
             .ok_or(CallError::NoSuchCall)?;
         call.phase = Phase::Connecting;
+        call.since = now;
         let offer = call.offer.take().unwrap_or_default();
         Ok((offer, std::mem::take(&mut call.waiting)))
     }
@@ -556,7 +583,10 @@ impl Calls {
             Action::Send {
                 peer: call.peer,
                 target: Target::Own,
-                signal: Signal::Handled { call: id },
+                signal: Signal::Handled {
+                    call: id,
+                    answered: true,
+                },
             },
         ]
     }
@@ -599,13 +629,26 @@ impl Calls {
         }
     }
 
-    /// Media flows: the call is on, and its duration counts from now.
+    /// Media flows: the call is on, and its duration counts from now (or
+    /// it is back after a drop).
     pub fn connected(&mut self, id: CallId, now: Millis) {
         if let Some(call) = self.current.as_mut().filter(|c| c.id == id)
-            && call.phase == Phase::Connecting
+            && matches!(call.phase, Phase::Connecting | Phase::Active)
         {
             call.phase = Phase::Active;
             call.connected_at.get_or_insert(now);
+            call.interrupted_at = None;
+        }
+    }
+
+    /// The connection dropped (the network changed, the other side went
+    /// away without a word): the call ends unless it is back within
+    /// [`RECONNECT_GRACE_MS`].
+    pub fn interrupted(&mut self, id: CallId, now: Millis) {
+        if let Some(call) = self.current.as_mut().filter(|c| c.id == id)
+            && call.phase == Phase::Active
+        {
+            call.interrupted_at.get_or_insert(now);
         }
     }
 
@@ -634,7 +677,10 @@ impl Calls {
         actions.push(Action::Send {
             peer: call.peer,
             target: Target::Own,
-            signal: Signal::Handled { call: call.id },
+            signal: Signal::Handled {
+                call: call.id,
+                answered: false,
+            },
         });
         actions.extend(self.end(outcome, now));
         actions
@@ -707,7 +753,9 @@ impl Calls {
         }
     }
 
-    /// The clock moved: an unanswered call past [`RING_TIMEOUT_MS`] ends.
+    /// The clock moved: an unanswered call past [`RING_TIMEOUT_MS`] ends as
+    /// missed; one that never connected, or dropped and did not come back,
+    /// fails.
     pub fn tick(&mut self, now: Millis) -> Vec<Action> {
         if self.deadline().is_none_or(|d| now < d) {
             return Vec::new();
@@ -715,16 +763,18 @@ impl Calls {
         let Some(call) = self.current.as_ref() else {
             return Vec::new();
         };
-        if call.outgoing {
-            let mut actions = vec![Action::Send {
-                peer: call.peer,
-                target: Target::Peer,
-                signal: Signal::Cancel { call: call.id },
-            }];
-            actions.extend(self.end(Outcome::NoAnswer, now));
-            actions
-        } else {
-            self.end(Outcome::Missed, now)
+        match call.phase {
+            Phase::Calling | Phase::Ringing => {
+                let mut actions = vec![Action::Send {
+                    peer: call.peer,
+                    target: Target::Peer,
+                    signal: Signal::Cancel { call: call.id },
+                }];
+                actions.extend(self.end(Outcome::NoAnswer, now));
+                actions
+            }
+            Phase::Incoming => self.end(Outcome::Missed, now),
+            Phase::Connecting | Phase::Active => self.fail(call.id, now),
         }
     }
 
@@ -764,6 +814,15 @@ impl Calls {
         }
         let id = signal.call();
         let Some(call) = self.current.as_mut().filter(|c| c.id == id) else {
+            // An answer to a call that is over here (cancelled as the callee
+            // accepted): end it over there too, or it would wait in vain.
+            if matches!(signal, Signal::Answer { .. }) && from != self.me {
+                return vec![Action::Send {
+                    peer: from,
+                    target: Target::Device(from_device),
+                    signal: Signal::Hangup { call: id },
+                }];
+            }
             return Vec::new();
         };
         // Only the peer's devices (and for `Handled`, this account's) speak
@@ -785,6 +844,7 @@ impl Calls {
             Signal::Answer { sdp, .. } if call.outgoing && !own => {
                 if waiting {
                     call.phase = Phase::Connecting;
+                    call.since = now;
                     call.peer_device = Some(from_device);
                     let peer = call.peer;
                     let mut actions = vec![
@@ -792,7 +852,10 @@ impl Calls {
                         Action::Send {
                             peer,
                             target: Target::PeerExcept(from_device),
-                            signal: Signal::Handled { call: id },
+                            signal: Signal::Handled {
+                                call: id,
+                                answered: true,
+                            },
                         },
                     ];
                     actions.extend(std::mem::take(&mut call.waiting).into_iter().map(
@@ -817,14 +880,33 @@ impl Calls {
                     Vec::new()
                 }
             }
-            Signal::Handled { .. } if !call.outgoing && call.phase == Phase::Incoming => {
-                self.end(Outcome::Elsewhere, now)
+            // Ringing here: another device of this account took it, or the
+            // caller says one did. Accepted here too: only the caller can
+            // say which device it chose.
+            Signal::Handled { answered, .. }
+                if !call.outgoing
+                    && call.connected_at.is_none()
+                    && match call.phase {
+                        Phase::Incoming => own || from_partner,
+                        Phase::Connecting => from_partner,
+                        _ => false,
+                    } =>
+            {
+                let outcome = if answered {
+                    Outcome::Elsewhere
+                } else {
+                    Outcome::Declined
+                };
+                self.end(outcome, now)
             }
             Signal::Decline { .. } if call.outgoing && waiting && !own => {
                 let mut actions = vec![Action::Send {
                     peer: call.peer,
                     target: Target::PeerExcept(from_device),
-                    signal: Signal::Handled { call: id },
+                    signal: Signal::Handled {
+                        call: id,
+                        answered: false,
+                    },
                 }];
                 actions.extend(self.end(Outcome::Declined, now));
                 actions
@@ -896,9 +978,31 @@ impl Calls {
         if from == self.me {
             return Vec::new();
         }
+        let mut actions = Vec::new();
         if let Some(call) = &self.current {
             if call.id == id {
                 return Vec::new();
+            }
+            let crossing = call.outgoing
+                && call.peer == from
+                && matches!(call.phase, Phase::Calling | Phase::Ringing);
+            if crossing && call.offered && call.id < id {
+                // Both called each other at once: the lower call id goes
+                // on, and the other side gives way to ours.
+                return Vec::new();
+            }
+            if crossing {
+                // Ours gives way: cancel it and ring for theirs.
+                if call.offered {
+                    actions.push(Action::Send {
+                        peer: call.peer,
+                        target: Target::Peer,
+                        signal: Signal::Cancel { call: call.id },
+                    });
+                }
+                actions.push(Action::Close);
+                self.current = None;
+                return self.ring(from, from_device, id, video, sdp, now, actions);
             }
             // In a call already: the caller hears "busy", and this device
             // keeps a missed call.
@@ -919,6 +1023,21 @@ impl Calls {
                 }),
             ];
         }
+        self.ring(from, from_device, id, video, sdp, now, actions)
+    }
+
+    /// Rings for an offer (after `before`).
+    #[allow(clippy::too_many_arguments)]
+    fn ring(
+        &mut self,
+        from: UserId,
+        from_device: DeviceId,
+        id: CallId,
+        video: bool,
+        sdp: String,
+        now: Millis,
+        mut before: Vec<Action>,
+    ) -> Vec<Action> {
         self.current = Some(Call {
             id,
             peer: from,
@@ -928,17 +1047,20 @@ impl Calls {
             phase: Phase::Incoming,
             started_at: now,
             connected_at: None,
+            since: now,
+            interrupted_at: None,
             offer: Some(sdp),
             waiting: Vec::new(),
             offered: false,
         });
-        vec![
+        before.extend([
             Action::Ring,
             Action::Send {
                 peer: from,
                 target: Target::Device(from_device),
                 signal: Signal::Ringing { call: id },
             },
-        ]
+        ]);
+        before
     }
 }

@@ -2,8 +2,8 @@
 //! every `Send` of one side is delivered to the devices it names.
 
 use parley_client::call::{
-    Action, CallError, CallLog, Calls, Candidate, Outcome, Phase, RING_TIMEOUT_MS, Signal,
-    SignalError, Target,
+    Action, CONNECT_TIMEOUT_MS, CallError, CallLog, Calls, Candidate, Outcome, Phase,
+    RECONNECT_GRACE_MS, RING_TIMEOUT_MS, Signal, SignalError, Target,
 };
 use parley_client::message::Kind;
 use parley_protocol::{DeviceId, Millis, UserId};
@@ -90,7 +90,7 @@ fn a_call_rings_every_device_and_one_answer_stops_the_others() {
     a.calls.start(call, bob, true, 1_000).unwrap();
     // Candidates gathered before any answer wait.
     assert!(a.calls.local_candidate(call, candidate(1)).is_empty());
-    let offer = a.calls.offer(call, "offer-sdp".into());
+    let offer = a.calls.offer(call, "offer-sdp".into(), 1_000);
 
     let ring1 = deliver(&a, &offer, &mut b1, 1_010);
     let ring2 = deliver(&a, &offer, &mut b2, 1_010);
@@ -98,7 +98,7 @@ fn a_call_rings_every_device_and_one_answer_stops_the_others() {
     deliver(&b1, &ring1, &mut a, 1_020);
     assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
 
-    let (sdp, early) = b1.calls.accept(call).unwrap();
+    let (sdp, early) = b1.calls.accept(call, 1_400).unwrap();
     assert_eq!((sdp.as_str(), early.len()), ("offer-sdp", 0));
     let answer = b1.calls.answered(call, "answer-sdp".into());
     // Bob's other device stops ringing: answered elsewhere.
@@ -151,7 +151,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     let mut b = Device::new(bob);
     let call = id();
     a.calls.start(call, bob, false, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into());
+    let offer = a.calls.offer(call, "sdp".into(), 0);
     deliver(&a, &offer, &mut b, 5);
     assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS));
     assert!(a.calls.tick(RING_TIMEOUT_MS - 1).is_empty());
@@ -173,7 +173,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     // The callee's own clock ends it too, when the cancel never came.
     let call = id();
     a.calls.start(call, bob, true, 100_000).unwrap();
-    let offer = a.calls.offer(call, "sdp".into());
+    let offer = a.calls.offer(call, "sdp".into(), 100_000);
     deliver(&a, &offer, &mut b, 100_000);
     let own = b.calls.tick(100_000 + RING_TIMEOUT_MS);
     assert_eq!(logs(&own)[0].outcome, Outcome::Missed);
@@ -187,7 +187,7 @@ fn decline_and_busy_end_the_call_for_the_caller() {
     let mut c = Device::new(carol);
     let call = id();
     a.calls.start(call, bob, true, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into());
+    let offer = a.calls.offer(call, "sdp".into(), 0);
     deliver(&a, &offer, &mut b, 1);
     let no = b.calls.decline(call, 2);
     assert_eq!(logs(&no)[0].outcome, Outcome::Declined);
@@ -199,12 +199,12 @@ fn decline_and_busy_end_the_call_for_the_caller() {
     // Bob in a call with Alice; Carol calls him: busy.
     let call = id();
     a.calls.start(call, bob, false, 10).unwrap();
-    let offer = a.calls.offer(call, "sdp".into());
+    let offer = a.calls.offer(call, "sdp".into(), 10);
     deliver(&a, &offer, &mut b, 11);
-    b.calls.accept(call).unwrap();
+    b.calls.accept(call, 11).unwrap();
     let other = id();
     c.calls.start(other, bob, false, 12).unwrap();
-    let offer = c.calls.offer(other, "sdp".into());
+    let offer = c.calls.offer(other, "sdp".into(), 12);
     let busy = deliver(&c, &offer, &mut b, 13);
     assert_eq!(
         logs(&busy)[0].outcome,
@@ -230,13 +230,16 @@ fn a_caller_cancels_and_strangers_are_ignored() {
     let call = id();
     a.calls.start(call, bob, true, 0).unwrap();
     assert_eq!(a.calls.start(id(), bob, true, 0), Err(CallError::InCall));
-    let offer = a.calls.offer(call, "sdp".into());
+    let offer = a.calls.offer(call, "sdp".into(), 0);
     deliver(&a, &offer, &mut b, 1);
     // Someone else cannot end or answer a call they are not in.
     for signal in [
         Signal::Cancel { call },
         Signal::Hangup { call },
-        Signal::Handled { call },
+        Signal::Handled {
+            call,
+            answered: true,
+        },
     ] {
         assert!(b.calls.receive(m.user, m.device, signal, 2).is_empty());
     }
@@ -268,7 +271,7 @@ fn a_caller_cancels_and_strangers_are_ignored() {
     assert_eq!(logs(&cancel)[0].outcome, Outcome::Cancelled);
     let missed = deliver(&a, &cancel, &mut b, 5);
     assert_eq!(logs(&missed)[0].outcome, Outcome::Missed);
-    assert_eq!(b.calls.accept(call), Err(CallError::NoSuchCall));
+    assert_eq!(b.calls.accept(call, 6), Err(CallError::NoSuchCall));
 }
 
 #[test]
@@ -287,4 +290,214 @@ fn signals_round_trip_and_bounds_hold() {
         sdp: "x".repeat(parley_client::call::MAX_SDP_BYTES + 1),
     };
     assert_eq!(Signal::decode(&big.encode()), Err(SignalError::TooLarge));
+}
+
+/// Alice calls Bob on one device, so Bob's `b1` rings; Bob accepts there.
+fn answered_call(a: &mut Device, b: &mut Device, now: Millis) -> Uuid {
+    let call = id();
+    assert_eq!(a.calls.start(call, b.user, true, now), Ok(()));
+    let offer = a.calls.offer(call, "offer".into(), now);
+    deliver(a, &offer, b, now);
+    assert!(b.calls.accept(call, now).is_ok());
+    let answer = b.calls.answered(call, "answer".into());
+    deliver(b, &answer, a, now);
+    call
+}
+
+#[test]
+fn the_ring_clock_starts_when_the_offer_goes_out() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    // A long camera prompt: no deadline, and the clock does not end it.
+    assert_eq!(a.calls.deadline(), None);
+    assert!(a.calls.tick(10 * RING_TIMEOUT_MS).is_empty());
+    assert_eq!(a.calls.current().unwrap().id, call);
+    let offer = a.calls.offer(call, "sdp".into(), 50_000);
+    assert_eq!(offer.len(), 1);
+    // The same offer is not sent twice.
+    assert!(a.calls.offer(call, "sdp".into(), 50_001).is_empty());
+    assert_eq!(a.calls.deadline(), Some(50_000 + RING_TIMEOUT_MS));
+    assert!(a.calls.tick(50_000 + RING_TIMEOUT_MS - 1).is_empty());
+    let _ = bob;
+    let ended = a.calls.tick(50_000 + RING_TIMEOUT_MS);
+    assert_eq!(logs(&ended)[0].outcome, Outcome::NoAnswer);
+    assert!(matches!(
+        reaching(&a, &ended, &Device::new(bob))[..],
+        [Signal::Cancel { .. }]
+    ));
+}
+
+#[test]
+fn a_call_that_never_connects_fails_on_both_sides() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let call = answered_call(&mut a, &mut b, 1_000);
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Connecting);
+    assert_eq!(b.calls.deadline(), Some(1_000 + CONNECT_TIMEOUT_MS));
+    assert_eq!(a.calls.deadline(), Some(1_000 + CONNECT_TIMEOUT_MS));
+    assert!(b.calls.tick(1_000 + CONNECT_TIMEOUT_MS - 1).is_empty());
+    let failed = b.calls.tick(1_000 + CONNECT_TIMEOUT_MS);
+    assert_eq!(logs(&failed)[0].outcome, Outcome::Failed);
+    // Alice hears of it at once rather than waiting for her own clock.
+    let at_alice = deliver(&b, &failed, &mut a, 1_000 + CONNECT_TIMEOUT_MS);
+    assert_eq!(logs(&at_alice)[0].call, call);
+    assert!(a.calls.current().is_none() && b.calls.current().is_none());
+}
+
+#[test]
+fn a_dropped_connection_gets_a_grace_period_then_ends() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let call = answered_call(&mut a, &mut b, 0);
+    a.calls.connected(call, 1_000);
+    assert_eq!(a.calls.deadline(), None, "a call in progress has no clock");
+    // Dropped, then back: the call goes on, its duration unchanged.
+    a.calls.interrupted(call, 5_000);
+    assert_eq!(a.calls.deadline(), Some(5_000 + RECONNECT_GRACE_MS));
+    a.calls.connected(call, 8_000);
+    assert_eq!(a.calls.deadline(), None);
+    assert_eq!(a.calls.current().unwrap().connected_at, Some(1_000));
+    // Dropped for good: it ends as an answered call of the time it lasted.
+    a.calls.interrupted(call, 20_000);
+    a.calls.interrupted(call, 25_000);
+    let ended = a.calls.tick(20_000 + RECONNECT_GRACE_MS);
+    let log = &logs(&ended)[0];
+    assert_eq!((log.outcome, log.duration_ms), (Outcome::Answered, 34_000));
+    assert!(matches!(
+        reaching(&a, &ended, &b)[..],
+        [Signal::Hangup { .. }]
+    ));
+}
+
+#[test]
+fn when_both_call_each_other_the_lower_call_id_goes_on() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let (low, high) = (id(), id());
+    assert!(low < high);
+    a.calls.start(low, bob, true, 0).unwrap();
+    b.calls.start(high, alice, false, 0).unwrap();
+    let a_offer = a.calls.offer(low, "a".into(), 1);
+    let b_offer = b.calls.offer(high, "b".into(), 1);
+    // Alice keeps hers and ignores Bob's: no busy, no record.
+    assert!(deliver(&b, &b_offer, &mut a, 2).is_empty());
+    assert_eq!(a.calls.current().unwrap().id, low);
+    // Bob gives way: his call is cancelled, and Alice's rings.
+    let yielded = deliver(&a, &a_offer, &mut b, 2);
+    assert!(yielded.contains(&Action::Close) && yielded.contains(&Action::Ring));
+    assert!(logs(&yielded).is_empty());
+    let current = b.calls.current().unwrap();
+    assert_eq!((current.id, current.phase), (low, Phase::Incoming));
+    // The cancel of Bob's call does not touch Alice's.
+    let after = deliver(&b, &yielded, &mut a, 3);
+    assert!(logs(&after).is_empty());
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
+    b.calls.accept(low, 4).unwrap();
+
+    // One whose offer has not gone out yet always gives way.
+    let mut c = Device::new(id());
+    let mut d = Device::new(id());
+    let (first, second) = (id(), id());
+    c.calls.start(first, d.user, true, 0).unwrap();
+    d.calls.start(second, c.user, true, 0).unwrap();
+    let d_offer = d.calls.offer(second, "d".into(), 1);
+    let gave_way = deliver(&d, &d_offer, &mut c, 2);
+    assert!(
+        reaching(&c, &gave_way, &d)
+            .iter()
+            .all(|s| matches!(s, Signal::Ringing { .. }))
+    );
+    assert_eq!(c.calls.current().unwrap().id, second);
+}
+
+#[test]
+fn a_device_that_accepted_too_late_hears_it_was_answered_elsewhere() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b1 = Device::new(bob);
+    let mut b2 = Device::new(bob);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    let offer = a.calls.offer(call, "sdp".into(), 0);
+    deliver(&a, &offer, &mut b1, 1);
+    deliver(&a, &offer, &mut b2, 1);
+    b1.calls.accept(call, 2).unwrap();
+    b2.calls.accept(call, 2).unwrap();
+    let answer1 = b1.calls.answered(call, "one".into());
+    let answer2 = b2.calls.answered(call, "two".into());
+    // Each one's "handled" reaches the other, which accepted too: only the
+    // caller decides, so neither ends on it.
+    assert!(deliver(&b1, &answer1, &mut b2, 3).is_empty());
+    assert!(deliver(&b2, &answer2, &mut b1, 3).is_empty());
+    let chosen = deliver(&b1, &answer1, &mut a, 4);
+    let late = deliver(&b2, &answer2, &mut a, 4);
+    assert!(matches!(
+        reaching(&a, &late, &b2)[..],
+        [Signal::Hangup { .. }]
+    ));
+    assert!(reaching(&a, &late, &b1).is_empty());
+    let told = deliver(&a, &chosen, &mut b2, 5);
+    let log = &logs(&told)[0];
+    assert_eq!(log.outcome, Outcome::Elsewhere);
+    assert_eq!(
+        log.summary(),
+        "Incoming video call · answered on another device"
+    );
+    assert_eq!(b1.calls.current().unwrap().phase, Phase::Connecting);
+    // The late device's trickle is not the call's.
+    let stray = a.calls.receive(
+        bob,
+        b2.device,
+        Signal::Ice {
+            call,
+            candidate: candidate(3),
+        },
+        6,
+    );
+    assert!(stray.is_empty());
+}
+
+#[test]
+fn declining_on_one_device_says_declined_on_the_others() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b1 = Device::new(bob);
+    let mut b2 = Device::new(bob);
+    let call = id();
+    a.calls.start(call, bob, false, 0).unwrap();
+    let offer = a.calls.offer(call, "sdp".into(), 0);
+    deliver(&a, &offer, &mut b1, 1);
+    deliver(&a, &offer, &mut b2, 1);
+    let no = b1.calls.decline(call, 2);
+    let other = deliver(&b1, &no, &mut b2, 3);
+    assert_eq!(logs(&other)[0].describe(), "Declined voice call");
+}
+
+#[test]
+fn an_answer_to_a_call_that_is_over_gets_a_hang_up() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    let offer = a.calls.offer(call, "sdp".into(), 0);
+    deliver(&a, &offer, &mut b, 1);
+    b.calls.accept(call, 2).unwrap();
+    // Alice cancels while Bob's answer is on its way.
+    let cancel = a.calls.hang_up(call, 3);
+    let answer = b.calls.answered(call, "answer".into());
+    let reply = deliver(&b, &answer, &mut a, 4);
+    assert!(matches!(
+        reaching(&a, &reply, &b)[..],
+        [Signal::Hangup { .. }]
+    ));
+    // Either way Bob's side ends, and not as a call that took place.
+    let ended = deliver(&a, &cancel, &mut b, 5);
+    assert_eq!(logs(&ended)[0].outcome, Outcome::Missed);
+    assert!(b.calls.current().is_none());
 }

@@ -13,7 +13,7 @@ mod serial;
 
 use crate::api;
 use crate::messaging::{self, Outgoing};
-use crate::state::AppState;
+use crate::state::{AppState, storage};
 use leptos::prelude::*;
 use parley_client::call::{
     Action, CallId, CallLog, Calls, Candidate, Outcome, Phase, Signal, Target,
@@ -23,11 +23,14 @@ use parley_protocol::{DeviceId, Millis, UserId};
 use peer::{Handlers, Peer};
 use ring::{Ringer, Tone};
 use serial::Serial;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 use web_sys::{MediaStream, MediaStreamTrack, RtcPeerConnectionState};
+
+/// Longest wait for a hang-up to leave when signing out.
+const FLUSH_WAIT_MS: i32 = 2_000;
 
 /// How long the "call ended" screen stays.
 const ENDED_SCREEN: Duration = Duration::from_millis(2_500);
@@ -127,6 +130,8 @@ struct Controller {
     ringer: RefCell<Option<(Tone, Ringer)>>,
     timeout: RefCell<Option<TimeoutHandle>>,
     serial: Rc<Serial>,
+    /// The camera is being switched on (a second click waits for it).
+    adding_video: Cell<bool>,
 }
 
 thread_local! {
@@ -156,6 +161,7 @@ pub fn start(app: AppState, me: UserId, device: DeviceId) {
         ringer: RefCell::new(None),
         timeout: RefCell::new(None),
         serial: Rc::new(Serial::default()),
+        adding_video: Cell::new(false),
     });
     CONTROLLER.with(|c| c.borrow_mut().replace(controller));
 }
@@ -214,14 +220,13 @@ pub fn call(peer: UserId, video: bool) {
             return;
         }
         c.set_local(stream.clone());
-        let ice = c.ice().await;
-        let Some(peer) = c.connect(id, &ice) else {
+        let Some(peer) = c.connect(id).await else {
             return;
         };
         peer.add_stream(&stream);
         match peer.offer().await {
             Ok(sdp) => {
-                let actions = c.calls.borrow_mut().offer(id, sdp);
+                let actions = c.calls.borrow_mut().offer(id, sdp, now());
                 c.apply(actions);
             }
             Err(err) => c.failed(id, &err),
@@ -243,7 +248,7 @@ pub fn accept() {
     else {
         return;
     };
-    let Ok((offer, early)) = c.calls.borrow_mut().accept(id) else {
+    let Ok((offer, early)) = c.calls.borrow_mut().accept(id, now()) else {
         return;
     };
     c.ui.error.set(None);
@@ -265,8 +270,7 @@ pub fn accept() {
             return;
         }
         c.set_local(stream.clone());
-        let ice = c.ice().await;
-        let Some(peer) = c.connect(id, &ice) else {
+        let Some(peer) = c.connect(id).await else {
             return;
         };
         peer.add_stream(&stream);
@@ -283,6 +287,25 @@ pub fn accept() {
         let actions = c.calls.borrow_mut().answered(id, answer);
         c.apply(actions);
     });
+}
+
+/// Signing out: hang up, and give the hang-up a moment to leave before the
+/// socket closes (at most [`FLUSH_WAIT_MS`]).
+pub async fn end_before_sign_out() {
+    hang_up();
+    let Some(done) = messaging::flushed() else {
+        return;
+    };
+    let limit = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FLUSH_WAIT_MS);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
+        &done, &limit,
+    )))
+    .await;
 }
 
 /// Declines the ringing call.
@@ -356,11 +379,22 @@ pub fn toggle_camera() {
         c.tell_media(view.id);
         return;
     }
+    // Adding video renegotiates the call: only once it is up, and once.
+    let up = c
+        .calls
+        .borrow()
+        .current()
+        .is_some_and(|call| call.id == view.id && call.phase == Phase::Active);
+    if !up || c.adding_video.replace(true) {
+        return;
+    }
     let id = view.id;
     let controller = c.clone();
     c.serial.run(async move {
         let c = controller;
-        let track = match media::camera().await {
+        let track = media::camera().await;
+        c.adding_video.set(false);
+        let track = match track {
             Ok(track) => track,
             Err(err) => {
                 c.ui.error.set(Some(err.to_string()));
@@ -385,7 +419,7 @@ pub fn toggle_camera() {
                 let actions = c.calls.borrow().renegotiate(id, sdp);
                 c.apply(actions);
             }
-            Err(err) => leptos::logging::warn!("call: could not add video: {err:?}"),
+            Err(err) => c.failed(id, &err),
         }
     });
 }
@@ -459,8 +493,29 @@ impl Controller {
         self.ui.streams.update(|n| *n += 1);
     }
 
-    /// The peer connection for call `id`, its events fed back here.
-    fn connect(self: &Rc<Self>, id: CallId, ice: &IceConfig) -> Option<Rc<Peer>> {
+    /// The peer connection for call `id`, its events fed back here; `None`
+    /// when the call ended meanwhile or cannot go on.
+    async fn connect(self: &Rc<Self>, id: CallId) -> Option<Rc<Peer>> {
+        let ice = self.ice().await;
+        if !self.is_current(id) {
+            return None;
+        }
+        // With "protect IP address" on, a call without the relay would give
+        // the address away: refuse it instead.
+        let relay_only = storage::relay_calls();
+        let has_turn = ice
+            .ice_servers
+            .iter()
+            .any(|s| s.urls.iter().any(|u| u.starts_with("turn")));
+        if relay_only && !has_turn {
+            self.ui.error.set(Some(
+                "The call could not go through the server's relay, so it was ended to protect your IP address. Try again in a moment."
+                    .to_owned(),
+            ));
+            let actions = self.calls.borrow_mut().fail(id, now());
+            self.apply(actions);
+            return None;
+        }
         let handlers = Handlers {
             candidate: Box::new(move |candidate: Candidate| {
                 if let Some(c) = current() {
@@ -484,7 +539,13 @@ impl Controller {
                 match state {
                     RtcPeerConnectionState::Connected => {
                         c.calls.borrow_mut().connected(id, now());
-                        c.refresh();
+                        c.apply(Vec::new());
+                    }
+                    // Often back by itself (a network change): the state
+                    // machine gives it a grace period.
+                    RtcPeerConnectionState::Disconnected => {
+                        c.calls.borrow_mut().interrupted(id, now());
+                        c.apply(Vec::new());
                     }
                     RtcPeerConnectionState::Failed => {
                         let actions = c.calls.borrow_mut().fail(id, now());
@@ -494,10 +555,12 @@ impl Controller {
                 }
             }),
         };
-        match Peer::new(ice, handlers) {
+        match Peer::new(&ice, relay_only, handlers) {
             Ok(peer) => {
                 let peer = Rc::new(peer);
-                *self.peer.borrow_mut() = Some(peer.clone());
+                if let Some(old) = self.peer.borrow_mut().replace(peer.clone()) {
+                    old.close();
+                }
                 Some(peer)
             }
             Err(err) => {
@@ -571,11 +634,14 @@ impl Controller {
                 Action::Ring => {}
                 Action::ApplyAnswer(sdp) => {
                     let peer = self.peer.borrow().clone();
+                    let id = self.calls.borrow().current().map(|call| call.id);
+                    let c = self.clone();
                     self.serial.run(async move {
-                        if let Some(peer) = peer
+                        if let (Some(peer), Some(id)) = (peer, id)
                             && let Err(err) = peer.apply_answer(&sdp).await
                         {
-                            leptos::logging::warn!("call: answer refused: {err:?}");
+                            // The connection cannot go on from here.
+                            c.failed(id, &err);
                         }
                     });
                 }
@@ -599,7 +665,7 @@ impl Controller {
                                 c.apply(actions);
                             }
                             Ok(None) => {}
-                            Err(err) => leptos::logging::warn!("call: offer refused: {err:?}"),
+                            Err(err) => c.failed(id, &err),
                         }
                     });
                 }

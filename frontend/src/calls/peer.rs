@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceServer,
-    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
-    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
+    RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 /// What the connection reports back.
@@ -29,8 +29,9 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A connection through the server's STUN/TURN.
-    pub fn new(ice: &IceConfig, handlers: Handlers) -> Result<Self, JsValue> {
+    /// A connection through the server's STUN/TURN; with `relay_only`, only
+    /// through its relay (the other side never sees this device's address).
+    pub fn new(ice: &IceConfig, relay_only: bool, handlers: Handlers) -> Result<Self, JsValue> {
         let servers = js_sys::Array::new();
         for server in &ice.ice_servers {
             let entry = RtcIceServer::new();
@@ -46,6 +47,9 @@ impl Peer {
         }
         let config = RtcConfiguration::new();
         config.set_ice_servers(&servers);
+        if relay_only {
+            config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+        }
         let pc = RtcPeerConnection::new_with_configuration(&config)?;
 
         let Handlers {
@@ -166,6 +170,14 @@ impl Peer {
         local.set_sdp(sdp);
         JsFuture::from(self.pc.set_local_description(&local)).await?;
         Ok(sdp.to_owned())
+    }
+}
+
+impl Drop for Peer {
+    /// A connection nobody holds any more must not keep camera, microphone
+    /// and the network busy.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

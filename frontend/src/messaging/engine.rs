@@ -99,6 +99,8 @@ struct Engine {
     /// People whose name is being fetched (one request each, however many
     /// of their messages arrive meanwhile).
     fetching_names: RefCell<HashSet<UserId>>,
+    /// Resolved once the job queue is empty (see [`flushed`]).
+    idle: RefCell<Vec<js_sys::Function>>,
 }
 
 fn current() -> Option<Rc<Engine>> {
@@ -138,6 +140,7 @@ pub fn start(app: AppState, me: UserId, device: DeviceId) {
         watched: RefCell::new(None),
         retry: RefCell::new(None),
         fetching_names: RefCell::new(HashSet::new()),
+        idle: RefCell::new(Vec::new()),
     });
     ENGINE.with(|e| e.borrow_mut().replace(engine.clone()));
     push(&engine, Job::Load);
@@ -191,6 +194,9 @@ async fn run(engine: Rc<Engine>) {
         }
     }
     engine.running.set(false);
+    for resolve in engine.idle.take() {
+        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+    }
     if engine.stopped.get() {
         finish(engine).await;
     }
@@ -256,6 +262,15 @@ pub fn send_signal(out: Outgoing) {
     if let Some(engine) = current() {
         push(&engine, Job::SignalOut(out));
     }
+}
+
+/// Resolves once every queued job (a hang-up, say) has run; `None` when
+/// nothing is queued.
+pub fn flushed() -> Option<js_sys::Promise> {
+    let engine = current().filter(|e| e.running.get())?;
+    Some(js_sys::Promise::new(&mut |resolve, _| {
+        engine.idle.borrow_mut().push(resolve);
+    }))
 }
 
 /// Puts a finished call in the chat history.
@@ -829,7 +844,7 @@ impl Engine {
         if !secure.knows(signal.from_device) {
             self.refresh_devices(signal.from, &secure).await?;
         }
-        match secure.decrypt(signal.from_device, &signal.body) {
+        match secure.decrypt_signal(signal.from_device, &signal.body) {
             Ok(plaintext) => {
                 secure.save(&store).await?;
                 crate::calls::on_signal(signal.from, signal.from_device, &plaintext);

@@ -204,7 +204,7 @@ pub fn set_verified(peer: UserId, verified: bool) {
     engine::set_verified(peer, verified);
 }
 
-pub use engine::{Outgoing, record_call, send_signal};
+pub use engine::{Outgoing, flushed, record_call, send_signal};
 
 /// Shows or hides the open chat's encryption panel.
 pub fn show_safety(open: bool) {

@@ -204,6 +204,13 @@ impl Secure {
         result
     }
 
+    /// Decrypts a call signal. Unlike a message, a signal that cannot be
+    /// read is simply dropped: it is not worth tearing down the sessions
+    /// (the next message does that, and asks for a re-send).
+    pub fn decrypt_signal(&self, from: DeviceId, body: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.machine.borrow_mut().decrypt(from, body)
+    }
+
     /// The pinned Ed25519 keys of these devices (unknown ones left out).
     pub fn keys_of(&self, devices: &[DeviceId]) -> BTreeSet<String> {
         let machine = self.machine.borrow();

@@ -106,6 +106,8 @@ impl AppState {
         let Some(token) = self.token() else {
             return;
         };
+        // End a call properly while the socket is still up.
+        crate::calls::end_before_sign_out().await;
         // Hang up first, so the server's 4001 for this very sign-out is not
         // mistaken for a revocation.
         disconnect();

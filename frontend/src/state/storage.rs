@@ -12,6 +12,9 @@ pub const SESSION_KEY: &str = "parley.session";
 /// The last contact list fetched, tagged with its owner.
 const CONTACTS_KEY: &str = "parley.contacts";
 
+/// This browser sends call media only through the server's relay.
+const RELAY_CALLS_KEY: &str = "parley.relay-calls";
+
 /// The contact cache, tagged with the account it belongs to so a different
 /// account signing in on this browser never sees someone else's list.
 #[derive(Serialize, Deserialize)]
@@ -67,6 +70,17 @@ pub fn save_contacts(owner: UserId, contacts: &[Contact]) {
             contacts: contacts.to_vec(),
         },
     );
+}
+
+/// Whether calls from this browser go through the server's relay only
+/// ("protect IP address in calls"; a setting of the browser, not the account).
+pub fn relay_calls() -> bool {
+    read(RELAY_CALLS_KEY).unwrap_or(false)
+}
+
+/// Turns relay-only calls on or off for this browser.
+pub fn set_relay_calls(on: bool) {
+    write(RELAY_CALLS_KEY, &on);
 }
 
 /// Forgets everything this device knew about the account.

@@ -143,6 +143,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 class="call-btn"
                 class:off=move || !camera.get()
                 data-testid="toggle-camera"
+                // Adding video to a voice call is a renegotiation: only
+                // once the call is up.
+                prop:disabled=move || !video_call.get() && stage.get() != Stage::Active
                 aria-pressed=move || (!camera.get()).to_string()
                 title=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
                 aria-label=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }

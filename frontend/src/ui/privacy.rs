@@ -1,8 +1,8 @@
-//! The privacy settings: read receipts and who sees "last seen & online".
-//! Saved at once with PATCH /me.
+//! The privacy settings: read receipts and who sees "last seen & online"
+//! (saved at once with PATCH /me), and relay-only calls (this browser).
 
 use crate::api;
-use crate::state::AppState;
+use crate::state::{AppState, storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_protocol::api::{LastSeenVisibility, UpdateProfile};
@@ -92,6 +92,7 @@ pub fn PrivacyCard(app: AppState) -> impl IntoView {
                     <option value="nobody">"Nobody"</option>
                 </select>
             </label>
+            <RelayCallsRow />
             <Show when=move || saved.get()>
                 <p class="saved" role="status" data-testid="privacy-saved">"✓ Saved"</p>
             </Show>
@@ -103,5 +104,33 @@ pub fn PrivacyCard(app: AppState) -> impl IntoView {
                     })
             }}
         </section>
+    }
+}
+
+/// `relay-calls-toggle`: calls through the server's relay only, so the other
+/// side never learns this browser's IP address. Kept in this browser.
+#[component]
+fn RelayCallsRow() -> impl IntoView {
+    let on = RwSignal::new(storage::relay_calls());
+    view! {
+        <label class="setting-row">
+            <span class="setting-text">
+                <span class="setting-name">"Protect IP address in calls"</span>
+                <span class="setting-hint">
+                    "Calls from this browser go through the Parley server's relay, so the other person can't see your IP address. Call quality may be a little lower."
+                </span>
+            </span>
+            <input
+                type="checkbox"
+                class="switch"
+                data-testid="relay-calls-toggle"
+                prop:checked=move || on.get()
+                on:change=move |ev| {
+                    let value = event_target_checked(&ev);
+                    storage::set_relay_calls(value);
+                    on.set(value);
+                }
+            />
+        </label>
     }
 }
