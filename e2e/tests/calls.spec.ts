@@ -1,6 +1,6 @@
 // Voice and video calls between real Chromium pages: WebRTC with Chromium's synthetic
 // camera and microphone, signalling end-to-end encrypted over the WebSocket.
-import type { BrowserContextOptions, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import {
   addContact,
   contactItem,
@@ -13,97 +13,18 @@ import {
   test,
   type User,
 } from '../fixtures';
+import {
+  caller,
+  candidateTypes,
+  connectionState,
+  dial,
+  expectRising,
+  expectStage,
+  inbound,
+  pair,
+  screen,
+} from '../calls';
 import { befriend, bubble, chatItem, join, openFromContacts, send, showChats } from '../chat';
-
-const MEDIA: BrowserContextOptions = { permissions: ['camera', 'microphone'] };
-
-/** Every RTCPeerConnection the page makes, kept on `window.__pcs` for the assertions. */
-async function watchPeerConnections(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    const Native = window.RTCPeerConnection;
-    const made: RTCPeerConnection[] = [];
-    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = made;
-    window.RTCPeerConnection = class extends Native {
-      constructor(config?: RTCConfiguration) {
-        super(config);
-        made.push(this);
-      }
-    };
-  });
-}
-
-/** A page with camera and microphone allowed and its peer connections watched. */
-async function caller(newPage: (o?: BrowserContextOptions) => Promise<Page>, options = MEDIA): Promise<Page> {
-  const page = await newPage(options);
-  await watchPeerConnections(page);
-  return page;
-}
-
-function connectionState(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    return pcs.length ? pcs[pcs.length - 1].connectionState : 'none';
-  });
-}
-
-interface Inbound {
-  framesDecoded: number;
-  totalAudioEnergy: number;
-  totalSamplesReceived: number;
-}
-
-/** The inbound RTP stats of one kind on the page's latest peer connection. */
-function inbound(page: Page, kind: 'audio' | 'video'): Promise<Inbound | null> {
-  return page.evaluate(async (kind) => {
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    const pc = pcs[pcs.length - 1];
-    if (!pc) return null;
-    let found: Inbound | null = null;
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === kind) {
-        found = {
-          framesDecoded: s.framesDecoded ?? 0,
-          totalAudioEnergy: s.totalAudioEnergy ?? 0,
-          totalSamplesReceived: s.totalSamplesReceived ?? 0,
-        };
-      }
-    });
-    return found;
-  }, kind);
-}
-
-/** Waits until a counter of the inbound stats grows past what it was. */
-async function expectRising(page: Page, kind: 'audio' | 'video', field: keyof Inbound): Promise<void> {
-  await expect.poll(async () => (await inbound(page, kind))?.[field] ?? 0).toBeGreaterThan(0);
-  const before = (await inbound(page, kind))![field];
-  await expect.poll(async () => (await inbound(page, kind))![field]).toBeGreaterThan(before);
-}
-
-function screen(page: Page) {
-  return page.getByTestId('call-screen');
-}
-
-async function expectStage(page: Page, stage: string): Promise<void> {
-  await expect(screen(page)).toHaveAttribute('data-stage', stage);
-}
-
-/** Two people who are each other's contacts, on pages allowed to use camera and microphone. */
-async function pair(newPage: (o?: BrowserContextOptions) => Promise<Page>) {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const a = await caller(newPage);
-  const b = await caller(newPage);
-  await join(a, alice);
-  await join(b, bob);
-  await befriend(a, alice, b, bob);
-  return { alice, bob, a, b };
-}
-
-/** Opens the chat with `peer` and starts a call. */
-async function dial(page: Page, peer: User, kind: 'video' | 'voice'): Promise<void> {
-  await openFromContacts(page, peer);
-  await page.getByTestId(`call-${kind}`).click();
-}
 
 function callEvent(page: Page, outcome: string) {
   return page.getByTestId('call-event').and(page.locator(`[data-outcome="${outcome}"]`));
@@ -287,28 +208,6 @@ test('a voice call can switch the camera on', async ({ newPage }) => {
   await a.getByTestId('hangup-call').click();
   await expect(screen(b)).toBeHidden();
 });
-
-/** The candidate types of the page's latest peer connection: the selected pair's, and all local ones. */
-function candidateTypes(page: Page): Promise<{ selected: string[]; local: string[] }> {
-  return page.evaluate(async () => {
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    const stats = await pcs[pcs.length - 1].getStats();
-    const byId = new Map<string, Record<string, unknown>>();
-    stats.forEach((s) => byId.set(s.id, s));
-    const local: string[] = [];
-    const selected: string[] = [];
-    stats.forEach((s) => {
-      if (s.type === 'local-candidate') local.push(s.candidateType);
-      if (s.type === 'transport' && s.selectedCandidatePairId) {
-        const pair = byId.get(s.selectedCandidatePairId)!;
-        for (const id of [pair.localCandidateId, pair.remoteCandidateId]) {
-          selected.push(String(byId.get(String(id))?.candidateType));
-        }
-      }
-    });
-    return { selected, local };
-  });
-}
 
 test('with "protect IP address" on, a call goes through the built-in TURN relay only', async ({ newPage }) => {
   const { bob, a, b } = await pair(newPage);

@@ -156,13 +156,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
             .chromium
             .as_deref()
             .context("Chromium was not set up")?;
-        r.push(browser_crypto(
-            &ws,
-            &cluster,
-            &server_bin,
-            chromium,
-            opts.scale,
-        )?);
+        r.extend(browser(&ws, &cluster, &server_bin, chromium, opts.scale)?);
         Ok(r)
     });
     cluster.stop()?;
@@ -196,21 +190,25 @@ fn scaled(n: f64, scale: f64, min: f64) -> String {
     format!("{}", (n * scale).max(min).round())
 }
 
-/// Crypto timings and the bundle's size, measured in Chromium on the
-/// release build of the web client (`e2e/bench/crypto.bench.ts`).
-fn browser_crypto(
+/// Measured in Chromium on the release build of the web client
+/// (`e2e/bench/*.bench.ts`): crypto timings and the bundle's size, and call
+/// set-up with host candidates and through the built-in TURN.
+fn browser(
     ws: &Workspace,
     cluster: &Cluster,
     server_bin: &Path,
     chromium: &Path,
     scale: f64,
-) -> Result<serde_json::Value> {
-    say("browser crypto: building the web client");
+) -> Result<Vec<serde_json::Value>> {
+    say("browser: building the web client");
     let dist = crate::build::trunk_build(ws)?;
     let e2e = ws.root.join("e2e");
-    let out = e2e.join("output").join("crypto-bench.json");
-    let _ = std::fs::remove_file(&out);
+    let outputs = ["crypto-bench.json", "calls-bench.json"].map(|f| e2e.join("output").join(f));
+    for out in &outputs {
+        let _ = std::fs::remove_file(out);
+    }
     let rounds = scaled(1000.0, scale, 50.0);
+    let call_rounds = scaled(10.0, scale, 2.0);
     process::run(
         ws.command("playwright")?
             .current_dir(&e2e)
@@ -220,11 +218,17 @@ fn browser_crypto(
             .env("PARLEY_PG_URL", cluster.url(None))
             .env("CHROMIUM_PATH", chromium)
             .env("PARLEY_BENCH_ROUNDS", &rounds)
+            .env("PARLEY_BENCH_CALL_ROUNDS", &call_rounds)
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )?;
-    let text =
-        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    Ok(serde_json::from_str(&text)?)
+    outputs
+        .iter()
+        .map(|out| {
+            let text = std::fs::read_to_string(out)
+                .with_context(|| format!("reading {}", out.display()))?;
+            Ok(serde_json::from_str(&text)?)
+        })
+        .collect()
 }
 
 fn run_all(
@@ -411,6 +415,27 @@ fn row(r: &serde_json::Value) -> String {
             r["wasm_bytes"],
             r["wasm_gzip_bytes"]
         ),
+        "browser_calls" => {
+            let path = |name: &str| {
+                let p = &r[name];
+                let median = |k: &str| p[k]["median"].clone();
+                let range = |k: &str| format!("{}-{}", p[k]["min"], p[k]["max"]);
+                format!(
+                    "{name}: offer → connected **{} ms** ({} ms; ring {} ms, accept → connected {} ms)",
+                    median("offer_to_connected_ms"),
+                    range("offer_to_connected_ms"),
+                    median("ring_ms"),
+                    median("accept_to_connected_ms"),
+                )
+            };
+            format!(
+                "| call set-up in the browser | Chromium {}, {} video calls per path, medians (range) | {}; {} | |",
+                r["browser"].as_str().unwrap_or_default(),
+                r["rounds"],
+                path("host"),
+                path("relay")
+            )
+        }
         other => format!("| {other} | | {r} | |"),
     }
 }
