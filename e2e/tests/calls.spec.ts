@@ -99,6 +99,41 @@ test('a declined call ends for the caller, and both chats say so', async ({ newP
   expect(await connectionState(a)).toBe('closed');
 });
 
+test('a call placed while the callee is still publishing its keys rings once they are up', async ({ newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const a = await caller(newPage);
+  const b = await caller(newPage);
+  // Hold back Bob's first key upload: his device is not reachable yet.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let uploads = 0;
+  await b.route('**/api/v1/keys', async (route) => {
+    if (route.request().method() === 'PUT' && uploads++ === 0) await held;
+    await route.continue();
+  });
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await expect.poll(() => uploads).toBe(1);
+  const lookup = a.waitForResponse((r) => /\/users\/[0-9a-f-]+\/keys$/.test(r.url()));
+  await dial(a, bob, 'voice');
+  // Alice's app looked Bob up and found no device to ring.
+  expect(await (await lookup).json()).toEqual([]);
+  await expectStage(a, 'calling');
+  await expect(screen(b)).toBeHidden();
+  release();
+  // The offer goes out again and now reaches him.
+  await expectStage(b, 'incoming');
+  await expectStage(a, 'ringing');
+  await b.getByTestId('decline-call').click();
+  await expect(a.getByTestId('call-status')).toHaveText('Declined');
+  // It rang once: one entry in his chat, however many copies of the offer went.
+  await openFromContacts(b, alice);
+  await expect(callEvent(b, 'declined')).toHaveCount(1);
+  await expect(screen(b)).toBeHidden();
+});
+
 test('an unanswered call ends as missed after 45 seconds', async ({ newPage }) => {
   const alice = newUser('Alice');
   const bob = newUser('Bob');

@@ -8,7 +8,10 @@
 //! server can neither read nor swap an offer's DTLS fingerprint.
 //!
 //! The flow, with Alice calling Bob, who has two devices:
-//! 1. Alice's device sends [`Signal::Offer`] to every device of Bob's.
+//! 1. Alice's device sends [`Signal::Offer`] to every device of Bob's, and
+//!    sends it again every [`OFFER_RESEND_MS`] until one rings: a device
+//!    that had not published its keys yet, or a frame lost while a socket
+//!    reconnected, must not cost the call.
 //! 2. Each of Bob's devices rings and answers [`Signal::Ringing`] (or
 //!    [`Signal::Busy`] when it is in a call already).
 //! 3. Bob accepts on one: it sends [`Signal::Answer`] to Alice's device and
@@ -24,6 +27,7 @@
 use crate::message::{Kind, Message, Status};
 use parley_protocol::{DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -38,12 +42,16 @@ pub const RING_TIMEOUT_MS: Millis = 45_000;
 pub const CONNECT_TIMEOUT_MS: Millis = 30_000;
 /// A call whose connection dropped ends if it is not back within this long.
 pub const RECONNECT_GRACE_MS: Millis = 15_000;
+/// An offer no device has rung for yet goes out again after this long.
+pub const OFFER_RESEND_MS: Millis = 3_000;
 /// Longest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Longest ICE candidate line or media id, in bytes.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 /// Candidates a caller keeps while no device has answered yet.
 const MAX_PENDING_CANDIDATES: usize = 64;
+/// Ended calls remembered, so a re-sent offer does not ring again.
+const RECENT_CALLS: usize = 16;
 
 /// Signal format version (first byte of every plaintext).
 const VERSION: u8 = 1;
@@ -369,8 +377,11 @@ pub struct Call {
     since: Millis,
     /// When the connection dropped, while it is down.
     interrupted_at: Option<Millis>,
-    /// Incoming: the caller's offer, until accepted.
+    /// The caller's offer: incoming, until accepted; outgoing, while it may
+    /// have to go out again.
     offer: Option<String>,
+    /// Outgoing: when the offer goes out again if no device rings by then.
+    resend_at: Option<Millis>,
     /// Candidates waiting for the other device: the caller's own before an
     /// answer, or the caller's at the callee before it accepts.
     waiting: Vec<Candidate>,
@@ -434,6 +445,8 @@ pub struct Calls {
     me: UserId,
     device: DeviceId,
     current: Option<Call>,
+    /// Calls that ended here (or were answered busy), newest last.
+    recent: VecDeque<CallId>,
 }
 
 impl Calls {
@@ -443,6 +456,7 @@ impl Calls {
             me,
             device,
             current: None,
+            recent: VecDeque::with_capacity(RECENT_CALLS),
         }
     }
 
@@ -456,7 +470,10 @@ impl Calls {
     pub fn deadline(&self) -> Option<Millis> {
         self.current.as_ref().and_then(|c| match c.phase {
             // The ring clock starts when the offer goes out.
-            Phase::Calling | Phase::Ringing => c.offered.then_some(c.since + RING_TIMEOUT_MS),
+            Phase::Calling | Phase::Ringing => c
+                .offered
+                .then_some(c.since + RING_TIMEOUT_MS)
+                .map(|end| c.resend_at.map_or(end, |at| at.min(end))),
             Phase::Incoming => Some(c.since + RING_TIMEOUT_MS),
             Phase::Connecting => Some(c.since + CONNECT_TIMEOUT_MS),
             Phase::Active => c.interrupted_at.map(|at| at + RECONNECT_GRACE_MS),
@@ -490,6 +507,7 @@ impl Calls {
             since: now,
             interrupted_at: None,
             offer: None,
+            resend_at: None,
             waiting: Vec::new(),
             offered: false,
         });
@@ -507,6 +525,8 @@ impl Calls {
         };
         call.offered = true;
         call.since = now;
+        call.resend_at = Some(now + OFFER_RESEND_MS);
+        call.offer = Some(sdp.clone());
         vec![Action::Send {
             peer: call.peer,
             target: Target::Peer,
@@ -686,15 +706,16 @@ impl Calls {
         actions
     }
 
-    /// Forgets a call that never left this device (camera or microphone
-    /// refused before the offer went out): nothing to tell, nothing to keep.
-    pub fn abandon(&mut self, id: CallId) -> Vec<Action> {
+    /// Camera or microphone were refused: a call that never left this
+    /// device is forgotten (nothing to tell, nothing to keep); any other
+    /// fails.
+    pub fn abandon(&mut self, id: CallId, now: Millis) -> Vec<Action> {
         match &self.current {
             Some(c) if c.id == id && c.outgoing && !c.offered => {
                 self.current = None;
                 vec![Action::Close]
             }
-            _ => self.hang_up(id, 0),
+            _ => self.fail(id, now),
         }
     }
 
@@ -753,17 +774,33 @@ impl Calls {
         }
     }
 
-    /// The clock moved: an unanswered call past [`RING_TIMEOUT_MS`] ends as
-    /// missed; one that never connected, or dropped and did not come back,
+    /// The clock moved: an offer no device rang for goes out again; an
+    /// unanswered call past [`RING_TIMEOUT_MS`] ends as missed; one that never connected, or dropped and did not come back,
     /// fails.
     pub fn tick(&mut self, now: Millis) -> Vec<Action> {
         if self.deadline().is_none_or(|d| now < d) {
             return Vec::new();
         }
-        let Some(call) = self.current.as_ref() else {
+        let Some(call) = self.current.as_mut() else {
             return Vec::new();
         };
         match call.phase {
+            Phase::Calling | Phase::Ringing if now < call.since + RING_TIMEOUT_MS => {
+                // Not over yet: no device rings, so the offer goes again.
+                call.resend_at = Some(now + OFFER_RESEND_MS);
+                match (&call.offer, call.phase) {
+                    (Some(sdp), Phase::Calling) => vec![Action::Send {
+                        peer: call.peer,
+                        target: Target::Peer,
+                        signal: Signal::Offer {
+                            call: call.id,
+                            video: call.video,
+                            sdp: sdp.clone(),
+                        },
+                    }],
+                    _ => Vec::new(),
+                }
+            }
             Phase::Calling | Phase::Ringing => {
                 let mut actions = vec![Action::Send {
                     peer: call.peer,
@@ -774,7 +811,10 @@ impl Calls {
                 actions
             }
             Phase::Incoming => self.end(Outcome::Missed, now),
-            Phase::Connecting | Phase::Active => self.fail(call.id, now),
+            Phase::Connecting | Phase::Active => {
+                let id = call.id;
+                self.fail(id, now)
+            }
         }
     }
 
@@ -783,6 +823,7 @@ impl Calls {
         let Some(call) = self.current.take() else {
             return Vec::new();
         };
+        self.remember(call.id);
         let duration_ms = call.connected_at.map_or(0, |at| (now - at).max(0));
         vec![
             Action::Close,
@@ -838,6 +879,8 @@ impl Calls {
             Signal::Ringing { .. } if call.outgoing && !own => {
                 if call.phase == Phase::Calling {
                     call.phase = Phase::Ringing;
+                    call.resend_at = None;
+                    call.offer = None;
                 }
                 Vec::new()
             }
@@ -846,6 +889,8 @@ impl Calls {
                     call.phase = Phase::Connecting;
                     call.since = now;
                     call.peer_device = Some(from_device);
+                    call.resend_at = None;
+                    call.offer = None;
                     let peer = call.peer;
                     let mut actions = vec![
                         Action::ApplyAnswer(sdp),
@@ -975,13 +1020,21 @@ impl Calls {
     ) -> Vec<Action> {
         // Offers go to the callee's devices only; a copy to one's own
         // device would be a confused (or malicious) sender.
-        if from == self.me {
+        if from == self.me || self.recent.contains(&id) {
             return Vec::new();
         }
-        let mut actions = Vec::new();
         if let Some(call) = &self.current {
             if call.id == id {
-                return Vec::new();
+                // The caller sent it again: its ringing signal was lost.
+                return if call.phase == Phase::Incoming && call.peer_device == Some(from_device) {
+                    vec![Action::Send {
+                        peer: from,
+                        target: Target::Device(from_device),
+                        signal: Signal::Ringing { call: id },
+                    }]
+                } else {
+                    Vec::new()
+                };
             }
             let crossing = call.outgoing
                 && call.peer == from
@@ -993,6 +1046,7 @@ impl Calls {
             }
             if crossing {
                 // Ours gives way: cancel it and ring for theirs.
+                let mut actions = Vec::new();
                 if call.offered {
                     actions.push(Action::Send {
                         peer: call.peer,
@@ -1002,10 +1056,12 @@ impl Calls {
                 }
                 actions.push(Action::Close);
                 self.current = None;
-                return self.ring(from, from_device, id, video, sdp, now, actions);
+                actions.extend(self.ring(from, from_device, id, video, sdp, now));
+                return actions;
             }
             // In a call already: the caller hears "busy", and this device
-            // keeps a missed call.
+            // keeps a missed call (once, however often the offer comes).
+            self.remember(id);
             return vec![
                 Action::Send {
                     peer: from,
@@ -1023,11 +1079,18 @@ impl Calls {
                 }),
             ];
         }
-        self.ring(from, from_device, id, video, sdp, now, actions)
+        self.ring(from, from_device, id, video, sdp, now)
     }
 
-    /// Rings for an offer (after `before`).
-    #[allow(clippy::too_many_arguments)]
+    /// Keeps an ended call's id, so the offer cannot ring for it again.
+    fn remember(&mut self, id: CallId) {
+        if self.recent.len() == RECENT_CALLS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(id);
+    }
+
+    /// Rings for an offer.
     fn ring(
         &mut self,
         from: UserId,
@@ -1036,7 +1099,6 @@ impl Calls {
         video: bool,
         sdp: String,
         now: Millis,
-        mut before: Vec<Action>,
     ) -> Vec<Action> {
         self.current = Some(Call {
             id,
@@ -1050,17 +1112,17 @@ impl Calls {
             since: now,
             interrupted_at: None,
             offer: Some(sdp),
+            resend_at: None,
             waiting: Vec::new(),
             offered: false,
         });
-        before.extend([
+        vec![
             Action::Ring,
             Action::Send {
                 peer: from,
                 target: Target::Device(from_device),
                 signal: Signal::Ringing { call: id },
             },
-        ]);
-        before
+        ]
     }
 }

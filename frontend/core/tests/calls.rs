@@ -2,8 +2,8 @@
 //! every `Send` of one side is delivered to the devices it names.
 
 use parley_client::call::{
-    Action, CONNECT_TIMEOUT_MS, CallError, CallLog, Calls, Candidate, Outcome, Phase,
-    RECONNECT_GRACE_MS, RING_TIMEOUT_MS, Signal, SignalError, Target,
+    Action, CONNECT_TIMEOUT_MS, CallError, CallLog, Calls, Candidate, OFFER_RESEND_MS, Outcome,
+    Phase, RECONNECT_GRACE_MS, RING_TIMEOUT_MS, Signal, SignalError, Target,
 };
 use parley_client::message::Kind;
 use parley_protocol::{DeviceId, Millis, UserId};
@@ -152,7 +152,9 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     let call = id();
     a.calls.start(call, bob, false, 0).unwrap();
     let offer = a.calls.offer(call, "sdp".into(), 0);
-    deliver(&a, &offer, &mut b, 5);
+    let ringing = deliver(&a, &offer, &mut b, 5);
+    deliver(&b, &ringing, &mut a, 6);
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
     assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS));
     assert!(a.calls.tick(RING_TIMEOUT_MS - 1).is_empty());
     let timeout = a.calls.tick(RING_TIMEOUT_MS);
@@ -318,9 +320,22 @@ fn the_ring_clock_starts_when_the_offer_goes_out() {
     assert_eq!(offer.len(), 1);
     // The same offer is not sent twice.
     assert!(a.calls.offer(call, "sdp".into(), 50_001).is_empty());
-    assert_eq!(a.calls.deadline(), Some(50_000 + RING_TIMEOUT_MS));
+    // Nothing rings: the offer goes again every few seconds, and the clock
+    // still ends the call 45 s after the first one.
+    let mut at = 50_000;
+    let mut resent = 0;
+    while let Some(next) = a.calls.deadline().filter(|d| *d < 50_000 + RING_TIMEOUT_MS) {
+        assert_eq!(next, at + OFFER_RESEND_MS);
+        at = next;
+        let copy = a.calls.tick(at);
+        assert!(matches!(
+            reaching(&a, &copy, &Device::new(bob))[..],
+            [Signal::Offer { call: c, .. }] if c == call
+        ));
+        resent += 1;
+    }
+    assert_eq!(resent, (RING_TIMEOUT_MS - 1) / OFFER_RESEND_MS);
     assert!(a.calls.tick(50_000 + RING_TIMEOUT_MS - 1).is_empty());
-    let _ = bob;
     let ended = a.calls.tick(50_000 + RING_TIMEOUT_MS);
     assert_eq!(logs(&ended)[0].outcome, Outcome::NoAnswer);
     assert!(matches!(
@@ -500,4 +515,72 @@ fn an_answer_to_a_call_that_is_over_gets_a_hang_up() {
     let ended = deliver(&a, &cancel, &mut b, 5);
     assert_eq!(logs(&ended)[0].outcome, Outcome::Missed);
     assert!(b.calls.current().is_none());
+}
+
+#[test]
+fn refused_media_forgets_a_call_that_never_left_and_fails_an_accepted_one() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let never = id();
+    a.calls.start(never, bob, true, 0).unwrap();
+    assert_eq!(a.calls.abandon(never, 1), vec![Action::Close]);
+    assert!(a.calls.current().is_none());
+
+    let call = id();
+    a.calls.start(call, bob, true, 10).unwrap();
+    let offer = a.calls.offer(call, "sdp".into(), 10);
+    deliver(&a, &offer, &mut b, 11);
+    b.calls.accept(call, 12).unwrap();
+    let refused = b.calls.abandon(call, 13);
+    assert_eq!(logs(&refused)[0].outcome, Outcome::Failed);
+    let at_alice = deliver(&b, &refused, &mut a, 14);
+    assert_eq!(logs(&at_alice)[0].outcome, Outcome::Declined);
+    assert!(a.calls.current().is_none());
+}
+
+#[test]
+fn a_lost_offer_or_ringing_is_sent_again_and_rings_once() {
+    let (alice, bob, carol) = (id(), id(), id());
+    let mut a = Device::new(alice);
+    let mut b = Device::new(bob);
+    let mut c = Device::new(carol);
+    let call = id();
+    a.calls.start(call, bob, true, 0).unwrap();
+    // The first offer is lost (Bob's device had not published its keys).
+    let _lost = a.calls.offer(call, "sdp".into(), 0);
+    let again = a.calls.tick(OFFER_RESEND_MS);
+    let ringing = deliver(&a, &again, &mut b, OFFER_RESEND_MS);
+    assert_eq!(b.calls.current().unwrap().phase, Phase::Incoming);
+    // Bob's ringing is lost too: the next copy of the offer asks again,
+    // and rings nothing new.
+    let again = a.calls.tick(2 * OFFER_RESEND_MS);
+    let ringing_again = deliver(&a, &again, &mut b, 2 * OFFER_RESEND_MS);
+    assert!(ringing.contains(&Action::Ring));
+    assert_eq!(reaching(&b, &ringing, &a), reaching(&b, &ringing_again, &a));
+    assert!(!ringing_again.contains(&Action::Ring));
+    deliver(&b, &ringing_again, &mut a, 2 * OFFER_RESEND_MS);
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
+    assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS), "no more copies");
+
+    // A copy still in flight when Bob declined does not ring again.
+    let no = b.calls.decline(call, 7_000);
+    deliver(&b, &no, &mut a, 7_001);
+    assert!(a.calls.current().is_none());
+    assert!(deliver(&a, &again, &mut b, 7_002).is_empty());
+    assert!(b.calls.current().is_none());
+
+    // Bob busy with Carol: every copy of Alice's offer hears "busy", but
+    // only the first leaves a missed call.
+    let with_carol = id();
+    c.calls.start(with_carol, bob, false, 8_000).unwrap();
+    let offer = c.calls.offer(with_carol, "sdp".into(), 8_000);
+    deliver(&c, &offer, &mut b, 8_000);
+    let call = id();
+    a.calls.start(call, bob, false, 9_000).unwrap();
+    let offer = a.calls.offer(call, "sdp".into(), 9_000);
+    let busy = deliver(&a, &offer, &mut b, 9_001);
+    assert_eq!(logs(&busy).len(), 1);
+    assert!(deliver(&a, &offer, &mut b, 9_002).is_empty());
+    assert_eq!(b.calls.current().unwrap().id, with_carol);
 }

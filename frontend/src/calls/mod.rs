@@ -206,24 +206,9 @@ pub fn call(peer: UserId, video: bool) {
     let controller = c.clone();
     c.serial.run(async move {
         let c = controller;
-        let stream = match media::open(video).await {
-            Ok(stream) => stream,
-            Err(err) => {
-                c.ui.error.set(Some(err.to_string()));
-                let actions = c.calls.borrow_mut().abandon(id);
-                c.apply(actions);
-                return;
-            }
-        };
-        if !c.is_current(id) {
-            media::stop(&stream);
-            return;
-        }
-        c.set_local(stream.clone());
-        let Some(peer) = c.connect(id).await else {
+        let Some(peer) = c.media_and_peer(id, video).await else {
             return;
         };
-        peer.add_stream(&stream);
         match peer.offer().await {
             Ok(sdp) => {
                 let actions = c.calls.borrow_mut().offer(id, sdp, now());
@@ -256,24 +241,9 @@ pub fn accept() {
     let controller = c.clone();
     c.serial.run(async move {
         let c = controller;
-        let stream = match media::open(video).await {
-            Ok(stream) => stream,
-            Err(err) => {
-                c.ui.error.set(Some(err.to_string()));
-                let actions = c.calls.borrow_mut().fail(id, now());
-                c.apply(actions);
-                return;
-            }
-        };
-        if !c.is_current(id) {
-            media::stop(&stream);
-            return;
-        }
-        c.set_local(stream.clone());
-        let Some(peer) = c.connect(id).await else {
+        let Some(peer) = c.media_and_peer(id, video).await else {
             return;
         };
-        peer.add_stream(&stream);
         let answer = match peer.answer(&offer, true).await {
             Ok(Some(answer)) => answer,
             Ok(None) => return,
@@ -480,6 +450,31 @@ impl Controller {
                 ice_servers: Vec::new(),
                 ttl_secs: 0,
             })
+    }
+
+    /// Opens camera and microphone for call `id` and a connection sending
+    /// them; `None` when refused (the call ends, with the reason on screen)
+    /// or when the call ended meanwhile.
+    async fn media_and_peer(self: &Rc<Self>, id: CallId, video: bool) -> Option<Rc<Peer>> {
+        let stream = match media::open(video).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                self.ui.error.set(Some(err.to_string()));
+                // A call of ours that never left is forgotten; an accepted
+                // one ends as failed for both sides.
+                let actions = self.calls.borrow_mut().abandon(id, now());
+                self.apply(actions);
+                return None;
+            }
+        };
+        if !self.is_current(id) {
+            media::stop(&stream);
+            return None;
+        }
+        self.set_local(stream.clone());
+        let peer = self.connect(id).await?;
+        peer.add_stream(&stream);
+        Some(peer)
     }
 
     fn set_local(&self, stream: MediaStream) {

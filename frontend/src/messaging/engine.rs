@@ -537,14 +537,7 @@ impl Engine {
                     .store()?
                     .add_new(vec![log.message(self.device)])
                     .await?;
-                let (new_peer, read_due) = self.show_added(&added);
-                if new_peer {
-                    self.rewatch();
-                }
-                if read_due && let Some(open) = self.open_peer() {
-                    self.mark_read(open).await?;
-                }
-                Ok(())
+                self.took_in(&added).await
             }
             Job::SaveCards => {
                 let cards: Vec<UserCard> = self
@@ -819,6 +812,7 @@ impl Engine {
         };
         let devices: Vec<DeviceId> = devices.into_iter().filter(|d| *d != self.device).collect();
         if devices.is_empty() {
+            leptos::logging::warn!("call signal for {owner} dropped: no device known");
             return Ok(());
         }
         let (started, missing) = secure.ensure_sessions(self.app, &devices).await;
@@ -830,6 +824,7 @@ impl Engine {
             .filter(|d| !missing.contains(d))
             .collect();
         if ready.is_empty() {
+            leptos::logging::warn!("call signal for {owner} dropped: no session with any device");
             return Ok(());
         }
         if let Some(payloads) = secure.encrypt(&store, &ready, &plaintext).await? {
@@ -872,13 +867,8 @@ impl Engine {
             if !skip.insert(d.id) {
                 continue;
             }
-            if !secure.knows(d.from_device)
-                && learnt.insert(d.from)
-                && let Some(keys) = secure.learn_user(self.app, d.from).await
-            {
-                let devices: Vec<DeviceId> = keys.iter().map(|k| k.device_id).collect();
-                self.chat.borrow_mut().set_devices(d.from, devices.clone());
-                self.identity_seen(d.from, secure.keys_of(&devices)).await?;
+            if !secure.knows(d.from_device) && learnt.insert(d.from) {
+                self.refresh_devices(d.from, &secure).await?;
             }
             decrypted = true;
             let plaintext = match secure.decrypt(d.from_device, &d.body) {
@@ -997,7 +987,13 @@ impl Engine {
                 ids: chunk.to_vec(),
             });
         }
-        let (new_peer, read_due) = self.show_added(&added);
+        self.took_in(&added).await
+    }
+
+    /// Newly stored incoming entries: shown, their sender watched for
+    /// presence, and read at once when their chat is open.
+    async fn took_in(&self, added: &[Message]) -> Result<(), StoreError> {
+        let (new_peer, read_due) = self.show_added(added);
         if new_peer {
             self.rewatch();
         }
