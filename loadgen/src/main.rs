@@ -56,8 +56,12 @@ enum Scenario {
         rate: f64,
         #[arg(long, default_value = "100")]
         payload: usize,
+        /// Recorded seconds, after the warm-up.
         #[arg(long, default_value = "10")]
         seconds: f64,
+        /// Seconds sent first and not recorded.
+        #[arg(long, default_value = "2")]
+        warmup: f64,
     },
     /// One offline device with N queued messages connects.
     Catchup {
@@ -80,6 +84,7 @@ fn windowed(users: usize, window: usize, payload: usize, seconds: f64) -> Traffi
         payload,
         duration: Duration::from_secs_f64(seconds),
         pace: Pace::Window(window),
+        warmup: Duration::ZERO,
     }
 }
 
@@ -124,6 +129,7 @@ async fn main() -> Result<()> {
             rate,
             payload,
             seconds,
+            warmup,
         } => {
             let per_user = Duration::from_secs_f64(users as f64 / rate.max(1.0));
             let t = Traffic {
@@ -131,6 +137,7 @@ async fn main() -> Result<()> {
                 payload,
                 duration: Duration::from_secs_f64(seconds),
                 pace: Pace::Every(per_user),
+                warmup: Duration::from_secs_f64(warmup),
             };
             let mut r = traffic::online(&target, t).await?;
             r["rate"] = serde_json::json!(rate);

@@ -23,6 +23,7 @@ fn small(pace: Pace) -> Traffic {
         payload: 100,
         duration: Duration::from_millis(700),
         pace,
+        warmup: Duration::ZERO,
     }
 }
 
@@ -47,14 +48,30 @@ async fn throughput_loses_and_duplicates_nothing(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "parley_server::MIGRATOR")]
-async fn latency_run_records_every_delivery(pool: PgPool) {
+async fn latency_run_records_every_delivery_after_the_warmup(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let pace = Pace::Every(Duration::from_millis(50));
     let r = traffic::online(&target(&server, &pool), small(pace))
         .await
         .unwrap();
     assert_eq!(r["latency"]["samples"], r["delivered"], "{r}");
+    assert_eq!(r["send_lag"]["samples"], r["delivered"], "{r}");
     assert!(r["delivered"].as_u64().unwrap() >= 6, "{r}");
+    assert_eq!(r["lost"].as_u64(), Some(0), "{r}");
+
+    // With a warm-up, what it sent is delivered and counted, not recorded.
+    let warm = Traffic {
+        warmup: Duration::from_millis(300),
+        ..small(pace)
+    };
+    let r = traffic::online(&target(&server, &pool), warm)
+        .await
+        .unwrap();
+    let (delivered, samples) = (
+        r["delivered"].as_u64().unwrap(),
+        r["latency"]["samples"].as_u64().unwrap(),
+    );
+    assert!(samples >= 6 && samples < delivered, "{r}");
     assert_eq!(r["lost"].as_u64(), Some(0), "{r}");
 }
 

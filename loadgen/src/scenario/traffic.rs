@@ -1,8 +1,14 @@
 //! Message traffic between many users: closed-loop throughput (each user
 //! keeps a window of messages in flight), open-loop latency (a fixed total
-//! rate, latency measured from the scheduled send time so a stalled server
-//! cannot hide its delay), and offline throughput (every message committed to
-//! the recipients' queues, then drained when they connect).
+//! rate), and offline throughput (every message committed to the recipients'
+//! queues, then drained when they connect).
+//!
+//! Latency is measured from the moment a `Send` is written to the moment its
+//! `Deliver` is read. How late each write was against the open-loop schedule
+//! is measured too and reported as `send_lag`: a server that stalls pushes
+//! back on the sockets, and shows there (so it cannot hide its delay). A
+//! warm-up at the start (directory caches, TCP windows) is sent but not
+//! recorded.
 
 use super::{Rng, Target};
 use crate::conn::{self, Ws};
@@ -40,6 +46,8 @@ pub struct Traffic {
     pub duration: Duration,
     /// Pacing.
     pub pace: Pace,
+    /// Sent before `duration`, not recorded in the latency figures.
+    pub warmup: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +69,7 @@ struct User {
 /// What one user task saw.
 struct Seen {
     latency: Histogram<u64>,
+    send_lag: Histogram<u64>,
 }
 
 fn payload(size: usize) -> Vec<u8> {
@@ -84,6 +93,8 @@ async fn user(
     let mut rng = Rng::new();
     let mut body = payload(settings.payload);
     let mut latency = report::micros();
+    let mut send_lag = report::micros();
+    let recorded_from = settings.warmup.as_nanos() as u64;
     let mut seen: HashSet<Uuid> = HashSet::new();
     let mut acks: Vec<Uuid> = Vec::new();
     let mut in_flight = 0usize;
@@ -124,7 +135,12 @@ async fn user(
                 let peer = &targets[peer];
                 counter += 1;
                 let id = Uuid::from_u64_pair(u.index as u64 + 1, counter);
-                let stamp = scheduled.duration_since(epoch).as_nanos() as u64;
+                let written = Instant::now();
+                let stamp = written.duration_since(epoch).as_nanos() as u64;
+                if stamp >= recorded_from && interval.is_some() {
+                    let lag = written.saturating_duration_since(scheduled).as_micros();
+                    let _ = send_lag.record((lag as u64).max(1));
+                }
                 body[..8].copy_from_slice(&stamp.to_le_bytes());
                 let frame = ClientFrame::Send {
                     id,
@@ -175,10 +191,13 @@ async fn user(
                         if seen.insert(d.id) {
                             let mut stamp = [0u8; 8];
                             stamp.copy_from_slice(&d.body[..8]);
-                            let sent = Duration::from_nanos(u64::from_le_bytes(stamp));
+                            let sent_ns = u64::from_le_bytes(stamp);
+                            let sent = Duration::from_nanos(sent_ns);
                             let now = epoch.elapsed();
-                            let _ =
-                                latency.record(now.saturating_sub(sent).as_micros().max(1) as u64);
+                            if sent_ns >= recorded_from {
+                                let _ = latency
+                                    .record(now.saturating_sub(sent).as_micros().max(1) as u64);
+                            }
                             totals.delivered.fetch_add(1, Ordering::AcqRel);
                             totals
                                 .last_delivery_us
@@ -207,7 +226,7 @@ async fn user(
         acks.clear();
     }
     conn::close(sink, stream).await;
-    Ok(Seen { latency })
+    Ok(Seen { latency, send_lag })
 }
 
 async fn connect_all(target: &Target, devices: &[Device], first_index: usize) -> Result<Vec<User>> {
@@ -235,8 +254,8 @@ async fn run_users(
     totals: Arc<Totals>,
     epoch: Instant,
     users_sending: usize,
-) -> Result<Histogram<u64>> {
-    let send_until = epoch + settings.duration;
+) -> Result<(Histogram<u64>, Histogram<u64>)> {
+    let send_until = epoch + settings.warmup + settings.duration;
     let give_up = send_until + Duration::from_secs(30);
     let tasks: Vec<_> = users
         .into_iter()
@@ -259,11 +278,13 @@ async fn run_users(
         })
         .collect();
     let mut latency = report::micros();
+    let mut send_lag = report::micros();
     for task in tasks {
         let seen = task.await??;
         let _ = latency.add(&seen.latency);
+        let _ = send_lag.add(&seen.send_lag);
     }
-    Ok(latency)
+    Ok((latency, send_lag))
 }
 
 /// Every user online, sending to random others.
@@ -273,7 +294,7 @@ pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Va
     let totals = Arc::new(Totals::default());
     let cpu_before = CpuSample::take(target.server_pid);
     let epoch = Instant::now();
-    let latency = run_users(
+    let (latency, send_lag) = run_users(
         users,
         Arc::new(devices.clone()),
         settings,
@@ -298,7 +319,12 @@ pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Va
         "lost": accepted.saturating_sub(delivered),
         "duplicates": totals.duplicates.load(Ordering::Acquire),
         "refused": totals.refused.load(Ordering::Acquire),
+        "warmup_seconds": settings.warmup.as_secs_f64(),
         "latency": report::summary(&latency),
+        "send_lag": match settings.pace {
+            Pace::Every(_) => report::summary(&send_lag),
+            Pace::Window(_) => serde_json::Value::Null,
+        },
         "cpu": cpu,
         "queued_after": seed::queued_settled(&target.pool, &devices).await?,
     }))
