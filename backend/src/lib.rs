@@ -18,6 +18,7 @@ pub mod error;
 pub mod gateway;
 pub mod health;
 pub mod keys;
+pub mod last_seen;
 pub mod presence;
 pub mod server;
 pub mod state;

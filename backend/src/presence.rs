@@ -167,17 +167,6 @@ pub async fn visibility(
     Ok(pairs.into_iter().map(|(_, v)| v).collect())
 }
 
-/// Records a user's last disconnect; returns it.
-pub async fn mark_last_seen(pool: &PgPool, user: UserId) -> Result<Option<Millis>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE users SET last_seen_at = now() WHERE id = $1
-         RETURNING (extract(epoch FROM last_seen_at) * 1000)::int8",
-    )
-    .bind(user)
-    .fetch_optional(pool)
-    .await
-}
-
 /// Re-decides who may see `user`'s presence after their privacy setting or
 /// their contact list changed, and tells the watchers whose view changed:
 /// those who lost it see "offline, last seen unknown", those who gained it

@@ -6,6 +6,7 @@ use crate::delivery::Delivery;
 use crate::delivery::queue::QueueWriter;
 use crate::directory::DeviceDirectory;
 use crate::gateway::Gateway;
+use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
 use crate::turn::TurnSettings;
 use sqlx::PgPool;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub directory: Arc<DeviceDirectory>,
     /// Online users and presence subscriptions.
     pub presence: Arc<Presence>,
+    /// Batched "last seen" writes.
+    pub last_seen: LastSeenWriter,
     /// The STUN/TURN relay's settings, when it is on.
     pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
@@ -34,9 +37,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open pool; starts the queue writer on the current runtime.
+    /// State over an open pool; starts the queue and last-seen writers on the
+    /// current runtime.
     pub fn new(pool: PgPool, config: Config) -> Self {
         let writer = QueueWriter::start(pool.clone());
+        let last_seen = LastSeenWriter::start(pool.clone());
         let ack_window = Duration::from_millis(config.ack_window_ms);
         Self {
             pool,
@@ -45,6 +50,7 @@ impl AppState {
             delivery: Arc::new(Delivery::new(writer, ack_window)),
             directory: Arc::new(DeviceDirectory::default()),
             presence: Arc::new(Presence::default()),
+            last_seen,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
         }

@@ -16,7 +16,14 @@ use parley_protocol::frame::close;
 use parley_protocol::{DeviceId, MessageId, UserId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
+
+/// How long a revoked device is remembered. A socket that authenticated
+/// before a revocation committed but registers after it finds the mark and
+/// closes, without asking the database again; one that took longer than
+/// this between the two asks the database.
+pub const REVOKED_MEMORY: Duration = Duration::from_secs(60);
 
 /// Frames waiting for one socket before it counts as too slow.
 pub const OUTBOX_CAPACITY: usize = 1024;
@@ -112,7 +119,14 @@ pub struct Gateway {
     serials: Arc<AtomicU64>,
     /// Socket tasks still running (registered or not), for a graceful stop.
     tasks: Arc<AtomicUsize>,
+    /// Devices revoked while not connected here, and when: see
+    /// [`REVOKED_MEMORY`].
+    revoked: Arc<DashMap<DeviceId, Instant>>,
 }
+
+/// The device was signed out or revoked after its socket authenticated.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Revoked;
 
 /// Counts a running socket task until dropped.
 #[derive(Debug)]
@@ -155,13 +169,15 @@ impl Gateway {
     /// Registers a device's socket, closing any older socket of the same
     /// device. `then` runs while the registration is exclusive, so that
     /// senders see either the state before (and their queued writes are
-    /// older than anything `then` observes) or after it.
+    /// older than anything `then` observes) or after it. Refused when the
+    /// device was revoked since its socket authenticated (exclusive with
+    /// [`Gateway::disconnect`], so one of the two always sees the other).
     pub fn register<T>(
         &self,
         user: UserId,
         device: DeviceId,
         then: impl FnOnce() -> T,
-    ) -> (Registration, T) {
+    ) -> Result<(Registration, T), Revoked> {
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
         let serial = self.serials.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
@@ -175,7 +191,11 @@ impl Gateway {
             queued_bytes: queued_bytes.clone(),
             ack_rtt_us: ack_rtt_us.clone(),
         };
-        let (old, observed) = match self.connections.entry(device) {
+        let entry = self.connections.entry(device);
+        if self.revoked.contains_key(&device) {
+            return Err(Revoked);
+        }
+        let (old, observed) = match entry {
             Entry::Occupied(mut slot) => {
                 let old = slot.insert(connection);
                 (Some(old), then())
@@ -190,7 +210,7 @@ impl Gateway {
         if let Some(old) = old {
             old.kill.fire(close::REPLACED);
         }
-        (
+        Ok((
             Registration {
                 rx,
                 serial,
@@ -199,7 +219,7 @@ impl Gateway {
                 ack_rtt_us,
             },
             observed,
-        )
+        ))
     }
 
     /// Removes a socket if it is still the device's current one.
@@ -208,14 +228,27 @@ impl Gateway {
             .remove_if(&device, |_, c| c.serial == serial);
     }
 
-    /// Closes a device's socket (revocation, sign-out). Returns whether one was connected.
+    /// Closes a device's socket after its revocation or sign-out committed,
+    /// and keeps a socket that is still authenticating from registering.
+    /// Returns whether one was connected.
     pub fn disconnect(&self, device: DeviceId, code: u16) -> bool {
-        match self.connections.remove(&device) {
-            Some((_, conn)) => {
-                conn.kill.fire(code);
+        match self.connections.entry(device) {
+            Entry::Occupied(slot) => {
+                slot.remove().kill.fire(code);
                 true
             }
-            None => false,
+            Entry::Vacant(slot) => {
+                // Marked while the entry is locked: a registration either
+                // came first (and is removed above) or sees the mark.
+                let now = Instant::now();
+                if self.revoked.len() >= 1024 {
+                    self.revoked
+                        .retain(|_, at| now.duration_since(*at) < REVOKED_MEMORY);
+                }
+                self.revoked.insert(device, now);
+                drop(slot);
+                false
+            }
         }
     }
 
@@ -341,10 +374,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_device_revoked_while_authenticating_cannot_register() {
+        let gateway = Gateway::default();
+        let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        assert!(!gateway.disconnect(device, close::UNAUTHORIZED));
+        assert_eq!(gateway.register(user, device, || ()).err(), Some(Revoked));
+        assert!(!gateway.is_connected(device));
+        // A registered one is closed instead.
+        let other = uuid::Uuid::from_u128(3);
+        let (registration, ()) = gateway.register(user, other, || ()).unwrap();
+        assert!(gateway.disconnect(other, close::UNAUTHORIZED));
+        assert!(registration.kill.is_fired());
+        assert!(!gateway.is_connected(other));
+    }
+
+    #[test]
     fn ephemeral_frames_stop_at_half_the_outbox_and_never_close_the_socket() {
         let gateway = Gateway::default();
         let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
-        let (registration, ()) = gateway.register(user, device, || ());
+        let (registration, ()) = gateway.register(user, device, || ()).unwrap();
         let frame = Bytes::from(vec![0u8; 64 * 1024]);
         let mut queued = 0;
         while gateway.push_ephemeral(device, frame.clone()) {
@@ -358,7 +406,7 @@ mod tests {
         assert_eq!(gateway.push(device, message), Pushed::Yes);
         // Many small frames stop at half the frame capacity.
         let other = uuid::Uuid::from_u128(3);
-        let (registration, ()) = gateway.register(user, other, || ());
+        let (registration, ()) = gateway.register(user, other, || ()).unwrap();
         let tiny = Bytes::from_static(b"x");
         let mut count = 0;
         while gateway.push_ephemeral(other, tiny.clone()) {

@@ -104,6 +104,9 @@ async fn authenticate(
 
 async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedMessageStream) {
     let _alive = state.gateway.task_started();
+    // Taken before the token is read: a revocation after that read is
+    // remembered by the gateway for at least REVOKED_MEMORY from here.
+    let authenticated_at = Instant::now();
     let caller = match authenticate(&state, &mut session, &mut stream).await {
         Ok(caller) => caller,
         Err(End::Close(code, text)) => return close_with(session, code, text).await,
@@ -111,7 +114,13 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     };
     // Exclusive with routing: every queue write submitted before this point
     // is covered by `ticket`; every later send to this device goes live.
-    let (
+    let registered = state
+        .gateway
+        .register(caller.user_id, caller.device_id, || {
+            state.delivery.requeue_in_flight(caller.device_id);
+            state.delivery.writer.last_ticket()
+        });
+    let Ok((
         Registration {
             rx,
             serial,
@@ -120,21 +129,22 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
             ack_rtt_us,
         },
         ticket,
-    ) = state
-        .gateway
-        .register(caller.user_id, caller.device_id, || {
-            state.delivery.requeue_in_flight(caller.device_id);
-            state.delivery.writer.last_ticket()
-        });
-    // A revoke that committed between authentication and registration found
-    // no socket to close: look again now that this one is registered.
-    let still_valid = sqlx::query_scalar::<_, i32>("SELECT 1 FROM devices WHERE id = $1")
-        .bind(caller.device_id)
-        .fetch_optional(&state.pool)
-        .await;
-    if !matches!(still_valid, Ok(Some(_))) {
-        state.gateway.unregister(caller.device_id, serial);
+    )) = registered
+    else {
+        // Revoked since the token was checked.
         return close_with(session, close::UNAUTHORIZED, "invalid token").await;
+    };
+    // A revocation between authentication and registration is remembered by
+    // the gateway for a while; past that, ask the database.
+    if authenticated_at.elapsed() >= crate::gateway::REVOKED_MEMORY {
+        let still_valid = sqlx::query_scalar::<_, i32>("SELECT 1 FROM devices WHERE id = $1")
+            .bind(caller.device_id)
+            .fetch_optional(&state.pool)
+            .await;
+        if !matches!(still_valid, Ok(Some(_))) {
+            state.gateway.unregister(caller.device_id, serial);
+            return close_with(session, close::UNAUTHORIZED, "invalid token").await;
+        }
     }
     if state.presence.connected(caller.user_id) {
         state
@@ -161,10 +171,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     if state.presence.disconnected(caller.user_id) {
         // Awaited here, not spawned: a detached query could be cut off by a
         // shutdown, and this task is already on its way out.
-        let last_seen = presence::mark_last_seen(&state.pool, caller.user_id)
-            .await
-            .ok()
-            .flatten();
+        let last_seen = state.last_seen.mark(caller.user_id).await;
         // Reconnected meanwhile: no offline announcement.
         if !state.presence.is_online(caller.user_id) {
             state

@@ -1,0 +1,104 @@
+//! "Last seen" times, written in batches. A mass reconnect (a server
+//! restart, a network blip) takes thousands of users offline at once, and
+//! one `UPDATE` per user would be one commit each: here every disconnect
+//! that arrives while a write is in flight joins the next one.
+
+use parley_protocol::{Millis, UserId};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// Users per `UPDATE`.
+const MAX_BATCH: usize = 4096;
+
+type Mark = (UserId, oneshot::Sender<Option<Millis>>);
+
+/// Handle to the batching writer; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LastSeenWriter {
+    // Unbounded, yet bounded by the sockets: each sends one mark as it ends.
+    tx: mpsc::UnboundedSender<Mark>,
+}
+
+impl LastSeenWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(pool: PgPool) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, rx));
+        Self { tx }
+    }
+
+    /// Stores that `user` was last seen now. Resolves once committed, with the
+    /// stored time (`None` when the user is gone or the write failed).
+    pub async fn mark(&self, user: UserId) -> Option<Millis> {
+        let (done, rx) = oneshot::channel();
+        self.tx.send((user, done)).ok()?;
+        rx.await.ok().flatten()
+    }
+}
+
+async fn run(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Mark>) {
+    let mut batch: Vec<Mark> = Vec::new();
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut users: Vec<UserId> = batch.iter().map(|(user, _)| *user).collect();
+        // One order for every batch: concurrent row locks cannot deadlock.
+        users.sort_unstable();
+        users.dedup();
+        let stored: Result<Vec<(UserId, Millis)>, sqlx::Error> = sqlx::query_as(
+            "UPDATE users SET last_seen_at = now() WHERE id = ANY($1)
+             RETURNING id, (extract(epoch FROM last_seen_at) * 1000)::int8",
+        )
+        .bind(&users)
+        .fetch_all(&pool)
+        .await;
+        let stored: HashMap<UserId, Millis> = match stored {
+            Ok(rows) => rows.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, users = users.len(), "last seen not stored");
+                HashMap::new()
+            }
+        };
+        for (user, done) in batch.drain(..) {
+            let _ = done.send(stored.get(&user).copied());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn marks_of_many_users_are_stored_and_an_unknown_user_gets_none(pool: PgPool) {
+        let mut users = Vec::new();
+        for i in 0..50 {
+            let id = uuid::Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO users (id, handle, display_name, password_hash)
+                 VALUES ($1, $2, 'x', 'x')",
+            )
+            .bind(id)
+            .bind(format!("seen{i}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+            users.push(id);
+        }
+        let writer = LastSeenWriter::start(pool.clone());
+        let before = crate::delivery::now_millis();
+        let marks = futures_util::future::join_all(users.iter().map(|u| writer.mark(*u))).await;
+        for at in &marks {
+            let at = at.expect("stored");
+            assert!(at >= before - 1000, "{at} vs {before}");
+        }
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE id = ANY($1) AND last_seen_at IS NOT NULL",
+        )
+        .bind(&users)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(stored, 50);
+        assert_eq!(writer.mark(uuid::Uuid::now_v7()).await, None);
+    }
+}
