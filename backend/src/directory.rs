@@ -3,68 +3,212 @@
 //!
 //! A device counts once it has published its identity keys: before that no
 //! one can encrypt for it, so no sender may be asked to.
+//!
+//! Misses are read in batches: after a restart every user's list is missing
+//! at once, and a thousand reconnected senders asking one query each would
+//! queue on the pool (p99 of the first second's messages: half a second).
+//! One loader task reads every user missed while its previous query ran.
 
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, UserId};
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
 
 /// A user's devices, sorted.
 pub type DeviceList = Arc<[DeviceId]>;
 
-/// Cache of device lists.
+/// Users read by one query.
+const MAX_BATCH: usize = 1024;
+
+type Answer = Result<Option<DeviceList>, sqlx::Error>;
+/// A user and their devices with keys, as read.
+type Row = (UserId, Option<Vec<DeviceId>>);
+type Miss = (UserId, oneshot::Sender<Answer>);
+
 #[derive(Debug, Default)]
-pub struct DeviceDirectory {
-    cache: DashMap<UserId, DeviceList>,
+struct Cache {
+    lists: DashMap<UserId, DeviceList>,
     // Bumped on every invalidation, so a load that raced with one is not cached.
     epoch: AtomicU64,
 }
 
+/// Cache of device lists.
+#[derive(Debug)]
+pub struct DeviceDirectory {
+    cache: Arc<Cache>,
+    // Unbounded, yet bounded by the callers: each waits for its answer.
+    misses: mpsc::UnboundedSender<Miss>,
+}
+
 impl DeviceDirectory {
+    /// Starts the loader task on the current runtime.
+    pub fn start(pool: PgPool) -> Self {
+        let cache = Arc::new(Cache::default());
+        let (misses, rx) = mpsc::unbounded_channel();
+        tokio::spawn(load(pool, cache.clone(), rx));
+        Self { cache, misses }
+    }
+
     /// The user's devices; `None` when the user does not exist.
-    pub async fn devices(
-        &self,
-        pool: &PgPool,
-        user: UserId,
-    ) -> Result<Option<DeviceList>, sqlx::Error> {
-        if let Some(list) = self.cache.get(&user) {
+    pub async fn devices(&self, user: UserId) -> Answer {
+        if let Some(list) = self.cache.lists.get(&user) {
             return Ok(Some(list.clone()));
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let row: Option<(Option<Vec<DeviceId>>,)> = sqlx::query_as(
-            "SELECT array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
-             FROM users u
-             LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
-             WHERE u.id = $1 GROUP BY u.id",
-        )
-        .bind(user)
-        .fetch_optional(pool)
-        .await?;
-        let Some((devices,)) = row else {
-            return Ok(None);
-        };
-        let list: DeviceList = devices.unwrap_or_default().into();
-        // Check and insert under the entry's lock, which `invalidate` also
-        // takes while bumping the epoch: a stale list can never be cached.
-        if let dashmap::Entry::Vacant(slot) = self.cache.entry(user)
-            && self.epoch.load(Ordering::Acquire) == epoch
-        {
-            slot.insert(list.clone());
-        }
-        Ok(Some(list))
+        let (tx, rx) = oneshot::channel();
+        self.misses
+            .send((user, tx))
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        rx.await.unwrap_or(Err(sqlx::Error::PoolClosed))
     }
 
     /// Forgets a user's list after a device published its keys or was removed.
     pub fn invalidate(&self, user: UserId) {
-        match self.cache.entry(user) {
+        match self.cache.lists.entry(user) {
             dashmap::Entry::Occupied(slot) => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.cache.epoch.fetch_add(1, Ordering::AcqRel);
                 slot.remove();
             }
             dashmap::Entry::Vacant(_slot) => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.cache.epoch.fetch_add(1, Ordering::AcqRel);
             }
         }
+    }
+}
+
+async fn load(pool: PgPool, cache: Arc<Cache>, mut rx: mpsc::UnboundedReceiver<Miss>) {
+    let mut batch: Vec<Miss> = Vec::new();
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let epoch = cache.epoch.load(Ordering::Acquire);
+        let mut users: Vec<UserId> = batch.iter().map(|(user, _)| *user).collect();
+        users.sort_unstable();
+        users.dedup();
+        let rows: Result<Vec<Row>, sqlx::Error> = sqlx::query_as(
+            "SELECT u.id, array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
+             FROM users u
+             LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
+             WHERE u.id = ANY($1) GROUP BY u.id",
+        )
+        .bind(&users)
+        .fetch_all(&pool)
+        .await;
+        let found: HashMap<UserId, DeviceList> = match rows {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|(user, devices)| (user, devices.unwrap_or_default().into()))
+                .collect(),
+            Err(e) => {
+                let message = e.to_string();
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Err(sqlx::Error::Protocol(message.clone())));
+                }
+                continue;
+            }
+        };
+        for (user, list) in &found {
+            // Check and insert under the entry's lock, which `invalidate`
+            // also takes while bumping the epoch: a stale list can never be
+            // cached.
+            if let dashmap::Entry::Vacant(slot) = cache.lists.entry(*user)
+                && cache.epoch.load(Ordering::Acquire) == epoch
+            {
+                slot.insert(list.clone());
+            }
+        }
+        for (user, done) in batch.drain(..) {
+            let _ = done.send(Ok(found.get(&user).cloned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn user(pool: &PgPool, handle: &str, devices: usize, with_keys: bool) -> UserId {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, $2, 'x', 'x')",
+        )
+        .bind(id)
+        .bind(handle)
+        .execute(pool)
+        .await
+        .unwrap();
+        for _ in 0..devices {
+            add_device(pool, id, with_keys).await;
+        }
+        id
+    }
+
+    async fn add_device(pool: &PgPool, user: UserId, with_keys: bool) -> DeviceId {
+        let device = uuid::Uuid::now_v7();
+        sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', $3)")
+            .bind(device)
+            .bind(user)
+            .bind(device.as_bytes().to_vec())
+            .execute(pool)
+            .await
+            .unwrap();
+        if with_keys {
+            sqlx::query(
+                "INSERT INTO device_keys (device_id, curve25519, ed25519, signature)
+                 VALUES ($1, 'c', 'e', 's')",
+            )
+            .bind(device)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        device
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn concurrent_misses_share_reads_and_invalidation_is_seen(pool: PgPool) {
+        let mut users = Vec::new();
+        for i in 0..200 {
+            users.push(user(&pool, &format!("dir{i}"), i % 3, true).await);
+        }
+        let keyless = user(&pool, "keyless", 2, false).await;
+        let directory = DeviceDirectory::start(pool.clone());
+        let lists = futures_util::future::join_all(
+            users
+                .iter()
+                .chain([&keyless])
+                .map(|u| directory.devices(*u)),
+        )
+        .await;
+        for (i, list) in lists.iter().enumerate().take(200) {
+            let list = list.as_ref().unwrap().as_ref().unwrap();
+            assert_eq!(list.len(), i % 3, "user {i}");
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "sorted");
+        }
+        // Devices without keys do not count; an unknown user is `None`.
+        assert_eq!(lists[200].as_ref().unwrap().as_deref(), Some(&[][..]));
+        assert!(
+            directory
+                .devices(uuid::Uuid::now_v7())
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Cached until invalidated, then read again.
+        let added = add_device(&pool, users[0], true).await;
+        assert!(
+            directory
+                .devices(users[0])
+                .await
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
+        directory.invalidate(users[0]);
+        assert_eq!(
+            directory.devices(users[0]).await.unwrap().as_deref(),
+            Some(&[added][..])
+        );
     }
 }

@@ -37,18 +37,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open pool; starts the queue and last-seen writers on the
-    /// current runtime.
+    /// State over an open pool; starts the queue and last-seen writers and
+    /// the directory's loader on the current runtime.
     pub fn new(pool: PgPool, config: Config) -> Self {
         let writer = QueueWriter::start(pool.clone());
         let last_seen = LastSeenWriter::start(pool.clone());
+        let directory = Arc::new(DeviceDirectory::start(pool.clone()));
         let ack_window = Duration::from_millis(config.ack_window_ms);
         Self {
             pool,
             gateway: Gateway::default(),
             limits: Arc::new(RateLimits::new(&config)),
             delivery: Arc::new(Delivery::new(writer, ack_window)),
-            directory: Arc::new(DeviceDirectory::default()),
+            directory,
             presence: Arc::new(Presence::default()),
             last_seen,
             turn: TurnSettings::from_config(&config).map(Arc::new),

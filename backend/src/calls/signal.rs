@@ -97,12 +97,12 @@ pub async fn relay(
     }
     let peer = state
         .directory
-        .devices(&state.pool, to)
+        .devices(to)
         .await?
         .ok_or(SignalError::NoSuchUser)?;
     let own = state
         .directory
-        .devices(&state.pool, caller.user_id)
+        .devices(caller.user_id)
         .await?
         .ok_or(SignalError::SignedOut)?;
     if !own.contains(&caller.device_id) {

@@ -64,7 +64,7 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, ids: Vec<Mes
 
 /// Sends a receipt to every device of `user`: live when connected, queued otherwise.
 async fn notify(state: &AppState, user: UserId, frame: ServerFrame) {
-    let devices = match state.directory.devices(&state.pool, user).await {
+    let devices = match state.directory.devices(user).await {
         Ok(Some(list)) => list,
         Ok(None) => return,
         Err(e) => {

@@ -55,7 +55,7 @@ pub async fn handle(
     }
 
     let directory = &state.directory;
-    let recipient = match directory.devices(&state.pool, to).await {
+    let recipient = match directory.devices(to).await {
         Ok(Some(list)) => list,
         Ok(None) => return Some(rejected(id, ErrorCode::NotFound, "no such user")),
         Err(e) => {
@@ -63,7 +63,7 @@ pub async fn handle(
             return Some(rejected(id, ErrorCode::Internal, "try again"));
         }
     };
-    let own = match directory.devices(&state.pool, caller.user_id).await {
+    let own = match directory.devices(caller.user_id).await {
         Ok(Some(list)) => list,
         Ok(None) => return Some(rejected(id, ErrorCode::Unauthorized, "account gone")),
         Err(e) => {

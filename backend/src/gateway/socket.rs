@@ -461,7 +461,7 @@ impl Connection {
         if to == self.caller.user_id {
             return;
         }
-        let Ok(Some(devices)) = self.state.directory.devices(&self.state.pool, to).await else {
+        let Ok(Some(devices)) = self.state.directory.devices(to).await else {
             return;
         };
         let frame = Bytes::from(

@@ -150,7 +150,7 @@ async fn user_keys(
     path: web::Path<UserId>,
 ) -> ApiResult<web::Json<Vec<DeviceKeys>>> {
     let user = path.into_inner();
-    if state.directory.devices(&state.pool, user).await?.is_none() {
+    if state.directory.devices(user).await?.is_none() {
         return Err(ApiError::NotFound("no such user"));
     }
     Ok(web::Json(store::user_devices(&state.pool, user).await?))
