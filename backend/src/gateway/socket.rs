@@ -106,7 +106,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     let _alive = state.gateway.task_started();
     // Taken before the token is read: a revocation after that read is
     // remembered by the gateway for at least REVOKED_MEMORY from here.
-    let authenticated_at = Instant::now();
+    let auth_started = Instant::now();
     let caller = match authenticate(&state, &mut session, &mut stream).await {
         Ok(caller) => caller,
         Err(End::Close(code, text)) => return close_with(session, code, text).await,
@@ -136,7 +136,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     };
     // A revocation between authentication and registration is remembered by
     // the gateway for a while; past that, ask the database.
-    if authenticated_at.elapsed() >= crate::gateway::REVOKED_MEMORY {
+    if auth_started.elapsed() >= crate::gateway::REVOKED_MEMORY {
         let still_valid = sqlx::query_scalar::<_, i32>("SELECT 1 FROM devices WHERE id = $1")
             .bind(caller.device_id)
             .fetch_optional(&state.pool)

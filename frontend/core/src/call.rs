@@ -495,22 +495,7 @@ impl Calls {
         if self.current.is_some() {
             return Err(CallError::InCall);
         }
-        self.current = Some(Call {
-            id,
-            peer,
-            peer_device: None,
-            outgoing: true,
-            video,
-            phase: Phase::Calling,
-            started_at: now,
-            connected_at: None,
-            since: now,
-            interrupted_at: None,
-            offer: None,
-            resend_at: None,
-            waiting: Vec::new(),
-            offered: false,
-        });
+        self.current = Some(Call::new(id, peer, None, video, None, now));
         Ok(())
     }
 
@@ -775,8 +760,8 @@ impl Calls {
     }
 
     /// The clock moved: an offer no device rang for goes out again; an
-    /// unanswered call past [`RING_TIMEOUT_MS`] ends as missed; one that never connected, or dropped and did not come back,
-    /// fails.
+    /// unanswered call past [`RING_TIMEOUT_MS`] ends as missed; one that
+    /// never connected, or dropped and did not come back, fails.
     pub fn tick(&mut self, now: Millis) -> Vec<Action> {
         if self.deadline().is_none_or(|d| now < d) {
             return Vec::new();
@@ -785,21 +770,23 @@ impl Calls {
             return Vec::new();
         };
         match call.phase {
-            Phase::Calling | Phase::Ringing if now < call.since + RING_TIMEOUT_MS => {
-                // Not over yet: no device rings, so the offer goes again.
+            // Before the ring clock runs out, only a resend falls due (and
+            // only while no device rings: `Ringing` clears `resend_at`).
+            Phase::Calling if now < call.since + RING_TIMEOUT_MS => {
                 call.resend_at = Some(now + OFFER_RESEND_MS);
-                match (&call.offer, call.phase) {
-                    (Some(sdp), Phase::Calling) => vec![Action::Send {
+                call.offer
+                    .clone()
+                    .map(|sdp| Action::Send {
                         peer: call.peer,
                         target: Target::Peer,
                         signal: Signal::Offer {
                             call: call.id,
                             video: call.video,
-                            sdp: sdp.clone(),
+                            sdp,
                         },
-                    }],
-                    _ => Vec::new(),
-                }
+                    })
+                    .into_iter()
+                    .collect()
             }
             Phase::Calling | Phase::Ringing => {
                 let mut actions = vec![Action::Send {
@@ -1027,11 +1014,7 @@ impl Calls {
             if call.id == id {
                 // The caller sent it again: its ringing signal was lost.
                 return if call.phase == Phase::Incoming && call.peer_device == Some(from_device) {
-                    vec![Action::Send {
-                        peer: from,
-                        target: Target::Device(from_device),
-                        signal: Signal::Ringing { call: id },
-                    }]
+                    vec![ringing(from, from_device, id)]
                 } else {
                     Vec::new()
                 };
@@ -1100,29 +1083,58 @@ impl Calls {
         sdp: String,
         now: Millis,
     ) -> Vec<Action> {
-        self.current = Some(Call {
+        self.current = Some(Call::new(
             id,
-            peer: from,
-            peer_device: Some(from_device),
-            outgoing: false,
+            from,
+            Some(from_device),
             video,
-            phase: Phase::Incoming,
+            Some(sdp),
+            now,
+        ));
+        vec![Action::Ring, ringing(from, from_device, id)]
+    }
+}
+
+/// "This device rings for `call`", to the caller's device.
+fn ringing(caller: UserId, device: DeviceId, call: CallId) -> Action {
+    Action::Send {
+        peer: caller,
+        target: Target::Device(device),
+        signal: Signal::Ringing { call },
+    }
+}
+
+impl Call {
+    /// A call that starts now: outgoing when `from_device` is unknown (this
+    /// device calls), incoming with the caller's device and offer otherwise.
+    fn new(
+        id: CallId,
+        peer: UserId,
+        from_device: Option<DeviceId>,
+        video: bool,
+        offer: Option<String>,
+        now: Millis,
+    ) -> Self {
+        let outgoing = from_device.is_none();
+        Self {
+            id,
+            peer,
+            peer_device: from_device,
+            outgoing,
+            video,
+            phase: if outgoing {
+                Phase::Calling
+            } else {
+                Phase::Incoming
+            },
             started_at: now,
             connected_at: None,
             since: now,
             interrupted_at: None,
-            offer: Some(sdp),
+            offer,
             resend_at: None,
             waiting: Vec::new(),
             offered: false,
-        });
-        vec![
-            Action::Ring,
-            Action::Send {
-                peer: from,
-                target: Target::Device(from_device),
-                signal: Signal::Ringing { call: id },
-            },
-        ]
+        }
     }
 }

@@ -20,6 +20,15 @@ struct Device {
 }
 
 impl Device {
+    /// Starts a call to `to` and sends its offer at once: the call's id and
+    /// the offer's actions.
+    fn dial(&mut self, to: UserId, video: bool, now: Millis) -> (Uuid, Vec<Action>) {
+        let call = id();
+        assert_eq!(self.calls.start(call, to, video, now), Ok(()));
+        let offer = self.calls.offer(call, "sdp".into(), now);
+        (call, offer)
+    }
+
     fn new(user: UserId) -> Self {
         let device = id();
         Self {
@@ -149,9 +158,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     let (alice, bob) = (id(), id());
     let mut a = Device::new(alice);
     let mut b = Device::new(bob);
-    let call = id();
-    a.calls.start(call, bob, false, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 0);
+    let (call, offer) = a.dial(bob, false, 0);
     let ringing = deliver(&a, &offer, &mut b, 5);
     deliver(&b, &ringing, &mut a, 6);
     assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
@@ -173,9 +180,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     assert_eq!(log.describe(), "Missed voice call");
 
     // The callee's own clock ends it too, when the cancel never came.
-    let call = id();
-    a.calls.start(call, bob, true, 100_000).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 100_000);
+    let (_, offer) = a.dial(bob, true, 100_000);
     deliver(&a, &offer, &mut b, 100_000);
     let own = b.calls.tick(100_000 + RING_TIMEOUT_MS);
     assert_eq!(logs(&own)[0].outcome, Outcome::Missed);
@@ -187,9 +192,7 @@ fn decline_and_busy_end_the_call_for_the_caller() {
     let mut a = Device::new(alice);
     let mut b = Device::new(bob);
     let mut c = Device::new(carol);
-    let call = id();
-    a.calls.start(call, bob, true, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 0);
+    let (call, offer) = a.dial(bob, true, 0);
     deliver(&a, &offer, &mut b, 1);
     let no = b.calls.decline(call, 2);
     assert_eq!(logs(&no)[0].outcome, Outcome::Declined);
@@ -199,14 +202,10 @@ fn decline_and_busy_end_the_call_for_the_caller() {
     assert_eq!(log.describe(), "Outgoing video call · declined");
 
     // Bob in a call with Alice; Carol calls him: busy.
-    let call = id();
-    a.calls.start(call, bob, false, 10).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 10);
+    let (call, offer) = a.dial(bob, false, 10);
     deliver(&a, &offer, &mut b, 11);
     b.calls.accept(call, 11).unwrap();
-    let other = id();
-    c.calls.start(other, bob, false, 12).unwrap();
-    let offer = c.calls.offer(other, "sdp".into(), 12);
+    let (_, offer) = c.dial(bob, false, 12);
     let busy = deliver(&c, &offer, &mut b, 13);
     assert_eq!(
         logs(&busy)[0].outcome,
@@ -436,9 +435,7 @@ fn a_device_that_accepted_too_late_hears_it_was_answered_elsewhere() {
     let mut a = Device::new(alice);
     let mut b1 = Device::new(bob);
     let mut b2 = Device::new(bob);
-    let call = id();
-    a.calls.start(call, bob, true, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 0);
+    let (call, offer) = a.dial(bob, true, 0);
     deliver(&a, &offer, &mut b1, 1);
     deliver(&a, &offer, &mut b2, 1);
     b1.calls.accept(call, 2).unwrap();
@@ -483,9 +480,7 @@ fn declining_on_one_device_says_declined_on_the_others() {
     let mut a = Device::new(alice);
     let mut b1 = Device::new(bob);
     let mut b2 = Device::new(bob);
-    let call = id();
-    a.calls.start(call, bob, false, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 0);
+    let (call, offer) = a.dial(bob, false, 0);
     deliver(&a, &offer, &mut b1, 1);
     deliver(&a, &offer, &mut b2, 1);
     let no = b1.calls.decline(call, 2);
@@ -498,9 +493,7 @@ fn an_answer_to_a_call_that_is_over_gets_a_hang_up() {
     let (alice, bob) = (id(), id());
     let mut a = Device::new(alice);
     let mut b = Device::new(bob);
-    let call = id();
-    a.calls.start(call, bob, true, 0).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 0);
+    let (call, offer) = a.dial(bob, true, 0);
     deliver(&a, &offer, &mut b, 1);
     b.calls.accept(call, 2).unwrap();
     // Alice cancels while Bob's answer is on its way.
@@ -527,9 +520,7 @@ fn refused_media_forgets_a_call_that_never_left_and_fails_an_accepted_one() {
     assert_eq!(a.calls.abandon(never, 1), vec![Action::Close]);
     assert!(a.calls.current().is_none());
 
-    let call = id();
-    a.calls.start(call, bob, true, 10).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 10);
+    let (call, offer) = a.dial(bob, true, 10);
     deliver(&a, &offer, &mut b, 11);
     b.calls.accept(call, 12).unwrap();
     let refused = b.calls.abandon(call, 13);
@@ -572,13 +563,9 @@ fn a_lost_offer_or_ringing_is_sent_again_and_rings_once() {
 
     // Bob busy with Carol: every copy of Alice's offer hears "busy", but
     // only the first leaves a missed call.
-    let with_carol = id();
-    c.calls.start(with_carol, bob, false, 8_000).unwrap();
-    let offer = c.calls.offer(with_carol, "sdp".into(), 8_000);
+    let (with_carol, offer) = c.dial(bob, false, 8_000);
     deliver(&c, &offer, &mut b, 8_000);
-    let call = id();
-    a.calls.start(call, bob, false, 9_000).unwrap();
-    let offer = a.calls.offer(call, "sdp".into(), 9_000);
+    let (_, offer) = a.dial(bob, false, 9_000);
     let busy = deliver(&a, &offer, &mut b, 9_001);
     assert_eq!(logs(&busy).len(), 1);
     assert!(deliver(&a, &offer, &mut b, 9_002).is_empty());
