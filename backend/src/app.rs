@@ -57,7 +57,16 @@ pub fn build(
         .wrap(headers::security_headers(&csp))
         .wrap(tracing_actix_web_lite())
         .route("/healthz", web::get().to(health::healthz))
-        .route("/ws", web::get().to(gateway::socket::upgrade))
+        // Upgrade requests never get here (see `gateway::upgrade`): this
+        // answers a plain GET.
+        .route(
+            gateway::upgrade::PATH,
+            web::to(|| async {
+                HttpResponse::from_error(ApiError::BadRequest(
+                    "a WebSocket upgrade is required here".into(),
+                ))
+            }),
+        )
         .service(web::scope(PREFIX).configure(api))
         .service(
             web::scope("")

@@ -2,14 +2,17 @@
 
 use crate::app;
 use crate::config::Config;
-use crate::gateway::Gateway;
+use crate::gateway::{self, Gateway};
 use crate::state::AppState;
 use crate::turn::Relay;
-use actix_web::HttpServer;
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::AppConfig;
 use parley_protocol::frame::close;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Errors that stop the server from starting.
@@ -91,30 +94,60 @@ pub async fn start_relay(state: &AppState) -> Result<Option<Relay>, StartError> 
     Ok(Some(relay))
 }
 
+/// Pending connections the kernel holds per listener (a reconnect storm
+/// arrives faster than workers accept).
+const BACKLOG: i32 = 1024;
+
+/// A listening socket as actix-web would make it.
+fn listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// A bound, running (once awaited) server, the addresses it listens on, and
 /// its device registry (for a graceful stop).
+///
+/// Built from actix-http's service rather than `HttpServer` for one reason:
+/// only there can WebSocket upgrades take the connection away from the HTTP
+/// dispatcher ([`crate::gateway::upgrade`]).
 pub fn bind(
     state: AppState,
 ) -> Result<(actix_web::dev::Server, Vec<SocketAddr>, Gateway), StartError> {
     let config = state.config.clone();
     spawn_jobs(&state);
     let gateway = state.gateway.clone();
-    let mut server = HttpServer::new(move || app::build(state.clone()))
-        // Frames are small and latency matters: no Nagle delay on replies.
-        .on_connect(|conn, _| {
-            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                let _ = tcp.set_nodelay(true);
-            }
-        })
+    let state = Arc::new(state);
+    let mut builder = actix_server::Server::build()
         .shutdown_timeout(5)
         // actix treats SIGINT as a forced stop; Ctrl-C should be as graceful as SIGTERM.
-        .disable_signals()
-        .bind(&config.bind)?;
+        .disable_signals();
     if config.workers > 0 {
-        server = server.workers(config.workers);
+        builder = builder.workers(config.workers);
     }
-    let addrs = server.addrs();
-    let server = server.run();
+    let mut addrs = Vec::new();
+    for addr in config.bind.to_socket_addrs()? {
+        let listener = listener(addr)?;
+        let addr = listener.local_addr()?;
+        addrs.push(addr);
+        let state = state.clone();
+        builder = builder.listen(format!("parley-{addr}"), listener, move || {
+            let app = app::build(AppState::clone(&state))
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            HttpService::build()
+                // Frames are small and latency matters: no Nagle delay on replies.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .upgrade(gateway::upgrade::service(state.clone()))
+                .finish(map_config(app, |()| AppConfig::default()))
+                .tcp()
+        })?;
+    }
+    let server = builder.run();
     Ok((server, addrs, gateway))
 }
 

@@ -156,3 +156,98 @@ async fn signing_out_closes_the_socket_and_a_second_socket_replaces_the_first(po
     assert_eq!(res.status(), 204);
     assert_eq!(close_code(&mut second).await, close::UNAUTHORIZED);
 }
+
+#[sqlx::test]
+async fn fragmented_messages_are_joined_and_a_client_close_is_answered(pool: PgPool) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let server = TestServer::start(&pool).unwrap();
+    let session = register(&server, "gina").await;
+    let mut ws = authenticated(&server, &session).await;
+    let ping = ClientFrame::Ping { nonce: 9 }.encode();
+    let (head, rest) = ping.split_at(2);
+    let (middle, tail) = rest.split_at(rest.len() / 2);
+    for (part, op, last) in [
+        (head, Data::Binary, false),
+        (middle, Data::Continue, false),
+        (tail, Data::Continue, true),
+    ] {
+        ws.send(Message::Frame(Frame::message(
+            part.to_vec(),
+            OpCode::Data(op),
+            last,
+        )))
+        .await
+        .unwrap();
+    }
+    assert_eq!(next_frame(&mut ws).await, ServerFrame::Pong { nonce: 9 });
+
+    ws.close(None).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, u16::from(CloseCode::Normal));
+}
+
+#[sqlx::test]
+async fn frames_sent_along_with_the_handshake_are_read(pool: PgPool) {
+    use actix_http::ws::{OpCode, Parser};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start(&pool).unwrap();
+    let session = register(&server, "hugo").await;
+    // The handshake and the Auth frame in one write: the server reads both
+    // at once and must keep the frame for the socket.
+    let mut wire = bytes::BytesMut::from(
+        "GET /ws HTTP/1.1\r\nHost: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    let auth = ClientFrame::Auth {
+        token: session.token.clone(),
+    };
+    Parser::write_message(&mut wire, auth.encode(), OpCode::Binary, true, true);
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(&wire).await.unwrap();
+
+    let mut read = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 1024];
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed during the handshake");
+        read.extend_from_slice(&chunk[..n]);
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&read[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    let mut ws = tokio_tungstenite::WebSocketStream::from_partially_read(
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+        read[head_end..].to_vec(),
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    match next_frame(&mut ws).await {
+        ServerFrame::Ready { device_id, .. } => assert_eq!(device_id, session.device_id),
+        other => panic!("expected Ready, got {other:?}"),
+    }
+}
+
+#[sqlx::test]
+async fn only_the_socket_path_upgrades(pool: PgPool) {
+    use tokio_tungstenite::tungstenite::Error;
+
+    let server = TestServer::start(&pool).unwrap();
+    match tokio_tungstenite::connect_async(format!("ws://{}/elsewhere", server.addr)).await {
+        Err(Error::Http(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected a 404, got {other:?}"),
+    }
+    // A plain GET is told what is missing.
+    let res = reqwest::get(server.http("/ws")).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request", "{body}");
+}

@@ -1,12 +1,16 @@
 //! Real-time connections: one WebSocket per device.
 //!
 //! [`Gateway`] maps each connected device to a bounded sender; the task that
-//! runs the socket ([`socket`]) owns the receiving end. Nothing here holds a
+//! runs the socket ([`socket`]) owns the receiving end. The handshake
+//! ([`upgrade`]) takes the connection off the HTTP dispatcher, and [`ws`]
+//! frames it. Nothing here holds a
 //! global lock: the map is sharded. A full queue means a slow client, which
 //! is disconnected rather than buffered without bound; what it missed stays
 //! in its durable queue.
 
 pub mod socket;
+pub mod upgrade;
+pub mod ws;
 
 use bytes::Bytes;
 use dashmap::DashMap;

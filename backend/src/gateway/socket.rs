@@ -1,18 +1,17 @@
 //! One device's WebSocket: authenticate, drain the device's queue, then
 //! relay live frames both ways until either side stops.
 
+use super::ws::{self, Incoming, WebSocket, WsError};
 use crate::auth::{Caller, caller};
 use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
 use crate::gateway::{Command, Kill, Registration};
 use crate::presence;
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, ServerFrame, close};
-use parley_protocol::limits::{MAX_FRAME_BYTES, MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
+use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
 use parley_protocol::{ErrorCode, MessageId, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,28 +33,8 @@ const DRAIN_PAGE: i64 = 512;
 const MAX_UNACKED: usize = 4096;
 /// Sends a socket may have waiting for their answer at once.
 const MAX_SENDS_IN_FLIGHT: usize = 256;
-
-/// `GET /ws`: upgrades and hands the socket to its own task.
-pub async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(run(state.into_inner(), session, stream));
-    Ok(response)
-}
-
-fn reason(code: u16, text: &str) -> Option<CloseReason> {
-    Some(CloseReason {
-        code: CloseCode::Other(code),
-        description: Some(text.to_owned()),
-    })
-}
+/// Outbox commands taken at once, to go out in one write.
+const COMMAND_BATCH: usize = 64;
 
 /// Why the socket is ending, decided once and turned into a close frame.
 enum End {
@@ -64,21 +43,15 @@ enum End {
     Gone,
 }
 
-async fn close_with(session: Session, code: u16, text: &'static str) {
-    // A stalled peer must not keep this task alive.
-    let _ = tokio::time::timeout(Duration::from_secs(1), session.close(reason(code, text))).await;
-}
-
-async fn authenticate(
-    state: &AppState,
-    session: &mut Session,
-    stream: &mut AggregatedMessageStream,
-) -> Result<Caller, End> {
-    let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
+async fn authenticate(state: &AppState, socket: &mut WebSocket) -> Result<Caller, End> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
         .await
         .map_err(|_| End::Close(close::TIMEOUT, "no auth frame"))?;
-    let Some(Ok(AggregatedMessage::Binary(bytes))) = first else {
-        return Err(End::Close(close::PROTOCOL_ERROR, "auth first"));
+    let bytes = match first {
+        Some(Ok(Incoming::Binary(bytes))) => bytes,
+        None | Some(Ok(Incoming::Close) | Err(WsError::Io(_))) => return Err(End::Gone),
+        Some(Err(WsError::TooBig)) => return Err(End::Close(close::TOO_BIG, "frame too large")),
+        Some(_) => return Err(End::Close(close::PROTOCOL_ERROR, "auth first")),
     };
     let token = match ClientFrame::decode(&bytes) {
         Ok(ClientFrame::Auth { token }) => token,
@@ -96,20 +69,20 @@ async fn authenticate(
         Ok(None) => Err(End::Close(close::UNAUTHORIZED, "invalid token")),
         Err(e) => {
             tracing::error!(error = %e, "socket auth failed");
-            let _ = session;
             Err(End::Close(1011, "try again"))
         }
     }
 }
 
-async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedMessageStream) {
+/// Runs one upgraded socket to its end.
+pub async fn run(state: Arc<AppState>, mut socket: WebSocket) {
     let _alive = state.gateway.task_started();
     // Taken before the token is read: a revocation after that read is
     // remembered by the gateway for at least REVOKED_MEMORY from here.
     let auth_started = Instant::now();
-    let caller = match authenticate(&state, &mut session, &mut stream).await {
+    let caller = match authenticate(&state, &mut socket).await {
         Ok(caller) => caller,
-        Err(End::Close(code, text)) => return close_with(session, code, text).await,
+        Err(End::Close(code, text)) => return socket.close(code, text).await,
         Err(End::Gone) => return,
     };
     // Exclusive with routing: every queue write submitted before this point
@@ -132,7 +105,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     )) = registered
     else {
         // Revoked since the token was checked.
-        return close_with(session, close::UNAUTHORIZED, "invalid token").await;
+        return socket.close(close::UNAUTHORIZED, "invalid token").await;
     };
     // A revocation between authentication and registration is remembered by
     // the gateway for a while; past that, ask the database.
@@ -143,7 +116,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
             .await;
         if !matches!(still_valid, Ok(Some(_))) {
             state.gateway.unregister(caller.device_id, serial);
-            return close_with(session, close::UNAUTHORIZED, "invalid token").await;
+            return socket.close(close::UNAUTHORIZED, "invalid token").await;
         }
     }
     if state.presence.connected(caller.user_id) {
@@ -154,7 +127,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
     let mut conn = Connection {
         state: state.clone(),
         caller,
-        session,
+        socket,
         kill,
         queued_bytes,
         ack_rtt_us,
@@ -164,7 +137,7 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
         last_heard: Instant::now(),
         signals: SignalBudget::default(),
     };
-    let end = conn.serve(&mut stream, rx, ticket).await;
+    let end = conn.serve(rx, ticket).await;
 
     state.gateway.unregister(caller.device_id, serial);
     state.presence.watch(caller.device_id, &conn.watching, &[]);
@@ -180,14 +153,14 @@ async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedM
         }
     }
     if let End::Close(code, text) = end {
-        close_with(conn.session, code, text).await;
+        conn.socket.close(code, text).await;
     }
 }
 
 struct Connection {
     state: Arc<AppState>,
     caller: Caller,
-    session: Session,
+    socket: WebSocket,
     kill: Arc<Kill>,
     queued_bytes: Arc<AtomicUsize>,
     /// Moving average of ack round trips (sizes the delivery ack window).
@@ -204,10 +177,24 @@ struct Connection {
 }
 
 impl Connection {
-    async fn send_bytes(&mut self, bytes: impl Into<Bytes>) -> Result<(), End> {
-        let bytes: Bytes = bytes.into();
+    /// Queues a frame: it goes out with the next flush, or at once when
+    /// enough is waiting.
+    async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), End> {
+        self.socket.binary(bytes);
+        if self.socket.queued() >= ws::FLUSH_AT {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes what is queued; bounded in time and stoppable by the kill switch.
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.socket.queued() == 0 {
+            return Ok(());
+        }
         tokio::select! {
-            sent = tokio::time::timeout(SEND_TIMEOUT, self.session.binary(bytes)) => match sent {
+            sent = tokio::time::timeout(SEND_TIMEOUT, self.socket.flush()) => match sent {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(End::Gone),
             },
@@ -216,7 +203,7 @@ impl Connection {
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        self.send_bytes(frame.encode()).await
+        self.send_bytes(&frame.encode()).await
     }
 
     async fn error(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), End> {
@@ -227,12 +214,7 @@ impl Connection {
         .await
     }
 
-    async fn serve(
-        &mut self,
-        stream: &mut AggregatedMessageStream,
-        mut rx: mpsc::Receiver<Command>,
-        ticket: u64,
-    ) -> End {
+    async fn serve(&mut self, mut rx: mpsc::Receiver<Command>, ticket: u64) -> End {
         let ready = ServerFrame::Ready {
             user_id: self.caller.user_id,
             device_id: self.caller.device_id,
@@ -240,21 +222,20 @@ impl Connection {
         if let Err(end) = self.send(&ready).await {
             return end;
         }
-        if let Err(end) = self.drain(stream, ticket).await {
+        if let Err(end) = self.flush().await {
             return end;
         }
-        match self.live(stream, &mut rx).await {
+        if let Err(end) = self.drain(ticket).await {
+            return end;
+        }
+        match self.live(&mut rx).await {
             Ok(()) => End::Gone,
             Err(end) => end,
         }
     }
 
     /// Sends everything queued for this device, oldest first, before any live frame.
-    async fn drain(
-        &mut self,
-        stream: &mut AggregatedMessageStream,
-        ticket: u64,
-    ) -> Result<(), End> {
+    async fn drain(&mut self, ticket: u64) -> Result<(), End> {
         self.state.delivery.writer.barrier(ticket).await;
         let mut after = i64::MIN;
         loop {
@@ -267,7 +248,7 @@ impl Connection {
             let full_page = rows.len() as i64 == DRAIN_PAGE;
             for row in rows {
                 after = row.seq;
-                self.send_bytes(row.frame).await?;
+                self.send_bytes(&row.frame).await?;
                 if row.kind == queue::RowKind::Message as i16 {
                     self.unacked
                         .insert(row.row_id, (row.sender_id, Instant::now()));
@@ -279,13 +260,15 @@ impl Connection {
                         .delete(self.caller.device_id, row.row_id);
                 }
             }
+            self.flush().await?;
             // Take in whatever the client sent meanwhile (acks, mostly).
-            while let Some(message) = stream.next().now_or_never() {
+            while let Some(message) = self.socket.recv().now_or_never() {
                 self.incoming(message).await?;
             }
             while self.unacked.len() >= MAX_UNACKED {
+                self.flush().await?;
                 let message = tokio::select! {
-                    message = stream.next() => message,
+                    message = self.socket.recv() => message,
                     code = self.kill.fired() => return Err(End::Close(code, "closed by server")),
                 };
                 self.incoming(message).await?;
@@ -296,86 +279,87 @@ impl Connection {
         }
     }
 
-    async fn live(
-        &mut self,
-        stream: &mut AggregatedMessageStream,
-        rx: &mut mpsc::Receiver<Command>,
-    ) -> Result<(), End> {
+    async fn live(&mut self, rx: &mut mpsc::Receiver<Command>) -> Result<(), End> {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let kill = self.kill.clone();
         loop {
+            // Whatever the last round queued goes out before waiting again.
+            self.flush().await?;
             tokio::select! {
                 // A fired kill switch wins over anything else that is ready.
                 biased;
                 code = kill.fired() => return Err(End::Close(code, "closed by server")),
-                message = stream.next() => self.incoming(message).await?,
+                message = self.socket.recv() => self.incoming(message).await?,
                 command = rx.recv() => {
-                let Some(command) = command else {
-                    // The gateway fires the kill switch before dropping our
-                    // sender (replaced, revoked): its code says why.
-                    let code = tokio::time::timeout(Duration::from_secs(1), self.kill.fired()).await;
-                    return Err(End::Close(code.unwrap_or(close::UNAUTHORIZED), "closed by server"));
-                };
-                self.queued_bytes.fetch_sub(command.byte_len(), Ordering::AcqRel);
-                match command {
-                    Command::Frame(bytes) => self.send_bytes(bytes).await?,
-                    Command::Deliver {
-                        frame,
-                        id,
-                        from,
-                        routed_at,
-                    } => {
-                        // A client that never acks must not grow this map
-                        // without bound; what it missed is queued.
-                        if self.unacked.len() >= MAX_UNACKED {
-                            return Err(End::Close(close::TOO_SLOW, "too many unacknowledged messages"));
-                        }
-                        self.unacked.insert(id, (from, routed_at));
-                        self.send_bytes(frame).await?;
+                    let Some(command) = command else {
+                        // The gateway fires the kill switch before dropping our
+                        // sender (replaced, revoked): its code says why.
+                        let code = tokio::time::timeout(Duration::from_secs(1), self.kill.fired()).await;
+                        return Err(End::Close(code.unwrap_or(close::UNAUTHORIZED), "closed by server"));
+                    };
+                    self.command(command).await?;
+                    // What else is already waiting goes out in the same write.
+                    for _ in 1..COMMAND_BATCH {
+                        let Ok(command) = rx.try_recv() else { break };
+                        self.command(command).await?;
                     }
-                    Command::Close(code, text) => return Err(End::Close(code, text)),
                 }
-            }
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > CLIENT_TIMEOUT {
                         return Err(End::Close(close::TIMEOUT, "no heartbeat"));
                     }
-                    let ping = tokio::time::timeout(SEND_TIMEOUT, self.session.ping(b"")).await;
-                    if !matches!(ping, Ok(Ok(()))) {
-                        return Err(End::Gone);
-                    }
+                    self.socket.ping();
                 }
             }
         }
     }
 
-    async fn incoming(
-        &mut self,
-        message: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
-    ) -> Result<(), End> {
+    async fn command(&mut self, command: Command) -> Result<(), End> {
+        self.queued_bytes
+            .fetch_sub(command.byte_len(), Ordering::AcqRel);
+        match command {
+            Command::Frame(bytes) => self.send_bytes(&bytes).await,
+            Command::Deliver {
+                frame,
+                id,
+                from,
+                routed_at,
+            } => {
+                // A client that never acks must not grow this map without
+                // bound; what it missed is queued.
+                if self.unacked.len() >= MAX_UNACKED {
+                    return Err(End::Close(
+                        close::TOO_SLOW,
+                        "too many unacknowledged messages",
+                    ));
+                }
+                self.unacked.insert(id, (from, routed_at));
+                self.send_bytes(&frame).await
+            }
+            Command::Close(code, text) => Err(End::Close(code, text)),
+        }
+    }
+
+    async fn incoming(&mut self, message: Option<Result<Incoming, WsError>>) -> Result<(), End> {
         self.last_heard = Instant::now();
         match message {
-            None | Some(Ok(AggregatedMessage::Close(_))) => Err(End::Gone),
-            Some(Err(actix_ws::ProtocolError::Overflow)) => {
-                Err(End::Close(close::TOO_BIG, "frame too large"))
+            // The client's close is answered in kind.
+            Some(Ok(Incoming::Close)) => Err(End::Close(ws::NORMAL_CLOSURE, "")),
+            None | Some(Err(WsError::Io(_))) => Err(End::Gone),
+            Some(Err(WsError::TooBig)) => Err(End::Close(close::TOO_BIG, "frame too large")),
+            Some(Err(WsError::Protocol(_))) => {
+                Err(End::Close(close::PROTOCOL_ERROR, "bad websocket frame"))
             }
-            Some(Err(_)) => Err(End::Close(close::PROTOCOL_ERROR, "bad websocket frame")),
-            Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                // Like every write: bounded in time and stoppable by the kill switch.
-                tokio::select! {
-                    sent = tokio::time::timeout(SEND_TIMEOUT, self.session.pong(&bytes)) => match sent {
-                        Ok(Ok(())) => Ok(()),
-                        _ => Err(End::Gone),
-                    },
-                    code = self.kill.fired() => Err(End::Close(code, "closed by server")),
-                }
+            Some(Ok(Incoming::Ping(bytes))) => {
+                self.socket.pong(&bytes);
+                Ok(())
             }
-            Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-            Some(Ok(AggregatedMessage::Text(_))) => {
+            Some(Ok(Incoming::Pong)) => Ok(()),
+            Some(Ok(Incoming::Text(_))) => {
                 self.error(ErrorCode::ProtocolError, "binary frames only")
                     .await
             }
-            Some(Ok(AggregatedMessage::Binary(bytes))) => match ClientFrame::decode(&bytes) {
+            Some(Ok(Incoming::Binary(bytes))) => match ClientFrame::decode(&bytes) {
                 Ok(frame) => self.frame(frame).await,
                 Err(DecodeError::UnsupportedVersion(_)) => Err(End::Close(
                     close::UNSUPPORTED_VERSION,

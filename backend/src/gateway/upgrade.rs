@@ -1,0 +1,92 @@
+//! `GET /ws` with `Upgrade: websocket`: the handshake, answered outside
+//! actix-web's request pipeline.
+//!
+//! actix-http hands every WebSocket upgrade request here together with the
+//! raw connection. The `101` is written with the connection's own HTTP codec,
+//! then the TCP stream leaves the HTTP dispatcher for [`WebSocket`] and the
+//! socket's own task. Served through actix-web instead, each socket would
+//! keep the dispatcher, a body channel and two 8 KiB buffers for life.
+
+use super::socket;
+use super::ws::WebSocket;
+use crate::state::AppState;
+use actix_codec::{Encoder, Framed};
+use actix_http::body::BodySize;
+use actix_http::{ConnectionType, Request, Response, StatusCode, h1, ws};
+use actix_service::{ServiceFactory, fn_service};
+use parley_protocol::limits::MAX_FRAME_BYTES;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+/// Where devices open their socket.
+pub const PATH: &str = "/ws";
+
+/// A connection handed over by the HTTP dispatcher.
+pub type Upgraded = (Request, Framed<TcpStream, h1::Codec>);
+
+/// The upgrade service of one worker. A failure here is the connection's
+/// alone (the client went away mid-handshake): logged, never an error of
+/// the worker.
+pub fn service(
+    state: Arc<AppState>,
+) -> impl ServiceFactory<Upgraded, Config = (), Response = (), Error = actix_http::Error, InitError = ()>
++ Clone {
+    fn_service(move |(req, framed): Upgraded| {
+        let state = state.clone();
+        async move {
+            if let Err(e) = handshake(state, req, framed).await {
+                tracing::debug!(error = %e, "websocket handshake failed");
+            }
+            Ok(())
+        }
+    })
+}
+
+async fn handshake(
+    state: Arc<AppState>,
+    req: Request,
+    framed: Framed<TcpStream, h1::Codec>,
+) -> Result<(), std::io::Error> {
+    let head = req.head();
+    let answer = if head.uri.path() != PATH {
+        Err(Response::new(StatusCode::NOT_FOUND))
+    } else {
+        ws::handshake(head).map_err(Response::from)
+    };
+    tracing::debug!(
+        target: "parley_server::http",
+        method = %head.method,
+        path = head.uri.path(),
+        upgraded = answer.is_ok(),
+        "websocket handshake"
+    );
+    let mut parts = framed.into_parts();
+    match answer {
+        Ok(mut accepted) => {
+            let response = accepted.finish().drop_body();
+            parts.codec.encode(
+                h1::Message::Item((response, BodySize::None)),
+                &mut parts.write_buf,
+            )?;
+            let mut socket =
+                WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
+            // The client sends nothing before it has read the 101.
+            socket.flush().await?;
+            actix_web::rt::spawn(socket::run(state, socket));
+        }
+        Err(refused) => {
+            let mut response = refused.drop_body();
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+            parts.codec.encode(
+                h1::Message::Item((response, BodySize::Sized(0))),
+                &mut parts.write_buf,
+            )?;
+            let mut socket =
+                WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
+            socket.flush().await?;
+        }
+    }
+    Ok(())
+}
