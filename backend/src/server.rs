@@ -128,17 +128,34 @@ pub fn bind(
     if config.workers > 0 {
         builder = builder.workers(config.workers);
     }
+    // Like `HttpServer::bind`: every address the name resolves to that can
+    // be bound (a host without IPv6 still serves `localhost` on IPv4).
     let mut addrs = Vec::new();
+    let mut failure = None;
     for addr in config.bind.to_socket_addrs()? {
-        let listener = listener(addr)?;
+        let listener = match listener(addr) {
+            Ok(listener) => listener,
+            Err(e) => {
+                failure = Some(e);
+                continue;
+            }
+        };
         let addr = listener.local_addr()?;
         addrs.push(addr);
         let state = state.clone();
+        let stopping = builder.graceful_shutdown_signal();
         builder = builder.listen(format!("parley-{addr}"), listener, move || {
             let app = app::build(AppState::clone(&state))
                 .into_factory()
                 .map_err(|e: actix_web::Error| e.error_response());
+            let stopping = stopping.clone();
+            // The settings `HttpServer` would use.
             HttpService::build()
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
                 // Frames are small and latency matters: no Nagle delay on replies.
                 .tcp_nodelay(true)
                 .local_addr(addr)
@@ -146,6 +163,14 @@ pub fn bind(
                 .finish(map_config(app, |()| AppConfig::default()))
                 .tcp()
         })?;
+    }
+    if addrs.is_empty() {
+        return Err(StartError::Io(failure.unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{} resolves to no address", config.bind),
+            )
+        })));
     }
     let server = builder.run();
     Ok((server, addrs, gateway))

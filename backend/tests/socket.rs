@@ -185,6 +185,11 @@ async fn fragmented_messages_are_joined_and_a_client_close_is_answered(pool: PgP
 
     ws.close(None).await.unwrap();
     assert_eq!(close_code(&mut ws).await, u16::from(CloseCode::Normal));
+
+    // Also before authenticating.
+    let mut raw = connect(&server).await;
+    raw.close(None).await.unwrap();
+    assert_eq!(close_code(&mut raw).await, u16::from(CloseCode::Normal));
 }
 
 #[sqlx::test]
@@ -250,4 +255,19 @@ async fn only_the_socket_path_upgrades(pool: PgPool) {
     assert_eq!(res.status(), 400);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "bad_request", "{body}");
+}
+
+#[sqlx::test]
+async fn an_oversized_body_over_real_tcp_gets_its_413(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    // Refused on its Content-Length, long before 8 MiB are read: the
+    // connection must linger so the answer is not lost to a reset.
+    let res = reqwest::Client::new()
+        .post(server.http("/api/v1/accounts"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 8 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
 }

@@ -319,6 +319,9 @@ fn scenario(
     process::check_interrupted()?;
     let database = format!("bench_{name}");
     cluster.drop_database(&database)?;
+    // The offline scenario writes hundreds of MB of WAL: its checkpoint must not
+    // land in the middle of the next scenario.
+    cluster.checkpoint()?;
     let url = cluster.url(Some(&database));
     let server = Server::start(server_bin, &url)?;
     say(format!("bench: {name} {}", args.join(" ")));

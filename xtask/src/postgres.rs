@@ -182,6 +182,17 @@ impl Cluster {
         Ok(())
     }
 
+    /// Flushes everything written so far (benchmarks start each scenario
+    /// without the previous one's checkpoint still to come).
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut cmd = self.pg_command("psql");
+        cmd.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(["-c", "CHECKPOINT"]);
+        run_captured(&mut cmd)?;
+        Ok(())
+    }
+
     /// `postgres --version` of the cluster's binaries.
     pub fn version(&self) -> String {
         Command::new(self.bin.join("postgres"))

@@ -49,7 +49,8 @@ async fn authenticate(state: &AppState, socket: &mut WebSocket) -> Result<Caller
         .map_err(|_| End::Close(close::TIMEOUT, "no auth frame"))?;
     let bytes = match first {
         Some(Ok(Incoming::Binary(bytes))) => bytes,
-        None | Some(Ok(Incoming::Close) | Err(WsError::Io(_))) => return Err(End::Gone),
+        Some(Ok(Incoming::Close)) => return Err(End::Close(ws::NORMAL_CLOSURE, "")),
+        None | Some(Err(WsError::Io(_))) => return Err(End::Gone),
         Some(Err(WsError::TooBig)) => return Err(End::Close(close::TOO_BIG, "frame too large")),
         Some(_) => return Err(End::Close(close::PROTOCOL_ERROR, "auth first")),
     };
@@ -135,26 +136,33 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket) {
         unacked: HashMap::new(),
         watching: Vec::new(),
         last_heard: Instant::now(),
-        signals: SignalBudget::default(),
+        signals: None,
     };
     let end = conn.serve(rx, ticket).await;
 
     state.gateway.unregister(caller.device_id, serial);
     state.presence.watch(caller.device_id, &conn.watching, &[]);
-    if state.presence.disconnected(caller.user_id) {
-        // Awaited here, not spawned: a detached query could be cut off by a
-        // shutdown, and this task is already on its way out.
-        let last_seen = state.last_seen.mark(caller.user_id).await;
-        // Reconnected meanwhile: no offline announcement.
-        if !state.presence.is_online(caller.user_id) {
-            state
-                .presence
-                .announce(&state.gateway, caller.user_id, false, last_seen);
+    // The close frame goes out while "last seen" is written, not after it.
+    let Connection { socket, .. } = conn;
+    let close = async move {
+        if let End::Close(code, text) = end {
+            socket.close(code, text).await;
         }
-    }
-    if let End::Close(code, text) = end {
-        conn.socket.close(code, text).await;
-    }
+    };
+    let offline = async {
+        if state.presence.disconnected(caller.user_id) {
+            // Awaited here, not spawned: a detached query could be cut off by
+            // a shutdown, and this task is already on its way out.
+            let last_seen = state.last_seen.mark(caller.user_id).await;
+            // Reconnected meanwhile: no offline announcement.
+            if !state.presence.is_online(caller.user_id) {
+                state
+                    .presence
+                    .announce(&state.gateway, caller.user_id, false, last_seen);
+            }
+        }
+    };
+    tokio::join!(close, offline);
 }
 
 struct Connection {
@@ -172,8 +180,10 @@ struct Connection {
     unacked: HashMap<MessageId, (UserId, Instant)>,
     watching: Vec<UserId>,
     last_heard: Instant,
-    /// Pace of this socket's call signals.
-    signals: SignalBudget,
+    /// Pace of this socket's call signals, made at its first signal: most
+    /// sockets never send one, and a rate limiter's clock is costly to set
+    /// up on every connect.
+    signals: Option<SignalBudget>,
 }
 
 impl Connection {
@@ -261,9 +271,11 @@ impl Connection {
                 }
             }
             self.flush().await?;
-            // Take in whatever the client sent meanwhile (acks, mostly).
+            // Take in whatever the client sent meanwhile (acks, mostly); an
+            // answer goes out before the next message can wait on the database.
             while let Some(message) = self.socket.recv().now_or_never() {
                 self.incoming(message).await?;
+                self.flush().await?;
             }
             while self.unacked.len() >= MAX_UNACKED {
                 self.flush().await?;
@@ -427,7 +439,8 @@ impl Connection {
             }
             ClientFrame::Watch { users } => self.watch(users).await,
             ClientFrame::Signal { to, payloads } => {
-                match signal::relay(&state, caller, &self.signals, to, payloads).await {
+                let budget = self.signals.get_or_insert_with(SignalBudget::default);
+                match signal::relay(&state, caller, budget, to, payloads).await {
                     Ok(_reached) => Ok(()),
                     Err(e) => {
                         if let signal::SignalError::Database(cause) = &e {

@@ -70,7 +70,8 @@ async fn handshake(
             )?;
             let mut socket =
                 WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
-            // The client sends nothing before it has read the 101.
+            // Frames the client sent along with the handshake are in the
+            // socket's read buffer already; the 101 goes out first.
             socket.flush().await?;
             actix_web::rt::spawn(socket::run(state, socket));
         }

@@ -24,6 +24,8 @@ pub const FLUSH_AT: usize = 64 * 1024;
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Close code of an orderly end (RFC 6455 §7.4.1).
 pub const NORMAL_CLOSURE: u16 = 1000;
+/// The longest frame header: 2 bytes, an 8-byte length and a 4-byte mask.
+const MAX_HEADER: usize = 14;
 
 /// Why a socket can no longer be read.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +45,8 @@ impl From<ProtocolError> for WsError {
     fn from(e: ProtocolError) -> Self {
         match e {
             ProtocolError::Overflow => Self::TooBig,
-            ProtocolError::Io(e) => Self::Io(e),
+            // The codec reports some framing faults (reserved bits) as I/O
+            // errors; real I/O errors come from our own reads.
             other => Self::Protocol(other),
         }
     }
@@ -107,6 +110,11 @@ impl WebSocket {
                 Ok(Some(message)) => return Some(Ok(message)),
                 Ok(None) => {}
                 Err(e) => return Some(Err(e)),
+            }
+            // The codec checks a frame's size only once all of it is here: a
+            // header announcing a gigabyte must not get that buffered first.
+            if self.read.len() > self.max_message + MAX_HEADER {
+                return Some(Err(WsError::TooBig));
             }
             match self.read_more().await {
                 Ok(0) => return None,
@@ -331,6 +339,28 @@ mod tests {
         wire.extend(frame(OpCode::Continue, true, &[0; 5]));
         client.write_all(&wire).await.unwrap();
         assert!(matches!(ws.recv().await, Some(Err(WsError::TooBig))));
+    }
+
+    #[tokio::test]
+    async fn a_frame_announcing_more_than_the_limit_is_refused_before_it_is_buffered() {
+        let (mut ws, mut client) = pair(1024).await;
+        // A masked binary frame header announcing 1 GiB, then 4 KiB of it.
+        let mut wire = vec![0x82, 0x80 | 127];
+        wire.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        wire.extend_from_slice(&[1, 2, 3, 4]);
+        wire.extend_from_slice(&[0; 4096]);
+        client.write_all(&wire).await.unwrap();
+        assert!(matches!(ws.recv().await, Some(Err(WsError::TooBig))));
+        assert!(ws.read.capacity() < 1024 + MAX_HEADER + 2 * READ_CHUNK);
+    }
+
+    #[tokio::test]
+    async fn reserved_bits_are_a_protocol_error() {
+        let (mut ws, mut client) = pair(64).await;
+        let mut wire = frame(OpCode::Binary, true, b"x");
+        wire[0] |= 0x40;
+        client.write_all(&wire).await.unwrap();
+        assert!(matches!(ws.recv().await, Some(Err(WsError::Protocol(_)))));
     }
 
     #[tokio::test]
