@@ -10,6 +10,7 @@
 use actix_codec::Decoder;
 use actix_http::ws::{CloseReason, Codec, Frame, Item, OpCode, Parser, ProtocolError};
 use bytes::{Buf, Bytes, BytesMut};
+use std::cell::RefCell;
 use std::io;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -190,12 +191,26 @@ impl WebSocket {
                 self.read = BytesMut::new();
             }
             self.io.readable().await?;
-            self.read.reserve(READ_CHUNK);
-            match self.io.try_read_buf(&mut self.read) {
+            match self.try_read() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 result => return result,
             }
         }
+    }
+
+    /// Reads what the kernel has through the thread's scratch buffer, so the
+    /// socket's own buffer is sized to what arrived: a fresh 8 KiB heap
+    /// buffer per read made the allocator consolidate on every read, and a
+    /// stack buffer would be zeroed on every read.
+    fn try_read(&mut self) -> io::Result<usize> {
+        thread_local! {
+            static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into());
+        }
+        SCRATCH.with_borrow_mut(|chunk| {
+            let n = self.io.try_read(chunk)?;
+            self.read.extend_from_slice(&chunk[..n]);
+            Ok(n)
+        })
     }
 
     /// Queues a binary message.
@@ -352,6 +367,7 @@ mod tests {
         client.write_all(&wire).await.unwrap();
         assert!(matches!(ws.recv().await, Some(Err(WsError::TooBig))));
         assert!(ws.read.capacity() < 1024 + MAX_HEADER + 2 * READ_CHUNK);
+        assert!(ws.read.len() <= 1024 + MAX_HEADER + READ_CHUNK);
     }
 
     #[tokio::test]
