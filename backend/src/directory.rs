@@ -9,13 +9,13 @@
 //! queue on the pool (p99 of the first second's messages: half a second).
 //! One loader task reads every user missed while its previous query ran.
 
+use crate::batch::{BatchError, Batcher};
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::{mpsc, oneshot};
 
 /// A user's devices, sorted.
 pub type DeviceList = Arc<[DeviceId]>;
@@ -26,7 +26,6 @@ const MAX_BATCH: usize = 1024;
 type Answer = Result<Option<DeviceList>, sqlx::Error>;
 /// A user and their devices with keys, as read.
 type Row = (UserId, Option<Vec<DeviceId>>);
-type Miss = (UserId, oneshot::Sender<Answer>);
 
 #[derive(Debug, Default)]
 struct Cache {
@@ -39,16 +38,17 @@ struct Cache {
 #[derive(Debug)]
 pub struct DeviceDirectory {
     cache: Arc<Cache>,
-    // Unbounded, yet bounded by the callers: each waits for its answer.
-    misses: mpsc::UnboundedSender<Miss>,
+    misses: Batcher<UserId, DeviceList>,
 }
 
 impl DeviceDirectory {
     /// Starts the loader task on the current runtime.
     pub fn start(pool: PgPool) -> Self {
         let cache = Arc::new(Cache::default());
-        let (misses, rx) = mpsc::unbounded_channel();
-        tokio::spawn(load(pool, cache.clone(), rx));
+        let misses = Batcher::start(MAX_BATCH, {
+            let cache = cache.clone();
+            move |users: Vec<UserId>| load(pool.clone(), cache.clone(), users)
+        });
         Self { cache, misses }
     }
 
@@ -57,11 +57,10 @@ impl DeviceDirectory {
         if let Some(list) = self.cache.lists.get(&user) {
             return Ok(Some(list.clone()));
         }
-        let (tx, rx) = oneshot::channel();
-        self.misses
-            .send((user, tx))
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        rx.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+        self.misses.get(user).await.map_err(|e| match e {
+            BatchError::Failed(e) => sqlx::Error::Protocol(e.to_string()),
+            BatchError::Stopped => sqlx::Error::PoolClosed,
+        })
     }
 
     /// Forgets a user's list after a device published its keys or was removed.
@@ -78,49 +77,37 @@ impl DeviceDirectory {
     }
 }
 
-async fn load(pool: PgPool, cache: Arc<Cache>, mut rx: mpsc::UnboundedReceiver<Miss>) {
-    let mut batch: Vec<Miss> = Vec::new();
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let epoch = cache.epoch.load(Ordering::Acquire);
-        let mut users: Vec<UserId> = batch.iter().map(|(user, _)| *user).collect();
-        users.sort_unstable();
-        users.dedup();
-        let rows: Result<Vec<Row>, sqlx::Error> = sqlx::query_as(
-            "SELECT u.id, array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
-             FROM users u
-             LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
-             WHERE u.id = ANY($1) GROUP BY u.id",
-        )
-        .bind(&users)
-        .fetch_all(&pool)
-        .await;
-        let found: HashMap<UserId, DeviceList> = match rows {
-            Ok(rows) => rows
-                .into_iter()
-                .map(|(user, devices)| (user, devices.unwrap_or_default().into()))
-                .collect(),
-            Err(e) => {
-                let message = e.to_string();
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(sqlx::Error::Protocol(message.clone())));
-                }
-                continue;
-            }
-        };
-        for (user, list) in &found {
-            // Check and insert under the entry's lock, which `invalidate`
-            // also takes while bumping the epoch: a stale list can never be
-            // cached.
-            if let dashmap::Entry::Vacant(slot) = cache.lists.entry(*user)
-                && cache.epoch.load(Ordering::Acquire) == epoch
-            {
-                slot.insert(list.clone());
-            }
-        }
-        for (user, done) in batch.drain(..) {
-            let _ = done.send(Ok(found.get(&user).cloned()));
+/// Reads the lists of `users` (missed while the previous read ran) and
+/// caches them.
+async fn load(
+    pool: PgPool,
+    cache: Arc<Cache>,
+    users: Vec<UserId>,
+) -> Result<HashMap<UserId, DeviceList>, sqlx::Error> {
+    let epoch = cache.epoch.load(Ordering::Acquire);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.id, array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
+         FROM users u
+         LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
+         WHERE u.id = ANY($1) GROUP BY u.id",
+    )
+    .bind(&users)
+    .fetch_all(&pool)
+    .await?;
+    let found: HashMap<UserId, DeviceList> = rows
+        .into_iter()
+        .map(|(user, devices)| (user, devices.unwrap_or_default().into()))
+        .collect();
+    for (user, list) in &found {
+        // Check and insert under the entry's lock, which `invalidate` also
+        // takes while bumping the epoch: a stale list can never be cached.
+        if let dashmap::Entry::Vacant(slot) = cache.lists.entry(*user)
+            && cache.epoch.load(Ordering::Acquire) == epoch
+        {
+            slot.insert(list.clone());
         }
     }
+    Ok(found)
 }
 
 #[cfg(test)]

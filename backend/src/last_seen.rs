@@ -3,64 +3,42 @@
 //! one `UPDATE` per user would be one commit each: here every disconnect
 //! that arrives while a write is in flight joins the next one.
 
+use crate::batch::Batcher;
 use parley_protocol::{Millis, UserId};
 use sqlx::PgPool;
-use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
 
 /// Users per `UPDATE`.
 const MAX_BATCH: usize = 4096;
 
-type Mark = (UserId, oneshot::Sender<Option<Millis>>);
-
 /// Handle to the batching writer; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct LastSeenWriter {
-    // Unbounded, yet bounded by the sockets: each sends one mark as it ends.
-    tx: mpsc::UnboundedSender<Mark>,
-}
+pub struct LastSeenWriter(Batcher<UserId, Millis>);
 
 impl LastSeenWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(pool: PgPool) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
-        Self { tx }
+        Self(Batcher::start(MAX_BATCH, move |users: Vec<UserId>| {
+            let pool = pool.clone();
+            async move {
+                let stored: Vec<(UserId, Millis)> = sqlx::query_as(
+                    "UPDATE users SET last_seen_at = now() WHERE id = ANY($1)
+                     RETURNING id, (extract(epoch FROM last_seen_at) * 1000)::int8",
+                )
+                .bind(&users)
+                .fetch_all(&pool)
+                .await
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, users = users.len(), "last seen not stored");
+                })?;
+                Ok(stored.into_iter().collect())
+            }
+        }))
     }
 
     /// Stores that `user` was last seen now. Resolves once committed, with the
     /// stored time (`None` when the user is gone or the write failed).
     pub async fn mark(&self, user: UserId) -> Option<Millis> {
-        let (done, rx) = oneshot::channel();
-        self.tx.send((user, done)).ok()?;
-        rx.await.ok().flatten()
-    }
-}
-
-async fn run(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Mark>) {
-    let mut batch: Vec<Mark> = Vec::new();
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut users: Vec<UserId> = batch.iter().map(|(user, _)| *user).collect();
-        // One order for every batch: concurrent row locks cannot deadlock.
-        users.sort_unstable();
-        users.dedup();
-        let stored: Result<Vec<(UserId, Millis)>, sqlx::Error> = sqlx::query_as(
-            "UPDATE users SET last_seen_at = now() WHERE id = ANY($1)
-             RETURNING id, (extract(epoch FROM last_seen_at) * 1000)::int8",
-        )
-        .bind(&users)
-        .fetch_all(&pool)
-        .await;
-        let stored: HashMap<UserId, Millis> = match stored {
-            Ok(rows) => rows.into_iter().collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, users = users.len(), "last seen not stored");
-                HashMap::new()
-            }
-        };
-        for (user, done) in batch.drain(..) {
-            let _ = done.send(stored.get(&user).copied());
-        }
+        self.0.get(user).await.ok().flatten()
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod batch;
 pub mod calls;
 pub mod config;
 pub mod contacts;

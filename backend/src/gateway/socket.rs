@@ -256,6 +256,7 @@ impl Connection {
                     End::Close(1011, "try again")
                 })?;
             let full_page = rows.len() as i64 == DRAIN_PAGE;
+            let mut receipts = Vec::new();
             for row in rows {
                 after = row.seq;
                 self.send_bytes(&row.frame).await?;
@@ -263,14 +264,15 @@ impl Connection {
                     self.unacked
                         .insert(row.row_id, (row.sender_id, Instant::now()));
                 } else {
-                    // Receipts need no ack: written to the socket is enough.
-                    self.state
-                        .delivery
-                        .writer
-                        .delete(self.caller.device_id, row.row_id);
+                    receipts.push(row.row_id);
                 }
             }
             self.flush().await?;
+            // Receipts need no ack: written to the socket is enough (and
+            // only now are they written, not just queued).
+            for id in receipts {
+                self.state.delivery.writer.delete(self.caller.device_id, id);
+            }
             // Take in whatever the client sent meanwhile (acks, mostly); an
             // answer goes out before the next message can wait on the database.
             while let Some(message) = self.socket.recv().now_or_never() {

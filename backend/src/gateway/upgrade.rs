@@ -60,34 +60,27 @@ async fn handshake(
         upgraded = answer.is_ok(),
         "websocket handshake"
     );
-    let mut parts = framed.into_parts();
-    match answer {
-        Ok(mut accepted) => {
-            let response = accepted.finish().drop_body();
-            parts.codec.encode(
-                h1::Message::Item((response, BodySize::None)),
-                &mut parts.write_buf,
-            )?;
-            let mut socket =
-                WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
-            // Frames the client sent along with the handshake are in the
-            // socket's read buffer already; the 101 goes out first.
-            socket.flush().await?;
-            actix_web::rt::spawn(socket::run(state, socket));
-        }
+    let upgraded = answer.is_ok();
+    let (response, body) = match answer {
+        Ok(mut accepted) => (accepted.finish().drop_body(), BodySize::None),
         Err(refused) => {
             let mut response = refused.drop_body();
             response
                 .head_mut()
                 .set_connection_type(ConnectionType::Close);
-            parts.codec.encode(
-                h1::Message::Item((response, BodySize::Sized(0))),
-                &mut parts.write_buf,
-            )?;
-            let mut socket =
-                WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
-            socket.flush().await?;
+            (response, BodySize::Sized(0))
         }
+    };
+    let mut parts = framed.into_parts();
+    parts
+        .codec
+        .encode(h1::Message::Item((response, body)), &mut parts.write_buf)?;
+    // Frames the client sent along with the handshake stay in the read
+    // buffer; the answer goes out first.
+    let mut socket = WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
+    socket.flush().await?;
+    if upgraded {
+        actix_web::rt::spawn(socket::run(state, socket));
     }
     Ok(())
 }

@@ -148,12 +148,18 @@ impl WebSocket {
     /// Adds a fragment; the message once its last fragment is in. (The codec
     /// already refuses fragments out of order.)
     fn fragment(&mut self, item: Item) -> Result<Option<Incoming>, WsError> {
-        let (bytes, last) = match item {
-            Item::FirstText(bytes) => (self.start_fragments(true, bytes), false),
-            Item::FirstBinary(bytes) => (self.start_fragments(false, bytes), false),
-            Item::Continue(bytes) => (bytes, false),
-            Item::Last(bytes) => (bytes, true),
+        let (first_is_text, bytes, last) = match item {
+            Item::FirstText(bytes) => (Some(true), bytes, false),
+            Item::FirstBinary(bytes) => (Some(false), bytes, false),
+            Item::Continue(bytes) => (None, bytes, false),
+            Item::Last(bytes) => (None, bytes, true),
         };
+        if let Some(text) = first_is_text {
+            self.fragments = Some(Fragments {
+                text,
+                data: BytesMut::new(),
+            });
+        }
         let Some(parts) = self.fragments.as_mut() else {
             return Err(WsError::Protocol(ProtocolError::ContinuationNotStarted));
         };
@@ -174,14 +180,6 @@ impl WebSocket {
         } else {
             Incoming::Binary(data)
         }))
-    }
-
-    fn start_fragments(&mut self, text: bool, first: Bytes) -> Bytes {
-        self.fragments = Some(Fragments {
-            text,
-            data: BytesMut::new(),
-        });
-        first
     }
 
     async fn read_more(&mut self) -> io::Result<usize> {

@@ -510,17 +510,8 @@ impl Calls {
         };
         call.offered = true;
         call.since = now;
-        call.resend_at = Some(now + OFFER_RESEND_MS);
-        call.offer = Some(sdp.clone());
-        vec![Action::Send {
-            peer: call.peer,
-            target: Target::Peer,
-            signal: Signal::Offer {
-                call: id,
-                video: call.video,
-                sdp,
-            },
-        }]
+        call.offer = Some(sdp);
+        call.send_offer(now)
     }
 
     /// A local ICE candidate: to the other device, or kept until the caller
@@ -772,22 +763,7 @@ impl Calls {
         match call.phase {
             // Before the ring clock runs out, only a resend falls due (and
             // only while no device rings: `Ringing` clears `resend_at`).
-            Phase::Calling if now < call.since + RING_TIMEOUT_MS => {
-                call.resend_at = Some(now + OFFER_RESEND_MS);
-                call.offer
-                    .clone()
-                    .map(|sdp| Action::Send {
-                        peer: call.peer,
-                        target: Target::Peer,
-                        signal: Signal::Offer {
-                            call: call.id,
-                            video: call.video,
-                            sdp,
-                        },
-                    })
-                    .into_iter()
-                    .collect()
-            }
+            Phase::Calling if now < call.since + RING_TIMEOUT_MS => call.send_offer(now),
             Phase::Calling | Phase::Ringing => {
                 let mut actions = vec![Action::Send {
                     peer: call.peer,
@@ -1105,6 +1081,25 @@ fn ringing(caller: UserId, device: DeviceId, call: CallId) -> Action {
 }
 
 impl Call {
+    /// The offer to every device of the peer, again after [`OFFER_RESEND_MS`]
+    /// unless one rings first.
+    fn send_offer(&mut self, now: Millis) -> Vec<Action> {
+        self.resend_at = Some(now + OFFER_RESEND_MS);
+        self.offer
+            .clone()
+            .map(|sdp| Action::Send {
+                peer: self.peer,
+                target: Target::Peer,
+                signal: Signal::Offer {
+                    call: self.id,
+                    video: self.video,
+                    sdp,
+                },
+            })
+            .into_iter()
+            .collect()
+    }
+
     /// A call that starts now: outgoing when `from_device` is unknown (this
     /// device calls), incoming with the caller's device and offer otherwise.
     fn new(
