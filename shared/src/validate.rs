@@ -143,7 +143,11 @@ pub fn device_name(input: Option<&str>) -> String {
         .trim()
         .chars()
         .take(DEVICE_NAME_MAX_CHARS)
-        .collect();
+        .collect::<String>()
+        // Cut may end in a space: trimmed again, so a name cleaned twice is
+        // the same as once.
+        .trim_end()
+        .to_owned();
     if cleaned.is_empty() {
         "Unknown device".to_owned()
     } else {
@@ -275,5 +279,13 @@ mod tests {
             device_name(Some(&"d".repeat(100))).chars().count(),
             DEVICE_NAME_MAX_CHARS
         );
+    }
+
+    #[test]
+    fn a_device_name_cut_at_a_space_is_cleaned_once_and_for_all() {
+        let long = format!("{} tail", "x".repeat(DEVICE_NAME_MAX_CHARS - 1));
+        let once = device_name(Some(&long));
+        assert!(!once.ends_with(' '), "{once:?}");
+        assert_eq!(device_name(Some(&once)), once);
     }
 }

@@ -3,10 +3,12 @@
 //! - `cargo xtask run`: install what is missing, build, start a private PostgreSQL
 //!   cluster and serve the app;
 //! - `cargo xtask test`: formatting, clippy, Rust tests and the Playwright suite;
-//! - `cargo xtask bench`: the load generator's scenarios, written to docs/benchmarks.md.
+//! - `cargo xtask bench`: the load generator's scenarios, written to docs/benchmarks.md;
+//! - `cargo xtask fuzz`: every decoder of untrusted input, fuzzed for minutes each.
 
 mod bench;
 mod build;
+mod fuzz;
 mod postgres;
 mod process;
 mod run;
@@ -26,8 +28,15 @@ fn main() -> ExitCode {
         "run" => run::main(rest),
         "test" => test::main(rest),
         "bench" => bench::main(rest),
+        "fuzz" => fuzz::main(rest),
         "help" | "-h" | "--help" => {
-            println!("{}\n\n{}\n\n{}", run::USAGE, test::USAGE, bench::USAGE);
+            println!(
+                "{}\n\n{}\n\n{}\n\n{}",
+                run::USAGE,
+                test::USAGE,
+                bench::USAGE,
+                fuzz::USAGE
+            );
             return ExitCode::SUCCESS;
         }
         other => {

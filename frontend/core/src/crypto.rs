@@ -80,6 +80,15 @@ fn verify(ed25519: &Ed25519PublicKey, message: &str, signature: &str) -> Result<
         .map_err(|_| CryptoError::BadSignature)
 }
 
+/// An Ed25519 public key from unpadded base64. Not vodozemac's
+/// `Ed25519PublicKey::from_base64`: in 0.11 it panics on 44 base64
+/// characters without padding (33 bytes), which a server or a damaged store
+/// can hand us.
+fn ed25519_key(b64: &str) -> Option<Ed25519PublicKey> {
+    let bytes: [u8; 32] = vodozemac::base64_decode(b64).ok()?.try_into().ok()?;
+    Ed25519PublicKey::from_slice(&bytes).ok()
+}
+
 /// Verifies a device's published identity: the Ed25519 key signs the Curve25519 key.
 fn verified_identity(
     keys: &DeviceKeys,
@@ -87,7 +96,7 @@ fn verified_identity(
     let id = &keys.identity;
     let curve =
         Curve25519PublicKey::from_base64(&id.curve25519).map_err(|_| CryptoError::BadSignature)?;
-    let ed = Ed25519PublicKey::from_base64(&id.ed25519).map_err(|_| CryptoError::BadSignature)?;
+    let ed = ed25519_key(&id.ed25519).ok_or(CryptoError::BadSignature)?;
     verify(
         &ed,
         &identity_message(keys.device_id, &id.curve25519),
@@ -366,8 +375,7 @@ impl Machine {
                 Peer {
                     curve25519: Curve25519PublicKey::from_base64(&p.curve25519)
                         .map_err(|_| CryptoError::BadPickle)?,
-                    ed25519: Ed25519PublicKey::from_base64(&p.ed25519)
-                        .map_err(|_| CryptoError::BadPickle)?,
+                    ed25519: ed25519_key(&p.ed25519).ok_or(CryptoError::BadPickle)?,
                     sessions,
                 },
             );

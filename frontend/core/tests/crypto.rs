@@ -292,3 +292,38 @@ fn a_device_that_lost_its_session_recovers_with_a_fresh_one() {
         Some(dir.keys(a.id).identity.ed25519)
     );
 }
+
+/// 44 base64 characters without padding decode to 33 bytes, where vodozemac
+/// 0.11's `Ed25519PublicKey::from_base64` panics (found by `cargo xtask fuzz`,
+/// target `device_keys`). A server can send such a key, so can a damaged store.
+const OVERLONG_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+#[test]
+fn an_overlong_ed25519_key_from_the_directory_is_refused_not_a_panic() {
+    let mut dir = Directory::default();
+    let (a, mut b) = (device(&mut dir, 1), device(&mut dir, 1));
+    let mut keys = dir.keys(a.id);
+    keys.identity.ed25519 = OVERLONG_KEY.into();
+    assert_eq!(b.machine.add_device(&keys), Err(CryptoError::BadSignature));
+    let mut claimed = dir.claim(a.id);
+    claimed.device.identity.ed25519 = OVERLONG_KEY.into();
+    assert_eq!(
+        b.machine.add_claimed(&claimed),
+        Err(CryptoError::BadSignature)
+    );
+    assert!(!b.machine.knows(a.id));
+}
+
+#[test]
+fn an_overlong_ed25519_key_in_the_stored_state_is_a_bad_pickle_not_a_panic() {
+    let mut dir = Directory::default();
+    let (a, mut b) = (device(&mut dir, 1), device(&mut dir, 1));
+    b.machine.add_device(&dir.keys(a.id)).unwrap();
+    let key = [5u8; 32];
+    let mut stored: serde_json::Value = serde_json::from_str(&b.machine.pickle(&key)).unwrap();
+    stored["peers"][0]["ed25519"] = OVERLONG_KEY.into();
+    assert_eq!(
+        Machine::unpickle(&stored.to_string(), &key).map(|_| ()),
+        Err(CryptoError::BadPickle)
+    );
+}

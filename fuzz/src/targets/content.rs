@@ -1,0 +1,62 @@
+//! `Content::decode`: the plaintext of a message payload, as another device
+//! (or anyone holding a session) wrote it. What decodes is within its bounds
+//! and re-encodes to bytes that decode the same.
+
+use super::round_trip;
+use crate::engine::{Broken, Target, Verdict};
+use parley_client::content::{Content, MAX_RETRY_IDS, MAX_TEXT_BYTES};
+use uuid::Uuid;
+
+struct Contents;
+
+impl Target for Contents {
+    fn seeds(&mut self) -> Vec<Vec<u8>> {
+        let ids: Vec<Uuid> = (0..3).map(Uuid::from_u128).collect();
+        [
+            Content::Text {
+                text: "hello 👋".into(),
+                composed_at: 1_700_000_000_000,
+            },
+            // At the limit: one more byte is too long.
+            Content::Text {
+                text: "x".repeat(MAX_TEXT_BYTES),
+                composed_at: 0,
+            },
+            Content::Retry { ids: ids.clone() },
+            Content::Retry {
+                ids: vec![Uuid::from_u128(9); MAX_RETRY_IDS],
+            },
+            Content::Resent {
+                id: ids[1],
+                text: "again".into(),
+                composed_at: -5,
+            },
+        ]
+        .iter()
+        .map(Content::encode)
+        .collect()
+    }
+
+    fn dictionary(&self) -> &'static [&'static [u8]] {
+        &[&[1], &[16], &[0x80, 0x80, 0x01], &[0xf0, 0x9f, 0x91, 0x8b]]
+    }
+
+    fn check(&mut self, input: &[u8]) -> Result<Verdict, Broken> {
+        let Ok(content) = Content::decode(input) else {
+            return Ok(Verdict::Rejected);
+        };
+        if content.check().is_err() {
+            return Err(Broken::new(
+                "decoded content is within bounds",
+                format!("{content:?}"),
+            ));
+        }
+        round_trip(&content, Content::encode, Content::decode)?;
+        Ok(Verdict::Accepted)
+    }
+}
+
+/// The `content` target.
+pub fn target() -> Result<Box<dyn Target>, String> {
+    Ok(Box::new(Contents))
+}

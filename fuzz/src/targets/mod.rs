@@ -1,0 +1,116 @@
+//! One module per decoder of untrusted input, and the list the command line
+//! and the tests run.
+
+mod call_signal;
+mod content;
+mod device_keys;
+mod devices;
+mod frame;
+mod key_upload;
+mod olm_payload;
+mod pickle;
+mod rest_bodies;
+mod turn_username;
+
+use crate::engine::{Broken, Spec};
+use std::fmt::Debug;
+
+/// Every target, in the order `cargo xtask fuzz` runs them.
+pub const TARGETS: &[Spec] = &[
+    Spec {
+        name: "client_frame",
+        about: "ClientFrame::decode (the server reads it off every socket): \
+                round trip, signal payload checks",
+        make: frame::client,
+        max_len: 4_096,
+        test_runs: 20_000,
+    },
+    Spec {
+        name: "server_frame",
+        about: "ServerFrame::decode (the browser reads it off its socket): round trip",
+        make: frame::server,
+        max_len: 4_096,
+        test_runs: 20_000,
+    },
+    Spec {
+        name: "content",
+        about: "Content::decode (a decrypted message payload): round trip, bounds",
+        make: content::target,
+        max_len: 2_048,
+        test_runs: 10_000,
+    },
+    Spec {
+        name: "call_signal",
+        about: "Signal::decode (a decrypted call signal): round trip, bounds",
+        make: call_signal::target,
+        max_len: 2_048,
+        test_runs: 20_000,
+    },
+    Spec {
+        name: "olm_payload",
+        about: "Machine::decrypt of a payload from a known device: no panic, \
+                no plaintext that was never sent",
+        make: olm_payload::target,
+        max_len: 2_048,
+        test_runs: 1_500,
+    },
+    Spec {
+        name: "pickle",
+        about: "Machine::unpickle of the stored crypto state, and of account and \
+                session pickles under its encryption: well-formed state restores and round-trips",
+        make: pickle::target,
+        max_len: 32 * 1_024,
+        test_runs: 300,
+    },
+    Spec {
+        name: "key_upload",
+        about: "PUT /keys body (UploadKeys JSON) through the server's key checks: \
+                what the server stores re-encodes to what was signed, and clients accept it",
+        make: key_upload::target,
+        max_len: 16 * 1_024,
+        test_runs: 1_500,
+    },
+    Spec {
+        name: "device_keys",
+        about: "directory answers (DeviceKeys, ClaimedKey JSON) into the client's \
+                Machine: pins and sessions only from keys that verify",
+        make: device_keys::target,
+        max_len: 8 * 1_024,
+        test_runs: 1_500,
+    },
+    Spec {
+        name: "rest_bodies",
+        about: "REST JSON bodies both ways and the field checks the server applies: \
+                round trip, normalised fields are fixed points",
+        make: rest_bodies::target,
+        max_len: 2_048,
+        test_runs: 20_000,
+    },
+    Spec {
+        name: "turn_username",
+        about: "TURN REST usernames (expiry:user) from relay clients: round trip",
+        make: turn_username::target,
+        max_len: 256,
+        test_runs: 20_000,
+    },
+];
+
+/// The target called `name`.
+pub fn find(name: &str) -> Option<&'static Spec> {
+    TARGETS.iter().find(|spec| spec.name == name)
+}
+
+/// Checks that `value` encodes to bytes that decode to `value` again.
+fn round_trip<T: PartialEq + Debug, E: Debug>(
+    value: &T,
+    encode: impl Fn(&T) -> Vec<u8>,
+    decode: impl Fn(&[u8]) -> Result<T, E>,
+) -> Result<(), Broken> {
+    match decode(&encode(value)) {
+        Ok(again) if &again == value => Ok(()),
+        other => Err(Broken::new(
+            "re-encoded value decodes the same",
+            format!("{value:?} re-encoded decodes as {other:?}"),
+        )),
+    }
+}
