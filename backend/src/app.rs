@@ -1,22 +1,17 @@
 //! The HTTP application: routes, body limits, error mapping and middleware.
 
 use crate::error::ApiError;
+use crate::routing::json_config;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, calls, contacts, devices, gateway, health, keys};
+use crate::{accounts, calls, contacts, devices, health, keys};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, web};
 use parley_protocol::api::PREFIX;
+use parley_protocol::endpoint;
 use parley_protocol::limits::MAX_JSON_BODY;
-
-/// JSON bodies up to `limit` bytes, with errors mapped to [`ApiError`].
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _| ApiError::from(err).into())
-}
 
 fn api(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config(MAX_JSON_BODY))
@@ -56,11 +51,11 @@ pub fn build(
         .app_data(web::Data::new(state))
         .wrap(headers::security_headers(&csp))
         .wrap(tracing_actix_web_lite())
-        .route("/healthz", web::get().to(health::healthz))
+        .route(endpoint::HEALTHZ, web::get().to(health::healthz))
         // Upgrade requests never get here (see `gateway::upgrade`): this
         // answers a plain GET.
         .route(
-            gateway::upgrade::PATH,
+            endpoint::WEBSOCKET,
             web::to(|| async {
                 HttpResponse::from_error(ApiError::BadRequest(
                     "a WebSocket upgrade is required here".into(),

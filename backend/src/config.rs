@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 
 /// Parley server.
@@ -33,6 +33,26 @@ pub struct Config {
     #[arg(long, env = "PARLEY_AUTH_HANDLE_PER_MINUTE", default_value = "10")]
     pub auth_handle_per_minute: NonZeroU32,
 
+    /// Password checks (argon2id, 19 MiB each) run at once [default: half
+    /// the cores, at least one]. This bounds the memory a sign-in flood takes.
+    #[arg(long, env = "PARLEY_PASSWORD_THREADS")]
+    pub password_threads: Option<usize>,
+
+    /// Sign-ins and sign-ups that may wait for a password check; past this
+    /// they are answered 503 `busy` with `Retry-After`.
+    #[arg(long, env = "PARLEY_PASSWORD_QUEUE", default_value = "32")]
+    pub password_queue: usize,
+
+    /// Days a device may go unused before its token expires and it is
+    /// signed out (0: never).
+    #[arg(long, env = "PARLEY_DEVICE_IDLE_DAYS", default_value = "90")]
+    pub device_idle_days: u32,
+
+    /// WebSockets one address may hold open before they authenticate (the
+    /// rest are refused until some do).
+    #[arg(long, env = "PARLEY_UNAUTHENTICATED_PER_IP", default_value = "256")]
+    pub unauthenticated_per_ip: NonZeroUsize,
+
     /// User look-ups allowed per account per minute (slows down enumeration of phone numbers).
     #[arg(long, env = "PARLEY_LOOKUP_PER_MINUTE", default_value = "60")]
     pub lookup_per_minute: NonZeroU32,
@@ -50,6 +70,25 @@ pub struct Config {
     /// Days an undelivered message waits in a queue before it expires.
     #[arg(long, env = "PARLEY_RETENTION_DAYS", default_value = "30")]
     pub retention_days: u32,
+
+    /// Undelivered messages one device's queue may hold; past this, sends to
+    /// it are refused with `recipient_full` until it drains.
+    #[arg(long, env = "PARLEY_QUEUE_MAX_MESSAGES", default_value = "10000")]
+    pub queue_max_messages: u32,
+
+    /// Bytes (MiB) of undelivered messages one device's queue may hold.
+    #[arg(long, env = "PARLEY_QUEUE_MAX_MIB", default_value = "100")]
+    pub queue_max_mib: u32,
+
+    /// Messages a stranger (not in the recipient's contacts, and whom the
+    /// recipient never wrote to) may have waiting in one device's queue.
+    #[arg(long, env = "PARLEY_STRANGER_MAX_QUEUED", default_value = "20")]
+    pub stranger_max_queued: u32,
+
+    /// Sends one account may make per second, sustained (bursts of twenty
+    /// seconds' worth are allowed).
+    #[arg(long, env = "PARLEY_SENDS_PER_SECOND", default_value = "1000")]
+    pub sends_per_second: NonZeroU32,
 
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PARLEY_WORKERS", default_value = "0")]
@@ -165,6 +204,13 @@ impl TurnConfig {
 }
 
 impl Config {
+    /// Threads that check passwords: as configured, else half the cores.
+    pub fn password_threads(&self) -> usize {
+        self.password_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2))
+        })
+    }
+
     /// Settings for tests: generous limits, no static files.
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         let generous = NonZeroU32::MIN.saturating_add(9_999);
@@ -176,9 +222,17 @@ impl Config {
             auth_ip_per_minute: generous,
             auth_handle_per_minute: generous,
             lookup_per_minute: generous,
+            password_threads: None,
+            password_queue: 32,
+            device_idle_days: 90,
+            unauthenticated_per_ip: NonZeroUsize::MIN.saturating_add(255),
             db_pool: 4,
             ack_window_ms: 50,
             retention_days: 30,
+            queue_max_messages: 10_000,
+            queue_max_mib: 100,
+            stranger_max_queued: 10_000,
+            sends_per_second: NonZeroU32::MIN.saturating_add(99_999),
             workers: 1,
             turn: TurnConfig::off(),
         }

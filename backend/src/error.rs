@@ -43,6 +43,9 @@ pub enum ApiError {
     /// Too many attempts.
     #[error("too many attempts, try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    /// The server is at capacity for this work (password hashing).
+    #[error("the server is busy, try again in {} s", .0.as_secs().max(1))]
+    Busy(Duration),
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -66,6 +69,7 @@ impl ApiError {
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::Busy(_) => ErrorCode::Busy,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -73,7 +77,9 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             // Round up: retrying after a truncated delay would be refused again.
-            Self::RateLimited(wait) => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            Self::RateLimited(wait) | Self::Busy(wait) => {
+                Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            }
             _ => None,
         }
     }

@@ -2,17 +2,12 @@ use clap::Parser;
 use parley_server::config::Config;
 use parley_server::server;
 use parley_server::state::AppState;
-use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    parley_server::logging::init();
     let config = Config::parse();
+    parley_server::open_files::raise();
     match start(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -171,12 +171,16 @@ pub async fn visibility(
 /// their contact list changed, and tells the watchers whose view changed:
 /// those who lost it see "offline, last seen unknown", those who gained it
 /// see the current state.
-pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(), sqlx::Error> {
-    let devices: Vec<(DeviceId, UserId)> = state
-        .presence
+pub async fn refresh(
+    presence: &Presence,
+    pool: &PgPool,
+    gateway: &Gateway,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
+    let devices: Vec<(DeviceId, UserId)> = presence
         .watchers_of(user)
         .into_iter()
-        .filter_map(|device| Some((device, state.gateway.user_of(device)?)))
+        .filter_map(|device| Some((device, gateway.user_of(device)?)))
         .collect();
     if devices.is_empty() {
         return Ok(());
@@ -185,17 +189,16 @@ pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(),
     watchers.sort_unstable();
     watchers.dedup();
     let watched = vec![user; watchers.len()];
-    let verdicts: HashMap<UserId, Visibility> =
-        visibility_of_pairs(&state.pool, &watchers, &watched)
-            .await?
-            .into_iter()
-            .collect();
+    let verdicts: HashMap<UserId, Visibility> = visibility_of_pairs(pool, &watchers, &watched)
+        .await?
+        .into_iter()
+        .collect();
     for (device, watcher) in devices {
         let Some(v) = verdicts.get(&watcher) else {
             continue;
         };
-        if state.presence.set_visible(user, device, v.visible) {
-            let online = v.visible && state.presence.is_online(user);
+        if presence.set_visible(user, device, v.visible) {
+            let online = v.visible && presence.is_online(user);
             let frame = ServerFrame::Presence {
                 user,
                 online,
@@ -205,9 +208,7 @@ pub async fn refresh(state: &crate::state::AppState, user: UserId) -> Result<(),
                     None
                 },
             };
-            state
-                .gateway
-                .push_ephemeral(device, bytes::Bytes::from(frame.encode()));
+            gateway.push_ephemeral(device, bytes::Bytes::from(frame.encode()));
         }
     }
     Ok(())

@@ -57,6 +57,21 @@ fn spawn_jobs(state: &AppState) {
             limits.prune();
         }
     });
+    if state.config.device_idle_days > 0 {
+        let state = state.clone();
+        let idle = Duration::from_secs(u64::from(state.config.device_idle_days) * 86_400);
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match crate::devices::idle::expire(&state, idle).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "signed out idle devices"),
+                    Err(e) => tracing::warn!(error = %e, "device expiry failed"),
+                }
+            }
+        });
+    }
     let pool = state.pool.clone();
     let retention = Duration::from_secs(u64::from(state.config.retention_days) * 86_400);
     actix_web::rt::spawn(async move {

@@ -1,17 +1,18 @@
 //! What every handler can reach.
 
+use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::delivery::queue::QueueWriter;
 use crate::directory::DeviceDirectory;
 use crate::gateway::Gateway;
+use crate::gateway::admission::Admission;
 use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
 use crate::turn::TurnSettings;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Shared server state, cheap to clone.
 #[derive(Debug, Clone)]
@@ -20,8 +21,12 @@ pub struct AppState {
     pub pool: PgPool,
     /// Connected devices.
     pub gateway: Gateway,
+    /// Sockets per address that have not authenticated yet.
+    pub admission: Arc<Admission>,
     /// Rate limiters.
     pub limits: Arc<RateLimits>,
+    /// The bounded pool that hashes and checks passwords.
+    pub passwords: Passwords,
     /// Message routing and the durable queues.
     pub delivery: Arc<Delivery>,
     /// Cached device lists.
@@ -43,12 +48,14 @@ impl AppState {
         let writer = QueueWriter::start(pool.clone());
         let last_seen = LastSeenWriter::start(pool.clone());
         let directory = Arc::new(DeviceDirectory::start(pool.clone()));
-        let ack_window = Duration::from_millis(config.ack_window_ms);
+        let delivery = Arc::new(Delivery::new(writer, pool.clone(), &config));
         Self {
             pool,
             gateway: Gateway::default(),
+            admission: Arc::new(Admission::default()),
             limits: Arc::new(RateLimits::new(&config)),
-            delivery: Arc::new(Delivery::new(writer, ack_window)),
+            passwords: Passwords::start(config.password_threads(), config.password_queue),
+            delivery,
             directory,
             presence: Arc::new(Presence::default()),
             last_seen,

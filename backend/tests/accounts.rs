@@ -7,6 +7,7 @@ use actix_web::http::Method;
 use actix_web::test::init_service;
 use common::*;
 use parley_protocol::api::{Device, Profile, Session, SignInRequest};
+use parley_protocol::endpoint::{self as e, url};
 use parley_server::app;
 use serde_json::json;
 use sqlx::PgPool;
@@ -29,7 +30,7 @@ async fn register_sign_in_and_call_as_the_new_device(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/sessions")
+            .uri(&url::<e::SignIn>(&()))
             .insert_header((
                 "User-Agent",
                 "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36",
@@ -44,7 +45,9 @@ async fn register_sign_in_and_call_as_the_new_device(pool: PgPool) {
 
     let (status, body, _) = send(
         &app,
-        req().uri("/api/v1/me").insert_header(bearer(&second.token)),
+        req()
+            .uri(&url::<e::Me>(&()))
+            .insert_header(bearer(&second.token)),
     )
     .await;
     assert_eq!(status, 200);
@@ -54,7 +57,7 @@ async fn register_sign_in_and_call_as_the_new_device(pool: PgPool) {
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/devices")
+            .uri(&url::<e::Devices>(&()))
             .insert_header(bearer(&second.token)),
     )
     .await;
@@ -96,7 +99,7 @@ async fn wrong_password_and_unknown_handle_are_the_same_401(pool: PgPool) {
             &app,
             req()
                 .method(Method::POST)
-                .uri("/api/v1/sessions")
+                .uri(&url::<e::SignIn>(&()))
                 .set_json(sign_in_body(handle, password)),
         )
         .await;
@@ -113,7 +116,7 @@ async fn duplicate_handle_is_refused_case_insensitively(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .set_json(json!({
                 "handle": "CAROL", "display_name": "Other Carol", "password": PASSWORD
             })),
@@ -149,7 +152,7 @@ async fn each_bad_field_has_its_own_code(pool: PgPool) {
             &app,
             req()
                 .method(Method::POST)
-                .uri("/api/v1/accounts")
+                .uri(&url::<e::Register>(&()))
                 .set_json(&body),
         )
         .await;
@@ -168,7 +171,7 @@ async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .insert_header(("Content-Type", "application/json"))
             .set_payload("{\"handle\": "),
     )
@@ -179,7 +182,7 @@ async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .insert_header(("Content-Type", "application/json"))
             .set_payload(format!("{{\"handle\": \"{}\"}}", "a".repeat(64 * 1024))),
     )
@@ -190,7 +193,7 @@ async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .set_payload("handle=a"),
     )
     .await;
@@ -200,7 +203,7 @@ async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .set_json(json!({"handle": 5})),
     )
     .await;
@@ -230,35 +233,41 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
         &app,
         req()
             .method(Method::DELETE)
-            .uri("/api/v1/sessions/current")
+            .uri(&url::<e::SignOut>(&()))
             .insert_header(bearer(&revoked.token)),
     )
     .await;
     assert_eq!(status, 204);
 
     let other = owner.profile.user_id;
-    let endpoints: Vec<(Method, String, Option<serde_json::Value>)> = vec![
-        (Method::GET, "/api/v1/me".into(), None),
+    // Every endpoint a device token opens, from its declaration.
+    fn device_only<E: e::Endpoint>(
+        params: &E::Params,
+        body: Option<serde_json::Value>,
+    ) -> (Method, String, Option<serde_json::Value>) {
+        assert_eq!(E::ACCESS, e::Access::Device, "{}", E::PATH);
         (
-            Method::PATCH,
-            "/api/v1/me".into(),
-            Some(json!({"about": "hi"})),
-        ),
-        (Method::GET, "/api/v1/devices".into(), None),
-        (
-            Method::DELETE,
-            format!("/api/v1/devices/{}", owner.device_id),
-            None,
-        ),
-        (Method::DELETE, "/api/v1/sessions/current".into(), None),
-        (
-            Method::GET,
-            "/api/v1/users/lookup?handle=frank".into(),
-            None,
-        ),
-        (Method::GET, "/api/v1/contacts".into(), None),
-        (Method::PUT, format!("/api/v1/contacts/{other}"), None),
-        (Method::DELETE, format!("/api/v1/contacts/{other}"), None),
+            Method::from_bytes(E::METHOD.as_str().as_bytes()).unwrap(),
+            url::<E>(params),
+            body,
+        )
+    }
+    let endpoints = vec![
+        device_only::<e::Me>(&(), None),
+        device_only::<e::UpdateMe>(&(), Some(json!({"about": "hi"}))),
+        device_only::<e::Devices>(&(), None),
+        device_only::<e::RevokeDevice>(&owner.device_id, None),
+        device_only::<e::SignOut>(&(), None),
+        device_only::<e::LookupUser>(&"frank".to_owned(), None),
+        device_only::<e::User>(&other, None),
+        device_only::<e::Contacts>(&(), None),
+        device_only::<e::AddContact>(&other, None),
+        device_only::<e::RemoveContact>(&other, None),
+        device_only::<e::PublishKeys>(&(), Some(json!({}))),
+        device_only::<e::CountKeys>(&(), None),
+        device_only::<e::ClaimKeys>(&(), Some(json!({"devices": []}))),
+        device_only::<e::UserKeys>(&other, None),
+        device_only::<e::IceServers>(&(), None),
     ];
     let credentials = [
         None,
@@ -283,7 +292,9 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
     // The owner's token still works after all that.
     let (status, _, _) = send(
         &app,
-        req().uri("/api/v1/me").insert_header(bearer(&owner.token)),
+        req()
+            .uri(&url::<e::Me>(&()))
+            .insert_header(bearer(&owner.token)),
     )
     .await;
     assert_eq!(status, 200);
@@ -297,7 +308,7 @@ async fn revoking_a_device_kills_its_token_but_not_others(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/sessions")
+            .uri(&url::<e::SignIn>(&()))
             .set_json(sign_in_body("heidi", PASSWORD)),
     )
     .await;
@@ -307,21 +318,23 @@ async fn revoking_a_device_kills_its_token_but_not_others(pool: PgPool) {
         &app,
         req()
             .method(Method::DELETE)
-            .uri(&format!("/api/v1/devices/{}", first.device_id))
+            .uri(&url::<e::RevokeDevice>(&first.device_id))
             .insert_header(bearer(&second.token)),
     )
     .await;
     assert_eq!(status, 204);
     let (status, _, _) = send(
         &app,
-        req().uri("/api/v1/me").insert_header(bearer(&first.token)),
+        req()
+            .uri(&url::<e::Me>(&()))
+            .insert_header(bearer(&first.token)),
     )
     .await;
     assert_eq!(status, 401);
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/devices")
+            .uri(&url::<e::Devices>(&()))
             .insert_header(bearer(&second.token)),
     )
     .await;
@@ -339,14 +352,16 @@ async fn a_user_cannot_revoke_another_users_device(pool: PgPool) {
         &app,
         req()
             .method(Method::DELETE)
-            .uri(&format!("/api/v1/devices/{}", victim.device_id))
+            .uri(&url::<e::RevokeDevice>(&victim.device_id))
             .insert_header(bearer(&attacker.token)),
     )
     .await;
     assert_eq!((status, code(&body).as_str()), (404, "not_found"));
     let (status, _, _) = send(
         &app,
-        req().uri("/api/v1/me").insert_header(bearer(&victim.token)),
+        req()
+            .uri(&url::<e::Me>(&()))
+            .insert_header(bearer(&victim.token)),
     )
     .await;
     assert_eq!(status, 200);
@@ -360,7 +375,7 @@ async fn profile_updates_are_validated_and_partial(pool: PgPool) {
         &app,
         req()
             .method(Method::PATCH)
-            .uri("/api/v1/me")
+            .uri(&url::<e::UpdateMe>(&()))
             .insert_header(bearer(&s.token))
             .set_json(json!({"about": "  Busy  "})),
     )
@@ -376,7 +391,7 @@ async fn profile_updates_are_validated_and_partial(pool: PgPool) {
         &app,
         req()
             .method(Method::PATCH)
-            .uri("/api/v1/me")
+            .uri(&url::<e::UpdateMe>(&()))
             .insert_header(bearer(&s.token))
             .set_json(json!({"display_name": "x".repeat(65)})),
     )
@@ -389,7 +404,7 @@ async fn profile_updates_are_validated_and_partial(pool: PgPool) {
         &app,
         req()
             .method(Method::PATCH)
-            .uri("/api/v1/me")
+            .uri(&url::<e::UpdateMe>(&()))
             .insert_header(bearer(&s.token))
             .set_json(json!({"about": "y".repeat(141)})),
     )
@@ -414,7 +429,7 @@ async fn sign_in_is_rate_limited_per_handle_and_per_ip(pool: PgPool) {
             req()
                 .peer_addr(format!("198.51.100.{i}:1").parse().unwrap())
                 .method(Method::POST)
-                .uri("/api/v1/sessions")
+                .uri(&url::<e::SignIn>(&()))
                 .set_json(sign_in_body("mallory", "guess guess")),
         )
         .await;
@@ -425,7 +440,7 @@ async fn sign_in_is_rate_limited_per_handle_and_per_ip(pool: PgPool) {
         req()
             .peer_addr("198.51.100.99:1".parse().unwrap())
             .method(Method::POST)
-            .uri("/api/v1/sessions")
+            .uri(&url::<e::SignIn>(&()))
             .set_json(sign_in_body("mallory", "guess guess")),
     )
     .await;
@@ -448,7 +463,7 @@ async fn sign_in_is_rate_limited_per_handle_and_per_ip(pool: PgPool) {
             &app,
             req()
                 .method(Method::POST)
-                .uri("/api/v1/sessions")
+                .uri(&url::<e::SignIn>(&()))
                 .set_json(sign_in_body(&format!("user{i}"), "guess guess")),
         )
         .await;
@@ -471,7 +486,7 @@ async fn register_is_rate_limited_per_ip(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .set_json(json!({
                 "handle": "quentin", "display_name": "Q", "password": PASSWORD
             })),
@@ -484,7 +499,7 @@ async fn register_is_rate_limited_per_ip(pool: PgPool) {
 #[sqlx::test]
 async fn health_and_security_headers(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
-    let (status, body, headers) = send(&app, req().uri("/healthz")).await;
+    let (status, body, headers) = send(&app, req().uri(e::HEALTHZ)).await;
     assert_eq!(status, 200);
     assert_eq!(json::<serde_json::Value>(&body)["status"], "ok");
     let csp = headers
@@ -499,4 +514,162 @@ async fn health_and_security_headers(pool: PgPool) {
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(headers.get("X-Content-Type-Options").unwrap(), "nosniff");
     assert_eq!(headers.get("Referrer-Policy").unwrap(), "no-referrer");
+}
+
+/// The known-browser cookie a sign-up or sign-in answer sets.
+fn known_cookie(headers: &actix_web::http::header::HeaderMap) -> String {
+    let set = headers
+        .get("Set-Cookie")
+        .expect("a known-browser cookie")
+        .to_str()
+        .unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        &format!("Path={}", url::<e::SignIn>(&())),
+    ] {
+        assert!(set.contains(attribute), "{attribute} missing from {set}");
+    }
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[sqlx::test]
+async fn guessing_from_many_addresses_does_not_lock_the_owner_out_of_a_known_browser(pool: PgPool) {
+    let mut config = parley_server::config::Config::for_tests("unused");
+    config.auth_handle_per_minute = 3.try_into().unwrap();
+    let app = init_service(app::build(parley_server::state::AppState::new(
+        pool, config,
+    )))
+    .await;
+    let owner_addr = "127.0.0.1:50000";
+    let (status, _, headers) = send(
+        &app,
+        req()
+            .peer_addr(owner_addr.parse().unwrap())
+            .method(Method::POST)
+            .uri(&url::<e::Register>(&()))
+            .set_json(json!({"handle": "trent", "display_name": "Trent", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let cookie = known_cookie(&headers);
+    let sign_in = |addr: &str, password: &str, cookie: Option<&str>| {
+        let mut r = req()
+            .peer_addr(addr.parse().unwrap())
+            .method(Method::POST)
+            .uri(&url::<e::SignIn>(&()))
+            .set_json(sign_in_body("trent", password));
+        if let Some(cookie) = cookie {
+            r = r.insert_header(("Cookie", format!("theme=dark; {cookie}")));
+        }
+        r
+    };
+
+    // An attacker rotating loopback addresses, one guess each: the account's
+    // limit for unknown browsers is used up after 3.
+    let mut statuses = Vec::new();
+    for i in 2..12 {
+        let (status, _, _) = send(
+            &app,
+            sign_in(&format!("127.0.0.{i}:1"), "guess guess", None),
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..3], &[401, 401, 401]);
+    assert!(statuses[3..].iter().all(|&s| s == 429), "{statuses:?}");
+
+    // The owner, from the browser they used before, still gets in.
+    let (status, body, headers) = send(&app, sign_in(owner_addr, PASSWORD, Some(&cookie))).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(!headers.contains_key("Set-Cookie"), "already known");
+
+    // A browser that never signed in to this account waits, as does a made-up cookie.
+    let (status, _, _) = send(&app, sign_in("127.0.0.50:1", PASSWORD, None)).await;
+    assert_eq!(status, 429);
+    let forged = "parley_known=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (status, _, _) = send(&app, sign_in("127.0.0.51:1", PASSWORD, Some(forged))).await;
+    assert_eq!(status, 429);
+
+    // A known cookie is no licence to guess: one address gets 3 tries per
+    // minute at one handle (the owner's address used 2: sign-up, sign-in).
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let (status, _, _) = send(&app, sign_in(owner_addr, "guess guess", Some(&cookie))).await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, vec![401, 429]);
+}
+
+#[sqlx::test]
+async fn signing_in_from_a_new_browser_makes_it_known(pool: PgPool) {
+    let mut config = parley_server::config::Config::for_tests("unused");
+    config.auth_handle_per_minute = 2.try_into().unwrap();
+    let app = init_service(app::build(parley_server::state::AppState::new(
+        pool, config,
+    )))
+    .await;
+    register(&app, "ursula").await;
+    let (status, _, headers) = send(
+        &app,
+        req()
+            .peer_addr("192.0.2.1:1".parse().unwrap())
+            .method(Method::POST)
+            .uri(&url::<e::SignIn>(&()))
+            .set_json(sign_in_body("ursula", PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cookie = known_cookie(&headers);
+    // The unknown-browser allowance (2) runs out...
+    let (status, _, _) = send(
+        &app,
+        req()
+            .peer_addr("192.0.2.2:1".parse().unwrap())
+            .method(Method::POST)
+            .uri(&url::<e::SignIn>(&()))
+            .set_json(sign_in_body("ursula", "guess guess")),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // ...but the browser that just signed in is now known.
+    let (status, _, _) = send(
+        &app,
+        req()
+            .peer_addr("192.0.2.1:1".parse().unwrap())
+            .method(Method::POST)
+            .uri(&url::<e::SignIn>(&()))
+            .insert_header(("Cookie", cookie))
+            .set_json(sign_in_body("ursula", PASSWORD)),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[sqlx::test]
+async fn devices_idle_past_the_limit_are_signed_out(pool: PgPool) {
+    let state = state(pool.clone());
+    let app = init_service(app::build(state.clone())).await;
+    let idle = register(&app, "victor").await;
+    let active = register(&app, "wendy").await;
+    sqlx::query("UPDATE devices SET last_active_at = now() - interval '91 days' WHERE id = $1")
+        .bind(idle.device_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let expired =
+        parley_server::devices::idle::expire(&state, std::time::Duration::from_secs(90 * 86_400))
+            .await
+            .unwrap();
+    assert_eq!(expired, 1);
+    for (session, want) in [(&idle, 401), (&active, 200)] {
+        let (status, _, _) = send(
+            &app,
+            req()
+                .uri(&url::<e::Me>(&()))
+                .insert_header(bearer(&session.token)),
+        )
+        .await;
+        assert_eq!(status, want);
+    }
 }

@@ -8,6 +8,7 @@ mod common;
 use common::client::*;
 use common::*;
 use parley_protocol::api::{IceConfig, Session};
+use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame, SignalDelivery};
 use parley_protocol::limits::MAX_SIGNAL_BYTES;
 use parley_protocol::{DeviceId, ErrorCode, UserId};
@@ -91,7 +92,7 @@ fn server_with_turn(pool: &PgPool, user_quota: u32) -> TestServer {
 
 async fn ice_config(server: &TestServer, token: &str) -> IceConfig {
     let res = reqwest::Client::new()
-        .get(server.http("/api/v1/calls/ice"))
+        .get(server.http(&url::<e::IceServers>(&())))
         .bearer_auth(token)
         .send()
         .await
@@ -353,13 +354,13 @@ async fn a_flood_of_signals_is_rate_limited_without_closing_the_socket(pool: PgP
 async fn ice_endpoint_needs_a_device_token(pool: PgPool) {
     let server = server_with_turn(&pool, 10);
     let res = reqwest::Client::new()
-        .get(server.http("/api/v1/calls/ice"))
+        .get(server.http(&url::<e::IceServers>(&())))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
     let res = reqwest::Client::new()
-        .get(server.http("/api/v1/calls/ice"))
+        .get(server.http(&url::<e::IceServers>(&())))
         .bearer_auth("not-a-token")
         .send()
         .await
@@ -537,6 +538,22 @@ fn watch_channel(channel: Arc<dyn DataChannel>) -> mpsc::UnboundedReceiver<Optio
 }
 
 /// Types of the local and remote candidates of the selected pair.
+/// The selected pair once the stats report one: right after "connected"
+/// webrtc-rs may not have filled in the transport's selected pair yet (seen
+/// on a loaded machine), so this waits for it, up to 10 s.
+async fn selected_pair_when_known(
+    pc: &dyn PeerConnection,
+) -> Option<(RTCIceCandidateType, RTCIceCandidateType)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pair = selected_pair(pc).await;
+        if pair.is_some() || Instant::now() >= deadline {
+            return pair;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn selected_pair(
     pc: &dyn PeerConnection,
 ) -> Option<(RTCIceCandidateType, RTCIceCandidateType)> {
@@ -694,7 +711,10 @@ async fn two_webrtc_peers_call_through_the_server_over_host_candidates(pool: PgP
     );
     assert!(caller.gathered.contains(&RTCIceCandidateType::Host));
     let host = RTCIceCandidateType::Host;
-    assert_eq!(selected_pair(caller.pc.as_ref()).await, Some((host, host)));
+    assert_eq!(
+        selected_pair_when_known(caller.pc.as_ref()).await,
+        Some((host, host))
+    );
     close(caller).await;
     close(callee).await;
 }
@@ -728,7 +748,10 @@ async fn two_webrtc_peers_call_relay_only_through_the_builtin_turn(pool: PgPool)
             assert!(line.contains(" typ relay"), "{line}");
         }
         let relay = RTCIceCandidateType::Relay;
-        assert_eq!(selected_pair(peer.pc.as_ref()).await, Some((relay, relay)));
+        assert_eq!(
+            selected_pair_when_known(peer.pc.as_ref()).await,
+            Some((relay, relay))
+        );
     }
     close(caller).await;
     close(callee).await;

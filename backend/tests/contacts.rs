@@ -7,6 +7,7 @@ use actix_web::http::Method;
 use actix_web::test::init_service;
 use common::*;
 use parley_protocol::api::{Contact, UserCard};
+use parley_protocol::endpoint::{self as e, url};
 use parley_server::app;
 use sqlx::PgPool;
 
@@ -21,7 +22,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
     let (status, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/users/lookup?handle=BOB")
+            .uri(&url::<e::LookupUser>(&"BOB".to_owned()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -31,7 +32,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
     let (status, _, _) = send(
         &app,
         req()
-            .uri("/api/v1/users/lookup?handle=%2B1%20555%20123%204567")
+            .uri(&url::<e::LookupUser>(&"+1 555 123 4567".to_owned()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -40,7 +41,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
         let (status, body, _) = send(
             &app,
             req()
-                .uri(&format!("/api/v1/users/lookup?handle={prefix}"))
+                .uri(&url::<e::LookupUser>(&prefix.to_string()))
                 .insert_header(bearer(&alice.token)),
         )
         .await;
@@ -53,7 +54,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
             &app,
             req()
                 .method(Method::PUT)
-                .uri(&format!("/api/v1/contacts/{}", user.profile.user_id))
+                .uri(&url::<e::AddContact>(&user.profile.user_id))
                 .insert_header(bearer(&alice.token)),
         )
         .await;
@@ -65,7 +66,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri(&format!("/api/v1/contacts/{}", bob.profile.user_id))
+            .uri(&url::<e::AddContact>(&bob.profile.user_id))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -74,7 +75,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/contacts")
+            .uri(&url::<e::Contacts>(&()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -84,7 +85,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/contacts")
+            .uri(&url::<e::Contacts>(&()))
             .insert_header(bearer(&bob.token)),
     )
     .await;
@@ -94,7 +95,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
         &app,
         req()
             .method(Method::DELETE)
-            .uri(&format!("/api/v1/contacts/{}", bob.profile.user_id))
+            .uri(&url::<e::RemoveContact>(&bob.profile.user_id))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -102,7 +103,7 @@ async fn find_add_list_and_remove_contacts(pool: PgPool) {
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/contacts")
+            .uri(&url::<e::Contacts>(&()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -121,7 +122,7 @@ async fn bad_contact_targets_are_refused(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri(&format!("/api/v1/contacts/{}", alice.profile.user_id))
+            .uri(&url::<e::AddContact>(&alice.profile.user_id))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -130,7 +131,7 @@ async fn bad_contact_targets_are_refused(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri(&format!("/api/v1/contacts/{}", uuid::Uuid::now_v7()))
+            .uri(&url::<e::AddContact>(&uuid::Uuid::now_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -139,7 +140,7 @@ async fn bad_contact_targets_are_refused(pool: PgPool) {
         &app,
         req()
             .method(Method::DELETE)
-            .uri(&format!("/api/v1/contacts/{}", uuid::Uuid::now_v7()))
+            .uri(&url::<e::RemoveContact>(&uuid::Uuid::now_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -160,7 +161,7 @@ async fn lookups_are_rate_limited_per_account(pool: PgPool) {
         let (status, _, _) = send(
             &app,
             req()
-                .uri("/api/v1/users/lookup?handle=zed")
+                .uri(&url::<e::LookupUser>(&"zed".to_owned()))
                 .insert_header(bearer(&alice.token)),
         )
         .await;
@@ -174,7 +175,7 @@ async fn a_user_card_by_id_needs_a_device_and_an_existing_user(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let alice = register(&app, "alice").await;
     let bob = register(&app, "bob").await;
-    let uri = format!("/api/v1/users/{}", bob.profile.user_id);
+    let uri = url::<e::User>(&bob.profile.user_id);
     let (status, body, _) = send(&app, req().uri(&uri).insert_header(bearer(&alice.token))).await;
     assert_eq!(status, 200);
     let card: UserCard = json(&body);
@@ -187,7 +188,7 @@ async fn a_user_card_by_id_needs_a_device_and_an_existing_user(pool: PgPool) {
     let (status, body, _) = send(
         &app,
         req()
-            .uri(&format!("/api/v1/users/{}", uuid::Uuid::now_v7()))
+            .uri(&url::<e::User>(&uuid::Uuid::now_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;

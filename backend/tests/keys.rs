@@ -12,6 +12,7 @@ use parley_protocol::api::{
     ClaimRequest, ClaimedKey, DeviceKeys, IdentityKeys, KeyCount, Session, SignedKey, UploadKeys,
     fallback_key_message, identity_message, one_time_key_message,
 };
+use parley_protocol::endpoint::{self as e, url};
 use parley_server::app;
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -75,7 +76,7 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri("/api/v1/keys")
+            .uri(&url::<e::PublishKeys>(&()))
             .insert_header(bearer(&alice.token))
             .set_json(&upload),
     )
@@ -86,7 +87,7 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
     let (status, body, _) = send(
         &app,
         req()
-            .uri(&format!("/api/v1/users/{}/keys", alice.profile.user_id))
+            .uri(&url::<e::UserKeys>(&alice.profile.user_id))
             .insert_header(bearer(&bob.token)),
     )
     .await;
@@ -105,7 +106,7 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri("/api/v1/keys")
+            .uri(&url::<e::PublishKeys>(&()))
             .insert_header(bearer(&alice.token))
             .set_json(&again),
     )
@@ -119,7 +120,7 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri("/api/v1/keys")
+            .uri(&url::<e::PublishKeys>(&()))
             .insert_header(bearer(&alice.token))
             .set_json(&other),
     )
@@ -136,7 +137,7 @@ async fn bad_signatures_and_malformed_or_oversized_uploads_are_refused(pool: PgP
     let put = |upload: UploadKeys| {
         req()
             .method(Method::PUT)
-            .uri("/api/v1/keys")
+            .uri(&url::<e::PublishKeys>(&()))
             .insert_header(bearer(&alice.token))
             .set_json(upload)
     };
@@ -267,7 +268,7 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
         &app,
         req()
             .method(Method::PUT)
-            .uri("/api/v1/keys")
+            .uri(&url::<e::PublishKeys>(&()))
             .insert_header(bearer(&alice.token))
             .set_json(&upload),
     )
@@ -279,7 +280,7 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
             &app,
             req()
                 .method(Method::POST)
-                .uri("/api/v1/keys/claim")
+                .uri(&url::<e::ClaimKeys>(&()))
                 .insert_header(bearer(&bob.token))
                 .set_json(ClaimRequest {
                     devices: vec![alice.device_id],
@@ -311,7 +312,7 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
     let (_, body, _) = send(
         &app,
         req()
-            .uri("/api/v1/keys/count")
+            .uri(&url::<e::CountKeys>(&()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -344,9 +345,9 @@ async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let bob = register(&app, "bob").await;
     for (method, uri) in [
-        (Method::PUT, "/api/v1/keys"),
-        (Method::GET, "/api/v1/keys/count"),
-        (Method::POST, "/api/v1/keys/claim"),
+        (Method::PUT, &url::<e::PublishKeys>(&())),
+        (Method::GET, &url::<e::CountKeys>(&())),
+        (Method::POST, &url::<e::ClaimKeys>(&())),
     ] {
         let (status, _, _) = send(
             &app,
@@ -363,7 +364,7 @@ async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
         &app,
         req()
             .method(Method::POST)
-            .uri("/api/v1/keys/claim")
+            .uri(&url::<e::ClaimKeys>(&()))
             .insert_header(bearer(&bob.token))
             .set_json(ClaimRequest { devices: many }),
     )
@@ -372,7 +373,7 @@ async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
     let (status, _, _) = send(
         &app,
         req()
-            .uri(&format!("/api/v1/users/{}/keys", uuid::Uuid::now_v7()))
+            .uri(&url::<e::UserKeys>(&uuid::Uuid::now_v7()))
             .insert_header(bearer(&bob.token)),
     )
     .await;

@@ -7,6 +7,7 @@ mod common;
 use common::client::*;
 use common::*;
 use parley_protocol::ErrorCode;
+use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, Delivery, ReceiptKind, ServerFrame, close};
 use parley_protocol::{DeviceId, MessageId};
 use sqlx::PgPool;
@@ -279,7 +280,7 @@ async fn a_device_becomes_a_target_once_it_publishes_its_keys(pool: PgPool) {
     let (b_user, b_phone) = (b.profile.user_id, b.device_id);
     // Bob signs in on a laptop that has not published keys yet.
     let res = reqwest::Client::new()
-        .post(server.http("/api/v1/sessions"))
+        .post(server.http(&url::<e::SignIn>(&())))
         .json(&serde_json::json!({"handle": "bob", "password": PASSWORD}))
         .send()
         .await
@@ -427,7 +428,7 @@ async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
 
     // "Nobody" hides online and last seen.
     let res = reqwest::Client::new()
-        .patch(server.http("/api/v1/me"))
+        .patch(server.http(&url::<e::UpdateMe>(&())))
         .bearer_auth(&a_session.token)
         .json(&serde_json::json!({"last_seen": "nobody"}))
         .send()
@@ -457,7 +458,11 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
     let b_token = b.token.clone();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
+    // Only someone A wrote to can tell A they read something.
     let id = Uuid::now_v7();
+    a.send_to(id, b.user(), &[b.device()], b"read me").await;
+    assert_eq!(delivery(&mut b).await.id, id);
+    b.ack(vec![id]).await;
     b.send_frame(ClientFrame::Read {
         sender: a.user(),
         ids: vec![id],
@@ -477,7 +482,7 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
     assert_eq!(got, (b.user(), vec![id]));
 
     let res = reqwest::Client::new()
-        .patch(server.http("/api/v1/me"))
+        .patch(server.http(&url::<e::UpdateMe>(&())))
         .bearer_auth(&b_token)
         .json(&serde_json::json!({"read_receipts": false}))
         .send()
@@ -579,7 +584,7 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
     let (a_token, a_user, b_user) = (a.token.clone(), a.profile.user_id, b.profile.user_id);
     let http = reqwest::Client::new();
     let patch = |visibility: &'static str| {
-        http.patch(server.http("/api/v1/me"))
+        http.patch(server.http(&url::<e::UpdateMe>(&())))
             .bearer_auth(&a_token)
             .json(&serde_json::json!({ "last_seen": visibility }))
             .send()
@@ -614,7 +619,7 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
     assert_eq!(patch("contacts").await.unwrap().status(), 200);
     b.expect_nothing_pending().await; // still hidden: Bob is not Alice's contact
     let added = http
-        .put(server.http(&format!("/api/v1/contacts/{b_user}")))
+        .put(server.http(&url::<e::AddContact>(&b_user)))
         .bearer_auth(&a_token)
         .send()
         .await
@@ -629,7 +634,7 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
         other => panic!("expected last seen to appear, got {other:?}"),
     }
     let removed = http
-        .delete(server.http(&format!("/api/v1/contacts/{b_user}")))
+        .delete(server.http(&url::<e::RemoveContact>(&b_user)))
         .bearer_auth(&a_token)
         .send()
         .await

@@ -8,6 +8,7 @@ use common::*;
 use futures_util::SinkExt;
 use parley_protocol::ErrorCode;
 use parley_protocol::api::Session;
+use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, ServerFrame, VERSION, close};
 use parley_protocol::limits::MAX_FRAME_BYTES;
 use sqlx::PgPool;
@@ -117,7 +118,7 @@ async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
     let mut ws = authenticated(&server, &first).await;
     let second = sign_in_over_http(&server.http(""), "erin").await;
     let res = reqwest::Client::new()
-        .delete(server.http(&format!("/api/v1/devices/{}", first.device_id)))
+        .delete(server.http(&url::<e::RevokeDevice>(&first.device_id)))
         .bearer_auth(&second.token)
         .send()
         .await
@@ -148,7 +149,7 @@ async fn signing_out_closes_the_socket_and_a_second_socket_replaces_the_first(po
     assert_eq!(close_code(&mut first).await, close::REPLACED);
 
     let res = reqwest::Client::new()
-        .delete(server.http("/api/v1/sessions/current"))
+        .delete(server.http(&url::<e::SignOut>(&())))
         .bearer_auth(&s.token)
         .send()
         .await
@@ -251,7 +252,7 @@ async fn only_the_socket_path_upgrades(pool: PgPool) {
         other => panic!("expected a 404, got {other:?}"),
     }
     // A plain GET is told what is missing.
-    let res = reqwest::get(server.http("/ws")).await.unwrap();
+    let res = reqwest::get(server.http(e::WEBSOCKET)).await.unwrap();
     assert_eq!(res.status(), 400);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "bad_request", "{body}");
@@ -263,7 +264,7 @@ async fn an_oversized_body_over_real_tcp_gets_its_413(pool: PgPool) {
     // Refused on its Content-Length, long before 8 MiB are read: the
     // connection must linger so the answer is not lost to a reset.
     let res = reqwest::Client::new()
-        .post(server.http("/api/v1/accounts"))
+        .post(server.http(&url::<e::Register>(&())))
         .header("content-type", "application/json")
         .body(vec![b' '; 8 * 1024 * 1024])
         .send()

@@ -196,7 +196,7 @@ test('with read receipts off, no blue ticks either way', async ({ page: a, newPa
 async function seed(
   page: Page,
   peer: string,
-  messages: { text: string; outgoing: boolean; status: string; failed?: boolean; at: number }[],
+  messages: { text: string; outgoing: boolean; status: string; failed?: boolean; seen?: boolean; at: number }[],
 ): Promise<void> {
   await page.evaluate(
     async ({ peer, messages }) => {
@@ -221,8 +221,10 @@ async function seed(
           composed_at: m.at,
           server_at: m.at,
           status: m.status,
-          seen: true,
+          seen: m.seen ?? true,
           failed: m.failed ?? false,
+          // The sparse index field the store keeps on unseen incoming messages.
+          ...(m.seen === false && !m.outgoing ? { unseen: peer } : {}),
         });
       });
       await new Promise<void>((resolve, reject) => {
@@ -302,6 +304,68 @@ test('a chat with 10,000 messages opens at the end and pages back', async ({ pag
   await expect(target).toBeInViewport();
   expect(await count()).toBeLessThan(200);
   await screenshot(a, 'large-chat-paged');
+});
+
+test('a chat with 100 unread messages opens at the first of them, with the marker', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  const peer = await contactId(a, bob);
+  const start = Date.now() - 300 * 60_000;
+  await seed(
+    a,
+    peer,
+    Array.from({ length: 300 }, (_, i) => ({
+      text: `Note #${i}`,
+      outgoing: false,
+      status: 'Sent',
+      seen: i < 200,
+      at: start + i * 60_000,
+    })),
+  );
+  await a.reload();
+  await showChats(a);
+  await chatItem(a, bob).click();
+  await expect(a.getByTestId('unread-marker')).toContainText('100 unread messages');
+  await expect(a.getByTestId('unread-marker')).toBeInViewport();
+  await expect(bubble(a, 'Note #200')).toBeInViewport();
+  expect(await a.getByTestId('message').count()).toBeLessThan(200);
+  await screenshot(a, 'chat-opens-at-unread');
+});
+
+test('live messages keep the open chat to a bounded window', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await addContact(a, bob.handle);
+  await expect(contactItem(a, bob)).toBeVisible();
+  const peer = await contactId(a, bob);
+  const start = Date.now() - 200 * 60_000;
+  await seed(
+    a,
+    peer,
+    Array.from({ length: 200 }, (_, i) => ({
+      text: `Earlier #${i}`,
+      outgoing: i % 2 === 0,
+      status: 'Read',
+      at: start + i * 60_000,
+    })),
+  );
+  await a.reload();
+  await showChats(a);
+  await chatItem(a, bob).click();
+  await expect(bubble(a, 'Earlier #199')).toBeInViewport();
+  // 160 more, live: the window holds at most 150, the newest in view.
+  for (let i = 0; i < 160; i++) await send(a, `Live #${i}`);
+  await expect(bubble(a, 'Live #159')).toBeInViewport();
+  expect(await a.getByTestId('message').count()).toBeLessThanOrEqual(150);
+  await expect(bubble(a, 'Earlier #199')).toHaveCount(0);
 });
 
 test('every tick state renders', async ({ page: a, newPage }) => {

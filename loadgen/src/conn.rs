@@ -38,7 +38,7 @@ pub async fn connect(server: SocketAddr, source: Option<IpAddr>, token: &str) ->
     socket.set_nodelay(true)?;
     let stream = socket.connect(server).await.context("connecting")?;
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(
-        format!("ws://{server}/ws"),
+        format!("ws://{server}{}", parley_protocol::endpoint::WEBSOCKET),
         stream,
         Some(config()),
     )

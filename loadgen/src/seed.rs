@@ -20,6 +20,62 @@ pub struct Device {
     pub token: String,
 }
 
+/// Makes every one of `owners` have every one of `contacts` as a contact, so
+/// that the server counts their messages as a contact's, not a stranger's
+/// (whose queued messages it bounds to a few per device).
+pub async fn contacts(pool: &PgPool, owners: &[Device], contacts: &[Device]) -> Result<()> {
+    let owner_ids: Vec<Uuid> = owners.iter().map(|d| d.user).collect();
+    let contact_ids: Vec<Uuid> = contacts.iter().map(|d| d.user).collect();
+    sqlx::query(
+        "INSERT INTO contacts (owner_id, contact_id)
+         SELECT o, c FROM UNNEST($1::uuid[]) AS o, UNNEST($2::uuid[]) AS c
+         WHERE o <> c ON CONFLICT DO NOTHING",
+    )
+    .bind(&owner_ids)
+    .bind(&contact_ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// How many people each user writes to in the traffic scenarios: people
+/// message those they know, and the server treats everyone else as a
+/// stranger (tight bounds on what they may queue, and the first message of
+/// every new pair recorded).
+pub const CIRCLE: usize = 32;
+
+/// The members of sender `i`'s circle among `n` targets: the next
+/// [`CIRCLE`] of them (when senders and targets are one list, never the
+/// sender itself).
+pub fn circle(i: usize, n: usize, same_list: bool) -> impl Iterator<Item = usize> {
+    let skip = usize::from(same_list);
+    let size = CIRCLE.min(n.saturating_sub(skip)).max(1);
+    (0..size).map(move |k| (i + skip + k) % n.max(1))
+}
+
+/// Seeds every sender's circle among `targets` as contacts, both ways.
+pub async fn circles(pool: &PgPool, senders: &[Device], targets: &[Device]) -> Result<()> {
+    let same_list = std::ptr::eq(senders, targets);
+    let mut owners = Vec::new();
+    let mut contacts = Vec::new();
+    for (i, sender) in senders.iter().enumerate() {
+        for t in circle(i, targets.len(), same_list) {
+            owners.extend([sender.user, targets[t].user]);
+            contacts.extend([targets[t].user, sender.user]);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO contacts (owner_id, contact_id)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[]) AS p(o, c)
+         WHERE o <> c ON CONFLICT DO NOTHING",
+    )
+    .bind(&owners)
+    .bind(&contacts)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Creates `n` accounts, each with one device. Their password hash is not a
 /// valid hash: nobody can sign in to them with a password.
 pub async fn devices(pool: &PgPool, n: usize) -> Result<Vec<Device>> {

@@ -1,21 +1,5 @@
-//! JSON bodies of the REST API, mounted under [`PREFIX`].
-//!
-//! | method | path | body → answer |
-//! |---|---|---|
-//! | POST | `/accounts` | [`RegisterRequest`] → 201 [`Session`] |
-//! | POST | `/sessions` | [`SignInRequest`] → 200 [`Session`] |
-//! | DELETE | `/sessions/current` | → 204 (signs this device out) |
-//! | GET | `/me` | → [`Profile`] |
-//! | PATCH | `/me` | [`UpdateProfile`] → [`Profile`] |
-//! | GET | `/devices` | → `Vec<`[`Device`]`>` |
-//! | DELETE | `/devices/{id}` | → 204 (revokes one of the caller's devices) |
-//! | GET | `/users/lookup?handle=…` | → [`UserCard`] (exact handle only) |
-//! | GET | `/contacts` | → `Vec<`[`Contact`]`>` |
-//! | PUT | `/contacts/{user_id}` | → [`Contact`] |
-//! | DELETE | `/contacts/{user_id}` | → 204 |
-//! | GET | `/calls/ice` | → [`IceConfig`] (STUN/TURN servers and short-lived TURN credentials) |
-//!
-//! Every path but the first two needs `Authorization: Bearer <token>`.
+//! JSON bodies of the REST API, mounted under [`PREFIX`]. Which endpoint
+//! takes and answers which body is declared in [`crate::endpoint`].
 
 use crate::{DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};

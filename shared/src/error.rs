@@ -45,6 +45,13 @@ pub enum ErrorCode {
     /// A call signal names a device that is neither a current device of the
     /// peer nor another device of the sender: refresh the device lists.
     UnknownDevice,
+    /// The server is at capacity for this kind of work (password checks);
+    /// retry after the advertised delay.
+    Busy,
+    /// The recipient's device holds as many undelivered messages as it may
+    /// (from everyone, or from a sender it does not know yet): the send was
+    /// not stored. Retry once the recipient has been online.
+    RecipientFull,
 }
 
 impl ErrorCode {
@@ -68,6 +75,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
             Self::Internal => 500,
+            Self::Busy => 503,
+            Self::RecipientFull => 429,
         }
     }
 
@@ -92,6 +101,8 @@ impl ErrorCode {
             Self::UnsupportedVersion => "unsupported_version",
             Self::Internal => "internal",
             Self::UnknownDevice => "unknown_device",
+            Self::Busy => "busy",
+            Self::RecipientFull => "recipient_full",
         }
     }
 }
@@ -109,7 +120,8 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// Human-readable, safe to show; never contains internals.
     pub message: String,
-    /// Seconds to wait before retrying, for [`ErrorCode::RateLimited`].
+    /// Seconds to wait before retrying, for [`ErrorCode::RateLimited`] and
+    /// [`ErrorCode::Busy`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
 }
@@ -126,6 +138,8 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::UnsupportedVersion,
             ErrorCode::UnknownDevice,
+            ErrorCode::Busy,
+            ErrorCode::RecipientFull,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

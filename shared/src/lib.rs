@@ -1,6 +1,7 @@
 //! The Parley protocol: everything the server and its clients must agree on.
 //!
 //! - [`api`]: JSON bodies of the REST API (`/api/v1/...`).
+//! - [`endpoint`]: every REST endpoint (method, path, access, types), declared once.
 //! - [`frame`]: binary WebSocket frames (`/ws`) and their codec.
 //! - [`error`]: stable error codes shared by both transports.
 //! - [`limits`] and [`validate`]: bounds on every input, checked by the client
@@ -8,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod limits;

@@ -4,13 +4,15 @@ mod device_name;
 mod handlers;
 pub mod store;
 
+use crate::routing::mount;
 use actix_web::web;
+use parley_protocol::endpoint::{Me, Register, SignIn, SignOut, UpdateMe};
 
-/// Mounts `/accounts`, `/sessions` and `/me`.
+/// Mounts sign-up, sign-in, sign-out and the caller's profile.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/accounts", web::post().to(handlers::register))
-        .route("/sessions", web::post().to(handlers::sign_in))
-        .route("/sessions/current", web::delete().to(handlers::sign_out))
-        .route("/me", web::get().to(handlers::me))
-        .route("/me", web::patch().to(handlers::update_me));
+    mount::<Register, _, _>(cfg, handlers::register);
+    mount::<SignIn, _, _>(cfg, handlers::sign_in);
+    mount::<SignOut, _, _>(cfg, handlers::sign_out);
+    mount::<Me, _, _>(cfg, handlers::me);
+    mount::<UpdateMe, _, _>(cfg, handlers::update_me);
 }

@@ -202,3 +202,84 @@ pub async fn delete_device(pool: &PgPool, user: UserId, device: DeviceId) -> Api
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Browsers remembered per account; signing in from one more forgets the oldest.
+const KNOWN_BROWSERS_PER_USER: i64 = 32;
+
+/// Whether the browser holding this cookie (by its hash) signed in to `user` before.
+pub async fn is_known_browser(pool: &PgPool, user: UserId, cookie_hash: &[u8]) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM known_browsers WHERE token_hash = $1 AND user_id = $2)",
+    )
+    .bind(cookie_hash)
+    .bind(user)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Remembers a browser that just signed in to `user`.
+pub async fn remember_browser(pool: &PgPool, user: UserId, cookie_hash: &[u8]) -> ApiResult<()> {
+    sqlx::query(
+        "WITH added AS (INSERT INTO known_browsers (token_hash, user_id) VALUES ($1, $2)
+                        ON CONFLICT DO NOTHING)
+         DELETE FROM known_browsers WHERE user_id = $2 AND token_hash IN (
+             SELECT token_hash FROM known_browsers WHERE user_id = $2
+             ORDER BY created_at DESC OFFSET $3)",
+    )
+    .bind(cookie_hash)
+    .bind(user)
+    .bind(KNOWN_BROWSERS_PER_USER - 1)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Devices unused since before `idle`, oldest first, at most `limit`.
+pub async fn idle_devices(
+    pool: &PgPool,
+    idle: std::time::Duration,
+    limit: i64,
+) -> ApiResult<Vec<(DeviceId, UserId)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, user_id FROM devices
+         WHERE last_active_at < now() - make_interval(secs => $1)
+         ORDER BY last_active_at LIMIT $2",
+    )
+    .bind(idle.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks devices as in use now (connected ones); rows marked within the
+/// last day are left alone, so a round writes little.
+pub async fn touch_devices(pool: &PgPool, devices: &[DeviceId]) -> ApiResult<()> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE devices SET last_active_at = now()
+         WHERE id = ANY($1) AND last_active_at < now() - interval '1 day'",
+    )
+    .bind(devices)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Deletes devices that are still idle since before `idle`; returns those deleted.
+pub async fn delete_idle_devices(
+    pool: &PgPool,
+    devices: &[DeviceId],
+    idle: std::time::Duration,
+) -> ApiResult<Vec<(DeviceId, UserId)>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM devices WHERE id = ANY($1)
+         AND last_active_at < now() - make_interval(secs => $2)
+         RETURNING id, user_id",
+    )
+    .bind(devices)
+    .bind(idle.as_secs_f64())
+    .fetch_all(pool)
+    .await?)
+}

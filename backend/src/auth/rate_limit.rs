@@ -1,5 +1,10 @@
 //! Rate limits on sign-in, sign-up and user look-up (GCRA via `governor`).
 //!
+//! Sign-in attempts are limited per address, per (handle, address), and per
+//! handle; the per-handle limit only applies to browsers that have not signed
+//! in to that account before, so guessing from many addresses cannot lock the
+//! owner out of their usual browser (docs/architecture.md, "Sign-in limits").
+//!
 //! Keys are attacker-chosen (handles, IPs), so the maps are pruned of idle keys
 //! every minute: memory stays proportional to recent traffic.
 
@@ -16,7 +21,22 @@ use std::num::NonZeroU32;
 pub struct RateLimits {
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     auth_by_handle: DefaultKeyedRateLimiter<String>,
+    auth_by_handle_ip: DefaultKeyedRateLimiter<(String, IpAddr)>,
     lookup_by_user: DefaultKeyedRateLimiter<UserId>,
+}
+
+/// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
+/// host usually holds a whole /64, so a /128 key would be free to rotate).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
 }
 
 fn per_minute(n: NonZeroU32) -> Quota {
@@ -38,6 +58,7 @@ impl RateLimits {
         Self {
             auth_by_ip: RateLimiter::keyed(per_minute(config.auth_ip_per_minute)),
             auth_by_handle: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
+            auth_by_handle_ip: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
             lookup_by_user: RateLimiter::keyed(per_minute(config.lookup_per_minute)),
         }
     }
@@ -47,8 +68,14 @@ impl RateLimits {
         check(&self.auth_by_ip, &ip)
     }
 
-    /// One sign-in or sign-up attempt for this (normalised) handle.
-    pub fn auth_handle(&self, handle: &str) -> Result<(), ApiError> {
+    /// One sign-in or sign-up attempt for this (normalised) handle from this address.
+    pub fn auth_handle_from(&self, handle: &str, ip: IpAddr) -> Result<(), ApiError> {
+        check(&self.auth_by_handle_ip, &(handle.to_owned(), ip))
+    }
+
+    /// One sign-in attempt for this (normalised) handle from a browser that
+    /// has not signed in to it before.
+    pub fn auth_handle_unknown_browser(&self, handle: &str) -> Result<(), ApiError> {
         check(&self.auth_by_handle, &handle.to_owned())
     }
 
@@ -61,9 +88,40 @@ impl RateLimits {
     pub fn prune(&self) {
         self.auth_by_ip.retain_recent();
         self.auth_by_handle.retain_recent();
+        self.auth_by_handle_ip.retain_recent();
         self.lookup_by_user.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
+        self.auth_by_handle_ip.shrink_to_fit();
         self.lookup_by_user.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_are_limited_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3"
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let other: IpAddr = "2001:db8:1:3::1"
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let mapped: IpAddr = "::ffff:198.51.100.7"
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        assert_eq!(
+            address_key(mapped),
+            "198.51.100.7".parse::<IpAddr>().unwrap_or(mapped)
+        );
+        let v4: IpAddr = "198.51.100.7".parse().unwrap_or(mapped);
+        assert_eq!(address_key(v4), v4);
     }
 }

@@ -7,9 +7,11 @@
 pub mod ice;
 pub mod signal;
 
+use crate::routing::mount;
 use actix_web::web;
+use parley_protocol::endpoint::IceServers;
 
-/// Mounts `/calls/ice`.
+/// Mounts the STUN/TURN configuration.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/calls/ice", web::get().to(ice::ice_servers));
+    mount::<IceServers, _, _>(cfg, ice::ice_servers);
 }

@@ -3,18 +3,20 @@
 use crate::accounts::store::{self, UserRow};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::routing::mount;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use parley_protocol::api::{Contact, LookupQuery, UserCard};
+use parley_protocol::endpoint::{AddContact, Contacts, LookupUser, RemoveContact, User};
 use parley_protocol::{UserId, validate};
 
-/// Mounts `/users/lookup` and `/contacts`.
+/// Mounts look-ups, user cards and the contact list.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users/lookup", web::get().to(lookup))
-        .route("/users/{user_id}", web::get().to(by_id))
-        .route("/contacts", web::get().to(list))
-        .route("/contacts/{user_id}", web::put().to(add))
-        .route("/contacts/{user_id}", web::delete().to(remove));
+    mount::<LookupUser, _, _>(cfg, lookup);
+    mount::<User, _, _>(cfg, by_id);
+    mount::<Contacts, _, _>(cfg, list);
+    mount::<AddContact, _, _>(cfg, add);
+    mount::<RemoveContact, _, _>(cfg, remove);
 }
 
 /// `GET /users/lookup?handle=…`: one user by exact handle, rate limited per account.
@@ -105,8 +107,13 @@ async fn add(
     .fetch_optional(&state.pool)
     .await?;
     let contact = row.ok_or(ApiError::NotFound("no such user"))?;
+    // No longer a stranger: their messages are bounded like anyone's.
+    state
+        .delivery
+        .acquaintances
+        .added_contact(caller.user_id, contact.user.id);
     // "Contacts only" presence may now include them.
-    crate::presence::refresh(&state, caller.user_id).await?;
+    crate::presence::refresh(&state.presence, &state.pool, &state.gateway, caller.user_id).await?;
     Ok(web::Json(contact.into()))
 }
 
@@ -124,6 +131,7 @@ async fn remove(
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound("not in your contacts"));
     }
-    crate::presence::refresh(&state, caller.user_id).await?;
+    state.delivery.acquaintances.removed_contact(caller.user_id);
+    crate::presence::refresh(&state.presence, &state.pool, &state.gateway, caller.user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,15 +7,21 @@
 //! Routing happens in the sender's socket task in frame order, so each
 //! device sees a sender's messages in the order they were sent.
 
+pub mod acquaintances;
+pub mod bounds;
 pub mod queue;
 pub mod receipts;
 pub mod send;
 
+use crate::config::Config;
 use crate::gateway::{Command, Gateway, Pushed, try_push};
+use acquaintances::Acquaintances;
+use bounds::{Limits, QueueBounds, SendRate};
 use bytes::Bytes;
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
+use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -69,6 +75,12 @@ pub struct Delivery {
     pub seq: SeqClock,
     /// How long a live delivery may take to be acked before it is written to the queue.
     pub ack_window: Duration,
+    /// Counters of what offline devices' queues hold.
+    pub bounds: QueueBounds,
+    /// Who knows whom (strangers have tighter bounds).
+    pub acquaintances: Acquaintances,
+    /// Sends per account.
+    pub send_rate: SendRate,
 }
 
 /// A live delivery inside its ack window.
@@ -126,14 +138,36 @@ pub struct Outgoing {
 }
 
 impl Delivery {
-    /// State over a running writer.
-    pub fn new(writer: QueueWriter, ack_window: Duration) -> Self {
+    /// State over a running writer; starts the helper tasks of its bounds
+    /// on the current runtime.
+    pub fn new(writer: QueueWriter, pool: PgPool, config: &Config) -> Self {
         Self {
             writer,
             awaiting: DashMap::new(),
             seq: SeqClock::default(),
-            ack_window,
+            ack_window: Duration::from_millis(config.ack_window_ms),
+            bounds: QueueBounds::new(Limits {
+                max_rows: config.queue_max_messages,
+                max_bytes: u64::from(config.queue_max_mib) * 1024 * 1024,
+                stranger_max: config.stranger_max_queued,
+            }),
+            acquaintances: Acquaintances::start(pool),
+            send_rate: SendRate::start(config.sends_per_second),
         }
+    }
+
+    /// Submits a row to the queue writer, counted against its device's bounds.
+    pub fn enqueue(&self, row: Row) -> queue::Durable {
+        self.bounds
+            .charge(row.device, row.kind, row.sender, row.frame.len());
+        self.writer.insert(row)
+    }
+
+    /// [`Delivery::enqueue`], for a row nobody waits for (receipts).
+    pub fn enqueue_detached(&self, row: Row) {
+        self.bounds
+            .charge(row.device, row.kind, row.sender, row.frame.len());
+        self.writer.insert_detached(row);
     }
 
     fn row(device: DeviceId, msg: &Outgoing) -> Row {
@@ -182,7 +216,7 @@ impl Delivery {
                     }
                 }
             }
-            Route::Queued(self.writer.insert(Self::row(device, msg)))
+            Route::Queued(self.enqueue(Self::row(device, msg)))
         })
     }
 
@@ -209,6 +243,8 @@ impl Delivery {
                 let _ = waiting.outcome.send(Outcome::Queued(durable));
             }
         }
+        // Its queue drains now: counted afresh when it is next offline.
+        self.bounds.forget(device);
     }
 
     /// Routes to every target now, in the caller's order, and returns a
@@ -248,7 +284,7 @@ impl Delivery {
                     // reconnect, which have already sent the outcome.
                     None => match self.take(device, msg.id) {
                         Some(waiting) => {
-                            return self.writer.insert(waiting.row).await.unwrap_or(false);
+                            return self.enqueue(waiting.row).await.unwrap_or(false);
                         }
                         None => outcome.await,
                     },

@@ -39,7 +39,8 @@ pub struct Row {
     pub seq: i64,
     /// Message or receipt.
     pub kind: RowKind,
-    /// Whom delivered receipts go to.
+    /// A message's sender (whom its delivered receipt goes to), or whom a
+    /// receipt is from.
     pub sender: UserId,
     /// The encoded frame.
     pub frame: Bytes,

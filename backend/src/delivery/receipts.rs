@@ -1,5 +1,6 @@
 //! Acks, delivered receipts and read receipts.
 
+use super::bounds::Entry;
 use super::now_millis;
 use super::queue::{Row, RowKind};
 use crate::auth::Caller;
@@ -30,15 +31,38 @@ pub async fn acked(state: &AppState, caller: Caller, acks: Vec<(MessageId, Optio
             ids,
             at,
         };
-        notify(state, sender, frame).await;
+        // Unbounded: one per acked batch of the sender's own messages, so
+        // they are bounded by what the sender could send, and checking them
+        // would put a count (a commit barrier and a query) on every ack of
+        // a draining queue.
+        notify(state, sender, caller.user_id, frame, false).await;
     }
 }
 
-/// Read receipts, unless the reader or the sender turned them off.
-pub async fn read(state: &AppState, caller: Caller, sender: UserId, ids: Vec<MessageId>) {
+/// Read receipts, unless the reader or the sender turned them off. Only
+/// someone the sender knows (wrote to, or has as a contact) can send them:
+/// anyone else has no message of theirs to have read, and must not reach
+/// their queue. The socket has already dropped ids it knows it did not
+/// deliver from `sender`.
+pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec<MessageId>) {
     if sender == caller.user_id || ids.is_empty() {
         return;
     }
+    // A made-up sender stops here, before it can take a place in the
+    // acquaintance sets.
+    if !matches!(state.directory.devices(sender).await, Ok(Some(_))) {
+        return;
+    }
+    if !state
+        .delivery
+        .acquaintances
+        .knows(sender, caller.user_id)
+        .await
+    {
+        return;
+    }
+    ids.sort_unstable();
+    ids.dedup();
     let both_on: Result<Option<bool>, _> =
         sqlx::query_scalar("SELECT bool_and(read_receipts) FROM users WHERE id = $1 OR id = $2")
             .bind(caller.user_id)
@@ -59,11 +83,13 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, ids: Vec<Mes
         ids,
         at: now_millis(),
     };
-    notify(state, sender, frame).await;
+    notify(state, sender, caller.user_id, frame, true).await;
 }
 
-/// Sends a receipt to every device of `user`: live when connected, queued otherwise.
-async fn notify(state: &AppState, user: UserId, frame: ServerFrame) {
+/// Sends a receipt from `by` to every device of `user`: live when
+/// connected, queued otherwise; when `bounded`, only within the device's
+/// queue bounds (past them it is dropped: a tick is not worth a full queue).
+async fn notify(state: &AppState, user: UserId, by: UserId, frame: ServerFrame, bounded: bool) {
     let devices = match state.directory.devices(user).await {
         Ok(Some(list)) => list,
         Ok(None) => return,
@@ -73,16 +99,32 @@ async fn notify(state: &AppState, user: UserId, frame: ServerFrame) {
         }
     };
     let bytes = Bytes::from(frame.encode());
+    let delivery = &state.delivery;
     for &device in devices.iter() {
+        if bounded && !state.gateway.is_connected(device) {
+            let fits = delivery
+                .bounds
+                .admit(
+                    &state.pool,
+                    &delivery.writer,
+                    device,
+                    Entry::ReadReceipt { reader: by },
+                    bytes.len(),
+                )
+                .await;
+            if !fits {
+                continue;
+            }
+        }
         state.gateway.with(device, |conn| {
             let pushed = conn.map(|c| try_push(c, Command::Frame(bytes.clone())));
             if pushed != Some(Pushed::Yes) {
-                state.delivery.writer.insert_detached(Row {
+                delivery.enqueue_detached(Row {
                     device,
                     row_id: uuid::Uuid::now_v7(),
-                    seq: state.delivery.seq.next(),
+                    seq: delivery.seq.next(),
                     kind: RowKind::Receipt,
-                    sender: user,
+                    sender: by,
                     frame: bytes.clone(),
                 });
             }

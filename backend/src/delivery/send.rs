@@ -1,5 +1,6 @@
 //! A `Send` frame: check the fan-out, route, answer once durable.
 
+use super::bounds::Entry;
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
 use crate::gateway::Command;
@@ -30,6 +31,13 @@ pub async fn handle(
     payloads: Vec<DevicePayload>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Option<ServerFrame> {
+    if !state.delivery.send_rate.allow(caller.user_id) {
+        return Some(rejected(
+            id,
+            ErrorCode::RateLimited,
+            "too many messages at once, slow down",
+        ));
+    }
     if payloads.len() > MAX_DEVICES_PER_SEND {
         return Some(rejected(
             id,
@@ -102,6 +110,15 @@ pub async fn handle(
         });
     }
 
+    if to != caller.user_id && !admitted(state, caller.user_id, to, &recipient, &payloads).await {
+        return Some(rejected(
+            id,
+            ErrorCode::RecipientFull,
+            "the recipient cannot receive more messages right now",
+        ));
+    }
+    state.delivery.acquaintances.wrote(caller.user_id, to).await;
+
     let at = now_millis();
     let seq = state.delivery.seq.next();
     let targets: Vec<(DeviceId, Outgoing)> = payloads
@@ -141,4 +158,42 @@ pub async fn handle(
         );
     });
     None
+}
+
+/// Whether the message fits the queue of every device of the recipient that
+/// is not connected here (the others take it live and cost nothing): within
+/// the device's bounds, and within a stranger's much smaller bound when the
+/// recipient neither has the sender as a contact nor ever wrote to them.
+async fn admitted(
+    state: &AppState,
+    sender: UserId,
+    to: UserId,
+    recipient: &[DeviceId],
+    payloads: &[DevicePayload],
+) -> bool {
+    let delivery = &state.delivery;
+    let mut stranger = None;
+    for p in payloads {
+        if !recipient.contains(&p.device) || state.gateway.is_connected(p.device) {
+            continue;
+        }
+        let stranger = match stranger {
+            Some(known) => known,
+            None => *stranger.insert(!delivery.acquaintances.knows(to, sender).await),
+        };
+        let fits = delivery
+            .bounds
+            .admit(
+                &state.pool,
+                &delivery.writer,
+                p.device,
+                Entry::Message { sender, stranger },
+                p.body.len(),
+            )
+            .await;
+        if !fits {
+            return false;
+        }
+    }
+    true
 }

@@ -1,18 +1,22 @@
-//! The caller's devices: list and revoke.
+//! The caller's devices: list and revoke; idle devices expire.
+
+pub mod idle;
 
 use crate::accounts::store;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::routing::mount;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use parley_protocol::DeviceId;
 use parley_protocol::api::Device;
+use parley_protocol::endpoint::{Devices, RevokeDevice};
 use parley_protocol::frame::close;
 
-/// Mounts `/devices`.
+/// Mounts the device list and revocation.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/devices", web::get().to(list))
-        .route("/devices/{device_id}", web::delete().to(revoke));
+    mount::<Devices, _, _>(cfg, list);
+    mount::<RevokeDevice, _, _>(cfg, revoke);
 }
 
 /// `GET /devices`.

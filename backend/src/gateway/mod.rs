@@ -8,6 +8,7 @@
 //! is disconnected rather than buffered without bound; what it missed stays
 //! in its durable queue.
 
+pub mod admission;
 pub mod socket;
 pub mod upgrade;
 pub mod ws;
@@ -290,6 +291,11 @@ impl Gateway {
     /// Socket tasks still running.
     pub fn running_tasks(&self) -> usize {
         self.tasks.load(Ordering::Acquire)
+    }
+
+    /// Every device connected here.
+    pub fn connected_devices(&self) -> Vec<DeviceId> {
+        self.connections.iter().map(|c| *c.key()).collect()
     }
 
     /// Closes every socket (server shutdown).

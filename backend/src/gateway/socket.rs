@@ -5,7 +5,8 @@ use super::ws::{self, Incoming, WebSocket, WsError};
 use crate::auth::{Caller, caller};
 use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
-use crate::gateway::{Command, Kill, Registration};
+use crate::gateway::admission::Pending;
+use crate::gateway::{Command, Kill, OUTBOX_CAPACITY, Registration};
 use crate::presence;
 use crate::state::AppState;
 use bytes::Bytes;
@@ -76,12 +77,16 @@ async fn authenticate(state: &AppState, socket: &mut WebSocket) -> Result<Caller
 }
 
 /// Runs one upgraded socket to its end.
-pub async fn run(state: Arc<AppState>, mut socket: WebSocket) {
+/// `pending` holds the socket's place among its address's unauthenticated
+/// sockets until `Auth` is answered.
+pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) {
     let _alive = state.gateway.task_started();
     // Taken before the token is read: a revocation after that read is
     // remembered by the gateway for at least REVOKED_MEMORY from here.
     let auth_started = Instant::now();
-    let caller = match authenticate(&state, &mut socket).await {
+    let authenticated = authenticate(&state, &mut socket).await;
+    drop(pending);
+    let caller = match authenticated {
         Ok(caller) => caller,
         Err(End::Close(code, text)) => return socket.close(code, text).await,
         Err(End::Gone) => return,
@@ -235,7 +240,7 @@ impl Connection {
         if let Err(end) = self.flush().await {
             return end;
         }
-        if let Err(end) = self.drain(ticket).await {
+        if let Err(end) = self.drain(ticket, &rx).await {
             return end;
         }
         match self.live(&mut rx).await {
@@ -245,7 +250,7 @@ impl Connection {
     }
 
     /// Sends everything queued for this device, oldest first, before any live frame.
-    async fn drain(&mut self, ticket: u64) -> Result<(), End> {
+    async fn drain(&mut self, ticket: u64, rx: &mpsc::Receiver<Command>) -> Result<(), End> {
         self.state.delivery.writer.barrier(ticket).await;
         let mut after = i64::MIN;
         loop {
@@ -275,7 +280,11 @@ impl Connection {
             }
             // Take in whatever the client sent meanwhile (acks, mostly); an
             // answer goes out before the next message can wait on the database.
-            while let Some(message) = self.socket.recv().now_or_never() {
+            // Answers to sends read here wait in the outbox until the drain
+            // ends: stop reading while it is half full (TCP pushes back).
+            while rx.len() < OUTBOX_CAPACITY / 2
+                && let Some(message) = self.socket.recv().now_or_never()
+            {
                 self.incoming(message).await?;
                 self.flush().await?;
             }
@@ -303,7 +312,20 @@ impl Connection {
                 // A fired kill switch wins over anything else that is ready.
                 biased;
                 code = kill.fired() => return Err(End::Close(code, "closed by server")),
-                message = self.socket.recv() => self.incoming(message).await?,
+                message = self.socket.recv() => {
+                    self.incoming(message).await?;
+                    // A client that keeps writing keeps this branch ready, and
+                    // answers to its sends would wait in the outbox until it
+                    // overflowed: once a batch is waiting, it goes out before
+                    // the next read, and a client that does not read its
+                    // answers blocks the write (TCP back-pressure), not us.
+                    if rx.len() >= COMMAND_BATCH {
+                        for _ in 0..rx.len() {
+                            let Ok(command) = rx.try_recv() else { break };
+                            self.command(command).await?;
+                        }
+                    }
+                }
                 command = rx.recv() => {
                     let Some(command) = command else {
                         // The gateway fires the kill switch before dropping our
@@ -427,7 +449,9 @@ impl Connection {
                 receipts::acked(&state, caller, senders).await;
                 Ok(())
             }
-            ClientFrame::Read { sender, ids } => {
+            ClientFrame::Read { sender, mut ids } => {
+                // An id this socket delivered from someone else is not `sender`'s.
+                ids.retain(|id| self.unacked.get(id).is_none_or(|(from, _)| *from == sender));
                 receipts::read(&state, caller, sender, ids).await;
                 Ok(())
             }

@@ -9,17 +9,16 @@
 
 use super::socket;
 use super::ws::WebSocket;
+use crate::auth::rate_limit::address_key;
 use crate::state::AppState;
 use actix_codec::{Encoder, Framed};
 use actix_http::body::BodySize;
 use actix_http::{ConnectionType, Request, Response, StatusCode, h1, ws};
 use actix_service::{ServiceFactory, fn_service};
+use parley_protocol::endpoint::WEBSOCKET;
 use parley_protocol::limits::MAX_FRAME_BYTES;
 use std::sync::Arc;
 use tokio::net::TcpStream;
-
-/// Where devices open their socket.
-pub const PATH: &str = "/ws";
 
 /// A connection handed over by the HTTP dispatcher.
 pub type Upgraded = (Request, Framed<TcpStream, h1::Codec>);
@@ -48,10 +47,28 @@ async fn handshake(
     framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), std::io::Error> {
     let head = req.head();
-    let answer = if head.uri.path() != PATH {
+    let ip = address_key(framed.io_ref().peer_addr()?.ip());
+    let answer = if head.uri.path() != WEBSOCKET {
         Err(Response::new(StatusCode::NOT_FOUND))
     } else {
         ws::handshake(head).map_err(Response::from)
+    };
+    // A valid handshake takes a place among its address's unauthenticated
+    // sockets, held until `Auth` is answered; without one it is refused.
+    let pending = answer
+        .is_ok()
+        .then(|| {
+            state
+                .admission
+                .admit(ip, state.config.unauthenticated_per_ip)
+        })
+        .flatten();
+    let answer = match answer {
+        Ok(_) if pending.is_none() => {
+            tracing::debug!(%ip, "too many unauthenticated sockets from one address");
+            Err(Response::new(StatusCode::SERVICE_UNAVAILABLE))
+        }
+        answer => answer,
     };
     tracing::debug!(
         target: "parley_server::http",
@@ -60,7 +77,6 @@ async fn handshake(
         upgraded = answer.is_ok(),
         "websocket handshake"
     );
-    let upgraded = answer.is_ok();
     let (response, body) = match answer {
         Ok(mut accepted) => (accepted.finish().drop_body(), BodySize::None),
         Err(refused) => {
@@ -79,8 +95,8 @@ async fn handshake(
     // buffer; the answer goes out first.
     let mut socket = WebSocket::new(parts.io, parts.read_buf, parts.write_buf, MAX_FRAME_BYTES);
     socket.flush().await?;
-    if upgraded {
-        actix_web::rt::spawn(socket::run(state, socket));
+    if let Some(pending) = pending {
+        actix_web::rt::spawn(socket::run(state, socket, pending));
     }
     Ok(())
 }

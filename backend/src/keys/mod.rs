@@ -7,28 +7,31 @@ pub mod verify;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::routing::{mount, route};
 use crate::state::AppState;
 use actix_web::web;
 use parley_protocol::api::{
     ClaimRequest, ClaimedKey, DeviceKeys, KeyCount, SignedKey, UploadKeys, fallback_key_message,
     identity_message, one_time_key_message,
 };
+use parley_protocol::endpoint::{ClaimKeys, CountKeys, Endpoint, PublishKeys, UserKeys};
 use parley_protocol::limits::{
     MAX_DEVICES_PER_SEND, MAX_KEYS_BODY, MAX_KEYS_PER_UPLOAD, MAX_ONE_TIME_KEYS,
 };
 use parley_protocol::{DeviceId, UserId};
 use store::{Identity, StoredKey};
 
-/// Mounts `/keys`, `/keys/count`, `/keys/claim` and `/users/{id}/keys`.
+/// Mounts key publishing, counting, claiming and the per-user directory.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Key uploads are larger than other bodies.
     cfg.service(
-        web::resource("/keys")
-            .app_data(crate::app::json_config(MAX_KEYS_BODY))
-            .route(web::put().to(upload)),
-    )
-    .route("/keys/count", web::get().to(count))
-    .route("/keys/claim", web::post().to(claim))
-    .route("/users/{user_id}/keys", web::get().to(user_keys));
+        web::resource(PublishKeys::PATH)
+            .app_data(crate::routing::json_config(MAX_KEYS_BODY))
+            .route(route::<PublishKeys>().to(upload)),
+    );
+    mount::<CountKeys, _, _>(cfg, count);
+    mount::<ClaimKeys, _, _>(cfg, claim);
+    mount::<UserKeys, _, _>(cfg, user_keys);
 }
 
 fn verified(ed25519: &[u8; 32], key: &SignedKey, message: &str) -> ApiResult<StoredKey> {

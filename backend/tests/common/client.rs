@@ -4,6 +4,7 @@
 use super::PASSWORD;
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::api::{IdentityKeys, RegisterRequest, Session, UploadKeys, identity_message};
+use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use parley_server::testing::TestServer;
@@ -16,7 +17,7 @@ pub type Ws =
 /// Registers over HTTP.
 pub async fn register_over_http(base: &str, handle: &str) -> Session {
     let res = reqwest::Client::new()
-        .post(format!("{base}/api/v1/accounts"))
+        .post(format!("{base}{}", url::<e::Register>(&())))
         .json(&RegisterRequest {
             handle: handle.into(),
             display_name: handle.into(),
@@ -50,7 +51,7 @@ pub async fn publish_identity(base: &str, session: &Session) {
         fallback_key: None,
     };
     let res = reqwest::Client::new()
-        .put(format!("{base}/api/v1/keys"))
+        .put(format!("{base}{}", url::<e::PublishKeys>(&())))
         .bearer_auth(&session.token)
         .json(&upload)
         .send()
@@ -62,7 +63,7 @@ pub async fn publish_identity(base: &str, session: &Session) {
 /// Signs in as a further device over HTTP.
 pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
     let res = reqwest::Client::new()
-        .post(format!("{base}/api/v1/sessions"))
+        .post(format!("{base}{}", url::<e::SignIn>(&())))
         .json(&serde_json::json!({"handle": handle, "password": PASSWORD}))
         .send()
         .await
@@ -75,7 +76,7 @@ pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
 
 /// A raw, unauthenticated socket.
 pub async fn connect_raw(addr: &str) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{}", e::WEBSOCKET))
         .await
         .unwrap();
     ws

@@ -5,6 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::{self, TestRequest};
 use parley_protocol::api::{RegisterRequest, Session};
+use parley_protocol::endpoint::{self as e, url};
 use parley_server::config::Config;
 use parley_server::state::AppState;
 use serde::de::DeserializeOwned;
@@ -76,7 +77,7 @@ where
         app,
         req()
             .method(actix_web::http::Method::POST)
-            .uri("/api/v1/accounts")
+            .uri(&url::<e::Register>(&()))
             .set_json(body),
     )
     .await;

@@ -11,7 +11,10 @@
 //! 1. Alice's device sends [`Signal::Offer`] to every device of Bob's, and
 //!    sends it again every [`OFFER_RESEND_MS`] until one rings: a device
 //!    that had not published its keys yet, or a frame lost while a socket
-//!    reconnected, must not cost the call.
+//!    reconnected, must not cost the call. Once one rings the copies go on,
+//!    every [`RINGING_OFFER_RESEND_MS`] and to the other devices only, until
+//!    the call is answered or over: a device that signs in or reconnects
+//!    while Bob's phone rings rings too.
 //! 2. Each of Bob's devices rings and answers [`Signal::Ringing`] (or
 //!    [`Signal::Busy`] when it is in a call already).
 //! 3. Bob accepts on one: it sends [`Signal::Answer`] to Alice's device and
@@ -44,6 +47,9 @@ pub const CONNECT_TIMEOUT_MS: Millis = 30_000;
 pub const RECONNECT_GRACE_MS: Millis = 15_000;
 /// An offer no device has rung for yet goes out again after this long.
 pub const OFFER_RESEND_MS: Millis = 3_000;
+/// Once a device rings, the offer still goes out this often (to the callee's
+/// other devices) until an answer, so a device that appears meanwhile rings.
+pub const RINGING_OFFER_RESEND_MS: Millis = 6_000;
 /// Longest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Longest ICE candidate line or media id, in bytes.
@@ -377,11 +383,14 @@ pub struct Call {
     since: Millis,
     /// When the connection dropped, while it is down.
     interrupted_at: Option<Millis>,
-    /// The caller's offer: incoming, until accepted; outgoing, while it may
-    /// have to go out again.
+    /// The caller's offer: incoming, until accepted; outgoing, until
+    /// answered (it goes out again for devices that do not ring yet).
     offer: Option<String>,
-    /// Outgoing: when the offer goes out again if no device rings by then.
+    /// Outgoing: when the offer goes out again, until an answer.
     resend_at: Option<Millis>,
+    /// Outgoing: the first of the callee's devices that rang, which the
+    /// offer's later copies skip.
+    first_ringing: Option<DeviceId>,
     /// Candidates waiting for the other device: the caller's own before an
     /// answer, or the caller's at the callee before it accepts.
     waiting: Vec<Candidate>,
@@ -465,8 +474,9 @@ impl Calls {
         self.current.as_ref()
     }
 
-    /// When [`Calls::tick`] has something to do: the ring timeout, the
-    /// connect timeout, or the end of a dropped connection's grace.
+    /// When [`Calls::tick`] has something to do: the offer's next copy, the
+    /// ring timeout, the connect timeout, or the end of a dropped
+    /// connection's grace.
     pub fn deadline(&self) -> Option<Millis> {
         self.current.as_ref().and_then(|c| match c.phase {
             // The ring clock starts when the offer goes out.
@@ -750,8 +760,8 @@ impl Calls {
         }
     }
 
-    /// The clock moved: an offer no device rang for goes out again; an
-    /// unanswered call past [`RING_TIMEOUT_MS`] ends as missed; one that
+    /// The clock moved: an unanswered offer goes out again; an unanswered
+    /// call past [`RING_TIMEOUT_MS`] ends as missed; one that
     /// never connected, or dropped and did not come back, fails.
     pub fn tick(&mut self, now: Millis) -> Vec<Action> {
         if self.deadline().is_none_or(|d| now < d) {
@@ -761,9 +771,10 @@ impl Calls {
             return Vec::new();
         };
         match call.phase {
-            // Before the ring clock runs out, only a resend falls due (and
-            // only while no device rings: `Ringing` clears `resend_at`).
-            Phase::Calling if now < call.since + RING_TIMEOUT_MS => call.send_offer(now),
+            // Before the ring clock runs out, only a resend falls due.
+            Phase::Calling | Phase::Ringing if now < call.since + RING_TIMEOUT_MS => {
+                call.send_offer(now)
+            }
             Phase::Calling | Phase::Ringing => {
                 let mut actions = vec![Action::Send {
                     peer: call.peer,
@@ -840,10 +851,12 @@ impl Calls {
         match signal {
             Signal::Offer { .. } => Vec::new(),
             Signal::Ringing { .. } if call.outgoing && !own => {
+                // The offer keeps going out, at a gentler pace and past this
+                // device, for the callee's devices that do not ring yet.
                 if call.phase == Phase::Calling {
                     call.phase = Phase::Ringing;
-                    call.resend_at = None;
-                    call.offer = None;
+                    call.first_ringing = Some(from_device);
+                    call.resend_at = Some(now + RINGING_OFFER_RESEND_MS);
                 }
                 Vec::new()
             }
@@ -1081,15 +1094,22 @@ fn ringing(caller: UserId, device: DeviceId, call: CallId) -> Action {
 }
 
 impl Call {
-    /// The offer to every device of the peer, again after [`OFFER_RESEND_MS`]
-    /// unless one rings first.
+    /// The offer to every device of the peer, again after [`OFFER_RESEND_MS`];
+    /// once one rings, to the others, again after [`RINGING_OFFER_RESEND_MS`].
+    /// The target names no device list: the browser fetches it afresh for
+    /// each copy, so a device that appeared since gets it. A device that
+    /// rings already answers a copy with `Ringing` and does not ring anew.
     fn send_offer(&mut self, now: Millis) -> Vec<Action> {
-        self.resend_at = Some(now + OFFER_RESEND_MS);
+        let (target, pace) = match self.first_ringing {
+            Some(device) => (Target::PeerExcept(device), RINGING_OFFER_RESEND_MS),
+            None => (Target::Peer, OFFER_RESEND_MS),
+        };
+        self.resend_at = Some(now + pace);
         self.offer
             .clone()
             .map(|sdp| Action::Send {
                 peer: self.peer,
-                target: Target::Peer,
+                target,
                 signal: Signal::Offer {
                     call: self.id,
                     video: self.video,
@@ -1128,6 +1148,7 @@ impl Call {
             interrupted_at: None,
             offer,
             resend_at: None,
+            first_ringing: None,
             waiting: Vec::new(),
             offered: false,
         }

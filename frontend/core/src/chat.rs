@@ -29,6 +29,8 @@ pub enum Event {
         id: MessageId,
         /// Keep and retry later.
         retry: bool,
+        /// The recipient cannot take more right now (their queue is full).
+        recipient_full: bool,
         /// Why, for the person.
         message: String,
     },
@@ -238,7 +240,13 @@ impl Chat {
             }
             ServerFrame::Rejected { id, code, message } => Event::Rejected {
                 id,
-                retry: code == ErrorCode::Internal,
+                // Not stored now, may be later: the recipient's queue is
+                // full, or this account sent too much at once.
+                retry: matches!(
+                    code,
+                    ErrorCode::Internal | ErrorCode::RecipientFull | ErrorCode::RateLimited
+                ),
+                recipient_full: code == ErrorCode::RecipientFull,
                 message,
             },
             ServerFrame::Deliver(d) => Event::Delivery(d),
@@ -408,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn only_server_failures_are_retried() {
+    fn only_failures_that_can_pass_later_are_retried() {
         let mut chat = Chat::new(id(), id());
         let m = id();
         let retry = chat.handle(ServerFrame::Rejected {
@@ -423,6 +431,22 @@ mod tests {
             message: String::new(),
         });
         assert!(matches!(fail, Event::Rejected { retry: false, .. }));
+        let full = chat.handle(ServerFrame::Rejected {
+            id: m,
+            code: ErrorCode::RecipientFull,
+            message: String::new(),
+        });
+        assert!(
+            matches!(
+                full,
+                Event::Rejected {
+                    retry: true,
+                    recipient_full: true,
+                    ..
+                }
+            ),
+            "kept in the outbox until the recipient can take it"
+        );
     }
 
     #[test]

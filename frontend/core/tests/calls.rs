@@ -3,7 +3,8 @@
 
 use parley_client::call::{
     Action, CONNECT_TIMEOUT_MS, CallError, CallLog, Calls, Candidate, OFFER_RESEND_MS, Outcome,
-    Phase, RECONNECT_GRACE_MS, RING_TIMEOUT_MS, Signal, SignalError, Target,
+    Phase, RECONNECT_GRACE_MS, RING_TIMEOUT_MS, RINGING_OFFER_RESEND_MS, Signal, SignalError,
+    Target,
 };
 use parley_client::message::Kind;
 use parley_protocol::{DeviceId, Millis, UserId};
@@ -162,6 +163,11 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     let ringing = deliver(&a, &offer, &mut b, 5);
     deliver(&b, &ringing, &mut a, 6);
     assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
+    // Copies for Bob's other devices go out meanwhile, never to this one.
+    while let Some(next) = a.calls.deadline().filter(|d| *d < RING_TIMEOUT_MS) {
+        let copy = a.calls.tick(next);
+        assert!(logs(&copy).is_empty() && reaching(&a, &copy, &b).is_empty());
+    }
     assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS));
     assert!(a.calls.tick(RING_TIMEOUT_MS - 1).is_empty());
     let timeout = a.calls.tick(RING_TIMEOUT_MS);
@@ -552,7 +558,11 @@ fn a_lost_offer_or_ringing_is_sent_again_and_rings_once() {
     assert!(!ringing_again.contains(&Action::Ring));
     deliver(&b, &ringing_again, &mut a, 2 * OFFER_RESEND_MS);
     assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
-    assert_eq!(a.calls.deadline(), Some(RING_TIMEOUT_MS), "no more copies");
+    assert_eq!(
+        a.calls.deadline(),
+        Some(2 * OFFER_RESEND_MS + RINGING_OFFER_RESEND_MS),
+        "later copies skip Bob's ringing device, at a gentler pace"
+    );
 
     // A copy still in flight when Bob declined does not ring again.
     let no = b.calls.decline(call, 7_000);
@@ -570,4 +580,54 @@ fn a_lost_offer_or_ringing_is_sent_again_and_rings_once() {
     assert_eq!(logs(&busy).len(), 1);
     assert!(deliver(&a, &offer, &mut b, 9_002).is_empty());
     assert_eq!(b.calls.current().unwrap().id, with_carol);
+}
+
+#[test]
+fn a_device_that_appears_while_another_rings_rings_too() {
+    let (alice, bob) = (id(), id());
+    let mut a = Device::new(alice);
+    let mut b1 = Device::new(bob);
+    let mut b2 = Device::new(bob);
+    // Bob's third device is offline for the first offer: it signs in later.
+    let mut b3 = Device::new(bob);
+    let (call, offer) = a.dial(bob, true, 0);
+    let ring1 = deliver(&a, &offer, &mut b1, 10);
+    let ring2 = deliver(&a, &offer, &mut b2, 10);
+    deliver(&b1, &ring1, &mut a, 20);
+    deliver(&b2, &ring2, &mut a, 20);
+    assert_eq!(a.calls.current().unwrap().phase, Phase::Ringing);
+
+    // The offer still goes out, at a gentler pace, past the device that rang.
+    let at = 20 + RINGING_OFFER_RESEND_MS;
+    assert_eq!(a.calls.deadline(), Some(at));
+    assert!(a.calls.tick(at - 1).is_empty());
+    let copy = a.calls.tick(at);
+    assert!(reaching(&a, &copy, &b1).is_empty());
+    // A device ringing already does not ring anew; it says it rings.
+    let again = deliver(&a, &copy, &mut b2, at);
+    assert!(!again.contains(&Action::Ring));
+    assert!(matches!(
+        reaching(&b2, &again, &a)[..],
+        [Signal::Ringing { .. }]
+    ));
+    // The new device rings.
+    let late = deliver(&a, &copy, &mut b3, at);
+    assert!(late.contains(&Action::Ring));
+    assert_eq!(b3.calls.current().unwrap().phase, Phase::Incoming);
+    deliver(&b3, &late, &mut a, at + 10);
+    assert_eq!(a.calls.deadline(), Some(at + RINGING_OFFER_RESEND_MS));
+
+    // Bob answers there: the others hear "answered elsewhere", and no copy
+    // goes out any more.
+    b3.calls.accept(call, at + 100).unwrap();
+    let answer = b3.calls.answered(call, "answer".into());
+    let at_alice = deliver(&b3, &answer, &mut a, at + 200);
+    assert!(at_alice.contains(&Action::ApplyAnswer("answer".into())));
+    let told = deliver(&a, &at_alice, &mut b1, at + 300);
+    assert_eq!(logs(&told)[0].outcome, Outcome::Elsewhere);
+    let own = deliver(&b3, &answer, &mut b2, at + 300);
+    assert_eq!(logs(&own)[0].outcome, Outcome::Elsewhere);
+    assert!(b1.calls.current().is_none() && b2.calls.current().is_none());
+    assert_eq!(a.calls.deadline(), Some(at + 200 + CONNECT_TIMEOUT_MS));
+    assert!(a.calls.tick(at + 200 + CONNECT_TIMEOUT_MS - 1).is_empty());
 }

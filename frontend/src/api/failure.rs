@@ -67,6 +67,7 @@ impl ApiFailure {
                 Some(secs) => format!("Too many attempts. Try again in {secs} seconds."),
                 None => "Too many attempts. Wait a moment and try again.".to_owned(),
             },
+            ErrorCode::Busy => "Parley is busy right now. Try again in a moment.".to_owned(),
             ErrorCode::NotFound => "Not found.".to_owned(),
             ErrorCode::Unauthorized => "Your session has ended. Sign in again.".to_owned(),
             ErrorCode::Forbidden => "You're not allowed to do that.".to_owned(),

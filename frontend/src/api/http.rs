@@ -4,7 +4,7 @@
 use super::failure::{ApiFailure, body_for_status};
 use leptos::prelude::set_timeout_with_handle;
 use parley_protocol::ErrorBody;
-use parley_protocol::api::PREFIX;
+use parley_protocol::endpoint::{self, Endpoint, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -16,39 +16,17 @@ use web_sys::{AbortController, Headers, RequestCache, RequestInit, Response};
 /// a hung server must not leave a spinner forever.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// HTTP methods the API uses.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Post => "POST",
-            Self::Put => "PUT",
-            Self::Patch => "PATCH",
-            Self::Delete => "DELETE",
-        }
-    }
-}
-
-/// Sends one request to `PREFIX + path` and decodes the JSON answer. A 204
-/// (empty body) decodes as `()`.
-pub(super) async fn send<B, T>(
-    method: Method,
-    path: &str,
+/// Calls endpoint `E` with `params` filled into its path and `body` as JSON,
+/// and decodes the JSON answer. A 204 (empty body) decodes as `()`.
+pub(super) async fn call<E>(
     token: Option<&str>,
-    body: Option<&B>,
-) -> Result<T, ApiFailure>
+    params: &E::Params,
+    body: Option<&E::Request>,
+) -> Result<E::Response, ApiFailure>
 where
-    B: Serialize + ?Sized,
-    T: DeserializeOwned,
+    E: Endpoint,
+    E::Request: Serialize,
+    E::Response: DeserializeOwned,
 {
     let body = match body {
         Some(body) => {
@@ -56,7 +34,7 @@ where
         }
         None => None,
     };
-    let text = exchange(method, path, token, body).await?;
+    let text = exchange(E::METHOD, &endpoint::url::<E>(params), token, body).await?;
     // An empty body reads as JSON `null`, which is exactly what `()` accepts.
     let text = if text.trim().is_empty() {
         "null"
@@ -69,7 +47,7 @@ where
 /// Performs the fetch with a timeout; returns the body of a 2xx answer.
 async fn exchange(
     method: Method,
-    path: &str,
+    url: &str,
     token: Option<&str>,
     body: Option<String>,
 ) -> Result<String, ApiFailure> {
@@ -99,8 +77,7 @@ async fn exchange(
         .clone()
         .and_then(|controller| set_timeout_with_handle(move || controller.abort(), TIMEOUT).ok());
 
-    let url = format!("{PREFIX}{path}");
-    let outcome = fetch(&window, &url, &init).await;
+    let outcome = fetch(&window, url, &init).await;
     if let Some(timer) = timer {
         timer.clear();
     }

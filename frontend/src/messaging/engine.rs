@@ -18,7 +18,7 @@ use parley_client::content::{Content, ContentError, MAX_RETRY_IDS};
 use parley_client::message::{Kind, Message, Status};
 use parley_client::summary::ChatList;
 use parley_client::verification::safety_number;
-use parley_client::window::Window;
+use parley_client::window::{Opening, Window};
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame, SignalDelivery};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
@@ -49,17 +49,32 @@ enum Job {
     Load,
     Ready,
     Delivered(Vec<Delivery>),
-    Accepted { id: MessageId, at: Millis },
+    Accepted {
+        id: MessageId,
+        at: Millis,
+    },
     Resend(MessageId),
-    Rejected { id: MessageId, retry: bool },
-    Status { ids: Vec<MessageId>, status: Status },
+    Rejected {
+        id: MessageId,
+        retry: bool,
+        recipient_full: bool,
+    },
+    Status {
+        ids: Vec<MessageId>,
+        status: Status,
+    },
     Compose(Message),
     Open(UserId),
-    Page { older: bool },
+    Page {
+        older: bool,
+    },
     MarkRead(UserId),
     RetryOutbox,
     SaveCards,
-    Verify { peer: UserId, verified: bool },
+    Verify {
+        peer: UserId,
+        verified: bool,
+    },
     SignalIn(SignalDelivery),
     SignalOut(Outgoing),
     RecordCall(CallLog),
@@ -228,9 +243,18 @@ pub fn on_frame(frame: ServerFrame) {
         Event::Signal(signal) => Job::SignalIn(signal),
         Event::Accepted { id, at } => Job::Accepted { id, at },
         Event::Resend(id) => Job::Resend(id),
-        Event::Rejected { id, retry, message } => {
+        Event::Rejected {
+            id,
+            retry,
+            recipient_full,
+            message,
+        } => {
             leptos::logging::warn!("message {id} refused: {message}");
-            Job::Rejected { id, retry }
+            Job::Rejected {
+                id,
+                retry,
+                recipient_full,
+            }
         }
         Event::Status { ids, status } => Job::Status { ids, status },
         Event::Presence {
@@ -464,6 +488,13 @@ impl Engine {
                         m.server_at = Some(at);
                     })
                     .await?;
+                if self.ui.held.with_untracked(|h| !h.is_empty()) {
+                    self.ui.held.try_update(|h| {
+                        for m in &changed {
+                            h.remove(&m.peer);
+                        }
+                    });
+                }
                 self.show_changes(&changed);
                 Ok(())
             }
@@ -483,7 +514,9 @@ impl Engine {
                 Ok(())
             }
             Job::Rejected { id, .. } if self.controls.borrow_mut().remove(&id).is_some() => Ok(()),
-            Job::Rejected { id, retry: false } => {
+            Job::Rejected {
+                id, retry: false, ..
+            } => {
                 let changed = self
                     .store()?
                     .update(&[id], true, |m| m.failed = true)
@@ -491,7 +524,15 @@ impl Engine {
                 self.show_changes(&changed);
                 Ok(())
             }
-            Job::Rejected { retry: true, .. } => {
+            Job::Rejected {
+                id,
+                retry: true,
+                recipient_full,
+            } => {
+                if recipient_full && let Some(m) = self.store()?.get(id).await? {
+                    // Said in the chat until a message to them is accepted.
+                    self.ui.held.try_update(|h| h.insert(m.peer));
+                }
                 self.schedule_retry();
                 Ok(())
             }
@@ -1018,7 +1059,7 @@ impl Engine {
         if let Some(open) = open {
             self.ui.window.try_update(|w| {
                 for m in added.iter().filter(|m| m.peer == open) {
-                    w.insert(m.clone());
+                    w.insert(m.clone(), WINDOW_MAX);
                     read_due |= !m.outgoing && !m.seen;
                 }
             });
@@ -1032,12 +1073,14 @@ impl Engine {
         let new_peer = self.ui.chats.with_untracked(|c| c.get(msg.peer).is_none());
         self.ui.chats.try_update(|c| c.added(&msg));
         if self.open_peer() == Some(msg.peer) {
-            let paged_away = self.ui.window.with_untracked(|w| w.has_newer);
-            if paged_away {
+            let shown = self
+                .ui
+                .window
+                .try_update(|w| w.insert_own(msg.clone(), WINDOW_MAX));
+            if shown == Some(false) {
+                // Paged away from the live end: jump to the newest page.
                 let (latest, more) = store.older(msg.peer, None, PAGE).await?;
                 self.ui.window.try_set(Window::latest(latest, more));
-            } else {
-                self.ui.window.try_update(|w| w.insert(msg.clone()));
             }
         }
         if new_peer {
@@ -1052,12 +1095,28 @@ impl Engine {
             return Ok(());
         }
         let store = self.store()?;
-        let (latest, more) = store.older(peer, None, PAGE).await?;
         let marker = store.first_unseen(peer).await?;
+        // The core decides where the chat opens; this only does its reads.
+        let opening = Opening::new(marker.map(|(first, _)| first), PAGE);
+        let first = match opening {
+            Opening::AtUnread { first, .. } => store.get(first).await?,
+            Opening::Latest { .. } => None,
+        };
+        let window = match (opening, first) {
+            (Opening::AtUnread { before, after, .. }, Some(first)) => {
+                let (older, more_older) = store.older(peer, Some(&first), before).await?;
+                let (newer, more_newer) = store.newer(peer, &first, after).await?;
+                Window::around(older, more_older, first, newer, more_newer)
+            }
+            _ => {
+                let (latest, more) = store.older(peer, None, PAGE).await?;
+                Window::latest(latest, more)
+            }
+        };
         if self.open_peer() != Some(peer) {
             return Ok(());
         }
-        self.ui.window.try_set(Window::latest(latest, more));
+        self.ui.window.try_set(window);
         self.ui.unread_marker.try_set(marker);
         self.ui.loaded.try_set(true);
         if marker.is_some() && visible() {

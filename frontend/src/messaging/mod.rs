@@ -59,6 +59,9 @@ pub struct Messaging {
     pub verified: RwSignal<HashSet<UserId>>,
     /// The open chat's encryption panel (safety number) is shown.
     pub safety_open: RwSignal<bool>,
+    /// People whose server queue is full: messages to them wait in the
+    /// outbox and are retried until they can receive again.
+    pub held: RwSignal<HashSet<UserId>>,
 }
 
 /// A conversation's safety number, as both people should see it.
@@ -85,6 +88,7 @@ impl Messaging {
             paging: RwSignal::new(false),
             verified: RwSignal::new(HashSet::new()),
             safety_open: RwSignal::new(false),
+            held: RwSignal::new(HashSet::new()),
         }
     }
 
@@ -97,6 +101,7 @@ impl Messaging {
         self.unread_marker.set(None);
         self.typing.set(HashSet::new());
         self.presence.set(HashMap::new());
+        self.held.set(HashSet::new());
         self.cards.set(HashMap::new());
         self.paging.set(false);
         self.verified.set(HashSet::new());

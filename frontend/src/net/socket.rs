@@ -180,7 +180,11 @@ fn url() -> Option<String> {
     } else {
         "ws:"
     };
-    Some(format!("{scheme}//{}/ws", location.host().ok()?))
+    Some(format!(
+        "{scheme}//{}{}",
+        location.host().ok()?,
+        parley_protocol::endpoint::WEBSOCKET
+    ))
 }
 
 /// Opens a new `WebSocket` and attaches the shared callbacks; on failure

@@ -135,6 +135,14 @@ pub fn Conversation(
                 </button>
             </header>
             <MessageList app stick />
+            <Show when=move || ui.held.with(|h| h.contains(&id))>
+                <p class="held-note" role="status" data-testid="recipient-full">
+                    {move || format!(
+                        "{} can't receive more messages right now. Yours are kept and will be sent when they can.",
+                        name.get()
+                    )}
+                </p>
+            </Show>
             <Composer peer=id stick />
             <Show when=move || ui.safety_open.get()>
                 <SafetyPanel app peer=id name />

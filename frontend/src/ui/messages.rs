@@ -5,7 +5,10 @@
 //! for a newer one; the engine trims the far end. After every change the
 //! view restores the scroll position: to the bottom when it was there (new
 //! messages, just opened, just sent), otherwise so the message that was at
-//! the top of the viewport stays exactly where it was.
+//! the top of the viewport stays exactly where it was. A chat with unread
+//! messages opens on the unread marker (the window's landing). Whether the
+//! person is at the bottom is told to the window, which decides which end
+//! gives way to live arrivals.
 
 use crate::calls;
 use crate::messaging;
@@ -26,6 +29,8 @@ use web_sys::HtmlElement;
 const PAGE_MARGIN: i32 = 600;
 /// Distance from the bottom (px) that still counts as "at the bottom".
 const BOTTOM_SLACK: i32 = 48;
+/// Space (px) left above the unread marker when a chat opens on it.
+const LANDING_GAP: i32 = 8;
 
 /// One line of the list.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +61,8 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     // The first message visible at the top, and its distance from the top.
     let anchor = StoredValue::new(None::<(String, i32)>);
+    // The view has been put where the opened chat lands.
+    let landed = StoredValue::new(false);
 
     let rows = Memo::new(move |_| {
         let marker = ui.unread_marker.get();
@@ -87,7 +94,12 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
         };
         let top = el.scroll_top();
         let from_bottom = el.scroll_height() - top - el.client_height();
-        stick.set_value(from_bottom <= BOTTOM_SLACK);
+        let at_bottom = from_bottom <= BOTTOM_SLACK;
+        stick.set_value(at_bottom);
+        if ui.window.with_untracked(|w| w.is_following() != at_bottom) {
+            // Nothing to redraw: it only decides where arrivals go.
+            ui.window.update_untracked(|w| w.follow(at_bottom));
+        }
         anchor.set_value(first_visible(&el, top));
         if top < PAGE_MARGIN {
             messaging::load_older();
@@ -104,7 +116,18 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
             let Some(el) = scroller.get_untracked() else {
                 return;
             };
-            if stick.get_value() {
+            // Once, when the chat has loaded: where the window says it lands.
+            let mut landing = None;
+            if !landed.get_value() && ui.loaded.get_untracked() {
+                landed.set_value(true);
+                landing = ui
+                    .window
+                    .with_untracked(|w| w.landing())
+                    .and_then(|id| unread_marker(&el).or_else(|| find(&el, &id.to_string())));
+            }
+            if let Some(target) = landing {
+                el.set_scroll_top(target.offset_top() - LANDING_GAP);
+            } else if stick.get_value() {
                 el.set_scroll_top(el.scroll_height());
             } else if let Some((id, offset)) = anchor.get_value()
                 && let Some(target) = find(&el, &id)
@@ -296,6 +319,14 @@ fn first_visible(el: &HtmlElement, top: i32) -> Option<(String, i32)> {
         }
     }
     None
+}
+
+/// The "N unread messages" row, when on screen.
+fn unread_marker(el: &HtmlElement) -> Option<HtmlElement> {
+    el.query_selector(".unread-marker")
+        .ok()
+        .flatten()
+        .and_then(|n| n.dyn_into::<HtmlElement>().ok())
 }
 
 /// The bubble with this id.

@@ -15,6 +15,8 @@ use uuid::Uuid;
 pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_json::Value> {
     let devices = seed::devices(&target.pool, 2).await?;
     let (sender, recipient) = (&devices[0], &devices[1]);
+    // A contact's messages: a stranger may only queue a few.
+    seed::contacts(&target.pool, &devices[1..], &devices[..1]).await?;
     let ws = conn::connect(target.addr, None, &sender.token).await?;
     let (mut sink, mut stream) = ws.split();
     let mut body = vec![0u8; payload];

@@ -110,6 +110,9 @@ async fn user(
         Some(every) => epoch + every.mul_f64(u.index as f64 / settings.users.max(1) as f64),
         None => epoch,
     };
+    // Whom this user writes to: its circle (seeded as contacts).
+    let same_list = targets.get(u.index).is_some_and(|t| t.user == u.me.user);
+    let peers: Vec<usize> = seed::circle(u.index, targets.len(), same_list).collect();
     let (mut sink, mut stream) = u.ws.split();
     loop {
         let now = Instant::now();
@@ -128,11 +131,7 @@ async fn user(
                     }
                     _ => break,
                 };
-                let mut peer = rng.below(targets.len());
-                if targets[peer].user == u.me.user {
-                    peer = (peer + 1) % targets.len();
-                }
-                let peer = &targets[peer];
+                let peer = &targets[peers[rng.below(peers.len())]];
                 counter += 1;
                 let id = Uuid::from_u64_pair(u.index as u64 + 1, counter);
                 let written = Instant::now();
@@ -287,9 +286,10 @@ async fn run_users(
     Ok((latency, send_lag))
 }
 
-/// Every user online, sending to random others.
+/// Every user online, each sending to random members of its circle.
 pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Value> {
     let devices = seed::devices(&target.pool, settings.users).await?;
+    seed::circles(&target.pool, &devices, &devices).await?;
     let users = connect_all(target, &devices, 0).await?;
     let totals = Arc::new(Totals::default());
     let cpu_before = CpuSample::take(target.server_pid);
@@ -336,6 +336,7 @@ pub async fn offline(target: &Target, settings: Traffic) -> Result<serde_json::V
     let half = (settings.users / 2).max(1);
     let senders = seed::devices(&target.pool, half).await?;
     let recipients = Arc::new(seed::devices(&target.pool, half).await?);
+    seed::circles(&target.pool, &senders, &recipients).await?;
     let users = connect_all(target, &senders, 0).await?;
     let totals = Arc::new(Totals::default());
     let cpu_before = CpuSample::take(target.server_pid);

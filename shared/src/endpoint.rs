@@ -1,0 +1,244 @@
+//! Every REST endpoint, declared once: method, path, who may call it, and the
+//! types of its path parameters, body and answer. The server mounts its
+//! routes from these, the browser client builds its requests from them, and
+//! the tests name endpoints the same way, so a path is written nowhere else.
+
+use crate::api::{
+    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, PREFIX, Profile,
+    RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
+};
+use crate::{DeviceId, UserId};
+use std::fmt::Display;
+
+/// Where the device WebSocket is opened (at the root, not under [`PREFIX`]).
+pub const WEBSOCKET: &str = "/ws";
+/// The health check (at the root, not under [`PREFIX`]).
+pub const HEALTHZ: &str = "/healthz";
+
+/// HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (rate limited): sign-up and sign-in.
+    Anyone,
+    /// A signed-in device: `Authorization: Bearer <token>`.
+    Device,
+}
+
+/// One REST endpoint under [`PREFIX`].
+pub trait Endpoint {
+    /// Its method.
+    const METHOD: Method;
+    /// Its path under [`PREFIX`], with `{name}` for each path parameter (the
+    /// server's router reads the same template).
+    const PATH: &'static str;
+    /// Who may call it.
+    const ACCESS: Access;
+    /// What fills the path parameters (and query), in order.
+    type Params;
+    /// The JSON body (`()` for none).
+    type Request;
+    /// The JSON answer (`()` for an empty 204).
+    type Response;
+    /// The path under [`PREFIX`] for `params`.
+    fn path(params: &Self::Params) -> String;
+}
+
+/// The full path of an endpoint for `params`: [`PREFIX`] + [`Endpoint::path`].
+pub fn url<E: Endpoint>(params: &E::Params) -> String {
+    format!("{PREFIX}{}", E::path(params))
+}
+
+/// `template` with each `{…}` replaced by the next of `values`.
+fn fill(template: &str, values: &[&dyn Display]) -> String {
+    let mut out = String::with_capacity(template.len() + 40 * values.len());
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let close = after.find('}').map_or(after.len(), |c| c + 1);
+        if let Some(value) = values.next() {
+            out.push_str(&value.to_string());
+        }
+        rest = &after[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A query value percent-encoded (everything but RFC 3986's unreserved
+/// characters), so a phone number's `+` does not arrive as a space.
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+macro_rules! endpoint {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $method:ident $path:literal, $access:ident,
+        $params:ty, $request:ty => $response:ty,
+        |$p:ident| $fill:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl Endpoint for $name {
+            const METHOD: Method = Method::$method;
+            const PATH: &'static str = $path;
+            const ACCESS: Access = Access::$access;
+            type Params = $params;
+            type Request = $request;
+            type Response = $response;
+            fn path($p: &Self::Params) -> String {
+                $fill
+            }
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        $name:ident: $method:ident $path:literal, $access:ident,
+        $request:ty => $response:ty
+    ) => {
+        endpoint!(
+            $(#[$doc])*
+            $name: $method $path, $access, (), $request => $response,
+            |_p| $path.to_owned()
+        );
+    };
+}
+
+endpoint!(
+    /// Creates an account and signs this browser in as its first device (201).
+    Register: Post "/accounts", Anyone, RegisterRequest => Session
+);
+endpoint!(
+    /// Signs in: a new device for this browser.
+    SignIn: Post "/sessions", Anyone, SignInRequest => Session
+);
+endpoint!(
+    /// Signs this device out: its token dies (204).
+    SignOut: Delete "/sessions/current", Device, () => ()
+);
+endpoint!(
+    /// The caller's profile.
+    Me: Get "/me", Device, () => Profile
+);
+endpoint!(
+    /// Changes the caller's profile and privacy settings.
+    UpdateMe: Patch "/me", Device, UpdateProfile => Profile
+);
+endpoint!(
+    /// The caller's signed-in devices.
+    Devices: Get "/devices", Device, () => Vec<Device>
+);
+endpoint!(
+    /// Signs one of the caller's devices out (204); its socket closes with 4001.
+    RevokeDevice: Delete "/devices/{device_id}", Device, DeviceId, () => (),
+    |device| fill(RevokeDevice::PATH, &[device])
+);
+endpoint!(
+    /// Finds a user by exact (normalised) handle; rate limited per account.
+    LookupUser: Get "/users/lookup", Device, String, () => UserCard,
+    |handle| format!("{}?handle={}", LookupUser::PATH, encode_query_value(handle))
+);
+endpoint!(
+    /// The card of a known user id (someone who wrote to the caller).
+    User: Get "/users/{user_id}", Device, UserId, () => UserCard,
+    |user| fill(User::PATH, &[user])
+);
+endpoint!(
+    /// The caller's contacts.
+    Contacts: Get "/contacts", Device, () => Vec<Contact>
+);
+endpoint!(
+    /// Adds a contact (idempotent).
+    AddContact: Put "/contacts/{user_id}", Device, UserId, () => Contact,
+    |user| fill(AddContact::PATH, &[user])
+);
+endpoint!(
+    /// Removes a contact (204).
+    RemoveContact: Delete "/contacts/{user_id}", Device, UserId, () => (),
+    |user| fill(RemoveContact::PATH, &[user])
+);
+endpoint!(
+    /// Publishes this device's identity keys (once), one-time keys and fallback key.
+    PublishKeys: Put "/keys", Device, UploadKeys => KeyCount
+);
+endpoint!(
+    /// How many of this device's one-time keys are left unclaimed.
+    CountKeys: Get "/keys/count", Device, () => KeyCount
+);
+endpoint!(
+    /// One key per named device to start an Olm session with.
+    ClaimKeys: Post "/keys/claim", Device, ClaimRequest => Vec<ClaimedKey>
+);
+endpoint!(
+    /// The identity keys of all of a user's devices.
+    UserKeys: Get "/users/{user_id}/keys", Device, UserId, () => Vec<DeviceKeys>,
+    |user| fill(UserKeys::PATH, &[user])
+);
+endpoint!(
+    /// STUN/TURN servers and a short-lived TURN credential.
+    IceServers: Get "/calls/ice", Device, () => IceConfig
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_filled_in_order_and_queries_encoded() {
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            url::<UserKeys>(&id),
+            "/api/v1/users/00000000-0000-0000-0000-000000000000/keys"
+        );
+        assert_eq!(
+            RevokeDevice::path(&id),
+            "/devices/00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            LookupUser::path(&"+44 20 7946".to_owned()),
+            "/users/lookup?handle=%2B44%2020%207946"
+        );
+        assert_eq!(url::<SignIn>(&()), "/api/v1/sessions");
+        assert_eq!(fill("/a/{x}/b/{y}", &[&1, &"two"]), "/a/1/b/two");
+    }
+}
