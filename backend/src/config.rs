@@ -85,6 +85,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_STRANGER_MAX_QUEUED", default_value = "20")]
     pub stranger_max_queued: u32,
 
+    /// Messages a stranger may send one person in a burst, live or queued,
+    /// before being paced to one every 3 s (until the person replies or
+    /// adds them).
+    #[arg(long, env = "PARLEY_STRANGER_BURST", default_value = "20")]
+    pub stranger_burst: NonZeroU32,
+
     /// Sends one account may make per second, sustained (bursts of twenty
     /// seconds' worth are allowed).
     #[arg(long, env = "PARLEY_SENDS_PER_SECOND", default_value = "1000")]
@@ -233,6 +239,7 @@ impl Config {
             queue_max_mib: 100,
             stranger_max_queued: 10_000,
             sends_per_second: NonZeroU32::MIN.saturating_add(99_999),
+            stranger_burst: generous,
             workers: 1,
             turn: TurnConfig::off(),
         }

@@ -300,3 +300,75 @@ async fn a_client_that_pipelines_its_sends_and_reads_its_answers_is_never_cut_of
     let _sink = writer.await.unwrap().expect("every send was written");
     assert_eq!(queued(&pool, device, 0).await, SENDS as i64);
 }
+
+#[sqlx::test]
+async fn a_stranger_cannot_flood_an_online_recipient(pool: PgPool) {
+    let server =
+        TestServer::start_with(&pool, |c| c.stranger_burst = 5.try_into().unwrap()).unwrap();
+    let [bob, mallory, carol] =
+        <[Session; 3]>::try_from(users(&server, &["bob", "mallory", "carol"]).await).unwrap();
+    add_contact(&server, &bob, carol.profile.user_id).await;
+    let (bob_user, bob_device) = (bob.profile.user_id, bob.device_id);
+    let mut bob = Client::connect(&server, bob).await;
+    let mut mallory = Client::connect(&server, mallory).await;
+    let mut carol = Client::connect(&server, carol).await;
+
+    // Bob is online and acks everything: the stranger is paced all the same.
+    let reader = tokio::spawn(async move {
+        let senders = drain(&mut bob, 15).await;
+        (bob, senders)
+    });
+    let (accepted, code) = send_until_refused(&mut mallory, bob_user, bob_device, b"hey", 50).await;
+    assert_eq!((accepted, code), (5, Some(ErrorCode::RateLimited)));
+    for _ in 0..10 {
+        send_one(&mut carol, bob_user, bob_device, b"hi bob")
+            .await
+            .unwrap();
+    }
+    let (_bob, senders) = reader.await.unwrap();
+    let from_carol = senders.iter().filter(|&&s| s == carol.user()).count();
+    assert_eq!((senders.len(), from_carol), (15, 10));
+}
+
+#[sqlx::test]
+async fn read_receipts_for_an_offline_sender_are_merged_into_one_row(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [bob, carol] = <[Session; 2]>::try_from(users(&server, &["bob", "carol"]).await).unwrap();
+    // Bob knows Carol, so her receipts may reach him; he is offline.
+    add_contact(&server, &bob, carol.profile.user_id).await;
+    let bob_user = bob.profile.user_id;
+    let mut carol = Client::connect(&server, carol).await;
+    let ids: Vec<MessageId> = (0..10).map(|_| Uuid::now_v7()).collect();
+    for id in &ids {
+        carol
+            .send_frame(ClientFrame::Read {
+                sender: bob_user,
+                ids: vec![*id, *id],
+            })
+            .await;
+    }
+    carol.expect_nothing_pending().await;
+
+    // Bob comes back: one receipt holds everything Carol read, once each.
+    let mut bob = Client::connect(&server, bob).await;
+    let nonce = 7;
+    bob.send_frame(ClientFrame::Ping { nonce }).await;
+    let mut receipts = Vec::new();
+    loop {
+        match bob.next().await {
+            ServerFrame::Pong { nonce: got } if got == nonce => break,
+            ServerFrame::Receipt {
+                kind: ReceiptKind::Read,
+                by,
+                ids,
+                ..
+            } => receipts.push((by, ids)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        receipts,
+        vec![(carol.user(), ids)],
+        "one row per conversation"
+    );
+}

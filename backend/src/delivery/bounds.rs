@@ -203,18 +203,15 @@ impl QueueBounds {
     }
 }
 
-/// Sends per account: a sustained rate with bursts of [`BURST_SECONDS`] of it.
+/// A rate per key (GCRA), its idle keys pruned every minute by a task on
+/// the current runtime (keys are attacker-chosen: memory follows recent use).
 #[derive(Debug, Clone)]
-pub struct SendRate(Arc<DefaultKeyedRateLimiter<UserId>>);
+pub struct KeyedRate<K: std::hash::Hash + Eq + Clone>(Arc<DefaultKeyedRateLimiter<K>>);
 
-impl SendRate {
-    /// A limiter at `per_second`; idle accounts are pruned every minute by a
-    /// task on the current runtime.
-    pub fn start(per_second: NonZeroU32) -> Self {
-        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(BURST_SECONDS - 1));
-        let limiter = Arc::new(RateLimiter::keyed(
-            Quota::per_second(per_second).allow_burst(burst),
-        ));
+impl<K: std::hash::Hash + Eq + Clone + Send + Sync + 'static> KeyedRate<K> {
+    /// A limiter with `quota` per key.
+    pub fn start(quota: Quota) -> Self {
+        let limiter = Arc::new(RateLimiter::keyed(quota));
         let weak = Arc::downgrade(&limiter);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -231,11 +228,32 @@ impl SendRate {
         Self(limiter)
     }
 
-    /// Takes one send from `user`'s allowance; false when it is spent.
-    pub fn allow(&self, user: UserId) -> bool {
-        self.0.check_key(&user).is_ok()
+    /// Takes one from `key`'s allowance; false when it is spent.
+    pub fn allow(&self, key: &K) -> bool {
+        self.0.check_key(key).is_ok()
     }
 }
+
+/// Sends per account: `per_second` sustained, bursts of [`BURST_SECONDS`] of it.
+pub fn send_rate(per_second: NonZeroU32) -> KeyedRate<UserId> {
+    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(BURST_SECONDS - 1));
+    KeyedRate::start(Quota::per_second(per_second).allow_burst(burst))
+}
+
+/// Messages from a stranger to one person, live or queued: a burst of
+/// `burst`, then one every [`STRANGER_PACE`], until the person replies or
+/// adds them. A message request, not a firehose: one hostile account cannot
+/// flood someone's open socket.
+pub fn stranger_rate(burst: NonZeroU32) -> KeyedRate<(UserId, UserId)> {
+    let quota = Quota::with_period(STRANGER_PACE).map_or_else(
+        || Quota::per_second(NonZeroU32::MIN),
+        |q| q.allow_burst(burst),
+    );
+    KeyedRate::start(quota)
+}
+
+/// How often a stranger may send once their burst is spent.
+const STRANGER_PACE: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

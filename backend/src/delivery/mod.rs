@@ -16,7 +16,7 @@ pub mod send;
 use crate::config::Config;
 use crate::gateway::{Command, Gateway, Pushed, try_push};
 use acquaintances::Acquaintances;
-use bounds::{Limits, QueueBounds, SendRate};
+use bounds::{KeyedRate, Limits, QueueBounds};
 use bytes::Bytes;
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
@@ -80,8 +80,25 @@ pub struct Delivery {
     /// Who knows whom (strangers have tighter bounds).
     pub acquaintances: Acquaintances,
     /// Sends per account.
-    pub send_rate: SendRate,
+    pub send_rate: KeyedRate<UserId>,
+    /// Sends per (stranger, recipient).
+    pub stranger_rate: KeyedRate<(UserId, UserId)>,
+    /// The read receipt row each reader has waiting in each offline
+    /// device's queue, which later reads are merged into.
+    pending_reads: DashMap<DeviceId, HashMap<UserId, PendingRead>>,
 }
+
+/// A queued read receipt that more ids can still join.
+#[derive(Debug)]
+struct PendingRead {
+    row_id: MessageId,
+    seq: i64,
+    ids: Vec<MessageId>,
+}
+
+/// Devices with read receipts waiting to be merged; past this the oldest
+/// merges are forgotten (later reads start new rows).
+const MAX_PENDING_READ_DEVICES: usize = 100_000;
 
 /// A live delivery inside its ack window.
 #[derive(Debug)]
@@ -152,7 +169,9 @@ impl Delivery {
                 stranger_max: config.stranger_max_queued,
             }),
             acquaintances: Acquaintances::start(pool),
-            send_rate: SendRate::start(config.sends_per_second),
+            send_rate: bounds::send_rate(config.sends_per_second),
+            stranger_rate: bounds::stranger_rate(config.stranger_burst),
+            pending_reads: DashMap::new(),
         }
     }
 
@@ -243,8 +262,73 @@ impl Delivery {
                 let _ = waiting.outcome.send(Outcome::Queued(durable));
             }
         }
-        // Its queue drains now: counted afresh when it is next offline.
+        // Its queue drains now: counted afresh when it is next offline, and
+        // receipts from now on start new rows.
         self.bounds.forget(device);
+        self.pending_reads.remove(&device);
+    }
+
+    /// Queues a read receipt from `reader` for an offline `device`: merged
+    /// into the row that reader already has waiting there while it has room
+    /// (one row per conversation, however many times the chat was read),
+    /// else a new row. Called under the gateway's lock for `device` (see
+    /// [`Gateway::with`]), like every queue write for a device.
+    pub fn queue_read_receipt(
+        &self,
+        device: DeviceId,
+        reader: UserId,
+        ids: &[MessageId],
+        at: Millis,
+    ) {
+        use parley_protocol::frame::{ReceiptKind, ServerFrame};
+        use parley_protocol::limits::MAX_IDS_PER_FRAME;
+        if !self.pending_reads.contains_key(&device)
+            && self.pending_reads.len() >= MAX_PENDING_READ_DEVICES
+        {
+            self.pending_reads.clear();
+        }
+        let mut per_device = self.pending_reads.entry(device).or_default();
+        let merge = per_device
+            .get(&reader)
+            .is_some_and(|p| p.ids.len() + ids.len() <= MAX_IDS_PER_FRAME);
+        if !merge {
+            per_device.insert(
+                reader,
+                PendingRead {
+                    row_id: uuid::Uuid::now_v7(),
+                    seq: self.seq.next(),
+                    ids: Vec::with_capacity(ids.len()),
+                },
+            );
+        }
+        let Some(pending) = per_device.get_mut(&reader) else {
+            return;
+        };
+        for id in ids {
+            if !pending.ids.contains(id) {
+                pending.ids.push(*id);
+            }
+        }
+        let frame = ServerFrame::Receipt {
+            kind: ReceiptKind::Read,
+            by: reader,
+            ids: pending.ids.clone(),
+            at,
+        };
+        let row = Row {
+            device,
+            row_id: pending.row_id,
+            seq: pending.seq,
+            kind: RowKind::Receipt,
+            sender: reader,
+            frame: Bytes::from(frame.encode()),
+        };
+        drop(per_device);
+        if merge {
+            self.writer.replace_detached(row);
+        } else {
+            self.enqueue_detached(row);
+        }
     }
 
     /// Routes to every target now, in the caller's order, and returns a

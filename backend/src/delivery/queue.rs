@@ -11,6 +11,7 @@ use crate::error::ApiResult;
 use bytes::Bytes;
 use parley_protocol::{DeviceId, MessageId, UserId};
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot, watch};
@@ -52,6 +53,9 @@ pub type Durable = oneshot::Receiver<bool>;
 #[derive(Debug)]
 enum Op {
     Insert(Row, Option<oneshot::Sender<bool>>),
+    /// Insert, or replace the frame of the row already there (a receipt
+    /// that more ids were merged into).
+    Replace(Row),
     Delete(DeviceId, MessageId),
 }
 
@@ -110,6 +114,12 @@ impl QueueWriter {
         self.submit(Op::Insert(row, None));
     }
 
+    /// Queues a receipt row that replaces the frame of the row with the same
+    /// id, if it is still there (nobody waits for it).
+    pub fn replace_detached(&self, row: Row) {
+        self.submit(Op::Replace(row));
+    }
+
     /// Queues the deletion of an acknowledged row.
     pub fn delete(&self, device: DeviceId, row_id: MessageId) {
         self.submit(Op::Delete(device, row_id));
@@ -162,24 +172,79 @@ async fn run(pool: PgPool, inner: Arc<Inner>) {
     }
 }
 
+/// The columns of rows to insert, as arrays for one `UNNEST` statement.
+#[derive(Default)]
+struct Columns<'a> {
+    devices: Vec<DeviceId>,
+    row_ids: Vec<MessageId>,
+    seqs: Vec<i64>,
+    kinds: Vec<i16>,
+    senders: Vec<UserId>,
+    frames: Vec<&'a [u8]>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, row: &'a Row) {
+        self.devices.push(row.device);
+        self.row_ids.push(row.row_id);
+        self.seqs.push(row.seq);
+        self.kinds.push(row.kind as i16);
+        self.senders.push(row.sender);
+        self.frames.push(&row.frame);
+    }
+
+    /// Runs `sql` (an insert from `UNNEST` of the six arrays) over these rows.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        sql: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        if self.devices.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(sql)
+            .bind(&self.devices)
+            .bind(&self.row_ids)
+            .bind(&self.seqs)
+            .bind(&self.kinds)
+            .bind(&self.senders)
+            .bind(&self.frames)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+}
+
+// A revoked device's rows are dropped (the join), not an error for the
+// batch: the key-share lock waits for a concurrent delete and then skips the
+// row instead of failing the foreign-key check.
+const INSERT: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
+     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
+         AS r(device_id, row_id, seq, kind, sender_id, frame)
+     JOIN devices d ON d.id = r.device_id
+     FOR KEY SHARE OF d
+     ON CONFLICT (device_id, row_id) DO NOTHING";
+
+// The same, replacing the frame of a receipt row that is still there.
+const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
+     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
+         AS r(device_id, row_id, seq, kind, sender_id, frame)
+     JOIN devices d ON d.id = r.device_id
+     FOR KEY SHARE OF d
+     ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
+         WHERE queue.kind = EXCLUDED.kind";
+
 async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
-    let mut devices = Vec::new();
-    let mut row_ids = Vec::new();
-    let mut seqs = Vec::new();
-    let mut kinds = Vec::new();
-    let mut senders = Vec::new();
-    let mut frames: Vec<&[u8]> = Vec::new();
+    let mut inserts = Columns::default();
+    // One statement may touch a row once: the last replacement of each wins.
+    let mut replaced: HashMap<(DeviceId, MessageId), &Row> = HashMap::new();
     let mut del_devices = Vec::new();
     let mut del_ids = Vec::new();
     for op in ops {
         match op {
-            Op::Insert(row, _) => {
-                devices.push(row.device);
-                row_ids.push(row.row_id);
-                seqs.push(row.seq);
-                kinds.push(row.kind as i16);
-                senders.push(row.sender);
-                frames.push(&row.frame);
+            Op::Insert(row, _) => inserts.push(row),
+            Op::Replace(row) => {
+                replaced.insert((row.device, row.row_id), row);
             }
             Op::Delete(device, id) => {
                 del_devices.push(*device);
@@ -187,28 +252,13 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
             }
         }
     }
-    let mut tx = pool.begin().await?;
-    if !devices.is_empty() {
-        // A revoked device's rows are dropped (the join), not an error for
-        // the batch: the key-share lock waits for a concurrent delete and then
-        // skips the row instead of failing the foreign-key check.
-        sqlx::query(
-            "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
-             SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
-                 AS r(device_id, row_id, seq, kind, sender_id, frame)
-             JOIN devices d ON d.id = r.device_id
-             FOR KEY SHARE OF d
-             ON CONFLICT (device_id, row_id) DO NOTHING",
-        )
-        .bind(&devices)
-        .bind(&row_ids)
-        .bind(&seqs)
-        .bind(&kinds)
-        .bind(&senders)
-        .bind(&frames)
-        .execute(&mut *tx)
-        .await?;
+    let mut replacements = Columns::default();
+    for row in replaced.into_values() {
+        replacements.push(row);
     }
+    let mut tx = pool.begin().await?;
+    inserts.insert(&mut tx, INSERT).await?;
+    replacements.insert(&mut tx, REPLACE).await?;
     // Deletes after inserts: an ack that raced ahead of its row's insert in
     // the same batch still removes it.
     if !del_devices.is_empty() {

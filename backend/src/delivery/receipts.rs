@@ -8,7 +8,7 @@ use crate::gateway::{Command, Pushed, try_push};
 use crate::state::AppState;
 use bytes::Bytes;
 use parley_protocol::frame::{ReceiptKind, ServerFrame};
-use parley_protocol::{MessageId, UserId};
+use parley_protocol::{MessageId, Millis, UserId};
 use std::collections::HashMap;
 
 /// A device stored these messages: forget them and tell their senders
@@ -25,17 +25,15 @@ pub async fn acked(state: &AppState, caller: Caller, acks: Vec<(MessageId, Optio
     }
     let at = now_millis();
     for (sender, ids) in by_sender {
-        let frame = ServerFrame::Receipt {
-            kind: ReceiptKind::Delivered,
-            by: caller.user_id,
+        notify(
+            state,
+            sender,
+            caller.user_id,
+            ReceiptKind::Delivered,
             ids,
             at,
-        };
-        // Unbounded: one per acked batch of the sender's own messages, so
-        // they are bounded by what the sender could send, and checking them
-        // would put a count (a commit barrier and a query) on every ack of
-        // a draining queue.
-        notify(state, sender, caller.user_id, frame, false).await;
+        )
+        .await;
     }
 }
 
@@ -77,19 +75,34 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec
             return;
         }
     }
-    let frame = ServerFrame::Receipt {
-        kind: ReceiptKind::Read,
-        by: caller.user_id,
+    notify(
+        state,
+        sender,
+        caller.user_id,
+        ReceiptKind::Read,
         ids,
-        at: now_millis(),
-    };
-    notify(state, sender, caller.user_id, frame, true).await;
+        now_millis(),
+    )
+    .await;
 }
 
 /// Sends a receipt from `by` to every device of `user`: live when
-/// connected, queued otherwise; when `bounded`, only within the device's
-/// queue bounds (past them it is dropped: a tick is not worth a full queue).
-async fn notify(state: &AppState, user: UserId, by: UserId, frame: ServerFrame, bounded: bool) {
+/// connected, queued otherwise.
+///
+/// Delivered receipts are queued as they come, unchecked: there is one per
+/// acked batch of the sender's own messages, so they are bounded by what the
+/// sender could send, and checking them would put a count (a commit barrier
+/// and a query) on every ack of a draining queue. Read receipts are merged
+/// into the reader's waiting row for the device, and dropped past the
+/// device's bounds for that reader (a tick is not worth a full queue).
+async fn notify(
+    state: &AppState,
+    user: UserId,
+    by: UserId,
+    kind: ReceiptKind,
+    ids: Vec<MessageId>,
+    at: Millis,
+) {
     let devices = match state.directory.devices(user).await {
         Ok(Some(list)) => list,
         Ok(None) => return,
@@ -98,10 +111,19 @@ async fn notify(state: &AppState, user: UserId, by: UserId, frame: ServerFrame, 
             return;
         }
     };
-    let bytes = Bytes::from(frame.encode());
+    let read = kind == ReceiptKind::Read;
+    let bytes = Bytes::from(
+        ServerFrame::Receipt {
+            kind,
+            by,
+            ids: ids.clone(),
+            at,
+        }
+        .encode(),
+    );
     let delivery = &state.delivery;
     for &device in devices.iter() {
-        if bounded && !state.gateway.is_connected(device) {
+        if read && !state.gateway.is_connected(device) {
             let fits = delivery
                 .bounds
                 .admit(
@@ -118,7 +140,12 @@ async fn notify(state: &AppState, user: UserId, by: UserId, frame: ServerFrame, 
         }
         state.gateway.with(device, |conn| {
             let pushed = conn.map(|c| try_push(c, Command::Frame(bytes.clone())));
-            if pushed != Some(Pushed::Yes) {
+            if pushed == Some(Pushed::Yes) {
+                return;
+            }
+            if read {
+                delivery.queue_read_receipt(device, by, &ids, at);
+            } else {
                 delivery.enqueue_detached(Row {
                     device,
                     row_id: uuid::Uuid::now_v7(),

@@ -31,7 +31,7 @@ pub async fn handle(
     payloads: Vec<DevicePayload>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Option<ServerFrame> {
-    if !state.delivery.send_rate.allow(caller.user_id) {
+    if !state.delivery.send_rate.allow(&caller.user_id) {
         return Some(rejected(
             id,
             ErrorCode::RateLimited,
@@ -110,7 +110,19 @@ pub async fn handle(
         });
     }
 
-    if to != caller.user_id && !admitted(state, caller.user_id, to, &recipient, &payloads).await {
+    // Someone the recipient never wrote to and has not added is paced, live
+    // or queued (a message request).
+    let stranger = !state.delivery.acquaintances.knows(to, caller.user_id).await;
+    if stranger && !state.delivery.stranger_rate.allow(&(caller.user_id, to)) {
+        return Some(rejected(
+            id,
+            ErrorCode::RateLimited,
+            "they have not replied yet: wait a moment before the next message",
+        ));
+    }
+    if to != caller.user_id
+        && !admitted(state, caller.user_id, stranger, &recipient, &payloads).await
+    {
         return Some(rejected(
             id,
             ErrorCode::RecipientFull,
@@ -167,20 +179,15 @@ pub async fn handle(
 async fn admitted(
     state: &AppState,
     sender: UserId,
-    to: UserId,
+    stranger: bool,
     recipient: &[DeviceId],
     payloads: &[DevicePayload],
 ) -> bool {
     let delivery = &state.delivery;
-    let mut stranger = None;
     for p in payloads {
         if !recipient.contains(&p.device) || state.gateway.is_connected(p.device) {
             continue;
         }
-        let stranger = match stranger {
-            Some(known) => known,
-            None => *stranger.insert(!delivery.acquaintances.knows(to, sender).await),
-        };
         let fits = delivery
             .bounds
             .admit(
