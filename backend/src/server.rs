@@ -47,42 +47,56 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
     Ok(pool)
 }
 
+/// Runs `job` every `period` (the first time at once) for as long as the
+/// runtime lives.
+fn every<F, Fut>(period: Duration, mut job: F)
+where
+    F: FnMut() -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            job().await;
+        }
+    });
+}
+
+/// Logs what a clean-up removed, or why it failed.
+fn log_removed<E: std::fmt::Display>(removed: Result<u64, E>, what: &str) {
+    match removed {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "{what}"),
+        Err(e) => tracing::warn!(error = %e, "{what}: failed"),
+    }
+}
+
 /// Periodic upkeep that must not run per request.
 fn spawn_jobs(state: &AppState) {
     let limits = state.limits.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limits.prune();
-        }
+    every(Duration::from_secs(60), move || {
+        limits.prune();
+        std::future::ready(())
     });
     if state.config.device_idle_days > 0 {
         let state = state.clone();
         let idle = Duration::from_secs(u64::from(state.config.device_idle_days) * 86_400);
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                match crate::devices::idle::expire(&state, idle).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "signed out idle devices"),
-                    Err(e) => tracing::warn!(error = %e, "device expiry failed"),
-                }
+        every(Duration::from_secs(3600), move || {
+            let state = state.clone();
+            async move {
+                let expired = crate::devices::idle::expire(&state, idle).await;
+                log_removed(expired.map(|n| n as u64), "signed out idle devices");
             }
         });
     }
     let pool = state.pool.clone();
     let retention = Duration::from_secs(u64::from(state.config.retention_days) * 86_400);
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match crate::delivery::queue::expire(&pool, retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expired undelivered messages"),
-                Err(e) => tracing::warn!(error = %e, "queue expiry failed"),
-            }
+    every(Duration::from_secs(3600), move || {
+        let pool = pool.clone();
+        async move {
+            let expired = crate::delivery::queue::expire(&pool, retention).await;
+            log_removed(expired, "expired undelivered messages");
         }
     });
 }

@@ -239,17 +239,7 @@ async fn read_receipts_from_someone_without_a_conversation_never_reach_the_queue
             ids: vec![id, id],
         })
         .await;
-    let read = bob
-        .next_matching(|f| match f {
-            ServerFrame::Receipt {
-                kind: ReceiptKind::Read,
-                by,
-                ids,
-                ..
-            } => Some((by, ids)),
-            _ => None,
-        })
-        .await;
+    let read = bob.next_receipt(ReceiptKind::Read).await;
     assert_eq!(read, (carol.user(), vec![id]));
 }
 

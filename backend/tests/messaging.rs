@@ -468,17 +468,7 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
         ids: vec![id],
     })
     .await;
-    let got = a
-        .next_matching(|f| match f {
-            ServerFrame::Receipt {
-                kind: ReceiptKind::Read,
-                by,
-                ids,
-                ..
-            } => Some((by, ids)),
-            _ => None,
-        })
-        .await;
+    let got = a.next_receipt(ReceiptKind::Read).await;
     assert_eq!(got, (b.user(), vec![id]));
 
     let res = reqwest::Client::new()

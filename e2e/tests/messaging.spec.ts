@@ -245,7 +245,11 @@ async function contactId(page: Page, user: User): Promise<string> {
   }, user.handle);
 }
 
-test('a chat with 10,000 messages opens at the end and pages back', async ({ page: a, newPage }) => {
+/** Alice on `a` adds Bob (who signs up on a new page); Bob's id, for seeding her store. */
+async function aliceAddsBob(
+  a: Page,
+  newPage: () => Promise<Page>,
+): Promise<{ alice: User; bob: User; peer: string }> {
   const alice = newUser('Alice');
   const bob = newUser('Bob');
   const b = await newPage();
@@ -253,7 +257,11 @@ test('a chat with 10,000 messages opens at the end and pages back', async ({ pag
   await join(b, bob);
   await addContact(a, bob.handle);
   await expect(contactItem(a, bob)).toBeVisible();
-  const peer = await contactId(a, bob);
+  return { alice, bob, peer: await contactId(a, bob) };
+}
+
+test('a chat with 10,000 messages opens at the end and pages back', async ({ page: a, newPage }) => {
+  const { bob, peer } = await aliceAddsBob(a, newPage);
 
   const start = Date.now() - 10_000 * 60_000;
   const messages = Array.from({ length: 10_000 }, (_, i) => ({
@@ -307,14 +315,7 @@ test('a chat with 10,000 messages opens at the end and pages back', async ({ pag
 });
 
 test('a chat with 100 unread messages opens at the first of them, with the marker', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await addContact(a, bob.handle);
-  await expect(contactItem(a, bob)).toBeVisible();
-  const peer = await contactId(a, bob);
+  const { bob, peer } = await aliceAddsBob(a, newPage);
   const start = Date.now() - 300 * 60_000;
   await seed(
     a,
@@ -338,14 +339,7 @@ test('a chat with 100 unread messages opens at the first of them, with the marke
 });
 
 test('live messages keep the open chat to a bounded window', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await addContact(a, bob.handle);
-  await expect(contactItem(a, bob)).toBeVisible();
-  const peer = await contactId(a, bob);
+  const { bob, peer } = await aliceAddsBob(a, newPage);
   const start = Date.now() - 200 * 60_000;
   await seed(
     a,
@@ -369,14 +363,7 @@ test('live messages keep the open chat to a bounded window', async ({ page: a, n
 });
 
 test('every tick state renders', async ({ page: a, newPage }) => {
-  const alice = newUser('Alice');
-  const bob = newUser('Bob');
-  const b = await newPage();
-  await join(a, alice);
-  await join(b, bob);
-  await addContact(a, bob.handle);
-  await expect(contactItem(a, bob)).toBeVisible();
-  const peer = await contactId(a, bob);
+  const { bob, peer } = await aliceAddsBob(a, newPage);
   const now = Date.now();
   await seed(a, peer, [
     { text: 'Are you coming tonight?', outgoing: false, status: 'Sent', at: now - 86_400_000 - 60_000 },

@@ -197,6 +197,20 @@ impl Client {
         );
     }
 
+    /// The next receipt of `kind`: who sent it and for which ids.
+    pub async fn next_receipt(
+        &mut self,
+        kind: parley_protocol::frame::ReceiptKind,
+    ) -> (UserId, Vec<MessageId>) {
+        self.next_matching(|f| match f {
+            ServerFrame::Receipt {
+                kind: got, by, ids, ..
+            } if got == kind => Some((by, ids)),
+            _ => None,
+        })
+        .await
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
         // Wait for the server's side of the close handshake.

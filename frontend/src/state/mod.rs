@@ -38,6 +38,9 @@ pub struct AppState {
     pub session: RwSignal<Option<Session>>,
     /// The contact list (from cache first, then from the server).
     pub contacts: RwSignal<Vec<Contact>>,
+    /// Bumped by every change of the contact list, so that a server copy
+    /// fetched before a change made here does not overwrite it.
+    contacts_version: StoredValue<u64>,
     /// Why the auth screen is showing, after a forced sign-out.
     pub notice: RwSignal<Option<String>>,
     /// The WebSocket's state.
@@ -61,6 +64,7 @@ impl AppState {
         let app = Self {
             session: RwSignal::new(session.clone()),
             contacts: RwSignal::new(contacts),
+            contacts_version: StoredValue::new(0),
             notice: RwSignal::new(None),
             link: RwSignal::new(LinkStatus::Connecting),
             unreachable: RwSignal::new(false),
@@ -174,6 +178,7 @@ impl AppState {
         {
             storage::save_contacts(owner, &contacts);
         }
+        self.contacts_version.update_value(|v| *v += 1);
         self.contacts.set(contacts);
     }
 
@@ -184,9 +189,13 @@ impl AppState {
             if let Ok(profile) = self.authed(|t| async move { api::me(&t).await }).await {
                 self.set_profile(profile);
             }
+            // A contact added or removed while the list was on its way wins
+            // over the older copy (a slow server under load showed it).
+            let version = self.contacts_version.get_value();
             if let Ok(contacts) = self
                 .authed(|t| async move { api::contacts(&t).await })
                 .await
+                && self.contacts_version.get_value() == version
             {
                 self.set_contacts(contacts);
             }
