@@ -1,4 +1,7 @@
 //! Who is online, and who wants to know. Ephemeral: only "last seen" is stored.
+//!
+//! Watchers also hear when a watched user's devices change, so a chat that
+//! is open (or a contact list) learns of a new identity key at once.
 
 use crate::gateway::Gateway;
 use dashmap::DashMap;
@@ -117,6 +120,24 @@ impl Presence {
                 // watcher's socket, so no one can cut others off by flapping.
                 gateway.push_ephemeral(device, visible.clone());
             }
+        }
+    }
+
+    /// Tells the devices watching `user` that `user`'s devices changed, so
+    /// they fetch the keys again (and show "safety number changed"). Sent to
+    /// every watcher whatever `user`'s presence setting: the device list is
+    /// public in the key directory, and a security notice must not depend on
+    /// who may see "last seen". The work is one ephemeral push per watcher,
+    /// the same as one presence change, and happens only when a device
+    /// publishes its keys or goes away.
+    pub fn devices_changed(&self, gateway: &Gateway, user: UserId) {
+        let watchers = self.watchers_of(user);
+        if watchers.is_empty() {
+            return;
+        }
+        let frame = bytes::Bytes::from(ServerFrame::DevicesChanged { user }.encode());
+        for device in watchers {
+            gateway.push_ephemeral(device, frame.clone());
         }
     }
 }

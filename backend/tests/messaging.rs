@@ -452,6 +452,47 @@ async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn watchers_hear_when_a_users_devices_change(pool: PgPool) {
+    // Alice has Bob's chat open (she watches him); Carol does not. Bob signs
+    // in on a new browser: once it publishes its keys Alice is told at once,
+    // without writing to him, and again when he revokes it.
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b, c] = <[_; 3]>::try_from(users(&server, &["alice", "bob", "carol"]).await).unwrap();
+    let (b_user, b_token) = (b.profile.user_id, b.token.clone());
+    let mut a = Client::connect(&server, a).await;
+    let mut c = Client::connect(&server, c).await;
+    a.send_frame(ClientFrame::Watch {
+        users: vec![b_user],
+    })
+    .await;
+    assert!(matches!(a.next().await, ServerFrame::Presence { user, .. } if user == b_user));
+
+    let res = reqwest::Client::new()
+        .post(server.http(&url::<e::SignIn>(&())))
+        .json(&serde_json::json!({"handle": "bob", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let b_laptop: parley_protocol::api::Session = res.json().await.unwrap();
+    // Signed in but without keys, the laptop is no one's business yet.
+    a.expect_nothing_pending().await;
+    publish_identity(&server.http(""), &b_laptop).await;
+    assert_eq!(a.next().await, ServerFrame::DevicesChanged { user: b_user });
+    a.expect_nothing_pending().await;
+
+    let res = reqwest::Client::new()
+        .delete(server.http(&url::<e::RevokeDevice>(&b_laptop.device_id)))
+        .bearer_auth(&b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(a.next().await, ServerFrame::DevicesChanged { user: b_user });
+    a.expect_nothing_pending().await;
+    c.expect_nothing_pending().await;
+}
+
+#[sqlx::test]
 async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();

@@ -169,6 +169,37 @@ test('a new device gets new messages, and the contact sees the safety number cha
   expect(await safetyNumber(b2)).toBe(after);
 });
 
+test('with the chat open, the safety number change shows when the contact signs in on a new browser', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await send(a, 'before the new browser');
+  await showChats(b);
+  await chatItem(b, alice).click();
+  await expect(bubble(b, 'before the new browser')).toBeVisible();
+  await safetyNumber(a);
+  await a.getByTestId('verify-toggle').click();
+  await expect(a.getByTestId('verified-badge')).toBeVisible();
+  await a.getByTestId('close-safety').click();
+  await expect(a.getByTestId('safety-changed')).toHaveCount(0);
+
+  // Bob signs in on a second browser; Alice keeps his chat open and writes nothing.
+  const b2 = await newPage();
+  await b2.goto('/');
+  await signIn(b2, bob);
+  await expect(b2.getByTestId('main-screen')).toBeVisible();
+  await expect.poll(() => publishedDevices(server, bob.handle)).toBe(2);
+
+  // The server tells Alice's device that Bob's devices changed: the notice
+  // comes with no message sent either way.
+  await expect(a.getByTestId('safety-changed')).toBeVisible();
+  await expect(a.getByTestId('verified-badge')).toHaveCount(0);
+  await expect(a.getByTestId('message')).toHaveCount(1);
+});
+
 /** The sealed Olm state in `page`'s IndexedDB (read or written from a page that does not run the app). */
 async function olmState(page: Page, value?: string): Promise<string> {
   return page.evaluate(async (value) => {

@@ -82,7 +82,8 @@ pub enum ClientFrame {
         typing: bool,
     },
     /// Replace the set of users whose presence this device follows; answered
-    /// with a [`ServerFrame::Presence`] for each, then one on every change.
+    /// with a [`ServerFrame::Presence`] for each, then one on every change,
+    /// and a [`ServerFrame::DevicesChanged`] when their devices change.
     Watch {
         /// At most [`crate::limits::MAX_WATCHED_USERS`].
         users: Vec<UserId>,
@@ -233,6 +234,14 @@ pub enum ServerFrame {
     },
     /// A call signal for this device (see [`ClientFrame::Signal`]).
     Signal(SignalDelivery),
+    /// A watched user's set of devices with published keys changed (a new
+    /// device published its identity, or one was revoked, signed out or
+    /// expired): fetch their keys again. Never queued; sent to the devices
+    /// watching `user` (see [`ClientFrame::Watch`]).
+    DevicesChanged {
+        /// Whose devices changed.
+        user: UserId,
+    },
 }
 
 /// A call signal handed to one device.
@@ -394,6 +403,11 @@ mod tests {
         // Appended after `Typing` (index 9).
         assert_eq!(bytes[1], 10);
         assert_eq!(ServerFrame::decode(&bytes), Ok(delivery));
+        let changed = ServerFrame::DevicesChanged { user: id };
+        let bytes = changed.encode();
+        // Appended after `Signal` (index 10).
+        assert_eq!(bytes[1], 11);
+        assert_eq!(ServerFrame::decode(&bytes), Ok(changed));
     }
 
     #[test]

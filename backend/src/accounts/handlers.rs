@@ -185,7 +185,7 @@ pub async fn sign_in(
 /// `DELETE /sessions/current`: signs this device out (its token dies).
 pub async fn sign_out(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     store::delete_device(&state.pool, caller.user_id, caller.device_id).await?;
-    state.directory.invalidate(caller.user_id);
+    crate::devices::changed(&state, caller.user_id);
     state
         .gateway
         .disconnect(caller.device_id, close::UNAUTHORIZED);

@@ -32,7 +32,7 @@ pub async fn expire(state: &AppState, idle: Duration) -> ApiResult<usize> {
         store::touch_devices(&state.pool, &connected).await?;
         // Deleted only if still idle: a sign-in or request since the look-up keeps it.
         for (device, user) in store::delete_idle_devices(&state.pool, &idle_ones, idle).await? {
-            state.directory.invalidate(user);
+            super::changed(state, user);
             state.gateway.disconnect(device, close::UNAUTHORIZED);
             tracing::info!(%user, %device, "idle device signed out");
             expired += 1;

@@ -130,7 +130,7 @@ async fn upload(
     tx.commit().await?;
     if published {
         // From now on senders must encrypt for this device too.
-        state.directory.invalidate(caller.user_id);
+        crate::devices::changed(&state, caller.user_id);
     }
     Ok(web::Json(KeyCount {
         one_time_keys: u32::try_from(unclaimed).unwrap_or(u32::MAX),

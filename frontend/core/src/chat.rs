@@ -66,6 +66,9 @@ pub enum Event {
     },
     /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
     Signal(SignalDelivery),
+    /// A watched user's devices changed: fetch their keys and device list
+    /// again (a new identity key puts "safety number changed" in the chat).
+    DevicesChanged(UserId),
     /// Nothing to do (pongs).
     None,
 }
@@ -265,6 +268,7 @@ impl Chat {
             },
             ServerFrame::Typing { from, typing } => Event::Typing { from, typing },
             ServerFrame::Signal(signal) => Event::Signal(signal),
+            ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
         }
     }
 }
@@ -277,6 +281,17 @@ mod tests {
 
     fn id() -> Uuid {
         Uuid::now_v7()
+    }
+
+    #[test]
+    fn a_change_of_a_watched_users_devices_asks_for_their_keys() {
+        let (me, my_phone, bob, bob_phone) = (id(), id(), id(), id());
+        let mut chat = Chat::new(me, my_phone);
+        chat.set_devices(bob, vec![bob_phone]);
+        let event = chat.handle(ServerFrame::DevicesChanged { user: bob });
+        assert_eq!(event, Event::DevicesChanged(bob));
+        // The frame names no devices: the list changes once the keys are fetched.
+        assert_eq!(chat.targets(bob), vec![bob_phone]);
     }
 
     #[test]

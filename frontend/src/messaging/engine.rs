@@ -78,6 +78,7 @@ enum Job {
     SignalIn(SignalDelivery),
     SignalOut(Outgoing),
     RecordCall(CallLog),
+    DevicesChanged(UserId),
 }
 
 /// A call signal to encrypt and send.
@@ -241,6 +242,18 @@ pub fn on_frame(frame: ServerFrame) {
             Job::Delivered(vec![d])
         }
         Event::Signal(signal) => Job::SignalIn(signal),
+        Event::DevicesChanged(user) => {
+            // One fetch answers any number of changes still waiting for it.
+            let queued = engine
+                .jobs
+                .borrow()
+                .iter()
+                .any(|j| matches!(j, Job::DevicesChanged(u) if *u == user));
+            if queued {
+                return;
+            }
+            Job::DevicesChanged(user)
+        }
         Event::Accepted { id, at } => Job::Accepted { id, at },
         Event::Resend(id) => Job::Resend(id),
         Event::Rejected {
@@ -571,6 +584,9 @@ impl Engine {
                 Ok(())
             }
             Job::SignalIn(signal) => self.signal_in(signal).await,
+            // A new identity key shows "safety number changed" at once,
+            // not at the next message to or from them.
+            Job::DevicesChanged(user) => self.refresh_devices(user, &*self.secure()?).await,
             Job::SignalOut(out) => self.signal_out(out).await,
             Job::RecordCall(log) => {
                 learn_name(self, log.peer);
