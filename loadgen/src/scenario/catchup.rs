@@ -39,8 +39,14 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
         sink.flush().await?;
         match stream.next().await {
             Some(m) => {
-                if let Some(ServerFrame::Accepted { .. }) = conn::decode(m?)? {
-                    accepted += 1;
+                match conn::decode(m?)? {
+                    Some(ServerFrame::Accepted { .. }) => accepted += 1,
+                    // Past the server's bounds (a queue of more than
+                    // --queue-max-messages): say so instead of waiting forever.
+                    Some(ServerFrame::Rejected { code, message, .. }) => {
+                        bail!("send refused after {accepted} accepted: {code} ({message})")
+                    }
+                    _ => {}
                 }
             }
             None => bail!("sender socket closed"),
