@@ -1,5 +1,6 @@
 //! JSON bodies of the REST API, mounted under [`PREFIX`]. Which endpoint
-//! takes and answers which body is declared in [`crate::endpoint`].
+//! takes and answers which body is declared in the `endpoint` module, which
+//! builds on this one.
 
 use crate::{DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
