@@ -279,13 +279,7 @@ async fn a_device_becomes_a_target_once_it_publishes_its_keys(pool: PgPool) {
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_phone) = (b.profile.user_id, b.device_id);
     // Bob signs in on a laptop that has not published keys yet.
-    let res = reqwest::Client::new()
-        .post(server.http(&url::<e::SignIn>(&())))
-        .json(&serde_json::json!({"handle": "bob", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let b_laptop: parley_protocol::api::Session = res.json().await.unwrap();
+    let b_laptop = sign_in_without_keys(&server.http(""), "bob").await;
     let mut a = Client::connect(&server, a).await;
 
     // No one can encrypt for the laptop yet, so no one is asked to.
@@ -467,13 +461,7 @@ async fn watchers_hear_when_a_users_devices_change(pool: PgPool) {
     .await;
     assert!(matches!(a.next().await, ServerFrame::Presence { user, .. } if user == b_user));
 
-    let res = reqwest::Client::new()
-        .post(server.http(&url::<e::SignIn>(&())))
-        .json(&serde_json::json!({"handle": "bob", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let b_laptop: parley_protocol::api::Session = res.json().await.unwrap();
+    let b_laptop = sign_in_without_keys(&server.http(""), "bob").await;
     // Signed in but without keys, the laptop is no one's business yet.
     a.expect_nothing_pending().await;
     publish_identity(&server.http(""), &b_laptop).await;

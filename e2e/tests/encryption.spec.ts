@@ -14,6 +14,7 @@ import {
   sql,
   test,
   type ParleyServer,
+  type User,
 } from '../fixtures';
 import { bubble, chatItem, friends, openFromContacts, send, showChats, tick } from '../chat';
 
@@ -125,30 +126,45 @@ test('both sides see the same safety number, and can mark each other verified', 
   await expect(a.getByTestId('verified-badge')).toBeVisible();
 });
 
-test('a new device gets new messages, and the contact sees the safety number change', async ({
-  page: a,
-  newPage,
-  server,
-}) => {
+/**
+ * Alice and Bob are friends; Alice wrote `text`, Bob read it, and Alice marked
+ * Bob verified with his chat open. Returns her safety number then.
+ */
+async function verifiedChat(a: Page, newPage: () => Promise<Page>, text: string) {
   const { alice, bob, b } = await friends(a, newPage);
   await openFromContacts(a, bob);
-  await send(a, 'before the new device');
+  await send(a, text);
   await showChats(b);
   await chatItem(b, alice).click();
-  await expect(bubble(b, 'before the new device')).toBeVisible();
+  await expect(bubble(b, text)).toBeVisible();
   const before = await safetyNumber(a);
   await a.getByTestId('verify-toggle').click();
   await expect(a.getByTestId('verified-badge')).toBeVisible();
   await a.getByTestId('close-safety').click();
   await expect(a.getByTestId('safety-changed')).toHaveCount(0);
+  return { alice, bob, b, before };
+}
+
+/** `user` signs in on a second browser, which has published its keys when this returns. */
+async function secondBrowser(newPage: () => Promise<Page>, server: ParleyServer, user: User): Promise<Page> {
+  const page = await newPage();
+  await page.goto('/');
+  await signIn(page, user);
+  await expect(page.getByTestId('main-screen')).toBeVisible();
+  // Senders address a device once it has published its keys.
+  await expect.poll(() => publishedDevices(server, user.handle)).toBe(2);
+  return page;
+}
+
+test('a new device gets new messages, and the contact sees the safety number change', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const { alice, bob, b, before } = await verifiedChat(a, newPage, 'before the new device');
 
   // Bob signs in on a second browser.
-  const b2 = await newPage();
-  await b2.goto('/');
-  await signIn(b2, bob);
-  await expect(b2.getByTestId('main-screen')).toBeVisible();
-  // Senders address a device once it has published its keys.
-  await expect.poll(() => publishedDevices(server, bob.handle)).toBe(2);
+  const b2 = await secondBrowser(newPage, server, bob);
 
   await send(a, 'after the new device');
   await expect(a.getByTestId('safety-changed')).toBeVisible();
@@ -174,24 +190,10 @@ test('with the chat open, the safety number change shows when the contact signs 
   newPage,
   server,
 }) => {
-  const { alice, bob, b } = await friends(a, newPage);
-  await openFromContacts(a, bob);
-  await send(a, 'before the new browser');
-  await showChats(b);
-  await chatItem(b, alice).click();
-  await expect(bubble(b, 'before the new browser')).toBeVisible();
-  await safetyNumber(a);
-  await a.getByTestId('verify-toggle').click();
-  await expect(a.getByTestId('verified-badge')).toBeVisible();
-  await a.getByTestId('close-safety').click();
-  await expect(a.getByTestId('safety-changed')).toHaveCount(0);
+  const { bob } = await verifiedChat(a, newPage, 'before the new browser');
 
   // Bob signs in on a second browser; Alice keeps his chat open and writes nothing.
-  const b2 = await newPage();
-  await b2.goto('/');
-  await signIn(b2, bob);
-  await expect(b2.getByTestId('main-screen')).toBeVisible();
-  await expect.poll(() => publishedDevices(server, bob.handle)).toBe(2);
+  await secondBrowser(newPage, server, bob);
 
   // The server tells Alice's device that Bob's devices changed: the notice
   // comes with no message sent either way.

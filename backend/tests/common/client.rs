@@ -60,8 +60,8 @@ pub async fn publish_identity(base: &str, session: &Session) {
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
-/// Signs in as a further device over HTTP.
-pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
+/// Signs in as a further device over HTTP, which has not published keys yet.
+pub async fn sign_in_without_keys(base: &str, handle: &str) -> Session {
     let res = reqwest::Client::new()
         .post(format!("{base}{}", url::<e::SignIn>(&())))
         .json(&serde_json::json!({"handle": handle, "password": PASSWORD}))
@@ -69,7 +69,12 @@ pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let session: Session = res.json().await.unwrap();
+    res.json().await.unwrap()
+}
+
+/// Signs in as a further device over HTTP and publishes its keys.
+pub async fn sign_in_over_http(base: &str, handle: &str) -> Session {
+    let session = sign_in_without_keys(base, handle).await;
     publish_identity(base, &session).await;
     session
 }
