@@ -27,7 +27,6 @@
 //!    ([`Signal::Decline`]). Unanswered after [`RING_TIMEOUT_MS`], the call
 //!    ends as missed.
 
-use crate::message::{Kind, Message, Status};
 use parley_protocol::{DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -310,25 +309,6 @@ impl CallLog {
             format!("{} · {}", self.describe(), duration_text(self.duration_ms))
         } else {
             self.describe()
-        }
-    }
-
-    /// The entry in the chat with `peer` (its id is the call's). A missed
-    /// call counts as unread, like a message.
-    pub fn message(&self, device: DeviceId) -> Message {
-        Message {
-            id: self.call,
-            peer: self.peer,
-            outgoing: self.outgoing,
-            from_device: device,
-            text: String::new(),
-            composed_at: self.started_at,
-            server_at: None,
-            status: Status::Sent,
-            seen: self.outcome != Outcome::Missed,
-            failed: false,
-            kind: Kind::Call,
-            call: Some(self.clone()),
         }
     }
 }

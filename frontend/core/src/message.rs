@@ -1,6 +1,6 @@
 //! A message as the client stores and shows it.
 
-use crate::call::CallLog;
+use crate::call::{CallLog, Outcome};
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
@@ -80,4 +80,25 @@ pub struct Message {
     /// For [`Kind::Call`]: how the call went.
     #[serde(default)]
     pub call: Option<CallLog>,
+}
+
+impl Message {
+    /// A finished call's entry in the chat with its peer (its id is the
+    /// call's). A missed call counts as unread, like a message.
+    pub fn from_call(log: &CallLog, device: DeviceId) -> Message {
+        Message {
+            id: log.call,
+            peer: log.peer,
+            outgoing: log.outgoing,
+            from_device: device,
+            text: String::new(),
+            composed_at: log.started_at,
+            server_at: None,
+            status: Status::Sent,
+            seen: log.outcome != Outcome::Missed,
+            failed: false,
+            kind: Kind::Call,
+            call: Some(log.clone()),
+        }
+    }
 }

@@ -6,7 +6,7 @@ use parley_client::call::{
     Phase, RECONNECT_GRACE_MS, RING_TIMEOUT_MS, RINGING_OFFER_RESEND_MS, Signal, SignalError,
     Target,
 };
-use parley_client::message::Kind;
+use parley_client::message::{Kind, Message};
 use parley_protocol::{DeviceId, Millis, UserId};
 use uuid::Uuid;
 
@@ -178,7 +178,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
         (log.outcome, log.outgoing, log.video),
         (Outcome::Missed, false, false)
     );
-    let entry = log.message(b.device);
+    let entry = Message::from_call(log, b.device);
     assert_eq!(
         (entry.kind, entry.seen, entry.id),
         (Kind::Call, false, call)

@@ -592,7 +592,7 @@ impl Engine {
                 learn_name(self, log.peer);
                 let added = self
                     .store()?
-                    .add_new(vec![log.message(self.device)])
+                    .add_new(vec![Message::from_call(&log, self.device)])
                     .await?;
                 self.took_in(&added).await
             }
