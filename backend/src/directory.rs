@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     async fn user(pool: &PgPool, handle: &str, devices: usize, with_keys: bool) -> UserId {
-        let id = uuid::Uuid::now_v7();
+        let id = UserId::new_v7();
         sqlx::query(
             "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, $2, 'x', 'x')",
         )
@@ -131,11 +131,11 @@ mod tests {
     }
 
     async fn add_device(pool: &PgPool, user: UserId, with_keys: bool) -> DeviceId {
-        let device = uuid::Uuid::now_v7();
+        let device = DeviceId::new_v7();
         sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', $3)")
             .bind(device)
             .bind(user)
-            .bind(device.as_bytes().to_vec())
+            .bind(device.as_uuid().as_bytes().to_vec())
             .execute(pool)
             .await
             .unwrap();
@@ -174,13 +174,7 @@ mod tests {
         }
         // Devices without keys do not count; an unknown user is `None`.
         assert_eq!(lists[200].as_ref().unwrap().as_deref(), Some(&[][..]));
-        assert!(
-            directory
-                .devices(uuid::Uuid::now_v7())
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(directory.devices(UserId::new_v7()).await.unwrap().is_none());
 
         // Cached until invalidated, then read again.
         let added = add_device(&pool, users[0], true).await;

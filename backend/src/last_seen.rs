@@ -50,7 +50,7 @@ mod tests {
     async fn marks_of_many_users_are_stored_and_an_unknown_user_gets_none(pool: PgPool) {
         let mut users = Vec::new();
         for i in 0..50 {
-            let id = uuid::Uuid::now_v7();
+            let id = UserId::new_v7();
             sqlx::query(
                 "INSERT INTO users (id, handle, display_name, password_hash)
                  VALUES ($1, $2, 'x', 'x')",
@@ -77,6 +77,6 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(stored, 50);
-        assert_eq!(writer.mark(uuid::Uuid::now_v7()).await, None);
+        assert_eq!(writer.mark(UserId::new_v7()).await, None);
     }
 }

@@ -3,7 +3,7 @@
 //! Watchers also hear when a watched user's devices change, so a chat that
 //! is open (or a contact list) learns of a new identity key at once.
 
-use crate::gateway::Gateway;
+use crate::gateway::{self, Gateway};
 use dashmap::DashMap;
 use parley_protocol::frame::ServerFrame;
 use parley_protocol::{DeviceId, Millis, UserId};
@@ -107,13 +107,13 @@ impl Presence {
         let Some(watchers) = self.watchers.get(&user).map(|w| w.clone()) else {
             return;
         };
-        let visible = ServerFrame::Presence {
+        let Some(visible) = gateway::encode(&ServerFrame::Presence {
             user,
             online,
             last_seen,
-        }
-        .encode();
-        let visible = bytes::Bytes::from(visible);
+        }) else {
+            return;
+        };
         for (device, may_see) in watchers {
             if may_see {
                 // Ephemeral: a full outbox drops it rather than closing the
@@ -135,7 +135,9 @@ impl Presence {
         if watchers.is_empty() {
             return;
         }
-        let frame = bytes::Bytes::from(ServerFrame::DevicesChanged { user }.encode());
+        let Some(frame) = gateway::encode(&ServerFrame::DevicesChanged { user }) else {
+            return;
+        };
         for device in watchers {
             gateway.push_ephemeral(device, frame.clone());
         }
@@ -229,7 +231,9 @@ pub async fn refresh(
                     None
                 },
             };
-            gateway.push_ephemeral(device, bytes::Bytes::from(frame.encode()));
+            if let Some(frame) = gateway::encode(&frame) {
+                gateway.push_ephemeral(device, frame);
+            }
         }
     }
     Ok(())

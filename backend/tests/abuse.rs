@@ -44,7 +44,7 @@ async fn send_one(
     device: DeviceId,
     body: &[u8],
 ) -> Result<(), ErrorCode> {
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     client.send_to(id, to, &[device], body).await;
     client
         .next_matching(|f| match f {
@@ -205,7 +205,7 @@ async fn read_receipts_from_someone_without_a_conversation_never_reach_the_queue
     let bob_user = bob.profile.user_id;
     let mut mallory = Client::connect(&server, mallory).await;
     for _ in 0..20 {
-        let ids: Vec<MessageId> = (0..100).map(|_| Uuid::now_v7()).collect();
+        let ids: Vec<MessageId> = (0..100).map(|_| MessageId::new_v7()).collect();
         mallory
             .send_frame(ClientFrame::Read {
                 sender: bob_user,
@@ -222,7 +222,7 @@ async fn read_receipts_from_someone_without_a_conversation_never_reach_the_queue
     let mut bob = Client::connect(&server, bob).await;
     bob.expect_nothing_pending().await; // nothing was drained either
     let mut carol = Client::connect(&server, carol).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     bob.send_to(id, carol.user(), &[carol.device()], b"hello")
         .await;
     let got = carol
@@ -258,14 +258,14 @@ async fn a_client_that_pipelines_its_sends_and_reads_its_answers_is_never_cut_of
     let writer = tokio::spawn(async move {
         for n in 0..SENDS {
             let frame = ClientFrame::Send {
-                id: Uuid::from_u64_pair(1, n as u64),
+                id: MessageId::from_uuid(Uuid::from_u64_pair(1, n as u64)),
                 to,
                 payloads: vec![DevicePayload {
                     device,
                     body: vec![1u8; 100],
                 }],
             };
-            sink.feed(Message::binary(frame.encode())).await?;
+            sink.feed(Message::binary(frame.encode().unwrap())).await?;
         }
         sink.flush().await?;
         Ok::<_, tokio_tungstenite::tungstenite::Error>(sink)
@@ -328,7 +328,7 @@ async fn read_receipts_for_an_offline_sender_are_merged_into_one_row(pool: PgPoo
     add_contact(&server, &bob, carol.profile.user_id).await;
     let bob_user = bob.profile.user_id;
     let mut carol = Client::connect(&server, carol).await;
-    let ids: Vec<MessageId> = (0..10).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..10).map(|_| MessageId::new_v7()).collect();
     for id in &ids {
         carol
             .send_frame(ClientFrame::Read {

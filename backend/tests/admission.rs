@@ -36,7 +36,8 @@ async fn unauthenticated_sockets_per_address_are_capped_and_freed_by_auth(pool: 
             ClientFrame::Auth {
                 token: session.token.clone(),
             }
-            .encode(),
+            .encode()
+            .unwrap(),
         ))
         .await
         .unwrap();

@@ -266,7 +266,7 @@ async fn bad_signals_are_refused_with_an_error_and_the_socket_stays_usable(pool:
         // A device that does not exist.
         (
             bob_id,
-            vec![payload(uuid::Uuid::new_v4(), b"x")],
+            vec![payload(DeviceId::new_v7(), b"x")],
             ErrorCode::UnknownDevice,
         ),
         (
@@ -284,7 +284,7 @@ async fn bad_signals_are_refused_with_an_error_and_the_socket_stays_usable(pool:
         ),
         (bob_id, vec![], ErrorCode::BadRequest),
         (
-            uuid::Uuid::new_v4(),
+            UserId::new_v7(),
             vec![payload(b.device(), b"x")],
             ErrorCode::NotFound,
         ),

@@ -6,6 +6,7 @@ mod common;
 use actix_web::http::Method;
 use actix_web::test::init_service;
 use common::*;
+use parley_protocol::UserId;
 use parley_protocol::api::{Contact, UserCard};
 use parley_protocol::endpoint::{self as e, url};
 use parley_server::app;
@@ -131,7 +132,7 @@ async fn bad_contact_targets_are_refused(pool: PgPool) {
         &app,
         req()
             .method(Method::PUT)
-            .uri(&url::<e::AddContact>(&uuid::Uuid::now_v7()))
+            .uri(&url::<e::AddContact>(&UserId::new_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -140,7 +141,7 @@ async fn bad_contact_targets_are_refused(pool: PgPool) {
         &app,
         req()
             .method(Method::DELETE)
-            .uri(&url::<e::RemoveContact>(&uuid::Uuid::now_v7()))
+            .uri(&url::<e::RemoveContact>(&UserId::new_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;
@@ -188,7 +189,7 @@ async fn a_user_card_by_id_needs_a_device_and_an_existing_user(pool: PgPool) {
     let (status, body, _) = send(
         &app,
         req()
-            .uri(&url::<e::User>(&uuid::Uuid::now_v7()))
+            .uri(&url::<e::User>(&UserId::new_v7()))
             .insert_header(bearer(&alice.token)),
     )
     .await;

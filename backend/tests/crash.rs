@@ -6,11 +6,11 @@
 mod common;
 
 use common::client::*;
+use parley_protocol::MessageId;
 use parley_protocol::frame::ServerFrame;
 use sqlx::PgPool;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use uuid::Uuid;
 
 struct Process {
     child: Child,
@@ -84,13 +84,13 @@ async fn accepted_messages_survive_a_crash_and_unaccepted_ones_are_retried_once(
 
     // Accepted, then the process dies.
     let mut a = Client::connect_addr(&server.addr, a_session.clone()).await;
-    let kept = Uuid::now_v7();
+    let kept = MessageId::new_v7();
     a.send_to(kept, b_user, &[b_device], b"accepted before the crash")
         .await;
     assert!(matches!(a.next().await, ServerFrame::Accepted { id, .. } if id == kept));
 
     // Sent, and the process dies before (or while) answering.
-    let retried = Uuid::now_v7();
+    let retried = MessageId::new_v7();
     a.send_to(retried, b_user, &[b_device], b"in flight at the crash")
         .await;
     server.kill9();

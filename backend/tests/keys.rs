@@ -7,12 +7,12 @@ mod common;
 use actix_web::http::Method;
 use actix_web::test::init_service;
 use common::*;
-use parley_protocol::DeviceId;
 use parley_protocol::api::{
     ClaimRequest, ClaimedKey, DeviceKeys, IdentityKeys, KeyCount, Session, SignedKey, UploadKeys,
     fallback_key_message, identity_message, one_time_key_message,
 };
 use parley_protocol::endpoint::{self as e, url};
+use parley_protocol::{DeviceId, UserId};
 use parley_server::app;
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -154,9 +154,9 @@ async fn bad_signatures_and_malformed_or_oversized_uploads_are_refused(pool: PgP
     assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
 
     // Identity signed for another device id (replayed from elsewhere).
-    let mut replayed = identity(&account, uuid::Uuid::now_v7());
+    let mut replayed = identity(&account, DeviceId::new_v7());
     replayed.signature = account
-        .sign(identity_message(uuid::Uuid::now_v7(), &replayed.curve25519))
+        .sign(identity_message(DeviceId::new_v7(), &replayed.curve25519))
         .to_base64();
     let (status, body, _) = send(
         &app,
@@ -359,7 +359,7 @@ async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
         .await;
         assert_eq!(status, 401, "{uri}");
     }
-    let many: Vec<DeviceId> = (0..65).map(|_| uuid::Uuid::now_v7()).collect();
+    let many: Vec<DeviceId> = (0..65).map(|_| DeviceId::new_v7()).collect();
     let (status, _, _) = send(
         &app,
         req()
@@ -373,7 +373,7 @@ async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
     let (status, _, _) = send(
         &app,
         req()
-            .uri(&url::<e::UserKeys>(&uuid::Uuid::now_v7()))
+            .uri(&url::<e::UserKeys>(&UserId::new_v7()))
             .insert_header(bearer(&bob.token)),
     )
     .await;

@@ -9,11 +9,10 @@ use common::*;
 use parley_protocol::ErrorCode;
 use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, Delivery, ReceiptKind, ServerFrame, close};
-use parley_protocol::{DeviceId, MessageId};
+use parley_protocol::{DeviceId, MessageId, UserId};
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::time::Duration;
-use uuid::Uuid;
 
 async fn users(server: &TestServer, handles: &[&str]) -> Vec<parley_protocol::api::Session> {
     let mut out = Vec::new();
@@ -98,7 +97,7 @@ async fn live_message_is_acked_on_the_fast_path_without_a_queue_row(pool: PgPool
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.user(), &[b.device()], b"hello").await;
     let got = delivery(&mut b).await;
     assert_eq!(
@@ -130,7 +129,7 @@ async fn offline_messages_wait_in_the_queue_and_arrive_in_order(pool: PgPool) {
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
-    let ids: Vec<MessageId> = (0..5).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..5).map(|_| MessageId::new_v7()).collect();
     for (i, id) in ids.iter().enumerate() {
         a.send_to(*id, b_user, &[b_device], format!("m{i}").as_bytes())
             .await;
@@ -174,7 +173,7 @@ async fn order_holds_across_queue_drain_and_live_delivery(pool: PgPool) {
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
-    let ids: Vec<MessageId> = (0..300).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..300).map(|_| MessageId::new_v7()).collect();
     for id in &ids[..150] {
         a.send_to(*id, b_user, &[b_device], b"queued").await;
     }
@@ -209,7 +208,7 @@ async fn retrying_a_send_is_idempotent(pool: PgPool) {
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
     let mut a = Client::connect(&server, a).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b_user, &[b_device], b"once").await;
     accepted(&mut a, id).await;
     a.send_to(id, b_user, &[b_device], b"once").await;
@@ -229,13 +228,13 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
     let mut a = Client::connect(&server, a).await;
 
     let cases: Vec<Vec<DeviceId>> = vec![
-        vec![],                                             // nothing
-        vec![b_device],                                     // forgot own laptop
-        vec![b_device, a_laptop.device_id, Uuid::now_v7()], // a device that does not exist
-        vec![b_device, a_laptop.device_id, a.device()],     // own current device is not a target
+        vec![],                                                 // nothing
+        vec![b_device],                                         // forgot own laptop
+        vec![b_device, a_laptop.device_id, DeviceId::new_v7()], // a device that does not exist
+        vec![b_device, a_laptop.device_id, a.device()], // own current device is not a target
     ];
     for devices in cases {
-        let id = Uuid::now_v7();
+        let id = MessageId::new_v7();
         a.send_to(id, b_user, &devices, b"x").await;
         let lists = a
             .next_matching(|f| match f {
@@ -252,7 +251,7 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
         own.sort();
         assert_eq!(lists[1].devices, own);
     }
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b_user, &[b_device, a_laptop.device_id], b"right")
         .await;
     accepted(&mut a, id).await;
@@ -262,8 +261,8 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
     let copy = delivery(&mut laptop).await;
     assert_eq!((copy.id, copy.to, copy.from), (id, b_user, a.user()));
 
-    let id = Uuid::now_v7();
-    a.send_to(id, Uuid::now_v7(), &[], b"nobody").await;
+    let id = MessageId::new_v7();
+    a.send_to(id, UserId::new_v7(), &[], b"nobody").await;
     let code = a
         .next_matching(|f| match f {
             ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
@@ -283,12 +282,12 @@ async fn a_device_becomes_a_target_once_it_publishes_its_keys(pool: PgPool) {
     let mut a = Client::connect(&server, a).await;
 
     // No one can encrypt for the laptop yet, so no one is asked to.
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b_user, &[b_phone], b"before").await;
     accepted(&mut a, id).await;
 
     publish_identity(&server.http(""), &b_laptop).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b_user, &[b_phone], b"after").await;
     let lists = a
         .next_matching(|f| match f {
@@ -311,7 +310,7 @@ async fn a_connection_dropped_before_acking_gets_the_message_again(pool: PgPool)
     let session_b = b.clone();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.user(), &[b.device()], b"are you there")
         .await;
     assert_eq!(delivery(&mut b).await.id, id);
@@ -331,7 +330,7 @@ async fn a_stalled_reader_is_cut_off_and_loses_nothing(pool: PgPool) {
     // the server's bounded outbox, and the server must cut B off.
     let mut stalled = Client::connect(&server, b).await;
     let body = vec![7u8; 60 * 1024];
-    let ids: Vec<MessageId> = (0..400).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..400).map(|_| MessageId::new_v7()).collect();
     for id in &ids {
         a.send_to(*id, stalled.user(), &[stalled.device()], &body)
             .await;
@@ -488,7 +487,7 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
     // Only someone A wrote to can tell A they read something.
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.user(), &[b.device()], b"read me").await;
     assert_eq!(delivery(&mut b).await.id, id);
     b.ack(vec![id]).await;
@@ -531,7 +530,7 @@ async fn undelivered_messages_expire_after_the_retention_period(pool: PgPool) {
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     for _ in 0..2 {
-        let id = Uuid::now_v7();
+        let id = MessageId::new_v7();
         a.send_to(id, b.profile.user_id, &[b.device_id], b"old")
             .await;
         accepted(&mut a, id).await;
@@ -552,7 +551,7 @@ async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) 
     let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.profile.user_id, &[b.device_id], &vec![0; 65 * 1024])
         .await;
     let code = a
@@ -562,7 +561,8 @@ async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) 
         })
         .await;
     assert_eq!(code, ErrorCode::PayloadTooLarge);
-    a.ack((0..2000).map(|_| Uuid::now_v7()).collect()).await;
+    a.ack((0..2000).map(|_| MessageId::new_v7()).collect())
+        .await;
     assert!(matches!(
         a.next().await,
         ServerFrame::Error {
@@ -581,7 +581,7 @@ async fn a_retry_inside_the_ack_window_is_only_accepted_once_durable(pool: PgPoo
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.user(), &[b.device()], b"once").await;
     assert_eq!(delivery(&mut b).await.id, id);
     a.send_to(id, b.user(), &[b.device()], b"once").await;
@@ -682,7 +682,7 @@ async fn a_socket_whose_device_is_gone_cannot_send(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let id = Uuid::now_v7();
+    let id = MessageId::new_v7();
     a.send_to(id, b.profile.user_id, &[b.device_id], b"from a ghost")
         .await;
     let code = a
@@ -705,7 +705,7 @@ async fn a_client_that_reads_but_never_acks_is_cut_off_and_loses_nothing(pool: P
     let b_session = b.clone();
     let mut a = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
-    let ids: Vec<MessageId> = (0..4200).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..4200).map(|_| MessageId::new_v7()).collect();
     // In batches that never fill B's outbox (1024 frames): only the bound on
     // unacknowledged deliveries can end B's socket.
     for batch in ids.chunks(500) {
@@ -752,7 +752,7 @@ async fn a_device_that_reconnects_inside_the_ack_window_gets_the_message_first(p
     let b_session = b.clone();
     let mut a = Client::connect(&server, a).await;
     let mut old = Client::connect(&server, b).await;
-    let (m1, m2) = (Uuid::now_v7(), Uuid::now_v7());
+    let (m1, m2) = (MessageId::new_v7(), MessageId::new_v7());
     a.send_to(m1, old.user(), &[old.device()], b"first").await;
     assert_eq!(delivery(&mut old).await.id, m1);
     let mut new = Client::connect(&server, b_session).await;

@@ -32,9 +32,11 @@ async fn auth_then_ping_pong(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let session = register(&server, "alice").await;
     let mut ws = authenticated(&server, &session).await;
-    ws.send(Message::binary(ClientFrame::Ping { nonce: 42 }.encode()))
-        .await
-        .unwrap();
+    ws.send(Message::binary(
+        ClientFrame::Ping { nonce: 42 }.encode().unwrap(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(next_frame(&mut ws).await, ServerFrame::Pong { nonce: 42 });
 }
 
@@ -46,16 +48,19 @@ async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
         ClientFrame::Auth {
             token: "garbage".into(),
         }
-        .encode(),
+        .encode()
+        .unwrap(),
     ))
     .await
     .unwrap();
     assert_eq!(close_code(&mut ws).await, close::UNAUTHORIZED);
 
     let mut ws = connect(&server).await;
-    ws.send(Message::binary(ClientFrame::Ping { nonce: 1 }.encode()))
-        .await
-        .unwrap();
+    ws.send(Message::binary(
+        ClientFrame::Ping { nonce: 1 }.encode().unwrap(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(close_code(&mut ws).await, close::PROTOCOL_ERROR);
 
     let mut ws = connect(&server).await;
@@ -87,9 +92,11 @@ async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool)
             ..
         }
     ));
-    ws.send(Message::binary(ClientFrame::Ping { nonce: 7 }.encode()))
-        .await
-        .unwrap();
+    ws.send(Message::binary(
+        ClientFrame::Ping { nonce: 7 }.encode().unwrap(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(next_frame(&mut ws).await, ServerFrame::Pong { nonce: 7 });
 }
 
@@ -105,7 +112,9 @@ async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
     big.send(Message::binary(frame)).await.unwrap();
     assert_eq!(close_code(&mut big).await, u16::from(CloseCode::Size));
     other
-        .send(Message::binary(ClientFrame::Ping { nonce: 3 }.encode()))
+        .send(Message::binary(
+            ClientFrame::Ping { nonce: 3 }.encode().unwrap(),
+        ))
         .await
         .unwrap();
     assert_eq!(next_frame(&mut other).await, ServerFrame::Pong { nonce: 3 });
@@ -133,7 +142,8 @@ async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
             ClientFrame::Auth {
                 token: first.token.clone(),
             }
-            .encode(),
+            .encode()
+            .unwrap(),
         ))
         .await
         .unwrap();
@@ -166,7 +176,7 @@ async fn fragmented_messages_are_joined_and_a_client_close_is_answered(pool: PgP
     let server = TestServer::start(&pool).unwrap();
     let session = register(&server, "gina").await;
     let mut ws = authenticated(&server, &session).await;
-    let ping = ClientFrame::Ping { nonce: 9 }.encode();
+    let ping = ClientFrame::Ping { nonce: 9 }.encode().unwrap();
     let (head, rest) = ping.split_at(2);
     let (middle, tail) = rest.split_at(rest.len() / 2);
     for (part, op, last) in [
@@ -209,7 +219,13 @@ async fn frames_sent_along_with_the_handshake_are_read(pool: PgPool) {
     let auth = ClientFrame::Auth {
         token: session.token.clone(),
     };
-    Parser::write_message(&mut wire, auth.encode(), OpCode::Binary, true, true);
+    Parser::write_message(
+        &mut wire,
+        auth.encode().unwrap(),
+        OpCode::Binary,
+        true,
+        true,
+    );
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     tcp.write_all(&wire).await.unwrap();
 

@@ -26,7 +26,7 @@ struct Device {
 }
 
 fn device() -> Device {
-    let id = uuid::Uuid::now_v7();
+    let id = DeviceId::new_v7();
     Device {
         id,
         machine: Machine::new(id),

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
+use parley_protocol::MessageId;
 use parley_protocol::frame::{ClientFrame, ServerFrame};
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
@@ -44,12 +45,9 @@ pub async fn connect(server: SocketAddr, source: Option<IpAddr>, token: &str) ->
     )
     .await
     .context("websocket handshake")?;
-    ws.send(Message::binary(
-        ClientFrame::Auth {
-            token: token.to_owned(),
-        }
-        .encode(),
-    ))
+    ws.send(message(&ClientFrame::Auth {
+        token: token.to_owned(),
+    })?)
     .await?;
     loop {
         match ws.next().await {
@@ -67,8 +65,8 @@ pub async fn connect(server: SocketAddr, source: Option<IpAddr>, token: &str) ->
 }
 
 /// A frame as a WebSocket message.
-pub fn message(frame: &ClientFrame) -> Message {
-    Message::binary(frame.encode())
+pub fn message(frame: &ClientFrame) -> Result<Message> {
+    Ok(Message::binary(frame.encode()?))
 }
 
 /// Decodes a server message; `None` for transport frames.
@@ -97,7 +95,7 @@ where
 }
 
 /// Sends acks for `ids` in frames of at most the protocol's limit, then flushes.
-pub async fn send_acks<S>(sink: &mut S, ids: &[uuid::Uuid]) -> Result<()>
+pub async fn send_acks<S>(sink: &mut S, ids: &[MessageId]) -> Result<()>
 where
     S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
 {
@@ -107,7 +105,7 @@ where
     for chunk in ids.chunks(parley_protocol::limits::MAX_IDS_PER_FRAME) {
         sink.feed(message(&ClientFrame::Ack {
             ids: chunk.to_vec(),
-        }))
+        })?)
         .await?;
     }
     sink.flush().await?;

@@ -5,6 +5,7 @@
 use anyhow::Result;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use parley_protocol::{DeviceId, UserId};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -13,9 +14,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Device {
     /// Account id.
-    pub user: Uuid,
+    pub user: UserId,
     /// Device id.
-    pub device: Uuid,
+    pub device: DeviceId,
     /// Bearer token for the socket.
     pub token: String,
 }
@@ -24,8 +25,8 @@ pub struct Device {
 /// that the server counts their messages as a contact's, not a stranger's
 /// (whose queued messages it bounds to a few per device).
 pub async fn contacts(pool: &PgPool, owners: &[Device], contacts: &[Device]) -> Result<()> {
-    let owner_ids: Vec<Uuid> = owners.iter().map(|d| d.user).collect();
-    let contact_ids: Vec<Uuid> = contacts.iter().map(|d| d.user).collect();
+    let owner_ids: Vec<UserId> = owners.iter().map(|d| d.user).collect();
+    let contact_ids: Vec<UserId> = contacts.iter().map(|d| d.user).collect();
     sqlx::query(
         "INSERT INTO contacts (owner_id, contact_id)
          SELECT o, c FROM UNNEST($1::uuid[]) AS o, UNNEST($2::uuid[]) AS c
@@ -92,8 +93,8 @@ pub async fn devices(pool: &PgPool, n: usize) -> Result<Vec<Device>> {
             getrandom::fill(&mut secret)?;
             let token = URL_SAFE_NO_PAD.encode(secret);
             let device = Device {
-                user: Uuid::now_v7(),
-                device: Uuid::now_v7(),
+                user: UserId::new_v7(),
+                device: DeviceId::new_v7(),
                 token,
             };
             users.push(device.user);
@@ -136,7 +137,7 @@ pub async fn devices(pool: &PgPool, n: usize) -> Result<Vec<Device>> {
 
 /// Rows still waiting in the queues of these devices.
 pub async fn queued(pool: &PgPool, devices: &[Device]) -> Result<i64> {
-    let ids: Vec<Uuid> = devices.iter().map(|d| d.device).collect();
+    let ids: Vec<DeviceId> = devices.iter().map(|d| d.device).collect();
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = ANY($1)")
             .bind(&ids)

@@ -225,13 +225,13 @@ mod tests {
 
     #[test]
     fn paths_are_filled_in_order_and_queries_encoded() {
-        let id = uuid::Uuid::nil();
+        let nil = uuid::Uuid::nil();
         assert_eq!(
-            url::<UserKeys>(&id),
+            url::<UserKeys>(&UserId::from_uuid(nil)),
             "/api/v1/users/00000000-0000-0000-0000-000000000000/keys"
         );
         assert_eq!(
-            RevokeDevice::path(&id),
+            RevokeDevice::path(&DeviceId::from_uuid(nil)),
             "/devices/00000000-0000-0000-0000-000000000000"
         );
         assert_eq!(

@@ -1,12 +1,14 @@
 //! WebSocket frames on `/ws`: binary, one frame per message.
 //!
 //! Layout: one byte [`VERSION`], then a postcard-encoded [`ClientFrame`] or
-//! [`ServerFrame`]. Postcard is compact (varints, no field names) and cheap to
-//! decode on both sides. A frame larger than [`MAX_FRAME_BYTES`] is refused.
+//! [`ServerFrame`] (the [`codec`](crate::codec) every binary format uses).
+//! Postcard is compact (varints, no field names) and cheap to decode on both
+//! sides. A frame larger than [`MAX_FRAME_BYTES`] is refused.
 //!
 //! The first client frame must be [`ClientFrame::Auth`]; the token never goes
 //! in the URL, so it stays out of access logs.
 
+use crate::codec::{self, EncodeError};
 use crate::error::ErrorCode;
 use crate::limits::MAX_FRAME_BYTES;
 use crate::{DeviceId, MessageId, Millis, UserId};
@@ -271,9 +273,9 @@ pub enum DecodeError {
     /// A version this side does not speak.
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u8),
-    /// Not a valid frame of this version.
+    /// Not a valid frame of this version (or one followed by more bytes).
     #[error("malformed frame")]
-    Malformed,
+    Malformed(#[source] codec::DecodeError),
 }
 
 impl DecodeError {
@@ -282,18 +284,18 @@ impl DecodeError {
         match self {
             Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
             Self::TooBig(_) => ErrorCode::PayloadTooLarge,
-            Self::Empty | Self::Malformed => ErrorCode::ProtocolError,
+            Self::Empty | Self::Malformed(_) => ErrorCode::ProtocolError,
         }
     }
 }
 
-fn encode<T: Serialize>(frame: &T) -> Vec<u8> {
-    let out = vec![VERSION];
-    // Serialising our own enums into a Vec cannot fail: no maps, no unsized
-    // sequences, no I/O. Fall back to the bare version byte rather than panic.
-    match postcard::to_extend(frame, out) {
-        Ok(bytes) => bytes,
-        Err(_) => vec![VERSION],
+impl From<codec::DecodeError> for DecodeError {
+    fn from(e: codec::DecodeError) -> Self {
+        match e {
+            codec::DecodeError::Empty => Self::Empty,
+            codec::DecodeError::Version { found } => Self::UnsupportedVersion(found),
+            malformed => Self::Malformed(malformed),
+        }
     }
 }
 
@@ -301,21 +303,13 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooBig(bytes.len()));
     }
-    let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if version != VERSION {
-        return Err(DecodeError::UnsupportedVersion(version));
-    }
-    match postcard::take_from_bytes::<T>(body) {
-        Ok((frame, [])) => Ok(frame),
-        // Trailing bytes mean the peer and we disagree on the layout.
-        Ok(_) | Err(_) => Err(DecodeError::Malformed),
-    }
+    Ok(codec::decode(VERSION, bytes)?)
 }
 
 impl ClientFrame {
     /// Encodes the frame with its version byte.
-    pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        codec::encode(VERSION, self)
     }
     /// Decodes and bounds-checks a frame.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -325,8 +319,8 @@ impl ClientFrame {
 
 impl ServerFrame {
     /// Encodes the frame with its version byte.
-    pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        codec::encode(VERSION, self)
     }
     /// Decodes and bounds-checks a frame.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -347,32 +341,33 @@ mod tests {
             ClientFrame::Ping { nonce: u64::MAX },
         ];
         for frame in frames {
-            assert_eq!(ClientFrame::decode(&frame.encode()), Ok(frame));
+            assert_eq!(ClientFrame::decode(&frame.encode().unwrap()), Ok(frame));
         }
         let frame = ServerFrame::Error {
             code: ErrorCode::ProtocolError,
             message: "no".into(),
         };
-        assert_eq!(ServerFrame::decode(&frame.encode()), Ok(frame));
-        let id = uuid::Uuid::from_u128(7);
+        assert_eq!(ServerFrame::decode(&frame.encode().unwrap()), Ok(frame));
+        let raw = uuid::Uuid::from_u128(7);
+        let (id, user, device) = (MessageId::from(raw), UserId::from(raw), DeviceId::from(raw));
         let send = ClientFrame::Send {
             id,
-            to: id,
+            to: user,
             payloads: vec![DevicePayload {
-                device: id,
+                device,
                 body: vec![1, 2, 3],
             }],
         };
-        assert_eq!(ClientFrame::decode(&send.encode()), Ok(send));
+        assert_eq!(ClientFrame::decode(&send.encode().unwrap()), Ok(send));
         let deliver = ServerFrame::Deliver(Delivery {
             id,
-            from: id,
-            from_device: id,
-            to: id,
+            from: user,
+            from_device: device,
+            to: user,
             at: 1_700_000_000_000,
             body: vec![0; 100],
         });
-        let bytes = deliver.encode();
+        let bytes = deliver.encode().unwrap();
         // Compact: 4 uuids, a varint time, a length and the body.
         assert!(bytes.len() < 100 + 4 * 17 + 12, "{}", bytes.len());
         assert_eq!(ServerFrame::decode(&bytes), Ok(deliver));
@@ -380,31 +375,32 @@ mod tests {
 
     #[test]
     fn signals_round_trip_and_keep_older_variants_in_place() {
-        let id = uuid::Uuid::from_u128(9);
+        let raw = uuid::Uuid::from_u128(9);
+        let (user, device) = (UserId::from(raw), DeviceId::from(raw));
         let signal = ClientFrame::Signal {
-            to: id,
+            to: user,
             payloads: vec![DevicePayload {
-                device: id,
+                device,
                 body: b"{\"sdp\":\"v=0\"}".to_vec(),
             }],
         };
-        let bytes = signal.encode();
+        let bytes = signal.encode().unwrap();
         // Appended after `Watch` (index 6): older clients decode every
         // earlier variant exactly as before.
         assert_eq!(bytes[1], 7);
         assert_eq!(ClientFrame::decode(&bytes), Ok(signal));
         let delivery = ServerFrame::Signal(SignalDelivery {
-            from: id,
-            from_device: id,
-            to: id,
+            from: user,
+            from_device: device,
+            to: user,
             body: vec![5; 40],
         });
-        let bytes = delivery.encode();
+        let bytes = delivery.encode().unwrap();
         // Appended after `Typing` (index 9).
         assert_eq!(bytes[1], 10);
         assert_eq!(ServerFrame::decode(&bytes), Ok(delivery));
-        let changed = ServerFrame::DevicesChanged { user: id };
-        let bytes = changed.encode();
+        let changed = ServerFrame::DevicesChanged { user };
+        let bytes = changed.encode().unwrap();
         // Appended after `Signal` (index 10).
         assert_eq!(bytes[1], 11);
         assert_eq!(ServerFrame::decode(&bytes), Ok(changed));
@@ -417,13 +413,19 @@ mod tests {
             ClientFrame::decode(&[9, 0]),
             Err(DecodeError::UnsupportedVersion(9))
         );
-        assert_eq!(
+        assert!(matches!(
             ClientFrame::decode(&[VERSION, 200]),
-            Err(DecodeError::Malformed)
-        );
-        let mut trailing = ClientFrame::Ping { nonce: 1 }.encode();
+            Err(DecodeError::Malformed(codec::DecodeError::Malformed(_)))
+        ));
+        let mut trailing = ClientFrame::Ping { nonce: 1 }.encode().unwrap();
         trailing.push(0);
-        assert_eq!(ClientFrame::decode(&trailing), Err(DecodeError::Malformed));
+        // Trailing bytes mean the peer and we disagree on the layout.
+        assert_eq!(
+            ClientFrame::decode(&trailing),
+            Err(DecodeError::Malformed(codec::DecodeError::Trailing {
+                count: 1
+            }))
+        );
         let huge = vec![VERSION; MAX_FRAME_BYTES + 1];
         assert_eq!(
             ClientFrame::decode(&huge),

@@ -4,24 +4,23 @@
 //! - [`endpoint`]: every REST endpoint (method, path, access, types), declared once.
 //! - [`frame`]: binary WebSocket frames (`/ws`) and their codec.
 //! - [`error`]: stable error codes shared by both transports.
+//! - [`id`]: typed identifiers (users, devices, messages, chats).
+//! - [`codec`]: the version byte + postcard encoding every binary format uses.
 //! - [`limits`] and [`validate`]: bounds on every input, checked by the client
 //!   for inline feedback and by the server for enforcement.
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod codec;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+pub mod id;
 pub mod limits;
 pub mod validate;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use id::{ConversationId, DeviceId, GroupId, MessageId, UserId};
 
-/// Identifier of a user account.
-pub type UserId = uuid::Uuid;
-/// Identifier of a device (one signed-in browser).
-pub type DeviceId = uuid::Uuid;
-/// Identifier of a message, chosen by the sending client.
-pub type MessageId = uuid::Uuid;
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

@@ -239,7 +239,7 @@ mod tests {
 
     fn payload(device: u128, len: usize) -> DevicePayload {
         DevicePayload {
-            device: uuid::Uuid::from_u128(device),
+            device: crate::DeviceId::from_uuid(uuid::Uuid::from_u128(device)),
             body: vec![0; len],
         }
     }

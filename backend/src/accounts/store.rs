@@ -158,7 +158,7 @@ pub async fn insert_device(
     name: &str,
     token_hash: &[u8],
 ) -> ApiResult<DeviceId> {
-    let id = uuid::Uuid::now_v7();
+    let id = DeviceId::new_v7();
     sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(user)

@@ -11,9 +11,8 @@
 //! callee's devices answer "ringing" themselves, end-to-end encrypted.
 
 use crate::auth::Caller;
-use crate::gateway::Gateway;
+use crate::gateway::{self, Gateway};
 use crate::state::AppState;
-use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_protocol::frame::{DevicePayload, ServerFrame, SignalDelivery};
 use parley_protocol::limits::{SIGNAL_BURST_UNITS, SIGNAL_UNITS_PER_SECOND};
@@ -126,7 +125,10 @@ fn deliver(gateway: &Gateway, caller: Caller, to: UserId, payloads: Vec<DevicePa
             to,
             body,
         });
-        if gateway.push_ephemeral(device, Bytes::from(frame.encode())) {
+        let Some(frame) = gateway::encode(&frame) else {
+            continue;
+        };
+        if gateway.push_ephemeral(device, frame) {
             reached += 1;
         }
     }

@@ -266,7 +266,10 @@ mod tests {
             max_bytes: 1000,
             stranger_max: 2,
         });
-        let (stranger, friend) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (stranger, friend) = (
+            uuid::Uuid::from_u128(1).into(),
+            uuid::Uuid::from_u128(2).into(),
+        );
         let message = |sender, stranger| Entry::Message { sender, stranger };
         let usage = Usage {
             rows: 2,
@@ -293,8 +296,11 @@ mod tests {
             max_bytes: 1_000_000,
             stranger_max: 2,
         });
-        let (reader, other) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
-        let device = uuid::Uuid::from_u128(9);
+        let (reader, other) = (
+            uuid::Uuid::from_u128(1).into(),
+            uuid::Uuid::from_u128(2).into(),
+        );
+        let device = uuid::Uuid::from_u128(9).into();
         bounds.usage.insert(
             device,
             Usage {

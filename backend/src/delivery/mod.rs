@@ -14,7 +14,7 @@ pub mod receipts;
 pub mod send;
 
 use crate::config::Config;
-use crate::gateway::{Command, Gateway, Pushed, try_push};
+use crate::gateway::{self, Command, Gateway, Pushed, try_push};
 use acquaintances::Acquaintances;
 use bounds::{KeyedRate, Limits, QueueBounds};
 use bytes::Bytes;
@@ -295,7 +295,7 @@ impl Delivery {
             per_device.insert(
                 reader,
                 PendingRead {
-                    row_id: uuid::Uuid::now_v7(),
+                    row_id: MessageId::new_v7(),
                     seq: self.seq.next(),
                     ids: Vec::with_capacity(ids.len()),
                 },
@@ -309,11 +309,13 @@ impl Delivery {
                 pending.ids.push(*id);
             }
         }
-        let frame = ServerFrame::Receipt {
+        let Some(frame) = gateway::encode(&ServerFrame::Receipt {
             kind: ReceiptKind::Read,
             by: reader,
             ids: pending.ids.clone(),
             at,
+        }) else {
+            return;
         };
         let row = Row {
             device,
@@ -321,7 +323,7 @@ impl Delivery {
             seq: pending.seq,
             kind: RowKind::Receipt,
             sender: reader,
-            frame: Bytes::from(frame.encode()),
+            frame,
         };
         drop(per_device);
         if merge {

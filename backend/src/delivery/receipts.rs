@@ -4,9 +4,8 @@ use super::bounds::Entry;
 use super::now_millis;
 use super::queue::{Row, RowKind};
 use crate::auth::Caller;
-use crate::gateway::{Command, Pushed, try_push};
+use crate::gateway::{self, Command, Pushed, try_push};
 use crate::state::AppState;
-use bytes::Bytes;
 use parley_protocol::frame::{ReceiptKind, ServerFrame};
 use parley_protocol::{MessageId, Millis, UserId};
 use std::collections::HashMap;
@@ -112,15 +111,14 @@ async fn notify(
         }
     };
     let read = kind == ReceiptKind::Read;
-    let bytes = Bytes::from(
-        ServerFrame::Receipt {
-            kind,
-            by,
-            ids: ids.clone(),
-            at,
-        }
-        .encode(),
-    );
+    let Some(bytes) = gateway::encode(&ServerFrame::Receipt {
+        kind,
+        by,
+        ids: ids.clone(),
+        at,
+    }) else {
+        return;
+    };
     let delivery = &state.delivery;
     for &device in devices.iter() {
         if read && !state.gateway.is_connected(device) {
@@ -148,7 +146,7 @@ async fn notify(
             } else {
                 delivery.enqueue_detached(Row {
                     device,
-                    row_id: uuid::Uuid::now_v7(),
+                    row_id: MessageId::new_v7(),
                     seq: delivery.seq.next(),
                     kind: RowKind::Receipt,
                     sender: by,

@@ -3,9 +3,8 @@
 use super::bounds::Entry;
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
-use crate::gateway::Command;
+use crate::gateway::{self, Command};
 use crate::state::AppState;
-use bytes::Bytes;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
 use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_PAYLOAD_BYTES};
@@ -133,26 +132,29 @@ pub async fn handle(
 
     let at = now_millis();
     let seq = state.delivery.seq.next();
-    let targets: Vec<(DeviceId, Outgoing)> = payloads
+    let targets: Option<Vec<(DeviceId, Outgoing)>> = payloads
         .into_iter()
         .map(|p| {
-            let frame = ServerFrame::Deliver(Delivery {
+            let frame = gateway::encode(&ServerFrame::Deliver(Delivery {
                 id,
                 from: caller.user_id,
                 from_device: caller.device_id,
                 to,
                 at,
                 body: p.body,
-            });
+            }))?;
             let msg = Outgoing {
                 id,
                 from: caller.user_id,
                 seq,
-                frame: Bytes::from(frame.encode()),
+                frame,
             };
-            (p.device, msg)
+            Some((p.device, msg))
         })
         .collect();
+    let Some(targets) = targets else {
+        return Some(rejected(id, ErrorCode::Internal, "not stored, retry"));
+    };
     let durable = state.delivery.deliver_all(&state.gateway, targets);
     let gateway = state.gateway.clone();
     actix_web::rt::spawn(async move {
@@ -164,10 +166,9 @@ pub async fn handle(
             // Nothing was promised: the client keeps it in its outbox and retries.
             rejected(id, ErrorCode::Internal, "not stored, retry")
         };
-        gateway.push(
-            caller.device_id,
-            Command::Frame(Bytes::from(answer.encode())),
-        );
+        if let Some(answer) = gateway::encode(&answer) {
+            gateway.push(caller.device_id, Command::Frame(answer));
+        }
     });
     None
 }

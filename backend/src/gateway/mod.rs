@@ -17,7 +17,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::Ref;
-use parley_protocol::frame::close;
+use parley_protocol::frame::{ServerFrame, close};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
@@ -40,6 +40,18 @@ pub const OUTBOX_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// this many bytes or half its frame capacity: the rest is kept for messages,
 /// so that a burst of signals never gets a reader closed as too slow.
 pub const EPHEMERAL_MAX_BYTES: usize = OUTBOX_MAX_BYTES / 2;
+
+/// A frame as the bytes a connection sends; `None`, logged, if it cannot be
+/// encoded (a bug in a frame type, never something a client did).
+pub fn encode(frame: &ServerFrame) -> Option<Bytes> {
+    match frame.encode() {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "server frame not encoded");
+            None
+        }
+    }
+}
 
 /// What the rest of the server can ask of a connection.
 #[derive(Debug)]
@@ -386,12 +398,15 @@ mod tests {
     #[test]
     fn a_device_revoked_while_authenticating_cannot_register() {
         let gateway = Gateway::default();
-        let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (user, device) = (
+            uuid::Uuid::from_u128(1).into(),
+            uuid::Uuid::from_u128(2).into(),
+        );
         assert!(!gateway.disconnect(device, close::UNAUTHORIZED));
         assert_eq!(gateway.register(user, device, || ()).err(), Some(Revoked));
         assert!(!gateway.is_connected(device));
         // A registered one is closed instead.
-        let other = uuid::Uuid::from_u128(3);
+        let other = uuid::Uuid::from_u128(3).into();
         let (registration, ()) = gateway.register(user, other, || ()).unwrap();
         assert!(gateway.disconnect(other, close::UNAUTHORIZED));
         assert!(registration.kill.is_fired());
@@ -401,7 +416,10 @@ mod tests {
     #[test]
     fn ephemeral_frames_stop_at_half_the_outbox_and_never_close_the_socket() {
         let gateway = Gateway::default();
-        let (user, device) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (user, device) = (
+            uuid::Uuid::from_u128(1).into(),
+            uuid::Uuid::from_u128(2).into(),
+        );
         let (registration, ()) = gateway.register(user, device, || ()).unwrap();
         let frame = Bytes::from(vec![0u8; 64 * 1024]);
         let mut queued = 0;
@@ -415,7 +433,7 @@ mod tests {
         let message = Command::Frame(Bytes::from(vec![0u8; 1024]));
         assert_eq!(gateway.push(device, message), Pushed::Yes);
         // Many small frames stop at half the frame capacity.
-        let other = uuid::Uuid::from_u128(3);
+        let other = uuid::Uuid::from_u128(3).into();
         let (registration, ()) = gateway.register(user, other, || ()).unwrap();
         let tiny = Bytes::from_static(b"x");
         let mut count = 0;
@@ -424,6 +442,6 @@ mod tests {
         }
         assert_eq!(count, OUTBOX_CAPACITY / 2);
         assert!(!registration.kill.is_fired());
-        assert!(!gateway.push_ephemeral(uuid::Uuid::from_u128(4), tiny));
+        assert!(!gateway.push_ephemeral(uuid::Uuid::from_u128(4).into(), tiny));
     }
 }

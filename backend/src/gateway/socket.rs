@@ -9,7 +9,6 @@ use crate::gateway::admission::Pending;
 use crate::gateway::{Command, Kill, OUTBOX_CAPACITY, Registration};
 use crate::presence;
 use crate::state::AppState;
-use bytes::Bytes;
 use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, ServerFrame, close};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
@@ -218,7 +217,8 @@ impl Connection {
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        self.send_bytes(&frame.encode()).await
+        let bytes = super::encode(frame).ok_or(End::Close(1011, "try again"))?;
+        self.send_bytes(&bytes).await
     }
 
     async fn error(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), End> {
@@ -487,13 +487,12 @@ impl Connection {
         let Ok(Some(devices)) = self.state.directory.devices(to).await else {
             return;
         };
-        let frame = Bytes::from(
-            ServerFrame::Typing {
-                from: self.caller.user_id,
-                typing,
-            }
-            .encode(),
-        );
+        let Some(frame) = super::encode(&ServerFrame::Typing {
+            from: self.caller.user_id,
+            typing,
+        }) else {
+            return;
+        };
         // Ephemeral: typing never closes the peer's socket, however fast it comes.
         for &device in devices.iter() {
             self.state.gateway.push_ephemeral(device, frame.clone());

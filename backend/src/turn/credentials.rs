@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn username_round_trips_and_password_is_the_rest_hmac() {
-        let user = uuid::Uuid::from_u128(42);
+        let user = uuid::Uuid::from_u128(42).into();
         let cred = issue("s3cret", user, 1_700_000_000);
         assert_eq!(
             cred.username,

@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn limits_per_user_and_in_all_and_gives_back_on_drop() {
         let quota = Quota::new(2, 3);
-        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (a, b) = (
+            uuid::Uuid::from_u128(1).into(),
+            uuid::Uuid::from_u128(2).into(),
+        );
         let a1 = quota.acquire(a);
         let a2 = quota.acquire(a);
         assert!(a1.is_ok() && a2.is_ok());

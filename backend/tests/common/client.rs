@@ -144,7 +144,8 @@ impl Client {
             ClientFrame::Auth {
                 token: session.token.clone(),
             }
-            .encode(),
+            .encode()
+            .unwrap(),
         ))
         .await
         .unwrap();
@@ -156,7 +157,10 @@ impl Client {
     }
 
     pub async fn send_frame(&mut self, frame: ClientFrame) {
-        self.ws.send(Message::binary(frame.encode())).await.unwrap();
+        self.ws
+            .send(Message::binary(frame.encode().unwrap()))
+            .await
+            .unwrap();
     }
 
     /// Sends `body` to every listed device.

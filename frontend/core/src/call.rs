@@ -27,6 +27,7 @@
 //!    ([`Signal::Decline`]). Unanswered after [`RING_TIMEOUT_MS`], the call
 //!    ends as missed.
 
+use parley_protocol::codec::{self, DecodeError, EncodeError};
 use parley_protocol::{DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -161,7 +162,7 @@ pub enum Signal {
 pub enum SignalError {
     /// Empty, unknown version or undecodable.
     #[error("unreadable call signal")]
-    Unreadable,
+    Unreadable(#[source] DecodeError),
     /// An SDP or a candidate over its limit.
     #[error("call signal too large")]
     TooLarge,
@@ -187,17 +188,13 @@ impl Signal {
     }
 
     /// Encodes with the version byte.
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_extend(self, vec![VERSION]).unwrap_or_else(|_| vec![VERSION])
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        codec::encode(VERSION, self)
     }
 
     /// Decodes and checks bounds.
     pub fn decode(bytes: &[u8]) -> Result<Self, SignalError> {
-        let (&version, body) = bytes.split_first().ok_or(SignalError::Unreadable)?;
-        if version != VERSION {
-            return Err(SignalError::Unreadable);
-        }
-        let signal: Signal = postcard::from_bytes(body).map_err(|_| SignalError::Unreadable)?;
+        let signal: Signal = codec::decode(VERSION, bytes).map_err(SignalError::Unreadable)?;
         signal.check()?;
         Ok(signal)
     }

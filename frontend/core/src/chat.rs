@@ -2,6 +2,7 @@
 
 use crate::content::{Content, ContentError};
 use crate::message::{Kind, Message, Status};
+use parley_protocol::codec::EncodeError;
 use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
 use parley_protocol::{DeviceId, ErrorCode, MessageId, Millis, UserId};
 use std::collections::HashMap;
@@ -177,7 +178,7 @@ impl Chat {
     }
 
     /// What goes inside the encryption for `msg`.
-    pub fn plaintext(msg: &Message) -> Vec<u8> {
+    pub fn plaintext(msg: &Message) -> Result<Vec<u8>, EncodeError> {
         Content::Text {
             text: msg.text.clone(),
             composed_at: msg.composed_at,
@@ -279,8 +280,9 @@ mod tests {
     use parley_protocol::frame::ReceiptKind;
     use uuid::Uuid;
 
-    fn id() -> Uuid {
-        Uuid::now_v7()
+    /// A fresh id of whichever kind the test needs.
+    fn id<T: From<Uuid>>() -> T {
+        Uuid::now_v7().into()
     }
 
     #[test]
@@ -324,7 +326,7 @@ mod tests {
             "never the sending device itself"
         );
         assert_eq!(
-            Content::decode(&Chat::plaintext(&msg)),
+            Content::decode(&Chat::plaintext(&msg).unwrap()),
             Ok(Content::Text {
                 text: "hi bob".into(),
                 composed_at: 5
@@ -351,7 +353,8 @@ mod tests {
             text: "yo".into(),
             composed_at: 9,
         }
-        .encode();
+        .encode()
+        .unwrap();
         let d = delivery(bob, bob_phone, me, 10);
         let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
             panic!()
@@ -383,7 +386,7 @@ mod tests {
         let (me, my_phone, bob, bob_phone) = (id(), id(), id(), id());
         let chat = Chat::new(me, my_phone);
         let lost = id();
-        let retry = Content::Retry { ids: vec![lost] }.encode();
+        let retry = Content::Retry { ids: vec![lost] }.encode().unwrap();
         let d = delivery(bob, bob_phone, me, 1);
         assert_eq!(
             chat.incoming(&d, Some(&retry)),
@@ -398,7 +401,8 @@ mod tests {
             text: "again".into(),
             composed_at: 7,
         }
-        .encode();
+        .encode()
+        .unwrap();
         let Incoming::Resent(m) = chat.incoming(&d, Some(&resent)) else {
             panic!()
         };

@@ -1,6 +1,7 @@
 //! The plaintext inside a payload. The server only sees the payload as
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
+use parley_protocol::codec::{self, DecodeError, EncodeError};
 use parley_protocol::{MessageId, Millis};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -47,7 +48,7 @@ pub enum Content {
 pub enum ContentError {
     /// Empty, unknown version or undecodable.
     #[error("unreadable message content")]
-    Unreadable,
+    Unreadable(#[source] DecodeError),
     /// Text over [`MAX_TEXT_BYTES`].
     #[error("message too long")]
     TooLong,
@@ -55,17 +56,13 @@ pub enum ContentError {
 
 impl Content {
     /// Encodes with the version byte.
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_extend(self, vec![VERSION]).unwrap_or_else(|_| vec![VERSION])
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        codec::encode(VERSION, self)
     }
 
     /// Decodes and checks bounds.
     pub fn decode(bytes: &[u8]) -> Result<Self, ContentError> {
-        let (&version, body) = bytes.split_first().ok_or(ContentError::Unreadable)?;
-        if version != VERSION {
-            return Err(ContentError::Unreadable);
-        }
-        let content: Content = postcard::from_bytes(body).map_err(|_| ContentError::Unreadable)?;
+        let content: Content = codec::decode(VERSION, bytes).map_err(ContentError::Unreadable)?;
         content.check()?;
         Ok(content)
     }
@@ -92,17 +89,33 @@ mod tests {
             text: "héllo 👋".into(),
             composed_at: 1_700_000_000_000,
         };
-        assert_eq!(Content::decode(&c.encode()), Ok(c));
-        assert_eq!(Content::decode(&[]), Err(ContentError::Unreadable));
-        assert_eq!(Content::decode(&[2, 0]), Err(ContentError::Unreadable));
+        let bytes = c.encode().unwrap();
+        assert_eq!(Content::decode(&bytes), Ok(c));
         assert_eq!(
+            Content::decode(&[]),
+            Err(ContentError::Unreadable(DecodeError::Empty))
+        );
+        assert_eq!(
+            Content::decode(&[2, 0]),
+            Err(ContentError::Unreadable(DecodeError::Version { found: 2 }))
+        );
+        assert!(matches!(
             Content::decode(&[VERSION, 0, 200]),
-            Err(ContentError::Unreadable)
+            Err(ContentError::Unreadable(DecodeError::Malformed(_)))
+        ));
+        let mut trailing = bytes;
+        trailing.push(0);
+        assert_eq!(
+            Content::decode(&trailing),
+            Err(ContentError::Unreadable(DecodeError::Trailing { count: 1 }))
         );
         let long = Content::Text {
             text: "x".repeat(MAX_TEXT_BYTES + 1),
             composed_at: 0,
         };
-        assert_eq!(Content::decode(&long.encode()), Err(ContentError::TooLong));
+        assert_eq!(
+            Content::decode(&long.encode().unwrap()),
+            Err(ContentError::TooLong)
+        );
     }
 }

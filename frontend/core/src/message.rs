@@ -87,7 +87,7 @@ impl Message {
     /// call's). A missed call counts as unread, like a message.
     pub fn from_call(log: &CallLog, device: DeviceId) -> Message {
         Message {
-            id: log.call,
+            id: MessageId::from_uuid(log.call),
             peer: log.peer,
             outgoing: log.outgoing,
             from_device: device,

@@ -117,14 +117,15 @@ impl ChatList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parley_protocol::DeviceId;
     use uuid::Uuid;
 
     fn msg(peer: UserId, at: Millis, outgoing: bool) -> Message {
         Message {
-            id: Uuid::now_v7(),
+            id: MessageId::new_v7(),
             peer,
             outgoing,
-            from_device: Uuid::nil(),
+            from_device: DeviceId::from_uuid(Uuid::nil()),
             text: String::new(),
             composed_at: at,
             server_at: None,
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn most_recent_chat_first_with_unread_counts() {
-        let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let (ann, bob) = (UserId::new_v7(), UserId::new_v7());
         let mut list = ChatList::new(Vec::new());
         list.added(&msg(ann, 10, false));
         list.added(&msg(bob, 20, true));
@@ -153,7 +154,7 @@ mod tests {
 
     #[test]
     fn preview_follows_the_newest_message_and_its_ticks() {
-        let ann = Uuid::now_v7();
+        let ann = UserId::new_v7();
         let mut list = ChatList::new(Vec::new());
         let new = msg(ann, 30, true);
         list.added(&new);

@@ -25,7 +25,7 @@ fn half(user: UserId, ed25519_keys: &[String]) -> String {
         .collect();
     let mut hash = Sha512::new()
         .chain_update(VERSION)
-        .chain_update(user.as_bytes())
+        .chain_update(user.as_uuid().as_bytes())
         .chain_update(&material)
         .finalize();
     for _ in 1..ITERATIONS {
@@ -64,7 +64,6 @@ pub fn groups(number: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     fn keys(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
@@ -72,7 +71,7 @@ mod tests {
 
     #[test]
     fn both_sides_see_the_same_sixty_digits() {
-        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let (alice, bob) = (UserId::new_v7(), UserId::new_v7());
         let (ka, kb) = (keys(&["AAA", "BBB"]), keys(&["CCC"]));
         let from_alice = safety_number((alice, &ka), (bob, &kb));
         let from_bob = safety_number((bob, &kb), (alice, &ka));
@@ -84,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_new_device_or_key_changes_it_but_device_order_does_not() {
-        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let (alice, bob) = (UserId::new_v7(), UserId::new_v7());
         let kb = keys(&["CCC"]);
         let base = safety_number((alice, &keys(&["AAA", "BBB"])), (bob, &kb));
         let reordered = safety_number((alice, &keys(&["BBB", "AAA"])), (bob, &kb));

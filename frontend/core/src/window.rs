@@ -254,14 +254,15 @@ impl Window {
 mod tests {
     use super::*;
     use crate::message::Status;
+    use parley_protocol::{DeviceId, UserId};
     use uuid::Uuid;
 
     fn msg(at: Millis) -> Message {
         Message {
-            id: Uuid::now_v7(),
-            peer: Uuid::nil(),
+            id: MessageId::new_v7(),
+            peer: UserId::from_uuid(Uuid::nil()),
             outgoing: false,
-            from_device: Uuid::nil(),
+            from_device: DeviceId::from_uuid(Uuid::nil()),
             text: at.to_string(),
             composed_at: at,
             server_at: None,
@@ -388,7 +389,7 @@ mod tests {
         let mut w = Window::latest(vec![m.clone()], false);
         assert!(w.update(m.id, |m| m.status = Status::Read));
         assert_eq!(w.messages()[0].status, Status::Read);
-        assert!(!w.update(Uuid::now_v7(), |m| m.status = Status::Read));
+        assert!(!w.update(MessageId::new_v7(), |m| m.status = Status::Read));
     }
 
     #[test]

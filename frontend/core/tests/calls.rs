@@ -7,11 +7,13 @@ use parley_client::call::{
     Target,
 };
 use parley_client::message::{Kind, Message};
-use parley_protocol::{DeviceId, Millis, UserId};
+use parley_protocol::codec::DecodeError;
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use uuid::Uuid;
 
-fn id() -> Uuid {
-    Uuid::now_v7()
+/// A fresh id of whichever kind the test needs.
+fn id<T: From<Uuid>>() -> T {
+    Uuid::now_v7().into()
 }
 
 struct Device {
@@ -181,7 +183,7 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     let entry = Message::from_call(log, b.device);
     assert_eq!(
         (entry.kind, entry.seen, entry.id),
-        (Kind::Call, false, call)
+        (Kind::Call, false, MessageId::from_uuid(call))
     );
     assert_eq!(log.describe(), "Missed voice call");
 
@@ -289,14 +291,23 @@ fn signals_round_trip_and_bounds_hold() {
         video: true,
         sdp: "v=0\r\n".into(),
     };
-    assert_eq!(Signal::decode(&s.encode()), Ok(s));
-    assert_eq!(Signal::decode(&[]), Err(SignalError::Unreadable));
-    assert_eq!(Signal::decode(&[9, 1]), Err(SignalError::Unreadable));
+    assert_eq!(Signal::decode(&s.encode().unwrap()), Ok(s));
+    assert_eq!(
+        Signal::decode(&[]),
+        Err(SignalError::Unreadable(DecodeError::Empty))
+    );
+    assert_eq!(
+        Signal::decode(&[9, 1]),
+        Err(SignalError::Unreadable(DecodeError::Version { found: 9 }))
+    );
     let big = Signal::Answer {
         call,
         sdp: "x".repeat(parley_client::call::MAX_SDP_BYTES + 1),
     };
-    assert_eq!(Signal::decode(&big.encode()), Err(SignalError::TooLarge));
+    assert_eq!(
+        Signal::decode(&big.encode().unwrap()),
+        Err(SignalError::TooLarge)
+    );
 }
 
 /// Alice calls Bob on one device, so Bob's `b1` rings; Bob accepts there.

@@ -6,7 +6,6 @@ use parley_client::crypto::{CryptoError, Machine};
 use parley_protocol::DeviceId;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys};
 use std::collections::HashMap;
-use uuid::Uuid;
 
 /// What the server's directory does: hand each one-time key out once, then the fallback.
 #[derive(Default)]
@@ -51,7 +50,7 @@ struct Device {
 }
 
 fn device(dir: &mut Directory, one_time: usize) -> Device {
-    let id = Uuid::now_v7();
+    let id = DeviceId::new_v7();
     let mut machine = Machine::new(id);
     dir.publish(id, &mut machine, one_time);
     Device { id, machine }
@@ -247,7 +246,7 @@ fn identities_are_pinned_and_must_be_signed() {
     assert_eq!(c.machine.add_device(&bad), Err(CryptoError::BadSignature));
     // And nothing can be decrypted from a device never seen.
     assert_eq!(
-        c.machine.decrypt(Uuid::now_v7(), &[0, 1, 2]),
+        c.machine.decrypt(DeviceId::new_v7(), &[0, 1, 2]),
         Err(CryptoError::UnknownDevice)
     );
 }

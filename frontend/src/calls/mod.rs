@@ -619,12 +619,16 @@ impl Controller {
                     // fetch them fresh.
                     let refresh = matches!(signal, Signal::Offer { .. } | Signal::Handled { .. })
                         && !matches!(target, Target::Device(_));
-                    messaging::send_signal(Outgoing {
-                        peer,
-                        target,
-                        plaintext: signal.encode(),
-                        refresh,
-                    });
+                    match signal.encode() {
+                        Ok(plaintext) => messaging::send_signal(Outgoing {
+                            peer,
+                            target,
+                            plaintext,
+                            refresh,
+                        }),
+                        // Dropped like any lost signal: the call's timeouts cover it.
+                        Err(err) => leptos::logging::error!("call signal not sent: {err}"),
+                    }
                 }
                 Action::Ring => {}
                 Action::ApplyAnswer(sdp) => {

@@ -324,7 +324,7 @@ pub fn compose(peer: UserId, text: &str) -> Result<(), ContentError> {
     let msg = engine
         .chat
         .borrow()
-        .compose(uuid::Uuid::now_v7(), peer, text, now())?;
+        .compose(MessageId::new_v7(), peer, text, now())?;
     push(&engine, Job::Compose(msg));
     Ok(())
 }
@@ -685,8 +685,14 @@ impl Engine {
     /// False when it did not go (offline, or a session could not be
     /// started yet: retried shortly).
     async fn send_message(self: &Rc<Self>, msg: &Message) -> Result<bool, StoreError> {
-        self.send_encrypted(msg.id, msg.peer, &Chat::plaintext(msg))
-            .await
+        let plaintext = match Chat::plaintext(msg) {
+            Ok(plaintext) => plaintext,
+            Err(err) => {
+                leptos::logging::error!("message {} not sent: {err}", msg.id);
+                return Ok(false);
+            }
+        };
+        self.send_encrypted(msg.id, msg.peer, &plaintext).await
     }
 
     async fn send_encrypted(
@@ -756,8 +762,14 @@ impl Engine {
         peer: UserId,
         content: Content,
     ) -> Result<(), StoreError> {
-        let id = uuid::Uuid::now_v7();
-        let plaintext = content.encode();
+        let id = MessageId::new_v7();
+        let plaintext = match content.encode() {
+            Ok(plaintext) => plaintext,
+            Err(err) => {
+                leptos::logging::error!("control message not sent: {err}");
+                return Ok(());
+            }
+        };
         {
             let mut controls = self.controls.borrow_mut();
             if controls.len() >= MAX_CONTROLS {
@@ -807,7 +819,7 @@ impl Engine {
                 v.remove(&user);
             });
             let notice = Message {
-                id: uuid::Uuid::now_v7(),
+                id: MessageId::new_v7(),
                 peer: user,
                 outgoing: false,
                 from_device: self.device,

@@ -139,7 +139,9 @@ impl Socket {
     pub fn send(&self, frame: &ClientFrame) -> bool {
         let state = self.0.state.borrow();
         match &state.ws {
-            Some(ws) if state.ready => ws.send_with_u8_array(&frame.encode()).is_ok(),
+            Some(ws) if state.ready => {
+                encode(frame).is_some_and(|bytes| ws.send_with_u8_array(&bytes).is_ok())
+            }
             _ => false,
         }
     }
@@ -328,10 +330,20 @@ fn on_ping_tick(inner: &Rc<Inner>) {
 
 fn send(inner: &Rc<Inner>, frame: &ClientFrame) {
     let state = inner.state.borrow();
-    if let Some(ws) = &state.ws {
+    if let Some(ws) = &state.ws
+        && let Some(bytes) = encode(frame)
+    {
         // A send on a closing socket fails; its close event handles recovery.
-        let _ = ws.send_with_u8_array(&frame.encode());
+        let _ = ws.send_with_u8_array(&bytes);
     }
+}
+
+/// The frame's bytes; `None`, logged, if it cannot be encoded.
+fn encode(frame: &ClientFrame) -> Option<Vec<u8>> {
+    frame
+        .encode()
+        .inspect_err(|err| leptos::logging::error!("frame not sent: {err}"))
+        .ok()
 }
 
 /// Waits `min(30 s, 1 s · 2^attempt)`, jittered to 50-100 % so many clients

@@ -1,7 +1,7 @@
 //! Round avatars with initials, tinted per person (no images yet).
 
 use leptos::prelude::*;
-use uuid::Uuid;
+use parley_protocol::UserId;
 
 /// Number of `tone-N` classes in `style/main.css`.
 const TONES: u32 = 8;
@@ -24,8 +24,8 @@ pub fn initials(name: &str) -> String {
 }
 
 /// A stable tint for an account, so a person keeps their colour everywhere.
-fn tone(seed: Uuid) -> u32 {
-    let folded = seed.as_bytes().iter().fold(0u32, |acc, b| {
+fn tone(seed: UserId) -> u32 {
+    let folded = seed.as_uuid().as_bytes().iter().fold(0u32, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u32::from(*b))
     });
     folded % TONES
@@ -33,7 +33,7 @@ fn tone(seed: Uuid) -> u32 {
 
 /// `name` is reactive so renames show at once.
 #[component]
-pub fn Avatar(#[prop(into)] name: Signal<String>, seed: Uuid, size: Size) -> impl IntoView {
+pub fn Avatar(#[prop(into)] name: Signal<String>, seed: UserId, size: Size) -> impl IntoView {
     let size = match size {
         Size::Medium => "avatar-md",
         Size::Large => "avatar-lg",

@@ -12,7 +12,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_protocol::api::{Device, UpdateProfile, UserCard};
-use parley_protocol::validate;
+use parley_protocol::{UserId, validate};
 
 /// The settings panel in the sidebar.
 #[component]
@@ -39,7 +39,9 @@ pub fn SettingsPanel(
 fn ProfileCard(app: AppState) -> impl IntoView {
     let profile = move || app.session.with(|s| s.as_ref().map(|s| s.profile.clone()));
     let initial = profile();
-    let seed = initial.as_ref().map(|p| p.user_id).unwrap_or_default();
+    let seed = initial
+        .as_ref()
+        .map_or(UserId::from_uuid(uuid::Uuid::nil()), |p| p.user_id);
     let display_name = RwSignal::new(
         initial
             .as_ref()

@@ -22,7 +22,7 @@ pub fn SidebarHeader(app: AppState, panel: RwSignal<Panel>) -> impl IntoView {
     let seed = app
         .session
         .with_untracked(|s| s.as_ref().map(|s| s.profile.user_id))
-        .unwrap_or_default();
+        .unwrap_or(UserId::from_uuid(uuid::Uuid::nil()));
     let toggle = move |target: Panel| {
         panel.update(|p| *p = if *p == target { Panel::Chats } else { target });
     };

@@ -66,7 +66,8 @@ impl Target for Signals {
             },
         ]
         .iter()
-        .map(Signal::encode)
+        // A value that cannot encode fails the round trip instead.
+        .filter_map(|signal| signal.encode().ok())
         .collect()
     }
 

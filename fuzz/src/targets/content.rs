@@ -5,13 +5,14 @@
 use super::round_trip;
 use crate::engine::{Broken, Target, Verdict};
 use parley_client::content::{Content, MAX_RETRY_IDS, MAX_TEXT_BYTES};
+use parley_protocol::MessageId;
 use uuid::Uuid;
 
 struct Contents;
 
 impl Target for Contents {
     fn seeds(&mut self) -> Vec<Vec<u8>> {
-        let ids: Vec<Uuid> = (0..3).map(Uuid::from_u128).collect();
+        let ids: Vec<MessageId> = (0..3).map(|n| Uuid::from_u128(n).into()).collect();
         [
             Content::Text {
                 text: "hello 👋".into(),
@@ -24,7 +25,7 @@ impl Target for Contents {
             },
             Content::Retry { ids: ids.clone() },
             Content::Retry {
-                ids: vec![Uuid::from_u128(9); MAX_RETRY_IDS],
+                ids: vec![MessageId::from_uuid(Uuid::from_u128(9)); MAX_RETRY_IDS],
             },
             Content::Resent {
                 id: ids[1],
@@ -33,7 +34,8 @@ impl Target for Contents {
             },
         ]
         .iter()
-        .map(Content::encode)
+        // A value that cannot encode fails the round trip instead.
+        .filter_map(|content| content.encode().ok())
         .collect()
     }
 

@@ -24,13 +24,13 @@ fn with_kind(kind: u8, json: Result<Vec<u8>, serde_json::Error>) -> Result<Vec<u
 }
 
 fn setup() -> Result<DirectoryAnswers, String> {
-    let mut bob = Machine::new(Uuid::from_u128(0xb0b));
-    let mut bobs_laptop = Machine::new(Uuid::from_u128(0xb0b2));
+    let mut bob = Machine::new(Uuid::from_u128(0xb0b).into());
+    let mut bobs_laptop = Machine::new(Uuid::from_u128(0xb0b2).into());
     let identities = vec![published(&bob), published(&bobs_laptop)];
     let mut claimed = claimable(&mut bob)?;
     claimed.extend(claimable(&mut bobs_laptop)?);
     Ok(DirectoryAnswers {
-        me: Machine::new(Uuid::from_u128(0xa11c)),
+        me: Machine::new(Uuid::from_u128(0xa11c).into()),
         seeds: vec![
             with_kind(0, serde_json::to_vec(&identities))?,
             with_kind(1, serde_json::to_vec(&claimed))?,

@@ -7,9 +7,11 @@ use parley_protocol::api::{ClaimedKey, DeviceKeys};
 use uuid::Uuid;
 
 /// Alice's device.
-pub const ALICE: DeviceId = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_a11c);
+pub const ALICE: DeviceId =
+    DeviceId::from_uuid(Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_a11c));
 /// Bob's device.
-pub const BOB: DeviceId = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0b0b);
+pub const BOB: DeviceId =
+    DeviceId::from_uuid(Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0b0b));
 
 /// A device's identity as the directory publishes it.
 pub fn published(machine: &Machine) -> DeviceKeys {

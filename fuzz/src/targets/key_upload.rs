@@ -18,7 +18,8 @@ use parley_server::keys::verify;
 use uuid::Uuid;
 
 /// The uploading device (the server takes it from the caller's token).
-const DEVICE: DeviceId = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0d0d);
+const DEVICE: DeviceId =
+    DeviceId::from_uuid(Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0d0d));
 
 struct KeyUpload {
     /// The device whose keys the seeds carry.
@@ -203,7 +204,7 @@ pub fn target() -> Result<Box<dyn Target>, String> {
     let mut target = KeyUpload {
         device,
         seeds,
-        client: Machine::new(Uuid::from_u128(1)),
+        client: Machine::new(Uuid::from_u128(1).into()),
     };
     // The seeds must pass, or the target would only ever test refusals.
     for seed in target.seeds() {

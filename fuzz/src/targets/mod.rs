@@ -100,13 +100,19 @@ pub fn find(name: &str) -> Option<&'static Spec> {
     TARGETS.iter().find(|spec| spec.name == name)
 }
 
-/// Checks that `value` encodes to bytes that decode to `value` again.
-fn round_trip<T: PartialEq + Debug, E: Debug>(
+/// Checks that `value` encodes, to bytes that decode to `value` again.
+fn round_trip<T: PartialEq + Debug, EncodeError: Debug, DecodeError: Debug>(
     value: &T,
-    encode: impl Fn(&T) -> Vec<u8>,
-    decode: impl Fn(&[u8]) -> Result<T, E>,
+    encode: impl Fn(&T) -> Result<Vec<u8>, EncodeError>,
+    decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
 ) -> Result<(), Broken> {
-    match decode(&encode(value)) {
+    let bytes = encode(value).map_err(|err| {
+        Broken::new(
+            "a decoded value encodes again",
+            format!("{value:?} does not encode: {err:?}"),
+        )
+    })?;
+    match decode(&bytes) {
         Ok(again) if &again == value => Ok(()),
         other => Err(Broken::new(
             "re-encoded value decodes the same",

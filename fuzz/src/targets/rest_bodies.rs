@@ -15,7 +15,7 @@ use parley_protocol::limits::{
     ABOUT_MAX_CHARS, DEVICE_NAME_MAX_CHARS, DISPLAY_NAME_MAX_CHARS, USERNAME_MAX_CHARS,
 };
 use parley_protocol::validate;
-use parley_protocol::{ErrorBody, ErrorCode};
+use parley_protocol::{DeviceId, ErrorBody, ErrorCode, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -110,7 +110,8 @@ fn device_name(input: Option<&str>) -> Result<(), Broken> {
 }
 
 fn seeds() -> Result<Vec<Vec<u8>>, serde_json::Error> {
-    let id = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
+    let raw = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
+    let (id, device) = (UserId::from_uuid(raw), DeviceId::from_uuid(raw));
     let profile = Profile {
         user_id: id,
         handle: "+442079460958".into(),
@@ -147,16 +148,16 @@ fn seeds() -> Result<Vec<Vec<u8>>, serde_json::Error> {
             handle: "bob.smith".into(),
         })?,
         serde_json::to_vec(&ClaimRequest {
-            devices: vec![id, id],
+            devices: vec![device, device],
         })?,
         serde_json::to_vec(&Session {
             token: "t".repeat(43),
-            device_id: id,
+            device_id: device,
             profile: profile.clone(),
         })?,
         serde_json::to_vec(&profile)?,
         serde_json::to_vec(&vec![Device {
-            device_id: id,
+            device_id: device,
             name: "Firefox on Windows".into(),
             created_at: 1_700_000_000_000,
             last_active_at: 1_700_000_000_001,

@@ -4,6 +4,7 @@
 //! same expiry and account.
 
 use crate::engine::{Broken, Target, Verdict};
+use parley_protocol::UserId;
 use parley_server::turn::credentials;
 use uuid::Uuid;
 
@@ -11,7 +12,7 @@ struct TurnUsernames;
 
 impl Target for TurnUsernames {
     fn seeds(&mut self) -> Vec<Vec<u8>> {
-        let user = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
+        let user = UserId::from_uuid(Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001));
         [0, 1_700_000_000, u64::MAX]
             .into_iter()
             .map(|expiry| {

@@ -6,6 +6,7 @@ use crate::conn;
 use crate::seed;
 use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use parley_protocol::MessageId;
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use std::collections::HashSet;
 use std::time::Instant;
@@ -27,14 +28,14 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
         while sent < count && sent - accepted < 512 {
             sent += 1;
             let frame = ClientFrame::Send {
-                id: Uuid::from_u64_pair(7, sent as u64),
+                id: MessageId::from_uuid(Uuid::from_u64_pair(7, sent as u64)),
                 to: recipient.user,
                 payloads: vec![DevicePayload {
                     device: recipient.device,
                     body: body.clone(),
                 }],
             };
-            sink.feed(conn::message(&frame)).await?;
+            sink.feed(conn::message(&frame)?).await?;
         }
         sink.flush().await?;
         match stream.next().await {

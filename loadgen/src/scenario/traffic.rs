@@ -18,6 +18,7 @@ use crate::sys::CpuSample;
 use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use parley_protocol::MessageId;
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -95,8 +96,8 @@ async fn user(
     let mut latency = report::micros();
     let mut send_lag = report::micros();
     let recorded_from = settings.warmup.as_nanos() as u64;
-    let mut seen: HashSet<Uuid> = HashSet::new();
-    let mut acks: Vec<Uuid> = Vec::new();
+    let mut seen: HashSet<MessageId> = HashSet::new();
+    let mut acks: Vec<MessageId> = Vec::new();
     let mut in_flight = 0usize;
     let mut counter: u64 = 0;
     let mut sending = !targets.is_empty();
@@ -133,7 +134,7 @@ async fn user(
                 };
                 let peer = &targets[peers[rng.below(peers.len())]];
                 counter += 1;
-                let id = Uuid::from_u64_pair(u.index as u64 + 1, counter);
+                let id = MessageId::from_uuid(Uuid::from_u64_pair(u.index as u64 + 1, counter));
                 let written = Instant::now();
                 let stamp = written.duration_since(epoch).as_nanos() as u64;
                 if stamp >= recorded_from && interval.is_some() {
@@ -149,7 +150,7 @@ async fn user(
                         body: body.clone(),
                     }],
                 };
-                sink.feed(conn::message(&frame)).await?;
+                sink.feed(conn::message(&frame)?).await?;
                 in_flight += 1;
                 wrote = true;
             }
