@@ -202,7 +202,11 @@ test('with the chat open, the safety number change shows when the contact signs 
   await expect(a.getByTestId('message')).toHaveCount(1);
 });
 
-/** The sealed Olm state in `page`'s IndexedDB (read or written from a page that does not run the app). */
+/**
+ * The sealed Olm state in `page`'s IndexedDB: every `olm:…` entry of `meta` (the account
+ * and one per peer device), as JSON. With `value`, puts that snapshot back in place of
+ * what is there. Read or written from a page that does not run the app.
+ */
 async function olmState(page: Page, value?: string): Promise<string> {
   return page.evaluate(async (value) => {
     const dbs = await indexedDB.databases();
@@ -214,11 +218,22 @@ async function olmState(page: Page, value?: string): Promise<string> {
     });
     const tx = db.transaction('meta', value === undefined ? 'readonly' : 'readwrite');
     const store = tx.objectStore('meta');
-    const result = await new Promise<string>((resolve, reject) => {
-      const req = value === undefined ? store.get('olm') : store.put(value, 'olm');
-      req.onsuccess = () => resolve(value ?? (req.result as string));
-      req.onerror = () => reject(req.error);
-    });
+    const olm = IDBKeyRange.bound('olm', 'olm\uffff');
+    const request = <T>(req: IDBRequest<T>) =>
+      new Promise<T>((resolve, reject) => {
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    let result: string;
+    if (value === undefined) {
+      const keys = (await request(store.getAllKeys(olm))) as string[];
+      const values = await request(store.getAll(olm));
+      result = JSON.stringify(Object.fromEntries(keys.map((k, i) => [k, values[i]])));
+    } else {
+      await request(store.delete(olm));
+      for (const [k, v] of Object.entries(JSON.parse(value))) await request(store.put(v, k));
+      result = value;
+    }
     await new Promise((resolve) => (tx.oncomplete = resolve));
     db.close();
     return result;

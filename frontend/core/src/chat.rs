@@ -1,10 +1,9 @@
 //! Fan-out, outbox answers and incoming deliveries, as pure state transitions.
 
 use crate::content::{Content, ContentError};
-use crate::message::{Kind, Message, Status};
-use parley_protocol::codec::EncodeError;
+use crate::message::{Body, Message, Status};
 use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
-use parley_protocol::{DeviceId, ErrorCode, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
 use std::collections::HashMap;
 
 /// What the caller must do after a server frame.
@@ -95,6 +94,35 @@ pub enum Incoming {
     Resent(Message),
 }
 
+/// A new outgoing text message written on `device`, pending in the outbox.
+/// The text is trimmed and checked against the content limits.
+pub fn compose(
+    device: DeviceId,
+    id: MessageId,
+    chat: ConversationId,
+    text: &str,
+    now: Millis,
+) -> Result<Message, ContentError> {
+    let text = text.trim();
+    let content = Content::Text {
+        text: text.to_owned(),
+        composed_at: now,
+    };
+    content.check()?;
+    Ok(Message {
+        id,
+        chat,
+        outgoing: true,
+        from_device: device,
+        composed_at: now,
+        server_at: None,
+        status: Status::Pending,
+        seen: true,
+        failed: false,
+        body: Body::Text(text.to_owned()),
+    })
+}
+
 /// One device's view of its conversations' routing.
 #[derive(Debug, Clone)]
 pub struct Chat {
@@ -129,34 +157,15 @@ impl Chat {
         self.devices.insert(user, devices);
     }
 
-    /// A new outgoing text message, pending in the outbox.
+    /// A new outgoing text message of this device, pending in the outbox.
     pub fn compose(
         &self,
         id: MessageId,
-        peer: UserId,
+        chat: ConversationId,
         text: &str,
         now: Millis,
     ) -> Result<Message, ContentError> {
-        let text = text.trim();
-        let content = Content::Text {
-            text: text.to_owned(),
-            composed_at: now,
-        };
-        content.check()?;
-        Ok(Message {
-            id,
-            peer,
-            outgoing: true,
-            from_device: self.device,
-            text: text.to_owned(),
-            composed_at: now,
-            server_at: None,
-            status: Status::Pending,
-            seen: true,
-            failed: false,
-            kind: Kind::Text,
-            call: None,
-        })
+        compose(self.device, id, chat, text, now)
     }
 
     /// The devices a message to `peer` must reach: all of the peer's and the
@@ -177,35 +186,24 @@ impl Chat {
         targets
     }
 
-    /// What goes inside the encryption for `msg`.
-    pub fn plaintext(msg: &Message) -> Result<Vec<u8>, EncodeError> {
-        Content::Text {
-            text: msg.text.clone(),
-            composed_at: msg.composed_at,
-        }
-        .encode()
-    }
-
     /// Sorts out a delivery, given its plaintext (`None`: undecryptable).
     pub fn incoming(&self, d: &Delivery, plaintext: Option<&[u8]>) -> Incoming {
         let outgoing = d.from == self.me;
-        let message = |text: String, composed_at: Millis, kind: Kind| Message {
+        let message = |body: Body, composed_at: Millis| Message {
             id: d.id,
-            peer: if outgoing { d.to } else { d.from },
+            chat: ConversationId::Direct(if outgoing { d.to } else { d.from }),
             outgoing,
             from_device: d.from_device,
-            text,
             composed_at,
             server_at: Some(d.at),
             status: Status::Sent,
             seen: outgoing,
             failed: false,
-            kind,
-            call: None,
+            body,
         };
         match plaintext.map(Content::decode) {
             Some(Ok(Content::Text { text, composed_at })) => {
-                Incoming::Message(message(text, composed_at, Kind::Text))
+                Incoming::Message(message(Body::Text(text), composed_at))
             }
             Some(Ok(Content::Retry { ids })) => Incoming::Retry {
                 from: d.from,
@@ -217,11 +215,11 @@ impl Chat {
                 text,
                 composed_at,
             })) => {
-                let mut m = message(text, composed_at, Kind::Text);
+                let mut m = message(Body::Text(text), composed_at);
                 m.id = id;
                 Incoming::Resent(m)
             }
-            None | Some(Err(_)) => Incoming::Message(message(String::new(), d.at, Kind::Waiting)),
+            None | Some(Err(_)) => Incoming::Message(message(Body::Waiting, d.at)),
         }
     }
 
@@ -300,8 +298,13 @@ mod tests {
     fn a_mismatch_teaches_the_device_lists_and_targets_exclude_this_device() {
         let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
         let mut chat = Chat::new(me, my_phone);
-        let msg = chat.compose(id(), bob, "  hi bob ", 5).unwrap();
-        assert_eq!((msg.text.as_str(), msg.status), ("hi bob", Status::Pending));
+        let msg = chat
+            .compose(id(), ConversationId::Direct(bob), "  hi bob ", 5)
+            .unwrap();
+        assert_eq!(
+            (msg.body.text(), msg.status),
+            (Some("hi bob"), Status::Pending)
+        );
         assert!(chat.targets(bob).is_empty());
 
         let event = chat.handle(ServerFrame::DeviceMismatch {
@@ -324,13 +327,6 @@ mod tests {
             chat.targets(bob),
             expected,
             "never the sending device itself"
-        );
-        assert_eq!(
-            Content::decode(&Chat::plaintext(&msg).unwrap()),
-            Ok(Content::Text {
-                text: "hi bob".into(),
-                composed_at: 5
-            })
         );
     }
 
@@ -360,8 +356,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (m.peer, m.outgoing, m.seen, m.server_at, m.kind),
-            (bob, false, false, Some(10), Kind::Text)
+            (m.peer(), m.outgoing, m.seen, m.server_at, m.body),
+            (Some(bob), false, false, Some(10), Body::Text("yo".into()))
         );
 
         // A copy of what I sent from my laptop lands in the chat with bob, as mine.
@@ -369,7 +365,10 @@ mod tests {
         let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
             panic!()
         };
-        assert_eq!((m.peer, m.outgoing, m.status), (bob, true, Status::Sent));
+        assert_eq!(
+            (m.peer(), m.outgoing, m.status),
+            (Some(bob), true, Status::Sent)
+        );
 
         // Undecryptable or unreadable: a placeholder at the server's time.
         for plaintext in [None, Some(&[1u8, 2, 3][..])] {
@@ -377,7 +376,10 @@ mod tests {
             let Incoming::Message(m) = chat.incoming(&d, plaintext) else {
                 panic!()
             };
-            assert_eq!((m.kind, m.peer, m.composed_at), (Kind::Waiting, bob, 12));
+            assert_eq!(
+                (m.body.clone(), m.peer(), m.composed_at),
+                (Body::Waiting, Some(bob), 12)
+            );
         }
     }
 
@@ -407,8 +409,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (m.id, m.text.as_str(), m.composed_at, m.kind),
-            (lost, "again", 7, Kind::Text)
+            (m.id, m.body, m.composed_at),
+            (lost, Body::Text("again".into()), 7)
         );
     }
 
@@ -473,7 +475,7 @@ mod tests {
         let chat = Chat::new(id(), id());
         let text = "x".repeat(crate::content::MAX_TEXT_BYTES + 1);
         assert_eq!(
-            chat.compose(id(), id(), &text, 0),
+            chat.compose(id(), ConversationId::Direct(id()), &text, 0),
             Err(ContentError::TooLong)
         );
     }

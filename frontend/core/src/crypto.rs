@@ -17,7 +17,7 @@ use parley_protocol::api::{
 };
 use parley_protocol::frame::DevicePayload;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use thiserror::Error;
 use vodozemac::olm::{Account, AccountPickle, OlmMessage, Session, SessionConfig, SessionPickle};
 use vodozemac::{Curve25519PublicKey, Ed25519PublicKey, Ed25519Signature};
@@ -47,6 +47,38 @@ pub enum CryptoError {
     /// A stored state could not be read (wrong key or corrupted).
     #[error("stored crypto state is unreadable")]
     BadPickle,
+    /// The state could not be written out.
+    #[error("cannot write the crypto state: {0}")]
+    Pickle(String),
+}
+
+/// The encryption state as stored: one entry for the account, one per peer
+/// device (so a message saves only the session it used).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredCrypto {
+    /// The sealed account (see [`Machine::restore`]).
+    pub account: Option<String>,
+    /// The sealed sessions of each peer device.
+    pub peers: Vec<String>,
+    /// The whole state in the single-blob format of earlier versions; the
+    /// next save rewrites it per device and drops it.
+    pub legacy: Option<String>,
+}
+
+/// What changed in the encryption state since the last save.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CryptoChanges {
+    /// The sealed account, when it changed (keys published or used).
+    pub account: Option<String>,
+    /// Per peer device: its sealed sessions, or `None` when forgotten.
+    pub peers: Vec<(DeviceId, Option<String>)>,
+}
+
+impl CryptoChanges {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.account.is_none() && self.peers.is_empty()
+    }
 }
 
 /// A peer device: its pinned identity and its sessions, most recently used first.
@@ -61,6 +93,10 @@ pub struct Machine {
     device: DeviceId,
     account: Account,
     peers: HashMap<DeviceId, Peer>,
+    /// Changed since [`Machine::take_changes`]: the account (keys made or
+    /// used up) and the peers whose pin or sessions moved.
+    account_changed: bool,
+    changed: BTreeSet<DeviceId>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -126,6 +162,8 @@ impl Machine {
             device,
             account: Account::new(),
             peers: HashMap::new(),
+            account_changed: true,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -182,6 +220,7 @@ impl Machine {
                 self.signed(id, key, message)
             });
         self.account.mark_keys_as_published();
+        self.account_changed = true;
         UploadKeys {
             identity: Some(self.identity()),
             one_time_keys,
@@ -208,6 +247,7 @@ impl Machine {
                         sessions: Vec::new(),
                     },
                 );
+                self.changed.insert(keys.device_id);
                 Ok(())
             }
         }
@@ -229,12 +269,15 @@ impl Machine {
     pub fn reset_sessions(&mut self, device: DeviceId) {
         if let Some(peer) = self.peers.get_mut(&device) {
             peer.sessions.clear();
+            self.changed.insert(device);
         }
     }
 
     /// Drops a device's pin and sessions.
     pub fn forget_device(&mut self, device: DeviceId) {
-        self.peers.remove(&device);
+        if self.peers.remove(&device).is_some() {
+            self.changed.insert(device);
+        }
     }
 
     /// Target devices with no session yet: claim a key for each.
@@ -269,6 +312,7 @@ impl Machine {
             .map_err(|_| CryptoError::BadSignature)?;
         peer.sessions.insert(0, session);
         peer.sessions.truncate(MAX_SESSIONS_PER_DEVICE);
+        self.changed.insert(device);
         Ok(())
     }
 
@@ -289,6 +333,7 @@ impl Machine {
                 let message = session
                     .encrypt(plaintext)
                     .map_err(|_| CryptoError::NoSession)?;
+                self.changed.insert(device);
                 Ok(DevicePayload {
                     device,
                     body: encode(&message),
@@ -319,6 +364,7 @@ impl Machine {
             if let Ok(plaintext) = peer.sessions[i].decrypt(&message) {
                 let session = peer.sessions.remove(i);
                 peer.sessions.insert(0, session);
+                self.changed.insert(from);
                 return Ok(plaintext);
             }
         }
@@ -334,27 +380,95 @@ impl Machine {
             .map_err(|_| CryptoError::Undecryptable)?;
         peer.sessions.insert(0, created.session);
         peer.sessions.truncate(MAX_SESSIONS_PER_DEVICE);
+        // The one-time key it used is gone from the account.
+        self.account_changed = true;
+        self.changed.insert(from);
         Ok(created.plaintext)
     }
 
-    /// The whole state, encrypted with `key` (a key that never leaves the
-    /// browser), for IndexedDB.
-    pub fn pickle(&self, key: &[u8; 32]) -> String {
+    fn stored_peer(&self, device: DeviceId, key: &[u8; 32]) -> Option<StoredPeer> {
+        self.peers.get(&device).map(|p| StoredPeer {
+            device,
+            curve25519: p.curve25519.to_base64(),
+            ed25519: p.ed25519.to_base64(),
+            sessions: p.sessions.iter().map(|s| s.pickle().encrypt(key)).collect(),
+        })
+    }
+
+    /// What changed since the last call, sealed with `key` (a key that never
+    /// leaves the browser): the account when its keys changed, and each peer
+    /// device whose pin or sessions moved (`None`: forgotten). A message
+    /// touches one entry per target device, not the whole state.
+    pub fn take_changes(&mut self, key: &[u8; 32]) -> Result<CryptoChanges, CryptoError> {
+        let account = if self.account_changed {
+            let stored = StoredAccount {
+                device: self.device,
+                account: self.account.pickle().encrypt(key),
+            };
+            Some(to_json(&stored)?)
+        } else {
+            None
+        };
+        let mut peers = Vec::with_capacity(self.changed.len());
+        for &device in &self.changed {
+            let entry = match self.stored_peer(device, key) {
+                Some(peer) => Some(to_json(&peer)?),
+                None => None,
+            };
+            peers.push((device, entry));
+        }
+        self.account_changed = false;
+        self.changed.clear();
+        Ok(CryptoChanges { account, peers })
+    }
+
+    /// Restores a state saved through [`Machine::take_changes`], or in the
+    /// single-blob format of earlier versions (then everything is marked
+    /// changed, so the next save rewrites it per device). `None` when
+    /// nothing is stored.
+    pub fn restore(stored: &StoredCrypto, key: &[u8; 32]) -> Result<Option<Self>, CryptoError> {
+        let Some(account) = &stored.account else {
+            let Some(legacy) = &stored.legacy else {
+                return Ok(None);
+            };
+            let mut machine = Self::unpickle(legacy, key)?;
+            machine.account_changed = true;
+            machine.changed = machine.peers.keys().copied().collect();
+            return Ok(Some(machine));
+        };
+        let account: StoredAccount =
+            serde_json::from_str(account).map_err(|_| CryptoError::BadPickle)?;
+        let mut peers = HashMap::new();
+        for entry in &stored.peers {
+            let peer: StoredPeer =
+                serde_json::from_str(entry).map_err(|_| CryptoError::BadPickle)?;
+            peers.insert(peer.device, Peer::unseal(&peer, key)?);
+        }
+        Ok(Some(Self {
+            device: account.device,
+            account: Account::from_pickle(
+                AccountPickle::from_encrypted(&account.account, key)
+                    .map_err(|_| CryptoError::BadPickle)?,
+            ),
+            peers,
+            account_changed: false,
+            changed: BTreeSet::new(),
+        }))
+    }
+
+    /// The whole state in one string, sealed with `key`: the format before
+    /// per-device saves (kept to read old stores, and for benchmarks).
+    pub fn pickle(&self, key: &[u8; 32]) -> Result<String, CryptoError> {
         let stored = Stored {
             device: self.device,
             account: self.account.pickle().encrypt(key),
             peers: self
                 .peers
-                .iter()
-                .map(|(device, p)| StoredPeer {
-                    device: *device,
-                    curve25519: p.curve25519.to_base64(),
-                    ed25519: p.ed25519.to_base64(),
-                    sessions: p.sessions.iter().map(|s| s.pickle().encrypt(key)).collect(),
-                })
+                .keys()
+                .filter_map(|d| self.stored_peer(*d, key))
                 .collect(),
         };
-        serde_json::to_string(&stored).unwrap_or_default()
+        serde_json::to_string(&stored).map_err(|e| CryptoError::Pickle(e.to_string()))
     }
 
     /// Restores a state written by [`Machine::pickle`].
@@ -363,29 +477,44 @@ impl Machine {
         let account = AccountPickle::from_encrypted(&stored.account, key)
             .map_err(|_| CryptoError::BadPickle)?;
         let mut peers = HashMap::new();
-        for p in stored.peers {
-            let sessions = p
-                .sessions
-                .iter()
-                .map(|s| SessionPickle::from_encrypted(s, key).map(Session::from_pickle))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| CryptoError::BadPickle)?;
-            peers.insert(
-                p.device,
-                Peer {
-                    curve25519: Curve25519PublicKey::from_base64(&p.curve25519)
-                        .map_err(|_| CryptoError::BadPickle)?,
-                    ed25519: ed25519_key(&p.ed25519).ok_or(CryptoError::BadPickle)?,
-                    sessions,
-                },
-            );
+        for p in &stored.peers {
+            peers.insert(p.device, Peer::unseal(p, key)?);
         }
         Ok(Self {
             device: stored.device,
             account: Account::from_pickle(account),
             peers,
+            account_changed: false,
+            changed: BTreeSet::new(),
         })
     }
+}
+
+impl Peer {
+    fn unseal(p: &StoredPeer, key: &[u8; 32]) -> Result<Self, CryptoError> {
+        let sessions = p
+            .sessions
+            .iter()
+            .map(|s| SessionPickle::from_encrypted(s, key).map(Session::from_pickle))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| CryptoError::BadPickle)?;
+        Ok(Self {
+            curve25519: Curve25519PublicKey::from_base64(&p.curve25519)
+                .map_err(|_| CryptoError::BadPickle)?,
+            ed25519: ed25519_key(&p.ed25519).ok_or(CryptoError::BadPickle)?,
+            sessions,
+        })
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, CryptoError> {
+    serde_json::to_string(value).map_err(|e| CryptoError::Pickle(e.to_string()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAccount {
+    device: DeviceId,
+    account: String,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -7,6 +7,8 @@
 //! - [`content`]: what travels inside a payload (the server never reads it).
 //! - [`message`]: a message as stored and shown, with its tick.
 //! - [`call`]: voice and video calls: signals and their state machine.
+//! - [`engine`]: the whole messaging flow: inputs in, effects out.
+//! - [`store`]: the storage the engine needs, in memory and as one suite.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
 //! - [`window`]: the bounded run of a conversation that is on screen.
 //! - [`summary`]: the chat list (newest message, unread count per peer).
@@ -17,7 +19,9 @@ pub mod call;
 pub mod chat;
 pub mod content;
 pub mod crypto;
+pub mod engine;
 pub mod message;
+pub mod store;
 pub mod summary;
 pub mod typing;
 pub mod verification;

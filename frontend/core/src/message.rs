@@ -2,7 +2,7 @@
 
 use crate::call::{CallLog, Outcome};
 use parley_protocol::frame::ReceiptKind;
-use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The ticks of an outgoing message. Ordered: a status only moves forward.
@@ -34,35 +34,50 @@ impl From<ReceiptKind> for Status {
     }
 }
 
-/// What a stored entry of a conversation is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Kind {
+/// What an entry of a conversation says. An enum, so an entry cannot be
+/// a call and a text at once, or a placeholder with a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
     /// A text message.
-    #[default]
-    Text,
+    Text(String),
     /// It arrived but could not be decrypted yet: shown as "waiting for this
     /// message" until the sender's device sends it again.
     Waiting,
     /// A notice, not a message: the peer's safety number changed (a new
     /// device or a reinstalled browser).
     SafetyChanged,
-    /// A voice or video call (see [`Message::call`]).
-    Call,
+    /// A voice or video call, and how it went.
+    Call(CallLog),
 }
 
-/// One message of a conversation.
+impl Body {
+    /// The text, for a text message.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Waiting | Self::SafetyChanged | Self::Call(_) => None,
+        }
+    }
+
+    /// Whether reading it sends a read receipt: messages do (placeholders
+    /// too: they are messages not yet readable); a seen missed call is
+    /// private.
+    pub fn wants_receipt(&self) -> bool {
+        !matches!(self, Self::Call(_))
+    }
+}
+
+/// One entry of a conversation: a message, a placeholder or a notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Chosen by the sending client; the dedupe key everywhere.
     pub id: MessageId,
-    /// The other person in this 1:1 conversation.
-    pub peer: UserId,
+    /// The conversation it belongs to.
+    pub chat: ConversationId,
     /// Sent by this account (from this or another of its devices).
     pub outgoing: bool,
     /// The device that wrote it.
     pub from_device: DeviceId,
-    /// The text.
-    pub text: String,
     /// Sender's clock at composition; the display order within a chat.
     pub composed_at: Millis,
     /// Server time of acceptance, once known.
@@ -72,14 +87,9 @@ pub struct Message {
     /// For incoming: whether this user has seen it (read receipt sent or due).
     pub seen: bool,
     /// For outgoing: refused for good by the server (shown with a warning).
-    #[serde(default)]
     pub failed: bool,
-    /// Message, placeholder or notice.
-    #[serde(default)]
-    pub kind: Kind,
-    /// For [`Kind::Call`]: how the call went.
-    #[serde(default)]
-    pub call: Option<CallLog>,
+    /// What it says.
+    pub body: Body,
 }
 
 impl Message {
@@ -88,17 +98,23 @@ impl Message {
     pub fn from_call(log: &CallLog, device: DeviceId) -> Message {
         Message {
             id: MessageId::from_uuid(log.call),
-            peer: log.peer,
+            chat: ConversationId::Direct(log.peer),
             outgoing: log.outgoing,
             from_device: device,
-            text: String::new(),
             composed_at: log.started_at,
             server_at: None,
             status: Status::Sent,
             seen: log.outcome != Outcome::Missed,
             failed: false,
-            kind: Kind::Call,
-            call: Some(log.clone()),
+            body: Body::Call(log.clone()),
+        }
+    }
+
+    /// The person on the other side of a direct chat.
+    pub fn peer(&self) -> Option<UserId> {
+        match self.chat {
+            ConversationId::Direct(peer) => Some(peer),
+            ConversationId::Group(_) => None,
         }
     }
 }

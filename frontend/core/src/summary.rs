@@ -1,14 +1,14 @@
-//! The chat list: one row per peer with its newest message and unread count.
+//! The chat list: one row per chat with its newest message and unread count.
 
 use crate::message::{Message, Status};
 use crate::window::order_key;
-use parley_protocol::{MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 
 /// One row of the chat list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatSummary {
-    /// The other person.
-    pub peer: UserId,
+    /// The chat.
+    pub chat: ConversationId,
     /// The newest message, for the preview, time and ticks.
     pub last: Option<Message>,
     /// Incoming messages not yet seen.
@@ -40,22 +40,25 @@ impl ChatList {
         &self.rows
     }
 
-    /// The peers with a chat.
+    /// The people with a direct chat.
     pub fn peers(&self) -> impl Iterator<Item = UserId> + '_ {
-        self.rows.iter().map(|r| r.peer)
+        self.rows.iter().filter_map(|r| match r.chat {
+            ConversationId::Direct(peer) => Some(peer),
+            ConversationId::Group(_) => None,
+        })
     }
 
-    /// The row of `peer`.
-    pub fn get(&self, peer: UserId) -> Option<&ChatSummary> {
-        self.rows.iter().find(|r| r.peer == peer)
+    /// The row of `chat`.
+    pub fn get(&self, chat: ConversationId) -> Option<&ChatSummary> {
+        self.rows.iter().find(|r| r.chat == chat)
     }
 
-    fn row(&mut self, peer: UserId) -> &mut ChatSummary {
-        let at = match self.rows.iter().position(|r| r.peer == peer) {
+    fn row(&mut self, chat: ConversationId) -> &mut ChatSummary {
+        let at = match self.rows.iter().position(|r| r.chat == chat) {
             Some(at) => at,
             None => {
                 self.rows.push(ChatSummary {
-                    peer,
+                    chat,
                     last: None,
                     unread: 0,
                 });
@@ -71,7 +74,7 @@ impl ChatList {
 
     /// A message that was just stored for the first time.
     pub fn added(&mut self, msg: &Message) {
-        let row = self.row(msg.peer);
+        let row = self.row(msg.chat);
         if !msg.outgoing && !msg.seen {
             row.unread = row.unread.saturating_add(1);
         }
@@ -87,7 +90,7 @@ impl ChatList {
 
     /// A stored message changed (ticks, failure): refresh the preview.
     pub fn changed(&mut self, msg: &Message) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.peer == msg.peer)
+        if let Some(row) = self.rows.iter_mut().find(|r| r.chat == msg.chat)
             && let Some(last) = &mut row.last
             && last.id == msg.id
         {
@@ -107,8 +110,8 @@ impl ChatList {
     }
 
     /// The person opened the chat: nothing unread any more.
-    pub fn read(&mut self, peer: UserId) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.peer == peer) {
+    pub fn read(&mut self, chat: ConversationId) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.chat == chat) {
             row.unread = 0;
         }
     }
@@ -118,22 +121,19 @@ impl ChatList {
 mod tests {
     use super::*;
     use parley_protocol::DeviceId;
-    use uuid::Uuid;
 
     fn msg(peer: UserId, at: Millis, outgoing: bool) -> Message {
         Message {
             id: MessageId::new_v7(),
-            peer,
+            chat: ConversationId::Direct(peer),
             outgoing,
-            from_device: DeviceId::from_uuid(Uuid::nil()),
-            text: String::new(),
+            from_device: DeviceId::new_v7(),
             composed_at: at,
             server_at: None,
             status: Status::Pending,
             seen: outgoing,
             failed: false,
-            kind: crate::message::Kind::Text,
-            call: None,
+            body: crate::message::Body::Text(String::new()),
         }
     }
 
@@ -146,10 +146,19 @@ mod tests {
         assert_eq!(list.peers().collect::<Vec<_>>(), [bob, ann]);
         list.added(&msg(ann, 30, false));
         assert_eq!(list.peers().collect::<Vec<_>>(), [ann, bob]);
-        assert_eq!(list.get(ann).map(|r| r.unread), Some(2));
-        assert_eq!(list.get(bob).map(|r| r.unread), Some(0));
-        list.read(ann);
-        assert_eq!(list.get(ann).map(|r| r.unread), Some(0));
+        assert_eq!(
+            list.get(ConversationId::Direct(ann)).map(|r| r.unread),
+            Some(2)
+        );
+        assert_eq!(
+            list.get(ConversationId::Direct(bob)).map(|r| r.unread),
+            Some(0)
+        );
+        list.read(ConversationId::Direct(ann));
+        assert_eq!(
+            list.get(ConversationId::Direct(ann)).map(|r| r.unread),
+            Some(0)
+        );
     }
 
     #[test]
@@ -160,13 +169,15 @@ mod tests {
         list.added(&new);
         list.added(&msg(ann, 10, false));
         assert_eq!(
-            list.get(ann).and_then(|r| r.last.as_ref()).map(|m| m.id),
+            list.get(ConversationId::Direct(ann))
+                .and_then(|r| r.last.as_ref())
+                .map(|m| m.id),
             Some(new.id)
         );
         list.advanced(&[new.id], Status::Delivered);
         list.advanced(&[new.id], Status::Sent);
         assert_eq!(
-            list.get(ann)
+            list.get(ConversationId::Direct(ann))
                 .and_then(|r| r.last.as_ref())
                 .map(|m| m.status),
             Some(Status::Delivered)

@@ -254,23 +254,21 @@ impl Window {
 mod tests {
     use super::*;
     use crate::message::Status;
-    use parley_protocol::{DeviceId, UserId};
+    use parley_protocol::{ConversationId, DeviceId, UserId};
     use uuid::Uuid;
 
     fn msg(at: Millis) -> Message {
         Message {
             id: MessageId::new_v7(),
-            peer: UserId::from_uuid(Uuid::nil()),
+            chat: ConversationId::Direct(UserId::from_uuid(Uuid::nil())),
             outgoing: false,
             from_device: DeviceId::from_uuid(Uuid::nil()),
-            text: at.to_string(),
             composed_at: at,
             server_at: None,
             status: Status::Sent,
             seen: false,
             failed: false,
-            kind: crate::message::Kind::Text,
-            call: None,
+            body: crate::message::Body::Text(at.to_string()),
         }
     }
 

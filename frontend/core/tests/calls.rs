@@ -6,7 +6,7 @@ use parley_client::call::{
     Phase, RECONNECT_GRACE_MS, RING_TIMEOUT_MS, RINGING_OFFER_RESEND_MS, Signal, SignalError,
     Target,
 };
-use parley_client::message::{Kind, Message};
+use parley_client::message::{Body, Message};
 use parley_protocol::codec::DecodeError;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use uuid::Uuid;
@@ -182,8 +182,8 @@ fn an_unanswered_call_is_missed_after_the_timeout() {
     );
     let entry = Message::from_call(log, b.device);
     assert_eq!(
-        (entry.kind, entry.seen, entry.id),
-        (Kind::Call, false, MessageId::from_uuid(call))
+        (&entry.body, entry.seen, entry.id),
+        (&Body::Call(log.clone()), false, MessageId::from_uuid(call))
     );
     assert_eq!(log.describe(), "Missed voice call");
 

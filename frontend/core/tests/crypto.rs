@@ -199,7 +199,7 @@ fn pickle_round_trip_keeps_sessions_and_needs_the_key() {
     let m = send(&mut dir, &mut a, &mut b, "before");
     b.machine.decrypt(a.id, &m).unwrap();
     let key = [7u8; 32];
-    let stored = b.machine.pickle(&key);
+    let stored = b.machine.pickle(&key).unwrap();
     assert!(!stored.contains("before"));
     assert_eq!(
         Machine::unpickle(&stored, &[8u8; 32]).map(|_| ()),
@@ -257,7 +257,7 @@ fn a_device_that_lost_its_session_recovers_with_a_fresh_one() {
     let (mut a, mut b) = (device(&mut dir, 5), device(&mut dir, 5));
     let key = [3u8; 32];
     b.machine.add_device(&dir.keys(a.id)).unwrap();
-    let before = b.machine.pickle(&key);
+    let before = b.machine.pickle(&key).unwrap();
     let m = send(&mut dir, &mut a, &mut b, "one");
     b.machine.decrypt(a.id, &m).unwrap();
     // Once B answers, A sends normal (not pre-key) messages.
@@ -319,7 +319,8 @@ fn an_overlong_ed25519_key_in_the_stored_state_is_a_bad_pickle_not_a_panic() {
     let (a, mut b) = (device(&mut dir, 1), device(&mut dir, 1));
     b.machine.add_device(&dir.keys(a.id)).unwrap();
     let key = [5u8; 32];
-    let mut stored: serde_json::Value = serde_json::from_str(&b.machine.pickle(&key)).unwrap();
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&b.machine.pickle(&key).unwrap()).unwrap();
     stored["peers"][0]["ed25519"] = OVERLONG_KEY.into();
     assert_eq!(
         Machine::unpickle(&stored.to_string(), &key).map(|_| ()),

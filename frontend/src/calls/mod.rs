@@ -272,10 +272,8 @@ pub async fn end_before_sign_out() {
                 .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FLUSH_WAIT_MS);
         }
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
-        &done, &limit,
-    )))
-    .await;
+    let limit = wasm_bindgen_futures::JsFuture::from(limit);
+    futures::future::select(done, limit).await;
 }
 
 /// Declines the ringing call.

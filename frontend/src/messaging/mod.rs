@@ -1,27 +1,35 @@
-//! Real-time 1:1 messaging in the browser: the glue between the sans-I/O
-//! core ([`parley_client::chat::Chat`]), the socket, the IndexedDB store and
-//! the signals the UI renders.
+//! Messaging in the browser: the core's engine ([`parley_client::engine`])
+//! run by [`engine::Runner`] on the socket, IndexedDB and the signals the UI
+//! renders.
 //!
-//! Everything that touches the store runs through one job queue, one job at
-//! a time ([`engine`]), so two read-modify-writes of the same message can
-//! never interleave (a late `Accepted` must not undo a `Delivered`).
-//! Presence and typing never touch the store and take a shortcut.
+//! Everything that touches the store runs through one queue, one input at
+//! a time, so two read-modify-writes of the same message never interleave
+//! (a late `Accepted` must not undo a `Delivered`). Presence and typing
+//! never touch the store and take a shortcut.
 //!
 //! The UI calls the functions below; they are no-ops while signed out.
 
 mod engine;
-mod secure;
 mod typing;
 
 use crate::state::AppState;
+use engine::Runner;
+
+pub use engine::SignalSink;
 use leptos::prelude::*;
 use parley_client::content::ContentError;
+use parley_client::engine::Input;
 use parley_client::summary::ChatList;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use typing::Typing;
+
+pub use parley_client::engine::{Outgoing, Safety};
 
 /// A watched person's presence, as last reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,15 +70,6 @@ pub struct Messaging {
     /// People whose server queue is full: messages to them wait in the
     /// outbox and are retried until they can receive again.
     pub held: RwSignal<HashSet<UserId>>,
-}
-
-/// A conversation's safety number, as both people should see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Safety {
-    /// 60 digits.
-    pub number: String,
-    /// Marked verified, and no key changed since.
-    pub verified: bool,
 }
 
 impl Messaging {
@@ -132,88 +131,176 @@ impl Default for Messaging {
     }
 }
 
+/// The signed-in device's messaging: the engine's queue and the typing
+/// state.
+struct Session {
+    ui: Messaging,
+    runner: Rc<Runner>,
+    typing: Rc<Typing>,
+}
+
+thread_local! {
+    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+fn with<T>(f: impl FnOnce(&Session) -> T) -> Option<T> {
+    SESSION.with(|s| s.borrow().as_ref().map(f))
+}
+
+fn push(input: Input) {
+    with(|s| s.runner.push(input));
+}
+
 /// Starts messaging for a signed-in device (reads the store, then waits for
-/// the socket's `Ready`).
-pub fn start(app: AppState, me: UserId, device: DeviceId) {
+/// the socket's `Ready`). Decrypted call signals go to `on_signal`.
+pub fn start(app: AppState, me: UserId, device: DeviceId, on_signal: SignalSink) {
+    stop_session(false);
     app.messaging.clear();
-    engine::start(app, me, device);
-    crate::calls::start(app, me, device);
+    let typing = Typing::new(app.messaging);
+    let runner = Runner::start(app, me, device, typing.clone(), on_signal);
+    SESSION.with(|s| {
+        *s.borrow_mut() = Some(Session {
+            ui: app.messaging,
+            runner,
+            typing,
+        });
+    });
+}
+
+fn stop_session(wipe: bool) {
+    if let Some(session) = SESSION.with(|s| s.borrow_mut().take()) {
+        session.typing.reset();
+        session.runner.stop(wipe);
+    }
 }
 
 /// Stops messaging; with `wipe`, deletes this account's local database.
 pub fn stop(app: AppState, wipe: bool) {
-    crate::calls::stop();
-    engine::stop(wipe);
+    stop_session(wipe);
     app.messaging.clear();
 }
 
 /// The socket dropped: presence and typing are unknown until `Ready`
 /// brings fresh ones, so stop showing stale "online" and "typing…".
 pub fn connection_lost(app: AppState) {
-    typing::reset();
+    with(|s| s.typing.reset());
+    push(Input::ConnectionLost);
     app.messaging.presence.set(HashMap::new());
     app.messaging.typing.set(HashSet::new());
 }
 
 /// Every frame from the server.
 pub fn on_frame(frame: ServerFrame) {
-    engine::on_frame(frame);
+    with(|s| s.runner.frame(frame));
 }
 
 /// Sends a text message to `peer` (queued in the outbox first, so it also
 /// works offline and survives a reload).
 pub fn send_text(peer: UserId, text: &str) -> Result<(), ContentError> {
-    typing::stop(peer);
-    engine::compose(peer, text)
+    with(|s| {
+        s.typing.stop(peer);
+        s.runner.compose(ConversationId::Direct(peer), text)
+    })
+    .unwrap_or(Ok(()))
 }
 
-/// Opens (or with `None` closes) a conversation.
+/// Opens (or with `None` closes) the chat with `peer`.
 pub fn open(peer: Option<UserId>, card: Option<UserCard>) {
-    engine::open(peer, card);
+    let Some(ui) = with(|s| s.ui) else {
+        return;
+    };
+    let previous = ui.open.get_untracked();
+    if previous == peer {
+        return;
+    }
+    if let Some(previous) = previous {
+        with(|s| s.typing.stop(previous));
+    }
+    if let Some(card) = card {
+        push(Input::Cards(vec![card]));
+    }
+    // The header switches at once; the engine fills the window.
+    ui.open.set(peer);
+    ui.safety_open.set(false);
+    ui.window.set(Window::default());
+    ui.loaded.set(false);
+    ui.unread_marker.set(None);
+    ui.paging.set(false);
+    push(Input::Open(peer.map(ConversationId::Direct)));
 }
 
-/// The person scrolled near the top of the conversation.
-pub fn load_older() {
-    engine::page(true);
+/// The person scrolled near the top (`older`) or the bottom of a chat paged
+/// away from its newest messages.
+pub fn load_page(older: bool) {
+    let Some(ui) = with(|s| s.ui) else {
+        return;
+    };
+    let wanted = ui
+        .window
+        .with_untracked(|w| if older { w.has_older } else { w.has_newer });
+    if !wanted || !ui.loaded.get_untracked() || ui.paging.get_untracked() {
+        return;
+    }
+    ui.paging.set(true);
+    push(Input::Page { older });
 }
 
-/// The person scrolled near the bottom of a conversation paged away from
-/// its newest messages.
-pub fn load_newer() {
-    engine::page(false);
+/// The person scrolled to the newest end of the open chat, or away from it.
+pub fn follow(at_bottom: bool) {
+    let Some(window) = with(|s| s.ui.window) else {
+        return;
+    };
+    if window.with_untracked(|w| w.is_following() != at_bottom) {
+        window.update_untracked(|w| w.follow(at_bottom));
+        push(Input::Follow(at_bottom));
+    }
 }
 
 /// The composer changed: typing indicator toward `peer`.
 pub fn typed(peer: UserId) {
-    typing::input(peer);
+    with(|s| s.typing.input(peer));
 }
 
 /// The tab became visible or hidden: read receipts may be due.
 pub fn visibility_changed() {
-    engine::mark_read_if_visible();
+    push(Input::MarkRead);
 }
 
 /// The contact list changed: follow their presence and remember names.
 pub fn contacts_changed(cards: Vec<UserCard>) {
-    engine::contacts_changed(cards);
+    push(Input::Contacts(cards));
 }
 
 /// The safety number with `peer` (fetched keys; `None` when unreachable or
 /// either side has no published device).
 pub async fn safety(peer: UserId) -> Option<Safety> {
-    engine::safety(peer).await
+    let runner = with(|s| s.runner.clone())?;
+    runner.safety(peer).await
 }
 
 /// Marks `peer` verified (or clears it).
 pub fn set_verified(peer: UserId, verified: bool) {
-    engine::set_verified(peer, verified);
+    push(Input::Verify { peer, verified });
 }
 
-pub use engine::{Outgoing, flushed, record_call, send_signal};
+/// Queues a call signal (encrypted and sent in order with everything else
+/// that touches the crypto state).
+pub fn send_signal(out: Outgoing) {
+    push(Input::SignalOut(out));
+}
+
+/// Puts a finished call in the chat history.
+pub fn record_call(log: parley_client::call::CallLog) {
+    push(Input::RecordCall(log));
+}
+
+/// Resolves once every queued input (a hang-up, say) has run; `None` when
+/// nothing is queued.
+pub fn flushed() -> Option<futures::channel::oneshot::Receiver<()>> {
+    with(|s| s.runner.flushed()).flatten()
+}
 
 /// Shows or hides the open chat's encryption panel.
 pub fn show_safety(open: bool) {
-    if let Some(ui) = engine::ui() {
-        ui.safety_open.set(open);
-    }
+    with(|s| s.ui.safety_open.set(open));
 }

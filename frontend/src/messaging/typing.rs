@@ -1,20 +1,16 @@
 //! Typing indicators: the own one toward each peer (throttled, stopped
-//! when idle) and the peers' ones (shown until `false` or a timeout).
+//! when idle) and the peers' ones (shown until `false` or a timeout). The
+//! timing rules are the core's ([`parley_client::typing`]).
 
-use super::engine;
+use super::Messaging;
 use leptos::prelude::{TimeoutHandle, Update, set_timeout_with_handle};
 use parley_client::typing::{IDLE_AFTER, SHOW_FOR, TypingOut};
 use parley_protocol::frame::ClientFrame;
 use parley_protocol::{Millis, UserId};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
-
-thread_local! {
-    static OUT: RefCell<HashMap<UserId, (TypingOut, Option<TimeoutHandle>)>> =
-        RefCell::new(HashMap::new());
-    static IN: RefCell<HashMap<UserId, TimeoutHandle>> = RefCell::new(HashMap::new());
-}
 
 fn millis(ms: Millis) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
@@ -26,87 +22,107 @@ fn now() -> Millis {
     now
 }
 
-/// A key went into the composer for `peer`.
-pub fn input(peer: UserId) {
-    let start = OUT.with(|out| {
-        let mut out = out.borrow_mut();
-        let (state, timer) = out.entry(peer).or_default();
-        if let Some(timer) = timer.take() {
-            timer.clear();
-        }
-        *timer = set_timeout_with_handle(move || stop(peer), millis(IDLE_AFTER)).ok();
-        state.input(now())
-    });
-    if start {
-        crate::state::send(&ClientFrame::Typing {
-            to: peer,
-            typing: true,
-        });
-    }
+/// The typing state of one signed-in session.
+pub struct Typing {
+    ui: Messaging,
+    out: RefCell<HashMap<UserId, (TypingOut, Option<TimeoutHandle>)>>,
+    shown: RefCell<HashMap<UserId, TimeoutHandle>>,
 }
 
-/// Idle, sent, or left the chat: tell `peer` typing stopped (once).
-pub fn stop(peer: UserId) {
-    let was = OUT.with(|out| {
-        let mut out = out.borrow_mut();
-        let Some((state, timer)) = out.get_mut(&peer) else {
-            return false;
-        };
-        if let Some(timer) = timer.take() {
-            timer.clear();
-        }
-        state.stop()
-    });
-    if was {
-        crate::state::send(&ClientFrame::Typing {
-            to: peer,
-            typing: false,
-        });
+impl Typing {
+    pub fn new(ui: Messaging) -> Rc<Self> {
+        Rc::new(Self {
+            ui,
+            out: RefCell::new(HashMap::new()),
+            shown: RefCell::new(HashMap::new()),
+        })
     }
-}
 
-/// A peer's indicator: shown on `true` for [`SHOW_FOR`] unless refreshed,
-/// hidden on `false`.
-pub fn peer(from: UserId, typing: bool) {
-    let Some(ui) = engine::ui() else {
-        return;
-    };
-    IN.with(|timers| {
-        let mut timers = timers.borrow_mut();
-        if let Some(timer) = timers.remove(&from) {
-            timer.clear();
-        }
-        if typing {
-            let expire = move || {
-                IN.with(|t| t.borrow_mut().remove(&from));
-                ui.typing.try_update(|set| set.remove(&from));
+    /// A key went into the composer for `peer`.
+    pub fn input(self: &Rc<Self>, peer: UserId) {
+        let weak: Weak<Self> = Rc::downgrade(self);
+        let start = {
+            let mut out = self.out.borrow_mut();
+            let (state, timer) = out.entry(peer).or_default();
+            if let Some(timer) = timer.take() {
+                timer.clear();
+            }
+            let idle = move || {
+                if let Some(typing) = weak.upgrade() {
+                    typing.stop(peer);
+                }
             };
-            if let Ok(timer) = set_timeout_with_handle(expire, millis(SHOW_FOR)) {
-                timers.insert(from, timer);
+            *timer = set_timeout_with_handle(idle, millis(IDLE_AFTER)).ok();
+            state.input(now())
+        };
+        if start {
+            crate::state::send(&ClientFrame::Typing {
+                to: peer,
+                typing: true,
+            });
+        }
+    }
+
+    /// Idle, sent, or left the chat: tell `peer` typing stopped (once).
+    pub fn stop(&self, peer: UserId) {
+        let was = {
+            let mut out = self.out.borrow_mut();
+            let Some((state, timer)) = out.get_mut(&peer) else {
+                return;
+            };
+            if let Some(timer) = timer.take() {
+                timer.clear();
+            }
+            state.stop()
+        };
+        if was {
+            crate::state::send(&ClientFrame::Typing {
+                to: peer,
+                typing: false,
+            });
+        }
+    }
+
+    /// A peer's indicator: shown on `true` for [`SHOW_FOR`] unless
+    /// refreshed, hidden on `false`.
+    pub fn peer(self: &Rc<Self>, from: UserId, typing: bool) {
+        let ui = self.ui;
+        {
+            let mut shown = self.shown.borrow_mut();
+            if let Some(timer) = shown.remove(&from) {
+                timer.clear();
+            }
+            if typing {
+                let weak: Weak<Self> = Rc::downgrade(self);
+                let expire = move || {
+                    if let Some(typing) = weak.upgrade() {
+                        typing.shown.borrow_mut().remove(&from);
+                    }
+                    ui.typing.try_update(|set| set.remove(&from));
+                };
+                if let Ok(timer) = set_timeout_with_handle(expire, millis(SHOW_FOR)) {
+                    shown.insert(from, timer);
+                }
             }
         }
-    });
-    ui.typing.try_update(|set| {
-        if typing {
-            set.insert(from);
-        } else {
-            set.remove(&from);
-        }
-    });
-}
+        ui.typing.try_update(|set| {
+            if typing {
+                set.insert(from);
+            } else {
+                set.remove(&from);
+            }
+        });
+    }
 
-/// Forgets all timers (sign-out).
-pub fn reset() {
-    OUT.with(|out| {
-        for (_, (_, timer)) in out.borrow_mut().drain() {
+    /// Forgets all timers (sign-out, or the connection dropped).
+    pub fn reset(&self) {
+        for (_, (_, timer)) in self.out.borrow_mut().drain() {
             if let Some(timer) = timer {
                 timer.clear();
             }
         }
-    });
-    IN.with(|timers| {
-        for (_, timer) in timers.borrow_mut().drain() {
+        for (_, timer) in self.shown.borrow_mut().drain() {
             timer.clear();
         }
-    });
+    }
 }

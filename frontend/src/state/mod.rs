@@ -18,6 +18,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_protocol::api::{Contact, Profile, Session};
 use parley_protocol::frame::{ClientFrame, ServerFrame};
+use parley_protocol::{DeviceId, UserId};
 use std::cell::RefCell;
 use std::future::Future;
 
@@ -72,7 +73,7 @@ impl AppState {
             calls: CallUi::new(),
         };
         if let Some(session) = session {
-            messaging::start(app, session.profile.user_id, session.device_id);
+            app.start_session(session.profile.user_id, session.device_id);
             app.connect(session.token);
         }
         app
@@ -100,8 +101,18 @@ impl AppState {
         let token = session.token.clone();
         let (me, device) = (session.profile.user_id, session.device_id);
         self.session.set(Some(session));
-        messaging::start(self, me, device);
+        self.start_session(me, device);
         self.connect(token);
+    }
+
+    /// Messaging and calls for a signed-in device; decrypted call signals
+    /// go from the one to the other.
+    fn start_session(self, me: UserId, device: DeviceId) {
+        let on_signal: messaging::SignalSink = std::rc::Rc::new(|from, device, plaintext| {
+            crate::calls::on_signal(from, device, &plaintext);
+        });
+        messaging::start(self, me, device, on_signal);
+        crate::calls::start(self, me, device);
     }
 
     /// Signs out on the server, then forgets the session here. The local part
@@ -125,6 +136,7 @@ impl AppState {
     pub fn signed_out(self, notice: Option<String>) {
         disconnect();
         // This device's copy of the messages goes with the session.
+        crate::calls::stop();
         messaging::stop(self, true);
         storage::clear();
         self.session.set(None);

@@ -1,19 +1,37 @@
 //! A message as an IndexedDB record (see the schema in the module above).
+//!
+//! The stored shape predates [`Body`]: a `kind` plus `text` and `call`
+//! fields. Keeping it means no migration of stored history; the conversion
+//! below is the only place that knows it.
 
 use super::Result;
+use super::keys::{chat_key, parse_chat_key};
 use parley_client::call::CallLog;
-use parley_client::message::{Kind, Message, Status};
-use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use parley_client::message::{Body, Message, Status};
+use parley_client::store::StoreError;
+use parley_protocol::{DeviceId, MessageId, Millis};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
+
+/// What a stored entry is (the record's `kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+enum Kind {
+    #[default]
+    Text,
+    Waiting,
+    SafetyChanged,
+    Call,
+}
 
 /// The stored shape: [`Message`] plus the sparse `unseen` index field.
 #[derive(Serialize, Deserialize)]
 pub struct Record {
     id: MessageId,
-    peer: UserId,
+    /// The chat (see [`chat_key`]).
+    peer: String,
     outgoing: bool,
     from_device: DeviceId,
+    #[serde(default)]
     text: String,
     composed_at: Millis,
     #[serde(default)]
@@ -26,59 +44,83 @@ pub struct Record {
     kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     call: Option<CallLog>,
-    /// The peer, only while this is an incoming message not yet seen.
+    /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    unseen: Option<UserId>,
+    unseen: Option<String>,
 }
 
 impl From<&Message> for Record {
     fn from(m: &Message) -> Self {
+        let (kind, text, call) = match &m.body {
+            Body::Text(text) => (Kind::Text, text.clone(), None),
+            Body::Waiting => (Kind::Waiting, String::new(), None),
+            Body::SafetyChanged => (Kind::SafetyChanged, String::new(), None),
+            Body::Call(log) => (Kind::Call, String::new(), Some(log.clone())),
+        };
+        let peer = chat_key(m.chat);
         Self {
             id: m.id,
-            peer: m.peer,
+            unseen: (!m.outgoing && !m.seen).then(|| peer.clone()),
+            peer,
             outgoing: m.outgoing,
             from_device: m.from_device,
-            text: m.text.clone(),
+            text,
             composed_at: m.composed_at,
             server_at: m.server_at,
             status: m.status,
             seen: m.seen,
             failed: m.failed,
-            kind: m.kind,
-            call: m.call.clone(),
-            unseen: (!m.outgoing && !m.seen).then_some(m.peer),
+            kind,
+            call,
         }
     }
 }
 
-impl From<Record> for Message {
-    fn from(r: Record) -> Self {
-        Self {
+impl TryFrom<Record> for Message {
+    type Error = StoreError;
+
+    fn try_from(r: Record) -> Result<Self> {
+        let unreadable = |cause: &str| StoreError::Unreadable {
+            what: format!("message {}", r.id),
+            cause: cause.to_owned(),
+        };
+        let chat = parse_chat_key(&r.peer).ok_or_else(|| unreadable("its chat is not an id"))?;
+        let body = match (r.kind, r.call) {
+            (Kind::Text, _) => Body::Text(r.text),
+            (Kind::Waiting, _) => Body::Waiting,
+            (Kind::SafetyChanged, _) => Body::SafetyChanged,
+            (Kind::Call, Some(log)) => Body::Call(log),
+            (Kind::Call, None) => return Err(unreadable("a call without its log")),
+        };
+        Ok(Self {
             id: r.id,
-            peer: r.peer,
+            chat,
             outgoing: r.outgoing,
             from_device: r.from_device,
-            text: r.text,
             composed_at: r.composed_at,
             server_at: r.server_at,
             status: r.status,
             seen: r.seen,
             failed: r.failed,
-            kind: r.kind,
-            call: r.call,
-        }
+            body,
+        })
     }
 }
 
 impl Record {
     /// As a plain JS object (uuids as strings, times as numbers).
     pub fn to_js(&self) -> Result<JsValue> {
-        Ok(self.serialize(&serde_wasm_bindgen::Serializer::new())?)
+        self.serialize(&serde_wasm_bindgen::Serializer::new())
+            .map_err(|e| StoreError::Backend(e.to_string()))
     }
 
     /// From a stored JS object.
     pub fn from_js(value: JsValue) -> Result<Message> {
-        let record: Record = serde_wasm_bindgen::from_value(value)?;
-        Ok(record.into())
+        let record: Record =
+            serde_wasm_bindgen::from_value(value).map_err(|e| StoreError::Unreadable {
+                what: "a message record".to_owned(),
+                cause: e.to_string(),
+            })?;
+        record.try_into()
     }
 }

@@ -18,11 +18,11 @@ const PICKLE_KEY: &str = "pickle_key";
 const IV_BYTES: usize = 12;
 
 fn js_error(what: &str, err: &JsValue) -> StoreError {
-    StoreError(format!("{what}: {err:?}"))
+    StoreError::Backend(format!("{what}: {err:?}"))
 }
 
 fn subtle() -> Result<SubtleCrypto> {
-    let window = web_sys::window().ok_or_else(|| StoreError("no window".into()))?;
+    let window = web_sys::window().ok_or_else(|| StoreError::Backend("no window".into()))?;
     let crypto = window.crypto().map_err(|e| js_error("no WebCrypto", &e))?;
     Ok(crypto.subtle())
 }
@@ -34,7 +34,7 @@ fn random<const N: usize>() -> Result<[u8; N]> {
 }
 
 fn getrandom(bytes: &mut [u8]) -> Result<()> {
-    let window = web_sys::window().ok_or_else(|| StoreError("no window".into()))?;
+    let window = web_sys::window().ok_or_else(|| StoreError::Backend("no window".into()))?;
     window
         .crypto()
         .and_then(|c| c.get_random_values_with_u8_array(bytes))
@@ -46,7 +46,7 @@ async fn vault_key(store: &Store) -> Result<CryptoKey> {
     if let Some(key) = store.meta_raw(VAULT).await? {
         return key
             .dyn_into::<CryptoKey>()
-            .map_err(|_| StoreError("the stored vault key is not a CryptoKey".into()));
+            .map_err(|_| StoreError::Backend("the stored vault key is not a CryptoKey".into()));
     }
     let params = AesKeyGenParams::new("AES-GCM", 256);
     let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
@@ -73,7 +73,9 @@ pub async fn pickle_key(store: &Store) -> Result<[u8; 32]> {
     if let Some(sealed) = store.meta_raw(PICKLE_KEY).await? {
         let sealed = Uint8Array::new(&sealed).to_vec();
         if sealed.len() <= IV_BYTES {
-            return Err(StoreError("the sealed pickle key is truncated".into()));
+            return Err(StoreError::Backend(
+                "the sealed pickle key is truncated".into(),
+            ));
         }
         let (iv, body) = sealed.split_at(IV_BYTES);
         let promise = subtle()?
@@ -85,7 +87,7 @@ pub async fn pickle_key(store: &Store) -> Result<[u8; 32]> {
         return Uint8Array::new(&plain)
             .to_vec()
             .try_into()
-            .map_err(|_| StoreError("the pickle key has the wrong size".into()));
+            .map_err(|_| StoreError::Backend("the pickle key has the wrong size".into()));
     }
     let key: [u8; 32] = random()?;
     let iv: [u8; IV_BYTES] = random()?;

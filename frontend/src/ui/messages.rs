@@ -21,7 +21,7 @@ use crate::ui::ticks;
 use leptos::html::Div;
 use leptos::prelude::*;
 use parley_client::call::Outcome;
-use parley_client::message::{Kind, Message};
+use parley_client::message::{Body, Message};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
@@ -49,7 +49,16 @@ impl Row {
         match self {
             Row::Day(label) => format!("d{label}"),
             Row::Unread(_) => "u".to_owned(),
-            Row::Message(m) => format!("m{}{:?}{}{:?}", m.id, m.status, m.failed, m.kind),
+            Row::Message(m) => {
+                // A placeholder filled by a re-send is redrawn as a bubble.
+                let kind = match m.body {
+                    Body::Text(_) => 't',
+                    Body::Waiting => 'w',
+                    Body::SafetyChanged => 's',
+                    Body::Call(_) => 'c',
+                };
+                format!("m{}{:?}{}{kind}", m.id, m.status, m.failed)
+            }
         }
     }
 }
@@ -96,16 +105,14 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
         let from_bottom = el.scroll_height() - top - el.client_height();
         let at_bottom = from_bottom <= BOTTOM_SLACK;
         stick.set_value(at_bottom);
-        if ui.window.with_untracked(|w| w.is_following() != at_bottom) {
-            // Nothing to redraw: it only decides where arrivals go.
-            ui.window.update_untracked(|w| w.follow(at_bottom));
-        }
+        // Nothing to redraw: it only decides where arrivals go.
+        messaging::follow(at_bottom);
         anchor.set_value(first_visible(&el, top));
         if top < PAGE_MARGIN {
-            messaging::load_older();
+            messaging::load_page(true);
         }
         if from_bottom < PAGE_MARGIN {
-            messaging::load_newer();
+            messaging::load_page(false);
         }
     };
 
@@ -190,8 +197,8 @@ fn render(row: Row) -> AnyView {
 }
 
 fn bubble(m: &Message) -> AnyView {
-    match m.kind {
-        Kind::SafetyChanged => {
+    let text = match &m.body {
+        Body::SafetyChanged => {
             return view! {
                 <div class="notice-row">
                     <button
@@ -209,7 +216,7 @@ fn bubble(m: &Message) -> AnyView {
             }
             .into_any();
         }
-        Kind::Waiting => {
+        Body::Waiting => {
             return view! {
                 <div class="msg-row in">
                     <div
@@ -231,10 +238,8 @@ fn bubble(m: &Message) -> AnyView {
             }
             .into_any();
         }
-        Kind::Call => {
-            let Some(log) = m.call.clone() else {
-                return ().into_any();
-            };
+        Body::Call(log) => {
+            let log = log.clone();
             let missed = matches!(
                 log.outcome,
                 Outcome::Missed | Outcome::NoAnswer | Outcome::Busy
@@ -276,8 +281,8 @@ fn bubble(m: &Message) -> AnyView {
             }
             .into_any();
         }
-        Kind::Text => {}
-    }
+        Body::Text(text) => text.clone(),
+    };
     let side = if m.outgoing {
         "msg-row out"
     } else {
@@ -294,7 +299,7 @@ fn bubble(m: &Message) -> AnyView {
                 data-outgoing=m.outgoing.to_string()
             >
                 <span class="message-text" data-testid="message-text">
-                    {m.text.clone()}
+                    {text}
                 </span>
                 <span class="message-meta">
                     <time>{format::clock(m.composed_at)}</time>

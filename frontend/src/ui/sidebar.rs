@@ -8,8 +8,8 @@ use crate::ui::icons::{IconChats, IconContacts, IconSettings};
 use crate::ui::shell::Panel;
 use crate::ui::ticks;
 use leptos::prelude::*;
-use parley_protocol::UserId;
 use parley_protocol::api::UserCard;
+use parley_protocol::{ConversationId, UserId};
 
 /// Avatar, own name (`profile-name`), and the contacts/settings toggles.
 #[component]
@@ -118,7 +118,10 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
     let ui = app.messaging;
     let card = Memo::new(move |_| ui.card(app, peer));
     let name = Signal::derive(move || card.with(|c| c.display_name.clone()));
-    let row = Memo::new(move |_| ui.chats.with(|c| c.get(peer).cloned()));
+    let row = Memo::new(move |_| {
+        ui.chats
+            .with(|c| c.get(ConversationId::Direct(peer)).cloned())
+    });
     let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
     let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
     let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&peer)));
@@ -184,11 +187,11 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
 
 /// The preview line of a chat: the text, or what stands in for it.
 fn preview_text(m: &parley_client::message::Message) -> String {
-    use parley_client::message::Kind;
-    match m.kind {
-        Kind::Text => m.text.clone(),
-        Kind::Waiting => crate::ui::claims::WAITING.to_owned(),
-        Kind::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
-        Kind::Call => m.call.as_ref().map(|c| c.summary()).unwrap_or_default(),
+    use parley_client::message::Body;
+    match &m.body {
+        Body::Text(text) => text.clone(),
+        Body::Waiting => crate::ui::claims::WAITING.to_owned(),
+        Body::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
+        Body::Call(log) => log.summary(),
     }
 }

@@ -1,0 +1,142 @@
+//! Whom to encrypt for, and whether their keys are still the ones this
+//! person saw: device lists, "safety number changed" notices, safety
+//! numbers and the verified mark.
+
+use super::{Engine, EngineError, Outside, Safety};
+use crate::message::{Body, Message, Status};
+use crate::store::Store;
+use crate::verification::safety_number;
+use parley_protocol::api::DeviceKeys;
+use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
+use std::collections::BTreeSet;
+
+fn device_ids(keys: &[DeviceKeys]) -> Vec<DeviceId> {
+    keys.iter().map(|k| k.device_id).collect()
+}
+
+impl<S: Store, O: Outside> Engine<S, O> {
+    /// Whether `peer` has a device that can receive: from the lists learnt
+    /// so far, else from the key directory (which also pins their keys).
+    pub(super) async fn peer_has_devices(&mut self, peer: UserId) -> Result<bool, EngineError> {
+        if self
+            .chat
+            .known_devices()
+            .get(&peer)
+            .is_some_and(|d| !d.is_empty())
+        {
+            return Ok(true);
+        }
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let Some(keys) = secure.learn_user(&self.out, peer).await else {
+            return Ok(false);
+        };
+        let devices = device_ids(&keys);
+        self.chat.set_devices(peer, devices.clone());
+        self.identity_seen(peer, &devices).await?;
+        Ok(!devices.is_empty())
+    }
+
+    /// Fetches `user`'s current devices (pinning their keys) and compares
+    /// their keys with what was seen before.
+    pub(super) async fn refresh_devices(&mut self, user: UserId) -> Result<(), EngineError> {
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        if let Some(keys) = secure.learn_user(&self.out, user).await {
+            let devices = device_ids(&keys);
+            self.chat.set_devices(user, devices.clone());
+            self.identity_seen(user, &devices).await?;
+        }
+        Ok(())
+    }
+
+    /// Compares `user`'s pinned device keys with what was seen before.
+    pub(super) async fn check_identity(&mut self, user: UserId) -> Result<(), EngineError> {
+        let devices = self
+            .chat
+            .known_devices()
+            .get(&user)
+            .cloned()
+            .unwrap_or_default();
+        self.identity_seen(user, &devices).await
+    }
+
+    /// Records the keys of `user`'s `devices`; a key not seen before puts a
+    /// notice in the chat and clears the verified mark.
+    async fn identity_seen(
+        &mut self,
+        user: UserId,
+        devices: &[DeviceId],
+    ) -> Result<(), EngineError> {
+        // Notices are about other people; this account's own keys are not.
+        if user == self.me {
+            return Ok(());
+        }
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let keys = secure.keys_of(devices);
+        let before = secure.identity(user);
+        let added = secure.observe(user, keys);
+        if secure.identity(user) == before {
+            return Ok(());
+        }
+        secure.save_identities(&self.store).await?;
+        if added {
+            if self.view.verified.remove(&user) {
+                self.changed.verified = true;
+            }
+            let notice = Message {
+                id: MessageId::new_v7(),
+                chat: ConversationId::Direct(user),
+                outgoing: false,
+                from_device: self.device,
+                composed_at: self.out.now(),
+                server_at: None,
+                status: Status::Sent,
+                seen: true,
+                failed: false,
+                body: Body::SafetyChanged,
+            };
+            let added = self.store.add_new(vec![notice]).await?;
+            self.show_added(&added);
+        }
+        Ok(())
+    }
+
+    /// The safety number with `peer`, from both people's current devices as
+    /// the key directory lists them (each identity checked and pinned).
+    pub(super) async fn safety(&mut self, peer: UserId) -> Result<Option<Safety>, EngineError> {
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let Some(theirs) = secure.learn_user(&self.out, peer).await else {
+            return Ok(None);
+        };
+        let Some(mine) = secure.learn_user(&self.out, self.me).await else {
+            return Ok(None);
+        };
+        let (theirs, mine) = (device_ids(&theirs), device_ids(&mine));
+        let their_keys: Vec<String> = secure.keys_of(&theirs).into_iter().collect();
+        let my_keys: Vec<String> = secure.keys_of(&mine).into_iter().collect();
+        if their_keys.is_empty() || my_keys.is_empty() {
+            return Ok(None);
+        }
+        self.chat.set_devices(peer, theirs.clone());
+        self.identity_seen(peer, &theirs).await?;
+        let number = safety_number((self.me, &my_keys), (peer, &their_keys));
+        let secure = self.secure.as_ref().ok_or(EngineError::NotLoaded)?;
+        let identity = secure.identity(peer);
+        let verified =
+            identity.verified && identity.keys == their_keys.into_iter().collect::<BTreeSet<_>>();
+        Ok(Some(Safety { number, verified }))
+    }
+
+    /// Marks `peer` verified after comparing safety numbers (or clears it).
+    pub(super) async fn verify(&mut self, peer: UserId, verified: bool) -> Result<(), EngineError> {
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        secure.set_verified(peer, verified);
+        secure.save_identities(&self.store).await?;
+        let changed = if verified {
+            self.view.verified.insert(peer)
+        } else {
+            self.view.verified.remove(&peer)
+        };
+        self.changed.verified |= changed;
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Deliveries: decrypted, stored, acked; placeholders for what could not be
+//! decrypted, and the re-send requests between devices that fix them.
+
+use super::{Effect, Engine, EngineError, Outside, WINDOW_MAX};
+use crate::chat::Incoming;
+use crate::content::{Content, MAX_RETRY_IDS};
+use crate::message::{Body, Message};
+use crate::store::Store;
+use parley_protocol::frame::{ClientFrame, Delivery};
+use parley_protocol::limits::MAX_IDS_PER_FRAME;
+use parley_protocol::{ConversationId, MessageId, UserId};
+use std::collections::{BTreeMap, HashSet};
+
+impl<S: Store, O: Outside> Engine<S, O> {
+    /// Decrypts a batch of deliveries, stores them, answers and asks for
+    /// re-sends, then acks every id (redeliveries too).
+    pub(super) async fn delivered(&mut self, batch: Vec<Delivery>) -> Result<(), EngineError> {
+        if self.secure.is_none() {
+            return Err(EngineError::NotLoaded);
+        }
+        let ids: Vec<MessageId> = batch.iter().map(|d| d.id).collect();
+        // An Olm message decrypts only once: redeliveries of stored ones are
+        // acked without touching the sessions.
+        let mut skip = self.store.known(&ids).await?;
+        let mut msgs = Vec::new();
+        let mut resent = Vec::new();
+        let mut answer = Vec::new();
+        let mut ask: BTreeMap<UserId, Vec<MessageId>> = BTreeMap::new();
+        let mut learnt = HashSet::new();
+        let mut decrypted = false;
+        for d in &batch {
+            if !skip.insert(d.id) {
+                continue;
+            }
+            self.learn_name(if d.from == self.me { d.to } else { d.from });
+            let knows = self.secure.as_ref().is_some_and(|s| s.knows(d.from_device));
+            if !knows && learnt.insert(d.from) {
+                self.refresh_devices(d.from).await?;
+            }
+            decrypted = true;
+            let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+            let plaintext = match secure.decrypt(d.from_device, &d.body) {
+                Ok(plaintext) => Some(plaintext),
+                Err(err) => {
+                    self.warn(format!("cannot decrypt {} from {}: {err}", d.id, d.from));
+                    let peer = if d.from == self.me { d.to } else { d.from };
+                    ask.entry(peer).or_default().push(d.id);
+                    None
+                }
+            };
+            match self.chat.incoming(d, plaintext.as_deref()) {
+                Incoming::Message(m) => msgs.push(m),
+                Incoming::Resent(m) => resent.push(m),
+                Incoming::Retry { from, ids, .. } => answer.push((from, ids)),
+            }
+        }
+        if decrypted {
+            let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+            secure.save(&self.store).await?;
+        }
+        self.received(msgs, &ids).await?;
+        for m in resent {
+            self.replace_placeholder(m).await?;
+        }
+        for (from, ids) in answer {
+            self.answer_retry(from, ids).await?;
+        }
+        for (peer, ids) in ask {
+            for chunk in ids.chunks(MAX_RETRY_IDS) {
+                let content = Content::Retry {
+                    ids: chunk.to_vec(),
+                };
+                self.send_control(peer, content).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A message sent again fills its "waiting" placeholder: only the
+    /// placeholder of the same chat and direction, so a peer cannot rewrite
+    /// a copy of my message, nor a message of another chat.
+    async fn replace_placeholder(&mut self, m: Message) -> Result<(), EngineError> {
+        let changed = self
+            .store
+            .update(&[m.id], false, &|held| {
+                if held.body == Body::Waiting && held.chat == m.chat && held.outgoing == m.outgoing
+                {
+                    held.body = m.body.clone();
+                    held.composed_at = m.composed_at;
+                    held.from_device = m.from_device;
+                }
+            })
+            .await?;
+        self.show_changes(&changed);
+        Ok(())
+    }
+
+    /// `from` could not decrypt some messages: send them again, but only
+    /// messages this account wrote to `from` (any of them, when `from` is
+    /// this account's own other device).
+    async fn answer_retry(&mut self, from: UserId, ids: Vec<MessageId>) -> Result<(), EngineError> {
+        for id in ids.into_iter().take(MAX_RETRY_IDS) {
+            let Some(m) = self.store.get(id).await? else {
+                continue;
+            };
+            let ConversationId::Direct(peer) = m.chat else {
+                continue;
+            };
+            let Some(text) = m.body.text() else { continue };
+            if m.outgoing && (peer == from || from == self.me) {
+                let content = Content::Resent {
+                    id,
+                    text: text.to_owned(),
+                    composed_at: m.composed_at,
+                };
+                self.send_control(peer, content).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores new messages, then acks all of `ids` (duplicates too: the
+    /// server redelivers what it has not seen acked).
+    async fn received(&mut self, msgs: Vec<Message>, ids: &[MessageId]) -> Result<(), EngineError> {
+        let added = self.store.add_new(msgs).await?;
+        for chunk in ids.chunks(MAX_IDS_PER_FRAME) {
+            self.out.emit(Effect::Send(ClientFrame::Ack {
+                ids: chunk.to_vec(),
+            }));
+        }
+        self.took_in(&added).await
+    }
+
+    /// Newly stored entries: shown, their chat watched for presence, and
+    /// read at once when their chat is open.
+    pub(super) async fn took_in(&mut self, added: &[Message]) -> Result<(), EngineError> {
+        let (new_chat, read_due) = self.show_added(added);
+        if new_chat {
+            self.rewatch();
+        }
+        if read_due {
+            self.mark_read().await?;
+        }
+        Ok(())
+    }
+
+    /// Shows newly stored entries in the list and the open chat. Returns
+    /// whether a new chat appeared and whether a read receipt is due.
+    pub(super) fn show_added(&mut self, added: &[Message]) -> (bool, bool) {
+        if added.is_empty() {
+            return (false, false);
+        }
+        let mut new_chat = false;
+        let mut read_due = false;
+        for m in added {
+            new_chat |= self.view.chats.get(m.chat).is_none();
+            self.view.chats.added(m);
+        }
+        self.changed.chats = true;
+        if let Some(open) = self.view.open {
+            for m in added.iter().filter(|m| m.chat == open) {
+                self.view.window.insert(m.clone(), WINDOW_MAX);
+                self.changed.window = true;
+                read_due |= !m.outgoing && !m.seen;
+            }
+        }
+        (new_chat, read_due)
+    }
+}

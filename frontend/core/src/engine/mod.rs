@@ -1,0 +1,568 @@
+//! The messaging engine: every decision of the messaging flow, with no I/O
+//! of its own (in the spirit of matrix-sdk-crypto's `OlmMachine`).
+//!
+//! Inputs are [`Input`]s: server frames, the person's actions, call signals
+//! to send. The engine reads and writes a [`Store`], asks the key directory
+//! and learns the time, the connection and the tab's visibility through
+//! [`Outside`], and hands out [`Effect`]s (frames to send, a retry timer,
+//! names to fetch, decrypted call signals). What the screen shows is its
+//! [`View`]; after each input the caller copies the parts
+//! [`Engine::take_changed`] names into whatever renders them.
+//!
+//! The caller runs one input at a time, in order. That keeps the store's
+//! read-modify-writes serial and gives the protocol's guarantees their
+//! shape: a delivery is acked only after it is stored, the outbox is sent
+//! again in order after every `Ready`, ticks only move forward.
+//!
+//! - [`secure`]: this device's encryption state and the identities it pinned.
+//! - [`outgoing`]: composing, the outbox, control messages and server answers.
+//! - [`incoming`]: deliveries, placeholders and re-send requests.
+//! - [`reading`]: opening a chat, paging, read receipts.
+//! - [`identity`]: device lists, "safety number changed", safety numbers.
+//! - [`signals`]: call signals in and out.
+
+mod identity;
+mod incoming;
+mod outgoing;
+mod reading;
+pub mod secure;
+mod signals;
+
+use crate::call::{CallLog, Target};
+use crate::chat::{Chat, Event};
+use crate::content::ContentError;
+use crate::message::Message;
+use crate::store::{self, Store, StoreError};
+use crate::summary::ChatList;
+use crate::window::Window;
+use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
+use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
+use parley_protocol::limits::MAX_WATCHED_USERS;
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
+use secure::Secure;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Messages read per page from the store.
+pub const PAGE: u32 = 60;
+/// Most messages kept on screen; the far end is trimmed beyond this.
+pub const WINDOW_MAX: usize = 150;
+/// Deliveries stored in one transaction and acked in one frame.
+pub const BATCH: usize = 256;
+/// Wait before retrying sends the server could not take (`internal`), or
+/// that could not be encrypted for every device yet.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Control messages (retry requests and answers) awaiting `Accepted`.
+const MAX_CONTROLS: usize = 256;
+
+/// The key directory could not be asked (offline, or refused).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the key directory is unreachable: {0}")]
+pub struct Unreachable(pub String);
+
+/// What the engine needs from the world around it.
+#[allow(async_fn_in_trait)]
+pub trait Outside {
+    /// The time now (the engine never reads a clock itself).
+    fn now(&self) -> Millis;
+    /// The socket is up: frames handed out now will leave.
+    fn online(&self) -> bool;
+    /// The person can see the open chat (tab visible): reading it counts.
+    fn visible(&self) -> bool;
+    /// The person sends read receipts.
+    fn read_receipts(&self) -> bool;
+    /// Carries out an effect. Frames must leave in the order handed out.
+    fn emit(&self, effect: Effect);
+    /// Every device of `user` with its published identity.
+    async fn user_keys(&self, user: UserId) -> Result<Vec<DeviceKeys>, Unreachable>;
+    /// One one-time (or fallback) key per device, to start sessions.
+    async fn claim_keys(&self, devices: Vec<DeviceId>) -> Result<Vec<ClaimedKey>, Unreachable>;
+    /// How many one-time keys the server still holds for this device.
+    async fn key_count(&self) -> Result<u32, Unreachable>;
+    /// Publishes this device's identity and keys.
+    async fn upload_keys(&self, keys: &UploadKeys) -> Result<(), Unreachable>;
+}
+
+/// Something for the caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send this frame on the socket.
+    Send(ClientFrame),
+    /// Run [`Input::RetryOutbox`] after this long (one timer at a time).
+    RetryIn(Duration),
+    /// Fetch this person's card and hand it back with [`Input::Cards`].
+    FetchCard(UserId),
+    /// A decrypted call signal, for the call controller.
+    Signal {
+        /// The caller or callee.
+        from: UserId,
+        /// Their device.
+        device: DeviceId,
+        /// The signal's plaintext.
+        plaintext: Vec<u8>,
+    },
+    /// The safety number asked for with [`Input::Safety`].
+    Safety {
+        /// With whom.
+        peer: UserId,
+        /// `None` when their keys or ours could not be fetched.
+        safety: Option<Safety>,
+    },
+    /// This device's keys cannot be read: it must sign in again.
+    Unrecoverable(String),
+    /// Worth a line in the console, nothing more.
+    Warn(String),
+}
+
+/// A conversation's safety number, as both people should see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Safety {
+    /// 60 digits.
+    pub number: String,
+    /// Marked verified, and no key changed since.
+    pub verified: bool,
+}
+
+/// A call signal to encrypt and send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The call peer (the frame's `to`).
+    pub peer: UserId,
+    /// Which of their (or this account's) devices.
+    pub target: Target,
+    /// The signal's plaintext.
+    pub plaintext: Vec<u8>,
+    /// Fetch the device lists first (a new call: a stale list would ring
+    /// too few devices, or name one the server no longer knows).
+    pub refresh: bool,
+}
+
+/// One thing for the engine to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Read the store: chat list, device lists, names, encryption state.
+    Load,
+    /// A frame from the server (presence and typing need no engine: see
+    /// [`immediate`]).
+    Frame(ServerFrame),
+    /// Several deliveries in a row, stored in one go.
+    Delivered(Vec<Delivery>),
+    /// The person wrote a message (already checked by [`Engine::compose`]).
+    Compose(Message),
+    /// The person opened a chat (or closed it).
+    Open(Option<ConversationId>),
+    /// The person scrolled near the top (`older`) or bottom of the chat.
+    Page {
+        /// Which end.
+        older: bool,
+    },
+    /// The person scrolled to the newest end of the open chat (`true`) or
+    /// away from it: live arrivals then push out the oldest bubbles, or wait.
+    Follow(bool),
+    /// The tab became visible, or something else made reading possible.
+    MarkRead,
+    /// The retry timer fired.
+    RetryOutbox,
+    /// The person marked a peer verified (or not).
+    Verify {
+        /// Whom.
+        peer: UserId,
+        /// Verified or cleared.
+        verified: bool,
+    },
+    /// Compute the safety number with this peer ([`Effect::Safety`]).
+    Safety(UserId),
+    /// Names of people (contact list, or fetched after [`Effect::FetchCard`]).
+    Cards(Vec<UserCard>),
+    /// The contact list changed: these are the contacts now.
+    Contacts(Vec<UserCard>),
+    /// A call signal to encrypt and send.
+    SignalOut(Outgoing),
+    /// A finished call, for the history.
+    RecordCall(CallLog),
+    /// The socket dropped: presence must be asked for again on `Ready`.
+    ConnectionLost,
+}
+
+/// Frames the caller handles at once, without queueing behind stored work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Immediate {
+    /// A watched person's presence.
+    Presence {
+        /// Who.
+        user: UserId,
+        /// Connected now.
+        online: bool,
+        /// Last seen, when shared.
+        last_seen: Option<Millis>,
+    },
+    /// A person typing to this one (or stopped).
+    Typing {
+        /// Who.
+        from: UserId,
+        /// Typing or not.
+        typing: bool,
+    },
+    /// The server refused a frame: worth a line in the console.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Detail.
+        message: String,
+    },
+    /// Nothing (pongs).
+    Nothing,
+}
+
+/// A server frame the caller can handle without the engine, or `Err` with
+/// the frame back, to queue as [`Input::Frame`].
+pub fn immediate(frame: ServerFrame) -> Result<Immediate, ServerFrame> {
+    match frame {
+        ServerFrame::Presence {
+            user,
+            online,
+            last_seen,
+        } => Ok(Immediate::Presence {
+            user,
+            online,
+            last_seen,
+        }),
+        ServerFrame::Typing { from, typing } => Ok(Immediate::Typing { from, typing }),
+        ServerFrame::Error { code, message } => Ok(Immediate::Error { code, message }),
+        ServerFrame::Pong { .. } => Ok(Immediate::Nothing),
+        other => Err(other),
+    }
+}
+
+/// What the screen shows of messaging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// The chat list, newest activity first.
+    pub chats: ChatList,
+    /// The open chat.
+    pub open: Option<ConversationId>,
+    /// The open chat's messages on screen (a bounded window).
+    pub window: Window,
+    /// The open chat has been read from the store.
+    pub loaded: bool,
+    /// Where the unread messages started when the chat was opened, and how
+    /// many there were.
+    pub unread_marker: Option<(MessageId, u32)>,
+    /// People this person marked verified (safety numbers compared).
+    pub verified: HashSet<UserId>,
+    /// People whose server queue is full: messages to them wait in the
+    /// outbox until they can receive again.
+    pub held: HashSet<UserId>,
+    /// Names of people this account chats with (kept after a contact is
+    /// removed, so old chats keep their title).
+    pub cards: HashMap<UserId, UserCard>,
+}
+
+/// Which parts of the [`View`] changed since [`Engine::take_changed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// [`View::chats`].
+    pub chats: bool,
+    /// [`View::window`], [`View::loaded`] or [`View::unread_marker`].
+    pub window: bool,
+    /// [`View::verified`].
+    pub verified: bool,
+    /// [`View::held`].
+    pub held: bool,
+    /// [`View::cards`].
+    pub cards: bool,
+}
+
+impl Changed {
+    /// Nothing changed.
+    pub fn is_empty(self) -> bool {
+        self == Self::default()
+    }
+}
+
+/// Why an input did not complete. The engine stays usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// [`Input::Load`] has not completed.
+    #[error("the engine has not loaded its store")]
+    NotLoaded,
+}
+
+/// One signed-in device's messaging.
+pub struct Engine<S, O> {
+    me: UserId,
+    device: DeviceId,
+    pickle_key: [u8; 32],
+    store: S,
+    out: O,
+    chat: Chat,
+    /// `None` until [`Input::Load`] read it.
+    secure: Option<Secure>,
+    /// Retry requests and answers sent but not yet accepted: id → (peer,
+    /// plaintext), encrypted again if the device lists were out of date.
+    controls: HashMap<MessageId, (UserId, Vec<u8>)>,
+    /// The set last sent in `Watch` on this connection.
+    watched: Option<Vec<UserId>>,
+    contacts: Vec<UserId>,
+    /// A retry timer is running.
+    retry_due: bool,
+    /// People whose card was asked for (one fetch each).
+    fetching: HashSet<UserId>,
+    view: View,
+    changed: Changed,
+}
+
+impl<S, O> std::fmt::Debug for Engine<S, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("me", &self.me)
+            .field("device", &self.device)
+            .field("loaded", &self.secure.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, O: Outside> Engine<S, O> {
+    /// The engine of a signed-in device. `pickle_key` seals the encryption
+    /// state at rest (the browser keeps it under a non-extractable key).
+    pub fn new(me: UserId, device: DeviceId, pickle_key: [u8; 32], store: S, out: O) -> Self {
+        Self {
+            me,
+            device,
+            pickle_key,
+            store,
+            out,
+            chat: Chat::new(me, device),
+            secure: None,
+            controls: HashMap::new(),
+            watched: None,
+            contacts: Vec::new(),
+            retry_due: false,
+            fetching: HashSet::new(),
+            view: View::default(),
+            changed: Changed::default(),
+        }
+    }
+
+    /// The store (to close it, or for tests).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The world outside (tests).
+    pub fn outside(&self) -> &O {
+        &self.out
+    }
+
+    /// Consumes the engine, handing back its store.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// What the screen shows.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// Which parts of the view changed since the last call.
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// A message for `chat`, checked; queue it as [`Input::Compose`].
+    pub fn compose(
+        &self,
+        id: MessageId,
+        chat: ConversationId,
+        text: &str,
+        now: Millis,
+    ) -> Result<Message, ContentError> {
+        self.chat.compose(id, chat, text, now)
+    }
+
+    /// Runs one input to completion.
+    pub async fn handle(&mut self, input: Input) -> Result<(), EngineError> {
+        match input {
+            Input::Load => self.load().await,
+            Input::Frame(frame) => self.frame(frame).await,
+            Input::Delivered(batch) => self.delivered(batch).await,
+            Input::Compose(msg) => self.composed(msg).await,
+            Input::Open(chat) => self.open(chat).await,
+            Input::Page { older } => self.page(older).await,
+            Input::Follow(following) => {
+                self.view.window.follow(following);
+                Ok(())
+            }
+            Input::MarkRead => self.mark_read().await,
+            Input::RetryOutbox => {
+                self.retry_due = false;
+                self.resend_outbox().await
+            }
+            Input::Verify { peer, verified } => self.verify(peer, verified).await,
+            Input::Safety(peer) => {
+                let safety = self.safety(peer).await?;
+                self.out.emit(Effect::Safety { peer, safety });
+                Ok(())
+            }
+            Input::Cards(cards) => self.remember(cards).await,
+            Input::Contacts(cards) => {
+                self.contacts = cards.iter().map(|c| c.user_id).collect();
+                self.remember(cards).await?;
+                self.rewatch();
+                Ok(())
+            }
+            Input::SignalOut(out) => self.signal_out(out).await,
+            Input::RecordCall(log) => {
+                self.learn_name(log.peer);
+                let added = self
+                    .store
+                    .add_new(vec![Message::from_call(&log, self.device)])
+                    .await?;
+                self.took_in(&added).await
+            }
+            Input::ConnectionLost => {
+                self.watched = None;
+                Ok(())
+            }
+        }
+    }
+
+    async fn frame(&mut self, frame: ServerFrame) -> Result<(), EngineError> {
+        match self.chat.handle(frame) {
+            Event::Ready => self.ready().await,
+            Event::Delivery(d) => self.delivered(vec![d]).await,
+            Event::Accepted { id, at } => self.accepted(id, at).await,
+            Event::Resend(id) => self.resend(id).await,
+            Event::Rejected {
+                id,
+                retry,
+                recipient_full,
+                message,
+            } => self.rejected(id, retry, recipient_full, message).await,
+            Event::Status { ids, status } => self.status(&ids, status).await,
+            Event::Signal(signal) => self.signal_in(signal).await,
+            // A new identity key shows "safety number changed" at once,
+            // not at the next message to or from them.
+            Event::DevicesChanged(user) => self.refresh_devices(user).await,
+            Event::Presence { .. } | Event::Typing { .. } | Event::Error { .. } | Event::None => {
+                Ok(())
+            }
+        }
+    }
+
+    /// Opens the store: device lists, names, the chat list and the
+    /// encryption state (a new identity on first use).
+    async fn load(&mut self) -> Result<(), EngineError> {
+        if let Some(devices) =
+            store::meta::<_, HashMap<UserId, Vec<DeviceId>>>(&self.store, DEVICES).await?
+        {
+            for (user, list) in devices {
+                self.chat.set_devices(user, list);
+            }
+        }
+        if let Some(cards) = store::meta::<_, Vec<UserCard>>(&self.store, CARDS).await? {
+            for card in cards {
+                self.view.cards.entry(card.user_id).or_insert(card);
+            }
+            self.changed.cards = true;
+        }
+        self.view.chats = ChatList::new(self.store.summaries().await?);
+        self.changed.chats = true;
+        let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
+            Ok(secure) => secure,
+            Err(err) => {
+                // Without its keys this device can read nothing: start over.
+                self.out.emit(Effect::Unrecoverable(err.to_string()));
+                return Err(err.into());
+            }
+        };
+        self.view.verified = self
+            .view
+            .chats
+            .peers()
+            .filter(|p| secure.identity(*p).verified)
+            .collect();
+        self.changed.verified = true;
+        self.secure = Some(secure);
+        // Keys are published (and topped up) on every `Ready`.
+        self.rewatch();
+        Ok(())
+    }
+
+    /// A new connection: publish keys, resend what waits, watch presence.
+    async fn ready(&mut self) -> Result<(), EngineError> {
+        self.watched = None;
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        secure.publish(&self.store, &self.out).await?;
+        self.resend_outbox().await?;
+        self.rewatch();
+        self.mark_read().await
+    }
+
+    /// Sends `Watch` with everyone this person chats with or has as a
+    /// contact, when that set changed on this connection.
+    fn rewatch(&mut self) {
+        if !self.out.online() {
+            return;
+        }
+        let mut users: Vec<UserId> = self.view.chats.peers().collect();
+        users.extend(self.contacts.iter().copied());
+        users.retain(|u| *u != self.me);
+        users.sort_unstable();
+        users.dedup();
+        users.truncate(MAX_WATCHED_USERS);
+        if self.watched.as_ref() == Some(&users) {
+            return;
+        }
+        self.out.emit(Effect::Send(ClientFrame::Watch {
+            users: users.clone(),
+        }));
+        self.watched = Some(users);
+    }
+
+    /// Asks for the card of someone who wrote and is not known yet, so the
+    /// chat shows their name rather than "Unknown person".
+    fn learn_name(&mut self, peer: UserId) {
+        if peer == self.me || self.view.cards.contains_key(&peer) || !self.fetching.insert(peer) {
+            return;
+        }
+        self.out.emit(Effect::FetchCard(peer));
+    }
+
+    /// Keeps names of people (for chats with non-contacts too).
+    async fn remember(&mut self, cards: Vec<UserCard>) -> Result<(), EngineError> {
+        let mut changed = false;
+        for card in cards {
+            self.fetching.remove(&card.user_id);
+            if self.view.cards.get(&card.user_id) != Some(&card) {
+                self.view.cards.insert(card.user_id, card);
+                changed = true;
+            }
+        }
+        if changed {
+            self.changed.cards = true;
+            let cards: Vec<&UserCard> = self.view.cards.values().collect();
+            store::set_meta(&self.store, CARDS, &cards).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the retry timer unless it runs.
+    fn schedule_retry(&mut self) {
+        if !self.retry_due {
+            self.retry_due = true;
+            self.out.emit(Effect::RetryIn(RETRY_AFTER));
+        }
+    }
+
+    fn warn(&self, text: String) {
+        self.out.emit(Effect::Warn(text));
+    }
+}
+
+/// `meta` keys.
+const DEVICES: &str = "devices";
+const CARDS: &str = "cards";

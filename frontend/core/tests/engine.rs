@@ -1,0 +1,1181 @@
+//! The messaging engine end to end, natively: several devices with real
+//! Olm sessions and in-memory stores, and a small stand-in for the server's
+//! routing (fan-out check, queues, acks, receipts, key directory). The real
+//! server has its own tests against PostgreSQL; the browser runs the same
+//! engine on IndexedDB in the Playwright suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures_executor::block_on;
+use parley_client::call::{CallId, CallLog, Outcome, Target};
+use parley_client::content::Content;
+use parley_client::crypto::Machine;
+use parley_client::engine::{
+    Effect, Engine, Immediate, Input, Outgoing, Outside, Unreachable, View, immediate,
+};
+use parley_client::message::{Body, Message, Status};
+use parley_client::store::memory::MemoryStore;
+use parley_client::store::{Store, StoredCrypto, suite};
+use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCard};
+use parley_protocol::frame::{
+    ClientFrame, Delivery, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
+};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+
+const KEY: [u8; 32] = [7; 32];
+
+/// The server as the engine sees it: key directory, device lists, queues.
+#[derive(Default)]
+struct Server {
+    clock: Cell<Millis>,
+    identities: RefCell<HashMap<DeviceId, DeviceKeys>>,
+    one_time: RefCell<HashMap<DeviceId, Vec<SignedKey>>>,
+    fallback: RefCell<HashMap<DeviceId, SignedKey>>,
+    devices: RefCell<HashMap<UserId, Vec<DeviceId>>>,
+    online: RefCell<HashSet<DeviceId>>,
+    queues: RefCell<HashMap<DeviceId, VecDeque<ServerFrame>>>,
+    /// Who sent each accepted message (for receipts).
+    senders: RefCell<HashMap<MessageId, UserId>>,
+    /// Deliveries refused with this code, once each.
+    refuse: RefCell<VecDeque<ErrorCode>>,
+    /// Every `Watch`, by device.
+    watches: RefCell<Vec<(DeviceId, Vec<UserId>)>>,
+}
+
+impl Server {
+    fn tick(&self) -> Millis {
+        self.clock.set(self.clock.get() + 1);
+        self.clock.get()
+    }
+
+    fn push(&self, device: DeviceId, frame: ServerFrame) {
+        self.queues
+            .borrow_mut()
+            .entry(device)
+            .or_default()
+            .push_back(frame);
+    }
+
+    fn devices_of(&self, user: UserId) -> Vec<DeviceId> {
+        let mut list = self
+            .devices
+            .borrow()
+            .get(&user)
+            .cloned()
+            .unwrap_or_default();
+        list.retain(|d| self.identities.borrow().contains_key(d));
+        list.sort();
+        list
+    }
+
+    /// What the server does with a frame from `device` of `user`.
+    fn receive(&self, user: UserId, device: DeviceId, frame: ClientFrame) {
+        match frame {
+            ClientFrame::Send { id, to, payloads } => {
+                let mut expected: Vec<DeviceId> = self
+                    .devices_of(to)
+                    .into_iter()
+                    .chain(self.devices_of(user))
+                    .filter(|d| *d != device)
+                    .collect();
+                expected.sort();
+                expected.dedup();
+                let mut got: Vec<DeviceId> = payloads.iter().map(|p| p.device).collect();
+                got.sort();
+                if got != expected {
+                    let devices = [to, user]
+                        .into_iter()
+                        .map(|u| UserDevices {
+                            user: u,
+                            devices: self.devices_of(u),
+                        })
+                        .collect();
+                    self.push(device, ServerFrame::DeviceMismatch { id, devices });
+                    return;
+                }
+                if let Some(code) = self.refuse.borrow_mut().pop_front() {
+                    self.push(
+                        device,
+                        ServerFrame::Rejected {
+                            id,
+                            code,
+                            message: "refused by the test".into(),
+                        },
+                    );
+                    return;
+                }
+                let at = self.tick();
+                self.senders.borrow_mut().insert(id, user);
+                for p in payloads {
+                    self.push(
+                        p.device,
+                        ServerFrame::Deliver(Delivery {
+                            id,
+                            from: user,
+                            from_device: device,
+                            to,
+                            at,
+                            body: p.body,
+                        }),
+                    );
+                }
+                self.push(device, ServerFrame::Accepted { id, at });
+            }
+            ClientFrame::Ack { ids } => self.receipt(user, ReceiptKind::Delivered, &ids),
+            ClientFrame::Read { ids, .. } => self.receipt(user, ReceiptKind::Read, &ids),
+            ClientFrame::Signal { to, payloads } => {
+                for p in payloads {
+                    self.push(
+                        p.device,
+                        ServerFrame::Signal(SignalDelivery {
+                            from: user,
+                            from_device: device,
+                            to,
+                            body: p.body,
+                        }),
+                    );
+                }
+            }
+            ClientFrame::Watch { users } => self.watches.borrow_mut().push((device, users)),
+            _ => {}
+        }
+    }
+
+    fn receipt(&self, by: UserId, kind: ReceiptKind, ids: &[MessageId]) {
+        let mut per_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
+        for id in ids {
+            if let Some(sender) = self.senders.borrow().get(id)
+                && *sender != by
+            {
+                per_sender.entry(*sender).or_default().push(*id);
+            }
+        }
+        for (sender, ids) in per_sender {
+            for device in self.devices_of(sender) {
+                self.push(
+                    device,
+                    ServerFrame::Receipt {
+                        kind,
+                        by,
+                        ids: ids.clone(),
+                        at: self.clock.get(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// One device's outside world.
+struct Env {
+    server: Rc<Server>,
+    device: DeviceId,
+    visible: Cell<bool>,
+    receipts: Cell<bool>,
+    effects: RefCell<Vec<Effect>>,
+}
+
+impl Outside for Env {
+    fn now(&self) -> Millis {
+        self.server.clock.get()
+    }
+    fn online(&self) -> bool {
+        self.server.online.borrow().contains(&self.device)
+    }
+    fn visible(&self) -> bool {
+        self.visible.get()
+    }
+    fn read_receipts(&self) -> bool {
+        self.receipts.get()
+    }
+    fn emit(&self, effect: Effect) {
+        self.effects.borrow_mut().push(effect);
+    }
+    async fn user_keys(&self, user: UserId) -> Result<Vec<DeviceKeys>, Unreachable> {
+        if !self.online() {
+            return Err(Unreachable("offline".into()));
+        }
+        let ids = self.server.identities.borrow();
+        Ok(self
+            .server
+            .devices_of(user)
+            .iter()
+            .filter_map(|d| ids.get(d).cloned())
+            .collect())
+    }
+    async fn claim_keys(&self, devices: Vec<DeviceId>) -> Result<Vec<ClaimedKey>, Unreachable> {
+        if !self.online() {
+            return Err(Unreachable("offline".into()));
+        }
+        let mut out = Vec::new();
+        for d in devices {
+            let Some(identity) = self.server.identities.borrow().get(&d).cloned() else {
+                continue;
+            };
+            let one = self
+                .server
+                .one_time
+                .borrow_mut()
+                .get_mut(&d)
+                .and_then(Vec::pop);
+            let (key, fallback) = match one {
+                Some(k) => (k, false),
+                None => match self.server.fallback.borrow().get(&d) {
+                    Some(k) => (k.clone(), true),
+                    None => continue,
+                },
+            };
+            out.push(ClaimedKey {
+                device: identity,
+                key,
+                fallback,
+            });
+        }
+        Ok(out)
+    }
+    async fn key_count(&self) -> Result<u32, Unreachable> {
+        let n = self
+            .server
+            .one_time
+            .borrow()
+            .get(&self.device)
+            .map_or(0, Vec::len);
+        Ok(u32::try_from(n).unwrap())
+    }
+    async fn upload_keys(&self, keys: &UploadKeys) -> Result<(), Unreachable> {
+        if !self.online() {
+            return Err(Unreachable("offline".into()));
+        }
+        if let Some(identity) = &keys.identity {
+            self.server.identities.borrow_mut().insert(
+                self.device,
+                DeviceKeys {
+                    device_id: self.device,
+                    identity: identity.clone(),
+                },
+            );
+        }
+        self.server
+            .one_time
+            .borrow_mut()
+            .entry(self.device)
+            .or_default()
+            .extend(keys.one_time_keys.iter().cloned());
+        if let Some(f) = &keys.fallback_key {
+            self.server
+                .fallback
+                .borrow_mut()
+                .insert(self.device, f.clone());
+        }
+        Ok(())
+    }
+}
+
+type TestEngine = Engine<MemoryStore, Env>;
+
+/// A signed-in device.
+struct Device {
+    user: UserId,
+    id: DeviceId,
+    engine: TestEngine,
+    /// Effects other than frames, in order (frames go to the server).
+    seen: Vec<Effect>,
+}
+
+impl Device {
+    fn env(&self) -> &Env {
+        self.engine.outside()
+    }
+
+    fn run(&mut self, input: Input) {
+        block_on(self.engine.handle(input)).unwrap();
+        self.flush();
+    }
+
+    /// Hands frames to the server and keeps the other effects.
+    fn flush(&mut self) {
+        let effects: Vec<Effect> = self.env().effects.borrow_mut().drain(..).collect();
+        for effect in effects {
+            match effect {
+                Effect::Send(frame) => {
+                    assert!(self.env().online(), "a frame handed out while offline");
+                    self.env().server.receive(self.user, self.id, frame);
+                }
+                other => self.seen.push(other),
+            }
+        }
+    }
+
+    /// Runs every frame queued for this device; returns how many.
+    fn drain(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            if !self.env().online() {
+                return n;
+            }
+            let frame = self
+                .env()
+                .server
+                .queues
+                .borrow_mut()
+                .get_mut(&self.id)
+                .and_then(VecDeque::pop_front);
+            let Some(frame) = frame else { return n };
+            n += 1;
+            match immediate(frame) {
+                Ok(_) => {}
+                Err(frame) => self.run(Input::Frame(frame)),
+            }
+        }
+    }
+
+    fn view(&self) -> &View {
+        self.engine.view()
+    }
+
+    fn chat(&self, chat: ConversationId) -> Vec<Message> {
+        self.engine.store().chat(chat)
+    }
+
+    fn send(&mut self, to: UserId, text: &str) -> MessageId {
+        let now = self.env().server.tick();
+        let msg = self
+            .engine
+            .compose(MessageId::new_v7(), ConversationId::Direct(to), text, now)
+            .unwrap();
+        let id = msg.id;
+        self.run(Input::Compose(msg));
+        id
+    }
+
+    fn take<T>(&mut self, mut pick: impl FnMut(&Effect) -> Option<T>) -> Vec<T> {
+        let mut out = Vec::new();
+        self.seen.retain(|e| match pick(e) {
+            Some(t) => {
+                out.push(t);
+                false
+            }
+            None => true,
+        });
+        out
+    }
+
+    fn go_offline(&mut self) {
+        self.env().server.online.borrow_mut().remove(&self.id);
+        self.run(Input::ConnectionLost);
+    }
+
+    fn connect(&mut self) {
+        self.env().server.online.borrow_mut().insert(self.id);
+        self.run(Input::Frame(ServerFrame::Ready {
+            user_id: self.user,
+            device_id: self.id,
+        }));
+    }
+}
+
+struct World {
+    server: Rc<Server>,
+    devices: Vec<Device>,
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            server: Rc::new(Server::default()),
+            devices: Vec::new(),
+        }
+    }
+
+    /// Signs in a new device of `user` (a new user when `None`) and connects it.
+    fn sign_in(&mut self, user: Option<UserId>) -> usize {
+        self.sign_in_with(user, MemoryStore::new(), None)
+    }
+
+    fn sign_in_with(
+        &mut self,
+        user: Option<UserId>,
+        store: MemoryStore,
+        id: Option<DeviceId>,
+    ) -> usize {
+        let user = user.unwrap_or_else(UserId::new_v7);
+        let id = id.unwrap_or_else(DeviceId::new_v7);
+        let mut list = self
+            .server
+            .devices
+            .borrow()
+            .get(&user)
+            .cloned()
+            .unwrap_or_default();
+        if !list.contains(&id) {
+            list.push(id);
+        }
+        self.server.devices.borrow_mut().insert(user, list);
+        let env = Env {
+            server: self.server.clone(),
+            device: id,
+            visible: Cell::new(true),
+            receipts: Cell::new(true),
+            effects: RefCell::new(Vec::new()),
+        };
+        let mut device = Device {
+            user,
+            id,
+            engine: Engine::new(user, id, KEY, store, env),
+            seen: Vec::new(),
+        };
+        device.run(Input::Load);
+        device.connect();
+        self.devices.push(device);
+        self.devices.len() - 1
+    }
+
+    /// Runs every device until no frame is left anywhere.
+    fn settle(&mut self) {
+        for _ in 0..100 {
+            let mut moved = 0;
+            for d in &mut self.devices {
+                moved += d.drain();
+            }
+            if moved == 0 {
+                return;
+            }
+        }
+        panic!("the devices never settled");
+    }
+
+    fn user(&self, i: usize) -> UserId {
+        self.devices[i].user
+    }
+}
+
+fn direct(user: UserId) -> ConversationId {
+    ConversationId::Direct(user)
+}
+
+fn status_of(d: &Device, chat: ConversationId, id: MessageId) -> Status {
+    d.chat(chat).iter().find(|m| m.id == id).unwrap().status
+}
+
+fn texts(msgs: &[Message]) -> Vec<&str> {
+    msgs.iter().filter_map(|m| m.body.text()).collect()
+}
+
+#[test]
+fn the_store_suite_passes_in_memory() {
+    let outcomes = block_on(suite::run(async || Ok(MemoryStore::new()), async |_| {}));
+    assert!(outcomes.len() >= 9);
+    for (name, result) in outcomes {
+        assert_eq!(result, Ok(()), "{name}");
+    }
+}
+
+#[test]
+fn a_message_gets_one_two_and_blue_ticks_and_reaches_every_device() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let ann_laptop = w.sign_in(Some(w.user(ann)));
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.settle();
+
+    let id = w.devices[ann].send(bob_id, "hello bob");
+    let in_ann = direct(bob_id);
+    assert_eq!(
+        status_of(&w.devices[ann], in_ann, id),
+        Status::Pending,
+        "clock before the server answers"
+    );
+    assert!(
+        w.devices[ann].view().chats.get(in_ann).is_some(),
+        "the chat appears at once"
+    );
+    w.settle();
+
+    // Bob has it, unread; Ann's laptop has a copy as her own message.
+    let at_bob = w.devices[bob].chat(direct(ann_id));
+    assert_eq!(texts(&at_bob), ["hello bob"]);
+    assert!(!at_bob[0].outgoing && !at_bob[0].seen);
+    assert_eq!(
+        w.devices[bob]
+            .view()
+            .chats
+            .get(direct(ann_id))
+            .unwrap()
+            .unread,
+        1
+    );
+    let copy = w.devices[ann_laptop].chat(in_ann);
+    assert_eq!((texts(&copy), copy[0].outgoing), (vec!["hello bob"], true));
+    assert_eq!(
+        status_of(&w.devices[ann], in_ann, id),
+        Status::Delivered,
+        "acked by bob: two ticks"
+    );
+    assert!(
+        w.devices[bob].seen.contains(&Effect::FetchCard(ann_id)),
+        "a stranger's name is fetched"
+    );
+
+    // Bob opens the chat: seen, read receipt, blue ticks.
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    let view = w.devices[bob].view();
+    assert!(view.loaded);
+    assert_eq!(view.unread_marker, Some((id, 1)));
+    assert_eq!(view.chats.get(direct(ann_id)).unwrap().unread, 0);
+    w.settle();
+    assert_eq!(status_of(&w.devices[ann], in_ann, id), Status::Read);
+    let preview = w.devices[ann]
+        .view()
+        .chats
+        .get(in_ann)
+        .unwrap()
+        .last
+        .clone()
+        .unwrap();
+    assert_eq!(preview.status, Status::Read, "the chat list's ticks follow");
+    assert_eq!(status_of(&w.devices[ann_laptop], in_ann, id), Status::Read);
+}
+
+#[test]
+fn read_receipts_off_means_no_blue_ticks_and_hidden_tabs_read_nothing() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[bob].env().visible.set(false);
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    let first = w.devices[ann].send(bob_id, "one");
+    w.settle();
+    assert!(
+        !w.devices[bob].chat(direct(ann_id))[0].seen,
+        "a hidden tab reads nothing"
+    );
+    assert_eq!(
+        status_of(&w.devices[ann], direct(bob_id), first),
+        Status::Delivered
+    );
+
+    w.devices[bob].env().receipts.set(false);
+    w.devices[bob].env().visible.set(true);
+    w.devices[bob].run(Input::MarkRead);
+    w.settle();
+    assert!(w.devices[bob].chat(direct(ann_id))[0].seen);
+    assert_eq!(
+        status_of(&w.devices[ann], direct(bob_id), first),
+        Status::Delivered,
+        "no read receipt"
+    );
+}
+
+#[test]
+fn offline_messages_wait_in_the_outbox_and_leave_in_order_on_ready() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "first");
+    w.settle();
+    w.devices[ann].go_offline();
+    let ids: Vec<MessageId> = ["a", "b", "c"]
+        .iter()
+        .map(|t| w.devices[ann].send(bob_id, t))
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|id| status_of(&w.devices[ann], direct(bob_id), *id) == Status::Pending)
+    );
+    w.settle();
+    assert_eq!(texts(&w.devices[bob].chat(direct(ann_id))), ["first"]);
+
+    w.devices[ann].connect();
+    w.settle();
+    assert_eq!(
+        texts(&w.devices[bob].chat(direct(ann_id))),
+        ["first", "a", "b", "c"]
+    );
+    assert!(
+        ids.iter()
+            .all(|id| status_of(&w.devices[ann], direct(bob_id), *id) == Status::Delivered)
+    );
+    assert!(
+        block_on(w.devices[ann].engine.store().outbox())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_new_device_is_reached_after_a_mismatch_and_shows_a_safety_notice() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "before");
+    w.settle();
+    w.devices[ann].run(Input::Verify {
+        peer: bob_id,
+        verified: true,
+    });
+    assert!(w.devices[ann].view().verified.contains(&bob_id));
+
+    // Bob signs in on a tablet; Ann's list is stale, the server says so.
+    let tablet = w.sign_in(Some(bob_id));
+    w.devices[ann].send(bob_id, "after");
+    w.settle();
+    assert_eq!(texts(&w.devices[tablet].chat(direct(ann_id))), ["after"]);
+    assert_eq!(
+        texts(&w.devices[bob].chat(direct(ann_id))),
+        ["before", "after"]
+    );
+    let notices: Vec<Message> = w.devices[ann]
+        .chat(direct(bob_id))
+        .into_iter()
+        .filter(|m| m.body == Body::SafetyChanged)
+        .collect();
+    assert_eq!(notices.len(), 1, "one 'safety number changed' notice");
+    assert!(
+        !w.devices[ann].view().verified.contains(&bob_id),
+        "the verified mark is cleared"
+    );
+}
+
+#[test]
+fn a_devices_changed_frame_shows_the_notice_without_any_message() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    w.devices[ann].send(bob_id, "hi");
+    w.settle();
+    let _tablet = w.sign_in(Some(bob_id));
+    w.server.push(
+        w.devices[ann].id,
+        ServerFrame::DevicesChanged { user: bob_id },
+    );
+    w.settle();
+    assert!(
+        w.devices[ann]
+            .chat(direct(bob_id))
+            .iter()
+            .any(|m| m.body == Body::SafetyChanged),
+        "the notice appears when the new device is first seen"
+    );
+}
+
+#[test]
+fn an_undecryptable_message_waits_and_is_filled_by_a_resend() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "one");
+    w.settle();
+    // Bob's device loses its sessions (a restored backup, say): Ann's next
+    // message cannot be decrypted there. Same identity, no sessions.
+    let old = w.devices.remove(bob);
+    let bob_dev = old.id;
+    let store = old.engine.into_store();
+    let stale = MemoryStore::new();
+    for m in store.chat(direct(ann_id)) {
+        block_on(stale.add_new(vec![m])).unwrap();
+    }
+    let crypto = block_on(store.crypto()).unwrap();
+    block_on(stale.save_crypto(&parley_client::store::CryptoChanges {
+        account: crypto.account.clone(),
+        peers: Vec::new(),
+    }))
+    .unwrap();
+    let bob = w.sign_in_with(Some(bob_id), stale, Some(bob_dev));
+    let lost = w.devices[ann].send(bob_id, "two");
+    w.settle();
+    let at_bob = w.devices[bob].chat(direct(ann_id));
+    let filled = at_bob.iter().find(|m| m.id == lost).unwrap();
+    assert_eq!(
+        filled.body,
+        Body::Text("two".into()),
+        "the placeholder was filled by the re-send"
+    );
+}
+
+#[test]
+fn a_resend_cannot_fill_a_placeholder_of_another_chat() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let eve = w.sign_in(None);
+    let (ann_id, bob_id, eve_id) = (w.user(ann), w.user(bob), w.user(eve));
+    w.devices[bob].send(ann_id, "hi");
+    w.settle();
+    // A delivery from Bob that cannot be decrypted: a placeholder in Bob's chat.
+    let lost = MessageId::new_v7();
+    let bob_dev = w.devices[bob].id;
+    w.devices[ann].run(Input::Frame(ServerFrame::Deliver(Delivery {
+        id: lost,
+        from: bob_id,
+        from_device: bob_dev,
+        to: ann_id,
+        at: 50,
+        body: vec![1, 2, 3],
+    })));
+    let waiting = |w: &World| {
+        w.devices[ann]
+            .chat(direct(bob_id))
+            .into_iter()
+            .find(|m| m.id == lost)
+            .map(|m| m.body)
+    };
+    assert_eq!(waiting(&w), Some(Body::Waiting));
+    // Eve re-sends "that id" with her own text: not her chat, nothing changes.
+    let forged = Content::Resent {
+        id: lost,
+        text: "forged".into(),
+        composed_at: 1,
+    };
+    w.devices[eve].run(Input::SignalOut(Outgoing {
+        peer: ann_id,
+        target: Target::Peer,
+        plaintext: forged.encode().unwrap(),
+        refresh: true,
+    }));
+    let ann_dev = w.devices[ann].id;
+    let frames: Vec<ServerFrame> = w
+        .server
+        .queues
+        .borrow_mut()
+        .get_mut(&ann_dev)
+        .map(|q| q.drain(..).collect())
+        .unwrap_or_default();
+    let mut forged_sent = false;
+    for frame in frames {
+        match frame {
+            ServerFrame::Signal(s) => {
+                forged_sent = true;
+                w.devices[ann].run(Input::Frame(ServerFrame::Deliver(Delivery {
+                    id: MessageId::new_v7(),
+                    from: eve_id,
+                    from_device: s.from_device,
+                    to: ann_id,
+                    at: 60,
+                    body: s.body,
+                })));
+            }
+            other => w.server.push(ann_dev, other),
+        }
+    }
+    assert!(forged_sent);
+    assert_eq!(
+        waiting(&w),
+        Some(Body::Waiting),
+        "Eve cannot fill Bob's placeholder"
+    );
+    // Bob's own re-send (his device was asked) fills it once he runs.
+    w.settle();
+    assert_ne!(waiting(&w), Some(Body::Text("forged".into())));
+}
+
+#[test]
+fn refusals_fail_for_good_or_hold_and_retry() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    w.devices[ann].send(bob_id, "warm up");
+    w.settle();
+
+    w.server.refuse.borrow_mut().push_back(ErrorCode::NotFound);
+    let gone = w.devices[ann].send(bob_id, "refused");
+    w.settle();
+    let m = w.devices[ann]
+        .chat(direct(bob_id))
+        .into_iter()
+        .find(|m| m.id == gone)
+        .unwrap();
+    assert!(m.failed && m.status == Status::Pending);
+
+    w.server
+        .refuse
+        .borrow_mut()
+        .push_back(ErrorCode::RecipientFull);
+    let held = w.devices[ann].send(bob_id, "later");
+    w.settle();
+    assert!(
+        w.devices[ann].view().held.contains(&bob_id),
+        "the chat says they cannot receive"
+    );
+    let timers = w.devices[ann].take(|e| matches!(e, Effect::RetryIn(_)).then_some(()));
+    assert_eq!(timers.len(), 1, "one retry timer");
+    w.devices[ann].run(Input::RetryOutbox);
+    w.settle();
+    assert_eq!(
+        status_of(&w.devices[ann], direct(bob_id), held),
+        Status::Delivered
+    );
+    assert!(
+        !w.devices[ann].view().held.contains(&bob_id),
+        "accepted again: the note goes"
+    );
+    assert!(
+        w.devices[ann]
+            .chat(direct(bob_id))
+            .iter()
+            .find(|m| m.id == gone)
+            .unwrap()
+            .failed
+    );
+}
+
+#[test]
+fn redeliveries_are_acked_without_decrypting_twice() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "once");
+    // Copy Bob's delivery before he runs it, then deliver it twice.
+    let frame = w
+        .server
+        .queues
+        .borrow()
+        .get(&w.devices[bob].id)
+        .unwrap()
+        .front()
+        .cloned()
+        .unwrap();
+    w.settle();
+    w.devices[bob].run(Input::Frame(frame));
+    let acks = w
+        .server
+        .queues
+        .borrow()
+        .get(&w.devices[ann].id)
+        .map_or(0, VecDeque::len);
+    assert_eq!(acks, 1, "the duplicate was acked (a receipt for Ann)");
+    assert_eq!(texts(&w.devices[bob].chat(direct(ann_id))), ["once"]);
+    w.settle();
+    w.devices[ann].send(bob_id, "still fine");
+    w.settle();
+    assert_eq!(
+        texts(&w.devices[bob].chat(direct(ann_id))),
+        ["once", "still fine"]
+    );
+}
+
+#[test]
+fn a_message_saves_only_the_sessions_it_used() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let friends: Vec<usize> = (0..5).map(|_| w.sign_in(None)).collect();
+    for &f in &friends {
+        let to = w.user(f);
+        w.devices[ann].send(to, "hi");
+    }
+    w.settle();
+    let before = w.devices[ann].engine.store().crypto_writes().len();
+    let to = w.user(friends[2]);
+    w.devices[ann].send(to, "just you");
+    let writes = w.devices[ann].engine.store().crypto_writes();
+    let new = &writes[before..];
+    assert_eq!(new.len(), 1, "one save for one message");
+    assert_eq!(new[0].peers.len(), 1, "only the session with that device");
+    assert_eq!(new[0].peers[0].0, w.devices[friends[2]].id);
+    assert!(new[0].account.is_none(), "the account did not change");
+}
+
+#[test]
+fn a_reloaded_device_keeps_its_sessions_and_history() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "before reload");
+    w.settle();
+    let dev = w.devices.remove(bob);
+    let (id, store) = (dev.id, dev.engine.into_store());
+    let bob = w.sign_in_with(Some(bob_id), store, Some(id));
+    assert_eq!(
+        w.devices[bob].view().chats.rows().len(),
+        1,
+        "the chat list comes from the store"
+    );
+    w.devices[ann].send(bob_id, "after reload");
+    w.settle();
+    let at_bob = w.devices[bob].chat(direct(ann_id));
+    assert_eq!(texts(&at_bob), ["before reload", "after reload"]);
+    assert!(
+        at_bob.iter().all(|m| matches!(m.body, Body::Text(_))),
+        "nothing undecryptable"
+    );
+}
+
+#[test]
+fn a_whole_state_blob_from_an_earlier_version_is_read_and_rewritten_per_device() {
+    let device = DeviceId::new_v7();
+    let machine = Machine::new(device);
+    let store = MemoryStore::new();
+    store.set_legacy_crypto(machine.pickle(&KEY).unwrap());
+    let identity = machine.identity();
+    let mut w = World::new();
+    let i = w.sign_in_with(None, store, Some(device));
+    let published = w.server.identities.borrow().get(&device).cloned().unwrap();
+    assert_eq!(
+        published.identity.curve25519, identity.curve25519,
+        "the same identity"
+    );
+    let after: StoredCrypto = block_on(w.devices[i].engine.store().crypto()).unwrap();
+    assert!(after.legacy.is_none() && after.account.is_some());
+}
+
+#[test]
+fn an_unreadable_state_asks_to_sign_in_again() {
+    let store = MemoryStore::new();
+    store.set_legacy_crypto("not a pickle".into());
+    let server = Rc::new(Server::default());
+    let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
+    let env = Env {
+        server,
+        device,
+        visible: Cell::new(true),
+        receipts: Cell::new(true),
+        effects: RefCell::new(Vec::new()),
+    };
+    let mut engine = Engine::new(user, device, KEY, store, env);
+    assert!(block_on(engine.handle(Input::Load)).is_err());
+    let effects = engine.outside().effects.borrow();
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Unrecoverable(_)))
+    );
+}
+
+#[test]
+fn call_signals_reach_the_peers_devices_and_calls_enter_the_history() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let bob_laptop = w.sign_in(Some(w.user(bob)));
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].run(Input::SignalOut(Outgoing {
+        peer: bob_id,
+        target: Target::Peer,
+        plaintext: b"offer".to_vec(),
+        refresh: true,
+    }));
+    w.settle();
+    for d in [bob, bob_laptop] {
+        let got = w.devices[d].take(|e| match e {
+            Effect::Signal {
+                from, plaintext, ..
+            } => Some((*from, plaintext.clone())),
+            _ => None,
+        });
+        assert_eq!(got, [(ann_id, b"offer".to_vec())]);
+    }
+    let call: CallId = MessageId::new_v7().into_uuid();
+    w.devices[bob].run(Input::RecordCall(CallLog {
+        call,
+        peer: ann_id,
+        outgoing: false,
+        video: true,
+        outcome: Outcome::Missed,
+        started_at: 3,
+        duration_ms: 0,
+    }));
+    let row = w.devices[bob]
+        .view()
+        .chats
+        .get(direct(ann_id))
+        .unwrap()
+        .clone();
+    assert_eq!(row.unread, 1, "a missed call counts as unread");
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    w.settle();
+    assert!(
+        w.server
+            .queues
+            .borrow()
+            .get(&w.devices[ann].id)
+            .is_none_or(VecDeque::is_empty),
+        "no read receipt for a call"
+    );
+}
+
+#[test]
+fn a_chat_with_many_unread_opens_at_the_first_and_the_window_stays_bounded() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    for i in 0..5 {
+        w.devices[bob].send(ann_id, &format!("old {i}"));
+    }
+    w.settle();
+    w.devices[ann].run(Input::Open(Some(direct(bob_id))));
+    w.devices[ann].run(Input::Open(None));
+    let mut first = None;
+    for i in 0..100 {
+        let id = w.devices[bob].send(ann_id, &format!("new {i}"));
+        first.get_or_insert(id);
+    }
+    w.settle();
+    w.devices[ann].run(Input::Open(Some(direct(bob_id))));
+    let view = w.devices[ann].view();
+    assert_eq!(
+        view.unread_marker,
+        Some((first.unwrap(), 100)),
+        "the marker, whatever the count"
+    );
+    assert!(view.window.messages().iter().any(|m| Some(m.id) == first));
+
+    // Scrolled down to the newest end, then live messages: the window
+    // follows them and never grows past its bound.
+    let mut pages = 0;
+    while w.devices[ann].view().window.has_newer {
+        w.devices[ann].run(Input::Page { older: false });
+        pages += 1;
+        assert!(pages < 10, "paging down never reached the newest end");
+    }
+    w.devices[ann].run(Input::Follow(true));
+    for i in 0..400 {
+        w.devices[bob].send(ann_id, &format!("live {i}"));
+        w.settle();
+    }
+    let window = &w.devices[ann].view().window;
+    assert!(
+        window.len() <= parley_client::engine::WINDOW_MAX,
+        "{} bubbles",
+        window.len()
+    );
+    assert_eq!(window.last().and_then(|m| m.body.text()), Some("live 399"));
+}
+
+#[test]
+fn names_are_fetched_once_and_kept() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "1");
+    w.devices[ann].send(bob_id, "2");
+    w.settle();
+    let asks = w.devices[bob].take(|e| matches!(e, Effect::FetchCard(_)).then_some(()));
+    assert_eq!(asks.len(), 1, "one fetch per person");
+    let card = UserCard {
+        user_id: ann_id,
+        handle: "ann".into(),
+        display_name: "Ann".into(),
+        about: String::new(),
+    };
+    w.devices[bob].run(Input::Cards(vec![card.clone()]));
+    assert_eq!(w.devices[bob].view().cards.get(&ann_id), Some(&card));
+    let dev = w.devices.remove(bob);
+    let (id, store) = (dev.id, dev.engine.into_store());
+    let bob = w.sign_in_with(Some(bob_id), store, Some(id));
+    assert_eq!(
+        w.devices[bob].view().cards.get(&ann_id),
+        Some(&card),
+        "kept across reloads"
+    );
+}
+
+#[test]
+fn presence_is_watched_for_chats_and_contacts_once_per_connection() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let carol = UserId::new_v7();
+    let (ann_dev, bob_id) = (w.devices[ann].id, w.user(bob));
+    let watched = |w: &World| -> Vec<Vec<UserId>> {
+        w.server
+            .watches
+            .borrow()
+            .iter()
+            .filter(|(d, _)| *d == ann_dev)
+            .map(|(_, users)| users.clone())
+            .collect()
+    };
+    let before = watched(&w).len();
+    w.devices[ann].send(bob_id, "hi");
+    assert_eq!(
+        watched(&w)[before..],
+        [vec![bob_id]],
+        "a new chat is watched"
+    );
+    let card = |u: UserId| UserCard {
+        user_id: u,
+        handle: String::new(),
+        display_name: String::new(),
+        about: String::new(),
+    };
+    w.devices[ann].run(Input::Contacts(vec![card(carol), card(bob_id)]));
+    let mut both = vec![bob_id, carol];
+    both.sort();
+    assert_eq!(watched(&w).last(), Some(&both));
+    let count = watched(&w).len();
+    w.devices[ann].run(Input::Contacts(vec![card(carol), card(bob_id)]));
+    w.devices[ann].send(bob_id, "again");
+    assert_eq!(watched(&w).len(), count, "the same set is not sent again");
+    w.devices[ann].go_offline();
+    w.devices[ann].connect();
+    assert_eq!(
+        watched(&w).len(),
+        count + 1,
+        "a new connection watches again"
+    );
+
+    assert!(
+        immediate(ServerFrame::Presence {
+            user: bob_id,
+            online: true,
+            last_seen: None
+        })
+        .is_ok()
+    );
+    assert_eq!(
+        immediate(ServerFrame::Typing {
+            from: bob_id,
+            typing: true
+        }),
+        Ok(Immediate::Typing {
+            from: bob_id,
+            typing: true
+        })
+    );
+    assert!(
+        immediate(ServerFrame::Accepted {
+            id: MessageId::new_v7(),
+            at: 1
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn the_safety_number_is_the_same_on_both_sides() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].run(Input::Safety(bob_id));
+    w.devices[bob].run(Input::Safety(ann_id));
+    let number = |d: &mut Device| {
+        d.take(|e| match e {
+            Effect::Safety { safety, .. } => safety.clone(),
+            _ => None,
+        })
+    };
+    let (a, b) = (number(&mut w.devices[ann]), number(&mut w.devices[bob]));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].number, b[0].number);
+    assert_eq!(a[0].number.len(), 60);
+    assert!(!a[0].verified);
+    w.devices[ann].run(Input::Verify {
+        peer: bob_id,
+        verified: true,
+    });
+    w.devices[ann].run(Input::Safety(bob_id));
+    assert!(number(&mut w.devices[ann])[0].verified);
+}
