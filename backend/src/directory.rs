@@ -10,6 +10,9 @@
 //! One loader task reads every user missed while its previous query ran.
 
 use crate::batch::{BatchError, Batcher};
+use crate::devices::store;
+use crate::events::{Event, Reaction, Subscriber};
+use crate::tasks::Tasks;
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, UserId};
 use sqlx::PgPool;
@@ -23,9 +26,7 @@ pub type DeviceList = Arc<[DeviceId]>;
 /// Users read by one query.
 const MAX_BATCH: usize = 1024;
 
-type Answer = Result<Option<DeviceList>, sqlx::Error>;
-/// A user and their devices with keys, as read.
-type Row = (UserId, Option<Vec<DeviceId>>);
+type Answer = Result<Option<DeviceList>, BatchError>;
 
 #[derive(Debug, Default)]
 struct Cache {
@@ -42,10 +43,10 @@ pub struct DeviceDirectory {
 }
 
 impl DeviceDirectory {
-    /// Starts the loader task on the current runtime.
-    pub fn start(pool: PgPool) -> Self {
+    /// Starts the loader task among `tasks`.
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Self {
         let cache = Arc::new(Cache::default());
-        let misses = Batcher::start(MAX_BATCH, {
+        let misses = Batcher::start(tasks, "device directory", MAX_BATCH, {
             let cache = cache.clone();
             move |users: Vec<UserId>| load(pool.clone(), cache.clone(), users)
         });
@@ -57,10 +58,7 @@ impl DeviceDirectory {
         if let Some(list) = self.cache.lists.get(&user) {
             return Ok(Some(list.clone()));
         }
-        self.misses.get(user).await.map_err(|e| match e {
-            BatchError::Failed(e) => sqlx::Error::Protocol(e.to_string()),
-            BatchError::Stopped => sqlx::Error::PoolClosed,
-        })
+        self.misses.get(user).await
     }
 
     /// Forgets a user's list after a device published its keys or was removed.
@@ -77,6 +75,15 @@ impl DeviceDirectory {
     }
 }
 
+impl Subscriber for DeviceDirectory {
+    fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+        if let Event::DevicesChanged { user } = event {
+            self.invalidate(user);
+        }
+        None
+    }
+}
+
 /// Reads the lists of `users` (missed while the previous read ran) and
 /// caches them.
 async fn load(
@@ -85,15 +92,7 @@ async fn load(
     users: Vec<UserId>,
 ) -> Result<HashMap<UserId, DeviceList>, sqlx::Error> {
     let epoch = cache.epoch.load(Ordering::Acquire);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT u.id, array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL)
-         FROM users u
-         LEFT JOIN (devices d JOIN device_keys k ON k.device_id = d.id) ON d.user_id = u.id
-         WHERE u.id = ANY($1) GROUP BY u.id",
-    )
-    .bind(&users)
-    .fetch_all(&pool)
-    .await?;
+    let rows = store::with_keys(&pool, &users).await?;
     let found: HashMap<UserId, DeviceList> = rows
         .into_iter()
         .map(|(user, devices)| (user, devices.unwrap_or_default().into()))
@@ -159,7 +158,7 @@ mod tests {
             users.push(user(&pool, &format!("dir{i}"), i % 3, true).await);
         }
         let keyless = user(&pool, "keyless", 2, false).await;
-        let directory = DeviceDirectory::start(pool.clone());
+        let directory = DeviceDirectory::start(pool.clone(), &Tasks::default());
         let lists = futures_util::future::join_all(
             users
                 .iter()

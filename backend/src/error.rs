@@ -1,5 +1,7 @@
 //! The one error type of the HTTP API, mapped once to status, code and message.
 
+use crate::auth::password::{HashError, PasswordError};
+use crate::batch::BatchError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use parley_protocol::validate::FieldError;
@@ -49,9 +51,18 @@ pub enum ApiError {
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    /// Any other server-side failure.
+    /// A batched database read failed (its error is shared by the batch).
+    #[error("database error")]
+    Lookup(#[from] BatchError),
+    /// No random numbers from the operating system.
     #[error("internal error")]
-    Internal(String),
+    Random(#[from] getrandom::Error),
+    /// A password could not be hashed.
+    #[error("internal error")]
+    PasswordHash(#[from] HashError),
+    /// Any other server-side failure, by what went wrong.
+    #[error("internal error")]
+    Internal(&'static str),
 }
 
 impl ApiError {
@@ -70,7 +81,11 @@ impl ApiError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Busy(_) => ErrorCode::Busy,
-            Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
+            Self::Database(_)
+            | Self::Lookup(_)
+            | Self::Random(_)
+            | Self::PasswordHash(_)
+            | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -81,6 +96,16 @@ impl ApiError {
                 Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
             }
             _ => None,
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy(wait) => Self::Busy(wait),
+            PasswordError::Gone => Self::Internal("password threads gone"),
+            PasswordError::Hash(e) => Self::PasswordHash(e),
         }
     }
 }
@@ -103,11 +128,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Database(e) = self {
-            tracing::error!(error = %e, "database error");
-        }
-        if let Self::Internal(e) = self {
-            tracing::error!(error = %e, "internal error");
+        // The cause goes to the log only; the client gets the safe message.
+        match self {
+            Self::Internal(what) => tracing::error!(error = what, "request failed"),
+            _ if self.code() == ErrorCode::Internal => {
+                tracing::error!(error = %Causes(self), "request failed");
+            }
+            _ => {}
         }
         let body = ErrorBody {
             code: self.code(),
@@ -122,5 +149,40 @@ impl ResponseError for ApiError {
     }
 }
 
+/// An error and its sources, each after a colon.
+struct Causes<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_failed_lookup_keeps_its_cause_for_the_log_and_not_for_the_client() {
+        let failed = BatchError::Failed(Arc::new(sqlx::Error::PoolTimedOut));
+        let error = ApiError::from(failed);
+        assert_eq!(error.code(), ErrorCode::Internal);
+        assert_eq!(error.to_string(), "database error");
+        let logged = Causes(&error).to_string();
+        assert!(logged.starts_with("database error: "), "{logged}");
+        assert!(
+            logged.contains(&sqlx::Error::PoolTimedOut.to_string()),
+            "{logged}"
+        );
+    }
+}

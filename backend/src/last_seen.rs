@@ -4,6 +4,7 @@
 //! that arrives while a write is in flight joins the next one.
 
 use crate::batch::Batcher;
+use crate::tasks::Tasks;
 use parley_protocol::{Millis, UserId};
 use sqlx::PgPool;
 
@@ -15,24 +16,30 @@ const MAX_BATCH: usize = 4096;
 pub struct LastSeenWriter(Batcher<UserId, Millis>);
 
 impl LastSeenWriter {
-    /// Starts the writer task on the current runtime.
-    pub fn start(pool: PgPool) -> Self {
-        Self(Batcher::start(MAX_BATCH, move |users: Vec<UserId>| {
-            let pool = pool.clone();
-            async move {
-                let stored: Vec<(UserId, Millis)> = sqlx::query_as(
-                    "UPDATE users SET last_seen_at = now() WHERE id = ANY($1)
+    /// Starts the writer task among `tasks`; on shutdown it writes the
+    /// marks already asked for.
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Self {
+        Self(Batcher::start(
+            tasks,
+            "last seen writer",
+            MAX_BATCH,
+            move |users: Vec<UserId>| {
+                let pool = pool.clone();
+                async move {
+                    let stored: Vec<(UserId, Millis)> = sqlx::query_as(
+                        "UPDATE users SET last_seen_at = now() WHERE id = ANY($1)
                      RETURNING id, (extract(epoch FROM last_seen_at) * 1000)::int8",
-                )
-                .bind(&users)
-                .fetch_all(&pool)
-                .await
-                .inspect_err(|e| {
-                    tracing::warn!(error = %e, users = users.len(), "last seen not stored");
-                })?;
-                Ok(stored.into_iter().collect())
-            }
-        }))
+                    )
+                    .bind(&users)
+                    .fetch_all(&pool)
+                    .await
+                    .inspect_err(|e| {
+                        tracing::warn!(error = %e, users = users.len(), "last seen not stored");
+                    })?;
+                    Ok(stored.into_iter().collect())
+                }
+            },
+        ))
     }
 
     /// Stores that `user` was last seen now. Resolves once committed, with the
@@ -62,7 +69,7 @@ mod tests {
             .unwrap();
             users.push(id);
         }
-        let writer = LastSeenWriter::start(pool.clone());
+        let writer = LastSeenWriter::start(pool.clone(), &Tasks::default());
         let before = crate::delivery::now_millis();
         let marks = futures_util::future::join_all(users.iter().map(|u| writer.mark(*u))).await;
         for at in &marks {
@@ -78,5 +85,29 @@ mod tests {
         .unwrap();
         assert_eq!(stored, 50);
         assert_eq!(writer.mark(UserId::new_v7()).await, None);
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn marks_asked_for_before_shutdown_are_written(pool: PgPool) {
+        let user = UserId::new_v7();
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash)
+             VALUES ($1, 'leaving', 'x', 'x')",
+        )
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let tasks = Tasks::default();
+        let writer = LastSeenWriter::start(pool.clone(), &tasks);
+        let mark = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.mark(user).await }
+        });
+        // The mark is asked for (its task runs up to its wait), then the server stops.
+        tokio::task::yield_now().await;
+        tasks.shutdown(std::time::Duration::from_secs(10)).await;
+        assert!(mark.await.unwrap().is_some(), "written on the way out");
+        assert_eq!(writer.mark(user).await, None, "nothing is written after");
     }
 }

@@ -1,9 +1,13 @@
 //! Parley server: accounts and devices, contacts, and one WebSocket per device.
 //!
 //! Layout: [`app`] assembles routes; each domain module ([`accounts`],
-//! [`devices`], [`contacts`], [`gateway`], [`calls`]) owns its handlers and
-//! queries; [`turn`] runs the STUN/TURN relay for calls;
-//! [`auth`] answers "who is asking"; [`error`] maps every failure once.
+//! [`devices`], [`contacts`], [`keys`], [`delivery`], [`presence`],
+//! [`calls`]) owns its handlers (thin), its service (what a change does)
+//! and its store (the SQL); services publish what changed on the [`events`]
+//! bus, which the directory, the gateway and presence subscribe to in
+//! [`state`]; background loops share one lifecycle in [`tasks`]; [`turn`]
+//! runs the STUN/TURN relay for calls; [`auth`] answers "who is asking";
+//! [`error`] maps every failure once.
 
 pub mod accounts;
 pub mod app;
@@ -12,10 +16,12 @@ pub mod batch;
 pub mod calls;
 pub mod config;
 pub mod contacts;
+pub mod database;
 pub mod delivery;
 pub mod devices;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod gateway;
 pub mod health;
 pub mod keys;
@@ -26,6 +32,7 @@ pub mod presence;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod tasks;
 pub mod testing;
 pub mod turn;
 pub mod web;

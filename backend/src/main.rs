@@ -1,7 +1,7 @@
 use clap::Parser;
 use parley_server::config::Config;
-use parley_server::server;
 use parley_server::state::AppState;
+use parley_server::{database, server};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
@@ -18,20 +18,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn start(config: Config) -> Result<(), server::StartError> {
-    let pool = server::connect(&config).await?;
+    let pool = database::connect(&config).await?;
     let state = AppState::new(pool, config);
-    let relay = server::start_relay(&state).await?;
-    let (running, addrs, gateway) = server::bind(state)?;
-    server::stop_on_signals(&running, gateway);
-    for addr in addrs {
+    server::start_relay(&state).await?;
+    let running = server::bind(state)?;
+    running.stop_on_signals();
+    for addr in running.addrs() {
         // Exactly one line on stdout: the harness and xtask read it.
         println!("parley-server listening on http://{addr}");
     }
-    running.await?;
-    // After HTTP: calls in progress keep their relay until the very end.
-    if let Some(relay) = relay {
-        relay.stop().await;
-    }
+    // Returns once the HTTP server and then the background tasks (writers,
+    // relay) have stopped.
+    running.run().await?;
     tracing::info!("stopped");
     Ok(())
 }

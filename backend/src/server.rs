@@ -1,66 +1,36 @@
-//! Starting the server: database, migrations, background jobs, HTTP listener.
+//! Starting the server: background jobs, the relay, the HTTP listener; and
+//! stopping it: sockets told to go away, requests finished, then the
+//! background tasks stopped (writers commit what they hold).
 
 use crate::app;
-use crate::config::Config;
+use crate::database::OpenError;
 use crate::gateway::{self, Gateway};
 use crate::state::AppState;
+use crate::tasks::Tasks;
 use crate::turn::Relay;
 use actix_http::HttpService;
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
-use actix_web::dev::AppConfig;
+use actix_web::dev::{AppConfig, ServerHandle};
 use parley_protocol::frame::close;
-use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long background tasks get to finish once the HTTP server stopped.
+const TASKS_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Database unreachable or refused.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Database unreachable or refused, or migrations failed.
+    #[error(transparent)]
+    Database(#[from] OpenError),
     /// Could not bind or run the listener.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
     /// The STUN/TURN relay did not start.
     #[error("{0}")]
     Turn(#[from] crate::turn::TurnError),
-}
-
-/// Opens the pool (creating the database first when asked) and migrates.
-pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
-    if config.create_database && !sqlx::Postgres::database_exists(&config.database_url).await? {
-        sqlx::Postgres::create_database(&config.database_url).await?;
-        tracing::info!("database created");
-    }
-    let pool = PgPoolOptions::new()
-        .max_connections(config.db_pool)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&config.database_url)
-        .await?;
-    crate::MIGRATOR.run(&pool).await?;
-    Ok(pool)
-}
-
-/// Runs `job` every `period` (the first time at once) for as long as the
-/// runtime lives.
-fn every<F, Fut>(period: Duration, mut job: F)
-where
-    F: FnMut() -> Fut + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        loop {
-            tick.tick().await;
-            job().await;
-        }
-    });
 }
 
 /// Logs what a clean-up removed, or why it failed.
@@ -74,15 +44,16 @@ fn log_removed<E: std::fmt::Display>(removed: Result<u64, E>, what: &str) {
 
 /// Periodic upkeep that must not run per request.
 fn spawn_jobs(state: &AppState) {
+    let tasks = &state.tasks;
     let limits = state.limits.clone();
-    every(Duration::from_secs(60), move || {
+    tasks.every("rate limit pruning", Duration::from_secs(60), move || {
         limits.prune();
         std::future::ready(())
     });
     if state.config.device_idle_days > 0 {
         let state = state.clone();
         let idle = Duration::from_secs(u64::from(state.config.device_idle_days) * 86_400);
-        every(Duration::from_secs(3600), move || {
+        tasks.every("idle device expiry", Duration::from_secs(3600), move || {
             let state = state.clone();
             async move {
                 let expired = crate::devices::idle::expire(&state, idle).await;
@@ -92,7 +63,7 @@ fn spawn_jobs(state: &AppState) {
     }
     let pool = state.pool.clone();
     let retention = Duration::from_secs(u64::from(state.config.retention_days) * 86_400);
-    every(Duration::from_secs(3600), move || {
+    tasks.every("queue expiry", Duration::from_secs(3600), move || {
         let pool = pool.clone();
         async move {
             let expired = crate::delivery::queue::expire(&pool, retention).await;
@@ -101,11 +72,11 @@ fn spawn_jobs(state: &AppState) {
     });
 }
 
-/// Starts the STUN/TURN relay on the current runtime when it is configured.
-/// Stop it with [`Relay::stop`] once the HTTP server has stopped.
-pub async fn start_relay(state: &AppState) -> Result<Option<Relay>, StartError> {
+/// Starts the STUN/TURN relay on the current runtime when it is configured;
+/// it closes among the state's background tasks, after the HTTP server.
+pub async fn start_relay(state: &AppState) -> Result<(), StartError> {
     let Some(settings) = state.turn.as_deref() else {
-        return Ok(None);
+        return Ok(());
     };
     let relay = Relay::start(settings).await?;
     if settings.secret_generated {
@@ -120,7 +91,12 @@ pub async fn start_relay(state: &AppState) -> Result<Option<Relay>, StartError> 
         relay_ip = %settings.public_ip,
         "STUN/TURN relay listening"
     );
-    Ok(Some(relay))
+    // Calls in progress keep their relay until the very end.
+    state.tasks.spawn("turn relay", |shutdown| async move {
+        shutdown.cancelled().await;
+        relay.stop().await;
+    });
+    Ok(())
 }
 
 /// Pending connections the kernel holds per listener (a reconnect storm
@@ -137,18 +113,73 @@ fn listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-/// A bound, running (once awaited) server, the addresses it listens on, and
-/// its device registry (for a graceful stop).
+/// A bound server: it serves once [`Running::run`] is awaited.
+pub struct Running {
+    server: actix_web::dev::Server,
+    addrs: Vec<SocketAddr>,
+    gateway: Gateway,
+    tasks: Tasks,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// The addresses it listens on.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Stops it from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Stops gracefully on SIGINT or SIGTERM: sockets are told to go
+    /// elsewhere (1001), in-flight requests finish, then the listener
+    /// closes (and [`Running::run`] stops the background tasks).
+    pub fn stop_on_signals(&self) {
+        let handle = self.handle();
+        let gateway = self.gateway.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            gateway.close_all(close::GOING_AWAY);
+            // Let socket tasks finish what they are doing (a query, a last-seen
+            // update) before the workers and their runtimes go away.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while gateway.running_tasks() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            handle.stop(true).await;
+        });
+    }
+
+    /// Serves until stopped; then stops the background tasks, whose writers
+    /// commit what they hold (nothing that runs a request is left to submit
+    /// more), and the relay.
+    pub async fn run(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        self.tasks.shutdown(TASKS_DEADLINE).await;
+        served
+    }
+}
+
+/// Binds every address `--bind` names and starts the background jobs.
 ///
 /// Built from actix-http's service rather than `HttpServer` for one reason:
 /// only there can WebSocket upgrades take the connection away from the HTTP
 /// dispatcher ([`crate::gateway::upgrade`]).
-pub fn bind(
-    state: AppState,
-) -> Result<(actix_web::dev::Server, Vec<SocketAddr>, Gateway), StartError> {
+pub fn bind(state: AppState) -> Result<Running, StartError> {
     let config = state.config.clone();
     spawn_jobs(&state);
     let gateway = state.gateway.clone();
+    let tasks = state.tasks.clone();
     let state = Arc::new(state);
     let mut builder = actix_server::Server::build()
         .shutdown_timeout(5)
@@ -202,25 +233,12 @@ pub fn bind(
         })));
     }
     let server = builder.run();
-    Ok((server, addrs, gateway))
-}
-
-/// Stops gracefully on SIGINT or SIGTERM: sockets are told to go elsewhere
-/// (1001), in-flight requests finish, then the listener closes.
-pub fn stop_on_signals(server: &actix_web::dev::Server, gateway: Gateway) {
-    let handle = server.handle();
-    actix_web::rt::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        gateway.close_all(close::GOING_AWAY);
-        // Let socket tasks finish what they are doing (a query, a last-seen
-        // update) before the workers and their runtimes go away.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while gateway.running_tasks() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        handle.stop(true).await;
-    });
+    Ok(Running {
+        server,
+        addrs,
+        gateway,
+        tasks,
+    })
 }
 
 async fn shutdown_signal() {

@@ -1,15 +1,19 @@
-//! What every handler can reach.
+//! What every handler can reach, built once at start-up: the services, the
+//! event bus and who subscribes to what, and the background tasks.
 
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::delivery::acquaintances::Acquaintances;
 use crate::delivery::queue::QueueWriter;
 use crate::directory::DeviceDirectory;
+use crate::events::{EventKind, Events};
 use crate::gateway::Gateway;
 use crate::gateway::admission::Admission;
 use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
+use crate::tasks::Tasks;
 use crate::turn::TurnSettings;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -33,8 +37,10 @@ pub struct AppState {
     pub directory: Arc<DeviceDirectory>,
     /// Online users and presence subscriptions.
     pub presence: Arc<Presence>,
-    /// Batched "last seen" writes.
-    pub last_seen: LastSeenWriter,
+    /// What changed, told to whoever reacts to it.
+    pub events: Events,
+    /// The background tasks, stopped together on shutdown.
+    pub tasks: Tasks,
     /// The STUN/TURN relay's settings, when it is on.
     pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
@@ -42,23 +48,55 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open pool; starts the queue and last-seen writers and
-    /// the directory's loader on the current runtime.
+    /// State over an open pool; starts the background tasks (queue,
+    /// last-seen and conversation writers, the directory's loader, rate
+    /// limit pruning) on the current runtime, among [`AppState::tasks`].
     pub fn new(pool: PgPool, config: Config) -> Self {
-        let writer = QueueWriter::start(pool.clone());
-        let last_seen = LastSeenWriter::start(pool.clone());
-        let directory = Arc::new(DeviceDirectory::start(pool.clone()));
-        let delivery = Arc::new(Delivery::new(writer, pool.clone(), &config));
+        let tasks = Tasks::default();
+        let gateway = Gateway::default();
+        let writer = QueueWriter::start(pool.clone(), &tasks);
+        let directory = Arc::new(DeviceDirectory::start(pool.clone(), &tasks));
+        let last_seen = LastSeenWriter::start(pool.clone(), &tasks);
+        let presence = Arc::new(Presence::new(gateway.clone(), pool.clone(), last_seen));
+        let acquaintances = Arc::new(Acquaintances::start(pool.clone(), &tasks));
+        // Who reacts to what, in the order they are told. None of them holds
+        // the bus, so nothing here is a reference cycle.
+        let events = Events::builder()
+            // Senders must address the new set at once...
+            .subscribe(&[EventKind::DevicesChanged], directory.clone())
+            // ...and watchers hear of it; who may see presence is re-decided.
+            .subscribe(
+                &[
+                    EventKind::DevicesChanged,
+                    EventKind::PrivacyChanged,
+                    EventKind::ContactsChanged,
+                ],
+                presence.clone(),
+            )
+            // A removed device's socket closes.
+            .subscribe(&[EventKind::DeviceRemoved], Arc::new(gateway.clone()))
+            // A contact is no stranger.
+            .subscribe(&[EventKind::ContactsChanged], acquaintances.clone())
+            // `MessageQueued` has no subscriber yet (Web Push, other nodes).
+            .build();
+        let delivery = Arc::new(Delivery::new(
+            writer,
+            acquaintances,
+            events.clone(),
+            &config,
+            &tasks,
+        ));
         Self {
             pool,
-            gateway: Gateway::default(),
+            gateway,
             admission: Arc::new(Admission::default()),
             limits: Arc::new(RateLimits::new(&config)),
             passwords: Passwords::start(config.password_threads(), config.password_queue),
             delivery,
             directory,
-            presence: Arc::new(Presence::default()),
-            last_seen,
+            presence,
+            events,
+            tasks,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
         }

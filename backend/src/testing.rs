@@ -49,24 +49,22 @@ impl TestServer {
                     let mut config = Config::for_tests("unused");
                     configure(&mut config);
                     let state = AppState::new(pool, config);
-                    let relay = server::start_relay(&state)
+                    server::start_relay(&state)
                         .await
                         .map_err(|e| e.to_string())?;
-                    let bound = server::bind(state).map_err(|e| e.to_string())?;
-                    Ok::<_, String>((bound, relay))
+                    server::bind(state).map_err(|e| e.to_string())
                 };
                 match started.await {
-                    Ok(((running, addrs, _), relay)) => {
-                        let first = addrs.first().copied();
+                    Ok(running) => {
+                        let first = running.addrs().first().copied();
                         let _ = tx.send(
                             first
                                 .ok_or("no address".to_owned())
                                 .map(|a| (a, running.handle())),
                         );
-                        let _ = running.await;
-                        if let Some(relay) = relay {
-                            relay.stop().await;
-                        }
+                        // Like the binary: once stopped, the background
+                        // tasks stop too (writers commit what they hold).
+                        let _ = running.run().await;
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e));

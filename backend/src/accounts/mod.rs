@@ -2,6 +2,7 @@
 
 mod device_name;
 mod handlers;
+pub mod service;
 pub mod store;
 
 use crate::routing::mount;

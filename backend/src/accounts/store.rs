@@ -1,8 +1,10 @@
-//! Database access for users and devices.
+//! Database access for users: accounts, profiles and privacy settings, and
+//! the browsers known to have signed in to each. (Devices are in
+//! `devices::store`.)
 
 use crate::error::{ApiError, ApiResult};
-use parley_protocol::api::{Device, LastSeenVisibility, Profile, UserCard};
-use parley_protocol::{DeviceId, UserId};
+use parley_protocol::UserId;
+use parley_protocol::api::{LastSeenVisibility, Profile, UserCard};
 use sqlx::{PgExecutor, PgPool};
 
 /// A user row as others and the owner see it.
@@ -115,6 +117,29 @@ pub async fn user_by_handle(pool: &PgPool, handle: &str) -> ApiResult<Option<Use
     )
 }
 
+/// A user by id.
+pub async fn user_by_id(pool: &PgPool, id: UserId) -> ApiResult<Option<UserRow>> {
+    Ok(
+        sqlx::query_as("SELECT id, handle, display_name, about FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Whether both users have read receipts on (`None` when neither exists).
+pub async fn read_receipts_on(
+    pool: &PgPool,
+    a: UserId,
+    b: UserId,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar("SELECT bool_and(read_receipts) FROM users WHERE id = $1 OR id = $2")
+        .bind(a)
+        .bind(b)
+        .fetch_one(pool)
+        .await
+}
+
 /// Fields of a profile change, each optional.
 #[derive(Debug, Default)]
 pub struct ProfileChange<'a> {
@@ -151,58 +176,6 @@ pub async fn update_profile(
     .ok_or(ApiError::Unauthorized)
 }
 
-/// Creates a device with the hash of its token.
-pub async fn insert_device(
-    db: impl PgExecutor<'_>,
-    user: UserId,
-    name: &str,
-    token_hash: &[u8],
-) -> ApiResult<DeviceId> {
-    let id = DeviceId::new_v7();
-    sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(user)
-        .bind(name)
-        .bind(token_hash)
-        .execute(db)
-        .await?;
-    Ok(id)
-}
-
-/// The user's devices, oldest first, marking the caller's.
-pub async fn devices(pool: &PgPool, user: UserId, current: DeviceId) -> ApiResult<Vec<Device>> {
-    let rows: Vec<(DeviceId, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, name,
-                (extract(epoch FROM created_at) * 1000)::int8,
-                (extract(epoch FROM last_active_at) * 1000)::int8
-         FROM devices WHERE user_id = $1 ORDER BY created_at, id",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(device_id, name, created_at, last_active_at)| Device {
-            device_id,
-            name,
-            created_at,
-            last_active_at,
-            current: device_id == current,
-        })
-        .collect())
-}
-
-/// Deletes one of the user's devices (its token dies with it). False when the
-/// device does not exist or belongs to someone else.
-pub async fn delete_device(pool: &PgPool, user: UserId, device: DeviceId) -> ApiResult<bool> {
-    let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND user_id = $2")
-        .bind(device)
-        .bind(user)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Browsers remembered per account; signing in from one more forgets the oldest.
 const KNOWN_BROWSERS_PER_USER: i64 = 32;
 
@@ -232,54 +205,4 @@ pub async fn remember_browser(pool: &PgPool, user: UserId, cookie_hash: &[u8]) -
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// Devices unused since before `idle`, oldest first, at most `limit`.
-pub async fn idle_devices(
-    pool: &PgPool,
-    idle: std::time::Duration,
-    limit: i64,
-) -> ApiResult<Vec<(DeviceId, UserId)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, user_id FROM devices
-         WHERE last_active_at < now() - make_interval(secs => $1)
-         ORDER BY last_active_at LIMIT $2",
-    )
-    .bind(idle.as_secs_f64())
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
-}
-
-/// Marks devices as in use now (connected ones); rows marked within the
-/// last day are left alone, so a round writes little.
-pub async fn touch_devices(pool: &PgPool, devices: &[DeviceId]) -> ApiResult<()> {
-    if devices.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE devices SET last_active_at = now()
-         WHERE id = ANY($1) AND last_active_at < now() - interval '1 day'",
-    )
-    .bind(devices)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Deletes devices that are still idle since before `idle`; returns those deleted.
-pub async fn delete_idle_devices(
-    pool: &PgPool,
-    devices: &[DeviceId],
-    idle: std::time::Duration,
-) -> ApiResult<Vec<(DeviceId, UserId)>> {
-    Ok(sqlx::query_as(
-        "DELETE FROM devices WHERE id = ANY($1)
-         AND last_active_at < now() - make_interval(secs => $2)
-         RETURNING id, user_id",
-    )
-    .bind(devices)
-    .bind(idle.as_secs_f64())
-    .fetch_all(pool)
-    .await?)
 }

@@ -1,6 +1,7 @@
 //! The authenticated device behind a request (`Authorization: Bearer <token>`).
 
 use crate::auth::token;
+use crate::devices::store as device_store;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -28,21 +29,13 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Caller>, 
     if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
         return Ok(None);
     }
-    let row: Option<(DeviceId, UserId, bool)> = sqlx::query_as(
-        "SELECT id, user_id, last_active_at < now() - interval '1 minute'
-         FROM devices WHERE token_hash = $1",
-    )
-    .bind(token::digest(token))
-    .fetch_optional(pool)
-    .await?;
-    let Some((device_id, user_id, stale)) = row else {
+    let Some((device_id, user_id, stale)) =
+        device_store::by_token(pool, &token::digest(token)).await?
+    else {
         return Ok(None);
     };
     if stale {
-        sqlx::query("UPDATE devices SET last_active_at = now() WHERE id = $1")
-            .bind(device_id)
-            .execute(pool)
-            .await?;
+        device_store::mark_active(pool, device_id).await?;
     }
     Ok(Some(Caller { user_id, device_id }))
 }
@@ -63,7 +56,7 @@ impl FromRequest for Caller {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("app state missing".into()))?;
+            let state = state.ok_or_else(|| ApiError::Internal("app state missing"))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
             authenticate(&state.pool, &token)
                 .await?

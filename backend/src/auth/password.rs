@@ -5,11 +5,10 @@
 //! of hashes running at once decides the server's memory: a burst of
 //! sign-ins on an unbounded thread pool once took gigabytes and kept them.
 //! Here a fixed number of threads hash, a bounded queue waits for them, and
-//! past the queue a request is refused at once ([`ApiError::Busy`], 503 with
-//! `Retry-After`) instead of piling up. No database connection is held while
+//! past the queue a request is refused at once ([`PasswordError::Busy`], 503
+//! with `Retry-After`) instead of piling up. No database connection is held while
 //! a request waits here: the handlers read what they need first.
 
-use crate::error::{ApiError, ApiResult};
 use argon2::password_hash::{Output, PasswordHash, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -28,7 +27,7 @@ const MEMORY_CAPACITY_BLOCKS: usize = 33 * 1024;
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
 enum Job {
-    Hash(String, oneshot::Sender<ApiResult<String>>),
+    Hash(String, oneshot::Sender<Result<String, HashError>>),
     Verify(String, Option<String>, oneshot::Sender<bool>),
 }
 
@@ -65,28 +64,30 @@ impl Passwords {
         Self { jobs }
     }
 
-    fn submit(&self, job: Job) -> ApiResult<()> {
+    fn submit(&self, job: Job) -> Result<(), PasswordError> {
         self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => ApiError::Busy(BUSY_RETRY),
-            TrySendError::Disconnected(_) => ApiError::Internal("password threads gone".into()),
+            TrySendError::Full(_) => PasswordError::Busy(BUSY_RETRY),
+            TrySendError::Disconnected(_) => PasswordError::Gone,
         })
     }
 
     /// Hashes a new password into a PHC string.
-    pub async fn hash(&self, password: String) -> ApiResult<String> {
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Job::Hash(password, tx))?;
-        rx.await
-            .map_err(|_| ApiError::Internal("password thread ended".into()))?
+        Ok(rx.await.map_err(|_| PasswordError::Gone)??)
     }
 
     /// Checks a password against a stored hash, or against a decoy when there
     /// is none, so that unknown handles take as long as wrong passwords.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> ApiResult<bool> {
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Job::Verify(password, hash, tx))?;
-        rx.await
-            .map_err(|_| ApiError::Internal("password thread ended".into()))
+        rx.await.map_err(|_| PasswordError::Gone)
     }
 }
 
@@ -100,8 +101,7 @@ fn work(rx: &Mutex<Receiver<Job>>, decoy: &OnceLock<Option<String>>) {
         let Ok(job) = job else { return };
         match job {
             Job::Hash(password, reply) => {
-                let _ = reply
-                    .send(hash_blocking(&password).map_err(|e| ApiError::Internal(e.to_string())));
+                let _ = reply.send(hash_blocking(&password));
             }
             Job::Verify(password, hash, reply) => {
                 let valid = match hash {
@@ -119,6 +119,20 @@ fn work(rx: &Mutex<Receiver<Job>>, decoy: &OnceLock<Option<String>>) {
             }
         }
     }
+}
+
+/// Why the hashing threads gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Every thread is busy and the queue is full: try again after this.
+    #[error("the password threads are busy")]
+    Busy(Duration),
+    /// The threads are gone (none started, or one ended mid-job).
+    #[error("the password threads are gone")]
+    Gone,
+    /// The hash could not be made.
+    #[error(transparent)]
+    Hash(#[from] HashError),
 }
 
 /// Why a hash could not be made. (The argon2 errors implement `Display`
@@ -291,7 +305,7 @@ mod tests {
         let mut answered = 0;
         for attempt in attempts {
             match attempt.await {
-                Ok(Err(ApiError::Busy(_))) => busy += 1,
+                Ok(Err(PasswordError::Busy(_))) => busy += 1,
                 Ok(Ok(false)) => answered += 1,
                 other => panic!("unexpected {other:?}"),
             }

@@ -1,7 +1,7 @@
 //! Device tokens: 256 random bits, shown to the client once, stored as SHA-256.
 //! A fast hash is right here (unlike passwords): the token has full entropy.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 /// A new random token and the hash to store for it.
 pub fn generate() -> ApiResult<(String, Vec<u8>)> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+    getrandom::fill(&mut bytes)?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
     let hash = digest(&token);
     Ok((token, hash))

@@ -11,6 +11,7 @@
 //! callee's devices answer "ringing" themselves, end-to-end encrypted.
 
 use crate::auth::Caller;
+use crate::batch::BatchError;
 use crate::gateway::{self, Gateway};
 use crate::state::AppState;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -41,7 +42,7 @@ pub enum SignalError {
     SignedOut,
     /// The device lists could not be read.
     #[error("try again")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] BatchError),
 }
 
 impl SignalError {

@@ -1,6 +1,9 @@
 //! Contact lists and finding people by exact handle (never by prefix: no enumeration).
 
-use crate::accounts::store::{self, UserRow};
+pub mod service;
+pub mod store;
+
+use crate::accounts::store as accounts;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::routing::mount;
@@ -27,7 +30,7 @@ async fn lookup(
 ) -> ApiResult<web::Json<UserCard>> {
     state.limits.lookup(caller.user_id)?;
     let handle = validate::normalize_handle(&query.handle)?;
-    let user = store::user_by_handle(&state.pool, &handle)
+    let user = accounts::user_by_handle(&state.pool, &handle)
         .await?
         .ok_or(ApiError::NotFound("nobody has this handle"))?;
     Ok(web::Json(user.into()))
@@ -40,44 +43,15 @@ async fn by_id(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> ApiResult<web::Json<UserCard>> {
-    let user = sqlx::query_as::<_, UserRow>(
-        "SELECT id, handle, display_name, about FROM users WHERE id = $1",
-    )
-    .bind(path.into_inner())
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(ApiError::NotFound("no such user"))?;
+    let user = accounts::user_by_id(&state.pool, path.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound("no such user"))?;
     Ok(web::Json(user.into()))
-}
-
-#[derive(sqlx::FromRow)]
-struct ContactRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    added_at: i64,
-}
-
-impl From<ContactRow> for Contact {
-    fn from(r: ContactRow) -> Self {
-        Self {
-            user: r.user.into(),
-            added_at: r.added_at,
-        }
-    }
 }
 
 /// `GET /contacts`, by name.
 async fn list(caller: Caller, state: web::Data<AppState>) -> ApiResult<web::Json<Vec<Contact>>> {
-    let rows: Vec<ContactRow> = sqlx::query_as(
-        "SELECT u.id, u.handle, u.display_name, u.about,
-                (extract(epoch FROM c.created_at) * 1000)::int8 AS added_at
-         FROM contacts c JOIN users u ON u.id = c.contact_id
-         WHERE c.owner_id = $1
-         ORDER BY lower(u.display_name), u.handle",
-    )
-    .bind(caller.user_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = store::list(&state.pool, caller.user_id).await?;
     Ok(web::Json(rows.into_iter().map(Contact::from).collect()))
 }
 
@@ -87,34 +61,8 @@ async fn add(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> ApiResult<web::Json<Contact>> {
-    let contact = path.into_inner();
-    if contact == caller.user_id {
-        return Err(ApiError::BadRequest("you cannot add yourself".into()));
-    }
-    let row: Option<ContactRow> = sqlx::query_as(
-        "WITH added AS (
-             INSERT INTO contacts (owner_id, contact_id)
-             SELECT $1, id FROM users WHERE id = $2
-             ON CONFLICT (owner_id, contact_id) DO UPDATE SET created_at = contacts.created_at
-             RETURNING contact_id, created_at
-         )
-         SELECT u.id, u.handle, u.display_name, u.about,
-                (extract(epoch FROM a.created_at) * 1000)::int8 AS added_at
-         FROM added a JOIN users u ON u.id = a.contact_id",
-    )
-    .bind(caller.user_id)
-    .bind(contact)
-    .fetch_optional(&state.pool)
-    .await?;
-    let contact = row.ok_or(ApiError::NotFound("no such user"))?;
-    // No longer a stranger: their messages are bounded like anyone's.
-    state
-        .delivery
-        .acquaintances
-        .added_contact(caller.user_id, contact.user.id);
-    // "Contacts only" presence may now include them.
-    crate::presence::refresh(&state.presence, &state.pool, &state.gateway, caller.user_id).await?;
-    Ok(web::Json(contact.into()))
+    let contact = service::add(&state, caller.user_id, path.into_inner()).await?;
+    Ok(web::Json(contact))
 }
 
 /// `DELETE /contacts/{user_id}`.
@@ -123,15 +71,6 @@ async fn remove(
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> ApiResult<HttpResponse> {
-    let done = sqlx::query("DELETE FROM contacts WHERE owner_id = $1 AND contact_id = $2")
-        .bind(caller.user_id)
-        .bind(path.into_inner())
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound("not in your contacts"));
-    }
-    state.delivery.acquaintances.removed_contact(caller.user_id);
-    crate::presence::refresh(&state.presence, &state.pool, &state.gateway, caller.user_id).await?;
+    service::remove(&state, caller.user_id, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -19,6 +19,8 @@
 //! Memory is bounded by [`MAX_ENTRIES`] people across all sets; past it the
 //! sets start over and are read again when needed.
 
+use crate::events::{ContactChange, Event, Reaction, Subscriber};
+use crate::tasks::{Shutdown, Tasks};
 use dashmap::DashMap;
 use parley_protocol::UserId;
 use sqlx::PgPool;
@@ -69,10 +71,14 @@ enum Answer {
 }
 
 impl Acquaintances {
-    /// Starts the pair writer on the current runtime.
-    pub fn start(pool: PgPool) -> Self {
+    /// Starts the pair writer among `tasks`; on shutdown it writes the
+    /// pairs already waiting.
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Self {
         let (pairs, rx) = mpsc::channel(MAX_PENDING);
-        tokio::spawn(write_pairs(pool.clone(), rx));
+        tasks.spawn("conversation pair writer", {
+            let pool = pool.clone();
+            |shutdown| write_pairs(pool, rx, shutdown)
+        });
         Self {
             pool,
             people: DashMap::new(),
@@ -104,15 +110,7 @@ impl Acquaintances {
 
     /// Reads `user`'s contacts and the people they wrote to into their set.
     async fn read(&self, user: UserId) {
-        let rows: Result<Vec<UserId>, _> = sqlx::query_scalar(
-            "(SELECT contact_id FROM contacts WHERE owner_id = $1
-              UNION SELECT to_id FROM conversations WHERE from_id = $1)
-             LIMIT $2",
-        )
-        .bind(user)
-        .bind(MAX_PEERS as i64 + 1)
-        .fetch_all(&self.pool)
-        .await;
+        let rows = store::known_by(&self.pool, user, MAX_PEERS as i64 + 1).await;
         let (rows, complete) = match rows {
             Ok(rows) => {
                 let complete = rows.len() <= MAX_PEERS;
@@ -215,24 +213,80 @@ impl Acquaintances {
     }
 }
 
-async fn write_pairs(pool: PgPool, mut rx: mpsc::Receiver<(UserId, UserId)>) {
+async fn write_pairs(pool: PgPool, mut rx: mpsc::Receiver<(UserId, UserId)>, shutdown: Shutdown) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut open = true;
+    loop {
+        tokio::select! {
+            received = rx.recv_many(&mut batch, MAX_BATCH) => if received == 0 {
+                return;
+            },
+            () = shutdown.cancelled(), if open => {
+                // The pairs already waiting are written below; no more come in.
+                rx.close();
+                open = false;
+                continue;
+            }
+        }
         let (from, to): (Vec<UserId>, Vec<UserId>) = batch.drain(..).unzip();
-        let written = sqlx::query(
-            "INSERT INTO conversations (from_id, to_id)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[])
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&from)
-        .bind(&to)
-        .execute(&pool)
-        .await;
-        if let Err(e) = written {
+        if let Err(e) = store::record_pairs(&pool, &from, &to).await {
             // Lost pairs cost a stranger's bound where it was not needed,
             // never a message.
             tracing::warn!(error = %e, pairs = from.len(), "conversations not recorded");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Subscriber for Acquaintances {
+    fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+        if let Event::ContactsChanged { user, change } = event {
+            match change {
+                ContactChange::Added(contact) => self.added_contact(user, contact),
+                ContactChange::Removed(_) => self.removed_contact(user),
+            }
+        }
+        None
+    }
+}
+
+/// The queries behind the sets: who a user knows, and recording new pairs.
+mod store {
+    use parley_protocol::UserId;
+    use sqlx::PgPool;
+
+    /// `user`'s contacts and the people they wrote to, at most `limit`.
+    pub async fn known_by(
+        pool: &PgPool,
+        user: UserId,
+        limit: i64,
+    ) -> Result<Vec<UserId>, sqlx::Error> {
+        sqlx::query_scalar(
+            "(SELECT contact_id FROM contacts WHERE owner_id = $1
+              UNION SELECT to_id FROM conversations WHERE from_id = $1)
+             LIMIT $2",
+        )
+        .bind(user)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    }
+
+    /// Records that each `from[i]` wrote to `to[i]` (known pairs are ignored).
+    pub async fn record_pairs(
+        pool: &PgPool,
+        from: &[UserId],
+        to: &[UserId],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO conversations (from_id, to_id)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(pool)
+        .await?;
+        Ok(())
     }
 }

@@ -11,7 +11,8 @@
 //! so rows deleted elsewhere (expiry, another node) never refuse a send for
 //! long.
 
-use super::queue::{QueueWriter, RowKind};
+use super::queue::{self, QueueWriter, RowKind};
+use crate::tasks::Tasks;
 use dashmap::DashMap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parley_protocol::{DeviceId, UserId};
@@ -146,13 +147,7 @@ impl QueueBounds {
         // Rows submitted before now are committed first, so the count has them.
         writer.barrier(writer.last_ticket()).await;
         let loaded_at = Instant::now();
-        let rows: Vec<(i16, UserId, i64, i64)> = sqlx::query_as(
-            "SELECT kind, sender_id, count(*), coalesce(sum(octet_length(frame)), 0)::int8
-             FROM queue WHERE device_id = $1 GROUP BY kind, sender_id",
-        )
-        .bind(device)
-        .fetch_all(pool)
-        .await?;
+        let rows = queue::usage(pool, device).await?;
         let mut usage = Usage {
             rows: 0,
             bytes: 0,
@@ -203,27 +198,22 @@ impl QueueBounds {
     }
 }
 
-/// A rate per key (GCRA), its idle keys pruned every minute by a task on
-/// the current runtime (keys are attacker-chosen: memory follows recent use).
+/// A rate per key (GCRA), its idle keys pruned every minute by a task
+/// (keys are attacker-chosen: memory follows recent use).
 #[derive(Debug, Clone)]
 pub struct KeyedRate<K: std::hash::Hash + Eq + Clone>(Arc<DefaultKeyedRateLimiter<K>>);
 
 impl<K: std::hash::Hash + Eq + Clone + Send + Sync + 'static> KeyedRate<K> {
-    /// A limiter with `quota` per key.
-    pub fn start(quota: Quota) -> Self {
+    /// A limiter with `quota` per key, pruned by a task among `tasks`.
+    pub fn start(quota: Quota, tasks: &Tasks, name: &'static str) -> Self {
         let limiter = Arc::new(RateLimiter::keyed(quota));
         let weak = Arc::downgrade(&limiter);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(limiter) = weak.upgrade() else {
-                    return;
-                };
+        tasks.every(name, Duration::from_secs(60), move || {
+            if let Some(limiter) = weak.upgrade() {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
             }
+            std::future::ready(())
         });
         Self(limiter)
     }
@@ -235,21 +225,25 @@ impl<K: std::hash::Hash + Eq + Clone + Send + Sync + 'static> KeyedRate<K> {
 }
 
 /// Sends per account: `per_second` sustained, bursts of [`BURST_SECONDS`] of it.
-pub fn send_rate(per_second: NonZeroU32) -> KeyedRate<UserId> {
+pub fn send_rate(per_second: NonZeroU32, tasks: &Tasks) -> KeyedRate<UserId> {
     let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(BURST_SECONDS - 1));
-    KeyedRate::start(Quota::per_second(per_second).allow_burst(burst))
+    KeyedRate::start(
+        Quota::per_second(per_second).allow_burst(burst),
+        tasks,
+        "send rate pruning",
+    )
 }
 
 /// Messages from a stranger to one person, live or queued: a burst of
 /// `burst`, then one every [`STRANGER_PACE`], until the person replies or
 /// adds them. A message request, not a firehose: one hostile account cannot
 /// flood someone's open socket.
-pub fn stranger_rate(burst: NonZeroU32) -> KeyedRate<(UserId, UserId)> {
+pub fn stranger_rate(burst: NonZeroU32, tasks: &Tasks) -> KeyedRate<(UserId, UserId)> {
     let quota = Quota::with_period(STRANGER_PACE).map_or_else(
         || Quota::per_second(NonZeroU32::MIN),
         |q| q.allow_burst(burst),
     );
-    KeyedRate::start(quota)
+    KeyedRate::start(quota, tasks, "stranger rate pruning")
 }
 
 /// How often a stranger may send once their burst is spent.

@@ -14,14 +14,15 @@ pub mod receipts;
 pub mod send;
 
 use crate::config::Config;
+use crate::events::{Event, Events};
 use crate::gateway::{self, Command, Gateway, Pushed, try_push};
+use crate::tasks::Tasks;
 use acquaintances::Acquaintances;
 use bounds::{KeyedRate, Limits, QueueBounds};
 use bytes::Bytes;
 use dashmap::DashMap;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
-use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -78,7 +79,7 @@ pub struct Delivery {
     /// Counters of what offline devices' queues hold.
     pub bounds: QueueBounds,
     /// Who knows whom (strangers have tighter bounds).
-    pub acquaintances: Acquaintances,
+    pub acquaintances: Arc<Acquaintances>,
     /// Sends per account.
     pub send_rate: KeyedRate<UserId>,
     /// Sends per (stranger, recipient).
@@ -86,6 +87,8 @@ pub struct Delivery {
     /// The read receipt row each reader has waiting in each offline
     /// device's queue, which later reads are merged into.
     pending_reads: DashMap<DeviceId, HashMap<UserId, PendingRead>>,
+    /// Told of messages queued for devices without a socket here.
+    events: Events,
 }
 
 /// A queued read receipt that more ids can still join.
@@ -138,6 +141,8 @@ fn ack_window(configured: Duration, rtt_us: u64) -> Duration {
 #[derive(Debug)]
 enum Route {
     Live(oneshot::Receiver<Outcome>, Duration),
+    /// No socket here took it (the device is offline, or its socket is
+    /// closing): its queue row, once committed, is `MessageQueued`.
     Queued(queue::Durable),
 }
 
@@ -155,9 +160,15 @@ pub struct Outgoing {
 }
 
 impl Delivery {
-    /// State over a running writer; starts the helper tasks of its bounds
-    /// on the current runtime.
-    pub fn new(writer: QueueWriter, pool: PgPool, config: &Config) -> Self {
+    /// State over a running writer and acquaintance sets; starts the
+    /// helper tasks of its bounds among `tasks`.
+    pub fn new(
+        writer: QueueWriter,
+        acquaintances: Arc<Acquaintances>,
+        events: Events,
+        config: &Config,
+        tasks: &Tasks,
+    ) -> Self {
         Self {
             writer,
             awaiting: DashMap::new(),
@@ -168,10 +179,11 @@ impl Delivery {
                 max_bytes: u64::from(config.queue_max_mib) * 1024 * 1024,
                 stranger_max: config.stranger_max_queued,
             }),
-            acquaintances: Acquaintances::start(pool),
-            send_rate: bounds::send_rate(config.sends_per_second),
-            stranger_rate: bounds::stranger_rate(config.stranger_burst),
+            acquaintances,
+            send_rate: bounds::send_rate(config.sends_per_second, tasks),
+            stranger_rate: bounds::stranger_rate(config.stranger_burst, tasks),
             pending_reads: DashMap::new(),
+            events,
         }
     }
 
@@ -357,7 +369,16 @@ impl Delivery {
 
     async fn until_durable(self: Arc<Self>, device: DeviceId, msg: Outgoing, route: Route) -> bool {
         match route {
-            Route::Queued(done) => done.await.unwrap_or(false),
+            Route::Queued(done) => {
+                let stored = done.await.unwrap_or(false);
+                if stored {
+                    let queued = Event::MessageQueued { device };
+                    if let Err(e) = self.events.publish(queued).settled().await {
+                        tracing::warn!(error = %e, "reaction to a queued message failed");
+                    }
+                }
+                stored
+            }
             Route::Live(mut outcome, window) => {
                 let early = tokio::select! {
                     result = &mut outcome => Some(result),
@@ -403,6 +424,67 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{EventKind, Reaction, Subscriber};
+    use sqlx::PgPool;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Queued(Mutex<Vec<DeviceId>>);
+
+    impl Subscriber for Queued {
+        fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+            if let Event::MessageQueued { device } = event {
+                self.0.lock().unwrap().push(device);
+            }
+            None
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_message_committed_for_an_offline_device_is_published(pool: PgPool) {
+        let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, 'q', 'x', 'x')",
+        )
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', 'h')",
+        )
+        .bind(device)
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let tasks = Tasks::default();
+        let queued = Arc::new(Queued::default());
+        let events = Events::builder()
+            .subscribe(&[EventKind::MessageQueued], queued.clone())
+            .build();
+        let config = Config::for_tests("unused");
+        let delivery = Arc::new(Delivery::new(
+            QueueWriter::start(pool.clone(), &tasks),
+            Arc::new(Acquaintances::start(pool.clone(), &tasks)),
+            events,
+            &config,
+            &tasks,
+        ));
+        let msg = Outgoing {
+            id: MessageId::new_v7(),
+            from: user,
+            seq: delivery.seq.next(),
+            frame: Bytes::from_static(b"frame"),
+        };
+        let durable = delivery.deliver_all(&Gateway::default(), vec![(device, msg)]);
+        assert!(
+            queued.0.lock().unwrap().is_empty(),
+            "not before it is stored"
+        );
+        assert!(durable.await);
+        assert_eq!(*queued.0.lock().unwrap(), [device]);
+    }
 
     #[test]
     fn the_ack_window_follows_round_trips_within_bounds() {

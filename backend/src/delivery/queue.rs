@@ -6,8 +6,14 @@
 //! increasing tickets and commit in ticket order, so a device that connects
 //! can wait for "everything submitted before me" ([`QueueWriter::barrier`])
 //! before reading its queue, and no message slips between drain and live.
+//!
+//! On shutdown the task commits everything submitted until then, and the
+//! writer closes: a later submission is answered "not durable" at once (the
+//! sender keeps the message in its outbox and retries elsewhere), never left
+//! waiting for a task that is gone.
 
 use crate::error::ApiResult;
+use crate::tasks::{Shutdown, Tasks};
 use bytes::Bytes;
 use parley_protocol::{DeviceId, MessageId, UserId};
 use sqlx::PgPool;
@@ -63,6 +69,8 @@ enum Op {
 struct Pending {
     ops: Vec<Op>,
     last_ticket: u64,
+    /// The task has stopped taking operations (shutdown).
+    closed: bool,
 }
 
 #[derive(Debug)]
@@ -79,27 +87,32 @@ pub struct QueueWriter {
 }
 
 impl QueueWriter {
-    /// Starts the writer task on the current runtime.
-    pub fn start(pool: PgPool) -> Self {
+    /// Starts the writer task among `tasks`.
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Self {
         let (committed, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
             committed,
         });
-        tokio::spawn(run(pool, inner.clone()));
+        tasks.spawn("queue writer", {
+            let inner = inner.clone();
+            |shutdown| run(pool, inner, shutdown)
+        });
         Self { inner }
     }
 
-    fn submit(&self, op: Op) -> u64 {
-        let ticket = {
+    fn submit(&self, op: Op) {
+        {
             let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.closed {
+                // Dropped: whoever waits on it hears "not durable".
+                return;
+            }
             pending.last_ticket += 1;
             pending.ops.push(op);
-            pending.last_ticket
-        };
+        }
         self.inner.wake.notify_one();
-        ticket
     }
 
     /// Queues an insert; the receiver says whether it committed.
@@ -141,19 +154,30 @@ impl QueueWriter {
     }
 }
 
-async fn run(pool: PgPool, inner: Arc<Inner>) {
+async fn run(pool: PgPool, inner: Arc<Inner>, shutdown: Shutdown) {
     loop {
-        let (ops, ticket) = {
+        let (ops, ticket, closed) = {
             let mut pending = inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+            // Closed under the same lock that submissions take: what got in
+            // before is committed below, nothing gets in after.
+            pending.closed |= shutdown.is_cancelled();
             let take = pending.ops.len().min(MAX_BATCH);
             let ops: Vec<Op> = pending.ops.drain(..take).collect();
             // Tickets are consecutive, so the last one taken is the last
             // submitted minus what is still pending.
             let ticket = pending.last_ticket - pending.ops.len() as u64;
-            (ops, ticket)
+            (ops, ticket, pending.closed)
         };
         if ops.is_empty() {
-            inner.wake.notified().await;
+            if closed {
+                // Nothing will ever be committed again: no barrier may wait.
+                inner.committed.send_replace(u64::MAX);
+                return;
+            }
+            tokio::select! {
+                () = inner.wake.notified() => {}
+                () = shutdown.cancelled() => {}
+            }
             continue;
         }
         let ok = commit(&pool, &ops).await;
@@ -316,4 +340,86 @@ pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Err
             .execute(pool)
             .await?;
     Ok(done.rows_affected())
+}
+
+/// What a device's queue holds, per kind and sender (a message's sender, a
+/// receipt's reader): `(kind, sender, rows, bytes)`.
+pub async fn usage(
+    pool: &PgPool,
+    device: DeviceId,
+) -> Result<Vec<(i16, UserId, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, sender_id, count(*), coalesce(sum(octet_length(frame)), 0)::int8
+         FROM queue WHERE device_id = $1 GROUP BY kind, sender_id",
+    )
+    .bind(device)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn device(pool: &PgPool) -> (UserId, DeviceId) {
+        let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, $2, 'x', 'x')",
+        )
+        .bind(user)
+        .bind(format!("q{}", user.as_uuid().simple()))
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', $3)")
+            .bind(device)
+            .bind(user)
+            .bind(device.as_uuid().as_bytes().to_vec())
+            .execute(pool)
+            .await
+            .unwrap();
+        (user, device)
+    }
+
+    fn row(device: DeviceId, sender: UserId, seq: i64) -> Row {
+        Row {
+            device,
+            row_id: MessageId::new_v7(),
+            seq,
+            kind: RowKind::Message,
+            sender,
+            frame: Bytes::from_static(b"frame"),
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn shutdown_commits_what_was_submitted_and_refuses_what_comes_after(pool: PgPool) {
+        let (user, device) = device(&pool).await;
+        let tasks = Tasks::default();
+        let writer = QueueWriter::start(pool.clone(), &tasks);
+        // Submitted, and the shutdown comes before the task had a chance to run.
+        let durable: Vec<Durable> = (0..100)
+            .map(|i| writer.insert(row(device, user, i)))
+            .collect();
+        writer.insert_detached(row(device, user, 100));
+        tasks.shutdown(Duration::from_secs(10)).await;
+        for done in durable {
+            assert_eq!(done.await, Ok(true));
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = $1")
+            .bind(device)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 101);
+
+        // After: "not durable" at once, and no barrier waits forever.
+        assert!(!writer.insert(row(device, user, 200)).await.unwrap_or(false));
+        tokio::time::timeout(
+            Duration::from_secs(1),
+            writer.barrier(writer.last_ticket() + 1),
+        )
+        .await
+        .unwrap();
+    }
 }

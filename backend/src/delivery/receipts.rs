@@ -3,6 +3,7 @@
 use super::bounds::Entry;
 use super::now_millis;
 use super::queue::{Row, RowKind};
+use crate::accounts::store as accounts;
 use crate::auth::Caller;
 use crate::gateway::{self, Command, Pushed, try_push};
 use crate::state::AppState;
@@ -60,13 +61,7 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec
     }
     ids.sort_unstable();
     ids.dedup();
-    let both_on: Result<Option<bool>, _> =
-        sqlx::query_scalar("SELECT bool_and(read_receipts) FROM users WHERE id = $1 OR id = $2")
-            .bind(caller.user_id)
-            .bind(sender)
-            .fetch_one(&state.pool)
-            .await;
-    match both_on {
+    match accounts::read_receipts_on(&state.pool, caller.user_id, sender).await {
         Ok(Some(true)) => {}
         Ok(_) => return,
         Err(e) => {

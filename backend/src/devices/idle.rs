@@ -6,11 +6,11 @@
 //! each round first marks connected devices not marked for a day, so a
 //! socket open for months that closes is not expired the day after.
 
-use crate::accounts::store;
+use super::{service, store};
 use crate::error::ApiResult;
+use crate::events::Removal;
 use crate::state::AppState;
 use parley_protocol::DeviceId;
-use parley_protocol::frame::close;
 use std::time::Duration;
 
 /// Devices looked at per round of [`expire`].
@@ -32,8 +32,7 @@ pub async fn expire(state: &AppState, idle: Duration) -> ApiResult<usize> {
         store::touch_devices(&state.pool, &connected).await?;
         // Deleted only if still idle: a sign-in or request since the look-up keeps it.
         for (device, user) in store::delete_idle_devices(&state.pool, &idle_ones, idle).await? {
-            super::changed(state, user);
-            state.gateway.disconnect(device, close::UNAUTHORIZED);
+            service::removed(state, user, device, Removal::Idle).await?;
             tracing::info!(%user, %device, "idle device signed out");
             expired += 1;
         }

@@ -1,30 +1,25 @@
 //! The caller's devices: list and revoke; idle devices expire.
+//!
+//! [`service`] removes devices (revoked, signed out, expired) and publishes
+//! what changed; [`store`] holds the queries on `devices`.
 
 pub mod idle;
+pub mod service;
+pub mod store;
 
-use crate::accounts::store;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::routing::mount;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
+use parley_protocol::DeviceId;
 use parley_protocol::api::Device;
 use parley_protocol::endpoint::{Devices, RevokeDevice};
-use parley_protocol::frame::close;
-use parley_protocol::{DeviceId, UserId};
 
 /// Mounts the device list and revocation.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     mount::<Devices, _, _>(cfg, list);
     mount::<RevokeDevice, _, _>(cfg, revoke);
-}
-
-/// `user`'s set of devices with published keys changed (a device published
-/// its identity, or was revoked, signed out or expired): senders must address
-/// the new set, and the people watching `user` are told to fetch it.
-pub fn changed(state: &AppState, user: UserId) {
-    state.directory.invalidate(user);
-    state.presence.devices_changed(&state.gateway, user);
 }
 
 /// `GET /devices`.
@@ -40,13 +35,9 @@ async fn revoke(
     state: web::Data<AppState>,
     path: web::Path<DeviceId>,
 ) -> ApiResult<HttpResponse> {
-    let device = path.into_inner();
     // Another user's device answers exactly like a missing one: no probing.
-    if !store::delete_device(&state.pool, caller.user_id, device).await? {
+    if !service::revoke(&state, caller.user_id, path.into_inner()).await? {
         return Err(ApiError::NotFound("no such device"));
     }
-    changed(&state, caller.user_id);
-    state.gateway.disconnect(device, close::UNAUTHORIZED);
-    tracing::info!(user = %caller.user_id, device = %device, "device revoked");
     Ok(HttpResponse::NoContent().finish())
 }

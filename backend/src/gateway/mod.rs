@@ -13,6 +13,7 @@ pub mod socket;
 pub mod upgrade;
 pub mod ws;
 
+use crate::events::{Event, Reaction, Removal, Subscriber};
 use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -335,6 +336,23 @@ impl Gateway {
     /// Whether no device is connected.
     pub fn is_empty(&self) -> bool {
         self.connections.is_empty()
+    }
+}
+
+/// The close code a removed device's socket gets.
+fn removal_code(reason: Removal) -> u16 {
+    match reason {
+        // The token is dead whichever way: the client signs in again.
+        Removal::Revoked | Removal::SignedOut | Removal::Idle => close::UNAUTHORIZED,
+    }
+}
+
+impl Subscriber for Gateway {
+    fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+        if let Event::DeviceRemoved { device, reason, .. } = event {
+            self.disconnect(device, removal_code(reason));
+        }
+        None
     }
 }
 

@@ -5,9 +5,9 @@ use super::ws::{self, Incoming, WebSocket, WsError};
 use crate::auth::{Caller, caller};
 use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
+use crate::devices::store as device_store;
 use crate::gateway::admission::Pending;
 use crate::gateway::{Command, Kill, OUTBOX_CAPACITY, Registration};
-use crate::presence;
 use crate::state::AppState;
 use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, ServerFrame, close};
@@ -115,20 +115,13 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
     // A revocation between authentication and registration is remembered by
     // the gateway for a while; past that, ask the database.
     if auth_started.elapsed() >= crate::gateway::REVOKED_MEMORY {
-        let still_valid = sqlx::query_scalar::<_, i32>("SELECT 1 FROM devices WHERE id = $1")
-            .bind(caller.device_id)
-            .fetch_optional(&state.pool)
-            .await;
-        if !matches!(still_valid, Ok(Some(_))) {
+        let still_valid = device_store::exists(&state.pool, caller.device_id).await;
+        if !matches!(still_valid, Ok(true)) {
             state.gateway.unregister(caller.device_id, serial);
             return socket.close(close::UNAUTHORIZED, "invalid token").await;
         }
     }
-    if state.presence.connected(caller.user_id) {
-        state
-            .presence
-            .announce(&state.gateway, caller.user_id, true, None);
-    }
+    state.presence.connected(caller.user_id);
     let mut conn = Connection {
         state: state.clone(),
         caller,
@@ -145,7 +138,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
     let end = conn.serve(rx, ticket).await;
 
     state.gateway.unregister(caller.device_id, serial);
-    state.presence.watch(caller.device_id, &conn.watching, &[]);
+    state.presence.unwatch(caller.device_id, &conn.watching);
     // The close frame goes out while "last seen" is written, not after it.
     let Connection { socket, .. } = conn;
     let close = async move {
@@ -153,20 +146,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
             socket.close(code, text).await;
         }
     };
-    let offline = async {
-        if state.presence.disconnected(caller.user_id) {
-            // Awaited here, not spawned: a detached query could be cut off by
-            // a shutdown, and this task is already on its way out.
-            let last_seen = state.last_seen.mark(caller.user_id).await;
-            // Reconnected meanwhile: no offline announcement.
-            if !state.presence.is_online(caller.user_id) {
-                state
-                    .presence
-                    .announce(&state.gateway, caller.user_id, false, last_seen);
-            }
-        }
-    };
-    tokio::join!(close, offline);
+    tokio::join!(close, state.presence.disconnected(caller.user_id));
 }
 
 struct Connection {
@@ -499,34 +479,24 @@ impl Connection {
         }
     }
 
-    async fn watch(&mut self, mut users: Vec<UserId>) -> Result<(), End> {
-        users.sort_unstable();
-        users.dedup();
-        let visible =
-            match presence::visibility(&self.state.pool, self.caller.user_id, &users).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, "presence lookup failed");
-                    return self
-                        .error(ErrorCode::Internal, "presence unavailable")
-                        .await;
-                }
-            };
-        self.state
+    async fn watch(&mut self, users: Vec<UserId>) -> Result<(), End> {
+        let (device, user) = (self.caller.device_id, self.caller.user_id);
+        let seen = self
+            .state
             .presence
-            .watch(self.caller.device_id, &self.watching, &visible);
-        self.watching = visible.iter().map(|v| v.id).collect();
-        for v in visible {
-            let online = v.visible && self.state.presence.is_online(v.id);
-            let frame = ServerFrame::Presence {
-                user: v.id,
-                online,
-                last_seen: if v.visible && !online {
-                    v.last_seen
-                } else {
-                    None
-                },
-            };
+            .watch(device, user, &self.watching, users)
+            .await;
+        let seen = match seen {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::warn!(error = %e, "presence lookup failed");
+                return self
+                    .error(ErrorCode::Internal, "presence unavailable")
+                    .await;
+            }
+        };
+        self.watching = seen.iter().map(|(user, _)| *user).collect();
+        for (_, frame) in seen {
             self.send(&frame).await?;
         }
         Ok(())

@@ -2,48 +2,66 @@
 //!
 //! Watchers also hear when a watched user's devices change, so a chat that
 //! is open (or a contact list) learns of a new identity key at once.
+//!
+//! [`Presence`] is the one service for it: sockets tell it when they come
+//! and go and what they watch; it subscribes to the events that change what
+//! watchers may see (devices, privacy settings, contact lists).
 
+pub mod store;
+
+use crate::events::{Event, Reaction, Subscriber};
 use crate::gateway::{self, Gateway};
+use crate::last_seen::LastSeenWriter;
 use dashmap::DashMap;
 use parley_protocol::frame::ServerFrame;
 use parley_protocol::{DeviceId, Millis, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
+pub use store::Visibility;
 
 /// Online counts and presence subscriptions on this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Presence {
     online: DashMap<UserId, u32>,
     /// watched user → watching device → whether it may see presence.
     watchers: DashMap<UserId, HashMap<DeviceId, bool>>,
-}
-
-/// What a watcher may learn about one user.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Visibility {
-    /// The watched user.
-    pub id: UserId,
-    /// Whether their setting lets this watcher see online/last seen.
-    pub visible: bool,
-    /// Their last disconnect.
-    pub last_seen: Option<Millis>,
+    gateway: Gateway,
+    pool: PgPool,
+    last_seen: LastSeenWriter,
 }
 
 impl Presence {
+    /// Nobody online yet; frames go out through `gateway`.
+    pub fn new(gateway: Gateway, pool: PgPool, last_seen: LastSeenWriter) -> Self {
+        Self {
+            online: DashMap::new(),
+            watchers: DashMap::new(),
+            gateway,
+            pool,
+            last_seen,
+        }
+    }
+
     /// Whether the user has a socket on this node.
     pub fn is_online(&self, user: UserId) -> bool {
         self.online.get(&user).is_some_and(|n| *n > 0)
     }
 
-    /// A device of `user` connected; true when the user just came online.
-    pub fn connected(&self, user: UserId) -> bool {
-        let mut n = self.online.entry(user).or_insert(0);
-        *n += 1;
-        *n == 1
+    /// A socket of `user` registered: the first one tells the watchers.
+    pub fn connected(&self, user: UserId) {
+        let first = {
+            let mut n = self.online.entry(user).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            self.announce(user, true, None);
+        }
     }
 
-    /// A device of `user` disconnected; true when the user just went offline.
-    pub fn disconnected(&self, user: UserId) -> bool {
+    /// A socket of `user` ended: the last one stores "last seen" and then,
+    /// unless the user came back meanwhile, tells the watchers.
+    pub async fn disconnected(&self, user: UserId) {
         let gone = match self.online.get_mut(&user) {
             Some(mut n) => {
                 *n = n.saturating_sub(1);
@@ -51,15 +69,40 @@ impl Presence {
             }
             None => false,
         };
-        if gone {
-            self.online.remove_if(&user, |_, n| *n == 0);
+        if !gone {
+            return;
         }
-        gone
+        self.online.remove_if(&user, |_, n| *n == 0);
+        // Awaited by the socket's task, not spawned: a detached query could
+        // be cut off by a shutdown, and that task is already on its way out.
+        let last_seen = self.last_seen.mark(user).await;
+        if !self.is_online(user) {
+            self.announce(user, false, last_seen);
+        }
     }
 
-    /// Replaces what `device` watches; returns nothing, the caller sends the
-    /// current state.
-    pub fn watch(&self, device: DeviceId, old: &[UserId], new: &[Visibility]) {
+    /// Replaces what `device` (of `watcher`) watches with `users`; returns,
+    /// for each of them that exists, the frame to send it now.
+    pub async fn watch(
+        &self,
+        device: DeviceId,
+        watcher: UserId,
+        old: &[UserId],
+        mut users: Vec<UserId>,
+    ) -> Result<Vec<(UserId, ServerFrame)>, sqlx::Error> {
+        users.sort_unstable();
+        users.dedup();
+        let visible = store::visibility(&self.pool, watcher, &users).await?;
+        self.replace_watched(device, old, &visible);
+        Ok(visible.iter().map(|v| (v.id, self.seen(v))).collect())
+    }
+
+    /// `device` stops watching `watched` (its socket ended).
+    pub fn unwatch(&self, device: DeviceId, watched: &[UserId]) {
+        self.replace_watched(device, watched, &[]);
+    }
+
+    fn replace_watched(&self, device: DeviceId, old: &[UserId], new: &[Visibility]) {
         for user in old {
             if let Some(mut w) = self.watchers.get_mut(user) {
                 w.remove(&device);
@@ -74,8 +117,23 @@ impl Presence {
         }
     }
 
+    /// What a watcher sees of `v.id` now, given what it may see: the one
+    /// place that decides it.
+    fn seen(&self, v: &Visibility) -> ServerFrame {
+        let online = v.visible && self.is_online(v.id);
+        ServerFrame::Presence {
+            user: v.id,
+            online,
+            last_seen: if v.visible && !online {
+                v.last_seen
+            } else {
+                None
+            },
+        }
+    }
+
     /// Devices watching `user` right now.
-    pub fn watchers_of(&self, user: UserId) -> Vec<DeviceId> {
+    fn watchers_of(&self, user: UserId) -> Vec<DeviceId> {
         self.watchers
             .get(&user)
             .map(|w| w.keys().copied().collect())
@@ -83,7 +141,7 @@ impl Presence {
     }
 
     /// Sets whether `device` may see `user`; returns whether that changed.
-    pub fn set_visible(&self, user: UserId, device: DeviceId, visible: bool) -> bool {
+    fn set_visible(&self, user: UserId, device: DeviceId, visible: bool) -> bool {
         match self.watchers.get_mut(&user) {
             Some(mut w) => match w.get_mut(&device) {
                 Some(v) if *v != visible => {
@@ -97,13 +155,7 @@ impl Presence {
     }
 
     /// Tells the watchers of `user` that it came online or went offline.
-    pub fn announce(
-        &self,
-        gateway: &Gateway,
-        user: UserId,
-        online: bool,
-        last_seen: Option<Millis>,
-    ) {
+    fn announce(&self, user: UserId, online: bool, last_seen: Option<Millis>) {
         let Some(watchers) = self.watchers.get(&user).map(|w| w.clone()) else {
             return;
         };
@@ -118,7 +170,7 @@ impl Presence {
             if may_see {
                 // Ephemeral: a full outbox drops it rather than closing the
                 // watcher's socket, so no one can cut others off by flapping.
-                gateway.push_ephemeral(device, visible.clone());
+                self.gateway.push_ephemeral(device, visible.clone());
             }
         }
     }
@@ -130,7 +182,7 @@ impl Presence {
     /// who may see "last seen". The work is one ephemeral push per watcher,
     /// the same as one presence change, and happens only when a device
     /// publishes its keys or goes away.
-    pub fn devices_changed(&self, gateway: &Gateway, user: UserId) {
+    fn devices_changed(&self, user: UserId) {
         let watchers = self.watchers_of(user);
         if watchers.is_empty() {
             return;
@@ -139,102 +191,58 @@ impl Presence {
             return;
         };
         for device in watchers {
-            gateway.push_ephemeral(device, frame.clone());
+            self.gateway.push_ephemeral(device, frame.clone());
         }
     }
-}
 
-/// For each (watcher, watched user) pair: whether the watcher may see the
-/// user's presence, and the user's last seen. One query for any number of pairs.
-async fn visibility_of_pairs(
-    pool: &PgPool,
-    watchers: &[UserId],
-    watched: &[UserId],
-) -> Result<Vec<(UserId, Visibility)>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        watcher: UserId,
-        #[sqlx(flatten)]
-        visibility: Visibility,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT p.watcher, u.id,
-                CASE u.last_seen_visibility
-                    WHEN 'everyone' THEN true
-                    WHEN 'contacts' THEN EXISTS (
-                        SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.contact_id = p.watcher)
-                    ELSE false
-                END AS visible,
-                (extract(epoch FROM u.last_seen_at) * 1000)::int8 AS last_seen
-         FROM UNNEST($1::uuid[], $2::uuid[]) AS p(watcher, watched)
-         JOIN users u ON u.id = p.watched",
-    )
-    .bind(watchers)
-    .bind(watched)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.watcher, r.visibility))
-        .collect())
-}
-
-/// For each user, whether `watcher` may see their presence, and their last seen.
-pub async fn visibility(
-    pool: &PgPool,
-    watcher: UserId,
-    users: &[UserId],
-) -> Result<Vec<Visibility>, sqlx::Error> {
-    let watchers = vec![watcher; users.len()];
-    let pairs = visibility_of_pairs(pool, &watchers, users).await?;
-    Ok(pairs.into_iter().map(|(_, v)| v).collect())
-}
-
-/// Re-decides who may see `user`'s presence after their privacy setting or
-/// their contact list changed, and tells the watchers whose view changed:
-/// those who lost it see "offline, last seen unknown", those who gained it
-/// see the current state.
-pub async fn refresh(
-    presence: &Presence,
-    pool: &PgPool,
-    gateway: &Gateway,
-    user: UserId,
-) -> Result<(), sqlx::Error> {
-    let devices: Vec<(DeviceId, UserId)> = presence
-        .watchers_of(user)
-        .into_iter()
-        .filter_map(|device| Some((device, gateway.user_of(device)?)))
-        .collect();
-    if devices.is_empty() {
-        return Ok(());
-    }
-    let mut watchers: Vec<UserId> = devices.iter().map(|(_, w)| *w).collect();
-    watchers.sort_unstable();
-    watchers.dedup();
-    let watched = vec![user; watchers.len()];
-    let verdicts: HashMap<UserId, Visibility> = visibility_of_pairs(pool, &watchers, &watched)
-        .await?
-        .into_iter()
-        .collect();
-    for (device, watcher) in devices {
-        let Some(v) = verdicts.get(&watcher) else {
-            continue;
-        };
-        if presence.set_visible(user, device, v.visible) {
-            let online = v.visible && presence.is_online(user);
-            let frame = ServerFrame::Presence {
-                user,
-                online,
-                last_seen: if v.visible && !online {
-                    v.last_seen
-                } else {
-                    None
-                },
+    /// Re-decides who may see `user`'s presence after their privacy setting or
+    /// their contact list changed, and tells the watchers whose view changed:
+    /// those who lost it see "offline, last seen unknown", those who gained it
+    /// see the current state.
+    async fn refresh(&self, user: UserId) -> Result<(), sqlx::Error> {
+        let devices: Vec<(DeviceId, UserId)> = self
+            .watchers_of(user)
+            .into_iter()
+            .filter_map(|device| Some((device, self.gateway.user_of(device)?)))
+            .collect();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut watchers: Vec<UserId> = devices.iter().map(|(_, w)| *w).collect();
+        watchers.sort_unstable();
+        watchers.dedup();
+        let watched = vec![user; watchers.len()];
+        let verdicts: HashMap<UserId, Visibility> =
+            store::visibility_of_pairs(&self.pool, &watchers, &watched)
+                .await?
+                .into_iter()
+                .collect();
+        for (device, watcher) in devices {
+            let Some(v) = verdicts.get(&watcher) else {
+                continue;
             };
-            if let Some(frame) = gateway::encode(&frame) {
-                gateway.push_ephemeral(device, frame);
+            if self.set_visible(user, device, v.visible)
+                && let Some(frame) = gateway::encode(&self.seen(v))
+            {
+                self.gateway.push_ephemeral(device, frame);
             }
         }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Subscriber for Presence {
+    fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+        match event {
+            Event::DevicesChanged { user } => {
+                self.devices_changed(user);
+                None
+            }
+            // Both change who may see `user` ("contacts only").
+            Event::PrivacyChanged { user } | Event::ContactsChanged { user, .. } => {
+                Some(Box::pin(self.refresh(user)))
+            }
+            Event::DeviceRemoved { .. } | Event::MessageQueued { .. } => None,
+        }
+    }
 }
