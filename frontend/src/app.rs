@@ -1,7 +1,9 @@
 //! The root component: the auth screen or the main screen, depending on
-//! whether this browser holds a session.
+//! whether this browser holds a session. It makes the app state, the
+//! session and the router and provides them to every view as context.
 
-use crate::messaging;
+use crate::router::Router;
+use crate::session::Session;
 use crate::state::{AppState, storage};
 use crate::ui::auth::AuthScreen;
 use crate::ui::shell::MainScreen;
@@ -12,26 +14,30 @@ use leptos::prelude::*;
 #[component]
 pub fn App() -> impl IntoView {
     let app = AppState::restore();
-    listen_to_the_browser(app);
+    let session = Session::restore(app);
+    provide_context(app);
+    provide_context(session);
+    provide_context(Router::start());
+    listen_to_the_browser(app, session);
     // Only flips when signing in or out, not on every profile change, so the
     // main screen is not rebuilt when the cached profile is refreshed.
     let signed_in = Memo::new(move |_| app.session.with(Option::is_some));
     move || {
         if signed_in.get() {
-            view! { <MainScreen app /> }.into_any()
+            view! { <MainScreen /> }.into_any()
         } else {
-            view! { <AuthScreen app /> }.into_any()
+            view! { <AuthScreen /> }.into_any()
         }
     }
 }
 
 /// Connectivity hints and other tabs: the browser knows before we do.
-fn listen_to_the_browser(app: AppState) {
+fn listen_to_the_browser(app: AppState, session: Session) {
     // The handles live as long as the page; nothing ever removes them.
-    let _ = window_event_listener(ev::online, move |_| app.reconnect_now());
+    let _ = window_event_listener(ev::online, move |_| session.reconnect_now());
     // Read receipts wait until the open chat is actually visible.
     let _ = window_event_listener(ev::visibilitychange, move |_| {
-        messaging::visibility_changed();
+        session.messaging(|m| m.visibility_changed());
     });
     let _ = window_event_listener(ev::offline, move |_| {
         if app.session.with_untracked(Option::is_some) {
@@ -49,9 +55,9 @@ fn listen_to_the_browser(app: AppState) {
             .session
             .with_untracked(|s| s.as_ref().map(|s| s.token.clone()));
         match (stored, current) {
-            (None, Some(_)) => app.signed_out(None),
-            (Some(session), None) => app.signed_in(session),
-            (Some(session), Some(token)) if session.token != token => app.signed_in(session),
+            (None, Some(_)) => session.signed_out(None),
+            (Some(stored), None) => session.signed_in(stored),
+            (Some(stored), Some(token)) if stored.token != token => session.signed_in(stored),
             _ => {}
         }
     });

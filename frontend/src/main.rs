@@ -2,9 +2,12 @@
 //! WebAssembly and bundled by Trunk.
 //!
 //! Layout of the crate, outside in:
-//! - [`app`]: the root component; picks the auth or the main screen.
-//! - [`state`]: the app-wide state (session, contacts, connectivity) and the
-//!   transitions between signed-in and signed-out, persisted in localStorage.
+//! - [`app`]: the root component; picks the auth or the main screen and
+//!   provides the app state, the session and the router as context.
+//! - [`router`]: the URL of each chat and panel; reload and back work.
+//! - [`session`]: what runs while signed in (socket, messaging, calls).
+//! - [`state`]: the app-wide signals (session, contacts, connectivity, what
+//!   messaging and calls show), persisted in localStorage.
 //! - [`api`]: the REST client, one function per endpoint.
 //! - [`net`]: the WebSocket connection (auth, keep-alive, reconnection).
 //! - [`messaging`]: real-time chats: the client core, the socket and the
@@ -24,6 +27,8 @@ mod device;
 mod messaging;
 mod net;
 mod pwa;
+mod router;
+mod session;
 mod state;
 mod store;
 mod ui;

@@ -11,6 +11,7 @@
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
 //! - [`window`]: the bounded run of a conversation that is on screen.
+//! - [`route`]: the app's URLs.
 //! - [`summary`]: the chat list (newest message, unread count per peer).
 //! - [`typing`]: when to send typing indicators and how long to show them.
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod content;
 pub mod crypto;
 pub mod engine;
 pub mod message;
+pub mod route;
 pub mod store;
 pub mod summary;
 pub mod typing;

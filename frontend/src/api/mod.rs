@@ -4,7 +4,7 @@
 //! These functions are deliberately pure transport: they know nothing about
 //! the app's state. Reacting to failures (a 401 signs this device out, a
 //! network error shows the offline banner) happens in one place,
-//! [`crate::state::AppState::authed`], so no call site can forget it.
+//! `AppState::authed` in the state module, so no call site can forget it.
 
 mod failure;
 mod http;

@@ -12,7 +12,8 @@ mod ring;
 mod serial;
 
 use crate::api;
-use crate::messaging::{self, Outgoing};
+use crate::messaging::{Messenger, Outgoing};
+use crate::state::calls::{CallUi, CallView, Stage};
 use crate::state::{AppState, storage};
 use leptos::prelude::*;
 use parley_client::call::{
@@ -35,93 +36,9 @@ const FLUSH_WAIT_MS: i32 = 2_000;
 /// How long the "call ended" screen stays.
 const ENDED_SCREEN: Duration = Duration::from_millis(2_500);
 
-/// Where the call on screen stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stage {
-    /// Outgoing, no device of the callee rings yet.
-    Calling,
-    /// Outgoing, ringing over there.
-    Ringing,
-    /// Incoming, ringing here.
-    Incoming,
-    /// Answered, media connecting.
-    Connecting,
-    /// Media flows.
-    Active,
-    /// Over; the text says how (shown briefly).
-    Ended(String),
-}
-
-impl Stage {
-    /// For `data-stage` in the markup (tests and styles).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Calling => "calling",
-            Self::Ringing => "ringing",
-            Self::Incoming => "incoming",
-            Self::Connecting => "connecting",
-            Self::Active => "active",
-            Self::Ended(_) => "ended",
-        }
-    }
-}
-
-/// The call on screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallView {
-    /// Which call.
-    pub id: CallId,
-    /// The other person.
-    pub peer: UserId,
-    /// This side called.
-    pub outgoing: bool,
-    /// Started as a video call.
-    pub video: bool,
-    /// Where it stands.
-    pub stage: Stage,
-    /// When media started flowing (for the duration).
-    pub connected_at: Option<Millis>,
-    /// This side's microphone is off.
-    pub muted: bool,
-    /// This side sends video.
-    pub camera: bool,
-    /// The other side sends video.
-    pub remote_video: bool,
-    /// The other side's microphone is on.
-    pub remote_audio: bool,
-}
-
-/// What the call screen renders. Cheap to copy.
-#[derive(Debug, Clone, Copy)]
-pub struct CallUi {
-    /// The call on screen, if any.
-    pub view: RwSignal<Option<CallView>>,
-    /// Why the last call could not start or go on (camera refused…).
-    pub error: RwSignal<Option<String>>,
-    /// Bumped whenever the local or remote stream changed: the video
-    /// elements pick them up from [`local_stream`] and [`remote_stream`].
-    pub streams: RwSignal<u32>,
-}
-
-impl CallUi {
-    /// No call.
-    pub fn new() -> Self {
-        Self {
-            view: RwSignal::new(None),
-            error: RwSignal::new(None),
-            streams: RwSignal::new(0),
-        }
-    }
-}
-
-impl Default for CallUi {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-struct Controller {
+pub struct Controller {
     app: AppState,
+    messenger: Rc<Messenger>,
     ui: CallUi,
     calls: RefCell<Calls>,
     local: RefCell<Option<MediaStream>>,
@@ -134,288 +51,270 @@ struct Controller {
     adding_video: Cell<bool>,
 }
 
-thread_local! {
-    static CONTROLLER: RefCell<Option<Rc<Controller>>> = const { RefCell::new(None) };
-}
-
-fn current() -> Option<Rc<Controller>> {
-    CONTROLLER.with(|c| c.borrow().clone())
-}
-
 fn now() -> Millis {
     #[allow(clippy::cast_possible_truncation)]
     let now = js_sys::Date::now() as Millis;
     now
 }
 
-/// Calls for a signed-in device.
-pub fn start(app: AppState, me: UserId, device: DeviceId) {
-    stop();
-    let controller = Rc::new(Controller {
-        app,
-        ui: app.calls,
-        calls: RefCell::new(Calls::new(me, device)),
-        local: RefCell::new(None),
-        remote: RefCell::new(None),
-        peer: RefCell::new(None),
-        ringer: RefCell::new(None),
-        timeout: RefCell::new(None),
-        serial: Rc::new(Serial::default()),
-        adding_video: Cell::new(false),
-    });
-    CONTROLLER.with(|c| c.borrow_mut().replace(controller));
-}
-
-/// Signed out: hang up whatever is going on.
-pub fn stop() {
-    let Some(c) = CONTROLLER.with(|c| c.borrow_mut().take()) else {
-        return;
-    };
-    let id = c.calls.borrow().current().map(|call| call.id);
-    if let Some(id) = id {
-        let actions = c.calls.borrow_mut().hang_up(id, now());
-        c.apply(actions);
+impl Controller {
+    /// Calls for a signed-in device; signals go out through `messenger`.
+    pub fn start(
+        app: AppState,
+        messenger: Rc<Messenger>,
+        me: UserId,
+        device: DeviceId,
+    ) -> Rc<Controller> {
+        Rc::new(Controller {
+            app,
+            messenger,
+            ui: app.calls,
+            calls: RefCell::new(Calls::new(me, device)),
+            local: RefCell::new(None),
+            remote: RefCell::new(None),
+            peer: RefCell::new(None),
+            ringer: RefCell::new(None),
+            timeout: RefCell::new(None),
+            serial: Rc::new(Serial::default()),
+            adding_video: Cell::new(false),
+        })
     }
-    c.teardown();
-    c.ui.view.set(None);
-    c.ui.error.set(None);
-}
 
-/// The local camera and microphone, while in a call.
-pub fn local_stream() -> Option<MediaStream> {
-    current().and_then(|c| c.local.borrow().clone())
-}
-
-/// What the other side sends.
-pub fn remote_stream() -> Option<MediaStream> {
-    current().and_then(|c| c.remote.borrow().clone())
-}
-
-/// Calls `peer` (voice, or video when `video`).
-pub fn call(peer: UserId, video: bool) {
-    let Some(c) = current() else {
-        return;
-    };
-    let id = uuid::Uuid::now_v7();
-    if let Err(err) = c.calls.borrow_mut().start(id, peer, video, now()) {
-        c.ui.error.set(Some(err.to_string()));
-        return;
+    /// Signed out: hang up whatever is going on.
+    pub fn stop(self: &Rc<Self>) {
+        let c = self;
+        let id = c.calls.borrow().current().map(|call| call.id);
+        if let Some(id) = id {
+            let actions = c.calls.borrow_mut().hang_up(id, now());
+            c.apply(actions);
+        }
+        c.teardown();
+        c.ui.view.set(None);
+        c.ui.error.set(None);
     }
-    c.ui.error.set(None);
-    c.refresh();
-    let controller = c.clone();
-    c.serial.run(async move {
-        let c = controller;
-        let Some(peer) = c.media_and_peer(id, video).await else {
+
+    /// The local camera and microphone, while in a call.
+    pub fn local_stream(&self) -> Option<MediaStream> {
+        self.local.borrow().clone()
+    }
+
+    /// What the other side sends.
+    pub fn remote_stream(&self) -> Option<MediaStream> {
+        self.remote.borrow().clone()
+    }
+
+    /// Calls `peer` (voice, or video when `video`).
+    pub fn call(self: &Rc<Self>, peer: UserId, video: bool) {
+        let c = self;
+        let id = uuid::Uuid::now_v7();
+        if let Err(err) = c.calls.borrow_mut().start(id, peer, video, now()) {
+            c.ui.error.set(Some(err.to_string()));
+            return;
+        }
+        c.ui.error.set(None);
+        c.refresh();
+        let controller = c.clone();
+        c.serial.run(async move {
+            let c = controller;
+            let Some(peer) = c.media_and_peer(id, video).await else {
+                return;
+            };
+            match peer.offer().await {
+                Ok(sdp) => {
+                    let actions = c.calls.borrow_mut().offer(id, sdp, now());
+                    c.apply(actions);
+                }
+                Err(err) => c.failed(id, &err),
+            }
+        });
+    }
+
+    /// Accepts the ringing call.
+    pub fn accept(self: &Rc<Self>) {
+        let c = self;
+        let Some((id, video)) = c
+            .calls
+            .borrow()
+            .current()
+            .filter(|call| call.phase == Phase::Incoming)
+            .map(|call| (call.id, call.video))
+        else {
             return;
         };
-        match peer.offer().await {
-            Ok(sdp) => {
-                let actions = c.calls.borrow_mut().offer(id, sdp, now());
-                c.apply(actions);
-            }
-            Err(err) => c.failed(id, &err),
-        }
-    });
-}
-
-/// Accepts the ringing call.
-pub fn accept() {
-    let Some(c) = current() else {
-        return;
-    };
-    let Some((id, video)) = c
-        .calls
-        .borrow()
-        .current()
-        .filter(|call| call.phase == Phase::Incoming)
-        .map(|call| (call.id, call.video))
-    else {
-        return;
-    };
-    let Ok((offer, early)) = c.calls.borrow_mut().accept(id, now()) else {
-        return;
-    };
-    c.ui.error.set(None);
-    c.refresh();
-    let controller = c.clone();
-    c.serial.run(async move {
-        let c = controller;
-        let Some(peer) = c.media_and_peer(id, video).await else {
+        let Ok((offer, early)) = c.calls.borrow_mut().accept(id, now()) else {
             return;
         };
-        let answer = match peer.answer(&offer, true).await {
-            Ok(Some(answer)) => answer,
-            Ok(None) => return,
-            Err(err) => return c.failed(id, &err),
-        };
-        for candidate in &early {
-            if let Err(err) = peer.add_candidate(candidate).await {
-                leptos::logging::warn!("call: a candidate was refused: {err:?}");
+        c.ui.error.set(None);
+        c.refresh();
+        let controller = c.clone();
+        c.serial.run(async move {
+            let c = controller;
+            let Some(peer) = c.media_and_peer(id, video).await else {
+                return;
+            };
+            let answer = match peer.answer(&offer, true).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) => return,
+                Err(err) => return c.failed(id, &err),
+            };
+            for candidate in &early {
+                if let Err(err) = peer.add_candidate(candidate).await {
+                    leptos::logging::warn!("call: a candidate was refused: {err:?}");
+                }
             }
-        }
-        let actions = c.calls.borrow_mut().answered(id, answer);
-        c.apply(actions);
-    });
-}
-
-/// Signing out: hang up, and give the hang-up a moment to leave before the
-/// socket closes (at most [`FLUSH_WAIT_MS`]).
-pub async fn end_before_sign_out() {
-    hang_up();
-    let Some(done) = messaging::flushed() else {
-        return;
-    };
-    let limit = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window
-                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FLUSH_WAIT_MS);
-        }
-    });
-    let limit = wasm_bindgen_futures::JsFuture::from(limit);
-    futures::future::select(done, limit).await;
-}
-
-/// Declines the ringing call.
-pub fn decline() {
-    with_call(|c, id| c.calls.borrow_mut().decline(id, now()));
-}
-
-/// Hangs up (or cancels an unanswered call).
-pub fn hang_up() {
-    with_call(|c, id| c.calls.borrow_mut().hang_up(id, now()));
-}
-
-fn with_call(f: impl FnOnce(&Rc<Controller>, CallId) -> Vec<Action>) {
-    let Some(c) = current() else {
-        return;
-    };
-    let id = c.calls.borrow().current().map(|call| call.id);
-    if let Some(id) = id {
-        let actions = f(&c, id);
-        c.apply(actions);
+            let actions = c.calls.borrow_mut().answered(id, answer);
+            c.apply(actions);
+        });
     }
-}
 
-/// Turns the microphone off or on.
-pub fn toggle_mute() {
-    let Some(c) = current() else {
-        return;
-    };
-    let Some(view) = c.ui.view.get_untracked() else {
-        return;
-    };
-    let muted = !view.muted;
-    if let Some(stream) = c.local.borrow().as_ref() {
-        for track in media::tracks(stream, "audio") {
-            track.set_enabled(!muted);
+    /// Signing out: hang up, and give the hang-up a moment to leave before the
+    /// socket closes (at most [`FLUSH_WAIT_MS`]).
+    pub async fn end_before_sign_out(self: &Rc<Self>) {
+        self.hang_up();
+        let Some(done) = self.messenger.flushed() else {
+            return;
+        };
+        let limit = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FLUSH_WAIT_MS);
+            }
+        });
+        let limit = wasm_bindgen_futures::JsFuture::from(limit);
+        futures::future::select(done, limit).await;
+    }
+
+    /// Declines the ringing call.
+    pub fn decline(self: &Rc<Self>) {
+        self.with_call(|c, id| c.calls.borrow_mut().decline(id, now()));
+    }
+
+    /// Hangs up (or cancels an unanswered call).
+    pub fn hang_up(self: &Rc<Self>) {
+        self.with_call(|c, id| c.calls.borrow_mut().hang_up(id, now()));
+    }
+
+    fn with_call(self: &Rc<Self>, f: impl FnOnce(&Rc<Controller>, CallId) -> Vec<Action>) {
+        let c = self;
+        let id = c.calls.borrow().current().map(|call| call.id);
+        if let Some(id) = id {
+            let actions = f(c, id);
+            c.apply(actions);
         }
     }
-    c.ui.view.update(|v| {
-        if let Some(v) = v {
-            v.muted = muted;
-        }
-    });
-    c.tell_media(view.id);
-}
 
-/// Turns the camera off or on; in a voice call, switching it on adds video
-/// to the call (a renegotiation).
-pub fn toggle_camera() {
-    let Some(c) = current() else {
-        return;
-    };
-    let Some(view) = c.ui.view.get_untracked() else {
-        return;
-    };
-    let video = c
-        .local
-        .borrow()
-        .as_ref()
-        .map(|s| media::tracks(s, "video"))
-        .unwrap_or_default();
-    if !video.is_empty() {
-        let on = !view.camera;
-        for track in &video {
-            track.set_enabled(on);
+    /// Turns the microphone off or on.
+    pub fn toggle_mute(self: &Rc<Self>) {
+        let c = self;
+        let Some(view) = c.ui.view.get_untracked() else {
+            return;
+        };
+        let muted = !view.muted;
+        if let Some(stream) = c.local.borrow().as_ref() {
+            for track in media::tracks(stream, "audio") {
+                track.set_enabled(!muted);
+            }
         }
         c.ui.view.update(|v| {
             if let Some(v) = v {
-                v.camera = on;
+                v.muted = muted;
             }
         });
         c.tell_media(view.id);
-        return;
     }
-    // Adding video renegotiates the call: only once it is up, and once.
-    let up = c
-        .calls
-        .borrow()
-        .current()
-        .is_some_and(|call| call.id == view.id && call.phase == Phase::Active);
-    if !up || c.adding_video.replace(true) {
-        return;
+
+    /// Turns the camera off or on; in a voice call, switching it on adds video
+    /// to the call (a renegotiation).
+    pub fn toggle_camera(self: &Rc<Self>) {
+        let c = self;
+        let Some(view) = c.ui.view.get_untracked() else {
+            return;
+        };
+        let video = c
+            .local
+            .borrow()
+            .as_ref()
+            .map(|s| media::tracks(s, "video"))
+            .unwrap_or_default();
+        if !video.is_empty() {
+            let on = !view.camera;
+            for track in &video {
+                track.set_enabled(on);
+            }
+            c.ui.view.update(|v| {
+                if let Some(v) = v {
+                    v.camera = on;
+                }
+            });
+            c.tell_media(view.id);
+            return;
+        }
+        // Adding video renegotiates the call: only once it is up, and once.
+        let up = c
+            .calls
+            .borrow()
+            .current()
+            .is_some_and(|call| call.id == view.id && call.phase == Phase::Active);
+        if !up || c.adding_video.replace(true) {
+            return;
+        }
+        let id = view.id;
+        let controller = c.clone();
+        c.serial.run(async move {
+            let c = controller;
+            let track = media::camera().await;
+            c.adding_video.set(false);
+            let track = match track {
+                Ok(track) => track,
+                Err(err) => {
+                    c.ui.error.set(Some(err.to_string()));
+                    return;
+                }
+            };
+            let (stream, peer) = (c.local.borrow().clone(), c.peer.borrow().clone());
+            let (Some(stream), Some(peer), true) = (stream, peer, c.is_current(id)) else {
+                track.stop();
+                return;
+            };
+            stream.add_track(&track);
+            peer.add_track(&track, &stream);
+            c.ui.view.update(|v| {
+                if let Some(v) = v {
+                    v.camera = true;
+                }
+            });
+            c.ui.streams.update(|n| *n += 1);
+            match peer.offer().await {
+                Ok(sdp) => {
+                    let actions = c.calls.borrow().renegotiate(id, sdp);
+                    c.apply(actions);
+                }
+                Err(err) => c.failed(id, &err),
+            }
+        });
     }
-    let id = view.id;
-    let controller = c.clone();
-    c.serial.run(async move {
-        let c = controller;
-        let track = media::camera().await;
-        c.adding_video.set(false);
-        let track = match track {
-            Ok(track) => track,
+
+    /// Hides the last call error.
+    pub fn dismiss_error(&self) {
+        self.ui.error.set(None);
+    }
+
+    /// A decrypted call signal from the messaging engine.
+    pub fn on_signal(self: &Rc<Self>, from: UserId, from_device: DeviceId, plaintext: &[u8]) {
+        let c = self;
+        let signal = match Signal::decode(plaintext) {
+            Ok(signal) => signal,
             Err(err) => {
-                c.ui.error.set(Some(err.to_string()));
+                leptos::logging::warn!("call: {err} from {from}");
                 return;
             }
         };
-        let (stream, peer) = (c.local.borrow().clone(), c.peer.borrow().clone());
-        let (Some(stream), Some(peer), true) = (stream, peer, c.is_current(id)) else {
-            track.stop();
-            return;
-        };
-        stream.add_track(&track);
-        peer.add_track(&track, &stream);
-        c.ui.view.update(|v| {
-            if let Some(v) = v {
-                v.camera = true;
-            }
-        });
-        c.ui.streams.update(|n| *n += 1);
-        match peer.offer().await {
-            Ok(sdp) => {
-                let actions = c.calls.borrow().renegotiate(id, sdp);
-                c.apply(actions);
-            }
-            Err(err) => c.failed(id, &err),
-        }
-    });
-}
-
-/// Hides the last call error.
-pub fn dismiss_error() {
-    if let Some(c) = current() {
-        c.ui.error.set(None);
+        let actions = c
+            .calls
+            .borrow_mut()
+            .receive(from, from_device, signal, now());
+        c.apply(actions);
     }
-}
-
-/// A decrypted call signal from the messaging engine.
-pub fn on_signal(from: UserId, from_device: DeviceId, plaintext: &[u8]) {
-    let Some(c) = current() else {
-        return;
-    };
-    let signal = match Signal::decode(plaintext) {
-        Ok(signal) => signal,
-        Err(err) => {
-            leptos::logging::warn!("call: {err} from {from}");
-            return;
-        }
-    };
-    let actions = c
-        .calls
-        .borrow_mut()
-        .receive(from, from_device, signal, now());
-    c.apply(actions);
 }
 
 /// The call screen's words for how a call ended.
@@ -489,6 +388,7 @@ impl Controller {
     /// The peer connection for call `id`, its events fed back here; `None`
     /// when the call ended meanwhile or cannot go on.
     async fn connect(self: &Rc<Self>, id: CallId) -> Option<Rc<Peer>> {
+        let weak = Rc::downgrade(self);
         let ice = self.ice().await;
         if !self.is_current(id) {
             return None;
@@ -509,16 +409,17 @@ impl Controller {
             self.apply(actions);
             return None;
         }
+        let (candidate_weak, track_weak) = (weak.clone(), weak.clone());
         let handlers = Handlers {
             candidate: Box::new(move |candidate: Candidate| {
-                if let Some(c) = current() {
+                if let Some(c) = candidate_weak.upgrade() {
                     let actions = c.calls.borrow_mut().local_candidate(id, candidate);
                     c.apply(actions);
                 }
             }),
             track: Box::new(
                 move |track: MediaStreamTrack, stream: Option<MediaStream>| {
-                    if let Some(c) = current()
+                    if let Some(c) = track_weak.upgrade()
                         && c.is_current(id)
                     {
                         c.remote_track(&track, stream);
@@ -526,7 +427,7 @@ impl Controller {
                 },
             ),
             state: Box::new(move |state| {
-                let Some(c) = current() else {
+                let Some(c) = weak.upgrade() else {
                     return;
                 };
                 match state {
@@ -618,7 +519,7 @@ impl Controller {
                     let refresh = matches!(signal, Signal::Offer { .. } | Signal::Handled { .. })
                         && !matches!(target, Target::Device(_));
                     match signal.encode() {
-                        Ok(plaintext) => messaging::send_signal(Outgoing {
+                        Ok(plaintext) => self.messenger.send_signal(Outgoing {
                             peer,
                             target,
                             plaintext,
@@ -691,7 +592,7 @@ impl Controller {
                     if on_screen {
                         self.show_ended(&log);
                     }
-                    messaging::record_call(log);
+                    self.messenger.record_call(log);
                 }
             }
         }
@@ -777,7 +678,8 @@ impl Controller {
     }
 
     /// Wakes the state machine at the ring timeout.
-    fn schedule(&self) {
+    fn schedule(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
         if let Some(timer) = self.timeout.borrow_mut().take() {
             timer.clear();
         }
@@ -787,7 +689,7 @@ impl Controller {
         let wait = u64::try_from((deadline - now()).max(0)).unwrap_or(0);
         let timer = set_timeout_with_handle(
             move || {
-                if let Some(c) = current() {
+                if let Some(c) = weak.upgrade() {
                     c.timeout.borrow_mut().take();
                     let actions = c.calls.borrow_mut().tick(now());
                     c.apply(actions);

@@ -7,13 +7,15 @@
 //! person) and which frames skip the queue (presence, typing).
 
 use super::typing::Typing;
-use super::{Messaging, Presence, Safety};
 use crate::api;
-use crate::state::{self, AppState};
+use crate::net::socket::Socket;
+use crate::state::AppState;
+use crate::state::chats::{Messaging, Presence};
 use crate::store::{Store, vault};
 use futures::channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use parley_client::engine::Safety;
 use parley_client::engine::{
     BATCH, Changed, Effect, Engine, Immediate, Input, Outside, Unreachable, immediate,
 };
@@ -33,6 +35,7 @@ pub type SignalSink = Rc<dyn Fn(UserId, DeviceId, Vec<u8>)>;
 /// The engine's outside world in a browser tab.
 pub struct Browser {
     app: AppState,
+    link: Socket,
     runner: Weak<Runner>,
     on_signal: SignalSink,
 }
@@ -73,7 +76,7 @@ impl Outside for Browser {
     }
 
     fn online(&self) -> bool {
-        state::online()
+        self.link.is_ready()
     }
 
     fn visible(&self) -> bool {
@@ -89,7 +92,7 @@ impl Outside for Browser {
     fn emit(&self, effect: Effect) {
         match effect {
             Effect::Send(frame) => {
-                state::send(&frame);
+                self.link.send(&frame);
             }
             Effect::RetryIn(after) => {
                 if let Some(runner) = self.runner.upgrade() {
@@ -121,7 +124,7 @@ impl Outside for Browser {
             }
             Effect::Unrecoverable(why) => {
                 leptos::logging::error!("{why}");
-                self.app.signed_out(Some(
+                self.app.end(Some(
                     "This browser's encryption keys could not be read. Please sign in again."
                         .to_owned(),
                 ));
@@ -169,6 +172,7 @@ impl Runner {
     /// Opens the store and starts the engine; inputs pushed meanwhile wait.
     pub fn start(
         app: AppState,
+        link: Socket,
         me: UserId,
         device: DeviceId,
         typing: Rc<Typing>,
@@ -200,6 +204,7 @@ impl Runner {
                 Ok((store, key)) => {
                     let browser = Browser {
                         app,
+                        link,
                         runner: weak,
                         on_signal,
                     };

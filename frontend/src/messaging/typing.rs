@@ -2,7 +2,8 @@
 //! when idle) and the peers' ones (shown until `false` or a timeout). The
 //! timing rules are the core's ([`parley_client::typing`]).
 
-use super::Messaging;
+use crate::net::socket::Socket;
+use crate::state::chats::Messaging;
 use leptos::prelude::{TimeoutHandle, Update, set_timeout_with_handle};
 use parley_client::typing::{IDLE_AFTER, SHOW_FOR, TypingOut};
 use parley_protocol::frame::ClientFrame;
@@ -25,14 +26,16 @@ fn now() -> Millis {
 /// The typing state of one signed-in session.
 pub struct Typing {
     ui: Messaging,
+    link: Socket,
     out: RefCell<HashMap<UserId, (TypingOut, Option<TimeoutHandle>)>>,
     shown: RefCell<HashMap<UserId, TimeoutHandle>>,
 }
 
 impl Typing {
-    pub fn new(ui: Messaging) -> Rc<Self> {
+    pub fn new(ui: Messaging, link: Socket) -> Rc<Self> {
         Rc::new(Self {
             ui,
+            link,
             out: RefCell::new(HashMap::new()),
             shown: RefCell::new(HashMap::new()),
         })
@@ -56,7 +59,7 @@ impl Typing {
             state.input(now())
         };
         if start {
-            crate::state::send(&ClientFrame::Typing {
+            self.link.send(&ClientFrame::Typing {
                 to: peer,
                 typing: true,
             });
@@ -76,7 +79,7 @@ impl Typing {
             state.stop()
         };
         if was {
-            crate::state::send(&ClientFrame::Typing {
+            self.link.send(&ClientFrame::Typing {
                 to: peer,
                 typing: false,
             });

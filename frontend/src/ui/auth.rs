@@ -2,6 +2,7 @@
 
 use crate::api;
 use crate::device::device_name;
+use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::field::Field;
@@ -22,7 +23,9 @@ enum Mode {
 /// The auth screen (`auth-screen`). Fields are validated inline with the
 /// same rules the server applies; the server's verdict shows in `auth-error`.
 #[component]
-pub fn AuthScreen(app: AppState) -> impl IntoView {
+pub fn AuthScreen() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
     let mode = RwSignal::new(Mode::SignIn);
     let handle = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
@@ -97,7 +100,7 @@ pub fn AuthScreen(app: AppState) -> impl IntoView {
             // Before `signed_in`: that unmounts this screen and its signals.
             busy.set(false);
             match result {
-                Ok(session) => app.signed_in(session),
+                Ok(signed_in) => session.signed_in(signed_in),
                 Err(failure) => server_error.set(Some(failure.message())),
             }
         });

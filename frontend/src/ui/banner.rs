@@ -1,6 +1,7 @@
 //! The connection banner across the top of the main screen.
 
 use crate::net::socket::LinkStatus;
+use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::icons::IconOffline;
 use leptos::prelude::*;
@@ -8,12 +9,15 @@ use leptos::prelude::*;
 /// Offline (`offline-banner`), taken over by another tab, or outdated.
 /// Renders nothing while all is well.
 #[component]
-pub fn StatusBanner(app: AppState) -> impl IntoView {
-    move || match app.link.get() {
+pub fn StatusBanner() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
+    move || {
+        match app.link.get() {
         LinkStatus::Replaced => view! {
             <div class="banner banner-warn" role="status" data-testid="replaced-banner">
                 <span>"Parley is open in another window."</span>
-                <button type="button" class="banner-action" on:click=move |_| app.reconnect_now()>
+                <button type="button" class="banner-action" on:click=move |_| session.reconnect_now()>
                     "Use here"
                 </button>
             </div>
@@ -32,13 +36,14 @@ pub fn StatusBanner(app: AppState) -> impl IntoView {
             <div class="banner banner-offline" role="status" data-testid="offline-banner">
                 <IconOffline />
                 <span>"Offline — trying to reconnect…"</span>
-                <button type="button" class="banner-action" on:click=move |_| app.reconnect_now()>
+                <button type="button" class="banner-action" on:click=move |_| session.reconnect_now()>
                     "Retry now"
                 </button>
             </div>
         }
         .into_any(),
         _ => ().into_any(),
+    }
     }
 }
 

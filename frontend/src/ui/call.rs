@@ -1,8 +1,10 @@
 //! The call screen: ringing (incoming and outgoing), the call itself with
 //! the remote video large and the local one small, and the call's end.
 
-use crate::calls::{self, Stage};
+use crate::calls;
+use crate::session::Session;
 use crate::state::AppState;
+use crate::state::calls::{CallView, Stage};
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::icons::{IconHangUp, IconMic, IconMicOff, IconPhone, IconVideo, IconVideoOff};
 use leptos::html::Video;
@@ -20,33 +22,39 @@ fn now() -> Millis {
 /// `call-screen` over everything while a call is on, and `call-error` when
 /// camera or microphone could not be used.
 #[component]
-pub fn CallScreen(app: AppState) -> impl IntoView {
+pub fn CallScreen() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let app = expect_context::<AppState>();
     let ui = app.calls;
     // A new window only for a new call: the video elements stay put while
     // the call's state changes.
     let key = Memo::new(move |_| ui.view.with(|v| v.as_ref().map(|v| (v.id, v.peer))));
     view! {
-        <Show when=move || ui.error.with(Option::is_some)>
-            <div class="call-error" role="alert" data-testid="call-error">
-                <span>{move || ui.error.get().unwrap_or_default()}</span>
-                <button
-                    type="button"
-                    class="text-btn"
-                    data-testid="dismiss-call-error"
-                    on:click=move |_| calls::dismiss_error()
-                >
-                    "OK"
-                </button>
-            </div>
-        </Show>
-        {move || key.get().map(|(id, peer)| view! { <CallWindow app id peer /> })}
+            <Show when=move || ui.error.with(Option::is_some)>
+                <div class="call-error" role="alert" data-testid="call-error">
+                    <span>{move || ui.error.get().unwrap_or_default()}</span>
+                    <button
+                        type="button"
+                        class="text-btn"
+                        data-testid="dismiss-call-error"
+                        on:click=move |_| {
+    session.calls(|c| c.dismiss_error());
     }
+                    >
+                        "OK"
+                    </button>
+                </div>
+            </Show>
+            {move || key.get().map(|(id, peer)| view! { <CallWindow id peer /> })}
+        }
 }
 
 #[component]
-fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
+fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let app = expect_context::<AppState>();
     let ui = app.calls;
-    let field = move |f: fn(&calls::CallView) -> bool| {
+    let field = move |f: fn(&CallView) -> bool| {
         Signal::derive(move || {
             ui.view
                 .with(|v| v.as_ref().filter(|v| v.id == id).is_some_and(f))
@@ -79,10 +87,10 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
     Effect::new(move |_| {
         ui.streams.track();
         if let Some(el) = remote.get() {
-            calls::attach(&el, calls::remote_stream().as_ref());
+            calls::attach(&el, session.calls(|c| c.remote_stream()).flatten().as_ref());
         }
         if let Some(el) = local.get() {
-            calls::attach(&el, calls::local_stream().as_ref());
+            calls::attach(&el, session.calls(|c| c.local_stream()).flatten().as_ref());
         }
     });
 
@@ -108,7 +116,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 data-testid="decline-call"
                 title="Decline"
                 aria-label="Decline"
-                on:click=move |_| calls::decline()
+                on:click=move |_| {
+session.calls(|c| c.decline());
+}
             >
                 <IconHangUp />
             </button>
@@ -118,7 +128,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 data-testid="accept-call"
                 title="Accept"
                 aria-label="Accept"
-                on:click=move |_| calls::accept()
+                on:click=move |_| {
+session.calls(|c| c.accept());
+}
             >
                 {move || if video_call.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconPhone /> }.into_any() }}
             </button>
@@ -134,7 +146,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 aria-pressed=move || muted.get().to_string()
                 title=move || if muted.get() { "Unmute" } else { "Mute" }
                 aria-label=move || if muted.get() { "Unmute" } else { "Mute" }
-                on:click=move |_| calls::toggle_mute()
+                on:click=move |_| {
+session.calls(|c| c.toggle_mute());
+}
             >
                 {move || if muted.get() { view! { <IconMicOff /> }.into_any() } else { view! { <IconMic /> }.into_any() }}
             </button>
@@ -149,7 +163,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 aria-pressed=move || (!camera.get()).to_string()
                 title=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
                 aria-label=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
-                on:click=move |_| calls::toggle_camera()
+                on:click=move |_| {
+session.calls(|c| c.toggle_camera());
+}
             >
                 {move || if camera.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconVideoOff /> }.into_any() }}
             </button>
@@ -159,7 +175,9 @@ fn CallWindow(app: AppState, id: CallId, peer: UserId) -> impl IntoView {
                 data-testid="hangup-call"
                 title=move || if outgoing.get() && matches!(stage.get(), Stage::Calling | Stage::Ringing) { "Cancel" } else { "Hang up" }
                 aria-label="Hang up"
-                on:click=move |_| calls::hang_up()
+                on:click=move |_| {
+session.calls(|c| c.hang_up());
+}
             >
                 <IconHangUp />
             </button>

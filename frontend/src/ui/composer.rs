@@ -1,7 +1,7 @@
 //! The message composer: a growing `<textarea>`; Enter sends, Shift+Enter
 //! starts a new line. Whitespace-only text never sends.
 
-use crate::messaging;
+use crate::session::Session;
 use crate::ui::icons::IconSend;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
@@ -11,6 +11,7 @@ use parley_protocol::UserId;
 /// `composer` and its `send` button.
 #[component]
 pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
+    let session = expect_context::<Session>();
     let text = RwSignal::new(String::new());
     let too_long = Memo::new(move |_| text.with(|t| t.trim().len() > MAX_TEXT_BYTES));
     let sendable = Memo::new(move |_| text.with(|t| !t.trim().is_empty()) && !too_long.get());
@@ -21,7 +22,10 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
             return;
         }
         let body = text.get_untracked();
-        if messaging::send_text(peer, &body).is_ok() {
+        if session
+            .messaging(|m| m.send_text(peer, &body))
+            .is_some_and(|sent| sent.is_ok())
+        {
             text.set(String::new());
             stick.set_value(true);
         }
@@ -49,7 +53,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     prop:value=move || text.get()
                     on:input=move |ev| {
                         text.set(event_target_value(&ev));
-                        messaging::typed(peer);
+                        session.messaging(|m| m.typed(peer));
                     }
                     on:keydown=on_key
                 ></textarea>

@@ -2,25 +2,25 @@
 //! open a conversation with one.
 
 use crate::api::{self, ApiFailure};
+use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::format;
 use crate::ui::icons::IconClose;
-use crate::ui::shell::{Panel, PanelHeader};
+use crate::ui::panel::PanelHeader;
 use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use parley_protocol::ConversationId;
 use parley_protocol::ErrorCode;
 use parley_protocol::api::{Contact, UserCard};
 use parley_protocol::validate;
 
 /// The contacts panel in the sidebar.
 #[component]
-pub fn ContactsPanel(
-    app: AppState,
-    panel: RwSignal<Panel>,
-    open_chat: RwSignal<Option<UserCard>>,
-) -> impl IntoView {
+pub fn ContactsPanel() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let open_chat = expect_context::<Router>().chat;
     let handle = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -89,7 +89,7 @@ pub fn ContactsPanel(
                     let mut list = app.contacts.get_untracked();
                     list.retain(|c| c.user.user_id != id);
                     app.set_contacts(list);
-                    if open_chat.with_untracked(|c| c.as_ref().is_some_and(|c| c.user_id == id)) {
+                    if open_chat.get_untracked() == Some(ConversationId::Direct(id)) {
                         open_chat.set(None);
                     }
                 }
@@ -106,7 +106,7 @@ pub fn ContactsPanel(
 
     view! {
         <section class="panel" data-testid="contacts-panel" aria-label="Contacts">
-            <PanelHeader title="Contacts" panel open_chat />
+            <PanelHeader title="Contacts" />
             <div class="panel-body">
                 <form class="add-contact" novalidate=true on:submit=add>
                     <label for="contact-handle" class="field-label">
@@ -161,7 +161,7 @@ pub fn ContactsPanel(
                         key=|c: &Contact| (c.user.user_id, c.user.display_name.clone(), c.user.handle.clone())
                         let:contact
                     >
-                        <ContactItem card=contact.user open_chat remove />
+                        <ContactItem card=contact.user remove />
                     </For>
                 </ul>
             </div>
@@ -172,16 +172,13 @@ pub fn ContactsPanel(
 /// One `contact-item`: clicking it opens the conversation; its
 /// `contact-remove` button removes the contact (and nothing else).
 #[component]
-fn ContactItem(
-    card: UserCard,
-    open_chat: RwSignal<Option<UserCard>>,
-    remove: impl Fn(UserCard) + Copy + 'static,
-) -> impl IntoView {
+fn ContactItem(card: UserCard, remove: impl Fn(UserCard) + Copy + 'static) -> impl IntoView {
+    let open_chat = expect_context::<Router>().chat;
     let id = card.user_id;
     let name = card.display_name.clone();
     let open = {
         let card = card.clone();
-        move |_: MouseEvent| open_chat.set(Some(card.clone()))
+        move |_: MouseEvent| open_chat.set(Some(ConversationId::Direct(card.user_id)))
     };
     let on_remove = {
         let card = card.clone();
@@ -190,7 +187,7 @@ fn ContactItem(
             remove(card.clone());
         }
     };
-    let selected = move || open_chat.with(|c| c.as_ref().is_some_and(|c| c.user_id == id));
+    let selected = move || open_chat.get() == Some(ConversationId::Direct(id));
     view! {
         <li class="contact-item" class:selected=selected data-testid="contact-item" on:click=open>
             <button type="button" class="contact-open" aria-label=format!("Open chat with {name}")>

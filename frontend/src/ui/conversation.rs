@@ -1,8 +1,9 @@
 //! The right pane: an open conversation, or the welcome placeholder.
 
-use crate::calls;
-use crate::messaging;
+use crate::router::Router;
+use crate::session::Session;
 use crate::state::AppState;
+use crate::state::calls::Stage;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
@@ -11,28 +12,19 @@ use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, L
 use crate::ui::messages::MessageList;
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
-use parley_protocol::api::UserCard;
+use parley_protocol::UserId;
 
 /// `conversation`: header with the contact (`conversation-title`) and their
 /// presence or typing indicator, the messages, and the composer.
 #[component]
-pub fn Conversation(
-    app: AppState,
-    card: UserCard,
-    open_chat: RwSignal<Option<UserCard>>,
-) -> impl IntoView {
-    let id = card.user_id;
+pub fn Conversation(peer: UserId) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
+    let open_chat = expect_context::<Router>().chat;
+    let id = peer;
     let ui = app.messaging;
-    // Follow renames seen in the contact list; fall back to the snapshot.
-    let current = Memo::new(move |_| {
-        app.contacts
-            .with(|list| {
-                list.iter()
-                    .find(|c| c.user.user_id == id)
-                    .map(|c| c.user.clone())
-            })
-            .unwrap_or_else(|| card.clone())
-    });
+    // Follows renames seen in the contact list and names learnt since.
+    let current = Memo::new(move |_| ui.card(app, id));
     let name = Signal::derive(move || current.with(|c| c.display_name.clone()));
     // Shared by the list and the composer: sending jumps to the bottom.
     let stick = StoredValue::new(true);
@@ -73,99 +65,88 @@ pub fn Conversation(
     let in_call = move || {
         app.calls.view.with(|v| {
             v.as_ref()
-                .is_some_and(|v| !matches!(v.stage, calls::Stage::Ended(_)))
+                .is_some_and(|v| !matches!(v.stage, Stage::Ended(_)))
         })
     };
     view! {
-        <section class="conversation" data-testid="conversation">
-            <header class="conversation-header">
-                <button
-                    type="button"
-                    class="icon-btn back"
-                    data-testid="back"
-                    title="Back"
-                    aria-label="Back"
-                    on:click=move |_| open_chat.set(None)
-                >
-                    <IconBack />
-                </button>
-                <Avatar name=name seed=id size=Size::Medium />
-                <div class="conversation-heading">
-                    <h2 data-testid="conversation-title">
-                        {move || name.get()}
-                        <Show when=move || ui.verified.with(|v| v.contains(&id))>
-                            <span class="verified-badge" data-testid="verified-badge" title="Verified">
-                                <IconVerified />
-                            </span>
-                        </Show>
-                    </h2>
-                    {subtitle}
-                </div>
-                <button
-                    type="button"
-                    class="icon-btn"
-                    data-testid="call-video"
-                    title="Video call"
-                    aria-label="Video call"
-                    disabled=in_call
-                    on:click=move |_| calls::call(id, true)
-                >
-                    <IconVideo />
-                </button>
-                <button
-                    type="button"
-                    class="icon-btn"
-                    data-testid="call-voice"
-                    title="Voice call"
-                    aria-label="Voice call"
-                    disabled=in_call
-                    on:click=move |_| calls::call(id, false)
-                >
-                    <IconPhone />
-                </button>
-                <button
-                    type="button"
-                    class="icon-btn"
-                    data-testid="open-safety"
-                    title="Encryption and safety number"
-                    aria-label="Encryption and safety number"
-                    on:click=move |_| messaging::show_safety(true)
-                >
-                    <IconLock />
-                </button>
-            </header>
-            <MessageList app stick />
-            <Show when=move || ui.held.with(|h| h.contains(&id))>
-                <p class="held-note" role="status" data-testid="recipient-full">
-                    {move || format!(
-                        "{} can't receive more messages right now. Yours are kept and will be sent when they can.",
-                        name.get()
-                    )}
-                </p>
-            </Show>
-            <Composer peer=id stick />
-            <Show when=move || ui.safety_open.get()>
-                <SafetyPanel app peer=id name />
-            </Show>
-        </section>
+            <section class="conversation" data-testid="conversation">
+                <header class="conversation-header">
+                    <button
+                        type="button"
+                        class="icon-btn back"
+                        data-testid="back"
+                        title="Back"
+                        aria-label="Back"
+                        on:click=move |_| open_chat.set(None)
+                    >
+                        <IconBack />
+                    </button>
+                    <Avatar name=name seed=id size=Size::Medium />
+                    <div class="conversation-heading">
+                        <h2 data-testid="conversation-title">
+                            {move || name.get()}
+                            <Show when=move || ui.verified.with(|v| v.contains(&id))>
+                                <span class="verified-badge" data-testid="verified-badge" title="Verified">
+                                    <IconVerified />
+                                </span>
+                            </Show>
+                        </h2>
+                        {subtitle}
+                    </div>
+                    <button
+                        type="button"
+                        class="icon-btn"
+                        data-testid="call-video"
+                        title="Video call"
+                        aria-label="Video call"
+                        disabled=in_call
+                        on:click=move |_| {
+    session.calls(|c| c.call(id, true));
     }
-}
-
-/// The note at the top of a conversation about where messages are kept.
-#[component]
-pub fn ConversationNote() -> impl IntoView {
-    view! {
-        <button
-            type="button"
-            class="e2e-pill"
-            data-testid="e2e-note"
-            on:click=move |_| messaging::show_safety(true)
-        >
-            <IconLock />
-            " "
-            {claims::CONVERSATION_NOTE}
-        </button>
+                    >
+                        <IconVideo />
+                    </button>
+                    <button
+                        type="button"
+                        class="icon-btn"
+                        data-testid="call-voice"
+                        title="Voice call"
+                        aria-label="Voice call"
+                        disabled=in_call
+                        on:click=move |_| {
+    session.calls(|c| c.call(id, false));
     }
+                    >
+                        <IconPhone />
+                    </button>
+                    <button
+                        type="button"
+                        class="icon-btn"
+                        data-testid="open-safety"
+                        title="Encryption and safety number"
+                        aria-label="Encryption and safety number"
+                        on:click=move |_| {
+    session.messaging(|m| m.show_safety(true));
+    }
+                    >
+                        <IconLock />
+                    </button>
+                </header>
+                <MessageList stick />
+                <Show when=move || ui.held.with(|h| h.contains(&id))>
+                    <p class="held-note" role="status" data-testid="recipient-full">
+                        {move || format!(
+                            "{} can't receive more messages right now. Yours are kept and will be sent when they can.",
+                            name.get()
+                        )}
+                    </p>
+                </Show>
+                <Composer peer=id stick />
+                <Show when=move || ui.safety_open.get()>
+                    <SafetyPanel peer=id name />
+                </Show>
+            </section>
+        }
 }
 
 /// `conversation-empty`: what the right pane shows with no chat open.

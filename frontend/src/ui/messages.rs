@@ -10,11 +10,9 @@
 //! person is at the bottom is told to the window, which decides which end
 //! gives way to live arrivals.
 
-use crate::calls;
-use crate::messaging;
+use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
-use crate::ui::conversation::ConversationNote;
 use crate::ui::format;
 use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
 use crate::ui::ticks;
@@ -65,7 +63,9 @@ impl Row {
 
 /// The messages area of a conversation.
 #[component]
-pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
+pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let app = expect_context::<AppState>();
     let ui = app.messaging;
     let scroller = NodeRef::<Div>::new();
     // The first message visible at the top, and its distance from the top.
@@ -106,13 +106,13 @@ pub fn MessageList(app: AppState, stick: StoredValue<bool>) -> impl IntoView {
         let at_bottom = from_bottom <= BOTTOM_SLACK;
         stick.set_value(at_bottom);
         // Nothing to redraw: it only decides where arrivals go.
-        messaging::follow(at_bottom);
+        session.messaging(|m| m.follow(at_bottom));
         anchor.set_value(first_visible(&el, top));
         if top < PAGE_MARGIN {
-            messaging::load_page(true);
+            session.messaging(|m| m.load_page(true));
         }
         if from_bottom < PAGE_MARGIN {
-            messaging::load_page(false);
+            session.messaging(|m| m.load_page(false));
         }
     };
 
@@ -197,23 +197,26 @@ fn render(row: Row) -> AnyView {
 }
 
 fn bubble(m: &Message) -> AnyView {
+    let session = expect_context::<Session>();
     let text = match &m.body {
         Body::SafetyChanged => {
             return view! {
-                <div class="notice-row">
-                    <button
-                        type="button"
-                        class="e2e-pill notice"
-                        data-testid="safety-changed"
-                        data-id=m.id.to_string()
-                        on:click=move |_| messaging::show_safety(true)
-                    >
-                        <IconLock />
-                        " "
-                        {claims::SAFETY_CHANGED}
-                    </button>
-                </div>
+                            <div class="notice-row">
+                                <button
+                                    type="button"
+                                    class="e2e-pill notice"
+                                    data-testid="safety-changed"
+                                    data-id=m.id.to_string()
+                                    on:click=move |_| {
+            session.messaging(|m| m.show_safety(true));
             }
+                                >
+                                    <IconLock />
+                                    " "
+                                    {claims::SAFETY_CHANGED}
+                                </button>
+                            </div>
+                        }
             .into_any();
         }
         Body::Waiting => {
@@ -251,34 +254,36 @@ fn bubble(m: &Message) -> AnyView {
             };
             let (peer, video) = (log.peer, log.video);
             return view! {
-                <div class=if m.outgoing { "msg-row out" } else { "msg-row in" }>
-                    <div
-                        class="bubble call-event"
-                        class:missed=missed
-                        data-testid="call-event"
-                        data-id=m.id.to_string()
-                        data-outcome=format!("{:?}", log.outcome).to_lowercase()
-                        data-outgoing=m.outgoing.to_string()
-                    >
-                        <span class="call-event-icon">{icon}</span>
-                        <span class="message-text" data-testid="call-event-text">
-                            {log.summary()}
-                        </span>
-                        <button
-                            type="button"
-                            class="call-back"
-                            data-testid="call-back"
-                            title="Call back"
-                            on:click=move |_| calls::call(peer, video)
-                        >
-                            "Call back"
-                        </button>
-                        <span class="message-meta">
-                            <time>{format::clock(m.composed_at)}</time>
-                        </span>
-                    </div>
-                </div>
+                            <div class=if m.outgoing { "msg-row out" } else { "msg-row in" }>
+                                <div
+                                    class="bubble call-event"
+                                    class:missed=missed
+                                    data-testid="call-event"
+                                    data-id=m.id.to_string()
+                                    data-outcome=format!("{:?}", log.outcome).to_lowercase()
+                                    data-outgoing=m.outgoing.to_string()
+                                >
+                                    <span class="call-event-icon">{icon}</span>
+                                    <span class="message-text" data-testid="call-event-text">
+                                        {log.summary()}
+                                    </span>
+                                    <button
+                                        type="button"
+                                        class="call-back"
+                                        data-testid="call-back"
+                                        title="Call back"
+                                        on:click=move |_| {
+            session.calls(|c| c.call(peer, video));
             }
+                                    >
+                                        "Call back"
+                                    </button>
+                                    <span class="message-meta">
+                                        <time>{format::clock(m.composed_at)}</time>
+                                    </span>
+                                </div>
+                            </div>
+                        }
             .into_any();
         }
         Body::Text(text) => text.clone(),
@@ -340,4 +345,24 @@ fn find(el: &HtmlElement, id: &str) -> Option<HtmlElement> {
         .ok()
         .flatten()
         .and_then(|n| n.dyn_into::<HtmlElement>().ok())
+}
+
+/// The note at the top of a conversation about where messages are kept.
+#[component]
+pub fn ConversationNote() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+            <button
+                type="button"
+                class="e2e-pill"
+                data-testid="e2e-note"
+                on:click=move |_| {
+    session.messaging(|m| m.show_safety(true));
+    }
+            >
+                <IconLock />
+                " "
+                {claims::CONVERSATION_NOTE}
+            </button>
+        }
 }

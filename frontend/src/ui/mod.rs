@@ -12,6 +12,7 @@ pub mod field;
 pub mod format;
 pub mod icons;
 pub mod messages;
+pub mod panel;
 pub mod privacy;
 pub mod safety;
 pub mod settings;

@@ -9,7 +9,8 @@ use parley_protocol::api::{LastSeenVisibility, UpdateProfile};
 
 /// `read-receipts-toggle` and `last-seen-select`, with `privacy-saved`.
 #[component]
-pub fn PrivacyCard(app: AppState) -> impl IntoView {
+pub fn PrivacyCard() -> impl IntoView {
+    let app = expect_context::<AppState>();
     let profile = move || app.session.with(|s| s.as_ref().map(|s| s.profile.clone()));
     let receipts = move || profile().is_none_or(|p| p.read_receipts);
     let last_seen = move || profile().map(|p| p.last_seen).unwrap_or_default().as_str();

@@ -2,7 +2,8 @@
 //! number both people compare (60 digits in 12 groups, and as a QR code)
 //! and lets this person mark the contact as verified.
 
-use crate::messaging::{self, Safety};
+use crate::messaging::Safety;
+use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::icons::{IconLock, IconVerified};
@@ -12,6 +13,7 @@ use parley_client::verification::groups;
 use parley_protocol::UserId;
 use qrcode::QrCode;
 use qrcode::render::svg;
+use std::rc::Rc;
 
 /// What the QR code holds: a versioned prefix, then the digits.
 fn qr_text(number: &str) -> String {
@@ -31,18 +33,24 @@ fn qr_svg(number: &str) -> String {
 
 /// The panel over the conversation.
 #[component]
-pub fn SafetyPanel(app: AppState, peer: UserId, name: Signal<String>) -> impl IntoView {
+pub fn SafetyPanel(peer: UserId, name: Signal<String>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let app = expect_context::<AppState>();
     let ui = app.messaging;
     // None: loading; Some(None): could not be computed.
     let safety: RwSignal<Option<Option<Safety>>> = RwSignal::new(None);
     spawn_local(async move {
-        let result = messaging::safety(peer).await;
+        let messenger = session.messaging(Rc::clone);
+        let result = match messenger {
+            Some(m) => m.safety(peer).await,
+            None => None,
+        };
         safety.try_set(Some(result));
     });
     let verified = Memo::new(move |_| ui.verified.with(|v| v.contains(&peer)));
     let toggle = move |_| {
         let now = !verified.get_untracked();
-        messaging::set_verified(peer, now);
+        session.messaging(|m| m.set_verified(peer, now));
     };
     let body = move || {
         match safety.get() {
@@ -75,35 +83,39 @@ pub fn SafetyPanel(app: AppState, peer: UserId, name: Signal<String>) -> impl In
     }
     };
     view! {
-        <div class="sheet-backdrop" on:click=move |_| messaging::show_safety(false)></div>
-        <aside class="sheet safety-panel" data-testid="safety-panel" role="dialog" aria-label="Encryption">
-            <header class="sheet-header">
-                <h3>
-                    <IconLock />
-                    " Encryption"
-                </h3>
-                <button
-                    type="button"
-                    class="icon-btn"
-                    data-testid="close-safety"
-                    aria-label="Close"
-                    title="Close"
-                    on:click=move |_| messaging::show_safety(false)
-                >
-                    "✕"
-                </button>
-            </header>
-            <p class="safety-status" data-testid="safety-status">
-                {move || {
-                    if verified.get() {
-                        view! { <IconVerified /> " You verified " {name.get()} "." }.into_any()
-                    } else {
-                        view! { "Not verified yet." }.into_any()
-                    }
-                }}
-            </p>
-            <p class="muted">{claims::SAFETY_LEAD}</p>
-            {body}
-        </aside>
+            <div class="sheet-backdrop" on:click=move |_| {
+    session.messaging(|m| m.show_safety(false));
+    }></div>
+            <aside class="sheet safety-panel" data-testid="safety-panel" role="dialog" aria-label="Encryption">
+                <header class="sheet-header">
+                    <h3>
+                        <IconLock />
+                        " Encryption"
+                    </h3>
+                    <button
+                        type="button"
+                        class="icon-btn"
+                        data-testid="close-safety"
+                        aria-label="Close"
+                        title="Close"
+                        on:click=move |_| {
+    session.messaging(|m| m.show_safety(false));
     }
+                    >
+                        "✕"
+                    </button>
+                </header>
+                <p class="safety-status" data-testid="safety-status">
+                    {move || {
+                        if verified.get() {
+                            view! { <IconVerified /> " You verified " {name.get()} "." }.into_any()
+                        } else {
+                            view! { "Not verified yet." }.into_any()
+                        }
+                    }}
+                </p>
+                <p class="muted">{claims::SAFETY_LEAD}</p>
+                {body}
+            </aside>
+        }
 }

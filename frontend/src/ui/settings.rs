@@ -1,34 +1,31 @@
 //! `settings-panel`: the own profile, the signed-in devices, sign-out.
 
 use crate::api;
+use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::field::Field;
 use crate::ui::format;
 use crate::ui::icons::IconDevice;
+use crate::ui::panel::PanelHeader;
 use crate::ui::privacy::PrivacyCard;
-use crate::ui::shell::{Panel, PanelHeader};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use parley_protocol::api::{Device, UpdateProfile, UserCard};
+use parley_protocol::api::{Device, UpdateProfile};
 use parley_protocol::{UserId, validate};
 
 /// The settings panel in the sidebar.
 #[component]
-pub fn SettingsPanel(
-    app: AppState,
-    panel: RwSignal<Panel>,
-    open_chat: RwSignal<Option<UserCard>>,
-) -> impl IntoView {
+pub fn SettingsPanel() -> impl IntoView {
     view! {
         <section class="panel" data-testid="settings-panel" aria-label="Settings">
-            <PanelHeader title="Settings" panel open_chat />
+            <PanelHeader title="Settings" />
             <div class="panel-body">
-                <ProfileCard app />
-                <PrivacyCard app />
-                <DevicesCard app />
-                <SignOutCard app />
+                <ProfileCard />
+                <PrivacyCard />
+                <DevicesCard />
+                <SignOutCard />
             </div>
         </section>
     }
@@ -36,7 +33,8 @@ pub fn SettingsPanel(
 
 /// Display name and "about", saved with PATCH /me.
 #[component]
-fn ProfileCard(app: AppState) -> impl IntoView {
+fn ProfileCard() -> impl IntoView {
+    let app = expect_context::<AppState>();
     let profile = move || app.session.with(|s| s.as_ref().map(|s| s.profile.clone()));
     let initial = profile();
     let seed = initial
@@ -188,7 +186,8 @@ enum Devices {
 
 /// Where this account is signed in; other devices can be signed out.
 #[component]
-fn DevicesCard(app: AppState) -> impl IntoView {
+fn DevicesCard() -> impl IntoView {
+    let app = expect_context::<AppState>();
     let devices = RwSignal::new(Devices::Loading);
     let error = RwSignal::new(None::<String>);
     let load = move || {
@@ -334,7 +333,8 @@ fn DeviceItem(device: Device, revoke: impl Fn(Device) + Copy + 'static) -> impl 
 
 /// Sign-out of this device.
 #[component]
-fn SignOutCard(app: AppState) -> impl IntoView {
+fn SignOutCard() -> impl IntoView {
+    let session = expect_context::<Session>();
     let busy = RwSignal::new(false);
     view! {
         <section class="card">
@@ -345,7 +345,7 @@ fn SignOutCard(app: AppState) -> impl IntoView {
                 disabled=move || busy.get()
                 on:click=move |_| {
                     busy.set(true);
-                    spawn_local(app.sign_out());
+                    spawn_local(session.sign_out());
                 }
             >
                 {move || if busy.get() { "Signing out…" } else { "Sign out" }}

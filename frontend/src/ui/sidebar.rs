@@ -1,19 +1,21 @@
 //! The left column's fixed parts: the header with the own profile and the
 //! panel buttons, and the chat list.
 
+use crate::router::Panel;
+use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::format;
 use crate::ui::icons::{IconChats, IconContacts, IconSettings};
-use crate::ui::shell::Panel;
 use crate::ui::ticks;
 use leptos::prelude::*;
-use parley_protocol::api::UserCard;
 use parley_protocol::{ConversationId, UserId};
 
 /// Avatar, own name (`profile-name`), and the contacts/settings toggles.
 #[component]
-pub fn SidebarHeader(app: AppState, panel: RwSignal<Panel>) -> impl IntoView {
+pub fn SidebarHeader() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let panel = expect_context::<Router>().panel;
     let name = Signal::derive(move || {
         app.session
             .with(|s| s.as_ref().map(|s| s.profile.display_name.clone()))
@@ -72,11 +74,9 @@ pub fn SidebarHeader(app: AppState, panel: RwSignal<Panel>) -> impl IntoView {
 /// The conversations list: one `chat-item` per person, newest activity
 /// first, or its empty state (`chat-list-empty`) while there are none.
 #[component]
-pub fn ChatList(
-    app: AppState,
-    panel: RwSignal<Panel>,
-    open_chat: RwSignal<Option<UserCard>>,
-) -> impl IntoView {
+pub fn ChatList() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let panel = expect_context::<Router>().panel;
     let chats = app.messaging.chats;
     let peers = move || chats.with(|c| c.peers().collect::<Vec<_>>());
     let empty = move || chats.with(|c| c.rows().is_empty());
@@ -103,7 +103,7 @@ pub fn ChatList(
                 </Show>
                 <ul class="chat-rows">
                     <For each=peers key=|peer| *peer let:peer>
-                        <ChatItem app peer open_chat />
+                        <ChatItem peer />
                     </For>
                 </ul>
             </div>
@@ -114,7 +114,9 @@ pub fn ChatList(
 /// One `chat-item`: avatar, name, time, preview with own ticks or
 /// "typing…", and the `unread-badge`.
 #[component]
-fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) -> impl IntoView {
+fn ChatItem(peer: UserId) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let open_chat = expect_context::<Router>().chat;
     let ui = app.messaging;
     let card = Memo::new(move |_| ui.card(app, peer));
     let name = Signal::derive(move || card.with(|c| c.display_name.clone()));
@@ -125,7 +127,7 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
     let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
     let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
     let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&peer)));
-    let selected = move || open_chat.with(|c| c.as_ref().is_some_and(|c| c.user_id == peer));
+    let selected = move || open_chat.get() == Some(ConversationId::Direct(peer));
     let time = move || {
         last.with(|m| m.as_ref().map(|m| format::list_time(m.composed_at)))
             .unwrap_or_default()
@@ -152,7 +154,7 @@ fn ChatItem(app: AppState, peer: UserId, open_chat: RwSignal<Option<UserCard>>) 
             class:selected=selected
             class:has-unread=move || { unread.get() > 0 }
             data-testid="chat-item"
-            on:click=move |_| open_chat.set(Some(card.get_untracked()))
+            on:click=move |_| open_chat.set(Some(ConversationId::Direct(peer)))
         >
             <button type="button" class="chat-open" aria-label=move || format!("Open chat with {}", name.get())>
                 <Avatar name=name seed=peer size=Size::Medium />

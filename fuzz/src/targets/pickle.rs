@@ -9,12 +9,15 @@
 //!   account or session) goes in each slot and how many sessions a peer has:
 //!   what someone who can write the storage but not encrypt can build.
 //!
+//! Even layers are also read as the per-device format (`Machine::restore`):
+//! the first line the account entry, each further line a peer entry.
+//!
 //! Nothing may panic, and what restores must pickle and restore to the same
-//! device and identity.
+//! device and identity, in both formats.
 
 use super::devices::{ALICE, BOB, alice_and_bob, seal};
 use crate::engine::{Broken, Target, Verdict};
-use parley_client::crypto::Machine;
+use parley_client::crypto::{Machine, StoredCrypto};
 use serde_json::Value;
 
 /// The pickle key (in the browser, a key that never leaves it).
@@ -52,13 +55,16 @@ fn with_layer(layer: u8, bytes: &[u8]) -> Vec<u8> {
 
 fn setup() -> Result<Pickles, String> {
     let (mut alice, mut bob) = alice_and_bob()?;
-    let older: Value = serde_json::from_str(&alice.pickle(&KEY)).map_err(|e| e.to_string())?;
+    let older = alice.pickle(&KEY).map_err(|e| e.to_string())?;
+    let older: Value = serde_json::from_str(&older).map_err(|e| e.to_string())?;
     let hello = seal(&mut alice, BOB, b"hello")?;
     bob.decrypt(ALICE, &hello).map_err(|e| e.to_string())?;
     let from_bob = seal(&mut bob, ALICE, b"reply")?;
     alice.decrypt(BOB, &from_bob).map_err(|e| e.to_string())?;
     let from_bob = seal(&mut bob, ALICE, b"reply again")?;
-    let text = alice.pickle(&KEY);
+    let text = alice.pickle(&KEY).map_err(|e| e.to_string())?;
+    let per_device = lines(&mut alice)?;
+    let fresh = Machine::new(BOB).pickle(&KEY).map_err(|e| e.to_string())?;
     let stored: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let mut blobs = blobs_of(&stored);
     blobs.extend(blobs_of(&older));
@@ -73,7 +79,8 @@ fn setup() -> Result<Pickles, String> {
         from_bob,
         seeds: vec![
             with_layer(0, text.as_bytes()),
-            with_layer(0, Machine::new(BOB).pickle(&KEY).as_bytes()),
+            with_layer(0, fresh.as_bytes()),
+            with_layer(2, per_device.as_bytes()),
             with_layer(1, &[0, 1, 1]),
             with_layer(1, &[2, 1, 3]),
             with_layer(1, &[1, 3, 0, 1, 3]),
@@ -81,16 +88,67 @@ fn setup() -> Result<Pickles, String> {
     })
 }
 
-/// Restores `text`; if it restores, checks that it pickles and restores to
-/// the same device and identity, and uses it a little.
+/// The whole state in the per-device format, one entry per line.
+fn lines(machine: &mut Machine) -> Result<String, String> {
+    let changes = machine.take_changes(&KEY).map_err(|e| e.to_string())?;
+    let mut out = changes.account.unwrap_or_default();
+    for (_, peer) in changes.peers {
+        out.push('\n');
+        out.push_str(&peer.unwrap_or_default());
+    }
+    Ok(out)
+}
+
+/// `text` read as the per-device format.
+fn per_device(text: &str) -> StoredCrypto {
+    let mut entries = text.split('\n').map(str::to_owned);
+    StoredCrypto {
+        account: entries.next(),
+        peers: entries.collect(),
+        legacy: None,
+    }
+}
+
+fn same(a: &Machine, b: &Machine) -> bool {
+    a.device() == b.device() && a.identity() == b.identity()
+}
+
+/// Restores `text` in either format; if it restores, checks that it saves
+/// and restores to the same device and identity, and uses it a little.
 fn restore(text: &str, from_bob: &[u8]) -> Result<Option<Machine>, Broken> {
-    let Ok(mut machine) = Machine::unpickle(text, &KEY) else {
+    let machine = match Machine::unpickle(text, &KEY) {
+        Ok(machine) => Some(machine),
+        Err(_) => Machine::restore(&per_device(text), &KEY).ok().flatten(),
+    };
+    let Some(mut machine) = machine else {
         return Ok(None);
     };
-    let again = Machine::unpickle(&machine.pickle(&KEY), &KEY);
+    // Saved per device (everything, as after an upgrade) and restored.
+    let mut upgraded = Machine::restore(
+        &StoredCrypto {
+            legacy: machine.pickle(&KEY).ok(),
+            ..StoredCrypto::default()
+        },
+        &KEY,
+    )
+    .ok()
+    .flatten();
+    let per_device_again = upgraded
+        .as_mut()
+        .and_then(|m| lines(m).ok())
+        .and_then(|text| Machine::restore(&per_device(&text), &KEY).ok().flatten());
+    if !per_device_again.as_ref().is_some_and(|m| same(m, &machine)) {
+        return Err(Broken::new(
+            "a restored state saves per device and restores the same",
+            format!("{machine:?} came back as {per_device_again:?}"),
+        ));
+    }
+    let again = machine
+        .pickle(&KEY)
+        .map_err(|e| e.to_string())
+        .and_then(|text| Machine::unpickle(&text, &KEY).map_err(|e| e.to_string()));
     match &again {
-        Ok(again)
-            if again.device() == machine.device() && again.identity() == machine.identity() => {}
+        Ok(again) if same(again, &machine) => {}
         _ => {
             return Err(Broken::new(
                 "a restored state pickles and restores the same",

@@ -1,0 +1,110 @@
+//! What the views render of messaging: the chat list, the open chat,
+//! presence and typing. Written by messaging, read by the views.
+
+use crate::state::AppState;
+use leptos::prelude::*;
+use parley_client::summary::ChatList;
+use parley_client::window::Window;
+use parley_protocol::api::UserCard;
+use parley_protocol::{MessageId, Millis, UserId};
+use std::collections::{HashMap, HashSet};
+
+/// A watched person's presence, as last reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// Connected right now.
+    pub online: bool,
+    /// Last disconnect, when they share it.
+    pub last_seen: Option<Millis>,
+}
+
+/// What the UI renders. Cheap to copy; lives as long as the app.
+#[derive(Debug, Clone, Copy)]
+pub struct Messaging {
+    /// The chat list, newest activity first.
+    pub chats: RwSignal<ChatList>,
+    /// Whose conversation is open.
+    pub open: RwSignal<Option<UserId>>,
+    /// The open conversation's messages on screen (a bounded window).
+    pub window: RwSignal<Window>,
+    /// The open conversation has been read from the store.
+    pub loaded: RwSignal<bool>,
+    /// Where the unread messages started when the conversation was opened,
+    /// and how many there were.
+    pub unread_marker: RwSignal<Option<(MessageId, u32)>>,
+    /// Peers typing to this user right now.
+    pub typing: RwSignal<HashSet<UserId>>,
+    /// Presence of watched people.
+    pub presence: RwSignal<HashMap<UserId, Presence>>,
+    /// Names of people this account has chatted with (kept after a contact
+    /// is removed, so old chats keep their title).
+    pub cards: RwSignal<HashMap<UserId, UserCard>>,
+    /// A page of older or newer messages is being read.
+    pub paging: RwSignal<bool>,
+    /// People this user marked as verified (safety numbers compared).
+    pub verified: RwSignal<HashSet<UserId>>,
+    /// The open chat's encryption panel (safety number) is shown.
+    pub safety_open: RwSignal<bool>,
+    /// People whose server queue is full: messages to them wait in the
+    /// outbox and are retried until they can receive again.
+    pub held: RwSignal<HashSet<UserId>>,
+}
+
+impl Messaging {
+    /// Empty signals (signed out, or before the store is read).
+    pub fn new() -> Self {
+        Self {
+            chats: RwSignal::new(ChatList::default()),
+            open: RwSignal::new(None),
+            window: RwSignal::new(Window::default()),
+            loaded: RwSignal::new(false),
+            unread_marker: RwSignal::new(None),
+            typing: RwSignal::new(HashSet::new()),
+            presence: RwSignal::new(HashMap::new()),
+            cards: RwSignal::new(HashMap::new()),
+            paging: RwSignal::new(false),
+            verified: RwSignal::new(HashSet::new()),
+            safety_open: RwSignal::new(false),
+            held: RwSignal::new(HashSet::new()),
+        }
+    }
+
+    /// Forgets everything shown (sign-out).
+    pub fn clear(self) {
+        self.chats.set(ChatList::default());
+        self.open.set(None);
+        self.window.set(Window::default());
+        self.loaded.set(false);
+        self.unread_marker.set(None);
+        self.typing.set(HashSet::new());
+        self.presence.set(HashMap::new());
+        self.held.set(HashSet::new());
+        self.cards.set(HashMap::new());
+        self.paging.set(false);
+        self.verified.set(HashSet::new());
+        self.safety_open.set(false);
+    }
+
+    /// The best known card for a person: contact list, then remembered names.
+    pub fn card(self, app: AppState, peer: UserId) -> UserCard {
+        app.contacts
+            .with(|list| {
+                list.iter()
+                    .find(|c| c.user.user_id == peer)
+                    .map(|c| c.user.clone())
+            })
+            .or_else(|| self.cards.with(|cards| cards.get(&peer).cloned()))
+            .unwrap_or_else(|| UserCard {
+                user_id: peer,
+                handle: String::new(),
+                display_name: "Unknown person".to_owned(),
+                about: String::new(),
+            })
+    }
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Self::new()
+    }
+}
