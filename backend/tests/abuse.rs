@@ -12,7 +12,7 @@ use parley_protocol::ErrorCode;
 use parley_protocol::api::Session;
 use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ReceiptKind, ServerFrame};
-use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -259,7 +259,7 @@ async fn a_client_that_pipelines_its_sends_and_reads_its_answers_is_never_cut_of
         for n in 0..SENDS {
             let frame = ClientFrame::Send {
                 id: MessageId::from_uuid(Uuid::from_u64_pair(1, n as u64)),
-                to,
+                chat: ConversationId::Direct(to),
                 payloads: vec![DevicePayload {
                     device,
                     body: vec![1u8; 100],

@@ -9,7 +9,7 @@ use common::*;
 use parley_protocol::ErrorCode;
 use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, Delivery, ReceiptKind, ServerFrame, close};
-use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, UserId};
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -101,8 +101,13 @@ async fn live_message_is_acked_on_the_fast_path_without_a_queue_row(pool: PgPool
     a.send_to(id, b.user(), &[b.device()], b"hello").await;
     let got = delivery(&mut b).await;
     assert_eq!(
-        (got.id, got.from, got.to, got.body.as_slice()),
-        (id, a.user(), b.user(), &b"hello"[..])
+        (got.id, got.from, got.chat, got.body.as_slice()),
+        (
+            id,
+            a.user(),
+            ConversationId::Direct(b.user()),
+            &b"hello"[..]
+        )
     );
     assert_eq!(got.from_device, a.device());
     b.ack(vec![id]).await;
@@ -256,10 +261,13 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
         .await;
     accepted(&mut a, id).await;
 
-    // The sender's other device gets its copy, addressed to the peer.
+    // The sender's other device gets its copy, in the chat with the peer.
     let mut laptop = Client::connect(&server, a_laptop).await;
     let copy = delivery(&mut laptop).await;
-    assert_eq!((copy.id, copy.to, copy.from), (id, b_user, a.user()));
+    assert_eq!(
+        (copy.id, copy.chat, copy.from),
+        (id, ConversationId::Direct(b_user), a.user())
+    );
 
     let id = MessageId::new_v7();
     a.send_to(id, UserId::new_v7(), &[], b"nobody").await;
@@ -270,6 +278,35 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
         })
         .await;
     assert_eq!(code, ErrorCode::NotFound);
+}
+
+#[sqlx::test]
+async fn a_send_to_a_group_is_refused_and_nothing_is_stored(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+    let group = MessageId::new_v7();
+    let chat = ConversationId::Group(GroupId::new_v7());
+    a.send_in(group, chat, &[b_device], b"to a group").await;
+    let (code, message) = a
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id, code, message } if id == group => Some((code, message)),
+            ServerFrame::Accepted { id, .. } if id == group => panic!("accepted a group send"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::BadRequest, "{message}");
+    assert!(message.contains("group"), "{message}");
+    assert_eq!(queue_len(&pool, b_device).await, 0);
+
+    // Direct chats go on as before; Bob's first delivery is the direct one.
+    let direct = MessageId::new_v7();
+    a.send_to(direct, b_user, &[b_device], b"to bob").await;
+    accepted(&mut a, direct).await;
+    let mut b = Client::connect(&server, b).await;
+    let got = delivery(&mut b).await;
+    assert_eq!((got.id, got.chat), (direct, ConversationId::Direct(b_user)));
 }
 
 #[sqlx::test]

@@ -67,6 +67,19 @@ async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
     ws.send(Message::binary(vec![99, 0, 0])).await.unwrap();
     assert_eq!(close_code(&mut ws).await, close::UNSUPPORTED_VERSION);
 
+    // A cached client of the previous version is told to update (and the
+    // browser reloads), rather than having its frames misread.
+    let session = register(&server, "cached").await;
+    let mut ws = connect(&server).await;
+    let mut auth = ClientFrame::Auth {
+        token: session.token.clone(),
+    }
+    .encode()
+    .unwrap();
+    auth[0] = VERSION - 1;
+    ws.send(Message::binary(auth)).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, close::UNSUPPORTED_VERSION);
+
     let mut ws = connect(&server).await;
     ws.send(Message::text("{\"auth\": true}")).await.unwrap();
     assert_eq!(close_code(&mut ws).await, close::PROTOCOL_ERROR);

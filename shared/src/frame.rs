@@ -7,16 +7,28 @@
 //!
 //! The first client frame must be [`ClientFrame::Auth`]; the token never goes
 //! in the URL, so it stays out of access logs.
+//!
+//! A change of layout bumps [`VERSION`]: each side refuses frames of another
+//! version (the server closes with [`close::UNSUPPORTED_VERSION`], and the
+//! browser then asks for a reload), so an old cached client never misreads a
+//! new frame. Appending a variant needs no bump (older variants keep their
+//! place). Frames the server stored before an upgrade are read back with
+//! [`ServerFrame::decode_stored`].
+
+mod v1;
 
 use crate::codec::{self, EncodeError};
 use crate::error::ErrorCode;
 use crate::limits::MAX_FRAME_BYTES;
-use crate::{DeviceId, MessageId, Millis, UserId};
+use crate::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Protocol version carried in the first byte of every frame.
-pub const VERSION: u8 = 1;
+///
+/// 2: messages name their conversation ([`ClientFrame::Send::chat`],
+/// [`Delivery::chat`]) instead of the peer user. 1: the first.
+pub const VERSION: u8 = 2;
 
 /// Close codes the server uses (4000-4999 are for applications).
 pub mod close {
@@ -51,15 +63,18 @@ pub enum ClientFrame {
         /// Echoed back.
         nonce: u64,
     },
-    /// A message to one user: one opaque payload for each of the recipient's
-    /// devices and for each of the sender's other devices. Answered with
-    /// [`ServerFrame::Accepted`] once every target holds it durably, or
-    /// [`ServerFrame::DeviceMismatch`] / [`ServerFrame::Rejected`].
+    /// A message to a conversation: one opaque payload for each of the
+    /// recipients' devices and for each of the sender's other devices.
+    /// Answered with [`ServerFrame::Accepted`] once every target holds it
+    /// durably, or [`ServerFrame::DeviceMismatch`] / [`ServerFrame::Rejected`].
+    /// The server takes direct chats only for now: a group is `Rejected`
+    /// with [`ErrorCode::BadRequest`] and nothing is stored.
     Send {
         /// Chosen by the client; retrying with the same id is idempotent.
         id: MessageId,
-        /// The conversation peer (the sender's own id for a note to self).
-        to: UserId,
+        /// Where the message belongs: `Direct(recipient)` (the sender's own
+        /// id for a note to self), or a group.
+        chat: ConversationId,
         /// One entry per target device.
         payloads: Vec<DevicePayload>,
     },
@@ -69,14 +84,16 @@ pub enum ClientFrame {
         ids: Vec<MessageId>,
     },
     /// Read receipts for messages from `sender` (dropped when either side
-    /// turned read receipts off).
+    /// turned read receipts off). About messages and who sent them, so it
+    /// needs no conversation: in a group too, a receipt goes to the sender.
     Read {
         /// Who sent the messages.
         sender: UserId,
         /// Which ones were read.
         ids: Vec<MessageId>,
     },
-    /// Typing indicator for a conversation; never stored.
+    /// Typing indicator for a direct chat; never stored. (About a person:
+    /// group typing, if it comes, is a variant of its own.)
     Typing {
         /// The conversation peer.
         to: UserId,
@@ -139,9 +156,11 @@ pub struct Delivery {
     pub from: UserId,
     /// Sender device (for decryption).
     pub from_device: DeviceId,
-    /// The conversation peer as the sender addressed it: the recipient, or for
-    /// a copy to the sender's own device, the user the message went to.
-    pub to: UserId,
+    /// The conversation as the sender named it in [`ClientFrame::Send`]: for
+    /// a direct chat `Direct(recipient)`. So a device files a message from
+    /// someone else under `Direct(from)`, and a copy of its own account's
+    /// message (from another of its devices) under `chat`.
+    pub chat: ConversationId,
     /// When the server accepted it.
     pub at: Millis,
     /// This device's payload.
@@ -326,11 +345,27 @@ impl ServerFrame {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         decode(bytes)
     }
+    /// Decodes a frame of this version or of an earlier one. The server
+    /// stores encoded frames in device queues, where they outlive an
+    /// upgrade; it re-encodes what it reads back in this version before
+    /// sending it, since clients speak this version only.
+    pub fn decode_stored(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match bytes.first() {
+            Some(&v1::VERSION) => {
+                if bytes.len() > MAX_FRAME_BYTES {
+                    return Err(DecodeError::TooBig(bytes.len()));
+                }
+                Ok(codec::decode::<v1::ServerFrame>(v1::VERSION, bytes)?.into())
+            }
+            _ => decode(bytes),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::GroupId;
 
     #[test]
     fn frames_round_trip() {
@@ -350,27 +385,82 @@ mod tests {
         assert_eq!(ServerFrame::decode(&frame.encode().unwrap()), Ok(frame));
         let raw = uuid::Uuid::from_u128(7);
         let (id, user, device) = (MessageId::from(raw), UserId::from(raw), DeviceId::from(raw));
-        let send = ClientFrame::Send {
-            id,
-            to: user,
-            payloads: vec![DevicePayload {
-                device,
-                body: vec![1, 2, 3],
-            }],
-        };
-        assert_eq!(ClientFrame::decode(&send.encode().unwrap()), Ok(send));
+        let group = ConversationId::Group(GroupId::from(raw));
+        for chat in [ConversationId::Direct(user), group] {
+            let send = ClientFrame::Send {
+                id,
+                chat,
+                payloads: vec![DevicePayload {
+                    device,
+                    body: vec![1, 2, 3],
+                }],
+            };
+            assert_eq!(ClientFrame::decode(&send.encode().unwrap()), Ok(send));
+        }
         let deliver = ServerFrame::Deliver(Delivery {
             id,
             from: user,
             from_device: device,
-            to: user,
+            chat: ConversationId::Direct(user),
             at: 1_700_000_000_000,
             body: vec![0; 100],
         });
         let bytes = deliver.encode().unwrap();
-        // Compact: 4 uuids, a varint time, a length and the body.
-        assert!(bytes.len() < 100 + 4 * 17 + 12, "{}", bytes.len());
+        // Compact: 4 uuids, the chat's tag, a varint time, a length and the body.
+        assert_eq!(bytes.len(), 2 + 4 * 17 + 1 + 6 + 1 + 100);
         assert_eq!(ServerFrame::decode(&bytes), Ok(deliver));
+    }
+
+    #[test]
+    fn frames_of_the_first_version_are_refused_but_stored_ones_are_read() {
+        let raw = uuid::Uuid::from_u128(11);
+        let (id, user, device) = (MessageId::from(raw), UserId::from(raw), DeviceId::from(raw));
+        let ping = codec::encode(v1::VERSION, &ClientFrame::Ping { nonce: 1 }).unwrap();
+        assert_eq!(
+            ClientFrame::decode(&ping),
+            Err(DecodeError::UnsupportedVersion(1)),
+            "an old client is told to update"
+        );
+        let old = v1::ServerFrame::Deliver(v1::Delivery {
+            id,
+            from: user,
+            from_device: device,
+            to: user,
+            at: 5,
+            body: vec![9; 3],
+        });
+        let bytes = codec::encode(v1::VERSION, &old).unwrap();
+        assert_eq!(
+            ServerFrame::decode(&bytes),
+            Err(DecodeError::UnsupportedVersion(1))
+        );
+        let deliver = ServerFrame::Deliver(Delivery {
+            id,
+            from: user,
+            from_device: device,
+            chat: ConversationId::Direct(user),
+            at: 5,
+            body: vec![9; 3],
+        });
+        assert_eq!(ServerFrame::decode_stored(&bytes), Ok(deliver.clone()));
+        // This version's frames are read as they are.
+        let current = deliver.encode().unwrap();
+        assert_eq!(ServerFrame::decode_stored(&current), Ok(deliver));
+        // Receipts, the other stored frame, kept their layout.
+        let receipt = ServerFrame::Receipt {
+            kind: ReceiptKind::Read,
+            by: user,
+            ids: vec![id],
+            at: 7,
+        };
+        let mut old_receipt = receipt.encode().unwrap();
+        old_receipt[0] = v1::VERSION;
+        assert_eq!(ServerFrame::decode_stored(&old_receipt), Ok(receipt));
+        assert_eq!(
+            ServerFrame::decode_stored(&[v1::VERSION, 200]).map_err(|e| e.code()),
+            Err(ErrorCode::ProtocolError)
+        );
+        assert_eq!(ServerFrame::decode_stored(&[]), Err(DecodeError::Empty));
     }
 
     #[test]
@@ -440,6 +530,7 @@ mod tests {
             for b in 0..=255u8 {
                 let _ = ClientFrame::decode(&[VERSION, a, b]);
                 let _ = ServerFrame::decode(&[VERSION, a, b]);
+                let _ = ServerFrame::decode_stored(&[v1::VERSION, a, b]);
             }
         }
     }

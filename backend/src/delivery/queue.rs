@@ -15,6 +15,7 @@
 use crate::error::ApiResult;
 use crate::tasks::{Shutdown, Tasks};
 use bytes::Bytes;
+use parley_protocol::frame::{self, ServerFrame};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -314,14 +315,15 @@ pub struct StoredRow {
     pub frame: Vec<u8>,
 }
 
-/// The next page of a device's queue after `after_seq`, oldest first.
+/// The next page of a device's queue after `after_seq`, oldest first, every
+/// frame in the current protocol version.
 pub async fn page(
     pool: &PgPool,
     device: DeviceId,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
-    sqlx::query_as(
+    let mut rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT seq, row_id, kind, sender_id, frame FROM queue
          WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
@@ -329,7 +331,29 @@ pub async fn page(
     .bind(after_seq)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    for row in &mut rows {
+        upgrade(row);
+    }
+    Ok(rows)
+}
+
+/// Re-encodes a frame stored under an earlier protocol version in the
+/// current one: rows outlive a server upgrade, and clients speak the
+/// current version only.
+fn upgrade(row: &mut StoredRow) {
+    if row.frame.first() == Some(&frame::VERSION) {
+        return;
+    }
+    let upgraded = ServerFrame::decode_stored(&row.frame)
+        .map_err(|e| e.to_string())
+        .and_then(|f| f.encode().map_err(|e| e.to_string()));
+    match upgraded {
+        Ok(bytes) => row.frame = bytes,
+        // Sent as it is: the client cannot read it either, but nothing
+        // is thrown away here.
+        Err(error) => tracing::error!(%error, row = %row.row_id, "stored frame unreadable"),
+    }
 }
 
 /// Deletes rows older than the retention period; returns how many.
@@ -421,5 +445,44 @@ mod tests {
         )
         .await
         .unwrap();
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn frames_stored_by_the_previous_version_are_read_back_in_this_one(pool: PgPool) {
+        use parley_protocol::ConversationId;
+        use parley_protocol::frame::Delivery;
+        let (user, device) = device(&pool).await;
+        let deliver = ServerFrame::Deliver(Delivery {
+            id: MessageId::new_v7(),
+            from: user,
+            from_device: device,
+            chat: ConversationId::Direct(user),
+            at: 1,
+            body: vec![7; 4],
+        });
+        let now = deliver.encode().unwrap();
+        // Version 1 named the peer user where version 2 names the chat: the
+        // same bytes without the chat's tag (after the version byte, the
+        // variant and three uuids).
+        let mut old = now.clone();
+        old[0] = 1;
+        assert_eq!(old.remove(2 + 3 * 17), 0);
+        for (seq, frame) in [(1_i64, &old), (2, &now)] {
+            sqlx::query(
+                "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
+                 VALUES ($1, $2, $3, 0, $4, $5)",
+            )
+            .bind(device)
+            .bind(MessageId::new_v7())
+            .bind(seq)
+            .bind(user)
+            .bind(frame)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let rows = page(&pool, device, i64::MIN, 10).await.unwrap();
+        let frames: Vec<&[u8]> = rows.iter().map(|r| r.frame.as_slice()).collect();
+        assert_eq!(frames, [now.as_slice(), now.as_slice()]);
     }
 }

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
 use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_PAYLOAD_BYTES};
-use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
 use std::sync::Arc;
 
 fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
@@ -26,10 +26,22 @@ pub async fn handle(
     state: &Arc<AppState>,
     caller: Caller,
     id: MessageId,
-    to: UserId,
+    chat: ConversationId,
     payloads: Vec<DevicePayload>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Option<ServerFrame> {
+    let to = match chat {
+        ConversationId::Direct(to) => to,
+        // Refused before it costs anything (rate, lookups), and final: the
+        // client marks the message failed rather than retrying it.
+        ConversationId::Group(_) => {
+            return Some(rejected(
+                id,
+                ErrorCode::BadRequest,
+                "group chats are not supported yet",
+            ));
+        }
+    };
     if !state.delivery.send_rate.allow(&caller.user_id) {
         return Some(rejected(
             id,
@@ -139,7 +151,7 @@ pub async fn handle(
                 id,
                 from: caller.user_id,
                 from_device: caller.device_id,
-                to,
+                chat,
                 at,
                 body: p.body,
             }))?;

@@ -395,13 +395,13 @@ impl Connection {
                 self.error(ErrorCode::ProtocolError, "already authenticated")
                     .await
             }
-            ClientFrame::Send { id, to, payloads } => {
+            ClientFrame::Send { id, chat, payloads } => {
                 // Bounded sends in flight per socket: past the bound this
                 // task stops reading, and TCP pushes back on the client.
                 let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                     return Err(End::Gone);
                 };
-                match send::handle(&state, caller, id, to, payloads, permit).await {
+                match send::handle(&state, caller, id, chat, payloads, permit).await {
                     Some(answer) => self.send(&answer).await,
                     None => Ok(()),
                 }

@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use parley_protocol::api::{IdentityKeys, RegisterRequest, Session, UploadKeys, identity_message};
 use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
-use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
 use parley_server::testing::TestServer;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -163,8 +163,20 @@ impl Client {
             .unwrap();
     }
 
-    /// Sends `body` to every listed device.
+    /// Sends `body` to every listed device, in the direct chat with `to`.
     pub async fn send_to(&mut self, id: MessageId, to: UserId, devices: &[DeviceId], body: &[u8]) {
+        self.send_in(id, ConversationId::Direct(to), devices, body)
+            .await;
+    }
+
+    /// Sends `body` to every listed device, in `chat`.
+    pub async fn send_in(
+        &mut self,
+        id: MessageId,
+        chat: ConversationId,
+        devices: &[DeviceId],
+        body: &[u8],
+    ) {
         let payloads = devices
             .iter()
             .map(|&device| DevicePayload {
@@ -172,7 +184,7 @@ impl Client {
                 body: body.to_vec(),
             })
             .collect();
-        self.send_frame(ClientFrame::Send { id, to, payloads })
+        self.send_frame(ClientFrame::Send { id, chat, payloads })
             .await;
     }
 

@@ -186,12 +186,24 @@ impl Chat {
         targets
     }
 
+    /// The chat a delivery belongs to on this device. The frame names the
+    /// chat as its sender saw it: for a direct chat the recipient, so a
+    /// message from someone else belongs to the chat with them, and a copy
+    /// of this account's own message to the chat it names.
+    pub fn conversation(&self, d: &Delivery) -> ConversationId {
+        match d.chat {
+            ConversationId::Direct(_) if d.from != self.me => ConversationId::Direct(d.from),
+            chat => chat,
+        }
+    }
+
     /// Sorts out a delivery, given its plaintext (`None`: undecryptable).
     pub fn incoming(&self, d: &Delivery, plaintext: Option<&[u8]>) -> Incoming {
         let outgoing = d.from == self.me;
+        let chat = self.conversation(d);
         let message = |body: Body, composed_at: Millis| Message {
             id: d.id,
-            chat: ConversationId::Direct(if outgoing { d.to } else { d.from }),
+            chat,
             outgoing,
             from_device: d.from_device,
             composed_at,
@@ -335,7 +347,7 @@ mod tests {
             id: id(),
             from,
             from_device,
-            to,
+            chat: ConversationId::Direct(to),
             at,
             body: Vec::new(),
         }
@@ -380,6 +392,24 @@ mod tests {
                 (m.body.clone(), m.peer(), m.composed_at),
                 (Body::Waiting, Some(bob), 12)
             );
+        }
+    }
+
+    #[test]
+    fn the_chat_is_the_one_the_sender_named_seen_from_this_side() {
+        let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
+        let chat = Chat::new(me, my_phone);
+        let from_bob = delivery(bob, bob_phone, me, 1);
+        assert_eq!(chat.conversation(&from_bob), ConversationId::Direct(bob));
+        let my_copy = delivery(me, my_laptop, bob, 2);
+        assert_eq!(chat.conversation(&my_copy), ConversationId::Direct(bob));
+        let note_to_self = delivery(me, my_laptop, me, 3);
+        assert_eq!(chat.conversation(&note_to_self), ConversationId::Direct(me));
+        let group = ConversationId::Group(id());
+        for from in [(bob, bob_phone), (me, my_laptop)] {
+            let mut d = delivery(from.0, from.1, me, 4);
+            d.chat = group;
+            assert_eq!(chat.conversation(&d), group, "a group is the same for all");
         }
     }
 

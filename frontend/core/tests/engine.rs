@@ -19,7 +19,7 @@ use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCa
 use parley_protocol::frame::{
     ClientFrame, Delivery, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
 };
-use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, MessageId, Millis, UserId};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
@@ -42,6 +42,8 @@ struct Server {
     refuse: RefCell<VecDeque<ErrorCode>>,
     /// Every `Watch`, by device.
     watches: RefCell<Vec<(DeviceId, Vec<UserId>)>>,
+    /// Every id acked, by device.
+    acks: RefCell<Vec<(DeviceId, MessageId)>>,
 }
 
 impl Server {
@@ -73,7 +75,19 @@ impl Server {
     /// What the server does with a frame from `device` of `user`.
     fn receive(&self, user: UserId, device: DeviceId, frame: ClientFrame) {
         match frame {
-            ClientFrame::Send { id, to, payloads } => {
+            ClientFrame::Send { id, chat, payloads } => {
+                // Like the real server: direct chats only, for now.
+                let ConversationId::Direct(to) = chat else {
+                    self.push(
+                        device,
+                        ServerFrame::Rejected {
+                            id,
+                            code: ErrorCode::BadRequest,
+                            message: "group chats are not supported yet".into(),
+                        },
+                    );
+                    return;
+                };
                 let mut expected: Vec<DeviceId> = self
                     .devices_of(to)
                     .into_iter()
@@ -115,7 +129,7 @@ impl Server {
                             id,
                             from: user,
                             from_device: device,
-                            to,
+                            chat,
                             at,
                             body: p.body,
                         }),
@@ -123,7 +137,12 @@ impl Server {
                 }
                 self.push(device, ServerFrame::Accepted { id, at });
             }
-            ClientFrame::Ack { ids } => self.receipt(user, ReceiptKind::Delivered, &ids),
+            ClientFrame::Ack { ids } => {
+                self.acks
+                    .borrow_mut()
+                    .extend(ids.iter().map(|id| (device, *id)));
+                self.receipt(user, ReceiptKind::Delivered, &ids);
+            }
             ClientFrame::Read { ids, .. } => self.receipt(user, ReceiptKind::Read, &ids),
             ClientFrame::Signal { to, payloads } => {
                 for p in payloads {
@@ -716,7 +735,7 @@ fn a_resend_cannot_fill_a_placeholder_of_another_chat() {
         id: lost,
         from: bob_id,
         from_device: bob_dev,
-        to: ann_id,
+        chat: direct(ann_id),
         at: 50,
         body: vec![1, 2, 3],
     })));
@@ -757,7 +776,7 @@ fn a_resend_cannot_fill_a_placeholder_of_another_chat() {
                     id: MessageId::new_v7(),
                     from: eve_id,
                     from_device: s.from_device,
-                    to: ann_id,
+                    chat: direct(ann_id),
                     at: 60,
                     body: s.body,
                 })));
@@ -825,6 +844,99 @@ fn refusals_fail_for_good_or_hold_and_retry() {
             .unwrap()
             .failed
     );
+}
+
+#[test]
+fn a_delivery_for_a_group_is_acked_and_ignored() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id, bob_dev) = (w.user(ann), w.user(bob), w.devices[bob].id);
+    let ann_dev = w.devices[ann].id;
+    let group = ConversationId::Group(GroupId::new_v7());
+    let id = MessageId::new_v7();
+    w.server.push(
+        ann_dev,
+        ServerFrame::Deliver(Delivery {
+            id,
+            from: bob_id,
+            from_device: bob_dev,
+            chat: group,
+            at: 5,
+            body: vec![1, 2, 3],
+        }),
+    );
+    w.settle();
+    assert!(
+        w.server.acks.borrow().contains(&(ann_dev, id)),
+        "acked, so it is not redelivered forever"
+    );
+    assert!(w.devices[ann].chat(group).is_empty(), "nothing stored");
+    assert!(
+        block_on(w.devices[ann].engine.store().known(&[id]))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(w.devices[ann].view().chats.get(group).is_none());
+    assert!(w.devices[ann].view().chats.get(direct(bob_id)).is_none());
+    let warnings = w.devices[ann].take(|e| match e {
+        Effect::Warn(text) if text.contains(&id.to_string()) => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(warnings.len(), 1, "said once in the console");
+    // Nothing was decrypted or asked for again: direct messages go on.
+    assert!(
+        w.server
+            .queues
+            .borrow()
+            .get(&bob_dev)
+            .is_none_or(VecDeque::is_empty)
+    );
+    w.devices[bob].send(ann_id, "still here");
+    w.settle();
+    assert_eq!(texts(&w.devices[ann].chat(direct(bob_id))), ["still here"]);
+}
+
+#[test]
+fn a_message_to_a_group_is_refused_by_the_server_and_marked_failed() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let group = ConversationId::Group(GroupId::new_v7());
+    let now = w.server.tick();
+    let msg = w.devices[ann]
+        .engine
+        .compose(MessageId::new_v7(), group, "hello all", now)
+        .unwrap();
+    let id = msg.id;
+    w.devices[ann].run(Input::Compose(msg));
+    w.settle();
+    let stored = w.devices[ann].chat(group);
+    assert_eq!(stored.len(), 1);
+    assert!(
+        stored[0].failed && stored[0].status == Status::Pending,
+        "failed for good: {:?}",
+        stored[0]
+    );
+    assert!(
+        w.devices[ann]
+            .take(|e| matches!(e, Effect::RetryIn(_)).then_some(()))
+            .is_empty(),
+        "not retried"
+    );
+    let refusals = |d: &mut Device| {
+        d.take(|e| match e {
+            Effect::Warn(text) if text.contains(&format!("{id} refused")) => Some(()),
+            _ => None,
+        })
+        .len()
+    };
+    assert_eq!(refusals(&mut w.devices[ann]), 1);
+    // A new connection does not send it again.
+    w.devices[ann].go_offline();
+    w.devices[ann].connect();
+    w.settle();
+    assert_eq!(refusals(&mut w.devices[ann]), 0);
+    assert!(w.devices[ann].chat(group)[0].failed);
 }
 
 #[test]

@@ -275,7 +275,8 @@ impl Runner {
         };
         let input = match frame {
             ServerFrame::Deliver(d) => {
-                if d.from != self.me {
+                // A message ends the sender's typing, which is about direct chats.
+                if d.from != self.me && matches!(d.chat, ConversationId::Direct(_)) {
                     self.typing.peer(d.from, false);
                 }
                 let mut jobs = self.jobs.borrow_mut();

@@ -3,20 +3,31 @@
 //! message from the server. A frame that decodes must re-encode to bytes
 //! that decode to the same frame (a field skipped when serialising, or a
 //! layout that depends on more than the value, would break that); the
-//! server's shape checks of a decoded signal must hold up too.
+//! server's shape checks of a decoded signal must hold up too. The server
+//! frame target also reads its input as a stored frame
+//! (`ServerFrame::decode_stored`, which takes the previous version too).
 
 use super::round_trip;
 use crate::engine::{Broken, Target, Verdict};
-use parley_protocol::ErrorCode;
 use parley_protocol::frame::{
     ClientFrame, Delivery, DevicePayload, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
+    VERSION,
 };
-use parley_protocol::validate;
+use parley_protocol::{ConversationId, ErrorCode, GroupId, validate};
 use uuid::Uuid;
 
-/// Tags and lengths that matter in these layouts: the version byte, the
-/// length of a UUID, an `Option`'s `Some`.
-const DICTIONARY: &[&[u8]] = &[&[1], &[16], &[0x10, 0, 0, 0], &[0x80, 0x80, 0x10]];
+/// The version before conversations, still read from storage.
+const PREVIOUS_VERSION: u8 = VERSION - 1;
+
+/// Tags and lengths that matter in these layouts: the version bytes, the
+/// length of a UUID, an `Option`'s `Some` (and a direct chat's tag).
+const DICTIONARY: &[&[u8]] = &[
+    &[VERSION],
+    &[PREVIOUS_VERSION],
+    &[16],
+    &[0x10, 0, 0, 0],
+    &[0x80, 0x80, 0x10],
+];
 
 /// Id `n`, of whichever kind the frame needs.
 fn id<T: From<Uuid>>(n: u128) -> T {
@@ -39,8 +50,13 @@ fn client_frames() -> Vec<ClientFrame> {
         ClientFrame::Ping { nonce: 77 },
         ClientFrame::Send {
             id: id(1),
-            to: id(2),
+            chat: ConversationId::Direct(id(2)),
             payloads: vec![payload(3, &[0; 120]), payload(4, b"\x01ciphertext")],
+        },
+        ClientFrame::Send {
+            id: id(10),
+            chat: ConversationId::Group(GroupId::from(Uuid::from_u128(11))),
+            payloads: Vec::new(),
         },
         ClientFrame::Ack {
             ids: vec![id(5), id(6)],
@@ -95,7 +111,7 @@ fn server_frames() -> Vec<ServerFrame> {
             id: id(1),
             from: id(2),
             from_device: id(4),
-            to: id(1),
+            chat: ConversationId::Direct(id(1)),
             at: 1_700_000_000_000,
             body: vec![1; 90],
         }),
@@ -157,13 +173,30 @@ impl Target for ClientFrames {
 
 struct ServerFrames;
 
+/// The bytes the previous version wrote for `frame`, as stored in queues:
+/// the same with the other version byte, except that a delivery named the
+/// peer user where a direct chat now has its tag (after the version, the
+/// variant and three uuids).
+fn previous_version(frame: &ServerFrame) -> Option<Vec<u8>> {
+    let mut bytes = frame.encode().ok()?;
+    bytes[0] = PREVIOUS_VERSION;
+    if let ServerFrame::Deliver(Delivery {
+        chat: ConversationId::Direct(_),
+        ..
+    }) = frame
+    {
+        bytes.remove(2 + 3 * 17);
+    }
+    Some(bytes)
+}
+
 impl Target for ServerFrames {
     fn seeds(&mut self) -> Vec<Vec<u8>> {
         // A frame that cannot encode fails the round trip instead.
-        server_frames()
-            .iter()
-            .filter_map(|frame| frame.encode().ok())
-            .collect()
+        let frames = server_frames();
+        let current = frames.iter().filter_map(|frame| frame.encode().ok());
+        let stored = frames.iter().filter_map(previous_version);
+        current.chain(stored).collect()
     }
 
     fn dictionary(&self) -> &'static [&'static [u8]] {
@@ -171,13 +204,32 @@ impl Target for ServerFrames {
     }
 
     fn check(&mut self, input: &[u8]) -> Result<Verdict, Broken> {
+        let stored = ServerFrame::decode_stored(input);
         let frame = match ServerFrame::decode(input) {
             Ok(frame) => frame,
             Err(err) => {
                 let _ = err.code();
-                return Ok(Verdict::Rejected);
+                // Only an earlier version may decode as stored and not live.
+                return match stored {
+                    Ok(frame) if input.first() == Some(&PREVIOUS_VERSION) => {
+                        // Upgraded: what the server sends on decodes the same.
+                        round_trip(&frame, ServerFrame::encode, ServerFrame::decode)?;
+                        Ok(Verdict::Accepted)
+                    }
+                    Ok(frame) => Err(Broken::new(
+                        "stored frames of this version decode like live ones",
+                        format!("{input:?} is refused live ({err}) but stored as {frame:?}"),
+                    )),
+                    Err(_) => Ok(Verdict::Rejected),
+                };
             }
         };
+        if stored.as_ref() != Ok(&frame) {
+            return Err(Broken::new(
+                "stored frames of this version decode like live ones",
+                format!("{frame:?} decodes stored as {stored:?}"),
+            ));
+        }
         round_trip(&frame, ServerFrame::encode, ServerFrame::decode)?;
         Ok(Verdict::Accepted)
     }

@@ -6,8 +6,8 @@ use crate::conn;
 use crate::seed;
 use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use parley_protocol::MessageId;
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
+use parley_protocol::{ConversationId, MessageId};
 use std::collections::HashSet;
 use std::time::Instant;
 use uuid::Uuid;
@@ -29,7 +29,7 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
             sent += 1;
             let frame = ClientFrame::Send {
                 id: MessageId::from_uuid(Uuid::from_u64_pair(7, sent as u64)),
-                to: recipient.user,
+                chat: ConversationId::Direct(recipient.user),
                 payloads: vec![DevicePayload {
                     device: recipient.device,
                     body: body.clone(),

@@ -18,8 +18,8 @@ use crate::sys::CpuSample;
 use anyhow::{Result, bail};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use parley_protocol::MessageId;
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
+use parley_protocol::{ConversationId, MessageId};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -144,7 +144,7 @@ async fn user(
                 body[..8].copy_from_slice(&stamp.to_le_bytes());
                 let frame = ClientFrame::Send {
                     id,
-                    to: peer.user,
+                    chat: ConversationId::Direct(peer.user),
                     payloads: vec![DevicePayload {
                         device: peer.device,
                         body: body.clone(),

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashSet};
 
 impl<S: Store, O: Outside> Engine<S, O> {
     /// Decrypts a batch of deliveries, stores them, answers and asks for
-    /// re-sends, then acks every id (redeliveries too).
+    /// re-sends, then acks every id (redeliveries, and group messages this
+    /// client cannot take yet, too).
     pub(super) async fn delivered(&mut self, batch: Vec<Delivery>) -> Result<(), EngineError> {
         if self.secure.is_none() {
             return Err(EngineError::NotLoaded);
@@ -32,7 +33,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
             if !skip.insert(d.id) {
                 continue;
             }
-            self.learn_name(if d.from == self.me { d.to } else { d.from });
+            let peer = match self.chat.conversation(d) {
+                ConversationId::Direct(peer) => peer,
+                ConversationId::Group(group) => {
+                    // Not supported yet: nothing is decrypted or stored, but
+                    // it is acked with the rest, so it is not redelivered
+                    // at every connect.
+                    self.warn(format!(
+                        "message {} from {} is for group {group}: groups are not supported yet",
+                        d.id, d.from
+                    ));
+                    continue;
+                }
+            };
+            self.learn_name(peer);
             let knows = self.secure.as_ref().is_some_and(|s| s.knows(d.from_device));
             if !knows && learnt.insert(d.from) {
                 self.refresh_devices(d.from).await?;
@@ -43,7 +57,6 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 Ok(plaintext) => Some(plaintext),
                 Err(err) => {
                     self.warn(format!("cannot decrypt {} from {}: {err}", d.id, d.from));
-                    let peer = if d.from == self.me { d.to } else { d.from };
                     ask.entry(peer).or_default().push(d.id);
                     None
                 }

@@ -52,19 +52,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let Some(text) = msg.body.text() else {
             return Ok(false);
         };
-        let ConversationId::Direct(peer) = msg.chat else {
-            self.warn(format!(
-                "message {} is for a group: not sendable yet",
-                msg.id
-            ));
-            return Ok(false);
-        };
         let content = Content::Text {
             text: text.to_owned(),
             composed_at: msg.composed_at,
         };
         match content.encode() {
-            Ok(plaintext) => self.send_encrypted(msg.id, peer, &plaintext).await,
+            Ok(plaintext) => self.send_encrypted(msg.id, msg.chat, &plaintext).await,
             Err(err) => {
                 self.warn(format!("cannot encode message {}: {err}", msg.id));
                 Ok(false)
@@ -72,16 +65,29 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
     }
 
+    /// Encrypts `plaintext` for every device of `chat` and this account's
+    /// other devices, and sends it as message `id`. False when it did not go.
     pub(super) async fn send_encrypted(
         &mut self,
         id: MessageId,
-        peer: UserId,
+        chat: ConversationId,
         plaintext: &[u8],
     ) -> Result<bool, EngineError> {
         // Offline: encrypting now would only burn ratchet steps.
         if !self.out.online() {
             return Ok(false);
         }
+        let ConversationId::Direct(peer) = chat else {
+            // Whose devices a group message goes to comes with groups. Until
+            // then the server refuses a group send for good, which marks the
+            // message failed; nothing is encrypted for it.
+            self.out.emit(Effect::Send(ClientFrame::Send {
+                id,
+                chat,
+                payloads: Vec::new(),
+            }));
+            return Ok(true);
+        };
         if self.secure.is_none() {
             return Err(EngineError::NotLoaded);
         }
@@ -110,11 +116,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         match secure.encrypt(&self.store, &targets, plaintext).await? {
             Ok(payloads) => {
-                self.out.emit(Effect::Send(ClientFrame::Send {
-                    id,
-                    to: peer,
-                    payloads,
-                }));
+                self.out
+                    .emit(Effect::Send(ClientFrame::Send { id, chat, payloads }));
                 Ok(true)
             }
             Err(err) => {
@@ -143,7 +146,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
         };
         let id = MessageId::new_v7();
         self.controls.insert(id, (peer, plaintext.clone()));
-        if !self.send_encrypted(id, peer, &plaintext).await? {
+        if !self
+            .send_encrypted(id, ConversationId::Direct(peer), &plaintext)
+            .await?
+        {
             self.controls.remove(&id);
         }
         Ok(())
@@ -176,7 +182,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
     pub(super) async fn resend(&mut self, id: MessageId) -> Result<(), EngineError> {
         store::set_meta(&self.store, super::DEVICES, self.chat.known_devices()).await?;
         if let Some((peer, plaintext)) = self.controls.get(&id).cloned() {
-            self.send_encrypted(id, peer, &plaintext).await?;
+            self.send_encrypted(id, ConversationId::Direct(peer), &plaintext)
+                .await?;
         } else if let Some(msg) = self.store.get(id).await?
             && msg.status == Status::Pending
             && !msg.failed
