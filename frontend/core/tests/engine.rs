@@ -1256,6 +1256,17 @@ fn presence_is_watched_for_chats_and_contacts_once_per_connection() {
             typing: true
         })
     );
+    assert_eq!(
+        immediate(ServerFrame::Pong { nonce: 7 }),
+        Ok(Immediate::Nothing)
+    );
+    assert!(matches!(
+        immediate(ServerFrame::Error {
+            code: ErrorCode::BadRequest,
+            message: "no".into()
+        }),
+        Ok(Immediate::Error { .. })
+    ));
     assert!(
         immediate(ServerFrame::Accepted {
             id: MessageId::new_v7(),
@@ -1290,4 +1301,23 @@ fn the_safety_number_is_the_same_on_both_sides() {
     });
     w.devices[ann].run(Input::Safety(bob_id));
     assert!(number(&mut w.devices[ann])[0].verified);
+}
+
+#[test]
+fn a_safety_number_that_cannot_be_computed_is_still_answered() {
+    let server = Rc::new(Server::default());
+    let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
+    let env = Env {
+        server,
+        device,
+        visible: Cell::new(true),
+        receipts: Cell::new(true),
+        effects: RefCell::new(Vec::new()),
+    };
+    // Not loaded yet: an error, but whoever asked gets an answer.
+    let mut engine = Engine::new(user, device, KEY, MemoryStore::new(), env);
+    let peer = UserId::new_v7();
+    assert!(block_on(engine.handle(Input::Safety(peer))).is_err());
+    let effects = engine.outside().effects.borrow();
+    assert!(effects.contains(&Effect::Safety { peer, safety: None }));
 }

@@ -403,9 +403,11 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
             Input::Verify { peer, verified } => self.verify(peer, verified).await,
             Input::Safety(peer) => {
-                let safety = self.safety(peer).await?;
+                // Answered even when it fails: someone waits for it.
+                let result = self.safety(peer).await;
+                let safety = result.as_ref().ok().cloned().flatten();
                 self.out.emit(Effect::Safety { peer, safety });
-                Ok(())
+                result.map(|_| ())
             }
             Input::Cards(cards) => self.remember(cards).await,
             Input::Contacts(cards) => {
