@@ -25,6 +25,7 @@ use peer::{Handlers, Peer};
 use ring::{Ringer, Tone};
 use serial::Serial;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -111,21 +112,9 @@ impl Controller {
             c.ui.error.set(Some(err.to_string()));
             return;
         }
-        c.ui.error.set(None);
-        c.refresh();
-        let controller = c.clone();
-        c.serial.run(async move {
-            let c = controller;
-            let Some(peer) = c.media_and_peer(id, video).await else {
-                return;
-            };
-            match peer.offer().await {
-                Ok(sdp) => {
-                    let actions = c.calls.borrow_mut().offer(id, sdp, now());
-                    c.apply(actions);
-                }
-                Err(err) => c.failed(id, &err),
-            }
+        c.set_up(id, video, move |c, peer| async move {
+            c.offer(&peer, id, |calls, sdp| calls.offer(id, sdp, now()))
+                .await;
         });
     }
 
@@ -144,23 +133,12 @@ impl Controller {
         let Ok((offer, early)) = c.calls.borrow_mut().accept(id, now()) else {
             return;
         };
-        c.ui.error.set(None);
-        c.refresh();
-        let controller = c.clone();
-        c.serial.run(async move {
-            let c = controller;
-            let Some(peer) = c.media_and_peer(id, video).await else {
+        c.set_up(id, video, move |c, peer| async move {
+            let Some(answer) = c.answer(&peer, id, &offer, true).await else {
                 return;
             };
-            let answer = match peer.answer(&offer, true).await {
-                Ok(Some(answer)) => answer,
-                Ok(None) => return,
-                Err(err) => return c.failed(id, &err),
-            };
             for candidate in &early {
-                if let Err(err) = peer.add_candidate(candidate).await {
-                    leptos::logging::warn!("call: a candidate was refused: {err:?}");
-                }
+                peer.add_candidate(candidate).await;
             }
             let actions = c.calls.borrow_mut().answered(id, answer);
             c.apply(actions);
@@ -215,11 +193,7 @@ impl Controller {
                 track.set_enabled(!muted);
             }
         }
-        c.ui.view.update(|v| {
-            if let Some(v) = v {
-                v.muted = muted;
-            }
-        });
+        c.update_view(|v| v.muted = muted);
         c.tell_media(view.id);
     }
 
@@ -241,11 +215,7 @@ impl Controller {
             for track in &video {
                 track.set_enabled(on);
             }
-            c.ui.view.update(|v| {
-                if let Some(v) = v {
-                    v.camera = on;
-                }
-            });
+            c.update_view(|v| v.camera = on);
             c.tell_media(view.id);
             return;
         }
@@ -278,19 +248,10 @@ impl Controller {
             };
             stream.add_track(&track);
             peer.add_track(&track, &stream);
-            c.ui.view.update(|v| {
-                if let Some(v) = v {
-                    v.camera = true;
-                }
-            });
+            c.update_view(|v| v.camera = true);
             c.ui.streams.update(|n| *n += 1);
-            match peer.offer().await {
-                Ok(sdp) => {
-                    let actions = c.calls.borrow().renegotiate(id, sdp);
-                    c.apply(actions);
-                }
-                Err(err) => c.failed(id, &err),
-            }
+            c.offer(&peer, id, |calls, sdp| calls.renegotiate(id, sdp))
+                .await;
         });
     }
 
@@ -349,6 +310,64 @@ impl Controller {
             })
     }
 
+    /// A call just started or accepted: on screen at once; then, in the
+    /// WebRTC queue, camera, microphone and the connection, and `first` (the
+    /// first negotiation step) on it.
+    fn set_up<F>(
+        self: &Rc<Self>,
+        id: CallId,
+        video: bool,
+        first: impl FnOnce(Rc<Self>, Rc<Peer>) -> F + 'static,
+    ) where
+        F: Future<Output = ()> + 'static,
+    {
+        self.ui.error.set(None);
+        self.refresh();
+        let c = self.clone();
+        self.serial.run(async move {
+            if let Some(peer) = c.media_and_peer(id, video).await {
+                first(c, peer).await;
+            }
+        });
+    }
+
+    /// Makes an offer on `peer` and gives it to the state machine through
+    /// `step` (a new call's offer, or a renegotiation's); a connection that
+    /// cannot make one ends the call.
+    async fn offer(
+        self: &Rc<Self>,
+        peer: &Peer,
+        id: CallId,
+        step: impl FnOnce(&mut Calls, String) -> Vec<Action>,
+    ) {
+        match peer.offer().await {
+            Ok(sdp) => {
+                let actions = step(&mut self.calls.borrow_mut(), sdp);
+                self.apply(actions);
+            }
+            Err(err) => self.failed(id, &err),
+        }
+    }
+
+    /// Answers the other side's `offer` on `peer` (`polite`: see
+    /// [`Peer::answer`]). `None` when ours won a clash, or when answering
+    /// failed, which ends the call.
+    async fn answer(
+        self: &Rc<Self>,
+        peer: &Peer,
+        id: CallId,
+        offer: &str,
+        polite: bool,
+    ) -> Option<String> {
+        match peer.answer(offer, polite).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                self.failed(id, &err);
+                None
+            }
+        }
+    }
+
     /// Opens camera and microphone for call `id` and a connection sending
     /// them; `None` when refused (the call ends, with the reason on screen)
     /// or when the call ended meanwhile.
@@ -377,11 +396,7 @@ impl Controller {
     fn set_local(&self, stream: MediaStream) {
         let camera = !media::tracks(&stream, "video").is_empty();
         *self.local.borrow_mut() = Some(stream);
-        self.ui.view.update(|v| {
-            if let Some(v) = v {
-                v.camera = camera;
-            }
-        });
+        self.update_view(|v| v.camera = camera);
         self.ui.streams.update(|n| *n += 1);
     }
 
@@ -481,13 +496,18 @@ impl Controller {
         }
         *self.remote.borrow_mut() = Some(stream);
         if track.kind() == "video" {
-            self.ui.view.update(|v| {
-                if let Some(v) = v {
-                    v.remote_video = true;
-                }
-            });
+            self.update_view(|v| v.remote_video = true);
         }
         self.ui.streams.update(|n| *n += 1);
+    }
+
+    /// Changes the call on screen, if there is one.
+    fn update_view(&self, change: impl FnOnce(&mut CallView)) {
+        self.ui.view.update(|v| {
+            if let Some(v) = v {
+                change(v);
+            }
+        });
     }
 
     fn failed(self: &Rc<Self>, id: CallId, err: &wasm_bindgen::JsValue) {
@@ -557,31 +577,23 @@ impl Controller {
                             return;
                         };
                         // The callee gives way when both renegotiate at once.
-                        match peer.answer(&sdp, !outgoing).await {
-                            Ok(Some(answer)) => {
-                                let actions = c.calls.borrow().reanswer(id, answer);
-                                c.apply(actions);
-                            }
-                            Ok(None) => {}
-                            Err(err) => c.failed(id, &err),
+                        if let Some(answer) = c.answer(&peer, id, &sdp, !outgoing).await {
+                            let actions = c.calls.borrow().reanswer(id, answer);
+                            c.apply(actions);
                         }
                     });
                 }
                 Action::AddCandidate(candidate) => {
                     let peer = self.peer.borrow().clone();
                     self.serial.run(async move {
-                        if let Some(peer) = peer
-                            && let Err(err) = peer.add_candidate(&candidate).await
-                        {
-                            leptos::logging::warn!("call: a candidate was refused: {err:?}");
+                        if let Some(peer) = peer {
+                            peer.add_candidate(&candidate).await;
                         }
                     });
                 }
-                Action::RemoteMedia { video, audio } => self.ui.view.update(|v| {
-                    if let Some(v) = v {
-                        v.remote_video = video;
-                        v.remote_audio = audio;
-                    }
+                Action::RemoteMedia { video, audio } => self.update_view(|v| {
+                    v.remote_video = video;
+                    v.remote_audio = audio;
                 }),
                 Action::Close => self.teardown(),
                 Action::Record(log) => {
@@ -603,11 +615,7 @@ impl Controller {
     /// The ended screen, cleared after a moment.
     fn show_ended(&self, log: &CallLog) {
         let text = ended_text(log);
-        self.ui.view.update(|v| {
-            if let Some(v) = v {
-                v.stage = Stage::Ended(text);
-            }
-        });
+        self.update_view(|v| v.stage = Stage::Ended(text));
         let id = log.call;
         let view = self.ui.view;
         set_timeout(

@@ -109,8 +109,8 @@ impl Peer {
 
     /// Creates an offer and makes it the local description.
     pub async fn offer(&self) -> Result<String, JsValue> {
-        let offer = JsFuture::from(self.pc.create_offer()).await?;
-        self.set_local(RtcSdpType::Offer, &sdp_of(&offer)).await
+        self.set_local(RtcSdpType::Offer, self.pc.create_offer())
+            .await
     }
 
     /// Takes the other side's offer and answers it. `polite`: on a clash
@@ -124,11 +124,8 @@ impl Peer {
             let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
             JsFuture::from(self.pc.set_local_description(&rollback)).await?;
         }
-        let remote = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-        remote.set_sdp(offer);
-        JsFuture::from(self.pc.set_remote_description(&remote)).await?;
-        let answer = JsFuture::from(self.pc.create_answer()).await?;
-        self.set_local(RtcSdpType::Answer, &sdp_of(&answer))
+        self.set_remote(RtcSdpType::Offer, offer).await?;
+        self.set_local(RtcSdpType::Answer, self.pc.create_answer())
             .await
             .map(Some)
     }
@@ -138,23 +135,21 @@ impl Peer {
         if self.pc.signaling_state() != RtcSignalingState::HaveLocalOffer {
             return Ok(());
         }
-        let remote = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        remote.set_sdp(sdp);
-        JsFuture::from(self.pc.set_remote_description(&remote)).await?;
-        Ok(())
+        self.set_remote(RtcSdpType::Answer, sdp).await
     }
 
-    /// Adds a trickled candidate of the other side.
-    pub async fn add_candidate(&self, candidate: &Candidate) -> Result<(), JsValue> {
+    /// Adds a trickled candidate of the other side. One refused is only
+    /// logged: the others may still connect.
+    pub async fn add_candidate(&self, candidate: &Candidate) {
         let init = RtcIceCandidateInit::new(&candidate.candidate);
         init.set_sdp_mid(candidate.sdp_mid.as_deref());
         init.set_sdp_m_line_index(candidate.sdp_m_line_index);
-        JsFuture::from(
-            self.pc
-                .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)),
-        )
-        .await?;
-        Ok(())
+        let added = self
+            .pc
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+        if let Err(err) = JsFuture::from(added).await {
+            leptos::logging::warn!("call: a candidate was refused: {err:?}");
+        }
     }
 
     /// Ends the connection (no more callbacks).
@@ -165,11 +160,22 @@ impl Peer {
         self.pc.close();
     }
 
-    async fn set_local(&self, kind: RtcSdpType, sdp: &str) -> Result<String, JsValue> {
-        let local = RtcSessionDescriptionInit::new(kind);
-        local.set_sdp(sdp);
-        JsFuture::from(self.pc.set_local_description(&local)).await?;
-        Ok(sdp.to_owned())
+    /// Makes the offer or answer `created` resolves to the local
+    /// description, and gives its SDP for the other side.
+    async fn set_local(
+        &self,
+        kind: RtcSdpType,
+        created: js_sys::Promise,
+    ) -> Result<String, JsValue> {
+        let sdp = sdp_of(&JsFuture::from(created).await?);
+        JsFuture::from(self.pc.set_local_description(&description(kind, &sdp))).await?;
+        Ok(sdp)
+    }
+
+    /// Takes the other side's offer or answer.
+    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), JsValue> {
+        JsFuture::from(self.pc.set_remote_description(&description(kind, sdp))).await?;
+        Ok(())
     }
 }
 
@@ -179,6 +185,12 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
+    let description = RtcSessionDescriptionInit::new(kind);
+    description.set_sdp(sdp);
+    description
 }
 
 fn sdp_of(description: &JsValue) -> String {

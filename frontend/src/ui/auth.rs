@@ -1,15 +1,15 @@
 //! Sign-in and sign-up, one screen with two modes.
 
-use crate::api;
+use crate::api::{self, ApiFailure};
 use crate::device::device_name;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::field::Field;
+use crate::ui::form::{BusyButton, FormError, Submission};
 use crate::ui::icons::{IconLock, Logo};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use parley_protocol::api::{RegisterRequest, SignInRequest};
 use parley_protocol::validate;
 
@@ -30,9 +30,7 @@ pub fn AuthScreen() -> impl IntoView {
     let handle = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let server_error = RwSignal::new(None::<String>);
+    let form = Submission::default();
 
     let handle_error = Signal::derive(move || {
         handle.with(|h| validate::normalize_handle(h).err().map(|e| e.message))
@@ -54,17 +52,14 @@ pub fn AuthScreen() -> impl IntoView {
 
     let switch_to = move |next: Mode| {
         mode.set(next);
-        attempted.set(false);
-        server_error.set(None);
+        form.attempted.set(false);
+        form.error.set(None);
     };
 
     let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
+        if !form.begin(&ev) {
             return;
         }
-        attempted.set(true);
-        server_error.set(None);
         let invalid = handle_error.with_untracked(Option::is_some)
             || name_error.with_untracked(Option::is_some)
             || password_error.with_untracked(Option::is_some);
@@ -91,18 +86,14 @@ pub fn AuthScreen() -> impl IntoView {
                 device_name,
             }),
         };
-        busy.set(true);
-        spawn_local(async move {
-            let result = match request {
+        let request = async move {
+            match request {
                 Ok(register) => api::register(&register).await,
                 Err(sign_in) => api::sign_in(&sign_in).await,
-            };
-            // Before `signed_in`: that unmounts this screen and its signals.
-            busy.set(false);
-            match result {
-                Ok(signed_in) => session.signed_in(signed_in),
-                Err(failure) => server_error.set(Some(failure.message())),
             }
+        };
+        form.send(request, ApiFailure::message, move |signed_in| {
+            session.signed_in(signed_in);
         });
     };
 
@@ -137,7 +128,7 @@ pub fn AuthScreen() -> impl IntoView {
                         error_id="error-handle"
                         value=handle
                         error=handle_error
-                        attempted=attempted
+                        attempted=form.attempted
                         autocomplete="username"
                         placeholder="+44 20 7946 0958 or alice"
                         hint="Phone numbers start with + and the country code."
@@ -149,7 +140,7 @@ pub fn AuthScreen() -> impl IntoView {
                             error_id="error-display-name"
                             value=display_name
                             error=name_error
-                            attempted=attempted
+                            attempted=form.attempted
                             autocomplete="name"
                             placeholder="How contacts will see you"
                         />
@@ -160,65 +151,42 @@ pub fn AuthScreen() -> impl IntoView {
                         error_id="error-password"
                         value=password
                         error=password_error
-                        attempted=attempted
+                        attempted=form.attempted
                         kind="password"
                         autocomplete=Signal::derive(move || {
                             if is_sign_up() { "new-password" } else { "current-password" }
                         })
                     />
-                    {move || {
-                        server_error
-                            .get()
-                            .map(|message| {
-                                view! {
-                                    <p class="form-error" role="alert" data-testid="auth-error">
-                                        {message}
-                                    </p>
-                                }
-                            })
-                    }}
-                    <button
-                        type="submit"
+                    <FormError error=form.error test_id="auth-error" />
+                    <BusyButton
                         class="btn btn-primary btn-block"
-                        data-testid="auth-submit"
-                        disabled=move || busy.get()
-                    >
-                        {move || match (busy.get(), is_sign_up()) {
-                            (true, true) => "Creating account…",
-                            (true, false) => "Signing in…",
-                            (false, true) => "Create account",
-                            (false, false) => "Sign in",
-                        }}
-                    </button>
+                        test_id="auth-submit"
+                        busy=form.busy
+                        label=Signal::derive(move || {
+                            if is_sign_up() { "Create account" } else { "Sign in" }
+                        })
+                        busy_label=Signal::derive(move || {
+                            if is_sign_up() { "Creating account…" } else { "Signing in…" }
+                        })
+                    />
                 </form>
                 <p class="auth-switch">
                     {move || {
-                        if is_sign_up() {
-                            view! {
-                                "Already have an account? "
-                                <button
-                                    type="button"
-                                    class="link"
-                                    data-testid="show-sign-in"
-                                    on:click=move |_| switch_to(Mode::SignIn)
-                                >
-                                    "Sign in"
-                                </button>
-                            }
-                                .into_any()
+                        let (question, test_id, label, next) = if is_sign_up() {
+                            ("Already have an account? ", "show-sign-in", "Sign in", Mode::SignIn)
                         } else {
-                            view! {
-                                "New to Parley? "
-                                <button
-                                    type="button"
-                                    class="link"
-                                    data-testid="show-sign-up"
-                                    on:click=move |_| switch_to(Mode::SignUp)
-                                >
-                                    "Create an account"
-                                </button>
-                            }
-                                .into_any()
+                            ("New to Parley? ", "show-sign-up", "Create an account", Mode::SignUp)
+                        };
+                        view! {
+                            {question}
+                            <button
+                                type="button"
+                                class="link"
+                                data-testid=test_id
+                                on:click=move |_| switch_to(next)
+                            >
+                                {label}
+                            </button>
                         }
                     }}
                 </p>

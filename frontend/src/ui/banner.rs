@@ -12,38 +12,67 @@ use leptos::prelude::*;
 pub fn StatusBanner() -> impl IntoView {
     let app = expect_context::<AppState>();
     let session = expect_context::<Session>();
-    move || {
-        match app.link.get() {
+    move || match app.link.get() {
         LinkStatus::Replaced => view! {
-            <div class="banner banner-warn" role="status" data-testid="replaced-banner">
-                <span>"Parley is open in another window."</span>
-                <button type="button" class="banner-action" on:click=move |_| session.reconnect_now()>
-                    "Use here"
-                </button>
-            </div>
+            <Banner
+                class="banner banner-warn"
+                test_id="replaced-banner"
+                text="Parley is open in another window."
+                action="Use here"
+                on_action=move || session.reconnect_now()
+            />
         }
         .into_any(),
         LinkStatus::Outdated => view! {
-            <div class="banner banner-warn" role="status" data-testid="outdated-banner">
-                <span>"A new version of Parley is available."</span>
-                <button type="button" class="banner-action" on:click=move |_| reload()>
-                    "Reload"
-                </button>
-            </div>
+            <Banner
+                class="banner banner-warn"
+                test_id="outdated-banner"
+                text="A new version of Parley is available."
+                action="Reload"
+                on_action=reload
+            />
         }
         .into_any(),
         _ if app.offline() => view! {
-            <div class="banner banner-offline" role="status" data-testid="offline-banner">
-                <IconOffline />
-                <span>"Offline — trying to reconnect…"</span>
-                <button type="button" class="banner-action" on:click=move |_| session.reconnect_now()>
-                    "Retry now"
-                </button>
-            </div>
+            <Banner
+                class="banner banner-offline"
+                test_id="offline-banner"
+                icon=view! { <IconOffline /> }.into_any()
+                text="Offline — trying to reconnect…"
+                action="Retry now"
+                on_action=move || session.reconnect_now()
+            />
         }
         .into_any(),
         _ => ().into_any(),
     }
+}
+
+/// One banner: what is wrong, and the button that deals with it.
+#[component]
+fn Banner(
+    /// `class` attribute.
+    class: &'static str,
+    /// `data-testid`.
+    test_id: &'static str,
+    /// An icon before the text.
+    #[prop(optional)]
+    icon: Option<AnyView>,
+    /// What is wrong.
+    text: &'static str,
+    /// What the button says.
+    action: &'static str,
+    /// What the button does.
+    on_action: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <div class=class role="status" data-testid=test_id>
+            {icon}
+            <span>{text}</span>
+            <button type="button" class="banner-action" on:click=move |_| on_action()>
+                {action}
+            </button>
+        </div>
     }
 }
 

@@ -6,6 +6,7 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::state::calls::{CallView, Stage};
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconHangUp, IconMic, IconMicOff, IconPhone, IconVideo, IconVideoOff};
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -110,65 +111,55 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
     let controls = move || {
         match stage.get() {
         Stage::Incoming => view! {
-            <button
-                type="button"
+            <IconButton
                 class="call-btn decline"
-                data-testid="decline-call"
-                title="Decline"
-                aria-label="Decline"
+                test_id="decline-call"
+                label="Decline"
                 on:click=move |_| {
-session.calls(|c| c.decline());
-}
+                    session.calls(|c| c.decline());
+                }
             >
                 <IconHangUp />
-            </button>
-            <button
-                type="button"
+            </IconButton>
+            <IconButton
                 class="call-btn accept"
-                data-testid="accept-call"
-                title="Accept"
-                aria-label="Accept"
+                test_id="accept-call"
+                label="Accept"
                 on:click=move |_| {
-session.calls(|c| c.accept());
-}
+                    session.calls(|c| c.accept());
+                }
             >
                 {move || if video_call.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconPhone /> }.into_any() }}
-            </button>
+            </IconButton>
         }
         .into_any(),
         Stage::Ended(_) => ().into_any(),
         _ => view! {
-            <button
-                type="button"
-                class="call-btn"
-                class:off=muted
-                data-testid="toggle-mute"
-                aria-pressed=move || muted.get().to_string()
-                title=move || if muted.get() { "Unmute" } else { "Mute" }
-                aria-label=move || if muted.get() { "Unmute" } else { "Mute" }
+            <CallToggle
+                test_id="toggle-mute"
+                off=muted
+                turn_on="Unmute"
+                turn_off="Mute"
+                off_icon=|| view! { <IconMicOff /> }
+                on_icon=|| view! { <IconMic /> }
                 on:click=move |_| {
-session.calls(|c| c.toggle_mute());
-}
-            >
-                {move || if muted.get() { view! { <IconMicOff /> }.into_any() } else { view! { <IconMic /> }.into_any() }}
-            </button>
-            <button
-                type="button"
-                class="call-btn"
-                class:off=move || !camera.get()
-                data-testid="toggle-camera"
+                    session.calls(|c| c.toggle_mute());
+                }
+            />
+            <CallToggle
+                test_id="toggle-camera"
+                off=Signal::derive(move || !camera.get())
+                turn_on="Turn camera on"
+                turn_off="Turn camera off"
+                off_icon=|| view! { <IconVideoOff /> }
+                on_icon=|| view! { <IconVideo /> }
                 // Adding video to a voice call is a renegotiation: only
                 // once the call is up.
                 prop:disabled=move || !video_call.get() && stage.get() != Stage::Active
-                aria-pressed=move || (!camera.get()).to_string()
-                title=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
-                aria-label=move || if camera.get() { "Turn camera off" } else { "Turn camera on" }
                 on:click=move |_| {
-session.calls(|c| c.toggle_camera());
-}
-            >
-                {move || if camera.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconVideoOff /> }.into_any() }}
-            </button>
+                    session.calls(|c| c.toggle_camera());
+                }
+            />
             <button
                 type="button"
                 class="call-btn decline"
@@ -176,8 +167,8 @@ session.calls(|c| c.toggle_camera());
                 title=move || if outgoing.get() && matches!(stage.get(), Stage::Calling | Stage::Ringing) { "Cancel" } else { "Hang up" }
                 aria-label="Hang up"
                 on:click=move |_| {
-session.calls(|c| c.hang_up());
-}
+                    session.calls(|c| c.hang_up());
+                }
             >
                 <IconHangUp />
             </button>
@@ -227,5 +218,39 @@ session.calls(|c| c.hang_up());
             />
             <div class="call-controls">{controls}</div>
         </div>
+    }
+}
+
+/// A call control that is on or off (the microphone, the camera): shown
+/// pressed while off, and named after what a click does.
+#[component]
+fn CallToggle(
+    /// `data-testid`.
+    test_id: &'static str,
+    /// Muted, or the camera off.
+    #[prop(into)]
+    off: Signal<bool>,
+    /// Its name while off.
+    turn_on: &'static str,
+    /// Its name while on.
+    turn_off: &'static str,
+    /// The icon while off.
+    #[prop(into)]
+    off_icon: ViewFn,
+    /// The icon while on.
+    #[prop(into)]
+    on_icon: ViewFn,
+) -> impl IntoView {
+    let label = Signal::derive(move || if off.get() { turn_on } else { turn_off });
+    view! {
+        <IconButton
+            class="call-btn"
+            test_id
+            label
+            class:off=move || off.get()
+            attr:aria-pressed=move || off.get().to_string()
+        >
+            {move || if off.get() { off_icon.run() } else { on_icon.run() }}
+        </IconButton>
     }
 }

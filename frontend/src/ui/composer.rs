@@ -2,6 +2,7 @@
 //! starts a new line. Whitespace-only text never sends.
 
 use crate::session::Session;
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconSend;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
@@ -63,17 +64,15 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     </p>
                 </Show>
             </div>
-            <button
-                type="button"
+            <IconButton
                 class="icon-btn send"
-                data-testid="send"
-                aria-label="Send"
-                title="Send"
-                disabled=move || !sendable.get()
+                test_id="send"
+                label="Send"
+                attr:disabled=move || !sendable.get()
                 on:click=move |_| send()
             >
                 <IconSend />
-            </button>
+            </IconButton>
         </footer>
     }
 }

@@ -5,12 +5,12 @@ use crate::api::{self, ApiFailure};
 use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconClose;
 use crate::ui::panel::PanelHeader;
 use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use parley_protocol::ConversationId;
 use parley_protocol::ErrorCode;
 use parley_protocol::api::{Contact, UserCard};
@@ -22,12 +22,11 @@ pub fn ContactsPanel() -> impl IntoView {
     let app = expect_context::<AppState>();
     let open_chat = expect_context::<Router>().chat;
     let handle = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let form = Submission::default();
+    let error = form.error;
 
     let add = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
+        if !form.begin(&ev) {
             return;
         }
         let typed = handle.get_untracked();
@@ -47,61 +46,48 @@ pub fn ContactsPanel() -> impl IntoView {
             ));
             return;
         }
-        error.set(None);
-        busy.set(true);
-        spawn_local(async move {
-            let outcome = add_contact(app, &normalized).await;
-            // The panel may have closed meanwhile: its signals may be gone.
-            let _ = busy.try_set(false);
-            match outcome {
-                Ok(contact) => {
-                    let _ = handle.try_set(String::new());
-                    let mut list = app.contacts.get_untracked();
-                    list.retain(|c| c.user.user_id != contact.user.user_id);
-                    list.push(contact);
-                    app.set_contacts(list);
-                }
-                Err(failure) => {
-                    let message = match failure.code() {
-                        Some(ErrorCode::NotFound) => {
-                            format!(
-                                "No one on Parley has the handle {}.",
-                                format::handle(&normalized)
-                            )
-                        }
-                        _ => failure.message(),
-                    };
-                    let _ = error.try_set(Some(message));
-                }
+        let explain = {
+            let normalized = normalized.clone();
+            move |failure: &ApiFailure| match failure.code() {
+                Some(ErrorCode::NotFound) => format!(
+                    "No one on Parley has the handle {}.",
+                    format::handle(&normalized)
+                ),
+                _ => failure.message(),
             }
+        };
+        let request = async move { add_contact(app, &normalized).await };
+        form.send(request, explain, move |contact| {
+            // The panel may have closed meanwhile: its signals may be gone.
+            let _ = handle.try_set(String::new());
+            let mut list = app.contacts.get_untracked();
+            list.retain(|c| c.user.user_id != contact.user.user_id);
+            list.push(contact);
+            app.set_contacts(list);
         });
     };
 
     let remove = move |user: UserCard| {
-        error.set(None);
-        spawn_local(async move {
-            let id = user.user_id;
-            match app
-                .authed(|t| async move { api::remove_contact(&t, id).await })
-                .await
-            {
-                Ok(()) => {
-                    let mut list = app.contacts.get_untracked();
-                    list.retain(|c| c.user.user_id != id);
-                    app.set_contacts(list);
-                    if open_chat.get_untracked() == Some(ConversationId::Direct(id)) {
-                        open_chat.set(None);
-                    }
+        let id = user.user_id;
+        form::send(
+            error,
+            app.authed(move |t| async move { api::remove_contact(&t, id).await }),
+            move |failure| {
+                format!(
+                    "Couldn't remove {}: {}",
+                    user.display_name,
+                    failure.message()
+                )
+            },
+            move |()| {
+                let mut list = app.contacts.get_untracked();
+                list.retain(|c| c.user.user_id != id);
+                app.set_contacts(list);
+                if open_chat.get_untracked() == Some(ConversationId::Direct(id)) {
+                    open_chat.set(None);
                 }
-                Err(failure) => {
-                    let _ = error.try_set(Some(format!(
-                        "Couldn't remove {}: {}",
-                        user.display_name,
-                        failure.message()
-                    )));
-                }
-            }
-        });
+            },
+        );
     };
 
     view! {
@@ -125,29 +111,18 @@ pub fn ContactsPanel() -> impl IntoView {
                             bind:value=handle
                             on:input=move |_| error.set(None)
                         />
-                        <button
-                            type="submit"
+                        <BusyButton
                             class="btn btn-primary"
-                            data-testid="contact-add"
-                            disabled=move || busy.get()
-                        >
-                            {move || if busy.get() { "Adding…" } else { "Add" }}
-                        </button>
+                            test_id="contact-add"
+                            busy=form.busy
+                            label="Add"
+                            busy_label="Adding…"
+                        />
                     </div>
                     <p class="field-hint" id="contact-hint">
                         "Use their exact phone number (with +country code) or username."
                     </p>
-                    {move || {
-                        error
-                            .get()
-                            .map(|message| {
-                                view! {
-                                    <p class="form-error" role="alert" data-testid="contact-error">
-                                        {message}
-                                    </p>
-                                }
-                            })
-                    }}
+                    <FormError error test_id="contact-error" />
                 </form>
                 <Show when=move || app.contacts.with(Vec::is_empty)>
                     <div class="empty-state empty-state-soft">

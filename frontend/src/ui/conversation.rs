@@ -8,6 +8,7 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::format;
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
 use crate::ui::messages::MessageList;
 use crate::ui::safety::SafetyPanel;
@@ -62,6 +63,9 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
             .into_any()
         }
     };
+    let call = move |video: bool| {
+        session.calls(|c| c.call(id, video));
+    };
     let in_call = move || {
         app.calls.view.with(|v| {
             v.as_ref()
@@ -69,84 +73,54 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
         })
     };
     view! {
-            <section class="conversation" data-testid="conversation">
-                <header class="conversation-header">
-                    <button
-                        type="button"
-                        class="icon-btn back"
-                        data-testid="back"
-                        title="Back"
-                        aria-label="Back"
-                        on:click=move |_| open_chat.set(None)
-                    >
-                        <IconBack />
-                    </button>
-                    <Avatar name=name seed=id size=Size::Medium />
-                    <div class="conversation-heading">
-                        <h2 data-testid="conversation-title">
-                            {move || name.get()}
-                            <Show when=move || ui.verified.with(|v| v.contains(&id))>
-                                <span class="verified-badge" data-testid="verified-badge" title="Verified">
-                                    <IconVerified />
-                                </span>
-                            </Show>
-                        </h2>
-                        {subtitle}
-                    </div>
-                    <button
-                        type="button"
-                        class="icon-btn"
-                        data-testid="call-video"
-                        title="Video call"
-                        aria-label="Video call"
-                        disabled=in_call
-                        on:click=move |_| {
-    session.calls(|c| c.call(id, true));
+        <section class="conversation" data-testid="conversation">
+            <header class="conversation-header">
+                <IconButton class="icon-btn back" test_id="back" label="Back" on:click=move |_| open_chat.set(None)>
+                    <IconBack />
+                </IconButton>
+                <Avatar name=name seed=id size=Size::Medium />
+                <div class="conversation-heading">
+                    <h2 data-testid="conversation-title">
+                        {move || name.get()}
+                        <Show when=move || ui.verified.with(|v| v.contains(&id))>
+                            <span class="verified-badge" data-testid="verified-badge" title="Verified">
+                                <IconVerified />
+                            </span>
+                        </Show>
+                    </h2>
+                    {subtitle}
+                </div>
+                <IconButton test_id="call-video" label="Video call" attr:disabled=in_call on:click=move |_| call(true)>
+                    <IconVideo />
+                </IconButton>
+                <IconButton test_id="call-voice" label="Voice call" attr:disabled=in_call on:click=move |_| call(false)>
+                    <IconPhone />
+                </IconButton>
+                <IconButton
+                    test_id="open-safety"
+                    label="Encryption and safety number"
+                    on:click=move |_| {
+                        session.messaging(|m| m.show_safety(true));
+                    }
+                >
+                    <IconLock />
+                </IconButton>
+            </header>
+            <MessageList stick />
+            <Show when=move || ui.held.with(|h| h.contains(&id))>
+                <p class="held-note" role="status" data-testid="recipient-full">
+                    {move || format!(
+                        "{} can't receive more messages right now. Yours are kept and will be sent when they can.",
+                        name.get()
+                    )}
+                </p>
+            </Show>
+            <Composer peer=id stick />
+            <Show when=move || ui.safety_open.get()>
+                <SafetyPanel peer=id name />
+            </Show>
+        </section>
     }
-                    >
-                        <IconVideo />
-                    </button>
-                    <button
-                        type="button"
-                        class="icon-btn"
-                        data-testid="call-voice"
-                        title="Voice call"
-                        aria-label="Voice call"
-                        disabled=in_call
-                        on:click=move |_| {
-    session.calls(|c| c.call(id, false));
-    }
-                    >
-                        <IconPhone />
-                    </button>
-                    <button
-                        type="button"
-                        class="icon-btn"
-                        data-testid="open-safety"
-                        title="Encryption and safety number"
-                        aria-label="Encryption and safety number"
-                        on:click=move |_| {
-    session.messaging(|m| m.show_safety(true));
-    }
-                    >
-                        <IconLock />
-                    </button>
-                </header>
-                <MessageList stick />
-                <Show when=move || ui.held.with(|h| h.contains(&id))>
-                    <p class="held-note" role="status" data-testid="recipient-full">
-                        {move || format!(
-                            "{} can't receive more messages right now. Yours are kept and will be sent when they can.",
-                            name.get()
-                        )}
-                    </p>
-                </Show>
-                <Composer peer=id stick />
-                <Show when=move || ui.safety_open.get()>
-                    <SafetyPanel peer=id name />
-                </Show>
-            </section>
-        }
 }
 
 /// `conversation-empty`: what the right pane shows with no chat open.

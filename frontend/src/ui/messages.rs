@@ -12,13 +12,11 @@
 
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::bubble::{SafetyPill, bubble};
 use crate::ui::claims;
 use crate::ui::format;
-use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
-use crate::ui::ticks;
 use leptos::html::Div;
 use leptos::prelude::*;
-use parley_client::call::Outcome;
 use parley_client::message::{Body, Message};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
@@ -192,128 +190,8 @@ fn render(row: Row) -> AnyView {
             </div>
         }
         .into_any(),
-        Row::Message(m) => bubble(&m).into_any(),
+        Row::Message(m) => bubble(&m),
     }
-}
-
-fn bubble(m: &Message) -> AnyView {
-    let session = expect_context::<Session>();
-    let text = match &m.body {
-        Body::SafetyChanged => {
-            return view! {
-                            <div class="notice-row">
-                                <button
-                                    type="button"
-                                    class="e2e-pill notice"
-                                    data-testid="safety-changed"
-                                    data-id=m.id.to_string()
-                                    on:click=move |_| {
-            session.messaging(|m| m.show_safety(true));
-            }
-                                >
-                                    <IconLock />
-                                    " "
-                                    {claims::SAFETY_CHANGED}
-                                </button>
-                            </div>
-                        }
-            .into_any();
-        }
-        Body::Waiting => {
-            return view! {
-                <div class="msg-row in">
-                    <div
-                        class="bubble waiting"
-                        data-testid="message-waiting"
-                        data-id=m.id.to_string()
-                        data-outgoing=m.outgoing.to_string()
-                    >
-                        <span class="message-text">
-                            <IconClock />
-                            " "
-                            {claims::WAITING}
-                        </span>
-                        <span class="message-meta">
-                            <time>{format::clock(m.composed_at)}</time>
-                        </span>
-                    </div>
-                </div>
-            }
-            .into_any();
-        }
-        Body::Call(log) => {
-            let log = log.clone();
-            let missed = matches!(
-                log.outcome,
-                Outcome::Missed | Outcome::NoAnswer | Outcome::Busy
-            );
-            let icon = if log.video {
-                view! { <IconVideo /> }.into_any()
-            } else {
-                view! { <IconPhone /> }.into_any()
-            };
-            let (peer, video) = (log.peer, log.video);
-            return view! {
-                            <div class=if m.outgoing { "msg-row out" } else { "msg-row in" }>
-                                <div
-                                    class="bubble call-event"
-                                    class:missed=missed
-                                    data-testid="call-event"
-                                    data-id=m.id.to_string()
-                                    data-outcome=format!("{:?}", log.outcome).to_lowercase()
-                                    data-outgoing=m.outgoing.to_string()
-                                >
-                                    <span class="call-event-icon">{icon}</span>
-                                    <span class="message-text" data-testid="call-event-text">
-                                        {log.summary()}
-                                    </span>
-                                    <button
-                                        type="button"
-                                        class="call-back"
-                                        data-testid="call-back"
-                                        title="Call back"
-                                        on:click=move |_| {
-            session.calls(|c| c.call(peer, video));
-            }
-                                    >
-                                        "Call back"
-                                    </button>
-                                    <span class="message-meta">
-                                        <time>{format::clock(m.composed_at)}</time>
-                                    </span>
-                                </div>
-                            </div>
-                        }
-            .into_any();
-        }
-        Body::Text(text) => text.clone(),
-    };
-    let side = if m.outgoing {
-        "msg-row out"
-    } else {
-        "msg-row in"
-    };
-    let tick = m.outgoing.then(|| ticks::of(m));
-    view! {
-        <div class=side>
-            <div
-                class="bubble"
-                class:failed=m.failed
-                data-testid="message"
-                data-id=m.id.to_string()
-                data-outgoing=m.outgoing.to_string()
-            >
-                <span class="message-text" data-testid="message-text">
-                    {text}
-                </span>
-                <span class="message-meta">
-                    <time>{format::clock(m.composed_at)}</time>
-                    {tick}
-                </span>
-            </div>
-        </div>
-    }
-    .into_any()
 }
 
 /// The first bubble whose bottom is below the top edge, and its offset.
@@ -350,19 +228,5 @@ fn find(el: &HtmlElement, id: &str) -> Option<HtmlElement> {
 /// The note at the top of a conversation about where messages are kept.
 #[component]
 pub fn ConversationNote() -> impl IntoView {
-    let session = expect_context::<Session>();
-    view! {
-            <button
-                type="button"
-                class="e2e-pill"
-                data-testid="e2e-note"
-                on:click=move |_| {
-    session.messaging(|m| m.show_safety(true));
-    }
-            >
-                <IconLock />
-                " "
-                {claims::CONVERSATION_NOTE}
-            </button>
-        }
+    view! { <SafetyPill class="e2e-pill" test_id="e2e-note" text=claims::CONVERSATION_NOTE /> }
 }

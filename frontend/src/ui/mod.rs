@@ -3,13 +3,16 @@
 pub mod auth;
 pub mod avatar;
 pub mod banner;
+pub mod bubble;
 pub mod call;
 pub mod claims;
 pub mod composer;
 pub mod contacts;
 pub mod conversation;
 pub mod field;
+pub mod form;
 pub mod format;
+pub mod icon_button;
 pub mod icons;
 pub mod messages;
 pub mod panel;

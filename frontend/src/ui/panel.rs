@@ -1,6 +1,7 @@
 //! The title bar of a sidebar panel (contacts, settings).
 
 use crate::router::{Panel, Router};
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconBack;
 use leptos::prelude::*;
 
@@ -17,16 +18,13 @@ pub fn PanelHeader(title: &'static str) -> impl IntoView {
     let test_id = move || open_chat.with(|c| if c.is_some() { "panel-close" } else { "back" });
     view! {
         <div class="panel-title">
-            <button
-                type="button"
-                class="icon-btn"
-                title="Back to chats"
-                aria-label="Back to chats"
-                data-testid=test_id
+            <IconButton
+                test_id=Signal::derive(test_id)
+                label="Back to chats"
                 on:click=move |_| panel.set(Panel::Chats)
             >
                 <IconBack />
-            </button>
+            </IconButton>
             <h2>{title}</h2>
         </div>
     }

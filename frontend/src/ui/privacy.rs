@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::state::{AppState, storage};
+use crate::ui::form::FormError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_protocol::api::{LastSeenVisibility, UpdateProfile};
@@ -52,31 +53,22 @@ pub fn PrivacyCard() -> impl IntoView {
     view! {
         <section class="card">
             <h3 class="card-title">"Privacy"</h3>
-            <label class="setting-row">
-                <span class="setting-text">
-                    <span class="setting-name">"Read receipts"</span>
-                    <span class="setting-hint">
-                        "When off, you won't send or receive read receipts."
-                    </span>
-                </span>
-                <input
-                    type="checkbox"
-                    class="switch"
-                    data-testid="read-receipts-toggle"
-                    prop:checked=receipts
-                    on:change=move |ev| {
-                        save(UpdateProfile {
-                            read_receipts: Some(event_target_checked(&ev)),
-                            ..UpdateProfile::default()
-                        })
-                    }
-                />
-            </label>
-            <label class="setting-row">
-                <span class="setting-text">
-                    <span class="setting-name">"Last seen & online"</span>
-                    <span class="setting-hint">"Who can see when you're online or were last seen."</span>
-                </span>
+            <SettingSwitch
+                name="Read receipts"
+                hint="When off, you won't send or receive read receipts."
+                test_id="read-receipts-toggle"
+                on=Signal::derive(receipts)
+                set=move |on| {
+                    save(UpdateProfile {
+                        read_receipts: Some(on),
+                        ..UpdateProfile::default()
+                    })
+                }
+            />
+            <SettingRow
+                name="Last seen & online"
+                hint="Who can see when you're online or were last seen."
+            >
                 <select
                     class="select"
                     data-testid="last-seen-select"
@@ -92,18 +84,12 @@ pub fn PrivacyCard() -> impl IntoView {
                     <option value="contacts">"My contacts"</option>
                     <option value="nobody">"Nobody"</option>
                 </select>
-            </label>
+            </SettingRow>
             <RelayCallsRow />
             <Show when=move || saved.get()>
                 <p class="saved" role="status" data-testid="privacy-saved">"✓ Saved"</p>
             </Show>
-            {move || {
-                error
-                    .get()
-                    .map(|message| {
-                        view! { <p class="form-error" role="alert">{message}</p> }
-                    })
-            }}
+            <FormError error />
         </section>
     }
 }
@@ -114,24 +100,54 @@ pub fn PrivacyCard() -> impl IntoView {
 fn RelayCallsRow() -> impl IntoView {
     let on = RwSignal::new(storage::relay_calls());
     view! {
+        <SettingSwitch
+            name="Protect IP address in calls"
+            hint="Calls from this browser go through the Parley server's relay, so the other person can't see your IP address. Call quality may be a little lower."
+            test_id="relay-calls-toggle"
+            on
+            set=move |value| {
+                storage::set_relay_calls(value);
+                on.set(value);
+            }
+        />
+    }
+}
+
+/// A setting's row: its name and hint, then its control (`children`).
+#[component]
+fn SettingRow(name: &'static str, hint: &'static str, children: Children) -> impl IntoView {
+    view! {
         <label class="setting-row">
             <span class="setting-text">
-                <span class="setting-name">"Protect IP address in calls"</span>
-                <span class="setting-hint">
-                    "Calls from this browser go through the Parley server's relay, so the other person can't see your IP address. Call quality may be a little lower."
-                </span>
+                <span class="setting-name">{name}</span>
+                <span class="setting-hint">{hint}</span>
             </span>
+            {children()}
+        </label>
+    }
+}
+
+/// A setting turned on or off with a switch (`test_id`).
+#[component]
+fn SettingSwitch(
+    name: &'static str,
+    hint: &'static str,
+    test_id: &'static str,
+    /// Whether it is on.
+    #[prop(into)]
+    on: Signal<bool>,
+    /// Called with the new state when flipped.
+    set: impl Fn(bool) + Send + 'static,
+) -> impl IntoView {
+    view! {
+        <SettingRow name hint>
             <input
                 type="checkbox"
                 class="switch"
-                data-testid="relay-calls-toggle"
+                data-testid=test_id
                 prop:checked=move || on.get()
-                on:change=move |ev| {
-                    let value = event_target_checked(&ev);
-                    storage::set_relay_calls(value);
-                    on.set(value);
-                }
+                on:change=move |ev| set(event_target_checked(&ev))
             />
-        </label>
+        </SettingRow>
     }
 }

@@ -6,6 +6,7 @@ use crate::messaging::Safety;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconLock, IconVerified};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -92,18 +93,15 @@ pub fn SafetyPanel(peer: UserId, name: Signal<String>) -> impl IntoView {
                         <IconLock />
                         " Encryption"
                     </h3>
-                    <button
-                        type="button"
-                        class="icon-btn"
-                        data-testid="close-safety"
-                        aria-label="Close"
-                        title="Close"
+                    <IconButton
+                        test_id="close-safety"
+                        label="Close"
                         on:click=move |_| {
-    session.messaging(|m| m.show_safety(false));
-    }
+                            session.messaging(|m| m.show_safety(false));
+                        }
                     >
                         "✕"
-                    </button>
+                    </IconButton>
                 </header>
                 <p class="safety-status" data-testid="safety-status">
                     {move || {

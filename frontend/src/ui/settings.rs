@@ -1,10 +1,11 @@
 //! `settings-panel`: the own profile, the signed-in devices, sign-out.
 
-use crate::api;
+use crate::api::{self, ApiFailure};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::field::Field;
+use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconDevice;
 use crate::ui::panel::PanelHeader;
@@ -52,10 +53,8 @@ fn ProfileCard() -> impl IntoView {
             .map(|p| p.about.clone())
             .unwrap_or_default(),
     );
-    let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let form = Submission::default();
     let saved = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
 
     let name_error = Signal::derive(move || {
         display_name.with(|n| validate::display_name(n).err().map(|e| e.message))
@@ -70,12 +69,9 @@ fn ProfileCard() -> impl IntoView {
     });
 
     let save = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
+        if !form.begin(&ev) {
             return;
         }
-        attempted.set(true);
-        error.set(None);
         let (Ok(name), Ok(about_text)) = (
             display_name.with_untracked(|n| validate::display_name(n)),
             about.with_untracked(|a| validate::about(a)),
@@ -87,30 +83,19 @@ fn ProfileCard() -> impl IntoView {
             about: Some(about_text),
             ..UpdateProfile::default()
         };
-        busy.set(true);
-        spawn_local(async move {
-            let result = app
-                .authed(|t| async move { api::update_me(&t, &update).await })
-                .await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(profile) => {
-                    let _ = display_name.try_set(profile.display_name.clone());
-                    let _ = about.try_set(profile.about.clone());
-                    app.set_profile(profile);
-                    // After the effect that clears `saved` on edits has seen
-                    // the fields change (effects run as microtasks).
-                    set_timeout(
-                        move || {
-                            let _ = saved.try_set(true);
-                        },
-                        std::time::Duration::ZERO,
-                    );
-                }
-                Err(failure) => {
-                    let _ = error.try_set(Some(failure.message()));
-                }
-            }
+        let request = app.authed(|t| async move { api::update_me(&t, &update).await });
+        form.send(request, ApiFailure::message, move |profile| {
+            let _ = display_name.try_set(profile.display_name.clone());
+            let _ = about.try_set(profile.about.clone());
+            app.set_profile(profile);
+            // After the effect that clears `saved` on edits has seen the
+            // fields change (effects run as microtasks).
+            set_timeout(
+                move || {
+                    let _ = saved.try_set(true);
+                },
+                std::time::Duration::ZERO,
+            );
         });
     };
 
@@ -133,7 +118,7 @@ fn ProfileCard() -> impl IntoView {
                     error_id="error-profile-display-name"
                     value=display_name
                     error=name_error
-                    attempted=attempted
+                    attempted=form.attempted
                     autocomplete="name"
                 />
                 <Field
@@ -142,29 +127,18 @@ fn ProfileCard() -> impl IntoView {
                     error_id="error-profile-about"
                     value=about
                     error=about_error
-                    attempted=attempted
+                    attempted=form.attempted
                     placeholder="A few words about you"
                 />
-                {move || {
-                    error
-                        .get()
-                        .map(|message| {
-                            view! {
-                                <p class="form-error" role="alert" data-testid="profile-error">
-                                    {message}
-                                </p>
-                            }
-                        })
-                }}
+                <FormError error=form.error test_id="profile-error" />
                 <div class="form-actions">
-                    <button
-                        type="submit"
+                    <BusyButton
                         class="btn btn-primary"
-                        data-testid="profile-save"
-                        disabled=move || busy.get()
-                    >
-                        {move || if busy.get() { "Saving…" } else { "Save" }}
-                    </button>
+                        test_id="profile-save"
+                        busy=form.busy
+                        label="Save"
+                        busy_label="Saving…"
+                    />
                     <Show when=move || saved.get()>
                         <span class="saved" role="status" data-testid="profile-saved">
                             "✓ Saved"
@@ -207,29 +181,19 @@ fn DevicesCard() -> impl IntoView {
     load();
 
     let revoke = move |device: Device| {
-        error.set(None);
-        spawn_local(async move {
-            let id = device.device_id;
-            match app
-                .authed(|t| async move { api::revoke_device(&t, id).await })
-                .await
-            {
-                Ok(()) => {
-                    let _ = devices.try_update(|state| {
-                        if let Devices::Loaded(list) = state {
-                            list.retain(|d| d.device_id != id);
-                        }
-                    });
-                }
-                Err(failure) => {
-                    let _ = error.try_set(Some(format!(
-                        "Couldn't sign out {}: {}",
-                        device.name,
-                        failure.message()
-                    )));
-                }
-            }
-        });
+        let id = device.device_id;
+        form::send(
+            error,
+            app.authed(move |t| async move { api::revoke_device(&t, id).await }),
+            move |failure| format!("Couldn't sign out {}: {}", device.name, failure.message()),
+            move |()| {
+                let _ = devices.try_update(|state| {
+                    if let Devices::Loaded(list) = state {
+                        list.retain(|d| d.device_id != id);
+                    }
+                });
+            },
+        );
     };
 
     let list = move || match devices.get() {
@@ -266,17 +230,7 @@ fn DevicesCard() -> impl IntoView {
                     <DeviceItem device revoke />
                 </For>
             </ul>
-            {move || {
-                error
-                    .get()
-                    .map(|message| {
-                        view! {
-                            <p class="form-error" role="alert" data-testid="device-error">
-                                {message}
-                            </p>
-                        }
-                    })
-            }}
+            <FormError error test_id="device-error" />
         </section>
     }
 }
@@ -338,18 +292,18 @@ fn SignOutCard() -> impl IntoView {
     let busy = RwSignal::new(false);
     view! {
         <section class="card">
-            <button
-                type="button"
+            <BusyButton
+                kind="button"
                 class="btn btn-danger btn-block"
-                data-testid="sign-out"
-                disabled=move || busy.get()
+                test_id="sign-out"
+                busy
+                label="Sign out"
+                busy_label="Signing out…"
                 on:click=move |_| {
                     busy.set(true);
                     spawn_local(session.sign_out());
                 }
-            >
-                {move || if busy.get() { "Signing out…" } else { "Sign out" }}
-            </button>
+            />
         </section>
     }
 }

@@ -6,6 +6,7 @@ use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::format;
+use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconChats, IconContacts, IconSettings};
 use crate::ui::ticks;
 use leptos::prelude::*;
@@ -25,9 +26,6 @@ pub fn SidebarHeader() -> impl IntoView {
         .session
         .with_untracked(|s| s.as_ref().map(|s| s.profile.user_id))
         .unwrap_or(UserId::from_uuid(uuid::Uuid::nil()));
-    let toggle = move |target: Panel| {
-        panel.update(|p| *p = if *p == target { Panel::Chats } else { target });
-    };
     view! {
         <header class="sidebar-header">
             <button
@@ -42,32 +40,37 @@ pub fn SidebarHeader() -> impl IntoView {
                 </span>
             </button>
             <div class="header-actions">
-                <button
-                    type="button"
-                    class="icon-btn"
-                    class:active=move || panel.get() == Panel::Contacts
-                    data-testid="open-contacts"
-                    title="Contacts"
-                    aria-label="Contacts"
-                    aria-pressed=move || (panel.get() == Panel::Contacts).to_string()
-                    on:click=move |_| toggle(Panel::Contacts)
-                >
+                <PanelToggle target=Panel::Contacts test_id="open-contacts" label="Contacts">
                     <IconContacts />
-                </button>
-                <button
-                    type="button"
-                    class="icon-btn"
-                    class:active=move || panel.get() == Panel::Settings
-                    data-testid="open-settings"
-                    title="Settings"
-                    aria-label="Settings"
-                    aria-pressed=move || (panel.get() == Panel::Settings).to_string()
-                    on:click=move |_| toggle(Panel::Settings)
-                >
+                </PanelToggle>
+                <PanelToggle target=Panel::Settings test_id="open-settings" label="Settings">
                     <IconSettings />
-                </button>
+                </PanelToggle>
             </div>
         </header>
+    }
+}
+
+/// A header button that opens its panel, or closes it when open.
+#[component]
+fn PanelToggle(
+    target: Panel,
+    test_id: &'static str,
+    label: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let panel = expect_context::<Router>().panel;
+    let open = move || panel.get() == target;
+    view! {
+        <IconButton
+            test_id
+            label
+            class:active=open
+            attr:aria-pressed=move || open().to_string()
+            on:click=move |_| panel.update(|p| *p = if *p == target { Panel::Chats } else { target })
+        >
+            {children()}
+        </IconButton>
     }
 }
 

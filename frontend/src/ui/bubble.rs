@@ -1,0 +1,186 @@
+//! One message of the list, drawn by its kind: a text, the placeholder for
+//! one that cannot be read yet, a finished call, or the notice that the
+//! safety number changed.
+
+use crate::session::Session;
+use crate::ui::claims;
+use crate::ui::format;
+use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
+use crate::ui::ticks;
+use leptos::prelude::*;
+use parley_client::call::{CallLog, Outcome};
+use parley_client::message::{Body, Message};
+
+/// The row for `m`.
+pub fn bubble(m: &Message) -> AnyView {
+    match &m.body {
+        Body::SafetyChanged => view! {
+            <div class="notice-row">
+                <SafetyPill
+                    class="e2e-pill notice"
+                    test_id="safety-changed"
+                    data_id=m.id.to_string()
+                    text=claims::SAFETY_CHANGED
+                />
+            </div>
+        }
+        .into_any(),
+        Body::Waiting => framed(
+            m,
+            Look {
+                side: "msg-row in",
+                class: "bubble waiting",
+                test_id: "message-waiting",
+                outcome: None,
+                ticks: false,
+            },
+            view! {
+                <span class="message-text">
+                    <IconClock />
+                    " "
+                    {claims::WAITING}
+                </span>
+            },
+        ),
+        Body::Call(log) => call_event(m, log),
+        Body::Text(text) => framed(
+            m,
+            Look {
+                side: side(m),
+                class: if m.failed { "bubble failed" } else { "bubble" },
+                test_id: "message",
+                outcome: None,
+                ticks: m.outgoing,
+            },
+            view! {
+                <span class="message-text" data-testid="message-text">
+                    {text.clone()}
+                </span>
+            },
+        ),
+    }
+}
+
+/// A finished call, with a button to call back.
+fn call_event(m: &Message, log: &CallLog) -> AnyView {
+    let session = expect_context::<Session>();
+    let missed = matches!(
+        log.outcome,
+        Outcome::Missed | Outcome::NoAnswer | Outcome::Busy
+    );
+    let icon = if log.video {
+        view! { <IconVideo /> }.into_any()
+    } else {
+        view! { <IconPhone /> }.into_any()
+    };
+    let (peer, video) = (log.peer, log.video);
+    let look = Look {
+        side: side(m),
+        class: if missed {
+            "bubble call-event missed"
+        } else {
+            "bubble call-event"
+        },
+        test_id: "call-event",
+        outcome: Some(format!("{:?}", log.outcome).to_lowercase()),
+        ticks: false,
+    };
+    framed(
+        m,
+        look,
+        view! {
+            <span class="call-event-icon">{icon}</span>
+            <span class="message-text" data-testid="call-event-text">
+                {log.summary()}
+            </span>
+            <button
+                type="button"
+                class="call-back"
+                data-testid="call-back"
+                title="Call back"
+                on:click=move |_| {
+                    session.calls(|c| c.call(peer, video));
+                }
+            >
+                "Call back"
+            </button>
+        },
+    )
+}
+
+/// What sets one kind of bubble apart; [`framed`] draws the rest.
+struct Look {
+    /// `msg-row in` or `msg-row out`.
+    side: &'static str,
+    /// The bubble's classes.
+    class: &'static str,
+    /// Its `data-testid`.
+    test_id: &'static str,
+    /// How a call ended (`data-outcome`).
+    outcome: Option<String>,
+    /// Own ticks after the time.
+    ticks: bool,
+}
+
+/// What every bubble shares: its row, the ids the list scrolls by
+/// (`data-id`), and the time under `content`.
+fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView {
+    let tick = look.ticks.then(|| ticks::of(m));
+    view! {
+        <div class=look.side>
+            <div
+                class=look.class
+                data-testid=look.test_id
+                data-id=m.id.to_string()
+                data-outcome=look.outcome
+                data-outgoing=m.outgoing.to_string()
+            >
+                {content}
+                <span class="message-meta">
+                    <time>{format::clock(m.composed_at)}</time>
+                    {tick}
+                </span>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+fn side(m: &Message) -> &'static str {
+    if m.outgoing {
+        "msg-row out"
+    } else {
+        "msg-row in"
+    }
+}
+
+/// A note about end-to-end encryption that opens the safety panel.
+#[component]
+pub fn SafetyPill(
+    /// `class` attribute.
+    class: &'static str,
+    /// `data-testid`.
+    test_id: &'static str,
+    /// The message it stands for (`data-id`), when it is one.
+    #[prop(optional)]
+    data_id: Option<String>,
+    /// What it says.
+    text: &'static str,
+) -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <button
+            type="button"
+            class=class
+            data-testid=test_id
+            data-id=data_id
+            on:click=move |_| {
+                session.messaging(|m| m.show_safety(true));
+            }
+        >
+            <IconLock />
+            " "
+            {text}
+        </button>
+    }
+}
