@@ -49,7 +49,10 @@ pub enum Event {
         user: UserId,
     },
     /// A message was committed to the queue of a device that no socket here
-    /// took it on (it is offline, or its socket was closing).
+    /// took it on (it is offline, or its socket was closing). Published on
+    /// the send path before the sender's `Accepted`: a subscriber must hand
+    /// slow work (a push, a message to another node) to a task of its own
+    /// and return no reaction, or every offline send waits for it.
     MessageQueued {
         /// The device.
         device: DeviceId,

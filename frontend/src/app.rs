@@ -17,7 +17,14 @@ pub fn App() -> impl IntoView {
     let session = Session::restore(app);
     provide_context(app);
     provide_context(session);
-    provide_context(Router::start());
+    let router = Router::start();
+    provide_context(router);
+    // A chat of the last account is not the next one's to open.
+    Effect::new(move |_| {
+        if app.session.with(Option::is_none) {
+            router.chat.set(None);
+        }
+    });
     listen_to_the_browser(app, session);
     // Only flips when signing in or out, not on every profile change, so the
     // main screen is not rebuilt when the cached profile is refreshed.

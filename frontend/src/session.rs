@@ -146,14 +146,21 @@ impl Session {
                 }),
             }
         };
-        let socket = Socket::connect(signed_in.token, handlers);
+        let socket = Socket::connect(signed_in.token.clone(), handlers);
         let signal_slot = calls_slot.clone();
         let on_signal: SignalSink = Rc::new(move |from, device, plaintext| {
             if let Some(calls) = signal_slot.borrow().upgrade() {
                 calls.on_signal(from, device, &plaintext);
             }
         });
-        let messenger = Rc::new(Messenger::start(app, socket.clone(), me, device, on_signal));
+        let messenger = Rc::new(Messenger::start(
+            app,
+            signed_in.token.clone(),
+            socket.clone(),
+            me,
+            device,
+            on_signal,
+        ));
         let calls = Controller::start(app, messenger.clone(), me, device);
         *messenger_slot.borrow_mut() = Rc::downgrade(&messenger);
         *calls_slot.borrow_mut() = Rc::downgrade(&calls);

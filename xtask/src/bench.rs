@@ -201,7 +201,7 @@ fn browser(
     scale: f64,
 ) -> Result<Vec<serde_json::Value>> {
     say("browser: building the web client");
-    let dist = crate::build::trunk_build(ws)?;
+    let dist = crate::build::trunk_build(ws, crate::build::Client::Release)?;
     let e2e = ws.root.join("e2e");
     let outputs = ["crypto-bench.json", "calls-bench.json"].map(|f| e2e.join("output").join(f));
     for out in &outputs {

@@ -72,14 +72,27 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// What the client is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// What people run.
+    Release,
+    /// The same, plus the hooks the browser suite calls (the core's store
+    /// suite on IndexedDB), which people need not download.
+    WithTestHooks,
+}
+
 /// `trunk build --release`, with `node_modules/.bin` (wasm-opt 132) first on PATH and
 /// offline (a missing tool is an error, never a download). Returns the output directory.
-pub fn trunk_build(ws: &Workspace) -> Result<PathBuf> {
+pub fn trunk_build(ws: &Workspace, client: Client) -> Result<PathBuf> {
     let dirs = trunk_dirs(ws)?;
     let mut cmd = ws.command("trunk")?;
     cmd.current_dir(&dirs.work_dir)
         .args(["build", "--release"])
         .env("TRUNK_OFFLINE", "true");
+    if client == Client::WithTestHooks {
+        cmd.args(["--features", "test-hooks"]);
+    }
     run(&mut cmd)?;
     if !dirs.dist.join("index.html").is_file() {
         bail!(

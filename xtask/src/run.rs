@@ -123,7 +123,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     )?;
     process::check_interrupted()?;
     build::cargo_fetch(&ws)?;
-    let dist = build::trunk_build(&ws)?;
+    let dist = build::trunk_build(&ws, build::Client::Release)?;
     process::check_interrupted()?;
     let server = build::server(&ws, true)?;
     process::check_interrupted()?;

@@ -117,6 +117,7 @@ fn run_all(tally: &mut Tally) -> Result<()> {
             FRONTEND,
             "--target",
             "wasm32-unknown-unknown",
+            "--all-features",
             "--",
             "-D",
             "warnings",
@@ -133,7 +134,7 @@ fn run_all(tally: &mut Tally) -> Result<()> {
     cargo_test(&ws, tally, &cluster.url(Some("postgres")))?;
 
     say("building the client and the server for the browser tests");
-    let client = build::trunk_build(&ws);
+    let client = build::trunk_build(&ws, build::Client::WithTestHooks);
     check_interrupted()?;
     let server = build::server(&ws, false);
     check_interrupted()?;

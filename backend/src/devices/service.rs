@@ -37,17 +37,19 @@ pub(super) async fn removed(
     reason: Removal,
 ) -> ApiResult<()> {
     let events = &state.events;
-    events
+    // Both go out whatever the first one's subscribers answer: a removed
+    // device's socket must close even if telling its watchers failed.
+    let changed = events
         .publish(Event::DevicesChanged { user })
         .settled()
-        .await?;
-    events
+        .await;
+    let removed = events
         .publish(Event::DeviceRemoved {
             user,
             device,
             reason,
         })
         .settled()
-        .await?;
-    Ok(())
+        .await;
+    Ok(changed.and(removed)?)
 }

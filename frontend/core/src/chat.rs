@@ -94,6 +94,9 @@ pub enum Incoming {
     Resent(Message),
 }
 
+/// How far a sender's clock may run ahead of the server's.
+const MAX_CLOCK_AHEAD: Millis = 24 * 3600 * 1000;
+
 /// A new outgoing text message written on `device`, pending in the outbox.
 /// The text is trimmed and checked against the content limits.
 pub fn compose(
@@ -201,12 +204,17 @@ impl Chat {
     pub fn incoming(&self, d: &Delivery, plaintext: Option<&[u8]>) -> Incoming {
         let outgoing = d.from == self.me;
         let chat = self.conversation(d);
+        // The sender's clock orders the chat, but it is the sender's word:
+        // kept between the epoch and a day past the server's time, so no
+        // one can pin a message above all others, or write a time the
+        // browser's storage cannot hold (beyond 2^53).
+        let clamp = |at: Millis| at.clamp(0, d.at.saturating_add(MAX_CLOCK_AHEAD));
         let message = |body: Body, composed_at: Millis| Message {
             id: d.id,
             chat,
             outgoing,
             from_device: d.from_device,
-            composed_at,
+            composed_at: clamp(composed_at),
             server_at: Some(d.at),
             status: Status::Sent,
             seen: outgoing,
@@ -508,5 +516,24 @@ mod tests {
             chat.compose(id(), ConversationId::Direct(id()), &text, 0),
             Err(ContentError::TooLong)
         );
+    }
+
+    #[test]
+    fn a_senders_clock_is_kept_within_bounds() {
+        let (me, my_phone, bob, bob_phone) = (id(), id(), id(), id());
+        let chat = Chat::new(me, my_phone);
+        let d = delivery(bob, bob_phone, me, 1_000);
+        for (claimed, kept) in [(i64::MAX, 1_000 + MAX_CLOCK_AHEAD), (-5, 0), (900, 900)] {
+            let body = Content::Text {
+                text: "t".into(),
+                composed_at: claimed,
+            }
+            .encode()
+            .unwrap();
+            let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
+                panic!()
+            };
+            assert_eq!(m.composed_at, kept, "{claimed}");
+        }
     }
 }

@@ -68,6 +68,9 @@ pub struct StoredCrypto {
 /// What changed in the encryption state since the last save.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CryptoChanges {
+    /// Drop every stored entry first: a new identity replaces whatever an
+    /// earlier one (another device id) left behind, sessions included.
+    pub reset: bool,
     /// The sealed account, when it changed (keys published or used).
     pub account: Option<String>,
     /// Per peer device: its sealed sessions, or `None` when forgotten.
@@ -77,7 +80,7 @@ pub struct CryptoChanges {
 impl CryptoChanges {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.account.is_none() && self.peers.is_empty()
+        !self.reset && self.account.is_none() && self.peers.is_empty()
     }
 }
 
@@ -97,6 +100,8 @@ pub struct Machine {
     /// used up) and the peers whose pin or sessions moved.
     account_changed: bool,
     changed: BTreeSet<DeviceId>,
+    /// A new identity: the next save replaces everything stored.
+    reset: bool,
 }
 
 impl std::fmt::Debug for Machine {
@@ -164,6 +169,7 @@ impl Machine {
             peers: HashMap::new(),
             account_changed: true,
             changed: BTreeSet::new(),
+            reset: true,
         }
     }
 
@@ -417,9 +423,23 @@ impl Machine {
             };
             peers.push((device, entry));
         }
+        let reset = std::mem::take(&mut self.reset);
         self.account_changed = false;
         self.changed.clear();
-        Ok(CryptoChanges { account, peers })
+        Ok(CryptoChanges {
+            reset,
+            account,
+            peers,
+        })
+    }
+
+    /// A save of `changes` failed: mark them changed again, so the next
+    /// save writes them.
+    pub fn unsaved(&mut self, changes: &CryptoChanges) {
+        self.reset |= changes.reset;
+        self.account_changed |= changes.account.is_some();
+        self.changed
+            .extend(changes.peers.iter().map(|(device, _)| *device));
     }
 
     /// Restores a state saved through [`Machine::take_changes`], or in the
@@ -434,25 +454,40 @@ impl Machine {
             let mut machine = Self::unpickle(legacy, key)?;
             machine.account_changed = true;
             machine.changed = machine.peers.keys().copied().collect();
+            machine.reset = true;
             return Ok(Some(machine));
         };
-        let account: StoredAccount =
+        let sealed: StoredAccount =
             serde_json::from_str(account).map_err(|_| CryptoError::BadPickle)?;
+        let account = Account::from_pickle(
+            AccountPickle::from_encrypted(&sealed.account, key)
+                .map_err(|_| CryptoError::BadPickle)?,
+        );
+        // One damaged peer entry costs that device's sessions (the next
+        // message starts a new one), not the whole identity.
         let mut peers = HashMap::new();
+        let mut changed = BTreeSet::new();
         for entry in &stored.peers {
-            let peer: StoredPeer =
-                serde_json::from_str(entry).map_err(|_| CryptoError::BadPickle)?;
-            peers.insert(peer.device, Peer::unseal(&peer, key)?);
+            let Ok(peer) = serde_json::from_str::<StoredPeer>(entry) else {
+                continue;
+            };
+            match Peer::unseal(&peer, key) {
+                Ok(unsealed) => {
+                    peers.insert(peer.device, unsealed);
+                }
+                // Not in `peers`: the next save deletes the entry.
+                Err(_) => {
+                    changed.insert(peer.device);
+                }
+            }
         }
         Ok(Some(Self {
-            device: account.device,
-            account: Account::from_pickle(
-                AccountPickle::from_encrypted(&account.account, key)
-                    .map_err(|_| CryptoError::BadPickle)?,
-            ),
+            device: sealed.device,
+            account,
             peers,
             account_changed: false,
-            changed: BTreeSet::new(),
+            changed,
+            reset: false,
         }))
     }
 
@@ -486,6 +521,7 @@ impl Machine {
             peers,
             account_changed: false,
             changed: BTreeSet::new(),
+            reset: false,
         })
     }
 }

@@ -89,13 +89,17 @@ impl ChatList {
     }
 
     /// A stored message changed (ticks, failure): refresh the preview.
-    pub fn changed(&mut self, msg: &Message) {
+    /// Returns whether the list changed (only a chat's newest message shows).
+    pub fn changed(&mut self, msg: &Message) -> bool {
         if let Some(row) = self.rows.iter_mut().find(|r| r.chat == msg.chat)
             && let Some(last) = &mut row.last
             && last.id == msg.id
+            && last != msg
         {
             *last = msg.clone();
+            return true;
         }
+        false
     }
 
     /// Moves the preview's ticks forward if it is one of `ids`.

@@ -193,6 +193,8 @@ struct Env {
     device: DeviceId,
     visible: Cell<bool>,
     receipts: Cell<bool>,
+    /// The chat on screen (set when a test opens one).
+    showing: Cell<Option<ConversationId>>,
     effects: RefCell<Vec<Effect>>,
 }
 
@@ -205,6 +207,9 @@ impl Outside for Env {
     }
     fn visible(&self) -> bool {
         self.visible.get()
+    }
+    fn showing(&self) -> Option<ConversationId> {
+        self.showing.get()
     }
     fn read_receipts(&self) -> bool {
         self.receipts.get()
@@ -309,6 +314,10 @@ impl Device {
     }
 
     fn run(&mut self, input: Input) {
+        // The screen switches at once; the engine follows in order.
+        if let Input::Open(chat) = &input {
+            self.env().showing.set(*chat);
+        }
         block_on(self.engine.handle(input)).unwrap();
         self.flush();
     }
@@ -437,6 +446,7 @@ impl World {
             device: id,
             visible: Cell::new(true),
             receipts: Cell::new(true),
+            showing: Cell::new(None),
             effects: RefCell::new(Vec::new()),
         };
         let mut device = Device {
@@ -703,6 +713,7 @@ fn an_undecryptable_message_waits_and_is_filled_by_a_resend() {
     }
     let crypto = block_on(store.crypto()).unwrap();
     block_on(stale.save_crypto(&parley_client::store::CryptoChanges {
+        reset: false,
         account: crypto.account.clone(),
         peers: Vec::new(),
     }))
@@ -1051,6 +1062,7 @@ fn an_unreadable_state_asks_to_sign_in_again() {
         device,
         visible: Cell::new(true),
         receipts: Cell::new(true),
+        showing: Cell::new(None),
         effects: RefCell::new(Vec::new()),
     };
     let mut engine = Engine::new(user, device, KEY, store, env);
@@ -1312,6 +1324,7 @@ fn a_safety_number_that_cannot_be_computed_is_still_answered() {
         device,
         visible: Cell::new(true),
         receipts: Cell::new(true),
+        showing: Cell::new(None),
         effects: RefCell::new(Vec::new()),
     };
     // Not loaded yet: an error, but whoever asked gets an answer.
@@ -1320,4 +1333,52 @@ fn a_safety_number_that_cannot_be_computed_is_still_answered() {
     assert!(block_on(engine.handle(Input::Safety(peer))).is_err());
     let effects = engine.outside().effects.borrow();
     assert!(effects.contains(&Effect::Safety { peer, safety: None }));
+}
+
+#[test]
+fn a_new_identity_on_an_old_store_starts_new_sessions() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[ann].send(bob_id, "from the old device");
+    w.settle();
+    // The database outlived a sign-out; the next sign-in is a new device id.
+    let old = w.devices.remove(ann);
+    let store = old.engine.into_store();
+    w.server.devices.borrow_mut().insert(ann_id, Vec::new());
+    let ann = w.sign_in_with(Some(ann_id), store, None);
+    let bob = bob - 1;
+    w.devices[ann].send(bob_id, "from the new device");
+    w.settle();
+    let at_bob = w.devices[bob].chat(direct(ann_id));
+    assert_eq!(
+        texts(&at_bob),
+        ["from the old device", "from the new device"],
+        "no session of the old identity was reused"
+    );
+    let crypto = block_on(w.devices[ann].engine.store().crypto()).unwrap();
+    assert_eq!(
+        crypto.peers.len(),
+        1,
+        "only the new identity's session is kept"
+    );
+}
+
+#[test]
+fn nothing_is_read_for_a_chat_the_person_has_left() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    // Bob switched away; the engine has not run that input yet.
+    w.devices[bob].env().showing.set(None);
+    let id = w.devices[ann].send(bob_id, "while you looked elsewhere");
+    w.settle();
+    assert!(!w.devices[bob].chat(direct(ann_id))[0].seen);
+    assert_eq!(
+        status_of(&w.devices[ann], direct(bob_id), id),
+        Status::Delivered
+    );
 }

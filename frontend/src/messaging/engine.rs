@@ -35,6 +35,9 @@ pub type SignalSink = Rc<dyn Fn(UserId, DeviceId, Vec<u8>)>;
 /// The engine's outside world in a browser tab.
 pub struct Browser {
     app: AppState,
+    /// The session this engine belongs to: its REST calls go out with this
+    /// token only, never with a later session's.
+    token: String,
     link: Socket,
     runner: Weak<Runner>,
     on_signal: SignalSink,
@@ -54,6 +57,8 @@ pub struct Runner {
     wipe: Cell<bool>,
     me: UserId,
     retry: RefCell<Option<TimeoutHandle>>,
+    /// Failed attempts to read the store, for the back-off.
+    load_failures: Cell<u32>,
     /// Callers of [`Runner::safety`] waiting for the engine's answer.
     safety: RefCell<HashMap<UserId, Vec<oneshot::Sender<Option<Safety>>>>>,
     /// Resolved once the queue is empty (see [`Runner::flushed`]).
@@ -83,6 +88,14 @@ impl Outside for Browser {
         document().visibility_state() == VisibilityState::Visible
     }
 
+    fn showing(&self) -> Option<ConversationId> {
+        self.app
+            .messaging
+            .open
+            .get_untracked()
+            .map(ConversationId::Direct)
+    }
+
     fn read_receipts(&self) -> bool {
         self.app
             .session
@@ -90,6 +103,11 @@ impl Outside for Browser {
     }
 
     fn emit(&self, effect: Effect) {
+        // A stopped engine finishes its input, but acts no more: the next
+        // session's signals and calls are not its business.
+        if self.runner.upgrade().is_none_or(|r| r.stopped.get()) {
+            return;
+        }
         match effect {
             Effect::Send(frame) => {
                 self.link.send(&frame);
@@ -100,10 +118,10 @@ impl Outside for Browser {
                 }
             }
             Effect::FetchCard(user) => {
-                let (app, runner) = (self.app, self.runner.clone());
+                let (app, runner, token) = (self.app, self.runner.clone(), self.token.clone());
                 spawn_local(async move {
                     let card = app
-                        .authed(|t| async move { api::user(&t, user).await })
+                        .authed_as(&token, |t| async move { api::user(&t, user).await })
                         .await;
                     if let (Ok(card), Some(runner)) = (card, runner.upgrade()) {
                         runner.push(Input::Cards(vec![card]));
@@ -135,21 +153,26 @@ impl Outside for Browser {
 
     async fn user_keys(&self, user: UserId) -> Result<Vec<DeviceKeys>, Unreachable> {
         self.app
-            .authed(|t| async move { api::user_keys(&t, user).await })
+            .authed_as(
+                &self.token,
+                |t| async move { api::user_keys(&t, user).await },
+            )
             .await
             .map_err(failed)
     }
 
     async fn claim_keys(&self, devices: Vec<DeviceId>) -> Result<Vec<ClaimedKey>, Unreachable> {
         self.app
-            .authed(|t| async move { api::claim_keys(&t, devices).await })
+            .authed_as(&self.token, |t| async move {
+                api::claim_keys(&t, devices).await
+            })
             .await
             .map_err(failed)
     }
 
     async fn key_count(&self) -> Result<u32, Unreachable> {
         self.app
-            .authed(|t| async move { api::key_count(&t).await })
+            .authed_as(&self.token, |t| async move { api::key_count(&t).await })
             .await
             .map(|c| c.one_time_keys)
             .map_err(failed)
@@ -158,7 +181,7 @@ impl Outside for Browser {
     async fn upload_keys(&self, keys: &UploadKeys) -> Result<(), Unreachable> {
         let keys = keys.clone();
         self.app
-            .authed(|t| {
+            .authed_as(&self.token, |t| {
                 let keys = keys.clone();
                 async move { api::upload_keys(&t, &keys).await }
             })
@@ -172,6 +195,7 @@ impl Runner {
     /// Opens the store and starts the engine; inputs pushed meanwhile wait.
     pub fn start(
         app: AppState,
+        token: String,
         link: Socket,
         me: UserId,
         device: DeviceId,
@@ -189,6 +213,7 @@ impl Runner {
             wipe: Cell::new(false),
             me,
             retry: RefCell::new(None),
+            load_failures: Cell::new(0),
             safety: RefCell::new(HashMap::new()),
             idle: RefCell::new(Vec::new()),
         });
@@ -204,6 +229,7 @@ impl Runner {
                 Ok((store, key)) => {
                     let browser = Browser {
                         app,
+                        token,
                         link,
                         runner: weak,
                         on_signal,
@@ -213,8 +239,16 @@ impl Runner {
                     started.run().await;
                 }
                 Err(err) => {
+                    // Without its store and keys this device can neither
+                    // read nor keep anything: say so and start over.
                     leptos::logging::error!("cannot open the message store: {err}");
+                    started.stopped.set(true);
                     started.running.set(false);
+                    started.release_waiters();
+                    app.end(Some(
+                        "This browser's storage for Parley could not be opened. Please sign in again."
+                            .to_owned(),
+                    ));
                 }
             }
         });
@@ -230,6 +264,7 @@ impl Runner {
         if let Some(timer) = self.retry.borrow_mut().take() {
             timer.clear();
         }
+        self.release_waiters();
         if !self.running.get() {
             let engine = self.engine.borrow_mut().take();
             spawn_local(finish(engine, self.me, wipe));
@@ -349,23 +384,60 @@ impl Runner {
         loop {
             let job = self.jobs.borrow_mut().pop_front();
             let Some(job) = job else { break };
-            let paging = matches!(job, Input::Page { .. });
+            let (paging, loading) = (
+                matches!(job, Input::Page { .. }),
+                matches!(job, Input::Load),
+            );
             if let Err(err) = engine.handle(job).await {
                 leptos::logging::warn!("messaging: {err}");
+                if loading {
+                    self.load_again();
+                }
             }
             if paging {
                 self.ui.paging.try_set(false);
             }
+            if self.stopped.get() {
+                break;
+            }
             self.show(&mut engine);
         }
         self.running.set(false);
-        for waiter in self.idle.take() {
-            let _ = waiter.send(());
-        }
+        self.release_waiters();
         if self.stopped.get() {
             finish(Some(engine), self.me, self.wipe.get()).await;
         } else {
             *self.engine.borrow_mut() = Some(engine);
+        }
+    }
+
+    /// Reading the store failed (busy, full): try again, less and less often.
+    fn load_again(self: &Rc<Self>) {
+        let tries = self.load_failures.get().saturating_add(1);
+        self.load_failures.set(tries);
+        let wait = std::time::Duration::from_secs(2u64.saturating_pow(tries.min(6)));
+        let weak = Rc::downgrade(self);
+        set_timeout(
+            move || {
+                if let Some(runner) = weak.upgrade() {
+                    runner.push(Input::Load);
+                }
+            },
+            wait,
+        );
+    }
+
+    /// Nobody waits for what will not come: flushes and safety numbers.
+    fn release_waiters(&self) {
+        for waiter in self.idle.take() {
+            let _ = waiter.send(());
+        }
+        if self.stopped.get() {
+            for (_, waiters) in self.safety.take() {
+                for waiter in waiters {
+                    let _ = waiter.send(None);
+                }
+            }
         }
     }
 

@@ -43,6 +43,7 @@ impl Messenger {
     /// for the socket's `Ready`). Decrypted call signals go to `on_signal`.
     pub fn start(
         app: AppState,
+        token: String,
         link: Socket,
         me: UserId,
         device: DeviceId,
@@ -50,7 +51,7 @@ impl Messenger {
     ) -> Self {
         app.messaging.clear();
         let typing = Typing::new(app.messaging, link.clone());
-        let runner = Runner::start(app, link, me, device, typing.clone(), on_signal);
+        let runner = Runner::start(app, token, link, me, device, typing.clone(), on_signal);
         Self {
             ui: app.messaging,
             runner,

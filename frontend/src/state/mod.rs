@@ -132,6 +132,20 @@ impl AppState {
         result
     }
 
+    /// [`AppState::authed`] for the session holding `token` only: refused
+    /// at once when that session ended, so work left over from it never
+    /// goes out under the next session's token.
+    pub async fn authed_as<T, F, Fut>(self, token: &str, call: F) -> Result<T, ApiFailure>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Result<T, ApiFailure>>,
+    {
+        if self.token().as_deref() != Some(token) {
+            return Err(ApiFailure::SignedOut);
+        }
+        self.authed(call).await
+    }
+
     /// Stores a fresh copy of the own profile (in memory and in the cache).
     pub fn set_profile(self, profile: Profile) {
         self.session.update(|session| {

@@ -440,17 +440,8 @@ impl parley_client::store::Store for Store {
                 .await
                 .map_err(backend)?,
         );
-        // Every `olm:peer:…` key: they sort between the prefix and the
-        // prefix followed by the highest character.
-        let range = KeyRange::bound(
-            &JsValue::from_str(OLM_PEER),
-            &JsValue::from_str(&format!("{OLM_PEER}\u{ffff}")),
-            Some(false),
-            Some(false),
-        )
-        .map_err(backend)?;
         let peers = meta
-            .get_all(Some(range), None)
+            .get_all(Some(peer_range()?), None)
             .await
             .map_err(backend)?
             .into_iter()
@@ -467,6 +458,17 @@ impl parley_client::store::Store for Store {
     async fn save_crypto(&self, changes: &CryptoChanges) -> Result<()> {
         let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
         let meta = tx.store(META).map_err(backend)?;
+        if changes.reset {
+            // A new identity (or the old single blob rewritten): nothing an
+            // earlier state left may survive, sessions least of all.
+            meta.delete(JsValue::from_str(LEGACY_OLM))
+                .await
+                .map_err(backend)?;
+            meta.delete(JsValue::from_str(OLM_ACCOUNT))
+                .await
+                .map_err(backend)?;
+            meta.delete(peer_range()?.into()).await.map_err(backend)?;
+        }
         if let Some(account) = &changes.account {
             meta.put(
                 &JsValue::from_str(account),
@@ -474,11 +476,6 @@ impl parley_client::store::Store for Store {
             )
             .await
             .map_err(backend)?;
-            // The account is only rewritten together with every peer after
-            // reading the old format, so the old copy can go.
-            meta.delete(JsValue::from_str(LEGACY_OLM))
-                .await
-                .map_err(backend)?;
         }
         for (device, sessions) in &changes.peers {
             let key = JsValue::from_str(&format!("{OLM_PEER}{device}"));
@@ -496,6 +493,18 @@ impl parley_client::store::Store for Store {
     }
 }
 
+/// Every `olm:peer:…` key of `meta`: they sort between the prefix and the
+/// prefix followed by the highest character.
+fn peer_range() -> Result<KeyRange> {
+    KeyRange::bound(
+        &JsValue::from_str(OLM_PEER),
+        &JsValue::from_str(&format!("{OLM_PEER}\u{ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(backend)
+}
+
 /// An `outbox` record.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct OutboxEntry {
@@ -506,6 +515,8 @@ struct OutboxEntry {
 /// The core's store suite ([`parley_client::store::suite`]) on IndexedDB,
 /// for `e2e/tests/store.spec.ts`: every case on a fresh database, deleted
 /// afterwards. Returns JSON: `[{"name": …, "error": null | "…"}, …]`.
+/// Built only with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = parleyStoreSuite)]
 pub async fn store_suite() -> String {
     use parley_client::store::suite;

@@ -26,13 +26,18 @@ pub fn MainScreen() -> impl IntoView {
         Some(ConversationId::Direct(peer)) => Some(peer),
         Some(ConversationId::Group(_)) | None => None,
     });
+    // A new session (another tab signed in as someone else) starts its
+    // messaging afresh: tell it again what is open and who the contacts are.
+    let device = Memo::new(move |_| app.session.with(|s| s.as_ref().map(|s| s.device_id)));
     // Messaging follows the open chat (loads it, marks it read)...
     Effect::new(move |_| {
+        device.track();
         let peer = peer.get();
         session.messaging(|m| m.open(peer, None));
     });
     // ...and the contact list (presence, names for the chat list).
     Effect::new(move |_| {
+        device.track();
         let cards = app
             .contacts
             .with(|list| list.iter().map(|c| c.user.clone()).collect());

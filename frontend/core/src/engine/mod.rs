@@ -69,6 +69,10 @@ pub trait Outside {
     fn online(&self) -> bool;
     /// The person can see the open chat (tab visible): reading it counts.
     fn visible(&self) -> bool;
+    /// The chat on screen right now. It may already differ from the one an
+    /// [`Input::Open`] still queued will open: nothing is read receipted
+    /// for a chat the person has left.
+    fn showing(&self) -> Option<ConversationId>;
     /// The person sends read receipts.
     fn read_receipts(&self) -> bool;
     /// Carries out an effect. Frames must leave in the order handed out.
@@ -141,6 +145,8 @@ pub struct Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// Read the store: chat list, device lists, names, encryption state.
+    /// Until it succeeds every other input fails with
+    /// [`EngineError::NotLoaded`]; the caller runs it again after a failure.
     Load,
     /// A frame from the server (presence and typing need no engine: see
     /// [`immediate`]).
@@ -427,6 +433,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
             Input::ConnectionLost => {
                 self.watched = None;
+                // Their `Accepted` will never come; the placeholders they
+                // were about are asked for again when next undecryptable.
+                self.controls.clear();
                 Ok(())
             }
         }
@@ -475,11 +484,13 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.changed.chats = true;
         let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
             Ok(secure) => secure,
-            Err(err) => {
-                // Without its keys this device can read nothing: start over.
+            // Without its keys this device can read nothing: start over.
+            Err(err @ secure::OpenError::Unreadable(_)) => {
                 self.out.emit(Effect::Unrecoverable(err.to_string()));
                 return Err(err.into());
             }
+            // The store failed (full, busy): nothing is lost by trying again.
+            Err(err @ secure::OpenError::Store(_)) => return Err(err.into()),
         };
         self.view.verified = self
             .view

@@ -247,9 +247,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             return;
         }
         for m in changed {
-            self.view.chats.changed(m);
+            self.changed.chats |= self.view.chats.changed(m);
         }
-        self.changed.chats = true;
         if let Some(open) = self.view.open {
             for m in changed.iter().filter(|m| m.chat == open) {
                 if self.view.window.update(m.id, |held| *held = m.clone()) {

@@ -82,7 +82,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let Some(chat) = self.view.open else {
             return Ok(());
         };
-        if !self.out.visible() || !self.out.online() {
+        if !self.out.visible() || !self.out.online() || self.out.showing() != Some(chat) {
             return Ok(());
         }
         let (ids, receipts) = self.store.mark_seen(chat).await?;

@@ -122,7 +122,12 @@ impl Secure {
         if changes.is_empty() {
             return Ok(());
         }
-        store.save_crypto(&changes).await
+        let saved = store.save_crypto(&changes).await;
+        if saved.is_err() {
+            // Written next time, with whatever changes by then.
+            self.machine.unsaved(&changes);
+        }
+        saved
     }
 
     /// Publishes the identity (once) and keeps enough one-time keys on the

@@ -268,9 +268,13 @@ impl Store for MemoryStore {
 
     async fn save_crypto(&self, changes: &CryptoChanges) -> Result<(), StoreError> {
         let mut inner = self.inner.borrow_mut();
+        if changes.reset {
+            inner.account = None;
+            inner.peers.clear();
+            inner.legacy = None;
+        }
         if let Some(account) = &changes.account {
             inner.account = Some(account.clone());
-            inner.legacy = None;
         }
         for (device, sessions) in &changes.peers {
             match sessions {

@@ -341,6 +341,7 @@ async fn crypto<S: Store>(store: &S) -> CaseResult {
     let (a, b) = (DeviceId::new_v7(), DeviceId::new_v7());
     store
         .save_crypto(&CryptoChanges {
+            reset: false,
             account: Some("account-1".into()),
             peers: vec![(a, Some("a-1".into())), (b, Some("b-1".into()))],
         })
@@ -348,6 +349,7 @@ async fn crypto<S: Store>(store: &S) -> CaseResult {
         .map_err(fail)?;
     store
         .save_crypto(&CryptoChanges {
+            reset: false,
             account: None,
             peers: vec![(a, Some("a-2".into())), (b, None)],
         })
@@ -357,5 +359,47 @@ async fn crypto<S: Store>(store: &S) -> CaseResult {
     check(
         back.account.as_deref() == Some("account-1") && back.peers == ["a-2"],
         || format!("encryption state read back {back:?}"),
+    )?;
+    // A new identity: nothing of the old one may survive, sessions least.
+    store
+        .save_crypto(&CryptoChanges {
+            reset: true,
+            account: Some("account-2".into()),
+            peers: vec![(b, Some("b-2".into()))],
+        })
+        .await
+        .map_err(fail)?;
+    let back = store.crypto().await.map_err(fail)?;
+    check(
+        back.account.as_deref() == Some("account-2") && back.peers == ["b-2"],
+        || format!("after a reset, read back {back:?}"),
+    )?;
+    // Other meta keys next to the crypto ones are left alone.
+    store.set_meta_json("olm:peer", "1").await.map_err(fail)?;
+    store
+        .set_meta_json("olm:peerless", "2")
+        .await
+        .map_err(fail)?;
+    let back = store.crypto().await.map_err(fail)?;
+    check(back.peers == ["b-2"], || {
+        format!("a neighbouring key was read as a session: {back:?}")
+    })?;
+    store
+        .save_crypto(&CryptoChanges {
+            reset: true,
+            account: Some("account-3".into()),
+            peers: Vec::new(),
+        })
+        .await
+        .map_err(fail)?;
+    check(
+        store.meta_json("olm:peer").await.map_err(fail)?.as_deref() == Some("1")
+            && store
+                .meta_json("olm:peerless")
+                .await
+                .map_err(fail)?
+                .as_deref()
+                == Some("2"),
+        || "a reset removed a neighbouring meta key".into(),
     )
 }
