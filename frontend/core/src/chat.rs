@@ -41,36 +41,63 @@ pub enum Event {
         /// The new tick (apply with [`Status::advance`]).
         status: Status,
     },
-    /// A watched user's presence.
+    /// Presence, typing, a refusal or a pong: see [`immediate`].
+    Immediate(Immediate),
+    /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
+    Signal(SignalDelivery),
+    /// A watched user's devices changed: fetch their keys and device list
+    /// again (a new identity key puts "safety number changed" in the chat).
+    DevicesChanged(UserId),
+}
+
+/// Frames the caller handles at once, without queueing behind stored work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Immediate {
+    /// A watched person's presence.
     Presence {
         /// Who.
         user: UserId,
-        /// Online now.
+        /// Connected now.
         online: bool,
         /// Last seen, when shared.
         last_seen: Option<Millis>,
     },
-    /// A peer is typing (or stopped).
+    /// A person typing to this one (or stopped).
     Typing {
         /// Who.
         from: UserId,
         /// Typing or not.
         typing: bool,
     },
-    /// The server refused a frame.
+    /// The server refused a frame: worth a line in the console.
     Error {
         /// Stable code.
         code: ErrorCode,
         /// Detail.
         message: String,
     },
-    /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
-    Signal(SignalDelivery),
-    /// A watched user's devices changed: fetch their keys and device list
-    /// again (a new identity key puts "safety number changed" in the chat).
-    DevicesChanged(UserId),
-    /// Nothing to do (pongs).
-    None,
+    /// Nothing (pongs).
+    Nothing,
+}
+
+/// A server frame the caller can handle without the engine, or `Err` with
+/// the frame back, to queue as `Input::Frame`.
+pub fn immediate(frame: ServerFrame) -> Result<Immediate, ServerFrame> {
+    match frame {
+        ServerFrame::Presence {
+            user,
+            online,
+            last_seen,
+        } => Ok(Immediate::Presence {
+            user,
+            online,
+            last_seen,
+        }),
+        ServerFrame::Typing { from, typing } => Ok(Immediate::Typing { from, typing }),
+        ServerFrame::Error { code, message } => Ok(Immediate::Error { code, message }),
+        ServerFrame::Pong { .. } => Ok(Immediate::Nothing),
+        other => Err(other),
+    }
 }
 
 /// A delivery, decrypted and sorted out.
@@ -160,17 +187,6 @@ impl Chat {
         self.devices.insert(user, devices);
     }
 
-    /// A new outgoing text message of this device, pending in the outbox.
-    pub fn compose(
-        &self,
-        id: MessageId,
-        chat: ConversationId,
-        text: &str,
-        now: Millis,
-    ) -> Result<Message, ContentError> {
-        compose(self.device, id, chat, text, now)
-    }
-
     /// The devices a message to `peer` must reach: all of the peer's and the
     /// sender's own other devices. Unknown lists count as empty, and the
     /// server answers with the real ones.
@@ -251,10 +267,17 @@ impl Chat {
 
     /// Applies a server frame.
     pub fn handle(&mut self, frame: ServerFrame) -> Event {
+        let frame = match immediate(frame) {
+            Ok(now) => return Event::Immediate(now),
+            Err(frame) => frame,
+        };
         match frame {
+            // Taken by `immediate` above.
+            ServerFrame::Pong { .. }
+            | ServerFrame::Error { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::Typing { .. } => Event::Immediate(Immediate::Nothing),
             ServerFrame::Ready { .. } => Event::Ready,
-            ServerFrame::Pong { .. } => Event::None,
-            ServerFrame::Error { code, message } => Event::Error { code, message },
             ServerFrame::Accepted { id, at } => Event::Accepted { id, at },
             ServerFrame::DeviceMismatch { id, devices } => {
                 self.learn(devices);
@@ -276,16 +299,6 @@ impl Chat {
                 ids,
                 status: kind.into(),
             },
-            ServerFrame::Presence {
-                user,
-                online,
-                last_seen,
-            } => Event::Presence {
-                user,
-                online,
-                last_seen,
-            },
-            ServerFrame::Typing { from, typing } => Event::Typing { from, typing },
             ServerFrame::Signal(signal) => Event::Signal(signal),
             ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
         }
@@ -318,9 +331,7 @@ mod tests {
     fn a_mismatch_teaches_the_device_lists_and_targets_exclude_this_device() {
         let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
         let mut chat = Chat::new(me, my_phone);
-        let msg = chat
-            .compose(id(), ConversationId::Direct(bob), "  hi bob ", 5)
-            .unwrap();
+        let msg = compose(my_phone, id(), ConversationId::Direct(bob), "  hi bob ", 5).unwrap();
         assert_eq!(
             (msg.body.text(), msg.status),
             (Some("hi bob"), Status::Pending)
@@ -510,10 +521,9 @@ mod tests {
 
     #[test]
     fn overlong_text_is_refused_at_compose() {
-        let chat = Chat::new(id(), id());
         let text = "x".repeat(crate::content::MAX_TEXT_BYTES + 1);
         assert_eq!(
-            chat.compose(id(), ConversationId::Direct(id()), &text, 0),
+            compose(id(), id(), ConversationId::Direct(id()), &text, 0),
             Err(ContentError::TooLong)
         );
     }

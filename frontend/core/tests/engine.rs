@@ -198,6 +198,19 @@ struct Env {
     effects: RefCell<Vec<Effect>>,
 }
 
+impl Env {
+    fn new(server: Rc<Server>, device: DeviceId) -> Self {
+        Self {
+            server,
+            device,
+            visible: Cell::new(true),
+            receipts: Cell::new(true),
+            showing: Cell::new(None),
+            effects: RefCell::new(Vec::new()),
+        }
+    }
+}
+
 impl Outside for Env {
     fn now(&self) -> Millis {
         self.server.clock.get()
@@ -441,14 +454,7 @@ impl World {
             list.push(id);
         }
         self.server.devices.borrow_mut().insert(user, list);
-        let env = Env {
-            server: self.server.clone(),
-            device: id,
-            visible: Cell::new(true),
-            receipts: Cell::new(true),
-            showing: Cell::new(None),
-            effects: RefCell::new(Vec::new()),
-        };
+        let env = Env::new(self.server.clone(), id);
         let mut device = Device {
             user,
             id,
@@ -473,6 +479,15 @@ impl World {
             }
         }
         panic!("the devices never settled");
+    }
+
+    /// Ann and Bob, each signed in on one device and connected.
+    fn ann_and_bob() -> (Self, usize, usize, UserId, UserId) {
+        let mut w = Self::new();
+        let ann = w.sign_in(None);
+        let bob = w.sign_in(None);
+        let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+        (w, ann, bob, ann_id, bob_id)
     }
 
     fn user(&self, i: usize) -> UserId {
@@ -570,10 +585,7 @@ fn a_message_gets_one_two_and_blue_ticks_and_reaches_every_device() {
 
 #[test]
 fn read_receipts_off_means_no_blue_ticks_and_hidden_tabs_read_nothing() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[bob].env().visible.set(false);
     w.devices[bob].run(Input::Open(Some(direct(ann_id))));
     let first = w.devices[ann].send(bob_id, "one");
@@ -601,10 +613,7 @@ fn read_receipts_off_means_no_blue_ticks_and_hidden_tabs_read_nothing() {
 
 #[test]
 fn offline_messages_wait_in_the_outbox_and_leave_in_order_on_ready() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "first");
     w.settle();
     w.devices[ann].go_offline();
@@ -638,10 +647,7 @@ fn offline_messages_wait_in_the_outbox_and_leave_in_order_on_ready() {
 
 #[test]
 fn a_new_device_is_reached_after_a_mismatch_and_shows_a_safety_notice() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "before");
     w.settle();
     w.devices[ann].run(Input::Verify {
@@ -696,10 +702,7 @@ fn a_devices_changed_frame_shows_the_notice_without_any_message() {
 
 #[test]
 fn an_undecryptable_message_waits_and_is_filled_by_a_resend() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "one");
     w.settle();
     // Bob's device loses its sessions (a restored backup, say): Ann's next
@@ -952,10 +955,7 @@ fn a_message_to_a_group_is_refused_by_the_server_and_marked_failed() {
 
 #[test]
 fn redeliveries_are_acked_without_decrypting_twice() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "once");
     // Copy Bob's delivery before he runs it, then deliver it twice.
     let frame = w
@@ -1009,10 +1009,7 @@ fn a_message_saves_only_the_sessions_it_used() {
 
 #[test]
 fn a_reloaded_device_keeps_its_sessions_and_history() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "before reload");
     w.settle();
     let dev = w.devices.remove(bob);
@@ -1057,14 +1054,7 @@ fn an_unreadable_state_asks_to_sign_in_again() {
     store.set_legacy_crypto("not a pickle".into());
     let server = Rc::new(Server::default());
     let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
-    let env = Env {
-        server,
-        device,
-        visible: Cell::new(true),
-        receipts: Cell::new(true),
-        showing: Cell::new(None),
-        effects: RefCell::new(Vec::new()),
-    };
+    let env = Env::new(server, device);
     let mut engine = Engine::new(user, device, KEY, store, env);
     assert!(block_on(engine.handle(Input::Load)).is_err());
     let effects = engine.outside().effects.borrow();
@@ -1129,10 +1119,7 @@ fn call_signals_reach_the_peers_devices_and_calls_enter_the_history() {
 
 #[test]
 fn a_chat_with_many_unread_opens_at_the_first_and_the_window_stays_bounded() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     for i in 0..5 {
         w.devices[bob].send(ann_id, &format!("old {i}"));
     }
@@ -1178,10 +1165,7 @@ fn a_chat_with_many_unread_opens_at_the_first_and_the_window_stays_bounded() {
 
 #[test]
 fn names_are_fetched_once_and_kept() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "1");
     w.devices[ann].send(bob_id, "2");
     w.settle();
@@ -1290,10 +1274,7 @@ fn presence_is_watched_for_chats_and_contacts_once_per_connection() {
 
 #[test]
 fn the_safety_number_is_the_same_on_both_sides() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].run(Input::Safety(bob_id));
     w.devices[bob].run(Input::Safety(ann_id));
     let number = |d: &mut Device| {
@@ -1319,14 +1300,7 @@ fn the_safety_number_is_the_same_on_both_sides() {
 fn a_safety_number_that_cannot_be_computed_is_still_answered() {
     let server = Rc::new(Server::default());
     let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
-    let env = Env {
-        server,
-        device,
-        visible: Cell::new(true),
-        receipts: Cell::new(true),
-        showing: Cell::new(None),
-        effects: RefCell::new(Vec::new()),
-    };
+    let env = Env::new(server, device);
     // Not loaded yet: an error, but whoever asked gets an answer.
     let mut engine = Engine::new(user, device, KEY, MemoryStore::new(), env);
     let peer = UserId::new_v7();
@@ -1337,10 +1311,7 @@ fn a_safety_number_that_cannot_be_computed_is_still_answered() {
 
 #[test]
 fn a_new_identity_on_an_old_store_starts_new_sessions() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "from the old device");
     w.settle();
     // The database outlived a sign-out; the next sign-in is a new device id.
@@ -1367,10 +1338,7 @@ fn a_new_identity_on_an_old_store_starts_new_sessions() {
 
 #[test]
 fn nothing_is_read_for_a_chat_the_person_has_left() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id) = (w.user(ann), w.user(bob));
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[bob].run(Input::Open(Some(direct(ann_id))));
     // Bob switched away; the engine has not run that input yet.
     w.devices[bob].env().showing.set(None);

@@ -30,6 +30,7 @@ mod signals;
 
 use crate::call::{CallLog, Target};
 use crate::chat::{Chat, Event};
+pub use crate::chat::{Immediate, immediate};
 use crate::content::ContentError;
 use crate::message::Message;
 use crate::store::{self, Store, StoreError};
@@ -38,7 +39,7 @@ use crate::window::Window;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
 use parley_protocol::limits::MAX_WATCHED_USERS;
-use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use secure::Secure;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -190,56 +191,6 @@ pub enum Input {
     ConnectionLost,
 }
 
-/// Frames the caller handles at once, without queueing behind stored work.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Immediate {
-    /// A watched person's presence.
-    Presence {
-        /// Who.
-        user: UserId,
-        /// Connected now.
-        online: bool,
-        /// Last seen, when shared.
-        last_seen: Option<Millis>,
-    },
-    /// A person typing to this one (or stopped).
-    Typing {
-        /// Who.
-        from: UserId,
-        /// Typing or not.
-        typing: bool,
-    },
-    /// The server refused a frame: worth a line in the console.
-    Error {
-        /// Stable code.
-        code: ErrorCode,
-        /// Detail.
-        message: String,
-    },
-    /// Nothing (pongs).
-    Nothing,
-}
-
-/// A server frame the caller can handle without the engine, or `Err` with
-/// the frame back, to queue as [`Input::Frame`].
-pub fn immediate(frame: ServerFrame) -> Result<Immediate, ServerFrame> {
-    match frame {
-        ServerFrame::Presence {
-            user,
-            online,
-            last_seen,
-        } => Ok(Immediate::Presence {
-            user,
-            online,
-            last_seen,
-        }),
-        ServerFrame::Typing { from, typing } => Ok(Immediate::Typing { from, typing }),
-        ServerFrame::Error { code, message } => Ok(Immediate::Error { code, message }),
-        ServerFrame::Pong { .. } => Ok(Immediate::Nothing),
-        other => Err(other),
-    }
-}
-
 /// What the screen shows of messaging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
@@ -386,7 +337,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         text: &str,
         now: Millis,
     ) -> Result<Message, ContentError> {
-        self.chat.compose(id, chat, text, now)
+        crate::chat::compose(self.device, id, chat, text, now)
     }
 
     /// Runs one input to completion.
@@ -458,9 +409,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             // A new identity key shows "safety number changed" at once,
             // not at the next message to or from them.
             Event::DevicesChanged(user) => self.refresh_devices(user).await,
-            Event::Presence { .. } | Event::Typing { .. } | Event::Error { .. } | Event::None => {
-                Ok(())
-            }
+            Event::Immediate(_) => Ok(()),
         }
     }
 

@@ -68,6 +68,15 @@ impl Inner {
     }
 }
 
+/// Up to `limit` messages, and whether more follow.
+fn page<'a>(msgs: impl Iterator<Item = &'a Message>, limit: u32) -> (Vec<Message>, bool) {
+    let limit = limit as usize;
+    let mut page: Vec<Message> = msgs.take(limit + 1).cloned().collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    (page, more)
+}
+
 fn unseen(m: &Message) -> bool {
     !m.outgoing && !m.seen
 }
@@ -149,17 +158,12 @@ impl Store for MemoryStore {
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let inner = self.inner.borrow();
         let bound = before.map(order_key);
-        let mut page: Vec<Message> = inner
+        let older = inner
             .chat_sorted(chat)
             .into_iter()
             .rev()
-            .filter(|m| bound.is_none_or(|b| order_key(m) < b))
-            .take(limit as usize + 1)
-            .cloned()
-            .collect();
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
-        Ok((page, more))
+            .filter(|m| bound.is_none_or(|b| order_key(m) < b));
+        Ok(page(older, limit))
     }
 
     async fn newer(
@@ -170,16 +174,11 @@ impl Store for MemoryStore {
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let inner = self.inner.borrow();
         let bound = order_key(after);
-        let mut page: Vec<Message> = inner
+        let newer = inner
             .chat_sorted(chat)
             .into_iter()
-            .filter(|m| order_key(m) > bound)
-            .take(limit as usize + 1)
-            .cloned()
-            .collect();
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
-        Ok((page, more))
+            .filter(|m| order_key(m) > bound);
+        Ok(page(newer, limit))
     }
 
     async fn summaries(&self) -> Result<Vec<ChatSummary>, StoreError> {
