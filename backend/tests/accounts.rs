@@ -3,8 +3,9 @@
 
 mod common;
 
+use actix_web::body::MessageBody;
 use actix_web::http::Method;
-use actix_web::test::init_service;
+use actix_web::test::{TestRequest, init_service};
 use common::*;
 use parley_protocol::api::{Device, Profile, Session, SignInRequest};
 use parley_protocol::endpoint::{self as e, url};
@@ -12,12 +13,29 @@ use parley_server::app;
 use serde_json::json;
 use sqlx::PgPool;
 
-fn sign_in_body(handle: &str, password: &str) -> SignInRequest {
-    SignInRequest {
+/// A sign-in to `handle` with `password`, from [`PEER`] unless the caller
+/// sets another address.
+fn sign_in(handle: &str, password: &str) -> TestRequest {
+    to::<e::SignIn>(&()).set_json(SignInRequest {
         handle: handle.into(),
         password: password.into(),
         device_name: None,
-    }
+    })
+}
+
+/// A sign-in as [`sign_in`], from `addr`.
+fn sign_in_from(addr: &str, handle: &str, password: &str) -> TestRequest {
+    sign_in(handle, password).peer_addr(addr.parse().unwrap())
+}
+
+/// The status `GET /me` answers for `token`: whether the token still works.
+async fn me_status<B: MessageBody>(app: &impl TestApp<B>, token: &str) -> u16 {
+    status_of(app, as_device::<e::Me>(token, &())).await
+}
+
+/// The devices listed for `token`'s account.
+async fn devices<B: MessageBody>(app: &impl TestApp<B>, token: &str) -> Vec<Device> {
+    expect_json(app, as_device::<e::Devices>(token, &()), 200).await
 }
 
 #[sqlx::test]
@@ -26,42 +44,18 @@ async fn register_sign_in_and_call_as_the_new_device(pool: PgPool) {
     let first = register(&app, "Alice").await;
     assert_eq!(first.profile.handle, "alice");
 
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .insert_header((
-                "User-Agent",
-                "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36",
-            ))
-            .set_json(sign_in_body("  ALICE ", PASSWORD)),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let second: Session = json(&body);
+    let from_chrome = sign_in("  ALICE ", PASSWORD).insert_header((
+        "User-Agent",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36",
+    ));
+    let second: Session = expect_json(&app, from_chrome, 200).await;
     assert_ne!(second.token, first.token);
     assert_ne!(second.device_id, first.device_id);
 
-    let (status, body, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Me>(&()))
-            .insert_header(bearer(&second.token)),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let me: Profile = json(&body);
+    let me: Profile = expect_json(&app, as_device::<e::Me>(&second.token, &()), 200).await;
     assert_eq!(me.user_id, first.profile.user_id);
 
-    let (_, body, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Devices>(&()))
-            .insert_header(bearer(&second.token)),
-    )
-    .await;
-    let devices: Vec<Device> = json(&body);
+    let devices = devices(&app, &second.token).await;
     assert_eq!(devices.len(), 2);
     let current: Vec<_> = devices.iter().filter(|d| d.current).collect();
     assert_eq!(current.len(), 1);
@@ -95,16 +89,9 @@ async fn wrong_password_and_unknown_handle_are_the_same_401(pool: PgPool) {
         ("nobody", PASSWORD),
         ("!!", PASSWORD),
     ] {
-        let (status, body, _) = send(
-            &app,
-            req()
-                .method(Method::POST)
-                .uri(&url::<e::SignIn>(&()))
-                .set_json(sign_in_body(handle, password)),
-        )
-        .await;
+        let (status, code) = status_and_code(&app, sign_in(handle, password)).await;
         assert_eq!(status, 401, "{handle}");
-        assert_eq!(code(&body), "invalid_credentials");
+        assert_eq!(code, "invalid_credentials");
     }
 }
 
@@ -112,18 +99,10 @@ async fn wrong_password_and_unknown_handle_are_the_same_401(pool: PgPool) {
 async fn duplicate_handle_is_refused_case_insensitively(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     register(&app, "carol").await;
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .set_json(json!({
-                "handle": "CAROL", "display_name": "Other Carol", "password": PASSWORD
-            })),
-    )
-    .await;
-    assert_eq!(status, 409);
-    assert_eq!(code(&body), "handle_taken");
+    let again = to::<e::Register>(&()).set_json(json!({
+        "handle": "CAROL", "display_name": "Other Carol", "password": PASSWORD
+    }));
+    expect_error(&app, again, 409, "handle_taken").await;
 }
 
 #[sqlx::test]
@@ -148,16 +127,8 @@ async fn each_bad_field_has_its_own_code(pool: PgPool) {
         ),
     ];
     for (body, expected) in cases {
-        let (status, bytes, _) = send(
-            &app,
-            req()
-                .method(Method::POST)
-                .uri(&url::<e::Register>(&()))
-                .set_json(&body),
-        )
-        .await;
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(code(&bytes), expected, "{body}");
+        let got = status_and_code(&app, to::<e::Register>(&()).set_json(&body)).await;
+        assert_eq!(got, (400, expected.to_owned()), "{body}");
     }
     // Phone numbers are a valid kind of handle, normalised.
     let session = register(&app, "+44 20 7946 0958").await;
@@ -167,61 +138,46 @@ async fn each_bad_field_has_its_own_code(pool: PgPool) {
 #[sqlx::test]
 async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .insert_header(("Content-Type", "application/json"))
-            .set_payload("{\"handle\": "),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
-
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .insert_header(("Content-Type", "application/json"))
-            .set_payload(format!("{{\"handle\": \"{}\"}}", "a".repeat(64 * 1024))),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (413, "payload_too_large"));
-
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .set_payload("handle=a"),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
-
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .set_json(json!({"handle": 5})),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
+    let register_request = || to::<e::Register>(&());
+    let as_json = ("Content-Type", "application/json");
+    let cases = [
+        (
+            "truncated JSON",
+            register_request()
+                .insert_header(as_json)
+                .set_payload("{\"handle\": "),
+            (400, "bad_request"),
+        ),
+        (
+            "oversized",
+            register_request()
+                .insert_header(as_json)
+                .set_payload(format!("{{\"handle\": \"{}\"}}", "a".repeat(64 * 1024))),
+            (413, "payload_too_large"),
+        ),
+        (
+            "not JSON",
+            register_request().set_payload("handle=a"),
+            (400, "bad_request"),
+        ),
+        (
+            "wrong type",
+            register_request().set_json(json!({"handle": 5})),
+            (400, "bad_request"),
+        ),
+    ];
+    for (why, request, (status, code)) in cases {
+        let got = status_and_code(&app, request).await;
+        assert_eq!(got, (status, code.to_owned()), "{why}");
+    }
 
     let session = register(&app, "erin").await;
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::DELETE)
-            .uri("/api/v1/devices/not-a-uuid")
-            .insert_header(bearer(&session.token)),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
-
-    let (status, body, _) = send(&app, req().uri("/api/v1/no/such/thing")).await;
-    assert_eq!((status, code(&body).as_str()), (404, "not_found"));
+    let bad_id = req()
+        .method(Method::DELETE)
+        .uri("/api/v1/devices/not-a-uuid")
+        .insert_header(bearer(&session.token));
+    expect_error(&app, bad_id, 400, "bad_request").await;
+    expect_error(&app, req().uri("/api/v1/no/such/thing"), 404, "not_found").await;
 }
 
 #[sqlx::test]
@@ -229,15 +185,8 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
     let app = init_service(app::build(state(pool))).await;
     let owner = register(&app, "frank").await;
     let revoked = register(&app, "grace").await;
-    let (status, _, _) = send(
-        &app,
-        req()
-            .method(Method::DELETE)
-            .uri(&url::<e::SignOut>(&()))
-            .insert_header(bearer(&revoked.token)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    let sign_out = as_device::<e::SignOut>(&revoked.token, &());
+    assert_eq!(status_of(&app, sign_out).await, 204);
 
     let other = owner.profile.user_id;
     // Every endpoint a device token opens, from its declaration.
@@ -246,11 +195,7 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
         body: Option<serde_json::Value>,
     ) -> (Method, String, Option<serde_json::Value>) {
         assert_eq!(E::ACCESS, e::Access::Device, "{}", E::PATH);
-        (
-            Method::from_bytes(E::METHOD.as_str().as_bytes()).unwrap(),
-            url::<E>(params),
-            body,
-        )
+        (method_of::<E>(), url::<E>(params), body)
     }
     let endpoints = vec![
         device_only::<e::Me>(&(), None),
@@ -284,61 +229,25 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
             if let Some(body) = body {
                 request = request.set_json(body);
             }
-            let (status, bytes, _) = send(&app, request).await;
+            let (status, code) = status_and_code(&app, request).await;
             assert_eq!(status, 401, "{method} {uri} with {token:?}");
-            assert_eq!(code(&bytes), "unauthorized");
+            assert_eq!(code, "unauthorized");
         }
     }
     // The owner's token still works after all that.
-    let (status, _, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Me>(&()))
-            .insert_header(bearer(&owner.token)),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(me_status(&app, &owner.token).await, 200);
 }
 
 #[sqlx::test]
 async fn revoking_a_device_kills_its_token_but_not_others(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let first = register(&app, "heidi").await;
-    let (_, body, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .set_json(sign_in_body("heidi", PASSWORD)),
-    )
-    .await;
-    let second: Session = json(&body);
+    let second: Session = expect_json(&app, sign_in("heidi", PASSWORD), 200).await;
 
-    let (status, _, _) = send(
-        &app,
-        req()
-            .method(Method::DELETE)
-            .uri(&url::<e::RevokeDevice>(&first.device_id))
-            .insert_header(bearer(&second.token)),
-    )
-    .await;
-    assert_eq!(status, 204);
-    let (status, _, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Me>(&()))
-            .insert_header(bearer(&first.token)),
-    )
-    .await;
-    assert_eq!(status, 401);
-    let (_, body, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Devices>(&()))
-            .insert_header(bearer(&second.token)),
-    )
-    .await;
-    let devices: Vec<Device> = json(&body);
+    let revoke = as_device::<e::RevokeDevice>(&second.token, &first.device_id);
+    assert_eq!(status_of(&app, revoke).await, 204);
+    assert_eq!(me_status(&app, &first.token).await, 401);
+    let devices = devices(&app, &second.token).await;
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].device_id, second.device_id);
 }
@@ -348,100 +257,49 @@ async fn a_user_cannot_revoke_another_users_device(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let victim = register(&app, "ivan").await;
     let attacker = register(&app, "judy").await;
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::DELETE)
-            .uri(&url::<e::RevokeDevice>(&victim.device_id))
-            .insert_header(bearer(&attacker.token)),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (404, "not_found"));
-    let (status, _, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::Me>(&()))
-            .insert_header(bearer(&victim.token)),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let revoke = as_device::<e::RevokeDevice>(&attacker.token, &victim.device_id);
+    expect_error(&app, revoke, 404, "not_found").await;
+    assert_eq!(me_status(&app, &victim.token).await, 200);
 }
 
 #[sqlx::test]
 async fn profile_updates_are_validated_and_partial(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let s = register(&app, "kim").await;
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::PATCH)
-            .uri(&url::<e::UpdateMe>(&()))
-            .insert_header(bearer(&s.token))
-            .set_json(json!({"about": "  Busy  "})),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let me: Profile = json(&body);
+    let update = |body: serde_json::Value| as_device::<e::UpdateMe>(&s.token, &()).set_json(body);
+    let me: Profile = expect_json(&app, update(json!({"about": "  Busy  "})), 200).await;
     assert_eq!(
         (me.about.as_str(), me.display_name.as_str()),
         ("Busy", "Name of kim")
     );
 
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::PATCH)
-            .uri(&url::<e::UpdateMe>(&()))
-            .insert_header(bearer(&s.token))
-            .set_json(json!({"display_name": "x".repeat(65)})),
-    )
-    .await;
-    assert_eq!(
-        (status, code(&body).as_str()),
-        (400, "invalid_display_name")
-    );
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::PATCH)
-            .uri(&url::<e::UpdateMe>(&()))
-            .insert_header(bearer(&s.token))
-            .set_json(json!({"about": "y".repeat(141)})),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "invalid_about"));
+    for (body, code) in [
+        (
+            json!({"display_name": "x".repeat(65)}),
+            "invalid_display_name",
+        ),
+        (json!({"about": "y".repeat(141)}), "invalid_about"),
+    ] {
+        expect_error(&app, update(body), 400, code).await;
+    }
 }
 
 #[sqlx::test]
 async fn sign_in_is_rate_limited_per_handle_and_per_ip(pool: PgPool) {
-    let mut config = parley_server::config::Config::for_tests("unused");
-    config.auth_handle_per_minute = 3.try_into().unwrap();
-    config.auth_ip_per_minute = 5.try_into().unwrap();
-    let app = init_service(app::build(parley_server::state::AppState::new(
-        pool, config,
-    )))
+    let app = init_service(app::build(state_with(pool, |config| {
+        config.auth_handle_per_minute = 3.try_into().unwrap();
+        config.auth_ip_per_minute = 5.try_into().unwrap();
+    })))
     .await;
 
     // Per handle: the 4th attempt on "mallory" from various addresses is refused.
     for i in 0..3 {
-        let (status, _, _) = send(
-            &app,
-            req()
-                .peer_addr(format!("198.51.100.{i}:1").parse().unwrap())
-                .method(Method::POST)
-                .uri(&url::<e::SignIn>(&()))
-                .set_json(sign_in_body("mallory", "guess guess")),
-        )
-        .await;
-        assert_eq!(status, 401);
+        let guess = sign_in_from(&format!("198.51.100.{i}:1"), "mallory", "guess guess");
+        assert_eq!(status_of(&app, guess).await, 401);
     }
     let (status, body, headers) = send(
         &app,
-        req()
-            .peer_addr("198.51.100.99:1".parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .set_json(sign_in_body("mallory", "guess guess")),
+        sign_in_from("198.51.100.99:1", "mallory", "guess guess"),
     )
     .await;
     assert_eq!((status, code(&body).as_str()), (429, "rate_limited"));
@@ -459,37 +317,25 @@ async fn sign_in_is_rate_limited_per_handle_and_per_ip(pool: PgPool) {
     // Per IP: one address trying many handles is stopped after 5.
     let mut statuses = Vec::new();
     for i in 0..6 {
-        let (status, _, _) = send(
-            &app,
-            req()
-                .method(Method::POST)
-                .uri(&url::<e::SignIn>(&()))
-                .set_json(sign_in_body(&format!("user{i}"), "guess guess")),
-        )
-        .await;
-        statuses.push(status);
+        let guess = sign_in(&format!("user{i}"), "guess guess");
+        statuses.push(status_of(&app, guess).await);
     }
     assert_eq!(statuses, vec![401, 401, 401, 401, 401, 429]);
 }
 
 #[sqlx::test]
 async fn register_is_rate_limited_per_ip(pool: PgPool) {
-    let mut config = parley_server::config::Config::for_tests("unused");
-    config.auth_ip_per_minute = 2.try_into().unwrap();
-    let app = init_service(app::build(parley_server::state::AppState::new(
-        pool, config,
-    )))
+    let app = init_service(app::build(state_with(pool, |config| {
+        config.auth_ip_per_minute = 2.try_into().unwrap();
+    })))
     .await;
     register(&app, "olivia").await;
     register(&app, "peggy").await;
     let (status, body, headers) = send(
         &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
-            .set_json(json!({
-                "handle": "quentin", "display_name": "Q", "password": PASSWORD
-            })),
+        to::<e::Register>(&()).set_json(json!({
+            "handle": "quentin", "display_name": "Q", "password": PASSWORD
+        })),
     )
     .await;
     assert_eq!((status, code(&body).as_str()), (429, "rate_limited"));
@@ -535,30 +381,22 @@ fn known_cookie(headers: &actix_web::http::header::HeaderMap) -> String {
 
 #[sqlx::test]
 async fn guessing_from_many_addresses_does_not_lock_the_owner_out_of_a_known_browser(pool: PgPool) {
-    let mut config = parley_server::config::Config::for_tests("unused");
-    config.auth_handle_per_minute = 3.try_into().unwrap();
-    let app = init_service(app::build(parley_server::state::AppState::new(
-        pool, config,
-    )))
+    let app = init_service(app::build(state_with(pool, |config| {
+        config.auth_handle_per_minute = 3.try_into().unwrap();
+    })))
     .await;
     let owner_addr = "127.0.0.1:50000";
     let (status, _, headers) = send(
         &app,
-        req()
+        to::<e::Register>(&())
             .peer_addr(owner_addr.parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::Register>(&()))
             .set_json(json!({"handle": "trent", "display_name": "Trent", "password": PASSWORD})),
     )
     .await;
     assert_eq!(status, 201);
     let cookie = known_cookie(&headers);
     let sign_in = |addr: &str, password: &str, cookie: Option<&str>| {
-        let mut r = req()
-            .peer_addr(addr.parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .set_json(sign_in_body("trent", password));
+        let mut r = sign_in_from(addr, "trent", password);
         if let Some(cookie) = cookie {
             r = r.insert_header(("Cookie", format!("theme=dark; {cookie}")));
         }
@@ -603,47 +441,20 @@ async fn guessing_from_many_addresses_does_not_lock_the_owner_out_of_a_known_bro
 
 #[sqlx::test]
 async fn signing_in_from_a_new_browser_makes_it_known(pool: PgPool) {
-    let mut config = parley_server::config::Config::for_tests("unused");
-    config.auth_handle_per_minute = 2.try_into().unwrap();
-    let app = init_service(app::build(parley_server::state::AppState::new(
-        pool, config,
-    )))
+    let app = init_service(app::build(state_with(pool, |config| {
+        config.auth_handle_per_minute = 2.try_into().unwrap();
+    })))
     .await;
     register(&app, "ursula").await;
-    let (status, _, headers) = send(
-        &app,
-        req()
-            .peer_addr("192.0.2.1:1".parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .set_json(sign_in_body("ursula", PASSWORD)),
-    )
-    .await;
+    let (status, _, headers) = send(&app, sign_in_from("192.0.2.1:1", "ursula", PASSWORD)).await;
     assert_eq!(status, 200);
     let cookie = known_cookie(&headers);
     // The unknown-browser allowance (2) runs out...
-    let (status, _, _) = send(
-        &app,
-        req()
-            .peer_addr("192.0.2.2:1".parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .set_json(sign_in_body("ursula", "guess guess")),
-    )
-    .await;
-    assert_eq!(status, 401);
+    let guess = sign_in_from("192.0.2.2:1", "ursula", "guess guess");
+    assert_eq!(status_of(&app, guess).await, 401);
     // ...but the browser that just signed in is now known.
-    let (status, _, _) = send(
-        &app,
-        req()
-            .peer_addr("192.0.2.1:1".parse().unwrap())
-            .method(Method::POST)
-            .uri(&url::<e::SignIn>(&()))
-            .insert_header(("Cookie", cookie))
-            .set_json(sign_in_body("ursula", PASSWORD)),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let known = sign_in_from("192.0.2.1:1", "ursula", PASSWORD).insert_header(("Cookie", cookie));
+    assert_eq!(status_of(&app, known).await, 200);
 }
 
 #[sqlx::test]
@@ -663,13 +474,6 @@ async fn devices_idle_past_the_limit_are_signed_out(pool: PgPool) {
             .unwrap();
     assert_eq!(expired, 1);
     for (session, want) in [(&idle, 401), (&active, 200)] {
-        let (status, _, _) = send(
-            &app,
-            req()
-                .uri(&url::<e::Me>(&()))
-                .insert_header(bearer(&session.token)),
-        )
-        .await;
-        assert_eq!(status, want);
+        assert_eq!(me_status(&app, &session.token).await, want);
     }
 }

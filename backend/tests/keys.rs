@@ -4,14 +4,13 @@
 
 mod common;
 
-use actix_web::http::Method;
-use actix_web::test::init_service;
+use actix_web::test::{TestRequest, init_service};
 use common::*;
 use parley_protocol::api::{
     ClaimRequest, ClaimedKey, DeviceKeys, IdentityKeys, KeyCount, Session, SignedKey, UploadKeys,
     fallback_key_message, identity_message, one_time_key_message,
 };
-use parley_protocol::endpoint::{self as e, url};
+use parley_protocol::endpoint::{self as e, Endpoint};
 use parley_protocol::{DeviceId, UserId};
 use parley_server::app;
 use sqlx::PgPool;
@@ -61,6 +60,11 @@ fn fallback(account: &mut Account, device: DeviceId) -> SignedKey {
     }
 }
 
+/// Publishes `upload` as the device holding `token`.
+fn publish(token: &str, upload: &UploadKeys) -> TestRequest {
+    as_device::<e::PublishKeys>(token, &()).set_json(upload)
+}
+
 #[sqlx::test]
 async fn publish_fetch_and_keep_identity(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
@@ -72,27 +76,11 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
         one_time_keys: one_time_keys(&mut account, alice.device_id, 10),
         fallback_key: Some(fallback(&mut account, alice.device_id)),
     };
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::PUT)
-            .uri(&url::<e::PublishKeys>(&()))
-            .insert_header(bearer(&alice.token))
-            .set_json(&upload),
-    )
-    .await;
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(json::<KeyCount>(&body).one_time_keys, 10);
+    let count: KeyCount = expect_json(&app, publish(&alice.token, &upload), 200).await;
+    assert_eq!(count.one_time_keys, 10);
 
-    let (status, body, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::UserKeys>(&alice.profile.user_id))
-            .insert_header(bearer(&bob.token)),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let devices: Vec<DeviceKeys> = json(&body);
+    let alices_keys = as_device::<e::UserKeys>(&bob.token, &alice.profile.user_id);
+    let devices: Vec<DeviceKeys> = expect_json(&app, alices_keys, 200).await;
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].device_id, alice.device_id);
     assert_eq!(Some(&devices[0].identity), upload.identity.as_ref());
@@ -102,30 +90,12 @@ async fn publish_fetch_and_keep_identity(pool: PgPool) {
         identity: upload.identity.clone(),
         ..UploadKeys::default()
     };
-    let (status, _, _) = send(
-        &app,
-        req()
-            .method(Method::PUT)
-            .uri(&url::<e::PublishKeys>(&()))
-            .insert_header(bearer(&alice.token))
-            .set_json(&again),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(status_of(&app, publish(&alice.token, &again)).await, 200);
     let other = UploadKeys {
         identity: Some(identity(&Account::new(), alice.device_id)),
         ..UploadKeys::default()
     };
-    let (status, body, _) = send(
-        &app,
-        req()
-            .method(Method::PUT)
-            .uri(&url::<e::PublishKeys>(&()))
-            .insert_header(bearer(&alice.token))
-            .set_json(&other),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (403, "forbidden"));
+    expect_error(&app, publish(&alice.token, &other), 403, "forbidden").await;
 }
 
 #[sqlx::test]
@@ -134,77 +104,60 @@ async fn bad_signatures_and_malformed_or_oversized_uploads_are_refused(pool: PgP
     let alice = register(&app, "alice").await;
     let device = alice.device_id;
     let mut account = Account::new();
-    let put = |upload: UploadKeys| {
-        req()
-            .method(Method::PUT)
-            .uri(&url::<e::PublishKeys>(&()))
-            .insert_header(bearer(&alice.token))
-            .set_json(upload)
-    };
-
-    // Keys before identity.
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            one_time_keys: one_time_keys(&mut account, device, 1),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
+    let put = |upload: UploadKeys| publish(&alice.token, &upload);
 
     // Identity signed for another device id (replayed from elsewhere).
     let mut replayed = identity(&account, DeviceId::new_v7());
     replayed.signature = account
         .sign(identity_message(DeviceId::new_v7(), &replayed.curve25519))
         .to_base64();
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(replayed),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "invalid_signature"));
-
     let good = identity(&account, device);
     let mut bad_key = good.clone();
     bad_key.curve25519 = "not base64!".into();
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(bad_key),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "invalid_key"));
     let mut long_key = good.clone();
     long_key.ed25519 = base64_33();
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(long_key),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "invalid_key"));
-
-    // A one-time key signed by someone else.
-    let mut stranger = Account::new();
-    let forged = one_time_keys(&mut stranger, device, 1);
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(good.clone()),
-            one_time_keys: forged,
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "invalid_signature"));
+    let with_identity = |identity: IdentityKeys| UploadKeys {
+        identity: Some(identity),
+        ..Default::default()
+    };
+    let refused = [
+        (
+            "keys before identity",
+            UploadKeys {
+                one_time_keys: one_time_keys(&mut account, device, 1),
+                ..Default::default()
+            },
+            (400, "bad_request"),
+        ),
+        (
+            "replayed identity",
+            with_identity(replayed),
+            (400, "invalid_signature"),
+        ),
+        (
+            "key not base64",
+            with_identity(bad_key),
+            (400, "invalid_key"),
+        ),
+        (
+            "key too long",
+            with_identity(long_key),
+            (400, "invalid_key"),
+        ),
+        (
+            "one-time key signed by someone else",
+            UploadKeys {
+                identity: Some(good.clone()),
+                one_time_keys: one_time_keys(&mut Account::new(), device, 1),
+                ..Default::default()
+            },
+            (400, "invalid_signature"),
+        ),
+    ];
+    for (why, upload, (status, code)) in refused {
+        let got = status_and_code(&app, put(upload)).await;
+        assert_eq!(got, (status, code.to_owned()), "{why}");
+    }
     // Nothing of a refused upload was kept, not even the identity.
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM device_keys")
         .fetch_one(&pool)
@@ -213,39 +166,17 @@ async fn bad_signatures_and_malformed_or_oversized_uploads_are_refused(pool: PgP
     assert_eq!(kept, 0);
 
     // Too many at once.
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(good.clone()),
-            one_time_keys: one_time_keys(&mut account, device, 101),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (413, "payload_too_large"));
+    let mut with_keys = |n: usize| UploadKeys {
+        identity: Some(good.clone()),
+        one_time_keys: one_time_keys(&mut account, device, n),
+        ..Default::default()
+    };
+    expect_error(&app, put(with_keys(101)), 413, "payload_too_large").await;
     // Too many held.
     for _ in 0..5 {
-        let (status, _, _) = send(
-            &app,
-            put(UploadKeys {
-                identity: Some(good.clone()),
-                one_time_keys: one_time_keys(&mut account, device, 100),
-                ..Default::default()
-            }),
-        )
-        .await;
-        assert_eq!(status, 200);
+        assert_eq!(status_of(&app, put(with_keys(100))).await, 200);
     }
-    let (status, body, _) = send(
-        &app,
-        put(UploadKeys {
-            identity: Some(good),
-            one_time_keys: one_time_keys(&mut account, device, 1),
-            ..Default::default()
-        }),
-    )
-    .await;
-    assert_eq!((status, code(&body).as_str()), (400, "bad_request"));
+    expect_error(&app, put(with_keys(1)), 400, "bad_request").await;
 }
 
 fn base64_33() -> String {
@@ -264,27 +195,14 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
         one_time_keys: one_time_keys(&mut account, alice.device_id, 20),
         fallback_key: Some(fallback(&mut account, alice.device_id)),
     };
-    let (status, _, _) = send(
-        &app,
-        req()
-            .method(Method::PUT)
-            .uri(&url::<e::PublishKeys>(&()))
-            .insert_header(bearer(&alice.token))
-            .set_json(&upload),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(status_of(&app, publish(&alice.token, &upload)).await, 200);
 
     let claims = (0..30).map(|_| {
         send(
             &app,
-            req()
-                .method(Method::POST)
-                .uri(&url::<e::ClaimKeys>(&()))
-                .insert_header(bearer(&bob.token))
-                .set_json(ClaimRequest {
-                    devices: vec![alice.device_id],
-                }),
+            as_device::<e::ClaimKeys>(&bob.token, &()).set_json(ClaimRequest {
+                devices: vec![alice.device_id],
+            }),
         )
     });
     let answers = futures_util::future::join_all(claims).await;
@@ -309,14 +227,9 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
         }
     }
     assert_eq!((one_time.len(), fallbacks), (20, 10));
-    let (_, body, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::CountKeys>(&()))
-            .insert_header(bearer(&alice.token)),
-    )
-    .await;
-    assert_eq!(json::<KeyCount>(&body).one_time_keys, 0);
+    let count: KeyCount =
+        expect_json(&app, as_device::<e::CountKeys>(&alice.token, &()), 200).await;
+    assert_eq!(count.one_time_keys, 0);
 
     // The claimed key really opens an Olm session with Alice's account.
     let c = first.unwrap();
@@ -344,38 +257,19 @@ async fn each_one_time_key_is_claimed_once_under_concurrency_then_the_fallback(p
 async fn key_endpoints_need_a_device_and_bound_their_input(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let bob = register(&app, "bob").await;
-    for (method, uri) in [
-        (Method::PUT, &url::<e::PublishKeys>(&())),
-        (Method::GET, &url::<e::CountKeys>(&())),
-        (Method::POST, &url::<e::ClaimKeys>(&())),
+    let no_devices = serde_json::json!({"devices": []});
+    for (path, anonymous) in [
+        (e::PublishKeys::PATH, to::<e::PublishKeys>(&())),
+        (e::CountKeys::PATH, to::<e::CountKeys>(&())),
+        (e::ClaimKeys::PATH, to::<e::ClaimKeys>(&())),
     ] {
-        let (status, _, _) = send(
-            &app,
-            req()
-                .method(method)
-                .uri(uri)
-                .set_json(serde_json::json!({"devices": []})),
-        )
-        .await;
-        assert_eq!(status, 401, "{uri}");
+        let status = status_of(&app, anonymous.set_json(&no_devices)).await;
+        assert_eq!(status, 401, "{path}");
     }
     let many: Vec<DeviceId> = (0..65).map(|_| DeviceId::new_v7()).collect();
-    let (status, _, _) = send(
-        &app,
-        req()
-            .method(Method::POST)
-            .uri(&url::<e::ClaimKeys>(&()))
-            .insert_header(bearer(&bob.token))
-            .set_json(ClaimRequest { devices: many }),
-    )
-    .await;
-    assert_eq!(status, 413);
-    let (status, _, _) = send(
-        &app,
-        req()
-            .uri(&url::<e::UserKeys>(&UserId::new_v7()))
-            .insert_header(bearer(&bob.token)),
-    )
-    .await;
-    assert_eq!(status, 404);
+    let too_many =
+        as_device::<e::ClaimKeys>(&bob.token, &()).set_json(ClaimRequest { devices: many });
+    assert_eq!(status_of(&app, too_many).await, 413);
+    let unknown = as_device::<e::UserKeys>(&bob.token, &UserId::new_v7());
+    assert_eq!(status_of(&app, unknown).await, 404);
 }

@@ -65,6 +65,55 @@ async fn delivery(client: &mut Client) -> Delivery {
         .await
 }
 
+/// The code `id` was rejected with; an acceptance of `id` fails the test.
+async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
+            _ => None,
+        })
+        .await
+}
+
+/// The presence frame for `user` with last seen hidden or not yet known.
+fn presence_without_last_seen(user: UserId, online: bool) -> ServerFrame {
+    ServerFrame::Presence {
+        user,
+        online,
+        last_seen: None,
+    }
+}
+
+/// Asks the server for `user`'s presence, as an open chat with them does.
+async fn watch(client: &mut Client, user: UserId) {
+    client
+        .send_frame(ClientFrame::Watch { users: vec![user] })
+        .await;
+}
+
+/// Tells `sender` that `ids` were read.
+async fn read(client: &mut Client, sender: UserId, id: MessageId) {
+    client
+        .send_frame(ClientFrame::Read {
+            sender,
+            ids: vec![id],
+        })
+        .await;
+}
+
+/// Changes the profile settings of `token`'s account over HTTP.
+async fn update_me(server: &TestServer, token: &str, settings: serde_json::Value) {
+    let res = reqwest::Client::new()
+        .patch(server.http(&url::<e::UpdateMe>(&())))
+        .bearer_auth(token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 async fn queue_len(pool: &PgPool, device: DeviceId) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = $1 AND kind = 0")
         .bind(device)
@@ -271,13 +320,7 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
 
     let id = MessageId::new_v7();
     a.send_to(id, UserId::new_v7(), &[], b"nobody").await;
-    let code = a
-        .next_matching(|f| match f {
-            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ErrorCode::NotFound);
+    assert_eq!(rejection(&mut a, id).await, ErrorCode::NotFound);
 }
 
 #[sqlx::test]
@@ -396,52 +439,26 @@ async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
     let a_user = a.profile.user_id;
     let mut b = Client::connect(&server, b).await;
     let mut c = Client::connect(&server, c).await;
-    b.send_frame(ClientFrame::Watch {
-        users: vec![a_user],
-    })
-    .await;
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: false,
-            last_seen: None
-        }
-    );
+    watch(&mut b, a_user).await;
+    assert_eq!(b.next().await, presence_without_last_seen(a_user, false));
     let mut a = Client::connect(&server, a).await;
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: true,
-            last_seen: None
-        }
-    );
+    assert_eq!(b.next().await, presence_without_last_seen(a_user, true));
 
-    a.send_frame(ClientFrame::Typing {
-        to: b.user(),
-        typing: true,
-    })
-    .await;
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Typing {
-            from: a_user,
-            typing: true
-        }
-    );
-    a.send_frame(ClientFrame::Typing {
-        to: b.user(),
-        typing: false,
-    })
-    .await;
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Typing {
-            from: a_user,
-            typing: false
-        }
-    );
+    for typing in [true, false] {
+        a.send_frame(ClientFrame::Typing {
+            to: b.user(),
+            typing,
+        })
+        .await;
+        let got = b.next().await;
+        assert_eq!(
+            got,
+            ServerFrame::Typing {
+                from: a_user,
+                typing
+            }
+        );
+    }
     a.expect_nothing_pending().await;
     c.expect_nothing_pending().await;
 
@@ -457,26 +474,14 @@ async fn presence_and_typing_reach_only_the_right_people(pool: PgPool) {
     c.expect_nothing_pending().await;
 
     // "Nobody" hides online and last seen.
-    let res = reqwest::Client::new()
-        .patch(server.http(&url::<e::UpdateMe>(&())))
-        .bearer_auth(&a_session.token)
-        .json(&serde_json::json!({"last_seen": "nobody"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    c.send_frame(ClientFrame::Watch {
-        users: vec![a_user],
-    })
+    update_me(
+        &server,
+        &a_session.token,
+        serde_json::json!({"last_seen": "nobody"}),
+    )
     .await;
-    assert_eq!(
-        c.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: false,
-            last_seen: None
-        }
-    );
+    watch(&mut c, a_user).await;
+    assert_eq!(c.next().await, presence_without_last_seen(a_user, false));
     let _a = Client::connect(&server, a_session).await;
     c.expect_nothing_pending().await;
 }
@@ -491,10 +496,7 @@ async fn watchers_hear_when_a_users_devices_change(pool: PgPool) {
     let (b_user, b_token) = (b.profile.user_id, b.token.clone());
     let mut a = Client::connect(&server, a).await;
     let mut c = Client::connect(&server, c).await;
-    a.send_frame(ClientFrame::Watch {
-        users: vec![b_user],
-    })
-    .await;
+    watch(&mut a, b_user).await;
     assert!(matches!(a.next().await, ServerFrame::Presence { user, .. } if user == b_user));
 
     let b_laptop = sign_in_without_keys(&server.http(""), "bob").await;
@@ -528,35 +530,21 @@ async fn read_receipts_flow_unless_either_side_turned_them_off(pool: PgPool) {
     a.send_to(id, b.user(), &[b.device()], b"read me").await;
     assert_eq!(delivery(&mut b).await.id, id);
     b.ack(vec![id]).await;
-    b.send_frame(ClientFrame::Read {
-        sender: a.user(),
-        ids: vec![id],
-    })
-    .await;
+    read(&mut b, a.user(), id).await;
     let got = a.next_receipt(ReceiptKind::Read).await;
     assert_eq!(got, (b.user(), vec![id]));
 
-    let res = reqwest::Client::new()
-        .patch(server.http(&url::<e::UpdateMe>(&())))
-        .bearer_auth(&b_token)
-        .json(&serde_json::json!({"read_receipts": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    b.send_frame(ClientFrame::Read {
-        sender: a.user(),
-        ids: vec![id],
-    })
+    update_me(
+        &server,
+        &b_token,
+        serde_json::json!({"read_receipts": false}),
+    )
     .await;
+    read(&mut b, a.user(), id).await;
     b.expect_nothing_pending().await; // processed in order: the read was handled first
     a.expect_nothing_pending().await;
     // And B, with receipts off, gets none from A either.
-    a.send_frame(ClientFrame::Read {
-        sender: b.user(),
-        ids: vec![id],
-    })
-    .await;
+    read(&mut a, b.user(), id).await;
     a.expect_nothing_pending().await;
     b.expect_nothing_pending().await;
 }
@@ -591,13 +579,7 @@ async fn oversized_sends_and_id_lists_are_refused_without_closing(pool: PgPool) 
     let id = MessageId::new_v7();
     a.send_to(id, b.profile.user_id, &[b.device_id], &vec![0; 65 * 1024])
         .await;
-    let code = a
-        .next_matching(|f| match f {
-            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ErrorCode::PayloadTooLarge);
+    assert_eq!(rejection(&mut a, id).await, ErrorCode::PayloadTooLarge);
     a.ack((0..2000).map(|_| MessageId::new_v7()).collect())
         .await;
     assert!(matches!(
@@ -647,28 +629,11 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
     };
     let a_socket = Client::connect(&server, a).await;
     let mut b = Client::connect(&server, b).await;
-    b.send_frame(ClientFrame::Watch {
-        users: vec![a_user],
-    })
-    .await;
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: true,
-            last_seen: None
-        }
-    );
+    watch(&mut b, a_user).await;
+    assert_eq!(b.next().await, presence_without_last_seen(a_user, true));
 
     assert_eq!(patch("nobody").await.unwrap().status(), 200);
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: false,
-            last_seen: None
-        }
-    );
+    assert_eq!(b.next().await, presence_without_last_seen(a_user, false));
     a_socket.close().await;
     b.expect_nothing_pending().await; // hidden: no "went offline"
 
@@ -696,14 +661,7 @@ async fn privacy_changes_reach_people_already_watching(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(removed.status(), 204);
-    assert_eq!(
-        b.next().await,
-        ServerFrame::Presence {
-            user: a_user,
-            online: false,
-            last_seen: None
-        }
-    );
+    assert_eq!(b.next().await, presence_without_last_seen(a_user, false));
 }
 
 #[sqlx::test]
@@ -722,16 +680,8 @@ async fn a_socket_whose_device_is_gone_cannot_send(pool: PgPool) {
     let id = MessageId::new_v7();
     a.send_to(id, b.profile.user_id, &[b.device_id], b"from a ghost")
         .await;
-    let code = a
-        .next_matching(|f| match f {
-            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
-            ServerFrame::Accepted { id: got, .. } if got == id => {
-                panic!("a revoked device sent a message")
-            }
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ErrorCode::Unauthorized);
+    // A device that is gone must not have sent a message.
+    assert_eq!(rejection(&mut a, id).await, ErrorCode::Unauthorized);
     assert_eq!(queue_len(&pool, b.device_id).await, 0);
 }
 

@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::{self, TestRequest};
 use parley_protocol::api::{RegisterRequest, Session};
-use parley_protocol::endpoint::{self as e, url};
+use parley_protocol::endpoint::{self as e, Endpoint, url};
 use parley_server::config::Config;
 use parley_server::state::AppState;
 use serde::de::DeserializeOwned;
@@ -14,9 +14,27 @@ use sqlx::PgPool;
 pub const PASSWORD: &str = "correct horse battery";
 pub const PEER: &str = "203.0.113.7:40000";
 
+/// The app under test, as `init_service` returns it.
+pub trait TestApp<B: MessageBody>:
+    Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+impl<S, B: MessageBody> TestApp<B> for S where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
 /// State with generous limits over the test's own database.
 pub fn state(pool: PgPool) -> AppState {
     AppState::new(pool, Config::for_tests("unused"))
+}
+
+/// State as [`state`], with the limits `tune` sets (for rate-limit tests).
+pub fn state_with(pool: PgPool, tune: impl FnOnce(&mut Config)) -> AppState {
+    let mut config = Config::for_tests("unused");
+    tune(&mut config);
+    AppState::new(pool, config)
 }
 
 /// A request as if from [`PEER`] (rate limits key on the peer address).
@@ -46,6 +64,75 @@ where
     let headers = res.headers().clone();
     let body = test::read_body(res).await;
     (status, body, headers)
+}
+
+/// The HTTP method endpoint `E` declares.
+pub fn method_of<E: Endpoint>() -> actix_web::http::Method {
+    actix_web::http::Method::from_bytes(E::METHOD.as_str().as_bytes()).unwrap()
+}
+
+/// A request to endpoint `E` with its declared method and path, so a test
+/// names the endpoint once instead of repeating its verb and URL.
+pub fn to<E: Endpoint>(params: &E::Params) -> TestRequest {
+    req().method(method_of::<E>()).uri(&url::<E>(params))
+}
+
+/// [`to`], as the device that holds `token`.
+pub fn as_device<E: Endpoint>(token: &str, params: &E::Params) -> TestRequest {
+    to::<E>(params).insert_header(bearer(token))
+}
+
+/// Sends a request and returns only its status.
+pub async fn status_of<S, B>(app: &S, req: TestRequest) -> u16
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    send(app, req).await.0
+}
+
+/// Sends a request and returns its status and error code (empty when the
+/// body carries none), for comparing both in one assertion.
+pub async fn status_and_code<S, B>(app: &S, req: TestRequest) -> (u16, String)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let (status, body, _) = send(app, req).await;
+    let code = if body.is_empty() {
+        String::new()
+    } else {
+        code(&body)
+    };
+    (status, code)
+}
+
+/// Sends a request and asserts it is answered with `status` and error `code`.
+pub async fn expect_error<B: MessageBody>(
+    app: &impl TestApp<B>,
+    req: TestRequest,
+    status: u16,
+    code: &str,
+) {
+    let (got, body, _) = send(app, req).await;
+    let got_code = if body.is_empty() {
+        String::new()
+    } else {
+        self::code(&body)
+    };
+    assert_eq!((got, got_code.as_str()), (status, code));
+}
+
+/// Sends a request, asserts it succeeded with `status`, and decodes the body.
+pub async fn expect_json<T, S, B>(app: &S, req: TestRequest, status: u16) -> T
+where
+    T: DeserializeOwned,
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let (got, body, _) = send(app, req).await;
+    assert_eq!(got, status, "{}", String::from_utf8_lossy(&body));
+    json(&body)
 }
 
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> T {
