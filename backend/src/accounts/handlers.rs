@@ -83,6 +83,15 @@ fn answer(
     response.json(signed_in.session)
 }
 
+/// Who is signing in: address, the new device's label, known-browser cookie.
+fn browser(req: &HttpRequest, asked_name: Option<&str>) -> service::Browser {
+    service::Browser {
+        ip: client_ip(req),
+        device_name: device_label(req, asked_name),
+        cookie: known_browser_cookie(req),
+    }
+}
+
 /// `POST /accounts`: creates the account and signs this browser in.
 pub async fn register(
     req: HttpRequest,
@@ -90,13 +99,7 @@ pub async fn register(
     body: web::Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let device_name = device_label(&req, body.device_name.as_deref());
-    let cookie = known_browser_cookie(&req);
-    let browser = service::Browser {
-        ip: client_ip(&req),
-        device_name: &device_name,
-        cookie: cookie.as_deref(),
-    };
+    let browser = browser(&req, body.device_name.as_deref());
     let signed_in = service::register(&state, browser, body).await?;
     Ok(answer(&req, HttpResponse::Created(), signed_in))
 }
@@ -108,13 +111,7 @@ pub async fn sign_in(
     body: web::Json<SignInRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let device_name = device_label(&req, body.device_name.as_deref());
-    let cookie = known_browser_cookie(&req);
-    let browser = service::Browser {
-        ip: client_ip(&req),
-        device_name: &device_name,
-        cookie: cookie.as_deref(),
-    };
+    let browser = browser(&req, body.device_name.as_deref());
     let signed_in = service::sign_in(&state, browser, body).await?;
     Ok(answer(&req, HttpResponse::Ok(), signed_in))
 }

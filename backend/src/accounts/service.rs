@@ -14,14 +14,14 @@ use parley_protocol::validate;
 use std::net::IpAddr;
 
 /// The browser signing up or in, as its request shows it.
-#[derive(Debug, Clone, Copy)]
-pub struct Browser<'a> {
+#[derive(Debug, Clone)]
+pub struct Browser {
     /// The address rate limits are keyed on.
     pub ip: IpAddr,
     /// The label its new device gets.
-    pub device_name: &'a str,
+    pub device_name: String,
     /// The known-browser cookie it carries, if any.
-    pub cookie: Option<&'a str>,
+    pub cookie: Option<String>,
 }
 
 /// A new device's session.
@@ -37,7 +37,7 @@ pub struct SignedIn {
 /// Creates an account and its first device.
 pub async fn register(
     state: &AppState,
-    browser: Browser<'_>,
+    browser: Browser,
     request: RegisterRequest,
 ) -> ApiResult<SignedIn> {
     state.limits.auth_ip(browser.ip)?;
@@ -53,11 +53,11 @@ pub async fn register(
     let mut tx = state.pool.begin().await?;
     let user = store::insert_user(&mut *tx, &handle, &display_name, &hash).await?;
     let device_id =
-        device_store::insert_device(&mut *tx, user.user.id, browser.device_name, &token_hash)
+        device_store::insert_device(&mut *tx, user.user.id, &browser.device_name, &token_hash)
             .await?;
     tx.commit().await?;
     tracing::info!(user = %user.user.id, device = %device_id, "account created");
-    let new_cookie = remember_browser(state, user.user.id, browser.cookie).await;
+    let new_cookie = remember_browser(state, user.user.id, browser.cookie.as_deref()).await;
     Ok(SignedIn {
         session: Session {
             token,
@@ -72,7 +72,7 @@ pub async fn register(
 /// [`ApiError::InvalidCredentials`], after the same work.
 pub async fn sign_in(
     state: &AppState,
-    browser: Browser<'_>,
+    browser: Browser,
     request: SignInRequest,
 ) -> ApiResult<SignedIn> {
     state.limits.auth_ip(browser.ip)?;
@@ -87,7 +87,7 @@ pub async fn sign_in(
         state.limits.auth_handle_unknown_browser(&handle)?;
     }
     let found = store::credentials(&state.pool, &handle).await?;
-    let known = match (&found, browser.cookie) {
+    let known = match (&found, browser.cookie.as_deref()) {
         (Some((user, _)), Some(cookie)) => {
             store::is_known_browser(&state.pool, user.user.id, &token::digest(cookie)).await?
         }
@@ -108,12 +108,13 @@ pub async fn sign_in(
     // No event: a device counts for senders and watchers once it publishes
     // its keys (`keys::service::upload`), not before.
     let device_id =
-        device_store::insert_device(&state.pool, user_id, browser.device_name, &token_hash).await?;
+        device_store::insert_device(&state.pool, user_id, &browser.device_name, &token_hash)
+            .await?;
     tracing::info!(user = %user_id, device = %device_id, "signed in");
     let new_cookie = if known {
         None
     } else {
-        remember_browser(state, user_id, browser.cookie).await
+        remember_browser(state, user_id, browser.cookie.as_deref()).await
     };
     Ok(SignedIn {
         session: Session {
