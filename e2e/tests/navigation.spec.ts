@@ -1,6 +1,6 @@
 // Every chat and panel has a URL: a link opens it, reload keeps it, the back and forward
 // buttons step through what the person opened.
-import { expect, openSettings, test } from '../fixtures';
+import { expect, openSettings, screenshot, test } from '../fixtures';
 import { bubble, friends, openFromContacts, send, showChats } from '../chat';
 
 test('a chat has a URL that survives reload and the back button', async ({ page: a, newPage }) => {
@@ -15,6 +15,7 @@ test('a chat has a URL that survives reload and the back button', async ({ page:
   await a.reload();
   await expect(a.getByTestId('conversation-title')).toContainText(bob.name);
   await expect(bubble(a, 'hello by link')).toBeVisible();
+  await screenshot(a, 'chat-after-reload');
 
   // Back: the panel the chat was opened from, with no chat open; forward: the chat again.
   await a.goBack();
