@@ -419,3 +419,31 @@ test('a message from someone who is not a contact shows their name', async ({ pa
   await expect(chatItem(b, alice)).toContainText('Hi, we met yesterday');
   await expect(b.getByTestId('chat-item').filter({ hasText: 'Unknown' })).toHaveCount(0);
 });
+
+test('each message reads in its own direction, and an emoji name gives letter initials', async ({
+  page: a,
+  newPage,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await send(a, 'שלום, מה שלומך?');
+  await send(a, 'hello there');
+  const rtl = a.getByTestId('message-text').filter({ hasText: 'שלום' });
+  await expect(rtl).toHaveAttribute('dir', 'auto');
+  expect(await rtl.evaluate((el) => el.matches(':dir(rtl)'))).toBe(true);
+  const ltr = a.getByTestId('message-text').filter({ hasText: 'hello there' });
+  expect(await ltr.evaluate((el) => el.matches(':dir(ltr)'))).toBe(true);
+  await showChats(b);
+  await chatItem(b, alice).click();
+  await expect(bubble(b, 'hello there')).toBeVisible();
+  expect(
+    await b.getByTestId('message-text').filter({ hasText: 'שלום' }).evaluate((el) => el.matches(':dir(rtl)')),
+  ).toBe(true);
+
+  // A name that starts with an emoji: initials from its first letters, never half an emoji.
+  const emoji = newUser('😀 Zed');
+  const c = await newPage();
+  await join(c, emoji);
+  const suffix = emoji.name.split(' ').pop()!;
+  await expect(c.locator('.sidebar .avatar').first()).toHaveText(`Z${suffix[0].toUpperCase()}`);
+});

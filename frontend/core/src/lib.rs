@@ -11,6 +11,7 @@
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
 //! - [`window`]: the bounded run of a conversation that is on screen.
+//! - [`names`]: initials for a person without a picture.
 //! - [`route`]: the app's URLs.
 //! - [`summary`]: the chat list (newest message, unread count per peer).
 //! - [`typing`]: when to send typing indicators and how long to show them.
@@ -22,6 +23,7 @@ pub mod content;
 pub mod crypto;
 pub mod engine;
 pub mod message;
+pub mod names;
 pub mod route;
 pub mod store;
 pub mod summary;

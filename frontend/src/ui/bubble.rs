@@ -53,7 +53,8 @@ pub fn bubble(m: &Message) -> AnyView {
                 ticks: m.outgoing,
             },
             view! {
-                <span class="message-text" data-testid="message-text">
+                // The text's own direction: Arabic and Hebrew read right to left.
+                <span class="message-text" data-testid="message-text" dir="auto">
                     {text.clone()}
                 </span>
             },

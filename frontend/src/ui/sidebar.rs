@@ -142,11 +142,12 @@ fn ChatItem(peer: UserId) -> impl IntoView {
         last.with(|m| match m {
             Some(m) if m.outgoing => view! {
                 {ticks::of(m)}
-                <span class="chat-preview-text">{preview_text(m)}</span>
+                <span class="chat-preview-text" dir="auto">{preview_text(m)}</span>
             }
             .into_any(),
             Some(m) => {
-                view! { <span class="chat-preview-text">{preview_text(m)}</span> }.into_any()
+                view! { <span class="chat-preview-text" dir="auto">{preview_text(m)}</span> }
+                    .into_any()
             }
             None => ().into_any(),
         })
