@@ -447,3 +447,19 @@ test('each message reads in its own direction, and an emoji name gives letter in
   const suffix = emoji.name.split(' ').pop()!;
   await expect(c.locator('.sidebar .avatar').first()).toHaveText(`Z${suffix[0].toUpperCase()}`);
 });
+
+test('back online: the banner goes and what waited is sent at once, not at the next ping', async ({ page: a, newPage }) => {
+  const { bob } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await send(a, 'before');
+  await expect(tick(a, 'before')).toHaveAttribute('data-status', /delivered|read/);
+  await a.context().setOffline(true);
+  await expect(a.getByTestId('offline-banner')).toBeVisible();
+  await send(a, 'while offline');
+  await a.context().setOffline(false);
+  // The socket may have survived the outage: it is asked at once, not at the next ping.
+  await expect(a.getByTestId('offline-banner')).toBeHidden({ timeout: 2_000 });
+  await expect(tick(a, 'while offline')).toHaveAttribute('data-status', /sent|delivered|read/, {
+    timeout: 2_000,
+  });
+});

@@ -41,7 +41,7 @@ pub fn App() -> impl IntoView {
 /// Connectivity hints and other tabs: the browser knows before we do.
 fn listen_to_the_browser(app: AppState, session: Session) {
     // The handles live as long as the page; nothing ever removes them.
-    let _ = window_event_listener(ev::online, move |_| session.reconnect_now());
+    let _ = window_event_listener(ev::online, move |_| session.network_back());
     // Read receipts wait until the open chat is actually visible.
     let _ = window_event_listener(ev::visibilitychange, move |_| {
         session.messaging(|m| m.visibility_changed());

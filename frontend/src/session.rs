@@ -91,10 +91,17 @@ impl Session {
         self.app.end(notice);
     }
 
-    /// Reconnects at once if the socket is waiting to retry.
+    /// Reconnects at once if the socket is waiting to retry ("Retry now").
     pub fn reconnect_now(self) {
         if let Some(live) = self.live.get_value() {
             live.socket.reconnect_now();
+        }
+    }
+
+    /// The browser came back online: check the connection at once.
+    pub fn network_back(self) {
+        if let Some(live) = self.live.get_value() {
+            live.socket.check_now();
         }
     }
 

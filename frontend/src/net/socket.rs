@@ -11,7 +11,7 @@
 //! handle tears everything down.
 
 use leptos::prelude::{
-    IntervalHandle, TimeoutHandle, set_interval_with_handle, set_timeout_with_handle,
+    IntervalHandle, TimeoutHandle, set_interval_with_handle, set_timeout, set_timeout_with_handle,
 };
 use parley_protocol::frame::{ClientFrame, ServerFrame, close};
 use std::cell::RefCell;
@@ -23,6 +23,9 @@ use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
 /// Keep-alive period; the server drops sockets that stay silent much longer.
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// How long a connection may take to answer a ping sent because the
+/// browser came back online, before it is replaced.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 /// First reconnect delay (before jitter).
 const BACKOFF_BASE_MS: f64 = 1_000.0;
 /// Longest reconnect delay (before jitter).
@@ -115,6 +118,52 @@ impl Socket {
         inner.state.borrow_mut().callbacks = Some(callbacks);
         open(&inner);
         Self(inner)
+    }
+
+    /// The browser says the network is back: know now, not at the next
+    /// 25 s ping, whether this connection survived. A socket waiting to
+    /// retry opens at once; a live one is pinged at once, and replaced when
+    /// no pong comes within [`PROBE_TIMEOUT`]. The pong also tells the app
+    /// the server is reachable again (the offline banner goes).
+    pub fn check_now(&self) {
+        let inner = &self.0;
+        let nonce = {
+            let mut state = inner.state.borrow_mut();
+            if state.stopped {
+                return;
+            }
+            if state.ws.is_none() {
+                drop(state);
+                return self.reconnect_now();
+            }
+            // Still connecting: its open or close event says how it went.
+            if !state.ready {
+                return;
+            }
+            state.awaiting_pong = true;
+            state.nonce = state.nonce.wrapping_add(1);
+            state.nonce
+        };
+        send(inner, &ClientFrame::Ping { nonce });
+        let weak = Rc::downgrade(inner);
+        let probe = move || {
+            with_inner(&weak, |inner| {
+                let dead = {
+                    let mut state = inner.state.borrow_mut();
+                    let dead = state.ready && state.awaiting_pong && state.nonce == nonce;
+                    if dead {
+                        hang_up(&mut state);
+                        state.attempt = 0;
+                    }
+                    dead
+                };
+                if dead {
+                    (inner.handlers.on_status)(LinkStatus::Offline);
+                    open(inner);
+                }
+            });
+        };
+        set_timeout(probe, PROBE_TIMEOUT);
     }
 
     /// Skips the backoff wait (the browser came back online, or the person
