@@ -114,15 +114,7 @@ mod tests {
     use super::*;
 
     async fn user(pool: &PgPool, handle: &str, devices: usize, with_keys: bool) -> UserId {
-        let id = UserId::new_v7();
-        sqlx::query(
-            "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, $2, 'x', 'x')",
-        )
-        .bind(id)
-        .bind(handle)
-        .execute(pool)
-        .await
-        .unwrap();
+        let id = crate::test_rows::user(pool, handle).await;
         for _ in 0..devices {
             add_device(pool, id, with_keys).await;
         }
@@ -130,14 +122,7 @@ mod tests {
     }
 
     async fn add_device(pool: &PgPool, user: UserId, with_keys: bool) -> DeviceId {
-        let device = DeviceId::new_v7();
-        sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', $3)")
-            .bind(device)
-            .bind(user)
-            .bind(device.as_uuid().as_bytes().to_vec())
-            .execute(pool)
-            .await
-            .unwrap();
+        let device = crate::test_rows::device(pool, user).await;
         if with_keys {
             sqlx::query(
                 "INSERT INTO device_keys (device_id, curve25519, ed25519, signature)

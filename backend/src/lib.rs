@@ -33,6 +33,8 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod tasks;
+#[cfg(test)]
+mod test_rows;
 pub mod testing;
 pub mod turn;
 pub mod web;

@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::client::{Client, connect_raw, register_over_http};
-use futures_util::SinkExt;
+use common::client::{Client, connect_raw, register_over_http, send_raw};
 use parley_protocol::endpoint as e;
 use parley_protocol::frame::ClientFrame;
 use parley_server::testing::TestServer;
 use sqlx::PgPool;
-use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::tungstenite::Error;
 
 #[sqlx::test]
 async fn unauthenticated_sockets_per_address_are_capped_and_freed_by_auth(pool: PgPool) {
@@ -31,16 +30,13 @@ async fn unauthenticated_sockets_per_address_are_capped_and_freed_by_auth(pool: 
 
     // Authenticating frees a place: a real device gets in and keeps its socket.
     let mut first = idle.remove(0);
-    first
-        .send(Message::binary(
-            ClientFrame::Auth {
-                token: session.token.clone(),
-            }
-            .encode()
-            .unwrap(),
-        ))
-        .await
-        .unwrap();
+    send_raw(
+        &mut first,
+        &ClientFrame::Auth {
+            token: session.token.clone(),
+        },
+    )
+    .await;
     let ready = common::client::next_frame(&mut first).await;
     assert!(
         matches!(ready, parley_protocol::frame::ServerFrame::Ready { .. }),

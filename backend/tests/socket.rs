@@ -32,11 +32,7 @@ async fn auth_then_ping_pong(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let session = register(&server, "alice").await;
     let mut ws = authenticated(&server, &session).await;
-    ws.send(Message::binary(
-        ClientFrame::Ping { nonce: 42 }.encode().unwrap(),
-    ))
-    .await
-    .unwrap();
+    send_raw(&mut ws, &ClientFrame::Ping { nonce: 42 }).await;
     assert_eq!(next_frame(&mut ws).await, ServerFrame::Pong { nonce: 42 });
 }
 
@@ -44,23 +40,17 @@ async fn auth_then_ping_pong(pool: PgPool) {
 async fn bad_tokens_and_missing_auth_are_closed_with_codes(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let mut ws = connect(&server).await;
-    ws.send(Message::binary(
-        ClientFrame::Auth {
+    send_raw(
+        &mut ws,
+        &ClientFrame::Auth {
             token: "garbage".into(),
-        }
-        .encode()
-        .unwrap(),
-    ))
-    .await
-    .unwrap();
+        },
+    )
+    .await;
     assert_eq!(close_code(&mut ws).await, close::UNAUTHORIZED);
 
     let mut ws = connect(&server).await;
-    ws.send(Message::binary(
-        ClientFrame::Ping { nonce: 1 }.encode().unwrap(),
-    ))
-    .await
-    .unwrap();
+    send_raw(&mut ws, &ClientFrame::Ping { nonce: 1 }).await;
     assert_eq!(close_code(&mut ws).await, close::PROTOCOL_ERROR);
 
     let mut ws = connect(&server).await;
@@ -105,11 +95,7 @@ async fn malformed_frames_get_error_frames_and_the_socket_lives_on(pool: PgPool)
             ..
         }
     ));
-    ws.send(Message::binary(
-        ClientFrame::Ping { nonce: 7 }.encode().unwrap(),
-    ))
-    .await
-    .unwrap();
+    send_raw(&mut ws, &ClientFrame::Ping { nonce: 7 }).await;
     assert_eq!(next_frame(&mut ws).await, ServerFrame::Pong { nonce: 7 });
 }
 
@@ -124,12 +110,7 @@ async fn oversized_frame_closes_that_socket_only(pool: PgPool) {
     frame.resize(MAX_FRAME_BYTES + 1, 0);
     big.send(Message::binary(frame)).await.unwrap();
     assert_eq!(close_code(&mut big).await, u16::from(CloseCode::Size));
-    other
-        .send(Message::binary(
-            ClientFrame::Ping { nonce: 3 }.encode().unwrap(),
-        ))
-        .await
-        .unwrap();
+    send_raw(&mut other, &ClientFrame::Ping { nonce: 3 }).await;
     assert_eq!(next_frame(&mut other).await, ServerFrame::Pong { nonce: 3 });
 }
 
@@ -150,16 +131,13 @@ async fn revoking_a_device_closes_its_socket_at_once(pool: PgPool) {
 
     // And the revoked token cannot open a new socket.
     let mut again = connect(&server).await;
-    again
-        .send(Message::binary(
-            ClientFrame::Auth {
-                token: first.token.clone(),
-            }
-            .encode()
-            .unwrap(),
-        ))
-        .await
-        .unwrap();
+    send_raw(
+        &mut again,
+        &ClientFrame::Auth {
+            token: first.token.clone(),
+        },
+    )
+    .await;
     assert_eq!(close_code(&mut again).await, close::UNAUTHORIZED);
 }
 

@@ -9,6 +9,7 @@ use crate::ui::auth::AuthScreen;
 use crate::ui::shell::MainScreen;
 use leptos::ev;
 use leptos::prelude::*;
+use parley_protocol::UserId;
 
 /// Restores the session, wires browser-level events, renders a screen.
 #[component]
@@ -19,11 +20,15 @@ pub fn App() -> impl IntoView {
     provide_context(session);
     let router = Router::start();
     provide_context(router);
-    // A chat of the last account is not the next one's to open.
-    Effect::new(move |_| {
-        if app.session.with(Option::is_none) {
+    // A chat of the last account is not the next one's to open: signed
+    // out, or another tab signed in as someone else.
+    let account = Memo::new(move |_| app.session.with(|s| s.as_ref().map(|s| s.profile.user_id)));
+    Effect::new(move |before: Option<Option<UserId>>| {
+        let now = account.get();
+        if now.is_none() || before.is_some_and(|before| before != now) {
             router.chat.set(None);
         }
+        now
     });
     listen_to_the_browser(app, session);
     // Only flips when signing in or out, not on every profile change, so the

@@ -9,7 +9,7 @@
 
 use crate::api;
 use crate::calls::Controller;
-use crate::messaging::{Messenger, SignalSink};
+use crate::messaging::{Account, Messenger, SignalSink};
 use crate::net::socket::{Handlers, LinkStatus, Socket};
 use crate::state::{AppState, SIGNED_OUT_NOTICE};
 use leptos::prelude::*;
@@ -161,11 +161,13 @@ impl Session {
             }
         });
         let messenger = Rc::new(Messenger::start(
-            app,
-            signed_in.token.clone(),
-            socket.clone(),
-            me,
-            device,
+            Account {
+                app,
+                token: signed_in.token,
+                link: socket.clone(),
+                me,
+                device,
+            },
             on_signal,
         ));
         let calls = Controller::start(app, messenger.clone(), me, device);

@@ -386,23 +386,9 @@ mod tests {
     use super::*;
 
     async fn device(pool: &PgPool) -> (UserId, DeviceId) {
-        let (user, device) = (UserId::new_v7(), DeviceId::new_v7());
-        sqlx::query(
-            "INSERT INTO users (id, handle, display_name, password_hash) VALUES ($1, $2, 'x', 'x')",
-        )
-        .bind(user)
-        .bind(format!("q{}", user.as_uuid().simple()))
-        .execute(pool)
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO devices (id, user_id, name, token_hash) VALUES ($1, $2, 'd', $3)")
-            .bind(device)
-            .bind(user)
-            .bind(device.as_uuid().as_bytes().to_vec())
-            .execute(pool)
-            .await
-            .unwrap();
-        (user, device)
+        let handle = format!("q{}", UserId::new_v7().as_uuid().simple());
+        let user = crate::test_rows::user(pool, &handle).await;
+        (user, crate::test_rows::device(pool, user).await)
     }
 
     fn row(device: DeviceId, sender: UserId, seq: i64) -> Row {

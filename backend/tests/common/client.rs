@@ -88,6 +88,13 @@ pub async fn connect_raw(addr: &str) -> Ws {
 }
 
 /// The next protocol frame, skipping transport pings.
+/// Sends one frame on a raw socket (no `Client` around it yet).
+pub async fn send_raw(ws: &mut Ws, frame: &ClientFrame) {
+    ws.send(Message::binary(frame.encode().unwrap()))
+        .await
+        .unwrap();
+}
+
 pub async fn next_frame(ws: &mut Ws) -> ServerFrame {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
@@ -140,15 +147,13 @@ impl Client {
 
     pub async fn connect_addr(addr: &str, session: Session) -> Self {
         let mut ws = connect_raw(addr).await;
-        ws.send(Message::binary(
-            ClientFrame::Auth {
+        send_raw(
+            &mut ws,
+            &ClientFrame::Auth {
                 token: session.token.clone(),
-            }
-            .encode()
-            .unwrap(),
-        ))
-        .await
-        .unwrap();
+            },
+        )
+        .await;
         match next_frame(&mut ws).await {
             ServerFrame::Ready { device_id, .. } => assert_eq!(device_id, session.device_id),
             other => panic!("expected Ready, got {other:?}"),
@@ -157,10 +162,7 @@ impl Client {
     }
 
     pub async fn send_frame(&mut self, frame: ClientFrame) {
-        self.ws
-            .send(Message::binary(frame.encode().unwrap()))
-            .await
-            .unwrap();
+        send_raw(&mut self.ws, &frame).await;
     }
 
     /// Sends `body` to every listed device, in the direct chat with `to`.

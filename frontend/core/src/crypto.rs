@@ -471,12 +471,17 @@ impl Machine {
             let Ok(peer) = serde_json::from_str::<StoredPeer>(entry) else {
                 continue;
             };
-            match Peer::unseal(&peer, key) {
-                Ok(unsealed) => {
+            match Peer::unseal_lenient(&peer, key) {
+                // The pin survives damaged sessions; the entry is rewritten
+                // without them.
+                Some((unsealed, damaged)) => {
+                    if damaged {
+                        changed.insert(peer.device);
+                    }
                     peers.insert(peer.device, unsealed);
                 }
                 // Not in `peers`: the next save deletes the entry.
-                Err(_) => {
+                None => {
                     changed.insert(peer.device);
                 }
             }
@@ -527,6 +532,25 @@ impl Machine {
 }
 
 impl Peer {
+    /// Like [`Peer::unseal`], but a session that does not unseal is left
+    /// out (and reported) instead of failing the whole peer. `None` when
+    /// the pinned identity itself is unreadable.
+    fn unseal_lenient(p: &StoredPeer, key: &[u8; 32]) -> Option<(Self, bool)> {
+        let sessions: Vec<Session> = p
+            .sessions
+            .iter()
+            .filter_map(|s| SessionPickle::from_encrypted(s, key).ok())
+            .map(Session::from_pickle)
+            .collect();
+        let damaged = sessions.len() < p.sessions.len();
+        let peer = Self {
+            curve25519: Curve25519PublicKey::from_base64(&p.curve25519).ok()?,
+            ed25519: ed25519_key(&p.ed25519)?,
+            sessions,
+        };
+        Some((peer, damaged))
+    }
+
     fn unseal(p: &StoredPeer, key: &[u8; 32]) -> Result<Self, CryptoError> {
         let sessions = p
             .sessions

@@ -2,7 +2,7 @@
 //! for the server's (which has its own tests against PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use parley_client::crypto::{CryptoError, Machine};
+use parley_client::crypto::{CryptoError, Machine, StoredCrypto};
 use parley_protocol::DeviceId;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys};
 use std::collections::HashMap;
@@ -326,4 +326,38 @@ fn an_overlong_ed25519_key_in_the_stored_state_is_a_bad_pickle_not_a_panic() {
         Machine::unpickle(&stored.to_string(), &key).map(|_| ()),
         Err(CryptoError::BadPickle)
     );
+}
+
+#[test]
+fn a_damaged_session_costs_the_session_not_the_pin() {
+    let mut dir = Directory::default();
+    let mut a = device(&mut dir, 5);
+    let mut b = device(&mut dir, 5);
+    send(&mut dir, &mut a, &mut b, "hi");
+    let key = [9u8; 32];
+    let changes = a.machine.take_changes(&key).unwrap();
+    let mut peers: Vec<String> = changes
+        .peers
+        .iter()
+        .filter_map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(peers.len(), 1);
+    let mut entry: serde_json::Value = serde_json::from_str(&peers[0]).unwrap();
+    entry["sessions"] = serde_json::json!(["not a pickle"]);
+    peers[0] = entry.to_string();
+    let stored = StoredCrypto {
+        account: changes.account,
+        peers,
+        legacy: None,
+    };
+    let mut restored = Machine::restore(&stored, &key).unwrap().unwrap();
+    assert!(restored.knows(b.id), "the pinned identity survives");
+    assert_eq!(
+        restored.missing_sessions(&[b.id]),
+        vec![b.id],
+        "the session does not"
+    );
+    let rewrite = restored.take_changes(&key).unwrap();
+    assert_eq!(rewrite.peers.len(), 1, "the damaged entry is written again");
+    assert_eq!(rewrite.peers[0].0, b.id);
 }

@@ -59,6 +59,9 @@ pub struct Runner {
     retry: RefCell<Option<TimeoutHandle>>,
     /// Failed attempts to read the store, for the back-off.
     load_failures: Cell<u32>,
+    /// A failed `Load` waits for its retry: the queue waits with it, so a
+    /// `Ready` or a delivery is not thrown away as "not loaded".
+    reloading: Cell<bool>,
     /// Callers of [`Runner::safety`] waiting for the engine's answer.
     safety: RefCell<HashMap<UserId, Vec<oneshot::Sender<Option<Safety>>>>>,
     /// Resolved once the queue is empty (see [`Runner::flushed`]).
@@ -191,17 +194,30 @@ impl Outside for Browser {
     }
 }
 
+/// Who is signed in on this device, and how to reach the server for them.
+pub struct Account {
+    /// The app's signals.
+    pub app: AppState,
+    /// The session's token: this engine's REST calls use it and no other.
+    pub token: String,
+    /// The session's socket.
+    pub link: Socket,
+    /// The account.
+    pub me: UserId,
+    /// This device.
+    pub device: DeviceId,
+}
+
 impl Runner {
     /// Opens the store and starts the engine; inputs pushed meanwhile wait.
-    pub fn start(
-        app: AppState,
-        token: String,
-        link: Socket,
-        me: UserId,
-        device: DeviceId,
-        typing: Rc<Typing>,
-        on_signal: SignalSink,
-    ) -> Rc<Self> {
+    pub fn start(account: Account, typing: Rc<Typing>, on_signal: SignalSink) -> Rc<Self> {
+        let Account {
+            app,
+            token,
+            link,
+            me,
+            device,
+        } = account;
         let runner = Rc::new(Self {
             ui: app.messaging,
             typing,
@@ -214,6 +230,7 @@ impl Runner {
             me,
             retry: RefCell::new(None),
             load_failures: Cell::new(0),
+            reloading: Cell::new(false),
             safety: RefCell::new(HashMap::new()),
             idle: RefCell::new(Vec::new()),
         });
@@ -239,10 +256,16 @@ impl Runner {
                     started.run().await;
                 }
                 Err(err) => {
+                    leptos::logging::error!("cannot open the message store: {err}");
+                    // A session that already ended (signed out, another
+                    // account in another tab) is not this one's to end.
+                    if started.stopped.replace(true) || !app.holds(&token) {
+                        started.running.set(false);
+                        started.release_waiters();
+                        return;
+                    }
                     // Without its store and keys this device can neither
                     // read nor keep anything: say so and start over.
-                    leptos::logging::error!("cannot open the message store: {err}");
-                    started.stopped.set(true);
                     started.running.set(false);
                     started.release_waiters();
                     app.end(Some(
@@ -277,7 +300,7 @@ impl Runner {
             return;
         }
         self.jobs.borrow_mut().push_back(input);
-        if !self.running.replace(true) {
+        if !self.reloading.get() && !self.running.replace(true) {
             let runner = self.clone();
             spawn_local(async move { runner.run().await });
         }
@@ -341,6 +364,9 @@ impl Runner {
 
     /// The safety number with `peer`, once the engine computed it.
     pub async fn safety(self: &Rc<Self>, peer: UserId) -> Option<Safety> {
+        if self.stopped.get() {
+            return None;
+        }
         let (tx, rx) = oneshot::channel();
         self.safety.borrow_mut().entry(peer).or_default().push(tx);
         self.push(Input::Safety(peer));
@@ -388,11 +414,14 @@ impl Runner {
                 matches!(job, Input::Page { .. }),
                 matches!(job, Input::Load),
             );
-            if let Err(err) = engine.handle(job).await {
+            let failed = engine.handle(job).await.err();
+            if let Some(err) = &failed {
                 leptos::logging::warn!("messaging: {err}");
-                if loading {
-                    self.load_again();
-                }
+            }
+            if loading && failed.is_some() && !self.stopped.get() {
+                // Everything else waits for the store: run nothing more now.
+                self.load_again();
+                break;
             }
             if paging {
                 self.ui.paging.try_set(false);
@@ -415,12 +444,17 @@ impl Runner {
     fn load_again(self: &Rc<Self>) {
         let tries = self.load_failures.get().saturating_add(1);
         self.load_failures.set(tries);
+        self.reloading.set(true);
         let wait = std::time::Duration::from_secs(2u64.saturating_pow(tries.min(6)));
         let weak = Rc::downgrade(self);
         set_timeout(
             move || {
                 if let Some(runner) = weak.upgrade() {
-                    runner.push(Input::Load);
+                    runner.reloading.set(false);
+                    runner.jobs.borrow_mut().push_front(Input::Load);
+                    if !runner.stopped.get() && !runner.running.replace(true) {
+                        spawn_local(async move { runner.run().await });
+                    }
                 }
             },
             wait,

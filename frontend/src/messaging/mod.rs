@@ -10,8 +10,6 @@
 mod engine;
 mod typing;
 
-use crate::net::socket::Socket;
-use crate::state::AppState;
 use crate::state::chats::Messaging;
 use engine::Runner;
 use futures::channel::oneshot;
@@ -22,12 +20,12 @@ use parley_client::engine::Input;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{ConversationId, DeviceId, UserId};
+use parley_protocol::{ConversationId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use typing::Typing;
 
-pub use engine::SignalSink;
+pub use engine::{Account, SignalSink};
 pub use parley_client::engine::{Outgoing, Safety};
 
 /// The signed-in device's messaging: the engine's queue and the typing
@@ -41,22 +39,12 @@ pub struct Messenger {
 impl Messenger {
     /// Starts messaging for a signed-in device (reads the store, then waits
     /// for the socket's `Ready`). Decrypted call signals go to `on_signal`.
-    pub fn start(
-        app: AppState,
-        token: String,
-        link: Socket,
-        me: UserId,
-        device: DeviceId,
-        on_signal: SignalSink,
-    ) -> Self {
-        app.messaging.clear();
-        let typing = Typing::new(app.messaging, link.clone());
-        let runner = Runner::start(app, token, link, me, device, typing.clone(), on_signal);
-        Self {
-            ui: app.messaging,
-            runner,
-            typing,
-        }
+    pub fn start(account: Account, on_signal: SignalSink) -> Self {
+        let ui = account.app.messaging;
+        ui.clear();
+        let typing = Typing::new(ui, account.link.clone());
+        let runner = Runner::start(account, typing.clone(), on_signal);
+        Self { ui, runner, typing }
     }
 
     /// Stops for good; with `wipe`, deletes this account's local database.

@@ -82,6 +82,9 @@ struct State {
     ready: bool,
     /// A ping went out and no pong came back yet.
     awaiting_pong: bool,
+    /// The nonce of a probe ([`Socket::check_now`]) not answered yet. Kept
+    /// apart from the 25 s keep-alive, which must not mistake it for its own.
+    probe: Option<u64>,
     nonce: u64,
     ping_timer: Option<IntervalHandle>,
     retry_timer: Option<TimeoutHandle>,
@@ -140,9 +143,10 @@ impl Socket {
             if !state.ready {
                 return;
             }
-            state.awaiting_pong = true;
-            state.nonce = state.nonce.wrapping_add(1);
-            state.nonce
+            // Counted down from the top, so it never meets a keep-alive nonce.
+            let nonce = u64::MAX - state.nonce;
+            state.probe = Some(nonce);
+            nonce
         };
         send(inner, &ClientFrame::Ping { nonce });
         let weak = Rc::downgrade(inner);
@@ -150,7 +154,7 @@ impl Socket {
             with_inner(&weak, |inner| {
                 let dead = {
                     let mut state = inner.state.borrow_mut();
-                    let dead = state.ready && state.awaiting_pong && state.nonce == nonce;
+                    let dead = state.ready && state.probe == Some(nonce);
                     if dead {
                         hang_up(&mut state);
                         state.attempt = 0;
@@ -257,6 +261,7 @@ fn open(inner: &Rc<Inner>) {
                 }
                 state.ready = false;
                 state.awaiting_pong = false;
+                state.probe = None;
                 state.ws = Some(ws);
                 true
             }
@@ -302,8 +307,12 @@ fn on_message(inner: &Rc<Inner>, event: &MessageEvent) {
                 state.attempt = 0;
                 true
             }
-            ServerFrame::Pong { .. } => {
-                state.awaiting_pong = false;
+            ServerFrame::Pong { nonce } => {
+                if state.probe == Some(nonce) {
+                    state.probe = None;
+                } else {
+                    state.awaiting_pong = false;
+                }
                 false
             }
             _ => false,
@@ -426,6 +435,7 @@ fn hang_up(state: &mut State) {
     }
     state.ready = false;
     state.awaiting_pong = false;
+    state.probe = None;
     if let Some(ws) = state.ws.take() {
         ws.set_onopen(None);
         ws.set_onmessage(None);

@@ -132,6 +132,11 @@ impl AppState {
         result
     }
 
+    /// Whether the current session is the one holding `token`.
+    pub fn holds(self, token: &str) -> bool {
+        self.token().as_deref() == Some(token)
+    }
+
     /// [`AppState::authed`] for the session holding `token` only: refused
     /// at once when that session ended, so work left over from it never
     /// goes out under the next session's token.
@@ -140,7 +145,7 @@ impl AppState {
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<T, ApiFailure>>,
     {
-        if self.token().as_deref() != Some(token) {
+        if !self.holds(token) {
             return Err(ApiFailure::SignedOut);
         }
         self.authed(call).await
