@@ -114,6 +114,13 @@ export async function pair(newPage: (o?: BrowserContextOptions) => Promise<Page>
   return { alice, bob, a, b };
 }
 
+/** Answers the ringing call (once "Accept" counts presses: see `ui/call.rs`). */
+export async function accept(page: Page): Promise<void> {
+  const button = page.getByTestId('accept-call');
+  await expect(button).toHaveAttribute('data-armed', 'true');
+  await button.click();
+}
+
 /** Opens the chat with `peer` and starts a call. */
 export async function dial(page: Page, peer: User, kind: 'video' | 'voice'): Promise<void> {
   await openFromContacts(page, peer);

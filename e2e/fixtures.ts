@@ -234,6 +234,20 @@ class ServerProcess implements ParleyServer {
   }
 }
 
+/**
+ * Collects the page's uncaught errors (`pageerror`): a test fails on any. A
+ * wasm panic surfaces as "unreachable"; the panic message itself is the
+ * console error just before it, so the last few are kept with it.
+ */
+function watchErrors(page: Page, into: string[]): void {
+  const console: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.push(message.text().slice(0, 500));
+    if (console.length > 3) console.shift();
+  });
+  page.on('pageerror', (error) => into.push(`${page.url()}: ${error.message} [console: ${console.join(' | ')}]`));
+}
+
 async function runServer(tag: string, use: (server: ParleyServer) => Promise<void>): Promise<void> {
   const server = new ServerProcess(databaseName(tag));
   try {
@@ -272,14 +286,26 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(server.url);
   },
 
+  page: async ({ page }, use) => {
+    const errors: string[] = [];
+    watchErrors(page, errors);
+    page.context().on('page', (more) => watchErrors(more, errors));
+    await use(page);
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  },
+
   newPage: async ({ browser, baseURL }, use) => {
     const contexts: BrowserContext[] = [];
+    const errors: string[] = [];
     await use(async (options: BrowserContextOptions = {}) => {
       const context = await browser.newContext({ baseURL, ...options });
       contexts.push(context);
+      // Every page of the context, also those a test opens later.
+      context.on('page', (page) => watchErrors(page, errors));
       return context.newPage();
     });
     for (const context of contexts) await context.close();
+    expect(errors, 'uncaught errors in the other pages').toEqual([]);
   },
 });
 
@@ -362,6 +388,8 @@ export async function openSettings(page: Page): Promise<void> {
 export async function signOut(page: Page): Promise<void> {
   await openSettings(page);
   await page.getByTestId('sign-out').click();
+  await expect(page.getByTestId('confirm-dialog')).toContainText('deleted');
+  await page.getByTestId('confirm-yes').click();
   await expect(page.getByTestId('auth-screen')).toBeVisible();
 }
 
@@ -382,11 +410,6 @@ export async function addContact(page: Page, handle: string): Promise<void> {
 /** The entry for `user` in the contact list. */
 export function contactItem(page: Page, user: Pick<User, 'handle'>) {
   return page.getByTestId('contact-list').getByTestId('contact-item').filter({ hasText: user.handle });
-}
-
-/** Accepts any confirm() the app shows (e.g. before removing or revoking). */
-export function acceptDialogs(page: Page): void {
-  page.on('dialog', (dialog) => void dialog.accept());
 }
 
 /**

@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::routing::json_config;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, calls, contacts, devices, health, keys};
+use crate::{accounts, blocks, calls, contacts, devices, health, keys, photos};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
@@ -26,6 +26,8 @@ fn api(cfg: &mut web::ServiceConfig) {
         .configure(accounts::routes)
         .configure(devices::routes)
         .configure(contacts::routes)
+        .configure(photos::routes)
+        .configure(blocks::routes)
         .configure(keys::routes)
         .configure(calls::routes)
         .default_service(web::to(|| async {

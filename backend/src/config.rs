@@ -57,6 +57,14 @@ pub struct Config {
     #[arg(long, env = "PARLEY_LOOKUP_PER_MINUTE", default_value = "60")]
     pub lookup_per_minute: NonZeroU32,
 
+    /// Profile photo changes (set or remove) allowed per account per minute.
+    #[arg(long, env = "PARLEY_PHOTO_CHANGES_PER_MINUTE", default_value = "10")]
+    pub photo_changes_per_minute: NonZeroU32,
+
+    /// Block changes (block or unblock) allowed per account per minute.
+    #[arg(long, env = "PARLEY_BLOCK_CHANGES_PER_MINUTE", default_value = "30")]
+    pub block_changes_per_minute: NonZeroU32,
+
     /// Largest number of pooled database connections.
     #[arg(long, env = "PARLEY_DB_POOL", default_value = "16")]
     pub db_pool: u32,
@@ -228,6 +236,8 @@ impl Config {
             auth_ip_per_minute: generous,
             auth_handle_per_minute: generous,
             lookup_per_minute: generous,
+            photo_changes_per_minute: generous,
+            block_changes_per_minute: generous,
             password_threads: None,
             password_queue: 32,
             device_idle_days: 90,

@@ -42,6 +42,12 @@ pub enum ApiError {
     /// Nothing there (or not visible to the caller).
     #[error("{0}")]
     NotFound(&'static str),
+    /// An uploaded image that is not what it claims, or out of bounds.
+    #[error("{0}")]
+    InvalidImage(&'static str),
+    /// The account holds as many of something as it may.
+    #[error("{0}")]
+    LimitReached(&'static str),
     /// Too many attempts.
     #[error("too many attempts, try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -79,6 +85,8 @@ impl ApiError {
             Self::InvalidKey(_) => ErrorCode::InvalidKey,
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::InvalidImage(_) => ErrorCode::InvalidImage,
+            Self::LimitReached(_) => ErrorCode::LimitReached,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Busy(_) => ErrorCode::Busy,
             Self::Database(_)

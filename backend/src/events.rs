@@ -48,6 +48,13 @@ pub enum Event {
         /// Whose setting.
         user: UserId,
     },
+    /// `user` blocked or unblocked someone.
+    BlocksChanged {
+        /// Who blocked or unblocked.
+        user: UserId,
+        /// What changed.
+        change: BlockChange,
+    },
     /// A message was committed to the queue of a device that no socket here
     /// took it on (it is offline, or its socket was closing). Published on
     /// the send path before the sender's `Accepted`: a subscriber must hand
@@ -79,6 +86,24 @@ pub enum ContactChange {
     Removed(UserId),
 }
 
+/// One change of a user's blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockChange {
+    /// This user was blocked.
+    Blocked(UserId),
+    /// This user was unblocked.
+    Unblocked(UserId),
+}
+
+impl BlockChange {
+    /// The person blocked or unblocked.
+    pub fn peer(self) -> UserId {
+        match self {
+            Self::Blocked(peer) | Self::Unblocked(peer) => peer,
+        }
+    }
+}
+
 /// The kinds of [`Event`], to subscribe by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -92,9 +117,11 @@ pub enum EventKind {
     PrivacyChanged,
     /// [`Event::MessageQueued`].
     MessageQueued,
+    /// [`Event::BlocksChanged`].
+    BlocksChanged,
 }
 
-const KINDS: usize = 5;
+const KINDS: usize = 6;
 
 impl Event {
     /// Its kind.
@@ -105,6 +132,7 @@ impl Event {
             Self::ContactsChanged { .. } => EventKind::ContactsChanged,
             Self::PrivacyChanged { .. } => EventKind::PrivacyChanged,
             Self::MessageQueued { .. } => EventKind::MessageQueued,
+            Self::BlocksChanged { .. } => EventKind::BlocksChanged,
         }
     }
 }
@@ -235,6 +263,7 @@ mod tests {
             EventKind::ContactsChanged,
             EventKind::PrivacyChanged,
             EventKind::MessageQueued,
+            EventKind::BlocksChanged,
         ];
         let events = Events::builder()
             .subscribe(&[EventKind::MessageQueued], queued.clone())

@@ -1,8 +1,8 @@
 //! Parley server: accounts and devices, contacts, and one WebSocket per device.
 //!
 //! Layout: [`app`] assembles routes; each domain module ([`accounts`],
-//! [`devices`], [`contacts`], [`keys`], [`delivery`], [`presence`],
-//! [`calls`]) owns its handlers (thin), its service (what a change does)
+//! [`devices`], [`contacts`], [`photos`], [`blocks`], [`keys`],
+//! [`delivery`], [`presence`], [`calls`]) owns its handlers (thin), its service (what a change does)
 //! and its store (the SQL); services publish what changed on the [`events`]
 //! bus, which the directory, the gateway and presence subscribe to in
 //! [`state`]; background loops share one lifecycle in [`tasks`]; [`turn`]
@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod batch;
+pub mod blocks;
 pub mod calls;
 pub mod config;
 pub mod contacts;
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod last_seen;
 pub mod logging;
 pub mod open_files;
+pub mod photos;
 pub mod presence;
 pub mod routing;
 pub mod server;

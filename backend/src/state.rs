@@ -70,13 +70,18 @@ impl AppState {
                     EventKind::DevicesChanged,
                     EventKind::PrivacyChanged,
                     EventKind::ContactsChanged,
+                    EventKind::BlocksChanged,
                 ],
                 presence.clone(),
             )
             // A removed device's socket closes.
             .subscribe(&[EventKind::DeviceRemoved], Arc::new(gateway.clone()))
-            // A contact is no stranger.
-            .subscribe(&[EventKind::ContactsChanged], acquaintances.clone())
+            // A contact is no stranger; a block applies from the next
+            // message, signal or typing frame on.
+            .subscribe(
+                &[EventKind::ContactsChanged, EventKind::BlocksChanged],
+                acquaintances.clone(),
+            )
             // `MessageQueued` has no subscriber yet (Web Push, other nodes).
             .build();
         let delivery = Arc::new(Delivery::new(

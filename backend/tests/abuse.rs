@@ -10,7 +10,6 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::ErrorCode;
 use parley_protocol::api::Session;
-use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ReceiptKind, ServerFrame};
 use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
 use sqlx::PgPool;
@@ -18,24 +17,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-
-async fn users(server: &TestServer, handles: &[&str]) -> Vec<Session> {
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(register_over_http(&server.http(""), h).await);
-    }
-    out
-}
-
-async fn add_contact(server: &TestServer, owner: &Session, contact: UserId) {
-    let res = reqwest::Client::new()
-        .put(server.http(&url::<e::AddContact>(&contact)))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-}
 
 /// Sends one message and returns the answer: `Ok` when accepted, the code when refused.
 async fn send_one(

@@ -136,6 +136,48 @@ async fn each_bad_field_has_its_own_code(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn common_and_guessable_passwords_are_refused_on_the_password_field(pool: PgPool) {
+    let app = init_service(app::build(state(pool.clone()))).await;
+    let sign_up = |handle: &str, password: &str| {
+        to::<e::Register>(&()).set_json(json!({
+            "handle": handle, "display_name": "Erin", "password": password
+        }))
+    };
+    for password in [
+        "password",
+        "12345678",
+        "aaaaaaaa",
+        "qwertyuiop",
+        "iloveyou1",
+        "PassWord",
+        "erin_example",
+    ] {
+        let (status, body, _) = send(&app, sign_up("erin_example", password)).await;
+        let error: parley_protocol::ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status, error.code),
+            (400, parley_protocol::ErrorCode::CommonPassword),
+            "{password}"
+        );
+        assert!(!error.message.is_empty(), "{password}");
+    }
+    let (_, body, _) = send(&app, sign_up("erin_example", "iloveyou1")).await;
+    let error: parley_protocol::ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        error.message,
+        parley_protocol::validate::COMMON_PASSWORD_MESSAGE
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "no refused sign-up made an account");
+
+    let (status, body, _) = send(&app, sign_up("erin_example", "Vellum otters 42 juggle")).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+}
+
+#[sqlx::test]
 async fn malformed_and_oversized_bodies_get_their_codes(pool: PgPool) {
     let app = init_service(app::build(state(pool))).await;
     let register_request = || to::<e::Register>(&());

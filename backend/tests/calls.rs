@@ -31,14 +31,6 @@ const SECRET: &str = "test turn secret";
 
 // ---------------------------------------------------------------- helpers
 
-async fn users(server: &TestServer, handles: &[&str]) -> Vec<Session> {
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(register_over_http(&server.http(""), h).await);
-    }
-    out
-}
-
 fn payload(device: DeviceId, body: &[u8]) -> DevicePayload {
     DevicePayload {
         device,
@@ -346,6 +338,36 @@ async fn a_flood_of_signals_is_rate_limited_without_closing_the_socket(pool: PgP
         }
     }
     b.expect_nothing_pending().await;
+}
+
+#[sqlx::test]
+async fn signals_from_someone_the_callee_blocked_never_ring(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let [alice, bob] = <[Session; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let bob2 = sign_in_over_http(&server.http(""), "bob").await;
+    set_blocked(&server, &alice, bob.profile.user_id, true).await;
+    let mut a = Client::connect(&server, alice.clone()).await;
+    let mut b1 = Client::connect(&server, bob).await;
+    let mut b2 = Client::connect(&server, bob2).await;
+
+    // Alice's payload comes first: had it been relayed, it would be in her
+    // outbox before Bob's own copy reaches his other device.
+    let (a_user, a_device, b2_device) = (a.user(), a.device(), b2.device());
+    let offer = || {
+        vec![
+            payload(a_device, b"offer"),
+            payload(b2_device, b"copy for b2"),
+        ]
+    };
+    b1.signal(a_user, offer()).await;
+    assert_eq!(b2.next_signal().await.body, b"copy for b2");
+    a.expect_nothing_pending().await;
+    // Nothing tells the caller.
+    b1.expect_nothing_pending().await;
+
+    set_blocked(&server, &alice, b1.user(), false).await;
+    b1.signal(a_user, offer()).await;
+    assert_eq!(a.next_signal().await.body, b"offer");
 }
 
 // ------------------------------------------------------ ICE and TURN

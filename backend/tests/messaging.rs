@@ -8,36 +8,11 @@ use common::client::*;
 use common::*;
 use parley_protocol::ErrorCode;
 use parley_protocol::endpoint::{self as e, url};
-use parley_protocol::frame::{ClientFrame, Delivery, ReceiptKind, ServerFrame, close};
+use parley_protocol::frame::{ClientFrame, ReceiptKind, ServerFrame, close};
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, UserId};
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::time::Duration;
-
-async fn users(server: &TestServer, handles: &[&str]) -> Vec<parley_protocol::api::Session> {
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(register_over_http(&server.http(""), h).await);
-    }
-    out
-}
-
-async fn accepted(client: &mut Client, id: MessageId) -> i64 {
-    client
-        .next_matching(|f| match f {
-            ServerFrame::Accepted { id: got, at } if got == id => Some(at),
-            ServerFrame::Rejected {
-                id: got,
-                code,
-                message,
-            } if got == id => panic!("rejected: {code:?} {message}"),
-            ServerFrame::DeviceMismatch { id: got, devices } if got == id => {
-                panic!("mismatch: {devices:?}")
-            }
-            _ => None,
-        })
-        .await
-}
 
 /// Waits until every id is accepted, in whatever order the answers come.
 async fn all_accepted(client: &mut Client, ids: &[MessageId]) {
@@ -56,15 +31,6 @@ async fn all_accepted(client: &mut Client, ids: &[MessageId]) {
     }
 }
 
-async fn delivery(client: &mut Client) -> Delivery {
-    client
-        .next_matching(|f| match f {
-            ServerFrame::Deliver(d) => Some(d),
-            _ => None,
-        })
-        .await
-}
-
 /// The code `id` was rejected with; an acceptance of `id` fails the test.
 async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
     client
@@ -74,22 +40,6 @@ async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
             _ => None,
         })
         .await
-}
-
-/// The presence frame for `user` with last seen hidden or not yet known.
-fn presence_without_last_seen(user: UserId, online: bool) -> ServerFrame {
-    ServerFrame::Presence {
-        user,
-        online,
-        last_seen: None,
-    }
-}
-
-/// Asks the server for `user`'s presence, as an open chat with them does.
-async fn watch(client: &mut Client, user: UserId) {
-    client
-        .send_frame(ClientFrame::Watch { users: vec![user] })
-        .await;
 }
 
 /// Tells `sender` that `ids` were read.

@@ -6,7 +6,7 @@
 import type { Page } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { candidateTypes, connectionState, dial, expectStage, pair, screen, type PcMarks } from '../calls';
+import { accept, candidateTypes, connectionState, dial, expectStage, pair, screen, type PcMarks } from '../calls';
 import { OUTPUT_DIR, expect, openSettings, test } from '../fixtures';
 import { showChats } from '../chat';
 
@@ -77,7 +77,7 @@ test('call set-up in Chromium', async ({ newPage }) => {
     for (let i = 0; i <= rounds; i++) {
       await dial(a, bob, 'video');
       await expectStage(b, 'incoming');
-      await b.getByTestId('accept-call').click();
+      await accept(b);
       await expect.poll(() => connectionState(a)).toBe('connected');
       await expect.poll(() => connectionState(b)).toBe('connected');
       if (relay) {

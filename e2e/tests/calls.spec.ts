@@ -14,6 +14,7 @@ import {
   type User,
 } from '../fixtures';
 import {
+  accept,
   caller,
   candidateTypes,
   connectionState,
@@ -43,7 +44,7 @@ test('a video call connects both ways, with picture and sound, and hanging up en
   await expectStage(a, 'ringing');
   await screenshot(b, 'call-incoming');
 
-  await b.getByTestId('accept-call').click();
+  await accept(b);
   await expect.poll(() => connectionState(a)).toBe('connected');
   await expect.poll(() => connectionState(b)).toBe('connected');
   await expectStage(a, 'active');
@@ -181,7 +182,7 @@ test('calling someone who is in another call gets busy', async ({ newPage }) => 
 
   await dial(a, bob, 'voice');
   await expectStage(b, 'incoming');
-  await b.getByTestId('accept-call').click();
+  await accept(b);
   await expectStage(a, 'active');
 
   await dial(c, bob, 'voice');
@@ -208,7 +209,7 @@ test('every device of the callee rings, and answering on one stops the other', a
   await dial(a, bob, 'video');
   await expectStage(b, 'incoming');
   await expectStage(b2, 'incoming');
-  await b2.getByTestId('accept-call').click();
+  await accept(b2);
 
   await expect(screen(b)).toBeHidden();
   await expect.poll(() => connectionState(a)).toBe('connected');
@@ -230,7 +231,7 @@ test('a voice call can switch the camera on', async ({ newPage }) => {
   const { bob, a, b } = await pair(newPage);
   await dial(a, bob, 'voice');
   await expectStage(b, 'incoming');
-  await b.getByTestId('accept-call').click();
+  await accept(b);
   await expect.poll(() => connectionState(a)).toBe('connected');
   await expect(b.getByTestId('remote-video')).toBeHidden();
   expect(await inbound(b, 'video')).toBeNull();
@@ -252,7 +253,7 @@ test('with "protect IP address" on, a call goes through the built-in TURN relay 
   }
   await dial(a, bob, 'video');
   await expectStage(b, 'incoming');
-  await b.getByTestId('accept-call').click();
+  await accept(b);
   await expect.poll(() => connectionState(a)).toBe('connected');
   await expect.poll(() => connectionState(b)).toBe('connected');
   await expectRising(b, 'video', 'framesDecoded');

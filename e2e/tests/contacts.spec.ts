@@ -1,5 +1,4 @@
 import {
-  acceptDialogs,
   addContact,
   contactItem,
   expect,
@@ -35,8 +34,18 @@ test('two people add each other, and one removes the other', async ({ page, newP
   await expect(page.getByTestId('conversation-title')).toContainText(bob.name);
   await screenshot(page, 'conversation');
 
-  acceptDialogs(page);
   await openContacts(page);
+  await contactItem(page, bob).getByTestId('contact-remove').click();
+  await expect(contactItem(page, bob)).toHaveCount(0);
+  // Removing offers to take it back...
+  await expect(page.getByTestId('toast')).toContainText(`Removed ${bob.name}`);
+  await screenshot(page, 'contact-removed-undo');
+  await page.getByTestId('toast-undo').click();
+  await expect(contactItem(page, bob)).toBeVisible();
+  // ...and the server agrees after a reload.
+  await page.reload();
+  await openContacts(page);
+  await expect(contactItem(page, bob)).toBeVisible();
   await contactItem(page, bob).getByTestId('contact-remove').click();
   await expect(contactItem(page, bob)).toHaveCount(0);
 

@@ -1,4 +1,4 @@
-import { acceptDialogs, expect, newUser, openSettings, screenshot, signIn, signUp, test } from '../fixtures';
+import { expect, newUser, openSettings, screenshot, signIn, signUp, test } from '../fixtures';
 
 test('revoking a device signs it out at once', async ({ page, newPage }) => {
   const user = newUser('Dev');
@@ -17,11 +17,18 @@ test('revoking a device signs it out at once', async ({ page, newPage }) => {
   await expect(current.getByTestId('device-revoke')).toHaveCount(0);
   await screenshot(second, 'settings-devices');
 
-  acceptDialogs(second);
-  await devices
-    .filter({ hasNot: second.getByTestId('device-current') })
-    .getByTestId('device-revoke')
-    .click();
+  const other = devices.filter({ hasNot: second.getByTestId('device-current') });
+  // Signing another device out asks first; Cancel (focused) changes nothing.
+  await other.getByTestId('device-revoke').click();
+  await expect(second.getByTestId('confirm-dialog')).toBeVisible();
+  await expect(second.getByTestId('confirm-no')).toBeFocused();
+  await screenshot(second, 'settings-revoke-confirm');
+  await second.keyboard.press('Escape');
+  await expect(second.getByTestId('confirm-dialog')).toHaveCount(0);
+  await expect(other.getByTestId('device-revoke')).toBeFocused();
+  await expect(devices).toHaveCount(2);
+  await other.getByTestId('device-revoke').click();
+  await second.getByTestId('confirm-yes').click();
   await expect(devices).toHaveCount(1);
 
   // The server closes the first device's WebSocket with 4001: it signs out by itself.

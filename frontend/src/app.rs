@@ -47,9 +47,14 @@ pub fn App() -> impl IntoView {
 fn listen_to_the_browser(app: AppState, session: Session) {
     // The handles live as long as the page; nothing ever removes them.
     let _ = window_event_listener(ev::online, move |_| session.network_back());
-    // Read receipts wait until the open chat is actually visible.
+    // Read receipts wait until the open chat is actually visible; and a
+    // tab coming back (a laptop waking up) checks its socket at once
+    // rather than at the next keep-alive.
     let _ = window_event_listener(ev::visibilitychange, move |_| {
         session.messaging(|m| m.visibility_changed());
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            session.network_back();
+        }
     });
     let _ = window_event_listener(ev::offline, move |_| {
         if app.session.with_untracked(Option::is_some) {

@@ -38,6 +38,8 @@ const TESTED: &[&str] = &[
     "key_upload",
     "device_keys",
     "rest_bodies",
+    "photo_header",
+    "text",
     "turn_username",
 ];
 
@@ -90,6 +92,16 @@ fn device_keys() {
 #[test]
 fn rest_bodies() {
     short_run("rest_bodies");
+}
+
+#[test]
+fn photo_header() {
+    short_run("photo_header");
+}
+
+#[test]
+fn text() {
+    short_run("text");
 }
 
 #[test]

@@ -62,16 +62,24 @@ pub struct Profile {
     /// Who may see when this user is online or was last seen.
     #[serde(default)]
     pub last_seen: LastSeenVisibility,
+    /// The caller's own profile photo, when they have one.
+    #[serde(default)]
+    pub photo: Option<PhotoVersion>,
+    /// Who may see this user's profile photo.
+    #[serde(default)]
+    pub photo_visibility: Visibility,
 }
 
 fn yes() -> bool {
     true
 }
 
-/// Who may see a user's online status and last seen time.
+/// Who may see something of a user: their online status and last seen time
+/// (`last_seen`), or their profile photo (`photo_visibility`). Someone the
+/// user blocked sees neither, whatever the setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LastSeenVisibility {
+pub enum Visibility {
     /// Anyone who knows the handle.
     #[default]
     Everyone,
@@ -81,7 +89,10 @@ pub enum LastSeenVisibility {
     Nobody,
 }
 
-impl LastSeenVisibility {
+/// The setting for online status and last seen (its first use, and name).
+pub type LastSeenVisibility = Visibility;
+
+impl Visibility {
     /// The stored form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,7 +127,43 @@ pub struct UpdateProfile {
     /// Change who sees online/last seen.
     #[serde(default)]
     pub last_seen: Option<LastSeenVisibility>,
+    /// Change who sees the profile photo.
+    #[serde(default)]
+    pub photo_visibility: Option<Visibility>,
 }
+
+/// A version of a user's profile photo: a hash of its bytes (hex), so a new
+/// photo has a new version. It is the photo's `ETag` (in quotes there), and
+/// the client adds it to the photo's URL (`?v=`) so a cached copy of an
+/// earlier photo is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PhotoVersion(String);
+
+impl PhotoVersion {
+    /// Wraps a version the server made.
+    pub fn new(version: impl Into<String>) -> Self {
+        Self(version.into())
+    }
+
+    /// The version as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PhotoVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A body that is not JSON but an image's bytes, with its `Content-Type`
+/// (one of [`crate::limits::PHOTO_CONTENT_TYPES`]): what `PUT /me/photo`
+/// takes and `GET /users/{user_id}/photo` answers. Only names the body in
+/// endpoint declarations; it holds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageBytes;
 
 /// One of the caller's devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,7 +188,7 @@ pub struct LookupQuery {
 }
 
 /// Another user as others see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UserCard {
     /// Account id.
     pub user_id: UserId,
@@ -151,6 +198,10 @@ pub struct UserCard {
     pub display_name: String,
     /// Their status line.
     pub about: String,
+    /// Their profile photo's version, when they have one and the caller may
+    /// see it (fetch it from `GET /users/{user_id}/photo?v=…`).
+    #[serde(default)]
+    pub photo: Option<PhotoVersion>,
 }
 
 /// An entry of the caller's contact list.

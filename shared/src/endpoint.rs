@@ -4,8 +4,9 @@
 //! the tests name endpoints the same way, so a path is written nowhere else.
 
 use crate::api::{
-    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, PREFIX, Profile,
-    RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
+    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, ImageBytes, KeyCount, PREFIX,
+    PhotoVersion, Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys,
+    UserCard,
 };
 use crate::{DeviceId, UserId};
 use std::fmt::Display;
@@ -218,6 +219,45 @@ endpoint!(
     /// STUN/TURN servers and a short-lived TURN credential.
     IceServers: Get "/calls/ice", Device, () => IceConfig
 );
+endpoint!(
+    /// Sets the caller's profile photo. The body is the image itself, not
+    /// JSON: at most [`crate::limits::MAX_PHOTO_BYTES`], its `Content-Type`
+    /// one of [`crate::limits::PHOTO_CONTENT_TYPES`]. Rate limited.
+    SetPhoto: Put "/me/photo", Device, ImageBytes => Profile
+);
+endpoint!(
+    /// Removes the caller's profile photo (idempotent). Rate limited.
+    RemovePhoto: Delete "/me/photo", Device, () => Profile
+);
+endpoint!(
+    /// A user's profile photo, as an image (not JSON): 404 when they have
+    /// none or the caller may not see it. The version (from a `UserCard` or
+    /// `Profile`) only makes the URL change with the photo.
+    UserPhoto: Get "/users/{user_id}/photo", Device, (UserId, Option<PhotoVersion>), () => ImageBytes,
+    |params| match params {
+        (user, Some(version)) => format!(
+            "{}?v={}",
+            fill(UserPhoto::PATH, &[user]),
+            encode_query_value(version.as_str())
+        ),
+        (user, None) => fill(UserPhoto::PATH, &[user]),
+    }
+);
+endpoint!(
+    /// The people the caller blocked (at most [`crate::limits::MAX_BLOCKS`]).
+    Blocks: Get "/blocks", Device, () => Vec<UserCard>
+);
+endpoint!(
+    /// Blocks a user (idempotent): their messages and calls no longer reach
+    /// the caller, and they no longer see the caller's presence or photo.
+    Block: Put "/blocks/{user_id}", Device, UserId, () => UserCard,
+    |user| fill(Block::PATH, &[user])
+);
+endpoint!(
+    /// Unblocks a user (204); what they send from now on arrives again.
+    Unblock: Delete "/blocks/{user_id}", Device, UserId, () => (),
+    |user| fill(Unblock::PATH, &[user])
+);
 
 #[cfg(test)]
 mod tests {
@@ -239,6 +279,15 @@ mod tests {
             "/users/lookup?handle=%2B44%2020%207946"
         );
         assert_eq!(url::<SignIn>(&()), "/api/v1/sessions");
+        let user = UserId::from_uuid(nil);
+        assert_eq!(
+            UserPhoto::path(&(user, Some(PhotoVersion::new("0af3")))),
+            "/users/00000000-0000-0000-0000-000000000000/photo?v=0af3"
+        );
+        assert_eq!(
+            UserPhoto::path(&(user, None)),
+            "/users/00000000-0000-0000-0000-000000000000/photo"
+        );
         assert_eq!(fill("/a/{x}/b/{y}", &[&1, &"two"]), "/a/1/b/two");
     }
 }

@@ -52,6 +52,19 @@ pub enum ErrorCode {
     /// (from everyone, or from a sender it does not know yet): the send was
     /// not stored. Retry once the recipient has been online.
     RecipientFull,
+    /// An uploaded image is not what it claims to be (its bytes do not
+    /// match its `Content-Type`), is of a type not accepted, or has
+    /// dimensions out of bounds.
+    InvalidImage,
+    /// The account already holds as many of these as it may (people
+    /// blocked); remove one first.
+    LimitReached,
+    /// The password is one people guess first: on the list of common and
+    /// breached passwords, one character repeated, a run such as `12345678`,
+    /// or the account's own handle. Answered for the password field.
+    CommonPassword,
+    // New codes go last: frames carry the variant's index (postcard), so
+    // the order is part of the protocol (see the test below).
 }
 
 impl ErrorCode {
@@ -63,6 +76,7 @@ impl ErrorCode {
             | Self::InvalidDisplayName
             | Self::InvalidAbout
             | Self::InvalidPassword
+            | Self::CommonPassword
             | Self::InvalidKey
             | Self::InvalidSignature
             | Self::ProtocolError
@@ -77,6 +91,8 @@ impl ErrorCode {
             Self::Internal => 500,
             Self::Busy => 503,
             Self::RecipientFull => 429,
+            Self::InvalidImage => 400,
+            Self::LimitReached => 409,
         }
     }
 
@@ -89,6 +105,7 @@ impl ErrorCode {
             Self::InvalidDisplayName => "invalid_display_name",
             Self::InvalidAbout => "invalid_about",
             Self::InvalidPassword => "invalid_password",
+            Self::CommonPassword => "common_password",
             Self::HandleTaken => "handle_taken",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized => "unauthorized",
@@ -103,6 +120,8 @@ impl ErrorCode {
             Self::UnknownDevice => "unknown_device",
             Self::Busy => "busy",
             Self::RecipientFull => "recipient_full",
+            Self::InvalidImage => "invalid_image",
+            Self::LimitReached => "limit_reached",
         }
     }
 }
@@ -131,15 +150,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn codes_keep_their_index_on_the_wire() {
+        // Frames carry a code as its index: one inserted in the middle
+        // would make every later code mean another to older clients.
+        let index = |code: ErrorCode| postcard::to_allocvec(&code).unwrap();
+        assert_eq!(index(ErrorCode::BadRequest), [0]);
+        assert_eq!(index(ErrorCode::HandleTaken), [6]);
+        assert_eq!(index(ErrorCode::RecipientFull), [19]);
+        assert_eq!(index(ErrorCode::InvalidImage), [20]);
+        assert_eq!(index(ErrorCode::LimitReached), [21]);
+        assert_eq!(index(ErrorCode::CommonPassword), [22]);
+    }
+
+    #[test]
     fn wire_name_matches_serde_name() {
         for code in [
             ErrorCode::BadRequest,
             ErrorCode::HandleTaken,
+            ErrorCode::CommonPassword,
             ErrorCode::RateLimited,
             ErrorCode::UnsupportedVersion,
             ErrorCode::UnknownDevice,
             ErrorCode::Busy,
             ErrorCode::RecipientFull,
+            ErrorCode::InvalidImage,
+            ErrorCode::LimitReached,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

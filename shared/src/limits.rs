@@ -47,3 +47,17 @@ pub const MAX_ONE_TIME_KEYS: u32 = 500;
 pub const MAX_KEY_ID_BYTES: usize = 32;
 /// Largest key upload body (100 signed keys fit with room to spare).
 pub const MAX_KEYS_BODY: usize = 64 * 1024;
+/// Largest profile photo, in bytes. The browser crops and scales the photo
+/// itself, so a few hundred pixels square fit with room to spare.
+pub const MAX_PHOTO_BYTES: usize = 128 * 1024;
+/// The image types a profile photo may have (its `Content-Type`).
+pub const PHOTO_CONTENT_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+/// Smallest side of a profile photo, in pixels.
+pub const PHOTO_MIN_SIDE: u32 = 32;
+/// Largest side of a profile photo, in pixels.
+pub const PHOTO_MAX_SIDE: u32 = 1024;
+/// A profile photo is square-ish: its longer side is at most this many
+/// percent of its shorter side.
+pub const PHOTO_MAX_ASPECT_PERCENT: u32 = 110;
+/// Most people one account may block.
+pub const MAX_BLOCKS: usize = 1000;

@@ -132,6 +132,72 @@ pub fn new_password(password: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The password rule in a line, for the sign-up form to show before anyone types.
+pub const PASSWORD_RULE: &str = "At least 8 characters, not a common password.";
+
+/// Why the server refuses a password on its list of common and breached
+/// passwords ([`ErrorCode::CommonPassword`]). The list stays on the server:
+/// it is too large for the client to download.
+pub const COMMON_PASSWORD_MESSAGE: &str =
+    "This password is too common. Choose one that others would not guess.";
+
+/// Refuses passwords that need no list to guess, case-insensitively: one
+/// character or a group of up to four repeated (`aaaaaaaa`, `abababab`,
+/// `123123123`), a run up or down (`12345678`, `hgfedcba`, `78901234`), and the
+/// account's own handle (`handle` as typed or normalised; a phone number also
+/// without its `+`). The server also checks its list of common passwords.
+pub fn guessable_password(password: &str, handle: &str) -> Result<(), FieldError> {
+    let lower: Vec<char> = password.to_lowercase().chars().collect();
+    if is_repetition(&lower) || is_run(&lower) {
+        return Err(FieldError::new(
+            ErrorCode::CommonPassword,
+            "This password is too easy to guess. Avoid repeated characters and runs like 12345678.",
+        ));
+    }
+    let handle = normalize_handle(handle).unwrap_or_else(|_| handle.trim().to_lowercase());
+    let lower: String = lower.into_iter().collect();
+    let is_handle = !handle.is_empty()
+        && (lower == handle
+            || handle.strip_prefix('+') == Some(lower.as_str())
+            || normalize_handle(password).is_ok_and(|p| p == handle));
+    if is_handle {
+        return Err(FieldError::new(
+            ErrorCode::CommonPassword,
+            "Your password can't be your phone number or username.",
+        ));
+    }
+    Ok(())
+}
+
+/// One group of 1 to 4 characters, repeated (the last copy may be cut short).
+fn is_repetition(chars: &[char]) -> bool {
+    (1..=4).any(|group| {
+        chars.len() > group
+            && chars
+                .iter()
+                .enumerate()
+                .all(|(i, c)| *c == chars[i % group])
+    })
+}
+
+/// Each character one after the previous, or each one before it (digits wrap: `9` → `0`).
+fn is_run(chars: &[char]) -> bool {
+    let step = |a: char, b: char| -> i64 {
+        match (a.to_digit(10), b.to_digit(10)) {
+            (Some(a), Some(b)) => match (i64::from(b) - i64::from(a)).rem_euclid(10) {
+                9 => -1,
+                d => d,
+            },
+            _ => i64::from(u32::from(b)) - i64::from(u32::from(a)),
+        }
+    };
+    let mut steps = chars.windows(2).map(|w| step(w[0], w[1]));
+    match steps.next() {
+        Some(first @ (1 | -1)) => steps.all(|s| s == first),
+        _ => false,
+    }
+}
+
 /// Cleans a device name: control characters dropped, trimmed, cut to the limit,
 /// and a fallback when nothing is left. Never fails: a device name is a label.
 pub fn device_name(input: Option<&str>) -> String {
@@ -235,6 +301,59 @@ mod tests {
         assert!(new_password("short").is_err());
         assert!(new_password("        ").is_ok());
         assert!(new_password(&"p".repeat(PASSWORD_MAX_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused_case_insensitively() {
+        let code = |p: &str, h: &str| guessable_password(p, h).err().map(|e| e.code);
+        for refused in [
+            "aaaaaaaa",
+            "AAAAAAAAAAAA",
+            "abababab",
+            "123123123",
+            "abcdabcdab",
+            "12345678",
+            "ABCDEFGH",
+            "hgfedcba",
+            "98765432",
+            "78901234",
+        ] {
+            assert_eq!(
+                code(refused, "someone"),
+                Some(ErrorCode::CommonPassword),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            code("Alice_Wonder", "alice_wonder"),
+            Some(ErrorCode::CommonPassword)
+        );
+        assert_eq!(
+            code("alice_wonder", " Alice_Wonder "),
+            Some(ErrorCode::CommonPassword)
+        );
+        assert_eq!(
+            code("442079460958", "+442079460958"),
+            Some(ErrorCode::CommonPassword)
+        );
+        assert_eq!(
+            code("+44 20 7946 0958", "+442079460958"),
+            Some(ErrorCode::CommonPassword)
+        );
+        for accepted in [
+            "correct horse battery",
+            "abcdefgz",
+            "1234 5678",
+            "aaaaaaab",
+            "alice_wonderland",
+        ] {
+            assert_eq!(code(accepted, "alice_wonder"), None, "{accepted}");
+        }
+    }
+
+    #[test]
+    fn the_password_rule_names_the_minimum_length() {
+        assert!(PASSWORD_RULE.contains(&format!("At least {PASSWORD_MIN_CHARS} characters")));
     }
 
     fn payload(device: u128, len: usize) -> DevicePayload {

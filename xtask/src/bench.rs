@@ -221,14 +221,74 @@ fn browser(
             .env("PARLEY_BENCH_CALL_ROUNDS", &call_rounds)
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )?;
+    let download = initial_download(&dist)?;
     outputs
         .iter()
         .map(|out| {
             let text = std::fs::read_to_string(out)
                 .with_context(|| format!("reading {}", out.display()))?;
-            Ok(serde_json::from_str(&text)?)
+            let mut value: serde_json::Value = serde_json::from_str(&text)?;
+            // The bundle's sizes as sent, next to the wasm's own.
+            if value["scenario"] == "browser_crypto"
+                && let (Some(value), Some(download)) = (value.as_object_mut(), download.as_object())
+            {
+                value.extend(download.clone());
+            }
+            Ok(value)
         })
         .collect()
+}
+
+/// The issue's budget for the first visit's download, compressed.
+const INITIAL_DOWNLOAD_TARGET_BYTES: u64 = 600_000;
+
+/// What a first visit downloads before the app runs (index.html and the JS,
+/// wasm and CSS it names), in bytes as the server sends them: the
+/// precompressed copies in `dist` (see `precompress`), else the files.
+fn initial_download(dist: &Path) -> Result<serde_json::Value> {
+    use crate::precompress::{Coding, sent_bytes};
+    let index = dist.join("index.html");
+    let html =
+        std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
+    let assets = referenced_assets(&html);
+    let wasm = assets
+        .iter()
+        .find(|a| a.ends_with(".wasm"))
+        .context("index.html names no .wasm")?;
+    let mut files = vec![index];
+    files.extend(assets.iter().map(|a| dist.join(a)));
+    let mut raw = 0;
+    let mut brotli = 0;
+    let mut gzip = 0;
+    for file in &files {
+        raw += std::fs::metadata(file)
+            .with_context(|| format!("reading {}", file.display()))?
+            .len();
+        brotli += sent_bytes(file, Coding::Brotli)?;
+        gzip += sent_bytes(file, Coding::Gzip)?;
+    }
+    Ok(serde_json::json!({
+        "wasm_brotli_bytes": sent_bytes(&dist.join(wasm), Coding::Brotli)?,
+        "initial_download_files": assets.len() + 1,
+        "initial_download_raw_bytes": raw,
+        "initial_download_gzip_bytes": gzip,
+        "initial_download_brotli_bytes": brotli,
+        "initial_download_target_bytes": INITIAL_DOWNLOAD_TARGET_BYTES,
+    }))
+}
+
+/// The local `.js`, `.wasm` and `.css` files `index.html` names (Trunk's
+/// stylesheet link, loader script and preloads), without the leading `/`.
+fn referenced_assets(html: &str) -> Vec<String> {
+    let mut assets: Vec<String> = html
+        .split(['"', '\''])
+        .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains("://"))
+        .filter(|s| [".js", ".wasm", ".css"].iter().any(|ext| s.ends_with(ext)))
+        .map(|s| s.trim_start_matches('/').to_owned())
+        .collect();
+    assets.sort();
+    assets.dedup();
+    assets
 }
 
 fn run_all(
@@ -420,7 +480,7 @@ fn row(r: &serde_json::Value) -> String {
             r["reconnects_per_sec"]
         ),
         "browser_crypto" => format!(
-            "| crypto in the browser | Chromium {}, {} rounds, 100 B | session set-up (claim, pre-key encrypt, pin, decrypt) **{} µs**; encrypt **{} µs**, decrypt **{} µs** per message ({} B ciphertext); wasm {} B raw, {} B gzip | |",
+            "| crypto in the browser | Chromium {}, {} rounds, 100 B | session set-up (claim, pre-key encrypt, pin, decrypt) **{} µs**; encrypt **{} µs**, decrypt **{} µs** per message ({} B ciphertext); wasm {} B raw, {} B gzip, {} B brotli; {} | |",
             r["browser"].as_str().unwrap_or_default(),
             r["rounds"],
             r["session_setup_us"],
@@ -428,7 +488,9 @@ fn row(r: &serde_json::Value) -> String {
             r["decrypt_us"],
             r["ciphertext_bytes"],
             r["wasm_bytes"],
-            r["wasm_gzip_bytes"]
+            r["wasm_gzip_bytes"],
+            r["wasm_brotli_bytes"],
+            initial_download_text(r)
         ),
         "browser_calls" => {
             let path = |name: &str| {
@@ -453,6 +515,21 @@ fn row(r: &serde_json::Value) -> String {
         }
         other => format!("| {other} | | {r} | |"),
     }
+}
+
+/// The first visit's download as sent, against its budget.
+fn initial_download_text(r: &serde_json::Value) -> String {
+    let brotli = r["initial_download_brotli_bytes"].as_u64().unwrap_or(0);
+    let target = r["initial_download_target_bytes"]
+        .as_u64()
+        .unwrap_or(INITIAL_DOWNLOAD_TARGET_BYTES);
+    format!(
+        "initial download (index.html, JS, wasm, CSS) **{brotli} B brotli**, {} B gzip, {} B raw: {} the {} KB target",
+        r["initial_download_gzip_bytes"],
+        r["initial_download_raw_bytes"],
+        if brotli <= target { "within" } else { "over" },
+        target / 1000
+    )
 }
 
 /// Notes when the connections scenario opened fewer sockets than asked.
@@ -535,6 +612,29 @@ mod tests {
         assert_eq!(capped(&full), "");
         let cut = serde_json::json!({"connections": 5, "requested": 9, "fd_limit": 100});
         assert_eq!(capped(&cut), " (of 9 asked: open-file limit 100)");
+    }
+
+    #[test]
+    fn initial_download_names_what_index_html_loads() {
+        let html = r#"<link rel="stylesheet" href="/main-694512d0da62ba90.css" integrity="x"/>
+<script type="module">
+import init, * as bindings from '/parley-web-574d18b8967707b6.js';
+const wasm = await init({ module_or_path: '/parley-web-574d18b8967707b6_bg.wasm' });
+</script><link rel="manifest" href="/manifest.webmanifest" />
+<link rel="modulepreload" href="/parley-web-574d18b8967707b6.js" crossorigin="anonymous">
+<a href="https://example.com/x.js">x</a>"#;
+        assert_eq!(
+            referenced_assets(html),
+            [
+                "main-694512d0da62ba90.css",
+                "parley-web-574d18b8967707b6.js",
+                "parley-web-574d18b8967707b6_bg.wasm"
+            ]
+        );
+        let within = serde_json::json!({"initial_download_brotli_bytes": 500_000});
+        assert!(initial_download_text(&within).contains("within the 600 KB target"));
+        let over = serde_json::json!({"initial_download_brotli_bytes": 600_001});
+        assert!(initial_download_text(&over).contains("over the 600 KB target"));
     }
 
     #[test]

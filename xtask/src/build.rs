@@ -1,6 +1,8 @@
 //! Building the browser client (Trunk) and the server (Cargo).
 
-use crate::process::run;
+use crate::emoji;
+use crate::precompress;
+use crate::process::{run, say};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result, bail};
 use std::fs;
@@ -83,9 +85,11 @@ pub enum Client {
 }
 
 /// `trunk build --release`, with `node_modules/.bin` (wasm-opt 132) first on PATH and
-/// offline (a missing tool is an error, never a download). Returns the output directory.
+/// offline (a missing tool is an error, never a download), then the `.br` and `.gz`
+/// copies the server sends (see `precompress`). Returns the output directory.
 pub fn trunk_build(ws: &Workspace, client: Client) -> Result<PathBuf> {
     let dirs = trunk_dirs(ws)?;
+    let emoji = emoji::before_trunk(&ws.root)?;
     let mut cmd = ws.command("trunk")?;
     cmd.current_dir(&dirs.work_dir)
         .args(["build", "--release"])
@@ -100,6 +104,16 @@ pub fn trunk_build(ws: &Workspace, client: Client) -> Result<PathBuf> {
             dirs.dist.display()
         );
     }
+    emoji.copy_to(&dirs.dist)?;
+    let totals = precompress::dist(&dirs.dist)?;
+    say(format!(
+        "precompressed {} files in {}: {} B raw, {} B brotli, {} B gzip",
+        totals.files,
+        dirs.dist.display(),
+        totals.raw,
+        totals.brotli,
+        totals.gzip
+    ));
     Ok(dirs.dist)
 }
 
@@ -116,6 +130,38 @@ pub fn server(ws: &Workspace, release: bool) -> Result<PathBuf> {
         bail!("cargo build succeeded but {} does not exist", bin.display());
     }
     Ok(bin)
+}
+
+/// Usage of `cargo xtask build`.
+pub const USAGE: &str = "cargo xtask build [--test-hooks]
+    Installs missing tools and builds the client into dist/ (release, or with the test
+    hooks the browser suite uses) and the server (debug): what `run` and `test` build,
+    without starting anything. For working on one Playwright spec at a time.";
+
+/// `cargo xtask build`.
+pub fn main(args: &[String]) -> Result<std::process::ExitCode> {
+    let client = match args {
+        [] => Client::Release,
+        [flag] if flag == "--test-hooks" => Client::WithTestHooks,
+        _ => bail!("usage: {USAGE}"),
+    };
+    let ws = Workspace::locate()?;
+    crate::tools::ensure(
+        &ws,
+        crate::tools::Needs {
+            postgres: false,
+            browser: false,
+        },
+    )?;
+    cargo_fetch(&ws)?;
+    let dist = trunk_build(&ws, client)?;
+    let server = server(&ws, false)?;
+    say(format!(
+        "client in {}, server at {}",
+        dist.display(),
+        server.display()
+    ));
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 
 mod bench;
 mod build;
+mod emoji;
 mod fuzz;
 mod postgres;
+mod precompress;
 mod process;
 mod run;
 mod test;
@@ -26,14 +28,16 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "run" => run::main(rest),
+        "build" => build::main(rest),
         "test" => test::main(rest),
         "bench" => bench::main(rest),
         "fuzz" => fuzz::main(rest),
         "help" | "-h" | "--help" => {
             println!(
-                "{}\n\n{}\n\n{}\n\n{}",
+                "{}\n\n{}\n\n{}\n\n{}\n\n{}",
                 run::USAGE,
                 test::USAGE,
+                build::USAGE,
                 bench::USAGE,
                 fuzz::USAGE
             );

@@ -3,7 +3,7 @@
 //! is already read from the request, what goes out is data.
 
 use super::store;
-use crate::auth::token;
+use crate::auth::{new_password, token};
 use crate::devices::store as device_store;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
@@ -46,7 +46,7 @@ pub async fn register(
     // someone's handle must not use up their sign-in allowance.
     state.limits.auth_handle_from(&handle, browser.ip)?;
     let display_name = validate::display_name(&request.display_name)?;
-    validate::new_password(&request.password)?;
+    new_password::check(&request.password, &handle)?;
 
     let hash = state.passwords.hash(request.password).await?;
     let (token, token_hash) = token::generate()?;
@@ -153,7 +153,8 @@ async fn remember_browser(
 }
 
 /// Changes the caller's profile; a new presence setting is applied to the
-/// people watching them before this returns.
+/// people watching them before this returns. (Who may see the photo needs
+/// nothing of the kind: it is decided at each request for it.)
 pub async fn update_profile(
     state: &AppState,
     user: UserId,
@@ -170,6 +171,7 @@ pub async fn update_profile(
         about: about.as_deref(),
         read_receipts: request.read_receipts,
         last_seen: request.last_seen,
+        photo_visibility: request.photo_visibility,
     };
     let privacy_changed = change.last_seen.is_some();
     let profile = store::update_profile(&state.pool, user, change).await?;

@@ -4,8 +4,31 @@
 
 use crate::error::{ApiError, ApiResult};
 use parley_protocol::UserId;
-use parley_protocol::api::{LastSeenVisibility, Profile, UserCard};
+use parley_protocol::api::{PhotoVersion, Profile, UserCard, Visibility};
 use sqlx::{PgExecutor, PgPool};
+
+/// The columns of a [`UserRow`] for the user `u` as the viewer bound as `$1`
+/// sees them: the photo's version only when they may see it. Decided in
+/// the query, so a list of cards costs one query whoever asks.
+macro_rules! card_columns {
+    () => {
+        concat!(
+            "u.id, u.handle, u.display_name, u.about, ",
+            $crate::photos::store::photo_seen_by_1!(),
+            " AS photo"
+        )
+    };
+}
+pub(crate) use card_columns;
+
+/// The columns of a [`ProfileRow`], for a query on `users`: the owner sees
+/// their own photo whatever their setting.
+macro_rules! profile_columns {
+    () => {
+        "id, handle, display_name, about, read_receipts, last_seen_visibility, photo_visibility,
+         (SELECT p.etag FROM user_photos p WHERE p.user_id = users.id) AS photo"
+    };
+}
 
 /// A user row as others and the owner see it.
 #[derive(Debug, sqlx::FromRow)]
@@ -18,6 +41,8 @@ pub struct UserRow {
     pub display_name: String,
     /// About text.
     pub about: String,
+    /// The profile photo's version, when there is one the viewer may see.
+    pub photo: Option<String>,
 }
 
 /// The owner's view: the public fields plus privacy settings.
@@ -30,6 +55,8 @@ pub struct ProfileRow {
     pub read_receipts: bool,
     /// `everyone`, `contacts` or `nobody`.
     pub last_seen_visibility: String,
+    /// Who may see the profile photo, stored like `last_seen_visibility`.
+    pub photo_visibility: String,
 }
 
 impl From<ProfileRow> for Profile {
@@ -40,7 +67,9 @@ impl From<ProfileRow> for Profile {
             display_name: r.user.display_name,
             about: r.user.about,
             read_receipts: r.read_receipts,
-            last_seen: LastSeenVisibility::parse(&r.last_seen_visibility),
+            last_seen: Visibility::parse(&r.last_seen_visibility),
+            photo: r.user.photo.map(PhotoVersion::new),
+            photo_visibility: Visibility::parse(&r.photo_visibility),
         }
     }
 }
@@ -52,6 +81,7 @@ impl From<UserRow> for UserCard {
             handle: r.handle,
             display_name: r.display_name,
             about: r.about,
+            photo: r.photo.map(PhotoVersion::new),
         }
     }
 }
@@ -63,12 +93,13 @@ pub async fn insert_user(
     display_name: &str,
     password_hash: &str,
 ) -> ApiResult<ProfileRow> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "INSERT INTO users (id, handle, display_name, password_hash)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (handle) DO NOTHING
-         RETURNING id, handle, display_name, about, read_receipts, last_seen_visibility",
-    )
+         RETURNING ",
+        profile_columns!()
+    ))
     .bind(uuid::Uuid::now_v7())
     .bind(handle)
     .bind(display_name)
@@ -86,10 +117,11 @@ pub async fn credentials(pool: &PgPool, handle: &str) -> ApiResult<Option<(Profi
         user: ProfileRow,
         password_hash: String,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, handle, display_name, about, read_receipts, last_seen_visibility, password_hash
-         FROM users WHERE handle = $1",
-    )
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        profile_columns!(),
+        ", password_hash FROM users WHERE handle = $1"
+    ))
     .bind(handle)
     .fetch_optional(pool)
     .await?;
@@ -98,33 +130,44 @@ pub async fn credentials(pool: &PgPool, handle: &str) -> ApiResult<Option<(Profi
 
 /// The owner's profile.
 pub async fn profile(pool: &PgPool, id: UserId) -> ApiResult<Option<ProfileRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, handle, display_name, about, read_receipts, last_seen_visibility
-         FROM users WHERE id = $1",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        profile_columns!(),
+        " FROM users WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await?)
 }
 
-/// A user by normalised handle.
-pub async fn user_by_handle(pool: &PgPool, handle: &str) -> ApiResult<Option<UserRow>> {
-    Ok(
-        sqlx::query_as("SELECT id, handle, display_name, about FROM users WHERE handle = $1")
-            .bind(handle)
-            .fetch_optional(pool)
-            .await?,
-    )
+/// A user by normalised handle, as `viewer` sees them.
+pub async fn user_by_handle(
+    pool: &PgPool,
+    viewer: UserId,
+    handle: &str,
+) -> ApiResult<Option<UserRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        card_columns!(),
+        " FROM users u WHERE u.handle = $2"
+    ))
+    .bind(viewer)
+    .bind(handle)
+    .fetch_optional(pool)
+    .await?)
 }
 
-/// A user by id.
-pub async fn user_by_id(pool: &PgPool, id: UserId) -> ApiResult<Option<UserRow>> {
-    Ok(
-        sqlx::query_as("SELECT id, handle, display_name, about FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
-    )
+/// A user by id, as `viewer` sees them.
+pub async fn user_by_id(pool: &PgPool, viewer: UserId, id: UserId) -> ApiResult<Option<UserRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        card_columns!(),
+        " FROM users u WHERE u.id = $2"
+    ))
+    .bind(viewer)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Whether both users have read receipts on (`None` when neither exists).
@@ -150,7 +193,9 @@ pub struct ProfileChange<'a> {
     /// Read receipts on/off.
     pub read_receipts: Option<bool>,
     /// Last seen visibility.
-    pub last_seen: Option<LastSeenVisibility>,
+    pub last_seen: Option<Visibility>,
+    /// Profile photo visibility.
+    pub photo_visibility: Option<Visibility>,
 }
 
 /// Applies a profile change; returns the new profile.
@@ -159,18 +204,21 @@ pub async fn update_profile(
     id: UserId,
     change: ProfileChange<'_>,
 ) -> ApiResult<ProfileRow> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "UPDATE users SET display_name = COALESCE($2, display_name), about = COALESCE($3, about),
                 read_receipts = COALESCE($4, read_receipts),
-                last_seen_visibility = COALESCE($5, last_seen_visibility)
+                last_seen_visibility = COALESCE($5, last_seen_visibility),
+                photo_visibility = COALESCE($6, photo_visibility)
          WHERE id = $1
-         RETURNING id, handle, display_name, about, read_receipts, last_seen_visibility",
-    )
+         RETURNING ",
+        profile_columns!()
+    ))
     .bind(id)
     .bind(change.display_name)
     .bind(change.about)
     .bind(change.read_receipts)
-    .bind(change.last_seen.map(LastSeenVisibility::as_str))
+    .bind(change.last_seen.map(Visibility::as_str))
+    .bind(change.photo_visibility.map(Visibility::as_str))
     .fetch_optional(pool)
     .await?
     .ok_or(ApiError::Unauthorized)

@@ -1,6 +1,8 @@
-//! Who is asking: passwords, device tokens, the request extractor and rate limits.
+//! Who is asking: passwords (and which new ones are refused), device tokens,
+//! the request extractor and rate limits.
 
 pub mod caller;
+pub mod new_password;
 pub mod password;
 pub mod rate_limit;
 pub mod token;

@@ -1,4 +1,5 @@
-//! Rate limits on sign-in, sign-up and user look-up (GCRA via `governor`).
+//! Rate limits on sign-in, sign-up, user look-up, profile photo changes and
+//! block changes (GCRA via `governor`).
 //!
 //! Sign-in attempts are limited per address, per (handle, address), and per
 //! handle; the per-handle limit only applies to browsers that have not signed
@@ -23,6 +24,8 @@ pub struct RateLimits {
     auth_by_handle: DefaultKeyedRateLimiter<String>,
     auth_by_handle_ip: DefaultKeyedRateLimiter<(String, IpAddr)>,
     lookup_by_user: DefaultKeyedRateLimiter<UserId>,
+    photo_by_user: DefaultKeyedRateLimiter<UserId>,
+    block_by_user: DefaultKeyedRateLimiter<UserId>,
 }
 
 /// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
@@ -60,6 +63,8 @@ impl RateLimits {
             auth_by_handle: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
             auth_by_handle_ip: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
             lookup_by_user: RateLimiter::keyed(per_minute(config.lookup_per_minute)),
+            photo_by_user: RateLimiter::keyed(per_minute(config.photo_changes_per_minute)),
+            block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
         }
     }
 
@@ -84,16 +89,30 @@ impl RateLimits {
         check(&self.lookup_by_user, &user)
     }
 
+    /// One profile photo change (set or remove) by this account.
+    pub fn photo_change(&self, user: UserId) -> Result<(), ApiError> {
+        check(&self.photo_by_user, &user)
+    }
+
+    /// One block change (block or unblock) by this account.
+    pub fn block_change(&self, user: UserId) -> Result<(), ApiError> {
+        check(&self.block_by_user, &user)
+    }
+
     /// Forgets keys whose quota has fully recovered.
     pub fn prune(&self) {
         self.auth_by_ip.retain_recent();
         self.auth_by_handle.retain_recent();
         self.auth_by_handle_ip.retain_recent();
         self.lookup_by_user.retain_recent();
+        self.photo_by_user.retain_recent();
+        self.block_by_user.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
         self.auth_by_handle_ip.shrink_to_fit();
         self.lookup_by_user.shrink_to_fit();
+        self.photo_by_user.shrink_to_fit();
+        self.block_by_user.shrink_to_fit();
     }
 }
 

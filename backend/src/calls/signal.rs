@@ -9,6 +9,9 @@
 //! Nothing tells the sender which devices were online: that would let anyone
 //! probe whether a user is connected, whatever their last-seen setting. The
 //! callee's devices answer "ringing" themselves, end-to-end encrypted.
+//!
+//! Signals from someone the peer blocked reach only the sender's own other
+//! devices: the call never rings, and the caller cannot tell why.
 
 use crate::auth::Caller;
 use crate::batch::BatchError;
@@ -114,6 +117,15 @@ pub async fn relay(
     if !payloads.iter().all(|p| allowed(p.device)) {
         return Err(SignalError::UnknownDevice);
     }
+    let blocked = state
+        .delivery
+        .acquaintances
+        .blocks(to, caller.user_id)
+        .await;
+    let payloads = payloads
+        .into_iter()
+        .filter(|p| !(blocked && peer.contains(&p.device)))
+        .collect();
     Ok(deliver(&state.gateway, caller, to, payloads))
 }
 

@@ -30,7 +30,7 @@ async fn lookup(
 ) -> ApiResult<web::Json<UserCard>> {
     state.limits.lookup(caller.user_id)?;
     let handle = validate::normalize_handle(&query.handle)?;
-    let user = accounts::user_by_handle(&state.pool, &handle)
+    let user = accounts::user_by_handle(&state.pool, caller.user_id, &handle)
         .await?
         .ok_or(ApiError::NotFound("nobody has this handle"))?;
     Ok(web::Json(user.into()))
@@ -39,11 +39,11 @@ async fn lookup(
 /// `GET /users/{id}`: the card of someone the caller already knows the id of
 /// (a sender of a message); ids are random, so this enumerates nothing.
 async fn by_id(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<UserId>,
 ) -> ApiResult<web::Json<UserCard>> {
-    let user = accounts::user_by_id(&state.pool, path.into_inner())
+    let user = accounts::user_by_id(&state.pool, caller.user_id, path.into_inner())
         .await?
         .ok_or(ApiError::NotFound("no such user"))?;
     Ok(web::Json(user.into()))

@@ -1,6 +1,6 @@
 //! Database access for contact lists.
 
-use crate::accounts::store::UserRow;
+use crate::accounts::store::{UserRow, card_columns};
 use parley_protocol::UserId;
 use parley_protocol::api::Contact;
 use sqlx::PgPool;
@@ -24,15 +24,17 @@ impl From<ContactRow> for Contact {
     }
 }
 
-/// `owner`'s contacts, by name.
+/// `owner`'s contacts, by name, as the owner sees them (photos included
+/// when each contact lets the owner see theirs, decided in this one query).
 pub async fn list(pool: &PgPool, owner: UserId) -> Result<Vec<ContactRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.handle, u.display_name, u.about,
-                (extract(epoch FROM c.created_at) * 1000)::int8 AS added_at
+    sqlx::query_as(concat!(
+        "SELECT ",
+        card_columns!(),
+        ", (extract(epoch FROM c.created_at) * 1000)::int8 AS added_at
          FROM contacts c JOIN users u ON u.id = c.contact_id
          WHERE c.owner_id = $1
-         ORDER BY lower(u.display_name), u.handle",
-    )
+         ORDER BY lower(u.display_name), u.handle"
+    ))
     .bind(owner)
     .fetch_all(pool)
     .await
@@ -45,17 +47,18 @@ pub async fn add(
     owner: UserId,
     contact: UserId,
 ) -> Result<Option<ContactRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "WITH added AS (
              INSERT INTO contacts (owner_id, contact_id)
              SELECT $1, id FROM users WHERE id = $2
              ON CONFLICT (owner_id, contact_id) DO UPDATE SET created_at = contacts.created_at
              RETURNING contact_id, created_at
          )
-         SELECT u.id, u.handle, u.display_name, u.about,
-                (extract(epoch FROM a.created_at) * 1000)::int8 AS added_at
-         FROM added a JOIN users u ON u.id = a.contact_id",
-    )
+         SELECT ",
+        card_columns!(),
+        ", (extract(epoch FROM a.created_at) * 1000)::int8 AS added_at
+         FROM added a JOIN users u ON u.id = a.contact_id"
+    ))
     .bind(owner)
     .bind(contact)
     .fetch_optional(pool)

@@ -141,11 +141,21 @@ pub async fn handle(
         ));
     }
     state.delivery.acquaintances.wrote(caller.user_id, to).await;
+    // Someone the recipient blocked is answered like anyone else (accepted
+    // once the sender's own devices hold it; nothing reveals the block),
+    // but the recipient's devices never get the message. Answered from the
+    // recipient's cached set, like `knows`: no query per message.
+    let blocked = state
+        .delivery
+        .acquaintances
+        .blocks(to, caller.user_id)
+        .await;
 
     let at = now_millis();
     let seq = state.delivery.seq.next();
     let targets: Option<Vec<(DeviceId, Outgoing)>> = payloads
         .into_iter()
+        .filter(|p| !(blocked && recipient.contains(&p.device)))
         .map(|p| {
             let frame = gateway::encode(&ServerFrame::Deliver(Delivery {
                 id,

@@ -459,9 +459,13 @@ impl Connection {
         }
     }
 
-    /// Typing goes to the peer's connected devices only, and is never stored.
+    /// Typing goes to the peer's connected devices only, and is never stored;
+    /// not at all when either of the two blocked the other (from the cached
+    /// sets, no query per frame).
     async fn typing(&mut self, to: UserId, typing: bool) {
-        if to == self.caller.user_id {
+        let me = self.caller.user_id;
+        let acquaintances = &self.state.delivery.acquaintances;
+        if to == me || acquaintances.blocks(to, me).await || acquaintances.blocks(me, to).await {
             return;
         }
         let Ok(Some(devices)) = self.state.directory.devices(to).await else {

@@ -5,7 +5,7 @@
 //!
 //! [`Presence`] is the one service for it: sockets tell it when they come
 //! and go and what they watch; it subscribes to the events that change what
-//! watchers may see (devices, privacy settings, contact lists).
+//! watchers may see (devices, privacy settings, contact lists, blocks).
 
 pub mod store;
 
@@ -195,8 +195,9 @@ impl Presence {
         }
     }
 
-    /// Re-decides who may see `user`'s presence after their privacy setting or
-    /// their contact list changed, and tells the watchers whose view changed:
+    /// Re-decides who may see `user`'s presence after their privacy setting,
+    /// their contact list or a block between them and someone changed, and
+    /// tells the watchers whose view changed:
     /// those who lost it see "offline, last seen unknown", those who gained it
     /// see the current state.
     async fn refresh(&self, user: UserId) -> Result<(), sqlx::Error> {
@@ -242,6 +243,11 @@ impl Subscriber for Presence {
             Event::PrivacyChanged { user } | Event::ContactsChanged { user, .. } => {
                 Some(Box::pin(self.refresh(user)))
             }
+            // A block hides each of the two from the other.
+            Event::BlocksChanged { user, change } => Some(Box::pin(async move {
+                self.refresh(user).await?;
+                self.refresh(change.peer()).await
+            })),
             Event::DeviceRemoved { .. } | Event::MessageQueued { .. } => None,
         }
     }

@@ -17,6 +17,10 @@ pub struct Visibility {
 /// For each (watcher, watched user) pair: whether the watcher may see the
 /// user's presence, and the user's last seen. One query for any number of
 /// pairs; pairs whose watched user does not exist are left out.
+///
+/// The user's setting decides, through `may_see` (the same decision as
+/// for profile photos: someone they blocked sees nothing); and a watcher
+/// who blocked the user no longer hears of them either.
 pub async fn visibility_of_pairs(
     pool: &PgPool,
     watchers: &[UserId],
@@ -30,12 +34,10 @@ pub async fn visibility_of_pairs(
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.watcher, u.id,
-                CASE u.last_seen_visibility
-                    WHEN 'everyone' THEN true
-                    WHEN 'contacts' THEN EXISTS (
-                        SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.contact_id = p.watcher)
-                    ELSE false
-                END AS visible,
+                may_see(u.last_seen_visibility, u.id, p.watcher)
+                AND NOT EXISTS (
+                    SELECT 1 FROM blocks b WHERE b.blocker = p.watcher AND b.blocked = u.id)
+                AS visible,
                 (extract(epoch FROM u.last_seen_at) * 1000)::int8 AS last_seen
          FROM UNNEST($1::uuid[], $2::uuid[]) AS p(watcher, watched)
          JOIN users u ON u.id = p.watched",

@@ -5,7 +5,7 @@ use super::PASSWORD;
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::api::{IdentityKeys, RegisterRequest, Session, UploadKeys, identity_message};
 use parley_protocol::endpoint::{self as e, url};
-use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
+use parley_protocol::frame::{ClientFrame, Delivery, DevicePayload, ServerFrame};
 use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
 use parley_server::testing::TestServer;
 use std::time::Duration;
@@ -245,4 +245,80 @@ impl Client {
 
 fn rand_nonce() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().0
+}
+
+/// Registers each handle over HTTP (keys published), in order.
+pub async fn users(server: &TestServer, handles: &[&str]) -> Vec<Session> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(register_over_http(&server.http(""), h).await);
+    }
+    out
+}
+
+/// `owner` adds `contact` to their contacts over HTTP.
+pub async fn add_contact(server: &TestServer, owner: &Session, contact: UserId) {
+    let res = reqwest::Client::new()
+        .put(server.http(&url::<e::AddContact>(&contact)))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Waits for `id`'s `Accepted` (its time); a refusal of `id` fails the test.
+pub async fn accepted(client: &mut Client, id: MessageId) -> i64 {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Accepted { id: got, at } if got == id => Some(at),
+            ServerFrame::Rejected {
+                id: got,
+                code,
+                message,
+            } if got == id => panic!("rejected: {code:?} {message}"),
+            ServerFrame::DeviceMismatch { id: got, devices } if got == id => {
+                panic!("mismatch: {devices:?}")
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// The next message delivered to `client`, skipping other frames.
+pub async fn delivery(client: &mut Client) -> Delivery {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Deliver(d) => Some(d),
+            _ => None,
+        })
+        .await
+}
+
+/// The presence frame for `user` with last seen hidden or not yet known.
+pub fn presence_without_last_seen(user: UserId, online: bool) -> ServerFrame {
+    ServerFrame::Presence {
+        user,
+        online,
+        last_seen: None,
+    }
+}
+
+/// Asks the server for `user`'s presence, as an open chat with them does.
+pub async fn watch(client: &mut Client, user: UserId) {
+    client
+        .send_frame(ClientFrame::Watch { users: vec![user] })
+        .await;
+}
+
+/// `who` blocks (`true`) or unblocks `whom` over HTTP.
+pub async fn set_blocked(server: &TestServer, who: &Session, whom: UserId, blocked: bool) {
+    let http = reqwest::Client::new();
+    let request = if blocked {
+        http.put(server.http(&url::<e::Block>(&whom)))
+    } else {
+        http.delete(server.http(&url::<e::Unblock>(&whom)))
+    };
+    let res = request.bearer_auth(&who.token).send().await.unwrap();
+    assert_eq!(res.status(), if blocked { 200 } else { 204 });
 }

@@ -13,7 +13,9 @@
 //! - [`window`]: the bounded run of a conversation that is on screen.
 //! - [`names`]: initials for a person without a picture.
 //! - [`route`]: the app's URLs.
+//! - [`shortcuts`]: which key does what.
 //! - [`summary`]: the chat list (newest message, unread count per peer).
+//! - [`text`]: how a message's text is shown: formatting, links, "Read more".
 //! - [`typing`]: when to send typing indicators and how long to show them.
 #![warn(missing_docs)]
 
@@ -25,8 +27,10 @@ pub mod engine;
 pub mod message;
 pub mod names;
 pub mod route;
+pub mod shortcuts;
 pub mod store;
 pub mod summary;
+pub mod text;
 pub mod typing;
 pub mod verification;
 pub mod window;

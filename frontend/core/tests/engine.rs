@@ -612,6 +612,42 @@ fn read_receipts_off_means_no_blue_ticks_and_hidden_tabs_read_nothing() {
 }
 
 #[test]
+fn a_chat_marked_read_from_the_list_is_read_without_opening_it() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let id = w.devices[ann].send(bob_id, "read me later");
+    w.settle();
+    assert_eq!(
+        w.devices[bob]
+            .view()
+            .chats
+            .get(direct(ann_id))
+            .unwrap()
+            .unread,
+        1
+    );
+
+    w.devices[bob].run(Input::MarkChatRead(direct(ann_id)));
+    w.settle();
+    assert_eq!(
+        w.devices[bob]
+            .view()
+            .chats
+            .get(direct(ann_id))
+            .unwrap()
+            .unread,
+        0,
+        "the badge goes"
+    );
+    assert!(w.devices[bob].view().open.is_none(), "nothing was opened");
+    assert!(w.devices[bob].chat(direct(ann_id))[0].seen);
+    assert_eq!(
+        status_of(&w.devices[ann], direct(bob_id), id),
+        Status::Read,
+        "the sender sees blue ticks"
+    );
+}
+
+#[test]
 fn offline_messages_wait_in_the_outbox_and_leave_in_order_on_ready() {
     let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
     w.devices[ann].send(bob_id, "first");
@@ -1176,6 +1212,7 @@ fn names_are_fetched_once_and_kept() {
         handle: "ann".into(),
         display_name: "Ann".into(),
         about: String::new(),
+        photo: None,
     };
     w.devices[bob].run(Input::Cards(vec![card.clone()]));
     assert_eq!(w.devices[bob].view().cards.get(&ann_id), Some(&card));
@@ -1217,6 +1254,7 @@ fn presence_is_watched_for_chats_and_contacts_once_per_connection() {
         handle: String::new(),
         display_name: String::new(),
         about: String::new(),
+        photo: None,
     };
     w.devices[ann].run(Input::Contacts(vec![card(carol), card(bob_id)]));
     let mut both = vec![bob_id, carol];

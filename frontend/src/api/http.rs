@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, RequestCache, RequestInit, Response};
+use web_sys::{AbortController, Blob, Headers, RequestCache, RequestInit, Response};
 
 /// A request that has not answered by then is treated as a network failure:
 /// a hung server must not leave a spinner forever.
@@ -34,7 +34,18 @@ where
         }
         None => None,
     };
-    let text = exchange(E::METHOD, &endpoint::url::<E>(params), token, body).await?;
+    let body = body.map(|b| (JsValue::from_str(&b), "application/json"));
+    let text = text_of(
+        exchange(
+            E::METHOD,
+            &endpoint::url::<E>(params),
+            token,
+            body,
+            Fresh::Always,
+        )
+        .await?,
+    )
+    .await?;
     // An empty body reads as JSON `null`, which is exactly what `()` accepts.
     let text = if text.trim().is_empty() {
         "null"
@@ -44,27 +55,88 @@ where
     serde_json::from_str(text).map_err(|err| ApiFailure::Invalid(err.to_string()))
 }
 
-/// Performs the fetch with a timeout; returns the body of a 2xx answer.
+/// Sends an image (`PUT /me/photo`) and decodes the JSON answer.
+pub(super) async fn upload<E>(
+    token: &str,
+    params: &E::Params,
+    image: &Blob,
+    content_type: &str,
+) -> Result<E::Response, ApiFailure>
+where
+    E: Endpoint,
+    E::Response: DeserializeOwned,
+{
+    let body = Some((JsValue::from(image.clone()), content_type));
+    let url = endpoint::url::<E>(params);
+    let text = text_of(exchange(E::METHOD, &url, Some(token), body, Fresh::Always).await?).await?;
+    serde_json::from_str(&text).map_err(|err| ApiFailure::Invalid(err.to_string()))
+}
+
+/// Fetches an image (a profile photo). Its URL names its version, so the
+/// HTTP cache may keep it.
+pub(super) async fn download<E: Endpoint>(
+    token: &str,
+    params: &E::Params,
+) -> Result<Blob, ApiFailure> {
+    let url = endpoint::url::<E>(params);
+    let response = exchange(E::METHOD, &url, Some(token), None, Fresh::Cacheable).await?;
+    let promise = response.blob().map_err(|_| ApiFailure::Network)?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| ApiFailure::Network)?
+        .dyn_into()
+        .map_err(|_| ApiFailure::Invalid("blob() returned a non-Blob".to_owned()))
+}
+
+/// Whether the HTTP cache may answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// Per-user answers that change constantly: never replayed.
+    Always,
+    /// Versioned URLs (photos).
+    Cacheable,
+}
+
+/// The body of a 2xx answer as text.
+async fn text_of(response: Response) -> Result<String, ApiFailure> {
+    let text_promise = response.text().map_err(|_| ApiFailure::Network)?;
+    // A connection dropped mid-body is a network failure too.
+    Ok(JsFuture::from(text_promise)
+        .await
+        .map_err(|_| ApiFailure::Network)?
+        .as_string()
+        .unwrap_or_default())
+}
+
+/// Performs the fetch with a timeout; returns a 2xx answer, or the error it carries.
 async fn exchange(
     method: Method,
     url: &str,
     token: Option<&str>,
-    body: Option<String>,
-) -> Result<String, ApiFailure> {
+    body: Option<(JsValue, &str)>,
+    fresh: Fresh,
+) -> Result<Response, ApiFailure> {
     let window = web_sys::window().ok_or(ApiFailure::Network)?;
     let headers = Headers::new().map_err(|_| ApiFailure::Network)?;
-    let mut header_result = headers.set("Accept", "application/json");
+    let accept = if fresh == Fresh::Cacheable {
+        "image/*"
+    } else {
+        "application/json"
+    };
+    let mut header_result = headers.set("Accept", accept);
     if let Some(token) = token {
         header_result = header_result.and(headers.set("Authorization", &format!("Bearer {token}")));
     }
     let init = RequestInit::new();
     init.set_method(method.as_str());
-    // Answers are per-user and change constantly: never let the HTTP cache
-    // (or an over-eager proxy) replay one.
-    init.set_cache(RequestCache::NoStore);
-    if let Some(body) = &body {
-        header_result = header_result.and(headers.set("Content-Type", "application/json"));
-        init.set_body(&JsValue::from_str(body));
+    if fresh == Fresh::Always {
+        // Answers are per-user and change constantly: never let the HTTP
+        // cache (or an over-eager proxy) replay one.
+        init.set_cache(RequestCache::NoStore);
+    }
+    if let Some((body, content_type)) = &body {
+        header_result = header_result.and(headers.set("Content-Type", content_type));
+        init.set_body(body);
     }
     header_result.map_err(|err| ApiFailure::Invalid(format!("{err:?}")))?;
     init.set_headers(&headers);
@@ -81,10 +153,11 @@ async fn exchange(
     if let Some(timer) = timer {
         timer.clear();
     }
-    let (status, ok, retry_after, text) = outcome?;
+    let (status, ok, retry_after, response) = outcome?;
     if ok {
-        return Ok(text);
+        return Ok(response);
     }
+    let text = text_of(response).await?;
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(mut body) => {
             if body.retry_after_secs.is_none() {
@@ -102,12 +175,12 @@ async fn exchange(
     }
 }
 
-/// Status, success flag, `Retry-After` (seconds form only) and body text.
+/// Status, success flag, `Retry-After` (seconds form only) and the response.
 async fn fetch(
     window: &web_sys::Window,
     url: &str,
     init: &RequestInit,
-) -> Result<(u16, bool, Option<u64>, String), ApiFailure> {
+) -> Result<(u16, bool, Option<u64>, Response), ApiFailure> {
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
         .map_err(|_| ApiFailure::Network)?
@@ -119,12 +192,5 @@ async fn fetch(
         .ok()
         .flatten()
         .and_then(|value| value.trim().parse::<u64>().ok());
-    let text_promise = response.text().map_err(|_| ApiFailure::Network)?;
-    // A connection dropped mid-body is a network failure too.
-    let text = JsFuture::from(text_promise)
-        .await
-        .map_err(|_| ApiFailure::Network)?
-        .as_string()
-        .unwrap_or_default();
-    Ok((response.status(), response.ok(), retry_after, text))
+    Ok((response.status(), response.ok(), retry_after, response))
 }

@@ -11,10 +11,10 @@ mod http;
 
 pub use failure::ApiFailure;
 
-use http::call;
+use http::{call, download, upload};
 use parley_protocol::api::{
-    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, Profile,
-    RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
+    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, PhotoVersion,
+    Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
 use parley_protocol::endpoint as e;
 use parley_protocol::{DeviceId, UserId};
@@ -105,4 +105,42 @@ pub async fn user_keys(token: &str, user: UserId) -> Result<Vec<DeviceKeys>, Api
 /// STUN/TURN servers and short-lived TURN credentials.
 pub async fn ice(token: &str) -> Result<IceConfig, ApiFailure> {
     call::<e::IceServers>(Some(token), &(), None).await
+}
+
+/// Sets the profile photo (an image the browser made: see `ui::photo`).
+pub async fn set_photo(
+    token: &str,
+    image: &web_sys::Blob,
+    content_type: &str,
+) -> Result<Profile, ApiFailure> {
+    upload::<e::SetPhoto>(token, &(), image, content_type).await
+}
+
+/// Removes the profile photo.
+pub async fn remove_photo(token: &str) -> Result<Profile, ApiFailure> {
+    call::<e::RemovePhoto>(Some(token), &(), None).await
+}
+
+/// A user's profile photo, at `version`.
+pub async fn photo(
+    token: &str,
+    user: UserId,
+    version: PhotoVersion,
+) -> Result<web_sys::Blob, ApiFailure> {
+    download::<e::UserPhoto>(token, &(user, Some(version))).await
+}
+
+/// The people this account blocked.
+pub async fn blocks(token: &str) -> Result<Vec<UserCard>, ApiFailure> {
+    call::<e::Blocks>(Some(token), &(), None).await
+}
+
+/// Blocks a person.
+pub async fn block(token: &str, user: UserId) -> Result<UserCard, ApiFailure> {
+    call::<e::Block>(Some(token), &user, None).await
+}
+
+/// Unblocks a person.
+pub async fn unblock(token: &str, user: UserId) -> Result<(), ApiFailure> {
+    call::<e::Unblock>(Some(token), &user, None).await
 }

@@ -727,8 +727,24 @@ impl Controller {
 /// Attaches a stream to a `<video>` element (and starts playing it).
 pub fn attach(element: &web_sys::HtmlVideoElement, stream: Option<&MediaStream>) {
     let media: &web_sys::HtmlMediaElement = element.unchecked_ref();
+    // The same stream again would restart playback and reject the
+    // pending play() ("interrupted by a new load request").
+    let same = match (media.src_object(), stream) {
+        (Some(now), Some(next)) => now == *next,
+        (None, None) => true,
+        _ => false,
+    };
+    if same {
+        return;
+    }
     media.set_src_object(stream);
-    if stream.is_some() {
-        let _ = media.play();
+    if stream.is_some()
+        && let Ok(playing) = media.play()
+    {
+        // A newer stream (or none) interrupts this play(): expected, not an
+        // error for the page. Autoplay is allowed, the element has `autoplay`.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(playing).await;
+        });
     }
 }

@@ -430,6 +430,9 @@ impl Runner {
                 break;
             }
             self.show(&mut engine);
+            if loading {
+                self.ui.listed.try_set(true);
+            }
         }
         self.running.set(false);
         self.release_waiters();

@@ -135,6 +135,11 @@ impl Messenger {
         self.push(Input::MarkRead);
     }
 
+    /// The person marked `chat` as read without opening it.
+    pub fn mark_chat_read(&self, chat: ConversationId) {
+        self.push(Input::MarkChatRead(chat));
+    }
+
     /// The contact list changed: follow their presence and remember names.
     pub fn contacts_changed(&self, cards: Vec<UserCard>) {
         self.push(Input::Contacts(cards));

@@ -23,6 +23,9 @@ pub struct Presence {
 pub struct Messaging {
     /// The chat list, newest activity first.
     pub chats: RwSignal<ChatList>,
+    /// The chat list has been read from the store (what came before is
+    /// history, not news).
+    pub listed: RwSignal<bool>,
     /// Whose conversation is open.
     pub open: RwSignal<Option<UserId>>,
     /// The open conversation's messages on screen (a bounded window).
@@ -55,6 +58,7 @@ impl Messaging {
     pub fn new() -> Self {
         Self {
             chats: RwSignal::new(ChatList::default()),
+            listed: RwSignal::new(false),
             open: RwSignal::new(None),
             window: RwSignal::new(Window::default()),
             loaded: RwSignal::new(false),
@@ -72,6 +76,7 @@ impl Messaging {
     /// Forgets everything shown (sign-out).
     pub fn clear(self) {
         self.chats.set(ChatList::default());
+        self.listed.set(false);
         self.open.set(None);
         self.window.set(Window::default());
         self.loaded.set(false);
@@ -99,6 +104,7 @@ impl Messaging {
                 handle: String::new(),
                 display_name: "Unknown person".to_owned(),
                 about: String::new(),
+                photo: None,
             })
     }
 }

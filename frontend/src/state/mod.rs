@@ -14,6 +14,7 @@
 
 pub mod calls;
 pub mod chats;
+pub mod photos;
 pub mod storage;
 
 use crate::api::{self, ApiFailure};
@@ -22,7 +23,9 @@ use calls::CallUi;
 use chats::Messaging;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use parley_protocol::api::{Contact, Profile, Session};
+use parley_protocol::UserId;
+use parley_protocol::api::{Contact, Profile, Session, UserCard};
+use photos::Photos;
 use std::future::Future;
 
 /// Shown on the auth screen when the server revoked this device.
@@ -49,6 +52,10 @@ pub struct AppState {
     pub messaging: Messaging,
     /// The voice or video call on screen.
     pub calls: CallUi,
+    /// The people this account blocked (from the server).
+    pub blocked: RwSignal<Vec<UserCard>>,
+    /// Profile photos fetched so far.
+    pub photos: Photos,
 }
 
 impl AppState {
@@ -68,7 +75,21 @@ impl AppState {
             unreachable: RwSignal::new(false),
             messaging: Messaging::new(),
             calls: CallUi::new(),
+            blocked: RwSignal::new(Vec::new()),
+            photos: Photos::new(),
         }
+    }
+
+    /// Whether `user` is in the contact list.
+    pub fn is_contact(self, user: UserId) -> bool {
+        self.contacts
+            .with(|list| list.iter().any(|c| c.user.user_id == user))
+    }
+
+    /// Whether this account blocked `user`.
+    pub fn is_blocked(self, user: UserId) -> bool {
+        self.blocked
+            .with(|list| list.iter().any(|c| c.user_id == user))
     }
 
     /// Whether to show the offline banner.
@@ -91,6 +112,8 @@ impl AppState {
         self.unreachable.set(false);
         self.link.set(LinkStatus::Connecting);
         self.messaging.clear();
+        self.blocked.set(Vec::new());
+        self.photos.clear();
         self.session.set(Some(session));
     }
 
@@ -100,6 +123,8 @@ impl AppState {
         storage::clear();
         self.session.set(None);
         self.contacts.set(Vec::new());
+        self.blocked.set(Vec::new());
+        self.photos.clear();
         self.messaging.clear();
         self.calls.clear();
         self.notice.set(notice);
@@ -174,6 +199,21 @@ impl AppState {
         self.contacts.set(contacts);
     }
 
+    /// Puts `contact` in the list (replacing an older copy of the same person).
+    pub fn contact_added(self, contact: Contact) {
+        let mut list = self.contacts.get_untracked();
+        list.retain(|c| c.user.user_id != contact.user.user_id);
+        list.push(contact);
+        self.set_contacts(list);
+    }
+
+    /// Takes `user` out of the contact list.
+    pub fn contact_removed(self, user: UserId) {
+        let mut list = self.contacts.get_untracked();
+        list.retain(|c| c.user.user_id != user);
+        self.set_contacts(list);
+    }
+
     /// Pulls profile and contacts from the server (after every (re)connect,
     /// so a tab that was offline catches up).
     pub fn refresh(self) {
@@ -190,6 +230,9 @@ impl AppState {
                 && self.contacts_version.get_value() == version
             {
                 self.set_contacts(contacts);
+            }
+            if let Ok(blocked) = self.authed(|t| async move { api::blocks(&t).await }).await {
+                self.blocked.set(blocked);
             }
         });
     }

@@ -6,12 +6,41 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::field::Field;
+use crate::ui::focus;
 use crate::ui::form::{BusyButton, FormError, Submission};
 use crate::ui::icons::{IconLock, Logo};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use parley_protocol::api::{RegisterRequest, SignInRequest};
-use parley_protocol::validate;
+use parley_protocol::{ErrorCode, validate};
+
+/// A field the server can blame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blamed {
+    Handle,
+    Name,
+    Password,
+}
+
+impl Blamed {
+    /// The field a server error code is about, if it is about one.
+    fn of(code: Option<ErrorCode>) -> Option<Self> {
+        match code? {
+            ErrorCode::InvalidHandle | ErrorCode::HandleTaken => Some(Self::Handle),
+            ErrorCode::InvalidDisplayName => Some(Self::Name),
+            ErrorCode::InvalidPassword | ErrorCode::CommonPassword => Some(Self::Password),
+            _ => None,
+        }
+    }
+
+    fn selector(self) -> &'static str {
+        match self {
+            Self::Handle => "#handle",
+            Self::Name => "#display-name",
+            Self::Password => "#password",
+        }
+    }
+}
 
 /// Which form is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,19 +60,51 @@ pub fn AuthScreen() -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let form = Submission::default();
+    // What the server said about one field, shown at that field until it changes.
+    let blamed = RwSignal::new(None::<(Blamed, String)>);
+    Effect::new(move |_| {
+        handle.track();
+        display_name.track();
+        password.track();
+        mode.track();
+        blamed.set(None);
+    });
+    let from_server = move |field: Blamed| {
+        blamed.with(|b| {
+            b.as_ref()
+                .filter(|(f, _)| *f == field)
+                .map(|(_, m)| m.clone())
+        })
+    };
 
     let handle_error = Signal::derive(move || {
-        handle.with(|h| validate::normalize_handle(h).err().map(|e| e.message))
+        handle
+            .with(|h| validate::normalize_handle(h).err().map(|e| e.message))
+            .or_else(|| from_server(Blamed::Handle))
     });
     let name_error = Signal::derive(move || {
         if mode.get() == Mode::SignUp {
-            display_name.with(|n| validate::display_name(n).err().map(|e| e.message))
+            display_name
+                .with(|n| validate::display_name(n).err().map(|e| e.message))
+                .or_else(|| from_server(Blamed::Name))
         } else {
             None
         }
     });
     let password_error = Signal::derive(move || match mode.get() {
-        Mode::SignUp => password.with(|p| validate::new_password(p).err().map(|e| e.message)),
+        Mode::SignUp => password
+            .with(|p| {
+                validate::new_password(p)
+                    .and_then(|()| {
+                        let handle = handle
+                            .with(|h| validate::normalize_handle(h))
+                            .unwrap_or_default();
+                        validate::guessable_password(p, &handle)
+                    })
+                    .err()
+                    .map(|e| e.message)
+            })
+            .or_else(|| from_server(Blamed::Password)),
         // Existing passwords are checked by the server only: rules may change.
         Mode::SignIn => password
             .with(String::is_empty)
@@ -92,15 +153,29 @@ pub fn AuthScreen() -> impl IntoView {
                 Err(sign_in) => api::sign_in(&sign_in).await,
             }
         };
-        form.send(request, ApiFailure::message, move |signed_in| {
+        // A verdict on one field shows at that field, which takes focus.
+        let explain = move |failure: &ApiFailure| {
+            let message = failure.message();
+            match Blamed::of(failure.code()) {
+                Some(field) => {
+                    blamed.set(Some((field, message)));
+                    focus::later(field.selector());
+                    String::new()
+                }
+                None => message,
+            }
+        };
+        form.send(request, explain, move |signed_in| {
             session.signed_in(signed_in);
         });
     };
 
     let is_sign_up = move || mode.get() == Mode::SignUp;
+    // The keyboard starts in the first field.
+    focus::later("#handle");
 
     view! {
-        <div class="auth" data-testid="auth-screen">
+        <main class="auth" data-testid="auth-screen">
             <div class="auth-card">
                 <header class="auth-brand">
                     <Logo class="logo logo-lg" />
@@ -153,6 +228,7 @@ pub fn AuthScreen() -> impl IntoView {
                         error=password_error
                         attempted=form.attempted
                         kind="password"
+                        hint=Signal::derive(move || is_sign_up().then_some(validate::PASSWORD_RULE))
                         autocomplete=Signal::derive(move || {
                             if is_sign_up() { "new-password" } else { "current-password" }
                         })
@@ -196,6 +272,6 @@ pub fn AuthScreen() -> impl IntoView {
                     {claims::AUTH_FOOTNOTE}
                 </p>
             </div>
-        </div>
+        </main>
     }
 }

@@ -3,13 +3,16 @@
 //! safety number changed.
 
 use crate::session::Session;
+use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::format;
 use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
+use crate::ui::rich_text::RichText;
 use crate::ui::ticks;
 use leptos::prelude::*;
 use parley_client::call::{CallLog, Outcome};
 use parley_client::message::{Body, Message};
+use parley_protocol::ConversationId;
 
 /// The row for `m`.
 pub fn bubble(m: &Message) -> AnyView {
@@ -55,10 +58,21 @@ pub fn bubble(m: &Message) -> AnyView {
             view! {
                 // The text's own direction: Arabic and Hebrew read right to left.
                 <span class="message-text" data-testid="message-text" dir="auto">
-                    {text.clone()}
+                    <RichText text=text.clone() links=links_allowed(m) />
                 </span>
             },
         ),
+    }
+}
+
+/// Links are live in one's own messages and a contact's; a stranger's stay
+/// text until they are added.
+fn links_allowed(m: &Message) -> Signal<bool> {
+    let app = expect_context::<AppState>();
+    match m.chat {
+        _ if m.outgoing => Signal::stored(true),
+        ConversationId::Direct(peer) => Signal::derive(move || app.is_contact(peer)),
+        ConversationId::Group(_) => Signal::stored(true),
     }
 }
 

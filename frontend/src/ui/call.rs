@@ -6,13 +6,18 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::state::calls::{CallView, Stage};
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::focus;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconHangUp, IconMic, IconMicOff, IconPhone, IconVideo, IconVideoOff};
+use crate::ui::modal::Modal;
 use leptos::html::Video;
 use leptos::prelude::*;
 use parley_client::call::{CallId, duration_text};
 use parley_protocol::{Millis, UserId};
 use std::time::Duration;
+
+/// How long after ringing a press on "Accept" starts to count.
+const ARMING: Duration = Duration::from_millis(700);
 
 fn now() -> Millis {
     #[allow(clippy::cast_possible_truncation)]
@@ -77,6 +82,16 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
         Memo::new(move |_| ui.view.with(|v| v.as_ref().and_then(|v| v.connected_at)));
     let name = Signal::derive(move || app.messaging.card(app, peer).display_name);
 
+    // Accept takes focus when a call rings, but answers only after a
+    // moment: long enough for a key already on its way to land harmlessly.
+    let armed = RwSignal::new(false);
+    set_timeout(
+        move || {
+            armed.try_set(true);
+        },
+        ARMING,
+    );
+
     // The clock for the duration, while the call is on.
     let clock = RwSignal::new(now());
     if let Ok(timer) = set_interval_with_handle(move || clock.set(now()), Duration::from_secs(1)) {
@@ -125,8 +140,14 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
                 class="call-btn accept"
                 test_id="accept-call"
                 label="Accept"
+                attr:autofocus=true
+                attr:data-armed=move || armed.get().to_string()
                 on:click=move |_| {
-                    session.calls(|c| c.accept());
+                    // An Enter meant for the composer, pressed as the call
+                    // arrived, must not answer it.
+                    if armed.get_untracked() {
+                        session.calls(|c| c.accept());
+                    }
                 }
             >
                 {move || if video_call.get() { view! { <IconVideo /> }.into_any() } else { view! { <IconPhone /> }.into_any() }}
@@ -177,12 +198,32 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
     }
     };
 
+    // Escape declines a ringing call; an ongoing call ends only by its button.
+    let escape = move || {
+        if stage.get_untracked() == Stage::Incoming {
+            session.calls(|c| c.decline());
+        }
+    };
+    // Controls change with the stage: keep focus among them.
+    Effect::new(move |_| {
+        stage.track();
+        set_timeout(
+            || {
+                let inside = document()
+                    .active_element()
+                    .is_some_and(|e| e.closest(".call-controls").ok().flatten().is_some());
+                if !inside {
+                    focus::now(".call-controls [autofocus], .call-controls button:not([disabled])");
+                }
+            },
+            Duration::ZERO,
+        );
+    });
     view! {
+        <Modal class="call-dialog" test_id="call-dialog" labelled_by="call-peer-name" on_close=escape>
         <div
             class="call-screen"
             class:with-video=show_remote
-            role="dialog"
-            aria-label="Call"
             data-testid="call-screen"
             data-stage=move || stage.with(Stage::name)
             data-call=id.to_string()
@@ -196,9 +237,21 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
                 node_ref=remote
             />
             <div class="call-info" class:hidden=show_remote>
-                <Avatar name seed=peer size=Size::Large />
-                <h2 data-testid="call-peer-name">{move || name.get()}</h2>
+                <Avatar
+                    name
+                    seed=peer
+                    size=Size::Large
+                    photo=Signal::derive(move || app.messaging.card(app, peer).photo)
+                />
+                <h2 id="call-peer-name" data-testid="call-peer-name">{move || name.get()}</h2>
             </div>
+            // Said once per change of stage, not every tick of the clock.
+            <p class="sr-only" role="status">
+                {move || match stage.get() {
+                    Stage::Active => format!("Call with {} connected", name.get()),
+                    _ => status(),
+                }}
+            </p>
             <p class="call-status" data-testid="call-status">
                 {status}
                 <Show when=move || remote_muted.get() && stage.get() == Stage::Active>
@@ -218,6 +271,7 @@ fn CallWindow(id: CallId, peer: UserId) -> impl IntoView {
             />
             <div class="call-controls">{controls}</div>
         </div>
+        </Modal>
     }
 }
 

@@ -9,8 +9,10 @@ use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconClose;
 use crate::ui::panel::PanelHeader;
+use crate::ui::toast::Toasts;
 use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use parley_protocol::ConversationId;
 use parley_protocol::ErrorCode;
 use parley_protocol::api::{Contact, UserCard};
@@ -60,15 +62,14 @@ pub fn ContactsPanel() -> impl IntoView {
         form.send(request, explain, move |contact| {
             // The panel may have closed meanwhile: its signals may be gone.
             let _ = handle.try_set(String::new());
-            let mut list = app.contacts.get_untracked();
-            list.retain(|c| c.user.user_id != contact.user.user_id);
-            list.push(contact);
-            app.set_contacts(list);
+            app.contact_added(contact);
         });
     };
 
+    let toasts = expect_context::<Toasts>();
     let remove = move |user: UserCard| {
         let id = user.user_id;
+        let name = user.display_name.clone();
         form::send(
             error,
             app.authed(move |t| async move { api::remove_contact(&t, id).await }),
@@ -80,19 +81,34 @@ pub fn ContactsPanel() -> impl IntoView {
                 )
             },
             move |()| {
-                let mut list = app.contacts.get_untracked();
-                list.retain(|c| c.user.user_id != id);
-                app.set_contacts(list);
+                app.contact_removed(id);
                 if open_chat.get_untracked() == Some(ConversationId::Direct(id)) {
                     open_chat.set(None);
                 }
+                // Adding is idempotent, so "Undo" is adding again; the
+                // chat history was never touched.
+                let undo = Callback::new(move |()| {
+                    spawn_local(async move {
+                        let back = app
+                            .authed(move |t| async move { api::add_contact(&t, id).await })
+                            .await;
+                        match back {
+                            Ok(contact) => app.contact_added(contact),
+                            Err(failure) => toasts.say(
+                                format!("Couldn't add them back: {}", failure.message()),
+                                None,
+                            ),
+                        }
+                    });
+                });
+                toasts.say(format!("Removed {name} from your contacts."), Some(undo));
             },
         );
     };
 
     view! {
         <section class="panel" data-testid="contacts-panel" aria-label="Contacts">
-            <PanelHeader title="Contacts" />
+            <PanelHeader title="Contacts" id="contacts-title" />
             <div class="panel-body">
                 <form class="add-contact" novalidate=true on:submit=add>
                     <label for="contact-handle" class="field-label">
@@ -133,7 +149,7 @@ pub fn ContactsPanel() -> impl IntoView {
                 <ul class="contact-list" data-testid="contact-list">
                     <For
                         each=move || app.contacts.get()
-                        key=|c: &Contact| (c.user.user_id, c.user.display_name.clone(), c.user.handle.clone())
+                        key=|c: &Contact| c.user.clone()
                         let:contact
                     >
                         <ContactItem card=contact.user remove />
@@ -150,7 +166,6 @@ pub fn ContactsPanel() -> impl IntoView {
 fn ContactItem(card: UserCard, remove: impl Fn(UserCard) + Copy + 'static) -> impl IntoView {
     let open_chat = expect_context::<Router>().chat;
     let id = card.user_id;
-    let name = card.display_name.clone();
     let open = {
         let card = card.clone();
         move |_: MouseEvent| open_chat.set(Some(ConversationId::Direct(card.user_id)))
@@ -165,8 +180,13 @@ fn ContactItem(card: UserCard, remove: impl Fn(UserCard) + Copy + 'static) -> im
     let selected = move || open_chat.get() == Some(ConversationId::Direct(id));
     view! {
         <li class="contact-item" class:selected=selected data-testid="contact-item" on:click=open>
-            <button type="button" class="contact-open" aria-label=format!("Open chat with {name}")>
-                <Avatar name=card.display_name.clone() seed=id size=Size::Medium />
+            <button type="button" class="contact-open">
+                <Avatar
+                    name=card.display_name.clone()
+                    seed=id
+                    size=Size::Medium
+                    photo=Signal::stored(card.photo.clone())
+                />
                 <span class="contact-text">
                     <span class="contact-name">{card.display_name.clone()}</span>
                     <span class="contact-handle">{format::handle(&card.handle)}</span>

@@ -7,6 +7,7 @@ use crate::state::calls::Stage;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
+use crate::ui::contact_info::{BlockedNote, ContactInfo, StrangerBar};
 use crate::ui::format;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
@@ -29,6 +30,10 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
     let name = Signal::derive(move || current.with(|c| c.display_name.clone()));
     // Shared by the list and the composer: sending jumps to the bottom.
     let stick = StoredValue::new(true);
+    let info_open = RwSignal::new(false);
+    // A memo, so that a new block list redraws the composer only when it
+    // concerns this person.
+    let blocked = Memo::new(move |_| app.is_blocked(id));
     let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&id)));
     let presence = Memo::new(move |_| {
         ui.presence.with(|p| {
@@ -78,10 +83,27 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 <IconButton class="icon-btn back" test_id="back" label="Back" on:click=move |_| open_chat.set(None)>
                     <IconBack />
                 </IconButton>
-                <Avatar name=name seed=id size=Size::Medium />
+                // The avatar is a mouse shortcut to the name's button.
+                <span class="conversation-avatar" on:click=move |_| info_open.set(true)>
+                    <Avatar
+                        name=name
+                        seed=id
+                        size=Size::Medium
+                        photo=Signal::derive(move || current.with(|c| c.photo.clone()))
+                    />
+                </span>
                 <div class="conversation-heading">
                     <h2 data-testid="conversation-title">
-                        {move || name.get()}
+                        <button
+                            type="button"
+                            class="conversation-who"
+                            data-testid="open-contact-info"
+                            aria-haspopup="dialog"
+                            title="Contact info"
+                            on:click=move |_| info_open.set(true)
+                        >
+                            {move || name.get()}
+                        </button>
                         <Show when=move || ui.verified.with(|v| v.contains(&id))>
                             <span class="verified-badge" data-testid="verified-badge" title="Verified">
                                 <IconVerified />
@@ -106,6 +128,9 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                     <IconLock />
                 </IconButton>
             </header>
+            <Show when=move || !app.is_contact(id) && !blocked.get()>
+                <StrangerBar peer=id name />
+            </Show>
             <MessageList stick />
             <Show when=move || ui.held.with(|h| h.contains(&id))>
                 <p class="held-note" role="status" data-testid="recipient-full">
@@ -115,9 +140,18 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                     )}
                 </p>
             </Show>
-            <Composer peer=id stick />
+            {move || {
+                if blocked.get() {
+                    view! { <BlockedNote peer=id name /> }.into_any()
+                } else {
+                    view! { <Composer peer=id stick /> }.into_any()
+                }
+            }}
             <Show when=move || ui.safety_open.get()>
                 <SafetyPanel peer=id name />
+            </Show>
+            <Show when=move || info_open.get()>
+                <ContactInfo peer=id on_close=move || info_open.set(false) />
             </Show>
         </section>
     }

@@ -26,9 +26,9 @@ pub fn Field(
     /// `autocomplete` attribute (reactive: sign-in and sign-up share fields).
     #[prop(into, default = Signal::stored("off"))]
     autocomplete: Signal<&'static str>,
-    /// Help text under the input.
-    #[prop(optional)]
-    hint: Option<&'static str>,
+    /// Help text under the input (reactive: a rule may apply in one mode only).
+    #[prop(optional, into)]
+    hint: MaybeProp<&'static str>,
     /// Placeholder text.
     #[prop(optional)]
     placeholder: Option<&'static str>,
@@ -41,10 +41,12 @@ pub fn Field(
             None
         }
     });
-    let described_by = if hint.is_some() {
-        format!("{id}-hint {id}-error")
-    } else {
-        format!("{id}-error")
+    let described_by = move || {
+        if hint.get().is_some() {
+            format!("{id}-hint {id}-error")
+        } else {
+            format!("{id}-error")
+        }
     };
     view! {
         <div class="field" class:invalid=move || shown.with(Option::is_some)>
@@ -61,9 +63,19 @@ pub fn Field(
                 aria-invalid=move || if shown.with(Option::is_some) { "true" } else { "false" }
                 aria-describedby=described_by
                 bind:value=value
-                on:blur=move |_| touched.set(true)
+                // Leaving an empty field is not a mistake yet (and an error
+                // appearing on blur would move what was about to be clicked).
+                // `try_`: removing a focused field (signing in) blurs it
+                // after its signals are gone.
+                on:blur=move |_| {
+                    if value.try_with_untracked(|v| !v.is_empty()).unwrap_or(false) {
+                        touched.try_set(true);
+                    }
+                }
             />
-            {hint.map(|hint| view! { <p class="field-hint" id=format!("{id}-hint")>{hint}</p> })}
+            {move || {
+                hint.get().map(|hint| view! { <p class="field-hint" id=format!("{id}-hint")>{hint}</p> })
+            }}
             <p class="field-error" id=format!("{id}-error") role="alert">
                 {move || {
                     shown

@@ -83,6 +83,7 @@ pub fn send<T: 'static>(
 }
 
 /// The line under a form or list (`form-error`) while there is an error.
+/// An empty message means the error is shown next to its field instead.
 #[component]
 pub fn FormError(
     /// The error shown, if any.
@@ -93,7 +94,7 @@ pub fn FormError(
     test_id: Option<&'static str>,
 ) -> impl IntoView {
     move || {
-        error.get().map(|message| {
+        error.get().filter(|m| !m.is_empty()).map(|message| {
             view! {
                 <p class="form-error" role="alert" data-testid=test_id>
                     {message}

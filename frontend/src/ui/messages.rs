@@ -96,7 +96,9 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
 
     // Remembers where the person is, and asks for pages near either edge.
     let on_scroll = move || {
-        let Some(el) = scroller.get_untracked() else {
+        // `try_`: also called from a frame callback that may come after the
+        // list is gone (a sign-out); its stored values go with it.
+        let Some(el) = scroller.try_get_untracked().flatten() else {
             return;
         };
         let top = el.scroll_top();
@@ -118,7 +120,7 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
     Effect::new(move |_| {
         rows.track();
         request_animation_frame(move || {
-            let Some(el) = scroller.get_untracked() else {
+            let Some(el) = scroller.try_get_untracked().flatten() else {
                 return;
             };
             // Once, when the chat has loaded: where the window says it lands.

@@ -1,5 +1,6 @@
 //! Components, one module per screen or panel, plus small shared pieces.
 
+pub mod announcer;
 pub mod auth;
 pub mod avatar;
 pub mod banner;
@@ -7,18 +8,26 @@ pub mod bubble;
 pub mod call;
 pub mod claims;
 pub mod composer;
+pub mod confirm;
+pub mod contact_info;
 pub mod contacts;
 pub mod conversation;
 pub mod field;
+pub mod focus;
 pub mod form;
 pub mod format;
 pub mod icon_button;
 pub mod icons;
+pub mod keys;
 pub mod messages;
+pub mod modal;
 pub mod panel;
+pub mod photo;
 pub mod privacy;
+pub mod rich_text;
 pub mod safety;
 pub mod settings;
 pub mod shell;
 pub mod sidebar;
 pub mod ticks;
+pub mod toast;

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 /// own back button is the one that matters, so this one steps aside as
 /// `panel-close`: there is never more than one `back` on the page.
 #[component]
-pub fn PanelHeader(title: &'static str) -> impl IntoView {
+pub fn PanelHeader(title: &'static str, id: &'static str) -> impl IntoView {
     let panel = expect_context::<Router>().panel;
     let open_chat = expect_context::<Router>().chat;
     let test_id = move || open_chat.with(|c| if c.is_some() { "panel-close" } else { "back" });
@@ -25,7 +25,8 @@ pub fn PanelHeader(title: &'static str) -> impl IntoView {
             >
                 <IconBack />
             </IconButton>
-            <h2>{title}</h2>
+            // Focused when the panel opens (not a tab stop).
+            <h2 id=id tabindex="-1">{title}</h2>
         </div>
     }
 }

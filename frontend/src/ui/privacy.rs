@@ -1,12 +1,13 @@
-//! The privacy settings: read receipts and who sees "last seen & online"
-//! (saved at once with PATCH /me), and relay-only calls (this browser).
+//! The privacy settings: read receipts, who sees "last seen & online" and
+//! the profile photo (saved at once with PATCH /me), and relay-only calls
+//! (this browser).
 
 use crate::api;
 use crate::state::{AppState, storage};
 use crate::ui::form::FormError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use parley_protocol::api::{LastSeenVisibility, UpdateProfile};
+use parley_protocol::api::{UpdateProfile, Visibility};
 
 /// `read-receipts-toggle` and `last-seen-select`, with `privacy-saved`.
 #[component]
@@ -14,7 +15,8 @@ pub fn PrivacyCard() -> impl IntoView {
     let app = expect_context::<AppState>();
     let profile = move || app.session.with(|s| s.as_ref().map(|s| s.profile.clone()));
     let receipts = move || profile().is_none_or(|p| p.read_receipts);
-    let last_seen = move || profile().map(|p| p.last_seen).unwrap_or_default().as_str();
+    let last_seen = move || profile().map(|p| p.last_seen).unwrap_or_default();
+    let photo_visibility = move || profile().map(|p| p.photo_visibility).unwrap_or_default();
     let saved = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
 
@@ -30,6 +32,9 @@ pub fn PrivacyCard() -> impl IntoView {
                 }
                 if let Some(who) = update.last_seen {
                     s.profile.last_seen = who;
+                }
+                if let Some(who) = update.photo_visibility {
+                    s.profile.photo_visibility = who;
                 }
             }
         });
@@ -69,21 +74,28 @@ pub fn PrivacyCard() -> impl IntoView {
                 name="Last seen & online"
                 hint="Who can see when you're online or were last seen."
             >
-                <select
-                    class="select"
-                    data-testid="last-seen-select"
-                    prop:value=last_seen
-                    on:change=move |ev| {
+                <VisibilitySelect
+                    test_id="last-seen-select"
+                    value=Signal::derive(last_seen)
+                    set=move |who| {
                         save(UpdateProfile {
-                            last_seen: Some(LastSeenVisibility::parse(&event_target_value(&ev))),
+                            last_seen: Some(who),
                             ..UpdateProfile::default()
                         })
                     }
-                >
-                    <option value="everyone">"Everyone"</option>
-                    <option value="contacts">"My contacts"</option>
-                    <option value="nobody">"Nobody"</option>
-                </select>
+                />
+            </SettingRow>
+            <SettingRow name="Profile photo" hint="Who can see your profile photo.">
+                <VisibilitySelect
+                    test_id="photo-visibility-select"
+                    value=Signal::derive(photo_visibility)
+                    set=move |who| {
+                        save(UpdateProfile {
+                            photo_visibility: Some(who),
+                            ..UpdateProfile::default()
+                        })
+                    }
+                />
             </SettingRow>
             <RelayCallsRow />
             <Show when=move || saved.get()>
@@ -110,6 +122,27 @@ fn RelayCallsRow() -> impl IntoView {
                 on.set(value);
             }
         />
+    }
+}
+
+/// Everyone / My contacts / Nobody.
+#[component]
+fn VisibilitySelect(
+    test_id: &'static str,
+    #[prop(into)] value: Signal<Visibility>,
+    set: impl Fn(Visibility) + 'static,
+) -> impl IntoView {
+    view! {
+        <select
+            class="select"
+            data-testid=test_id
+            prop:value=move || value.get().as_str()
+            on:change=move |ev| set(Visibility::parse(&event_target_value(&ev)))
+        >
+            <option value="everyone">"Everyone"</option>
+            <option value="contacts">"My contacts"</option>
+            <option value="nobody">"Nobody"</option>
+        </select>
     }
 }
 

@@ -7,7 +7,8 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconLock, IconVerified};
+use crate::ui::icons::{IconClose, IconLock, IconVerified};
+use crate::ui::modal::Modal;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_client::verification::groups;
@@ -69,7 +70,7 @@ pub fn SafetyPanel(peer: UserId, name: Signal<String>) -> impl IntoView {
                 <div class="safety-number" data-testid="safety-number" data-number=s.number.clone()>
                     {digits.into_iter().map(|g| view! { <span>{g}</span> }).collect_view()}
                 </div>
-                <div class="safety-qr" data-testid="safety-qr" inner_html=svg></div>
+                <div class="safety-qr" data-testid="safety-qr" role="img" aria-label="Safety number as a QR code" inner_html=svg></div>
                 <button
                     type="button"
                     class=move || if verified.get() { "btn" } else { "btn btn-primary" }
@@ -83,37 +84,31 @@ pub fn SafetyPanel(peer: UserId, name: Signal<String>) -> impl IntoView {
         }
     }
     };
+    let close = move || {
+        session.messaging(|m| m.show_safety(false));
+    };
     view! {
-            <div class="sheet-backdrop" on:click=move |_| {
-    session.messaging(|m| m.show_safety(false));
-    }></div>
-            <aside class="sheet safety-panel" data-testid="safety-panel" role="dialog" aria-label="Encryption">
-                <header class="sheet-header">
-                    <h3>
-                        <IconLock />
-                        " Encryption"
-                    </h3>
-                    <IconButton
-                        test_id="close-safety"
-                        label="Close"
-                        on:click=move |_| {
-                            session.messaging(|m| m.show_safety(false));
-                        }
-                    >
-                        "✕"
-                    </IconButton>
-                </header>
-                <p class="safety-status" data-testid="safety-status">
-                    {move || {
-                        if verified.get() {
-                            view! { <IconVerified /> " You verified " {name.get()} "." }.into_any()
-                        } else {
-                            view! { "Not verified yet." }.into_any()
-                        }
-                    }}
-                </p>
-                <p class="muted">{claims::SAFETY_LEAD}</p>
-                {body}
-            </aside>
-        }
+        <Modal class="sheet safety-panel" test_id="safety-panel" labelled_by="safety-title" on_close=close>
+            <header class="sheet-header">
+                <h2 id="safety-title">
+                    <IconLock />
+                    " Encryption"
+                </h2>
+                <IconButton test_id="close-safety" label="Close" on:click=move |_| close()>
+                    <IconClose />
+                </IconButton>
+            </header>
+            <p class="safety-status" data-testid="safety-status">
+                {move || {
+                    if verified.get() {
+                        view! { <IconVerified /> " You verified " {name.get()} "." }.into_any()
+                    } else {
+                        view! { "Not verified yet." }.into_any()
+                    }
+                }}
+            </p>
+            <p class="muted">{claims::SAFETY_LEAD}</p>
+            {body}
+        </Modal>
+    }
 }

@@ -4,11 +4,14 @@ use crate::api::{self, ApiFailure};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::confirm::Ask;
+use crate::ui::contact_info::BlockedCard;
 use crate::ui::field::Field;
 use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconDevice;
 use crate::ui::panel::PanelHeader;
+use crate::ui::photo::PhotoPicker;
 use crate::ui::privacy::PrivacyCard;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -21,10 +24,11 @@ use parley_protocol::{UserId, validate};
 pub fn SettingsPanel() -> impl IntoView {
     view! {
         <section class="panel" data-testid="settings-panel" aria-label="Settings">
-            <PanelHeader title="Settings" />
+            <PanelHeader title="Settings" id="settings-title" />
             <div class="panel-body">
                 <ProfileCard />
                 <PrivacyCard />
+                <BlockedCard />
                 <DevicesCard />
                 <SignOutCard />
             </div>
@@ -103,12 +107,18 @@ fn ProfileCard() -> impl IntoView {
     view! {
         <section class="card">
             <div class="profile-summary">
-                <Avatar name=name seed=seed size=Size::Large />
+                <Avatar
+                    name=name
+                    seed=seed
+                    size=Size::Large
+                    photo=Signal::derive(move || profile().and_then(|p| p.photo))
+                />
                 <div>
                     <p class="profile-summary-name">{move || name.get()}</p>
                     <p class="muted">
                         {move || profile().map(|p| format::handle(&p.handle)).unwrap_or_default()}
                     </p>
+                    <PhotoPicker />
                 </div>
             </div>
             <form class="form" novalidate=true on:submit=save>
@@ -180,7 +190,7 @@ fn DevicesCard() -> impl IntoView {
     };
     load();
 
-    let revoke = move |device: Device| {
+    let revoke_now = move |device: Device| {
         let id = device.device_id;
         form::send(
             error,
@@ -193,6 +203,16 @@ fn DevicesCard() -> impl IntoView {
                     }
                 });
             },
+        );
+    };
+    let ask = expect_context::<Ask>();
+    let revoke = move |device: Device| {
+        let name = device.name.clone();
+        ask.ask(
+            format!("Sign out {name}?"),
+            "That browser stops receiving messages at once, and its copy of your chats is deleted the next time it opens Parley.".to_owned(),
+            "Sign out",
+            move || revoke_now(device.clone()),
         );
     };
 
@@ -239,7 +259,6 @@ fn DevicesCard() -> impl IntoView {
 /// others a `device-revoke` button.
 #[component]
 fn DeviceItem(device: Device, revoke: impl Fn(Device) + Copy + 'static) -> impl IntoView {
-    let busy = RwSignal::new(false);
     let activity = if device.current {
         "Active now".to_owned()
     } else {
@@ -259,11 +278,7 @@ fn DeviceItem(device: Device, revoke: impl Fn(Device) + Copy + 'static) -> impl 
                 class="btn btn-danger-ghost btn-small"
                 data-testid="device-revoke"
                 title=format!("Sign out {}", device.name)
-                disabled=move || busy.get()
-                on:click=move |_| {
-                    busy.set(true);
-                    revoke(target.clone());
-                }
+                on:click=move |_| revoke(target.clone())
             >
                 "Sign out"
             </button>
@@ -289,7 +304,12 @@ fn DeviceItem(device: Device, revoke: impl Fn(Device) + Copy + 'static) -> impl 
 #[component]
 fn SignOutCard() -> impl IntoView {
     let session = expect_context::<Session>();
+    let ask = expect_context::<Ask>();
     let busy = RwSignal::new(false);
+    let sign_out = move || {
+        busy.set(true);
+        spawn_local(session.sign_out());
+    };
     view! {
         <section class="card">
             <BusyButton
@@ -300,8 +320,12 @@ fn SignOutCard() -> impl IntoView {
                 label="Sign out"
                 busy_label="Signing out…"
                 on:click=move |_| {
-                    busy.set(true);
-                    spawn_local(session.sign_out());
+                    ask.ask(
+                        "Sign out of Parley on this browser?".to_owned(),
+                        "Your chats are kept only on your own devices, so this browser's copy of them is deleted. Signing in again here starts with no history.".to_owned(),
+                        "Sign out",
+                        sign_out,
+                    );
                 }
             />
         </section>

@@ -5,12 +5,17 @@
 use crate::router::{Panel, Router};
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::announcer::Announcer;
 use crate::ui::banner::StatusBanner;
 use crate::ui::call::CallScreen;
+use crate::ui::confirm::{Ask, ConfirmDialog};
 use crate::ui::contacts::ContactsPanel;
 use crate::ui::conversation::{Conversation, ConversationEmpty};
+use crate::ui::focus;
+use crate::ui::keys::{self, HelpSheet, ShortcutSheet};
 use crate::ui::settings::SettingsPanel;
 use crate::ui::sidebar::{ChatList, SidebarHeader};
+use crate::ui::toast::{Toast, Toasts};
 use leptos::prelude::*;
 use parley_protocol::ConversationId;
 
@@ -44,6 +49,15 @@ pub fn MainScreen() -> impl IntoView {
         session.messaging(|m| m.contacts_changed(cards));
     });
 
+    follow_with_focus(router);
+    let help = HelpSheet(RwSignal::new(false));
+    provide_context(help);
+    let ask = Ask(RwSignal::new(None));
+    provide_context(ask);
+    let toasts = Toasts::new();
+    provide_context(toasts);
+    keys::listen(help);
+
     view! {
         <div
             class=move || {
@@ -53,8 +67,9 @@ pub fn MainScreen() -> impl IntoView {
         >
             <StatusBanner />
             <CallScreen />
-            <div class="panes">
-                <aside class="sidebar">
+            <main class="panes">
+                <h1 class="sr-only">"Parley"</h1>
+                <div class="sidebar">
                     <SidebarHeader />
                     {move || match panel.get() {
                         Panel::Chats => view! { <ChatList /> }.into_any(),
@@ -65,14 +80,60 @@ pub fn MainScreen() -> impl IntoView {
                             view! { <SettingsPanel /> }.into_any()
                         }
                     }}
-                </aside>
-                <main class="pane">
+                </div>
+                <div class="pane">
                     {move || match peer.get() {
                         Some(peer) => view! { <Conversation peer /> }.into_any(),
                         None => view! { <ConversationEmpty /> }.into_any(),
                     }}
-                </main>
-            </div>
+                </div>
+            </main>
+            <ShortcutSheet help />
+            <ConfirmDialog ask />
+            <Toast toasts />
+            <Announcer />
         </div>
     }
+}
+
+/// Keeps keyboard focus with what the person is doing: a panel that opens
+/// takes it, and it goes back to the button that opened the panel when
+/// the panel closes; an opened chat puts it in the composer, and a closed
+/// one back on its row in the chat list.
+fn follow_with_focus(router: Router) {
+    Effect::new(move |before: Option<Panel>| {
+        let now = router.panel.get();
+        if let Some(before) = before.filter(|b| *b != now) {
+            match (before, now) {
+                (_, Panel::Contacts) => focus::later("#contact-handle"),
+                (_, Panel::Settings) => focus::later("#settings-title"),
+                (Panel::Contacts, Panel::Chats) => focus::later("[data-testid=open-contacts]"),
+                (Panel::Settings, Panel::Chats) => focus::later("[data-testid=open-settings]"),
+                (Panel::Chats, Panel::Chats) => {}
+            }
+        }
+        now
+    });
+    Effect::new(move |before: Option<Option<ConversationId>>| {
+        let now = router.chat.get();
+        if let Some(before) = before.filter(|b| *b != now) {
+            match (before, now) {
+                // A blocked person's chat has "Unblock" where the composer was.
+                (_, Some(_)) => focus::later("[data-testid=composer], [data-testid=unblock]"),
+                (Some(ConversationId::Direct(peer)), None) => {
+                    let row = format!("[data-chat=\"{peer}\"] button");
+                    set_timeout(
+                        move || {
+                            if !focus::now(&row) {
+                                focus::now("#chat-search");
+                            }
+                        },
+                        std::time::Duration::ZERO,
+                    );
+                }
+                (_, None) => focus::later("#chat-search"),
+            }
+        }
+        now
+    });
 }

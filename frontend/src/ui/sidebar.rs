@@ -26,6 +26,10 @@ pub fn SidebarHeader() -> impl IntoView {
         .session
         .with_untracked(|s| s.as_ref().map(|s| s.profile.user_id))
         .unwrap_or(UserId::from_uuid(uuid::Uuid::nil()));
+    let own_photo = Signal::derive(move || {
+        app.session
+            .with(|s| s.as_ref().and_then(|s| s.profile.photo.clone()))
+    });
     view! {
         <header class="sidebar-header">
             <button
@@ -34,7 +38,7 @@ pub fn SidebarHeader() -> impl IntoView {
                 title="Profile and settings"
                 on:click=move |_| panel.set(Panel::Settings)
             >
-                <Avatar name=name seed=seed size=Size::Medium />
+                <Avatar name=name seed=seed size=Size::Medium photo=own_photo />
                 <span class="profile-name" data-testid="profile-name">
                     {move || name.get()}
                 </span>
@@ -80,15 +84,61 @@ fn PanelToggle(
 pub fn ChatList() -> impl IntoView {
     let app = expect_context::<AppState>();
     let panel = expect_context::<Router>().panel;
-    let chats = app.messaging.chats;
-    let peers = move || chats.with(|c| c.peers().collect::<Vec<_>>());
+    let ui = app.messaging;
+    let chats = ui.chats;
+    let search = RwSignal::new(String::new());
+    // Matches anywhere in the name, ignoring case.
+    let peers = move || {
+        let wanted = search.with(|s| s.trim().to_lowercase());
+        chats.with(|c| {
+            c.peers()
+                .filter(|peer| {
+                    wanted.is_empty()
+                        || ui
+                            .card(app, *peer)
+                            .display_name
+                            .to_lowercase()
+                            .contains(&wanted)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
     let empty = move || chats.with(|c| c.rows().is_empty());
+    let nothing_found =
+        move || !empty() && search.with(|s| !s.trim().is_empty()) && peers().is_empty();
+    // On arrival the keyboard starts here, as in WhatsApp Web.
+    let field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = field.get()
+            && document()
+                .active_element()
+                .is_none_or(|e| e.tag_name() == "BODY")
+        {
+            let _ = input.focus();
+        }
+    });
     view! {
         <section class="panel" aria-label="Chats">
             <div class="panel-title">
                 <h2>"Chats"</h2>
             </div>
+            <div class="chat-search">
+                <label for="chat-search" class="sr-only">"Search chats"</label>
+                <input
+                    id="chat-search"
+                    node_ref=field
+                    type="search"
+                    data-testid="chat-search"
+                    placeholder="Search chats"
+                    autocomplete="off"
+                    spellcheck="false"
+                    bind:value=search
+                />
+            </div>
             <div class="chat-list" data-testid="chat-list">
+                <Show when=nothing_found>
+                    <p class="muted empty-search" role="status">"No chats match."</p>
+                </Show>
                 <Show when=empty>
                     <div class="empty-state" data-testid="chat-list-empty">
                         <span class="empty-icon">
@@ -158,10 +208,20 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             class:selected=selected
             class:has-unread=move || { unread.get() > 0 }
             data-testid="chat-item"
+            data-chat=peer.to_string()
             on:click=move |_| open_chat.set(Some(ConversationId::Direct(peer)))
         >
-            <button type="button" class="chat-open" aria-label=move || format!("Open chat with {}", name.get())>
-                <Avatar name=name seed=peer size=Size::Medium />
+            <button
+                type="button"
+                class="chat-open"
+                aria-current=move || if selected() { Some("true") } else { None }
+            >
+                <Avatar
+                    name=name
+                    seed=peer
+                    size=Size::Medium
+                    photo=Signal::derive(move || card.with(|c| c.photo.clone()))
+                />
                 <span class="chat-text">
                     <span class="chat-line">
                         <span class="chat-name">{move || name.get()}</span>
@@ -174,12 +234,11 @@ fn ChatItem(peer: UserId) -> impl IntoView {
                             (n > 0)
                                 .then(|| {
                                     view! {
-                                        <span
-                                            class="unread-badge"
-                                            data-testid="unread-badge"
-                                            aria-label=format!("{n} unread")
-                                        >
+                                        <span class="unread-badge" data-testid="unread-badge" aria-hidden="true">
                                             {n}
+                                        </span>
+                                        <span class="sr-only">
+                                            {if n == 1 { "1 unread message".to_owned() } else { format!("{n} unread messages") }}
                                         </span>
                                     }
                                 })
@@ -195,7 +254,7 @@ fn ChatItem(peer: UserId) -> impl IntoView {
 fn preview_text(m: &parley_client::message::Message) -> String {
     use parley_client::message::Body;
     match &m.body {
-        Body::Text(text) => text.clone(),
+        Body::Text(text) => parley_client::text::plain(text),
         Body::Waiting => crate::ui::claims::WAITING.to_owned(),
         Body::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
         Body::Call(log) => log.summary(),

@@ -8,8 +8,10 @@ mod devices;
 mod frame;
 mod key_upload;
 mod olm_payload;
+mod photo_header;
 mod pickle;
 mod rest_bodies;
+mod text;
 mod turn_username;
 
 use crate::engine::{Broken, Spec};
@@ -85,6 +87,23 @@ pub const TARGETS: &[Spec] = &[
         make: rest_bodies::target,
         max_len: 2_048,
         test_runs: 20_000,
+    },
+    Spec {
+        name: "photo_header",
+        about: "PUT /me/photo body through photos::image::size and the server's size bounds: \
+                an image read as a type has its magic, a size its format can state, and \
+                one accepted is within the photo limits",
+        make: photo_header::target,
+        max_len: 1_024,
+        test_runs: 40_000,
+    },
+    Spec {
+        name: "text",
+        about: "text::runs, plain and preview on message text (lossy UTF-8): runs are the \
+                text less paired delimiters, links only http(s) or mailto, previews within limits",
+        make: text::target,
+        max_len: 4_096,
+        test_runs: 40_000,
     },
     Spec {
         name: "turn_username",

@@ -9,7 +9,8 @@
 use crate::engine::{Broken, Target, Verdict};
 use parley_protocol::api::{
     ClaimRequest, Contact, Device, IceConfig, IceServer, KeyCount, LastSeenVisibility, LookupQuery,
-    Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UserCard,
+    PhotoVersion, Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UserCard,
+    Visibility,
 };
 use parley_protocol::limits::{
     ABOUT_MAX_CHARS, DEVICE_NAME_MAX_CHARS, DISPLAY_NAME_MAX_CHARS, USERNAME_MAX_CHARS,
@@ -119,12 +120,15 @@ fn seeds() -> Result<Vec<Vec<u8>>, serde_json::Error> {
         about: "hi".into(),
         read_receipts: false,
         last_seen: LastSeenVisibility::Contacts,
+        photo: Some(PhotoVersion::new("0123456789abcdef0123456789abcdef")),
+        photo_visibility: Visibility::Nobody,
     };
     let card = UserCard {
         user_id: id,
         handle: "alice_w".into(),
         display_name: "Alice W".into(),
         about: String::new(),
+        photo: None,
     };
     let bodies = [
         serde_json::to_vec(&RegisterRequest {
@@ -143,6 +147,7 @@ fn seeds() -> Result<Vec<Vec<u8>>, serde_json::Error> {
             about: Some("away".into()),
             read_receipts: Some(true),
             last_seen: Some(LastSeenVisibility::Nobody),
+            photo_visibility: Some(Visibility::Contacts),
         })?,
         serde_json::to_vec(&LookupQuery {
             handle: "bob.smith".into(),
@@ -239,6 +244,7 @@ impl Target for RestBodies {
                 handle(&body.handle)?;
                 display_name(&body.display_name)?;
                 let _ = validate::new_password(&body.password);
+                let _ = validate::guessable_password(&body.password, &body.handle);
                 device_name(body.device_name.as_deref())
             }),
             1 => parse::<SignInRequest>(json)?.map(|body| {
@@ -254,6 +260,7 @@ impl Target for RestBodies {
             5 => parse::<Session>(json)?.map(|_| Ok(())),
             6 => parse::<Profile>(json)?.map(|profile| {
                 let _ = LastSeenVisibility::parse(profile.last_seen.as_str());
+                let _ = Visibility::parse(profile.photo_visibility.as_str());
                 Ok(())
             }),
             7 => parse::<Vec<Device>>(json)?.map(|_| Ok(())),

@@ -168,6 +168,8 @@ pub enum Input {
     Follow(bool),
     /// The tab became visible, or something else made reading possible.
     MarkRead,
+    /// The person marked a chat as read without opening it.
+    MarkChatRead(ConversationId),
     /// The retry timer fired.
     RetryOutbox,
     /// The person marked a peer verified (or not).
@@ -354,6 +356,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 Ok(())
             }
             Input::MarkRead => self.mark_read().await,
+            Input::MarkChatRead(chat) => self.read_chat(chat).await,
             Input::RetryOutbox => {
                 self.retry_due = false;
                 self.resend_outbox().await

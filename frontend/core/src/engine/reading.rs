@@ -82,7 +82,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let Some(chat) = self.view.open else {
             return Ok(());
         };
-        if !self.out.visible() || !self.out.online() || self.out.showing() != Some(chat) {
+        if !self.out.visible() || self.out.showing() != Some(chat) {
+            return Ok(());
+        }
+        self.read_chat(chat).await
+    }
+
+    /// Marks every unseen message of `chat` seen and sends the read receipt
+    /// (unless turned off): the chat is on screen, or the person said so
+    /// ("mark as read" on a chat in the list). Only while the socket is up.
+    pub(super) async fn read_chat(&mut self, chat: ConversationId) -> Result<(), EngineError> {
+        if !self.out.online() {
             return Ok(());
         }
         let (ids, receipts) = self.store.mark_seen(chat).await?;
@@ -93,10 +103,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if ids.is_empty() {
             return Ok(());
         }
-        for id in &ids {
-            self.view.window.update(*id, |m| m.seen = true);
+        if self.view.open == Some(chat) {
+            for id in &ids {
+                self.view.window.update(*id, |m| m.seen = true);
+            }
+            self.changed.window = true;
         }
-        self.changed.window = true;
         let ConversationId::Direct(sender) = chat else {
             return Ok(());
         };

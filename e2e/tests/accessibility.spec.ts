@@ -1,0 +1,135 @@
+// Every screen and state, scanned with axe-core (WCAG 2.2 A/AA and best
+// practices): zero violations of any impact, in light and dark mode and on a
+// phone. A screenshot of each state is kept for looking at.
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import {
+  expect,
+  newUser,
+  openContacts,
+  openSettings,
+  screenshot,
+  showAuthForm,
+  signUp,
+  test,
+} from '../fixtures';
+import { bubble, friends, join, openFromContacts, send, showChats } from '../chat';
+import { accept, dial, expectStage, pair } from '../calls';
+
+/** Scans the page as it is now; fails with each violation's rule and elements. */
+async function clean(page: Page, state: string): Promise<void> {
+  await screenshot(page, `a11y-${state}`);
+  const results = await new AxeBuilder({ page }).analyze();
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+  );
+  expect(found, `axe violations in "${state}"`).toEqual([]);
+}
+
+/** Messages of every kind in the chat Alice has open with Bob. */
+async function conversationOfEveryKind(a: Page, b: Page, bob: { name: string }, alice: { name: string }) {
+  await openFromContacts(a, bob as never);
+  await send(a, 'Plain hello');
+  await openFromContacts(b, alice as never);
+  await expect(bubble(b, 'Plain hello')).toBeVisible();
+  await send(b, '*Bold* _italic_ ~gone~ `code` and https://example.org/a_b 😀');
+  await send(b, `A long one: ${'word '.repeat(200)}end`);
+  await send(b, 'مرحبا بالعالم');
+  await expect(bubble(a, 'مرحبا')).toBeVisible();
+  await expect(a.getByTestId('read-more')).toBeVisible();
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  test.describe(`${scheme} mode`, () => {
+    test.use({ colorScheme: scheme });
+
+    test('sign-in, sign-up and their errors', async ({ page }) => {
+      await page.goto('/');
+      await showAuthForm(page, 'sign-in');
+      await clean(page, `${scheme}-sign-in`);
+      await showAuthForm(page, 'sign-up');
+      await clean(page, `${scheme}-sign-up`);
+      await page.getByTestId('auth-submit').click();
+      await expect(page.getByTestId('error-handle')).toBeVisible();
+      await clean(page, `${scheme}-sign-up-errors`);
+    });
+
+    test('main screens, conversation, panels and dialogs', async ({ page: a, newPage }) => {
+      const { alice, bob, b } = await friends(a, newPage, { colorScheme: scheme });
+      await clean(a, `${scheme}-chat-list`);
+      await openContacts(a);
+      await clean(a, `${scheme}-contacts`);
+      await conversationOfEveryKind(a, b, bob, alice);
+      await clean(a, `${scheme}-conversation`);
+
+      await a.getByTestId('open-contact-info').click();
+      await expect(a.getByTestId('contact-info')).toBeVisible();
+      await clean(a, `${scheme}-contact-info`);
+      await a.keyboard.press('Escape');
+      await a.getByTestId('open-safety').click();
+      await expect(a.getByTestId('safety-number')).toBeVisible();
+      await clean(a, `${scheme}-safety`);
+      await a.keyboard.press('Escape');
+
+      await openSettings(a);
+      await expect(a.getByTestId('device-item')).toHaveCount(1);
+      await clean(a, `${scheme}-settings`);
+      await a.getByTestId('sign-out').click();
+      await expect(a.getByTestId('confirm-dialog')).toBeVisible();
+      await clean(a, `${scheme}-confirm`);
+      await a.keyboard.press('Escape');
+      await a.keyboard.press('Control+/');
+      await expect(a.getByTestId('shortcuts-sheet')).toBeVisible();
+      await clean(a, `${scheme}-shortcuts`);
+    });
+  });
+}
+
+test('a chat from a stranger, and a blocked one', async ({ page: a, newPage }) => {
+  const alice = newUser('Alice');
+  const carol = newUser('Carol');
+  const c = await newPage();
+  await join(a, alice);
+  await join(c, carol);
+  await openContacts(c);
+  await c.getByTestId('contact-handle').fill(alice.handle);
+  await c.getByTestId('contact-add').click();
+  await openFromContacts(c, alice);
+  await send(c, 'hi, you do not know me');
+  await showChats(a);
+  await a.getByTestId('chat-item').filter({ hasText: carol.name }).click();
+  await expect(a.getByTestId('unknown-sender')).toBeVisible();
+  await clean(a, 'stranger');
+  await a.getByTestId('stranger-block').click();
+  await a.getByTestId('confirm-yes').click();
+  await expect(a.getByTestId('blocked-note')).toBeVisible();
+  await clean(a, 'blocked');
+});
+
+test('phone layout', async ({ page: a, newPage }) => {
+  await a.setViewportSize({ width: 390, height: 844 });
+  const { alice, bob, b } = await friends(a, newPage, { viewport: { width: 390, height: 844 } });
+  await clean(a, 'phone-chat-list');
+  await conversationOfEveryKind(a, b, bob, alice);
+  await clean(a, 'phone-conversation');
+  await a.getByTestId('back').click();
+  await openSettings(a);
+  await clean(a, 'phone-settings');
+});
+
+test('incoming and active call', async ({ newPage }) => {
+  const { bob, a, b } = await pair(newPage);
+  await dial(a, bob, 'video');
+  await expectStage(b, 'incoming');
+  await clean(b, 'call-incoming');
+  await accept(b);
+  await expectStage(a, 'active');
+  await expectStage(b, 'active');
+  await clean(a, 'call-active');
+  await a.getByTestId('hangup-call').click();
+  await expect(b.getByTestId('call-screen')).toHaveCount(0);
+  // The call in the caller's open chat, with its "Call back" button.
+  await expect(a.getByTestId('call-screen')).toHaveCount(0);
+  await expect(a.getByTestId('call-event')).toHaveCount(1);
+  await clean(a, 'conversation-call-event');
+});
