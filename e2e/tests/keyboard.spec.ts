@@ -140,6 +140,33 @@ test('chats, panels and dialogs by keyboard, with shortcuts', async ({ page: a, 
   await expect.poll(() => focused(a)).toBe('open-settings');
 });
 
+test('next and previous chat by keyboard, in chat-list order, wrapping round', async ({ page: a, newPage }) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  const carol = newUser('Carol');
+  const c = await newPage();
+  await join(c, carol);
+  await addContact(c, alice.handle);
+  await contactItem(b, alice).click();
+  await b.getByTestId('composer').fill('from bob');
+  await b.getByTestId('composer').press('Enter');
+  await contactItem(c, alice).click();
+  await c.getByTestId('composer').fill('from carol');
+  await c.getByTestId('composer').press('Enter');
+  await showChats(a);
+  // Newest first: Carol, then Bob.
+  await expect(a.getByTestId('chat-item').first()).toContainText(carol.name);
+  await expect(a.getByTestId('chat-item')).toHaveCount(2);
+  const title = a.getByTestId('conversation-title');
+  await a.keyboard.press('Control+Alt+ArrowDown');
+  await expect(title).toContainText(carol.name);
+  await a.keyboard.press('Control+Alt+ArrowDown');
+  await expect(title).toContainText(bob.name);
+  await a.keyboard.press('Control+Alt+Shift+BracketRight');
+  await expect(title).toContainText(carol.name);
+  await a.keyboard.press('Control+Alt+ArrowUp');
+  await expect(title).toContainText(bob.name);
+});
+
 test('mark as read from the chat list by keyboard', async ({ page: a, newPage }) => {
   const { alice, bob, b } = await friends(a, newPage);
   await contactItem(b, alice).click();
