@@ -463,3 +463,32 @@ test('back online: the banner goes and what waited is sent at once, not at the n
     timeout: 2_000,
   });
 });
+
+test('a draft is kept per chat, across a reload, and goes once sent', async ({ page: a, newPage }) => {
+  const { bob } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await send(a, 'first');
+  await a.getByTestId('composer').fill('half a *thought*');
+  // Closing the chat keeps it, and the chat list says so. (Escape in a
+  // composer holding a draft does nothing: leave the field first.)
+  await a.locator('.messages').click();
+  await a.keyboard.press('Escape');
+  await a.keyboard.press('Escape');
+  await expect(a.getByTestId('conversation')).toHaveCount(0);
+  await showChats(a);
+  await expect(chatItem(a, bob).getByTestId('chat-draft')).toBeVisible();
+  await expect(chatItem(a, bob)).toContainText('Draft: half a thought');
+  await screenshot(a, 'chat-draft');
+  // A reload keeps it too.
+  await a.reload();
+  await expect(chatItem(a, bob)).toContainText('Draft: half a thought');
+  await chatItem(a, bob).click();
+  await expect(a.getByTestId('composer')).toHaveValue('half a *thought*');
+  await a.getByTestId('composer').press('Enter');
+  await expect(bubble(a, 'half a thought')).toBeVisible();
+  await expect(a.getByTestId('composer')).toHaveValue('');
+  await a.reload();
+  await expect(a.getByTestId('composer')).toHaveValue('');
+  await showChats(a);
+  await expect(chatItem(a, bob).getByTestId('chat-draft')).toHaveCount(0);
+});

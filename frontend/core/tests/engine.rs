@@ -1227,6 +1227,50 @@ fn names_are_fetched_once_and_kept() {
 }
 
 #[test]
+fn a_draft_survives_a_reload_and_goes_once_sent() {
+    let (mut w, ann, bob, _ann_id, bob_id) = World::ann_and_bob();
+    let chat = direct(bob_id);
+    w.devices[ann].run(Input::Draft {
+        chat,
+        text: "half a thought".into(),
+    });
+    assert_eq!(
+        w.devices[ann].view().drafts.get(&chat).map(String::as_str),
+        Some("half a thought")
+    );
+    // The same text again changes nothing.
+    w.devices[ann].run(Input::Draft {
+        chat,
+        text: "half a thought".into(),
+    });
+    assert_eq!(w.devices[ann].view().drafts.len(), 1);
+    assert!(
+        w.devices[bob].view().drafts.is_empty(),
+        "drafts stay on the device"
+    );
+
+    let dev = w.devices.remove(ann);
+    let (id, ann_user, store) = (dev.id, dev.user, dev.engine.into_store());
+    let ann = w.sign_in_with(Some(ann_user), store, Some(id));
+    assert_eq!(
+        w.devices[ann].view().drafts.get(&chat).map(String::as_str),
+        Some("half a thought"),
+        "kept across reloads"
+    );
+
+    w.devices[ann].send(bob_id, "the whole thought");
+    assert!(
+        w.devices[ann].view().drafts.is_empty(),
+        "sending clears the chat's draft"
+    );
+    w.devices[ann].run(Input::Draft {
+        chat,
+        text: "  \n ".into(),
+    });
+    assert!(w.devices[ann].view().drafts.is_empty(), "blank is no draft");
+}
+
+#[test]
 fn presence_is_watched_for_chats_and_contacts_once_per_connection() {
     let mut w = World::new();
     let ann = w.sign_in(None);

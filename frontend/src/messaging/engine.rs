@@ -503,6 +503,9 @@ impl Runner {
         if changed.cards {
             ui.cards.try_set(view.cards.clone());
         }
+        if changed.drafts {
+            ui.drafts.try_set(view.drafts.clone());
+        }
     }
 }
 

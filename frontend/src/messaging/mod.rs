@@ -135,6 +135,14 @@ impl Messenger {
         self.push(Input::MarkRead);
     }
 
+    /// What the composer of the chat with `peer` holds now (kept as its draft).
+    pub fn draft(&self, peer: UserId, text: String) {
+        self.push(Input::Draft {
+            chat: ConversationId::Direct(peer),
+            text,
+        });
+    }
+
     /// The person marked `chat` as read without opening it.
     pub fn mark_chat_read(&self, chat: ConversationId) {
         self.push(Input::MarkChatRead(chat));

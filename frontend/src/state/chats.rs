@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use parley_client::summary::ChatList;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
-use parley_protocol::{MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 use std::collections::{HashMap, HashSet};
 
 /// A watched person's presence, as last reported.
@@ -51,6 +51,8 @@ pub struct Messaging {
     /// People whose server queue is full: messages to them wait in the
     /// outbox and are retried until they can receive again.
     pub held: RwSignal<HashSet<UserId>>,
+    /// What was typed and not sent, per chat (kept in the store).
+    pub drafts: RwSignal<HashMap<ConversationId, String>>,
 }
 
 impl Messaging {
@@ -70,6 +72,7 @@ impl Messaging {
             verified: RwSignal::new(HashSet::new()),
             safety_open: RwSignal::new(false),
             held: RwSignal::new(HashSet::new()),
+            drafts: RwSignal::new(HashMap::new()),
         }
     }
 
@@ -84,6 +87,7 @@ impl Messaging {
         self.typing.set(HashSet::new());
         self.presence.set(HashMap::new());
         self.held.set(HashSet::new());
+        self.drafts.set(HashMap::new());
         self.cards.set(HashMap::new());
         self.paging.set(false);
         self.verified.set(HashSet::new());

@@ -1,43 +1,101 @@
 //! The message composer: a growing `<textarea>`; Enter sends, Shift+Enter
-//! starts a new line. Whitespace-only text never sends.
+//! starts a new line. Whitespace-only text never sends. What is typed is
+//! kept as the chat's draft (saved a moment after typing stops, and when
+//! the chat closes), so it is there again after a switch or a reload.
 
 use crate::session::Session;
+use crate::state::AppState;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconSend;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::content::MAX_TEXT_BYTES;
-use parley_protocol::UserId;
+use parley_protocol::{ConversationId, UserId};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long after the last key a draft is saved.
+const DRAFT_PAUSE: Duration = Duration::from_millis(400);
 
 /// `composer` and its `send` button.
 #[component]
 pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
     let session = expect_context::<Session>();
-    let text = RwSignal::new(String::new());
+    let app = expect_context::<AppState>();
+    let chat = ConversationId::Direct(peer);
+    let text = RwSignal::new(
+        app.messaging
+            .drafts
+            .with_untracked(|d| d.get(&chat).cloned())
+            .unwrap_or_default(),
+    );
+    // Not signals: the last words must still be saved while the composer
+    // is being taken down.
+    let latest = Arc::new(Mutex::new(None::<String>));
+    let timer = Arc::new(Mutex::new(None::<TimeoutHandle>));
+    let save_now = {
+        let (latest, timer) = (Arc::clone(&latest), Arc::clone(&timer));
+        move || {
+            if let Some(handle) = timer.lock().ok().and_then(|mut t| t.take()) {
+                handle.clear();
+            }
+            if let Some(draft) = latest.lock().ok().and_then(|mut l| l.take()) {
+                session.messaging(|m| m.draft(peer, draft));
+            }
+        }
+    };
+    let save_soon = {
+        let (latest, timer, save_now) = (Arc::clone(&latest), Arc::clone(&timer), save_now.clone());
+        move |now: String| {
+            if let Ok(mut latest) = latest.lock() {
+                *latest = Some(now);
+            }
+            if let Ok(mut timer) = timer.lock() {
+                if let Some(handle) = timer.take() {
+                    handle.clear();
+                }
+                *timer = set_timeout_with_handle(save_now.clone(), DRAFT_PAUSE).ok();
+            }
+        }
+    };
+    on_cleanup({
+        let save_now = save_now.clone();
+        move || save_now()
+    });
     let too_long = Memo::new(move |_| text.with(|t| t.trim().len() > MAX_TEXT_BYTES));
     let sendable = Memo::new(move |_| text.with(|t| !t.trim().is_empty()) && !too_long.get());
     let input = NodeRef::<leptos::html::Textarea>::new();
 
-    let send = move || {
-        if !sendable.get_untracked() {
-            return;
-        }
-        let body = text.get_untracked();
-        if session
-            .messaging(|m| m.send_text(peer, &body))
-            .is_some_and(|sent| sent.is_ok())
-        {
-            text.set(String::new());
-            stick.set_value(true);
-        }
-        if let Some(el) = input.get_untracked() {
-            let _ = el.focus();
+    let send = {
+        let latest = Arc::clone(&latest);
+        move || {
+            if !sendable.get_untracked() {
+                return;
+            }
+            let body = text.get_untracked();
+            if session
+                .messaging(|m| m.send_text(peer, &body))
+                .is_some_and(|sent| sent.is_ok())
+            {
+                // Sending drops the draft (in the engine); nothing left to save.
+                if let Ok(mut latest) = latest.lock() {
+                    latest.take();
+                }
+                text.set(String::new());
+                stick.set_value(true);
+            }
+            if let Some(el) = input.get_untracked() {
+                let _ = el.focus();
+            }
         }
     };
-    let on_key = move |ev: KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send();
+    let on_key = {
+        let send = send.clone();
+        move |ev: KeyboardEvent| {
+            if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                ev.prevent_default();
+                send();
+            }
         }
     };
     view! {
@@ -53,7 +111,9 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     aria-label="Message"
                     prop:value=move || text.get()
                     on:input=move |ev| {
-                        text.set(event_target_value(&ev));
+                        let now = event_target_value(&ev);
+                        save_soon(now.clone());
+                        text.set(now);
                         session.messaging(|m| m.typed(peer));
                     }
                     on:keydown=on_key

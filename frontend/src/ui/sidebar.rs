@@ -185,9 +185,22 @@ fn ChatItem(peer: UserId) -> impl IntoView {
         last.with(|m| m.as_ref().map(|m| format::list_time(m.composed_at)))
             .unwrap_or_default()
     };
+    // Shown while the chat is not the open one, as in WhatsApp.
+    let draft = Memo::new(move |_| {
+        ui.drafts
+            .with(|d| d.get(&ConversationId::Direct(peer)).cloned())
+            .filter(|_| !selected())
+    });
     let preview = move || {
         if typing.get() {
             return view! { <span class="chat-typing">"typing…"</span> }.into_any();
+        }
+        if let Some(text) = draft.get() {
+            return view! {
+                <span class="chat-draft" data-testid="chat-draft">"Draft: "</span>
+                <span class="chat-preview-text" dir="auto">{parley_client::text::plain(&text)}</span>
+            }
+            .into_any();
         }
         last.with(|m| match m {
             Some(m) if m.outgoing => view! {

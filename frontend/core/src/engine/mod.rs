@@ -21,6 +21,7 @@
 //! - [`identity`]: device lists, "safety number changed", safety numbers.
 //! - [`signals`]: call signals in and out.
 
+mod drafts;
 mod identity;
 mod incoming;
 mod outgoing;
@@ -170,6 +171,13 @@ pub enum Input {
     MarkRead,
     /// The person marked a chat as read without opening it.
     MarkChatRead(ConversationId),
+    /// What the composer of `chat` holds now (blank: no draft).
+    Draft {
+        /// Which chat.
+        chat: ConversationId,
+        /// The text as typed.
+        text: String,
+    },
     /// The retry timer fired.
     RetryOutbox,
     /// The person marked a peer verified (or not).
@@ -215,6 +223,8 @@ pub struct View {
     /// Names of people this account chats with (kept after a contact is
     /// removed, so old chats keep their title).
     pub cards: HashMap<UserId, UserCard>,
+    /// What was typed and not sent, per chat.
+    pub drafts: HashMap<ConversationId, String>,
 }
 
 /// Which parts of the [`View`] changed since [`Engine::take_changed`].
@@ -230,6 +240,8 @@ pub struct Changed {
     pub held: bool,
     /// [`View::cards`].
     pub cards: bool,
+    /// [`View::drafts`].
+    pub drafts: bool,
 }
 
 impl Changed {
@@ -357,6 +369,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
             Input::MarkRead => self.mark_read().await,
             Input::MarkChatRead(chat) => self.read_chat(chat).await,
+            Input::Draft { chat, text } => self.draft(chat, &text).await,
             Input::RetryOutbox => {
                 self.retry_due = false;
                 self.resend_outbox().await
@@ -434,6 +447,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         self.view.chats = ChatList::new(self.store.summaries().await?);
         self.changed.chats = true;
+        self.load_drafts().await?;
         let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
             Ok(secure) => secure,
             // Without its keys this device can read nothing: start over.

@@ -13,6 +13,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// A message the person wrote: stored with the outbox, shown, sent.
     pub(super) async fn composed(&mut self, msg: Message) -> Result<(), EngineError> {
         self.store.compose(&msg).await?;
+        self.drop_draft(msg.chat).await?;
         let new_chat = self.view.chats.get(msg.chat).is_none();
         self.view.chats.added(&msg);
         self.changed.chats = true;
