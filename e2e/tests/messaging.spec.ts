@@ -484,6 +484,9 @@ test('a draft is kept per chat, across a reload, and goes once sent', async ({ p
   await expect(chatItem(a, bob)).toContainText('Draft: half a thought');
   await chatItem(a, bob).click();
   await expect(a.getByTestId('composer')).toHaveValue('half a *thought*');
+  // Reloaded with the chat open, the draft comes back as soon as the store is read.
+  await a.reload();
+  await expect(a.getByTestId('composer')).toHaveValue('half a *thought*');
   await a.getByTestId('composer').press('Enter');
   await expect(bubble(a, 'half a thought')).toBeVisible();
   await expect(a.getByTestId('composer')).toHaveValue('');

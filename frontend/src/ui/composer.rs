@@ -29,6 +29,18 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
             .with_untracked(|d| d.get(&chat).cloned())
             .unwrap_or_default(),
     );
+    // After a reload the chat may open before the store is read: its draft
+    // arrives then, and is taken unless the person has started typing.
+    let typed = StoredValue::new(false);
+    Effect::new(move |_| {
+        let draft = app.messaging.drafts.with(|d| d.get(&chat).cloned());
+        if let Some(draft) = draft
+            && !typed.get_value()
+            && text.with_untracked(String::is_empty)
+        {
+            text.set(draft);
+        }
+    });
     // Not signals: the last words must still be saved while the composer
     // is being taken down.
     let latest = Arc::new(Mutex::new(None::<String>));
@@ -112,6 +124,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     prop:value=move || text.get()
                     on:input=move |ev| {
                         let now = event_target_value(&ev);
+                        typed.set_value(true);
                         save_soon(now.clone());
                         text.set(now);
                         session.messaging(|m| m.typed(peer));
