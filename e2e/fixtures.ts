@@ -240,12 +240,12 @@ class ServerProcess implements ParleyServer {
  * console error just before it, so the last few are kept with it.
  */
 function watchErrors(page: Page, into: string[]): void {
-  const console: string[] = [];
+  const recent: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') console.push(message.text().slice(0, 500));
-    if (console.length > 3) console.shift();
+    if (message.type() === 'error') recent.push(message.text().slice(0, 500));
+    if (recent.length > 3) recent.shift();
   });
-  page.on('pageerror', (error) => into.push(`${page.url()}: ${error.message} [console: ${console.join(' | ')}]`));
+  page.on('pageerror', (error) => into.push(`${page.url()}: ${error.message} [console: ${recent.join(' | ')}]`));
 }
 
 async function runServer(tag: string, use: (server: ParleyServer) => Promise<void>): Promise<void> {

@@ -4,16 +4,17 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import {
+  addContact,
   expect,
   newUser,
   openContacts,
   openSettings,
   screenshot,
   showAuthForm,
-  signUp,
   test,
+  type User,
 } from '../fixtures';
-import { bubble, friends, join, openFromContacts, send, showChats } from '../chat';
+import { bubble, chatItem, friends, join, openFromContacts, send, showChats } from '../chat';
 import { accept, dial, expectStage, pair } from '../calls';
 
 /** Scans the page as it is now; fails with each violation's rule and elements. */
@@ -27,10 +28,10 @@ async function clean(page: Page, state: string): Promise<void> {
 }
 
 /** Messages of every kind in the chat Alice has open with Bob. */
-async function conversationOfEveryKind(a: Page, b: Page, bob: { name: string }, alice: { name: string }) {
-  await openFromContacts(a, bob as never);
+async function conversationOfEveryKind(a: Page, b: Page, bob: User, alice: User) {
+  await openFromContacts(a, bob);
   await send(a, 'Plain hello');
-  await openFromContacts(b, alice as never);
+  await openFromContacts(b, alice);
   await expect(bubble(b, 'Plain hello')).toBeVisible();
   await send(b, '*Bold* _italic_ ~gone~ `code` and https://example.org/a_b 😀');
   await send(b, `A long one: ${'word '.repeat(200)}end`);
@@ -66,10 +67,12 @@ for (const scheme of ['light', 'dark'] as const) {
       await expect(a.getByTestId('contact-info')).toBeVisible();
       await clean(a, `${scheme}-contact-info`);
       await a.keyboard.press('Escape');
+      await expect(a.getByTestId('contact-info')).toHaveCount(0);
       await a.getByTestId('open-safety').click();
       await expect(a.getByTestId('safety-number')).toBeVisible();
       await clean(a, `${scheme}-safety`);
       await a.keyboard.press('Escape');
+      await expect(a.getByTestId('safety-panel')).toHaveCount(0);
 
       await openSettings(a);
       await expect(a.getByTestId('device-item')).toHaveCount(1);
@@ -78,6 +81,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await expect(a.getByTestId('confirm-dialog')).toBeVisible();
       await clean(a, `${scheme}-confirm`);
       await a.keyboard.press('Escape');
+      await expect(a.getByTestId('confirm-dialog')).toHaveCount(0);
       await a.keyboard.press('Control+/');
       await expect(a.getByTestId('shortcuts-sheet')).toBeVisible();
       await clean(a, `${scheme}-shortcuts`);
@@ -91,13 +95,11 @@ test('a chat from a stranger, and a blocked one', async ({ page: a, newPage }) =
   const c = await newPage();
   await join(a, alice);
   await join(c, carol);
-  await openContacts(c);
-  await c.getByTestId('contact-handle').fill(alice.handle);
-  await c.getByTestId('contact-add').click();
+  await addContact(c, alice.handle);
   await openFromContacts(c, alice);
   await send(c, 'hi, you do not know me');
   await showChats(a);
-  await a.getByTestId('chat-item').filter({ hasText: carol.name }).click();
+  await chatItem(a, carol).click();
   await expect(a.getByTestId('unknown-sender')).toBeVisible();
   await clean(a, 'stranger');
   await a.getByTestId('stranger-block').click();

@@ -2,7 +2,7 @@
 // shortcuts and calls, checking where focus lands after each step.
 import type { Page } from '@playwright/test';
 import { addContact, contactItem, expect, newUser, test } from '../fixtures';
-import { bubble, friends, join, showChats } from '../chat';
+import { bubble, chatItem, friends, join, showChats } from '../chat';
 import { dial, expectStage, pair } from '../calls';
 
 /** The `data-testid` (or id) of the focused element. */
@@ -172,7 +172,7 @@ test('mark as read from the chat list by keyboard', async ({ page: a, newPage })
   await contactItem(b, alice).click();
   await b.getByTestId('composer').fill('unread until marked');
   await b.getByTestId('composer').press('Enter');
-  const row = a.getByTestId('chat-item').filter({ hasText: bob.name });
+  const row = chatItem(a, bob);
   await showChats(a);
   await expect(row.getByTestId('unread-badge')).toHaveText('1');
   await row.locator('.chat-open').focus();
@@ -189,7 +189,8 @@ test('an incoming call takes focus: Enter accepts, Escape declines', async ({ ne
   await dial(a, bob, 'voice');
   await expectStage(b, 'incoming');
   await expect.poll(() => focused(b)).toBe('accept-call');
-  // An Enter in the first moment (meant for the composer) does not answer.
+  // Accept counts presses only once armed (a moment after ringing, so an
+  // Enter meant for the composer does not answer); wait for that.
   await expect(b.getByTestId('accept-call')).toHaveAttribute('data-armed', 'true');
   await b.keyboard.press('Enter');
   await expectStage(b, 'active');
@@ -222,6 +223,7 @@ test('a new message is announced for screen readers, with its sender', async ({ 
   // After a reload the same message is history: nothing is said until a new one comes.
   await a.reload();
   await expect(a.getByTestId('chat-item').filter({ hasText: 'say my name' })).toBeVisible();
+  await expect(a.getByTestId('announcer')).toHaveText('');
   await c.getByTestId('composer').fill('and again');
   await c.getByTestId('composer').press('Enter');
   await expect(a.getByTestId('announcer')).toHaveText(`${carol.name}: and again`);

@@ -18,7 +18,7 @@ async function picture(page: Page): Promise<Buffer> {
   return page.screenshot({ clip: { x: 0, y: 0, width: 300, height: 200 } });
 }
 
-/** Whether `page` shows a photo (not initials) for Bob's entry in its contacts. */
+/** The photo (not initials) `page` shows for `user`'s entry in its contacts. */
 function photoOf(page: Page, user: { handle: string }) {
   return contactItem(page, user).getByTestId('avatar-photo');
 }
@@ -27,7 +27,7 @@ test('a profile photo and about text reach contacts, and the photo follows its p
   page: a,
   newPage,
 }) => {
-  const { alice, bob, b } = await friends(a, newPage);
+  const { alice, b } = await friends(a, newPage);
   const carol = newUser('Carol');
   const c = await newPage();
   await join(c, carol);
@@ -81,7 +81,6 @@ test('a profile photo and about text reach contacts, and the photo follows its p
   // Removing the photo shows initials again for its owner.
   await a.getByTestId('photo-remove').click();
   await expect(a.locator('.profile-summary').getByTestId('avatar-photo')).toHaveCount(0);
-  void bob;
 });
 
 test('a stranger gets "not in your contacts", no live links, and can be blocked and unblocked', async ({

@@ -51,11 +51,10 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec
     if !matches!(state.directory.devices(sender).await, Ok(Some(_))) {
         return;
     }
-    if !state
-        .delivery
-        .acquaintances
-        .knows(sender, caller.user_id)
-        .await
+    let acquaintances = &state.delivery.acquaintances;
+    // Someone the sender blocked tells them nothing, read receipts included.
+    if !acquaintances.knows(sender, caller.user_id).await
+        || acquaintances.blocks(sender, caller.user_id).await
     {
         return;
     }

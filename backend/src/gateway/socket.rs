@@ -464,13 +464,18 @@ impl Connection {
     /// sets, no query per frame).
     async fn typing(&mut self, to: UserId, typing: bool) {
         let me = self.caller.user_id;
-        let acquaintances = &self.state.delivery.acquaintances;
-        if to == me || acquaintances.blocks(to, me).await || acquaintances.blocks(me, to).await {
+        if to == me {
             return;
         }
+        // A made-up peer stops here, before it can take a place in the
+        // acquaintance sets (as in `receipts::read`).
         let Ok(Some(devices)) = self.state.directory.devices(to).await else {
             return;
         };
+        let acquaintances = &self.state.delivery.acquaintances;
+        if acquaintances.blocks(to, me).await || acquaintances.blocks(me, to).await {
+            return;
+        }
         let Some(frame) = super::encode(&ServerFrame::Typing {
             from: self.caller.user_id,
             typing,

@@ -80,11 +80,12 @@ fn fits(Size { width, height }: Size) -> ApiResult<()> {
 
 /// The version of a photo: the first 128 bits of its SHA-256, in hex.
 fn version(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write as _;
+    let mut hex = String::with_capacity(32);
+    for b in Sha256::digest(bytes).iter().take(16) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 #[cfg(test)]

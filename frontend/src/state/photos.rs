@@ -52,11 +52,20 @@ impl Photos {
             let generation = self.generation.get_value();
             spawn_local(async move {
                 let wanted = version.clone();
-                let Ok(blob) = app
+                let fetched = app
                     .authed(move |t| async move { api::photo(&t, user, wanted).await })
-                    .await
-                else {
-                    return;
+                    .await;
+                let blob = match fetched {
+                    Ok(blob) => blob,
+                    // Offline or a server hiccup: ask again next time it is drawn
+                    // (a 404, hidden or gone, is final for this version).
+                    Err(failure) => {
+                        if failure.code() != Some(parley_protocol::ErrorCode::NotFound) {
+                            self.asked
+                                .try_update_value(|asked| asked.remove(&(user, version)));
+                        }
+                        return;
+                    }
                 };
                 // Signed out (or in as someone else) meanwhile: not theirs.
                 if self.generation.get_value() != generation {

@@ -44,10 +44,11 @@ pub fn Avatar(
         Size::Huge => "avatar-xl",
     };
     let class = format!("avatar {size} tone-{}", tone(seed));
-    let url = move || app.photos.url(app, seed, photo.get());
+    // A memo: a photo arriving for someone else redraws nothing here.
+    let url = Memo::new(move |_| app.photos.url(app, seed, photo.get()));
     view! {
         <span class=class aria-hidden="true" data-testid="avatar">
-            {move || match url() {
+            {move || match url.get() {
                 Some(src) => view! { <img class="avatar-photo" src=src alt="" data-testid="avatar-photo" /> }.into_any(),
                 None => initials(&name.get()).into_any(),
             }}

@@ -42,7 +42,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
         }
     });
     // Not signals: the last words must still be saved while the composer
-    // is being taken down.
+    // is being taken down (and `on_cleanup` wants `Send`, hence `Arc`).
     let latest = Arc::new(Mutex::new(None::<String>));
     let timer = Arc::new(Mutex::new(None::<TimeoutHandle>));
     let save_now = {

@@ -19,14 +19,15 @@ use parley_protocol::{ErrorCode, UserId};
 /// Blocking, unblocking and adding, with what they need from context
 /// (taken when a component is made: event handlers run outside it).
 #[derive(Clone, Copy)]
-struct People {
+pub struct People {
     app: AppState,
     ask: Ask,
     toasts: Toasts,
 }
 
 impl People {
-    fn here() -> Self {
+    /// Takes what it needs from context (call while making a component).
+    pub fn here() -> Self {
         Self {
             app: expect_context::<AppState>(),
             ask: expect_context::<Ask>(),
@@ -78,8 +79,8 @@ impl People {
         });
     }
 
-    /// Adds `peer` to the contacts.
-    fn add(self, peer: UserId) {
+    /// Adds `peer` to the contacts (also "Undo" after removing them).
+    pub fn add(self, peer: UserId) {
         let Self { app, toasts, .. } = self;
         spawn_local(async move {
             match app

@@ -5,18 +5,19 @@ use crate::api::{self, ApiFailure};
 use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::contact_info::People;
 use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconClose;
 use crate::ui::panel::PanelHeader;
-use crate::ui::toast::Toasts;
+use crate::ui::toast::{Toasts, Undo};
 use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use parley_protocol::ConversationId;
 use parley_protocol::ErrorCode;
 use parley_protocol::api::{Contact, UserCard};
 use parley_protocol::validate;
+use std::sync::Arc;
 
 /// The contacts panel in the sidebar.
 #[component]
@@ -67,6 +68,7 @@ pub fn ContactsPanel() -> impl IntoView {
     };
 
     let toasts = expect_context::<Toasts>();
+    let people = People::here();
     let remove = move |user: UserCard| {
         let id = user.user_id;
         let name = user.display_name.clone();
@@ -87,20 +89,7 @@ pub fn ContactsPanel() -> impl IntoView {
                 }
                 // Adding is idempotent, so "Undo" is adding again; the
                 // chat history was never touched.
-                let undo = Callback::new(move |()| {
-                    spawn_local(async move {
-                        let back = app
-                            .authed(move |t| async move { api::add_contact(&t, id).await })
-                            .await;
-                        match back {
-                            Ok(contact) => app.contact_added(contact),
-                            Err(failure) => toasts.say(
-                                format!("Couldn't add them back: {}", failure.message()),
-                                None,
-                            ),
-                        }
-                    });
-                });
+                let undo: Undo = Arc::new(move || people.add(id));
                 toasts.say(format!("Removed {name} from your contacts."), Some(undo));
             },
         );

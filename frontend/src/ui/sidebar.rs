@@ -88,7 +88,7 @@ pub fn ChatList() -> impl IntoView {
     let chats = ui.chats;
     let search = RwSignal::new(String::new());
     // Matches anywhere in the name, ignoring case.
-    let peers = move || {
+    let peers = Memo::new(move |_| {
         let wanted = search.with(|s| s.trim().to_lowercase());
         chats.with(|c| {
             c.peers()
@@ -102,10 +102,10 @@ pub fn ChatList() -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         })
-    };
+    });
     let empty = move || chats.with(|c| c.rows().is_empty());
     let nothing_found =
-        move || !empty() && search.with(|s| !s.trim().is_empty()) && peers().is_empty();
+        move || !empty() && search.with(|s| !s.trim().is_empty()) && peers.with(Vec::is_empty);
     // On arrival the keyboard starts here, as in WhatsApp Web.
     let field = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
@@ -155,7 +155,7 @@ pub fn ChatList() -> impl IntoView {
                     </div>
                 </Show>
                 <ul class="chat-rows">
-                    <For each=peers key=|peer| *peer let:peer>
+                    <For each=move || peers.get() key=|peer| *peer let:peer>
                         <ChatItem peer />
                     </For>
                 </ul>

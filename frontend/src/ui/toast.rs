@@ -2,18 +2,23 @@
 //! take it back ("Removed Ann · Undo"). It goes by itself after a while.
 
 use leptos::prelude::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a note stays: long enough to read and reach "Undo" by keyboard.
 const SHOWN_FOR: Duration = Duration::from_secs(10);
+
+/// What "Undo" runs.
+pub type Undo = Arc<dyn Fn() + Send + Sync>;
 
 /// One note.
 #[derive(Clone)]
 pub struct Note {
     /// What happened.
     pub text: String,
-    /// Takes it back, if it can be.
-    pub undo: Option<Callback<()>>,
+    /// Takes it back, if it can be. Not a `Callback`: the component that
+    /// made the note may be gone by the time "Undo" is pressed.
+    pub undo: Option<Undo>,
     /// Tells two notes with the same text apart (for the timer).
     serial: u64,
 }
@@ -35,7 +40,7 @@ impl Toasts {
     }
 
     /// Shows `text`, with "Undo" running `undo` when given.
-    pub fn say(self, text: String, undo: Option<Callback<()>>) {
+    pub fn say(self, text: String, undo: Option<Undo>) {
         let serial = self.serial.try_get_value().unwrap_or_default() + 1;
         self.serial.try_set_value(serial);
         self.shown.set(Some(Note { text, undo, serial }));
@@ -79,7 +84,7 @@ pub fn Toast(toasts: Toasts) -> impl IntoView {
                                     data-testid="toast-undo"
                                     on:click=move |_| {
                                         shown.set(None);
-                                        undo.run(());
+                                        undo();
                                     }
                                 >
                                     "Undo"
