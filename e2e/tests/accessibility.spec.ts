@@ -14,7 +14,7 @@ import {
   test,
   type User,
 } from '../fixtures';
-import { bubble, chatItem, friends, join, openFromContacts, send, showChats } from '../chat';
+import { bubble, chatItem, friends, join, openFromContacts, openMenu, react, reply, send, showChats } from '../chat';
 import { accept, dial, expectStage, pair } from '../calls';
 
 /** Scans the page as it is now; fails with each violation's rule and elements. */
@@ -38,6 +38,16 @@ async function conversationOfEveryKind(a: Page, b: Page, bob: User, alice: User)
   await send(b, 'مرحبا بالعالم');
   await expect(bubble(a, 'مرحبا')).toBeVisible();
   await expect(a.getByTestId('read-more')).toBeVisible();
+  // A reply, reactions, an edited and a deleted message.
+  await reply(b, 'Plain hello', 'An answer with a quote');
+  await react(b, 'Plain hello', '👍');
+  await send(a, 'Gone soon');
+  const menu = await openMenu(a, 'Gone soon');
+  await menu.getByTestId('menu-delete-for-everyone').click();
+  await a.getByTestId('confirm-yes').click();
+  await expect(a.getByTestId('message-deleted')).toBeVisible();
+  await expect(a.getByTestId('reaction')).toBeVisible();
+  await expect(bubble(a, 'An answer with a quote')).toBeVisible();
 }
 
 for (const scheme of ['light', 'dark'] as const) {
@@ -62,6 +72,19 @@ for (const scheme of ['light', 'dark'] as const) {
       await clean(a, `${scheme}-contacts`);
       await conversationOfEveryKind(a, b, bob, alice);
       await clean(a, `${scheme}-conversation`);
+
+      await openMenu(a, 'Plain hello');
+      await clean(a, `${scheme}-message-menu`);
+      await a.getByTestId('menu-reply').click();
+      await expect(a.getByTestId('reply-bar')).toBeVisible();
+      await clean(a, `${scheme}-replying`);
+      await a.keyboard.press('Escape');
+      const menu = await openMenu(a, 'Plain hello');
+      await menu.getByTestId('menu-edit').click();
+      await expect(a.getByTestId('edit-dialog')).toBeVisible();
+      await clean(a, `${scheme}-edit-dialog`);
+      await a.keyboard.press('Escape');
+      await expect(a.getByTestId('edit-dialog')).toHaveCount(0);
 
       await a.getByTestId('open-contact-info').click();
       await expect(a.getByTestId('contact-info')).toBeVisible();

@@ -13,7 +13,7 @@ import {
   test,
   type User,
 } from '../fixtures';
-import { join, befriend, friends, showChats, chatItem, openFromContacts, send, bubble, tick } from '../chat';
+import { join, befriend, friends, showChats, chatItem, openFromContacts, send, bubble, tick, seed, contactId } from '../chat';
 
 test('live chat both ways, with ticks ending in read', async ({ page: a, newPage }) => {
   const { alice, bob, b } = await friends(a, newPage, { colorScheme: 'dark' });
@@ -191,59 +191,6 @@ test('with read receipts off, no blue ticks either way', async ({ page: a, newPa
   await expect(tick(b, 'loud and clear')).toHaveAttribute('data-status', 'delivered');
   await expect(tick(a, 'do you read me')).toHaveAttribute('data-status', 'delivered');
 });
-
-/** Writes messages straight into the account's IndexedDB, in the store's schema. */
-async function seed(
-  page: Page,
-  peer: string,
-  messages: { text: string; outgoing: boolean; status: string; failed?: boolean; seen?: boolean; at: number }[],
-): Promise<void> {
-  await page.evaluate(
-    async ({ peer, messages }) => {
-      const session = JSON.parse(localStorage.getItem('parley.session') ?? '{}');
-      const me: string = session.profile.user_id;
-      const device: string = session.device_id;
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const open = indexedDB.open(`parley-${me}`);
-        open.onsuccess = () => resolve(open.result);
-        open.onerror = () => reject(open.error);
-      });
-      const tx = db.transaction('messages', 'readwrite');
-      const store = tx.objectStore('messages');
-      messages.forEach((m, i) => {
-        const hex = (i + 1).toString(16).padStart(12, '0');
-        store.put({
-          id: `01890000-0000-7000-8000-${hex}`,
-          peer,
-          outgoing: m.outgoing,
-          from_device: m.outgoing ? device : peer,
-          text: m.text,
-          composed_at: m.at,
-          server_at: m.at,
-          status: m.status,
-          seen: m.seen ?? true,
-          failed: m.failed ?? false,
-          // The sparse index field the store keeps on unseen incoming messages.
-          ...(m.seen === false && !m.outgoing ? { unseen: peer } : {}),
-        });
-      });
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve();
-        tx.onerror = () => reject(tx.error);
-      });
-      db.close();
-    },
-    { peer, messages },
-  );
-}
-
-/** The user id of a contact, from the app's cached contact list. */
-async function contactId(page: Page, user: User): Promise<string> {
-  return page.evaluate((handle) => {
-    const cache = JSON.parse(localStorage.getItem('parley.contacts') ?? '{}');
-    return cache.contacts.find((c: { user: { handle: string } }) => c.user.handle === handle).user.user_id;
-  }, user.handle);
-}
 
 /** Alice on `a` adds Bob (who signs up on a new page); Bob's id, for seeding her store. */
 async function aliceAddsBob(

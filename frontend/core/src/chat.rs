@@ -1,6 +1,7 @@
 //! Fan-out, outbox answers and incoming deliveries, as pure state transitions.
 
-use crate::content::{Content, ContentError};
+use crate::amend::{Amendment, Change};
+use crate::content::{Content, ContentError, Post, Quote};
 use crate::message::{Body, Message, Status};
 use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
 use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
@@ -119,37 +120,52 @@ pub enum Incoming {
     },
     /// A message sent again: replaces its placeholder, if one is waiting.
     Resent(Message),
+    /// An edit, a deletion or a reaction: applied to its message if allowed
+    /// (see [`crate::amend::apply`]), or held until that message arrives.
+    Amend(Amendment),
 }
 
 /// How far a sender's clock may run ahead of the server's.
 const MAX_CLOCK_AHEAD: Millis = 24 * 3600 * 1000;
 
-/// A new outgoing text message written on `device`, pending in the outbox.
-/// The text is trimmed and checked against the content limits.
+/// A new outgoing text message written on `device`, pending in the outbox,
+/// answering `reply` if given. The text is trimmed and checked against the
+/// content limits.
 pub fn compose(
     device: DeviceId,
     id: MessageId,
     chat: ConversationId,
     text: &str,
+    reply: Option<Quote>,
     now: Millis,
 ) -> Result<Message, ContentError> {
     let text = text.trim();
-    let content = Content::Text {
-        text: text.to_owned(),
-        composed_at: now,
-    };
-    content.check()?;
-    Ok(Message {
+    if text.is_empty() {
+        return Err(ContentError::Empty);
+    }
+    let msg = Message {
         id,
         chat,
         outgoing: true,
         from_device: device,
         composed_at: now,
-        server_at: None,
         status: Status::Pending,
         seen: true,
-        failed: false,
         body: Body::Text(text.to_owned()),
+        reply,
+        ..Message::blank()
+    };
+    post(&msg).ok_or(ContentError::Empty)?.check()?;
+    Ok(msg)
+}
+
+/// What travels for a stored text message (`None`: not a text).
+pub fn post(m: &Message) -> Option<Post> {
+    Some(Post {
+        text: m.body.text()?.to_owned(),
+        composed_at: m.composed_at,
+        reply: m.reply.clone(),
+        forwarded: m.forwarded,
     })
 }
 
@@ -234,13 +250,41 @@ impl Chat {
             server_at: Some(d.at),
             status: Status::Sent,
             seen: outgoing,
-            failed: false,
             body,
+            ..Message::blank()
+        };
+        let posted = |post: Post| {
+            let mut m = message(Body::Text(post.text), post.composed_at);
+            // A quote names one of the two people of this chat, or is dropped:
+            // no one can put words in a third person's mouth.
+            m.reply = post
+                .reply
+                .filter(|q| q.author == self.me || Some(q.author) == m.peer());
+            m.forwarded = post.forwarded;
+            m
+        };
+        let amend = |target, change| {
+            Incoming::Amend(Amendment {
+                target,
+                chat,
+                by: d.from,
+                at: d.at,
+                change,
+            })
         };
         match plaintext.map(Content::decode) {
             Some(Ok(Content::Text { text, composed_at })) => {
                 Incoming::Message(message(Body::Text(text), composed_at))
             }
+            Some(Ok(Content::Post(post))) => Incoming::Message(posted(post)),
+            Some(Ok(Content::ResentPost { id, post })) => {
+                let mut m = posted(post);
+                m.id = id;
+                Incoming::Resent(m)
+            }
+            Some(Ok(Content::Edit { target, text })) => amend(target, Change::Edit(text)),
+            Some(Ok(Content::Delete { target })) => amend(target, Change::Delete),
+            Some(Ok(Content::React { target, emoji })) => amend(target, Change::React(emoji)),
             Some(Ok(Content::Retry { ids })) => Incoming::Retry {
                 from: d.from,
                 device: d.from_device,
@@ -331,7 +375,15 @@ mod tests {
     fn a_mismatch_teaches_the_device_lists_and_targets_exclude_this_device() {
         let (me, my_phone, my_laptop, bob, bob_phone) = (id(), id(), id(), id(), id());
         let mut chat = Chat::new(me, my_phone);
-        let msg = compose(my_phone, id(), ConversationId::Direct(bob), "  hi bob ", 5).unwrap();
+        let msg = compose(
+            my_phone,
+            id(),
+            ConversationId::Direct(bob),
+            "  hi bob ",
+            None,
+            5,
+        )
+        .unwrap();
         assert_eq!(
             (msg.body.text(), msg.status),
             (Some("hi bob"), Status::Pending)
@@ -523,7 +575,7 @@ mod tests {
     fn overlong_text_is_refused_at_compose() {
         let text = "x".repeat(crate::content::MAX_TEXT_BYTES + 1);
         assert_eq!(
-            compose(id(), id(), ConversationId::Direct(id()), &text, 0),
+            compose(id(), id(), ConversationId::Direct(id()), &text, None, 0),
             Err(ContentError::TooLong)
         );
     }

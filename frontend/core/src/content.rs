@@ -2,7 +2,7 @@
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
 use parley_protocol::codec::{self, DecodeError, EncodeError};
-use parley_protocol::{MessageId, Millis};
+use parley_protocol::{MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -14,6 +14,65 @@ pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 /// Most message ids in one [`Content::Retry`].
 pub const MAX_RETRY_IDS: usize = 64;
+
+/// Longest quoted text carried with a reply (the quote is a preview; the
+/// original, when this device holds it, is shown instead).
+pub const MAX_QUOTE_BYTES: usize = 512;
+
+/// Longest reaction (one emoji, with modifiers and joiners).
+pub const MAX_EMOJI_BYTES: usize = 32;
+
+/// A message that was passed on this many times shows "Forwarded many times".
+pub const MANY_HOPS: u8 = 5;
+
+/// A text message, with what it answers and how often it was passed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    /// The text.
+    pub text: String,
+    /// When the sender wrote it (sender's clock).
+    pub composed_at: Millis,
+    /// The message it replies to.
+    pub reply: Option<Quote>,
+    /// How many times it was forwarded before (0: written by its sender).
+    pub forwarded: u8,
+}
+
+/// The message a reply answers, with a preview of it for devices that do
+/// not hold the original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The original's id.
+    pub id: MessageId,
+    /// Who wrote the original.
+    pub author: UserId,
+    /// The start of its text (at most [`MAX_QUOTE_BYTES`]).
+    pub text: String,
+}
+
+impl Quote {
+    /// A quote of `text` by `author`, cut to [`MAX_QUOTE_BYTES`] at a
+    /// character boundary.
+    pub fn new(id: MessageId, author: UserId, text: &str) -> Self {
+        Self {
+            id,
+            author,
+            text: cut(text, MAX_QUOTE_BYTES).to_owned(),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// What a message says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +100,37 @@ pub enum Content {
         /// When it was written.
         composed_at: Millis,
     },
+    /// A text message (with a reply or a forward count; every message
+    /// written from issue 17 on). [`Content::Text`] is still read: queues
+    /// keep messages for 30 days.
+    Post(Post),
+    /// The sender changed the text of their message `target`.
+    Edit {
+        /// The message edited.
+        target: MessageId,
+        /// Its new text.
+        text: String,
+    },
+    /// The sender deleted their message `target` for everyone.
+    Delete {
+        /// The message deleted.
+        target: MessageId,
+    },
+    /// The sender reacted to `target` (replacing any earlier reaction of
+    /// theirs), or with `None` took their reaction back.
+    React {
+        /// The message reacted to.
+        target: MessageId,
+        /// One emoji.
+        emoji: Option<String>,
+    },
+    /// A [`Content::Post`] sent again after a [`Content::Retry`].
+    ResentPost {
+        /// The original message id.
+        id: MessageId,
+        /// The message as first sent.
+        post: Post,
+    },
 }
 
 /// A payload that is not valid content.
@@ -49,9 +139,12 @@ pub enum ContentError {
     /// Empty, unknown version or undecodable.
     #[error("unreadable message content")]
     Unreadable(#[source] DecodeError),
-    /// Text over [`MAX_TEXT_BYTES`].
+    /// Text over [`MAX_TEXT_BYTES`] (or a quote or a reaction over theirs).
     #[error("message too long")]
     TooLong,
+    /// An edit to nothing, or a reaction that is no emoji.
+    #[error("message empty")]
+    Empty,
 }
 
 impl Content {
@@ -70,13 +163,52 @@ impl Content {
     /// Checks the limits.
     pub fn check(&self) -> Result<(), ContentError> {
         match self {
-            Self::Text { text, .. } | Self::Resent { text, .. } if text.len() > MAX_TEXT_BYTES => {
-                Err(ContentError::TooLong)
-            }
+            Self::Text { text, .. } | Self::Resent { text, .. } => fits(text),
             Self::Retry { ids } if ids.len() > MAX_RETRY_IDS => Err(ContentError::TooLong),
-            Self::Text { .. } | Self::Resent { .. } | Self::Retry { .. } => Ok(()),
+            Self::Retry { .. } | Self::Delete { .. } => Ok(()),
+            Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
+            Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
+            Self::Edit { text, .. } => fits(text),
+            Self::React { emoji: None, .. } => Ok(()),
+            Self::React {
+                emoji: Some(emoji), ..
+            } => check_emoji(emoji),
         }
     }
+}
+
+impl Post {
+    /// Checks the limits.
+    pub fn check(&self) -> Result<(), ContentError> {
+        fits(&self.text)?;
+        match &self.reply {
+            Some(quote) if quote.text.len() > MAX_QUOTE_BYTES => Err(ContentError::TooLong),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn fits(text: &str) -> Result<(), ContentError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ContentError::TooLong);
+    }
+    Ok(())
+}
+
+/// A reaction is a short run of pictographic characters: no letters,
+/// digits or spaces (a reaction cannot carry a message of its own).
+pub fn check_emoji(emoji: &str) -> Result<(), ContentError> {
+    if emoji.len() > MAX_EMOJI_BYTES {
+        return Err(ContentError::TooLong);
+    }
+    let pictographic = |c: char| {
+        !(c.is_alphanumeric() || c.is_whitespace() || c.is_control())
+            || matches!(c, '\u{200d}' | '\u{fe0f}')
+    };
+    if emoji.is_empty() || !emoji.chars().all(pictographic) || emoji.is_ascii() {
+        return Err(ContentError::Empty);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

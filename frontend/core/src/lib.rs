@@ -6,6 +6,7 @@
 //!
 //! - [`content`]: what travels inside a payload (the server never reads it).
 //! - [`message`]: a message as stored and shown, with its tick.
+//! - [`amend`]: edits, deletion for everyone and reactions, and who may.
 //! - [`call`]: voice and video calls: signals and their state machine.
 //! - [`engine`]: the whole messaging flow: inputs in, effects out.
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
@@ -19,6 +20,7 @@
 //! - [`typing`]: when to send typing indicators and how long to show them.
 #![warn(missing_docs)]
 
+pub mod amend;
 pub mod call;
 pub mod chat;
 pub mod content;

@@ -1,9 +1,11 @@
 //! A message as the client stores and shows it.
 
 use crate::call::{CallLog, Outcome};
+pub use crate::content::Quote;
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// The ticks of an outgoing message. Ordered: a status only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,6 +50,9 @@ pub enum Body {
     SafetyChanged,
     /// A voice or video call, and how it went.
     Call(CallLog),
+    /// Its sender deleted it for everyone: its content is gone from this
+    /// device, only "This message was deleted" remains.
+    Deleted,
 }
 
 impl Body {
@@ -55,7 +60,7 @@ impl Body {
     pub fn text(&self) -> Option<&str> {
         match self {
             Self::Text(text) => Some(text),
-            Self::Waiting | Self::SafetyChanged | Self::Call(_) => None,
+            Self::Waiting | Self::SafetyChanged | Self::Call(_) | Self::Deleted => None,
         }
     }
 
@@ -90,6 +95,38 @@ pub struct Message {
     pub failed: bool,
     /// What it says.
     pub body: Body,
+    /// The message it answers.
+    pub reply: Option<Quote>,
+    /// How many times it was forwarded before it reached this chat.
+    pub forwarded: u8,
+    /// What it said before each edit, oldest first (kept on the devices
+    /// only; at most [`MAX_REVISIONS`]).
+    pub edits: Vec<Revision>,
+    /// One reaction per person, in the order they came.
+    pub reactions: Vec<Reaction>,
+}
+
+/// Most earlier versions kept of an edited message.
+pub const MAX_REVISIONS: usize = 20;
+
+/// An earlier version of an edited message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// What it said.
+    pub text: String,
+    /// When the edit that replaced it was made (server time).
+    pub replaced_at: Millis,
+}
+
+/// One person's reaction to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// Who reacted.
+    pub by: UserId,
+    /// With what.
+    pub emoji: String,
+    /// When (server time): a late-arriving older reaction does not win.
+    pub at: Millis,
 }
 
 impl Message {
@@ -107,7 +144,38 @@ impl Message {
             seen: log.outcome != Outcome::Missed,
             failed: false,
             body: Body::Call(log.clone()),
+            ..Message::blank()
         }
+    }
+
+    /// A message with nothing set: the base the constructors fill in.
+    pub fn blank() -> Message {
+        Message {
+            id: MessageId::from_uuid(Uuid::nil()),
+            chat: ConversationId::Direct(UserId::from_uuid(Uuid::nil())),
+            outgoing: false,
+            from_device: DeviceId::from_uuid(Uuid::nil()),
+            composed_at: 0,
+            server_at: None,
+            status: Status::Pending,
+            seen: false,
+            failed: false,
+            body: Body::Waiting,
+            reply: None,
+            forwarded: 0,
+            edits: Vec::new(),
+            reactions: Vec::new(),
+        }
+    }
+
+    /// When its text last changed by an edit.
+    pub fn edited_at(&self) -> Option<Millis> {
+        self.edits.last().map(|r| r.replaced_at)
+    }
+
+    /// Who wrote it, in a direct chat with `me` on this side.
+    pub fn author(&self, me: UserId) -> Option<UserId> {
+        if self.outgoing { Some(me) } else { self.peer() }
     }
 
     /// The person on the other side of a direct chat.

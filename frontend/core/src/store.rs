@@ -63,6 +63,10 @@ pub trait Store {
         f: &dyn Fn(&mut Message),
     ) -> Result<Vec<Message>, StoreError>;
 
+    /// Deletes the messages of `ids` (and takes them out of the outbox);
+    /// returns those that were stored.
+    async fn remove(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError>;
+
     /// The outbox's messages, in the order they were composed.
     async fn outbox(&self) -> Result<Vec<Message>, StoreError>;
 

@@ -138,6 +138,7 @@ mod tests {
             seen: outgoing,
             failed: false,
             body: crate::message::Body::Text(String::new()),
+            ..crate::message::Message::blank()
         }
     }
 

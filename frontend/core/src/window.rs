@@ -119,6 +119,18 @@ impl Window {
         }
     }
 
+    /// Whether message `id` is in the window.
+    pub fn contains(&self, id: MessageId) -> bool {
+        self.messages.iter().any(|m| m.id == id)
+    }
+
+    /// Takes message `id` out (deleted on this device); whether it was here.
+    pub fn remove(&mut self, id: MessageId) -> bool {
+        let before = self.messages.len();
+        self.messages.retain(|m| m.id != id);
+        self.messages.len() != before
+    }
+
     /// Where the view lands when the chat opens: on the unread marker above
     /// this message, or at the bottom (`None`).
     pub fn landing(&self) -> Option<MessageId> {
@@ -269,6 +281,7 @@ mod tests {
             seen: false,
             failed: false,
             body: crate::message::Body::Text(at.to_string()),
+            ..crate::message::Message::blank()
         }
     }
 

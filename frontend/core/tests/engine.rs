@@ -6,13 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_executor::block_on;
+use parley_client::amend::{EDIT_WINDOW, GRACE};
 use parley_client::call::{CallId, CallLog, Outcome, Target};
 use parley_client::content::Content;
 use parley_client::crypto::Machine;
 use parley_client::engine::{
-    Effect, Engine, Immediate, Input, Outgoing, Outside, Unreachable, View, immediate,
+    Effect, Engine, Immediate, Input, Outgoing, Outside, Request, Unreachable, View, immediate,
 };
-use parley_client::message::{Body, Message, Status};
+use parley_client::message::{Body, Message, Quote, Status};
 use parley_client::store::memory::MemoryStore;
 use parley_client::store::{Store, StoredCrypto, suite};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCard};
@@ -384,7 +385,13 @@ impl Device {
         let now = self.env().server.tick();
         let msg = self
             .engine
-            .compose(MessageId::new_v7(), ConversationId::Direct(to), text, now)
+            .compose(
+                MessageId::new_v7(),
+                ConversationId::Direct(to),
+                text,
+                None,
+                now,
+            )
             .unwrap();
         let id = msg.id;
         self.run(Input::Compose(msg));
@@ -955,7 +962,7 @@ fn a_message_to_a_group_is_refused_by_the_server_and_marked_failed() {
     let now = w.server.tick();
     let msg = w.devices[ann]
         .engine
-        .compose(MessageId::new_v7(), group, "hello all", now)
+        .compose(MessageId::new_v7(), group, "hello all", None, now)
         .unwrap();
     let id = msg.id;
     w.devices[ann].run(Input::Compose(msg));
@@ -1430,5 +1437,352 @@ fn nothing_is_read_for_a_chat_the_person_has_left() {
     assert_eq!(
         status_of(&w.devices[ann], direct(bob_id), id),
         Status::Delivered
+    );
+}
+
+fn change(d: &mut Device, id: MessageId, request: Request) {
+    d.run(Input::Change { id, request });
+}
+
+fn find(d: &Device, chat: ConversationId, id: MessageId) -> Message {
+    d.chat(chat).into_iter().find(|m| m.id == id).unwrap()
+}
+
+#[test]
+fn edits_reactions_and_deletes_reach_every_device_of_both_people() {
+    let mut w = World::new();
+    let phone = w.sign_in(None);
+    let ann_id = w.user(phone);
+    let laptop = w.sign_in(Some(ann_id));
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    let id = w.devices[phone].send(bob_id, "helo");
+    w.settle();
+    change(&mut w.devices[phone], id, Request::Edit(" hello ".into()));
+    w.settle();
+    change(&mut w.devices[bob], id, Request::React(Some("👍".into())));
+    w.settle();
+    change(&mut w.devices[bob], id, Request::React(Some("❤️".into())));
+    change(
+        &mut w.devices[laptop],
+        id,
+        Request::React(Some("😂".into())),
+    );
+    w.settle();
+    for (d, chat) in [
+        (phone, direct(bob_id)),
+        (laptop, direct(bob_id)),
+        (bob, direct(ann_id)),
+    ] {
+        let m = find(&w.devices[d], chat, id);
+        assert_eq!(m.body, Body::Text("hello".into()), "device {d}");
+        assert_eq!(m.edits.len(), 1, "device {d}: one earlier version");
+        let mut reactions: Vec<(UserId, &str)> = m
+            .reactions
+            .iter()
+            .map(|r| (r.by, r.emoji.as_str()))
+            .collect();
+        reactions.sort();
+        let mut expected = vec![(bob_id, "❤️"), (ann_id, "😂")];
+        expected.sort();
+        assert_eq!(
+            reactions, expected,
+            "device {d}: one reaction each, the latest"
+        );
+    }
+    // The chat list shows the latest text too.
+    let row = w.devices[bob].view().chats.get(direct(ann_id)).unwrap();
+    assert_eq!(row.last.as_ref().unwrap().body, Body::Text("hello".into()));
+
+    // Bob's laptop is offline when Ann deletes for everyone.
+    let bob_laptop = w.sign_in(Some(bob_id));
+    w.settle();
+    w.devices[bob_laptop].go_offline();
+    change(&mut w.devices[laptop], id, Request::DeleteForEveryone);
+    w.settle();
+    w.devices[bob_laptop].connect();
+    w.settle();
+    for (d, chat) in [
+        (phone, direct(bob_id)),
+        (laptop, direct(bob_id)),
+        (bob, direct(ann_id)),
+    ] {
+        let m = find(&w.devices[d], chat, id);
+        assert_eq!(
+            (&m.body, m.edits.len(), m.reactions.len()),
+            (&Body::Deleted, 0, 0),
+            "device {d}: nothing of it is left"
+        );
+    }
+    // A device that never had the message keeps nothing at all of it.
+    assert!(
+        w.devices[bob_laptop]
+            .chat(direct(ann_id))
+            .iter()
+            .all(|m| m.body.text().is_none()),
+        "{:?}",
+        w.devices[bob_laptop].chat(direct(ann_id))
+    );
+}
+
+#[test]
+fn a_forged_edit_or_delete_from_the_other_side_is_refused_where_it_arrives() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let id = w.devices[ann].send(bob_id, "mine");
+    w.settle();
+    // A hostile client marks Ann's message as its own to get past its own
+    // menu's rules; Ann's device must still refuse the change.
+    let chat = direct(ann_id);
+    block_on(
+        w.devices[bob]
+            .engine
+            .store()
+            .update(&[id], false, &|m| m.outgoing = true),
+    )
+    .unwrap();
+    change(&mut w.devices[bob], id, Request::Edit("forged".into()));
+    change(&mut w.devices[bob], id, Request::DeleteForEveryone);
+    w.settle();
+    assert_eq!(
+        find(&w.devices[bob], chat, id).body,
+        Body::Deleted,
+        "only there"
+    );
+    let at_ann = find(&w.devices[ann], direct(bob_id), id);
+    assert_eq!(at_ann.body, Body::Text("mine".into()));
+    assert!(at_ann.edits.is_empty());
+    let warnings = w.devices[ann].take(|e| match e {
+        Effect::Warn(w) if w.contains("refused") => Some(w.clone()),
+        _ => None,
+    });
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+}
+
+#[test]
+fn an_edit_is_refused_after_fifteen_minutes_by_sender_and_receivers() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let id = w.devices[ann].send(bob_id, "v1");
+    w.settle();
+    let clock = &w.server.clock;
+    clock.set(clock.get() + EDIT_WINDOW - 5);
+    change(&mut w.devices[ann], id, Request::Edit("v2".into()));
+    w.settle();
+    assert_eq!(
+        find(&w.devices[bob], direct(ann_id), id).body,
+        Body::Text("v2".into())
+    );
+    let clock = &w.server.clock;
+    clock.set(clock.get() + 10);
+    change(&mut w.devices[ann], id, Request::Edit("v3".into()));
+    w.settle();
+    assert_eq!(
+        find(&w.devices[ann], direct(bob_id), id).body,
+        Body::Text("v2".into())
+    );
+    // A client that ignores the window is refused by the receivers, who go
+    // by the server's clock.
+    block_on(w.devices[ann].engine.store().update(&[id], false, &|m| {
+        m.composed_at = i64::MAX / 2;
+        m.server_at = None;
+    }))
+    .unwrap();
+    let clock = &w.server.clock;
+    clock.set(clock.get() + GRACE);
+    change(&mut w.devices[ann], id, Request::Edit("late".into()));
+    w.settle();
+    assert_eq!(
+        find(&w.devices[ann], direct(bob_id), id).body,
+        Body::Text("late".into())
+    );
+    assert_eq!(
+        find(&w.devices[bob], direct(ann_id), id).body,
+        Body::Text("v2".into())
+    );
+}
+
+#[test]
+fn a_change_that_arrives_before_its_message_waits_for_it_across_a_reload() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    w.devices[bob].send(ann_id, "hi ann");
+    w.settle();
+    let id = w.devices[ann].send(bob_id, "first words");
+    change(
+        &mut w.devices[ann],
+        id,
+        Request::Edit("better words".into()),
+    );
+    // The change overtakes its message (it was written on another device,
+    // or the message had to be sent again).
+    let bob_dev = w.devices[bob].id;
+    w.server
+        .queues
+        .borrow_mut()
+        .get_mut(&bob_dev)
+        .unwrap()
+        .make_contiguous()
+        .reverse();
+    let frame = w
+        .server
+        .queues
+        .borrow_mut()
+        .get_mut(&bob_dev)
+        .unwrap()
+        .pop_front()
+        .unwrap();
+    w.devices[bob].run(Input::Frame(frame));
+    assert!(
+        w.devices[bob]
+            .chat(direct(ann_id))
+            .iter()
+            .all(|m| m.id != id)
+    );
+    // Bob reloads before the message comes.
+    let dev = w.devices.remove(bob);
+    let store = dev.engine.into_store();
+    let bob = w.sign_in_with(Some(bob_id), store, Some(bob_dev));
+    w.settle();
+    let m = find(&w.devices[bob], direct(ann_id), id);
+    assert_eq!(m.body, Body::Text("better words".into()));
+    assert_eq!(m.edits[0].text, "first words");
+}
+
+#[test]
+fn changes_made_offline_leave_after_their_message_and_redeliveries_show_nothing() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    w.settle();
+    w.devices[ann].go_offline();
+    let id = w.devices[ann].send(bob_id, "typo");
+    change(&mut w.devices[ann], id, Request::Edit("fixed".into()));
+    change(&mut w.devices[ann], id, Request::React(Some("🙏".into())));
+    w.devices[ann].connect();
+    // Keep a copy of the reaction's delivery to deliver it twice.
+    let bob_dev = w.devices[bob].id;
+    let last = w
+        .server
+        .queues
+        .borrow()
+        .get(&bob_dev)
+        .unwrap()
+        .back()
+        .cloned()
+        .unwrap();
+
+    w.settle();
+    w.devices[bob].run(Input::Frame(last));
+    w.settle();
+    let at_bob = w.devices[bob].chat(direct(ann_id));
+    assert_eq!(
+        at_bob.len(),
+        1,
+        "a redelivered change is no placeholder: {at_bob:?}"
+    );
+    assert_eq!(at_bob[0].body, Body::Text("fixed".into()));
+    assert_eq!(at_bob[0].reactions.len(), 1);
+    // Nothing is left to send.
+    let dev = w.devices.remove(ann);
+    let (ann_dev, store) = (dev.id, dev.engine.into_store());
+    let ann = w.sign_in_with(Some(ann_id), store, Some(ann_dev));
+    w.settle();
+    let bob = w.devices.iter().position(|d| d.user == bob_id).unwrap();
+    assert_eq!(w.devices[bob].chat(direct(ann_id)).len(), 1);
+    let m = find(&w.devices[bob], direct(ann_id), id);
+    assert_eq!(
+        (m.body.text(), m.reactions.len()),
+        (Some("fixed"), 1),
+        "nothing sent twice"
+    );
+    assert_eq!(
+        find(&w.devices[ann], direct(bob_id), id).status,
+        Status::Delivered
+    );
+}
+
+#[test]
+fn delete_for_me_removes_the_message_here_only() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let first = w.devices[ann].send(bob_id, "first");
+    let second = w.devices[ann].send(bob_id, "second");
+    w.settle();
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    change(&mut w.devices[bob], second, Request::DeleteForMe);
+    assert_eq!(texts(&w.devices[bob].chat(direct(ann_id))), ["first"]);
+    assert!(!w.devices[bob].view().window.contains(second));
+    let row = w.devices[bob].view().chats.get(direct(ann_id)).unwrap();
+    assert_eq!(
+        row.last.as_ref().map(|m| m.id),
+        Some(first),
+        "the preview moves down"
+    );
+    assert_eq!(
+        texts(&w.devices[ann].chat(direct(bob_id))),
+        ["first", "second"]
+    );
+}
+
+#[test]
+fn a_reply_carries_its_quote_and_a_quote_of_a_third_person_is_dropped() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let question = w.devices[ann].send(bob_id, "coffee?");
+    w.settle();
+    let now = w.server.tick();
+    let quote = Quote::new(question, ann_id, "coffee?");
+    let reply = w.devices[bob]
+        .engine
+        .compose(
+            MessageId::new_v7(),
+            direct(ann_id),
+            "yes!",
+            Some(quote.clone()),
+            now,
+        )
+        .unwrap();
+    let reply_id = reply.id;
+    w.devices[bob].run(Input::Compose(reply));
+    let forged = Quote::new(question, UserId::new_v7(), "I never said this");
+    let now = w.server.tick();
+    let bad = w.devices[bob]
+        .engine
+        .compose(
+            MessageId::new_v7(),
+            direct(ann_id),
+            "see?",
+            Some(forged),
+            now,
+        )
+        .unwrap();
+    let bad_id = bad.id;
+    w.devices[bob].run(Input::Compose(bad));
+    w.settle();
+    assert_eq!(
+        find(&w.devices[ann], direct(bob_id), reply_id).reply,
+        Some(quote)
+    );
+    assert_eq!(find(&w.devices[ann], direct(bob_id), bad_id).reply, None);
+}
+
+#[test]
+fn a_quote_jumps_to_its_original_even_when_far_off_screen() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let original = w.devices[ann].send(bob_id, "the original");
+    for i in 0..200 {
+        w.devices[ann].send(bob_id, &format!("filler {i}"));
+    }
+    w.settle();
+    // Opened once (it lands on the first unread), then again: the latest.
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    w.devices[bob].run(Input::Open(None));
+    w.devices[bob].run(Input::Open(Some(direct(ann_id))));
+    assert!(!w.devices[bob].view().window.contains(original));
+    w.devices[bob].run(Input::Jump(original));
+    let view = w.devices[bob].view();
+    assert!(view.window.contains(original));
+    assert!(view.window.has_newer && !view.window.has_older);
+    assert_eq!(view.focus.map(|(id, _)| id), Some(original));
+    let first = view.focus.unwrap().1;
+    w.devices[bob].run(Input::Jump(original));
+    assert_ne!(
+        w.devices[bob].view().focus.unwrap().1,
+        first,
+        "a second click jumps again"
     );
 }

@@ -19,6 +19,7 @@ use parley_client::engine::Safety;
 use parley_client::engine::{
     BATCH, Changed, Effect, Engine, Immediate, Input, Outside, Unreachable, immediate,
 };
+use parley_client::message::Quote;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys};
 use parley_protocol::frame::ServerFrame;
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
@@ -493,6 +494,9 @@ impl Runner {
             ui.window.try_set(view.window.clone());
             ui.loaded.try_set(view.loaded);
             ui.unread_marker.try_set(view.unread_marker);
+            if ui.focus.get_untracked() != view.focus {
+                ui.focus.try_set(view.focus);
+            }
         }
         if changed.verified {
             ui.verified.try_set(view.verified.clone());
@@ -526,9 +530,16 @@ impl Runner {
         self: &Rc<Self>,
         chat: ConversationId,
         text: &str,
+        reply: Option<Quote>,
     ) -> Result<(), parley_client::content::ContentError> {
-        let msg =
-            parley_client::chat::compose(self.device, MessageId::new_v7(), chat, text, now())?;
+        let msg = parley_client::chat::compose(
+            self.device,
+            MessageId::new_v7(),
+            chat,
+            text,
+            reply,
+            now(),
+        )?;
         self.push(Input::Compose(msg));
         Ok(())
     }

@@ -16,11 +16,12 @@ use futures::channel::oneshot;
 use leptos::prelude::*;
 use parley_client::call::CallLog;
 use parley_client::content::ContentError;
-use parley_client::engine::Input;
+use parley_client::engine::{Input, Request};
+use parley_client::message::Quote;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{ConversationId, UserId};
+use parley_protocol::{ConversationId, MessageId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use typing::Typing;
@@ -72,11 +73,27 @@ impl Messenger {
         self.runner.frame(frame);
     }
 
-    /// Sends a text message to `peer` (queued in the outbox first, so it
-    /// also works offline and survives a reload).
-    pub fn send_text(&self, peer: UserId, text: &str) -> Result<(), ContentError> {
+    /// Sends a text message to `peer`, answering `reply` if given (queued
+    /// in the outbox first, so it also works offline and survives a reload).
+    pub fn send_text(
+        &self,
+        peer: UserId,
+        text: &str,
+        reply: Option<Quote>,
+    ) -> Result<(), ContentError> {
         self.typing.stop(peer);
-        self.runner.compose(ConversationId::Direct(peer), text)
+        self.runner
+            .compose(ConversationId::Direct(peer), text, reply)
+    }
+
+    /// Edits, deletes or reacts to message `id` (the core checks who may).
+    pub fn change(&self, id: MessageId, request: Request) {
+        self.push(Input::Change { id, request });
+    }
+
+    /// Brings message `id` into view (a quote was clicked).
+    pub fn jump(&self, id: MessageId) {
+        self.push(Input::Jump(id));
     }
 
     /// Opens (or with `None` closes) the chat with `peer`.
@@ -99,6 +116,7 @@ impl Messenger {
         ui.loaded.set(false);
         ui.unread_marker.set(None);
         ui.paging.set(false);
+        ui.replying.set(None);
         self.push(Input::Open(peer.map(ConversationId::Direct)));
     }
 

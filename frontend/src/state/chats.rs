@@ -3,6 +3,7 @@
 
 use crate::state::AppState;
 use leptos::prelude::*;
+use parley_client::message::Message;
 use parley_client::summary::ChatList;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
@@ -53,6 +54,11 @@ pub struct Messaging {
     pub held: RwSignal<HashSet<UserId>>,
     /// What was typed and not sent, per chat (kept in the store).
     pub drafts: RwSignal<HashMap<ConversationId, String>>,
+    /// The message the composer answers (shown above it), if any.
+    pub replying: RwSignal<Option<Message>>,
+    /// A message to bring into view and highlight, with a count that
+    /// changes on every jump.
+    pub focus: RwSignal<Option<(MessageId, u32)>>,
 }
 
 impl Messaging {
@@ -73,6 +79,8 @@ impl Messaging {
             safety_open: RwSignal::new(false),
             held: RwSignal::new(HashSet::new()),
             drafts: RwSignal::new(HashMap::new()),
+            replying: RwSignal::new(None),
+            focus: RwSignal::new(None),
         }
     }
 
@@ -88,10 +96,21 @@ impl Messaging {
         self.presence.set(HashMap::new());
         self.held.set(HashSet::new());
         self.drafts.set(HashMap::new());
+        self.replying.set(None);
+        self.focus.set(None);
         self.cards.set(HashMap::new());
         self.paging.set(false);
         self.verified.set(HashSet::new());
         self.safety_open.set(false);
+    }
+
+    /// The name to show for the author of a message or quote: "You" for
+    /// this account.
+    pub fn author_name(self, app: AppState, author: UserId) -> String {
+        if app.me() == Some(author) {
+            return "You".to_owned();
+        }
+        self.card(app, author).display_name
     }
 
     /// The best known card for a person: contact list, then remembered names.

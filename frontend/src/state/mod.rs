@@ -80,6 +80,12 @@ impl AppState {
         }
     }
 
+    /// The signed-in account.
+    pub fn me(self) -> Option<UserId> {
+        self.session
+            .with_untracked(|s| s.as_ref().map(|s| s.profile.user_id))
+    }
+
     /// Whether `user` is in the contact list.
     pub fn is_contact(self, user: UserId) -> bool {
         self.contacts

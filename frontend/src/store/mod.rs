@@ -278,6 +278,22 @@ impl parley_client::store::Store for Store {
         Ok(changed)
     }
 
+    async fn remove(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadWrite)?;
+        let store = tx.store(MESSAGES).map_err(backend)?;
+        let outbox = tx.store(OUTBOX).map_err(backend)?;
+        let mut removed = Vec::new();
+        for &id in ids {
+            outbox.delete(id_key(id)).await.map_err(backend)?;
+            if let Some(value) = store.get(id_key(id)).await.map_err(backend)? {
+                removed.push(Record::from_js(value)?);
+                store.delete(id_key(id)).await.map_err(backend)?;
+            }
+        }
+        tx.done().await.map_err(backend)?;
+        Ok(removed)
+    }
+
     async fn outbox(&self) -> Result<Vec<Message>> {
         let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadOnly)?;
         let mut entries: Vec<OutboxEntry> = tx

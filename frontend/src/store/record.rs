@@ -7,7 +7,7 @@
 use super::Result;
 use super::keys::{chat_key, parse_chat_key};
 use parley_client::call::CallLog;
-use parley_client::message::{Body, Message, Status};
+use parley_client::message::{Body, Message, Quote, Reaction, Revision, Status};
 use parley_client::store::StoreError;
 use parley_protocol::{DeviceId, MessageId, Millis};
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ enum Kind {
     Waiting,
     SafetyChanged,
     Call,
+    Deleted,
 }
 
 /// The stored shape: [`Message`] plus the sparse `unseen` index field.
@@ -44,6 +45,14 @@ pub struct Record {
     kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     call: Option<CallLog>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply: Option<Quote>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    forwarded: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    edits: Vec<Revision>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<Reaction>,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
@@ -56,6 +65,7 @@ impl From<&Message> for Record {
             Body::Waiting => (Kind::Waiting, String::new(), None),
             Body::SafetyChanged => (Kind::SafetyChanged, String::new(), None),
             Body::Call(log) => (Kind::Call, String::new(), Some(log.clone())),
+            Body::Deleted => (Kind::Deleted, String::new(), None),
         };
         let peer = chat_key(m.chat);
         Self {
@@ -72,8 +82,16 @@ impl From<&Message> for Record {
             failed: m.failed,
             kind,
             call,
+            reply: m.reply.clone(),
+            forwarded: m.forwarded,
+            edits: m.edits.clone(),
+            reactions: m.reactions.clone(),
         }
     }
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl TryFrom<Record> for Message {
@@ -91,6 +109,7 @@ impl TryFrom<Record> for Message {
             (Kind::SafetyChanged, _) => Body::SafetyChanged,
             (Kind::Call, Some(log)) => Body::Call(log),
             (Kind::Call, None) => return Err(unreadable("a call without its log")),
+            (Kind::Deleted, _) => Body::Deleted,
         };
         Ok(Self {
             id: r.id,
@@ -103,6 +122,10 @@ impl TryFrom<Record> for Message {
             seen: r.seen,
             failed: r.failed,
             body,
+            reply: r.reply,
+            forwarded: r.forwarded,
+            edits: r.edits,
+            reactions: r.reactions,
         })
     }
 }

@@ -6,11 +6,15 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::format;
-use crate::ui::icons::{IconClock, IconLock, IconPhone, IconVideo};
+use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconVideo};
+use crate::ui::message_menu::{Menu, MenuButton, MessageMenu, on_context_menu};
+use crate::ui::quote::QuoteBlock;
+use crate::ui::reactions::Reactions;
 use crate::ui::rich_text::RichText;
 use crate::ui::ticks;
 use leptos::prelude::*;
 use parley_client::call::{CallLog, Outcome};
+use parley_client::content::MANY_HOPS;
 use parley_client::message::{Body, Message};
 use parley_protocol::ConversationId;
 
@@ -36,6 +40,7 @@ pub fn bubble(m: &Message) -> AnyView {
                 test_id: "message-waiting",
                 outcome: None,
                 ticks: false,
+                menu: false,
             },
             view! {
                 <span class="message-text">
@@ -46,19 +51,55 @@ pub fn bubble(m: &Message) -> AnyView {
             },
         ),
         Body::Call(log) => call_event(m, log),
-        Body::Text(text) => framed(
+        Body::Text(text) => {
+            let forwarded = (m.forwarded > 0).then(|| {
+                let label = if m.forwarded >= MANY_HOPS {
+                    "Forwarded many times"
+                } else {
+                    "Forwarded"
+                };
+                view! {
+                    <span class="forwarded" data-testid="forwarded">
+                        {label}
+                    </span>
+                }
+            });
+            let quote = m.reply.clone().map(|quote| view! { <QuoteBlock quote /> });
+            framed(
+                m,
+                Look {
+                    side: side(m),
+                    class: if m.failed { "bubble failed" } else { "bubble" },
+                    test_id: "message",
+                    outcome: None,
+                    ticks: m.outgoing,
+                    menu: true,
+                },
+                view! {
+                    {forwarded}
+                    {quote}
+                    // The text's own direction: Arabic and Hebrew read right to left.
+                    <span class="message-text" data-testid="message-text" dir="auto">
+                        <RichText text=text.clone() links=links_allowed(m) />
+                    </span>
+                },
+            )
+        }
+        Body::Deleted => framed(
             m,
             Look {
                 side: side(m),
-                class: if m.failed { "bubble failed" } else { "bubble" },
-                test_id: "message",
+                class: "bubble deleted",
+                test_id: "message-deleted",
                 outcome: None,
-                ticks: m.outgoing,
+                ticks: false,
+                menu: true,
             },
             view! {
-                // The text's own direction: Arabic and Hebrew read right to left.
-                <span class="message-text" data-testid="message-text" dir="auto">
-                    <RichText text=text.clone() links=links_allowed(m) />
+                <span class="message-text deleted-text" data-testid="message-text">
+                    <IconBan />
+                    " "
+                    {if m.outgoing { claims::YOU_DELETED } else { claims::DELETED }}
                 </span>
             },
         ),
@@ -99,6 +140,7 @@ fn call_event(m: &Message, log: &CallLog) -> AnyView {
         test_id: "call-event",
         outcome: Some(format!("{:?}", log.outcome).to_lowercase()),
         ticks: false,
+        menu: false,
     };
     framed(
         m,
@@ -135,14 +177,53 @@ struct Look {
     outcome: Option<String>,
     /// Own ticks after the time.
     ticks: bool,
+    /// It has a menu (reply, react, edit, delete…).
+    menu: bool,
 }
 
 /// What every bubble shares: its row, the ids the list scrolls by
-/// (`data-id`), and the time under `content`.
+/// (`data-id`), the time under `content` ("Edited" before it), the
+/// reactions under the bubble and its menu.
 fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView {
     let tick = look.ticks.then(|| ticks::of(m));
+    let id = m.id;
+    let edited = (!m.edits.is_empty()).then(|| {
+        view! {
+            <span class="edited" data-testid="edited">
+                "Edited"
+            </span>
+        }
+    });
+    let reactions = (!m.reactions.is_empty()).then(|| view! { <Reactions m=m.clone() /> });
+    let button =
+        (look.menu && use_context::<MessageMenu>().is_some()).then(|| view! { <MenuButton id /> });
+    let menu_ctx = use_context::<MessageMenu>().filter(|_| look.menu);
+    let has_menu = menu_ctx.is_some();
+    let menu = menu_ctx.map(|menu| {
+        let m = m.clone();
+        move || (menu.open.get() == Some(id)).then(|| view! { <Menu m=m.clone() /> })
+    });
+    let context_menu = has_menu.then(|| on_context_menu(id));
     view! {
-        <div class=look.side>
+        <div
+            class=look.side
+            class:has-reactions=!m.reactions.is_empty()
+            on:contextmenu=move |ev| {
+                if let Some(open) = &context_menu {
+                    open(ev);
+                }
+            }
+            on:keydown=move |ev| {
+                // The context-menu key, or Shift+F10, on anything in the bubble.
+                let key = ev.key();
+                if has_menu && (key == "ContextMenu" || (key == "F10" && ev.shift_key())) {
+                    ev.prevent_default();
+                    if let Some(menu) = menu_ctx {
+                        menu.open.set(Some(id));
+                    }
+                }
+            }
+        >
             <div
                 class=look.class
                 data-testid=look.test_id
@@ -150,12 +231,16 @@ fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView 
                 data-outcome=look.outcome
                 data-outgoing=m.outgoing.to_string()
             >
+                {button}
                 {content}
                 <span class="message-meta">
+                    {edited}
                     <time>{format::clock(m.composed_at)}</time>
                     {tick}
                 </span>
             </div>
+            {reactions}
+            {menu}
         </div>
     }
     .into_any()

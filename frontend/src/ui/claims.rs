@@ -25,3 +25,9 @@ pub const SAFETY_CHANGED_SHORT: &str = "Safety number changed";
 
 /// The explanation in the encryption panel.
 pub const SAFETY_LEAD: &str = "Messages in this chat are end-to-end encrypted. To be sure no one sits between you, compare these numbers with the ones on the other person's screen, in person or on a call you trust.";
+
+/// A message its sender deleted for everyone.
+pub const DELETED: &str = "This message was deleted";
+
+/// One's own message, deleted for everyone.
+pub const YOU_DELETED: &str = "You deleted this message";

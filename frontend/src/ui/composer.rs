@@ -6,10 +6,11 @@
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::IconSend;
+use crate::ui::icons::{IconClose, IconSend};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::content::MAX_TEXT_BYTES;
+use parley_client::message::Quote;
 use parley_protocol::{ConversationId, UserId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +79,13 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
     let sendable = Memo::new(move |_| text.with(|t| !t.trim().is_empty()) && !too_long.get());
     let input = NodeRef::<leptos::html::Textarea>::new();
 
+    let ui = app.messaging;
+    // The message being answered, if it belongs to this chat.
+    let replying = Memo::new(move |_| {
+        ui.replying
+            .get()
+            .filter(|m| m.chat == chat && m.body.text().is_some())
+    });
     let send = {
         let latest = Arc::clone(&latest);
         move || {
@@ -85,10 +93,16 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                 return;
             }
             let body = text.get_untracked();
+            let me = app.me();
+            let reply = replying.get_untracked().and_then(|m| {
+                let author = m.author(me?)?;
+                Some(Quote::new(m.id, author, m.body.text()?))
+            });
             if session
-                .messaging(|m| m.send_text(peer, &body))
+                .messaging(|m| m.send_text(peer, &body, reply))
                 .is_some_and(|sent| sent.is_ok())
             {
+                ui.replying.set(None);
                 // Sending drops the draft (in the engine); nothing left to save.
                 if let Ok(mut latest) = latest.lock() {
                     latest.take();
@@ -107,10 +121,51 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
             if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                 ev.prevent_default();
                 send();
+            } else if ev.key() == "Escape" && replying.get_untracked().is_some() {
+                // Escape drops the quote first, and only then means "close".
+                ev.prevent_default();
+                ev.stop_propagation();
+                ui.replying.set(None);
             }
         }
     };
+    let reply_bar = move || {
+        replying.get().map(|m| {
+            let author = app
+                .me()
+                .and_then(|me| m.author(me))
+                .map(|a| ui.author_name(app, a))
+                .unwrap_or_default();
+            let text = m
+                .body
+                .text()
+                .map(parley_client::text::plain)
+                .unwrap_or_default();
+            view! {
+                <div class="reply-bar" data-testid="reply-bar">
+                    <div class="quote in-composer">
+                        <span class="quote-author">{format!("Replying to {author}")}</span>
+                        <span class="quote-text" dir="auto">{text}</span>
+                    </div>
+                    <IconButton
+                        class="icon-btn"
+                        test_id="cancel-reply"
+                        label="Cancel reply"
+                        on:click=move |_| {
+                            ui.replying.set(None);
+                            if let Some(el) = input.get_untracked() {
+                                let _ = el.focus();
+                            }
+                        }
+                    >
+                        <IconClose />
+                    </IconButton>
+                </div>
+            }
+        })
+    };
     view! {
+        {reply_bar}
         <footer class="composer">
             <div class="composer-field">
                 <textarea

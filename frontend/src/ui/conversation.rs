@@ -8,9 +8,11 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::contact_info::{BlockedNote, ContactInfo, StrangerBar};
+use crate::ui::edit_message::EditDialog;
 use crate::ui::format;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
+use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
@@ -31,6 +33,8 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
     // Shared by the list and the composer: sending jumps to the bottom.
     let stick = StoredValue::new(true);
     let info_open = RwSignal::new(false);
+    let menu = MessageMenu::new();
+    provide_context(menu);
     // A memo, so that a new block list redraws the composer only when it
     // concerns this person.
     let blocked = Memo::new(move |_| app.is_blocked(id));
@@ -153,6 +157,11 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
             <Show when=move || info_open.get()>
                 <ContactInfo peer=id on_close=move || info_open.set(false) />
             </Show>
+            {move || {
+                menu.editing
+                    .get()
+                    .map(|m| view! { <EditDialog m on_close=move || menu.editing.set(None) /> })
+            }}
         </section>
     }
 }

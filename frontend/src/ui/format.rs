@@ -52,7 +52,8 @@ fn js_date(at: Millis) -> js_sys::Date {
     js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64))
 }
 
-fn now() -> Millis {
+/// The time now (the page's clock, which tests can fake).
+pub fn now() -> Millis {
     #[allow(clippy::cast_possible_truncation)]
     let now = js_sys::Date::now() as Millis;
     now

@@ -36,7 +36,7 @@ enum Row {
     /// "N unread messages", before the first unread one.
     Unread(u32),
     /// A bubble.
-    Message(Message),
+    Message(Box<Message>),
 }
 
 impl Row {
@@ -52,8 +52,21 @@ impl Row {
                     Body::Waiting => 'w',
                     Body::SafetyChanged => 's',
                     Body::Call(_) => 'c',
+                    Body::Deleted => 'x',
                 };
-                format!("m{}{:?}{}{kind}", m.id, m.status, m.failed)
+                // Edits and reactions redraw it too.
+                let reactions: String = m
+                    .reactions
+                    .iter()
+                    .map(|r| format!("{}{}", r.by, r.emoji))
+                    .collect();
+                format!(
+                    "m{}{:?}{}{kind}{:?}{reactions}",
+                    m.id,
+                    m.status,
+                    m.failed,
+                    m.edited_at()
+                )
             }
         }
     }
@@ -70,6 +83,8 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
     let anchor = StoredValue::new(None::<(String, i32)>);
     // The view has been put where the opened chat lands.
     let landed = StoredValue::new(false);
+    // The last jump to a message (a clicked quote) that was carried out.
+    let jumped = StoredValue::new(ui.focus.get_untracked());
 
     let rows = Memo::new(move |_| {
         let marker = ui.unread_marker.get();
@@ -87,7 +102,7 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
                 {
                     rows.push(Row::Unread(count));
                 }
-                rows.push(Row::Message(m.clone()));
+                rows.push(Row::Message(Box::new(m.clone())));
             }
             rows
         })
@@ -119,10 +134,23 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
     // After the DOM reflects a change: put the scroll position back.
     Effect::new(move |_| {
         rows.track();
+        ui.focus.track();
         request_animation_frame(move || {
             let Some(el) = scroller.try_get_untracked().flatten() else {
                 return;
             };
+            let focus = ui.focus.try_get_untracked().flatten();
+            if focus != jumped.get_value()
+                && let Some((id, _)) = focus
+                && let Some(target) = find(&el, &id.to_string())
+            {
+                jumped.set_value(focus);
+                landed.set_value(true);
+                stick.set_value(false);
+                bring_into_view(&target);
+                on_scroll();
+                return;
+            }
             // Once, when the chat has loaded: where the window says it lands.
             let mut landing = None;
             if !landed.get_value() && ui.loaded.get_untracked() {
@@ -133,13 +161,13 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
                     .and_then(|id| unread_marker(&el).or_else(|| find(&el, &id.to_string())));
             }
             if let Some(target) = landing {
-                el.set_scroll_top(target.offset_top() - LANDING_GAP);
+                el.set_scroll_top(top_in(&el, &target) - LANDING_GAP);
             } else if stick.get_value() {
                 el.set_scroll_top(el.scroll_height());
             } else if let Some((id, offset)) = anchor.get_value()
                 && let Some(target) = find(&el, &id)
             {
-                el.set_scroll_top(target.offset_top() - offset);
+                el.set_scroll_top(top_in(&el, &target) - offset);
             }
             // A short page leaves nothing to scroll: fetch more right away.
             on_scroll();
@@ -203,12 +231,35 @@ fn first_visible(el: &HtmlElement, top: i32) -> Option<(String, i32)> {
         let Some(node) = nodes.item(i).and_then(|n| n.dyn_into::<HtmlElement>().ok()) else {
             continue;
         };
-        if node.offset_top() + node.offset_height() > top {
+        let node_top = top_in(el, &node);
+        if node_top + node.offset_height() > top {
             let id = node.get_attribute("data-id")?;
-            return Some((id, node.offset_top() - top));
+            return Some((id, node_top - top));
         }
     }
     None
+}
+
+/// Where `node` starts in the scrolled content of `list` (its offset from
+/// the top of that content; bubbles are positioned, so their own
+/// `offsetTop` is relative to their row).
+fn top_in(list: &HtmlElement, node: &HtmlElement) -> i32 {
+    let delta = node.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
+    #[allow(clippy::cast_possible_truncation)]
+    let delta = delta.round() as i32;
+    delta + list.scroll_top()
+}
+
+/// Scrolls a bubble to the middle of the list and highlights it briefly.
+fn bring_into_view(target: &HtmlElement) {
+    let options = web_sys::ScrollIntoViewOptions::new();
+    options.set_block(web_sys::ScrollLogicalPosition::Center);
+    target.scroll_into_view_with_scroll_into_view_options(&options);
+    let classes = target.class_list();
+    let _ = classes.remove_1("flash");
+    // Reading the layout restarts the animation when it runs again.
+    let _ = target.offset_width();
+    let _ = classes.add_1("flash");
 }
 
 /// The "N unread messages" row, when on screen.

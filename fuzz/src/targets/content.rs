@@ -4,7 +4,7 @@
 
 use super::round_trip;
 use crate::engine::{Broken, Target, Verdict};
-use parley_client::content::{Content, MAX_RETRY_IDS, MAX_TEXT_BYTES};
+use parley_client::content::{Content, MAX_RETRY_IDS, MAX_TEXT_BYTES, Post, Quote};
 use parley_protocol::MessageId;
 use uuid::Uuid;
 
@@ -31,6 +31,25 @@ impl Target for Contents {
                 id: ids[1],
                 text: "again".into(),
                 composed_at: -5,
+            },
+            Content::Post(Post {
+                text: "yes *please*".into(),
+                composed_at: 3,
+                reply: Some(Quote::new(ids[0], Uuid::from_u128(7).into(), "coffee?")),
+                forwarded: 2,
+            }),
+            Content::Edit {
+                target: ids[0],
+                text: "fixed".into(),
+            },
+            Content::Delete { target: ids[1] },
+            Content::React {
+                target: ids[2],
+                emoji: Some("👍🏽".into()),
+            },
+            Content::React {
+                target: ids[2],
+                emoji: None,
             },
         ]
         .iter()

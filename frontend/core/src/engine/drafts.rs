@@ -3,25 +3,13 @@
 //! "Draft: …", and gone once sent.
 
 use super::{Engine, EngineError, Outside};
-use crate::content::MAX_TEXT_BYTES;
+use crate::content::{MAX_TEXT_BYTES, cut};
 use crate::store::{self, Store};
 use parley_protocol::ConversationId;
 
 /// Meta key of the drafts (a list of pairs: conversation ids are not JSON
 /// map keys).
 pub(super) const DRAFTS: &str = "drafts";
-
-/// `text` cut to what a message may hold, at a character boundary.
-fn bounded(text: &str) -> &str {
-    if text.len() <= MAX_TEXT_BYTES {
-        return text;
-    }
-    let mut end = MAX_TEXT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
 
 impl<S: Store, O: Outside> Engine<S, O> {
     /// Reads the drafts (on load).
@@ -41,7 +29,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let changed = if text.trim().is_empty() {
             self.view.drafts.remove(&chat).is_some()
         } else {
-            let text = bounded(text);
+            let text = cut(text, MAX_TEXT_BYTES);
             let same = self.view.drafts.get(&chat).map(String::as_str) == Some(text);
             if !same {
                 self.view.drafts.insert(chat, text.to_owned());

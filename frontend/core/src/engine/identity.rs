@@ -93,6 +93,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 seen: true,
                 failed: false,
                 body: Body::SafetyChanged,
+                ..Message::blank()
             };
             let added = self.store.add_new(vec![notice]).await?;
             self.show_added(&added);

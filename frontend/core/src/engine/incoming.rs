@@ -2,6 +2,7 @@
 //! decrypted, and the re-send requests between devices that fix them.
 
 use super::{Effect, Engine, EngineError, Outside, WINDOW_MAX};
+use crate::amend::Amendment;
 use crate::chat::Incoming;
 use crate::content::{Content, MAX_RETRY_IDS};
 use crate::message::{Body, Message};
@@ -23,7 +24,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
         // An Olm message decrypts only once: redeliveries of stored ones are
         // acked without touching the sessions.
         let mut skip = self.store.known(&ids).await?;
+        skip.extend(ids.iter().copied().filter(|id| self.changes.applied(*id)));
         let mut msgs = Vec::new();
+        let mut changes = Vec::new();
         let mut resent = Vec::new();
         let mut answer = Vec::new();
         let mut ask: BTreeMap<UserId, Vec<MessageId>> = BTreeMap::new();
@@ -65,13 +68,14 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 Incoming::Message(m) => msgs.push(m),
                 Incoming::Resent(m) => resent.push(m),
                 Incoming::Retry { from, ids, .. } => answer.push((from, ids)),
+                Incoming::Amend(a) => changes.push((d.id, a)),
             }
         }
         if decrypted {
             let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
             secure.save(&self.store).await?;
         }
-        self.received(msgs, &ids).await?;
+        self.received(msgs, changes, &ids).await?;
         for m in resent {
             self.replace_placeholder(m).await?;
         }
@@ -101,11 +105,14 @@ impl<S: Store, O: Outside> Engine<S, O> {
                     held.body = m.body.clone();
                     held.composed_at = m.composed_at;
                     held.from_device = m.from_device;
+                    held.reply = m.reply.clone();
+                    held.forwarded = m.forwarded;
                 }
             })
             .await?;
         self.show_changes(&changed);
-        Ok(())
+        let filled: Vec<MessageId> = changed.iter().map(|m| m.id).collect();
+        self.release_held(&filled).await
     }
 
     /// `from` could not decrypt some messages: send them again, but only
@@ -119,35 +126,48 @@ impl<S: Store, O: Outside> Engine<S, O> {
             let ConversationId::Direct(peer) = m.chat else {
                 continue;
             };
-            let Some(text) = m.body.text() else { continue };
+            let Some(post) = crate::chat::post(&m) else {
+                continue;
+            };
             if m.outgoing && (peer == from || from == self.me) {
-                let content = Content::Resent {
-                    id,
-                    text: text.to_owned(),
-                    composed_at: m.composed_at,
-                };
-                self.send_control(peer, content).await?;
+                self.send_control(peer, Content::ResentPost { id, post })
+                    .await?;
             }
         }
         Ok(())
     }
 
-    /// Stores new messages, then acks all of `ids` (duplicates too: the
-    /// server redelivers what it has not seen acked).
-    async fn received(&mut self, msgs: Vec<Message>, ids: &[MessageId]) -> Result<(), EngineError> {
+    /// Stores new messages and applies (or holds) changes, then acks all
+    /// of `ids` (duplicates too: the server redelivers what it has not seen
+    /// acked).
+    async fn received(
+        &mut self,
+        msgs: Vec<Message>,
+        changes: Vec<(MessageId, Amendment)>,
+        ids: &[MessageId],
+    ) -> Result<(), EngineError> {
         let added = self.store.add_new(msgs).await?;
+        // Shown before the changes to them, which update what is shown.
+        let (new_chat, read_due) = self.show_added(&added);
+        let added_ids: Vec<MessageId> = added.iter().map(|m| m.id).collect();
+        self.release_held(&added_ids).await?;
+        self.arrived(changes).await?;
         for chunk in ids.chunks(MAX_IDS_PER_FRAME) {
             self.out.emit(Effect::Send(ClientFrame::Ack {
                 ids: chunk.to_vec(),
             }));
         }
-        self.took_in(&added).await
+        self.after_added(new_chat, read_due).await
     }
 
     /// Newly stored entries: shown, their chat watched for presence, and
     /// read at once when their chat is open.
     pub(super) async fn took_in(&mut self, added: &[Message]) -> Result<(), EngineError> {
         let (new_chat, read_due) = self.show_added(added);
+        self.after_added(new_chat, read_due).await
+    }
+
+    async fn after_added(&mut self, new_chat: bool, read_due: bool) -> Result<(), EngineError> {
         if new_chat {
             self.rewatch();
         }

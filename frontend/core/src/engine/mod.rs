@@ -20,7 +20,10 @@
 //! - [`reading`]: opening a chat, paging, read receipts.
 //! - [`identity`]: device lists, "safety number changed", safety numbers.
 //! - [`signals`]: call signals in and out.
+//! - `amending`: edits, deletions and reactions, own and arriving.
+//! - `drafts`: what was typed and not sent, per chat.
 
+mod amending;
 mod drafts;
 mod identity;
 mod incoming;
@@ -32,11 +35,12 @@ mod signals;
 use crate::call::{CallLog, Target};
 use crate::chat::{Chat, Event};
 pub use crate::chat::{Immediate, immediate};
-use crate::content::ContentError;
+use crate::content::{ContentError, Quote};
 use crate::message::Message;
 use crate::store::{self, Store, StoreError};
 use crate::summary::ChatList;
 use crate::window::Window;
+pub use amending::Request;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
 use parley_protocol::limits::MAX_WATCHED_USERS;
@@ -178,6 +182,15 @@ pub enum Input {
         /// The text as typed.
         text: String,
     },
+    /// The person changed a message: edit, delete, react.
+    Change {
+        /// Which message.
+        id: MessageId,
+        /// What to do.
+        request: Request,
+    },
+    /// The person clicked a quote: show its original.
+    Jump(MessageId),
     /// The retry timer fired.
     RetryOutbox,
     /// The person marked a peer verified (or not).
@@ -225,6 +238,9 @@ pub struct View {
     pub cards: HashMap<UserId, UserCard>,
     /// What was typed and not sent, per chat.
     pub drafts: HashMap<ConversationId, String>,
+    /// A message to bring into view and highlight (a quote was clicked),
+    /// with a count that changes on every jump (the same one twice too).
+    pub focus: Option<(MessageId, u32)>,
 }
 
 /// Which parts of the [`View`] changed since [`Engine::take_changed`].
@@ -232,7 +248,8 @@ pub struct View {
 pub struct Changed {
     /// [`View::chats`].
     pub chats: bool,
-    /// [`View::window`], [`View::loaded`] or [`View::unread_marker`].
+    /// [`View::window`], [`View::loaded`], [`View::unread_marker`] or
+    /// [`View::focus`].
     pub window: bool,
     /// [`View::verified`].
     pub verified: bool,
@@ -282,6 +299,8 @@ pub struct Engine<S, O> {
     retry_due: bool,
     /// People whose card was asked for (one fetch each).
     fetching: HashSet<UserId>,
+    /// Edits, deletions and reactions in flight or waiting for their message.
+    changes: amending::Changes,
     view: View,
     changed: Changed,
 }
@@ -313,6 +332,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             contacts: Vec::new(),
             retry_due: false,
             fetching: HashSet::new(),
+            changes: amending::Changes::default(),
             view: View::default(),
             changed: Changed::default(),
         }
@@ -343,15 +363,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
         std::mem::take(&mut self.changed)
     }
 
-    /// A message for `chat`, checked; queue it as [`Input::Compose`].
+    /// A message for `chat` (answering `reply`), checked; queue it as
+    /// [`Input::Compose`].
     pub fn compose(
         &self,
         id: MessageId,
         chat: ConversationId,
         text: &str,
+        reply: Option<Quote>,
         now: Millis,
     ) -> Result<Message, ContentError> {
-        crate::chat::compose(self.device, id, chat, text, now)
+        crate::chat::compose(self.device, id, chat, text, reply, now)
     }
 
     /// Runs one input to completion.
@@ -370,6 +392,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Input::MarkRead => self.mark_read().await,
             Input::MarkChatRead(chat) => self.read_chat(chat).await,
             Input::Draft { chat, text } => self.draft(chat, &text).await,
+            Input::Change { id, request } => self.request(id, request).await,
+            Input::Jump(id) => self.jump(id).await,
             Input::RetryOutbox => {
                 self.retry_due = false;
                 self.resend_outbox().await
@@ -448,6 +472,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.view.chats = ChatList::new(self.store.summaries().await?);
         self.changed.chats = true;
         self.load_drafts().await?;
+        self.load_changes().await?;
         let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
             Ok(secure) => secure,
             // Without its keys this device can read nothing: start over.

@@ -43,21 +43,18 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 break;
             }
         }
-        Ok(())
+        // Changes after the messages they may name.
+        self.resend_changes().await
     }
 
     /// Encrypts an outgoing message for every target device and sends it.
     /// False when it did not go (offline, or a session could not be started
     /// yet: retried shortly).
     async fn send_message(&mut self, msg: &Message) -> Result<bool, EngineError> {
-        let Some(text) = msg.body.text() else {
+        let Some(post) = crate::chat::post(msg) else {
             return Ok(false);
         };
-        let content = Content::Text {
-            text: text.to_owned(),
-            composed_at: msg.composed_at,
-        };
-        match content.encode() {
+        match Content::Post(post).encode() {
             Ok(plaintext) => self.send_encrypted(msg.id, msg.chat, &plaintext).await,
             Err(err) => {
                 self.warn(format!("cannot encode message {}: {err}", msg.id));
@@ -158,7 +155,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
 
     /// One tick: the server holds it for every device.
     pub(super) async fn accepted(&mut self, id: MessageId, at: Millis) -> Result<(), EngineError> {
-        if self.controls.remove(&id).is_some() {
+        if self.controls.remove(&id).is_some() || self.change_done(id).await? {
             return Ok(());
         }
         let changed = self
@@ -185,7 +182,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if let Some((peer, plaintext)) = self.controls.get(&id).cloned() {
             self.send_encrypted(id, ConversationId::Direct(peer), &plaintext)
                 .await?;
-        } else if let Some(msg) = self.store.get(id).await?
+            return Ok(());
+        }
+        if self.resend_change(id).await? {
+            return Ok(());
+        }
+        if let Some(msg) = self.store.get(id).await?
             && msg.status == Status::Pending
             && !msg.failed
         {
@@ -203,7 +205,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         reason: String,
     ) -> Result<(), EngineError> {
         self.warn(format!("message {id} refused: {reason}"));
-        if self.controls.remove(&id).is_some() {
+        if self.controls.remove(&id).is_some() || (!retry && self.change_done(id).await?) {
             return Ok(());
         }
         if !retry {

@@ -113,6 +113,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn remove(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let removed: Vec<Message> = ids
+            .iter()
+            .filter_map(|id| inner.messages.remove(id))
+            .collect();
+        inner.outbox.retain(|_, id| !ids.contains(id));
+        Ok(removed)
+    }
+
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         Ok(self.inner.borrow().messages.get(&id).cloned())
     }

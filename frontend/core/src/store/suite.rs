@@ -6,7 +6,7 @@
 
 use super::{CryptoChanges, Store, StoreError};
 use crate::call::{CallLog, Outcome};
-use crate::message::{Body, Message, Status};
+use crate::message::{Body, Message, Quote, Reaction, Revision, Status};
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use std::collections::HashSet;
 
@@ -40,6 +40,7 @@ fn msg(chat: ConversationId, at: Millis, outgoing: bool) -> Message {
         seen: outgoing,
         failed: false,
         body: Body::Text(format!("at {at}")),
+        ..Message::blank()
     }
 }
 
@@ -78,6 +79,7 @@ pub async fn run<S: Store>(
     case!("pages run in display order", paging);
     case!("summaries count unread per chat", summaries);
     case!("marking seen sends receipts for messages only", mark_seen);
+    case!("removed messages are gone, outbox too", removal);
     case!("meta values round-trip", meta);
     case!("encryption state saves per device", crypto);
     outcomes
@@ -134,6 +136,7 @@ async fn bodies_round_trip<S: Store>(store: &S) -> CaseResult {
         Body::Waiting,
         Body::SafetyChanged,
         Body::Call(call),
+        Body::Deleted,
     ]
     .into_iter()
     .enumerate()
@@ -147,6 +150,19 @@ async fn bodies_round_trip<S: Store>(store: &S) -> CaseResult {
     let mut in_group = msg(group, 9, true);
     in_group.status = Status::Read;
     msgs.push(in_group);
+    let mut answered = msg(chat, 10, false);
+    answered.reply = Some(Quote::new(msgs[0].id, peer, "héllo"));
+    answered.forwarded = 3;
+    answered.edits = vec![Revision {
+        text: "first".into(),
+        replaced_at: 11,
+    }];
+    answered.reactions = vec![Reaction {
+        by: peer,
+        emoji: "👍🏽".into(),
+        at: 12,
+    }];
+    msgs.push(answered);
     store.add_new(msgs.clone()).await.map_err(fail)?;
     for m in &msgs {
         let back = store.get(m.id).await.map_err(fail)?;
@@ -316,6 +332,41 @@ async fn mark_seen<S: Store>(store: &S) -> CaseResult {
     let rows = store.summaries().await.map_err(fail)?;
     check(rows.iter().all(|r| r.unread == 0), || {
         "the summary still counts unread".into()
+    })
+}
+
+async fn removal<S: Store>(store: &S) -> CaseResult {
+    let chat = direct();
+    let kept = msg(chat, 1, false);
+    let gone = msg(chat, 2, false);
+    let pending = msg(chat, 3, true);
+    store
+        .add_new(vec![kept.clone(), gone.clone()])
+        .await
+        .map_err(fail)?;
+    store.compose(&pending).await.map_err(fail)?;
+    let unknown = MessageId::new_v7();
+    let removed = store
+        .remove(&[gone.id, unknown, pending.id])
+        .await
+        .map_err(fail)?;
+    check(ids(&removed) == [gone.id, pending.id], || {
+        format!("remove() returned {:?}", ids(&removed))
+    })?;
+    let known = store
+        .known(&[kept.id, gone.id, pending.id])
+        .await
+        .map_err(fail)?;
+    check(known == HashSet::from([kept.id]), || {
+        format!("after removal known() is {known:?}")
+    })?;
+    let outbox = store.outbox().await.map_err(fail)?;
+    check(outbox.is_empty(), || {
+        format!("a removed message stayed in the outbox: {outbox:?}")
+    })?;
+    let (page, _) = store.older(chat, None, 10).await.map_err(fail)?;
+    check(ids(&page) == [kept.id], || {
+        format!("a removed message still pages: {:?}", ids(&page))
     })
 }
 

@@ -1,0 +1,327 @@
+//! Edits, deletions and reactions: this person's own (applied here at once,
+//! then sent, and sent again until the server takes them) and those that
+//! arrive (applied when allowed, or held until their message arrives).
+//!
+//! Three lists live in the store's meta values so they survive a reload:
+//! - changes this device made that the server has not accepted yet (the
+//!   outbox of changes, sent after the message outbox so a change never
+//!   overtakes its message);
+//! - changes that arrived before their message (a message re-sent after a
+//!   decryption failure, or written on another device of its sender);
+//! - the ids of changes applied lately: a change is not a stored message,
+//!   so without this a redelivery (an ack lost to a dropped connection)
+//!   would fail to decrypt and show a placeholder.
+
+use super::{Effect, Engine, EngineError, Outside, PAGE};
+use crate::amend::{self, Amendment, Change, Refused};
+use crate::content::Content;
+use crate::message::{Body, Message};
+use crate::store::{self, Store};
+use crate::summary::ChatList;
+use crate::window::Window;
+use parley_protocol::{ConversationId, MessageId};
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::collections::{HashSet, VecDeque};
+
+/// Meta keys.
+const OUTGOING: &str = "changes_out";
+const HELD: &str = "changes_held";
+const APPLIED: &str = "changes_applied";
+
+/// Most changes held for a message not here yet (the oldest give way: a
+/// message that never came in this long will not).
+const MAX_HELD: usize = 256;
+/// How many applied change ids are remembered against redelivery.
+const MAX_APPLIED: usize = 512;
+
+/// A change this device sent, kept until the server accepts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Unsent {
+    /// The change's own message id.
+    id: MessageId,
+    /// Its chat.
+    chat: ConversationId,
+    /// What to encrypt.
+    content: Content,
+}
+
+/// The lists above, in memory.
+#[derive(Debug, Default)]
+pub(super) struct Changes {
+    outgoing: Vec<Unsent>,
+    held: Vec<Amendment>,
+    applied: VecDeque<MessageId>,
+}
+
+impl Changes {
+    /// Whether `id` is a change applied lately (a redelivery).
+    pub(super) fn applied(&self, id: MessageId) -> bool {
+        self.applied.contains(&id)
+    }
+}
+
+/// A change the person asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// New text for one's own message.
+    Edit(String),
+    /// Delete for everyone (own messages).
+    DeleteForEveryone,
+    /// Delete on this device only (any message).
+    DeleteForMe,
+    /// React, or with `None` take the reaction back.
+    React(Option<String>),
+}
+
+impl<S: Store, O: Outside> Engine<S, O> {
+    /// Reads the three lists (on load).
+    pub(super) async fn load_changes(&mut self) -> Result<(), EngineError> {
+        self.changes = Changes {
+            outgoing: store::meta(&self.store, OUTGOING)
+                .await?
+                .unwrap_or_default(),
+            held: store::meta(&self.store, HELD).await?.unwrap_or_default(),
+            applied: store::meta(&self.store, APPLIED).await?.unwrap_or_default(),
+        };
+        Ok(())
+    }
+
+    /// The person changed message `id`.
+    pub(super) async fn request(&mut self, id: MessageId, req: Request) -> Result<(), EngineError> {
+        let Some(m) = self.store.get(id).await? else {
+            return Ok(());
+        };
+        let now = self.out.now();
+        let change = match req {
+            Request::DeleteForMe => return self.forget(m).await,
+            Request::Edit(text) if amend::can_edit(&m, now) => {
+                let text = text.trim().to_owned();
+                Change::Edit(text)
+            }
+            Request::DeleteForEveryone if amend::can_delete(&m, now) => Change::Delete,
+            Request::React(emoji) if amend::can_react(&m) => Change::React(emoji),
+            Request::Edit(_) | Request::DeleteForEveryone | Request::React(_) => {
+                self.warn(format!("message {id} cannot take this change now"));
+                return Ok(());
+            }
+        };
+        let content = match &change {
+            Change::Edit(text) => Content::Edit {
+                target: id,
+                text: text.clone(),
+            },
+            Change::Delete => Content::Delete { target: id },
+            Change::React(emoji) => Content::React {
+                target: id,
+                emoji: emoji.clone(),
+            },
+        };
+        if let Err(err) = content.check() {
+            self.warn(format!("change to {id} refused: {err}"));
+            return Ok(());
+        }
+        let a = Amendment {
+            target: id,
+            chat: m.chat,
+            by: self.me,
+            at: now,
+            change,
+        };
+        if let Some(why) = self.apply_one(&a).await? {
+            // Judged by the server's time of the original: not sent either.
+            self.warn(format!("change to {id} refused: {why}"));
+            return Ok(());
+        }
+        let unsent = Unsent {
+            id: MessageId::new_v7(),
+            chat: m.chat,
+            content,
+        };
+        self.changes.outgoing.push(unsent.clone());
+        store::set_meta(&self.store, OUTGOING, &self.changes.outgoing).await?;
+        self.send_change(&unsent).await?;
+        Ok(())
+    }
+
+    /// Deletes a message from this device only.
+    async fn forget(&mut self, m: Message) -> Result<(), EngineError> {
+        let removed = self.store.remove(&[m.id]).await?;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        if self.view.open == Some(m.chat) && self.view.window.remove(m.id) {
+            self.changed.window = true;
+        }
+        if self
+            .view
+            .chats
+            .get(m.chat)
+            .and_then(|row| row.last.as_ref())
+            .is_some_and(|last| last.id == m.id)
+        {
+            // The preview was this message: the next one down takes its place.
+            self.view.chats = ChatList::new(self.store.summaries().await?);
+            self.changed.chats = true;
+        }
+        Ok(())
+    }
+
+    async fn send_change(&mut self, unsent: &Unsent) -> Result<bool, EngineError> {
+        match unsent.content.encode() {
+            Ok(plaintext) => {
+                self.send_encrypted(unsent.id, unsent.chat, &plaintext)
+                    .await
+            }
+            Err(err) => {
+                self.warn(format!("cannot encode change {}: {err}", unsent.id));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Sends every change not yet accepted, in order (after the outbox).
+    pub(super) async fn resend_changes(&mut self) -> Result<(), EngineError> {
+        for unsent in self.changes.outgoing.clone() {
+            if !self.send_change(&unsent).await? && !self.out.online() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The change `id` was sent again after a device mismatch; false when
+    /// `id` is no change of this device.
+    pub(super) async fn resend_change(&mut self, id: MessageId) -> Result<bool, EngineError> {
+        let Some(unsent) = self.changes.outgoing.iter().find(|u| u.id == id).cloned() else {
+            return Ok(false);
+        };
+        self.send_change(&unsent).await?;
+        Ok(true)
+    }
+
+    /// The server took (or refused for good) change `id`: it leaves the
+    /// list. False when `id` is no change of this device.
+    pub(super) async fn change_done(&mut self, id: MessageId) -> Result<bool, EngineError> {
+        let before = self.changes.outgoing.len();
+        self.changes.outgoing.retain(|u| u.id != id);
+        if self.changes.outgoing.len() == before {
+            return Ok(false);
+        }
+        store::set_meta(&self.store, OUTGOING, &self.changes.outgoing).await?;
+        Ok(true)
+    }
+
+    /// Changes that arrived (with their delivery ids): applied, or held.
+    /// Runs before the batch is acked.
+    pub(super) async fn arrived(
+        &mut self,
+        changes: Vec<(MessageId, Amendment)>,
+    ) -> Result<(), EngineError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let held_before = self.changes.held.len();
+        for (id, a) in changes {
+            self.changes.applied.push_back(id);
+            if let Some(why) = self.apply_one(&a).await? {
+                self.warn(format!(
+                    "change to {} from {} refused: {why}",
+                    a.target, a.by
+                ));
+            }
+        }
+        while self.changes.applied.len() > MAX_APPLIED {
+            self.changes.applied.pop_front();
+        }
+        store::set_meta(&self.store, APPLIED, &self.changes.applied).await?;
+        if self.changes.held.len() != held_before {
+            self.save_held().await?;
+        }
+        Ok(())
+    }
+
+    /// Messages just stored (or filled in): changes held for them apply now.
+    pub(super) async fn release_held(&mut self, arrived: &[MessageId]) -> Result<(), EngineError> {
+        if self.changes.held.is_empty() {
+            return Ok(());
+        }
+        let arrived: HashSet<MessageId> = arrived.iter().copied().collect();
+        let (due, keep): (Vec<Amendment>, Vec<Amendment>) = std::mem::take(&mut self.changes.held)
+            .into_iter()
+            .partition(|a| arrived.contains(&a.target));
+        self.changes.held = keep;
+        if due.is_empty() {
+            return Ok(());
+        }
+        for a in &due {
+            if let Some(why) = self.apply_one(a).await? {
+                self.warn(format!(
+                    "change to {} from {} refused: {why}",
+                    a.target, a.by
+                ));
+            }
+        }
+        self.save_held().await
+    }
+
+    async fn save_held(&mut self) -> Result<(), EngineError> {
+        let excess = self.changes.held.len().saturating_sub(MAX_HELD);
+        self.changes.held.drain(..excess);
+        store::set_meta(&self.store, HELD, &self.changes.held).await?;
+        Ok(())
+    }
+
+    /// Applies one change to its stored message and shows the result; holds
+    /// it when its message is not here yet (or is still a placeholder that
+    /// only a re-send can fill, for an edit or a reaction). Returns why it
+    /// was refused, if it was.
+    async fn apply_one(&mut self, a: &Amendment) -> Result<Option<Refused>, EngineError> {
+        let waiting = match self.store.get(a.target).await? {
+            None => true,
+            Some(m) => m.body == Body::Waiting && !matches!(a.change, Change::Delete),
+        };
+        if waiting {
+            self.changes.held.push(a.clone());
+            return Ok(None);
+        }
+        let refused = Cell::new(None::<Refused>);
+        let me = self.me;
+        let leave_outbox = matches!(a.change, Change::Delete);
+        let changed = self
+            .store
+            .update(&[a.target], leave_outbox, &|m| {
+                if let Err(why) = amend::apply(m, a, me) {
+                    refused.set(Some(why));
+                }
+            })
+            .await?;
+        self.show_changes(&changed);
+        Ok(refused.get())
+    }
+
+    /// Shows the chat around message `id` (a quote was clicked), reading
+    /// it from the store when it is not on screen.
+    pub(super) async fn jump(&mut self, id: MessageId) -> Result<(), EngineError> {
+        let Some(open) = self.view.open else {
+            return Ok(());
+        };
+        if !self.view.window.contains(id) {
+            let Some(m) = self.store.get(id).await? else {
+                self.out
+                    .emit(Effect::Warn(format!("message {id} is not on this device")));
+                return Ok(());
+            };
+            if m.chat != open {
+                return Ok(());
+            }
+            let half = PAGE / 2;
+            let (older, more_older) = self.store.older(open, Some(&m), half).await?;
+            let (newer, more_newer) = self.store.newer(open, &m, half).await?;
+            self.view.window = Window::around(older, more_older, m, newer, more_newer);
+        }
+        self.view.focus = Some((id, self.view.focus.map_or(1, |(_, n)| n + 1)));
+        self.changed.window = true;
+        Ok(())
+    }
+}
