@@ -16,6 +16,8 @@ pub enum Panel {
     Chats,
     Contacts,
     Settings,
+    Archived,
+    Starred,
 }
 
 /// The navigation state, provided through context. `Copy`.
@@ -62,6 +64,8 @@ impl Router {
             (None, Panel::Chats) => Place::Chats,
             (None, Panel::Contacts) => Place::Contacts,
             (None, Panel::Settings) => Place::Settings,
+            (None, Panel::Archived) => Place::Archived,
+            (None, Panel::Starred) => Place::Starred,
         }
     }
 
@@ -72,6 +76,8 @@ impl Router {
             Place::Chats => self.go(Panel::Chats),
             Place::Contacts => self.go(Panel::Contacts),
             Place::Settings => self.go(Panel::Settings),
+            Place::Archived => self.go(Panel::Archived),
+            Place::Starred => self.go(Panel::Starred),
         }
     }
 

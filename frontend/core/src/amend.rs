@@ -34,6 +34,10 @@ pub enum Change {
     Delete,
     /// A reaction, or with `None` the reaction taken back.
     React(Option<String>),
+    /// Pinned in the chat for this long, or with `None` unpinned. It does
+    /// not change the message: the chat's pins hold it
+    /// ([`crate::organize::ChatPrefs::pins`]).
+    Pin(Option<Millis>),
 }
 
 /// A change as it arrived: who made it, in which chat, when.
@@ -141,6 +145,14 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
                     Ok(true)
                 }
                 Body::SafetyChanged | Body::Call(_) => Err(Refused::WrongKind),
+            }
+        }
+        Change::Pin(_) => {
+            // Anyone in the chat may pin a message that can be read.
+            if matches!(m.body, Body::Text(_)) {
+                Ok(false)
+            } else {
+                Err(Refused::WrongKind)
             }
         }
         Change::React(emoji) => {
@@ -324,7 +336,7 @@ mod tests {
     fn a_deleted_message_keeps_nothing_and_takes_no_more_changes() {
         let c = chat();
         let mut m = text(&c, false, 1_000);
-        m.reply = Some(crate::content::Quote::new(id(), c.me, "quoted"));
+        m.reply = Some(crate::message::Quote::new(id(), c.me, "quoted"));
         let (target, chat) = (m.id, m.chat);
         let ch = |by, at, change| Amendment {
             target,

@@ -1,7 +1,7 @@
 //! Fan-out, outbox answers and incoming deliveries, as pure state transitions.
 
 use crate::amend::{Amendment, Change};
-use crate::content::{Content, ContentError, Post, Quote};
+use crate::content::{Content, ContentError, Post, Quote, Sync};
 use crate::message::{Body, Message, Status};
 use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
 use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
@@ -120,9 +120,14 @@ pub enum Incoming {
     },
     /// A message sent again: replaces its placeholder, if one is waiting.
     Resent(Message),
-    /// An edit, a deletion or a reaction: applied to its message if allowed
-    /// (see [`crate::amend::apply`]), or held until that message arrives.
+    /// An edit, a deletion, a reaction or a pin: applied to its message if
+    /// allowed (see [`crate::amend::apply`]), or held until that message
+    /// arrives.
     Amend(Amendment),
+    /// Another device of this account changed how the chats are kept.
+    Sync(Sync),
+    /// Nothing to store or show (someone else's sync message).
+    Ignored,
 }
 
 /// How far a sender's clock may run ahead of the server's.
@@ -285,6 +290,10 @@ impl Chat {
             Some(Ok(Content::Edit { target, text })) => amend(target, Change::Edit(text)),
             Some(Ok(Content::Delete { target })) => amend(target, Change::Delete),
             Some(Ok(Content::React { target, emoji })) => amend(target, Change::React(emoji)),
+            Some(Ok(Content::Pin { target, duration })) => amend(target, Change::Pin(duration)),
+            // Only this account's own devices organize its chats.
+            Some(Ok(Content::Sync(sync))) if outgoing => Incoming::Sync(sync),
+            Some(Ok(Content::Sync(_))) => Incoming::Ignored,
             Some(Ok(Content::Retry { ids })) => Incoming::Retry {
                 from: d.from,
                 device: d.from_device,

@@ -1,8 +1,10 @@
 //! The plaintext inside a payload. The server only sees the payload as
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
+pub use crate::message::{MAX_QUOTE_BYTES, Quote};
+use crate::organize::{ChatAction, PIN_DURATIONS};
 use parley_protocol::codec::{self, DecodeError, EncodeError};
-use parley_protocol::{MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, MessageId, Millis};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -14,10 +16,6 @@ pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 /// Most message ids in one [`Content::Retry`].
 pub const MAX_RETRY_IDS: usize = 64;
-
-/// Longest quoted text carried with a reply (the quote is a preview; the
-/// original, when this device holds it, is shown instead).
-pub const MAX_QUOTE_BYTES: usize = 512;
 
 /// Longest reaction (one emoji, with modifiers and joiners).
 pub const MAX_EMOJI_BYTES: usize = 32;
@@ -36,42 +34,6 @@ pub struct Post {
     pub reply: Option<Quote>,
     /// How many times it was forwarded before (0: written by its sender).
     pub forwarded: u8,
-}
-
-/// The message a reply answers, with a preview of it for devices that do
-/// not hold the original.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quote {
-    /// The original's id.
-    pub id: MessageId,
-    /// Who wrote the original.
-    pub author: UserId,
-    /// The start of its text (at most [`MAX_QUOTE_BYTES`]).
-    pub text: String,
-}
-
-impl Quote {
-    /// A quote of `text` by `author`, cut to [`MAX_QUOTE_BYTES`] at a
-    /// character boundary.
-    pub fn new(id: MessageId, author: UserId, text: &str) -> Self {
-        Self {
-            id,
-            author,
-            text: cut(text, MAX_QUOTE_BYTES).to_owned(),
-        }
-    }
-}
-
-/// `text` cut to at most `max` bytes at a character boundary.
-pub fn cut(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// What a message says.
@@ -131,6 +93,44 @@ pub enum Content {
         /// The message as first sent.
         post: Post,
     },
+    /// The sender pinned `target` in the chat for `duration` (one of
+    /// [`PIN_DURATIONS`]), or with `None` unpinned it. The receiving device
+    /// counts the time from when the server accepted the pin.
+    Pin {
+        /// The message pinned.
+        target: MessageId,
+        /// For how long.
+        duration: Option<Millis>,
+    },
+    /// Between this account's own devices only, never shown: keeps how the
+    /// person organizes their chats the same everywhere.
+    Sync(Sync),
+}
+
+/// A change to how the person keeps their chats, for their other devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sync {
+    /// Pinned, archived, marked unread, cleared or deleted a chat.
+    Chat {
+        /// Which chat.
+        chat: ConversationId,
+        /// What was done.
+        action: ChatAction,
+    },
+    /// Starred (or unstarred) a message.
+    Star {
+        /// Which message.
+        message: MessageId,
+        /// Starred or not.
+        starred: bool,
+    },
+    /// Deleted a message for themselves.
+    Forget {
+        /// Which message.
+        message: MessageId,
+    },
+    /// Whether archived chats stay archived when a message comes.
+    KeepArchived(bool),
 }
 
 /// A payload that is not valid content.
@@ -142,7 +142,8 @@ pub enum ContentError {
     /// Text over [`MAX_TEXT_BYTES`] (or a quote or a reaction over theirs).
     #[error("message too long")]
     TooLong,
-    /// An edit to nothing, or a reaction that is no emoji.
+    /// An edit to nothing, a reaction that is no emoji, a pin for a time
+    /// that is not offered.
     #[error("message empty")]
     Empty,
 }
@@ -165,7 +166,11 @@ impl Content {
         match self {
             Self::Text { text, .. } | Self::Resent { text, .. } => fits(text),
             Self::Retry { ids } if ids.len() > MAX_RETRY_IDS => Err(ContentError::TooLong),
-            Self::Retry { .. } | Self::Delete { .. } => Ok(()),
+            Self::Retry { .. } | Self::Delete { .. } | Self::Sync(_) => Ok(()),
+            Self::Pin {
+                duration: Some(d), ..
+            } if !PIN_DURATIONS.contains(d) => Err(ContentError::Empty),
+            Self::Pin { .. } => Ok(()),
             Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
             Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
             Self::Edit { text, .. } => fits(text),

@@ -6,7 +6,8 @@
 //!
 //! - [`content`]: what travels inside a payload (the server never reads it).
 //! - [`message`]: a message as stored and shown, with its tick.
-//! - [`amend`]: edits, deletion for everyone and reactions, and who may.
+//! - [`amend`]: edits, deletion for everyone, reactions and pins, and who may.
+//! - [`organize`]: pinned, archived and unread chats, pinned messages.
 //! - [`call`]: voice and video calls: signals and their state machine.
 //! - [`engine`]: the whole messaging flow: inputs in, effects out.
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
@@ -28,6 +29,7 @@ pub mod crypto;
 pub mod engine;
 pub mod message;
 pub mod names;
+pub mod organize;
 pub mod route;
 pub mod shortcuts;
 pub mod store;

@@ -1,7 +1,6 @@
 //! A message as the client stores and shows it.
 
 use crate::call::{CallLog, Outcome};
-pub use crate::content::Quote;
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
@@ -104,6 +103,36 @@ pub struct Message {
     pub edits: Vec<Revision>,
     /// One reaction per person, in the order they came.
     pub reactions: Vec<Reaction>,
+    /// Starred by this person (their devices only).
+    pub starred: bool,
+}
+
+/// Longest quoted text carried with a reply (the quote is a preview; the
+/// original, when this device holds it, is shown instead).
+pub const MAX_QUOTE_BYTES: usize = 512;
+
+/// The message a reply answers, with a preview of it for devices that do
+/// not hold the original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The original's id.
+    pub id: MessageId,
+    /// Who wrote the original.
+    pub author: UserId,
+    /// The start of its text (at most [`MAX_QUOTE_BYTES`]).
+    pub text: String,
+}
+
+impl Quote {
+    /// A quote of `text` by `author`, cut to [`MAX_QUOTE_BYTES`] at a
+    /// character boundary.
+    pub fn new(id: MessageId, author: UserId, text: &str) -> Self {
+        Self {
+            id,
+            author,
+            text: crate::text::cut(text, MAX_QUOTE_BYTES).to_owned(),
+        }
+    }
 }
 
 /// Most earlier versions kept of an edited message.
@@ -165,6 +194,7 @@ impl Message {
             forwarded: 0,
             edits: Vec::new(),
             reactions: Vec::new(),
+            starred: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The app's URLs: which screen a path names, and the path of a screen.
 //!
 //! - `/`: the chat list;
-//! - `/contacts`, `/settings`: those panels;
+//! - `/contacts`, `/settings`, `/archived`, `/starred`: those panels;
 //! - `/chat/<user id>`: the chat with a person; `/group/<group id>`: a group.
 //!
 //! Anything else is the chat list, so an old or mistyped link still opens
@@ -18,6 +18,10 @@ pub enum Place {
     Contacts,
     /// The settings panel.
     Settings,
+    /// The archived chats.
+    Archived,
+    /// The starred messages.
+    Starred,
     /// One chat, open.
     Chat(ConversationId),
 }
@@ -29,6 +33,8 @@ impl Place {
             Self::Chats => "/".to_owned(),
             Self::Contacts => "/contacts".to_owned(),
             Self::Settings => "/settings".to_owned(),
+            Self::Archived => "/archived".to_owned(),
+            Self::Starred => "/starred".to_owned(),
             Self::Chat(ConversationId::Direct(user)) => format!("/chat/{user}"),
             Self::Chat(ConversationId::Group(group)) => format!("/group/{group}"),
         }
@@ -41,6 +47,8 @@ impl Place {
         match (parts.next(), parts.next(), parts.next()) {
             (Some("contacts"), None, None) => Self::Contacts,
             (Some("settings"), None, None) => Self::Settings,
+            (Some("archived"), None, None) => Self::Archived,
+            (Some("starred"), None, None) => Self::Starred,
             (Some("chat"), Some(id), None) => id
                 .parse::<UserId>()
                 .map_or(Self::Chats, |u| Self::Chat(ConversationId::Direct(u))),
@@ -62,6 +70,8 @@ mod tests {
             Place::Chats,
             Place::Contacts,
             Place::Settings,
+            Place::Archived,
+            Place::Starred,
             Place::Chat(ConversationId::Direct(UserId::new_v7())),
             Place::Chat(ConversationId::Group(GroupId::new_v7())),
         ];

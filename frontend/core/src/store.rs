@@ -14,7 +14,7 @@ pub mod suite;
 pub use crate::crypto::{CryptoChanges, StoredCrypto};
 use crate::message::Message;
 use crate::summary::ChatSummary;
-use parley_protocol::{ConversationId, MessageId};
+use parley_protocol::{ConversationId, MessageId, Millis};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -66,6 +66,10 @@ pub trait Store {
     /// Deletes the messages of `ids` (and takes them out of the outbox);
     /// returns those that were stored.
     async fn remove(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError>;
+
+    /// Deletes every message of `chat` written up to `up_to` (by
+    /// `composed_at`), outbox entries too; returns how many went.
+    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32, StoreError>;
 
     /// The outbox's messages, in the order they were composed.
     async fn outbox(&self) -> Result<Vec<Message>, StoreError>;

@@ -72,6 +72,12 @@ impl ChatList {
         self.rows.sort_by_key(|r| std::cmp::Reverse(r.activity()));
     }
 
+    /// Gives `chat` a row (empty) if it has none.
+    pub fn keep(&mut self, chat: ConversationId) {
+        self.row(chat);
+        self.resort();
+    }
+
     /// A message that was just stored for the first time.
     pub fn added(&mut self, msg: &Message) {
         let row = self.row(msg.chat);

@@ -14,6 +14,7 @@ use parley_client::engine::{
     Effect, Engine, Immediate, Input, Outgoing, Outside, Request, Unreachable, View, immediate,
 };
 use parley_client::message::{Body, Message, Quote, Status};
+use parley_client::organize::{ChatAction, PIN_DURATIONS};
 use parley_client::store::memory::MemoryStore;
 use parley_client::store::{Store, StoredCrypto, suite};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCard};
@@ -1784,5 +1785,272 @@ fn a_quote_jumps_to_its_original_even_when_far_off_screen() {
         w.devices[bob].view().focus.unwrap().1,
         first,
         "a second click jumps again"
+    );
+}
+
+fn organize(d: &mut Device, chat: ConversationId, action: ChatAction) {
+    d.run(Input::Organize { chat, action });
+}
+
+#[test]
+fn chats_pinned_archived_and_marked_unread_are_the_same_on_every_device() {
+    let mut w = World::new();
+    let phone = w.sign_in(None);
+    let ann_id = w.user(phone);
+    let laptop = w.sign_in(Some(ann_id));
+    let friends: Vec<usize> = (0..5).map(|_| w.sign_in(None)).collect();
+    let chats: Vec<ConversationId> = friends.iter().map(|f| direct(w.user(*f))).collect();
+    for &f in &friends {
+        w.devices[f].send(ann_id, "hi ann");
+    }
+    w.settle();
+    for chat in &chats[..3] {
+        organize(&mut w.devices[phone], *chat, ChatAction::Pin(true));
+    }
+    organize(&mut w.devices[phone], chats[3], ChatAction::Pin(true));
+    let notices = w.devices[phone].take(|e| match e {
+        Effect::Notice(n) => Some(n.clone()),
+        _ => None,
+    });
+    assert_eq!(notices, ["You can pin up to 3 chats"]);
+    organize(&mut w.devices[phone], chats[4], ChatAction::Archive(true));
+    organize(
+        &mut w.devices[phone],
+        chats[3],
+        ChatAction::MarkUnread(true),
+    );
+    w.settle();
+    for d in [phone, laptop] {
+        let view = w.devices[d].view();
+        let arranged = view.prefs.arrange(&view.chats);
+        let order: Vec<ConversationId> = arranged.rows.iter().map(|r| r.chat).collect();
+        assert_eq!(
+            order[..3],
+            [chats[2], chats[1], chats[0]],
+            "device {d}: pins lead"
+        );
+        assert_eq!(
+            arranged.archived.iter().map(|r| r.chat).collect::<Vec<_>>(),
+            [chats[4]],
+            "device {d}"
+        );
+        assert!(view.prefs.get(chats[3]).marked_unread, "device {d}");
+    }
+    // Opening the chat reads it, and clears the mark everywhere it is opened.
+    w.devices[laptop].run(Input::Open(Some(chats[3])));
+    assert!(!w.devices[laptop].view().prefs.get(chats[3]).marked_unread);
+
+    // A new message brings an archived chat back; unless chats are kept archived.
+    let from = friends[4];
+    w.devices[from].send(ann_id, "are you there?");
+    w.settle();
+    assert!(!w.devices[phone].view().prefs.get(chats[4]).archived);
+    w.devices[phone].run(Input::KeepArchived(true));
+    organize(&mut w.devices[phone], chats[4], ChatAction::Archive(true));
+    w.settle();
+    w.devices[from].send(ann_id, "hello??");
+    w.settle();
+    for d in [phone, laptop] {
+        assert!(
+            w.devices[d].view().prefs.get(chats[4]).archived,
+            "device {d}"
+        );
+    }
+
+    // All of it survives a reload.
+    let dev = w.devices.remove(laptop);
+    let (id, store) = (dev.id, dev.engine.into_store());
+    let laptop = w.sign_in_with(Some(ann_id), store, Some(id));
+    let view = w.devices[laptop].view();
+    assert!(view.prefs.get(chats[0]).pinned_at.is_some());
+    assert!(view.prefs.keep_archived);
+}
+
+#[test]
+fn clearing_and_deleting_a_chat_reach_the_other_devices_of_the_account() {
+    let mut w = World::new();
+    let phone = w.sign_in(None);
+    let ann_id = w.user(phone);
+    let laptop = w.sign_in(Some(ann_id));
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    let carol = w.sign_in(None);
+    let carol_id = w.user(carol);
+    w.devices[bob].send(ann_id, "one");
+    w.devices[carol].send(ann_id, "two");
+    w.settle();
+    organize(&mut w.devices[phone], direct(bob_id), ChatAction::Clear);
+    organize(&mut w.devices[phone], direct(carol_id), ChatAction::Delete);
+    w.settle();
+    for d in [phone, laptop] {
+        assert!(w.devices[d].chat(direct(bob_id)).is_empty(), "device {d}");
+        assert!(w.devices[d].chat(direct(carol_id)).is_empty(), "device {d}");
+        let rows = w.devices[d].view().chats.rows();
+        let row = rows.iter().find(|r| r.chat == direct(bob_id));
+        assert!(
+            row.is_some_and(|r| r.last.is_none()),
+            "device {d}: a cleared chat stays, empty"
+        );
+        assert!(
+            rows.iter().all(|r| r.chat != direct(carol_id)),
+            "device {d}: deleted"
+        );
+    }
+    // After a reload the cleared chat is still listed; the deleted one not.
+    let dev = w.devices.remove(laptop);
+    let (id, store) = (dev.id, dev.engine.into_store());
+    let laptop = w.sign_in_with(Some(ann_id), store, Some(id));
+    let rows = w.devices[laptop].view().chats.rows();
+    assert!(
+        rows.iter()
+            .any(|r| r.chat == direct(bob_id) && r.last.is_none())
+    );
+    assert!(rows.iter().all(|r| r.chat != direct(carol_id)));
+    let bob = w.devices.iter().position(|d| d.user == bob_id).unwrap();
+    // Bob still has everything; his next message starts afresh.
+    assert_eq!(texts(&w.devices[bob].chat(direct(ann_id))), ["one"]);
+    w.devices[bob].send(ann_id, "three");
+    w.settle();
+    assert_eq!(texts(&w.devices[laptop].chat(direct(bob_id))), ["three"]);
+}
+
+#[test]
+fn stars_reach_the_other_devices_and_fill_the_starred_list() {
+    let mut w = World::new();
+    let phone = w.sign_in(None);
+    let ann_id = w.user(phone);
+    let laptop = w.sign_in(Some(ann_id));
+    let bob = w.sign_in(None);
+    let first = w.devices[bob].send(ann_id, "keep this");
+    let second = w.devices[bob].send(ann_id, "and this");
+    w.settle();
+    change(&mut w.devices[phone], first, Request::Star(true));
+    change(&mut w.devices[phone], second, Request::Star(true));
+    w.settle();
+    w.devices[laptop].run(Input::ShowStarred(true));
+    let listed: Vec<MessageId> = w.devices[laptop]
+        .view()
+        .starred
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(listed, [second, first], "newest star first");
+    change(&mut w.devices[phone], first, Request::Star(false));
+    w.settle();
+    let listed: Vec<MessageId> = w.devices[laptop]
+        .view()
+        .starred
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(listed, [second]);
+    // Deleting a message for me takes it off the list, on every device.
+    change(&mut w.devices[phone], second, Request::DeleteForMe);
+    w.settle();
+    assert!(w.devices[laptop].view().starred.is_empty());
+    assert!(
+        w.devices[laptop]
+            .chat(direct(w.user(bob)))
+            .iter()
+            .all(|m| m.id != second)
+    );
+}
+
+#[test]
+fn pins_are_shared_by_the_chat_three_at_most_for_the_chosen_time() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let ids: Vec<MessageId> = (0..4)
+        .map(|i| w.devices[ann].send(bob_id, &format!("m{i}")))
+        .collect();
+    w.settle();
+    for id in &ids {
+        change(
+            &mut w.devices[bob],
+            *id,
+            Request::Pin(Some(PIN_DURATIONS[1])),
+        );
+    }
+    w.settle();
+    for (d, chat) in [(ann, direct(bob_id)), (bob, direct(ann_id))] {
+        let prefs = w.devices[d].view().prefs.get(chat);
+        let pinned: Vec<MessageId> = prefs.pins.iter().map(|p| p.message).collect();
+        assert_eq!(pinned, ids[1..], "device {d}: the oldest pin gave way");
+        assert!(
+            prefs
+                .pins
+                .iter()
+                .all(|p| p.until - p.at == PIN_DURATIONS[1])
+        );
+    }
+    change(&mut w.devices[ann], ids[2], Request::Pin(None));
+    w.settle();
+    assert_eq!(
+        w.devices[bob].view().prefs.get(direct(ann_id)).pins.len(),
+        2
+    );
+    // A pin for a time that is not offered is refused before it leaves.
+    change(&mut w.devices[ann], ids[0], Request::Pin(Some(5)));
+    w.settle();
+    assert_eq!(
+        w.devices[bob].view().prefs.get(direct(ann_id)).pins.len(),
+        2
+    );
+}
+
+#[test]
+fn forwarding_makes_a_new_message_in_each_chat_one_hop_further() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let ann_id = w.user(ann);
+    let bob = w.sign_in(None);
+    let carol = w.sign_in(None);
+    let dan = w.sign_in(None);
+    let (bob_id, carol_id, dan_id) = (w.user(bob), w.user(carol), w.user(dan));
+    let id = w.devices[bob].send(ann_id, "pass it on");
+    w.settle();
+    w.devices[ann].run(Input::Forward {
+        id,
+        to: vec![direct(carol_id), direct(dan_id), direct(carol_id)],
+    });
+    w.settle();
+    for d in [carol, dan] {
+        let got = w.devices[d].chat(direct(ann_id));
+        assert_eq!(texts(&got), ["pass it on"], "device {d}: once");
+        assert_eq!(got[0].forwarded, 1);
+        assert_ne!(got[0].id, id, "a new message");
+    }
+    assert_eq!(
+        w.devices[bob].chat(direct(ann_id)).len(),
+        1,
+        "Bob is not told"
+    );
+    let _ = bob_id;
+}
+
+#[test]
+fn a_reaction_from_the_other_side_shows_in_the_chat_list() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let id = w.devices[ann].send(bob_id, "*big* news");
+    w.settle();
+    change(&mut w.devices[bob], id, Request::React(Some("🎉".into())));
+    w.settle();
+    let last = w.devices[ann]
+        .view()
+        .prefs
+        .get(direct(bob_id))
+        .last_reaction
+        .unwrap();
+    assert_eq!(
+        (last.by, last.emoji.as_str(), last.text.as_str()),
+        (bob_id, "🎉", "big news")
+    );
+    assert!(
+        w.devices[bob]
+            .view()
+            .prefs
+            .get(direct(ann_id))
+            .last_reaction
+            .is_none(),
+        "not one's own"
     );
 }

@@ -152,6 +152,9 @@ impl Outside for Browser {
                 ));
             }
             Effect::Warn(text) => leptos::logging::warn!("messaging: {text}"),
+            Effect::Notice(text) => {
+                self.app.messaging.notice.try_set(Some(text));
+            }
         }
     }
 
@@ -509,6 +512,12 @@ impl Runner {
         }
         if changed.drafts {
             ui.drafts.try_set(view.drafts.clone());
+        }
+        if changed.prefs {
+            ui.prefs.try_set(view.prefs.clone());
+        }
+        if changed.starred {
+            ui.starred.try_set(view.starred.clone());
         }
     }
 }

@@ -18,6 +18,7 @@ use parley_client::call::CallLog;
 use parley_client::content::ContentError;
 use parley_client::engine::{Input, Request};
 use parley_client::message::Quote;
+use parley_client::organize::ChatAction;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
@@ -94,6 +95,26 @@ impl Messenger {
     /// Brings message `id` into view (a quote was clicked).
     pub fn jump(&self, id: MessageId) {
         self.push(Input::Jump(id));
+    }
+
+    /// Pins, archives, marks unread, clears or deletes a chat.
+    pub fn organize(&self, chat: ConversationId, action: ChatAction) {
+        self.push(Input::Organize { chat, action });
+    }
+
+    /// Whether archived chats stay archived when a message comes.
+    pub fn keep_archived(&self, keep: bool) {
+        self.push(Input::KeepArchived(keep));
+    }
+
+    /// Forwards message `id` to these chats.
+    pub fn forward(&self, id: MessageId, to: Vec<ConversationId>) {
+        self.push(Input::Forward { id, to });
+    }
+
+    /// The starred list opened (read it) or closed.
+    pub fn show_starred(&self, shown: bool) {
+        self.push(Input::ShowStarred(shown));
     }
 
     /// Opens (or with `None` closes) the chat with `peer`.

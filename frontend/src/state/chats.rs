@@ -4,6 +4,7 @@
 use crate::state::AppState;
 use leptos::prelude::*;
 use parley_client::message::Message;
+use parley_client::organize::Prefs;
 use parley_client::summary::ChatList;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
@@ -59,6 +60,15 @@ pub struct Messaging {
     /// A message to bring into view and highlight, with a count that
     /// changes on every jump.
     pub focus: RwSignal<Option<(MessageId, u32)>>,
+    /// Pinned, archived and unread chats, pinned messages.
+    pub prefs: RwSignal<Prefs>,
+    /// The starred messages while their list is shown.
+    pub starred: RwSignal<Vec<Message>>,
+    /// Something messaging has to tell the person (shown as a toast).
+    pub notice: RwSignal<Option<String>>,
+    /// A message to show once its chat has opened (chosen from the
+    /// starred list).
+    pub pending_jump: RwSignal<Option<(ConversationId, MessageId)>>,
 }
 
 impl Messaging {
@@ -81,6 +91,10 @@ impl Messaging {
             drafts: RwSignal::new(HashMap::new()),
             replying: RwSignal::new(None),
             focus: RwSignal::new(None),
+            prefs: RwSignal::new(Prefs::default()),
+            starred: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+            pending_jump: RwSignal::new(None),
         }
     }
 
@@ -98,6 +112,10 @@ impl Messaging {
         self.drafts.set(HashMap::new());
         self.replying.set(None);
         self.focus.set(None);
+        self.prefs.set(Prefs::default());
+        self.starred.set(Vec::new());
+        self.notice.set(None);
+        self.pending_jump.set(None);
         self.cards.set(HashMap::new());
         self.paging.set(false);
         self.verified.set(HashSet::new());

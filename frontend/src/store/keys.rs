@@ -43,6 +43,14 @@ pub fn position(chat: ConversationId, at: Millis, id: MessageId) -> JsValue {
     Array::of3(&JsValue::from_str(&chat_key(chat)), &at, &id_key(id)).into()
 }
 
+/// A bound in the `chat` index just past every entry of `chat` written up
+/// to `at` (exclusive: `[chat, at + 1]` sorts before `[chat, at + 1, id]`).
+pub fn written_by(chat: ConversationId, at: Millis) -> JsValue {
+    #[allow(clippy::cast_precision_loss)]
+    let next = JsValue::from_f64(at.saturating_add(1) as f64);
+    Array::of2(&JsValue::from_str(&chat_key(chat)), &next).into()
+}
+
 /// The entries of one chat in a `[chat, …]` index, optionally strictly
 /// after `lower` and/or strictly before `upper`.
 pub fn chat_range(

@@ -38,11 +38,11 @@ mod keys;
 mod record;
 pub mod vault;
 
-use keys::{chat_range, id_key, parse_chat_key, position};
+use keys::{chat_range, id_key, parse_chat_key, position, written_by};
 use parley_client::message::Message;
 use parley_client::store::{CryptoChanges, StoreError, StoredCrypto};
 use parley_client::summary::ChatSummary;
-use parley_protocol::{ConversationId, MessageId};
+use parley_protocol::{ConversationId, MessageId, Millis};
 use record::Record;
 use rexie::{Direction, Index, KeyRange, ObjectStore, Rexie, TransactionMode};
 use std::cell::Cell;
@@ -292,6 +292,27 @@ impl parley_client::store::Store for Store {
         }
         tx.done().await.map_err(backend)?;
         Ok(removed)
+    }
+
+    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32> {
+        let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadWrite)?;
+        let store = tx.store(MESSAGES).map_err(backend)?;
+        let outbox = tx.store(OUTBOX).map_err(backend)?;
+        let keys = store
+            .index("chat")
+            .map_err(backend)?
+            .get_all_keys(
+                Some(chat_range(chat, None, Some(&written_by(chat, up_to)))?),
+                None,
+            )
+            .await
+            .map_err(backend)?;
+        for key in &keys {
+            outbox.delete(key.clone()).await.map_err(backend)?;
+            store.delete(key.clone()).await.map_err(backend)?;
+        }
+        tx.done().await.map_err(backend)?;
+        Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX))
     }
 
     async fn outbox(&self) -> Result<Vec<Message>> {

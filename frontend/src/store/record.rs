@@ -53,6 +53,8 @@ pub struct Record {
     edits: Vec<Revision>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     reactions: Vec<Reaction>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    starred: bool,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
@@ -86,12 +88,17 @@ impl From<&Message> for Record {
             forwarded: m.forwarded,
             edits: m.edits.clone(),
             reactions: m.reactions.clone(),
+            starred: m.starred,
         }
     }
 }
 
 fn is_zero(n: &u8) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl TryFrom<Record> for Message {
@@ -126,6 +133,7 @@ impl TryFrom<Record> for Message {
             forwarded: r.forwarded,
             edits: r.edits,
             reactions: r.reactions,
+            starred: r.starred,
         })
     }
 }

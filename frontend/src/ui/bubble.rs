@@ -6,7 +6,7 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::format;
-use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconVideo};
+use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconStar, IconVideo};
 use crate::ui::message_menu::{Menu, MenuButton, MessageMenu, on_context_menu};
 use crate::ui::quote::QuoteBlock;
 use crate::ui::reactions::Reactions;
@@ -195,6 +195,14 @@ fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView 
         }
     });
     let reactions = (!m.reactions.is_empty()).then(|| view! { <Reactions m=m.clone() /> });
+    let star = m.starred.then(|| {
+        view! {
+            <span class="starred-mark" data-testid="starred-mark" title="Starred">
+                <IconStar />
+                <span class="sr-only">"Starred"</span>
+            </span>
+        }
+    });
     let button =
         (look.menu && use_context::<MessageMenu>().is_some()).then(|| view! { <MenuButton id /> });
     let menu_ctx = use_context::<MessageMenu>().filter(|_| look.menu);
@@ -234,6 +242,7 @@ fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView 
                 {button}
                 {content}
                 <span class="message-meta">
+                    {star}
                     {edited}
                     <time>{format::clock(m.composed_at)}</time>
                     {tick}

@@ -10,13 +10,15 @@ use crate::ui::composer::Composer;
 use crate::ui::contact_info::{BlockedNote, ContactInfo, StrangerBar};
 use crate::ui::edit_message::EditDialog;
 use crate::ui::format;
+use crate::ui::forward::ForwardDialog;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
 use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
+use crate::ui::pins::{PinDialog, PinnedBar};
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
-use parley_protocol::UserId;
+use parley_protocol::{ConversationId, UserId};
 
 /// `conversation`: header with the contact (`conversation-title`) and their
 /// presence or typing indicator, the messages, and the composer.
@@ -135,6 +137,7 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
             <Show when=move || !app.is_contact(id) && !blocked.get()>
                 <StrangerBar peer=id name />
             </Show>
+            <PinnedBar chat=ConversationId::Direct(id) />
             <MessageList stick />
             <Show when=move || ui.held.with(|h| h.contains(&id))>
                 <p class="held-note" role="status" data-testid="recipient-full">
@@ -161,6 +164,16 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 menu.editing
                     .get()
                     .map(|m| view! { <EditDialog m on_close=move || menu.editing.set(None) /> })
+            }}
+            {move || {
+                menu.forwarding
+                    .get()
+                    .map(|m| view! { <ForwardDialog m on_close=move || menu.forwarding.set(None) /> })
+            }}
+            {move || {
+                menu.pinning
+                    .get()
+                    .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
             }}
         </section>
     }

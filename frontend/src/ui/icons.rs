@@ -279,3 +279,53 @@ pub fn IconBan() -> impl IntoView {
         </svg>
     }
 }
+
+/// Star: starred messages.
+#[component]
+pub fn IconStar() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 17.3 18.2 21l-1.6-7L22 9.2l-7.2-.6L12 2 9.2 8.6 2 9.2 7.4 14l-1.6 7z" />
+        </svg>
+    }
+}
+
+/// Pushpin: pinned.
+#[component]
+pub fn IconPin() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M16 9V4h1V2H7v2h1v5c0 1.7-1.3 3-3 3v2h6v7l1 1 1-1v-7h6v-2c-1.7 0-3-1.3-3-3z" />
+        </svg>
+    }
+}
+
+/// Box with an arrow: archive.
+#[component]
+pub fn IconArchive() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M20.5 5.2 19.1 3.5A1.5 1.5 0 0 0 18 3H6c-.5 0-.9.2-1.2.5L3.5 5.2C3.2 5.6 3 6 3 6.5V19a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V6.5c0-.5-.2-.9-.5-1.3zM12 17.5 6.5 12H10v-2h4v2h3.5zM5.1 5l.8-1h12l.9 1z" />
+        </svg>
+    }
+}
+
+/// Arrow right: forward.
+#[component]
+pub fn IconForward() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M14 9V5l7 7-7 7v-4.1c-5 0-8.5 1.6-11 5.1 1-5 4-10 11-11z" />
+        </svg>
+    }
+}
+
+/// Envelope with a dot: mark unread.
+#[component]
+pub fn IconUnread() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M18 8a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM20 10.2V18H4V8.5l8 5 4.5-2.8A5 5 0 0 1 13.1 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-8.5a5 5 0 0 1-2 .7z" />
+        </svg>
+    }
+}

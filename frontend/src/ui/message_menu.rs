@@ -12,16 +12,16 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::confirm::Ask;
 use crate::ui::format;
-use crate::ui::icons::{IconChevronDown, IconCopy, IconDelete, IconEdit, IconReply};
+use crate::ui::icons::{
+    IconChevronDown, IconCopy, IconDelete, IconEdit, IconForward, IconPin, IconReply, IconStar,
+};
 use crate::ui::toast::Toasts;
-use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::amend::{self, QUICK_REACTIONS};
 use parley_client::engine::Request;
 use parley_client::message::Message;
 use parley_protocol::MessageId;
 use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
 
 /// Which message's menu is open, and which message is being edited
 /// (context of the message list).
@@ -31,6 +31,10 @@ pub struct MessageMenu {
     pub open: RwSignal<Option<MessageId>>,
     /// The message in the edit dialog.
     pub editing: RwSignal<Option<Message>>,
+    /// The message in the forward dialog.
+    pub forwarding: RwSignal<Option<Message>>,
+    /// The message in the "pin for how long" dialog.
+    pub pinning: RwSignal<Option<Message>>,
     /// The chevron focus went back to last: a bubble redrawn by what the
     /// menu did (a reaction) takes focus again if it was lost with it.
     return_to: StoredValue<Option<MessageId>>,
@@ -42,6 +46,8 @@ impl MessageMenu {
         Self {
             open: RwSignal::new(None),
             editing: RwSignal::new(None),
+            forwarding: RwSignal::new(None),
+            pinning: RwSignal::new(None),
             return_to: StoredValue::new(None),
         }
     }
@@ -147,54 +153,8 @@ pub fn Menu(m: Message) -> impl IntoView {
     let can_delete = amend::can_delete(&m, now);
 
     // Opens upwards unless that would run off the top of the list.
-    Effect::new(move |_| {
-        let Some(el) = node.get() else { return };
-        let row = el.parent_element();
-        let list = el.closest(".messages").ok().flatten();
-        if let (Some(row), Some(list)) = (row, list) {
-            let room = row.get_bounding_client_rect().top() - list.get_bounding_client_rect().top();
-            if room < f64::from(el.offset_height()) + 8.0 {
-                let _ = el.class_list().add_1("below");
-            }
-        }
-        if let Some(first) = items(&el).first() {
-            let _ = first.focus();
-        }
-    });
-
-    let on_key = move |ev: KeyboardEvent| {
-        let Some(el) = node.get_untracked() else {
-            return;
-        };
-        let items = items(&el);
-        let at = items
-            .iter()
-            .position(|i| document().active_element().as_ref() == Some(i.unchecked_ref()));
-        let last = items.len().saturating_sub(1);
-        let to = match ev.key().as_str() {
-            "ArrowDown" | "ArrowRight" => Some(at.map_or(0, |a| if a >= last { 0 } else { a + 1 })),
-            "ArrowUp" | "ArrowLeft" => Some(at.map_or(last, |a| if a == 0 { last } else { a - 1 })),
-            "Home" => Some(0),
-            "End" => Some(last),
-            "Escape" => {
-                ev.prevent_default();
-                ev.stop_propagation();
-                menu.close(id);
-                None
-            }
-            "Tab" => {
-                menu.open.set(None);
-                None
-            }
-            _ => None,
-        };
-        if let Some(to) = to
-            && let Some(item) = items.get(to)
-        {
-            ev.prevent_default();
-            let _ = item.focus();
-        }
-    };
+    crate::ui::menu::place_and_focus(node, ".messages");
+    let on_key = crate::ui::menu::keys(node, move || menu.close(id), move || menu.open.set(None));
 
     let react = move |emoji: &'static str| {
         let again = mine.with_value(|m| m.as_deref() == Some(emoji));
@@ -220,6 +180,34 @@ pub fn Menu(m: Message) -> impl IntoView {
             }
             menu.close(id);
         }
+    };
+    let forward = {
+        let m = m.clone();
+        move |_| {
+            menu.open.set(None);
+            menu.forwarding.set(Some(m.clone()));
+        }
+    };
+    let pinned = app
+        .messaging
+        .prefs
+        .with_untracked(|p| p.get(m.chat).active_pins(now).any(|pin| pin.message == id));
+    let pin = {
+        let m = m.clone();
+        move |_| {
+            if pinned {
+                session.messaging(|s| s.change(id, Request::Pin(None)));
+                menu.close(id);
+            } else {
+                menu.open.set(None);
+                menu.pinning.set(Some(m.clone()));
+            }
+        }
+    };
+    let starred = m.starred;
+    let star = move |_| {
+        session.messaging(|s| s.change(id, Request::Star(!starred)));
+        menu.close(id);
     };
     let edit = {
         let m = m.clone();
@@ -294,6 +282,18 @@ pub fn Menu(m: Message) -> impl IntoView {
                     <IconCopy />
                     "Copy"
                 </button>
+                <button type="button" role="menuitem" tabindex="-1" data-testid="menu-forward" on:click=forward.clone()>
+                    <IconForward />
+                    "Forward"
+                </button>
+                <button type="button" role="menuitem" tabindex="-1" data-testid="menu-pin" on:click=pin.clone()>
+                    <IconPin />
+                    {if pinned { "Unpin" } else { "Pin" }}
+                </button>
+                <button type="button" role="menuitem" tabindex="-1" data-testid="menu-star" on:click=star>
+                    <IconStar />
+                    {if starred { "Unstar" } else { "Star" }}
+                </button>
             </Show>
             <Show when=move || can_edit>
                 <button type="button" role="menuitem" tabindex="-1" data-testid="menu-edit" on:click=edit.clone()>
@@ -320,15 +320,4 @@ pub fn Menu(m: Message) -> impl IntoView {
             </Show>
         </div>
     }
-}
-
-/// The menu's items, in order.
-fn items(menu: &web_sys::Element) -> Vec<HtmlElement> {
-    let Ok(nodes) = menu.query_selector_all("[role^=menuitem]") else {
-        return Vec::new();
-    };
-    (0..nodes.length())
-        .filter_map(|i| nodes.item(i))
-        .filter_map(|n| n.dyn_into::<HtmlElement>().ok())
-        .collect()
 }

@@ -18,6 +18,7 @@ use crate::ui::format;
 use leptos::html::Div;
 use leptos::prelude::*;
 use parley_client::message::{Body, Message};
+use parley_protocol::ConversationId;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
@@ -61,11 +62,12 @@ impl Row {
                     .map(|r| format!("{}{}", r.by, r.emoji))
                     .collect();
                 format!(
-                    "m{}{:?}{}{kind}{:?}{reactions}",
+                    "m{}{:?}{}{kind}{:?}{}{reactions}",
                     m.id,
                     m.status,
                     m.failed,
-                    m.edited_at()
+                    m.edited_at(),
+                    m.starred
                 )
             }
         }
@@ -108,6 +110,16 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
         })
     });
     let empty = move || ui.loaded.get() && ui.window.with(|w| w.is_empty());
+    // A message chosen elsewhere (the starred list): shown once the chat is read.
+    Effect::new(move |_| {
+        if ui.loaded.get()
+            && let Some((chat, id)) = ui.pending_jump.get()
+            && ui.open.get().map(ConversationId::Direct) == Some(chat)
+        {
+            ui.pending_jump.set(None);
+            session.messaging(|m| m.jump(id));
+        }
+    });
 
     // Remembers where the person is, and asks for pages near either edge.
     let on_scroll = move || {

@@ -162,7 +162,7 @@ fn SettingRow(name: &'static str, hint: &'static str, children: Children) -> imp
 
 /// A setting turned on or off with a switch (`test_id`).
 #[component]
-fn SettingSwitch(
+pub fn SettingSwitch(
     name: &'static str,
     hint: &'static str,
     test_id: &'static str,

@@ -12,7 +12,7 @@ use crate::ui::format;
 use crate::ui::icons::IconDevice;
 use crate::ui::panel::PanelHeader;
 use crate::ui::photo::PhotoPicker;
-use crate::ui::privacy::PrivacyCard;
+use crate::ui::privacy::{PrivacyCard, SettingSwitch};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -28,10 +28,33 @@ pub fn SettingsPanel() -> impl IntoView {
             <div class="panel-body">
                 <ProfileCard />
                 <PrivacyCard />
+                <ChatsCard />
                 <BlockedCard />
                 <DevicesCard />
                 <SignOutCard />
             </div>
+        </section>
+    }
+}
+
+/// How chats are kept: whether archived chats stay archived.
+#[component]
+fn ChatsCard() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
+    let keep = Signal::derive(move || app.messaging.prefs.with(|p| p.keep_archived));
+    view! {
+        <section class="card">
+            <h3 class="card-title">"Chats"</h3>
+            <SettingSwitch
+                name="Keep chats archived"
+                hint="Archived chats stay archived when a new message comes."
+                test_id="keep-archived-toggle"
+                on=keep
+                set=move |on| {
+                    session.messaging(|m| m.keep_archived(on));
+                }
+            />
         </section>
     }
 }

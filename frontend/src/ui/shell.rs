@@ -14,7 +14,8 @@ use crate::ui::conversation::{Conversation, ConversationEmpty};
 use crate::ui::focus;
 use crate::ui::keys::{self, HelpSheet, ShortcutSheet};
 use crate::ui::settings::SettingsPanel;
-use crate::ui::sidebar::{ChatList, SidebarHeader};
+use crate::ui::sidebar::{ArchivedList, ChatList, SidebarHeader};
+use crate::ui::starred::StarredList;
 use crate::ui::toast::{Toast, Toasts};
 use leptos::prelude::*;
 use parley_protocol::ConversationId;
@@ -56,6 +57,14 @@ pub fn MainScreen() -> impl IntoView {
     provide_context(ask);
     let toasts = Toasts::new();
     provide_context(toasts);
+    // What messaging has to say ("You can pin up to 3 chats") as a toast.
+    let notice = app.messaging.notice;
+    Effect::new(move |_| {
+        if let Some(text) = notice.get() {
+            toasts.say(text, None);
+            notice.set(None);
+        }
+    });
     keys::listen(help);
 
     view! {
@@ -79,6 +88,8 @@ pub fn MainScreen() -> impl IntoView {
                         Panel::Settings => {
                             view! { <SettingsPanel /> }.into_any()
                         }
+                        Panel::Archived => view! { <ArchivedList /> }.into_any(),
+                        Panel::Starred => view! { <StarredList /> }.into_any(),
                     }}
                 </div>
                 <div class="pane">
@@ -109,6 +120,9 @@ fn follow_with_focus(router: Router) {
                 (_, Panel::Settings) => focus::later("#settings-title"),
                 (Panel::Contacts, Panel::Chats) => focus::later("[data-testid=open-contacts]"),
                 (Panel::Settings, Panel::Chats) => focus::later("[data-testid=open-settings]"),
+                (_, Panel::Archived | Panel::Starred) => focus::later("#panel-title"),
+                (Panel::Archived, Panel::Chats) => focus::later("[data-testid=archived-toggle]"),
+                (Panel::Starred, Panel::Chats) => focus::later("[data-testid=open-starred]"),
                 (Panel::Chats, Panel::Chats) => {}
             }
         }

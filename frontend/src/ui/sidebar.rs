@@ -5,9 +5,11 @@ use crate::router::Panel;
 use crate::router::Router;
 use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
+use crate::ui::chat_menu::{ChatMenu, ChatMenuButton};
 use crate::ui::format;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconChats, IconContacts, IconSettings};
+use crate::ui::icons::{IconArchive, IconChats, IconContacts, IconPin, IconSettings, IconStar};
+use crate::ui::panel::PanelHeader;
 use crate::ui::ticks;
 use leptos::prelude::*;
 use parley_protocol::{ConversationId, UserId};
@@ -47,6 +49,9 @@ pub fn SidebarHeader() -> impl IntoView {
                 <PanelToggle target=Panel::Contacts test_id="open-contacts" label="Contacts">
                     <IconContacts />
                 </PanelToggle>
+                <PanelToggle target=Panel::Starred test_id="open-starred" label="Starred messages">
+                    <IconStar />
+                </PanelToggle>
                 <PanelToggle target=Panel::Settings test_id="open-settings" label="Settings">
                     <IconSettings />
                 </PanelToggle>
@@ -78,8 +83,43 @@ fn PanelToggle(
     }
 }
 
-/// The conversations list: one `chat-item` per person, newest activity
-/// first, or its empty state (`chat-list-empty`) while there are none.
+/// The people whose chats a list shows, in order: the main list's or the
+/// archived ones (see [`parley_client::organize::Prefs::arrange`]), those
+/// whose name holds `search` (ignoring case).
+fn arranged(app: AppState, archived: bool, search: RwSignal<String>) -> Memo<Vec<UserId>> {
+    let ui = app.messaging;
+    Memo::new(move |_| {
+        let wanted = search.with(|s| s.trim().to_lowercase());
+        ui.prefs.with(|prefs| {
+            ui.chats.with(|list| {
+                let arranged = prefs.arrange(list);
+                let rows = if archived {
+                    arranged.archived
+                } else {
+                    arranged.rows
+                };
+                rows.iter()
+                    .filter_map(|r| match r.chat {
+                        ConversationId::Direct(peer) => Some(peer),
+                        ConversationId::Group(_) => None,
+                    })
+                    .filter(|peer| {
+                        wanted.is_empty()
+                            || ui
+                                .card(app, *peer)
+                                .display_name
+                                .to_lowercase()
+                                .contains(&wanted)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+    })
+}
+
+/// The conversations list: one `chat-item` per person, pinned chats first,
+/// then newest activity first; "Archived" leads to the archived ones. Its
+/// empty state (`chat-list-empty`) while there are none.
 #[component]
 pub fn ChatList() -> impl IntoView {
     let app = expect_context::<AppState>();
@@ -87,21 +127,10 @@ pub fn ChatList() -> impl IntoView {
     let ui = app.messaging;
     let chats = ui.chats;
     let search = RwSignal::new(String::new());
-    // Matches anywhere in the name, ignoring case.
-    let peers = Memo::new(move |_| {
-        let wanted = search.with(|s| s.trim().to_lowercase());
-        chats.with(|c| {
-            c.peers()
-                .filter(|peer| {
-                    wanted.is_empty()
-                        || ui
-                            .card(app, *peer)
-                            .display_name
-                            .to_lowercase()
-                            .contains(&wanted)
-                })
-                .collect::<Vec<_>>()
-        })
+    let peers = arranged(app, false, search);
+    let archived = Memo::new(move |_| {
+        ui.prefs
+            .with(|prefs| chats.with(|list| prefs.arrange(list).archived.len()))
     });
     let empty = move || chats.with(|c| c.rows().is_empty());
     let nothing_found =
@@ -136,6 +165,18 @@ pub fn ChatList() -> impl IntoView {
                 />
             </div>
             <div class="chat-list" data-testid="chat-list">
+                <Show when=move || { archived.get() > 0 }>
+                    <button
+                        type="button"
+                        class="archived-toggle"
+                        data-testid="archived-toggle"
+                        on:click=move |_| panel.set(Panel::Archived)
+                    >
+                        <IconArchive />
+                        <span class="archived-label">"Archived"</span>
+                        <span class="archived-count">{move || archived.get()}</span>
+                    </button>
+                </Show>
                 <Show when=nothing_found>
                     <p class="muted empty-search" role="status">"No chats match."</p>
                 </Show>
@@ -164,6 +205,37 @@ pub fn ChatList() -> impl IntoView {
     }
 }
 
+/// The archived chats (`/archived`).
+#[component]
+pub fn ArchivedList() -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let peers = arranged(app, true, RwSignal::new(String::new()));
+    view! {
+        <section class="panel" aria-labelledby="panel-title" data-testid="archived-list">
+            <PanelHeader title="Archived" id="panel-title" />
+            <p class="muted panel-note">
+                {move || {
+                    if app.messaging.prefs.with(|p| p.keep_archived) {
+                        "These chats stay archived when a new message comes."
+                    } else {
+                        "A chat comes back to the list when a new message comes."
+                    }
+                }}
+            </p>
+            <div class="chat-list">
+                <Show when=move || peers.with(Vec::is_empty)>
+                    <p class="muted empty-search" role="status">"No archived chats."</p>
+                </Show>
+                <ul class="chat-rows">
+                    <For each=move || peers.get() key=|peer| *peer let:peer>
+                        <ChatItem peer />
+                    </For>
+                </ul>
+            </div>
+        </section>
+    }
+}
+
 /// One `chat-item`: avatar, name, time, preview with own ticks or
 /// "typing…", and the `unread-badge`.
 #[component]
@@ -179,6 +251,24 @@ fn ChatItem(peer: UserId) -> impl IntoView {
     });
     let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
     let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
+    let prefs = Memo::new(move |_| ui.prefs.with(|p| p.get(ConversationId::Direct(peer))));
+    let pinned = Memo::new(move |_| prefs.with(|p| p.pinned_at.is_some()));
+    let marked = Memo::new(move |_| prefs.with(|p| p.marked_unread));
+    // The latest reaction from them, when newer than the latest message.
+    let reacted = Memo::new(move |_| {
+        let reaction = prefs.with(|p| p.last_reaction.clone())?;
+        let newer = last.with(|m| {
+            m.as_ref()
+                .is_none_or(|m| reaction.at > m.server_at.unwrap_or(m.composed_at))
+        });
+        newer.then(|| {
+            let name = ui.author_name(app, reaction.by);
+            format!(
+                "{name} reacted {} to \u{201c}{}\u{201d}",
+                reaction.emoji, reaction.text
+            )
+        })
+    });
     let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&peer)));
     let selected = move || open_chat.get() == Some(ConversationId::Direct(peer));
     let time = move || {
@@ -195,6 +285,14 @@ fn ChatItem(peer: UserId) -> impl IntoView {
         if typing.get() {
             return view! { <span class="chat-typing">"typing…"</span> }.into_any();
         }
+        if let Some(text) = reacted.get() {
+            return view! {
+                <span class="chat-preview-text" data-testid="chat-reaction" dir="auto">
+                    {text}
+                </span>
+            }
+            .into_any();
+        }
         if let Some(text) = draft.get() {
             return view! {
                 <span class="chat-draft" data-testid="chat-draft">"Draft: "</span>
@@ -203,7 +301,7 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             .into_any();
         }
         last.with(|m| match m {
-            Some(m) if m.outgoing => view! {
+            Some(m) if m.outgoing && m.body.text().is_some() => view! {
                 {ticks::of(m)}
                 <span class="chat-preview-text" dir="auto">{preview_text(m)}</span>
             }
@@ -215,14 +313,22 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             None => ().into_any(),
         })
     };
+    let chat = ConversationId::Direct(peer);
+    let menu_open = RwSignal::new(false);
     view! {
         <li
             class="chat-item"
             class:selected=selected
-            class:has-unread=move || { unread.get() > 0 }
+            class:has-unread=move || { unread.get() > 0 || marked.get() }
+            class:pinned=move || pinned.get()
             data-testid="chat-item"
             data-chat=peer.to_string()
+            data-pinned=move || pinned.get().to_string()
             on:click=move |_| open_chat.set(Some(ConversationId::Direct(peer)))
+            on:contextmenu=move |ev| {
+                ev.prevent_default();
+                menu_open.set(true);
+            }
         >
             <button
                 type="button"
@@ -242,23 +348,39 @@ fn ChatItem(peer: UserId) -> impl IntoView {
                     </span>
                     <span class="chat-line">
                         <span class="chat-preview">{preview}</span>
+                        <Show when=move || pinned.get()>
+                            <span class="chat-pin" data-testid="chat-pinned" title="Pinned">
+                                <IconPin />
+                                <span class="sr-only">"Pinned"</span>
+                            </span>
+                        </Show>
                         {move || {
                             let n = unread.get();
-                            (n > 0)
-                                .then(|| {
-                                    view! {
-                                        <span class="unread-badge" data-testid="unread-badge" aria-hidden="true">
-                                            {n}
-                                        </span>
-                                        <span class="sr-only">
-                                            {if n == 1 { "1 unread message".to_owned() } else { format!("{n} unread messages") }}
-                                        </span>
-                                    }
-                                })
+                            if n > 0 {
+                                Some(view! {
+                                    <span class="unread-badge" data-testid="unread-badge" aria-hidden="true">
+                                        {n}
+                                    </span>
+                                    <span class="sr-only">
+                                        {if n == 1 { "1 unread message".to_owned() } else { format!("{n} unread messages") }}
+                                    </span>
+                                }.into_any())
+                            } else if marked.get() {
+                                Some(view! {
+                                    <span class="unread-badge marked" data-testid="marked-unread" aria-hidden="true"></span>
+                                    <span class="sr-only">"Marked unread"</span>
+                                }.into_any())
+                            } else {
+                                None
+                            }
                         }}
                     </span>
                 </span>
             </button>
+            <ChatMenuButton chat open=menu_open />
+            <Show when=move || menu_open.get()>
+                <ChatMenu chat open=menu_open />
+            </Show>
         </li>
     }
 }

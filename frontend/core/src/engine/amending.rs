@@ -14,12 +14,14 @@
 
 use super::{Effect, Engine, EngineError, Outside, PAGE};
 use crate::amend::{self, Amendment, Change, Refused};
-use crate::content::Content;
+use crate::content::{Content, Sync};
+use crate::message::MAX_QUOTE_BYTES;
 use crate::message::{Body, Message};
+use crate::organize::Pin;
 use crate::store::{self, Store};
-use crate::summary::ChatList;
+use crate::text::cut;
 use crate::window::Window;
-use parley_protocol::{ConversationId, MessageId};
+use parley_protocol::{ConversationId, MessageId, Millis};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
@@ -72,6 +74,22 @@ pub enum Request {
     DeleteForMe,
     /// React, or with `None` take the reaction back.
     React(Option<String>),
+    /// Pin in the chat for this long (one of
+    /// [`crate::organize::PIN_DURATIONS`]), or with `None` unpin.
+    Pin(Option<Millis>),
+    /// Star, or unstar (this person's devices only).
+    Star(bool),
+}
+
+/// A change that arrived, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Arrival {
+    /// To a message of a chat.
+    Change(Amendment),
+    /// From another device of this account.
+    Sync(crate::content::Sync),
+    /// Nothing to do (acked all the same).
+    Nothing,
 }
 
 impl<S: Store, O: Outside> Engine<S, O> {
@@ -94,14 +112,19 @@ impl<S: Store, O: Outside> Engine<S, O> {
         };
         let now = self.out.now();
         let change = match req {
-            Request::DeleteForMe => return self.forget(m).await,
+            Request::DeleteForMe => {
+                self.forget(m).await?;
+                return self.sync(Sync::Forget { message: id }).await;
+            }
+            Request::Star(starred) => return self.star(id, starred).await,
+            Request::Pin(duration) if amend::can_react(&m) => Change::Pin(duration),
             Request::Edit(text) if amend::can_edit(&m, now) => {
                 let text = text.trim().to_owned();
                 Change::Edit(text)
             }
             Request::DeleteForEveryone if amend::can_delete(&m, now) => Change::Delete,
             Request::React(emoji) if amend::can_react(&m) => Change::React(emoji),
-            Request::Edit(_) | Request::DeleteForEveryone | Request::React(_) => {
+            Request::Edit(_) | Request::DeleteForEveryone | Request::React(_) | Request::Pin(_) => {
                 self.warn(format!("message {id} cannot take this change now"));
                 return Ok(());
             }
@@ -115,6 +138,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Change::React(emoji) => Content::React {
                 target: id,
                 emoji: emoji.clone(),
+            },
+            Change::Pin(duration) => Content::Pin {
+                target: id,
+                duration: *duration,
             },
         };
         if let Err(err) = content.check() {
@@ -133,9 +160,18 @@ impl<S: Store, O: Outside> Engine<S, O> {
             self.warn(format!("change to {id} refused: {why}"));
             return Ok(());
         }
+        self.queue_change(m.chat, content).await
+    }
+
+    /// Keeps a change in the persisted list and sends it.
+    pub(super) async fn queue_change(
+        &mut self,
+        chat: ConversationId,
+        content: Content,
+    ) -> Result<(), EngineError> {
         let unsent = Unsent {
             id: MessageId::new_v7(),
-            chat: m.chat,
+            chat,
             content,
         };
         self.changes.outgoing.push(unsent.clone());
@@ -145,7 +181,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
     }
 
     /// Deletes a message from this device only.
-    async fn forget(&mut self, m: Message) -> Result<(), EngineError> {
+    pub(super) async fn forget(&mut self, m: Message) -> Result<(), EngineError> {
+        if m.starred {
+            self.set_star(m.id, false).await?;
+        }
         let removed = self.store.remove(&[m.id]).await?;
         if removed.is_empty() {
             return Ok(());
@@ -161,8 +200,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             .is_some_and(|last| last.id == m.id)
         {
             // The preview was this message: the next one down takes its place.
-            self.view.chats = ChatList::new(self.store.summaries().await?);
-            self.changed.chats = true;
+            self.relist(m.chat, false).await?;
         }
         Ok(())
     }
@@ -216,19 +254,25 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// Runs before the batch is acked.
     pub(super) async fn arrived(
         &mut self,
-        changes: Vec<(MessageId, Amendment)>,
+        changes: Vec<(MessageId, Millis, Arrival)>,
     ) -> Result<(), EngineError> {
         if changes.is_empty() {
             return Ok(());
         }
         let held_before = self.changes.held.len();
-        for (id, a) in changes {
+        for (id, at, arrival) in changes {
             self.changes.applied.push_back(id);
-            if let Some(why) = self.apply_one(&a).await? {
-                self.warn(format!(
-                    "change to {} from {} refused: {why}",
-                    a.target, a.by
-                ));
+            match arrival {
+                Arrival::Change(a) => {
+                    if let Some(why) = self.apply_one(&a).await? {
+                        self.warn(format!(
+                            "change to {} from {} refused: {why}",
+                            a.target, a.by
+                        ));
+                    }
+                }
+                Arrival::Sync(sync) => self.synced(sync, at).await?,
+                Arrival::Nothing => {}
             }
         }
         while self.changes.applied.len() > MAX_APPLIED {
@@ -285,6 +329,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
             self.changes.held.push(a.clone());
             return Ok(None);
         }
+        if let Change::Pin(duration) = a.change {
+            return self.apply_pin(a, duration).await;
+        }
         let refused = Cell::new(None::<Refused>);
         let me = self.me;
         let leave_outbox = matches!(a.change, Change::Delete);
@@ -297,7 +344,39 @@ impl<S: Store, O: Outside> Engine<S, O> {
             })
             .await?;
         self.show_changes(&changed);
+        if let (Change::React(Some(emoji)), Some(m)) = (&a.change, changed.first()) {
+            self.note_reaction(m, a.by, emoji, a.at).await?;
+        }
         Ok(refused.get())
+    }
+
+    /// A pin or unpin: checked like any change, kept in the chat's pins.
+    async fn apply_pin(
+        &mut self,
+        a: &Amendment,
+        duration: Option<Millis>,
+    ) -> Result<Option<Refused>, EngineError> {
+        let Some(mut m) = self.store.get(a.target).await? else {
+            return Ok(None);
+        };
+        if let Err(why) = amend::apply(&mut m, a, self.me) {
+            return Ok(Some(why));
+        }
+        let pin = Pin {
+            message: a.target,
+            by: a.by,
+            at: a.at,
+            until: a.at.saturating_add(duration.unwrap_or(0)),
+            text: m
+                .body
+                .text()
+                .map(|t| cut(&crate::text::plain(t), MAX_QUOTE_BYTES).to_owned())
+                .unwrap_or_default(),
+        };
+        if self.view.prefs.pin(a.chat, pin, duration.is_none()) {
+            self.save_prefs().await?;
+        }
+        Ok(None)
     }
 
     /// Shows the chat around message `id` (a quote was clicked), reading

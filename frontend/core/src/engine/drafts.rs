@@ -3,8 +3,9 @@
 //! "Draft: …", and gone once sent.
 
 use super::{Engine, EngineError, Outside};
-use crate::content::{MAX_TEXT_BYTES, cut};
+use crate::content::MAX_TEXT_BYTES;
 use crate::store::{self, Store};
+use crate::text::cut;
 use parley_protocol::ConversationId;
 
 /// Meta key of the drafts (a list of pairs: conversation ids are not JSON

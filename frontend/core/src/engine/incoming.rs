@@ -1,15 +1,15 @@
 //! Deliveries: decrypted, stored, acked; placeholders for what could not be
 //! decrypted, and the re-send requests between devices that fix them.
 
+use super::amending::Arrival;
 use super::{Effect, Engine, EngineError, Outside, WINDOW_MAX};
-use crate::amend::Amendment;
 use crate::chat::Incoming;
 use crate::content::{Content, MAX_RETRY_IDS};
 use crate::message::{Body, Message};
 use crate::store::Store;
 use parley_protocol::frame::{ClientFrame, Delivery};
 use parley_protocol::limits::MAX_IDS_PER_FRAME;
-use parley_protocol::{ConversationId, MessageId, UserId};
+use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 use std::collections::{BTreeMap, HashSet};
 
 impl<S: Store, O: Outside> Engine<S, O> {
@@ -68,7 +68,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 Incoming::Message(m) => msgs.push(m),
                 Incoming::Resent(m) => resent.push(m),
                 Incoming::Retry { from, ids, .. } => answer.push((from, ids)),
-                Incoming::Amend(a) => changes.push((d.id, a)),
+                Incoming::Amend(a) => changes.push((d.id, d.at, Arrival::Change(a))),
+                Incoming::Sync(sync) => changes.push((d.id, d.at, Arrival::Sync(sync))),
+                Incoming::Ignored => changes.push((d.id, d.at, Arrival::Nothing)),
             }
         }
         if decrypted {
@@ -143,10 +145,11 @@ impl<S: Store, O: Outside> Engine<S, O> {
     async fn received(
         &mut self,
         msgs: Vec<Message>,
-        changes: Vec<(MessageId, Amendment)>,
+        changes: Vec<(MessageId, Millis, Arrival)>,
         ids: &[MessageId],
     ) -> Result<(), EngineError> {
         let added = self.store.add_new(msgs).await?;
+        self.unarchive_for(&added).await?;
         // Shown before the changes to them, which update what is shown.
         let (new_chat, read_due) = self.show_added(&added);
         let added_ids: Vec<MessageId> = added.iter().map(|m| m.id).collect();

@@ -22,11 +22,14 @@
 //! - [`signals`]: call signals in and out.
 //! - `amending`: edits, deletions and reactions, own and arriving.
 //! - `drafts`: what was typed and not sent, per chat.
+//! - `organizing`: pinned, archived, unread, cleared and deleted chats,
+//!   starred messages, forwarding; kept the same on the account's devices.
 
 mod amending;
 mod drafts;
 mod identity;
 mod incoming;
+mod organizing;
 mod outgoing;
 mod reading;
 pub mod secure;
@@ -35,12 +38,15 @@ mod signals;
 use crate::call::{CallLog, Target};
 use crate::chat::{Chat, Event};
 pub use crate::chat::{Immediate, immediate};
-use crate::content::{ContentError, Quote};
+use crate::content::ContentError;
 use crate::message::Message;
+use crate::message::Quote;
+use crate::organize::{ChatAction, Prefs};
 use crate::store::{self, Store, StoreError};
 use crate::summary::ChatList;
 use crate::window::Window;
 pub use amending::Request;
+pub use organizing::{MAX_FORWARD_TO, MAX_STARRED};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
 use parley_protocol::limits::MAX_WATCHED_USERS;
@@ -120,6 +126,8 @@ pub enum Effect {
     },
     /// This device's keys cannot be read: it must sign in again.
     Unrecoverable(String),
+    /// Something to tell the person ("You can pin up to 3 chats").
+    Notice(String),
     /// Worth a line in the console, nothing more.
     Warn(String),
 }
@@ -191,6 +199,25 @@ pub enum Input {
     },
     /// The person clicked a quote: show its original.
     Jump(MessageId),
+    /// The person acted on a chat in the list (pin, archive, mark unread,
+    /// clear, delete).
+    Organize {
+        /// Which chat.
+        chat: ConversationId,
+        /// What to do.
+        action: ChatAction,
+    },
+    /// Whether archived chats stay archived when a message comes.
+    KeepArchived(bool),
+    /// Forward a message to these chats.
+    Forward {
+        /// Which message.
+        id: MessageId,
+        /// Where to (at most [`MAX_FORWARD_TO`]).
+        to: Vec<ConversationId>,
+    },
+    /// The "Starred messages" list is shown (read it) or closed.
+    ShowStarred(bool),
     /// The retry timer fired.
     RetryOutbox,
     /// The person marked a peer verified (or not).
@@ -241,6 +268,12 @@ pub struct View {
     /// A message to bring into view and highlight (a quote was clicked),
     /// with a count that changes on every jump (the same one twice too).
     pub focus: Option<(MessageId, u32)>,
+    /// How the person keeps their chats: pinned, archived, marked unread,
+    /// pinned messages.
+    pub prefs: Prefs,
+    /// The starred messages, newest star first (read while the list is
+    /// shown: [`Input::ShowStarred`]).
+    pub starred: Vec<Message>,
 }
 
 /// Which parts of the [`View`] changed since [`Engine::take_changed`].
@@ -259,6 +292,10 @@ pub struct Changed {
     pub cards: bool,
     /// [`View::drafts`].
     pub drafts: bool,
+    /// [`View::prefs`].
+    pub prefs: bool,
+    /// [`View::starred`].
+    pub starred: bool,
 }
 
 impl Changed {
@@ -301,6 +338,10 @@ pub struct Engine<S, O> {
     fetching: HashSet<UserId>,
     /// Edits, deletions and reactions in flight or waiting for their message.
     changes: amending::Changes,
+    /// Ids of starred messages, oldest star first.
+    starred: Vec<MessageId>,
+    /// The starred list is on screen (kept up to date).
+    starred_shown: bool,
     view: View,
     changed: Changed,
 }
@@ -333,6 +374,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             retry_due: false,
             fetching: HashSet::new(),
             changes: amending::Changes::default(),
+            starred: Vec::new(),
+            starred_shown: false,
             view: View::default(),
             changed: Changed::default(),
         }
@@ -394,6 +437,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Input::Draft { chat, text } => self.draft(chat, &text).await,
             Input::Change { id, request } => self.request(id, request).await,
             Input::Jump(id) => self.jump(id).await,
+            Input::Organize { chat, action } => self.organize(chat, action).await,
+            Input::KeepArchived(keep) => self.keep_archived(keep).await,
+            Input::Forward { id, to } => self.forward(id, to).await,
+            Input::ShowStarred(shown) => self.show_starred(shown).await,
             Input::RetryOutbox => {
                 self.retry_due = false;
                 self.resend_outbox().await
@@ -473,6 +520,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.changed.chats = true;
         self.load_drafts().await?;
         self.load_changes().await?;
+        self.load_prefs().await?;
         let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
             Ok(secure) => secure,
             // Without its keys this device can read nothing: start over.

@@ -95,6 +95,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if !self.out.online() {
             return Ok(());
         }
+        if self.view.prefs.update(chat, |p| p.marked_unread = false) {
+            self.save_prefs().await?;
+        }
         let (ids, receipts) = self.store.mark_seen(chat).await?;
         if self.view.chats.get(chat).is_some_and(|r| r.unread > 0) {
             self.view.chats.read(chat);

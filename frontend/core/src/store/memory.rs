@@ -5,7 +5,7 @@ use super::{CryptoChanges, Store, StoreError, StoredCrypto};
 use crate::message::Message;
 use crate::summary::ChatSummary;
 use crate::window::order_key;
-use parley_protocol::{ConversationId, DeviceId, MessageId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -121,6 +121,21 @@ impl Store for MemoryStore {
             .collect();
         inner.outbox.retain(|_, id| !ids.contains(id));
         Ok(removed)
+    }
+
+    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32, StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let gone: Vec<MessageId> = inner
+            .messages
+            .values()
+            .filter(|m| m.chat == chat && m.composed_at <= up_to)
+            .map(|m| m.id)
+            .collect();
+        for id in &gone {
+            inner.messages.remove(id);
+        }
+        inner.outbox.retain(|_, id| !gone.contains(id));
+        Ok(u32::try_from(gone.len()).unwrap_or(u32::MAX))
     }
 
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {

@@ -80,6 +80,10 @@ pub async fn run<S: Store>(
     case!("summaries count unread per chat", summaries);
     case!("marking seen sends receipts for messages only", mark_seen);
     case!("removed messages are gone, outbox too", removal);
+    case!(
+        "clearing a chat removes what was written until then",
+        clearing
+    );
     case!("meta values round-trip", meta);
     case!("encryption state saves per device", crypto);
     outcomes
@@ -162,6 +166,7 @@ async fn bodies_round_trip<S: Store>(store: &S) -> CaseResult {
         emoji: "👍🏽".into(),
         at: 12,
     }];
+    answered.starred = true;
     msgs.push(answered);
     store.add_new(msgs.clone()).await.map_err(fail)?;
     for m in &msgs {
@@ -368,6 +373,47 @@ async fn removal<S: Store>(store: &S) -> CaseResult {
     check(ids(&page) == [kept.id], || {
         format!("a removed message still pages: {:?}", ids(&page))
     })
+}
+
+async fn clearing<S: Store>(store: &S) -> CaseResult {
+    let chat = direct();
+    let other = direct();
+    let old = msg(chat, 10, false);
+    let edge = msg(chat, 20, false);
+    let pending = msg(chat, 15, true);
+    let later = msg(chat, 21, false);
+    let elsewhere = msg(other, 5, false);
+    store
+        .add_new(vec![
+            old.clone(),
+            edge.clone(),
+            later.clone(),
+            elsewhere.clone(),
+        ])
+        .await
+        .map_err(fail)?;
+    store.compose(&pending).await.map_err(fail)?;
+    let gone = store.clear(chat, 20).await.map_err(fail)?;
+    check(gone == 3, || format!("clear() removed {gone}, not 3"))?;
+    let (left, _) = store.older(chat, None, 10).await.map_err(fail)?;
+    check(ids(&left) == [later.id], || {
+        format!("after clearing, the chat holds {:?}", ids(&left))
+    })?;
+    let (kept, _) = store.older(other, None, 10).await.map_err(fail)?;
+    check(ids(&kept) == [elsewhere.id], || {
+        "another chat was touched".into()
+    })?;
+    let outbox = store.outbox().await.map_err(fail)?;
+    check(outbox.is_empty(), || {
+        "a cleared message stayed in the outbox".into()
+    })?;
+    let rows = store.summaries().await.map_err(fail)?;
+    let row = rows.iter().find(|r| r.chat == chat);
+    check(
+        row.and_then(|r| r.last.as_ref()).map(|m| m.id) == Some(later.id)
+            && row.is_some_and(|r| r.unread == 1),
+        || format!("the summary after clearing: {row:?}"),
+    )
 }
 
 async fn meta<S: Store>(store: &S) -> CaseResult {

@@ -95,3 +95,15 @@ pub fn runs(text: &str) -> Vec<Run<'_>> {
 pub fn plain(text: &str) -> String {
     runs(text).iter().map(|run| run.text).collect()
 }
+
+/// `text` cut to at most `max` bytes at a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
