@@ -701,3 +701,47 @@ async fn a_device_that_reconnects_inside_the_ack_window_gets_the_message_first(p
     all_accepted(&mut a, &[m1, m2]).await;
     until_queue_len(&pool, new.device(), 0).await;
 }
+
+#[sqlx::test]
+async fn a_disappearing_message_is_queued_with_its_expiry_and_a_bad_expiry_is_refused(
+    pool: PgPool,
+) {
+    let server = TestServer::start(&pool).unwrap();
+    let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
+    let (b_user, b_device) = (b.profile.user_id, b.device_id);
+    let mut a = Client::connect(&server, a).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let send = |id, expires_at| ClientFrame::SendExpiring {
+        id,
+        chat: ConversationId::Direct(b_user),
+        payloads: vec![parley_protocol::frame::DevicePayload {
+            device: b_device,
+            body: b"gone tomorrow".to_vec(),
+        }],
+        expires_at,
+    };
+    let day = 24 * 3600 * 1000;
+    for bad in [now - 1, now + 92 * day] {
+        let id = MessageId::new_v7();
+        a.send_frame(send(id, bad)).await;
+        assert_eq!(rejection(&mut a, id).await, ErrorCode::BadRequest, "{bad}");
+    }
+    assert_eq!(queue_len(&pool, b_device).await, 0);
+
+    let id = MessageId::new_v7();
+    a.send_frame(send(id, now + day)).await;
+    accepted(&mut a, id).await;
+    let stored: Option<i64> =
+        sqlx::query_scalar("SELECT expires_at FROM queue WHERE device_id = $1 AND row_id = $2")
+            .bind(b_device)
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, Some(now + day));
+    let mut b = Client::connect(&server, b).await;
+    assert_eq!(delivery(&mut b).await.id, id, "delivered like any message");
+}

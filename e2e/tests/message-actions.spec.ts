@@ -1,13 +1,15 @@
 // What people do with a message once it is sent: reply, react, edit, delete
 // for everyone or for themselves, by mouse and by keyboard. Two people in
 // two browser contexts; every change travels end-to-end encrypted.
-import { expect, screenshot, test } from '../fixtures';
+import { expect, newUser, screenshot, test } from '../fixtures';
 import {
+  befriend,
   bubble,
   chatItem,
   exactBubble,
   contactId,
   friends,
+  join,
   openFromContacts,
   openMenu,
   reaction,
@@ -222,4 +224,35 @@ test('the message menu by keyboard alone', async ({ page: a, newPage }) => {
   await expect(b.getByTestId('reply-bar')).toHaveCount(0);
   await expect(b.getByTestId('conversation')).toBeVisible();
   await screenshot(b, 'message-menu-keyboard');
+});
+
+test('disappearing messages vanish on both sides after the chosen time', async ({ page: a, newPage }) => {
+  await a.clock.install();
+  const b = await newPage();
+  await b.clock.install();
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await openFromContacts(a, bob);
+  await send(a, 'said before the timer');
+  await a.getByTestId('open-contact-info').click();
+  await a.getByTestId('disappearing-select').selectOption({ label: '24 hours' });
+  await a.keyboard.press('Escape');
+  await expect(a.getByTestId('timer-notice')).toContainText('You turned on disappearing messages');
+  await openFromContacts(b, alice);
+  await expect(b.getByTestId('timer-notice')).toContainText(`${alice.name} turned on disappearing messages`);
+  await send(b, 'this one vanishes');
+  await expect(bubble(a, 'this one vanishes')).toBeVisible();
+  await screenshot(a, 'disappearing-on');
+
+  await a.clock.fastForward('24:02:00');
+  await b.clock.fastForward('24:02:00');
+  for (const page of [a, b]) {
+    await expect(bubble(page, 'this one vanishes')).toHaveCount(0);
+    await expect(bubble(page, 'said before the timer')).toBeVisible();
+    await expect(page.getByTestId('timer-notice')).toBeVisible();
+  }
+  await screenshot(b, 'disappearing-swept');
 });

@@ -126,6 +126,21 @@ pub enum ClientFrame {
         /// [`crate::limits::MAX_SIGNAL_BYTES`].
         payloads: Vec<DevicePayload>,
     },
+    /// [`ClientFrame::Send`] for a message that disappears: `expires_at`
+    /// (epoch milliseconds, at most [`crate::limits::MAX_EXPIRY_MS`] ahead)
+    /// is routing metadata in the clear, so a queue drops the message then
+    /// even if its device never connects. Answered like `Send`; a time in
+    /// the past or too far ahead is `Rejected` with `bad_request`.
+    SendExpiring {
+        /// As in `Send`.
+        id: MessageId,
+        /// As in `Send`.
+        chat: ConversationId,
+        /// As in `Send`.
+        payloads: Vec<DevicePayload>,
+        /// When every copy may go.
+        expires_at: Millis,
+    },
 }
 
 /// One target device's copy of a message.

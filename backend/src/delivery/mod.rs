@@ -157,6 +157,8 @@ pub struct Outgoing {
     pub seq: i64,
     /// The encoded `Deliver` frame for this device.
     pub frame: Bytes,
+    /// When a queued copy may be dropped (a disappearing message).
+    pub expires_at: Option<Millis>,
 }
 
 impl Delivery {
@@ -209,6 +211,7 @@ impl Delivery {
             kind: RowKind::Message,
             sender: msg.from,
             frame: msg.frame.clone(),
+            expires_at: msg.expires_at,
         }
     }
 
@@ -336,6 +339,7 @@ impl Delivery {
             kind: RowKind::Receipt,
             sender: reader,
             frame,
+            expires_at: None,
         };
         drop(per_device);
         if merge {
@@ -476,6 +480,7 @@ mod tests {
             from: user,
             seq: delivery.seq.next(),
             frame: Bytes::from_static(b"frame"),
+            expires_at: None,
         };
         let durable = delivery.deliver_all(&Gateway::default(), vec![(device, msg)]);
         assert!(

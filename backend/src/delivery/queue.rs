@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 use crate::tasks::{Shutdown, Tasks};
 use bytes::Bytes;
 use parley_protocol::frame::{self, ServerFrame};
-use parley_protocol::{DeviceId, MessageId, UserId};
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,8 @@ pub struct Row {
     pub sender: UserId,
     /// The encoded frame.
     pub frame: Bytes,
+    /// When it may be dropped undelivered (a disappearing message).
+    pub expires_at: Option<Millis>,
 }
 
 /// A committed or failed write, for whoever waits on it.
@@ -206,6 +208,7 @@ struct Columns<'a> {
     kinds: Vec<i16>,
     senders: Vec<UserId>,
     frames: Vec<&'a [u8]>,
+    expiries: Vec<Option<Millis>>,
 }
 
 impl<'a> Columns<'a> {
@@ -216,6 +219,7 @@ impl<'a> Columns<'a> {
         self.kinds.push(row.kind as i16);
         self.senders.push(row.sender);
         self.frames.push(&row.frame);
+        self.expiries.push(row.expires_at);
     }
 
     /// Runs `sql` (an insert from `UNNEST` of the six arrays) over these rows.
@@ -234,6 +238,7 @@ impl<'a> Columns<'a> {
             .bind(&self.kinds)
             .bind(&self.senders)
             .bind(&self.frames)
+            .bind(&self.expiries)
             .execute(tx)
             .await?;
         Ok(())
@@ -243,17 +248,17 @@ impl<'a> Columns<'a> {
 // A revoked device's rows are dropped (the join), not an error for the
 // batch: the key-share lock waits for a concurrent delete and then skips the
 // row instead of failing the foreign-key check.
-const INSERT: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
-     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
-         AS r(device_id, row_id, seq, kind, sender_id, frame)
+const INSERT: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame, expires_at)
+     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[], $7::int8[])
+         AS r(device_id, row_id, seq, kind, sender_id, frame, expires_at)
      JOIN devices d ON d.id = r.device_id
      FOR KEY SHARE OF d
      ON CONFLICT (device_id, row_id) DO NOTHING";
 
 // The same, replacing the frame of a receipt row that is still there.
-const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
-     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[])
-         AS r(device_id, row_id, seq, kind, sender_id, frame)
+const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame, expires_at)
+     SELECT r.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int2[], $5::uuid[], $6::bytea[], $7::int8[])
+         AS r(device_id, row_id, seq, kind, sender_id, frame, expires_at)
      JOIN devices d ON d.id = r.device_id
      FOR KEY SHARE OF d
      ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
@@ -325,11 +330,13 @@ pub async fn page(
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
     let mut rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT seq, row_id, kind, sender_id, frame FROM queue
-         WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+         WHERE device_id = $1 AND seq > $2 AND (expires_at IS NULL OR expires_at > $4)
+         ORDER BY seq LIMIT $3",
     )
     .bind(device)
     .bind(after_seq)
     .bind(limit)
+    .bind(super::now_millis())
     .fetch_all(pool)
     .await?;
     for row in &mut rows {
@@ -356,14 +363,18 @@ fn upgrade(row: &mut StoredRow) {
     }
 }
 
-/// Deletes rows older than the retention period; returns how many.
+/// Deletes rows older than the retention period, and disappearing messages
+/// past their expiry; returns how many.
 pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM queue WHERE created_at < now() - make_interval(secs => $1)")
-            .bind(retention.as_secs_f64())
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected())
+    let old = sqlx::query("DELETE FROM queue WHERE created_at < now() - make_interval(secs => $1)")
+        .bind(retention.as_secs_f64())
+        .execute(pool)
+        .await?;
+    let gone = sqlx::query("DELETE FROM queue WHERE expires_at < $1")
+        .bind(super::now_millis())
+        .execute(pool)
+        .await?;
+    Ok(old.rows_affected() + gone.rows_affected())
 }
 
 /// What a device's queue holds, per kind and sender (a message's sender, a
@@ -399,7 +410,49 @@ mod tests {
             kind: RowKind::Message,
             sender,
             frame: Bytes::from_static(b"frame"),
+            expires_at: None,
         }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_disappearing_message_leaves_its_queue_at_its_expiry(pool: PgPool) {
+        let (user, device) = device(&pool).await;
+        let tasks = Tasks::default();
+        let writer = QueueWriter::start(pool.clone(), &tasks);
+        let now = super::super::now_millis();
+        let kept = row(device, user, 1);
+        let due = Row {
+            expires_at: Some(now - 1),
+            ..row(device, user, 2)
+        };
+        let later = Row {
+            expires_at: Some(now + 3_600_000),
+            ..row(device, user, 3)
+        };
+        let ids = [kept.row_id, due.row_id, later.row_id];
+        for r in [kept, due, later] {
+            assert!(writer.insert(r).await.unwrap_or(false));
+        }
+        // Not handed out once due, even before the sweep runs…
+        let handed: Vec<MessageId> = page(&pool, device, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.row_id)
+            .collect();
+        assert_eq!(handed, [ids[0], ids[2]]);
+        // …and gone after it; retention alone would have kept it 30 days.
+        let removed = expire(&pool, Duration::from_secs(30 * 86_400))
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM queue WHERE device_id = $1")
+            .bind(device)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 2);
+        tasks.shutdown(Duration::from_secs(5)).await;
     }
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]

@@ -145,6 +145,7 @@ async fn notify(
                     kind: RowKind::Receipt,
                     sender: by,
                     frame: bytes.clone(),
+                    expires_at: None,
                 });
             }
         });

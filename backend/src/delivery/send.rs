@@ -7,8 +7,8 @@ use crate::gateway::{self, Command};
 use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
-use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_PAYLOAD_BYTES};
-use parley_protocol::{ConversationId, DeviceId, MessageId, UserId};
+use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_EXPIRY_MS, MAX_PAYLOAD_BYTES};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use std::sync::Arc;
 
 fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
@@ -19,17 +19,44 @@ fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
     }
 }
 
+/// One `Send` (or `SendExpiring`) frame.
+#[derive(Debug)]
+pub struct Message {
+    /// The client's message id.
+    pub id: MessageId,
+    /// Its conversation.
+    pub chat: ConversationId,
+    /// One payload per target device.
+    pub payloads: Vec<DevicePayload>,
+    /// When its queued copies may be dropped (a disappearing message).
+    pub expires_at: Option<Millis>,
+}
+
 /// Handles one send. Routing happens before this returns (so a sender's
 /// messages keep their order); the answer is pushed to the sender's socket
 /// later, from a task, once every target holds the message.
 pub async fn handle(
     state: &Arc<AppState>,
     caller: Caller,
-    id: MessageId,
-    chat: ConversationId,
-    payloads: Vec<DevicePayload>,
+    message: Message,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Option<ServerFrame> {
+    let Message {
+        id,
+        chat,
+        payloads,
+        expires_at,
+    } = message;
+    if let Some(at) = expires_at {
+        let now = now_millis();
+        if at <= now || at - now > MAX_EXPIRY_MS {
+            return Some(rejected(
+                id,
+                ErrorCode::BadRequest,
+                "the expiry must be in the future and at most 91 days ahead",
+            ));
+        }
+    }
     let to = match chat {
         ConversationId::Direct(to) => to,
         // Refused before it costs anything (rate, lookups), and final: the
@@ -170,6 +197,7 @@ pub async fn handle(
                 from: caller.user_id,
                 seq,
                 frame,
+                expires_at,
             };
             Some((p.device, msg))
         })

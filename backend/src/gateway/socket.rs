@@ -10,9 +10,9 @@ use crate::gateway::admission::Pending;
 use crate::gateway::{Command, Kill, OUTBOX_CAPACITY, Registration};
 use crate::state::AppState;
 use futures_util::FutureExt;
-use parley_protocol::frame::{ClientFrame, DecodeError, ServerFrame, close};
+use parley_protocol::frame::{ClientFrame, DecodeError, DevicePayload, ServerFrame, close};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
-use parley_protocol::{ErrorCode, MessageId, UserId};
+use parley_protocol::{ConversationId, ErrorCode, MessageId, Millis, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -386,6 +386,31 @@ impl Connection {
         }
     }
 
+    /// A `Send` or `SendExpiring`. Bounded sends in flight per socket: past
+    /// the bound this task stops reading, and TCP pushes back on the client.
+    async fn send_message(
+        &mut self,
+        id: MessageId,
+        chat: ConversationId,
+        payloads: Vec<DevicePayload>,
+        expires_at: Option<Millis>,
+    ) -> Result<(), End> {
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            return Err(End::Gone);
+        };
+        let state = self.state.clone();
+        let message = send::Message {
+            id,
+            chat,
+            payloads,
+            expires_at,
+        };
+        match send::handle(&state, self.caller, message, permit).await {
+            Some(answer) => self.send(&answer).await,
+            None => Ok(()),
+        }
+    }
+
     async fn frame(&mut self, frame: ClientFrame) -> Result<(), End> {
         let state = self.state.clone();
         let caller = self.caller;
@@ -396,15 +421,16 @@ impl Connection {
                     .await
             }
             ClientFrame::Send { id, chat, payloads } => {
-                // Bounded sends in flight per socket: past the bound this
-                // task stops reading, and TCP pushes back on the client.
-                let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
-                    return Err(End::Gone);
-                };
-                match send::handle(&state, caller, id, chat, payloads, permit).await {
-                    Some(answer) => self.send(&answer).await,
-                    None => Ok(()),
-                }
+                self.send_message(id, chat, payloads, None).await
+            }
+            ClientFrame::SendExpiring {
+                id,
+                chat,
+                payloads,
+                expires_at,
+            } => {
+                self.send_message(id, chat, payloads, Some(expires_at))
+                    .await
             }
             ClientFrame::Ack { ids } | ClientFrame::Read { ids, .. }
                 if ids.len() > MAX_IDS_PER_FRAME =>

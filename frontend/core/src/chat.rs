@@ -294,6 +294,10 @@ impl Chat {
             // Only this account's own devices organize its chats.
             Some(Ok(Content::Sync(sync))) if outgoing => Incoming::Sync(sync),
             Some(Ok(Content::Sync(_))) => Incoming::Ignored,
+            Some(Ok(Content::Timer { duration })) => {
+                // At the server's time: the notice sits where the change took effect.
+                Incoming::Message(message(Body::Timer(duration), d.at))
+            }
             Some(Ok(Content::Retry { ids })) => Incoming::Retry {
                 from: d.from,
                 device: d.from_device,

@@ -2,7 +2,7 @@
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
 pub use crate::message::{MAX_QUOTE_BYTES, Quote};
-use crate::organize::{ChatAction, PIN_DURATIONS};
+use crate::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_protocol::codec::{self, DecodeError, EncodeError};
 use parley_protocol::{ConversationId, MessageId, Millis};
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,13 @@ pub enum Content {
     /// Between this account's own devices only, never shown: keeps how the
     /// person organizes their chats the same everywhere.
     Sync(Sync),
+    /// The sender turned disappearing messages on for the chat (one of
+    /// [`TIMERS`]) or off (`None`): shown as a notice, and from then on new
+    /// messages of the chat disappear that long after they were sent.
+    Timer {
+        /// How long new messages stay.
+        duration: Option<Millis>,
+    },
 }
 
 /// A change to how the person keeps their chats, for their other devices.
@@ -171,6 +178,8 @@ impl Content {
                 duration: Some(d), ..
             } if !PIN_DURATIONS.contains(d) => Err(ContentError::Empty),
             Self::Pin { .. } => Ok(()),
+            Self::Timer { duration: Some(d) } if !TIMERS.contains(d) => Err(ContentError::Empty),
+            Self::Timer { .. } => Ok(()),
             Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
             Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
             Self::Edit { text, .. } => fits(text),

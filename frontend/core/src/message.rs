@@ -52,6 +52,9 @@ pub enum Body {
     /// Its sender deleted it for everyone: its content is gone from this
     /// device, only "This message was deleted" remains.
     Deleted,
+    /// A notice: its author turned disappearing messages on (for this
+    /// long) or off.
+    Timer(Option<Millis>),
 }
 
 impl Body {
@@ -59,7 +62,11 @@ impl Body {
     pub fn text(&self) -> Option<&str> {
         match self {
             Self::Text(text) => Some(text),
-            Self::Waiting | Self::SafetyChanged | Self::Call(_) | Self::Deleted => None,
+            Self::Waiting
+            | Self::SafetyChanged
+            | Self::Call(_)
+            | Self::Deleted
+            | Self::Timer(_) => None,
         }
     }
 
@@ -68,6 +75,11 @@ impl Body {
     /// private.
     pub fn wants_receipt(&self) -> bool {
         !matches!(self, Self::Call(_))
+    }
+
+    /// A notice rather than a message: kept when messages disappear.
+    pub fn is_notice(&self) -> bool {
+        matches!(self, Self::SafetyChanged | Self::Call(_) | Self::Timer(_))
     }
 }
 

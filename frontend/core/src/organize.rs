@@ -16,6 +16,9 @@ pub const MAX_PINNED_CHATS: usize = 3;
 pub const MAX_PINNED_MESSAGES: usize = 3;
 /// How long a message may stay pinned: 24 hours, 7 days or 30 days.
 pub const PIN_DURATIONS: [Millis; 3] = [DAY, 7 * DAY, 30 * DAY];
+/// How long messages stay in a chat with disappearing messages on:
+/// 24 hours, 7 days or 90 days.
+pub const TIMERS: [Millis; 3] = [DAY, 7 * DAY, 90 * DAY];
 const DAY: Millis = 24 * 3600 * 1000;
 
 /// What this person set for one chat.
@@ -39,6 +42,40 @@ pub struct ChatPrefs {
     /// When the person last cleared the chat: it stays in the list, empty.
     #[serde(default)]
     pub cleared_at: Option<Millis>,
+    /// Disappearing messages: how long new messages stay (`None`: off).
+    #[serde(default)]
+    pub timer: Option<Millis>,
+    /// When the timer was last set (server time): a later setting wins,
+    /// whatever order the two arrive in.
+    #[serde(default)]
+    pub timer_at: Millis,
+    /// Stretches of time whose messages disappear, and after how long; the
+    /// open one (no end) is the timer now. Dropped once swept for good.
+    #[serde(default)]
+    pub periods: Vec<Period>,
+}
+
+/// Messages written between `from` and `until` disappear `duration` after
+/// they were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    /// When the timer was turned on.
+    pub from: Millis,
+    /// When it was turned off or changed (`None`: still on).
+    pub until: Option<Millis>,
+    /// How long messages stay.
+    pub duration: Millis,
+}
+
+/// Messages of `chat` written from `from` to `up_to` are due to disappear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Which chat.
+    pub chat: ConversationId,
+    /// The first time covered.
+    pub from: Millis,
+    /// The last time covered.
+    pub up_to: Millis,
 }
 
 impl ChatPrefs {
@@ -218,6 +255,68 @@ impl Prefs {
             }
             ChatAction::Delete => *p = ChatPrefs::default(),
         }))
+    }
+
+    /// Disappearing messages set to `duration` (`None`: off) at `at`.
+    /// An older setting than the one held changes nothing.
+    pub fn set_timer(
+        &mut self,
+        chat: ConversationId,
+        duration: Option<Millis>,
+        at: Millis,
+    ) -> bool {
+        self.update(chat, |p| {
+            if at < p.timer_at {
+                return;
+            }
+            for period in p.periods.iter_mut().filter(|period| period.until.is_none()) {
+                period.until = Some(at);
+            }
+            p.timer = duration;
+            p.timer_at = at;
+            if let Some(duration) = duration {
+                p.periods.push(Period {
+                    from: at,
+                    until: None,
+                    duration,
+                });
+            }
+        })
+    }
+
+    /// What is due to disappear at `now`, in every chat.
+    pub fn due(&self, now: Millis) -> Vec<Due> {
+        let mut due = Vec::new();
+        for (chat, p) in &self.chats {
+            for period in &p.periods {
+                let up_to = (now - period.duration).min(period.until.unwrap_or(Millis::MAX));
+                if up_to >= period.from {
+                    due.push(Due {
+                        chat: *chat,
+                        from: period.from,
+                        up_to,
+                    });
+                }
+            }
+        }
+        due.sort_by_key(|d| (d.chat, d.from));
+        due
+    }
+
+    /// Drops the periods whose every message is gone by `now`; whether any
+    /// timer is left to watch.
+    pub fn prune(&mut self, now: Millis) -> bool {
+        let chats: Vec<ConversationId> = self.chats.keys().copied().collect();
+        for chat in chats {
+            self.update(chat, |p| {
+                p.periods.retain(|period| {
+                    period
+                        .until
+                        .is_none_or(|until| until + period.duration > now)
+                });
+            });
+        }
+        self.chats.values().any(|p| !p.periods.is_empty())
     }
 
     /// A message arrived in `chat`: an archived chat comes back to the list
@@ -403,5 +502,36 @@ mod tests {
             .act(chat(1), ChatAction::MarkUnread(false), 2, true)
             .unwrap();
         assert_eq!(StoredPrefs::from(&prefs).chats.len(), 0);
+    }
+
+    #[test]
+    fn disappearing_periods_cover_what_was_written_while_on() {
+        let mut prefs = Prefs::default();
+        let c = chat(1);
+        assert!(prefs.set_timer(c, Some(DAY), 100));
+        assert!(prefs.due(100 + DAY - 1).is_empty(), "nothing a day old yet");
+        assert_eq!(
+            prefs.due(100 + DAY + 50),
+            [Due {
+                chat: c,
+                from: 100,
+                up_to: 150
+            }]
+        );
+        // Turned off at 200: what was written until then still goes.
+        prefs.set_timer(c, None, 200);
+        assert_eq!(
+            prefs.due(10 * DAY),
+            [Due {
+                chat: c,
+                from: 100,
+                up_to: 200
+            }]
+        );
+        // A setting older than the held one is ignored.
+        assert!(!prefs.set_timer(c, Some(7 * DAY), 150));
+        assert_eq!(prefs.get(c).timer, None);
+        assert!(!prefs.prune(10 * DAY), "nothing left to watch");
+        assert!(prefs.due(10 * DAY).is_empty());
     }
 }

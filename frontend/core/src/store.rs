@@ -67,9 +67,17 @@ pub trait Store {
     /// returns those that were stored.
     async fn remove(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError>;
 
-    /// Deletes every message of `chat` written up to `up_to` (by
-    /// `composed_at`), outbox entries too; returns how many went.
-    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32, StoreError>;
+    /// Deletes the messages of `chat` written from `from` to `up_to` (by
+    /// `composed_at`, both included), outbox entries too; notices (calls,
+    /// safety and timer notices) only unless `keep_notices`. Returns how
+    /// many went.
+    async fn clear(
+        &self,
+        chat: ConversationId,
+        from: Millis,
+        up_to: Millis,
+        keep_notices: bool,
+    ) -> Result<u32, StoreError>;
 
     /// The outbox's messages, in the order they were composed.
     async fn outbox(&self) -> Result<Vec<Message>, StoreError>;

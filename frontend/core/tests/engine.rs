@@ -14,7 +14,7 @@ use parley_client::engine::{
     Effect, Engine, Immediate, Input, Outgoing, Outside, Request, Unreachable, View, immediate,
 };
 use parley_client::message::{Body, Message, Quote, Status};
-use parley_client::organize::{ChatAction, PIN_DURATIONS};
+use parley_client::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_client::store::memory::MemoryStore;
 use parley_client::store::{Store, StoredCrypto, suite};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCard};
@@ -46,6 +46,8 @@ struct Server {
     watches: RefCell<Vec<(DeviceId, Vec<UserId>)>>,
     /// Every id acked, by device.
     acks: RefCell<Vec<(DeviceId, MessageId)>>,
+    /// The expiry each disappearing message was sent with.
+    expiries: RefCell<HashMap<MessageId, Millis>>,
 }
 
 impl Server {
@@ -76,6 +78,18 @@ impl Server {
 
     /// What the server does with a frame from `device` of `user`.
     fn receive(&self, user: UserId, device: DeviceId, frame: ClientFrame) {
+        let frame = match frame {
+            ClientFrame::SendExpiring {
+                id,
+                chat,
+                payloads,
+                expires_at,
+            } => {
+                self.expiries.borrow_mut().insert(id, expires_at);
+                ClientFrame::Send { id, chat, payloads }
+            }
+            other => other,
+        };
         match frame {
             ClientFrame::Send { id, chat, payloads } => {
                 // Like the real server: direct chats only, for now.
@@ -2052,5 +2066,86 @@ fn a_reaction_from_the_other_side_shows_in_the_chat_list() {
             .last_reaction
             .is_none(),
         "not one's own"
+    );
+}
+
+#[test]
+fn disappearing_messages_vanish_on_every_device_and_leave_the_notices() {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let ann_id = w.user(ann);
+    let laptop = w.sign_in(Some(ann_id));
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    w.devices[ann].send(bob_id, "before the timer");
+    w.settle();
+    let day = TIMERS[0];
+    w.devices[ann].run(Input::SetTimer {
+        chat: direct(bob_id),
+        duration: Some(day),
+    });
+    w.settle();
+    for (d, chat) in [
+        (ann, direct(bob_id)),
+        (laptop, direct(bob_id)),
+        (bob, direct(ann_id)),
+    ] {
+        assert_eq!(
+            w.devices[d].view().prefs.get(chat).timer,
+            Some(day),
+            "device {d}"
+        );
+        assert!(
+            w.devices[d]
+                .chat(chat)
+                .iter()
+                .any(|m| m.body == Body::Timer(Some(day))),
+            "device {d}: the notice"
+        );
+    }
+    let gone = w.devices[bob].send(ann_id, "this will vanish");
+    w.settle();
+    let expiry = w.server.expiries.borrow().get(&gone).copied();
+    assert!(
+        expiry.is_some_and(|at| at >= day),
+        "queued with its expiry: {expiry:?}"
+    );
+
+    // A day later every device's sweep takes it, and only it.
+    let clock = &w.server.clock;
+    clock.set(clock.get() + day + 1);
+    for d in [ann, laptop, bob] {
+        w.devices[d].run(Input::Sweep);
+    }
+    for (d, chat) in [
+        (ann, direct(bob_id)),
+        (laptop, direct(bob_id)),
+        (bob, direct(ann_id)),
+    ] {
+        let msgs = w.devices[d].chat(chat);
+        assert_eq!(texts(&msgs), ["before the timer"], "device {d}");
+        assert!(
+            msgs.iter().any(|m| matches!(m.body, Body::Timer(_))),
+            "device {d}"
+        );
+    }
+    let sweeps = w.devices[ann].take(|e| matches!(e, Effect::SweepIn(_)).then_some(()));
+    assert!(!sweeps.is_empty(), "the timer keeps being watched");
+
+    // Off again: new messages stay.
+    w.devices[bob].run(Input::SetTimer {
+        chat: direct(ann_id),
+        duration: None,
+    });
+    w.settle();
+    let kept = w.devices[bob].send(ann_id, "this one stays");
+    w.settle();
+    assert!(!w.server.expiries.borrow().contains_key(&kept));
+    let clock = &w.server.clock;
+    clock.set(clock.get() + 2 * day);
+    w.devices[ann].run(Input::Sweep);
+    assert_eq!(
+        texts(&w.devices[ann].chat(direct(bob_id))),
+        ["before the timer", "this one stays"]
     );
 }

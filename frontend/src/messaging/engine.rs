@@ -58,6 +58,8 @@ pub struct Runner {
     wipe: Cell<bool>,
     me: UserId,
     retry: RefCell<Option<TimeoutHandle>>,
+    /// The next look for messages due to disappear.
+    sweep: RefCell<Option<TimeoutHandle>>,
     /// Failed attempts to read the store, for the back-off.
     load_failures: Cell<u32>,
     /// A failed `Load` waits for its retry: the queue waits with it, so a
@@ -152,6 +154,11 @@ impl Outside for Browser {
                 ));
             }
             Effect::Warn(text) => leptos::logging::warn!("messaging: {text}"),
+            Effect::SweepIn(after) => {
+                if let Some(runner) = self.runner.upgrade() {
+                    runner.sweep_in(after);
+                }
+            }
             Effect::Notice(text) => {
                 self.app.messaging.notice.try_set(Some(text));
             }
@@ -233,6 +240,7 @@ impl Runner {
             wipe: Cell::new(false),
             me,
             retry: RefCell::new(None),
+            sweep: RefCell::new(None),
             load_failures: Cell::new(0),
             reloading: Cell::new(false),
             safety: RefCell::new(HashMap::new()),
@@ -288,6 +296,9 @@ impl Runner {
         self.stopped.set(true);
         self.wipe.set(wipe);
         self.jobs.borrow_mut().clear();
+        if let Some(timer) = self.sweep.borrow_mut().take() {
+            timer.clear();
+        }
         if let Some(timer) = self.retry.borrow_mut().take() {
             timer.clear();
         }
@@ -386,6 +397,24 @@ impl Runner {
         let (tx, rx) = oneshot::channel();
         self.idle.borrow_mut().push(tx);
         Some(rx)
+    }
+
+    /// Runs `Input::Sweep` after `after` (one timer at a time).
+    fn sweep_in(self: &Rc<Self>, after: std::time::Duration) {
+        let weak = Rc::downgrade(self);
+        let timer = set_timeout_with_handle(
+            move || {
+                if let Some(runner) = weak.upgrade() {
+                    runner.sweep.borrow_mut().take();
+                    runner.push(Input::Sweep);
+                }
+            },
+            after,
+        )
+        .ok();
+        if let Some(old) = self.sweep.replace(timer) {
+            old.clear();
+        }
     }
 
     fn retry_in(self: &Rc<Self>, after: std::time::Duration) {

@@ -22,7 +22,7 @@ use parley_client::organize::ChatAction;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{ConversationId, MessageId, UserId};
+use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use typing::Typing;
@@ -110,6 +110,11 @@ impl Messenger {
     /// Forwards message `id` to these chats.
     pub fn forward(&self, id: MessageId, to: Vec<ConversationId>) {
         self.push(Input::Forward { id, to });
+    }
+
+    /// Turns disappearing messages on (for this long) or off in `chat`.
+    pub fn set_timer(&self, chat: ConversationId, duration: Option<Millis>) {
+        self.push(Input::SetTimer { chat, duration });
     }
 
     /// The starred list opened (read it) or closed.

@@ -51,6 +51,15 @@ pub fn written_by(chat: ConversationId, at: Millis) -> JsValue {
     Array::of2(&JsValue::from_str(&chat_key(chat)), &next).into()
 }
 
+/// A bound in the `chat` index just before every entry of `chat` written
+/// from `at` on (`[chat, at - 1, []]`: past every id at `at - 1`, since any
+/// array sorts after a string). `chat_range` excludes it.
+pub fn written_from(chat: ConversationId, at: Millis) -> JsValue {
+    #[allow(clippy::cast_precision_loss)]
+    let before = JsValue::from_f64(at.saturating_sub(1) as f64);
+    Array::of3(&JsValue::from_str(&chat_key(chat)), &before, &Array::new()).into()
+}
+
 /// The entries of one chat in a `[chat, …]` index, optionally strictly
 /// after `lower` and/or strictly before `upper`.
 pub fn chat_range(

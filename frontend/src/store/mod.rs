@@ -38,7 +38,7 @@ mod keys;
 mod record;
 pub mod vault;
 
-use keys::{chat_range, id_key, parse_chat_key, position, written_by};
+use keys::{chat_range, id_key, parse_chat_key, position, written_by, written_from};
 use parley_client::message::Message;
 use parley_client::store::{CryptoChanges, StoreError, StoredCrypto};
 use parley_client::summary::ChatSummary;
@@ -294,25 +294,45 @@ impl parley_client::store::Store for Store {
         Ok(removed)
     }
 
-    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32> {
+    async fn clear(
+        &self,
+        chat: ConversationId,
+        from: Millis,
+        up_to: Millis,
+        keep_notices: bool,
+    ) -> Result<u32> {
         let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadWrite)?;
         let store = tx.store(MESSAGES).map_err(backend)?;
         let outbox = tx.store(OUTBOX).map_err(backend)?;
-        let keys = store
-            .index("chat")
-            .map_err(backend)?
-            .get_all_keys(
-                Some(chat_range(chat, None, Some(&written_by(chat, up_to)))?),
-                None,
-            )
-            .await
-            .map_err(backend)?;
-        for key in &keys {
+        let lower = written_from(chat, from);
+        let upper = written_by(chat, up_to);
+        let range = chat_range(chat, Some(&lower), Some(&upper))?;
+        let index = store.index("chat").map_err(backend)?;
+        let gone: Vec<JsValue> = if keep_notices {
+            // Notices stay: read the records to tell them apart.
+            index
+                .get_all(Some(range), None)
+                .await
+                .map_err(backend)?
+                .into_iter()
+                .map(Record::from_js)
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|m| !m.body.is_notice())
+                .map(|m| id_key(m.id))
+                .collect()
+        } else {
+            index
+                .get_all_keys(Some(range), None)
+                .await
+                .map_err(backend)?
+        };
+        for key in &gone {
             outbox.delete(key.clone()).await.map_err(backend)?;
             store.delete(key.clone()).await.map_err(backend)?;
         }
         tx.done().await.map_err(backend)?;
-        Ok(u32::try_from(keys.len()).unwrap_or(u32::MAX))
+        Ok(u32::try_from(gone.len()).unwrap_or(u32::MAX))
     }
 
     async fn outbox(&self) -> Result<Vec<Message>> {

@@ -22,6 +22,7 @@ enum Kind {
     SafetyChanged,
     Call,
     Deleted,
+    Timer,
 }
 
 /// The stored shape: [`Message`] plus the sparse `unseen` index field.
@@ -55,6 +56,9 @@ pub struct Record {
     reactions: Vec<Reaction>,
     #[serde(default, skip_serializing_if = "is_false")]
     starred: bool,
+    /// A timer notice's duration (`None`: turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timer: Option<Millis>,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
@@ -68,6 +72,11 @@ impl From<&Message> for Record {
             Body::SafetyChanged => (Kind::SafetyChanged, String::new(), None),
             Body::Call(log) => (Kind::Call, String::new(), Some(log.clone())),
             Body::Deleted => (Kind::Deleted, String::new(), None),
+            Body::Timer(_) => (Kind::Timer, String::new(), None),
+        };
+        let timer = match m.body {
+            Body::Timer(duration) => duration,
+            _ => None,
         };
         let peer = chat_key(m.chat);
         Self {
@@ -89,6 +98,7 @@ impl From<&Message> for Record {
             edits: m.edits.clone(),
             reactions: m.reactions.clone(),
             starred: m.starred,
+            timer,
         }
     }
 }
@@ -117,6 +127,7 @@ impl TryFrom<Record> for Message {
             (Kind::Call, Some(log)) => Body::Call(log),
             (Kind::Call, None) => return Err(unreadable("a call without its log")),
             (Kind::Deleted, _) => Body::Deleted,
+            (Kind::Timer, _) => Body::Timer(r.timer),
         };
         Ok(Self {
             id: r.id,

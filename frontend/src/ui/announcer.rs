@@ -14,7 +14,7 @@ fn spoken(name: &str, m: &Message) -> Option<String> {
     match &m.body {
         Body::Text(text) => Some(format!("{name}: {}", parley_client::text::plain(text))),
         Body::Call(log) => Some(format!("{name}: {}", log.summary())),
-        Body::Waiting | Body::SafetyChanged | Body::Deleted => None,
+        Body::Waiting | Body::SafetyChanged | Body::Deleted | Body::Timer(_) => None,
     }
 }
 

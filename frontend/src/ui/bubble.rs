@@ -6,7 +6,7 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::claims;
 use crate::ui::format;
-use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconStar, IconVideo};
+use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconStar, IconTimer, IconVideo};
 use crate::ui::message_menu::{Menu, MenuButton, MessageMenu, on_context_menu};
 use crate::ui::quote::QuoteBlock;
 use crate::ui::reactions::Reactions;
@@ -51,6 +51,16 @@ pub fn bubble(m: &Message) -> AnyView {
             },
         ),
         Body::Call(log) => call_event(m, log),
+        Body::Timer(duration) => view! {
+            <div class="notice-row">
+                <p class="e2e-pill notice timer-notice" data-testid="timer-notice" data-id=m.id.to_string()>
+                    <IconTimer />
+                    " "
+                    {timer_notice(m, *duration)}
+                </p>
+            </div>
+        }
+        .into_any(),
         Body::Text(text) => {
             let forwarded = (m.forwarded > 0).then(|| {
                 let label = if m.forwarded >= MANY_HOPS {
@@ -103,6 +113,25 @@ pub fn bubble(m: &Message) -> AnyView {
                 </span>
             },
         ),
+    }
+}
+
+/// "You turned on disappearing messages…" and the like.
+fn timer_notice(m: &Message, duration: Option<parley_protocol::Millis>) -> String {
+    let app = expect_context::<AppState>();
+    let who = if m.outgoing {
+        "You".to_owned()
+    } else {
+        m.peer()
+            .map(|p| app.messaging.card(app, p).display_name)
+            .unwrap_or_default()
+    };
+    match duration {
+        Some(d) => format!(
+            "{who} turned on disappearing messages. New messages will disappear from this chat {} after they are sent.",
+            format::timer_length(d)
+        ),
+        None => format!("{who} turned off disappearing messages."),
     }
 }
 

@@ -9,12 +9,13 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::confirm::Ask;
 use crate::ui::format;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconClose, IconLock};
+use crate::ui::icons::{IconClose, IconLock, IconTimer};
 use crate::ui::modal::Modal;
 use crate::ui::toast::Toasts;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use parley_protocol::{ErrorCode, UserId};
+use parley_client::organize::TIMERS;
+use parley_protocol::{ConversationId, ErrorCode, UserId};
 
 /// Blocking, unblocking and adding, with what they need from context
 /// (taken when a component is made: event handlers run outside it).
@@ -205,6 +206,7 @@ pub fn ContactInfo(peer: UserId, #[prop(into)] on_close: Callback<()>) -> impl I
                     <span class="muted">"Messages and calls are end-to-end encrypted. Check the safety number."</span>
                 </span>
             </button>
+            <DisappearingRow peer />
             {move || {
                 if blocked() {
                     view! {
@@ -233,6 +235,54 @@ pub fn ContactInfo(peer: UserId, #[prop(into)] on_close: Callback<()>) -> impl I
                 }
             }}
         </Modal>
+    }
+}
+
+/// Disappearing messages for the chat: off, 24 hours, 7 days or 90 days.
+/// Both people see who changed it, as a notice in the chat.
+#[component]
+fn DisappearingRow(peer: UserId) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
+    let chat = ConversationId::Direct(peer);
+    let current = Memo::new(move |_| app.messaging.prefs.with(|p| p.get(chat).timer));
+    let value = move || {
+        current
+            .get()
+            .map_or_else(|| "off".to_owned(), |d| d.to_string())
+    };
+    let options = std::iter::once((None, "Off".to_owned()))
+        .chain(
+            TIMERS
+                .into_iter()
+                .map(|d| (Some(d), format::timer_length(d))),
+        )
+        .map(|(d, label)| {
+            let v = d.map_or_else(|| "off".to_owned(), |d| d.to_string());
+            view! { <option value=v>{label}</option> }
+        })
+        .collect_view();
+    view! {
+        <div class="info-row">
+            <IconTimer />
+            <span class="disappearing">
+                <label class="info-row-title" for="disappearing-select">
+                    "Disappearing messages"
+                </label>
+                <span class="muted">"New messages disappear from this chat after the chosen time."</span>
+                <select
+                    id="disappearing-select"
+                    data-testid="disappearing-select"
+                    prop:value=value
+                    on:change=move |ev| {
+                        let choice = event_target_value(&ev).parse::<i64>().ok();
+                        session.messaging(|m| m.set_timer(chat, choice));
+                    }
+                >
+                    {options}
+                </select>
+            </span>
+        </div>
     }
 }
 

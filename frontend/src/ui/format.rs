@@ -52,6 +52,21 @@ fn js_date(at: Millis) -> js_sys::Date {
     js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64))
 }
 
+/// A disappearing-messages timer as read: "24 hours", "7 days", "90 days".
+pub fn timer_length(duration: Millis) -> String {
+    let hours = duration / 3_600_000;
+    if hours % 24 == 0 {
+        let days = hours / 24;
+        if days == 1 {
+            "24 hours".to_owned()
+        } else {
+            format!("{days} days")
+        }
+    } else {
+        format!("{hours} hours")
+    }
+}
+
 /// The time now (the page's clock, which tests can fake).
 pub fn now() -> Millis {
     #[allow(clippy::cast_possible_truncation)]

@@ -329,3 +329,13 @@ pub fn IconUnread() -> impl IntoView {
         </svg>
     }
 }
+
+/// A clock with an arc: disappearing messages.
+#[component]
+pub fn IconTimer() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 2a10 10 0 1 0 10 10h-2a8 8 0 1 1-8-8zm0 4-1 7 5 3 1-1.7-3.5-2.1L13 6zm3-3.5-.6 1.9A8 8 0 0 1 19.6 9.6l1.9-.6a10 10 0 0 0-6.5-6.5z" />
+        </svg>
+    }
+}

@@ -54,6 +54,7 @@ impl Row {
                     Body::SafetyChanged => 's',
                     Body::Call(_) => 'c',
                     Body::Deleted => 'x',
+                    Body::Timer(_) => 'z',
                 };
                 // Edits and reactions redraw it too.
                 let reactions: String = m

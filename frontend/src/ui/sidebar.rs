@@ -393,6 +393,11 @@ fn preview_text(m: &parley_client::message::Message) -> String {
         Body::Waiting => crate::ui::claims::WAITING.to_owned(),
         Body::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
         Body::Call(log) => log.summary(),
+        Body::Timer(Some(d)) => format!(
+            "Disappearing messages: {}",
+            crate::ui::format::timer_length(*d)
+        ),
+        Body::Timer(None) => "Disappearing messages turned off".to_owned(),
         Body::Deleted if m.outgoing => crate::ui::claims::YOU_DELETED.to_owned(),
         Body::Deleted => crate::ui::claims::DELETED.to_owned(),
     }

@@ -76,6 +76,12 @@ fn client_frames() -> Vec<ClientFrame> {
             to: id(2),
             payloads: vec![payload(3, b"offer"), payload(9, b"handled")],
         },
+        ClientFrame::SendExpiring {
+            id: id(1),
+            chat: ConversationId::Direct(id(2)),
+            payloads: vec![payload(3, b"gone tomorrow")],
+            expires_at: 1_700_086_400_000,
+        },
     ]
 }
 

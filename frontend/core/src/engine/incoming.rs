@@ -149,7 +149,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         ids: &[MessageId],
     ) -> Result<(), EngineError> {
         let added = self.store.add_new(msgs).await?;
-        self.unarchive_for(&added).await?;
+        self.arrived_in_chats(&added).await?;
         // Shown before the changes to them, which update what is shown.
         let (new_chat, read_due) = self.show_added(&added);
         let added_ids: Vec<MessageId> = added.iter().map(|m| m.id).collect();

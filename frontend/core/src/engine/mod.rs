@@ -46,7 +46,7 @@ use crate::store::{self, Store, StoreError};
 use crate::summary::ChatList;
 use crate::window::Window;
 pub use amending::Request;
-pub use organizing::{MAX_FORWARD_TO, MAX_STARRED};
+pub use organizing::{MAX_FORWARD_TO, MAX_STARRED, SWEEP_EVERY};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
 use parley_protocol::limits::MAX_WATCHED_USERS;
@@ -128,6 +128,8 @@ pub enum Effect {
     Unrecoverable(String),
     /// Something to tell the person ("You can pin up to 3 chats").
     Notice(String),
+    /// Run [`Input::Sweep`] after this long (disappearing messages).
+    SweepIn(Duration),
     /// Worth a line in the console, nothing more.
     Warn(String),
 }
@@ -218,6 +220,16 @@ pub enum Input {
     },
     /// The "Starred messages" list is shown (read it) or closed.
     ShowStarred(bool),
+    /// Turn disappearing messages on (one of
+    /// [`crate::organize::TIMERS`]) or off for a chat.
+    SetTimer {
+        /// Which chat.
+        chat: ConversationId,
+        /// How long new messages stay.
+        duration: Option<Millis>,
+    },
+    /// Delete the messages due to disappear (the sweep timer fired).
+    Sweep,
     /// The retry timer fired.
     RetryOutbox,
     /// The person marked a peer verified (or not).
@@ -441,6 +453,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Input::KeepArchived(keep) => self.keep_archived(keep).await,
             Input::Forward { id, to } => self.forward(id, to).await,
             Input::ShowStarred(shown) => self.show_starred(shown).await,
+            Input::SetTimer { chat, duration } => self.set_timer(chat, duration).await,
+            Input::Sweep => self.sweep().await,
             Input::RetryOutbox => {
                 self.retry_due = false;
                 self.resend_outbox().await
@@ -521,6 +535,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.load_drafts().await?;
         self.load_changes().await?;
         self.load_prefs().await?;
+        self.sweep().await?;
         let secure = match Secure::open(&self.store, self.device, self.pickle_key).await {
             Ok(secure) => secure,
             // Without its keys this device can read nothing: start over.

@@ -8,7 +8,7 @@ use super::{Effect, Engine, EngineError, Outside};
 use crate::content::{Content, Sync};
 use crate::message::MAX_QUOTE_BYTES;
 use crate::message::{Body, Message};
-use crate::organize::{ChatAction, LastReaction, Prefs, StoredPrefs};
+use crate::organize::{ChatAction, LastReaction, Prefs, StoredPrefs, TIMERS};
 use crate::store::{self, Store};
 use crate::summary::ChatList;
 use crate::text::cut;
@@ -22,6 +22,8 @@ const STARRED: &str = "starred";
 pub const MAX_STARRED: usize = 2_000;
 /// Most chats one message is forwarded to at once (WhatsApp's five).
 pub const MAX_FORWARD_TO: usize = 5;
+/// How often messages due to disappear are looked for while a timer runs.
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<S: Store, O: Outside> Engine<S, O> {
     /// Reads the chats' settings and the starred list (on load).
@@ -74,7 +76,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         match action {
             ChatAction::Clear | ChatAction::Delete => {
-                self.store.clear(chat, at).await?;
+                self.store.clear(chat, Millis::MIN, at, false).await?;
                 let ids: Vec<MessageId> = self.starred_in(chat);
                 self.unstar_ids(&ids).await?;
                 if action == ChatAction::Delete {
@@ -287,18 +289,96 @@ impl<S: Store, O: Outside> Engine<S, O> {
             .await
     }
 
-    /// New messages: archived chats come back (unless kept archived).
-    pub(super) async fn unarchive_for(&mut self, added: &[Message]) -> Result<(), EngineError> {
+    /// New messages: archived chats come back (unless kept archived), and
+    /// a timer notice sets the chat's disappearing messages.
+    pub(super) async fn arrived_in_chats(&mut self, added: &[Message]) -> Result<(), EngineError> {
         let mut changed = false;
-        for m in added.iter().filter(|m| !m.outgoing) {
-            if self.view.prefs.get(m.chat).archived {
+        let mut timers = false;
+        for m in added {
+            if !m.outgoing && self.view.prefs.get(m.chat).archived {
                 changed |= self.view.prefs.arrived(m.chat);
             }
+            if let Body::Timer(duration) = m.body {
+                let at = m.server_at.unwrap_or(m.composed_at);
+                timers |= self.view.prefs.set_timer(m.chat, duration, at);
+            }
         }
-        if changed {
+        if changed || timers {
             self.save_prefs().await?;
         }
+        if timers {
+            self.sweep().await?;
+        }
         Ok(())
+    }
+
+    /// The person turned disappearing messages on or off for `chat`: a
+    /// notice in the chat, sent to everyone in it like a message.
+    pub(super) async fn set_timer(
+        &mut self,
+        chat: ConversationId,
+        duration: Option<Millis>,
+    ) -> Result<(), EngineError> {
+        if self.view.prefs.get(chat).timer == duration {
+            return Ok(());
+        }
+        if duration.is_some_and(|d| !TIMERS.contains(&d)) {
+            self.warn(format!("no such timer: {duration:?}"));
+            return Ok(());
+        }
+        let now = self.out.now();
+        let notice = Message {
+            id: MessageId::new_v7(),
+            chat,
+            outgoing: true,
+            from_device: self.device,
+            composed_at: now,
+            status: crate::message::Status::Pending,
+            seen: true,
+            body: Body::Timer(duration),
+            ..Message::blank()
+        };
+        if self.view.prefs.set_timer(chat, duration, now) {
+            self.save_prefs().await?;
+        }
+        self.composed(notice).await?;
+        self.sweep().await
+    }
+
+    /// Deletes what is due to disappear, and asks to be woken for the next.
+    pub(super) async fn sweep(&mut self) -> Result<(), EngineError> {
+        let now = self.out.now();
+        let before = self.view.prefs.clone();
+        let mut swept = Vec::new();
+        for due in self.view.prefs.due(now) {
+            if self
+                .store
+                .clear(due.chat, due.from, due.up_to, true)
+                .await?
+                > 0
+            {
+                swept.push(due.chat);
+            }
+        }
+        swept.dedup();
+        for chat in swept {
+            self.relist(chat, false).await?;
+        }
+        let watching = self.view.prefs.prune(now);
+        if self.view.prefs != before {
+            self.save_prefs().await?;
+        }
+        if watching {
+            self.out.emit(Effect::SweepIn(SWEEP_EVERY));
+        }
+        Ok(())
+    }
+
+    /// When a message sent now to `chat` may leave the server's queues
+    /// (disappearing messages on), as routing metadata.
+    pub(super) fn expiry(&self, chat: ConversationId) -> Option<Millis> {
+        let duration = self.view.prefs.get(chat).timer?;
+        Some(self.out.now().saturating_add(duration))
     }
 
     /// A reaction from someone else: "Ann reacted 👍 to …" in the list.

@@ -3,7 +3,7 @@
 
 use super::{Effect, Engine, EngineError, MAX_CONTROLS, Outside, PAGE, WINDOW_MAX};
 use crate::content::Content;
-use crate::message::{Message, Status};
+use crate::message::{Body, Message, Status};
 use crate::store::{self, Store};
 use crate::window::Window;
 use parley_protocol::frame::ClientFrame;
@@ -51,10 +51,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// False when it did not go (offline, or a session could not be started
     /// yet: retried shortly).
     async fn send_message(&mut self, msg: &Message) -> Result<bool, EngineError> {
-        let Some(post) = crate::chat::post(msg) else {
-            return Ok(false);
+        let content = match &msg.body {
+            Body::Timer(duration) => Content::Timer {
+                duration: *duration,
+            },
+            _ => match crate::chat::post(msg) {
+                Some(post) => Content::Post(post),
+                None => return Ok(false),
+            },
         };
-        match Content::Post(post).encode() {
+        match content.encode() {
             Ok(plaintext) => self.send_encrypted(msg.id, msg.chat, &plaintext).await,
             Err(err) => {
                 self.warn(format!("cannot encode message {}: {err}", msg.id));
@@ -114,8 +120,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         match secure.encrypt(&self.store, &targets, plaintext).await? {
             Ok(payloads) => {
-                self.out
-                    .emit(Effect::Send(ClientFrame::Send { id, chat, payloads }));
+                let frame = match self.expiry(chat) {
+                    Some(expires_at) => ClientFrame::SendExpiring {
+                        id,
+                        chat,
+                        payloads,
+                        expires_at,
+                    },
+                    None => ClientFrame::Send { id, chat, payloads },
+                };
+                self.out.emit(Effect::Send(frame));
                 Ok(true)
             }
             Err(err) => {

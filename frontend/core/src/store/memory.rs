@@ -123,12 +123,19 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
-    async fn clear(&self, chat: ConversationId, up_to: Millis) -> Result<u32, StoreError> {
+    async fn clear(
+        &self,
+        chat: ConversationId,
+        from: Millis,
+        up_to: Millis,
+        keep_notices: bool,
+    ) -> Result<u32, StoreError> {
         let mut inner = self.inner.borrow_mut();
         let gone: Vec<MessageId> = inner
             .messages
             .values()
-            .filter(|m| m.chat == chat && m.composed_at <= up_to)
+            .filter(|m| m.chat == chat && (from..=up_to).contains(&m.composed_at))
+            .filter(|m| !(keep_notices && m.body.is_notice()))
             .map(|m| m.id)
             .collect();
         for id in &gone {

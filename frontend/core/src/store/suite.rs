@@ -393,7 +393,23 @@ async fn clearing<S: Store>(store: &S) -> CaseResult {
         .await
         .map_err(fail)?;
     store.compose(&pending).await.map_err(fail)?;
-    let gone = store.clear(chat, 20).await.map_err(fail)?;
+    // Disappearing messages keep notices, and what came before the timer.
+    let mut notice = msg(chat, 12, false);
+    notice.body = Body::SafetyChanged;
+    notice.seen = true;
+    store.add_new(vec![notice.clone()]).await.map_err(fail)?;
+    let gone = store.clear(chat, 11, 15, true).await.map_err(fail)?;
+    check(gone == 1, || {
+        format!("a sweep of 11..=15 removed {gone}, not 1")
+    })?;
+    let (left, _) = store.older(chat, None, 10).await.map_err(fail)?;
+    check(ids(&left) == [later.id, edge.id, notice.id, old.id], || {
+        format!("after the sweep, the chat holds {:?}", ids(&left))
+    })?;
+    let gone = store
+        .clear(chat, Millis::MIN, 20, false)
+        .await
+        .map_err(fail)?;
     check(gone == 3, || format!("clear() removed {gone}, not 3"))?;
     let (left, _) = store.older(chat, None, 10).await.map_err(fail)?;
     check(ids(&left) == [later.id], || {
