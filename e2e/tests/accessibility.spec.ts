@@ -85,6 +85,10 @@ for (const scheme of ['light', 'dark'] as const) {
       await clean(a, `${scheme}-edit-dialog`);
       await a.keyboard.press('Escape');
       await expect(a.getByTestId('edit-dialog')).toHaveCount(0);
+      await a.getByTestId('emoji-open').click();
+      await expect(a.getByTestId('emoji-choice').first()).toBeVisible();
+      await clean(a, `${scheme}-emoji-picker`);
+      await a.keyboard.press('Escape');
       await (await openMenu(a, 'Plain hello')).getByTestId('menu-forward').click();
       await expect(a.getByTestId('forward-dialog')).toBeVisible();
       await clean(a, `${scheme}-forward-dialog`);

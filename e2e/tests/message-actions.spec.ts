@@ -256,3 +256,38 @@ test('disappearing messages vanish on both sides after the chosen time', async (
   }
   await screenshot(b, 'disappearing-swept');
 });
+
+test('emoji from the picker: search, recently used, in the composer and as a reaction', async ({
+  page: a,
+  newPage,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await a.getByTestId('composer').fill('Well done ');
+  await a.getByTestId('emoji-open').click();
+  const picker = a.getByTestId('emoji-picker');
+  await expect(picker.getByTestId('emoji-search')).toBeFocused();
+  // The list arrives on first use; a search by name finds it.
+  await picker.getByTestId('emoji-search').fill('party popper');
+  await expect(picker.getByTestId('emoji-choice')).toHaveCount(1);
+  await screenshot(a, 'emoji-picker-search');
+  await picker.getByTestId('emoji-choice').click();
+  await expect(picker).toHaveCount(0);
+  await expect(a.getByTestId('composer')).toHaveValue('Well done 🎉');
+  await expect(a.getByTestId('composer')).toBeFocused();
+  await a.getByTestId('composer').press('Enter');
+  await expect(bubble(a, 'Well done 🎉')).toBeVisible();
+
+  // Used once, it leads the recent row next time.
+  await a.getByTestId('emoji-open').click();
+  await expect(a.getByTestId('emoji-recent').first()).toHaveAttribute('data-emoji', '🎉');
+  await a.keyboard.press('Escape');
+
+  // Any emoji as a reaction, from "+" in the menu.
+  await openFromContacts(b, alice);
+  const menu = await openMenu(b, 'Well done 🎉');
+  await menu.getByTestId('more-reactions').click();
+  await b.getByTestId('emoji-search').fill('rocket');
+  await b.getByTestId('emoji-choice').first().click();
+  await expect(reaction(a, 'Well done 🎉', '🚀')).toContainText('1');
+});

@@ -160,6 +160,7 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
             if !matches!(m.body, Body::Text(_)) {
                 return Err(Refused::WrongKind);
             }
+            let emoji = &emoji.as_deref().map(plain_emoji);
             let held = m.reactions.iter().position(|r| r.by == a.by);
             if let Some(at) = held
                 && m.reactions[at].at > a.at
@@ -202,6 +203,21 @@ fn erase(m: &mut Message) {
     m.forwarded = 0;
     m.edits.clear();
     m.reactions.clear();
+}
+
+/// One way of writing an emoji: without the variation selector after a
+/// pictograph that is an emoji anyway (U+1F000 and up), so "👍️" and "👍"
+/// count as the same reaction.
+pub fn plain_emoji(emoji: &str) -> String {
+    let mut out = String::with_capacity(emoji.len());
+    let mut previous = '\0';
+    for c in emoji.chars() {
+        if !(c == '\u{FE0F}' && u32::from(previous) >= 0x1F000) {
+            out.push(c);
+        }
+        previous = c;
+    }
+    out
 }
 
 /// Reactions grouped by emoji, in order of first use: (emoji, who).
@@ -391,5 +407,11 @@ mod tests {
         assert_eq!(go(react(c.me, 13, None)), Ok(true));
         assert_eq!(go(react(c.me, 14, None)), Ok(false));
         assert_eq!(tally(&m), vec![("😂", vec![c.bob])]);
+        // "👍️" (with the variation selector, as emoji lists write it) and
+        // "👍" are one reaction; "❤️" keeps its selector.
+        assert_eq!(go(react(c.me, 20, Some("👍\u{fe0f}"))), Ok(true));
+        assert_eq!(go(react(c.bob, 21, Some("👍"))), Ok(true));
+        assert_eq!(tally(&m), vec![("👍", vec![c.me, c.bob])]);
+        assert_eq!(plain_emoji("❤\u{fe0f}"), "❤\u{fe0f}");
     }
 }

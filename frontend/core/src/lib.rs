@@ -13,6 +13,7 @@
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
 //! - [`window`]: the bounded run of a conversation that is on screen.
+//! - [`emoji`]: the emoji picker's search and "recently used" row.
 //! - [`names`]: initials for a person without a picture.
 //! - [`route`]: the app's URLs.
 //! - [`shortcuts`]: which key does what.
@@ -26,6 +27,7 @@ pub mod call;
 pub mod chat;
 pub mod content;
 pub mod crypto;
+pub mod emoji;
 pub mod engine;
 pub mod message;
 pub mod names;

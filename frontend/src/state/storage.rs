@@ -83,10 +83,25 @@ pub fn set_relay_calls(on: bool) {
     write(RELAY_CALLS_KEY, &on);
 }
 
+/// This browser's recently used emoji, newest first (a preference of the
+/// browser; forgotten at sign-out).
+const RECENT_EMOJI_KEY: &str = "parley.emoji.recent";
+
+/// The recently used emoji.
+pub fn recent_emoji() -> Vec<String> {
+    read(RECENT_EMOJI_KEY).unwrap_or_default()
+}
+
+/// Keeps the recently used emoji.
+pub fn set_recent_emoji(list: &[String]) {
+    write(RECENT_EMOJI_KEY, list);
+}
+
 /// Forgets everything this device knew about the account.
 pub fn clear() {
     if let Some(storage) = local_storage() {
         let _ = storage.remove_item(SESSION_KEY);
         let _ = storage.remove_item(CONTACTS_KEY);
+        let _ = storage.remove_item(RECENT_EMOJI_KEY);
     }
 }

@@ -5,8 +5,9 @@
 
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconClose, IconSend};
+use crate::ui::icons::{IconClose, IconSend, IconSmile};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::content::MAX_TEXT_BYTES;
@@ -80,6 +81,41 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
     let input = NodeRef::<leptos::html::Textarea>::new();
 
     let ui = app.messaging;
+    // The emoji picker, inserting at the caret.
+    let picking = RwSignal::new(false);
+    let insert = {
+        let save_soon = save_soon.clone();
+        move |emoji: String| {
+            picking.set(false);
+            let Some(el) = input.get_untracked() else {
+                return;
+            };
+            let now = text.get_untracked();
+            let units: Vec<u16> = now.encode_utf16().collect();
+            let at = |n: Option<u32>| (n.unwrap_or(units.len() as u32) as usize).min(units.len());
+            let (start, end) = (
+                at(el.selection_start().ok().flatten()),
+                at(el.selection_end().ok().flatten()),
+            );
+            let mut next = String::from_utf16_lossy(&units[..start]);
+            next.push_str(&emoji);
+            let caret = next.encode_utf16().count() as u32;
+            next.push_str(&String::from_utf16_lossy(&units[end.max(start)..]));
+            typed.set_value(true);
+            save_soon(next.clone());
+            text.set(next);
+            // Once the dialog has given focus back: the caret after the emoji.
+            set_timeout(
+                move || {
+                    if let Some(el) = input.get_untracked() {
+                        let _ = el.focus();
+                        let _ = el.set_selection_range(caret, caret);
+                    }
+                },
+                Duration::ZERO,
+            );
+        }
+    };
     // The message being answered, if it belongs to this chat.
     let replying = Memo::new(move |_| {
         ui.replying
@@ -167,6 +203,22 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
     view! {
         {reply_bar}
         <footer class="composer">
+            <IconButton
+                class="icon-btn emoji-open"
+                test_id="emoji-open"
+                label="Emoji"
+                attr:aria-haspopup="dialog"
+                on:click=move |_| picking.set(true)
+            >
+                <IconSmile />
+            </IconButton>
+            <Show when=move || picking.get()>
+                <EmojiPicker
+                    title="Add emoji"
+                    on_pick=insert.clone()
+                    on_close=move || picking.set(false)
+                />
+            </Show>
             <div class="composer-field">
                 <textarea
                     node_ref=input

@@ -9,6 +9,7 @@ use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::contact_info::{BlockedNote, ContactInfo, StrangerBar};
 use crate::ui::edit_message::EditDialog;
+use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::format;
 use crate::ui::forward::ForwardDialog;
 use crate::ui::icon_button::IconButton;
@@ -18,6 +19,7 @@ use crate::ui::messages::MessageList;
 use crate::ui::pins::{PinDialog, PinnedBar};
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
+use parley_client::engine::Request;
 use parley_protocol::{ConversationId, UserId};
 
 /// `conversation`: header with the contact (`conversation-title`) and their
@@ -174,6 +176,22 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 menu.pinning
                     .get()
                     .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
+            }}
+            {move || {
+                menu.reacting
+                    .get()
+                    .map(|target| {
+                        view! {
+                            <EmojiPicker
+                                title="React"
+                                on_pick=move |emoji: String| {
+                                    menu.reacting.set(None);
+                                    session.messaging(|m| m.change(target, Request::React(Some(emoji))));
+                                }
+                                on_close=move || menu.reacting.set(None)
+                            />
+                        }
+                    })
             }}
         </section>
     }

@@ -35,6 +35,8 @@ pub struct MessageMenu {
     pub forwarding: RwSignal<Option<Message>>,
     /// The message in the "pin for how long" dialog.
     pub pinning: RwSignal<Option<Message>>,
+    /// The message the emoji picker reacts to.
+    pub reacting: RwSignal<Option<MessageId>>,
     /// The chevron focus went back to last: a bubble redrawn by what the
     /// menu did (a reaction) takes focus again if it was lost with it.
     return_to: StoredValue<Option<MessageId>>,
@@ -48,6 +50,7 @@ impl MessageMenu {
             editing: RwSignal::new(None),
             forwarding: RwSignal::new(None),
             pinning: RwSignal::new(None),
+            reacting: RwSignal::new(None),
             return_to: StoredValue::new(None),
         }
     }
@@ -273,6 +276,21 @@ pub fn Menu(m: Message) -> impl IntoView {
                             }
                         })
                         .collect_view()}
+                    <button
+                        type="button"
+                        role="menuitem"
+                        class="quick-reaction more"
+                        data-testid="more-reactions"
+                        aria-label="More reactions"
+                        title="More reactions"
+                        tabindex="-1"
+                        on:click=move |_| {
+                            menu.open.set(None);
+                            menu.reacting.set(Some(id));
+                        }
+                    >
+                        "+"
+                    </button>
                 </div>
                 <button type="button" role="menuitem" tabindex="-1" data-testid="menu-reply" on:click=reply.clone()>
                     <IconReply />

@@ -14,6 +14,7 @@ pub mod contact_info;
 pub mod contacts;
 pub mod conversation;
 pub mod edit_message;
+pub mod emoji_picker;
 pub mod field;
 pub mod focus;
 pub mod form;

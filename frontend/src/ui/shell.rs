@@ -11,6 +11,7 @@ use crate::ui::call::CallScreen;
 use crate::ui::confirm::{Ask, ConfirmDialog};
 use crate::ui::contacts::ContactsPanel;
 use crate::ui::conversation::{Conversation, ConversationEmpty};
+use crate::ui::emoji_picker::EmojiList;
 use crate::ui::focus;
 use crate::ui::keys::{self, HelpSheet, ShortcutSheet};
 use crate::ui::settings::SettingsPanel;
@@ -57,6 +58,7 @@ pub fn MainScreen() -> impl IntoView {
     provide_context(ask);
     let toasts = Toasts::new();
     provide_context(toasts);
+    provide_context(EmojiList::new());
     // What messaging has to say ("You can pin up to 3 chats") as a toast.
     let notice = app.messaging.notice;
     Effect::new(move |_| {
