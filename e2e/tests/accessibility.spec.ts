@@ -85,6 +85,10 @@ for (const scheme of ['light', 'dark'] as const) {
       await clean(a, `${scheme}-edit-dialog`);
       await a.keyboard.press('Escape');
       await expect(a.getByTestId('edit-dialog')).toHaveCount(0);
+      await (await openMenu(a, 'Plain hello')).getByTestId('menu-info').click();
+      await expect(a.getByTestId('info-read')).toBeVisible();
+      await clean(a, `${scheme}-message-info`);
+      await a.keyboard.press('Escape');
       await a.getByTestId('emoji-open').click();
       await expect(a.getByTestId('emoji-choice').first()).toBeVisible();
       await clean(a, `${scheme}-emoji-picker`);

@@ -63,6 +63,19 @@ test('reply and jump to the quote, react and change the reaction, edit', async (
   // Reactions stay with the edited message.
   await expect(reaction(b, 'Lunch at 1pm?', '❤️')).toContainText('2');
 
+  // Message info: Bob has the chat open, so it was delivered and read.
+  await (await openMenu(a, 'Lunch at 1pm?')).getByTestId('menu-info').click();
+  const info = a.getByTestId('message-info');
+  await expect(info.getByTestId('info-read')).not.toHaveText('—');
+  await expect(info.getByTestId('info-delivered')).not.toHaveText('—');
+  await expect(info.getByTestId('info-sent')).toContainText('Today');
+  await screenshot(a, 'message-info');
+  await a.keyboard.press('Escape');
+  await expect(info).toHaveCount(0);
+  // Not offered on someone else's message.
+  await expect((await openMenu(a, 'Yes, the usual place')).getByTestId('menu-info')).toHaveCount(0);
+  await a.keyboard.press('Escape');
+
   // All of it is kept: after a reload Bob sees the same.
   await b.reload();
   await expect(exactBubble(b, 'Lunch at 1pm?').getByTestId('edited')).toBeVisible();
@@ -185,8 +198,11 @@ test('the message menu by keyboard alone', async ({ page: a, newPage }) => {
   await openFromContacts(b, alice);
   await expect(bubble(b, 'keyboard only please')).toBeVisible();
 
-  // From the composer, Shift+Tab reaches the newest message's menu button.
+  // From the composer, Shift+Tab passes the emoji button and reaches the
+  // newest message's menu button.
   await b.getByTestId('composer').focus();
+  await b.keyboard.press('Shift+Tab');
+  await expect(b.getByTestId('emoji-open')).toBeFocused();
   await b.keyboard.press('Shift+Tab');
   const button = bubble(b, 'keyboard only please').getByTestId('message-menu-button');
   await expect(button).toBeFocused();
@@ -208,14 +224,16 @@ test('the message menu by keyboard alone', async ({ page: a, newPage }) => {
   await expect(menu).toHaveCount(0);
   await expect(button).toBeFocused();
 
-  // The context-menu key opens it too; End, then Up, reaches "Reply".
+  // The context-menu key opens it too; End, then Up past Star, Pin,
+  // Forward and Copy, reaches "Reply".
   await b.keyboard.press('Shift+F10');
   await expect(menu).toBeVisible();
   await b.keyboard.press('End');
   await expect(menu.getByTestId('menu-delete-for-me')).toBeFocused();
-  await b.keyboard.press('ArrowUp');
-  await b.keyboard.press('ArrowUp');
-  await expect(menu.getByTestId('menu-reply')).toBeFocused();
+  for (const item of ['menu-star', 'menu-pin', 'menu-forward', 'menu-copy', 'menu-reply']) {
+    await b.keyboard.press('ArrowUp');
+    await expect(menu.getByTestId(item)).toBeFocused();
+  }
   await b.keyboard.press('Enter');
   await expect(b.getByTestId('reply-bar')).toContainText('keyboard only please');
   await expect(b.getByTestId('composer')).toBeFocused();

@@ -409,9 +409,11 @@ mod tests {
         assert_eq!(tally(&m), vec![("😂", vec![c.bob])]);
         // "👍️" (with the variation selector, as emoji lists write it) and
         // "👍" are one reaction; "❤️" keeps its selector.
-        assert_eq!(go(react(c.me, 20, Some("👍\u{fe0f}"))), Ok(true));
-        assert_eq!(go(react(c.bob, 21, Some("👍"))), Ok(true));
-        assert_eq!(tally(&m), vec![("👍", vec![c.me, c.bob])]);
+        let thumbs = react(c.me, 20, Some("👍\u{fe0f}"));
+        assert_eq!(apply(&mut m, &thumbs, c.me), Ok(true));
+        let thumbs = react(c.bob, 21, Some("👍"));
+        assert_eq!(apply(&mut m, &thumbs, c.me), Ok(true));
+        assert_eq!(tally(&m), vec![("👍", vec![c.bob, c.me])]);
         assert_eq!(plain_emoji("❤\u{fe0f}"), "❤\u{fe0f}");
     }
 }

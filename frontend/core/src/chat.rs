@@ -41,6 +41,8 @@ pub enum Event {
         ids: Vec<MessageId>,
         /// The new tick (apply with [`Status::advance`]).
         status: Status,
+        /// When (server time), for "message info".
+        at: Millis,
     },
     /// Presence, typing, a refusal or a pong: see [`immediate`].
     Immediate(Immediate),
@@ -352,9 +354,10 @@ impl Chat {
                 message,
             },
             ServerFrame::Deliver(d) => Event::Delivery(d),
-            ServerFrame::Receipt { kind, ids, .. } => Event::Status {
+            ServerFrame::Receipt { kind, ids, at, .. } => Event::Status {
                 ids,
                 status: kind.into(),
+                at,
             },
             ServerFrame::Signal(signal) => Event::Signal(signal),
             ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
@@ -542,7 +545,8 @@ mod tests {
             e,
             Event::Status {
                 ids: vec![m],
-                status: Status::Read
+                status: Status::Read,
+                at: 1,
             }
         );
         assert_eq!(Status::Read.advance(Status::Delivered), Status::Read);

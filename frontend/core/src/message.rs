@@ -117,6 +117,10 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     /// Starred by this person (their devices only).
     pub starred: bool,
+    /// For outgoing: when a device of the recipient first stored it.
+    pub delivered_at: Option<Millis>,
+    /// For outgoing: when the recipient first read it.
+    pub read_at: Option<Millis>,
 }
 
 /// Longest quoted text carried with a reply (the quote is a preview; the
@@ -207,6 +211,8 @@ impl Message {
             edits: Vec::new(),
             reactions: Vec::new(),
             starred: false,
+            delivered_at: None,
+            read_at: None,
         }
     }
 

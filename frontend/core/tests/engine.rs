@@ -593,6 +593,13 @@ fn a_message_gets_one_two_and_blue_ticks_and_reaches_every_device() {
     assert_eq!(view.chats.get(direct(ann_id)).unwrap().unread, 0);
     w.settle();
     assert_eq!(status_of(&w.devices[ann], in_ann, id), Status::Read);
+    // "Message info": when it was delivered and read, by the server's clock.
+    let info = find(&w.devices[ann], in_ann, id);
+    let (delivered, read) = (info.delivered_at.unwrap(), info.read_at.unwrap());
+    assert!(
+        info.server_at.unwrap() <= delivered && delivered <= read,
+        "{info:?}"
+    );
     let preview = w.devices[ann]
         .view()
         .chats

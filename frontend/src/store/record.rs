@@ -56,6 +56,10 @@ pub struct Record {
     reactions: Vec<Reaction>,
     #[serde(default, skip_serializing_if = "is_false")]
     starred: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_at: Option<Millis>,
     /// A timer notice's duration (`None`: turned off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timer: Option<Millis>,
@@ -98,6 +102,8 @@ impl From<&Message> for Record {
             edits: m.edits.clone(),
             reactions: m.reactions.clone(),
             starred: m.starred,
+            delivered_at: m.delivered_at,
+            read_at: m.read_at,
             timer,
         }
     }
@@ -145,6 +151,8 @@ impl TryFrom<Record> for Message {
             edits: r.edits,
             reactions: r.reactions,
             starred: r.starred,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::ui::format;
 use crate::ui::forward::ForwardDialog;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
+use crate::ui::message_info::MessageInfo;
 use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
 use crate::ui::pins::{PinDialog, PinnedBar};
@@ -176,6 +177,11 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 menu.pinning
                     .get()
                     .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
+            }}
+            {move || {
+                menu.info
+                    .get()
+                    .map(|m| view! { <MessageInfo m on_close=move || menu.info.set(None) /> })
             }}
             {move || {
                 menu.reacting

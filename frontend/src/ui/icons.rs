@@ -349,3 +349,13 @@ pub fn IconSmile() -> impl IntoView {
         </svg>
     }
 }
+
+/// An "i" in a circle: information.
+#[component]
+pub fn IconInfo() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2zm0-8h-2V7h2z" />
+        </svg>
+    }
+}

@@ -13,7 +13,8 @@ use crate::state::AppState;
 use crate::ui::confirm::Ask;
 use crate::ui::format;
 use crate::ui::icons::{
-    IconChevronDown, IconCopy, IconDelete, IconEdit, IconForward, IconPin, IconReply, IconStar,
+    IconChevronDown, IconCopy, IconDelete, IconEdit, IconForward, IconInfo, IconPin, IconReply,
+    IconStar,
 };
 use crate::ui::toast::Toasts;
 use leptos::prelude::*;
@@ -37,6 +38,8 @@ pub struct MessageMenu {
     pub pinning: RwSignal<Option<Message>>,
     /// The message the emoji picker reacts to.
     pub reacting: RwSignal<Option<MessageId>>,
+    /// The message whose info is shown.
+    pub info: RwSignal<Option<Message>>,
     /// The chevron focus went back to last: a bubble redrawn by what the
     /// menu did (a reaction) takes focus again if it was lost with it.
     return_to: StoredValue<Option<MessageId>>,
@@ -51,6 +54,7 @@ impl MessageMenu {
             forwarding: RwSignal::new(None),
             pinning: RwSignal::new(None),
             reacting: RwSignal::new(None),
+            info: RwSignal::new(None),
             return_to: StoredValue::new(None),
         }
     }
@@ -207,6 +211,14 @@ pub fn Menu(m: Message) -> impl IntoView {
             }
         }
     };
+    let own = m.outgoing && readable;
+    let info = {
+        let m = m.clone();
+        move |_| {
+            menu.open.set(None);
+            menu.info.set(Some(m.clone()));
+        }
+    };
     let starred = m.starred;
     let star = move |_| {
         session.messaging(|s| s.change(id, Request::Star(!starred)));
@@ -317,6 +329,12 @@ pub fn Menu(m: Message) -> impl IntoView {
                 <button type="button" role="menuitem" tabindex="-1" data-testid="menu-edit" on:click=edit.clone()>
                     <IconEdit />
                     "Edit"
+                </button>
+            </Show>
+            <Show when=move || own>
+                <button type="button" role="menuitem" tabindex="-1" data-testid="menu-info" on:click=info.clone()>
+                    <IconInfo />
+                    "Message info"
                 </button>
             </Show>
             <button type="button" role="menuitem" tabindex="-1" data-testid="menu-delete-for-me" on:click=delete_for_me>

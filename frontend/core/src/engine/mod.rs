@@ -505,7 +505,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 recipient_full,
                 message,
             } => self.rejected(id, retry, recipient_full, message).await,
-            Event::Status { ids, status } => self.status(&ids, status).await,
+            Event::Status { ids, status, at } => self.status(&ids, status, at).await,
             Event::Signal(signal) => self.signal_in(signal).await,
             // A new identity key shows "safety number changed" at once,
             // not at the next message to or from them.

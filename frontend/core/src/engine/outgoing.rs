@@ -244,12 +244,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
         &mut self,
         ids: &[MessageId],
         status: Status,
+        at: Millis,
     ) -> Result<(), EngineError> {
         let changed = self
             .store
             .update(ids, false, &|m| {
                 if m.outgoing {
                     m.status = m.status.advance(status);
+                    // The first of each (a read also means delivered).
+                    if status >= Status::Delivered {
+                        m.delivered_at.get_or_insert(at);
+                    }
+                    if status == Status::Read {
+                        m.read_at.get_or_insert(at);
+                    }
                 }
             })
             .await?;

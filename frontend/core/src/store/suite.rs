@@ -167,6 +167,8 @@ async fn bodies_round_trip<S: Store>(store: &S) -> CaseResult {
         at: 12,
     }];
     answered.starred = true;
+    answered.delivered_at = Some(13);
+    answered.read_at = Some(14);
     msgs.push(answered);
     store.add_new(msgs.clone()).await.map_err(fail)?;
     for m in &msgs {
