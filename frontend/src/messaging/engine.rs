@@ -401,35 +401,32 @@ impl Runner {
 
     /// Runs `Input::Sweep` after `after` (one timer at a time).
     fn sweep_in(self: &Rc<Self>, after: std::time::Duration) {
-        let weak = Rc::downgrade(self);
-        let timer = set_timeout_with_handle(
-            move || {
-                if let Some(runner) = weak.upgrade() {
-                    runner.sweep.borrow_mut().take();
-                    runner.push(Input::Sweep);
-                }
-            },
-            after,
-        )
-        .ok();
-        if let Some(old) = self.sweep.replace(timer) {
-            old.clear();
-        }
+        self.later(|r| &r.sweep, after, || Input::Sweep);
     }
 
     fn retry_in(self: &Rc<Self>, after: std::time::Duration) {
+        self.later(|r| &r.retry, after, || Input::RetryOutbox);
+    }
+
+    /// Pushes `input()` after `after`, replacing the timer held in `slot`.
+    fn later(
+        self: &Rc<Self>,
+        slot: fn(&Self) -> &RefCell<Option<TimeoutHandle>>,
+        after: std::time::Duration,
+        input: fn() -> Input,
+    ) {
         let weak = Rc::downgrade(self);
         let timer = set_timeout_with_handle(
             move || {
                 if let Some(runner) = weak.upgrade() {
-                    runner.retry.borrow_mut().take();
-                    runner.push(Input::RetryOutbox);
+                    slot(&runner).borrow_mut().take();
+                    runner.push(input());
                 }
             },
             after,
         )
         .ok();
-        if let Some(old) = self.retry.replace(timer) {
+        if let Some(old) = slot(self).replace(timer) {
             old.clear();
         }
     }

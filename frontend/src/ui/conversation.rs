@@ -18,6 +18,7 @@ use crate::ui::message_info::MessageInfo;
 use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
 use crate::ui::pins::{PinDialog, PinnedBar};
+use crate::ui::reactions::ReactionsDialog;
 use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
 use parley_client::engine::Request;
@@ -177,6 +178,11 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 menu.pinning
                     .get()
                     .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
+            }}
+            {move || {
+                menu.reactions
+                    .get()
+                    .map(|id| view! { <ReactionsDialog id on_close=move || menu.reactions.set(None) /> })
             }}
             {move || {
                 menu.info

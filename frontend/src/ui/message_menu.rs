@@ -40,6 +40,8 @@ pub struct MessageMenu {
     pub reacting: RwSignal<Option<MessageId>>,
     /// The message whose info is shown.
     pub info: RwSignal<Option<Message>>,
+    /// The message whose reactions are listed.
+    pub reactions: RwSignal<Option<MessageId>>,
     /// The chevron focus went back to last: a bubble redrawn by what the
     /// menu did (a reaction) takes focus again if it was lost with it.
     return_to: StoredValue<Option<MessageId>>,
@@ -55,6 +57,7 @@ impl MessageMenu {
             pinning: RwSignal::new(None),
             reacting: RwSignal::new(None),
             info: RwSignal::new(None),
+            reactions: RwSignal::new(None),
             return_to: StoredValue::new(None),
         }
     }

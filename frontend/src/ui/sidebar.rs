@@ -195,13 +195,21 @@ pub fn ChatList() -> impl IntoView {
                         </button>
                     </div>
                 </Show>
-                <ul class="chat-rows">
-                    <For each=move || peers.get() key=|peer| *peer let:peer>
-                        <ChatItem peer />
-                    </For>
-                </ul>
+                <ChatRows peers />
             </div>
         </section>
+    }
+}
+
+/// The rows of a chat list.
+#[component]
+fn ChatRows(peers: Memo<Vec<UserId>>) -> impl IntoView {
+    view! {
+        <ul class="chat-rows">
+            <For each=move || peers.get() key=|peer| *peer let:peer>
+                <ChatItem peer />
+            </For>
+        </ul>
     }
 }
 
@@ -226,11 +234,7 @@ pub fn ArchivedList() -> impl IntoView {
                 <Show when=move || peers.with(Vec::is_empty)>
                     <p class="muted empty-search" role="status">"No archived chats."</p>
                 </Show>
-                <ul class="chat-rows">
-                    <For each=move || peers.get() key=|peer| *peer let:peer>
-                        <ChatItem peer />
-                    </For>
-                </ul>
+                <ChatRows peers />
             </div>
         </section>
     }
