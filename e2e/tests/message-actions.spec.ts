@@ -270,6 +270,8 @@ test('disappearing messages vanish on both sides after the chosen time', async (
   await send(a, 'said before the timer');
   await a.getByTestId('open-contact-info').click();
   await a.getByTestId('disappearing-select').selectOption({ label: '24 hours' });
+  await a.getByTestId('disappearing-apply').click();
+  await expect(a.getByTestId('disappearing-apply')).toBeDisabled();
   await a.keyboard.press('Escape');
   await expect(a.getByTestId('timer-notice')).toContainText('You turned on disappearing messages');
   await openFromContacts(b, alice);
@@ -312,7 +314,17 @@ test('emoji from the picker: search, recently used, in the composer and as a rea
   // Used once, it leads the recent row next time.
   await a.getByTestId('emoji-open').click();
   await expect(a.getByTestId('emoji-recent').first()).toHaveAttribute('data-emoji', '🎉');
-  await a.keyboard.press('Escape');
+  // The grid is one tab stop; arrow keys move inside it, Enter picks.
+  const grid = a.getByTestId('emoji-grid').getByTestId('emoji-choice');
+  await expect(grid.first()).toHaveAttribute('tabindex', '0');
+  await expect(grid.nth(1)).toHaveAttribute('tabindex', '-1');
+  await grid.first().focus();
+  await a.keyboard.press('ArrowRight');
+  await expect(grid.nth(1)).toBeFocused();
+  const second = (await grid.nth(1).getAttribute('data-emoji')) ?? '';
+  await a.keyboard.press('Enter');
+  await expect(a.getByTestId('composer')).toHaveValue(second);
+  await a.getByTestId('composer').fill('');
 
   // Any emoji as a reaction, from "+" in the menu.
   await openFromContacts(b, alice);

@@ -126,11 +126,12 @@ pub enum ClientFrame {
         /// [`crate::limits::MAX_SIGNAL_BYTES`].
         payloads: Vec<DevicePayload>,
     },
-    /// [`ClientFrame::Send`] for a message that disappears: `expires_at`
-    /// (epoch milliseconds, at most [`crate::limits::MAX_EXPIRY_MS`] ahead)
-    /// is routing metadata in the clear, so a queue drops the message then
-    /// even if its device never connects. Answered like `Send`; a time in
-    /// the past or too far ahead is `Rejected` with `bad_request`.
+    /// [`ClientFrame::Send`] for a message that disappears: `expires_in`
+    /// (milliseconds, 1 to [`crate::limits::MAX_EXPIRY_MS`]) is routing
+    /// metadata in the clear; the server counts it from when it accepts the
+    /// message (so no client clock is trusted) and a queue drops the message
+    /// then, even if its device never connects. Answered like `Send`; a
+    /// duration out of range is `Rejected` with `bad_request`.
     SendExpiring {
         /// As in `Send`.
         id: MessageId,
@@ -138,8 +139,8 @@ pub enum ClientFrame {
         chat: ConversationId,
         /// As in `Send`.
         payloads: Vec<DevicePayload>,
-        /// When every copy may go.
-        expires_at: Millis,
+        /// How long its queued copies may wait.
+        expires_in: Millis,
     },
 }
 

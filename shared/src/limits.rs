@@ -36,8 +36,8 @@ pub const SIGNAL_BURST_UNITS: u32 = 512;
 /// about 100 units.
 pub const SIGNAL_UNITS_PER_SECOND: u32 = 64;
 /// Longest a disappearing message may wait in a queue: the longest timer
-/// (90 days) and a day of leeway for the sender's clock.
-pub const MAX_EXPIRY_MS: i64 = 91 * 24 * 3600 * 1000;
+/// (90 days).
+pub const MAX_EXPIRY_MS: i64 = 90 * 24 * 3600 * 1000;
 /// Most ids in one ack or read receipt frame.
 pub const MAX_IDS_PER_FRAME: usize = 1024;
 /// Most users one device may watch for presence.

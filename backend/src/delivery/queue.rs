@@ -222,7 +222,7 @@ impl<'a> Columns<'a> {
         self.expiries.push(row.expires_at);
     }
 
-    /// Runs `sql` (an insert from `UNNEST` of the six arrays) over these rows.
+    /// Runs `sql` (an insert from `UNNEST` of the seven arrays) over these rows.
     async fn insert(
         &self,
         tx: &mut sqlx::PgConnection,

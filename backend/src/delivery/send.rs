@@ -28,8 +28,8 @@ pub struct Message {
     pub chat: ConversationId,
     /// One payload per target device.
     pub payloads: Vec<DevicePayload>,
-    /// When its queued copies may be dropped (a disappearing message).
-    pub expires_at: Option<Millis>,
+    /// How long its queued copies may wait (a disappearing message).
+    pub expires_in: Option<Millis>,
 }
 
 /// Handles one send. Routing happens before this returns (so a sender's
@@ -45,17 +45,14 @@ pub async fn handle(
         id,
         chat,
         payloads,
-        expires_at,
+        expires_in,
     } = message;
-    if let Some(at) = expires_at {
-        let now = now_millis();
-        if at <= now || at - now > MAX_EXPIRY_MS {
-            return Some(rejected(
-                id,
-                ErrorCode::BadRequest,
-                "the expiry must be in the future and at most 91 days ahead",
-            ));
-        }
+    if expires_in.is_some_and(|ttl| !(1..=MAX_EXPIRY_MS).contains(&ttl)) {
+        return Some(rejected(
+            id,
+            ErrorCode::BadRequest,
+            "a message may disappear after 1 ms to 90 days",
+        ));
     }
     let to = match chat {
         ConversationId::Direct(to) => to,
@@ -179,6 +176,7 @@ pub async fn handle(
         .await;
 
     let at = now_millis();
+    let expires_at = expires_in.map(|ttl| at.saturating_add(ttl));
     let seq = state.delivery.seq.next();
     let targets: Option<Vec<(DeviceId, Outgoing)>> = payloads
         .into_iter()

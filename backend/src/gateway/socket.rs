@@ -393,7 +393,7 @@ impl Connection {
         id: MessageId,
         chat: ConversationId,
         payloads: Vec<DevicePayload>,
-        expires_at: Option<Millis>,
+        expires_in: Option<Millis>,
     ) -> Result<(), End> {
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
             return Err(End::Gone);
@@ -403,7 +403,7 @@ impl Connection {
             id,
             chat,
             payloads,
-            expires_at,
+            expires_in,
         };
         match send::handle(&state, self.caller, message, permit).await {
             Some(answer) => self.send(&answer).await,
@@ -427,9 +427,9 @@ impl Connection {
                 id,
                 chat,
                 payloads,
-                expires_at,
+                expires_in,
             } => {
-                self.send_message(id, chat, payloads, Some(expires_at))
+                self.send_message(id, chat, payloads, Some(expires_in))
                     .await
             }
             ClientFrame::Ack { ids } | ClientFrame::Read { ids, .. }

@@ -209,17 +209,39 @@ fn fits(text: &str) -> Result<(), ContentError> {
     Ok(())
 }
 
-/// A reaction is a short run of pictographic characters: no letters,
-/// digits or spaces (a reaction cannot carry a message of its own).
+/// A reaction is one emoji (a sequence of them at most): characters of
+/// the emoji blocks, with their joiner, variation selector, keycap mark,
+/// skin tones and flag tags, and digits, `#` or `*` only as keycaps. No
+/// letters, spaces, punctuation, or the invisible direction overrides, so
+/// a reaction cannot carry a message of its own.
 pub fn check_emoji(emoji: &str) -> Result<(), ContentError> {
     if emoji.len() > MAX_EMOJI_BYTES {
         return Err(ContentError::TooLong);
     }
-    let pictographic = |c: char| {
-        !(c.is_alphanumeric() || c.is_whitespace() || c.is_control())
-            || matches!(c, '\u{200d}' | '\u{fe0f}')
+    let chars: Vec<char> = emoji.chars().collect();
+    let allowed = |i: usize, c: char| match u32::from(c) {
+        // A keycap: 0-9, # or * followed by U+FE0F and U+20E3 (or U+20E3).
+        0x30..=0x39 | 0x23 | 0x2A => {
+            matches!(chars.get(i + 1), Some('\u{20e3}'))
+                || matches!(
+                    (chars.get(i + 1), chars.get(i + 2)),
+                    (Some('\u{fe0f}'), Some('\u{20e3}'))
+                )
+        }
+        // ©, ®, ‼, ⁉, ™, ℹ and the joiner, then arrows, technical symbols,
+        // enclosed letters (Ⓜ), shapes, dingbats and CJK symbols (〰, ㊗).
+        0xA9 | 0xAE | 0x200D | 0x203C | 0x2049 | 0x20E3 | 0x2122 | 0x2139 => true,
+        0x2190..=0x21FF | 0x2300..=0x23FF | 0x24C2 | 0x25A0..=0x27BF | 0x2900..=0x2BFF => true,
+        0x3030 | 0x303D | 0x3297 | 0x3299 => true,
+        0xFE0F => true,
+        // The pictograph planes (🅰 to 🫸, flags, skin tones) and tags.
+        0x1F000..=0x1FAFF | 0xE0020..=0xE007F => true,
+        _ => false,
     };
-    if emoji.is_empty() || !emoji.chars().all(pictographic) || emoji.is_ascii() {
+    let pictures = chars
+        .iter()
+        .any(|c| u32::from(*c) > 0x7F && *c != '\u{fe0f}');
+    if chars.is_empty() || !pictures || !chars.iter().enumerate().all(|(i, c)| allowed(i, *c)) {
         return Err(ContentError::Empty);
     }
     Ok(())
@@ -228,6 +250,45 @@ pub fn check_emoji(emoji: &str) -> Result<(), ContentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reactions_are_emoji_and_nothing_else() {
+        for ok in [
+            "👍",
+            "👍🏽",
+            "❤️",
+            "🇫🇷",
+            "🏴\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}",
+            "👨\u{200d}👩\u{200d}👧",
+            "1️⃣",
+            "#️⃣",
+            "ℹ️",
+            "Ⓜ️",
+            "🅰️",
+            "〰️",
+            "©️",
+            "⭐",
+        ] {
+            assert_eq!(check_emoji(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "1",
+            "lol",
+            "👍 nice",
+            "\u{202e}👍",
+            "⠿",
+            "─",
+            "😀a",
+            "\u{fe0f}",
+            "\u{200b}",
+            "👍\u{2066}",
+        ] {
+            assert_eq!(check_emoji(bad), Err(ContentError::Empty), "{bad:?}");
+        }
+        assert_eq!(check_emoji(&"👍".repeat(9)), Err(ContentError::TooLong));
+    }
 
     #[test]
     fn round_trip_and_garbage() {

@@ -152,7 +152,7 @@ impl Quote {
 }
 
 /// Most earlier versions kept of an edited message.
-pub const MAX_REVISIONS: usize = 20;
+pub const MAX_REVISIONS: usize = 5;
 
 /// An earlier version of an edited message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,8 @@ pub const MAX_PINNED_CHATS: usize = 3;
 pub const MAX_PINNED_MESSAGES: usize = 3;
 /// How long a message may stay pinned: 24 hours, 7 days or 30 days.
 pub const PIN_DURATIONS: [Millis; 3] = [DAY, 7 * DAY, 30 * DAY];
+/// Most stretches of disappearing messages remembered per chat.
+pub const MAX_PERIODS: usize = 8;
 /// How long messages stay in a chat with disappearing messages on:
 /// 24 hours, 7 days or 90 days.
 pub const TIMERS: [Millis; 3] = [DAY, 7 * DAY, 90 * DAY];
@@ -109,6 +111,8 @@ pub struct Pin {
 /// "Ann reacted 👍 to …" in the chat list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastReaction {
+    /// The message reacted to.
+    pub message: MessageId,
     /// Who reacted.
     pub by: UserId,
     /// With what.
@@ -253,7 +257,18 @@ impl Prefs {
                 p.pins.clear();
                 p.cleared_at = Some(now);
             }
-            ChatAction::Delete => *p = ChatPrefs::default(),
+            ChatAction::Delete => {
+                // The timer is the chat's, shared with the other person:
+                // it outlives the deleted history.
+                let (timer, timer_at, periods) =
+                    (p.timer, p.timer_at, std::mem::take(&mut p.periods));
+                *p = ChatPrefs {
+                    timer,
+                    timer_at,
+                    periods,
+                    ..ChatPrefs::default()
+                };
+            }
         }))
     }
 
@@ -280,6 +295,15 @@ impl Prefs {
                     until: None,
                     duration,
                 });
+            }
+            // Someone toggling the timer over and over cannot grow this
+            // without bound: the two oldest stretches merge, keeping the
+            // shorter time (a message goes sooner rather than never).
+            while p.periods.len() > MAX_PERIODS {
+                let first = p.periods.remove(0);
+                let next = &mut p.periods[0];
+                next.from = next.from.min(first.from);
+                next.duration = next.duration.min(first.duration);
             }
         })
     }
@@ -533,5 +557,21 @@ mod tests {
         assert_eq!(prefs.get(c).timer, None);
         assert!(!prefs.prune(10 * DAY), "nothing left to watch");
         assert!(prefs.due(10 * DAY).is_empty());
+    }
+
+    #[test]
+    fn toggling_the_timer_again_and_again_keeps_few_periods_and_deleting_the_chat_keeps_it() {
+        let mut prefs = Prefs::default();
+        let c = chat(1);
+        for i in 0..40 {
+            let duration = (i % 2 == 0).then_some(TIMERS[i as usize % 3]);
+            prefs.set_timer(c, duration, 1_000 + i);
+        }
+        let periods = prefs.get(c).periods;
+        assert!(periods.len() <= MAX_PERIODS, "{}", periods.len());
+        assert_eq!(periods[0].from, 1_000, "the earliest start is kept");
+        prefs.set_timer(c, Some(DAY), 2_000);
+        prefs.act(c, ChatAction::Delete, 3_000, true).unwrap();
+        assert_eq!(prefs.get(c).timer, Some(DAY));
     }
 }

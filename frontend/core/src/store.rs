@@ -69,15 +69,15 @@ pub trait Store {
 
     /// Deletes the messages of `chat` written from `from` to `up_to` (by
     /// `composed_at`, both included), outbox entries too; notices (calls,
-    /// safety and timer notices) only unless `keep_notices`. Returns how
-    /// many went.
+    /// safety and timer notices) only unless `keep_notices`. Returns the
+    /// ids that went.
     async fn clear(
         &self,
         chat: ConversationId,
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<u32, StoreError>;
+    ) -> Result<Vec<MessageId>, StoreError>;
 
     /// The outbox's messages, in the order they were composed.
     async fn outbox(&self) -> Result<Vec<Message>, StoreError>;

@@ -46,7 +46,7 @@ struct Server {
     watches: RefCell<Vec<(DeviceId, Vec<UserId>)>>,
     /// Every id acked, by device.
     acks: RefCell<Vec<(DeviceId, MessageId)>>,
-    /// The expiry each disappearing message was sent with.
+    /// How long each disappearing message may wait in a queue.
     expiries: RefCell<HashMap<MessageId, Millis>>,
 }
 
@@ -83,9 +83,9 @@ impl Server {
                 id,
                 chat,
                 payloads,
-                expires_at,
+                expires_in,
             } => {
-                self.expiries.borrow_mut().insert(id, expires_at);
+                self.expiries.borrow_mut().insert(id, expires_in);
                 ClientFrame::Send { id, chat, payloads }
             }
             other => other,
@@ -1857,9 +1857,12 @@ fn chats_pinned_archived_and_marked_unread_are_the_same_on_every_device() {
         );
         assert!(view.prefs.get(chats[3]).marked_unread, "device {d}");
     }
-    // Opening the chat reads it, and clears the mark everywhere it is opened.
+    // Opening the chat on one device reads it, and takes the mark off on
+    // every device.
     w.devices[laptop].run(Input::Open(Some(chats[3])));
     assert!(!w.devices[laptop].view().prefs.get(chats[3]).marked_unread);
+    w.settle();
+    assert!(!w.devices[phone].view().prefs.get(chats[3]).marked_unread);
 
     // A new message brings an archived chat back; unless chats are kept archived.
     let from = friends[4];
@@ -2113,10 +2116,11 @@ fn disappearing_messages_vanish_on_every_device_and_leave_the_notices() {
     let gone = w.devices[bob].send(ann_id, "this will vanish");
     w.settle();
     let expiry = w.server.expiries.borrow().get(&gone).copied();
-    assert!(
-        expiry.is_some_and(|at| at >= day),
-        "queued with its expiry: {expiry:?}"
-    );
+    assert_eq!(expiry, Some(day), "queued with its time to live");
+    // The notice itself does not expire: a device offline for longer
+    // must still learn that the timer is on.
+    let expiries = w.server.expiries.borrow().len();
+    assert_eq!(expiries, 1, "only the message expires");
 
     // A day later every device's sweep takes it, and only it.
     let clock = &w.server.clock;
@@ -2155,4 +2159,44 @@ fn disappearing_messages_vanish_on_every_device_and_leave_the_notices() {
         texts(&w.devices[ann].chat(direct(bob_id))),
         ["before the timer", "this one stays"]
     );
+}
+
+#[test]
+fn a_deletion_for_everyone_leaves_no_pin_star_or_reaction_line_behind() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    let id = w.devices[ann].send(bob_id, "secret plan");
+    w.settle();
+    change(
+        &mut w.devices[bob],
+        id,
+        Request::Pin(Some(PIN_DURATIONS[0])),
+    );
+    change(&mut w.devices[bob], id, Request::Star(true));
+    change(&mut w.devices[bob], id, Request::React(Some("😮".into())));
+    w.settle();
+    let line = |w: &World| {
+        w.devices[ann]
+            .view()
+            .prefs
+            .get(direct(bob_id))
+            .last_reaction
+            .is_some()
+    };
+    assert!(line(&w));
+    // Taking the reaction back takes the line back.
+    change(&mut w.devices[bob], id, Request::React(None));
+    w.settle();
+    assert!(!line(&w));
+    change(&mut w.devices[bob], id, Request::React(Some("😮".into())));
+    w.settle();
+    change(&mut w.devices[ann], id, Request::DeleteForEveryone);
+    w.settle();
+    for (d, chat) in [(ann, direct(bob_id)), (bob, direct(ann_id))] {
+        let prefs = w.devices[d].view().prefs.get(chat);
+        assert!(prefs.pins.is_empty(), "device {d}: no pin shows the text");
+        assert!(prefs.last_reaction.is_none(), "device {d}");
+    }
+    w.devices[bob].run(Input::ShowStarred(true));
+    assert!(w.devices[bob].view().starred.is_empty(), "unstarred");
+    assert!(!find(&w.devices[bob], direct(ann_id), id).starred);
 }

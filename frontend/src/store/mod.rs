@@ -300,7 +300,7 @@ impl parley_client::store::Store for Store {
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<u32> {
+    ) -> Result<Vec<MessageId>> {
         let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadWrite)?;
         let store = tx.store(MESSAGES).map_err(backend)?;
         let outbox = tx.store(OUTBOX).map_err(backend)?;
@@ -308,7 +308,7 @@ impl parley_client::store::Store for Store {
         let upper = written_by(chat, up_to);
         let range = chat_range(chat, Some(&lower), Some(&upper))?;
         let index = store.index("chat").map_err(backend)?;
-        let gone: Vec<JsValue> = if keep_notices {
+        let gone: Vec<MessageId> = if keep_notices {
             // Notices stay: read the records to tell them apart.
             index
                 .get_all(Some(range), None)
@@ -319,20 +319,23 @@ impl parley_client::store::Store for Store {
                 .collect::<Result<Vec<_>>>()?
                 .into_iter()
                 .filter(|m| !m.body.is_notice())
-                .map(|m| id_key(m.id))
+                .map(|m| m.id)
                 .collect()
         } else {
             index
                 .get_all_keys(Some(range), None)
                 .await
                 .map_err(backend)?
+                .iter()
+                .filter_map(|k| k.as_string()?.parse().ok())
+                .collect()
         };
-        for key in &gone {
-            outbox.delete(key.clone()).await.map_err(backend)?;
-            store.delete(key.clone()).await.map_err(backend)?;
+        for id in &gone {
+            outbox.delete(id_key(*id)).await.map_err(backend)?;
+            store.delete(id_key(*id)).await.map_err(backend)?;
         }
         tx.done().await.map_err(backend)?;
-        Ok(u32::try_from(gone.len()).unwrap_or(u32::MAX))
+        Ok(gone)
     }
 
     async fn outbox(&self) -> Result<Vec<Message>> {

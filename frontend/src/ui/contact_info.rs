@@ -246,8 +246,11 @@ fn DisappearingRow(peer: UserId) -> impl IntoView {
     let session = expect_context::<Session>();
     let chat = ConversationId::Direct(peer);
     let current = Memo::new(move |_| app.messaging.prefs.with(|p| p.get(chat).timer));
+    // Chosen here, applied with the button: a select fires `change` on
+    // every arrow key, and each change is a notice in the chat.
+    let chosen = RwSignal::new(current.get_untracked());
     let value = move || {
-        current
+        chosen
             .get()
             .map_or_else(|| "off".to_owned(), |d| d.to_string())
     };
@@ -270,17 +273,30 @@ fn DisappearingRow(peer: UserId) -> impl IntoView {
                     "Disappearing messages"
                 </label>
                 <span class="muted">"New messages disappear from this chat after the chosen time."</span>
-                <select
-                    id="disappearing-select"
-                    data-testid="disappearing-select"
-                    prop:value=value
-                    on:change=move |ev| {
-                        let choice = event_target_value(&ev).parse::<i64>().ok();
-                        session.messaging(|m| m.set_timer(chat, choice));
-                    }
-                >
-                    {options}
-                </select>
+                <span class="disappearing-choice">
+                    <select
+                        id="disappearing-select"
+                        data-testid="disappearing-select"
+                        prop:value=value
+                        on:change=move |ev| {
+                            chosen.set(event_target_value(&ev).parse::<i64>().ok());
+                        }
+                    >
+                        {options}
+                    </select>
+                    <button
+                        type="button"
+                        class="btn btn-secondary btn-small"
+                        data-testid="disappearing-apply"
+                        disabled=move || chosen.get() == current.get()
+                        on:click=move |_| {
+                            let choice = chosen.get_untracked();
+                            session.messaging(|m| m.set_timer(chat, choice));
+                        }
+                    >
+                        "Apply"
+                    </button>
+                </span>
             </span>
         </div>
     }

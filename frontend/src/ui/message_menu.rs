@@ -276,7 +276,7 @@ pub fn Menu(m: Message) -> impl IntoView {
                             view! {
                                 <button
                                     type="button"
-                                    role="menuitemcheckbox"
+                                    role="menuitemradio"
                                     class="quick-reaction"
                                     class:chosen=chosen
                                     aria-checked=chosen.to_string()

@@ -80,7 +80,7 @@ fn client_frames() -> Vec<ClientFrame> {
             id: id(1),
             chat: ConversationId::Direct(id(2)),
             payloads: vec![payload(3, b"gone tomorrow")],
-            expires_at: 1_700_086_400_000,
+            expires_in: 86_400_000,
         },
     ]
 }

@@ -4,8 +4,9 @@
 //!
 //! Three lists live in the store's meta values so they survive a reload:
 //! - changes this device made that the server has not accepted yet (the
-//!   outbox of changes, sent after the message outbox so a change never
-//!   overtakes its message);
+//!   outbox of changes; on a reconnect it goes after the message outbox,
+//!   but a change made while its message still waits in the outbox may
+//!   reach a device first, which then holds it, as below);
 //! - changes that arrived before their message (a message re-sent after a
 //!   decryption failure, or written on another device of its sender);
 //! - the ids of changes applied lately: a change is not a stored message,
@@ -17,14 +18,14 @@ use crate::amend::{self, Amendment, Change, Refused};
 use crate::content::{Content, Sync};
 use crate::message::MAX_QUOTE_BYTES;
 use crate::message::{Body, Message};
-use crate::organize::Pin;
+use crate::organize::{LastReaction, Pin};
 use crate::store::{self, Store};
 use crate::text::cut;
 use crate::window::Window;
-use parley_protocol::{ConversationId, MessageId, Millis};
+use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Meta keys.
 const OUTGOING: &str = "changes_out";
@@ -32,8 +33,14 @@ const HELD: &str = "changes_held";
 const APPLIED: &str = "changes_applied";
 
 /// Most changes held for a message not here yet (the oldest give way: a
-/// message that never came in this long will not).
-const MAX_HELD: usize = 256;
+/// message that never came in this long will not)...
+const MAX_HELD: usize = 128;
+/// ...and most from one person, so no one can push out the others' changes
+/// by naming messages that do not exist.
+const MAX_HELD_PER_SENDER: usize = 32;
+/// A change held longer than a queue keeps a message is dropped: its
+/// message is not coming.
+const HELD_FOR: Millis = 30 * 24 * 3600 * 1000;
 /// How many applied change ids are remembered against redelivery.
 const MAX_APPLIED: usize = 512;
 
@@ -208,7 +215,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
     async fn send_change(&mut self, unsent: &Unsent) -> Result<bool, EngineError> {
         match unsent.content.encode() {
             Ok(plaintext) => {
-                self.send_encrypted(unsent.id, unsent.chat, &plaintext)
+                self.send_encrypted(unsent.id, unsent.chat, &plaintext, false)
                     .await
             }
             Err(err) => {
@@ -310,8 +317,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
     }
 
     async fn save_held(&mut self) -> Result<(), EngineError> {
-        let excess = self.changes.held.len().saturating_sub(MAX_HELD);
-        self.changes.held.drain(..excess);
+        let now = self.out.now();
+        self.changes.held.retain(|a| now - a.at < HELD_FOR);
+        // Newest first: each sender keeps their latest changes.
+        let mut per_sender: HashMap<UserId, usize> = HashMap::new();
+        let mut kept: Vec<Amendment> = Vec::with_capacity(self.changes.held.len());
+        for a in std::mem::take(&mut self.changes.held).into_iter().rev() {
+            let n = per_sender.entry(a.by).or_default();
+            if *n < MAX_HELD_PER_SENDER && kept.len() < MAX_HELD {
+                *n += 1;
+                kept.push(a);
+            }
+        }
+        kept.reverse();
+        self.changes.held = kept;
         store::set_meta(&self.store, HELD, &self.changes.held).await?;
         Ok(())
     }
@@ -344,10 +363,48 @@ impl<S: Store, O: Outside> Engine<S, O> {
             })
             .await?;
         self.show_changes(&changed);
-        if let (Change::React(Some(emoji)), Some(m)) = (&a.change, changed.first()) {
-            self.note_reaction(m, a.by, emoji, a.at).await?;
+        if let Some(m) = changed.first() {
+            self.after_change(m, a).await?;
         }
         Ok(refused.get())
+    }
+
+    /// What else a change that applied touches: the chat list's "reacted"
+    /// line, and for a deletion every other place its text was kept (the
+    /// pin bar, that line, the starred list).
+    async fn after_change(&mut self, m: &Message, a: &Amendment) -> Result<(), EngineError> {
+        match &a.change {
+            Change::React(Some(emoji)) => self.note_reaction(m, a.by, emoji, a.at).await,
+            Change::React(None) => {
+                let taken_back = |r: &Option<LastReaction>| {
+                    r.as_ref()
+                        .is_some_and(|r| r.message == m.id && r.by == a.by)
+                };
+                if self.view.prefs.update(m.chat, |p| {
+                    if taken_back(&p.last_reaction) {
+                        p.last_reaction = None;
+                    }
+                }) {
+                    self.save_prefs().await?;
+                }
+                Ok(())
+            }
+            Change::Delete => {
+                if self.view.prefs.update(m.chat, |p| {
+                    p.pins.retain(|pin| pin.message != m.id);
+                    if p.last_reaction.as_ref().is_some_and(|r| r.message == m.id) {
+                        p.last_reaction = None;
+                    }
+                }) {
+                    self.save_prefs().await?;
+                }
+                if m.starred {
+                    self.set_star(m.id, false).await?;
+                }
+                Ok(())
+            }
+            Change::Edit(_) | Change::Pin(_) => Ok(()),
+        }
     }
 
     /// A pin or unpin: checked like any change, kept in the chat's pins.
@@ -387,8 +444,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
         };
         if !self.view.window.contains(id) {
             let Some(m) = self.store.get(id).await? else {
-                self.out
-                    .emit(Effect::Warn(format!("message {id} is not on this device")));
+                self.out.emit(Effect::Notice(
+                    "The original message is not on this device.".to_owned(),
+                ));
                 return Ok(());
             };
             if m.chat != open {

@@ -76,15 +76,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         match action {
             ChatAction::Clear | ChatAction::Delete => {
-                self.store.clear(chat, Millis::MIN, at, false).await?;
-                let ids: Vec<MessageId> = self.starred_in(chat);
-                self.unstar_ids(&ids).await?;
+                let gone = self.store.clear(chat, Millis::MIN, at, false).await?;
+                self.forget_stars(&gone).await?;
                 if action == ChatAction::Delete {
                     self.drop_draft(chat).await?;
                 }
                 self.relist(chat, action == ChatAction::Delete).await?;
             }
-            ChatAction::MarkUnread(false) => self.read_chat(chat).await?,
+            // "Mark as read" here reads the chat; from another device it
+            // only takes the mark off (each device sends its own receipts).
+            ChatAction::MarkUnread(false) if strict => self.read_chat(chat).await?,
+            ChatAction::MarkUnread(false) => {}
             ChatAction::Pin(_) | ChatAction::Archive(_) | ChatAction::MarkUnread(true) => {}
         }
         Ok(Ok(()))
@@ -177,13 +179,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
         Ok(true)
     }
 
-    fn starred_in(&self, chat: ConversationId) -> Vec<MessageId> {
-        self.view
-            .starred
-            .iter()
-            .filter(|m| m.chat == chat)
-            .map(|m| m.id)
-            .collect()
+    /// Messages that are gone leave the starred list.
+    async fn forget_stars(&mut self, gone: &[MessageId]) -> Result<(), EngineError> {
+        let before = self.starred.len();
+        self.starred.retain(|s| !gone.contains(s));
+        if self.starred.len() != before {
+            store::set_meta(&self.store, STARRED, &self.starred).await?;
+            self.refresh_starred().await?;
+        }
+        Ok(())
     }
 
     async fn unstar_ids(&mut self, ids: &[MessageId]) -> Result<(), EngineError> {
@@ -351,12 +355,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let before = self.view.prefs.clone();
         let mut swept = Vec::new();
         for due in self.view.prefs.due(now) {
-            if self
+            let gone = self
                 .store
                 .clear(due.chat, due.from, due.up_to, true)
-                .await?
-                > 0
-            {
+                .await?;
+            if !gone.is_empty() {
+                self.forget_stars(&gone).await?;
                 swept.push(due.chat);
             }
         }
@@ -374,11 +378,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
         Ok(())
     }
 
-    /// When a message sent now to `chat` may leave the server's queues
-    /// (disappearing messages on), as routing metadata.
-    pub(super) fn expiry(&self, chat: ConversationId) -> Option<Millis> {
-        let duration = self.view.prefs.get(chat).timer?;
-        Some(self.out.now().saturating_add(duration))
+    /// How long a message sent now to `chat` may wait in the server's
+    /// queues (disappearing messages on), as routing metadata.
+    pub(super) fn timer(&self, chat: ConversationId) -> Option<Millis> {
+        self.view.prefs.get(chat).timer
     }
 
     /// A reaction from someone else: "Ann reacted 👍 to …" in the list.
@@ -398,6 +401,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             .map(|t| cut(&crate::text::plain(t), MAX_QUOTE_BYTES).to_owned())
             .unwrap_or_default();
         let reaction = LastReaction {
+            message: m.id,
             by,
             emoji: emoji.to_owned(),
             text,

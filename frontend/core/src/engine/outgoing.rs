@@ -60,8 +60,14 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 None => return Ok(false),
             },
         };
+        // Only messages disappear: a timer notice must outlive the timer
+        // it announces on a device that is offline for longer.
+        let expires = matches!(msg.body, Body::Text(_));
         match content.encode() {
-            Ok(plaintext) => self.send_encrypted(msg.id, msg.chat, &plaintext).await,
+            Ok(plaintext) => {
+                self.send_encrypted(msg.id, msg.chat, &plaintext, expires)
+                    .await
+            }
             Err(err) => {
                 self.warn(format!("cannot encode message {}: {err}", msg.id));
                 Ok(false)
@@ -70,12 +76,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
     }
 
     /// Encrypts `plaintext` for every device of `chat` and this account's
-    /// other devices, and sends it as message `id`. False when it did not go.
+    /// other devices, and sends it as message `id`; with `expires`, as a
+    /// disappearing message when the chat has a timer. False when it did
+    /// not go.
     pub(super) async fn send_encrypted(
         &mut self,
         id: MessageId,
         chat: ConversationId,
         plaintext: &[u8],
+        expires: bool,
     ) -> Result<bool, EngineError> {
         // Offline: encrypting now would only burn ratchet steps.
         if !self.out.online() {
@@ -120,12 +129,13 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         match secure.encrypt(&self.store, &targets, plaintext).await? {
             Ok(payloads) => {
-                let frame = match self.expiry(chat) {
-                    Some(expires_at) => ClientFrame::SendExpiring {
+                let ttl = if expires { self.timer(chat) } else { None };
+                let frame = match ttl {
+                    Some(expires_in) => ClientFrame::SendExpiring {
                         id,
                         chat,
                         payloads,
-                        expires_at,
+                        expires_in,
                     },
                     None => ClientFrame::Send { id, chat, payloads },
                 };
@@ -159,7 +169,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let id = MessageId::new_v7();
         self.controls.insert(id, (peer, plaintext.clone()));
         if !self
-            .send_encrypted(id, ConversationId::Direct(peer), &plaintext)
+            .send_encrypted(id, ConversationId::Direct(peer), &plaintext, false)
             .await?
         {
             self.controls.remove(&id);
@@ -194,7 +204,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
     pub(super) async fn resend(&mut self, id: MessageId) -> Result<(), EngineError> {
         store::set_meta(&self.store, super::DEVICES, self.chat.known_devices()).await?;
         if let Some((peer, plaintext)) = self.controls.get(&id).cloned() {
-            self.send_encrypted(id, ConversationId::Direct(peer), &plaintext)
+            self.send_encrypted(id, ConversationId::Direct(peer), &plaintext, false)
                 .await?;
             return Ok(());
         }

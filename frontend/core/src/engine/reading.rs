@@ -97,6 +97,10 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         if self.view.prefs.update(chat, |p| p.marked_unread = false) {
             self.save_prefs().await?;
+            // Read here is read everywhere: the mark goes on every device.
+            let action = crate::organize::ChatAction::MarkUnread(false);
+            self.sync(crate::content::Sync::Chat { chat, action })
+                .await?;
         }
         let (ids, receipts) = self.store.mark_seen(chat).await?;
         if self.view.chats.get(chat).is_some_and(|r| r.unread > 0) {

@@ -129,7 +129,7 @@ impl Store for MemoryStore {
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Vec<MessageId>, StoreError> {
         let mut inner = self.inner.borrow_mut();
         let gone: Vec<MessageId> = inner
             .messages
@@ -142,7 +142,7 @@ impl Store for MemoryStore {
             inner.messages.remove(id);
         }
         inner.outbox.retain(|_, id| !gone.contains(id));
-        Ok(u32::try_from(gone.len()).unwrap_or(u32::MAX))
+        Ok(gone)
     }
 
     async fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
