@@ -186,6 +186,12 @@ impl From<&Prefs> for StoredPrefs {
 }
 
 impl Prefs {
+    /// One chat's settings, borrowed (`None`: all defaults). For paths run
+    /// per message, where [`Prefs::get`]'s copy would cost.
+    pub fn chat(&self, chat: ConversationId) -> Option<&ChatPrefs> {
+        self.chats.get(&chat)
+    }
+
     /// One chat's settings (defaults when none).
     pub fn get(&self, chat: ConversationId) -> ChatPrefs {
         self.chats.get(&chat).cloned().unwrap_or_default()

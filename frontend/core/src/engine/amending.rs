@@ -61,12 +61,14 @@ pub(super) struct Changes {
     outgoing: Vec<Unsent>,
     held: Vec<Amendment>,
     applied: VecDeque<MessageId>,
+    /// The same ids, for the lookup every delivered id makes.
+    applied_set: HashSet<MessageId>,
 }
 
 impl Changes {
     /// Whether `id` is a change applied lately (a redelivery).
     pub(super) fn applied(&self, id: MessageId) -> bool {
-        self.applied.contains(&id)
+        self.applied_set.contains(&id)
     }
 }
 
@@ -102,12 +104,15 @@ pub(super) enum Arrival {
 impl<S: Store, O: Outside> Engine<S, O> {
     /// Reads the three lists (on load).
     pub(super) async fn load_changes(&mut self) -> Result<(), EngineError> {
+        let applied: VecDeque<MessageId> =
+            store::meta(&self.store, APPLIED).await?.unwrap_or_default();
         self.changes = Changes {
             outgoing: store::meta(&self.store, OUTGOING)
                 .await?
                 .unwrap_or_default(),
             held: store::meta(&self.store, HELD).await?.unwrap_or_default(),
-            applied: store::meta(&self.store, APPLIED).await?.unwrap_or_default(),
+            applied_set: applied.iter().copied().collect(),
+            applied,
         };
         Ok(())
     }
@@ -269,6 +274,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let held_before = self.changes.held.len();
         for (id, at, arrival) in changes {
             self.changes.applied.push_back(id);
+            self.changes.applied_set.insert(id);
             match arrival {
                 Arrival::Change(a) => {
                     if let Some(why) = self.apply_one(&a).await? {
@@ -283,7 +289,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
         }
         while self.changes.applied.len() > MAX_APPLIED {
-            self.changes.applied.pop_front();
+            if let Some(old) = self.changes.applied.pop_front() {
+                self.changes.applied_set.remove(&old);
+            }
         }
         store::set_meta(&self.store, APPLIED, &self.changes.applied).await?;
         if self.changes.held.len() != held_before {

@@ -299,7 +299,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let mut changed = false;
         let mut timers = false;
         for m in added {
-            if !m.outgoing && self.view.prefs.get(m.chat).archived {
+            if !m.outgoing && self.view.prefs.chat(m.chat).is_some_and(|p| p.archived) {
                 changed |= self.view.prefs.arrived(m.chat);
             }
             if let Body::Timer(duration) = m.body {
@@ -381,7 +381,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// How long a message sent now to `chat` may wait in the server's
     /// queues (disappearing messages on), as routing metadata.
     pub(super) fn timer(&self, chat: ConversationId) -> Option<Millis> {
-        self.view.prefs.get(chat).timer
+        self.view.prefs.chat(chat).and_then(|p| p.timer)
     }
 
     /// A reaction from someone else: "Ann reacted 👍 to …" in the list.
