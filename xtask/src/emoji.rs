@@ -286,9 +286,17 @@ mod tests {
         }
     }
 
+    /// The checkout the tests run in: read when they run (cargo sets it),
+    /// not baked in when built, since one target dir may serve checkouts
+    /// in other places.
+    fn repo() -> PathBuf {
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+        PathBuf::from(dir).join("..")
+    }
+
     #[test]
     fn the_installed_package_has_the_font() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = repo();
         let package = root.join(PACKAGE);
         // `cargo xtask test` installs node_modules before the Rust tests run.
         assert!(
@@ -301,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_picker_list_has_every_tab_names_to_search_and_nothing_newer_than_the_font() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = repo();
         let data = fs::read_to_string(root.join(NAMES)).unwrap();
         let tabs: Vec<(String, Vec<[String; 3]>)> =
             serde_json::from_str(&list(&data).unwrap()).unwrap();
