@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::routing::json_config;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, blocks, calls, contacts, devices, health, keys, photos};
+use crate::{accounts, blocks, calls, contacts, devices, health, keys, photos, push};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
@@ -30,6 +30,7 @@ fn api(cfg: &mut web::ServiceConfig) {
         .configure(blocks::routes)
         .configure(keys::routes)
         .configure(calls::routes)
+        .configure(push::routes)
         .default_service(web::to(|| async {
             HttpResponse::from_error(ApiError::NotFound("no such endpoint"))
         }));

@@ -111,6 +111,95 @@ pub struct Config {
     /// The built-in STUN/TURN relay for calls.
     #[command(flatten)]
     pub turn: TurnConfig,
+
+    /// Web Push to devices with no open socket.
+    #[command(flatten)]
+    pub push: PushConfig,
+}
+
+/// Settings of Web Push (RFC 8030, 8291, 8292).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct PushConfig {
+    /// The VAPID signing key (base64url of the 32-byte P-256 secret). When
+    /// absent, one is made on first start and kept in the database, so
+    /// every node and every restart signs with the same key.
+    #[arg(long = "vapid-private-key", env = "PARLEY_VAPID_PRIVATE_KEY")]
+    pub vapid_private_key: Option<String>,
+
+    /// Who runs this server, for the push services (`mailto:` or `https:`).
+    #[arg(
+        long = "push-subject",
+        env = "PARLEY_PUSH_SUBJECT",
+        default_value = "mailto:postmaster@localhost"
+    )]
+    pub subject: String,
+
+    /// Hosts (or parent domains) a subscription's endpoint may name, over
+    /// HTTPS: the browsers' push services. Nothing else is ever requested,
+    /// so a client cannot make the server call into its own network.
+    #[arg(
+        long = "push-hosts",
+        env = "PARLEY_PUSH_HOSTS",
+        value_delimiter = ',',
+        default_value = "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com"
+    )]
+    pub hosts: Vec<String>,
+
+    /// Origins (`http://host:port`) also allowed over plain HTTP: a push
+    /// service on the local network, or the receiver of the tests.
+    #[arg(
+        long = "push-insecure-origins",
+        env = "PARLEY_PUSH_INSECURE_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub insecure_origins: Vec<String>,
+
+    /// How long a device's first new message waits for more to ride along
+    /// in the same push (milliseconds).
+    #[arg(
+        long = "push-window-ms",
+        env = "PARLEY_PUSH_WINDOW_MS",
+        default_value = "200"
+    )]
+    pub window_ms: u64,
+
+    /// Notification setting changes and subscriptions per account per minute.
+    #[arg(
+        long = "notification-changes-per-minute",
+        env = "PARLEY_NOTIFICATION_CHANGES_PER_MINUTE",
+        default_value = "60"
+    )]
+    pub changes_per_minute: NonZeroU32,
+
+    /// Reads of the queued messages per device per minute (the service worker).
+    #[arg(
+        long = "push-fetches-per-minute",
+        env = "PARLEY_PUSH_FETCHES_PER_MINUTE",
+        default_value = "120"
+    )]
+    pub fetches_per_minute: NonZeroU32,
+}
+
+impl PushConfig {
+    /// The defaults of the flags.
+    pub fn defaults() -> Self {
+        Self {
+            vapid_private_key: None,
+            subject: "mailto:postmaster@localhost".into(),
+            hosts: [
+                "fcm.googleapis.com",
+                "push.services.mozilla.com",
+                "notify.windows.com",
+                "push.apple.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            insecure_origins: Vec::new(),
+            window_ms: 200,
+            changes_per_minute: NonZeroU32::MIN.saturating_add(59),
+            fetches_per_minute: NonZeroU32::MIN.saturating_add(119),
+        }
+    }
 }
 
 /// Settings of the built-in STUN/TURN relay (UDP). Clients get its address
@@ -252,6 +341,11 @@ impl Config {
             stranger_burst: generous,
             workers: 1,
             turn: TurnConfig::off(),
+            push: PushConfig {
+                changes_per_minute: generous,
+                fetches_per_minute: generous,
+                ..PushConfig::defaults()
+            },
         }
     }
 }
@@ -269,6 +363,13 @@ mod tests {
         // Environment variables could change what the flags default to.
         if std::env::vars().all(|(k, _)| !k.starts_with("PARLEY_TURN_")) {
             assert_eq!(config.turn, TurnConfig::off());
+        }
+        if std::env::vars().all(|(k, _)| {
+            !k.starts_with("PARLEY_PUSH")
+                && !k.contains("NOTIFICATION")
+                && !k.starts_with("PARLEY_VAPID")
+        }) {
+            assert_eq!(config.push, PushConfig::defaults());
         }
     }
 }

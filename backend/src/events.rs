@@ -12,7 +12,7 @@
 //! Subscribers are kept per kind of event: publishing a kind nobody
 //! subscribed to is an array index and an empty loop, no allocation.
 
-use parley_protocol::{DeviceId, UserId};
+use parley_protocol::{ConversationId, DeviceId, UserId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -63,6 +63,12 @@ pub enum Event {
     MessageQueued {
         /// The device.
         device: DeviceId,
+        /// Whose device it is.
+        owner: UserId,
+        /// Who sent the message (the owner, for a copy to their own devices).
+        from: UserId,
+        /// The chat as the owner sees it.
+        chat: ConversationId,
     },
 }
 
@@ -274,8 +280,14 @@ mod tests {
             DeviceId::from(uuid::Uuid::from_u128(2)),
         );
 
-        let published = events.publish(Event::MessageQueued { device });
-        assert_eq!(seen(&queued.seen), [Event::MessageQueued { device }]);
+        let queued_event = Event::MessageQueued {
+            device,
+            owner: user,
+            from: user,
+            chat: ConversationId::Direct(user),
+        };
+        let published = events.publish(queued_event);
+        assert_eq!(seen(&queued.seen), [queued_event]);
         published.settled().await.unwrap();
 
         let removed = Event::DeviceRemoved {
@@ -285,10 +297,7 @@ mod tests {
         };
         events.publish(removed).settled().await.unwrap();
         assert_eq!(seen(&queued.seen).len(), 1, "not its kind");
-        assert_eq!(
-            seen(&everything.seen),
-            [Event::MessageQueued { device }, removed]
-        );
+        assert_eq!(seen(&everything.seen), [queued_event, removed]);
 
         let privacy = Event::PrivacyChanged { user };
         let published = events.publish(privacy);
@@ -308,8 +317,16 @@ mod tests {
     #[test]
     fn publishing_to_nobody_does_nothing() {
         let events = Events::default();
-        let device = DeviceId::from(uuid::Uuid::from_u128(2));
-        let published = events.publish(Event::MessageQueued { device });
+        let (device, user) = (
+            DeviceId::from(uuid::Uuid::from_u128(2)),
+            UserId::from(uuid::Uuid::from_u128(1)),
+        );
+        let published = events.publish(Event::MessageQueued {
+            device,
+            owner: user,
+            from: user,
+            chat: ConversationId::Direct(user),
+        });
         assert!(published.0.is_empty());
     }
 }

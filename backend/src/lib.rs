@@ -31,6 +31,7 @@ pub mod logging;
 pub mod open_files;
 pub mod photos;
 pub mod presence;
+pub mod push;
 pub mod routing;
 pub mod server;
 pub mod state;

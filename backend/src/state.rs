@@ -13,6 +13,7 @@ use crate::gateway::Gateway;
 use crate::gateway::admission::Admission;
 use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
+use crate::push::sender::Pusher;
 use crate::tasks::Tasks;
 use crate::turn::TurnSettings;
 use sqlx::PgPool;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub events: Events,
     /// The background tasks, stopped together on shutdown.
     pub tasks: Tasks,
+    /// Web Push to devices with no open socket.
+    pub push: Arc<Pusher>,
     /// The STUN/TURN relay's settings, when it is on.
     pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
@@ -58,6 +61,7 @@ impl AppState {
         let directory = Arc::new(DeviceDirectory::start(pool.clone(), &tasks));
         let last_seen = LastSeenWriter::start(pool.clone(), &tasks);
         let presence = Arc::new(Presence::new(gateway.clone(), pool.clone(), last_seen));
+        let push = Arc::new(Pusher::start(pool.clone(), config.push.clone(), &tasks));
         let acquaintances = Arc::new(Acquaintances::start(pool.clone(), &tasks));
         // Who reacts to what, in the order they are told. None of them holds
         // the bus, so nothing here is a reference cycle.
@@ -82,7 +86,8 @@ impl AppState {
                 &[EventKind::ContactsChanged, EventKind::BlocksChanged],
                 acquaintances.clone(),
             )
-            // `MessageQueued` has no subscriber yet (Web Push, other nodes).
+            // A message queued for a device with no socket here: a push.
+            .subscribe(&[EventKind::MessageQueued], push.clone())
             .build();
         let delivery = Arc::new(Delivery::new(
             writer,
@@ -102,6 +107,7 @@ impl AppState {
             presence,
             events,
             tasks,
+            push,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
         }

@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its state (for what tests observe inside: counters, services).
+    pub state: AppState,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -52,15 +54,18 @@ impl TestServer {
                     server::start_relay(&state)
                         .await
                         .map_err(|e| e.to_string())?;
-                    server::bind(state).map_err(|e| e.to_string())
+                    let observed = state.clone();
+                    server::bind(state)
+                        .map(|running| (running, observed))
+                        .map_err(|e| e.to_string())
                 };
                 match started.await {
-                    Ok(running) => {
+                    Ok((running, state)) => {
                         let first = running.addrs().first().copied();
                         let _ = tx.send(
                             first
                                 .ok_or("no address".to_owned())
-                                .map(|a| (a, running.handle())),
+                                .map(|a| (a, running.handle(), state)),
                         );
                         // Like the binary: once stopped, the background
                         // tasks stop too (writers commit what they hold).
@@ -72,11 +77,15 @@ impl TestServer {
                 }
             })
         });
-        let (addr, handle) = rx
+        let (addr, handle, state) = rx
             .recv()
             .map_err(|e| TestServerError::Start(e.to_string()))?
             .map_err(TestServerError::Start)?;
-        Ok(Self { addr, handle })
+        Ok(Self {
+            addr,
+            state,
+            handle,
+        })
     }
 
     /// `http://addr{path}`.

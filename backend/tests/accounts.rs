@@ -255,6 +255,18 @@ async fn every_authenticated_endpoint_refuses_missing_garbage_and_revoked_tokens
         device_only::<e::ClaimKeys>(&(), Some(json!({"devices": []}))),
         device_only::<e::UserKeys>(&other, None),
         device_only::<e::IceServers>(&(), None),
+        device_only::<e::PushServerKey>(&(), None),
+        device_only::<e::Subscribe>(
+            &(),
+            Some(json!({"endpoint": "https://fcm.googleapis.com/x", "p256dh": "", "auth": ""})),
+        ),
+        device_only::<e::Unsubscribe>(&(), None),
+        device_only::<e::Notifications>(&(), None),
+        device_only::<e::MuteChat>(
+            &(),
+            Some(json!({"chat": {"Direct": other}, "mute": "always"})),
+        ),
+        device_only::<e::SetDoNotDisturb>(&(), Some(json!({"on": true}))),
     ];
     let credentials = [
         None,

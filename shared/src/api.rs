@@ -2,7 +2,7 @@
 //! takes and answers which body is declared in the `endpoint` module, which
 //! builds on this one.
 
-use crate::{DeviceId, Millis, UserId};
+use crate::{ConversationId, DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Where the REST API is mounted.
@@ -317,6 +317,121 @@ pub struct IceServer {
     /// TURN only: base64 of HMAC-SHA1(server secret, username).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// The server's VAPID public key: the `applicationServerKey` a browser
+/// subscribes with (base64url of the uncompressed P-256 point, 65 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushKey {
+    /// base64url, no padding.
+    pub public_key: String,
+}
+
+/// This device's Web Push subscription, as `PushSubscription.toJSON()`
+/// names its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscription {
+    /// The push service's URL for this browser (HTTPS).
+    pub endpoint: String,
+    /// The browser's P-256 key for RFC 8291 (base64url, 65 bytes).
+    pub p256dh: String,
+    /// The RFC 8291 authentication secret (base64url, 16 bytes).
+    pub auth: String,
+}
+
+/// Answer to a subscription: the capability the service worker reads this
+/// device's queued (still encrypted) messages with, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscribed {
+    /// For `Authorization: Bearer` on `GET /push/pending`.
+    pub fetch_token: String,
+}
+
+/// What a push tells the service worker (encrypted with RFC 8291 on the
+/// way): whose device, and how many new messages in which chats. Never
+/// any content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushNotice {
+    /// The account the device belongs to.
+    pub user: UserId,
+    /// The device.
+    pub device: DeviceId,
+    /// New messages per chat, most recent chat first (at most
+    /// [`crate::limits::MAX_PUSH_CHATS`]).
+    pub chats: Vec<ChatCount>,
+    /// Messages in chats left out of `chats`.
+    #[serde(default)]
+    pub others: u32,
+}
+
+/// New messages in one chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatCount {
+    /// The chat, as the device's owner sees it.
+    pub chat: ConversationId,
+    /// How many.
+    pub count: u32,
+}
+
+/// Answer of `GET /push/pending`: this device's queued messages, oldest
+/// first, as the socket would deliver them (each a binary `Deliver` frame,
+/// base64). Reading does not remove them: the app drains them as usual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMessages {
+    /// At most [`crate::limits::MAX_PUSH_PENDING`].
+    pub frames: Vec<String>,
+}
+
+/// How long a chat stays muted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mute {
+    /// Not muted.
+    Off,
+    /// Until then.
+    Until(Millis),
+    /// Until unmuted.
+    Always,
+}
+
+/// `PUT /notifications/mutes`: mute or unmute one chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMute {
+    /// The chat.
+    pub chat: ConversationId,
+    /// For how long ([`Mute::Off`] unmutes).
+    pub mute: Mute,
+}
+
+/// `PUT /notifications/dnd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoNotDisturb {
+    /// Whether nothing notifies.
+    pub on: bool,
+}
+
+/// An account's notification settings, the same on each of its devices:
+/// the server needs them to decide what to push.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// Do not disturb: nothing notifies.
+    pub dnd: bool,
+    /// Muted chats (expired mutes are left out).
+    pub mutes: Vec<ChatMute>,
+}
+
+impl NotificationSettings {
+    /// Whether `chat` is muted at `now`.
+    pub fn muted(&self, chat: ConversationId, now: Millis) -> bool {
+        self.mutes.iter().any(|m| {
+            m.chat == chat
+                && match m.mute {
+                    Mute::Off => false,
+                    Mute::Until(until) => until > now,
+                    Mute::Always => true,
+                }
+        })
+    }
 }
 
 /// What the Ed25519 key signs to vouch for the device's Curve25519 key.

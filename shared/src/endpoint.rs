@@ -4,9 +4,10 @@
 //! the tests name endpoints the same way, so a path is written nowhere else.
 
 use crate::api::{
-    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, ImageBytes, KeyCount, PREFIX,
-    PhotoVersion, Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys,
-    UserCard,
+    ChatMute, ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, DoNotDisturb, IceConfig,
+    ImageBytes, KeyCount, NotificationSettings, PREFIX, PendingMessages, PhotoVersion, Profile,
+    PushKey, PushSubscribed, PushSubscription, RegisterRequest, Session, SignInRequest,
+    UpdateProfile, UploadKeys, UserCard,
 };
 use crate::{DeviceId, UserId};
 use std::fmt::Display;
@@ -51,6 +52,9 @@ pub enum Access {
     Anyone,
     /// A signed-in device: `Authorization: Bearer <token>`.
     Device,
+    /// A device's service worker: `Authorization: Bearer <fetch token>`
+    /// from [`Subscribe`], which reads that device's queue and nothing else.
+    PushFetch,
 }
 
 /// One REST endpoint under [`PREFIX`].
@@ -257,6 +261,35 @@ endpoint!(
     /// Unblocks a user (204); what they send from now on arrives again.
     Unblock: Delete "/blocks/{user_id}", Device, UserId, () => (),
     |user| fill(Unblock::PATH, &[user])
+);
+endpoint!(
+    /// The server's VAPID public key, to subscribe with.
+    PushServerKey: Get "/push/key", Device, () => PushKey
+);
+endpoint!(
+    /// Sets this device's push subscription (replacing an earlier one) and
+    /// answers the service worker's fetch capability.
+    Subscribe: Put "/push/subscription", Device, PushSubscription => PushSubscribed
+);
+endpoint!(
+    /// Removes this device's push subscription (204, idempotent).
+    Unsubscribe: Delete "/push/subscription", Device, () => ()
+);
+endpoint!(
+    /// This device's queued messages, for the service worker's preview.
+    PushPending: Get "/push/pending", PushFetch, () => PendingMessages
+);
+endpoint!(
+    /// The account's notification settings.
+    Notifications: Get "/notifications", Device, () => NotificationSettings
+);
+endpoint!(
+    /// Mutes or unmutes a chat (at most [`crate::limits::MAX_MUTES`]).
+    MuteChat: Put "/notifications/mutes", Device, ChatMute => NotificationSettings
+);
+endpoint!(
+    /// Turns do-not-disturb on or off.
+    SetDoNotDisturb: Put "/notifications/dnd", Device, DoNotDisturb => NotificationSettings
 );
 
 #[cfg(test)]

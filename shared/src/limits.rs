@@ -64,3 +64,13 @@ pub const PHOTO_MAX_SIDE: u32 = 1024;
 pub const PHOTO_MAX_ASPECT_PERCENT: u32 = 110;
 /// Most people one account may block.
 pub const MAX_BLOCKS: usize = 1000;
+/// Longest push endpoint URL a browser may register (the push services'
+/// are about 200 characters).
+pub const MAX_PUSH_ENDPOINT_CHARS: usize = 2048;
+/// Most chats one account may mute.
+pub const MAX_MUTES: usize = 1000;
+/// Most queued messages `GET /push/pending` answers with at once.
+pub const MAX_PUSH_PENDING: usize = 100;
+/// Most chats one push names (the rest are counted in `others`): keeps the
+/// encrypted payload well under the push services' 4 KB.
+pub const MAX_PUSH_CHATS: usize = 16;

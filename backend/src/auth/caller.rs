@@ -40,7 +40,7 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Caller>, 
     Ok(Some(Caller { user_id, device_id }))
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use parley_protocol::UserId;
+use parley_protocol::{DeviceId, UserId};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
@@ -26,6 +26,8 @@ pub struct RateLimits {
     lookup_by_user: DefaultKeyedRateLimiter<UserId>,
     photo_by_user: DefaultKeyedRateLimiter<UserId>,
     block_by_user: DefaultKeyedRateLimiter<UserId>,
+    notification_by_user: DefaultKeyedRateLimiter<UserId>,
+    pending_by_device: DefaultKeyedRateLimiter<DeviceId>,
 }
 
 /// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
@@ -65,6 +67,8 @@ impl RateLimits {
             lookup_by_user: RateLimiter::keyed(per_minute(config.lookup_per_minute)),
             photo_by_user: RateLimiter::keyed(per_minute(config.photo_changes_per_minute)),
             block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
+            notification_by_user: RateLimiter::keyed(per_minute(config.push.changes_per_minute)),
+            pending_by_device: RateLimiter::keyed(per_minute(config.push.fetches_per_minute)),
         }
     }
 
@@ -99,6 +103,16 @@ impl RateLimits {
         check(&self.block_by_user, &user)
     }
 
+    /// One notification setting change or push subscription by this account.
+    pub fn notification_change(&self, user: UserId) -> Result<(), ApiError> {
+        check(&self.notification_by_user, &user)
+    }
+
+    /// One read of this device's queue by its service worker.
+    pub fn pending_read(&self, device: DeviceId) -> Result<(), ApiError> {
+        check(&self.pending_by_device, &device)
+    }
+
     /// Forgets keys whose quota has fully recovered.
     pub fn prune(&self) {
         self.auth_by_ip.retain_recent();
@@ -107,12 +121,16 @@ impl RateLimits {
         self.lookup_by_user.retain_recent();
         self.photo_by_user.retain_recent();
         self.block_by_user.retain_recent();
+        self.notification_by_user.retain_recent();
+        self.pending_by_device.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
         self.auth_by_handle_ip.shrink_to_fit();
         self.lookup_by_user.shrink_to_fit();
         self.photo_by_user.shrink_to_fit();
         self.block_by_user.shrink_to_fit();
+        self.notification_by_user.shrink_to_fit();
+        self.pending_by_device.shrink_to_fit();
     }
 }
 

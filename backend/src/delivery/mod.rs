@@ -21,7 +21,7 @@ use acquaintances::Acquaintances;
 use bounds::{KeyedRate, Limits, QueueBounds};
 use bytes::Bytes;
 use dashmap::DashMap;
-use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -153,6 +153,10 @@ pub struct Outgoing {
     pub id: MessageId,
     /// Sender account.
     pub from: UserId,
+    /// Whose device it goes to.
+    pub owner: UserId,
+    /// The chat as the device's owner sees it.
+    pub chat: ConversationId,
     /// Order key.
     pub seq: i64,
     /// The encoded `Deliver` frame for this device.
@@ -376,7 +380,12 @@ impl Delivery {
             Route::Queued(done) => {
                 let stored = done.await.unwrap_or(false);
                 if stored {
-                    let queued = Event::MessageQueued { device };
+                    let queued = Event::MessageQueued {
+                        device,
+                        owner: msg.owner,
+                        from: msg.from,
+                        chat: msg.chat,
+                    };
                     if let Err(e) = self.events.publish(queued).settled().await {
                         tracing::warn!(error = %e, "reaction to a queued message failed");
                     }
@@ -437,7 +446,7 @@ mod tests {
 
     impl Subscriber for Queued {
         fn notify(&self, event: Event) -> Option<Reaction<'_>> {
-            if let Event::MessageQueued { device } = event {
+            if let Event::MessageQueued { device, .. } = event {
                 self.0.lock().unwrap().push(device);
             }
             None
@@ -478,6 +487,8 @@ mod tests {
         let msg = Outgoing {
             id: MessageId::new_v7(),
             from: user,
+            owner: user,
+            chat: ConversationId::Direct(user),
             seq: delivery.seq.next(),
             frame: Bytes::from_static(b"frame"),
             expires_at: None,

@@ -190,9 +190,17 @@ pub async fn handle(
                 at,
                 body: p.body,
             }))?;
+            // The recipient sees a direct chat under the sender's id.
+            let (owner, seen_as) = if recipient.contains(&p.device) && to != caller.user_id {
+                (to, ConversationId::Direct(caller.user_id))
+            } else {
+                (caller.user_id, chat)
+            };
             let msg = Outgoing {
                 id,
                 from: caller.user_id,
+                owner,
+                chat: seen_as,
                 seq,
                 frame,
                 expires_at,

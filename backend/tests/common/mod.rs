@@ -176,3 +176,4 @@ where
 pub use parley_server::testing::TestServer;
 
 pub mod client;
+pub mod push_receiver;
