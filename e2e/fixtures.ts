@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
+import { PushService } from './push';
 
 export { expect };
 
@@ -100,7 +101,11 @@ class ServerProcess implements ParleyServer {
   private readonly log: WriteStream;
   private recent: string[] = [];
 
-  constructor(readonly database: string) {
+  constructor(
+    readonly database: string,
+    /** Extra environment for the server (settings a test needs). */
+    private readonly env: Record<string, string> = {},
+  ) {
     mkdirSync(LOG_DIR, { recursive: true });
     this.log = createWriteStream(path.join(LOG_DIR, `${database}.log`), { flags: 'a' });
   }
@@ -171,6 +176,7 @@ class ServerProcess implements ParleyServer {
         ...process.env,
         PARLEY_AUTH_IP_PER_MINUTE: '10000',
         PARLEY_AUTH_HANDLE_PER_MINUTE: '10000',
+        ...this.env,
         RUST_LOG: process.env.RUST_LOG ?? 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -248,8 +254,12 @@ function watchErrors(page: Page, into: string[]): void {
   page.on('pageerror', (error) => into.push(`${page.url()}: ${error.message} [console: ${recent.join(' | ')}]`));
 }
 
-async function runServer(tag: string, use: (server: ParleyServer) => Promise<void>): Promise<void> {
-  const server = new ServerProcess(databaseName(tag));
+async function runServer(
+  tag: string,
+  use: (server: ParleyServer) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const server = new ServerProcess(databaseName(tag), env);
   try {
     await server.start();
     await use(server);
@@ -266,6 +276,8 @@ type WorkerFixtures = {
 type TestFixtures = {
   /** A server of this test alone, free to be stopped and started. */
   ownServer: ParleyServer;
+  /** A server of this test alone that sends Web Push to a local push service. */
+  pushed: { server: ParleyServer; pushService: PushService };
   /** Opens a page in a new browser context (another person or device), closed after the test. */
   newPage: (options?: BrowserContextOptions) => Promise<Page>;
 };
@@ -280,6 +292,19 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   ownServer: async ({}, use, testInfo) => {
     await runServer(`t${testInfo.workerIndex}`, use);
+  },
+  pushed: async ({}, use, testInfo) => {
+    const pushService = await PushService.start();
+    try {
+      await runServer(
+        `p${testInfo.workerIndex}`,
+        (server) => use({ server, pushService }),
+        // The push sender may call this one plain-HTTP origin.
+        { PARLEY_PUSH_INSECURE_ORIGINS: pushService.origin },
+      );
+    } finally {
+      await pushService.stop();
+    }
   },
 
   baseURL: async ({ server }, use) => {

@@ -1,4 +1,5 @@
-// Parley service worker: keeps the app shell available offline.
+// Parley service worker: keeps the app shell available offline, and shows
+// notifications for Web Push when no tab is open.
 //
 // - install: fetch `/`, cache it together with every same-origin asset it
 //   references (Trunk's hashed JS, wasm and CSS) plus the manifest and icons.
@@ -6,10 +7,21 @@
 // - fetch: never touch the API (`/api/`), the socket (`/ws`) or health checks;
 //   navigations go network-first and fall back to the cached `/`; other
 //   same-origin GETs are cache-first (hashed names never change content).
+// - push: the server says which chats have new messages (never what they
+//   say). The app's own wasm (imported below) reads this device's queued
+//   messages and decrypts a copy for the preview; the app decrypts them for
+//   real when it opens (see `notifications::worker`). With a tab of the app
+//   open, that tab notifies instead.
+// - notificationclick: focus a tab (or open one) on the chat.
+//
+// This is a module worker: after each build `cargo xtask` puts the hashed
+// name of the app's wasm bindings where the placeholder path stands below.
 //
 // Bump CACHE_VERSION when this file's caching rules change.
 
-const CACHE_VERSION = 1;
+import initWasm, { parleyPushAlerts } from '/__PARLEY_BINDINGS__.js';
+
+const CACHE_VERSION = 2;
 const CACHE = `parley-shell-v${CACHE_VERSION}`;
 const SHELL = '/';
 const STATIC = [
@@ -148,4 +160,89 @@ self.addEventListener('fetch', (event) => {
   } else {
     event.respondWith(cacheFirst(event));
   }
+});
+
+// --- Notifications -------------------------------------------------------
+
+const ICON = '/icons/icon-192.png';
+let wasmReady;
+
+/** The app's wasm, loaded once per worker lifetime (not at every push). */
+function wasm() {
+  // Named outright: the bindings' default is the name before Trunk hashed it.
+  wasmReady ??= initWasm({ module_or_path: '/__PARLEY_BINDINGS___bg.wasm' });
+  return wasmReady;
+}
+
+/** Per chat, "New message" from the push alone (the fallback). */
+function plainAlerts(notice) {
+  return (notice.chats ?? []).map((c) => ({
+    title: 'Parley',
+    body: c.count > 1 ? `${c.count} new messages` : 'New message',
+    url: '/',
+    count: c.count,
+  }));
+}
+
+async function onPush(event) {
+  let notice;
+  try {
+    notice = event.data ? event.data.json() : null;
+  } catch {
+    notice = null;
+  }
+  if (!notice || !Array.isArray(notice.chats)) return;
+  // A tab of the app is open: it notifies for itself (it has the socket).
+  const tabs = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  if (tabs.length > 0) return;
+  let alerts;
+  try {
+    await wasm();
+    alerts = JSON.parse(await parleyPushAlerts(JSON.stringify(notice)));
+  } catch (error) {
+    console.warn('push preview failed', error);
+    alerts = plainAlerts(notice);
+  }
+  await Promise.all(
+    alerts.map((a) =>
+      self.registration.showNotification(a.title, {
+        body: a.body,
+        // One per chat: a newer push replaces it, and alerts again.
+        tag: a.url,
+        renotify: true,
+        icon: ICON,
+        badge: ICON,
+        data: { url: a.url },
+      }),
+    ),
+  );
+}
+
+self.addEventListener('push', (event) => {
+  event.waitUntil(onPush(event));
+});
+
+/** Focuses a tab of the app on `url` (a path of this app), or opens one. */
+async function openChat(url) {
+  const path = typeof url === 'string' && url.startsWith('/') && !url.startsWith('//') ? url : '/';
+  const tabs = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const tab of tabs) {
+    if (new URL(tab.url).origin !== self.location.origin) continue;
+    try {
+      await tab.focus();
+    } catch {
+      // Focusing needs the click's activation; the chat still opens.
+    }
+    tab.postMessage({ type: 'open', url: path });
+    return;
+  }
+  await self.clients.openWindow(path);
+}
+
+// For the browser suite, which cannot click a system notification.
+self.parleyOpenChat = openChat;
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil(openChat(event.notification.data?.url));
 });

@@ -31,6 +31,8 @@ pub fn App() -> impl IntoView {
         now
     });
     listen_to_the_browser(app, session);
+    crate::notifications::badge::install(app);
+    crate::pwa::on_open_request(move |path| router.open_path(&path));
     // Only flips when signing in or out, not on every profile change, so the
     // main screen is not rebuilt when the cached profile is refreshed.
     let signed_in = Memo::new(move |_| app.session.with(Option::is_some));

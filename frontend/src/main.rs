@@ -16,6 +16,9 @@
 //!   driven by the core's call state machine; signals go through messaging.
 //! - [`store`]: the per-account IndexedDB database of messages and outbox.
 //! - [`ui`]: the components, one module per screen or panel.
+//! - [`notifications`]: permission, Web Push, system notifications, the
+//!   unread count on the tab; and what the service worker runs on a push.
+//! - [`tones`]: ring tones and the message chime (Web Audio).
 //! - [`pwa`] and [`device`]: browser integration (service worker, device name).
 //! - [`bench`]: crypto timings exported for the benchmark page script.
 
@@ -26,16 +29,23 @@ mod calls;
 mod device;
 mod messaging;
 mod net;
+mod notifications;
 mod pwa;
 mod router;
 mod session;
 mod state;
 mod store;
+mod tones;
 mod ui;
 
 fn main() {
     // Panics abort the wasm instance; at least say why in the console.
     console_error_panic_hook::set_once();
+    // The service worker loads this same wasm for its push handler
+    // (`notifications::worker`): there is no page to render there.
+    if web_sys::window().is_none() {
+        return;
+    }
     remove_boot_splash();
     leptos::mount::mount_to_body(app::App);
     pwa::register_service_worker();

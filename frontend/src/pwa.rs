@@ -1,7 +1,7 @@
 //! Progressive-web-app glue: registers the service worker (`/sw.js`, copied
 //! verbatim by Trunk) that caches the app shell so Parley opens offline.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Registers `/sw.js` in the background. Failure only costs offline start-up,
@@ -18,7 +18,13 @@ pub fn register_service_worker() {
     if !supported {
         return;
     }
-    let promise = navigator.service_worker().register("/sw.js");
+    // A module worker: it imports the app's wasm bindings for its push
+    // handler (see `notifications::worker`).
+    let options = web_sys::RegistrationOptions::new();
+    options.set_type("module");
+    let promise = navigator
+        .service_worker()
+        .register_with_options("/sw.js", &options);
     // Not Leptos' spawn_local: this runs outside the reactive system, and
     // before or after mounting alike.
     wasm_bindgen_futures::spawn_local(async move {
@@ -26,4 +32,40 @@ pub fn register_service_worker() {
             leptos::logging::warn!("service worker registration failed: {err:?}");
         }
     });
+}
+
+/// Calls `open` with the app path the service worker asks for (a
+/// notification was clicked while this tab was open: the worker focuses the
+/// tab and posts `{type: "open", url}`).
+pub fn on_open_request(open: impl Fn(String) + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    if !js_sys::Reflect::has(&navigator, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
+        return;
+    }
+    let handler = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::MessageEvent)>::new(
+        move |event: web_sys::MessageEvent| {
+            let data = event.data();
+            let kind = js_sys::Reflect::get(&data, &JsValue::from_str("type"))
+                .ok()
+                .and_then(|v| v.as_string());
+            let url = js_sys::Reflect::get(&data, &JsValue::from_str("url"))
+                .ok()
+                .and_then(|v| v.as_string());
+            // Only paths of this app: never a URL to go elsewhere.
+            if let (Some("open"), Some(url)) = (kind.as_deref(), url)
+                && url.starts_with('/')
+                && !url.starts_with("//")
+            {
+                open(url);
+            }
+        },
+    );
+    navigator
+        .service_worker()
+        .set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    // Lives as long as the page.
+    handler.forget();
 }

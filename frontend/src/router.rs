@@ -57,6 +57,11 @@ impl Router {
         router
     }
 
+    /// Shows what `path` names (a notification was clicked).
+    pub fn open_path(self, path: &str) {
+        self.show(Place::parse(path));
+    }
+
     /// The place the state amounts to (what the URL should say).
     fn place(self) -> Place {
         match (self.chat.get(), self.panel.get()) {

@@ -78,6 +78,7 @@ impl Session {
         if let Some(live) = self.live.get_value() {
             live.socket.stop();
         }
+        crate::notifications::drop_browser_subscription().await;
         if let Err(err) = api::sign_out(&token).await {
             leptos::logging::warn!("sign-out request failed: {err:?}");
         }
@@ -135,6 +136,9 @@ impl Session {
                     if status == LinkStatus::Online {
                         app.unreachable.set(false);
                         app.refresh();
+                        if let Some(m) = on_status_slot.borrow().upgrade() {
+                            crate::notifications::refresh(app, m, me);
+                        }
                     } else if let Some(m) = on_status_slot.borrow().upgrade() {
                         m.connection_lost();
                     }

@@ -3,6 +3,7 @@
 use crate::emoji;
 use crate::precompress;
 use crate::process::{run, say};
+use crate::service_worker;
 use crate::workspace::Workspace;
 use anyhow::{Context, Result, bail};
 use std::fs;
@@ -105,6 +106,7 @@ pub fn trunk_build(ws: &Workspace, client: Client) -> Result<PathBuf> {
         );
     }
     emoji.copy_to(&dirs.dist)?;
+    service_worker::link(&dirs.dist)?;
     let totals = precompress::dist(&dirs.dist)?;
     say(format!(
         "precompressed {} files in {}: {} B raw, {} B brotli, {} B gzip",

@@ -14,6 +14,7 @@ mod postgres;
 mod precompress;
 mod process;
 mod run;
+mod service_worker;
 mod test;
 mod tools;
 mod workspace;

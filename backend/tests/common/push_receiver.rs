@@ -82,10 +82,7 @@ impl Browser {
 impl Receiver {
     /// Listens on loopback; `server_key` is the VAPID key every push must
     /// be signed with, `browsers` the subscriptions by path.
-    pub async fn start(
-        server_key: String,
-        browsers: Browsers,
-    ) -> Self {
+    pub async fn start(server_key: String, browsers: Browsers) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let script = Arc::new(Script::default());

@@ -31,6 +31,7 @@ pub mod emoji;
 pub mod engine;
 pub mod message;
 pub mod names;
+pub mod notify;
 pub mod organize;
 pub mod route;
 pub mod shortcuts;

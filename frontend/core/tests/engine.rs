@@ -14,10 +14,13 @@ use parley_client::engine::{
     Effect, Engine, Immediate, Input, Outgoing, Outside, Request, Unreachable, View, immediate,
 };
 use parley_client::message::{Body, Message, Quote, Status};
+use parley_client::notify::{self, Alert};
 use parley_client::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_client::store::memory::MemoryStore;
 use parley_client::store::{Store, StoredCrypto, suite};
-use parley_protocol::api::{ClaimedKey, DeviceKeys, SignedKey, UploadKeys, UserCard};
+use parley_protocol::api::{
+    ChatMute, ClaimedKey, DeviceKeys, Mute, NotificationSettings, SignedKey, UploadKeys, UserCard,
+};
 use parley_protocol::frame::{
     ClientFrame, Delivery, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
 };
@@ -2199,4 +2202,204 @@ fn a_deletion_for_everyone_leaves_no_pin_star_or_reaction_line_behind() {
     w.devices[bob].run(Input::ShowStarred(true));
     assert!(w.devices[bob].view().starred.is_empty(), "unstarred");
     assert!(!find(&w.devices[bob], direct(ann_id), id).starred);
+}
+
+fn named(user: UserId, name: &str) -> UserCard {
+    UserCard {
+        user_id: user,
+        handle: name.to_lowercase(),
+        display_name: name.into(),
+        about: String::new(),
+        photo: None,
+    }
+}
+
+/// What the server still queues for a device (as `GET /push/pending` reads it).
+fn queued_deliveries(w: &World, d: usize) -> Vec<Delivery> {
+    w.server
+        .queues
+        .borrow()
+        .get(&w.devices[d].id)
+        .map(|q| {
+            q.iter()
+                .filter_map(|f| match f {
+                    ServerFrame::Deliver(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn alerts(d: &mut Device) -> Vec<Alert> {
+    d.take(|e| match e {
+        Effect::Alert(a) => Some(a.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_service_workers_preview_decrypts_a_copy_and_leaves_the_sessions_to_the_app() {
+    let (mut w, ann, bob, ann_id, bob_id) = World::ann_and_bob();
+    w.devices[bob].run(Input::Cards(vec![named(ann_id, "Ann")]));
+    w.devices[ann].send(bob_id, "first");
+    w.settle();
+    w.devices[bob].go_offline();
+    w.devices[ann].send(bob_id, "*second*");
+    w.devices[ann].send(bob_id, "third line\nwith   more");
+    let pending = queued_deliveries(&w, bob);
+    assert_eq!(pending.len(), 2);
+    let (store, me, device) = (
+        w.devices[bob].engine.store(),
+        w.devices[bob].user,
+        w.devices[bob].id,
+    );
+    let writes = store.crypto_writes().len();
+    let shown = block_on(notify::preview(store, &KEY, me, device, &pending, true)).unwrap();
+    assert_eq!(
+        shown,
+        [Alert {
+            chat: direct(ann_id),
+            title: "Ann".into(),
+            body: "2 new messages · third line with more".into(),
+            count: 2,
+            url: format!("/chat/{ann_id}"),
+        }]
+    );
+    let hidden = block_on(notify::preview(store, &KEY, me, device, &pending, false)).unwrap();
+    assert_eq!(hidden[0].body, "2 new messages");
+    assert_eq!(
+        store.crypto_writes().len(),
+        writes,
+        "the preview wrote no session"
+    );
+
+    // The app decrypts the same messages for real afterwards.
+    w.devices[bob].connect();
+    w.settle();
+    assert_eq!(
+        texts(&w.devices[bob].chat(direct(ann_id))),
+        ["first", "*second*", "third line\nwith   more"]
+    );
+    let store = w.devices[bob].engine.store();
+    let again = block_on(notify::preview(store, &KEY, me, device, &pending, true)).unwrap();
+    assert!(
+        again.is_empty(),
+        "stored messages notify nothing: {again:?}"
+    );
+
+    // What cannot be decrypted here is still counted, without its text.
+    let mut garbled = pending[0].clone();
+    garbled.id = MessageId::new_v7();
+    garbled.body = vec![1, 2, 3];
+    let store = w.devices[bob].engine.store();
+    let shown = block_on(notify::preview(store, &KEY, me, device, &[garbled], true)).unwrap();
+    assert_eq!((shown[0].body.as_str(), shown[0].count), ("New message", 1));
+}
+
+#[test]
+fn a_hidden_tab_notifies_per_chat_unless_off_muted_or_do_not_disturb() {
+    let mut w = World::new();
+    let (ann, bob, cy) = (w.sign_in(None), w.sign_in(None), w.sign_in(None));
+    let (ann_id, bob_id, cy_id) = (w.user(ann), w.user(bob), w.user(cy));
+    w.devices[bob].run(Input::Cards(vec![named(ann_id, "Ann"), named(cy_id, "Cy")]));
+    let mut local = notify::Local {
+        on: true,
+        previews: true,
+        sound: true,
+    };
+    let mut account = NotificationSettings::default();
+    w.devices[bob].run(Input::NotifyLocal(local));
+    assert_eq!(w.devices[bob].view().notify, local);
+
+    // Looking at the app: no system notification.
+    w.devices[ann].send(bob_id, "while you look");
+    w.settle();
+    assert_eq!(alerts(&mut w.devices[bob]), []);
+
+    // Hidden: one per chat, with the chat's unread count and latest text.
+    w.devices[bob].env().visible.set(false);
+    w.devices[ann].send(bob_id, "are you there?");
+    w.devices[cy].send(bob_id, "hi Bob");
+    w.settle();
+    assert_eq!(
+        alerts(&mut w.devices[bob]),
+        [
+            notify::alert(direct(ann_id), "Ann", 2, Some("are you there?"), true),
+            notify::alert(direct(cy_id), "Cy", 1, Some("hi Bob"), true),
+        ]
+    );
+    assert_eq!(
+        notify::alert(direct(cy_id), "Cy", 1, Some("hi Bob"), true).body,
+        "hi Bob"
+    );
+
+    // Previews off: no text.
+    local.previews = false;
+    w.devices[bob].run(Input::NotifyLocal(local));
+    w.devices[cy].send(bob_id, "secret");
+    w.settle();
+    assert_eq!(alerts(&mut w.devices[bob])[0].body, "2 new messages");
+
+    // Ann's chat muted: only Cy notifies.
+    account.mutes = vec![ChatMute {
+        chat: direct(ann_id),
+        mute: Mute::Always,
+    }];
+    w.devices[bob].run(Input::NotifyAccount(account.clone()));
+    w.devices[ann].send(bob_id, "muted");
+    w.devices[cy].send(bob_id, "not muted");
+    w.settle();
+    let got = alerts(&mut w.devices[bob]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].chat, direct(cy_id));
+
+    // Do not disturb, then notifications off: nothing.
+    account.dnd = true;
+    w.devices[bob].run(Input::NotifyAccount(account.clone()));
+    w.devices[cy].send(bob_id, "dnd");
+    w.settle();
+    account.dnd = false;
+    w.devices[bob].run(Input::NotifyAccount(account));
+    local.on = false;
+    w.devices[bob].run(Input::NotifyLocal(local));
+    w.devices[cy].send(bob_id, "off");
+    w.settle();
+    assert_eq!(alerts(&mut w.devices[bob]), []);
+
+    // The choices are kept in the store (the service worker reads them).
+    let dev = w.devices.remove(bob);
+    let (id, store) = (dev.id, dev.engine.into_store());
+    let bob = w.sign_in_with(Some(bob_id), store, Some(id));
+    assert_eq!(w.devices[bob].view().notify, local);
+}
+
+#[test]
+fn a_notification_says_as_much_as_allowed_on_one_line() {
+    let chat = direct(UserId::new_v7());
+    let long = "word ".repeat(100);
+    let a = notify::alert(chat, "Ann", 1, Some(&long), true);
+    assert!(a.body.ends_with('…') && a.body.len() <= notify::MAX_PREVIEW_BYTES + 3);
+    assert_eq!(
+        notify::alert(chat, "Ann", 1, None, true).body,
+        "New message"
+    );
+    assert_eq!(
+        notify::alert(chat, "Ann", 1, Some("x"), false).body,
+        "New message"
+    );
+    assert_eq!(
+        notify::alert(chat, "Ann", 3, None, true).body,
+        "3 new messages"
+    );
+    let mut s = notify::Settings::default();
+    assert!(!s.allows(chat, 0), "off until the person turns it on");
+    s.local.on = true;
+    assert!(s.allows(chat, 0));
+    s.account.mutes = vec![ChatMute {
+        chat,
+        mute: Mute::Until(10),
+    }];
+    assert!(!s.allows(chat, 9));
+    assert!(s.allows(chat, 10), "a mute ends on time");
 }

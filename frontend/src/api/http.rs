@@ -116,7 +116,6 @@ async fn exchange(
     body: Option<(JsValue, &str)>,
     fresh: Fresh,
 ) -> Result<Response, ApiFailure> {
-    let window = web_sys::window().ok_or(ApiFailure::Network)?;
     let headers = Headers::new().map_err(|_| ApiFailure::Network)?;
     let accept = if fresh == Fresh::Cacheable {
         "image/*"
@@ -145,11 +144,14 @@ async fn exchange(
     if let Some(controller) = &controller {
         init.set_signal(Some(&controller.signal()));
     }
+    // The service worker has no window (nor Leptos' timers): the browser
+    // ends its fetches with the push event anyway.
     let timer = controller
         .clone()
+        .filter(|_| web_sys::window().is_some())
         .and_then(|controller| set_timeout_with_handle(move || controller.abort(), TIMEOUT).ok());
 
-    let outcome = fetch(&window, url, &init).await;
+    let outcome = fetch(url, &init).await;
     if let Some(timer) = timer {
         timer.clear();
     }
@@ -177,11 +179,19 @@ async fn exchange(
 
 /// Status, success flag, `Retry-After` (seconds form only) and the response.
 async fn fetch(
-    window: &web_sys::Window,
     url: &str,
     init: &RequestInit,
 ) -> Result<(u16, bool, Option<u64>, Response), ApiFailure> {
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, init))
+    // A page's window, or the service worker's global scope.
+    let global = js_sys::global();
+    let promise = if let Some(window) = global.dyn_ref::<web_sys::Window>() {
+        window.fetch_with_str_and_init(url, init)
+    } else if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        worker.fetch_with_str_and_init(url, init)
+    } else {
+        return Err(ApiFailure::Network);
+    };
+    let response: Response = JsFuture::from(promise)
         .await
         .map_err(|_| ApiFailure::Network)?
         .dyn_into()

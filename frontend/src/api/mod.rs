@@ -13,8 +13,10 @@ pub use failure::ApiFailure;
 
 use http::{call, download, upload};
 use parley_protocol::api::{
-    ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, IceConfig, KeyCount, PhotoVersion,
-    Profile, RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
+    ChatMute, ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, DoNotDisturb, IceConfig,
+    KeyCount, NotificationSettings, PendingMessages, PhotoVersion, Profile, PushKey,
+    PushSubscribed, PushSubscription, RegisterRequest, Session, SignInRequest, UpdateProfile,
+    UploadKeys, UserCard,
 };
 use parley_protocol::endpoint as e;
 use parley_protocol::{DeviceId, UserId};
@@ -143,4 +145,41 @@ pub async fn block(token: &str, user: UserId) -> Result<UserCard, ApiFailure> {
 /// Unblocks a person.
 pub async fn unblock(token: &str, user: UserId) -> Result<(), ApiFailure> {
     call::<e::Unblock>(Some(token), &user, None).await
+}
+
+/// The server's VAPID key, to subscribe with.
+pub async fn push_key(token: &str) -> Result<PushKey, ApiFailure> {
+    call::<e::PushServerKey>(Some(token), &(), None).await
+}
+
+/// Sets this device's push subscription; answers the service worker's
+/// fetch capability.
+pub async fn subscribe(token: &str, sub: &PushSubscription) -> Result<PushSubscribed, ApiFailure> {
+    call::<e::Subscribe>(Some(token), &(), Some(sub)).await
+}
+
+/// Removes this device's push subscription.
+pub async fn unsubscribe(token: &str) -> Result<(), ApiFailure> {
+    call::<e::Unsubscribe>(Some(token), &(), None).await
+}
+
+/// This device's queued messages, read by the service worker with its
+/// fetch capability (not the device token).
+pub async fn push_pending(fetch_token: &str) -> Result<PendingMessages, ApiFailure> {
+    call::<e::PushPending>(Some(fetch_token), &(), None).await
+}
+
+/// The account's notification settings.
+pub async fn notifications(token: &str) -> Result<NotificationSettings, ApiFailure> {
+    call::<e::Notifications>(Some(token), &(), None).await
+}
+
+/// Mutes or unmutes a chat.
+pub async fn mute_chat(token: &str, mute: &ChatMute) -> Result<NotificationSettings, ApiFailure> {
+    call::<e::MuteChat>(Some(token), &(), Some(mute)).await
+}
+
+/// Turns do-not-disturb on or off.
+pub async fn set_dnd(token: &str, on: bool) -> Result<NotificationSettings, ApiFailure> {
+    call::<e::SetDoNotDisturb>(Some(token), &(), Some(&DoNotDisturb { on })).await
 }

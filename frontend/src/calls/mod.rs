@@ -8,13 +8,13 @@
 
 mod media;
 mod peer;
-mod ring;
 mod serial;
 
 use crate::api;
 use crate::messaging::{Messenger, Outgoing};
 use crate::state::calls::{CallUi, CallView, Stage};
 use crate::state::{AppState, storage};
+use crate::tones::{Ringer, Tone};
 use leptos::prelude::*;
 use parley_client::call::{
     Action, CallId, CallLog, Calls, Candidate, Outcome, Phase, Signal, Target,
@@ -22,7 +22,6 @@ use parley_client::call::{
 use parley_protocol::api::IceConfig;
 use parley_protocol::{DeviceId, Millis, UserId};
 use peer::{Handlers, Peer};
-use ring::{Ringer, Tone};
 use serial::Serial;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -642,6 +641,7 @@ impl Controller {
         });
         let playing = self.ringer.borrow().as_ref().map(|(t, _)| *t);
         if playing != tone {
+            self.notify_ringing(call.as_ref(), playing, tone);
             let ringer = tone.and_then(|t| Ringer::start(t).map(|r| (t, r)));
             *self.ringer.borrow_mut() = ringer;
         }
@@ -683,6 +683,32 @@ impl Controller {
                 });
             }
         });
+    }
+
+    /// A system notification while an incoming call rings and the person
+    /// is not looking; closed once it stops ringing here (answered here or
+    /// on another device, declined, or missed).
+    fn notify_ringing(
+        &self,
+        call: Option<&parley_client::call::Call>,
+        before: Option<Tone>,
+        now: Option<Tone>,
+    ) {
+        use crate::notifications::system;
+        if before == Some(Tone::Ring) {
+            system::call_over();
+        }
+        let Some(call) = call.filter(|_| now == Some(Tone::Ring)) else {
+            return;
+        };
+        let ui = self.app.messaging;
+        let wanted = ui.notify.with_untracked(|l| l.on)
+            && !ui.notify_account.with_untracked(|a| a.dnd)
+            && !system::attentive();
+        if wanted {
+            let name = ui.card(self.app, call.peer).display_name;
+            system::call_ringing(name, call.video);
+        }
     }
 
     /// Wakes the state machine at the ring timeout.

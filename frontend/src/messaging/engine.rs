@@ -94,6 +94,10 @@ impl Outside for Browser {
         document().visibility_state() == VisibilityState::Visible
     }
 
+    fn attentive(&self) -> bool {
+        crate::notifications::system::attentive()
+    }
+
     fn showing(&self) -> Option<ConversationId> {
         self.app
             .messaging
@@ -161,6 +165,14 @@ impl Outside for Browser {
             }
             Effect::Notice(text) => {
                 self.app.messaging.notice.try_set(Some(text));
+            }
+            Effect::Alert(alert) => {
+                let sound = self
+                    .app
+                    .messaging
+                    .notify
+                    .with_untracked(|local| local.sound);
+                crate::notifications::system::show(alert, sound);
             }
         }
     }
@@ -544,6 +556,9 @@ impl Runner {
         }
         if changed.starred {
             ui.starred.try_set(view.starred.clone());
+        }
+        if changed.notify {
+            ui.notify.try_set(view.notify);
         }
     }
 }

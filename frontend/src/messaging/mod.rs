@@ -87,6 +87,17 @@ impl Messenger {
             .compose(ConversationId::Direct(peer), text, reply)
     }
 
+    /// This device's notification choices changed.
+    pub fn notify_local(&self, local: parley_client::notify::Local) {
+        self.push(Input::NotifyLocal(local));
+    }
+
+    /// The account's do-not-disturb and mutes, as the server has them.
+    pub fn notify_account(&self, account: parley_protocol::api::NotificationSettings) {
+        self.ui.notify_account.set(account.clone());
+        self.push(Input::NotifyAccount(account));
+    }
+
     /// Edits, deletes or reacts to message `id` (the core checks who may).
     pub fn change(&self, id: MessageId, request: Request) {
         self.push(Input::Change { id, request });
@@ -134,6 +145,13 @@ impl Messenger {
         }
         if let Some(card) = card {
             self.push(Input::Cards(vec![card]));
+        }
+        // Its notifications have been seen to.
+        if let Some(peer) = peer {
+            let chat = ConversationId::Direct(peer);
+            crate::notifications::system::close_chat(
+                parley_client::route::Place::Chat(chat).path(),
+            );
         }
         // The header switches at once; the engine fills the window.
         ui.open.set(peer);

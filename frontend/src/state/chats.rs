@@ -69,6 +69,10 @@ pub struct Messaging {
     /// A message to show once its chat has opened (chosen from the
     /// starred list).
     pub pending_jump: RwSignal<Option<(ConversationId, MessageId)>>,
+    /// This device's notification choices (kept in the store).
+    pub notify: RwSignal<parley_client::notify::Local>,
+    /// The account's do-not-disturb and muted chats (from the server).
+    pub notify_account: RwSignal<parley_protocol::api::NotificationSettings>,
 }
 
 impl Messaging {
@@ -95,6 +99,8 @@ impl Messaging {
             starred: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             pending_jump: RwSignal::new(None),
+            notify: RwSignal::new(parley_client::notify::Local::default()),
+            notify_account: RwSignal::new(parley_protocol::api::NotificationSettings::default()),
         }
     }
 
@@ -116,6 +122,9 @@ impl Messaging {
         self.starred.set(Vec::new());
         self.notice.set(None);
         self.pending_jump.set(None);
+        self.notify.set(parley_client::notify::Local::default());
+        self.notify_account
+            .set(parley_protocol::api::NotificationSettings::default());
         self.cards.set(HashMap::new());
         self.paging.set(false);
         self.verified.set(HashSet::new());

@@ -1,5 +1,5 @@
-//! The menu of a chat in the list: pin to the top, archive, mark as unread
-//! or read, clear, delete. It opens from the chevron on the row (shown on
+//! The menu of a chat in the list: pin to the top, archive, mute, mark as
+//! unread or read, clear, delete. It opens from the chevron on the row (shown on
 //! hover and focus), a right click or a long press; keys as in every menu
 //! ([`crate::ui::menu`]). Clearing and deleting ask first.
 
@@ -7,10 +7,13 @@ use crate::router::Router;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::ui::confirm::Ask;
-use crate::ui::icons::{IconArchive, IconChevronDown, IconDelete, IconPin, IconUnread};
+use crate::ui::icons::{
+    IconArchive, IconBell, IconBellOff, IconChevronDown, IconDelete, IconPin, IconUnread,
+};
 use leptos::prelude::*;
 use parley_client::organize::ChatAction;
 use parley_protocol::ConversationId;
+use parley_protocol::api::Mute;
 
 /// The chevron that opens a chat's menu.
 #[component]
@@ -106,6 +109,34 @@ pub fn ChatMenu(chat: ConversationId, open: RwSignal<bool>) -> impl IntoView {
             },
         );
     };
+    let muted = crate::ui::notifications::muted(app, chat);
+    let mute = move |length: Option<Option<parley_protocol::Millis>>| {
+        let mute = length.map_or(Mute::Off, crate::ui::notifications::mute_for);
+        crate::ui::notifications::set_mute(app, session, chat, mute);
+        close();
+    };
+    let mute_items = if muted {
+        view! {
+            <button type="button" role="menuitem" tabindex="-1" data-testid="menu-unmute-chat" on:click=move |_| mute(None)>
+                <IconBell />
+                "Unmute notifications"
+            </button>
+        }
+        .into_any()
+    } else {
+        crate::ui::notifications::MUTE_CHOICES
+            .into_iter()
+            .map(|(label, length)| {
+                view! {
+                    <button type="button" role="menuitem" tabindex="-1" data-testid="menu-mute-chat" on:click=move |_| mute(Some(length))>
+                        <IconBellOff />
+                        {length.map_or_else(|| "Mute always".to_owned(), |_| format!("Mute for {label}"))}
+                    </button>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
     let pinned = prefs.pinned_at.is_some();
     let archived = prefs.archived;
     view! {
@@ -132,6 +163,7 @@ pub fn ChatMenu(chat: ConversationId, open: RwSignal<bool>) -> impl IntoView {
                 <IconArchive />
                 {if archived { "Unarchive chat" } else { "Archive chat" }}
             </button>
+            {mute_items}
             <button type="button" role="menuitem" tabindex="-1" data-testid="menu-mark-unread" on:click=move |_| act(ChatAction::MarkUnread(!unread))>
                 <IconUnread />
                 {if unread { "Mark as read" } else { "Mark as unread" }}

@@ -207,6 +207,7 @@ pub fn ContactInfo(peer: UserId, #[prop(into)] on_close: Callback<()>) -> impl I
                 </span>
             </button>
             <DisappearingRow peer />
+            <crate::ui::notifications::MuteRow chat=ConversationId::Direct(peer) />
             {move || {
                 if blocked() {
                     view! {

@@ -359,3 +359,23 @@ pub fn IconInfo() -> impl IntoView {
         </svg>
     }
 }
+
+/// A bell: notifications.
+#[component]
+pub fn IconBell() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" />
+        </svg>
+    }
+}
+
+/// A struck-through bell: a muted chat.
+#[component]
+pub fn IconBellOff() -> impl IntoView {
+    view! {
+        <svg class="icon icon-inline" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6.2V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66a6.9 6.9 0 0 0-2.6 1.2zM3.3 2.3 2 3.6l3.4 3.4A7 7 0 0 0 5 11v5l-2 2v1h14.4l3 3 1.3-1.3z" />
+        </svg>
+    }
+}

@@ -28,6 +28,7 @@ pub mod message_info;
 pub mod message_menu;
 pub mod messages;
 pub mod modal;
+pub mod notifications;
 pub mod panel;
 pub mod photo;
 pub mod pins;

@@ -10,6 +10,7 @@ use crate::ui::field::Field;
 use crate::ui::form::{self, BusyButton, FormError, Submission};
 use crate::ui::format;
 use crate::ui::icons::IconDevice;
+use crate::ui::notifications::NotificationsCard;
 use crate::ui::panel::PanelHeader;
 use crate::ui::photo::PhotoPicker;
 use crate::ui::privacy::{PrivacyCard, SettingSwitch};
@@ -28,6 +29,7 @@ pub fn SettingsPanel() -> impl IntoView {
             <div class="panel-body">
                 <ProfileCard />
                 <PrivacyCard />
+                <NotificationsCard />
                 <ChatsCard />
                 <BlockedCard />
                 <DevicesCard />

@@ -8,7 +8,9 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::chat_menu::{ChatMenu, ChatMenuButton};
 use crate::ui::format;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconArchive, IconChats, IconContacts, IconPin, IconSettings, IconStar};
+use crate::ui::icons::{
+    IconArchive, IconBellOff, IconChats, IconContacts, IconPin, IconSettings, IconStar,
+};
 use crate::ui::panel::PanelHeader;
 use crate::ui::ticks;
 use leptos::prelude::*;
@@ -352,6 +354,12 @@ fn ChatItem(peer: UserId) -> impl IntoView {
                     </span>
                     <span class="chat-line">
                         <span class="chat-preview">{preview}</span>
+                        <Show when=move || crate::ui::notifications::muted(app, chat)>
+                            <span class="chat-pin" data-testid="chat-muted" title="Muted">
+                                <IconBellOff />
+                                <span class="sr-only">"Muted"</span>
+                            </span>
+                        </Show>
                         <Show when=move || pinned.get()>
                             <span class="chat-pin" data-testid="chat-pinned" title="Pinned">
                                 <IconPin />
@@ -362,7 +370,12 @@ fn ChatItem(peer: UserId) -> impl IntoView {
                             let n = unread.get();
                             if n > 0 {
                                 Some(view! {
-                                    <span class="unread-badge" data-testid="unread-badge" aria-hidden="true">
+                                    <span
+                                        class="unread-badge"
+                                        class:quiet=move || crate::ui::notifications::muted(app, chat)
+                                        data-testid="unread-badge"
+                                        aria-hidden="true"
+                                    >
                                         {n}
                                     </span>
                                     <span class="sr-only">

@@ -152,6 +152,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.arrived_in_chats(&added).await?;
         // Shown before the changes to them, which update what is shown.
         let (new_chat, read_due) = self.show_added(&added);
+        self.alert(&added);
         let added_ids: Vec<MessageId> = added.iter().map(|m| m.id).collect();
         self.release_held(&added_ids).await?;
         self.arrived(changes).await?;
@@ -161,6 +162,42 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }));
         }
         self.after_added(new_chat, read_due).await
+    }
+
+    /// A system notification per chat with new messages from others, when
+    /// the person is not looking and the chat may notify: who wrote, the
+    /// latest text (with previews on), and the chat's unread count.
+    fn alert(&self, added: &[Message]) {
+        if added.is_empty() || self.out.attentive() {
+            return;
+        }
+        let now = self.out.now();
+        let mut latest: Vec<(ConversationId, &Message)> = Vec::new();
+        for m in added.iter().filter(|m| !m.outgoing && !m.body.is_notice()) {
+            match latest.iter_mut().find(|(c, _)| *c == m.chat) {
+                Some(entry) => entry.1 = m,
+                None => latest.push((m.chat, m)),
+            }
+        }
+        for (chat, m) in latest {
+            if !self.notify.allows(chat, now) {
+                continue;
+            }
+            let Some(peer) = m.peer() else { continue };
+            let name = self
+                .view
+                .cards
+                .get(&peer)
+                .map_or("Someone", |c| c.display_name.as_str());
+            let count = self.view.chats.get(chat).map_or(1, |row| row.unread.max(1));
+            self.out.emit(Effect::Alert(crate::notify::alert(
+                chat,
+                name,
+                count,
+                crate::notify::said(m),
+                self.notify.local.previews,
+            )));
+        }
     }
 
     /// Newly stored entries: shown, their chat watched for presence, and

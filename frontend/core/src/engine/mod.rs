@@ -85,6 +85,11 @@ pub trait Outside {
     /// [`Input::Open`] still queued will open: nothing is read receipted
     /// for a chat the person has left.
     fn showing(&self) -> Option<ConversationId>;
+    /// The person is looking at the app (visible and focused): nothing
+    /// needs a system notification.
+    fn attentive(&self) -> bool {
+        self.visible()
+    }
     /// The person sends read receipts.
     fn read_receipts(&self) -> bool;
     /// Carries out an effect. Frames must leave in the order handed out.
@@ -130,6 +135,8 @@ pub enum Effect {
     Notice(String),
     /// Run [`Input::Sweep`] after this long (disappearing messages).
     SweepIn(Duration),
+    /// Show this system notification (the person is not looking).
+    Alert(crate::notify::Alert),
     /// Worth a line in the console, nothing more.
     Warn(String),
 }
@@ -251,6 +258,11 @@ pub enum Input {
     RecordCall(CallLog),
     /// The socket dropped: presence must be asked for again on `Ready`.
     ConnectionLost,
+    /// This device's notification choices (kept in the store, where the
+    /// service worker reads them too).
+    NotifyLocal(crate::notify::Local),
+    /// The account's do-not-disturb and muted chats (from the server).
+    NotifyAccount(parley_protocol::api::NotificationSettings),
 }
 
 /// What the screen shows of messaging.
@@ -286,6 +298,8 @@ pub struct View {
     /// The starred messages, newest star first (read while the list is
     /// shown: [`Input::ShowStarred`]).
     pub starred: Vec<Message>,
+    /// This device's notification choices.
+    pub notify: crate::notify::Local,
 }
 
 /// Which parts of the [`View`] changed since [`Engine::take_changed`].
@@ -308,6 +322,8 @@ pub struct Changed {
     pub prefs: bool,
     /// [`View::starred`].
     pub starred: bool,
+    /// [`View::notify`].
+    pub notify: bool,
 }
 
 impl Changed {
@@ -354,6 +370,8 @@ pub struct Engine<S, O> {
     starred: Vec<MessageId>,
     /// The starred list is on screen (kept up to date).
     starred_shown: bool,
+    /// What notifies.
+    notify: crate::notify::Settings,
     view: View,
     changed: Changed,
 }
@@ -388,6 +406,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             changes: amending::Changes::default(),
             starred: Vec::new(),
             starred_shown: false,
+            notify: crate::notify::Settings::default(),
             view: View::default(),
             changed: Changed::default(),
         }
@@ -483,6 +502,19 @@ impl<S: Store, O: Outside> Engine<S, O> {
                     .await?;
                 self.took_in(&added).await
             }
+            Input::NotifyLocal(local) => {
+                if local != self.notify.local {
+                    store::set_meta(&self.store, crate::notify::LOCAL_META, &local).await?;
+                    self.notify.local = local;
+                    self.view.notify = local;
+                    self.changed.notify = true;
+                }
+                Ok(())
+            }
+            Input::NotifyAccount(account) => {
+                self.notify.account = account;
+                Ok(())
+            }
             Input::ConnectionLost => {
                 self.watched = None;
                 // Their `Accepted` will never come; the placeholders they
@@ -532,6 +564,11 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         self.view.chats = ChatList::new(self.store.summaries().await?);
         self.changed.chats = true;
+        if let Some(local) = store::meta(&self.store, crate::notify::LOCAL_META).await? {
+            self.notify.local = local;
+            self.view.notify = local;
+        }
+        self.changed.notify = true;
         self.load_drafts().await?;
         self.load_changes().await?;
         self.load_prefs().await?;
@@ -632,4 +669,5 @@ impl<S: Store, O: Outside> Engine<S, O> {
 
 /// `meta` keys.
 const DEVICES: &str = "devices";
-const CARDS: &str = "cards";
+/// Names of people (the service worker reads them too).
+pub const CARDS: &str = "cards";

@@ -1,5 +1,5 @@
-//! The ring tone (callee) and ring-back tone (caller), synthesised with Web
-//! Audio: no sound file to download or cache.
+//! The ring tone (callee), the ring-back tone (caller) and the new-message
+//! chime, synthesised with Web Audio: no sound file to download or cache.
 
 use leptos::prelude::{IntervalHandle, set_interval_with_handle};
 use std::time::Duration;
@@ -12,6 +12,8 @@ pub enum Tone {
     Ring,
     /// The caller's "it is ringing over there": one long low tone every four.
     Ringback,
+    /// A new message: two short high notes, once.
+    Message,
 }
 
 /// A tone playing until dropped.
@@ -27,7 +29,7 @@ impl Ringer {
         let context = AudioContext::new().ok()?;
         let _ = context.resume();
         let period = match tone {
-            Tone::Ring => Duration::from_secs(2),
+            Tone::Ring | Tone::Message => Duration::from_secs(2),
             Tone::Ringback => Duration::from_secs(4),
         };
         let ctx = context.clone();
@@ -46,12 +48,29 @@ impl Drop for Ringer {
     }
 }
 
+/// Plays [`Tone::Message`] once.
+pub fn chime() {
+    let Ok(context) = AudioContext::new() else {
+        return;
+    };
+    let _ = context.resume();
+    play(&context, Tone::Message);
+    // The context is closed once the notes have played.
+    let _ = leptos::prelude::set_timeout_with_handle(
+        move || {
+            let _ = context.close();
+        },
+        Duration::from_secs(1),
+    );
+}
+
 /// Schedules one burst of the tone.
 fn play(ctx: &AudioContext, tone: Tone) {
     let notes: &[(f32, f64, f64)] = match tone {
         // (frequency, start, length) in Hz and seconds
         Tone::Ring => &[(880.0, 0.0, 0.18), (660.0, 0.22, 0.3)],
         Tone::Ringback => &[(425.0, 0.0, 1.2)],
+        Tone::Message => &[(1046.5, 0.0, 0.09), (1318.5, 0.11, 0.14)],
     };
     let now = ctx.current_time();
     for &(frequency, start, length) in notes {
