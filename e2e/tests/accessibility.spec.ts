@@ -114,6 +114,11 @@ for (const scheme of ['light', 'dark'] as const) {
       await row.getByTestId('chat-menu-button').click();
       await expect(a.getByTestId('chat-menu')).toBeVisible();
       await clean(a, `${scheme}-chat-menu`);
+      await a.getByTestId('menu-mute-chat').first().click();
+      await expect(row.getByTestId('chat-muted')).toBeVisible();
+      await clean(a, `${scheme}-muted-chat`);
+      await row.hover();
+      await row.getByTestId('chat-menu-button').click();
       await a.getByTestId('menu-archive-chat').click();
       await a.getByTestId('archived-toggle').click();
       await expect(a.getByTestId('archived-list')).toBeVisible();

@@ -87,6 +87,8 @@ test('a background tab counts unread chats in its title and notifies, without th
   await chatItem(b, alice).click({ button: 'right' });
   await b.getByTestId('chat-menu').getByText('Mute for 8 hours').click();
   await expect(chatItem(b, alice).getByTestId('chat-muted')).toBeVisible();
+  // Choosing from the row's menu does not open the chat.
+  await expect(b.getByTestId('conversation-title')).toHaveCount(0);
   await expect(b).toHaveTitle('Parley');
   await screenshot(b, 'notifications-muted-chat');
   await chatItem(b, alice).click({ button: 'right' });

@@ -39,6 +39,7 @@ const TESTED: &[&str] = &[
     "device_keys",
     "rest_bodies",
     "photo_header",
+    "push_subscription",
     "text",
     "turn_username",
 ];
@@ -107,4 +108,9 @@ fn text() {
 #[test]
 fn turn_username() {
     short_run("turn_username");
+}
+
+#[test]
+fn push_subscription() {
+    short_run("push_subscription");
 }

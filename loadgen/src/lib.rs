@@ -6,6 +6,7 @@
 //! PostgreSQL ([`seed`]) so that set-up does not measure argon2.
 
 pub mod conn;
+pub mod push;
 pub mod report;
 pub mod scenario;
 pub mod seed;

@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use parley_loadgen::push;
 use parley_loadgen::scenario::traffic::{self, Pace, Traffic};
-use parley_loadgen::scenario::{Target, catchup, connections};
+use parley_loadgen::scenario::{self, Target, catchup, connections};
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ enum Scenario {
         payload: usize,
         #[arg(long, default_value = "10")]
         seconds: f64,
+        /// Recipients get push subscriptions at a receiver on this port
+        /// (the server must allow it): the server pushes while committing.
+        #[arg(long)]
+        receiver_port: Option<u16>,
     },
     /// A fixed total rate (open loop); latency percentiles.
     Latency {
@@ -74,6 +79,17 @@ enum Scenario {
     Connections {
         #[arg(long, default_value = "100000")]
         count: usize,
+    },
+    /// Offline devices with push subscriptions, one message each: time to
+    /// the push, pushes per second.
+    Push {
+        #[arg(long, default_value = "10000")]
+        devices: usize,
+        #[arg(long, default_value = "100")]
+        senders: usize,
+        /// The local port the server may push to (its allowed origin).
+        #[arg(long)]
+        receiver_port: u16,
     },
 }
 
@@ -120,9 +136,19 @@ async fn main() -> Result<()> {
             window,
             payload,
             seconds,
+            receiver_port,
         } => {
             let t = windowed(users, window, payload, seconds);
-            ("offline", traffic::offline(&target, t).await?)
+            let push = match receiver_port {
+                Some(port) => Some(push::Receiver::start(port).await?),
+                None => None,
+            };
+            let name = if push.is_some() {
+                "offline_push"
+            } else {
+                "offline"
+            };
+            (name, traffic::offline(&target, t, push).await?)
         }
         Scenario::Latency {
             users,
@@ -147,6 +173,17 @@ async fn main() -> Result<()> {
             ("catchup", catchup::run(&target, messages, payload).await?)
         }
         Scenario::Connections { count } => ("connections", connections::run(&target, count).await?),
+        Scenario::Push {
+            devices,
+            senders,
+            receiver_port,
+        } => {
+            let receiver = push::Receiver::start(receiver_port).await?;
+            (
+                "push",
+                scenario::push::run(&target, receiver, devices, senders).await?,
+            )
+        }
     };
     let mut line = serde_json::json!({ "scenario": name });
     if let (Some(obj), Some(extra)) = (line.as_object_mut(), result.as_object()) {

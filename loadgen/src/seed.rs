@@ -157,3 +157,53 @@ pub async fn queued_settled(pool: &PgPool, devices: &[Device]) -> Result<i64> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Makes the first of each pair have the second as a contact.
+pub async fn pairs(pool: &PgPool, pairs: &[(Device, Device)]) -> Result<()> {
+    let owners: Vec<UserId> = pairs.iter().map(|(o, _)| o.user).collect();
+    let contacts: Vec<UserId> = pairs.iter().map(|(_, c)| c.user).collect();
+    for (owners, contacts) in owners.chunks(10_000).zip(contacts.chunks(10_000)) {
+        sqlx::query(
+            "INSERT INTO contacts (owner_id, contact_id)
+             SELECT o, c FROM UNNEST($1::uuid[], $2::uuid[]) AS t(o, c) ON CONFLICT DO NOTHING",
+        )
+        .bind(owners)
+        .bind(contacts)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A Web Push subscription for each device, at `endpoint(device)`, with a
+/// valid P-256 key (the same for all: the receiver does not decrypt).
+pub async fn subscriptions(
+    pool: &PgPool,
+    devices: &[Device],
+    endpoint: impl Fn(DeviceId) -> String,
+) -> Result<()> {
+    // The P-256 generator point: a valid uncompressed key.
+    let key = URL_SAFE_NO_PAD.decode(
+        "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU",
+    )?;
+    for chunk in devices.chunks(10_000) {
+        let ids: Vec<DeviceId> = chunk.iter().map(|d| d.device).collect();
+        let endpoints: Vec<String> = chunk.iter().map(|d| endpoint(d.device)).collect();
+        let hashes: Vec<Vec<u8>> = chunk
+            .iter()
+            .map(|d| Sha256::digest(format!("fetch:{}", d.token).as_bytes()).to_vec())
+            .collect();
+        sqlx::query(
+            "INSERT INTO push_subscriptions (device_id, endpoint, p256dh, auth, fetch_hash)
+             SELECT d, e, $3, $4, h FROM UNNEST($1::uuid[], $2::text[], $5::bytea[]) AS t(d, e, h)",
+        )
+        .bind(&ids)
+        .bind(&endpoints)
+        .bind(&key)
+        .bind([1u8; 16].as_slice())
+        .bind(&hashes)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}

@@ -3,8 +3,9 @@
 //! duplicated, queues empty afterwards), never speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use parley_loadgen::push::Receiver;
 use parley_loadgen::scenario::traffic::{self, Pace, Traffic};
-use parley_loadgen::scenario::{Target, catchup, connections};
+use parley_loadgen::scenario::{Target, catchup, connections, push};
 use parley_server::testing::TestServer;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -78,7 +79,7 @@ async fn latency_run_records_every_delivery_after_the_warmup(pool: PgPool) {
 #[sqlx::test(migrator = "parley_server::MIGRATOR")]
 async fn offline_messages_are_all_committed_then_drained(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
-    let r = traffic::offline(&target(&server, &pool), small(Pace::Window(4)))
+    let r = traffic::offline(&target(&server, &pool), small(Pace::Window(4)), None)
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM queue WHERE kind = 0")
@@ -118,4 +119,59 @@ async fn connections_open_and_reopen(pool: PgPool) {
     let r = connections::run(&target(&server, &pool), 50).await.unwrap();
     assert_eq!(r["connections"].as_u64(), Some(50), "{r}");
     assert!(r["connects_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+}
+
+/// A port free right now, for the push receiver the server is told about.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn every_offline_device_gets_exactly_one_push(pool: PgPool) {
+    let port = free_port();
+    let server = TestServer::start_with(&pool, move |c| {
+        c.push.insecure_origins = vec![format!("http://127.0.0.1:{port}")];
+        c.push.window_ms = 20;
+    })
+    .unwrap();
+    let receiver = Receiver::start(port).await.unwrap();
+    let r = push::run(&target(&server, &pool), receiver, 30, 4)
+        .await
+        .unwrap();
+    assert_eq!(r["sent"].as_u64(), Some(30), "{r}");
+    assert_eq!(r["pushes"].as_u64(), Some(30), "{r}");
+    assert_eq!(
+        (r["missing"].as_u64(), r["extra"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(r["latency"]["samples"].as_u64(), Some(30), "{r}");
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn offline_traffic_with_subscriptions_pushes_and_still_loses_nothing(pool: PgPool) {
+    let port = free_port();
+    let server = TestServer::start_with(&pool, move |c| {
+        c.push.insecure_origins = vec![format!("http://127.0.0.1:{port}")];
+    })
+    .unwrap();
+    let receiver = Receiver::start(port).await.unwrap();
+    let r = traffic::offline(
+        &target(&server, &pool),
+        small(Pace::Window(4)),
+        Some(receiver),
+    )
+    .await
+    .unwrap();
+    assert!(r["pushes"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["drained"], r["accepted"], "{r}");
+    assert_eq!(
+        (r["lost"].as_u64(), r["duplicates"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
 }

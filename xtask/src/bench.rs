@@ -53,7 +53,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &Path, database_url: &str) -> Result<Self> {
+    fn start(bin: &Path, database_url: &str, env: &[(&str, String)]) -> Result<Self> {
         let mut child = Command::new(bin)
             .args([
                 "--bind",
@@ -65,6 +65,7 @@ impl Server {
             .arg("--database-url")
             .arg(database_url)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -347,6 +348,41 @@ fn run_all(
             ],
         )?);
     }
+    // The same offline traffic with every recipient subscribed to Web Push:
+    // the pushes' cost shows as the difference in the commit rate.
+    let port = free_port()?;
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "offline",
+        &[
+            "--users",
+            &users,
+            "--seconds",
+            &seconds,
+            "--receiver-port",
+            &port,
+        ],
+    )?);
+    let devices = scaled(10_000.0, scale, 100.0);
+    let port = free_port()?;
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "push",
+        &[
+            "--devices",
+            &devices,
+            "--senders",
+            "100",
+            "--receiver-port",
+            &port,
+        ],
+    )?);
     let messages = scaled(10_000.0, scale, 100.0);
     results.push(scenario(
         ws,
@@ -383,7 +419,20 @@ fn scenario(
     // land in the middle of the next scenario.
     cluster.checkpoint()?;
     let url = cluster.url(Some(&database));
-    let server = Server::start(server_bin, &url)?;
+    // Scenarios with Web Push get a local receiver the server may call.
+    let push_port = args
+        .windows(2)
+        .find(|w| w[0] == "--receiver-port")
+        .map(|w| w[1]);
+    let env: Vec<(&str, String)> = push_port
+        .map(|port| {
+            vec![(
+                "PARLEY_PUSH_INSECURE_ORIGINS",
+                format!("http://127.0.0.1:{port}"),
+            )]
+        })
+        .unwrap_or_default();
+    let server = Server::start(server_bin, &url, &env)?;
     say(format!("bench: {name} {}", args.join(" ")));
     let output = Command::new(load_bin)
         .args([
@@ -410,6 +459,12 @@ fn scenario(
         serde_json::from_str(line).with_context(|| format!("bad output: {line}"))?;
     cluster.drop_database(&database)?;
     Ok(value)
+}
+
+/// A TCP port free on loopback right now (for a push receiver).
+fn free_port() -> Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port().to_string())
 }
 
 fn cpu(v: &serde_json::Value) -> String {
@@ -445,6 +500,25 @@ fn row(r: &serde_json::Value) -> String {
             r["lost"],
             r["duplicates"],
             cpu(&r["commit_cpu"])
+        ),
+        "offline_push" => format!(
+            "| offline throughput, with Web Push | the same, every recipient subscribed ({} pushes sent meanwhile) | **{} msg/s** committed to queues; lost {}, duplicates {} | {} (commit) |",
+            r["pushes"],
+            r["committed_per_sec"],
+            r["lost"],
+            r["duplicates"],
+            cpu(&r["commit_cpu"])
+        ),
+        "push" => format!(
+            "| Web Push | {} offline devices with subscriptions, one message each from {} senders | send → push at the local push service: p50 {} ms, **p99 {} ms** (the 200 ms gathering window included); **{} pushes/s**; {} devices without a push, {} extra | {} |",
+            r["devices"],
+            r["senders"],
+            l["p50_ms"],
+            l["p99_ms"],
+            r["pushes_per_sec"],
+            r["missing"],
+            r["extra"],
+            cpu(&r["cpu"])
         ),
         "latency" => format!(
             "| latency | {} users, open loop {} msg/s, {} B, {} s after a {} s warm-up | write of `Send` → read of `Deliver`: p50 {} ms, p90 {} ms, **p99 {} ms**, max {} ms ({} samples); sends behind schedule p99 {} ms; lost {} | {} |",

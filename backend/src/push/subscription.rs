@@ -34,7 +34,10 @@ pub enum Refused {
 
 /// The subscription, checked and decoded.
 pub fn check(sub: &PushSubscription, config: &PushConfig) -> Result<Target, Refused> {
-    if sub.endpoint.len() > MAX_PUSH_ENDPOINT_CHARS || sub.endpoint.chars().any(char::is_whitespace)
+    // No fragment: it never reaches a server, and a push URL has none.
+    if sub.endpoint.len() > MAX_PUSH_ENDPOINT_CHARS
+        || sub.endpoint.contains('#')
+        || sub.endpoint.chars().any(char::is_whitespace)
     {
         return Err(Refused::Malformed);
     }
@@ -42,14 +45,16 @@ pub fn check(sub: &PushSubscription, config: &PushConfig) -> Result<Target, Refu
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return Err(Refused::Malformed);
     };
-    // No `user@host`: nothing but a host and a port is meant there.
-    if authority.as_str().contains('@') {
+    // No `user@host` and no empty port: a host and maybe a port, no more.
+    if authority.as_str().contains('@') || authority.as_str().ends_with(':') {
         return Err(Refused::Malformed);
     }
     let host = authority.host().to_ascii_lowercase();
     let allowed = match scheme {
         "https" => {
-            authority.port_u16().is_none_or(|p| p == 443)
+            // A port, if written, is 443 (a number: `host:x` is no port).
+            (authority.as_str().len() == authority.host().len()
+                || authority.port_u16() == Some(443))
                 && config.hosts.iter().any(|allowed| {
                     let allowed = allowed.trim().to_ascii_lowercase();
                     !allowed.is_empty()
@@ -152,6 +157,9 @@ mod tests {
             ("http://127.0.0.1:9998/push", Refused::NotAllowed),
             ("http://localhost:9999/push", Refused::NotAllowed),
             ("ftp://fcm.googleapis.com/x", Refused::NotAllowed),
+            ("https://fcm.googleapis.com/x#y", Refused::Malformed),
+            ("https://push.apple.com:/x", Refused::Malformed),
+            ("https://push.apple.com:x/y", Refused::NotAllowed),
         ] {
             assert_eq!(check(&sub(bad), &config()).err(), Some(why), "{bad}");
         }

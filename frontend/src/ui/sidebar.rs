@@ -330,7 +330,14 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             data-testid="chat-item"
             data-chat=peer.to_string()
             data-pinned=move || pinned.get().to_string()
-            on:click=move |_| open_chat.set(Some(ConversationId::Direct(peer)))
+            on:click=move |ev| {
+                // A choice in the row's menu is not a click on the row: the
+                // menu is gone by the time the click reaches here, so its
+                // own `stopPropagation` cannot be relied on.
+                if !from_menu(&ev) {
+                    open_chat.set(Some(ConversationId::Direct(peer)));
+                }
+            }
             on:contextmenu=move |ev| {
                 ev.prevent_default();
                 menu_open.set(true);
@@ -400,6 +407,19 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             </Show>
         </li>
     }
+}
+
+/// Whether a click started in a chat's menu (or its backdrop or button).
+fn from_menu(ev: &leptos::ev::MouseEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|el| {
+            el.closest(".chat-menu, .menu-backdrop, .chat-menu-btn")
+                .ok()
+                .flatten()
+        })
+        .is_some()
 }
 
 /// The preview line of a chat: the text, or what stands in for it.

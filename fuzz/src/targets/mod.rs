@@ -10,6 +10,7 @@ mod key_upload;
 mod olm_payload;
 mod photo_header;
 mod pickle;
+mod push_subscription;
 mod rest_bodies;
 mod text;
 mod turn_username;
@@ -96,6 +97,15 @@ pub const TARGETS: &[Spec] = &[
         make: photo_header::target,
         max_len: 1_024,
         test_runs: 40_000,
+    },
+    Spec {
+        name: "push_subscription",
+        about: "PUT /push/subscription bodies through the server's endpoint and key checks \
+                (the one URL a client makes the server call), and push notices: accepted \
+                endpoints name an allowed push service, keys have their sizes",
+        make: push_subscription::target,
+        max_len: 1_024,
+        test_runs: 20_000,
     },
     Spec {
         name: "text",

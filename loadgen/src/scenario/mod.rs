@@ -2,6 +2,7 @@
 
 pub mod catchup;
 pub mod connections;
+pub mod push;
 pub mod traffic;
 
 use sqlx::PgPool;

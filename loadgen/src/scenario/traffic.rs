@@ -12,6 +12,7 @@
 
 use super::{Rng, Target};
 use crate::conn::{self, Ws};
+use crate::push::Receiver;
 use crate::report;
 use crate::seed::{self, Device};
 use crate::sys::CpuSample;
@@ -333,11 +334,22 @@ pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Va
 
 /// Half the users send while the other half is offline; every message must
 /// be committed to a queue. Then the recipients connect and drain.
-pub async fn offline(target: &Target, settings: Traffic) -> Result<serde_json::Value> {
+///
+/// With `push`, every recipient has a Web Push subscription at that
+/// receiver, so the server pushes while it commits (its cost shows in the
+/// commit rate).
+pub async fn offline(
+    target: &Target,
+    settings: Traffic,
+    push: Option<Receiver>,
+) -> Result<serde_json::Value> {
     let half = (settings.users / 2).max(1);
     let senders = seed::devices(&target.pool, half).await?;
     let recipients = Arc::new(seed::devices(&target.pool, half).await?);
     seed::circles(&target.pool, &senders, &recipients).await?;
+    if let Some(receiver) = &push {
+        seed::subscriptions(&target.pool, &recipients, |d| receiver.endpoint(d)).await?;
+    }
     let users = connect_all(target, &senders, 0).await?;
     let totals = Arc::new(Totals::default());
     let cpu_before = CpuSample::take(target.server_pid);
@@ -412,6 +424,7 @@ pub async fn offline(target: &Target, settings: Traffic) -> Result<serde_json::V
         "seconds": settings.duration.as_secs_f64(),
         "accepted": accepted,
         "queued_rows": queued,
+        "pushes": push.as_ref().map(Receiver::count),
         "committed_per_sec": (accepted as f64 / commit_wall).round(),
         "commit_cpu": cpu_commit,
         "drained": delivered,
