@@ -165,13 +165,28 @@ self.addEventListener('fetch', (event) => {
 // --- Notifications -------------------------------------------------------
 
 const ICON = '/icons/icon-192.png';
+const WASM = '/__PARLEY_BINDINGS___bg.wasm';
 let wasmReady;
 
 /** The app's wasm, loaded once per worker lifetime (not at every push). */
 function wasm() {
-  // Named outright: the bindings' default is the name before Trunk hashed it.
-  wasmReady ??= initWasm({ module_or_path: '/__PARLEY_BINDINGS___bg.wasm' });
+  // Named outright (the bindings' default is the name before Trunk hashed
+  // it), from the shell cache when it is there; a failed start is tried
+  // again at the next push.
+  wasmReady ??= initWasm({
+    module_or_path: caches.match(WASM).then((cached) => cached ?? fetch(WASM)),
+  }).catch((error) => {
+    wasmReady = undefined;
+    throw error;
+  });
   return wasmReady;
+}
+
+/** The app's path of a chat as the push names it (`{Direct: id}`, `{Group: id}`). */
+function chatPath(chat) {
+  if (chat?.Direct) return `/chat/${chat.Direct}`;
+  if (chat?.Group) return `/group/${chat.Group}`;
+  return '/';
 }
 
 /** Per chat, "New message" from the push alone (the fallback). */
@@ -179,7 +194,7 @@ function plainAlerts(notice) {
   return (notice.chats ?? []).map((c) => ({
     title: 'Parley',
     body: c.count > 1 ? `${c.count} new messages` : 'New message',
-    url: '/',
+    url: chatPath(c.chat),
     count: c.count,
   }));
 }
@@ -192,9 +207,9 @@ async function onPush(event) {
     notice = null;
   }
   if (!notice || !Array.isArray(notice.chats)) return;
-  // A tab of the app is open: it notifies for itself (it has the socket).
+  // The person is looking at a tab of the app: it shows the messages.
   const tabs = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  if (tabs.length > 0) return;
+  if (tabs.some((tab) => tab.focused && tab.visibilityState === 'visible')) return;
   let alerts;
   try {
     await wasm();
@@ -222,9 +237,19 @@ self.addEventListener('push', (event) => {
   event.waitUntil(onPush(event));
 });
 
+/** `url` if it is a path of this app, else `/`. */
+function ownPath(url) {
+  try {
+    const parsed = new URL(url, self.location.origin);
+    return parsed.origin === self.location.origin ? parsed.pathname : '/';
+  } catch {
+    return '/';
+  }
+}
+
 /** Focuses a tab of the app on `url` (a path of this app), or opens one. */
 async function openChat(url) {
-  const path = typeof url === 'string' && url.startsWith('/') && !url.startsWith('//') ? url : '/';
+  const path = ownPath(url);
   const tabs = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
   for (const tab of tabs) {
     if (new URL(tab.url).origin !== self.location.origin) continue;
@@ -239,7 +264,8 @@ async function openChat(url) {
   await self.clients.openWindow(path);
 }
 
-// For the browser suite, which cannot click a system notification.
+// For the browser suite, which cannot click a system notification; only
+// code running in this worker can reach it.
 self.parleyOpenChat = openChat;
 
 self.addEventListener('notificationclick', (event) => {

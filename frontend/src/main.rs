@@ -18,6 +18,8 @@
 //! - [`ui`]: the components, one module per screen or panel.
 //! - [`notifications`]: permission, Web Push, system notifications, the
 //!   unread count on the tab; and what the service worker runs on a push.
+//! - [`scope`]: what a page and the service worker both offer (fetch,
+//!   WebCrypto, timers).
 //! - [`tones`]: ring tones and the message chime (Web Audio).
 //! - [`pwa`] and [`device`]: browser integration (service worker, device name).
 //! - [`bench`]: crypto timings exported for the benchmark page script.
@@ -32,6 +34,7 @@ mod net;
 mod notifications;
 mod pwa;
 mod router;
+mod scope;
 mod session;
 mod state;
 mod store;

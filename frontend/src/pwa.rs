@@ -1,5 +1,7 @@
-//! Progressive-web-app glue: registers the service worker (`/sw.js`, copied
-//! verbatim by Trunk) that caches the app shell so Parley opens offline.
+//! Progressive-web-app glue: registers the service worker (`/sw.js`, which
+//! `cargo xtask` links to the app's wasm) that caches the app shell so
+//! Parley opens offline and shows pushes; and opens the chat a clicked
+//! notification names.
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -19,16 +21,20 @@ pub fn register_service_worker() {
         return;
     }
     // A module worker: it imports the app's wasm bindings for its push
-    // handler (see `notifications::worker`).
+    // handler (see `notifications::worker`). Where module workers are not
+    // supported, the classic build of it still keeps the shell offline.
     let options = web_sys::RegistrationOptions::new();
     options.set_type("module");
-    let promise = navigator
-        .service_worker()
-        .register_with_options("/sw.js", &options);
+    let container = navigator.service_worker();
+    let promise = container.register_with_options("/sw.js", &options);
     // Not Leptos' spawn_local: this runs outside the reactive system, and
     // before or after mounting alike.
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(err) = JsFuture::from(promise).await {
+        let Err(err) = JsFuture::from(promise).await else {
+            return;
+        };
+        leptos::logging::warn!("module service worker refused ({err:?}): the classic one");
+        if let Err(err) = JsFuture::from(container.register("/sw-classic.js")).await {
             leptos::logging::warn!("service worker registration failed: {err:?}");
         }
     });
@@ -56,10 +62,9 @@ pub fn on_open_request(open: impl Fn(String) + 'static) {
                 .and_then(|v| v.as_string());
             // Only paths of this app: never a URL to go elsewhere.
             if let (Some("open"), Some(url)) = (kind.as_deref(), url)
-                && url.starts_with('/')
-                && !url.starts_with("//")
+                && let Some(path) = own_path(&url)
             {
-                open(url);
+                open(path);
             }
         },
     );
@@ -68,4 +73,11 @@ pub fn on_open_request(open: impl Fn(String) + 'static) {
         .set_onmessage(Some(handler.as_ref().unchecked_ref()));
     // Lives as long as the page.
     handler.forget();
+}
+
+/// The path of `url` when it is on this app's origin.
+fn own_path(url: &str) -> Option<String> {
+    let origin = web_sys::window()?.location().origin().ok()?;
+    let parsed = web_sys::Url::new_with_base(url, &origin).ok()?;
+    (parsed.origin() == origin).then(|| parsed.pathname())
 }

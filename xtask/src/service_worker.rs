@@ -15,14 +15,36 @@ use std::path::Path;
 /// it instantiates) both follow.
 const PLACEHOLDER: &str = "/__PARLEY_BINDINGS__";
 
-/// Points `dist/sw.js` at the bindings Trunk wrote into `dist`.
+/// Points `dist/sw.js` at the bindings Trunk wrote into `dist`, and writes
+/// `dist/sw-classic.js` beside it for browsers without module workers.
 pub fn link(dist: &Path) -> Result<()> {
     let bindings = bindings_in(dist)?;
     let path = dist.join("sw.js");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    std::fs::write(&path, linked(&text, &bindings)?)
-        .with_context(|| format!("writing {}", path.display()))
+    let text = linked(&text, &bindings)?;
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let classic = dist.join("sw-classic.js");
+    std::fs::write(&classic, classic_of(&text)?)
+        .with_context(|| format!("writing {}", classic.display()))
+}
+
+/// The same worker without its one `import`: where module workers are not
+/// supported it still caches the shell, and a push says "New message".
+fn classic_of(text: &str) -> Result<String> {
+    let imports: Vec<&str> = text.lines().filter(|l| l.starts_with("import ")).collect();
+    let [import] = imports.as_slice() else {
+        bail!(
+            "sw.js should have exactly one import, found {}",
+            imports.len()
+        );
+    };
+    Ok(text.replace(
+        import,
+        "// A classic worker (no module workers here): no wasm, pushes say \"New message\".\n\
+         const initWasm = () => Promise.reject(new Error('no module service workers here'));\n\
+         const parleyPushAlerts = undefined;",
+    ))
 }
 
 /// The one `parley-web-<hash>.js` in `dist`.
@@ -65,6 +87,16 @@ mod tests {
             Some("import init from '/parley-web-0af3.js'; init('/parley-web-0af3_bg.wasm');")
         );
         assert!(linked("no import here", "x.js").is_err());
+    }
+
+    #[test]
+    fn the_classic_worker_has_no_import() {
+        let text = "a\nimport init, { f } from '/x.js';\nb\n";
+        let classic = classic_of(text).unwrap_or_default();
+        assert!(!classic.contains("import "), "{classic}");
+        assert!(classic.starts_with("a\n") && classic.ends_with("\nb\n"));
+        assert!(classic.contains("const initWasm"));
+        assert!(classic_of("no imports").is_err());
     }
 
     #[test]

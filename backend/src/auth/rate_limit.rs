@@ -28,6 +28,7 @@ pub struct RateLimits {
     block_by_user: DefaultKeyedRateLimiter<UserId>,
     notification_by_user: DefaultKeyedRateLimiter<UserId>,
     pending_by_device: DefaultKeyedRateLimiter<DeviceId>,
+    pending_by_ip: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
@@ -69,6 +70,14 @@ impl RateLimits {
             block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
             notification_by_user: RateLimiter::keyed(per_minute(config.push.changes_per_minute)),
             pending_by_device: RateLimiter::keyed(per_minute(config.push.fetches_per_minute)),
+            // Many devices share an address (a home, an office): ten times
+            // one device's reads, checked before the capability is looked up.
+            pending_by_ip: RateLimiter::keyed(per_minute(
+                config
+                    .push
+                    .fetches_per_minute
+                    .saturating_mul(NonZeroU32::MIN.saturating_add(9)),
+            )),
         }
     }
 
@@ -108,6 +117,11 @@ impl RateLimits {
         check(&self.notification_by_user, &user)
     }
 
+    /// One attempt, from this address, to read a queue with a capability.
+    pub fn pending_from(&self, ip: IpAddr) -> Result<(), ApiError> {
+        check(&self.pending_by_ip, &ip)
+    }
+
     /// One read of this device's queue by its service worker.
     pub fn pending_read(&self, device: DeviceId) -> Result<(), ApiError> {
         check(&self.pending_by_device, &device)
@@ -123,6 +137,7 @@ impl RateLimits {
         self.block_by_user.retain_recent();
         self.notification_by_user.retain_recent();
         self.pending_by_device.retain_recent();
+        self.pending_by_ip.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
         self.auth_by_handle_ip.shrink_to_fit();
@@ -131,6 +146,7 @@ impl RateLimits {
         self.block_by_user.shrink_to_fit();
         self.notification_by_user.shrink_to_fit();
         self.pending_by_device.shrink_to_fit();
+        self.pending_by_ip.shrink_to_fit();
     }
 }
 

@@ -12,6 +12,7 @@ pub mod store;
 pub mod subscription;
 pub mod vapid;
 
+use crate::auth::rate_limit::address_key;
 use crate::auth::{Caller, caller::bearer, token};
 use crate::delivery::{now_millis, queue};
 use crate::error::{ApiError, ApiResult};
@@ -103,8 +104,13 @@ impl FromRequest for PushReader {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let ip = req.peer_addr().map(|a| address_key(a.ip()));
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal("app state missing"))?;
+            // Guessing costs a query per try: bounded per address first.
+            if let Some(ip) = ip {
+                state.limits.pending_from(ip)?;
+            }
             let token = token
                 .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS)
                 .ok_or(ApiError::Unauthorized)?;

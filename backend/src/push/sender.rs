@@ -22,7 +22,7 @@ use parley_protocol::limits::MAX_PUSH_CHATS;
 use parley_protocol::{ConversationId, DeviceId, UserId};
 use sqlx::PgPool;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -42,8 +42,9 @@ const CHANNEL: usize = 65_536;
 const ATTEMPTS: u32 = 4;
 /// The longest wait before a retry, whatever `Retry-After` says.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
-/// How long a push service keeps an undelivered push (the browser is off).
-const TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a push service keeps an undelivered push (the browser is off),
+/// and how long the VAPID signature is valid.
+const TTL: Duration = Duration::from_secs(12 * 3600);
 /// Chats remembered per device while gathering (the rest only counted).
 const GATHERED_CHATS: usize = 4 * MAX_PUSH_CHATS;
 
@@ -175,7 +176,11 @@ impl Batch {
 async fn gather(mut rx: mpsc::Receiver<Queued>, sending: Arc<Sending>, shutdown: Shutdown) {
     let mut waiting: HashMap<DeviceId, Batch> = HashMap::new();
     let mut due: BinaryHeap<Reverse<(Instant, DeviceId)>> = BinaryHeap::new();
+    // When each device's last push left; and the devices whose push is
+    // still being sent (retrying, say): the next one waits for it.
     let mut last: HashMap<DeviceId, Instant> = HashMap::new();
+    let mut sending_now: HashSet<DeviceId> = HashSet::new();
+    let mut pruned = Instant::now();
     let mut pushes = JoinSet::new();
     let window = Duration::from_millis(sending.config.window_ms);
     loop {
@@ -192,19 +197,29 @@ async fn gather(mut rx: mpsc::Receiver<Queued>, sending: Arc<Sending>, shutdown:
                 });
                 batch.add(q.chat);
             }
+            Some(done) = pushes.join_next(), if !pushes.is_empty() => {
+                if let Ok(device) = done {
+                    sending_now.remove(&device);
+                }
+            }
             () = tokio::time::sleep_until(next.unwrap_or_else(|| Instant::now() + MIN_GAP)), if next.is_some() => {
                 let now = Instant::now();
                 while let Some(Reverse((at, device))) = due.peek().copied() && at <= now {
                     due.pop();
+                    if sending_now.contains(&device) {
+                        due.push(Reverse((now + MIN_GAP, device)));
+                        continue;
+                    }
                     if let Some(batch) = waiting.remove(&device) {
                         last.insert(device, now);
+                        sending_now.insert(device);
                         pushes.spawn(sending.clone().push(device, batch, shutdown.clone()));
                     }
                 }
-                if last.len() > 4096 {
+                if now.duration_since(pruned) >= MIN_GAP {
                     last.retain(|_, t| now.duration_since(*t) < MIN_GAP);
+                    pruned = now;
                 }
-                while pushes.try_join_next().is_some() {}
             }
         }
     }
@@ -238,14 +253,13 @@ enum PushError {
 }
 
 impl Sending {
-    async fn push(self: Arc<Self>, device: DeviceId, batch: Batch, shutdown: Shutdown) {
-        match self.try_push(device, batch, &shutdown).await {
-            Ok(()) => {}
-            Err(err) => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%device, error = %err, "push not sent");
-            }
+    /// Sends `device`'s push; answers the device when done, either way.
+    async fn push(self: Arc<Self>, device: DeviceId, batch: Batch, shutdown: Shutdown) -> DeviceId {
+        if let Err(err) = self.try_push(device, batch, &shutdown).await {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%device, error = %err, "push not sent");
         }
+        device
     }
 
     async fn try_push(
@@ -254,17 +268,27 @@ impl Sending {
         batch: Batch,
         shutdown: &Shutdown,
     ) -> Result<(), PushError> {
-        let now = now_millis();
-        let settings = store::settings(&self.pool, batch.owner, now).await?;
-        let mut chats = batch.chats;
-        chats.retain(|c| !settings.muted(c.chat, now));
-        if settings.dnd || chats.is_empty() {
-            self.stats.silenced.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
+        // The database work waits for a slot too: a burst of due pushes
+        // must not take the pool from the send path.
+        let slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| PushError::Unanswered)?;
+        // Most offline devices have no subscription: one indexed read, done.
         let Some(target) = store::target(&self.pool, device).await? else {
             return Ok(());
         };
+        let now = now_millis();
+        let listed: Vec<ConversationId> = batch.chats.iter().map(|c| c.chat).collect();
+        let (dnd, muted) = store::silenced(&self.pool, batch.owner, &listed, now).await?;
+        let mut chats = batch.chats;
+        chats.retain(|c| !muted.contains(&c.chat));
+        if dnd || chats.is_empty() {
+            self.stats.silenced.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        drop(slot);
         let mut others = batch.others;
         if chats.len() > MAX_PUSH_CHATS {
             others = chats
@@ -290,6 +314,9 @@ impl Sending {
             .parse()
             .map_err(|_| PushError::Subscription)?;
         let builder = WebPushBuilder::new(uri, key, auth)
+            // Both the `TTL` header and the VAPID JWT's expiry, which RFC
+            // 8292 caps at 24 hours from the request: half that leaves room
+            // for a clock that is off.
             .with_valid_duration(TTL)
             .with_vapid(&vapid.key, &self.config.subject);
         let mut wait = Duration::from_millis(500);
@@ -318,7 +345,9 @@ impl Sending {
                             self.stats.sent.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }
-                        404 | 410 => {
+                        // Gone, or made with another VAPID key: it can
+                        // never work again (the browser subscribes anew).
+                        403 | 404 | 410 => {
                             store::drop_gone(&self.pool, device, &target.endpoint).await?;
                             self.stats.gone.fetch_add(1, Ordering::Relaxed);
                             return Ok(());

@@ -113,6 +113,29 @@ pub async fn settings(
     })
 }
 
+/// What silences a push to `user` now: do-not-disturb, and which of
+/// `chats` are muted (one read, for the chats of one push only).
+pub async fn silenced(
+    pool: &PgPool,
+    user: UserId,
+    chats: &[ConversationId],
+    now: Millis,
+) -> Result<(bool, Vec<ConversationId>), sqlx::Error> {
+    let keys: Vec<String> = chats.iter().map(ToString::to_string).collect();
+    let (dnd, muted): (Option<bool>, Vec<String>) = sqlx::query_as(
+        "SELECT (SELECT dnd FROM notification_settings WHERE user_id = $1),
+                ARRAY(SELECT chat FROM chat_mutes
+                      WHERE user_id = $1 AND chat = ANY($2) AND (until IS NULL OR until > $3))",
+    )
+    .bind(user)
+    .bind(&keys)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    let muted = muted.iter().filter_map(|c| c.parse().ok()).collect();
+    Ok((dnd.unwrap_or(false), muted))
+}
+
 /// Turns do-not-disturb on or off.
 pub async fn set_dnd(pool: &PgPool, user: UserId, on: bool) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -137,8 +160,9 @@ pub async fn mute(
     max: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    // One account's changes in a row: the count below stays true.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
+    // One account's changes in a row, so the count below stays true (the
+    // row lock does not conflict with foreign key checks).
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
         .bind(user)
         .execute(&mut *tx)
         .await?;

@@ -76,6 +76,20 @@ pub fn check(sub: &PushSubscription, config: &PushConfig) -> Result<Target, Refu
     if !allowed {
         return Err(Refused::NotAllowed);
     }
+    // The sender's HTTP client parses the URL again, with another parser:
+    // both must name the same scheme, host and port.
+    let again = reqwest::Url::parse(&sub.endpoint).map_err(|_| Refused::Malformed)?;
+    let port = authority
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    if again.scheme() != scheme
+        || again.host_str().map(str::to_ascii_lowercase).as_deref() != Some(host.as_str())
+        || again.port_or_known_default() != Some(port)
+        || !again.username().is_empty()
+        || again.password().is_some()
+    {
+        return Err(Refused::Malformed);
+    }
     let p256dh = URL_SAFE_NO_PAD
         .decode(sub.p256dh.trim_end_matches('='))
         .map_err(|_| Refused::Key)?;

@@ -7,6 +7,7 @@
 //! the app, which decrypts the same messages for real when it next drains
 //! its queue (an Olm message decrypts the same way from the same state).
 
+use crate::amend::Change;
 use crate::chat::{Chat, Incoming};
 use crate::crypto::Machine;
 use crate::message::{Body, Message};
@@ -133,7 +134,8 @@ pub fn name_of(cards: &[UserCard], user: UserId) -> String {
 /// The service worker's notifications for `deliveries` (what the server
 /// still queues for this device), newest chat first. Decrypts with a copy
 /// of the sealed state that is never written back; messages this device
-/// already stored, its own, and changes (edits, reactions) notify nothing.
+/// already stored and its own notify nothing; a reaction, an edit or a
+/// deletion says so ("Reacted 👍").
 /// A message that cannot be decrypted here still counts, without text.
 pub async fn preview<S: Store>(
     store: &S,
@@ -168,6 +170,13 @@ pub async fn preview<S: Store>(
                 // Undecryptable here: counted, without text.
                 Body::Waiting => None,
                 _ => continue,
+            },
+            // Changes say what they did, as the chat list's line does.
+            Incoming::Amend(a) => match a.change {
+                Change::React(Some(emoji)) => Some(format!("Reacted {emoji}")),
+                Change::Edit(text) => Some(format!("Edited: {text}")),
+                Change::Delete => Some("Deleted a message".to_owned()),
+                Change::React(None) | Change::Pin(_) => continue,
             },
             _ => continue,
         };

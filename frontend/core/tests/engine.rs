@@ -2403,3 +2403,24 @@ fn a_notification_says_as_much_as_allowed_on_one_line() {
     assert!(!s.allows(chat, 9));
     assert!(s.allows(chat, 10), "a mute ends on time");
 }
+
+#[test]
+fn the_preview_of_a_reaction_says_what_changed() {
+    let (mut w, ann, bob, ann_id, _) = World::ann_and_bob();
+    w.devices[bob].run(Input::Cards(vec![named(ann_id, "Ann")]));
+    let id = w.devices[bob].send(ann_id, "Lunch?");
+    w.settle();
+    w.devices[bob].go_offline();
+    change(&mut w.devices[ann], id, Request::React(Some("👍".into())));
+    let pending = queued_deliveries(&w, bob);
+    let (store, me, device) = (
+        w.devices[bob].engine.store(),
+        w.devices[bob].user,
+        w.devices[bob].id,
+    );
+    let shown = block_on(notify::preview(store, &KEY, me, device, &pending, true)).unwrap();
+    assert_eq!(
+        (shown.len(), shown[0].title.as_str(), shown[0].body.as_str()),
+        (1, "Ann", "Reacted 👍")
+    );
+}

@@ -2,7 +2,6 @@
 //! [`ApiFailure`] variants.
 
 use super::failure::{ApiFailure, body_for_status};
-use leptos::prelude::set_timeout_with_handle;
 use parley_protocol::ErrorBody;
 use parley_protocol::endpoint::{self, Endpoint, Method};
 use serde::Serialize;
@@ -144,12 +143,11 @@ async fn exchange(
     if let Some(controller) = &controller {
         init.set_signal(Some(&controller.signal()));
     }
-    // The service worker has no window (nor Leptos' timers): the browser
-    // ends its fetches with the push event anyway.
-    let timer = controller
-        .clone()
-        .filter(|_| web_sys::window().is_some())
-        .and_then(|controller| set_timeout_with_handle(move || controller.abort(), TIMEOUT).ok());
+    // `scope`'s timer: the service worker has no window (nor Leptos' timers).
+    #[allow(clippy::cast_possible_truncation)]
+    let timer = controller.clone().and_then(|controller| {
+        crate::scope::set_timeout(move || controller.abort(), TIMEOUT.as_millis() as i32)
+    });
 
     let outcome = fetch(url, &init).await;
     if let Some(timer) = timer {
@@ -182,15 +180,7 @@ async fn fetch(
     url: &str,
     init: &RequestInit,
 ) -> Result<(u16, bool, Option<u64>, Response), ApiFailure> {
-    // A page's window, or the service worker's global scope.
-    let global = js_sys::global();
-    let promise = if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        window.fetch_with_str_and_init(url, init)
-    } else if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        worker.fetch_with_str_and_init(url, init)
-    } else {
-        return Err(ApiFailure::Network);
-    };
+    let promise = crate::scope::fetch(url, init).map_err(|_| ApiFailure::Network)?;
     let response: Response = JsFuture::from(promise)
         .await
         .map_err(|_| ApiFailure::Network)?

@@ -37,11 +37,14 @@ pub fn unread_chats(
 
 /// Keeps the title, favicon and app badge in step with the chat list.
 pub fn install(app: AppState) {
-    let icon: StoredValue<Option<HtmlImageElement>, LocalStorage> = StoredValue::new_local(None);
+    let state = Favicon {
+        icon: StoredValue::new_local(None),
+        shown: StoredValue::new_local(0),
+    };
     Effect::new(move |before: Option<usize>| {
         let signed_in = app.session.with(Option::is_some);
         let count = if signed_in {
-            let now = now();
+            let now = crate::ui::format::now();
             app.messaging.chats.with(|chats| {
                 app.messaging.prefs.with(|prefs| {
                     app.messaging
@@ -53,19 +56,22 @@ pub fn install(app: AppState) {
             0
         };
         if before != Some(count) {
-            show(count, icon);
+            show(count, state);
         }
         count
     });
 }
 
-fn now() -> Millis {
-    #[allow(clippy::cast_possible_truncation)]
-    let now = js_sys::Date::now() as Millis;
-    now
+/// The icon once loaded, and the count on show (for a favicon drawn once
+/// its icon has loaded: only if the count is still the same by then).
+#[derive(Clone, Copy)]
+struct Favicon {
+    icon: StoredValue<Option<HtmlImageElement>, LocalStorage>,
+    shown: StoredValue<usize, LocalStorage>,
 }
 
-fn show(count: usize, icon: StoredValue<Option<HtmlImageElement>, LocalStorage>) {
+fn show(count: usize, favicon_state: Favicon) {
+    favicon_state.shown.set_value(count);
     let title = if count == 0 {
         TITLE.to_owned()
     } else {
@@ -73,7 +79,7 @@ fn show(count: usize, icon: StoredValue<Option<HtmlImageElement>, LocalStorage>)
     };
     document().set_title(&title);
     app_badge(count);
-    favicon(count, icon);
+    favicon(count, favicon_state);
 }
 
 /// `navigator.setAppBadge(n)` / `clearAppBadge()`, where they exist.
@@ -99,7 +105,7 @@ fn app_badge(count: usize) {
 }
 
 /// The favicon: the app's icon, with a red dot and the count when nonzero.
-fn favicon(count: usize, icon: StoredValue<Option<HtmlImageElement>, LocalStorage>) {
+fn favicon(count: usize, Favicon { icon, shown }: Favicon) {
     let Some(link) = document()
         .query_selector("link[rel='icon'][type='image/svg+xml']")
         .ok()
@@ -122,7 +128,12 @@ fn favicon(count: usize, icon: StoredValue<Option<HtmlImageElement>, LocalStorag
     if !image.complete() {
         // Drawn once the icon has loaded.
         let (link, loaded) = (link.clone(), image.clone());
-        let done = Closure::once_into_js(move || draw(&link, &loaded, count));
+        // Drawn only if the count is still this one by then.
+        let done = Closure::once_into_js(move || {
+            if shown.get_value() == count {
+                draw(&link, &loaded, count);
+            }
+        });
         image.set_onload(Some(done.unchecked_ref()));
         return;
     }

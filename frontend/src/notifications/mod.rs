@@ -27,6 +27,8 @@ use web_sys::{Notification, NotificationPermission, PushSubscriptionOptionsInit}
 
 /// Where the service worker's fetch capability is kept (sealed).
 pub const FETCH_TOKEN: &str = "push_fetch";
+/// The endpoint last registered with the server (to renew only on change).
+const REGISTERED: &str = "push_endpoint";
 
 /// What the browser allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,9 +197,36 @@ pub async fn subscribe(app: AppState, me: UserId) -> Result<(), PushUnavailable>
     let store = Store::open(me)
         .await
         .map_err(|e| PushUnavailable::Store(e.to_string()))?;
-    let kept = vault::put_sealed(&store, FETCH_TOKEN, subscribed.fetch_token.as_bytes()).await;
+    let mut kept = vault::put_sealed(&store, FETCH_TOKEN, subscribed.fetch_token.as_bytes()).await;
+    if kept.is_ok() {
+        kept = store
+            .set_meta_raw(REGISTERED, &JsValue::from_str(&sub.endpoint))
+            .await;
+    }
     store.close();
     kept.map_err(|e| PushUnavailable::Store(e.to_string()))
+}
+
+/// Whether the browser's subscription is still the one the server has.
+async fn still_registered(me: UserId) -> bool {
+    let current = async {
+        let manager = registration().await.ok()?.push_manager().ok()?;
+        let found = JsFuture::from(manager.get_subscription().ok()?)
+            .await
+            .ok()?;
+        found
+            .dyn_ref::<web_sys::PushSubscription>()
+            .map(web_sys::PushSubscription::endpoint)
+    };
+    let Some(current) = current.await else {
+        return false;
+    };
+    let Ok(store) = Store::open(me).await else {
+        return false;
+    };
+    let registered = store.meta_raw(REGISTERED).await.ok().flatten();
+    store.close();
+    registered.and_then(|r| r.as_string()).as_deref() == Some(current.as_str())
 }
 
 /// Ends this browser's subscription, here and on the server.
@@ -235,8 +264,8 @@ fn js_message(err: &JsValue) -> String {
 }
 
 /// After each (re)connect: the account's settings from the server, and the
-/// push subscription renewed when notifications are on (a browser may have
-/// replaced its endpoint meanwhile).
+/// push subscription renewed when notifications are on and the browser's
+/// endpoint is not the one registered (a browser may replace it).
 pub fn refresh(app: AppState, messenger: std::rc::Rc<crate::messaging::Messenger>, me: UserId) {
     leptos::task::spawn_local(async move {
         if let Ok(settings) = app
@@ -252,6 +281,7 @@ pub fn refresh(app: AppState, messenger: std::rc::Rc<crate::messaging::Messenger
             .is_some_and(|l| l.on);
         if on
             && permission() == Permission::Granted
+            && !still_registered(me).await
             && let Err(err) = subscribe(app, me).await
         {
             leptos::logging::warn!("push subscription not renewed: {err}");

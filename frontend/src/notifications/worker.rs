@@ -15,8 +15,9 @@ use crate::store::{Store, vault};
 use parley_client::notify::{self, Alert, LOCAL_META, Local};
 use parley_client::store as core_store;
 use parley_protocol::ConversationId;
-use parley_protocol::api::{PushNotice, UserCard};
+use parley_protocol::api::{ChatCount, PushNotice, UserCard};
 use parley_protocol::frame::{Delivery, ServerFrame};
+use parley_protocol::limits::MAX_PUSH_PENDING;
 use wasm_bindgen::prelude::*;
 
 /// The notifications to show for a push (JSON of [`PushNotice`] in, JSON
@@ -43,19 +44,39 @@ async fn alerts(store: &Store, notice: &PushNotice) -> Vec<Alert> {
     if !local.on {
         return Vec::new();
     }
-    match decrypted(store, notice, local.previews).await {
-        Some(alerts) => alerts,
-        None => from_notice(store, notice).await,
+    let Some((mut shown, truncated)) = decrypted(store, notice, local.previews).await else {
+        return from_notice(store, &notice.chats).await;
+    };
+    // Only the chats the push names: the server left muted ones out, and
+    // older news in other chats was notified before.
+    shown.retain(|a| notice.chats.iter().any(|c| c.chat == a.chat));
+    // A named chat the queue's first page did not reach still says who and
+    // how many (one the page reached but found nothing new in, the app has
+    // already shown).
+    if truncated {
+        let missing: Vec<ChatCount> = notice
+            .chats
+            .iter()
+            .filter(|c| !shown.iter().any(|a| a.chat == c.chat))
+            .copied()
+            .collect();
+        shown.extend(from_notice(store, &missing).await);
     }
+    shown
 }
 
-/// Previews from the queued messages themselves; `None` when they cannot
-/// be read here.
-async fn decrypted(store: &Store, notice: &PushNotice, previews: bool) -> Option<Vec<Alert>> {
+/// Previews from the queued messages themselves, and whether the queue had
+/// more than one page; `None` when they cannot be read here.
+async fn decrypted(
+    store: &Store,
+    notice: &PushNotice,
+    previews: bool,
+) -> Option<(Vec<Alert>, bool)> {
     let key = vault::existing_pickle_key(store).await.ok()??;
     let token = vault::get_sealed(store, FETCH_TOKEN).await.ok()??;
     let token = String::from_utf8(token).ok()?;
     let pending = api::push_pending(&token).await.ok()?;
+    let truncated = pending.frames.len() >= MAX_PUSH_PENDING;
     let deliveries: Vec<Delivery> = pending
         .frames
         .iter()
@@ -67,7 +88,7 @@ async fn decrypted(store: &Store, notice: &PushNotice, previews: bool) -> Option
             }
         })
         .collect();
-    notify::preview(
+    let alerts = notify::preview(
         store,
         &key,
         notice.user,
@@ -76,18 +97,18 @@ async fn decrypted(store: &Store, notice: &PushNotice, previews: bool) -> Option
         previews,
     )
     .await
-    .ok()
+    .ok()?;
+    Some((alerts, truncated))
 }
 
-/// "New message" per chat the push names, with the name this device knows.
-async fn from_notice(store: &Store, notice: &PushNotice) -> Vec<Alert> {
+/// "New message" per chat, with the name this device knows.
+async fn from_notice(store: &Store, chats: &[ChatCount]) -> Vec<Alert> {
     let cards: Vec<UserCard> = core_store::meta(store, parley_client::engine::CARDS)
         .await
         .ok()
         .flatten()
         .unwrap_or_default();
-    notice
-        .chats
+    chats
         .iter()
         .map(|c| {
             let name = match c.chat {

@@ -23,15 +23,7 @@ fn js_error(what: &str, err: &JsValue) -> StoreError {
 
 /// WebCrypto of the page, or of the service worker (which has no window).
 fn crypto() -> Result<Crypto> {
-    let global = js_sys::global();
-    let crypto = if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        window.crypto()
-    } else if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        worker.crypto()
-    } else {
-        return Err(StoreError::Backend("no WebCrypto here".into()));
-    };
-    crypto.map_err(|e| js_error("no WebCrypto", &e))
+    crate::scope::crypto().map_err(|e| js_error("no WebCrypto", &e))
 }
 
 fn subtle() -> Result<SubtleCrypto> {

@@ -109,7 +109,8 @@ pub fn ChatMenu(chat: ConversationId, open: RwSignal<bool>) -> impl IntoView {
             },
         );
     };
-    let muted = crate::ui::notifications::muted(app, chat);
+    // What the menu offers is decided as it opens.
+    let muted = untrack(|| crate::ui::notifications::muted(app, chat));
     let mute = move |length: Option<Option<parley_protocol::Millis>>| {
         let mute = length.map_or(Mute::Off, crate::ui::notifications::mute_for);
         crate::ui::notifications::set_mute(app, session, chat, mute);

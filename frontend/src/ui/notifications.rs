@@ -75,9 +75,13 @@ pub fn NotificationsCard() -> impl IntoView {
         Signal::derive(move || local.with(|l| l.on) && permission.get() == Permission::Granted);
     // The engine keeps the choice (where the service worker reads it) and
     // then shows it: the card reflects what is stored.
+    // Changes made before the engine shows the previous one build on it.
+    let wanted = StoredValue::new(local.get_untracked());
+    Effect::new(move |_| wanted.set_value(local.get()));
     let change_local = move |f: fn(&mut parley_client::notify::Local, bool), value: bool| {
-        let mut next = local.get_untracked();
+        let mut next = wanted.get_value();
         f(&mut next, value);
+        wanted.set_value(next);
         session.messaging(|m| m.notify_local(next));
     };
     let toggle = move |want: bool| {
