@@ -112,6 +112,15 @@ impl Setup {
             .unwrap()
     }
 
+    async fn delete(&self, who: &Session, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.server.http(path))
+            .bearer_auth(&who.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn mute(&self, who: &Session, chat: ConversationId, mute: Mute) -> NotificationSettings {
         let res = self
             .put(who, &url::<e::MuteChat>(&()), &ChatMute { chat, mute })
@@ -411,38 +420,19 @@ async fn subscriptions_are_checked_bounded_and_gone_with_their_device(pool: PgPo
 
     // Signing out and revoking take the subscription with the device.
     s.subscribe(&alice).await;
-    let res = s
-        .http
-        .delete(s.server.http(&url::<e::SignOut>(&())))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    let res = s.delete(&alice, &url::<e::SignOut>(&())).await;
     assert_eq!(res.status(), 204);
     assert_eq!(subscriptions(&pool, alice.device_id).await, 0);
     let bob_laptop = sign_in_over_http(&s.server.http(""), "bob").await;
     s.subscribe(&bob_laptop).await;
     let res = s
-        .http
-        .delete(
-            s.server
-                .http(&url::<e::RevokeDevice>(&bob_laptop.device_id)),
-        )
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&bob, &url::<e::RevokeDevice>(&bob_laptop.device_id))
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(subscriptions(&pool, bob_laptop.device_id).await, 0);
     // Unsubscribing is idempotent.
     for _ in 0..2 {
-        let res = s
-            .http
-            .delete(s.server.http(&url::<e::Unsubscribe>(&())))
-            .bearer_auth(&bob.token)
-            .send()
-            .await
-            .unwrap();
+        let res = s.delete(&bob, &url::<e::Unsubscribe>(&())).await;
         assert_eq!(res.status(), 204);
     }
 

@@ -40,25 +40,23 @@ pub fn crypto() -> Result<Crypto, JsValue> {
     }
 }
 
-/// Runs `f` once after `ms` milliseconds; the handle clears it.
+/// Runs `f` once after `ms` milliseconds; the handle clears it. As with
+/// Leptos' timers, the callback belongs to JavaScript until it runs (a
+/// cleared one is a few bytes never freed, never a call into freed memory).
 pub fn set_timeout(f: impl FnOnce() + 'static, ms: i32) -> Option<Timeout> {
-    let closure = Closure::once(f);
-    let callback = closure.as_ref().unchecked_ref();
+    let callback = Closure::once_into_js(f);
+    let callback = callback.unchecked_ref();
     let id = match global().ok()? {
         Global::Page(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms),
         Global::Worker(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms),
     }
     .ok()?;
-    Some(Timeout {
-        id,
-        _closure: closure,
-    })
+    Some(Timeout { id })
 }
 
-/// A timer from [`set_timeout`]; [`Timeout::clear`] cancels it.
+/// A timer from [`set_timeout`].
 pub struct Timeout {
     id: i32,
-    _closure: Closure<dyn FnMut()>,
 }
 
 impl Timeout {

@@ -17,6 +17,10 @@ pub fn initials(name: &str) -> String {
     if out.is_empty() { "?".to_owned() } else { out }
 }
 
+/// Where the names of the people this account chats with are kept in the
+/// store (the engine writes them; the service worker reads them too).
+pub const CARDS: &str = "cards";
+
 #[cfg(test)]
 mod tests {
     use super::initials;

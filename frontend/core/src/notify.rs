@@ -1,6 +1,6 @@
 //! What notifies, and what a notification says: one set of rules for the
-//! app in a background tab ([`Effect::Alert`](crate::engine::Effect)) and
-//! for the service worker when no tab is open ([`preview`]).
+//! app in a background tab (the engine's `Effect::Alert`) and for the
+//! service worker when no tab is open ([`preview`]).
 //!
 //! The service worker decrypts from a copy of the sealed Olm state and
 //! throws the copy away: it never writes the sessions, so it cannot race
@@ -151,7 +151,7 @@ pub async fn preview<S: Store>(
         .ok()
         .flatten()
         .filter(|m| m.device() == device);
-    let cards: Vec<UserCard> = store::meta(store, crate::engine::CARDS)
+    let cards: Vec<UserCard> = store::meta(store, crate::names::CARDS)
         .await?
         .unwrap_or_default();
     let chat = Chat::new(me, device);

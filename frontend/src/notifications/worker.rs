@@ -103,7 +103,7 @@ async fn decrypted(
 
 /// "New message" per chat, with the name this device knows.
 async fn from_notice(store: &Store, chats: &[ChatCount]) -> Vec<Alert> {
-    let cards: Vec<UserCard> = core_store::meta(store, parley_client::engine::CARDS)
+    let cards: Vec<UserCard> = core_store::meta(store, parley_client::names::CARDS)
         .await
         .ok()
         .flatten()

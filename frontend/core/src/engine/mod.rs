@@ -41,6 +41,7 @@ pub use crate::chat::{Immediate, immediate};
 use crate::content::ContentError;
 use crate::message::Message;
 use crate::message::Quote;
+use crate::names::CARDS;
 use crate::organize::{ChatAction, Prefs};
 use crate::store::{self, Store, StoreError};
 use crate::summary::ChatList;
@@ -669,5 +670,3 @@ impl<S: Store, O: Outside> Engine<S, O> {
 
 /// `meta` keys.
 const DEVICES: &str = "devices";
-/// Names of people (the service worker reads them too).
-pub const CARDS: &str = "cards";
