@@ -17,6 +17,7 @@ use crate::config::PushConfig;
 use crate::delivery::now_millis;
 use crate::events::{Event, Reaction, Subscriber};
 use crate::tasks::{Shutdown, Tasks};
+use http::Uri;
 use parley_protocol::api::{ChatCount, PushNotice};
 use parley_protocol::limits::MAX_PUSH_CHATS;
 use parley_protocol::{ConversationId, DeviceId, UserId};
@@ -30,10 +31,19 @@ use tokio::sync::{OnceCell, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use web_push_native::p256::PublicKey;
+use web_push_native::vapid::VapidSignature;
 use web_push_native::{Auth, WebPushBuilder};
 
-/// The least time between two pushes to one device.
-pub const MIN_GAP: Duration = Duration::from_secs(1);
+/// The least time between two pushes to one device: the first message after
+/// a quiet spell goes within the window; a busy chat updates its
+/// notification ("5 new messages") every few seconds, not at every message.
+pub const MIN_GAP: Duration = Duration::from_secs(3);
+/// How long one signed VAPID header is reused for a push service (it is
+/// valid for [`TTL`]): an ECDSA signature per push costs more than the
+/// push's own encryption.
+const SIGNATURE_REUSE: Duration = Duration::from_secs(3600);
+/// Push services whose signature is kept (WNS has a host per region).
+const SIGNATURES_KEPT: usize = 1024;
 /// Pushes being sent at once.
 const IN_FLIGHT: usize = 64;
 /// Queued messages waiting for the gathering task.
@@ -105,6 +115,7 @@ impl Pusher {
                 .build()
                 .unwrap_or_default(),
             slots: Semaphore::new(IN_FLIGHT),
+            signatures: std::sync::Mutex::new(HashMap::new()),
         });
         tasks.spawn("push sender", move |shutdown| gather(rx, sending, shutdown));
         pusher
@@ -233,6 +244,8 @@ struct Sending {
     stats: Arc<Stats>,
     client: reqwest::Client,
     slots: Semaphore,
+    /// Signed VAPID headers by audience, and when they were signed.
+    signatures: std::sync::Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// Why a push was not sent.
@@ -244,8 +257,10 @@ enum PushError {
     Vapid(#[from] super::vapid::VapidError),
     #[error("the stored subscription does not parse")]
     Subscription,
-    #[error("encrypting or signing: {0}")]
+    #[error("encrypting: {0}")]
     Build(#[from] web_push_native::Error),
+    #[error("signing: {0}")]
+    Sign(String),
     #[error("the push service answered {0}")]
     Refused(u16),
     #[error("no answer from the push service")]
@@ -313,12 +328,11 @@ impl Sending {
             .endpoint
             .parse()
             .map_err(|_| PushError::Subscription)?;
-        let builder = WebPushBuilder::new(uri, key, auth)
-            // Both the `TTL` header and the VAPID JWT's expiry, which RFC
-            // 8292 caps at 24 hours from the request: half that leaves room
-            // for a clock that is off.
-            .with_valid_duration(TTL)
-            .with_vapid(&vapid.key, &self.config.subject);
+        let authorization = self.signature(&uri, &vapid)?;
+        // The `TTL` header; the VAPID JWT's expiry is the same (RFC 8292
+        // caps it at 24 hours from the request: half leaves room for a
+        // clock that is off).
+        let builder = WebPushBuilder::new(uri, key, auth).with_valid_duration(TTL);
         let mut wait = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
             let (parts, payload) = builder.build(body.clone())?.into_parts();
@@ -331,6 +345,7 @@ impl Sending {
                 self.client
                     .post(target.endpoint.as_str())
                     .headers(parts.headers)
+                    .header(reqwest::header::AUTHORIZATION, authorization.as_str())
                     // A message: delivered at once, even to a device saving power.
                     .header("Urgency", "high")
                     .body(payload)
@@ -367,6 +382,35 @@ impl Sending {
             }
         }
         Err(PushError::Unanswered)
+    }
+}
+
+impl Sending {
+    /// The `Authorization: vapid …` header for `uri`'s push service, signed
+    /// at most [`SIGNATURE_REUSE`] ago.
+    fn signature(&self, uri: &Uri, vapid: &Vapid) -> Result<String, PushError> {
+        let audience = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.host().unwrap_or_default()
+        );
+        let mut kept = self
+            .signatures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((header, at)) = kept.get(&audience)
+            && at.elapsed() < SIGNATURE_REUSE
+        {
+            return Ok(header.clone());
+        }
+        let header = VapidSignature::sign(uri, TTL, &self.config.subject, &vapid.key)
+            .map_err(|e| PushError::Sign(e.to_string()))?
+            .to_string();
+        if kept.len() >= SIGNATURES_KEPT {
+            kept.clear();
+        }
+        kept.insert(audience, (header.clone(), Instant::now()));
+        Ok(header)
     }
 }
 
