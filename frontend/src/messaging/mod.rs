@@ -92,8 +92,37 @@ impl Messenger {
         self.push(Input::NotifyLocal(local));
     }
 
-    /// The account's do-not-disturb and mutes, as the server has them.
+    /// The account's do-not-disturb and mutes, as the server has them. The
+    /// list shows a timed mute's end when it comes (the engine reads the
+    /// clock itself): the ended mute is dropped from the signal then.
     pub fn notify_account(&self, account: parley_protocol::api::NotificationSettings) {
+        use parley_protocol::api::Mute;
+        let now = crate::ui::format::now();
+        // Timers past about 24 days overflow `setTimeout`: such a mute is
+        // seen to end at the next connect instead.
+        let next_end = account
+            .mutes
+            .iter()
+            .filter_map(|m| match m.mute {
+                Mute::Until(at) if at > now => Some(at),
+                _ => None,
+            })
+            .min()
+            .filter(|at| at - now < i64::from(i32::MAX));
+        if let Some(at) = next_end {
+            let ui = self.ui;
+            let wait = std::time::Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+            set_timeout(
+                move || {
+                    let now = crate::ui::format::now();
+                    ui.notify_account.try_update(|a| {
+                        a.mutes
+                            .retain(|m| !matches!(m.mute, Mute::Until(end) if end <= now));
+                    });
+                },
+                wait,
+            );
+        }
         self.ui.notify_account.set(account.clone());
         self.push(Input::NotifyAccount(account));
     }
