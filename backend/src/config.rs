@@ -115,6 +115,11 @@ pub struct Config {
     /// Web Push to devices with no open socket.
     #[command(flatten)]
     pub push: PushConfig,
+
+    /// NATS server(s) that connect this node to the others (comma-separated
+    /// URLs); without it the node works alone.
+    #[arg(long, env = "PARLEY_NATS_URL")]
+    pub nats_url: Option<String>,
 }
 
 /// Settings of Web Push (RFC 8030, 8291, 8292).
@@ -346,6 +351,7 @@ impl Config {
                 fetches_per_minute: generous,
                 ..PushConfig::defaults()
             },
+            nats_url: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// Something that changed, as its subscribers need to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// `user`'s set of devices with published keys changed (a device
     /// published its identity, or was revoked, signed out or expired):
@@ -73,7 +73,7 @@ pub enum Event {
 }
 
 /// Why a device was removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Removal {
     /// Revoked from another of the account's devices.
     Revoked,
@@ -84,7 +84,7 @@ pub enum Removal {
 }
 
 /// One contact list change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ContactChange {
     /// This user was added.
     Added(UserId),
@@ -93,7 +93,7 @@ pub enum ContactChange {
 }
 
 /// One change of a user's blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BlockChange {
     /// This user was blocked.
     Blocked(UserId),
@@ -158,6 +158,9 @@ pub trait Subscriber: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Events {
     subscribers: Arc<[Vec<Arc<dyn Subscriber>>; KINDS]>,
+    /// Told of events that happened on this node only (the cluster, which
+    /// tells the other nodes).
+    relays: Arc<[Vec<Arc<dyn Subscriber>>; KINDS]>,
 }
 
 impl std::fmt::Debug for Events {
@@ -173,6 +176,7 @@ impl std::fmt::Debug for Events {
 #[derive(Default)]
 pub struct EventsBuilder {
     subscribers: [Vec<Arc<dyn Subscriber>>; KINDS],
+    relays: [Vec<Arc<dyn Subscriber>>; KINDS],
 }
 
 impl EventsBuilder {
@@ -184,10 +188,20 @@ impl EventsBuilder {
         self
     }
 
+    /// Tells `relay` of the events of these kinds that happen on this node,
+    /// after the subscribers; not of those [`Events::publish_remote`] brings.
+    pub fn relay(mut self, kinds: &[EventKind], relay: Arc<dyn Subscriber>) -> Self {
+        for &kind in kinds {
+            self.relays[kind as usize].push(relay.clone());
+        }
+        self
+    }
+
     /// The bus, no longer changeable.
     pub fn build(self) -> Events {
         Events {
             subscribers: Arc::new(self.subscribers),
+            relays: Arc::new(self.relays),
         }
     }
 }
@@ -201,6 +215,19 @@ impl Events {
     /// Tells the subscribers of `event`'s kind, in order; returns what they
     /// still have to do.
     pub fn publish(&self, event: Event) -> Published<'_> {
+        let kind = event.kind() as usize;
+        let mut published = self.publish_remote(event);
+        for relay in &self.relays[kind] {
+            if let Some(reaction) = relay.notify(event) {
+                published.0.push(reaction);
+            }
+        }
+        published
+    }
+
+    /// Tells the subscribers of an event another node published (not the
+    /// relays, which would tell it back).
+    pub fn publish_remote(&self, event: Event) -> Published<'_> {
         let mut reactions = Vec::new();
         for subscriber in &self.subscribers[event.kind() as usize] {
             if let Some(reaction) = subscriber.notify(event) {

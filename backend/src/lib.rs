@@ -6,8 +6,9 @@
 //! and its store (the SQL); services publish what changed on the [`events`]
 //! bus, which the directory, the gateway and presence subscribe to in
 //! [`state`]; background loops share one lifecycle in [`tasks`]; [`turn`]
-//! runs the STUN/TURN relay for calls; [`auth`] answers "who is asking";
-//! [`error`] maps every failure once.
+//! runs the STUN/TURN relay for calls; [`cluster`] joins several nodes
+//! through NATS; [`auth`] answers "who is asking"; [`error`] maps every
+//! failure once.
 
 pub mod accounts;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod batch;
 pub mod blocks;
 pub mod calls;
+pub mod cluster;
 pub mod config;
 pub mod contacts;
 pub mod database;

@@ -21,6 +21,7 @@ async fn start(config: Config) -> Result<(), server::StartError> {
     let pool = database::connect(&config).await?;
     let state = AppState::new(pool, config);
     server::start_relay(&state).await?;
+    server::join_cluster(&state).await?;
     let running = server::bind(state)?;
     running.stop_on_signals();
     for addr in running.addrs() {

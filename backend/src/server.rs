@@ -31,6 +31,9 @@ pub enum StartError {
     /// The STUN/TURN relay did not start.
     #[error("{0}")]
     Turn(#[from] crate::turn::TurnError),
+    /// The cluster's NATS connection could not be set up.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::JoinError),
 }
 
 /// Logs what a clean-up removed, or why it failed.
@@ -70,6 +73,23 @@ fn spawn_jobs(state: &AppState) {
             log_removed(expired, "expired undelivered messages");
         }
     });
+}
+
+/// Joins the other nodes when `--nats-url` names a NATS server.
+pub async fn join_cluster(state: &AppState) -> Result<(), StartError> {
+    let Some(url) = state.config.nats_url.as_deref() else {
+        return Ok(());
+    };
+    let parts = crate::cluster::Parts {
+        gateway: &state.gateway,
+        delivery: &state.delivery,
+        presence: &state.presence,
+        limits: &state.limits,
+        events: &state.events,
+        tasks: &state.tasks,
+    };
+    crate::cluster::join(&state.cluster, url, parts).await?;
+    Ok(())
 }
 
 /// Starts the STUN/TURN relay on the current runtime when it is configured;

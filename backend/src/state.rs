@@ -3,6 +3,7 @@
 
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
+use crate::cluster::{self, Cluster};
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::delivery::acquaintances::Acquaintances;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub tasks: Tasks,
     /// Web Push to devices with no open socket.
     pub push: Arc<Pusher>,
+    /// The other nodes, when there are any.
+    pub cluster: Arc<Cluster>,
     /// The STUN/TURN relay's settings, when it is on.
     pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
@@ -63,6 +66,7 @@ impl AppState {
         let presence = Arc::new(Presence::new(gateway.clone(), pool.clone(), last_seen));
         let push = Arc::new(Pusher::start(pool.clone(), config.push.clone(), &tasks));
         let acquaintances = Arc::new(Acquaintances::start(pool.clone(), &tasks));
+        let cluster = Arc::new(Cluster::default());
         // Who reacts to what, in the order they are told. None of them holds
         // the bus, so nothing here is a reference cycle.
         let events = Events::builder()
@@ -88,6 +92,8 @@ impl AppState {
             )
             // A message queued for a device with no socket here: a push.
             .subscribe(&[EventKind::MessageQueued], push.clone())
+            // Last, what happened here is told to the other nodes.
+            .relay(&cluster::RELAYED, cluster.clone())
             .build();
         let delivery = Arc::new(Delivery::new(
             writer,
@@ -108,6 +114,7 @@ impl AppState {
             events,
             tasks,
             push,
+            cluster,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
         }

@@ -54,6 +54,9 @@ impl TestServer {
                     server::start_relay(&state)
                         .await
                         .map_err(|e| e.to_string())?;
+                    server::join_cluster(&state)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     let observed = state.clone();
                     server::bind(state)
                         .map(|running| (running, observed))

@@ -135,6 +135,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         Needs {
             postgres: true,
             browser: true,
+            cluster: true,
         },
     )?;
     let pg_bin = tools

@@ -153,6 +153,7 @@ pub fn main(args: &[String]) -> Result<std::process::ExitCode> {
         crate::tools::Needs {
             postgres: false,
             browser: false,
+            cluster: false,
         },
     )?;
     cargo_fetch(&ws)?;

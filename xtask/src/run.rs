@@ -119,6 +119,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         Needs {
             postgres: external_db.is_none(),
             browser: false,
+            cluster: false,
         },
     )?;
     process::check_interrupted()?;

@@ -8,7 +8,7 @@
 use crate::build;
 use crate::postgres::{Cluster, Mode};
 use crate::process::{self, check_interrupted, run_tee, say, status};
-use crate::tools::{self, Needs};
+use crate::tools::{self, ClusterTools, Needs};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result, bail};
 use std::fs;
@@ -83,6 +83,7 @@ fn run_all(tally: &mut Tally) -> Result<()> {
         Needs {
             postgres: true,
             browser: true,
+            cluster: true,
         },
     )?;
     check_interrupted()?;
@@ -131,7 +132,11 @@ fn run_all(tally: &mut Tally) -> Result<()> {
     let mut cluster = Cluster::start(&ws, pg_bin, "pg-test", Mode::Fresh)?;
     check_interrupted()?;
 
-    cargo_test(&ws, tally, &cluster.url(Some("postgres")))?;
+    let cluster_tools = tools
+        .cluster
+        .clone()
+        .context("NATS and HAProxy were not set up")?;
+    cargo_test(&ws, tally, &cluster.url(Some("postgres")), &cluster_tools)?;
 
     say("building the client and the server for the browser tests");
     let client = build::trunk_build(&ws, build::Client::WithTestHooks);
@@ -144,7 +149,15 @@ fn run_all(tally: &mut Tally) -> Result<()> {
                 .chromium
                 .as_deref()
                 .context("Chromium was not set up")?;
-            playwright(&ws, tally, &server_bin, &dist, &cluster.url(None), chromium)?;
+            playwright(
+                &ws,
+                tally,
+                &server_bin,
+                &dist,
+                &cluster.url(None),
+                chromium,
+                &cluster_tools,
+            )?;
         }
         (client, server) => {
             for err in [client.err(), server.err()].into_iter().flatten() {
@@ -176,7 +189,12 @@ pub fn parse_test_result(line: &str) -> Option<(u64, u64)> {
     Some((count("passed")?, count("failed")?))
 }
 
-fn cargo_test(ws: &Workspace, tally: &mut Tally, database_url: &str) -> Result<()> {
+fn cargo_test(
+    ws: &Workspace,
+    tally: &mut Tally,
+    database_url: &str,
+    cluster: &ClusterTools,
+) -> Result<()> {
     say("cargo test");
     let (mut passed, mut failed) = (0, 0);
     let mut cmd = ws.cargo();
@@ -187,7 +205,9 @@ fn cargo_test(ws: &Workspace, tally: &mut Tally, database_url: &str) -> Result<(
         FRONTEND,
         "--no-fail-fast",
     ])
-    .env("DATABASE_URL", database_url);
+    .env("DATABASE_URL", database_url)
+    .env("PARLEY_NATS_SERVER", &cluster.nats)
+    .env("PARLEY_HAPROXY", &cluster.haproxy);
     let status = run_tee(&mut cmd, |line| {
         if let Some((p, f)) = parse_test_result(line) {
             passed += p;
@@ -231,6 +251,7 @@ fn playwright(
     dist: &Path,
     pg_url: &str,
     chromium: &Path,
+    cluster: &ClusterTools,
 ) -> Result<()> {
     say("playwright test");
     let e2e = ws.root.join("e2e");
@@ -244,6 +265,8 @@ fn playwright(
         .env("PARLEY_DIST", dist)
         .env("PARLEY_PG_URL", pg_url)
         .env("CHROMIUM_PATH", chromium)
+        .env("PARLEY_NATS_SERVER", &cluster.nats)
+        .env("PARLEY_HAPROXY", &cluster.haproxy)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
     let exit = status(&mut cmd)?;
     check_interrupted()?;

@@ -24,6 +24,17 @@ pub struct Tools {
     pub pg_bin: Option<PathBuf>,
     /// The Chromium executable Playwright drives (only when asked for).
     pub chromium: Option<PathBuf>,
+    /// `nats-server` and `haproxy`, for several nodes (only when asked for).
+    pub cluster: Option<ClusterTools>,
+}
+
+/// What runs several nodes as one: NATS between them, HAProxy in front.
+#[derive(Debug, Clone)]
+pub struct ClusterTools {
+    /// The `nats-server` binary.
+    pub nats: PathBuf,
+    /// The `haproxy` binary.
+    pub haproxy: PathBuf,
 }
 
 /// The system tools a command needs besides the build tools.
@@ -33,6 +44,8 @@ pub struct Needs {
     pub postgres: bool,
     /// Chromium for the Playwright suite.
     pub browser: bool,
+    /// NATS and HAProxy for several nodes.
+    pub cluster: bool,
 }
 
 /// Checks and installs everything, printing one line per tool.
@@ -59,7 +72,51 @@ pub fn ensure(ws: &Workspace, needs: Needs) -> Result<Tools> {
     } else {
         None
     };
-    Ok(Tools { pg_bin, chromium })
+    process::check_interrupted()?;
+    let cluster = if needs.cluster {
+        Some(ensure_cluster(&mut apt)?)
+    } else {
+        None
+    };
+    Ok(Tools {
+        pg_bin,
+        chromium,
+        cluster,
+    })
+}
+
+/// The first of `candidates` that is a file.
+fn first_file(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.is_file())
+}
+
+fn ensure_cluster(apt: &mut Apt) -> Result<ClusterTools> {
+    const NATS: &[&str] = &["/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+    const HAPROXY: &[&str] = &["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"];
+    let mut missing = Vec::new();
+    if first_file(NATS).is_none() {
+        missing.push("nats-server");
+    }
+    if first_file(HAPROXY).is_none() {
+        missing.push("haproxy");
+    }
+    if !missing.is_empty() {
+        say(format!(
+            "{}: missing; installing the Debian package(s)",
+            missing.join(", ")
+        ));
+        apt.install("NATS and HAProxy", &missing)?;
+    }
+    let tools = ClusterTools {
+        nats: first_file(NATS).context("nats-server installed but not found")?,
+        haproxy: first_file(HAPROXY).context("haproxy installed but not found")?,
+    };
+    say(format!(
+        "nats-server: {}; haproxy: {}",
+        tools.nats.display(),
+        tools.haproxy.display()
+    ));
+    Ok(tools)
 }
 
 fn ensure_wasm_target(ws: &Workspace) -> Result<()> {

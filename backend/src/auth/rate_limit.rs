@@ -16,10 +16,32 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parley_protocol::{DeviceId, UserId};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+
+/// One sign-in or sign-up attempt a limiter let through, as the other nodes
+/// charge it to theirs: a client cannot multiply its attempts by the number
+/// of nodes behind the load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Attempt {
+    /// From this address.
+    Ip(IpAddr),
+    /// For this handle from this address.
+    HandleFrom(String, IpAddr),
+    /// For this handle from a browser new to it.
+    HandleUnknownBrowser(String),
+}
+
+/// Where attempts go to be counted elsewhere (the other nodes).
+pub trait Share: Send + Sync + std::fmt::Debug {
+    /// An attempt this node let through.
+    fn attempt(&self, attempt: Attempt);
+}
 
 /// All limiters of the server.
 #[derive(Debug)]
 pub struct RateLimits {
+    /// Set once, when the node joins a cluster.
+    shared: OnceLock<Arc<dyn Share>>,
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     auth_by_handle: DefaultKeyedRateLimiter<String>,
     auth_by_handle_ip: DefaultKeyedRateLimiter<(String, IpAddr)>,
@@ -62,6 +84,7 @@ impl RateLimits {
     /// Limiters with the configured quotas.
     pub fn new(config: &Config) -> Self {
         Self {
+            shared: OnceLock::new(),
             auth_by_ip: RateLimiter::keyed(per_minute(config.auth_ip_per_minute)),
             auth_by_handle: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
             auth_by_handle_ip: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
@@ -81,20 +104,51 @@ impl RateLimits {
         }
     }
 
+    /// Tells `shared` of every sign-in attempt let through here; only the
+    /// first one set counts.
+    pub fn join(&self, shared: Arc<dyn Share>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Checks an attempt and, once let through, tells the other nodes.
+    fn auth(&self, attempt: Attempt) -> Result<(), ApiError> {
+        self.charge(&attempt)?;
+        if let Some(shared) = self.shared.get() {
+            shared.attempt(attempt);
+        }
+        Ok(())
+    }
+
+    fn charge(&self, attempt: &Attempt) -> Result<(), ApiError> {
+        match attempt {
+            Attempt::Ip(ip) => check(&self.auth_by_ip, ip),
+            Attempt::HandleFrom(handle, ip) => {
+                check(&self.auth_by_handle_ip, &(handle.clone(), *ip))
+            }
+            Attempt::HandleUnknownBrowser(handle) => check(&self.auth_by_handle, handle),
+        }
+    }
+
+    /// An attempt another node let through: it uses this node's quota too
+    /// (already spent, it is not refused).
+    pub fn remote_attempt(&self, attempt: &Attempt) {
+        let _ = self.charge(attempt);
+    }
+
     /// One sign-in or sign-up attempt from this address.
     pub fn auth_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
-        check(&self.auth_by_ip, &ip)
+        self.auth(Attempt::Ip(ip))
     }
 
     /// One sign-in or sign-up attempt for this (normalised) handle from this address.
     pub fn auth_handle_from(&self, handle: &str, ip: IpAddr) -> Result<(), ApiError> {
-        check(&self.auth_by_handle_ip, &(handle.to_owned(), ip))
+        self.auth(Attempt::HandleFrom(handle.to_owned(), ip))
     }
 
     /// One sign-in attempt for this (normalised) handle from a browser that
     /// has not signed in to it before.
     pub fn auth_handle_unknown_browser(&self, handle: &str) -> Result<(), ApiError> {
-        check(&self.auth_by_handle, &handle.to_owned())
+        self.auth(Attempt::HandleUnknownBrowser(handle.to_owned()))
     }
 
     /// One user look-up by this account.

@@ -141,7 +141,7 @@ fn deliver(gateway: &Gateway, caller: Caller, to: UserId, payloads: Vec<DevicePa
         let Some(frame) = gateway::encode(&frame) else {
             continue;
         };
-        if gateway.push_ephemeral(device, frame) {
+        if gateway.push_ephemeral_anywhere(device, frame) {
             reached += 1;
         }
     }

@@ -89,6 +89,10 @@ pub struct Delivery {
     pending_reads: DashMap<DeviceId, HashMap<UserId, PendingRead>>,
     /// Told of messages queued for devices without a socket here.
     events: Events,
+    /// Whether later reads join a read receipt row already queued. Not
+    /// between nodes: the row may have been announced to the device's node
+    /// already, which sends each row once.
+    merge_reads: bool,
 }
 
 /// A queued read receipt that more ids can still join.
@@ -190,6 +194,7 @@ impl Delivery {
             stranger_rate: bounds::stranger_rate(config.stranger_burst, tasks),
             pending_reads: DashMap::new(),
             events,
+            merge_reads: config.nats_url.is_none(),
         }
     }
 
@@ -307,9 +312,10 @@ impl Delivery {
             self.pending_reads.clear();
         }
         let mut per_device = self.pending_reads.entry(device).or_default();
-        let merge = per_device
-            .get(&reader)
-            .is_some_and(|p| p.ids.len() + ids.len() <= MAX_IDS_PER_FRAME);
+        let merge = self.merge_reads
+            && per_device
+                .get(&reader)
+                .is_some_and(|p| p.ids.len() + ids.len() <= MAX_IDS_PER_FRAME);
         if !merge {
             per_device.insert(
                 reader,

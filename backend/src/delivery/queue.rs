@@ -19,7 +19,7 @@ use parley_protocol::frame::{self, ServerFrame};
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot, watch};
 
@@ -76,11 +76,29 @@ struct Pending {
     closed: bool,
 }
 
-#[derive(Debug)]
+/// Told of the rows each transaction committed (inserted or replaced), in
+/// commit order, before anyone waiting on them hears: between nodes, the
+/// node holding a device's socket learns of rows written elsewhere.
+pub trait OnCommit: Send + Sync {
+    /// The rows of one committed transaction.
+    fn committed(&self, rows: Vec<Row>);
+}
+
 struct Inner {
     pending: Mutex<Pending>,
     wake: Notify,
     committed: watch::Sender<u64>,
+    /// Set once, when the node joins a cluster.
+    on_commit: OnceLock<Arc<dyn OnCommit>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("pending", &self.pending)
+            .field("on_commit", &self.on_commit.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Handle to the group-commit writer; cheap to clone.
@@ -97,6 +115,7 @@ impl QueueWriter {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
             committed,
+            on_commit: OnceLock::new(),
         });
         tasks.spawn("queue writer", {
             let inner = inner.clone();
@@ -116,6 +135,11 @@ impl QueueWriter {
             pending.ops.push(op);
         }
         self.inner.wake.notify_one();
+    }
+
+    /// Tells `hook` of every later commit's rows; only the first hook set counts.
+    pub fn on_commit(&self, hook: Arc<dyn OnCommit>) {
+        let _ = self.inner.on_commit.set(hook);
     }
 
     /// Queues an insert; the receiver says whether it committed.
@@ -190,6 +214,18 @@ async fn run(pool: PgPool, inner: Arc<Inner>, shutdown: Shutdown) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ok = ok.is_ok();
+        if ok && let Some(hook) = inner.on_commit.get() {
+            let rows = ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Insert(row, _) | Op::Replace(row) => Some(row.clone()),
+                    Op::Delete(..) => None,
+                })
+                .collect::<Vec<_>>();
+            if !rows.is_empty() {
+                hook.committed(rows);
+            }
+        }
         for op in ops {
             if let Op::Insert(_, Some(done)) = op {
                 let _ = done.send(ok);
@@ -305,8 +341,9 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     Ok(())
 }
 
-/// One stored row, read back when a device drains.
-#[derive(Debug, sqlx::FromRow)]
+/// One stored row, read back when a device drains (or announced by the
+/// node that committed it to the node holding the device's socket).
+#[derive(Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct StoredRow {
     /// Order key.
     pub seq: i64,
@@ -317,6 +354,7 @@ pub struct StoredRow {
     /// Sender of the message.
     pub sender_id: UserId,
     /// Encoded frame.
+    #[serde(with = "serde_bytes")]
     pub frame: Vec<u8>,
 }
 

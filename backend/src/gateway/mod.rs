@@ -13,6 +13,7 @@ pub mod socket;
 pub mod upgrade;
 pub mod ws;
 
+use crate::delivery::queue::StoredRow;
 use crate::events::{Event, Reaction, Removal, Subscriber};
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -20,8 +21,8 @@ use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::Ref;
 use parley_protocol::frame::{ServerFrame, close};
 use parley_protocol::{DeviceId, MessageId, UserId};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
@@ -70,8 +71,72 @@ pub enum Command {
         /// When it was routed (the ack round trip is measured from here).
         routed_at: std::time::Instant,
     },
+    /// Send what the device's [`Inbox`] holds (rows another node committed).
+    Inbox,
     /// Close with this code and reason.
     Close(u16, &'static str),
+}
+
+/// Rows another node committed to a connected device's queue, waiting for
+/// its socket task, which sends those it has not sent yet. Bounded: past
+/// [`INBOX_MAX_BYTES`] the rows are dropped and the task reads the queue
+/// again instead (they are committed, so nothing is lost).
+#[derive(Debug, Default)]
+pub struct Inbox(Mutex<InboxState>);
+
+#[derive(Debug, Default)]
+struct InboxState {
+    rows: Vec<StoredRow>,
+    bytes: usize,
+    /// Read the whole queue again.
+    reread: bool,
+    /// An [`Command::Inbox`] is on its way to the socket task.
+    signalled: bool,
+}
+
+/// Bytes of rows an inbox holds before it asks for a re-read instead.
+pub const INBOX_MAX_BYTES: usize = OUTBOX_MAX_BYTES / 2;
+
+impl Inbox {
+    /// Adds rows (`None`: re-read the queue); true when the socket task
+    /// must be told.
+    fn add(&self, rows: Option<Vec<StoredRow>>) -> bool {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match rows {
+            Some(rows) => {
+                let bytes: usize = rows.iter().map(|r| r.frame.len()).sum();
+                if state.reread || state.bytes + bytes > INBOX_MAX_BYTES {
+                    state.rows.clear();
+                    state.bytes = 0;
+                    state.reread = true;
+                } else {
+                    state.bytes += bytes;
+                    state.rows.extend(rows);
+                }
+            }
+            None => {
+                state.rows.clear();
+                state.bytes = 0;
+                state.reread = true;
+            }
+        }
+        !std::mem::replace(&mut state.signalled, true)
+    }
+
+    /// What waits: the rows, or `None` when the queue must be read again.
+    pub fn take(&self) -> Option<Vec<StoredRow>> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.signalled = false;
+        state.bytes = 0;
+        let rows = std::mem::take(&mut state.rows);
+        (!std::mem::take(&mut state.reread)).then_some(rows)
+    }
+}
+
+/// Where frames for devices connected to other nodes go (the cluster).
+pub trait Elsewhere: Send + Sync + std::fmt::Debug {
+    /// An ephemeral frame for `device`, which has no socket here.
+    fn ephemeral(&self, device: DeviceId, frame: Bytes);
 }
 
 /// Stops a connection even when its socket is stalled and its queue full.
@@ -117,6 +182,8 @@ pub struct Connection {
     pub queued_bytes: Arc<AtomicUsize>,
     /// Moving average of this socket's ack round trip, in microseconds.
     pub ack_rtt_us: Arc<AtomicU64>,
+    /// Rows committed for it by other nodes.
+    pub inbox: Arc<Inbox>,
 }
 
 /// Folds one measured ack round trip into a moving average (1/8 weight).
@@ -140,6 +207,8 @@ pub struct Gateway {
     /// Devices revoked while not connected here, and when: see
     /// [`REVOKED_MEMORY`].
     revoked: Arc<DashMap<DeviceId, Instant>>,
+    /// Other nodes, once this one joined a cluster.
+    elsewhere: Arc<OnceLock<Arc<dyn Elsewhere>>>,
 }
 
 /// The device was signed out or revoked after its socket authenticated.
@@ -170,6 +239,8 @@ pub struct Registration {
     pub queued_bytes: Arc<AtomicUsize>,
     /// The socket's ack round-trip average, kept up by its task.
     pub ack_rtt_us: Arc<AtomicU64>,
+    /// Rows other nodes committed for the device.
+    pub inbox: Arc<Inbox>,
 }
 
 /// Whether a command reached a connection.
@@ -201,6 +272,7 @@ impl Gateway {
         let kill = Arc::new(Kill::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let ack_rtt_us = Arc::new(AtomicU64::new(0));
+        let inbox = Arc::new(Inbox::default());
         let connection = Connection {
             serial,
             user,
@@ -208,6 +280,7 @@ impl Gateway {
             kill: kill.clone(),
             queued_bytes: queued_bytes.clone(),
             ack_rtt_us: ack_rtt_us.clone(),
+            inbox: inbox.clone(),
         };
         let entry = self.connections.entry(device);
         if self.revoked.contains_key(&device) {
@@ -235,6 +308,7 @@ impl Gateway {
                 kill,
                 queued_bytes,
                 ack_rtt_us,
+                inbox,
             },
             observed,
         ))
@@ -267,6 +341,72 @@ impl Gateway {
                 drop(slot);
                 false
             }
+        }
+    }
+
+    /// Closes the device's socket `serial` because the device registered on
+    /// another node since; true when it was still here.
+    pub fn replaced_elsewhere(&self, device: DeviceId, serial: u64) -> bool {
+        match self
+            .connections
+            .remove_if(&device, |_, c| c.serial == serial)
+        {
+            Some((_, conn)) => {
+                conn.kill.fire(close::REPLACED);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hands rows another node committed (`None`: "read your queue again")
+    /// to the device's socket `serial`, if it is still here.
+    pub fn to_inbox(&self, device: DeviceId, serial: u64, rows: Option<Vec<StoredRow>>) {
+        self.with(device, |conn| {
+            if let Some(conn) = conn.filter(|c| c.serial == serial)
+                && conn.inbox.add(rows)
+            {
+                try_push(conn, Command::Inbox);
+            }
+        });
+    }
+
+    /// Every connected socket reads its device's queue again (rows other
+    /// nodes committed may not have been announced).
+    pub fn reread_all(&self) {
+        for conn in self.connections.iter() {
+            if conn.inbox.add(None) {
+                try_push(&conn, Command::Inbox);
+            }
+        }
+    }
+
+    /// Whether the device has a socket here that is not closing.
+    pub fn is_live(&self, device: DeviceId) -> bool {
+        self.with(device, |conn| conn.is_some_and(|c| !c.kill.is_fired()))
+    }
+
+    /// Sends every frame for devices not connected here to `elsewhere`;
+    /// only the first one set counts.
+    pub fn join(&self, elsewhere: Arc<dyn Elsewhere>) {
+        let _ = self.elsewhere.set(elsewhere);
+    }
+
+    /// [`Gateway::push_ephemeral`], or, for a device with no socket here,
+    /// to the node that has it (typing, call signals). True when queued here
+    /// or handed to the cluster.
+    pub fn push_ephemeral_anywhere(&self, device: DeviceId, frame: Bytes) -> bool {
+        match self.with(device, |conn| {
+            conn.map(|c| try_push_ephemeral(c, frame.clone()))
+        }) {
+            Some(queued) => queued,
+            None => match self.elsewhere.get() {
+                Some(elsewhere) => {
+                    elsewhere.ephemeral(device, frame);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -361,7 +501,7 @@ impl Command {
     pub fn byte_len(&self) -> usize {
         match self {
             Self::Frame(frame) | Self::Deliver { frame, .. } => frame.len(),
-            Self::Close(..) => 0,
+            Self::Inbox | Self::Close(..) => 0,
         }
     }
 }

@@ -7,13 +7,13 @@ use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
 use crate::devices::store as device_store;
 use crate::gateway::admission::Pending;
-use crate::gateway::{Command, Kill, OUTBOX_CAPACITY, Registration};
+use crate::gateway::{Command, Inbox, Kill, OUTBOX_CAPACITY, Registration};
 use crate::state::AppState;
 use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, DevicePayload, ServerFrame, close};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
 use parley_protocol::{ConversationId, ErrorCode, MessageId, Millis, UserId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -35,6 +35,32 @@ const MAX_UNACKED: usize = 4096;
 const MAX_SENDS_IN_FLIGHT: usize = 256;
 /// Outbox commands taken at once, to go out in one write.
 const COMMAND_BATCH: usize = 64;
+/// Queue rows remembered as sent on this socket: a row another node
+/// announces after this socket's drain already read it is not sent twice.
+const SENT_MEMORY: usize = 16_384;
+
+/// The ids of the queue rows this socket sent, the latest [`SENT_MEMORY`].
+#[derive(Default)]
+struct Sent {
+    ids: HashSet<MessageId>,
+    order: VecDeque<MessageId>,
+}
+
+impl Sent {
+    /// Remembers `id`; false when it was sent already.
+    fn first_time(&mut self, id: MessageId) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > SENT_MEMORY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
+    }
+}
 
 /// Why the socket is ending, decided once and turned into a close frame.
 enum End {
@@ -105,6 +131,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
             kill,
             queued_bytes,
             ack_rtt_us,
+            inbox,
         },
         ticket,
     )) = registered
@@ -121,6 +148,9 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
             return socket.close(close::UNAUTHORIZED, "invalid token").await;
         }
     }
+    // Between nodes: from here on, rows other nodes commit for this device
+    // are announced to this socket, so the drain below misses none.
+    let _link = state.cluster.link(caller.device_id, serial).await;
     state.presence.connected(caller.user_id);
     let mut conn = Connection {
         state: state.clone(),
@@ -134,6 +164,9 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
         watching: Vec::new(),
         last_heard: Instant::now(),
         signals: None,
+        inbox,
+        sent: Sent::default(),
+        reread: false,
     };
     let end = conn.serve(rx, ticket).await;
 
@@ -168,6 +201,13 @@ struct Connection {
     /// sockets never send one, and a rate limiter's clock is costly to set
     /// up on every connect.
     signals: Option<SignalBudget>,
+    /// Rows other nodes committed for this device.
+    inbox: Arc<Inbox>,
+    /// Queue rows sent on this socket.
+    sent: Sent,
+    /// The queue must be read again (an inbox overflowed, or the cluster
+    /// lost announcements).
+    reread: bool,
 }
 
 impl Connection {
@@ -232,6 +272,11 @@ impl Connection {
     /// Sends everything queued for this device, oldest first, before any live frame.
     async fn drain(&mut self, ticket: u64, rx: &mpsc::Receiver<Command>) -> Result<(), End> {
         self.state.delivery.writer.barrier(ticket).await;
+        self.read_queue(rx).await
+    }
+
+    /// Sends the device's queue, page by page, but for rows sent already.
+    async fn read_queue(&mut self, rx: &mpsc::Receiver<Command>) -> Result<(), End> {
         let mut after = i64::MIN;
         loop {
             let rows = queue::page(&self.state.pool, self.caller.device_id, after, DRAIN_PAGE)
@@ -241,23 +286,10 @@ impl Connection {
                     End::Close(1011, "try again")
                 })?;
             let full_page = rows.len() as i64 == DRAIN_PAGE;
-            let mut receipts = Vec::new();
-            for row in rows {
-                after = row.seq;
-                self.send_bytes(&row.frame).await?;
-                if row.kind == queue::RowKind::Message as i16 {
-                    self.unacked
-                        .insert(row.row_id, (row.sender_id, Instant::now()));
-                } else {
-                    receipts.push(row.row_id);
-                }
+            if let Some(last) = rows.last() {
+                after = last.seq;
             }
-            self.flush().await?;
-            // Receipts need no ack: written to the socket is enough (and
-            // only now are they written, not just queued).
-            for id in receipts {
-                self.state.delivery.writer.delete(self.caller.device_id, id);
-            }
+            self.send_rows(rows).await?;
             // Take in whatever the client sent meanwhile (acks, mostly); an
             // answer goes out before the next message can wait on the database.
             // Answers to sends read here wait in the outbox until the drain
@@ -282,12 +314,39 @@ impl Connection {
         }
     }
 
+    /// Sends queue rows, in order, but for those sent on this socket before.
+    async fn send_rows(&mut self, rows: Vec<queue::StoredRow>) -> Result<(), End> {
+        let mut receipts = Vec::new();
+        for row in rows {
+            if !self.sent.first_time(row.row_id) {
+                continue;
+            }
+            self.send_bytes(&row.frame).await?;
+            if row.kind == queue::RowKind::Message as i16 {
+                self.unacked
+                    .insert(row.row_id, (row.sender_id, Instant::now()));
+            } else {
+                receipts.push(row.row_id);
+            }
+        }
+        self.flush().await?;
+        // Receipts need no ack: written to the socket is enough (and
+        // only now are they written, not just queued).
+        for id in receipts {
+            self.state.delivery.writer.delete(self.caller.device_id, id);
+        }
+        Ok(())
+    }
+
     async fn live(&mut self, rx: &mut mpsc::Receiver<Command>) -> Result<(), End> {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let kill = self.kill.clone();
         loop {
             // Whatever the last round queued goes out before waiting again.
             self.flush().await?;
+            if std::mem::take(&mut self.reread) {
+                self.read_queue(rx).await?;
+            }
             tokio::select! {
                 // A fired kill switch wins over anything else that is ready.
                 biased;
@@ -352,6 +411,13 @@ impl Connection {
                 self.unacked.insert(id, (from, routed_at));
                 self.send_bytes(&frame).await
             }
+            Command::Inbox => match self.inbox.take() {
+                Some(rows) => self.send_rows(rows).await,
+                None => {
+                    self.reread = true;
+                    Ok(())
+                }
+            },
             Command::Close(code, text) => Err(End::Close(code, text)),
         }
     }
@@ -510,7 +576,9 @@ impl Connection {
         };
         // Ephemeral: typing never closes the peer's socket, however fast it comes.
         for &device in devices.iter() {
-            self.state.gateway.push_ephemeral(device, frame.clone());
+            self.state
+                .gateway
+                .push_ephemeral_anywhere(device, frame.clone());
         }
     }
 

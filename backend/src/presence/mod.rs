@@ -17,12 +17,24 @@ use parley_protocol::frame::ServerFrame;
 use parley_protocol::{DeviceId, Millis, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 pub use store::Visibility;
+use uuid::Uuid;
+
+/// Where a change of who is online on this node goes (the other nodes).
+pub trait Announce: Send + Sync + std::fmt::Debug {
+    /// `user`'s first socket here opened (`online`), or its last one closed.
+    fn local(&self, user: UserId, online: bool, last_seen: Option<Millis>);
+}
 
 /// Online counts and presence subscriptions on this node.
 #[derive(Debug)]
 pub struct Presence {
     online: DashMap<UserId, u32>,
+    /// Other nodes where a user has a socket.
+    remote: DashMap<UserId, Vec<Uuid>>,
+    /// Set once, when the node joins a cluster.
+    others: OnceLock<Arc<dyn Announce>>,
     /// watched user → watching device → whether it may see presence.
     watchers: DashMap<UserId, HashMap<DeviceId, bool>>,
     gateway: Gateway,
@@ -35,6 +47,8 @@ impl Presence {
     pub fn new(gateway: Gateway, pool: PgPool, last_seen: LastSeenWriter) -> Self {
         Self {
             online: DashMap::new(),
+            remote: DashMap::new(),
+            others: OnceLock::new(),
             watchers: DashMap::new(),
             gateway,
             pool,
@@ -42,12 +56,24 @@ impl Presence {
         }
     }
 
-    /// Whether the user has a socket on this node.
+    /// Whether the user has a socket on this node or another.
     pub fn is_online(&self, user: UserId) -> bool {
-        self.online.get(&user).is_some_and(|n| *n > 0)
+        self.online.get(&user).is_some_and(|n| *n > 0) || self.remote.contains_key(&user)
     }
 
-    /// A socket of `user` registered: the first one tells the watchers.
+    /// Tells `others` whenever a user's first socket here opens or last one
+    /// closes; only the first one set counts.
+    pub fn join(&self, others: Arc<dyn Announce>) {
+        let _ = self.others.set(others);
+    }
+
+    /// Users with a socket on this node.
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.online.iter().map(|e| *e.key()).collect()
+    }
+
+    /// A socket of `user` registered: the first one tells the watchers
+    /// (unless the user was online on another node already).
     pub fn connected(&self, user: UserId) {
         let first = {
             let mut n = self.online.entry(user).or_insert(0);
@@ -55,7 +81,44 @@ impl Presence {
             *n == 1
         };
         if first {
-            self.announce(user, true, None);
+            if let Some(others) = self.others.get() {
+                others.local(user, true, None);
+            }
+            if !self.remote.contains_key(&user) {
+                self.announce(user, true, None);
+            }
+        }
+    }
+
+    /// `user` came online on `node` or left it; watchers here hear when
+    /// that changes whether the user is online anywhere.
+    pub fn remote(&self, node: Uuid, user: UserId, online: bool, last_seen: Option<Millis>) {
+        let before = self.is_online(user);
+        if online {
+            let mut nodes = self.remote.entry(user).or_default();
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        } else if let Some(mut nodes) = self.remote.get_mut(&user) {
+            nodes.retain(|n| *n != node);
+        }
+        self.remote.remove_if(&user, |_, nodes| nodes.is_empty());
+        let after = self.is_online(user);
+        if before != after {
+            self.announce(user, after, last_seen.filter(|_| !after));
+        }
+    }
+
+    /// `node` stopped or went silent: its users are offline there.
+    pub fn node_gone(&self, node: Uuid) {
+        let users: Vec<UserId> = self
+            .remote
+            .iter()
+            .filter(|e| e.value().contains(&node))
+            .map(|e| *e.key())
+            .collect();
+        for user in users {
+            self.remote(node, user, false, None);
         }
     }
 
@@ -76,6 +139,11 @@ impl Presence {
         // Awaited by the socket's task, not spawned: a detached query could
         // be cut off by a shutdown, and that task is already on its way out.
         let last_seen = self.last_seen.mark(user).await;
+        if let Some(others) = self.others.get()
+            && !self.online.contains_key(&user)
+        {
+            others.local(user, false, last_seen);
+        }
         if !self.is_online(user) {
             self.announce(user, false, last_seen);
         }

@@ -176,4 +176,5 @@ where
 pub use parley_server::testing::TestServer;
 
 pub mod client;
+pub mod nats;
 pub mod push_receiver;

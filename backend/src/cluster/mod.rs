@@ -1,0 +1,496 @@
+//! Several nodes as one server: NATS carries what crosses nodes, PostgreSQL
+//! stays the record of every queued message.
+//!
+//! A message for a device with no socket on the sender's node is committed
+//! to the device's queue, as for an offline device, and then announced on
+//! the device's subject with its frame ([`wire::ToDevice::Rows`]): the node
+//! holding the device's socket sends it from there. So the sender's tick
+//! still means "durable" (committed), NATS is never the only copy, and a
+//! lost announcement costs latency, not a message: the device gets the row
+//! when the queue is read again (a `Reread` after NATS comes back, or its
+//! next connection). See `docs/architecture.md`, "Several nodes", for the
+//! order argument.
+
+mod link;
+pub mod wire;
+
+use crate::auth::rate_limit::{Attempt, RateLimits, Share};
+use crate::delivery::Delivery;
+use crate::delivery::queue::{OnCommit, Row, StoredRow};
+use crate::events::{Event, EventKind, Events, Reaction, Subscriber};
+use crate::gateway::{Elsewhere, Gateway};
+use crate::presence::{Announce, Presence};
+use crate::tasks::Tasks;
+use bytes::Bytes;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+pub use link::Link;
+use parley_protocol::{DeviceId, Millis, UserId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, oneshot};
+use uuid::Uuid;
+use wire::{Broadcast, ToAll, ToDevice};
+
+/// Announcements waiting to be published; past this they are dropped and
+/// every node reads its devices' queues again.
+const OUTBOX: usize = 65_536;
+/// How long a starting node waits for NATS before it serves without it.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a node says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Silence after which a node counts as gone (its users offline).
+const SILENCE: Duration = Duration::from_secs(5);
+/// Rows announced in one NATS message, by frame bytes (NATS' default
+/// payload limit is 1 MiB).
+const ROWS_PER_MESSAGE_BYTES: usize = 256 * 1024;
+/// Users named in one `Online` message.
+const USERS_PER_MESSAGE: usize = 4096;
+
+/// The event kinds other nodes must hear: each changes what a cache, a
+/// socket or a watcher there must do.
+pub const RELAYED: [EventKind; 5] = [
+    EventKind::DevicesChanged,
+    EventKind::DeviceRemoved,
+    EventKind::ContactsChanged,
+    EventKind::PrivacyChanged,
+    EventKind::BlocksChanged,
+];
+
+/// This node's place among the others; does nothing until [`join`]ed.
+#[derive(Debug)]
+pub struct Cluster {
+    node: Uuid,
+    joined: OnceLock<Joined>,
+    nonces: AtomicU64,
+    /// Sign-in attempts other nodes reported (for tests and logs).
+    pub attempts_heard: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Joined {
+    client: async_nats::Client,
+    out: mpsc::Sender<(String, Bytes)>,
+    /// Announcements were dropped, or NATS reconnected: everyone re-reads.
+    lost: AtomicBool,
+    wake: Notify,
+    gateway: Gateway,
+    delivery: Arc<Delivery>,
+}
+
+/// Why joining failed.
+#[derive(Debug, thiserror::Error)]
+#[error("NATS: {0}")]
+pub struct JoinError(String);
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Self {
+            node: Uuid::new_v4(),
+            joined: OnceLock::new(),
+            nonces: AtomicU64::new(0),
+            attempts_heard: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Cluster {
+    /// This node's id (new at every start).
+    pub fn node(&self) -> Uuid {
+        self.node
+    }
+
+    /// Whether this node is part of a cluster.
+    pub fn is_joined(&self) -> bool {
+        self.joined.get().is_some()
+    }
+
+    /// Hands a message to the publishing task; a full outbox drops it and
+    /// has every node read its queues again.
+    fn send(&self, subject: String, payload: Bytes) {
+        let Some(joined) = self.joined.get() else {
+            return;
+        };
+        if joined.out.try_send((subject, payload)).is_err() {
+            joined.lost.store(true, Ordering::Release);
+            joined.wake.notify_one();
+        }
+    }
+
+    fn broadcast(&self, body: ToAll) {
+        if let Some(bytes) = wire::encode(&Broadcast {
+            node: self.node,
+            body,
+        }) {
+            self.send(wire::ALL.to_owned(), bytes);
+        }
+    }
+
+    /// Listens on a registering device's subject for its socket `serial`,
+    /// before that socket reads its queue: every row another node commits
+    /// from now on is announced to it. Tells other nodes to close an older
+    /// socket of the device. `None` when alone (or NATS is away: then the
+    /// re-read after it comes back covers what this socket missed).
+    pub async fn link(self: &Arc<Self>, device: DeviceId, serial: u64) -> Option<Link> {
+        let joined = self.joined.get()?;
+        let nonce = self.nonces.fetch_add(1, Ordering::Relaxed);
+        Link::open(self.clone(), &joined.client, device, serial, nonce).await
+    }
+}
+
+/// The parts of a node that the cluster hooks into.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    /// Sockets here.
+    pub gateway: &'a Gateway,
+    /// Queues (the writer announces what it commits).
+    pub delivery: &'a Arc<Delivery>,
+    /// Who is online.
+    pub presence: &'a Arc<Presence>,
+    /// Sign-in limits.
+    pub limits: &'a Arc<RateLimits>,
+    /// The bus other nodes' events are published on.
+    pub events: &'a Events,
+    /// Where the cluster's tasks run.
+    pub tasks: &'a Tasks,
+}
+
+/// Joins the cluster through NATS at `url`: connects (retrying in the
+/// background while NATS is away), hooks the queue writer, the gateway,
+/// presence and the sign-in limits, and starts the tasks that publish and
+/// listen.
+pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result<(), JoinError> {
+    let Parts {
+        gateway,
+        delivery,
+        presence,
+        limits,
+        events,
+        tasks,
+    } = parts;
+    let reconnected = Arc::new((AtomicBool::new(false), Notify::new()));
+    let client = async_nats::ConnectOptions::new()
+        .name(format!("parley-{}", cluster.node))
+        .retry_on_initial_connect()
+        .event_callback({
+            let reconnected = reconnected.clone();
+            move |event| {
+                let reconnected = reconnected.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!("NATS connected");
+                            reconnected.0.store(true, Ordering::Release);
+                            reconnected.1.notify_one();
+                        }
+                        async_nats::Event::Disconnected => tracing::warn!("NATS disconnected"),
+                        other => tracing::info!(event = %other, "NATS"),
+                    }
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| JoinError(e.to_string()))?;
+    let everyone = client
+        .subscribe(wire::ALL)
+        .await
+        .map_err(|e| JoinError(e.to_string()))?;
+    let (out, outbox) = mpsc::channel(OUTBOX);
+    let joined = Joined {
+        client: client.clone(),
+        out,
+        lost: AtomicBool::new(false),
+        wake: Notify::new(),
+        gateway: gateway.clone(),
+        delivery: delivery.clone(),
+    };
+    if cluster.joined.set(joined).is_err() {
+        return Err(JoinError("joined twice".into()));
+    }
+    delivery.writer.on_commit(cluster.clone());
+    gateway.join(cluster.clone());
+    presence.join(cluster.clone());
+    limits.join(cluster.clone());
+    let nodes = Arc::new(DashMap::<Uuid, Instant>::new());
+    let (joined_tx, joined_rx) = oneshot::channel();
+    tasks.spawn("cluster publisher", {
+        let cluster = cluster.clone();
+        |shutdown| publish(cluster, client, outbox, reconnected, shutdown)
+    });
+    tasks.spawn("cluster listener", {
+        let cluster = cluster.clone();
+        let heard = Heard {
+            joined: Some(joined_tx),
+            presence: presence.clone(),
+            limits: limits.clone(),
+            events: events.clone(),
+            nodes: nodes.clone(),
+        };
+        |shutdown| listen(cluster, everyone, heard, shutdown)
+    });
+    tasks.every("cluster heartbeat", HEARTBEAT, {
+        let (cluster, presence) = (cluster.clone(), presence.clone());
+        move || {
+            cluster.broadcast(ToAll::Alive);
+            let now = Instant::now();
+            let silent: Vec<Uuid> = nodes
+                .iter()
+                .filter(|n| now.duration_since(*n.value()) > SILENCE)
+                .map(|n| *n.key())
+                .collect();
+            for node in silent {
+                tracing::warn!(%node, "node silent: its users count as offline");
+                nodes.remove(&node);
+                presence.node_gone(node);
+            }
+            std::future::ready(())
+        }
+    });
+    // Start serving once NATS routes broadcasts here (so that this node
+    // hears every event from now on), or after a while without NATS: it
+    // keeps trying, and what was missed is re-read once it is back.
+    cluster.broadcast(ToAll::Hello);
+    match tokio::time::timeout(JOIN_TIMEOUT, joined_rx).await {
+        Ok(Ok(())) => tracing::info!(node = %cluster.node, "joined the cluster"),
+        _ => tracing::warn!(
+            node = %cluster.node,
+            "NATS not reachable yet: serving alone until it is"
+        ),
+    }
+    Ok(())
+}
+
+/// Publishes what the node announces, in the order it was handed over (rows
+/// of one device in commit order). After a loss or a reconnect, every node
+/// (this one too) reads its devices' queues again. On shutdown: `Gone`.
+async fn publish(
+    cluster: Arc<Cluster>,
+    client: async_nats::Client,
+    mut outbox: mpsc::Receiver<(String, Bytes)>,
+    reconnected: Arc<(AtomicBool, Notify)>,
+    shutdown: crate::tasks::Shutdown,
+) {
+    let Some(joined) = cluster.joined.get() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            next = outbox.recv() => {
+                let Some((subject, payload)) = next else { break };
+                if let Err(e) = client.publish(subject, payload).await {
+                    tracing::warn!(error = %e, "cluster publish failed");
+                    joined.lost.store(true, Ordering::Release);
+                }
+            }
+            () = joined.wake.notified() => {}
+            () = reconnected.1.notified() => {}
+        }
+        let lost =
+            joined.lost.swap(false, Ordering::AcqRel) | reconnected.0.swap(false, Ordering::AcqRel);
+        if lost {
+            reread_all(&cluster, &client).await;
+        }
+    }
+    if let Some(gone) = wire::encode(&Broadcast {
+        node: cluster.node,
+        body: ToAll::Gone,
+    }) {
+        let _ = client.publish(wire::ALL, gone).await;
+    }
+    let _ = client.flush().await;
+}
+
+/// Every node, this one included, reads its connected devices' queues again.
+async fn reread_all(cluster: &Cluster, client: &async_nats::Client) {
+    if let Some(reread) = wire::encode(&Broadcast {
+        node: cluster.node,
+        body: ToAll::Reread,
+    }) {
+        let _ = client.publish(wire::ALL, reread).await;
+    }
+    if let Some(joined) = cluster.joined.get() {
+        joined.gateway.reread_all();
+    }
+}
+
+/// What the listener acts on.
+struct Heard {
+    /// Told when this node's own `Hello` comes back.
+    joined: Option<oneshot::Sender<()>>,
+    presence: Arc<Presence>,
+    limits: Arc<RateLimits>,
+    events: Events,
+    /// When each other node was last heard.
+    nodes: Arc<DashMap<Uuid, Instant>>,
+}
+
+/// Handles what every node hears.
+async fn listen(
+    cluster: Arc<Cluster>,
+    mut everyone: async_nats::Subscriber,
+    mut heard: Heard,
+    shutdown: crate::tasks::Shutdown,
+) {
+    let (presence, limits, events, nodes) = (
+        heard.presence.clone(),
+        heard.limits.clone(),
+        heard.events.clone(),
+        heard.nodes.clone(),
+    );
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = everyone.next() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        let Some(Broadcast { node, body }) = wire::decode(&message.payload) else {
+            continue;
+        };
+        if node == cluster.node {
+            // Our own `Hello` back: NATS routes the broadcasts to us.
+            if matches!(body, ToAll::Hello)
+                && let Some(joined) = heard.joined.take()
+            {
+                let _ = joined.send(());
+            }
+            continue;
+        }
+        if !matches!(body, ToAll::Gone) {
+            nodes.insert(node, Instant::now());
+        }
+        match body {
+            ToAll::Event(event) => {
+                if let Err(e) = events.publish_remote(event).settled().await {
+                    tracing::warn!(error = %e, "reaction to another node's event failed");
+                }
+            }
+            ToAll::Presence {
+                user,
+                online,
+                last_seen,
+            } => presence.remote(node, user, online, last_seen),
+            ToAll::Attempt(attempt) => {
+                limits.remote_attempt(&attempt);
+                cluster.attempts_heard.fetch_add(1, Ordering::Relaxed);
+            }
+            ToAll::Online(users) => {
+                for user in users {
+                    presence.remote(node, user, true, None);
+                }
+            }
+            ToAll::Hello => {
+                for users in presence.local_users().chunks(USERS_PER_MESSAGE) {
+                    cluster.broadcast(ToAll::Online(users.to_vec()));
+                }
+            }
+            ToAll::Alive => {}
+            ToAll::Gone => {
+                nodes.remove(&node);
+                presence.node_gone(node);
+            }
+            ToAll::Reread => {
+                if let Some(joined) = cluster.joined.get() {
+                    joined.gateway.reread_all();
+                }
+            }
+        }
+    }
+}
+
+impl OnCommit for Cluster {
+    /// Announces committed rows to the node holding each device's socket,
+    /// unless it is here (then the row was sent live already, or this
+    /// node's drain covers it).
+    fn committed(&self, rows: Vec<Row>) {
+        let Some(joined) = self.joined.get() else {
+            return;
+        };
+        let mut per_device: HashMap<DeviceId, Vec<StoredRow>> = HashMap::new();
+        for row in rows {
+            per_device.entry(row.device).or_default().push(StoredRow {
+                seq: row.seq,
+                row_id: row.row_id,
+                kind: row.kind as i16,
+                sender_id: row.sender,
+                frame: row.frame.to_vec(),
+            });
+        }
+        for (device, rows) in per_device {
+            if joined.gateway.is_live(device) {
+                continue;
+            }
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            for row in rows {
+                bytes += row.frame.len();
+                chunk.push(row);
+                if bytes >= ROWS_PER_MESSAGE_BYTES {
+                    self.announce_rows(device, std::mem::take(&mut chunk));
+                    bytes = 0;
+                }
+            }
+            if !chunk.is_empty() {
+                self.announce_rows(device, chunk);
+            }
+        }
+    }
+}
+
+impl Cluster {
+    fn announce_rows(&self, device: DeviceId, rows: Vec<StoredRow>) {
+        if let Some(bytes) = wire::encode(&ToDevice::Rows(rows)) {
+            self.send(wire::device(device), bytes);
+        }
+    }
+
+    /// Asks whichever node holds `device` to read its queue again.
+    fn reread(&self, device: DeviceId) {
+        if let Some(bytes) = wire::encode(&ToDevice::Reread) {
+            self.send(wire::device(device), bytes);
+        }
+    }
+
+    fn joined(&self) -> Option<&Joined> {
+        self.joined.get()
+    }
+}
+
+impl Elsewhere for Cluster {
+    fn ephemeral(&self, device: DeviceId, frame: Bytes) {
+        if let Some(bytes) = wire::encode(&ToDevice::Frame(frame.to_vec())) {
+            self.send(wire::device(device), bytes);
+        }
+    }
+}
+
+impl Announce for Cluster {
+    fn local(&self, user: UserId, online: bool, last_seen: Option<Millis>) {
+        self.broadcast(ToAll::Presence {
+            user,
+            online,
+            last_seen,
+        });
+    }
+}
+
+impl Share for Cluster {
+    fn attempt(&self, attempt: Attempt) {
+        self.broadcast(ToAll::Attempt(attempt));
+    }
+}
+
+impl Subscriber for Cluster {
+    /// Tells the other nodes (never for events they told us: see
+    /// [`Events::publish_remote`]).
+    fn notify(&self, event: Event) -> Option<Reaction<'_>> {
+        self.broadcast(ToAll::Event(event));
+        None
+    }
+}

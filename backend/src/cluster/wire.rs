@@ -1,0 +1,148 @@
+//! What nodes tell each other over NATS, and on which subjects.
+//!
+//! Encoded with postcard, like the client protocol. Only nodes publish on
+//! these subjects (NATS is private to the deployment), but a message is
+//! still decoded strictly and bounded by NATS' payload limit: a bug or a
+//! mixed-version node gets a logged drop, never a panic.
+
+use crate::auth::rate_limit::Attempt;
+use crate::delivery::queue::StoredRow;
+use crate::events::Event;
+use bytes::Bytes;
+use parley_protocol::{DeviceId, Millis, UserId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Every node hears this subject.
+pub const ALL: &str = "parley.all";
+
+/// The subject of one device: the node that holds its socket listens there.
+pub fn device(device: DeviceId) -> String {
+    format!("parley.d.{device}")
+}
+
+/// For the node holding a device's socket.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToDevice {
+    /// Rows committed to its queue on another node, in commit order: send
+    /// those this socket has not sent.
+    Rows(Vec<StoredRow>),
+    /// Read the device's queue again (rows may have been committed without
+    /// an announcement reaching you).
+    Reread,
+    /// An ephemeral frame (typing, a call signal).
+    Frame(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A socket of the device registered on `node`: any other one closes.
+    /// The node that sent it waits for its own copy, which proves NATS
+    /// routes the subject to it before it reads the queue.
+    Took {
+        /// The node.
+        node: Uuid,
+        /// Which registration on that node.
+        nonce: u64,
+    },
+}
+
+/// For every node.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Broadcast {
+    /// Who says it.
+    pub node: Uuid,
+    /// What.
+    pub body: ToAll,
+}
+
+/// What every node hears.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToAll {
+    /// Something changed (devices, contacts, blocks, privacy): react as if
+    /// it had happened here.
+    Event(Event),
+    /// A user's first socket on this node opened, or its last one closed.
+    Presence {
+        /// Who.
+        user: UserId,
+        /// Online on the sending node.
+        online: bool,
+        /// When last seen, once offline there.
+        last_seen: Option<Millis>,
+    },
+    /// A sign-in attempt the sending node let through: charge it here too.
+    Attempt(Attempt),
+    /// The users with a socket on the sending node (the answer to `Hello`).
+    Online(Vec<UserId>),
+    /// A node joined: say who is online with you.
+    Hello,
+    /// The sending node is alive (every second).
+    Alive,
+    /// The sending node is stopping.
+    Gone,
+    /// Announcements from the sending node were lost (NATS was away or its
+    /// outbox overflowed): every node reads its devices' queues again.
+    Reread,
+}
+
+/// Encodes a message for NATS.
+pub fn encode<T: Serialize>(message: &T) -> Option<Bytes> {
+    match postcard::to_allocvec(message) {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "cluster message not encoded");
+            None
+        }
+    }
+}
+
+/// Decodes a message from NATS: the whole payload, strictly.
+pub fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Option<T> {
+    match postcard::from_bytes(payload) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            tracing::warn!(error = %e, len = payload.len(), "cluster message not decoded");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Removal;
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_refused() {
+        let row = StoredRow {
+            seq: 7,
+            row_id: uuid::Uuid::from_u128(1).into(),
+            kind: 0,
+            sender_id: uuid::Uuid::from_u128(2).into(),
+            frame: b"frame".to_vec(),
+        };
+        let bytes = encode(&ToDevice::Rows(vec![row])).unwrap();
+        let Some(ToDevice::Rows(rows)) = decode::<ToDevice>(&bytes) else {
+            panic!("not rows");
+        };
+        assert_eq!((rows[0].seq, rows[0].frame.as_slice()), (7, &b"frame"[..]));
+
+        let event = Event::DeviceRemoved {
+            user: uuid::Uuid::from_u128(3).into(),
+            device: uuid::Uuid::from_u128(4).into(),
+            reason: Removal::Revoked,
+        };
+        let all = Broadcast {
+            node: Uuid::from_u128(5),
+            body: ToAll::Event(event),
+        };
+        let Some(Broadcast {
+            body: ToAll::Event(back),
+            ..
+        }) = decode::<Broadcast>(&encode(&all).unwrap())
+        else {
+            panic!("not an event");
+        };
+        assert_eq!(back, event);
+
+        assert!(decode::<Broadcast>(&[0xff; 3]).is_none());
+        assert!(decode::<ToDevice>(&[]).is_none());
+    }
+}
