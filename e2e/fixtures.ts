@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
+import { startHaproxy, startNats, freeTcpPort } from './cluster';
 import { PushService } from './push';
 
 export { expect };
@@ -92,7 +93,7 @@ export interface ParleyServer {
   start(): Promise<void>;
 }
 
-class ServerProcess implements ParleyServer {
+export class ServerProcess implements ParleyServer {
   url = '';
   private port = 0;
   /** UDP port of the server's STUN/TURN relay, kept across restarts. */
@@ -273,9 +274,19 @@ type WorkerFixtures = {
   server: ParleyServer;
 };
 
+/** Two nodes joined by NATS behind HAProxy, for this test alone. */
+export interface ParleyCluster {
+  /** HAProxy's URL: the one a browser opens. */
+  readonly url: string;
+  /** The nodes, each free to be stopped and started. */
+  readonly nodes: ParleyServer[];
+}
+
 type TestFixtures = {
   /** A server of this test alone, free to be stopped and started. */
   ownServer: ParleyServer;
+  /** Two nodes behind HAProxy, for this test alone. */
+  cluster: ParleyCluster;
   /** A server of this test alone that sends Web Push to a local push service. */
   pushed: { server: ParleyServer; pushService: PushService };
   /** Opens a page in a new browser context (another person or device), closed after the test. */
@@ -304,6 +315,29 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       );
     } finally {
       await pushService.stop();
+    }
+  },
+
+  cluster: async ({}, use, testInfo) => {
+    const { nats, url: natsUrl } = await startNats();
+    const database = databaseName(`c${testInfo.workerIndex}`);
+    const env = { PARLEY_NATS_URL: natsUrl, PARLEY_TRUSTED_PROXIES: '127.0.0.1' };
+    const nodes = [new ServerProcess(database, env), new ServerProcess(database, env)];
+    let haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined;
+    try {
+      // One after the other: the first creates and migrates the database.
+      for (const node of nodes) await node.start();
+      const port = await freeTcpPort();
+      haproxy = await startHaproxy(
+        port,
+        nodes.map((n) => n.url),
+        path.join(OUTPUT_DIR, 'haproxy'),
+      );
+      await use({ url: `http://127.0.0.1:${port}`, nodes });
+    } finally {
+      await haproxy?.stop();
+      for (const node of nodes) await node.dispose();
+      await nats.stop();
     }
   },
 

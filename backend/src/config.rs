@@ -120,6 +120,12 @@ pub struct Config {
     /// URLs); without it the node works alone.
     #[arg(long, env = "PARLEY_NATS_URL")]
     pub nats_url: Option<String>,
+
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client
+    /// for rate limits (comma-separated addresses or networks such as
+    /// `10.42.0.0/16`); others' headers are ignored.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::auth::client_ip::Network>,
 }
 
 /// Settings of Web Push (RFC 8030, 8291, 8292).
@@ -352,6 +358,7 @@ impl Config {
                 ..PushConfig::defaults()
             },
             nats_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Repository commands, run through the Cargo alias `cargo xtask …`:
 //!
 //! - `cargo xtask run`: install what is missing, build, start a private PostgreSQL
-//!   cluster and serve the app;
+//!   cluster and serve the app (`--nodes N`, or `cargo xtask cluster`: several
+//!   nodes joined by NATS behind HAProxy);
 //! - `cargo xtask test`: formatting, clippy, Rust tests and the Playwright suite;
 //! - `cargo xtask bench`: the load generator's scenarios, written to docs/benchmarks.md;
 //! - `cargo xtask fuzz`: every decoder of untrusted input, fuzzed for minutes each.
@@ -10,6 +11,7 @@ mod bench;
 mod build;
 mod emoji;
 mod fuzz;
+mod nodes;
 mod postgres;
 mod precompress;
 mod process;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "run" => run::main(rest),
+        "cluster" => run::cluster(rest),
         "build" => build::main(rest),
         "test" => test::main(rest),
         "bench" => bench::main(rest),

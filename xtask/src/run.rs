@@ -1,6 +1,7 @@
 //! `cargo xtask run`: install, build, start PostgreSQL and serve the app.
 
 use crate::build;
+use crate::nodes::{Nodes, Plan};
 use crate::postgres::{Cluster, Mode};
 use crate::process::{self, say, show};
 use crate::tools::{self, Needs};
@@ -17,12 +18,15 @@ const DEFAULT_BIND: &str = "127.0.0.1:8080";
 const DEFAULT_TURN_PORT: u16 = 3478;
 const LISTENING: &str = "parley-server listening on ";
 
-pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT] [--turn-port PORT]
+pub const USAGE: &str = "cargo xtask run [--bind ADDR] [--port PORT] [--turn-port PORT] [--nodes N]
     Installs missing tools, builds the client (trunk build --release) and the server
     (release), starts a private PostgreSQL cluster (unless DATABASE_URL is set) and serves
     the app, by default on 127.0.0.1:8080 (--bind, or PARLEY_BIND; --port replaces the port).
     The STUN/TURN relay for calls listens on UDP 3478 of the same IP (--turn-port, or
     PARLEY_TURN_PORT; 0 turns it off). With a wildcard --bind, set PARLEY_TURN_PUBLIC_IP.
+    --nodes N (N > 1) runs N server nodes joined by nats-server, behind HAProxy on the
+    one URL (both Debian packages, installed when missing); node i's relay is on
+    --turn-port + i. `cargo xtask cluster` is `run --nodes 3`.
     Ctrl-C stops the server and the cluster.";
 
 /// Command-line options of `run`.
@@ -31,6 +35,7 @@ pub struct Options {
     pub bind: Option<String>,
     pub port: Option<u16>,
     pub turn_port: Option<u16>,
+    pub nodes: Option<usize>,
 }
 
 /// Parses `--bind ADDR`, `--bind=ADDR`, `--port N`, `--port=N`.
@@ -60,6 +65,14 @@ pub fn parse_args(args: &[String]) -> Result<Options> {
             "--turn-port" => {
                 let v = value()?;
                 opts.turn_port = Some(v.parse().with_context(|| format!("bad port `{v}`"))?);
+            }
+            "--nodes" => {
+                let v = value()?;
+                let n: usize = v.parse().with_context(|| format!("bad node count `{v}`"))?;
+                if !(1..=16).contains(&n) {
+                    bail!("--nodes takes 1 to 16, not {n}");
+                }
+                opts.nodes = Some(n);
             }
             _ => bail!("unknown argument `{arg}`\n\n{USAGE}"),
         }
@@ -106,8 +119,19 @@ pub fn browser_url(listening: &str) -> String {
     listening.to_owned()
 }
 
+/// `cargo xtask cluster [FLAGS]`: `run --nodes 3` unless `--nodes` is given.
+pub fn cluster(args: &[String]) -> Result<ExitCode> {
+    let mut opts = parse_args(args)?;
+    opts.nodes.get_or_insert(3);
+    start(opts)
+}
+
 pub fn main(args: &[String]) -> Result<ExitCode> {
-    let opts = parse_args(args)?;
+    start(parse_args(args)?)
+}
+
+fn start(opts: Options) -> Result<ExitCode> {
+    let nodes = opts.nodes.unwrap_or(1);
     let bind = resolve_bind(&opts, env::var("PARLEY_BIND").ok().as_deref())?;
     let turn_port = resolve_turn_port(&opts, env::var("PARLEY_TURN_PORT").ok().as_deref())?;
     let ws = Workspace::locate()?;
@@ -119,7 +143,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
         Needs {
             postgres: external_db.is_none(),
             browser: false,
-            cluster: false,
+            cluster: nodes > 1,
         },
     )?;
     process::check_interrupted()?;
@@ -142,6 +166,39 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     };
     process::check_interrupted()?;
 
+    if nodes > 1 {
+        let tools = tools
+            .cluster
+            .as_ref()
+            .context("NATS and HAProxy were not set up")?;
+        let plan = Plan {
+            server: &server,
+            database_url: &database_url,
+            dist: &dist,
+            nodes,
+            bind: &bind,
+            turn_port,
+            tools,
+            dir: &ws.state_dir().join("cluster"),
+        };
+        let clean = Nodes::start(&plan).and_then(|mut running| {
+            println!(
+                "\n    Parley is running at {}    ({nodes} nodes behind HAProxy; Ctrl-C to stop)\n",
+                browser_url(&running.url)
+            );
+            running.wait()
+        });
+        if let Some(cluster) = cluster.as_mut() {
+            cluster.stop()?;
+        }
+        return match clean? {
+            true => {
+                say("stopped");
+                Ok(ExitCode::SUCCESS)
+            }
+            false => bail!("a process of the cluster stopped on its own"),
+        };
+    }
     let status = serve(&ws, &server, &database_url, &dist, &bind, turn_port)?;
     if let Some(cluster) = cluster.as_mut() {
         cluster.stop()?;

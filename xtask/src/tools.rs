@@ -59,8 +59,11 @@ pub fn ensure(ws: &Workspace, needs: Needs) -> Result<Tools> {
     // Its published lockfile names a crate version the registry lacks: no --locked.
     ensure_cargo_tool(ws, "wasm-bindgen", "wasm-bindgen-cli", &bindgen, false)?;
     process::check_interrupted()?;
-    ensure_node_modules(ws)?;
-    process::check_interrupted()?;
+    // Node.js and node_modules serve the Playwright suite only.
+    if needs.browser {
+        ensure_node_modules(ws)?;
+        process::check_interrupted()?;
+    }
     let pg_bin = if needs.postgres {
         Some(ensure_postgres(&mut apt)?)
     } else {
@@ -91,7 +94,11 @@ fn first_file(candidates: &[&str]) -> Option<PathBuf> {
 }
 
 fn ensure_cluster(apt: &mut Apt) -> Result<ClusterTools> {
-    const NATS: &[&str] = &["/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+    const NATS: &[&str] = &[
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ];
     const HAPROXY: &[&str] = &["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"];
     let mut missing = Vec::new();
     if first_file(NATS).is_none() {

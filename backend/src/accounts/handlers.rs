@@ -4,7 +4,6 @@
 
 use super::{device_name, service, store};
 use crate::auth::Caller;
-use crate::auth::rate_limit::address_key;
 use crate::devices;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -13,14 +12,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use parley_protocol::api::{Profile, RegisterRequest, SignInRequest, UpdateProfile};
 use parley_protocol::endpoint::{SignIn, url};
 use parley_protocol::validate;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
-/// The address rate limits are keyed on: the TCP peer. Behind a reverse proxy
-/// this is the proxy; see docs/architecture.md.
+/// The address rate limits are keyed on (see `auth::client_ip`).
 fn client_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
-        .map(|a| address_key(a.ip()))
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    crate::auth::client_ip::client_ip(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
 }
 
 /// The cookie that marks a browser as one that signed in to an account before.

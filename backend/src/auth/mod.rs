@@ -2,6 +2,7 @@
 //! the request extractor and rate limits.
 
 pub mod caller;
+pub mod client_ip;
 pub mod new_password;
 pub mod password;
 pub mod rate_limit;

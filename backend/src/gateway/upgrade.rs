@@ -9,7 +9,7 @@
 
 use super::socket;
 use super::ws::WebSocket;
-use crate::auth::rate_limit::address_key;
+use crate::auth::client_ip::client_ip;
 use crate::state::AppState;
 use actix_codec::{Encoder, Framed};
 use actix_http::body::BodySize;
@@ -47,7 +47,11 @@ async fn handshake(
     framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), std::io::Error> {
     let head = req.head();
-    let ip = address_key(framed.io_ref().peer_addr()?.ip());
+    let ip = client_ip(
+        Some(framed.io_ref().peer_addr()?.ip()),
+        &head.headers,
+        &state.config.trusted_proxies,
+    );
     let answer = if head.uri.path() != WEBSOCKET {
         Err(Response::new(StatusCode::NOT_FOUND))
     } else {

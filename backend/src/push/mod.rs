@@ -12,7 +12,7 @@ pub mod store;
 pub mod subscription;
 pub mod vapid;
 
-use crate::auth::rate_limit::address_key;
+use crate::auth::client_ip::client_ip;
 use crate::auth::{Caller, caller::bearer, token};
 use crate::delivery::{now_millis, queue};
 use crate::error::{ApiError, ApiResult};
@@ -104,7 +104,13 @@ impl FromRequest for PushReader {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let ip = req.peer_addr().map(|a| address_key(a.ip()));
+        let ip = state.as_ref().map(|state| {
+            client_ip(
+                req.peer_addr().map(|a| a.ip()),
+                req.headers(),
+                &state.config.trusted_proxies,
+            )
+        });
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal("app state missing"))?;
             // Guessing costs a query per try: bounded per address first.

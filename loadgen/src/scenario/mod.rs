@@ -3,6 +3,7 @@
 pub mod catchup;
 pub mod connections;
 pub mod push;
+pub mod resilient;
 pub mod traffic;
 
 use sqlx::PgPool;
