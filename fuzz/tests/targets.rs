@@ -40,6 +40,7 @@ const TESTED: &[&str] = &[
     "rest_bodies",
     "photo_header",
     "push_subscription",
+    "cluster_message",
     "text",
     "turn_username",
 ];
@@ -113,4 +114,9 @@ fn turn_username() {
 #[test]
 fn push_subscription() {
     short_run("push_subscription");
+}
+
+#[test]
+fn cluster_message() {
+    short_run("cluster_message");
 }

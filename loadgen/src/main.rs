@@ -20,6 +20,11 @@ struct Cli {
     /// The server's process id, for CPU and memory figures.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Other nodes of the same cluster (comma-separated host:port): users
+    /// are spread over `--server` and these, and write only to people on
+    /// other nodes.
+    #[arg(long, value_delimiter = ',')]
+    others: Vec<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -75,6 +80,15 @@ enum Scenario {
         #[arg(long, default_value = "100")]
         payload: usize,
     },
+    /// The last of several nodes dies under its devices (SIGKILL): time
+    /// until they have reconnected elsewhere and got a message each.
+    Failover {
+        #[arg(long, default_value = "5000")]
+        count: usize,
+        /// The process id of the node at the last `--others` address.
+        #[arg(long)]
+        kill_pid: u32,
+    },
     /// Many idle authenticated sockets.
     Connections {
         #[arg(long, default_value = "100000")]
@@ -116,8 +130,18 @@ async fn main() -> Result<()> {
         .max_connections(4)
         .connect(&cli.database_url)
         .await?;
+    let mut others = Vec::new();
+    for other in &cli.others {
+        others.push(
+            tokio::net::lookup_host(other)
+                .await?
+                .next()
+                .with_context(|| format!("node address {other}"))?,
+        );
+    }
     let target = Target {
         addr,
+        others,
         pool,
         server_pid: cli.server_pid,
     };
@@ -173,6 +197,10 @@ async fn main() -> Result<()> {
             ("catchup", catchup::run(&target, messages, payload).await?)
         }
         Scenario::Connections { count } => ("connections", connections::run(&target, count).await?),
+        Scenario::Failover { count, kill_pid } => (
+            "failover",
+            scenario::failover::run(&target, count, kill_pid).await?,
+        ),
         Scenario::Push {
             devices,
             senders,

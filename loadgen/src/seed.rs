@@ -47,20 +47,28 @@ pub const CIRCLE: usize = 32;
 
 /// The members of sender `i`'s circle among `n` targets: the next
 /// [`CIRCLE`] of them (when senders and targets are one list, never the
-/// sender itself).
-pub fn circle(i: usize, n: usize, same_list: bool) -> impl Iterator<Item = usize> {
+/// sender itself), every `stride`-th one: users spread over `stride` nodes
+/// round-robin (user `i` on node `i % stride`, `n` a multiple of it) then
+/// write only to people on other nodes.
+pub fn circle(i: usize, n: usize, same_list: bool, stride: usize) -> impl Iterator<Item = usize> {
     let skip = usize::from(same_list);
-    let size = CIRCLE.min(n.saturating_sub(skip)).max(1);
-    (0..size).map(move |k| (i + skip + k) % n.max(1))
+    let stride = stride.max(1);
+    let size = CIRCLE.min(n.saturating_sub(skip) / stride).max(1);
+    (0..size).map(move |k| (i + skip + k * stride) % n.max(1))
 }
 
 /// Seeds every sender's circle among `targets` as contacts, both ways.
-pub async fn circles(pool: &PgPool, senders: &[Device], targets: &[Device]) -> Result<()> {
+pub async fn circles(
+    pool: &PgPool,
+    senders: &[Device],
+    targets: &[Device],
+    stride: usize,
+) -> Result<()> {
     let same_list = std::ptr::eq(senders, targets);
     let mut owners = Vec::new();
     let mut contacts = Vec::new();
     for (i, sender) in senders.iter().enumerate() {
-        for t in circle(i, targets.len(), same_list) {
+        for t in circle(i, targets.len(), same_list, stride) {
             owners.extend([sender.user, targets[t].user]);
             contacts.extend([targets[t].user, sender.user]);
         }

@@ -13,6 +13,7 @@ use std::time::Duration;
 fn target(server: &TestServer, pool: &PgPool) -> Target {
     Target {
         addr: server.addr,
+        others: Vec::new(),
         pool: pool.clone(),
         server_pid: None,
     }

@@ -13,20 +13,25 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 
-pub const USAGE: &str = "cargo xtask bench [--scale F]
+pub const USAGE: &str = "cargo xtask bench [--scale F] [--nodes N]
     Builds the server and the load generator in release, starts a private PostgreSQL with
     default durability, and runs: throughput (1,000 users, window 8, 100 B, 10 s), offline
     throughput, latency (open loop at half the throughput found, and at 25,000 msg/s),
     catch-up (10,000 queued messages) and connections (100,000 idle sockets). Prints one JSON
     line per scenario and adds the results to docs/benchmarks.md. --scale 0.1 runs a shorter
-    version (fewer users, seconds, messages and sockets).";
+    version (fewer users, seconds, messages and sockets). --nodes N (N > 1) instead measures
+    what crossing nodes costs: N nodes joined by nats-server, throughput and latency with
+    every user on one node and with every message crossing, and a node killed under 5,000
+    devices.";
 
 struct Options {
     scale: f64,
+    nodes: usize,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
     let mut scale = 1.0;
+    let mut nodes = 1;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -40,20 +45,30 @@ fn parse_args(args: &[String]) -> Result<Options> {
                     bail!("--scale must be between 0.001 and 10");
                 }
             }
+            "--nodes" => {
+                nodes = it
+                    .next()
+                    .context("--nodes needs a number")?
+                    .parse()
+                    .context("--nodes needs a number")?;
+                if !(1..=8).contains(&nodes) {
+                    bail!("--nodes must be between 1 and 8");
+                }
+            }
             other => bail!("unknown argument `{other}`\n\n{USAGE}"),
         }
     }
-    Ok(Options { scale })
+    Ok(Options { scale, nodes })
 }
 
 /// A release server on a free port, against its own fresh database.
-struct Server {
-    child: Child,
-    addr: String,
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Server {
-    fn start(bin: &Path, database_url: &str, env: &[(&str, String)]) -> Result<Self> {
+    pub fn start(bin: &Path, database_url: &str, env: &[(&str, String)]) -> Result<Self> {
         let mut child = Command::new(bin)
             .args([
                 "--bind",
@@ -87,7 +102,7 @@ impl Server {
         })
     }
 
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         process::signal_child(self.child.id(), nix::sys::signal::Signal::SIGTERM);
         let _ = self.child.wait();
     }
@@ -153,6 +168,26 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let load_bin = server_bin.with_file_name("parley-load");
 
     let mut cluster = Cluster::start(&ws, &pg_bin, "pg-bench", Mode::Persistent)?;
+    if opts.nodes > 1 {
+        let cluster_tools = tools.cluster.context("NATS was not set up")?;
+        let setup = crate::bench_nodes::Setup {
+            cluster: &cluster,
+            server_bin: &server_bin,
+            load_bin: &load_bin,
+            tools: &cluster_tools,
+            nodes: opts.nodes,
+            scale: opts.scale,
+        };
+        let section = crate::bench_nodes::run_all(&setup)
+            .map(|r| crate::bench_nodes::render(&machine_line(&cluster), &setup, &r));
+        cluster.stop()?;
+        let section = section?;
+        let path = ws.root.join("docs").join("benchmarks.md");
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, insert_section(&existing, &section))?;
+        say(format!("results added to {}", path.display()));
+        return Ok(ExitCode::SUCCESS);
+    }
     let result = run_all(&ws, &cluster, &server_bin, &load_bin, opts.scale).and_then(|mut r| {
         let chromium = tools
             .chromium
@@ -435,31 +470,46 @@ fn scenario(
         .unwrap_or_default();
     let server = Server::start(server_bin, &url, &env)?;
     say(format!("bench: {name} {}", args.join(" ")));
-    let output = Command::new(load_bin)
-        .args([
-            "--server",
-            &server.addr,
-            "--database-url",
-            &url,
-            "--server-pid",
-        ])
-        .arg(server.child.id().to_string())
-        .arg(name)
-        .args(args)
+    let mut cmd = Command::new(load_bin);
+    cmd.args([
+        "--server",
+        &server.addr,
+        "--database-url",
+        &url,
+        "--server-pid",
+    ])
+    .arg(server.child.id().to_string())
+    .arg(name)
+    .args(args);
+    let value = load_json(&mut cmd, name);
+    server.stop();
+    let value = value?;
+    cluster.drop_database(&database)?;
+    Ok(value)
+}
+
+/// Runs the load generator and reads the JSON line it prints last.
+pub fn load_json(cmd: &mut Command, name: &str) -> Result<serde_json::Value> {
+    let output = cmd
         .stderr(Stdio::inherit())
         .output()
         .context("running the load generator")?;
-    server.stop();
     if !output.status.success() {
         bail!("the {name} scenario failed ({})", output.status);
     }
     let line = String::from_utf8_lossy(&output.stdout);
     let line = line.lines().last().unwrap_or_default();
     println!("{line}");
-    let value: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("bad output: {line}"))?;
-    cluster.drop_database(&database)?;
-    Ok(value)
+    serde_json::from_str(line).with_context(|| format!("bad output: {line}"))
+}
+
+/// Now, as the sections of docs/benchmarks.md are dated.
+pub fn date_utc() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// A TCP port free on loopback right now (for a push receiver).
@@ -620,11 +670,7 @@ fn capped(r: &serde_json::Value) -> String {
 }
 
 fn render(machine: &str, scale: f64, results: &[serde_json::Value]) -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = date_utc();
     let command = if (scale - 1.0).abs() < f64::EPSILON {
         "cargo xtask bench".to_owned()
     } else {

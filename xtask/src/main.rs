@@ -8,6 +8,7 @@
 //! - `cargo xtask fuzz`: every decoder of untrusted input, fuzzed for minutes each.
 
 mod bench;
+mod bench_nodes;
 mod build;
 mod emoji;
 mod fuzz;

@@ -305,13 +305,17 @@ async fn publish(
     let _ = client.flush().await;
 }
 
-/// Every node, this one included, reads its connected devices' queues again.
+/// Every node, this one included, reads its connected devices' queues
+/// again; and every node says again who is online with it (presence
+/// changes may have been lost too).
 async fn reread_all(cluster: &Cluster, client: &async_nats::Client) {
-    if let Some(reread) = wire::encode(&Broadcast {
-        node: cluster.node,
-        body: ToAll::Reread,
-    }) {
-        let _ = client.publish(wire::ALL, reread).await;
+    for body in [ToAll::Reread, ToAll::Hello] {
+        if let Some(bytes) = wire::encode(&Broadcast {
+            node: cluster.node,
+            body,
+        }) {
+            let _ = client.publish(wire::ALL, bytes).await;
+        }
     }
     if let Some(joined) = cluster.joined.get() {
         joined.gateway.reread_all();
@@ -342,6 +346,8 @@ async fn listen(
         heard.events.clone(),
         heard.nodes.clone(),
     );
+    // Each node's `Online` parts, until its last one.
+    let roll_calls: DashMap<Uuid, Vec<UserId>> = DashMap::new();
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -354,11 +360,14 @@ async fn listen(
             continue;
         };
         if node == cluster.node {
-            // Our own `Hello` back: NATS routes the broadcasts to us.
-            if matches!(body, ToAll::Hello)
-                && let Some(joined) = heard.joined.take()
-            {
-                let _ = joined.send(());
+            // Our own `Hello` back: NATS routes the broadcasts to us (the
+            // first time, we have joined), and the others hear who is online
+            // here (after a reconnect they may have given this node up).
+            if matches!(body, ToAll::Hello) {
+                if let Some(joined) = heard.joined.take() {
+                    let _ = joined.send(());
+                }
+                roll_call(&cluster, &presence);
             }
             continue;
         }
@@ -380,16 +389,20 @@ async fn listen(
                 limits.remote_attempt(&attempt);
                 cluster.attempts_heard.fetch_add(1, Ordering::Relaxed);
             }
-            ToAll::Online(users) => {
-                for user in users {
-                    presence.remote(node, user, true, None);
+            ToAll::Online { users, first, last } => {
+                let mut staged = roll_calls.entry(node).or_default();
+                if first {
+                    staged.clear();
+                }
+                staged.extend(users);
+                if last {
+                    let users = std::mem::take(&mut *staged);
+                    drop(staged);
+                    roll_calls.remove(&node);
+                    presence.replace_remote(node, &users);
                 }
             }
-            ToAll::Hello => {
-                for users in presence.local_users().chunks(USERS_PER_MESSAGE) {
-                    cluster.broadcast(ToAll::Online(users.to_vec()));
-                }
-            }
+            ToAll::Hello => roll_call(&cluster, &presence),
             ToAll::Alive => {}
             ToAll::Gone => {
                 nodes.remove(&node);
@@ -401,6 +414,25 @@ async fn listen(
                 }
             }
         }
+    }
+}
+
+/// Tells every node who is online here, in parts that replace what they
+/// knew of this node.
+fn roll_call(cluster: &Cluster, presence: &Presence) {
+    let users = presence.local_users();
+    let parts: Vec<&[UserId]> = if users.is_empty() {
+        vec![&[]]
+    } else {
+        users.chunks(USERS_PER_MESSAGE).collect()
+    };
+    let count = parts.len();
+    for (i, part) in parts.into_iter().enumerate() {
+        cluster.broadcast(ToAll::Online {
+            users: part.to_vec(),
+            first: i == 0,
+            last: i + 1 == count,
+        });
     }
 }
 

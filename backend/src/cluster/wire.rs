@@ -69,8 +69,16 @@ pub enum ToAll {
     },
     /// A sign-in attempt the sending node let through: charge it here too.
     Attempt(Attempt),
-    /// The users with a socket on the sending node (the answer to `Hello`).
-    Online(Vec<UserId>),
+    /// The users with a socket on the sending node (the answer to `Hello`),
+    /// in parts: from `first` to `last`, they replace what was known of it.
+    Online {
+        /// Some of them.
+        users: Vec<UserId>,
+        /// The first part.
+        first: bool,
+        /// The last part.
+        last: bool,
+    },
     /// A node joined: say who is online with you.
     Hello,
     /// The sending node is alive (every second).

@@ -109,6 +109,24 @@ impl Presence {
         }
     }
 
+    /// `node`'s complete list of users online there: those no longer in it
+    /// go offline there, new ones online.
+    pub fn replace_remote(&self, node: Uuid, users: &[UserId]) {
+        let now: std::collections::HashSet<UserId> = users.iter().copied().collect();
+        let gone: Vec<UserId> = self
+            .remote
+            .iter()
+            .filter(|e| e.value().contains(&node) && !now.contains(e.key()))
+            .map(|e| *e.key())
+            .collect();
+        for user in gone {
+            self.remote(node, user, false, None);
+        }
+        for &user in users {
+            self.remote(node, user, true, None);
+        }
+    }
+
     /// `node` stopped or went silent: its users are offline there.
     pub fn node_gone(&self, node: Uuid) {
         let users: Vec<UserId> = self

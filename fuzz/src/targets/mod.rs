@@ -2,6 +2,7 @@
 //! and the tests run.
 
 mod call_signal;
+mod cluster_message;
 mod content;
 mod device_keys;
 mod devices;
@@ -105,6 +106,14 @@ pub const TARGETS: &[Spec] = &[
                 endpoints name an allowed push service, keys have their sizes",
         make: push_subscription::target,
         max_len: 1_024,
+        test_runs: 20_000,
+    },
+    Spec {
+        name: "cluster_message",
+        about: "what nodes tell each other over NATS (cluster::wire::decode of device \
+                messages and broadcasts): no panic, what decodes round-trips",
+        make: cluster_message::target,
+        max_len: 2_048,
         test_runs: 20_000,
     },
     Spec {

@@ -2,6 +2,7 @@
 
 pub mod catchup;
 pub mod connections;
+pub mod failover;
 pub mod push;
 pub mod resilient;
 pub mod traffic;
@@ -14,10 +15,28 @@ use std::net::SocketAddr;
 pub struct Target {
     /// The server's HTTP/WebSocket address.
     pub addr: SocketAddr,
+    /// Other nodes of the same cluster: users are spread over `addr` and
+    /// these, round-robin, and write only to people on other nodes.
+    pub others: Vec<SocketAddr>,
     /// The server's database (for seeding and checks).
     pub pool: PgPool,
     /// The server process, for CPU and memory figures.
     pub server_pid: Option<u32>,
+}
+
+impl Target {
+    /// How many nodes users are spread over.
+    pub fn spread(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    /// The node user `i` connects to.
+    pub fn addr_of(&self, i: usize) -> SocketAddr {
+        match i % self.spread() {
+            0 => self.addr,
+            k => self.others[k - 1],
+        }
+    }
 }
 
 /// A tiny xorshift generator: picking random peers must cost nothing.

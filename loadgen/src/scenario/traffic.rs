@@ -91,6 +91,7 @@ async fn user(
     totals: Arc<Totals>,
     users_sending: usize,
     give_up: Instant,
+    stride: usize,
 ) -> Result<Seen> {
     let mut rng = Rng::new();
     let mut body = payload(settings.payload);
@@ -114,7 +115,7 @@ async fn user(
     };
     // Whom this user writes to: its circle (seeded as contacts).
     let same_list = targets.get(u.index).is_some_and(|t| t.user == u.me.user);
-    let peers: Vec<usize> = seed::circle(u.index, targets.len(), same_list).collect();
+    let peers: Vec<usize> = seed::circle(u.index, targets.len(), same_list, stride).collect();
     let (mut sink, mut stream) = u.ws.split();
     loop {
         let now = Instant::now();
@@ -234,7 +235,7 @@ async fn connect_all(target: &Target, devices: &[Device], first_index: usize) ->
     let mut users = Vec::with_capacity(devices.len());
     let mut pending = futures_util::stream::iter(devices.iter().cloned().enumerate())
         .map(|(i, d)| async move {
-            let ws = conn::connect(target.addr, None, &d.token).await?;
+            let ws = conn::connect(target.addr_of(first_index + i), None, &d.token).await?;
             Ok::<_, anyhow::Error>(User {
                 me: d,
                 index: first_index + i,
@@ -255,6 +256,7 @@ async fn run_users(
     totals: Arc<Totals>,
     epoch: Instant,
     users_sending: usize,
+    stride: usize,
 ) -> Result<(Histogram<u64>, Histogram<u64>)> {
     let send_until = epoch + settings.warmup + settings.duration;
     let give_up = send_until + Duration::from_secs(30);
@@ -275,6 +277,7 @@ async fn run_users(
                 totals.clone(),
                 users_sending,
                 give_up,
+                stride,
             ))
         })
         .collect();
@@ -290,8 +293,14 @@ async fn run_users(
 
 /// Every user online, each sending to random members of its circle.
 pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Value> {
+    // Spread over several nodes, a whole number of users per node.
+    let spread = target.spread();
+    let settings = Traffic {
+        users: (settings.users / spread * spread).max(spread),
+        ..settings
+    };
     let devices = seed::devices(&target.pool, settings.users).await?;
-    seed::circles(&target.pool, &devices, &devices).await?;
+    seed::circles(&target.pool, &devices, &devices, spread).await?;
     let users = connect_all(target, &devices, 0).await?;
     let totals = Arc::new(Totals::default());
     let cpu_before = CpuSample::take(target.server_pid);
@@ -303,6 +312,7 @@ pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Va
         totals.clone(),
         epoch,
         settings.users,
+        spread,
     )
     .await?;
     let wall = epoch.elapsed().as_secs_f64();
@@ -312,6 +322,7 @@ pub async fn online(target: &Target, settings: Traffic) -> Result<serde_json::Va
     let active = (totals.last_delivery_us.load(Ordering::Acquire) as f64 / 1e6).max(1e-9);
     Ok(serde_json::json!({
         "users": settings.users,
+        "nodes": spread,
         "payload_bytes": settings.payload,
         "pace": match settings.pace { Pace::Window(w) => format!("window {w}"), Pace::Every(e) => format!("{:.1} msg/s per user", 1.0 / e.as_secs_f64()) },
         "seconds": settings.duration.as_secs_f64(),
@@ -346,7 +357,7 @@ pub async fn offline(
     let half = (settings.users / 2).max(1);
     let senders = seed::devices(&target.pool, half).await?;
     let recipients = Arc::new(seed::devices(&target.pool, half).await?);
-    seed::circles(&target.pool, &senders, &recipients).await?;
+    seed::circles(&target.pool, &senders, &recipients, 1).await?;
     if let Some(receiver) = &push {
         seed::subscriptions(&target.pool, &recipients, |d| receiver.endpoint(d)).await?;
     }
@@ -371,6 +382,7 @@ pub async fn offline(
                 phase_totals,
                 half,
                 give_up,
+                1,
             ))
         })
         .collect();
@@ -412,6 +424,7 @@ pub async fn offline(
         drain_totals.clone(),
         drain_start,
         half,
+        1,
     )
     .await?;
     let drain_wall = drain_start.elapsed().as_secs_f64();
