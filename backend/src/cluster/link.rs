@@ -2,6 +2,7 @@
 
 use super::Cluster;
 use super::wire::{self, ToDevice};
+use crate::gateway::Taken;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parley_protocol::DeviceId;
@@ -20,11 +21,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Link {
     task: JoinHandle<()>,
+    cluster: Arc<Cluster>,
+    device: DeviceId,
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
         self.task.abort();
+        self.cluster.device_down(self.device);
     }
 }
 
@@ -54,14 +58,26 @@ impl Link {
             };
         let (probed, routed) = oneshot::channel();
         let node = cluster.node;
-        let task = tokio::spawn(listen(cluster, subscriber, device, serial, nonce, probed));
-        let link = Self { task };
+        let task = tokio::spawn(listen(
+            cluster.clone(),
+            subscriber,
+            device,
+            serial,
+            nonce,
+            probed,
+        ));
+        let link = Self {
+            task,
+            cluster: cluster.clone(),
+            device,
+        };
         let took = wire::encode(&ToDevice::Took { node, nonce })?;
         if client.publish(subject, took).await.is_ok()
             && tokio::time::timeout(PROBE_TIMEOUT, routed).await.is_err()
         {
             tracing::warn!(%device, "device subject not confirmed in time");
         }
+        cluster.device_up(device);
         Some(link)
     }
 }
@@ -83,6 +99,12 @@ async fn listen(
         match wire::decode(&message.payload) {
             Some(ToDevice::Rows(rows)) => gateway.to_inbox(device, serial, Some(rows)),
             Some(ToDevice::Reread) => gateway.to_inbox(device, serial, None),
+            Some(ToDevice::Live { origin, mark, row }) => {
+                let id = row.row_id;
+                if gateway.to_inbox_live(device, serial, origin, mark, row) == Taken::Held {
+                    cluster.held(origin, device, id);
+                }
+            }
             Some(ToDevice::Frame(frame)) => {
                 gateway.push_ephemeral(device, Bytes::from(frame));
             }

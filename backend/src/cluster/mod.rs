@@ -15,8 +15,8 @@ mod link;
 pub mod wire;
 
 use crate::auth::rate_limit::{Attempt, RateLimits, Share};
-use crate::delivery::Delivery;
 use crate::delivery::queue::{OnCommit, Row, StoredRow};
+use crate::delivery::{Delivery, LaneMark, Remote};
 use crate::events::{Event, EventKind, Events, Reaction, Subscriber};
 use crate::gateway::{Elsewhere, Gateway};
 use crate::presence::{Announce, Presence};
@@ -25,14 +25,14 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use futures_util::StreamExt;
 pub use link::Link;
-use parley_protocol::{DeviceId, Millis, UserId};
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
-use wire::{Broadcast, ToAll, ToDevice};
+use wire::{Broadcast, ToAll, ToDevice, ToNode};
 
 /// Announcements waiting to be published; past this they are dropped and
 /// every node reads its devices' queues again.
@@ -65,6 +65,12 @@ pub struct Cluster {
     node: Uuid,
     joined: OnceLock<Joined>,
     nonces: AtomicU64,
+    /// Which other node holds each device's socket, as they said.
+    holders: DashMap<DeviceId, Uuid>,
+    /// Committed rows whose announcement was dropped (a full outbox), per
+    /// device: the device's node is told to re-read its queue before
+    /// anything else of this node's goes live to it.
+    unannounced: std::sync::Mutex<HashMap<DeviceId, Vec<MessageId>>>,
     /// Sign-in attempts other nodes reported (for tests and logs).
     pub attempts_heard: AtomicU64,
 }
@@ -91,6 +97,8 @@ impl Default for Cluster {
             node: Uuid::new_v4(),
             joined: OnceLock::new(),
             nonces: AtomicU64::new(0),
+            holders: DashMap::new(),
+            unannounced: std::sync::Mutex::new(HashMap::new()),
             attempts_heard: AtomicU64::new(0),
         }
     }
@@ -108,15 +116,22 @@ impl Cluster {
     }
 
     /// Hands a message to the publishing task; a full outbox drops it and
-    /// has every node read its queues again.
-    fn send(&self, subject: String, payload: Bytes) {
+    /// has every node read its queues again. True when it was handed over.
+    fn send(&self, subject: String, payload: Bytes) -> bool {
         let Some(joined) = self.joined.get() else {
-            return;
+            return false;
         };
         if joined.out.try_send((subject, payload)).is_err() {
             joined.lost.store(true, Ordering::Release);
             joined.wake.notify_one();
+            return false;
         }
+        true
+    }
+
+    /// Devices whose rows were not announced, and those rows.
+    fn take_unannounced(&self) -> HashMap<DeviceId, Vec<MessageId>> {
+        std::mem::take(&mut *self.unannounced.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn broadcast(&self, body: ToAll) {
@@ -126,6 +141,32 @@ impl Cluster {
         }) {
             self.send(wire::ALL.to_owned(), bytes);
         }
+    }
+
+    /// Tells `origin` that `device` acked messages it handed over live.
+    pub fn relay_acks(&self, origin: Uuid, device: DeviceId, ids: Vec<MessageId>) {
+        if let Some(bytes) = wire::encode(&ToNode::Acked { device, ids }) {
+            self.send(wire::node(origin), bytes);
+        }
+    }
+
+    /// Tells `origin` that `device`'s socket here could not push message
+    /// `id` in order.
+    fn held(&self, origin: Uuid, device: DeviceId, id: MessageId) {
+        if let Some(bytes) = wire::encode(&ToNode::Held { device, id }) {
+            self.send(wire::node(origin), bytes);
+        }
+    }
+
+    /// A socket of `device` registered here (and its subject is ours).
+    fn device_up(&self, device: DeviceId) {
+        self.holders.remove(&device);
+        self.broadcast(ToAll::DeviceUp(device));
+    }
+
+    /// A socket of `device` here ended.
+    fn device_down(&self, device: DeviceId) {
+        self.broadcast(ToAll::DeviceDown(device));
     }
 
     /// Listens on a registering device's subject for its socket `serial`,
@@ -198,6 +239,10 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         .subscribe(wire::ALL)
         .await
         .map_err(|e| JoinError(e.to_string()))?;
+    let answers = client
+        .subscribe(wire::node(cluster.node))
+        .await
+        .map_err(|e| JoinError(e.to_string()))?;
     let (out, outbox) = mpsc::channel(OUTBOX);
     let joined = Joined {
         client: client.clone(),
@@ -211,6 +256,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         return Err(JoinError("joined twice".into()));
     }
     delivery.writer.on_commit(cluster.clone());
+    delivery.join(cluster.clone());
     gateway.join(cluster.clone());
     presence.join(cluster.clone());
     limits.join(cluster.clone());
@@ -231,6 +277,10 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         };
         |shutdown| listen(cluster, everyone, heard, shutdown)
     });
+    tasks.spawn("cluster answers", {
+        let delivery = delivery.clone();
+        |shutdown| answered(answers, delivery, shutdown)
+    });
     tasks.every("cluster heartbeat", HEARTBEAT, {
         let (cluster, presence) = (cluster.clone(), presence.clone());
         move || {
@@ -244,6 +294,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
             for node in silent {
                 tracing::warn!(%node, "node silent: its users count as offline");
                 nodes.remove(&node);
+                cluster.holders.retain(|_, holder| *holder != node);
                 presence.node_gone(node);
             }
             std::future::ready(())
@@ -293,6 +344,16 @@ async fn publish(
         let lost =
             joined.lost.swap(false, Ordering::AcqRel) | reconnected.0.swap(false, Ordering::AcqRel);
         if lost {
+            // Rows whose announcement was dropped: their devices' nodes
+            // re-read the queue first (on the device's subject, so before
+            // anything this node hands them later), then they stop holding
+            // live delivery back.
+            for (device, ids) in cluster.take_unannounced() {
+                if let Some(reread) = wire::encode(&ToDevice::Reread) {
+                    let _ = client.publish(wire::device(device), reread).await;
+                }
+                joined.delivery.committed(device, &ids);
+            }
             reread_all(&cluster, &client).await;
         }
     }
@@ -322,6 +383,32 @@ async fn reread_all(cluster: &Cluster, client: &async_nats::Client) {
     }
 }
 
+/// What other nodes answer about messages this node handed them live.
+async fn answered(
+    mut answers: async_nats::Subscriber,
+    delivery: Arc<Delivery>,
+    shutdown: crate::tasks::Shutdown,
+) {
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = answers.next() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        match wire::decode(&message.payload) {
+            Some(ToNode::Acked { device, ids }) => {
+                for id in ids {
+                    delivery.acked(device, id);
+                }
+            }
+            Some(ToNode::Held { device, id }) => delivery.held(device, id),
+            None => {}
+        }
+    }
+}
+
 /// What the listener acts on.
 struct Heard {
     /// Told when this node's own `Hello` comes back.
@@ -347,7 +434,7 @@ async fn listen(
         heard.nodes.clone(),
     );
     // Each node's `Online` parts, until its last one.
-    let roll_calls: DashMap<Uuid, Vec<UserId>> = DashMap::new();
+    let roll_calls: DashMap<Uuid, (Vec<UserId>, Vec<DeviceId>)> = DashMap::new();
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -389,23 +476,42 @@ async fn listen(
                 limits.remote_attempt(&attempt);
                 cluster.attempts_heard.fetch_add(1, Ordering::Relaxed);
             }
-            ToAll::Online { users, first, last } => {
+            ToAll::Online {
+                users,
+                devices,
+                first,
+                last,
+            } => {
                 let mut staged = roll_calls.entry(node).or_default();
                 if first {
-                    staged.clear();
+                    *staged = Default::default();
                 }
-                staged.extend(users);
+                staged.0.extend(users);
+                staged.1.extend(devices);
                 if last {
-                    let users = std::mem::take(&mut *staged);
+                    let (users, devices) = std::mem::take(&mut *staged);
                     drop(staged);
                     roll_calls.remove(&node);
                     presence.replace_remote(node, &users);
+                    cluster.holders.retain(|_, holder| *holder != node);
+                    for device in devices {
+                        cluster.holders.insert(device, node);
+                    }
                 }
+            }
+            ToAll::DeviceUp(device) => {
+                cluster.holders.insert(device, node);
+            }
+            ToAll::DeviceDown(device) => {
+                cluster
+                    .holders
+                    .remove_if(&device, |_, holder| *holder == node);
             }
             ToAll::Hello => roll_call(&cluster, &presence),
             ToAll::Alive => {}
             ToAll::Gone => {
                 nodes.remove(&node);
+                cluster.holders.retain(|_, holder| *holder != node);
                 presence.node_gone(node);
             }
             ToAll::Reread => {
@@ -420,16 +526,28 @@ async fn listen(
 /// Tells every node who is online here, in parts that replace what they
 /// knew of this node.
 fn roll_call(cluster: &Cluster, presence: &Presence) {
+    fn part<T: Copy>(list: &[T], i: usize) -> Vec<T> {
+        list.iter()
+            .skip(i * USERS_PER_MESSAGE)
+            .take(USERS_PER_MESSAGE)
+            .copied()
+            .collect()
+    }
     let users = presence.local_users();
-    let parts: Vec<&[UserId]> = if users.is_empty() {
-        vec![&[]]
-    } else {
-        users.chunks(USERS_PER_MESSAGE).collect()
-    };
-    let count = parts.len();
-    for (i, part) in parts.into_iter().enumerate() {
+    let devices = cluster
+        .joined
+        .get()
+        .map(|j| j.gateway.connected_devices())
+        .unwrap_or_default();
+    let count = users
+        .len()
+        .div_ceil(USERS_PER_MESSAGE)
+        .max(devices.len().div_ceil(USERS_PER_MESSAGE))
+        .max(1);
+    for i in 0..count {
         cluster.broadcast(ToAll::Online {
-            users: part.to_vec(),
+            users: part(&users, i),
+            devices: part(&devices, i),
             first: i == 0,
             last: i + 1 == count,
         });
@@ -439,8 +557,9 @@ fn roll_call(cluster: &Cluster, presence: &Presence) {
 impl OnCommit for Cluster {
     /// Announces committed rows to the node holding each device's socket,
     /// unless it is here (then the row was sent live already, or this
-    /// node's drain covers it).
-    fn committed(&self, rows: Vec<Row>) {
+    /// node's drain covers it), in send order; then lets later messages to
+    /// those devices go live again.
+    fn committed(&self, rows: Vec<Row>, ok: bool) {
         let Some(joined) = self.joined.get() else {
             return;
         };
@@ -454,32 +573,75 @@ impl OnCommit for Cluster {
                 frame: row.frame.to_vec(),
             });
         }
-        for (device, rows) in per_device {
-            if joined.gateway.is_live(device) {
-                continue;
-            }
-            let mut chunk = Vec::new();
-            let mut bytes = 0;
-            for row in rows {
-                bytes += row.frame.len();
-                chunk.push(row);
-                if bytes >= ROWS_PER_MESSAGE_BYTES {
-                    self.announce_rows(device, std::mem::take(&mut chunk));
-                    bytes = 0;
+        for (device, mut rows) in per_device {
+            let ids: Vec<MessageId> = rows.iter().map(|r| r.row_id).collect();
+            let mut announced = true;
+            if ok && !joined.gateway.is_live(device) {
+                rows.sort_by_key(|r| r.seq);
+                let mut chunk = Vec::new();
+                let mut bytes = 0;
+                for row in rows {
+                    bytes += row.frame.len();
+                    chunk.push(row);
+                    if bytes >= ROWS_PER_MESSAGE_BYTES {
+                        announced &= self.announce_rows(device, std::mem::take(&mut chunk));
+                        bytes = 0;
+                    }
+                }
+                if !chunk.is_empty() {
+                    announced &= self.announce_rows(device, chunk);
                 }
             }
-            if !chunk.is_empty() {
-                self.announce_rows(device, chunk);
+            if !announced {
+                self.unannounced
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(device)
+                    .or_default()
+                    .extend(ids);
+                continue;
             }
+            // After the announcement is on its way: a live message handed
+            // over from now on is behind it.
+            joined.delivery.committed(device, &ids);
+        }
+    }
+}
+
+impl Remote for Cluster {
+    fn knows(&self, device: DeviceId) -> bool {
+        self.holders.contains_key(&device)
+    }
+
+    fn live(&self, device: DeviceId, mark: LaneMark, row: &Row) -> bool {
+        if !self.holders.contains_key(&device) {
+            return false;
+        }
+        let live = ToDevice::Live {
+            origin: self.node,
+            mark,
+            row: StoredRow {
+                seq: row.seq,
+                row_id: row.row_id,
+                kind: row.kind as i16,
+                sender_id: row.sender,
+                frame: row.frame.to_vec(),
+            },
+        };
+        match wire::encode(&live) {
+            Some(bytes) => {
+                self.send(wire::device(device), bytes);
+                true
+            }
+            None => false,
         }
     }
 }
 
 impl Cluster {
-    fn announce_rows(&self, device: DeviceId, rows: Vec<StoredRow>) {
-        if let Some(bytes) = wire::encode(&ToDevice::Rows(rows)) {
-            self.send(wire::device(device), bytes);
-        }
+    fn announce_rows(&self, device: DeviceId, rows: Vec<StoredRow>) -> bool {
+        wire::encode(&ToDevice::Rows(rows))
+            .is_some_and(|bytes| self.send(wire::device(device), bytes))
     }
 
     /// Asks whichever node holds `device` to read its queue again.

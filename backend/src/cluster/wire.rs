@@ -6,10 +6,11 @@
 //! mixed-version node gets a logged drop, never a panic.
 
 use crate::auth::rate_limit::Attempt;
+use crate::delivery::LaneMark;
 use crate::delivery::queue::StoredRow;
 use crate::events::Event;
 use bytes::Bytes;
-use parley_protocol::{DeviceId, Millis, UserId};
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,6 +22,11 @@ pub fn device(device: DeviceId) -> String {
     format!("parley.d.{device}")
 }
 
+/// The subject of one node: answers about the messages it handed over live.
+pub fn node(node: Uuid) -> String {
+    format!("parley.n.{node}")
+}
+
 /// For the node holding a device's socket.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToDevice {
@@ -30,6 +36,17 @@ pub enum ToDevice {
     /// Read the device's queue again (rows may have been committed without
     /// an announcement reaching you).
     Reread,
+    /// A message handed over live, not committed: push it if it keeps the
+    /// order (see `LaneMark`), and tell `origin` when the device acked it,
+    /// or at once that it could not be pushed (`Held`).
+    Live {
+        /// The node waiting for the ack.
+        origin: Uuid,
+        /// Its place among that node's messages in flight to the device.
+        mark: LaneMark,
+        /// The row, as it would be queued.
+        row: StoredRow,
+    },
     /// An ephemeral frame (typing, a call signal).
     Frame(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A socket of the device registered on `node`: any other one closes.
@@ -40,6 +57,25 @@ pub enum ToDevice {
         node: Uuid,
         /// Which registration on that node.
         nonce: u64,
+    },
+}
+
+/// For the node that handed messages over live.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToNode {
+    /// The device acked these (a receipt: it was written).
+    Acked {
+        /// The device.
+        device: DeviceId,
+        /// The messages.
+        ids: Vec<MessageId>,
+    },
+    /// The device's socket could not push this one in order (or is gone).
+    Held {
+        /// The device.
+        device: DeviceId,
+        /// The message.
+        id: MessageId,
     },
 }
 
@@ -74,6 +110,8 @@ pub enum ToAll {
     Online {
         /// Some of them.
         users: Vec<UserId>,
+        /// Devices with a socket there (some of them).
+        devices: Vec<DeviceId>,
         /// The first part.
         first: bool,
         /// The last part.
@@ -81,6 +119,10 @@ pub enum ToAll {
     },
     /// A node joined: say who is online with you.
     Hello,
+    /// A device's socket registered on the sending node.
+    DeviceUp(DeviceId),
+    /// A device's socket on the sending node ended.
+    DeviceDown(DeviceId),
     /// The sending node is alive (every second).
     Alive,
     /// The sending node is stopping.

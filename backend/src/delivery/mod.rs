@@ -23,9 +23,9 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
@@ -65,6 +65,44 @@ pub fn now_millis() -> Millis {
     now_micros() / 1000
 }
 
+/// Where a message goes for a device whose socket is on another node (the
+/// cluster), set once when the node joins one.
+pub trait Remote: Send + Sync + std::fmt::Debug {
+    /// Whether another node said it holds `device`'s socket.
+    fn knows(&self, device: DeviceId) -> bool;
+    /// Hands `row` to the node known to hold `device`'s socket, to push it
+    /// live there; false when no node is known to.
+    fn live(&self, device: DeviceId, mark: LaneMark, row: &Row) -> bool;
+}
+
+/// Where a message handed to another node stands among this node's other
+/// messages to the same device still in flight there (see "Several nodes"
+/// in `docs/architecture.md`): the holding node pushes it only when it
+/// pushed, on the same socket, every one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LaneMark {
+    /// This message's number (increasing on this node).
+    pub n: u64,
+    /// The number of the oldest message to the device still in flight
+    /// (neither acked nor committed); `None`: none.
+    pub after: Option<u64>,
+    /// The number of the previous message handed to the device's node.
+    pub prev: Option<u64>,
+}
+
+/// This node's messages to one remote device still in flight there.
+#[derive(Debug, Default)]
+struct Lane {
+    /// Number → message, oldest first.
+    live: BTreeMap<u64, MessageId>,
+    /// The last number handed over.
+    last: Option<u64>,
+}
+
+/// The shortest wait for an ack from a device on another node: the round
+/// trip crosses NATS twice.
+const REMOTE_ACK_WINDOW: Duration = Duration::from_millis(250);
+
 /// Delivery state shared by all sockets.
 #[derive(Debug)]
 pub struct Delivery {
@@ -93,6 +131,16 @@ pub struct Delivery {
     /// between nodes: the row may have been announced to the device's node
     /// already, which sends each row once.
     merge_reads: bool,
+    /// The other nodes, once this one joined a cluster.
+    remote: OnceLock<Arc<dyn Remote>>,
+    /// Messages in flight on other nodes, per device.
+    lanes: DashMap<DeviceId, Lane>,
+    /// Message rows submitted to the writer and not yet committed, per
+    /// device (only in a cluster): while a device has any, later messages
+    /// to it queue behind them instead of going live on another node.
+    uncommitted: DashMap<DeviceId, HashSet<MessageId>>,
+    /// Numbers of messages handed to other nodes.
+    lane_numbers: AtomicU64,
 }
 
 /// A queued read receipt that more ids can still join.
@@ -115,6 +163,8 @@ struct Waiting {
     also_queued: bool,
     /// The queue row to write if the ack does not come in time.
     row: Row,
+    /// Its number, when it went to another node.
+    lane: Option<u64>,
 }
 
 /// How a live delivery's wait ended early.
@@ -145,6 +195,8 @@ fn ack_window(configured: Duration, rtt_us: u64) -> Duration {
 #[derive(Debug)]
 enum Route {
     Live(oneshot::Receiver<Outcome>, Duration),
+    /// Handed to the node holding the device's socket, as number `n`.
+    Remote(oneshot::Receiver<Outcome>, Duration, u64),
     /// No socket here took it (the device is offline, or its socket is
     /// closing): its queue row, once committed, is `MessageQueued`.
     Queued(queue::Durable),
@@ -195,13 +247,45 @@ impl Delivery {
             pending_reads: DashMap::new(),
             events,
             merge_reads: config.nats_url.is_none(),
+            remote: OnceLock::new(),
+            lanes: DashMap::new(),
+            uncommitted: DashMap::new(),
+            lane_numbers: AtomicU64::new(0),
         }
+    }
+
+    /// Hands messages for devices on other nodes to `remote`; only the
+    /// first one set counts.
+    pub fn join(&self, remote: Arc<dyn Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// Notes a message row on its way to the writer (in a cluster).
+    fn note_uncommitted(&self, row: &Row) {
+        if self.remote.get().is_some() && row.kind == RowKind::Message {
+            self.uncommitted
+                .entry(row.device)
+                .or_default()
+                .insert(row.row_id);
+        }
+    }
+
+    /// Rows of `device` the writer committed (or failed to): no longer in
+    /// the way of live delivery on another node.
+    pub fn committed(&self, device: DeviceId, ids: &[MessageId]) {
+        if let Some(mut set) = self.uncommitted.get_mut(&device) {
+            for id in ids {
+                set.remove(id);
+            }
+        }
+        self.uncommitted.remove_if(&device, |_, set| set.is_empty());
     }
 
     /// Submits a row to the queue writer, counted against its device's bounds.
     pub fn enqueue(&self, row: Row) -> queue::Durable {
         self.bounds
             .charge(row.device, row.kind, row.sender, row.frame.len());
+        self.note_uncommitted(&row);
         self.writer.insert(row)
     }
 
@@ -251,6 +335,7 @@ impl Delivery {
                                     outcome: tx,
                                     also_queued: false,
                                     row: Self::row(device, msg),
+                                    lane: None,
                                 },
                             );
                             let rtt = conn.ack_rtt_us.load(std::sync::atomic::Ordering::Relaxed);
@@ -258,9 +343,140 @@ impl Delivery {
                         }
                     }
                 }
+            } else if let Some(route) = self.route_remote(Self::row(device, msg)) {
+                return route;
+            } else if self.lanes.contains_key(&device) {
+                // Queued behind what is still in flight on another node
+                // (its node is no longer known, or rows are being committed).
+                self.flush_lane(device, u64::MAX);
             }
             Route::Queued(self.enqueue(Self::row(device, msg)))
         })
+    }
+
+    /// Hands a row to the node holding its device's socket, when one is
+    /// known and nothing of this node's to the device is still being
+    /// committed (it would arrive after this one); `None`: queue it.
+    fn route_remote(&self, row: Row) -> Option<Route> {
+        let remote = self.remote.get()?;
+        let device = row.device;
+        if !remote.knows(device) || self.uncommitted.contains_key(&device) {
+            return None;
+        }
+        let mut waiting = self.awaiting.entry(device).or_default();
+        if let Some(first) = waiting.get_mut(&row.row_id) {
+            // A retry while the first attempt is in flight: durable through
+            // the queue instead (the ack deletes the row).
+            first.also_queued = true;
+            return None;
+        }
+        let mut lane = self.lanes.entry(device).or_default();
+        let n = self.lane_numbers.fetch_add(1, Ordering::Relaxed) + 1;
+        let after = lane.live.keys().next().copied();
+        let mark = LaneMark {
+            n,
+            after,
+            prev: after.and(lane.last),
+        };
+        if !remote.live(device, mark, &row) {
+            drop(lane);
+            drop(waiting);
+            self.lanes.remove_if(&device, |_, l| l.live.is_empty());
+            self.awaiting.remove_if(&device, |_, m| m.is_empty());
+            return None;
+        }
+        lane.live.insert(n, row.row_id);
+        lane.last = Some(n);
+        let (tx, rx) = oneshot::channel();
+        let id = row.row_id;
+        waiting.insert(
+            id,
+            Waiting {
+                outcome: tx,
+                also_queued: false,
+                row,
+                lane: Some(n),
+            },
+        );
+        Some(Route::Remote(rx, self.ack_window.max(REMOTE_ACK_WINDOW), n))
+    }
+
+    /// Writes to the queue, in order, every message to `device` in flight
+    /// on another node up to number `upto` (its wait ended, or that node
+    /// could not push it in order): what follows it must not overtake it.
+    fn flush_lane(&self, device: DeviceId, upto: u64) {
+        let taken: Vec<MessageId> = {
+            let Some(mut lane) = self.lanes.get_mut(&device) else {
+                return;
+            };
+            let later = match upto.checked_add(1) {
+                Some(next) => lane.live.split_off(&next),
+                None => BTreeMap::new(),
+            };
+            let taken = std::mem::replace(&mut lane.live, later);
+            taken.into_values().collect()
+        };
+        self.lanes.remove_if(&device, |_, l| l.live.is_empty());
+        for id in taken {
+            if let Some(waiting) = self.take(device, id) {
+                let durable = self.enqueue(waiting.row);
+                let _ = waiting.outcome.send(Outcome::Queued(durable));
+            }
+        }
+    }
+
+    /// The node holding `device` could not push message `id` in order: it
+    /// and every earlier one in flight go to the queue now.
+    pub fn held(&self, device: DeviceId, id: MessageId) {
+        let lane = self
+            .awaiting
+            .get(&device)
+            .and_then(|w| w.get(&id).and_then(|w| w.lane));
+        if let Some(n) = lane {
+            self.flush_lane(device, n);
+        }
+    }
+
+    /// Sends a receipt to a device on another node, live when it can (the
+    /// holding node answers as soon as it wrote it), else through the queue.
+    pub fn deliver_receipt(self: &Arc<Self>, row: Row) {
+        let device = row.device;
+        match self.route_remote(row.clone()) {
+            Some(Route::Remote(outcome, window, n)) => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    this.until_remote_durable(device, outcome, window, n).await;
+                });
+            }
+            _ => self.enqueue_detached(row),
+        }
+    }
+
+    /// Waits for a device on another node to ack; past the window the
+    /// message (with those before it) is written to the queue.
+    async fn until_remote_durable(
+        &self,
+        device: DeviceId,
+        mut outcome: oneshot::Receiver<Outcome>,
+        window: Duration,
+        n: u64,
+    ) -> bool {
+        let early = tokio::select! {
+            result = &mut outcome => Some(result),
+            _ = tokio::time::sleep(window) => None,
+        };
+        let resolved = match early {
+            Some(result) => result,
+            None => {
+                self.flush_lane(device, n);
+                outcome.await
+            }
+        };
+        match resolved {
+            Ok(Outcome::Acked) => true,
+            Ok(Outcome::Queued(durable)) => durable.await.unwrap_or(false),
+            Err(_) => false,
+        }
     }
 
     /// Removes one waiting delivery (and the device's map once empty).
@@ -272,6 +488,13 @@ impl Delivery {
         if empty {
             self.awaiting.remove_if(&device, |_, m| m.is_empty());
         }
+        if let Some(n) = taken.as_ref().and_then(|w| w.lane)
+            && let Some(mut lane) = self.lanes.get_mut(&device)
+        {
+            lane.live.remove(&n);
+            drop(lane);
+            self.lanes.remove_if(&device, |_, l| l.live.is_empty());
+        }
         taken
     }
 
@@ -281,11 +504,16 @@ impl Delivery {
     /// anything live. Called from `Gateway::register`'s exclusive section.
     pub fn requeue_in_flight(&self, device: DeviceId) {
         if let Some((_, entries)) = self.awaiting.remove(&device) {
-            for (_, waiting) in entries {
+            // In send order: between nodes, rows are announced as committed.
+            let mut entries: Vec<Waiting> = entries.into_values().collect();
+            entries.sort_by_key(|w| w.row.seq);
+            for waiting in entries {
+                self.note_uncommitted(&waiting.row);
                 let durable = self.writer.insert(waiting.row);
                 let _ = waiting.outcome.send(Outcome::Queued(durable));
             }
         }
+        self.lanes.remove(&device);
         // Its queue drains now: counted afresh when it is next offline, and
         // receipts from now on start new rows.
         self.bounds.forget(device);
@@ -397,6 +625,9 @@ impl Delivery {
                     }
                 }
                 stored
+            }
+            Route::Remote(outcome, window, n) => {
+                self.until_remote_durable(device, outcome, window, n).await
             }
             Route::Live(mut outcome, window) => {
                 let early = tokio::select! {

@@ -80,8 +80,8 @@ struct Pending {
 /// commit order, before anyone waiting on them hears: between nodes, the
 /// node holding a device's socket learns of rows written elsewhere.
 pub trait OnCommit: Send + Sync {
-    /// The rows of one committed transaction.
-    fn committed(&self, rows: Vec<Row>);
+    /// The rows of one transaction, committed (`ok`) or not.
+    fn committed(&self, rows: Vec<Row>, ok: bool);
 }
 
 struct Inner {
@@ -214,7 +214,7 @@ async fn run(pool: PgPool, inner: Arc<Inner>, shutdown: Shutdown) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ok = ok.is_ok();
-        if ok && let Some(hook) = inner.on_commit.get() {
+        if let Some(hook) = inner.on_commit.get() {
             let rows = ops
                 .iter()
                 .filter_map(|op| match op {
@@ -223,7 +223,7 @@ async fn run(pool: PgPool, inner: Arc<Inner>, shutdown: Shutdown) {
                 })
                 .collect::<Vec<_>>();
             if !rows.is_empty() {
-                hook.committed(rows);
+                hook.committed(rows, ok);
             }
         }
         for op in ops {

@@ -11,12 +11,25 @@ use parley_protocol::frame::{ReceiptKind, ServerFrame};
 use parley_protocol::{MessageId, Millis, UserId};
 use std::collections::HashMap;
 
-/// A device stored these messages: forget them and tell their senders
-/// (known for what this socket delivered; `None` for anything else).
-pub async fn acked(state: &AppState, caller: Caller, acks: Vec<(MessageId, Option<UserId>)>) {
+/// One acked message.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    /// The message.
+    pub id: MessageId,
+    /// Its sender, when this socket delivered it (`None` for anything else).
+    pub sender: Option<UserId>,
+    /// Whether this node deletes its queue row or ends its wait (not when
+    /// another node handed it over live: that node does).
+    pub here: bool,
+}
+
+/// A device stored these messages: forget them and tell their senders.
+pub async fn acked(state: &AppState, caller: Caller, acks: Vec<Ack>) {
     let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
-    for (id, sender) in acks {
-        state.delivery.acked(caller.device_id, id);
+    for Ack { id, sender, here } in acks {
+        if here {
+            state.delivery.acked(caller.device_id, id);
+        }
         if let Some(sender) = sender
             && sender != caller.user_id
         {
@@ -137,16 +150,21 @@ async fn notify(
             }
             if read {
                 delivery.queue_read_receipt(device, by, &ids, at);
-            } else {
-                delivery.enqueue_detached(Row {
-                    device,
-                    row_id: MessageId::new_v7(),
-                    seq: delivery.seq.next(),
-                    kind: RowKind::Receipt,
-                    sender: by,
-                    frame: bytes.clone(),
-                    expires_at: None,
-                });
+                return;
+            }
+            let row = Row {
+                device,
+                row_id: MessageId::new_v7(),
+                seq: delivery.seq.next(),
+                kind: RowKind::Receipt,
+                sender: by,
+                frame: bytes.clone(),
+                expires_at: None,
+            };
+            match conn {
+                // On another node, if any: live there when it can be.
+                None => delivery.deliver_receipt(row),
+                Some(_) => delivery.enqueue_detached(row),
             }
         });
     }

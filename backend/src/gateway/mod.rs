@@ -13,6 +13,7 @@ pub mod socket;
 pub mod upgrade;
 pub mod ws;
 
+use crate::delivery::LaneMark;
 use crate::delivery::queue::StoredRow;
 use crate::events::{Event, Reaction, Removal, Subscriber};
 use bytes::Bytes;
@@ -21,10 +22,12 @@ use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::Ref;
 use parley_protocol::frame::{ServerFrame, close};
 use parley_protocol::{DeviceId, MessageId, UserId};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
 
 /// How long a revoked device is remembered. A socket that authenticated
 /// before a revocation committed but registers after it finds the mark and
@@ -77,59 +80,121 @@ pub enum Command {
     Close(u16, &'static str),
 }
 
-/// Rows another node committed to a connected device's queue, waiting for
-/// its socket task, which sends those it has not sent yet. Bounded: past
-/// [`INBOX_MAX_BYTES`] the rows are dropped and the task reads the queue
-/// again instead (they are committed, so nothing is lost).
+/// Rows for a connected device from other nodes, waiting for its socket
+/// task, which sends those it has not sent yet: rows committed there, and
+/// messages handed over live (not committed; their node waits for the ack).
+/// Bounded: past [`INBOX_MAX_BYTES`] committed rows are dropped and the task
+/// reads the queue again instead, and live ones are refused (their node
+/// writes them to the queue).
 #[derive(Debug, Default)]
 pub struct Inbox(Mutex<InboxState>);
 
+/// A row in an inbox, and the node to tell when the device has it (a
+/// message handed over live), if any.
+#[derive(Debug)]
+pub struct InboxRow {
+    /// The row.
+    pub row: StoredRow,
+    /// The node waiting for its ack.
+    pub origin: Option<Uuid>,
+}
+
 #[derive(Debug, Default)]
 struct InboxState {
-    rows: Vec<StoredRow>,
+    rows: Vec<InboxRow>,
     bytes: usize,
     /// Read the whole queue again.
     reread: bool,
     /// An [`Command::Inbox`] is on its way to the socket task.
     signalled: bool,
+    /// Per node: the first and last number of the unbroken run of its live
+    /// messages this socket took (see [`LaneMark`]).
+    runs: HashMap<Uuid, (u64, u64)>,
 }
 
 /// Bytes of rows an inbox holds before it asks for a re-read instead.
 pub const INBOX_MAX_BYTES: usize = OUTBOX_MAX_BYTES / 2;
 
+/// Whether a socket took a message handed over live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// It will send it, in order.
+    Yes,
+    /// It cannot send it in order (or is gone): the sending node queues it.
+    Held,
+}
+
 impl Inbox {
-    /// Adds rows (`None`: re-read the queue); true when the socket task
-    /// must be told.
+    /// Adds committed rows (`None`: re-read the queue); true when the
+    /// socket task must be told.
     fn add(&self, rows: Option<Vec<StoredRow>>) -> bool {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match rows {
             Some(rows) => {
                 let bytes: usize = rows.iter().map(|r| r.frame.len()).sum();
                 if state.reread || state.bytes + bytes > INBOX_MAX_BYTES {
-                    state.rows.clear();
-                    state.bytes = 0;
-                    state.reread = true;
+                    state.reread_instead();
                 } else {
                     state.bytes += bytes;
-                    state.rows.extend(rows);
+                    state
+                        .rows
+                        .extend(rows.into_iter().map(|row| InboxRow { row, origin: None }));
                 }
             }
-            None => {
-                state.rows.clear();
-                state.bytes = 0;
-                state.reread = true;
-            }
+            None => state.reread_instead(),
         }
         !std::mem::replace(&mut state.signalled, true)
     }
 
+    /// Takes a message handed over live if this socket can send it in
+    /// order: every earlier message of that node's still in flight went
+    /// through this socket, right before it (the run is unbroken). Returns
+    /// the verdict and whether the socket task must be told.
+    fn add_live(&self, origin: Uuid, mark: LaneMark, row: StoredRow) -> (Taken, bool) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let fits = !state.reread && state.bytes + row.frame.len() <= INBOX_MAX_BYTES;
+        let run = state.runs.get(&origin).copied();
+        let in_order = match mark.after {
+            None => true,
+            Some(oldest) => {
+                run.is_some_and(|(first, last)| first <= oldest && Some(last) == mark.prev)
+            }
+        };
+        if !(fits && in_order) {
+            state.runs.remove(&origin);
+            return (Taken::Held, false);
+        }
+        let first = match (mark.after, run) {
+            (Some(_), Some((first, _))) => first,
+            _ => mark.n,
+        };
+        state.runs.insert(origin, (first, mark.n));
+        state.bytes += row.frame.len();
+        state.rows.push(InboxRow {
+            row,
+            origin: Some(origin),
+        });
+        (Taken::Yes, !std::mem::replace(&mut state.signalled, true))
+    }
+
     /// What waits: the rows, or `None` when the queue must be read again.
-    pub fn take(&self) -> Option<Vec<StoredRow>> {
+    pub fn take(&self) -> Option<Vec<InboxRow>> {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
         state.signalled = false;
         state.bytes = 0;
         let rows = std::mem::take(&mut state.rows);
         (!std::mem::take(&mut state.reread)).then_some(rows)
+    }
+}
+
+impl InboxState {
+    /// Drops what waits for a re-read of the queue: committed rows are in
+    /// it; live ones come back through it once their nodes give up waiting.
+    fn reread_instead(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
+        self.reread = true;
+        self.runs.clear();
     }
 }
 
@@ -381,6 +446,28 @@ impl Gateway {
         }
     }
 
+    /// Hands a message another node sent live to the device's socket
+    /// `serial`, if it is still here and can send it in order.
+    pub fn to_inbox_live(
+        &self,
+        device: DeviceId,
+        serial: u64,
+        origin: Uuid,
+        mark: LaneMark,
+        row: StoredRow,
+    ) -> Taken {
+        self.with(device, |conn| {
+            let Some(conn) = conn.filter(|c| c.serial == serial && !c.kill.is_fired()) else {
+                return Taken::Held;
+            };
+            let (taken, signal) = conn.inbox.add_live(origin, mark, row);
+            if signal {
+                try_push(conn, Command::Inbox);
+            }
+            taken
+        })
+    }
+
     /// Whether the device has a socket here that is not closing.
     pub fn is_live(&self, device: DeviceId) -> bool {
         self.with(device, |conn| conn.is_some_and(|c| !c.kill.is_fired()))
@@ -552,6 +639,56 @@ fn try_push_ephemeral(conn: &Connection, frame: Bytes) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(id: u128, bytes: usize) -> StoredRow {
+        StoredRow {
+            seq: 0,
+            row_id: uuid::Uuid::from_u128(id).into(),
+            kind: 0,
+            sender_id: uuid::Uuid::from_u128(1).into(),
+            frame: vec![0; bytes],
+        }
+    }
+
+    fn mark(n: u64, after: Option<u64>, prev: Option<u64>) -> LaneMark {
+        LaneMark { n, after, prev }
+    }
+
+    #[test]
+    fn a_live_message_is_taken_only_behind_everything_of_its_node_in_flight() {
+        let inbox = Inbox::default();
+        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let take = |origin, m, id| inbox.add_live(origin, m, row(id, 10)).0;
+        // Nothing in flight before it: taken, a run starts.
+        assert_eq!(take(a, mark(1, None, None), 1), Taken::Yes);
+        // Right behind the run's last, which covers the oldest in flight.
+        assert_eq!(take(a, mark(2, Some(1), Some(1)), 2), Taken::Yes);
+        // The previous one (3) never came here: held, and the run is broken.
+        assert_eq!(take(a, mark(4, Some(1), Some(3)), 4), Taken::Held);
+        assert_eq!(take(a, mark(5, Some(1), Some(4)), 5), Taken::Held);
+        // Another node's messages have their own run.
+        assert_eq!(take(b, mark(1, None, None), 6), Taken::Yes);
+        // Once everything earlier is acked or committed, a new run.
+        assert_eq!(take(a, mark(6, None, None), 7), Taken::Yes);
+        // A run that starts after the oldest in flight does not cover it.
+        assert_eq!(take(a, mark(7, Some(5), Some(6)), 8), Taken::Held);
+        let sent: Vec<u128> = inbox
+            .take()
+            .unwrap()
+            .iter()
+            .map(|r| r.row.row_id.into_uuid().as_u128())
+            .collect();
+        assert_eq!(sent, [1, 2, 6, 7], "in the order taken");
+
+        // A re-read drops committed rows and breaks every run.
+        assert_eq!(take(a, mark(8, None, None), 9), Taken::Yes);
+        inbox.add(None);
+        assert_eq!(take(a, mark(9, Some(8), Some(8)), 10), Taken::Held);
+        assert!(inbox.take().is_none(), "read the queue instead");
+        // Past the byte bound a live message is refused, never dropped.
+        let (taken, _) = inbox.add_live(a, mark(10, None, None), row(11, INBOX_MAX_BYTES + 1));
+        assert_eq!(taken, Taken::Held);
+    }
 
     #[test]
     fn a_device_revoked_while_authenticating_cannot_register() {

@@ -7,7 +7,7 @@ use crate::calls::signal::{self, SignalBudget};
 use crate::delivery::{queue, receipts, send};
 use crate::devices::store as device_store;
 use crate::gateway::admission::Pending;
-use crate::gateway::{Command, Inbox, Kill, OUTBOX_CAPACITY, Registration};
+use crate::gateway::{Command, Inbox, InboxRow, Kill, OUTBOX_CAPACITY, Registration};
 use crate::state::AppState;
 use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, DevicePayload, ServerFrame, close};
@@ -193,8 +193,9 @@ struct Connection {
     /// Sends of this socket not yet answered.
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Delivered here, not yet acked: message → sender (for delivered
-    /// receipts) and when it was routed (for the round trip).
-    unacked: HashMap<MessageId, (UserId, Instant)>,
+    /// receipts), when it was routed (for the round trip), and the node
+    /// waiting for its ack if another node handed it over live.
+    unacked: HashMap<MessageId, (UserId, Instant, Option<uuid::Uuid>)>,
     watching: Vec<UserId>,
     last_heard: Instant,
     /// Pace of this socket's call signals, made at its first signal: most
@@ -289,7 +290,12 @@ impl Connection {
             if let Some(last) = rows.last() {
                 after = last.seq;
             }
-            self.send_rows(rows).await?;
+            self.send_rows(
+                rows.into_iter()
+                    .map(|row| InboxRow { row, origin: None })
+                    .collect(),
+            )
+            .await?;
             // Take in whatever the client sent meanwhile (acks, mostly); an
             // answer goes out before the next message can wait on the database.
             // Answers to sends read here wait in the outbox until the drain
@@ -314,26 +320,36 @@ impl Connection {
         }
     }
 
-    /// Sends queue rows, in order, but for those sent on this socket before.
-    async fn send_rows(&mut self, rows: Vec<queue::StoredRow>) -> Result<(), End> {
+    /// Sends queue rows (and messages other nodes handed over live), in
+    /// order, but for those sent on this socket before.
+    async fn send_rows(&mut self, rows: Vec<InboxRow>) -> Result<(), End> {
         let mut receipts = Vec::new();
-        for row in rows {
+        let mut written: HashMap<uuid::Uuid, Vec<MessageId>> = HashMap::new();
+        for InboxRow { row, origin } in rows {
             if !self.sent.first_time(row.row_id) {
                 continue;
             }
             self.send_bytes(&row.frame).await?;
             if row.kind == queue::RowKind::Message as i16 {
                 self.unacked
-                    .insert(row.row_id, (row.sender_id, Instant::now()));
+                    .insert(row.row_id, (row.sender_id, Instant::now(), origin));
+            } else if let Some(origin) = origin {
+                written.entry(origin).or_default().push(row.row_id);
             } else {
                 receipts.push(row.row_id);
             }
         }
         self.flush().await?;
         // Receipts need no ack: written to the socket is enough (and
-        // only now are they written, not just queued).
+        // only now are they written, not just queued). One handed over
+        // live is done for the node that sent it.
         for id in receipts {
             self.state.delivery.writer.delete(self.caller.device_id, id);
+        }
+        for (origin, ids) in written {
+            self.state
+                .cluster
+                .relay_acks(origin, self.caller.device_id, ids);
         }
         Ok(())
     }
@@ -408,7 +424,7 @@ impl Connection {
                         "too many unacknowledged messages",
                     ));
                 }
-                self.unacked.insert(id, (from, routed_at));
+                self.unacked.insert(id, (from, routed_at, None));
                 self.send_bytes(&frame).await
             }
             Command::Inbox => match self.inbox.take() {
@@ -510,20 +526,37 @@ impl Connection {
                 // message delivered on an earlier socket is drained again on
                 // this one and acked then.)
                 let mut senders = Vec::with_capacity(ids.len());
+                let mut elsewhere: HashMap<uuid::Uuid, Vec<MessageId>> = HashMap::new();
                 for id in ids {
-                    if let Some((sender, routed_at)) = self.unacked.remove(&id) {
+                    if let Some((sender, routed_at, origin)) = self.unacked.remove(&id) {
                         let rtt =
                             u64::try_from(routed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
                         crate::gateway::record_ack_rtt(&self.ack_rtt_us, rtt);
-                        senders.push((id, Some(sender)));
+                        senders.push(receipts::Ack {
+                            id,
+                            sender: Some(sender),
+                            here: origin.is_none(),
+                        });
+                        if let Some(origin) = origin {
+                            elsewhere.entry(origin).or_default().push(id);
+                        }
                     }
+                }
+                // A message another node handed over live: that node waits
+                // for the ack (and deletes the row if it wrote one).
+                for (origin, ids) in elsewhere {
+                    state.cluster.relay_acks(origin, caller.device_id, ids);
                 }
                 receipts::acked(&state, caller, senders).await;
                 Ok(())
             }
             ClientFrame::Read { sender, mut ids } => {
                 // An id this socket delivered from someone else is not `sender`'s.
-                ids.retain(|id| self.unacked.get(id).is_none_or(|(from, _)| *from == sender));
+                ids.retain(|id| {
+                    self.unacked
+                        .get(id)
+                        .is_none_or(|(from, _, _)| *from == sender)
+                });
                 receipts::read(&state, caller, sender, ids).await;
                 Ok(())
             }

@@ -57,9 +57,11 @@ impl Target for ClusterMessages {
             )),
             ToAll::Online {
                 users: vec![user],
+                devices: vec![DeviceId::from_uuid(id(6))],
                 first: true,
                 last: true,
             },
+            ToAll::DeviceUp(DeviceId::from_uuid(id(6))),
             ToAll::Hello,
             ToAll::Gone,
         ] {
