@@ -75,10 +75,20 @@ pub struct Cluster {
     pub attempts_heard: AtomicU64,
 }
 
+/// One message for the publishing task.
+#[derive(Debug)]
+struct Outgoing {
+    subject: String,
+    /// Where NATS answers "no responders" when nobody listens (live
+    /// messages: the device's node is gone).
+    reply: Option<String>,
+    payload: Bytes,
+}
+
 #[derive(Debug)]
 struct Joined {
     client: async_nats::Client,
-    out: mpsc::Sender<(String, Bytes)>,
+    out: mpsc::Sender<Outgoing>,
     /// Announcements were dropped, or NATS reconnected: everyone re-reads.
     lost: AtomicBool,
     wake: Notify,
@@ -118,10 +128,20 @@ impl Cluster {
     /// Hands a message to the publishing task; a full outbox drops it and
     /// has every node read its queues again. True when it was handed over.
     fn send(&self, subject: String, payload: Bytes) -> bool {
+        self.send_with_reply(subject, None, payload)
+    }
+
+    /// [`Cluster::send`], with a reply subject for NATS' "no responders".
+    fn send_with_reply(&self, subject: String, reply: Option<String>, payload: Bytes) -> bool {
         let Some(joined) = self.joined.get() else {
             return false;
         };
-        if joined.out.try_send((subject, payload)).is_err() {
+        let outgoing = Outgoing {
+            subject,
+            reply,
+            payload,
+        };
+        if joined.out.try_send(outgoing).is_err() {
             joined.lost.store(true, Ordering::Release);
             joined.wake.notify_one();
             return false;
@@ -243,6 +263,10 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         .subscribe(wire::node(cluster.node))
         .await
         .map_err(|e| JoinError(e.to_string()))?;
+    let unheard = client
+        .subscribe(format!("{}.>", wire::unheard_prefix(cluster.node)))
+        .await
+        .map_err(|e| JoinError(e.to_string()))?;
     let (out, outbox) = mpsc::channel(OUTBOX);
     let joined = Joined {
         client: client.clone(),
@@ -280,6 +304,10 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
     tasks.spawn("cluster answers", {
         let delivery = delivery.clone();
         |shutdown| answered(answers, delivery, shutdown)
+    });
+    tasks.spawn("cluster no responders", {
+        let delivery = delivery.clone();
+        |shutdown| unheard_live(unheard, delivery, shutdown)
     });
     tasks.every("cluster heartbeat", HEARTBEAT, {
         let (cluster, presence) = (cluster.clone(), presence.clone());
@@ -320,7 +348,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
 async fn publish(
     cluster: Arc<Cluster>,
     client: async_nats::Client,
-    mut outbox: mpsc::Receiver<(String, Bytes)>,
+    mut outbox: mpsc::Receiver<Outgoing>,
     reconnected: Arc<(AtomicBool, Notify)>,
     shutdown: crate::tasks::Shutdown,
 ) {
@@ -332,8 +360,12 @@ async fn publish(
             biased;
             () = shutdown.cancelled() => break,
             next = outbox.recv() => {
-                let Some((subject, payload)) = next else { break };
-                if let Err(e) = client.publish(subject, payload).await {
+                let Some(Outgoing { subject, reply, payload }) = next else { break };
+                let sent = match reply {
+                    Some(reply) => client.publish_with_reply(subject, reply, payload).await,
+                    None => client.publish(subject, payload).await,
+                };
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "cluster publish failed");
                     joined.lost.store(true, Ordering::Release);
                 }
@@ -405,6 +437,32 @@ async fn answered(
             }
             Some(ToNode::Held { device, id }) => delivery.held(device, id),
             None => {}
+        }
+    }
+}
+
+/// NATS' "no responders" for live messages: nobody listens on the
+/// device's subject any more (its node died, or the socket just ended), so
+/// the message and those before it go to the queue now, not after the
+/// ack window.
+async fn unheard_live(
+    mut unheard: async_nats::Subscriber,
+    delivery: Arc<Delivery>,
+    shutdown: crate::tasks::Shutdown,
+) {
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = unheard.next() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        if message.status != Some(async_nats::StatusCode::NO_RESPONDERS) {
+            continue;
+        }
+        if let Some((device, id)) = wire::parse_unheard(message.subject.as_str()) {
+            delivery.held(device, id);
         }
     }
 }
@@ -630,7 +688,8 @@ impl Remote for Cluster {
         };
         match wire::encode(&live) {
             Some(bytes) => {
-                self.send(wire::device(device), bytes);
+                let reply = wire::unheard(self.node, device, row.row_id);
+                self.send_with_reply(wire::device(device), Some(reply), bytes);
                 true
             }
             None => false,

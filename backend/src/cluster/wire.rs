@@ -27,6 +27,24 @@ pub fn node(node: Uuid) -> String {
     format!("parley.n.{node}")
 }
 
+/// Where NATS tells `node` that nobody listened for one live message.
+pub fn unheard_prefix(node: Uuid) -> String {
+    format!("parley.u.{node}")
+}
+
+/// The reply subject of one live message (see [`unheard_prefix`]).
+pub fn unheard(node: Uuid, device: DeviceId, id: MessageId) -> String {
+    format!("{}.{device}.{id}", unheard_prefix(node))
+}
+
+/// The device and message a reply subject made by [`unheard`] names.
+pub fn parse_unheard(subject: &str) -> Option<(DeviceId, MessageId)> {
+    let mut tokens = subject.rsplit('.');
+    let id = tokens.next()?.parse::<Uuid>().ok()?;
+    let device = tokens.next()?.parse::<Uuid>().ok()?;
+    Some((DeviceId::from_uuid(device), MessageId::from_uuid(id)))
+}
+
 /// For the node holding a device's socket.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToDevice {
@@ -193,6 +211,14 @@ mod tests {
         assert_eq!(back, event);
 
         assert!(decode::<Broadcast>(&[0xff; 3]).is_none());
+
+        let (device, id) = (
+            DeviceId::from_uuid(Uuid::from_u128(6)),
+            MessageId::from_uuid(Uuid::from_u128(7)),
+        );
+        let subject = unheard(Uuid::from_u128(5), device, id);
+        assert_eq!(parse_unheard(&subject), Some((device, id)));
+        assert_eq!(parse_unheard("parley.u.x.y"), None);
         assert!(decode::<ToDevice>(&[]).is_none());
     }
 }

@@ -141,6 +141,9 @@ pub struct Delivery {
     uncommitted: DashMap<DeviceId, HashSet<MessageId>>,
     /// Numbers of messages handed to other nodes.
     lane_numbers: AtomicU64,
+    /// Moving average of acks from other nodes' devices, in microseconds
+    /// (sizes their ack window, as a socket's own round trip does).
+    remote_rtt_us: AtomicU64,
 }
 
 /// A queued read receipt that more ids can still join.
@@ -163,8 +166,8 @@ struct Waiting {
     also_queued: bool,
     /// The queue row to write if the ack does not come in time.
     row: Row,
-    /// Its number, when it went to another node.
-    lane: Option<u64>,
+    /// Its number, when it went to another node, and when.
+    lane: Option<(u64, Instant)>,
 }
 
 /// How a live delivery's wait ended early.
@@ -251,6 +254,7 @@ impl Delivery {
             lanes: DashMap::new(),
             uncommitted: DashMap::new(),
             lane_numbers: AtomicU64::new(0),
+            remote_rtt_us: AtomicU64::new(0),
         }
     }
 
@@ -258,6 +262,11 @@ impl Delivery {
     /// first one set counts.
     pub fn join(&self, remote: Arc<dyn Remote>) {
         let _ = self.remote.set(remote);
+    }
+
+    /// Whether another node said it holds `device`'s socket.
+    pub fn held_elsewhere(&self, device: DeviceId) -> bool {
+        self.remote.get().is_some_and(|remote| remote.knows(device))
     }
 
     /// Notes a message row on its way to the writer (in a cluster).
@@ -395,10 +404,12 @@ impl Delivery {
                 outcome: tx,
                 also_queued: false,
                 row,
-                lane: Some(n),
+                lane: Some((n, Instant::now())),
             },
         );
-        Some(Route::Remote(rx, self.ack_window.max(REMOTE_ACK_WINDOW), n))
+        let rtt = self.remote_rtt_us.load(Ordering::Relaxed);
+        let window = ack_window(self.ack_window.max(REMOTE_ACK_WINDOW), rtt);
+        Some(Route::Remote(rx, window, n))
     }
 
     /// Writes to the queue, in order, every message to `device` in flight
@@ -431,7 +442,7 @@ impl Delivery {
         let lane = self
             .awaiting
             .get(&device)
-            .and_then(|w| w.get(&id).and_then(|w| w.lane));
+            .and_then(|w| w.get(&id).and_then(|w| w.lane.map(|(n, _)| n)));
         if let Some(n) = lane {
             self.flush_lane(device, n);
         }
@@ -488,7 +499,7 @@ impl Delivery {
         if empty {
             self.awaiting.remove_if(&device, |_, m| m.is_empty());
         }
-        if let Some(n) = taken.as_ref().and_then(|w| w.lane)
+        if let Some((n, _)) = taken.as_ref().and_then(|w| w.lane)
             && let Some(mut lane) = self.lanes.get_mut(&device)
         {
             lane.live.remove(&n);
@@ -661,6 +672,10 @@ impl Delivery {
     pub fn acked(&self, device: DeviceId, id: MessageId) {
         match self.take(device, id) {
             Some(waiting) => {
+                if let Some((_, sent)) = waiting.lane {
+                    let rtt = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    gateway::record_ack_rtt(&self.remote_rtt_us, rtt);
+                }
                 let _ = waiting.outcome.send(Outcome::Acked);
                 if waiting.also_queued {
                     self.writer.delete(device, id);

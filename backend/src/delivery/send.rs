@@ -242,7 +242,11 @@ async fn admitted(
 ) -> bool {
     let delivery = &state.delivery;
     for p in payloads {
-        if !recipient.contains(&p.device) || state.gateway.is_connected(p.device) {
+        // A device with a socket, here or on another node, takes it live.
+        if !recipient.contains(&p.device)
+            || state.gateway.is_connected(p.device)
+            || state.delivery.held_elsewhere(p.device)
+        {
             continue;
         }
         let fits = delivery

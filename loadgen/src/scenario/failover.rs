@@ -1,9 +1,11 @@
 //! A node dies under its clients: `count` devices connected to the last
-//! node of the target; the node is killed (SIGKILL), and each device
+//! node of the target, each first sent one message from the first node
+//! (so every cache on the way is warm: what is measured is the failover,
+//! not first contact); then the node is killed (SIGKILL), and each device
 //! reconnects to one of the other nodes (as a load balancer would send it)
-//! while a sender on the first node writes one message to each. Measured
-//! from the kill: the last device reconnected (`Ready`), the last message
-//! delivered. Nothing may be lost.
+//! while the sender writes one more message to each. Measured from the
+//! kill: the last device reconnected (`Ready`), the last message delivered.
+//! Nothing may be lost.
 
 use super::Target;
 use crate::conn::{self, Ws};
@@ -32,6 +34,8 @@ struct Times {
     delivered_us: AtomicU64,
     delivered: AtomicU64,
     duplicates: AtomicU64,
+    /// Each device's time from the kill to its message.
+    each: std::sync::Mutex<Vec<u64>>,
 }
 
 /// Runs the scenario; `victim` is the pid of the node at the last address.
@@ -58,21 +62,58 @@ pub async fn run(target: &Target, count: usize, victim: u32) -> Result<serde_jso
     }
     let mut from = conn::connect(target.addr, None, &sender.token).await?;
 
+    // The warm-up round, read and acked on the doomed node.
     let times = Arc::new(Times::default());
-    let killed = Instant::now();
-    kill(Pid::from_raw(i32::try_from(victim)?), Signal::SIGKILL).context("killing the node")?;
+    let warm = Arc::new(tokio::sync::Semaphore::new(0));
+    let (go, killed_at) = tokio::sync::watch::channel(None::<Instant>);
     let clients: Vec<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(i, (me, ws))| {
             let elsewhere = survivors[i % survivors.len()];
-            tokio::spawn(device(me, ws, elsewhere, killed, times.clone()))
+            let (times, warm, killed_at) = (times.clone(), warm.clone(), killed_at.clone());
+            tokio::spawn(device(me, ws, elsewhere, warm, killed_at, times))
         })
         .collect();
+    send_each(&mut from, &devices).await?;
+    let _ = tokio::time::timeout(GIVE_UP, warm.acquire_many(u32::try_from(count)?))
+        .await
+        .context("the warm-up round did not arrive")??;
+
+    let killed = Instant::now();
+    kill(Pid::from_raw(i32::try_from(victim)?), Signal::SIGKILL).context("killing the node")?;
+    let _ = go.send(Some(killed));
     // One message to each, as soon as the node is gone.
+    let accepted = send_each(&mut from, &devices).await?;
+    let accepted_all = killed.elapsed().as_secs_f64();
+    for client in clients {
+        client.await??;
+    }
+    let seconds = |us: &AtomicU64| us.load(Ordering::Acquire) as f64 / 1e6;
+    let delivered = times.delivered.load(Ordering::Acquire);
+    let mut each = std::mem::take(&mut *times.each.lock().unwrap_or_else(|p| p.into_inner()));
+    each.sort_unstable();
+    let median = each.get(each.len() / 2).copied().unwrap_or(0) as f64 / 1e6;
+    Ok(serde_json::json!({
+        "accepted_all_seconds": accepted_all,
+        "delivered_median_seconds": median,
+        "devices": count,
+        "nodes": target.spread(),
+        "accepted": accepted,
+        "delivered": delivered,
+        "lost": (accepted as u64).saturating_sub(delivered),
+        "duplicates": times.duplicates.load(Ordering::Acquire),
+        "reconnected_all_seconds": seconds(&times.reconnected_us),
+        "delivered_all_seconds": seconds(&times.delivered_us),
+    }))
+}
+
+/// Sends one message to each device, a window at a time; returns how many
+/// were accepted.
+async fn send_each(from: &mut Ws, devices: &[Device]) -> Result<usize> {
     let mut unanswered = 0usize;
     let mut accepted = 0usize;
-    for d in &devices {
+    for d in devices {
         let frame = ClientFrame::Send {
             id: MessageId::new_v7(),
             chat: ConversationId::Direct(d.user),
@@ -84,27 +125,13 @@ pub async fn run(target: &Target, count: usize, victim: u32) -> Result<serde_jso
         from.send(conn::message(&frame)?).await?;
         unanswered += 1;
         while unanswered >= WINDOW {
-            accepted += answers(&mut from, &mut unanswered).await?;
+            accepted += answers(from, &mut unanswered).await?;
         }
     }
     while unanswered > 0 {
-        accepted += answers(&mut from, &mut unanswered).await?;
+        accepted += answers(from, &mut unanswered).await?;
     }
-    for client in clients {
-        client.await??;
-    }
-    let seconds = |us: &AtomicU64| us.load(Ordering::Acquire) as f64 / 1e6;
-    let delivered = times.delivered.load(Ordering::Acquire);
-    Ok(serde_json::json!({
-        "devices": count,
-        "nodes": target.spread(),
-        "accepted": accepted,
-        "delivered": delivered,
-        "lost": (accepted as u64).saturating_sub(delivered),
-        "duplicates": times.duplicates.load(Ordering::Acquire),
-        "reconnected_all_seconds": seconds(&times.reconnected_us),
-        "delivered_all_seconds": seconds(&times.delivered_us),
-    }))
+    Ok(accepted)
 }
 
 /// Reads the sender's answers; returns how many were `Accepted`.
@@ -126,17 +153,34 @@ async fn answers(ws: &mut Ws, unanswered: &mut usize) -> Result<usize> {
     }
 }
 
-/// One device: its socket dies with the node; it reconnects to `elsewhere`
-/// and waits for its message.
+/// One device: reads and acks the warm-up message, then its socket dies
+/// with the node; it reconnects to `elsewhere` and waits for its message.
 async fn device(
     me: Device,
     mut ws: Ws,
     elsewhere: SocketAddr,
-    killed: Instant,
+    warm: Arc<tokio::sync::Semaphore>,
+    mut killed_at: tokio::sync::watch::Receiver<Option<Instant>>,
     times: Arc<Times>,
 ) -> Result<()> {
+    loop {
+        let message = tokio::time::timeout(GIVE_UP, ws.next())
+            .await
+            .context("no warm-up message")?
+            .context("closed before the warm-up message")??;
+        if let Some(ServerFrame::Deliver(d)) = conn::decode(message)? {
+            conn::send_acks(&mut ws, &[d.id]).await?;
+            warm.add_permits(1);
+            break;
+        }
+    }
     // Until the dead node's socket reports its end.
     while let Some(Ok(_)) = ws.next().await {}
+    let killed = *killed_at
+        .wait_for(Option::is_some)
+        .await
+        .context("the run ended")?;
+    let killed = killed.context("no kill time")?;
     let mut ws = loop {
         if killed.elapsed() > GIVE_UP {
             bail!("not reconnected within {GIVE_UP:?}");
@@ -160,6 +204,11 @@ async fn device(
                 continue;
             }
             times.delivered_us.fetch_max(at(killed), Ordering::AcqRel);
+            times
+                .each
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(at(killed));
             times.delivered.fetch_add(1, Ordering::AcqRel);
             conn::send_acks(&mut ws, &[d.id]).await?;
             let (sink, stream) = ws.split();
