@@ -128,31 +128,34 @@ pub fn run_all(s: &Setup<'_>) -> Result<Vec<serde_json::Value>> {
         false,
         &throughput,
     )?);
-    let found = results[0]["msgs_per_sec"].as_f64().unwrap_or(20_000.0);
-    let rate = if s.scale >= 1.0 {
-        "25000".to_owned()
-    } else {
-        format!("{:.0}", (found / 2.0).max(10.0))
-    };
-    let latency = [
-        "--users",
-        &users,
-        "--seconds",
-        &seconds,
-        "--rate",
-        &rate,
-        "--warmup",
-        &warmup,
-    ];
-    results.push(scenario(s, "latency", "one node", false, false, &latency)?);
-    results.push(scenario(
-        s,
-        "latency",
-        "across nodes",
-        true,
-        false,
-        &latency,
-    )?);
+    // At the issue's 25,000 msg/s, and at half what crossing nodes carried
+    // (where the cluster is not saturated on this machine).
+    let across = results[1]["msgs_per_sec"].as_f64().unwrap_or(10_000.0);
+    let mut rates = vec![format!("{:.0}", (across / 2.0).max(10.0))];
+    if s.scale >= 1.0 {
+        rates.push("25000".to_owned());
+    }
+    for rate in &rates {
+        let latency = [
+            "--users",
+            &users,
+            "--seconds",
+            &seconds,
+            "--rate",
+            rate,
+            "--warmup",
+            &warmup,
+        ];
+        results.push(scenario(s, "latency", "one node", false, false, &latency)?);
+        results.push(scenario(
+            s,
+            "latency",
+            "across nodes",
+            true,
+            false,
+            &latency,
+        )?);
+    }
     let count = format!("{}", ((5000.0 * s.scale).max(50.0)).round());
     results.push(scenario(
         s,
@@ -211,20 +214,23 @@ pub fn render(machine: &str, s: &Setup<'_>, results: &[serde_json::Value]) -> St
         _ => r.to_string(),
     };
     for name in ["throughput", "latency"] {
-        let runs = pair(results, name);
-        if let [one, across] = runs.as_slice() {
-            let _ = writeln!(out, "| {name} | {} | {} |", cell(one), cell(across));
+        for runs in pair(results, name).chunks(2) {
+            if let [one, across] = runs {
+                let _ = writeln!(out, "| {name} | {} | {} |", cell(one), cell(across));
+            }
         }
     }
     if let Some(f) = pair(results, "failover").first() {
         let _ = writeln!(
             out,
-            "\nA node killed (SIGKILL) under **{} devices**: all reconnected to the other \
-             nodes **{} s** after the kill, and each got the message sent to it meanwhile \
-             **{} s** after the kill; accepted {}, delivered {}, lost {}, duplicates {}.",
+            "\nA node killed (SIGKILL) under **{} devices** (each sent one message through it \
+             first, so caches are warm): all reconnected to the other nodes **{} s** after the \
+             kill, and each got the message sent to it meanwhile **{} s** after the kill \
+             (median {} s); accepted {}, delivered {}, lost {}, duplicates {}.",
             f["devices"],
             f["reconnected_all_seconds"],
             f["delivered_all_seconds"],
+            f["delivered_median_seconds"],
             f["accepted"],
             f["delivered"],
             f["lost"],
