@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::database_url;
+
 use common::nats::Nats;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -38,17 +40,6 @@ impl Process {
     fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.0.id() as i32), signal).unwrap();
     }
-}
-
-fn database_url(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!(
-        "postgres://{}@{}:{}/{}",
-        o.get_username(),
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap()
-    )
 }
 
 /// A node of the cluster (the real binary), and the address it listens on.

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::database_url;
+
 use common::client::*;
 use parley_protocol::MessageId;
 use parley_protocol::frame::ServerFrame;
@@ -23,17 +25,6 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn database_url(pool: &PgPool) -> String {
-    let o = pool.connect_options();
-    format!(
-        "postgres://{}@{}:{}/{}",
-        o.get_username(),
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap()
-    )
 }
 
 fn start(url: &str) -> Process {

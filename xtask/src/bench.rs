@@ -684,6 +684,12 @@ fn render(machine: &str, scale: f64, results: &[serde_json::Value]) -> String {
     for r in results {
         let _ = writeln!(out, "{}", row(r));
     }
+    raw_json(&mut out, results);
+    out
+}
+
+/// The results as they came, folded away at the end of a section.
+pub fn raw_json(out: &mut String, results: &[serde_json::Value]) {
     let _ = writeln!(
         out,
         "\n<details><summary>Raw JSON lines</summary>\n\n```json"
@@ -692,7 +698,6 @@ fn render(machine: &str, scale: f64, results: &[serde_json::Value]) -> String {
         let _ = writeln!(out, "{r}");
     }
     let _ = writeln!(out, "```\n</details>\n");
-    out
 }
 
 const HEADER: &str = "# Benchmarks\n\nFigures from `cargo xtask bench` (see `xtask/src/bench.rs` and `loadgen/`), newest first. \

@@ -237,13 +237,6 @@ pub fn render(machine: &str, s: &Setup<'_>, results: &[serde_json::Value]) -> St
             f["duplicates"]
         );
     }
-    let _ = writeln!(
-        out,
-        "\n<details><summary>Raw JSON lines</summary>\n\n```json"
-    );
-    for r in results {
-        let _ = writeln!(out, "{r}");
-    }
-    let _ = writeln!(out, "```\n</details>\n");
+    crate::bench::raw_json(&mut out, results);
     out
 }

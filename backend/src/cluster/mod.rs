@@ -415,20 +415,24 @@ async fn reread_all(cluster: &Cluster, client: &async_nats::Client) {
     }
 }
 
+/// The next message of a subscription; `None` once it ends or the node stops.
+async fn next_message(
+    subscriber: &mut async_nats::Subscriber,
+    shutdown: &crate::tasks::Shutdown,
+) -> Option<async_nats::Message> {
+    tokio::select! {
+        () = shutdown.cancelled() => None,
+        message = subscriber.next() => message,
+    }
+}
+
 /// What other nodes answer about messages this node handed them live.
 async fn answered(
     mut answers: async_nats::Subscriber,
     delivery: Arc<Delivery>,
     shutdown: crate::tasks::Shutdown,
 ) {
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return,
-            message = answers.next() => match message {
-                Some(message) => message,
-                None => return,
-            },
-        };
+    while let Some(message) = next_message(&mut answers, &shutdown).await {
         match wire::decode(&message.payload) {
             Some(ToNode::Acked { device, ids }) => {
                 for id in ids {
@@ -450,14 +454,7 @@ async fn unheard_live(
     delivery: Arc<Delivery>,
     shutdown: crate::tasks::Shutdown,
 ) {
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return,
-            message = unheard.next() => match message {
-                Some(message) => message,
-                None => return,
-            },
-        };
+    while let Some(message) = next_message(&mut unheard, &shutdown).await {
         if message.status != Some(async_nats::StatusCode::NO_RESPONDERS) {
             continue;
         }
@@ -493,14 +490,7 @@ async fn listen(
     );
     // Each node's `Online` parts, until its last one.
     let roll_calls: DashMap<Uuid, (Vec<UserId>, Vec<DeviceId>)> = DashMap::new();
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return,
-            message = everyone.next() => match message {
-                Some(message) => message,
-                None => return,
-            },
-        };
+    while let Some(message) = next_message(&mut everyone, &shutdown).await {
         let Some(Broadcast { node, body }) = wire::decode(&message.payload) else {
             continue;
         };

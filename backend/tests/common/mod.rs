@@ -25,6 +25,18 @@ impl<S, B: MessageBody> TestApp<B> for S where
 {
 }
 
+/// The URL of the test's own database, for a server process.
+pub fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap()
+    )
+}
+
 /// State with generous limits over the test's own database.
 pub fn state(pool: PgPool) -> AppState {
     AppState::new(pool, Config::for_tests("unused"))

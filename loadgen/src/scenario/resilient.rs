@@ -232,8 +232,7 @@ async fn sender(
             let Some(fresh) = reconnect(addr, &me, &shared).await else {
                 return;
             };
-            ws = fresh;
-            heard = Instant::now();
+            (ws, heard) = (fresh, Instant::now());
             for id in outbox.keys() {
                 shared.resent.fetch_add(1, Ordering::AcqRel);
                 if write(&mut ws, send_frame(*id, &peer)).await.is_err() {
@@ -285,8 +284,7 @@ async fn recipient(addr: SocketAddr, me: Device, mut ws: Ws, shared: Arc<Shared>
             let Some(fresh) = reconnect(addr, &me, &shared).await else {
                 return;
             };
-            ws = fresh;
-            heard = Instant::now();
+            (ws, heard) = (fresh, Instant::now());
         }
     }
 }
