@@ -125,7 +125,7 @@ pub struct Config {
     /// for rate limits (comma-separated addresses or networks such as
     /// `10.42.0.0/16`); others' headers are ignored.
     #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<crate::auth::client_ip::Network>,
+    pub trusted_proxies: Vec<crate::auth::network::Network>,
 }
 
 /// Settings of Web Push (RFC 8030, 8291, 8292).

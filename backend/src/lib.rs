@@ -26,6 +26,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod handover;
 pub mod health;
 pub mod keys;
 pub mod last_seen;

@@ -3,15 +3,16 @@
 //! `synchronous_commit=on`, as a user would run it), one fresh server and
 //! database per scenario, and records the figures in docs/benchmarks.md.
 
+use crate::bench_report::{date_utc, raw_json};
+use crate::bench_server::{Server, load_json};
 use crate::postgres::{Cluster, Mode};
 use crate::process::{self, say};
 use crate::tools::{self, Needs};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 
 pub const USAGE: &str = "cargo xtask bench [--scale F] [--nodes N]
     Builds the server and the load generator in release, starts a private PostgreSQL with
@@ -59,53 +60,6 @@ fn parse_args(args: &[String]) -> Result<Options> {
         }
     }
     Ok(Options { scale, nodes })
-}
-
-/// A release server on a free port, against its own fresh database.
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
-}
-
-impl Server {
-    pub fn start(bin: &Path, database_url: &str, env: &[(&str, String)]) -> Result<Self> {
-        let mut child = Command::new(bin)
-            .args([
-                "--bind",
-                "127.0.0.1:0",
-                "--static-dir",
-                "/nonexistent",
-                "--create-database",
-            ])
-            .arg("--database-url")
-            .arg(database_url)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the server")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(url) = line
-            .trim()
-            .strip_prefix("parley-server listening on http://")
-        else {
-            let _ = child.kill();
-            bail!("the server did not start: {line}");
-        };
-        Ok(Self {
-            addr: url.to_owned(),
-            child,
-        })
-    }
-
-    pub fn stop(mut self) {
-        process::signal_child(self.child.id(), nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
 }
 
 fn machine(cluster: &Cluster) -> String {
@@ -488,30 +442,6 @@ fn scenario(
     Ok(value)
 }
 
-/// Runs the load generator and reads the JSON line it prints last.
-pub fn load_json(cmd: &mut Command, name: &str) -> Result<serde_json::Value> {
-    let output = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running the load generator")?;
-    if !output.status.success() {
-        bail!("the {name} scenario failed ({})", output.status);
-    }
-    let line = String::from_utf8_lossy(&output.stdout);
-    let line = line.lines().last().unwrap_or_default();
-    println!("{line}");
-    serde_json::from_str(line).with_context(|| format!("bad output: {line}"))
-}
-
-/// Now, as the sections of docs/benchmarks.md are dated.
-pub fn date_utc() -> String {
-    Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// A TCP port free on loopback right now (for a push receiver).
 fn free_port() -> Result<String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
@@ -686,18 +616,6 @@ fn render(machine: &str, scale: f64, results: &[serde_json::Value]) -> String {
     }
     raw_json(&mut out, results);
     out
-}
-
-/// The results as they came, folded away at the end of a section.
-pub fn raw_json(out: &mut String, results: &[serde_json::Value]) {
-    let _ = writeln!(
-        out,
-        "\n<details><summary>Raw JSON lines</summary>\n\n```json"
-    );
-    for r in results {
-        let _ = writeln!(out, "{r}");
-    }
-    let _ = writeln!(out, "```\n</details>\n");
 }
 
 const HEADER: &str = "# Benchmarks\n\nFigures from `cargo xtask bench` (see `xtask/src/bench.rs` and `loadgen/`), newest first. \

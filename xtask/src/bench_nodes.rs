@@ -4,7 +4,8 @@
 //! nothing crosses) and once spread over all nodes with every message sent
 //! to someone on another node; then a node killed under 5,000 devices.
 
-use crate::bench::{Server, date_utc, load_json};
+use crate::bench_report::{date_utc, raw_json};
+use crate::bench_server::{Server, load_json};
 use crate::postgres::Cluster;
 use crate::process::{self, say};
 use crate::tools::ClusterTools;
@@ -237,6 +238,6 @@ pub fn render(machine: &str, s: &Setup<'_>, results: &[serde_json::Value]) -> St
             f["duplicates"]
         );
     }
-    crate::bench::raw_json(&mut out, results);
+    raw_json(&mut out, results);
     out
 }

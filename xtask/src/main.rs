@@ -9,6 +9,8 @@
 
 mod bench;
 mod bench_nodes;
+mod bench_report;
+mod bench_server;
 mod build;
 mod emoji;
 mod fuzz;

@@ -3,6 +3,7 @@
 
 pub mod caller;
 pub mod client_ip;
+pub mod network;
 pub mod new_password;
 pub mod password;
 pub mod rate_limit;

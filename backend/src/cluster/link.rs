@@ -126,8 +126,9 @@ async fn listen(
                 // older one. What it had in flight goes to the queue (and
                 // is announced to the new one), then the new one re-reads
                 // for rows committed here while both were linked.
-                if gateway.replaced_elsewhere(device, serial) {
+                if gateway.replaced_elsewhere(device, serial, || {
                     joined.delivery.requeue_in_flight(device);
+                }) {
                     cluster.reread(device);
                 }
                 return;

@@ -34,9 +34,15 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 use wire::{Broadcast, ToAll, ToDevice, ToNode};
 
-/// Announcements waiting to be published; past this they are dropped and
-/// every node reads its devices' queues again.
+/// Announcements waiting to be published; past this (or past
+/// [`OUTBOX_BYTES`]) they are dropped and every node reads its devices'
+/// queues again.
 const OUTBOX: usize = 65_536;
+/// Bytes of announcements waiting to be published.
+const OUTBOX_BYTES: usize = 64 * 1024 * 1024;
+/// How long a stopping node waits for its queue writer's last commits, to
+/// announce them before it says `Gone`.
+const LAST_COMMITS: Duration = Duration::from_secs(4);
 /// How long a starting node waits for NATS before it serves without it.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a node says it is alive.
@@ -89,6 +95,8 @@ struct Outgoing {
 struct Joined {
     client: async_nats::Client,
     out: mpsc::Sender<Outgoing>,
+    /// Bytes in `out`.
+    out_bytes: std::sync::atomic::AtomicUsize,
     /// Announcements were dropped, or NATS reconnected: everyone re-reads.
     lost: AtomicBool,
     wake: Notify,
@@ -115,35 +123,46 @@ impl Default for Cluster {
 }
 
 impl Cluster {
-    /// This node's id (new at every start).
-    pub fn node(&self) -> Uuid {
-        self.node
-    }
-
     /// Whether this node is part of a cluster.
     pub fn is_joined(&self) -> bool {
         self.joined.get().is_some()
     }
 
     /// Hands a message to the publishing task; a full outbox drops it and
-    /// has every node read its queues again. True when it was handed over.
-    fn send(&self, subject: String, payload: Bytes) -> bool {
-        self.send_with_reply(subject, None, payload)
+    /// has every node read its queues again.
+    fn send(&self, subject: String, payload: Bytes) {
+        if !self.offer(subject, None, payload) {
+            self.lost();
+        }
     }
 
-    /// [`Cluster::send`], with a reply subject for NATS' "no responders".
-    fn send_with_reply(&self, subject: String, reply: Option<String>, payload: Bytes) -> bool {
+    /// Every node must read its queues again (something was dropped).
+    fn lost(&self) {
+        if let Some(joined) = self.joined.get() {
+            joined.lost.store(true, Ordering::Release);
+            joined.wake.notify_one();
+        }
+    }
+
+    /// Hands a message to the publishing task if the outbox has room (with
+    /// a reply subject for NATS' "no responders"); false when it was
+    /// dropped, which the caller handles.
+    fn offer(&self, subject: String, reply: Option<String>, payload: Bytes) -> bool {
         let Some(joined) = self.joined.get() else {
             return false;
         };
+        let len = payload.len();
+        if joined.out_bytes.fetch_add(len, Ordering::AcqRel) + len > OUTBOX_BYTES {
+            joined.out_bytes.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
         let outgoing = Outgoing {
             subject,
             reply,
             payload,
         };
         if joined.out.try_send(outgoing).is_err() {
-            joined.lost.store(true, Ordering::Release);
-            joined.wake.notify_one();
+            joined.out_bytes.fetch_sub(len, Ordering::AcqRel);
             return false;
         }
         true
@@ -155,11 +174,25 @@ impl Cluster {
     }
 
     fn broadcast(&self, body: ToAll) {
+        if !self.is_joined() {
+            return;
+        }
         if let Some(bytes) = wire::encode(&Broadcast {
             node: self.node,
             body,
         }) {
             self.send(wire::ALL.to_owned(), bytes);
+        }
+    }
+
+    /// `node` stopped or went silent: its users are offline there, it holds
+    /// no device, and what it committed before it went (perhaps not
+    /// announced) is read from the queues by every socket here.
+    fn forget(&self, node: Uuid, presence: &Presence) {
+        self.holders.retain(|_, holder| *holder != node);
+        presence.node_gone(node);
+        if let Some(joined) = self.joined.get() {
+            joined.gateway.reread_all();
         }
     }
 
@@ -184,9 +217,16 @@ impl Cluster {
         self.broadcast(ToAll::DeviceUp(device));
     }
 
-    /// A socket of `device` here ended.
+    /// A socket of `device` here ended (unless a newer one of the device
+    /// registered here meanwhile: it still holds the device).
     fn device_down(&self, device: DeviceId) {
-        self.broadcast(ToAll::DeviceDown(device));
+        let still_here = self
+            .joined
+            .get()
+            .is_some_and(|j| j.gateway.is_connected(device));
+        if !still_here {
+            self.broadcast(ToAll::DeviceDown(device));
+        }
     }
 
     /// Listens on a registering device's subject for its socket `serial`,
@@ -232,21 +272,29 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         tasks,
     } = parts;
     let reconnected = Arc::new((AtomicBool::new(false), Notify::new()));
+    let local = gateway.clone();
     let client = async_nats::ConnectOptions::new()
         .name(format!("parley-{}", cluster.node))
         .retry_on_initial_connect()
         .event_callback({
             let reconnected = reconnected.clone();
             move |event| {
-                let reconnected = reconnected.clone();
+                let (reconnected, local) = (reconnected.clone(), local.clone());
                 async move {
                     match event {
                         async_nats::Event::Connected => {
                             tracing::info!("NATS connected");
+                            // Announcements may have been missed while away:
+                            // every socket here reads its queue before it
+                            // takes anything live again.
+                            local.reread_all();
                             reconnected.0.store(true, Ordering::Release);
                             reconnected.1.notify_one();
                         }
-                        async_nats::Event::Disconnected => tracing::warn!("NATS disconnected"),
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("NATS disconnected");
+                            local.reread_all();
+                        }
                         other => tracing::info!(event = %other, "NATS"),
                     }
                 }
@@ -271,6 +319,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
     let joined = Joined {
         client: client.clone(),
         out,
+        out_bytes: std::sync::atomic::AtomicUsize::new(0),
         lost: AtomicBool::new(false),
         wake: Notify::new(),
         gateway: gateway.clone(),
@@ -322,8 +371,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
             for node in silent {
                 tracing::warn!(%node, "node silent: its users count as offline");
                 nodes.remove(&node);
-                cluster.holders.retain(|_, holder| *holder != node);
-                presence.node_gone(node);
+                cluster.forget(node, &presence);
             }
             std::future::ready(())
         }
@@ -360,15 +408,8 @@ async fn publish(
             biased;
             () = shutdown.cancelled() => break,
             next = outbox.recv() => {
-                let Some(Outgoing { subject, reply, payload }) = next else { break };
-                let sent = match reply {
-                    Some(reply) => client.publish_with_reply(subject, reply, payload).await,
-                    None => client.publish(subject, payload).await,
-                };
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "cluster publish failed");
-                    joined.lost.store(true, Ordering::Release);
-                }
+                let Some(outgoing) = next else { break };
+                put(joined, &client, outgoing).await;
             }
             () = joined.wake.notified() => {}
             () = reconnected.1.notified() => {}
@@ -376,19 +417,31 @@ async fn publish(
         let lost =
             joined.lost.swap(false, Ordering::AcqRel) | reconnected.0.swap(false, Ordering::AcqRel);
         if lost {
-            // Rows whose announcement was dropped: their devices' nodes
-            // re-read the queue first (on the device's subject, so before
-            // anything this node hands them later), then they stop holding
-            // live delivery back.
-            for (device, ids) in cluster.take_unannounced() {
-                if let Some(reread) = wire::encode(&ToDevice::Reread) {
-                    let _ = client.publish(wire::device(device), reread).await;
-                }
-                joined.delivery.committed(device, &ids);
-            }
+            announce_lost(&cluster, &client).await;
             reread_all(&cluster, &client).await;
         }
     }
+    // Stopping: the queue writer commits what it holds; those rows are
+    // announced before `Gone` (and every node re-reads on `Gone` anyway).
+    let last_commits = joined.delivery.writer.barrier(u64::MAX);
+    tokio::pin!(last_commits);
+    let deadline = tokio::time::sleep(LAST_COMMITS);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            biased;
+            next = outbox.recv() => match next {
+                Some(outgoing) => put(joined, &client, outgoing).await,
+                None => break,
+            },
+            () = &mut last_commits => break,
+            () = &mut deadline => break,
+        }
+    }
+    while let Ok(outgoing) = outbox.try_recv() {
+        put(joined, &client, outgoing).await;
+    }
+    announce_lost(&cluster, &client).await;
     if let Some(gone) = wire::encode(&Broadcast {
         node: cluster.node,
         body: ToAll::Gone,
@@ -396,6 +449,39 @@ async fn publish(
         let _ = client.publish(wire::ALL, gone).await;
     }
     let _ = client.flush().await;
+}
+
+/// Publishes one message from the outbox.
+async fn put(joined: &Joined, client: &async_nats::Client, outgoing: Outgoing) {
+    let Outgoing {
+        subject,
+        reply,
+        payload,
+    } = outgoing;
+    joined.out_bytes.fetch_sub(payload.len(), Ordering::AcqRel);
+    let sent = match reply {
+        Some(reply) => client.publish_with_reply(subject, reply, payload).await,
+        None => client.publish(subject, payload).await,
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "cluster publish failed");
+        joined.lost.store(true, Ordering::Release);
+    }
+}
+
+/// Rows whose announcement was dropped: their devices' nodes re-read the
+/// queue first (on the device's subject, so before anything this node
+/// hands them later), then those devices may take messages live again.
+async fn announce_lost(cluster: &Cluster, client: &async_nats::Client) {
+    let Some(joined) = cluster.joined.get() else {
+        return;
+    };
+    for (device, ids) in cluster.take_unannounced() {
+        if let Some(reread) = wire::encode(&ToDevice::Reread) {
+            let _ = client.publish(wire::device(device), reread).await;
+        }
+        joined.delivery.committed(device, &ids);
+    }
 }
 
 /// Every node, this one included, reads its connected devices' queues
@@ -506,8 +592,13 @@ async fn listen(
             }
             continue;
         }
-        if !matches!(body, ToAll::Gone) {
-            nodes.insert(node, Instant::now());
+        if !matches!(body, ToAll::Gone)
+            && nodes.insert(node, Instant::now()).is_none()
+            && !matches!(body, ToAll::Hello | ToAll::Online { .. })
+        {
+            // A node back after a silence (or not heard of before): everyone
+            // says again who is online where.
+            cluster.broadcast(ToAll::Hello);
         }
         match body {
             ToAll::Event(event) => {
@@ -559,8 +650,8 @@ async fn listen(
             ToAll::Alive => {}
             ToAll::Gone => {
                 nodes.remove(&node);
-                cluster.holders.retain(|_, holder| *holder != node);
-                presence.node_gone(node);
+                roll_calls.remove(&node);
+                cluster.forget(node, &presence);
             }
             ToAll::Reread => {
                 if let Some(joined) = cluster.joined.get() {
@@ -613,13 +704,10 @@ impl OnCommit for Cluster {
         };
         let mut per_device: HashMap<DeviceId, Vec<StoredRow>> = HashMap::new();
         for row in rows {
-            per_device.entry(row.device).or_default().push(StoredRow {
-                seq: row.seq,
-                row_id: row.row_id,
-                kind: row.kind as i16,
-                sender_id: row.sender,
-                frame: row.frame.to_vec(),
-            });
+            per_device
+                .entry(row.device)
+                .or_default()
+                .push(StoredRow::from(&row));
         }
         for (device, mut rows) in per_device {
             let ids: Vec<MessageId> = rows.iter().map(|r| r.row_id).collect();
@@ -641,12 +729,15 @@ impl OnCommit for Cluster {
                 }
             }
             if !announced {
+                // Recorded before the publisher hears of the loss, so that
+                // it re-reads for this device.
                 self.unannounced
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .entry(device)
                     .or_default()
                     .extend(ids);
+                self.lost();
                 continue;
             }
             // After the announcement is on its way: a live message handed
@@ -661,36 +752,24 @@ impl Remote for Cluster {
         self.holders.contains_key(&device)
     }
 
+    /// False (the message is queued instead) when the outbox is full.
     fn live(&self, device: DeviceId, mark: LaneMark, row: &Row) -> bool {
-        if !self.holders.contains_key(&device) {
-            return false;
-        }
         let live = ToDevice::Live {
             origin: self.node,
             mark,
-            row: StoredRow {
-                seq: row.seq,
-                row_id: row.row_id,
-                kind: row.kind as i16,
-                sender_id: row.sender,
-                frame: row.frame.to_vec(),
-            },
+            row: StoredRow::from(row),
         };
-        match wire::encode(&live) {
-            Some(bytes) => {
-                let reply = wire::unheard(self.node, device, row.row_id);
-                self.send_with_reply(wire::device(device), Some(reply), bytes);
-                true
-            }
-            None => false,
-        }
+        wire::encode(&live).is_some_and(|bytes| {
+            let reply = wire::unheard(self.node, device, row.row_id);
+            self.offer(wire::device(device), Some(reply), bytes)
+        })
     }
 }
 
 impl Cluster {
     fn announce_rows(&self, device: DeviceId, rows: Vec<StoredRow>) -> bool {
         wire::encode(&ToDevice::Rows(rows))
-            .is_some_and(|bytes| self.send(wire::device(device), bytes))
+            .is_some_and(|bytes| self.offer(wire::device(device), None, bytes))
     }
 
     /// Asks whichever node holds `device` to read its queue again.
@@ -706,9 +785,14 @@ impl Cluster {
 }
 
 impl Elsewhere for Cluster {
+    /// Only to a device another node said it holds; dropped when the outbox
+    /// is full (an ephemeral frame is not worth a re-read anywhere).
     fn ephemeral(&self, device: DeviceId, frame: Bytes) {
+        if !self.holders.contains_key(&device) {
+            return;
+        }
         if let Some(bytes) = wire::encode(&ToDevice::Frame(frame.to_vec())) {
-            self.send(wire::device(device), bytes);
+            self.offer(wire::device(device), None, bytes);
         }
     }
 }

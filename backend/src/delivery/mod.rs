@@ -75,20 +75,7 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     fn live(&self, device: DeviceId, mark: LaneMark, row: &Row) -> bool;
 }
 
-/// Where a message handed to another node stands among this node's other
-/// messages to the same device still in flight there (see "Several nodes"
-/// in `docs/architecture.md`): the holding node pushes it only when it
-/// pushed, on the same socket, every one of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LaneMark {
-    /// This message's number (increasing on this node).
-    pub n: u64,
-    /// The number of the oldest message to the device still in flight
-    /// (neither acked nor committed); `None`: none.
-    pub after: Option<u64>,
-    /// The number of the previous message handed to the device's node.
-    pub prev: Option<u64>,
-}
+pub use crate::handover::LaneMark;
 
 /// This node's messages to one remote device still in flight there.
 #[derive(Debug, Default)]
@@ -352,7 +339,9 @@ impl Delivery {
                         }
                     }
                 }
-            } else if let Some(route) = self.route_remote(Self::row(device, msg)) {
+            } else if self.remote.get().is_some()
+                && let Some(route) = self.route_remote(Self::row(device, msg))
+            {
                 return route;
             } else if self.lanes.contains_key(&device) {
                 // Queued behind what is still in flight on another node
@@ -452,6 +441,9 @@ impl Delivery {
     /// holding node answers as soon as it wrote it), else through the queue.
     pub fn deliver_receipt(self: &Arc<Self>, row: Row) {
         let device = row.device;
+        if !self.held_elsewhere(device) {
+            return self.enqueue_detached(row);
+        }
         match self.route_remote(row.clone()) {
             Some(Route::Remote(outcome, window, n)) => {
                 let this = self.clone();

@@ -341,21 +341,18 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     Ok(())
 }
 
-/// One stored row, read back when a device drains (or announced by the
-/// node that committed it to the node holding the device's socket).
-#[derive(Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
-pub struct StoredRow {
-    /// Order key.
-    pub seq: i64,
-    /// Message id or receipt row id.
-    pub row_id: MessageId,
-    /// Message (0) or receipt (1).
-    pub kind: i16,
-    /// Sender of the message.
-    pub sender_id: UserId,
-    /// Encoded frame.
-    #[serde(with = "serde_bytes")]
-    pub frame: Vec<u8>,
+pub use crate::handover::StoredRow;
+
+impl From<&Row> for StoredRow {
+    fn from(row: &Row) -> Self {
+        Self {
+            seq: row.seq,
+            row_id: row.row_id,
+            kind: row.kind as i16,
+            sender_id: row.sender,
+            frame: row.frame.to_vec(),
+        }
+    }
 }
 
 /// The next page of a device's queue after `after_seq`, oldest first, every

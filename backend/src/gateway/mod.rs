@@ -13,9 +13,8 @@ pub mod socket;
 pub mod upgrade;
 pub mod ws;
 
-use crate::delivery::LaneMark;
-use crate::delivery::queue::StoredRow;
 use crate::events::{Event, Reaction, Removal, Subscriber};
+use crate::handover::{LaneMark, StoredRow};
 use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -107,6 +106,9 @@ struct InboxState {
     reread: bool,
     /// An [`Command::Inbox`] is on its way to the socket task.
     signalled: bool,
+    /// The socket task is reading the queue again: nothing is taken live
+    /// until it is done (it would overtake what the read sends).
+    reading: bool,
     /// Per node: the first and last number of the unbroken run of its live
     /// messages this socket took (see [`LaneMark`]).
     runs: HashMap<Uuid, (u64, u64)>,
@@ -152,7 +154,8 @@ impl Inbox {
     /// the verdict and whether the socket task must be told.
     fn add_live(&self, origin: Uuid, mark: LaneMark, row: StoredRow) -> (Taken, bool) {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let fits = !state.reread && state.bytes + row.frame.len() <= INBOX_MAX_BYTES;
+        let fits =
+            !state.reread && !state.reading && state.bytes + row.frame.len() <= INBOX_MAX_BYTES;
         let run = state.runs.get(&origin).copied();
         let in_order = match mark.after {
             None => true,
@@ -177,13 +180,23 @@ impl Inbox {
         (Taken::Yes, !std::mem::replace(&mut state.signalled, true))
     }
 
-    /// What waits: the rows, or `None` when the queue must be read again.
+    /// What waits: the rows, or `None` when the queue must be read again
+    /// (then nothing is taken live until [`Inbox::read_done`]).
     pub fn take(&self) -> Option<Vec<InboxRow>> {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
         state.signalled = false;
         state.bytes = 0;
         let rows = std::mem::take(&mut state.rows);
-        (!std::mem::take(&mut state.reread)).then_some(rows)
+        if std::mem::take(&mut state.reread) {
+            state.reading = true;
+            return None;
+        }
+        Some(rows)
+    }
+
+    /// The socket task has read the queue again.
+    pub fn read_done(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).reading = false;
     }
 }
 
@@ -410,17 +423,17 @@ impl Gateway {
     }
 
     /// Closes the device's socket `serial` because the device registered on
-    /// another node since; true when it was still here.
-    pub fn replaced_elsewhere(&self, device: DeviceId, serial: u64) -> bool {
-        match self
-            .connections
-            .remove_if(&device, |_, c| c.serial == serial)
-        {
-            Some((_, conn)) => {
+    /// another node since; `then` runs while no message can be routed to the
+    /// device here (as in [`Gateway::register`]). True when it was here.
+    pub fn replaced_elsewhere(&self, device: DeviceId, serial: u64, then: impl FnOnce()) -> bool {
+        match self.connections.entry(device) {
+            Entry::Occupied(slot) if slot.get().serial == serial => {
+                let conn = slot.remove();
                 conn.kill.fire(close::REPLACED);
+                then();
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -685,8 +698,12 @@ mod tests {
         inbox.add(None);
         assert_eq!(take(a, mark(9, Some(8), Some(8)), 10), Taken::Held);
         assert!(inbox.take().is_none(), "read the queue instead");
+        // Nothing is taken live while the socket reads its queue.
+        assert_eq!(take(a, mark(10, None, None), 11), Taken::Held);
+        inbox.read_done();
+        assert_eq!(take(a, mark(11, None, None), 12), Taken::Yes);
         // Past the byte bound a live message is refused, never dropped.
-        let (taken, _) = inbox.add_live(a, mark(10, None, None), row(11, INBOX_MAX_BYTES + 1));
+        let (taken, _) = inbox.add_live(a, mark(12, None, None), row(13, INBOX_MAX_BYTES + 1));
         assert_eq!(taken, Taken::Held);
     }
 

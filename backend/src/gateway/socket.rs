@@ -166,6 +166,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
         signals: None,
         inbox,
         sent: Sent::default(),
+        dedupe: state.cluster.is_joined(),
         reread: false,
     };
     let end = conn.serve(rx, ticket).await;
@@ -204,8 +205,10 @@ struct Connection {
     signals: Option<SignalBudget>,
     /// Rows other nodes committed for this device.
     inbox: Arc<Inbox>,
-    /// Queue rows sent on this socket.
+    /// Queue rows sent on this socket (between nodes only).
     sent: Sent,
+    /// Whether rows may come twice (this node is in a cluster).
+    dedupe: bool,
     /// The queue must be read again (an inbox overflowed, or the cluster
     /// lost announcements).
     reread: bool,
@@ -326,8 +329,15 @@ impl Connection {
         let mut receipts = Vec::new();
         let mut written: HashMap<uuid::Uuid, Vec<MessageId>> = HashMap::new();
         for InboxRow { row, origin } in rows {
-            if !self.sent.first_time(row.row_id) {
+            // Only between nodes can a row reach this socket twice.
+            if self.dedupe && !self.sent.first_time(row.row_id) {
                 continue;
+            }
+            if row.kind == queue::RowKind::Message as i16 && self.unacked.len() >= MAX_UNACKED {
+                return Err(End::Close(
+                    close::TOO_SLOW,
+                    "too many unacknowledged messages",
+                ));
             }
             self.send_bytes(&row.frame).await?;
             if row.kind == queue::RowKind::Message as i16 {
@@ -362,6 +372,7 @@ impl Connection {
             self.flush().await?;
             if std::mem::take(&mut self.reread) {
                 self.read_queue(rx).await?;
+                self.inbox.read_done();
             }
             tokio::select! {
                 // A fired kill switch wins over anything else that is ready.
