@@ -80,6 +80,7 @@ pub async fn join_cluster(state: &AppState) -> Result<(), StartError> {
     let Some(url) = state.config.nats_url.as_deref() else {
         return Ok(());
     };
+    let receipts = state.clone();
     let parts = crate::cluster::Parts {
         gateway: &state.gateway,
         delivery: &state.delivery,
@@ -87,6 +88,12 @@ pub async fn join_cluster(state: &AppState) -> Result<(), StartError> {
         limits: &state.limits,
         events: &state.events,
         tasks: &state.tasks,
+        delivered: Arc::new(move |sender, by, ids| {
+            let state = receipts.clone();
+            tokio::spawn(async move {
+                crate::delivery::receipts::delivered(&state, sender, by, ids).await;
+            });
+        }),
     };
     crate::cluster::join(&state.cluster, url, parts).await?;
     Ok(())

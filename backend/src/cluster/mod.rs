@@ -196,9 +196,16 @@ impl Cluster {
         }
     }
 
-    /// Tells `origin` that `device` acked messages it handed over live.
-    pub fn relay_acks(&self, origin: Uuid, device: DeviceId, ids: Vec<MessageId>) {
-        if let Some(bytes) = wire::encode(&ToNode::Acked { device, ids }) {
+    /// Tells `origin` that `device` (of `by`) acked messages it handed
+    /// over live, each with its sender (`None`: a receipt, written).
+    pub fn relay_acks(
+        &self,
+        origin: Uuid,
+        device: DeviceId,
+        by: UserId,
+        acks: Vec<(MessageId, Option<UserId>)>,
+    ) {
+        if let Some(bytes) = wire::encode(&ToNode::Acked { device, by, acks }) {
             self.send(wire::node(origin), bytes);
         }
     }
@@ -242,7 +249,6 @@ impl Cluster {
 }
 
 /// The parts of a node that the cluster hooks into.
-#[derive(Debug)]
 pub struct Parts<'a> {
     /// Sockets here.
     pub gateway: &'a Gateway,
@@ -256,7 +262,21 @@ pub struct Parts<'a> {
     pub events: &'a Events,
     /// Where the cluster's tasks run.
     pub tasks: &'a Tasks,
+    /// Sends delivered receipts (sender, the device's owner, messages) for
+    /// messages this node handed over and the other node's device acked.
+    pub delivered: Delivered,
 }
+
+impl std::fmt::Debug for Parts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("gateway", &self.gateway)
+            .finish_non_exhaustive()
+    }
+}
+
+/// See [`Parts::delivered`].
+pub type Delivered = Arc<dyn Fn(UserId, UserId, Vec<MessageId>) + Send + Sync>;
 
 /// Joins the cluster through NATS at `url`: connects (retrying in the
 /// background while NATS is away), hooks the queue writer, the gateway,
@@ -270,6 +290,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
         limits,
         events,
         tasks,
+        delivered,
     } = parts;
     let reconnected = Arc::new((AtomicBool::new(false), Notify::new()));
     let local = gateway.clone();
@@ -352,7 +373,7 @@ pub async fn join(cluster: &Arc<Cluster>, url: &str, parts: Parts<'_>) -> Result
     });
     tasks.spawn("cluster answers", {
         let delivery = delivery.clone();
-        |shutdown| answered(answers, delivery, shutdown)
+        |shutdown| answered(answers, delivery, delivered, shutdown)
     });
     tasks.spawn("cluster no responders", {
         let delivery = delivery.clone();
@@ -516,13 +537,21 @@ async fn next_message(
 async fn answered(
     mut answers: async_nats::Subscriber,
     delivery: Arc<Delivery>,
+    delivered: Delivered,
     shutdown: crate::tasks::Shutdown,
 ) {
     while let Some(message) = next_message(&mut answers, &shutdown).await {
         match wire::decode(&message.payload) {
-            Some(ToNode::Acked { device, ids }) => {
-                for id in ids {
+            Some(ToNode::Acked { device, by, acks }) => {
+                let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
+                for (id, sender) in acks {
                     delivery.acked(device, id);
+                    if let Some(sender) = sender.filter(|s| *s != by) {
+                        by_sender.entry(sender).or_default().push(id);
+                    }
+                }
+                for (sender, ids) in by_sender {
+                    delivered(sender, by, ids);
                 }
             }
             Some(ToNode::Held { device, id }) => delivery.held(device, id),

@@ -81,12 +81,16 @@ pub enum ToDevice {
 /// For the node that handed messages over live.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToNode {
-    /// The device acked these (a receipt: it was written).
+    /// The device acked these (a receipt: it was written). The node that
+    /// handed a message over sends its delivered receipt (to whom `sender`
+    /// names; none for a receipt), so the receipt does not cross back.
     Acked {
         /// The device.
         device: DeviceId,
-        /// The messages.
-        ids: Vec<MessageId>,
+        /// Whose device it is.
+        by: UserId,
+        /// The messages, and who sent each.
+        acks: Vec<(MessageId, Option<UserId>)>,
     },
     /// The device's socket could not push this one in order (or is gone).
     Held {

@@ -18,18 +18,13 @@ pub struct Ack {
     pub id: MessageId,
     /// Its sender, when this socket delivered it (`None` for anything else).
     pub sender: Option<UserId>,
-    /// Whether this node deletes its queue row or ends its wait (not when
-    /// another node handed it over live: that node does).
-    pub here: bool,
 }
 
 /// A device stored these messages: forget them and tell their senders.
 pub async fn acked(state: &AppState, caller: Caller, acks: Vec<Ack>) {
     let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
-    for Ack { id, sender, here } in acks {
-        if here {
-            state.delivery.acked(caller.device_id, id);
-        }
+    for Ack { id, sender } in acks {
+        state.delivery.acked(caller.device_id, id);
         if let Some(sender) = sender
             && sender != caller.user_id
         {
@@ -48,6 +43,13 @@ pub async fn acked(state: &AppState, caller: Caller, acks: Vec<Ack>) {
         )
         .await;
     }
+}
+
+/// Delivered receipts to `sender`'s devices for messages this node handed
+/// over live and `by`'s device acked on another node (see
+/// `cluster::Parts::delivered`).
+pub async fn delivered(state: &AppState, sender: UserId, by: UserId, ids: Vec<MessageId>) {
+    notify(state, sender, by, ReceiptKind::Delivered, ids, now_millis()).await;
 }
 
 /// Read receipts, unless the reader or the sender turned them off. Only

@@ -327,7 +327,7 @@ impl Connection {
     /// order, but for those sent on this socket before.
     async fn send_rows(&mut self, rows: Vec<InboxRow>) -> Result<(), End> {
         let mut receipts = Vec::new();
-        let mut written: HashMap<uuid::Uuid, Vec<MessageId>> = HashMap::new();
+        let mut written: HashMap<uuid::Uuid, Vec<(MessageId, Option<UserId>)>> = HashMap::new();
         for InboxRow { row, origin } in rows {
             // Only between nodes can a row reach this socket twice.
             if self.dedupe && !self.sent.first_time(row.row_id) {
@@ -344,7 +344,7 @@ impl Connection {
                 self.unacked
                     .insert(row.row_id, (row.sender_id, Instant::now(), origin));
             } else if let Some(origin) = origin {
-                written.entry(origin).or_default().push(row.row_id);
+                written.entry(origin).or_default().push((row.row_id, None));
             } else {
                 receipts.push(row.row_id);
             }
@@ -356,10 +356,9 @@ impl Connection {
         for id in receipts {
             self.state.delivery.writer.delete(self.caller.device_id, id);
         }
-        for (origin, ids) in written {
-            self.state
-                .cluster
-                .relay_acks(origin, self.caller.device_id, ids);
+        for (origin, acks) in written {
+            let (device, user) = (self.caller.device_id, self.caller.user_id);
+            self.state.cluster.relay_acks(origin, device, user, acks);
         }
         Ok(())
     }
@@ -537,26 +536,34 @@ impl Connection {
                 // message delivered on an earlier socket is drained again on
                 // this one and acked then.)
                 let mut senders = Vec::with_capacity(ids.len());
-                let mut elsewhere: HashMap<uuid::Uuid, Vec<MessageId>> = HashMap::new();
+                let mut elsewhere: HashMap<uuid::Uuid, Vec<(MessageId, Option<UserId>)>> =
+                    HashMap::new();
                 for id in ids {
                     if let Some((sender, routed_at, origin)) = self.unacked.remove(&id) {
                         let rtt =
                             u64::try_from(routed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
                         crate::gateway::record_ack_rtt(&self.ack_rtt_us, rtt);
-                        senders.push(receipts::Ack {
-                            id,
-                            sender: Some(sender),
-                            here: origin.is_none(),
-                        });
-                        if let Some(origin) = origin {
-                            elsewhere.entry(origin).or_default().push(id);
+                        match origin {
+                            // Handed over live by another node: it waits for
+                            // the ack (and deletes the row if it wrote one),
+                            // and sends the delivered receipt from there.
+                            Some(origin) => {
+                                elsewhere
+                                    .entry(origin)
+                                    .or_default()
+                                    .push((id, Some(sender)));
+                            }
+                            None => senders.push(receipts::Ack {
+                                id,
+                                sender: Some(sender),
+                            }),
                         }
                     }
                 }
-                // A message another node handed over live: that node waits
-                // for the ack (and deletes the row if it wrote one).
-                for (origin, ids) in elsewhere {
-                    state.cluster.relay_acks(origin, caller.device_id, ids);
+                for (origin, acks) in elsewhere {
+                    state
+                        .cluster
+                        .relay_acks(origin, caller.device_id, caller.user_id, acks);
                 }
                 receipts::acked(&state, caller, senders).await;
                 Ok(())

@@ -1,4 +1,5 @@
-//! What one node tells another over NATS (`cluster::wire`): only nodes
+//! What one node tells another over NATS (`cluster::wire`: device
+//! messages, answers, broadcasts): only nodes
 //! publish there, but a bug, a node of another version or anyone who
 //! reaches the NATS port must not be able to panic a node. `decode` must
 //! refuse or decode, and what it decodes must encode back to a message that
@@ -7,7 +8,7 @@
 use crate::engine::{Broken, Target, Verdict};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use parley_server::auth::rate_limit::Attempt;
-use parley_server::cluster::wire::{self, Broadcast, ToAll, ToDevice};
+use parley_server::cluster::wire::{self, Broadcast, ToAll, ToDevice, ToNode};
 use parley_server::delivery::queue::StoredRow;
 use parley_server::events::{Event, Removal};
 use uuid::Uuid;
@@ -67,6 +68,22 @@ impl Target for ClusterMessages {
         ] {
             seeds.extend(wire::encode(&Broadcast { node, body }).map(|b| b.to_vec()));
         }
+        for message in [
+            ToNode::Acked {
+                device: DeviceId::from_uuid(id(6)),
+                by: user,
+                acks: vec![
+                    (MessageId::from_uuid(id(1)), Some(user)),
+                    (MessageId::from_uuid(id(7)), None),
+                ],
+            },
+            ToNode::Held {
+                device: DeviceId::from_uuid(id(6)),
+                id: MessageId::from_uuid(id(1)),
+            },
+        ] {
+            seeds.extend(wire::encode(&message).map(|b| b.to_vec()));
+        }
         seeds
     }
 
@@ -92,6 +109,16 @@ impl Target for ClusterMessages {
             if format!("{again:?}") != format!("{:?}", Some(&message)) {
                 return Err(Broken::new(
                     "a decoded broadcast round-trips",
+                    format!("{message:?} → {again:?}"),
+                ));
+            }
+        }
+        if let Some(message) = wire::decode::<ToNode>(input) {
+            accepted = true;
+            let again = wire::encode(&message).and_then(|b| wire::decode::<ToNode>(&b));
+            if format!("{again:?}") != format!("{:?}", Some(&message)) {
+                return Err(Broken::new(
+                    "a decoded answer round-trips",
                     format!("{message:?} → {again:?}"),
                 ));
             }
