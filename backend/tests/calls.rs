@@ -733,10 +733,13 @@ async fn two_webrtc_peers_call_through_the_server_over_host_candidates(pool: PgP
     );
     assert!(caller.gathered.contains(&RTCIceCandidateType::Host));
     let host = RTCIceCandidateType::Host;
-    assert_eq!(
-        selected_pair_when_known(caller.pc.as_ref()).await,
-        Some((host, host))
-    );
+    // webrtc-rs sometimes leaves one side's selected pair out of its stats:
+    // the other side's view of the same pair then says which it is.
+    let pair = match selected_pair_when_known(caller.pc.as_ref()).await {
+        Some(pair) => Some(pair),
+        None => selected_pair_when_known(callee.pc.as_ref()).await,
+    };
+    assert_eq!(pair, Some((host, host)));
     close(caller).await;
     close(callee).await;
 }
