@@ -12,11 +12,11 @@ mod common;
 use common::database_url;
 
 use common::nats::Nats;
+use common::server_process::ServerProcess;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use parley_loadgen::scenario::resilient::{Counts, Load};
 use sqlx::PgPool;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,6 +25,9 @@ const SENDERS: usize = 100;
 const RECIPIENTS: usize = 20;
 /// Each sender's pace: 100 senders, 2,000 messages a second in all.
 const EVERY: Duration = Duration::from_millis(50);
+/// Messages accepted before, during and after each fault: proof that
+/// traffic flowed then.
+const TRAFFIC: u64 = 1_000;
 
 /// A child process killed when dropped.
 struct Process(Child);
@@ -36,30 +39,17 @@ impl Drop for Process {
     }
 }
 
-impl Process {
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.0.id() as i32), signal).unwrap();
-    }
+fn signal(child: &Child, signal: Signal) {
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
 }
 
-/// A node of the cluster (the real binary), and the address it listens on.
-fn node(database: &str, nats: &str) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parley-server"))
-        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        .args(["--database-url", database, "--nats-url", nats])
-        .args(["--trusted-proxies", "127.0.0.1"])
-        .env("RUST_LOG", "warn")
-        .env("PARLEY_AUTH_IP_PER_MINUTE", "10000")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    (Process(child), addr)
+/// A node of the cluster (the real binary).
+fn node(database: &str, nats: &str) -> ServerProcess {
+    ServerProcess::start(
+        database,
+        &["--nats-url", nats, "--trusted-proxies", "127.0.0.1"],
+        Stdio::inherit(),
+    )
 }
 
 /// HAProxy in front of `nodes`, as `cargo xtask cluster` runs it.
@@ -110,14 +100,33 @@ backend nodes
     (Process(child), addr)
 }
 
-/// Lets the load run while `fault` does its part, then checks that every
-/// accepted message arrived.
-async fn under_load(load: &Load, what: &str, fault: impl AsyncFnOnce()) -> Counts {
+/// Waits (at most 30 s) until the load's counts satisfy `done`.
+async fn until(load: &Load, what: &str, done: impl Fn(&Counts) -> bool) -> Counts {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = load.counts();
+        if done(&counts) {
+            return counts;
+        }
+        assert!(Instant::now() < deadline, "{what}: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until senders have seen `n` more messages accepted.
+async fn accepted_more(load: &Load, what: &str, n: u64) -> Counts {
+    let from = load.counts().accepted;
+    until(load, what, |c| c.accepted >= from + n).await
+}
+
+/// Runs `fault` under load (traffic before, during and after it, each
+/// shown by messages accepted), then checks that every accepted message
+/// arrived.
+async fn under_load(load: &Load, what: &str, fault: impl AsyncFnOnce(&Load)) -> Counts {
     let before = load.counts();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    fault().await;
-    // Writing goes on for a while after the fault ends.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    accepted_more(load, what, TRAFFIC).await;
+    fault(load).await;
+    accepted_more(load, what, TRAFFIC).await;
     let counts = load.settle(Duration::from_secs(60)).await;
     println!(
         "{what}: {} sent ({} resent after reconnects), {} accepted, {} received, \
@@ -144,29 +153,41 @@ async fn under_load(load: &Load, what: &str, fault: impl AsyncFnOnce()) -> Count
 async fn nothing_accepted_is_lost_when_a_node_dies_nats_restarts_or_a_node_pauses(pool: PgPool) {
     let database = database_url(&pool);
     let mut nats = Nats::start();
-    let nodes: Vec<(Process, String)> = (0..3).map(|_| node(&database, &nats.url())).collect();
-    let addrs: Vec<String> = nodes.iter().map(|(_, addr)| addr.clone()).collect();
+    let nodes: Vec<ServerProcess> = (0..3).map(|_| node(&database, &nats.url())).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
     let (_haproxy, front) = haproxy(&addrs);
     let load = Load::start(front, &pool, SENDERS, RECIPIENTS, EVERY)
         .await
         .unwrap();
 
-    under_load(&load, "nats-server killed and started again", async || {
-        nats.kill();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        nats.restart();
+    under_load(
+        &load,
+        "nats-server killed and started again",
+        async |load| {
+            nats.kill();
+            // Sends go on being accepted while NATS is away (they are commits).
+            accepted_more(load, "while NATS is away", TRAFFIC).await;
+            nats.restart();
+        },
+    )
+    .await;
+
+    under_load(&load, "node 1 paused (SIGSTOP, SIGCONT)", async |load| {
+        let reconnects = load.counts().reconnects;
+        signal(&nodes[1].child, Signal::SIGSTOP);
+        // Until the paused node's clients gave up on it and went elsewhere,
+        // and traffic flows again.
+        until(load, "clients leave the paused node", |c| {
+            c.reconnects >= reconnects + 10
+        })
+        .await;
+        accepted_more(load, "with node 1 paused", TRAFFIC).await;
+        signal(&nodes[1].child, Signal::SIGCONT);
     })
     .await;
 
-    under_load(&load, "node 1 paused 4 s (SIGSTOP, SIGCONT)", async || {
-        nodes[1].0.signal(Signal::SIGSTOP);
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        nodes[1].0.signal(Signal::SIGCONT);
-    })
-    .await;
-
-    under_load(&load, "node 2 killed (SIGKILL)", async || {
-        nodes[2].0.signal(Signal::SIGKILL);
+    under_load(&load, "node 2 killed (SIGKILL)", async |_| {
+        signal(&nodes[2].child, Signal::SIGKILL);
     })
     .await;
 

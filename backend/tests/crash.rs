@@ -6,62 +6,20 @@
 mod common;
 
 use common::database_url;
+use common::server_process::ServerProcess;
 
 use common::client::*;
 use parley_protocol::MessageId;
 use parley_protocol::frame::ServerFrame;
 use sqlx::PgPool;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Process {
-    child: Child,
-    addr: String,
+fn start(url: &str) -> ServerProcess {
+    ServerProcess::start(url, &[], Stdio::inherit())
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a server holding the test database.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(url: &str) -> Process {
-    start_logging(url, Stdio::inherit())
-}
-
-fn start_logging(url: &str, stderr: Stdio) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parley-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--static-dir",
-            "/nonexistent",
-            "--database-url",
-            url,
-        ])
-        .env("RUST_LOG", "warn")
-        .env("PARLEY_AUTH_IP_PER_MINUTE", "10000")
-        .env("PARLEY_AUTH_HANDLE_PER_MINUTE", "10000")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
-    Process { child, addr }
-}
-
-impl Process {
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL: no graceful anything
-        self.child.wait().unwrap();
-    }
+fn start_logging(url: &str, stderr: Stdio) -> ServerProcess {
+    ServerProcess::start(url, &[], stderr)
 }
 
 #[sqlx::test]

@@ -190,3 +190,4 @@ pub use parley_server::testing::TestServer;
 pub mod client;
 pub mod nats;
 pub mod push_receiver;
+pub mod server_process;
