@@ -101,6 +101,8 @@ export class ServerProcess implements ParleyServer {
   private child: ChildProcess | undefined;
   private readonly log: WriteStream;
   private recent: string[] = [];
+  /** Where the server keeps attachments' encrypted chunks (kept across restarts). */
+  readonly blobDir: string;
 
   constructor(
     readonly database: string,
@@ -109,6 +111,7 @@ export class ServerProcess implements ParleyServer {
   ) {
     mkdirSync(LOG_DIR, { recursive: true });
     this.log = createWriteStream(path.join(LOG_DIR, `${database}.log`), { flags: 'a' });
+    this.blobDir = path.join(E2E_DIR, 'output', 'blobs', database);
   }
 
   async start(): Promise<void> {
@@ -170,6 +173,8 @@ export class ServerProcess implements ParleyServer {
       // The built-in STUN/TURN relay, as `cargo xtask run` has it.
       '--turn-port',
       String(this.turnPort),
+      '--blob-store',
+      this.blobDir,
     ];
     this.recent = [];
     const child = spawn(serverBin(), args, {

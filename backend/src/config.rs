@@ -116,6 +116,10 @@ pub struct Config {
     #[command(flatten)]
     pub push: PushConfig,
 
+    /// Encrypted attachments.
+    #[command(flatten)]
+    pub blobs: BlobConfig,
+
     /// NATS server(s) that connect this node to the others (comma-separated
     /// URLs); without it the node works alone.
     #[arg(long, env = "PARLEY_NATS_URL")]
@@ -189,6 +193,86 @@ pub struct PushConfig {
         default_value = "120"
     )]
     pub fetches_per_minute: NonZeroU32,
+}
+
+/// Settings of encrypted attachments (blobs).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct BlobConfig {
+    /// Where attachments' encrypted chunks are kept: a directory (created
+    /// when missing), or `s3://bucket[/prefix]` for an S3-compatible store
+    /// that several nodes share, set up by the usual `AWS_*` variables
+    /// (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_REGION`, or the `--s3-…` flags).
+    #[arg(
+        long = "blob-store",
+        env = "PARLEY_BLOB_STORE",
+        default_value = "data/blobs"
+    )]
+    pub store: String,
+    /// The S3-compatible store's URL (when not AWS itself).
+    #[arg(long = "s3-endpoint", env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 access key id.
+    #[arg(long = "s3-access-key-id", env = "AWS_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret access key.
+    #[arg(
+        long = "s3-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+    /// The S3 region.
+    #[arg(long = "s3-region", env = "AWS_REGION")]
+    pub s3_region: Option<String>,
+    /// The largest attachment, in MiB of ciphertext.
+    #[arg(
+        long = "max-blob-mib",
+        env = "PARLEY_MAX_BLOB_MIB",
+        default_value = "2048"
+    )]
+    pub max_mib: NonZeroU32,
+    /// What one account's attachments not yet fetched by everyone may hold
+    /// together, in MiB.
+    #[arg(
+        long = "blob-quota-mib",
+        env = "PARLEY_BLOB_QUOTA_MIB",
+        default_value = "10240"
+    )]
+    pub quota_mib: NonZeroU32,
+    /// Uploads one account may start per minute.
+    #[arg(
+        long = "blob-uploads-per-minute",
+        env = "PARLEY_BLOB_UPLOADS_PER_MINUTE",
+        default_value = "60"
+    )]
+    pub uploads_per_minute: NonZeroU32,
+}
+
+impl BlobConfig {
+    /// The defaults of the flags, over the store `store`.
+    pub fn defaults(store: impl Into<String>) -> Self {
+        Self {
+            store: store.into(),
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_region: None,
+            max_mib: NonZeroU32::MIN.saturating_add(2047),
+            quota_mib: NonZeroU32::MIN.saturating_add(10_239),
+            uploads_per_minute: NonZeroU32::MIN.saturating_add(59),
+        }
+    }
+
+    /// The largest attachment in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        u64::from(self.max_mib.get()) << 20
+    }
+
+    /// One account's quota in bytes.
+    pub fn quota_bytes(&self) -> u64 {
+        u64::from(self.quota_mib.get()) << 20
+    }
 }
 
 impl PushConfig {
@@ -356,6 +440,15 @@ impl Config {
                 changes_per_minute: generous,
                 fetches_per_minute: generous,
                 ..PushConfig::defaults()
+            },
+            blobs: BlobConfig {
+                uploads_per_minute: generous,
+                // Blob ids are random: tests can share one directory.
+                ..BlobConfig::defaults(
+                    std::env::temp_dir()
+                        .join("parley-test-blobs")
+                        .to_string_lossy(),
+                )
             },
             nats_url: None,
             trusted_proxies: Vec::new(),

@@ -21,6 +21,12 @@ pub enum ApiError {
     /// Body over the limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Something announced larger than its limit, saying which.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Not in a state for this (an upload complete, or not yet).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// Handle already registered.
     #[error("this handle is already taken")]
     HandleTaken,
@@ -63,6 +69,9 @@ pub enum ApiError {
     /// No random numbers from the operating system.
     #[error("internal error")]
     Random(#[from] getrandom::Error),
+    /// The blob store failed.
+    #[error("storage error")]
+    Store(#[from] object_store::Error),
     /// A password could not be hashed.
     #[error("internal error")]
     PasswordHash(#[from] HashError),
@@ -77,7 +86,8 @@ impl ApiError {
         match self {
             Self::Field(e) => e.code,
             Self::BadRequest(_) => ErrorCode::BadRequest,
-            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::PayloadTooLarge | Self::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Conflict(_) => ErrorCode::Conflict,
             Self::HandleTaken => ErrorCode::HandleTaken,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::Unauthorized => ErrorCode::Unauthorized,
@@ -93,6 +103,7 @@ impl ApiError {
             | Self::Lookup(_)
             | Self::Random(_)
             | Self::PasswordHash(_)
+            | Self::Store(_)
             | Self::Internal(_) => ErrorCode::Internal,
         }
     }

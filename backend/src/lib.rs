@@ -1,7 +1,7 @@
 //! Parley server: accounts and devices, contacts, and one WebSocket per device.
 //!
 //! Layout: [`app`] assembles routes; each domain module ([`accounts`],
-//! [`devices`], [`contacts`], [`photos`], [`blocks`], [`keys`],
+//! [`devices`], [`contacts`], [`photos`], [`blobs`], [`blocks`], [`keys`],
 //! [`delivery`], [`presence`], [`calls`]) owns its handlers (thin), its service (what a change does)
 //! and its store (the SQL); services publish what changed on the [`events`]
 //! bus, which the directory, the gateway and presence subscribe to in
@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod batch;
+pub mod blobs;
 pub mod blocks;
 pub mod calls;
 pub mod cluster;

@@ -19,7 +19,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn start(config: Config) -> Result<(), server::StartError> {
     let pool = database::connect(&config).await?;
-    let state = AppState::new(pool, config);
+    let state = AppState::new(pool, config)?;
     server::start_relay(&state).await?;
     server::join_cluster(&state).await?;
     let running = server::bind(state)?;

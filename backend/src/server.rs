@@ -31,6 +31,9 @@ pub enum StartError {
     /// The STUN/TURN relay did not start.
     #[error("{0}")]
     Turn(#[from] crate::turn::TurnError),
+    /// The blob store could not be opened.
+    #[error(transparent)]
+    Blobs(#[from] crate::blobs::store::OpenError),
     /// The cluster's NATS connection could not be set up.
     #[error(transparent)]
     Cluster(#[from] crate::cluster::JoinError),
@@ -71,6 +74,18 @@ fn spawn_jobs(state: &AppState) {
         async move {
             let expired = crate::delivery::queue::expire(&pool, retention).await;
             log_removed(expired, "expired undelivered messages");
+        }
+    });
+    // Blobs are deleted as soon as their readers fetched them; this finds
+    // the expired ones and any whose deletion failed half-way.
+    let blobs = state.clone();
+    tasks.every("blob expiry", Duration::from_secs(600), move || {
+        let state = blobs.clone();
+        async move {
+            log_removed(
+                crate::blobs::sweep(&state).await,
+                "deleted expired attachments",
+            );
         }
     });
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
+use crate::blobs::store::{BlobStore, OpenError};
 use crate::cluster::{self, Cluster};
 use crate::config::Config;
 use crate::delivery::Delivery;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub push: Arc<Pusher>,
     /// The other nodes, when there are any.
     pub cluster: Arc<Cluster>,
+    /// Where attachments' encrypted chunks are kept.
+    pub blobs: BlobStore,
     /// The STUN/TURN relay's settings, when it is on.
     pub turn: Option<Arc<TurnSettings>>,
     /// Settings.
@@ -54,10 +57,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open pool; starts the background tasks (queue,
+    /// State over an open pool (and the blob store its settings name, which
+    /// is the one thing that can fail here); starts the background tasks (queue,
     /// last-seen and conversation writers, the directory's loader, rate
     /// limit pruning) on the current runtime, among [`AppState::tasks`].
-    pub fn new(pool: PgPool, config: Config) -> Self {
+    pub fn new(pool: PgPool, config: Config) -> Result<Self, OpenError> {
+        let blobs = BlobStore::open(&config.blobs)?;
         let tasks = Tasks::default();
         let gateway = Gateway::default();
         let writer = QueueWriter::start(pool.clone(), &tasks);
@@ -102,7 +107,7 @@ impl AppState {
             &config,
             &tasks,
         ));
-        Self {
+        Ok(Self {
             pool,
             gateway,
             admission: Arc::new(Admission::default()),
@@ -115,8 +120,9 @@ impl AppState {
             tasks,
             push,
             cluster,
+            blobs,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),
-        }
+        })
     }
 }

@@ -50,7 +50,7 @@ impl TestServer {
                         .map_err(|e| e.to_string())?;
                     let mut config = Config::for_tests("unused");
                     configure(&mut config);
-                    let state = AppState::new(pool, config);
+                    let state = AppState::new(pool, config).map_err(|e| e.to_string())?;
                     server::start_relay(&state)
                         .await
                         .map_err(|e| e.to_string())?;

@@ -2,7 +2,7 @@
 //! takes and answers which body is declared in the `endpoint` module, which
 //! builds on this one.
 
-use crate::{ConversationId, DeviceId, Millis, UserId};
+use crate::{BlobId, ConversationId, DeviceId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Where the REST API is mounted.
@@ -448,3 +448,44 @@ pub fn one_time_key_message(device: DeviceId, key_id: &str, key: &str) -> String
 pub fn fallback_key_message(device: DeviceId, key_id: &str, key: &str) -> String {
     format!("parley-fallback:v1:{device}:{key_id}:{key}")
 }
+
+/// `POST /blobs`: an encrypted attachment of `size` bytes of ciphertext is
+/// about to be uploaded, in chunks of [`crate::limits::BLOB_CHUNK_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBlob {
+    /// Bytes of ciphertext, all chunks together.
+    pub size: u64,
+}
+
+/// An upload as its uploader sees it: where its chunks go and which of them
+/// the server holds, so an upload cut off anywhere resumes with the missing
+/// ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobUpload {
+    /// The blob's id, for its chunks and in the message that refers to it.
+    pub blob_id: BlobId,
+    /// Bytes of ciphertext.
+    pub size: u64,
+    /// Bytes per chunk (the last may be shorter).
+    pub chunk_bytes: u32,
+    /// How many chunks make the blob.
+    pub chunks: u32,
+    /// The chunks not received yet, in order.
+    pub missing: Vec<u32>,
+    /// Every chunk is in: the blob can be read and no longer changes.
+    pub complete: bool,
+}
+
+/// `POST /blobs/{blob_id}/readers`: devices that may read a blob (those
+/// that were sent the message that refers to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobReaders {
+    /// At most [`crate::limits::MAX_BLOB_READERS_PER_GRANT`] per request.
+    pub devices: Vec<DeviceId>,
+}
+
+/// A body that is raw bytes (`application/octet-stream`), not JSON: one
+/// chunk of a blob's ciphertext. Only names the body in endpoint
+/// declarations; it holds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkBytes;

@@ -4,12 +4,12 @@
 //! the tests name endpoints the same way, so a path is written nowhere else.
 
 use crate::api::{
-    ChatMute, ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, DoNotDisturb, IceConfig,
-    ImageBytes, KeyCount, NotificationSettings, PREFIX, PendingMessages, PhotoVersion, Profile,
-    PushKey, PushSubscribed, PushSubscription, RegisterRequest, Session, SignInRequest,
-    UpdateProfile, UploadKeys, UserCard,
+    BlobReaders, BlobUpload, ChatMute, ChunkBytes, ClaimRequest, ClaimedKey, Contact, Device,
+    DeviceKeys, DoNotDisturb, IceConfig, ImageBytes, KeyCount, NewBlob, NotificationSettings,
+    PREFIX, PendingMessages, PhotoVersion, Profile, PushKey, PushSubscribed, PushSubscription,
+    RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
-use crate::{DeviceId, UserId};
+use crate::{BlobId, DeviceId, UserId};
 use std::fmt::Display;
 
 /// Where the device WebSocket is opened (at the root, not under [`PREFIX`]).
@@ -292,6 +292,50 @@ endpoint!(
     SetDoNotDisturb: Put "/notifications/dnd", Device, DoNotDisturb => NotificationSettings
 );
 
+endpoint!(
+    /// Starts an upload of an encrypted attachment (201); refused past the
+    /// server's size limit or the account's quota. Rate limited.
+    CreateBlob: Post "/blobs", Device, NewBlob => BlobUpload
+);
+endpoint!(
+    /// The state of one of the caller device's uploads: which chunks are
+    /// missing. 404 for anyone else's.
+    BlobStatus: Get "/blobs/{blob_id}", Device, BlobId, () => BlobUpload,
+    |blob| fill(BlobStatus::PATH, &[blob])
+);
+endpoint!(
+    /// Cancels one of the caller device's uploads, or withdraws a blob it
+    /// uploaded: its chunks are deleted (204).
+    CancelBlob: Delete "/blobs/{blob_id}", Device, BlobId, () => (),
+    |blob| fill(CancelBlob::PATH, &[blob])
+);
+endpoint!(
+    /// Stores chunk `index` of an upload (204); the body is the chunk's
+    /// ciphertext, exactly [`crate::limits::BLOB_CHUNK_BYTES`] long except
+    /// for the last chunk. Sending a chunk again replaces it until the
+    /// upload is complete.
+    PutBlobChunk: Put "/blobs/{blob_id}/chunks/{index}", Device, (BlobId, u32), ChunkBytes => (),
+    |params| fill(PutBlobChunk::PATH, &[&params.0, &params.1])
+);
+endpoint!(
+    /// Lets devices read a blob the caller's device uploaded (204), at most
+    /// [`crate::limits::MAX_BLOB_READERS`] in all.
+    GrantBlob: Post "/blobs/{blob_id}/readers", Device, BlobId, BlobReaders => (),
+    |blob| fill(GrantBlob::PATH, &[blob])
+);
+endpoint!(
+    /// Chunk `index` of a complete blob the caller's device was granted (or
+    /// that the caller's account uploaded), as `application/octet-stream`.
+    BlobChunk: Get "/blobs/{blob_id}/chunks/{index}", Device, (BlobId, u32), () => ChunkBytes,
+    |params| fill(BlobChunk::PATH, &[&params.0, &params.1])
+);
+endpoint!(
+    /// The caller's device holds the blob now (204): once every device it
+    /// was granted to said so, it is deleted.
+    BlobFetched: Post "/blobs/{blob_id}/fetched", Device, BlobId, () => (),
+    |blob| fill(BlobFetched::PATH, &[blob])
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +366,9 @@ mod tests {
             "/users/00000000-0000-0000-0000-000000000000/photo"
         );
         assert_eq!(fill("/a/{x}/b/{y}", &[&1, &"two"]), "/a/1/b/two");
+        assert_eq!(
+            url::<PutBlobChunk>(&(BlobId::from_uuid(nil), 7)),
+            "/api/v1/blobs/00000000-0000-0000-0000-000000000000/chunks/7"
+        );
     }
 }

@@ -63,6 +63,10 @@ pub enum ErrorCode {
     /// breached passwords, one character repeated, a run such as `12345678`,
     /// or the account's own handle. Answered for the password field.
     CommonPassword,
+    /// The thing is not in a state for this: an upload already complete
+    /// (its chunks can no longer change) or not complete yet (nothing of it
+    /// can be read).
+    Conflict,
     // New codes go last: frames carry the variant's index (postcard), so
     // the order is part of the protocol (see the test below).
 }
@@ -93,6 +97,7 @@ impl ErrorCode {
             Self::RecipientFull => 429,
             Self::InvalidImage => 400,
             Self::LimitReached => 409,
+            Self::Conflict => 409,
         }
     }
 
@@ -122,6 +127,7 @@ impl ErrorCode {
             Self::RecipientFull => "recipient_full",
             Self::InvalidImage => "invalid_image",
             Self::LimitReached => "limit_reached",
+            Self::Conflict => "conflict",
         }
     }
 }
@@ -160,6 +166,7 @@ mod tests {
         assert_eq!(index(ErrorCode::InvalidImage), [20]);
         assert_eq!(index(ErrorCode::LimitReached), [21]);
         assert_eq!(index(ErrorCode::CommonPassword), [22]);
+        assert_eq!(index(ErrorCode::Conflict), [23]);
     }
 
     #[test]
@@ -175,6 +182,7 @@ mod tests {
             ErrorCode::RecipientFull,
             ErrorCode::InvalidImage,
             ErrorCode::LimitReached,
+            ErrorCode::Conflict,
         ] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

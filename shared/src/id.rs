@@ -79,6 +79,12 @@ uuid_id!(
     DeviceId
 );
 uuid_id!(
+    /// Identifier of an encrypted attachment's blob on the server. The server
+    /// makes it from 122 random bits (UUID v4), so it cannot be guessed; who
+    /// may read it is decided by grants all the same.
+    BlobId
+);
+uuid_id!(
     /// Identifier of a message, chosen by the sending client.
     MessageId
 );

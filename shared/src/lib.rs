@@ -20,7 +20,7 @@ pub mod limits;
 pub mod validate;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use id::{ConversationId, DeviceId, GroupId, MessageId, UserId};
+pub use id::{BlobId, ConversationId, DeviceId, GroupId, MessageId, UserId};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

@@ -74,3 +74,15 @@ pub const MAX_PUSH_PENDING: usize = 100;
 /// Most chats one push names (the rest are counted in `others`): keeps the
 /// encrypted payload well under the push services' 4 KB.
 pub const MAX_PUSH_CHATS: usize = 16;
+/// Bytes of ciphertext per chunk of an attachment's blob: every chunk but the
+/// last has exactly this many. One chunk is the unit of upload, resume,
+/// download and authenticated encryption (the client's chunk cipher).
+pub const BLOB_CHUNK_BYTES: u32 = 1 << 20;
+/// The largest blob a server accepts unless configured otherwise (2 GiB,
+/// like WhatsApp's documents).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 << 30;
+/// Devices that may be granted reading one blob (a group of 1,024 members
+/// with their devices fits).
+pub const MAX_BLOB_READERS: usize = 4096;
+/// Devices named in one grant request.
+pub const MAX_BLOB_READERS_PER_GRANT: usize = 1024;

@@ -26,6 +26,11 @@ impl Server {
             .arg("--database-url")
             .arg(database_url)
             .env("RUST_LOG", "warn")
+            // Attachments go to a scratch directory, not the working one.
+            .env(
+                "PARLEY_BLOB_STORE",
+                std::env::temp_dir().join("parley-bench-blobs"),
+            )
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -33,7 +33,7 @@ pub struct Plan<'a> {
     pub bind: &'a str,
     /// The first node's STUN/TURN port (the next ones follow); 0: off.
     pub turn_port: u16,
-    /// `nats-server` and `haproxy`.
+    /// `nats-server`, `haproxy` and `s3s-fs`.
     pub tools: &'a ClusterTools,
     /// Where the HAProxy configuration is written.
     pub dir: &'a Path,
@@ -47,7 +47,7 @@ struct Process {
 
 /// The running cluster.
 pub struct Nodes {
-    /// In the order started: NATS, the nodes, HAProxy.
+    /// In the order started: NATS, the S3 store, the nodes, HAProxy.
     processes: Vec<Process>,
     /// The URL to open.
     pub url: String,
@@ -163,6 +163,24 @@ impl Nodes {
         )?;
         wait_listening(&format!("127.0.0.1:{nats_port}"), "nats-server", nats)?;
         let nats_url = format!("nats://127.0.0.1:{nats_port}");
+        // Attachments: one S3 store every node reads and writes (a bucket
+        // is a directory of s3s-fs's root).
+        let s3_root = plan.dir.join("s3");
+        fs::create_dir_all(s3_root.join("parley"))?;
+        let s3_port = free_port()?;
+        let s3_key = random_secret()?;
+        let s3_secret = random_secret()?;
+        let s3 = self.spawn(
+            "s3s-fs".into(),
+            Command::new(&plan.tools.s3)
+                .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
+                .args(["--access-key", &s3_key, "--secret-key", &s3_secret])
+                .arg(&s3_root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )?;
+        wait_listening(&format!("127.0.0.1:{s3_port}"), "s3s-fs", s3)?;
+        let s3_endpoint = format!("http://127.0.0.1:{s3_port}");
         let secret = random_secret()?;
         let mut addrs = Vec::new();
         for i in 0..plan.nodes {
@@ -183,6 +201,15 @@ impl Nodes {
                 .args(["--trusted-proxies", "127.0.0.1"])
                 .args(["--turn-port", &turn_port.to_string()])
                 .args(["--turn-secret", &secret])
+                .args([
+                    "--blob-store",
+                    "s3://parley/blobs",
+                    "--s3-region",
+                    "us-east-1",
+                ])
+                .args(["--s3-endpoint", &s3_endpoint])
+                .args(["--s3-access-key-id", &s3_key])
+                .args(["--s3-secret-access-key", &s3_secret])
                 .stdout(Stdio::piped());
             if i == 0 {
                 cmd.arg("--create-database");
@@ -246,7 +273,7 @@ impl Nodes {
     }
 
     /// HAProxy first (no new connections), then every node with SIGTERM
-    /// (sockets told 1001, writers flushed), then NATS.
+    /// (sockets told 1001, writers flushed), then the S3 store and NATS.
     pub fn stop(&mut self) {
         let mut order: Vec<Process> = self.processes.drain(..).collect();
         order.reverse();

@@ -235,6 +235,8 @@ fn serve(
         .arg(bind)
         .arg("--turn-port")
         .arg(turn_port.to_string())
+        .arg("--blob-store")
+        .arg(ws.state_dir().join("blobs"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .process_group(0);

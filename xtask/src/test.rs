@@ -207,7 +207,8 @@ fn cargo_test(
     ])
     .env("DATABASE_URL", database_url)
     .env("PARLEY_NATS_SERVER", &cluster.nats)
-    .env("PARLEY_HAPROXY", &cluster.haproxy);
+    .env("PARLEY_HAPROXY", &cluster.haproxy)
+    .env("PARLEY_S3_SERVER", &cluster.s3);
     let status = run_tee(&mut cmd, |line| {
         if let Some((p, f)) = parse_test_result(line) {
             passed += p;
@@ -267,6 +268,7 @@ fn playwright(
         .env("CHROMIUM_PATH", chromium)
         .env("PARLEY_NATS_SERVER", &cluster.nats)
         .env("PARLEY_HAPROXY", &cluster.haproxy)
+        .env("PARLEY_S3_SERVER", &cluster.s3)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
     let exit = status(&mut cmd)?;
     check_interrupted()?;

@@ -28,14 +28,20 @@ pub struct Tools {
     pub cluster: Option<ClusterTools>,
 }
 
-/// What runs several nodes as one: NATS between them, HAProxy in front.
+/// What runs several nodes as one: NATS between them, HAProxy in front,
+/// and an S3-compatible store for the attachments they share.
 #[derive(Debug, Clone)]
 pub struct ClusterTools {
     /// The `nats-server` binary.
     pub nats: PathBuf,
     /// The `haproxy` binary.
     pub haproxy: PathBuf,
+    /// The `s3s-fs` binary: an S3 server over a directory (crates.io).
+    pub s3: PathBuf,
 }
+
+/// `s3s-fs` 0.15 and later need a newer rustc than the project's 1.95.
+const S3S_FS_VERSION: &str = "0.14.1";
 
 /// The system tools a command needs besides the build tools.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +50,7 @@ pub struct Needs {
     pub postgres: bool,
     /// Chromium for the Playwright suite.
     pub browser: bool,
-    /// NATS and HAProxy for several nodes.
+    /// NATS, HAProxy and an S3 server for several nodes.
     pub cluster: bool,
 }
 
@@ -53,11 +59,11 @@ pub fn ensure(ws: &Workspace, needs: Needs) -> Result<Tools> {
     let mut apt = Apt::default();
     ensure_wasm_target(ws)?;
     process::check_interrupted()?;
-    ensure_cargo_tool(ws, "trunk", "trunk", TRUNK_VERSION, true)?;
+    ensure_cargo_tool(ws, "trunk", "trunk", TRUNK_VERSION, &[], true)?;
     process::check_interrupted()?;
     let bindgen = wasm_bindgen_version(ws);
     // Its published lockfile names a crate version the registry lacks: no --locked.
-    ensure_cargo_tool(ws, "wasm-bindgen", "wasm-bindgen-cli", &bindgen, false)?;
+    ensure_cargo_tool(ws, "wasm-bindgen", "wasm-bindgen-cli", &bindgen, &[], false)?;
     process::check_interrupted()?;
     // Node.js and node_modules serve the Playwright suite only.
     if needs.browser {
@@ -77,7 +83,7 @@ pub fn ensure(ws: &Workspace, needs: Needs) -> Result<Tools> {
     };
     process::check_interrupted()?;
     let cluster = if needs.cluster {
-        Some(ensure_cluster(&mut apt)?)
+        Some(ensure_cluster(ws, &mut apt)?)
     } else {
         None
     };
@@ -93,7 +99,8 @@ fn first_file(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
-fn ensure_cluster(apt: &mut Apt) -> Result<ClusterTools> {
+fn ensure_cluster(ws: &Workspace, apt: &mut Apt) -> Result<ClusterTools> {
+    ensure_cargo_tool(ws, "s3s-fs", "s3s-fs", S3S_FS_VERSION, &["binary"], true)?;
     const NATS: &[&str] = &[
         "/usr/sbin/nats-server",
         "/usr/bin/nats-server",
@@ -117,11 +124,15 @@ fn ensure_cluster(apt: &mut Apt) -> Result<ClusterTools> {
     let tools = ClusterTools {
         nats: first_file(NATS).context("nats-server installed but not found")?,
         haproxy: first_file(HAPROXY).context("haproxy installed but not found")?,
+        s3: ws
+            .find_program("s3s-fs")
+            .context("s3s-fs installed but not found")?,
     };
     say(format!(
-        "nats-server: {}; haproxy: {}",
+        "nats-server: {}; haproxy: {}; s3s-fs: {}",
         tools.nats.display(),
-        tools.haproxy.display()
+        tools.haproxy.display(),
+        tools.s3.display()
     ));
     Ok(tools)
 }
@@ -190,6 +201,7 @@ fn ensure_cargo_tool(
     bin: &str,
     krate: &str,
     version: &str,
+    features: &[&str],
     locked: bool,
 ) -> Result<()> {
     let found = installed_version(ws, bin);
@@ -208,6 +220,9 @@ fn ensure_cargo_tool(
     cmd.arg("install").arg(format!("{krate}@{version}"));
     if locked {
         cmd.arg("--locked");
+    }
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
     }
     // Build in a throw-away directory, not in the project's (maybe shared) target dir,
     // and without Trunk's fat LTO with one codegen unit: the tools run fine without it

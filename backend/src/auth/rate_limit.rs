@@ -51,6 +51,7 @@ pub struct RateLimits {
     notification_by_user: DefaultKeyedRateLimiter<UserId>,
     pending_by_device: DefaultKeyedRateLimiter<DeviceId>,
     pending_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    blob_by_user: DefaultKeyedRateLimiter<UserId>,
 }
 
 /// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
@@ -90,6 +91,7 @@ impl RateLimits {
             auth_by_handle_ip: RateLimiter::keyed(per_minute(config.auth_handle_per_minute)),
             lookup_by_user: RateLimiter::keyed(per_minute(config.lookup_per_minute)),
             photo_by_user: RateLimiter::keyed(per_minute(config.photo_changes_per_minute)),
+            blob_by_user: RateLimiter::keyed(per_minute(config.blobs.uploads_per_minute)),
             block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
             notification_by_user: RateLimiter::keyed(per_minute(config.push.changes_per_minute)),
             pending_by_device: RateLimiter::keyed(per_minute(config.push.fetches_per_minute)),
@@ -161,6 +163,11 @@ impl RateLimits {
         check(&self.photo_by_user, &user)
     }
 
+    /// One attachment upload started by this account.
+    pub fn blob_upload(&self, user: UserId) -> Result<(), ApiError> {
+        check(&self.blob_by_user, &user)
+    }
+
     /// One block change (block or unblock) by this account.
     pub fn block_change(&self, user: UserId) -> Result<(), ApiError> {
         check(&self.block_by_user, &user)
@@ -192,6 +199,7 @@ impl RateLimits {
         self.notification_by_user.retain_recent();
         self.pending_by_device.retain_recent();
         self.pending_by_ip.retain_recent();
+        self.blob_by_user.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
         self.auth_by_handle_ip.shrink_to_fit();
@@ -201,6 +209,7 @@ impl RateLimits {
         self.notification_by_user.shrink_to_fit();
         self.pending_by_device.shrink_to_fit();
         self.pending_by_ip.shrink_to_fit();
+        self.blob_by_user.shrink_to_fit();
     }
 }
 

@@ -39,14 +39,14 @@ pub fn database_url(pool: &PgPool) -> String {
 
 /// State with generous limits over the test's own database.
 pub fn state(pool: PgPool) -> AppState {
-    AppState::new(pool, Config::for_tests("unused"))
+    AppState::new(pool, Config::for_tests("unused")).unwrap()
 }
 
 /// State as [`state`], with the limits `tune` sets (for rate-limit tests).
 pub fn state_with(pool: PgPool, tune: impl FnOnce(&mut Config)) -> AppState {
     let mut config = Config::for_tests("unused");
     tune(&mut config);
-    AppState::new(pool, config)
+    AppState::new(pool, config).unwrap()
 }
 
 /// A request as if from [`PEER`] (rate limits key on the peer address).
@@ -190,4 +190,5 @@ pub use parley_server::testing::TestServer;
 pub mod client;
 pub mod nats;
 pub mod push_receiver;
+pub mod s3;
 pub mod server_process;

@@ -29,6 +29,11 @@ impl ServerProcess {
             .args(["--database-url", database_url])
             .args(extra)
             .env("RUST_LOG", "warn")
+            // Blob ids are random: every test server can share one directory.
+            .env(
+                "PARLEY_BLOB_STORE",
+                std::env::temp_dir().join("parley-test-blobs"),
+            )
             .env("PARLEY_AUTH_IP_PER_MINUTE", "10000")
             .env("PARLEY_AUTH_HANDLE_PER_MINUTE", "10000")
             .stdout(Stdio::piped())
