@@ -314,6 +314,9 @@ impl Chat {
                 m.id = id;
                 Incoming::Resent(m)
             }
+            // No client sends attachments until the chat shows them (the
+            // browser's part of issue 16 comes next); the format is fixed.
+            Some(Ok(Content::Attachment(_))) => Incoming::Ignored,
             None | Some(Err(_)) => Incoming::Message(message(Body::Waiting, d.at)),
         }
     }

@@ -1,6 +1,7 @@
 //! The plaintext inside a payload. The server only sees the payload as
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
+pub use crate::attachment::Attachment;
 pub use crate::message::{MAX_QUOTE_BYTES, Quote};
 use crate::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_protocol::codec::{self, DecodeError, EncodeError};
@@ -112,6 +113,8 @@ pub enum Content {
         /// How long new messages stay.
         duration: Option<Millis>,
     },
+    /// A photo, video, voice note or document, with an optional caption.
+    Attachment(Attachment),
 }
 
 /// A change to how the person keeps their chats, for their other devices.
@@ -180,6 +183,7 @@ impl Content {
             Self::Pin { .. } => Ok(()),
             Self::Timer { duration: Some(d) } if !TIMERS.contains(d) => Err(ContentError::Empty),
             Self::Timer { .. } => Ok(()),
+            Self::Attachment(attachment) => attachment.check(),
             Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
             Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
             Self::Edit { text, .. } => fits(text),

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod amend;
+pub mod attachment;
 pub mod call;
 pub mod chat;
 pub mod content;

@@ -1,0 +1,425 @@
+//! Encrypted attachments: the format every client agrees on, and what a
+//! message says about a file.
+//!
+//! A file is encrypted with a fresh random 256-bit key in chunks of
+//! [`PLAIN_CHUNK_BYTES`], each sealed with AES-256-GCM on its own, so that
+//! neither side ever holds the whole file: the browser streams it through
+//! WebCrypto, chunk by chunk, on upload and download. One sealed chunk is
+//! exactly one chunk of the blob on the server ([`BLOB_CHUNK_BYTES`]).
+//!
+//! - **Nonce**: the chunk's index (8 bytes, big-endian), three zero bytes,
+//!   and 1 for the last chunk, 0 for the others (the STREAM construction).
+//!   The key is used for one file only, so nonces never repeat under a key;
+//!   a chunk moved elsewhere, or a blob cut short, fails to open.
+//! - **Hash**: SHA-256 of the concatenated SHA-256 digests of the sealed
+//!   chunks. It travels in the message with the key, so a client checks
+//!   what the server handed it before opening anything; per-chunk digests
+//!   let a browser compute it without holding the whole ciphertext.
+//!
+//! Key, hash, name, type, size, dimensions, duration and a small thumbnail
+//! travel inside the end-to-end encrypted message ([`Attachment`]); the
+//! server learns the ciphertext's size and nothing else.
+
+use crate::content::{ContentError, MAX_TEXT_BYTES};
+use crate::message::{MAX_QUOTE_BYTES, Quote};
+use parley_protocol::limits::BLOB_CHUNK_BYTES;
+use parley_protocol::{BlobId, Millis};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bytes of AES-GCM's tag on each chunk.
+pub const TAG_BYTES: u32 = 16;
+/// Bytes of plaintext per chunk: a sealed chunk is one blob chunk.
+pub const PLAIN_CHUNK_BYTES: u32 = BLOB_CHUNK_BYTES - TAG_BYTES;
+/// Longest file name, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+/// Longest media type (`image/jpeg`), in bytes.
+pub const MAX_MIME_BYTES: usize = 127;
+/// Largest thumbnail carried in a message.
+pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024;
+/// Most bars in a voice note's waveform.
+pub const MAX_WAVEFORM_BARS: usize = 64;
+/// Widest or tallest picture or video described, in pixels.
+pub const MAX_SIDE: u32 = 1 << 16;
+
+/// What kind of file an attachment is, with what its bubble shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A picture, shown inline.
+    Photo {
+        /// Pixels across.
+        width: u32,
+        /// Pixels down.
+        height: u32,
+    },
+    /// A video, played in place once fetched.
+    Video {
+        /// Pixels across.
+        width: u32,
+        /// Pixels down.
+        height: u32,
+        /// Length in milliseconds.
+        duration_ms: u32,
+    },
+    /// A voice note recorded in the app.
+    Voice {
+        /// Length in milliseconds.
+        duration_ms: u32,
+        /// Loudness over time, 0-255 per bar.
+        waveform: Vec<u8>,
+    },
+    /// Any other file: shown as its name, size and type.
+    Document,
+}
+
+/// A file sent in a message: where its ciphertext is and how to open it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The blob on the server.
+    pub blob: BlobId,
+    /// The file's own AES-256 key.
+    pub key: [u8; 32],
+    /// [`blob_hash`] of the ciphertext.
+    pub hash: [u8; 32],
+    /// Bytes of plaintext.
+    pub size: u64,
+    /// The file's name.
+    pub name: String,
+    /// Its media type, as the sender's browser named it.
+    pub mime: String,
+    /// What kind of file it is.
+    pub kind: Kind,
+    /// A small JPEG or WebP preview (photos and videos), shown at once.
+    pub thumbnail: Option<Vec<u8>>,
+    /// A caption under it.
+    pub caption: String,
+    /// When the sender sent it (sender's clock).
+    pub composed_at: Millis,
+    /// The message it replies to.
+    pub reply: Option<Quote>,
+    /// How many times it was forwarded before.
+    pub forwarded: u8,
+}
+
+impl Attachment {
+    /// Checks the limits.
+    pub fn check(&self) -> Result<(), ContentError> {
+        let too_long = self.name.len() > MAX_NAME_BYTES
+            || self.mime.len() > MAX_MIME_BYTES
+            || self.caption.len() > MAX_TEXT_BYTES
+            || self
+                .thumbnail
+                .as_ref()
+                .is_some_and(|t| t.len() > MAX_THUMBNAIL_BYTES)
+            || self
+                .reply
+                .as_ref()
+                .is_some_and(|q| q.text.len() > MAX_QUOTE_BYTES)
+            || matches!(&self.kind, Kind::Voice { waveform, .. } if waveform.len() > MAX_WAVEFORM_BARS);
+        if too_long {
+            return Err(ContentError::TooLong);
+        }
+        let sides_ok = |w: u32, h: u32| w <= MAX_SIDE && h <= MAX_SIDE;
+        let kind_ok = match &self.kind {
+            Kind::Photo { width, height } | Kind::Video { width, height, .. } => {
+                sides_ok(*width, *height)
+            }
+            Kind::Voice { .. } | Kind::Document => true,
+        };
+        // A name is shown and offered as the saved file's name: no path,
+        // no control characters.
+        let name_ok = !self.name.trim().is_empty()
+            && !self
+                .name
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c == '\\');
+        let mime_ok = self.mime.bytes().all(|b| b.is_ascii_graphic() && b != b';');
+        if !kind_ok || !name_ok || !mime_ok {
+            return Err(ContentError::Empty);
+        }
+        Ok(())
+    }
+
+    /// The ciphertext's size: what the blob holds.
+    pub fn blob_size(&self) -> u64 {
+        sealed_size(self.size)
+    }
+}
+
+/// Chunks of a file of `plain` bytes (an empty file is one empty chunk).
+pub fn chunk_count(plain: u64) -> u64 {
+    plain.div_ceil(u64::from(PLAIN_CHUNK_BYTES)).max(1)
+}
+
+/// Bytes of ciphertext for `plain` bytes of file.
+pub fn sealed_size(plain: u64) -> u64 {
+    plain + chunk_count(plain) * u64::from(TAG_BYTES)
+}
+
+/// Bytes of plaintext in chunk `index` of a file of `plain` bytes.
+pub fn plain_chunk_len(plain: u64, index: u64) -> u64 {
+    let start = index * u64::from(PLAIN_CHUNK_BYTES);
+    plain
+        .saturating_sub(start)
+        .min(u64::from(PLAIN_CHUNK_BYTES))
+}
+
+/// The AES-GCM nonce of chunk `index`.
+pub fn chunk_nonce(index: u64, last: bool) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(&index.to_be_bytes());
+    nonce[11] = u8::from(last);
+    nonce
+}
+
+/// The hash of a blob from its sealed chunks' SHA-256 digests, in order.
+pub fn blob_hash(chunk_digests: &[[u8; 32]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for digest in chunk_digests {
+        hasher.update(digest);
+    }
+    hasher.finalize().into()
+}
+
+/// SHA-256 of one sealed chunk.
+pub fn chunk_digest(sealed: &[u8]) -> [u8; 32] {
+    Sha256::digest(sealed).into()
+}
+
+/// What can go wrong opening an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The ciphertext is not what the message promised: refused before
+    /// anything of it is opened or shown.
+    #[error("the file does not match what was sent")]
+    HashMismatch,
+    /// A chunk does not open with the key at its place.
+    #[error("the file is damaged")]
+    Damaged,
+}
+
+/// Checks a blob's chunk digests against the message's hash.
+pub fn verify(chunk_digests: &[[u8; 32]], expected: &[u8; 32]) -> Result<(), OpenError> {
+    if &blob_hash(chunk_digests) == expected {
+        Ok(())
+    } else {
+        Err(OpenError::HashMismatch)
+    }
+}
+
+/// AES-256-GCM in Rust, for native clients and tests (the browser uses
+/// WebCrypto with the same nonces and layout).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native {
+    use super::*;
+    use aes_gcm::aead::{Aead, KeyInit};
+    use aes_gcm::{Aes256Gcm, Key, Nonce};
+
+    /// Seals chunk `index` of a file (`last` for its final chunk).
+    pub fn seal_chunk(key: &[u8; 32], index: u64, last: bool, plain: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let nonce = chunk_nonce(index, last);
+        // Encryption of a slice in memory has no failure mode.
+        cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .unwrap_or_default()
+    }
+
+    /// Opens chunk `index` of a blob (`last` for its final chunk).
+    pub fn open_chunk(
+        key: &[u8; 32],
+        index: u64,
+        last: bool,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let nonce = chunk_nonce(index, last);
+        cipher
+            .decrypt(Nonce::from_slice(&nonce), sealed)
+            .map_err(|_| OpenError::Damaged)
+    }
+
+    /// Encrypts a whole file: its sealed chunks (one per blob chunk) and
+    /// their hash.
+    pub fn seal(key: &[u8; 32], plain: &[u8]) -> (Vec<Vec<u8>>, [u8; 32]) {
+        let count = chunk_count(plain.len() as u64);
+        let mut chunks = Vec::with_capacity(count as usize);
+        for index in 0..count {
+            let start = (index * u64::from(PLAIN_CHUNK_BYTES)) as usize;
+            let len = plain_chunk_len(plain.len() as u64, index) as usize;
+            let part = plain.get(start..start + len).unwrap_or_default();
+            chunks.push(seal_chunk(key, index, index + 1 == count, part));
+        }
+        let digests: Vec<[u8; 32]> = chunks.iter().map(|c| chunk_digest(c)).collect();
+        (chunks, blob_hash(&digests))
+    }
+
+    /// Checks the hash, then opens every chunk: the file, or why not.
+    pub fn open(key: &[u8; 32], hash: &[u8; 32], chunks: &[Vec<u8>]) -> Result<Vec<u8>, OpenError> {
+        let digests: Vec<[u8; 32]> = chunks.iter().map(|c| chunk_digest(c)).collect();
+        verify(&digests, hash)?;
+        let mut plain = Vec::new();
+        for (index, sealed) in chunks.iter().enumerate() {
+            let last = index + 1 == chunks.len();
+            plain.extend(open_chunk(key, index as u64, last, sealed)?);
+        }
+        Ok(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::native::*;
+    use super::*;
+    use crate::content::Content;
+
+    fn file(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn sizes_follow_the_chunks() {
+        let p = u64::from(PLAIN_CHUNK_BYTES);
+        assert_eq!((chunk_count(0), sealed_size(0)), (1, 16));
+        assert_eq!((chunk_count(1), sealed_size(1)), (1, 17));
+        assert_eq!(chunk_count(p), 1);
+        assert_eq!(sealed_size(p), u64::from(BLOB_CHUNK_BYTES));
+        assert_eq!((chunk_count(p + 1), sealed_size(p + 1)), (2, p + 1 + 32));
+        assert_eq!(plain_chunk_len(p + 1, 1), 1);
+        // A blob's chunks are the server's chunks: all full but the last.
+        let two_gib = 2u64 << 30;
+        assert_eq!(
+            sealed_size(two_gib).div_ceil(u64::from(BLOB_CHUNK_BYTES)),
+            chunk_count(two_gib)
+        );
+    }
+
+    #[test]
+    fn a_file_round_trips_in_chunks() {
+        let key = [7u8; 32];
+        let p = PLAIN_CHUNK_BYTES as usize;
+        for len in [0, 1, 1000, p - 1, p, p + 1, 3 * p + 12_345] {
+            let plain = file(len);
+            let (chunks, hash) = seal(&key, &plain);
+            assert_eq!(chunks.len() as u64, chunk_count(len as u64));
+            let total: usize = chunks.iter().map(Vec::len).sum();
+            assert_eq!(total as u64, sealed_size(len as u64));
+            assert!(
+                chunks[..chunks.len() - 1]
+                    .iter()
+                    .all(|c| c.len() == BLOB_CHUNK_BYTES as usize)
+            );
+            assert_eq!(open(&key, &hash, &chunks).unwrap(), plain, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn tampering_is_refused_before_anything_opens() {
+        let key = [9u8; 32];
+        let plain = file(2 * PLAIN_CHUNK_BYTES as usize + 10);
+        let (chunks, hash) = seal(&key, &plain);
+
+        // One bit flipped: the hash says no.
+        let mut flipped = chunks.clone();
+        flipped[1][100] ^= 1;
+        assert_eq!(open(&key, &hash, &flipped), Err(OpenError::HashMismatch));
+
+        // Even with a hash that matches the tampered blob, the chunk does
+        // not open: each is authenticated on its own.
+        let digests: Vec<_> = flipped.iter().map(|c| chunk_digest(c)).collect();
+        let forged = blob_hash(&digests);
+        assert_eq!(open(&key, &forged, &flipped), Err(OpenError::Damaged));
+
+        // Chunks swapped, or the blob cut short after a full chunk: the
+        // nonce binds each chunk to its place and the last to being last.
+        let swapped = vec![chunks[1].clone(), chunks[0].clone(), chunks[2].clone()];
+        let digests: Vec<_> = swapped.iter().map(|c| chunk_digest(c)).collect();
+        assert_eq!(
+            open(&key, &blob_hash(&digests), &swapped),
+            Err(OpenError::Damaged)
+        );
+        let cut = chunks[..2].to_vec();
+        let digests: Vec<_> = cut.iter().map(|c| chunk_digest(c)).collect();
+        assert_eq!(
+            open(&key, &blob_hash(&digests), &cut),
+            Err(OpenError::Damaged)
+        );
+
+        // Another key opens nothing.
+        assert_eq!(open(&[8u8; 32], &hash, &chunks), Err(OpenError::Damaged));
+    }
+
+    fn photo() -> Attachment {
+        Attachment {
+            blob: BlobId::from_uuid(uuid::Uuid::from_u128(42)),
+            key: [1; 32],
+            hash: [2; 32],
+            size: 1_234_567,
+            name: "beach.jpg".into(),
+            mime: "image/jpeg".into(),
+            kind: Kind::Photo {
+                width: 4032,
+                height: 3024,
+            },
+            thumbnail: Some(vec![0xFF, 0xD8, 0xFF]),
+            caption: "look 🌊".into(),
+            composed_at: 1_700_000_000_000,
+            reply: None,
+            forwarded: 0,
+        }
+    }
+
+    #[test]
+    fn a_message_carries_the_attachment_and_its_bounds_hold() {
+        let sent = Content::Attachment(photo());
+        let bytes = sent.encode().unwrap();
+        assert_eq!(Content::decode(&bytes).unwrap(), sent);
+        assert_eq!(photo().blob_size(), 1_234_567 + 2 * 16);
+
+        let bad = [
+            Attachment {
+                name: "x".repeat(MAX_NAME_BYTES + 1),
+                ..photo()
+            },
+            Attachment {
+                thumbnail: Some(vec![0; MAX_THUMBNAIL_BYTES + 1]),
+                ..photo()
+            },
+            Attachment {
+                caption: "x".repeat(MAX_TEXT_BYTES + 1),
+                ..photo()
+            },
+            Attachment {
+                kind: Kind::Voice {
+                    duration_ms: 1000,
+                    waveform: vec![0; MAX_WAVEFORM_BARS + 1],
+                },
+                ..photo()
+            },
+        ];
+        for attachment in bad {
+            let bytes = Content::Attachment(attachment).encode().unwrap();
+            assert_eq!(Content::decode(&bytes), Err(ContentError::TooLong));
+        }
+        for name in ["../../etc/passwd", "a\\b", "bell\u{7}", " "] {
+            let attachment = Attachment {
+                name: name.into(),
+                ..photo()
+            };
+            assert_eq!(attachment.check(), Err(ContentError::Empty), "{name:?}");
+        }
+        let odd_type = Attachment {
+            mime: "text/html; charset=utf-8".into(),
+            ..photo()
+        };
+        assert_eq!(odd_type.check(), Err(ContentError::Empty));
+        let huge = Attachment {
+            kind: Kind::Photo {
+                width: MAX_SIDE + 1,
+                height: 1,
+            },
+            ..photo()
+        };
+        assert_eq!(huge.check(), Err(ContentError::Empty));
+    }
+}
