@@ -87,6 +87,8 @@ export interface ParleyServer {
   readonly url: string;
   /** Its own database on the test cluster. */
   readonly database: string;
+  /** Where it keeps attachments' encrypted chunks. */
+  readonly blobDir: string;
   /** Sends SIGINT and waits until the process has exited (SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Starts it again on the same port and database; resolves once /healthz answers 200. */

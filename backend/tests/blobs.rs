@@ -85,7 +85,24 @@ impl Device {
     async fn grant(&self, blob: BlobId, devices: &[&Device]) -> StatusCode {
         let devices = devices.iter().map(|d| d.session.device_id).collect();
         self.request::<e::GrantBlob>(&blob)
-            .json(&BlobReaders { devices })
+            .json(&BlobReaders {
+                devices,
+                users: Vec::new(),
+            })
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Grants every device of `people` (this device excepted).
+    async fn grant_people(&self, blob: BlobId, people: &[&Device]) -> StatusCode {
+        let users = people.iter().map(|d| d.session.profile.user_id).collect();
+        self.request::<e::GrantBlob>(&blob)
+            .json(&BlobReaders {
+                devices: Vec::new(),
+                users,
+            })
             .send()
             .await
             .unwrap()
@@ -271,6 +288,20 @@ async fn api_behaves(base: &str, server: &TestServer, pool: &PgPool) {
     );
     assert_eq!(carol.download(blob, small.len()).await, small);
     assert_eq!(carol.fetched(blob).await, StatusCode::NO_CONTENT);
+    assert!(server.state.blobs.objects(blob).await.unwrap().is_empty());
+
+    // Granted to people: all their devices and the uploader's other ones,
+    // not the uploading device, so the blob goes once those fetched it.
+    let bobs_laptop = bob.another_of("bob").await;
+    let blob = alice.upload(&small).await;
+    assert_eq!(
+        alice.grant_people(blob, &[&bob, &alice]).await,
+        StatusCode::NO_CONTENT
+    );
+    for reader in [&bob, &bobs_laptop, &alices_phone] {
+        assert_eq!(reader.download(blob, small.len()).await, small);
+        assert_eq!(reader.fetched(blob).await, StatusCode::NO_CONTENT);
+    }
     assert!(server.state.blobs.objects(blob).await.unwrap().is_empty());
 
     // A cancelled upload leaves nothing.

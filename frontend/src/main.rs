@@ -29,6 +29,7 @@ mod app;
 mod bench;
 mod calls;
 mod device;
+mod media;
 mod messaging;
 mod net;
 mod notifications;

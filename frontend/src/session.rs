@@ -182,6 +182,39 @@ impl Session {
             messenger,
             calls,
         })));
+        self.resume_uploads();
+    }
+
+    /// Sends the message of a file uploaded for `peer`, with its caption.
+    pub fn file_sender(
+        self,
+        peer: parley_protocol::UserId,
+    ) -> impl FnOnce(parley_client::attachment::Attachment, String) + 'static {
+        move |attachment, caption| {
+            let sent = self.messaging(|m| m.send_file(peer, attachment, &caption, None));
+            if let Some(Err(err)) = sent {
+                leptos::logging::warn!("the file could not be sent: {err}");
+            }
+        }
+    }
+
+    /// Resumes the uploads a reload (or a closed tab) cut off.
+    fn resume_uploads(self) {
+        let app = self.app;
+        let Some(me) = app.me() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match crate::media::files::unfinished(me).await {
+                Ok(pending) => {
+                    for upload in pending {
+                        let peer = upload.peer;
+                        app.media.resume(app, upload, self.file_sender(peer));
+                    }
+                }
+                Err(err) => leptos::logging::warn!("unfinished uploads could not be read: {err}"),
+            }
+        });
     }
 
     /// Stops what runs; with `wipe`, deletes this account's local database.

@@ -480,8 +480,15 @@ pub struct BlobUpload {
 /// that were sent the message that refers to it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobReaders {
-    /// At most [`crate::limits::MAX_BLOB_READERS_PER_GRANT`] per request.
+    /// These devices.
+    #[serde(default)]
     pub devices: Vec<DeviceId>,
+    /// Every current device of these people (the caller's own account
+    /// included: its other devices), except the calling device itself. At
+    /// most [`crate::limits::MAX_BLOB_READERS_PER_GRANT`] devices and
+    /// people per request.
+    #[serde(default)]
+    pub users: Vec<UserId>,
 }
 
 /// A body that is raw bytes (`application/octet-stream`), not JSON: one

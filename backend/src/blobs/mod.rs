@@ -22,12 +22,12 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
+use parley_protocol::BlobId;
 use parley_protocol::api::{BlobReaders, BlobUpload, NewBlob};
 use parley_protocol::endpoint::{
     BlobChunk, BlobFetched, BlobStatus, CancelBlob, CreateBlob, Endpoint, GrantBlob, PutBlobChunk,
 };
 use parley_protocol::limits::{BLOB_CHUNK_BYTES, MAX_BLOB_READERS, MAX_BLOB_READERS_PER_GRANT};
-use parley_protocol::{BlobId, DeviceId};
 use std::time::Duration;
 
 /// A grant of [`MAX_BLOB_READERS_PER_GRANT`] device ids in JSON, with room.
@@ -195,7 +195,9 @@ async fn put_chunk(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /blobs/{blob_id}/readers`.
+/// `POST /blobs/{blob_id}/readers`: devices named, and the current devices
+/// of people named (the uploading device is never its own reader: it
+/// would never say it fetched the blob).
 async fn grant(
     caller: Caller,
     state: web::Data<AppState>,
@@ -203,17 +205,20 @@ async fn grant(
     body: web::Json<BlobReaders>,
 ) -> ApiResult<HttpResponse> {
     let blob = path.into_inner();
-    let mut devices: Vec<DeviceId> = body.into_inner().devices;
-    if devices.len() > MAX_BLOB_READERS_PER_GRANT {
+    let BlobReaders { mut devices, users } = body.into_inner();
+    if devices.len() + users.len() > MAX_BLOB_READERS_PER_GRANT {
         return Err(ApiError::BadRequest(format!(
-            "at most {MAX_BLOB_READERS_PER_GRANT} devices per request"
+            "at most {MAX_BLOB_READERS_PER_GRANT} devices and people per request"
         )));
     }
-    devices.sort_unstable();
-    devices.dedup();
     let upload = records::upload(&state.pool, blob, caller.device_id)
         .await?
         .ok_or(NO_UPLOAD)?;
+    if !users.is_empty() {
+        devices.extend(records::devices_of(&state.pool, &users, caller.device_id).await?);
+    }
+    devices.sort_unstable();
+    devices.dedup();
     // Counted before: devices granted already would make this refuse a
     // little early, never let a blob past the bound.
     if usize::try_from(upload.readers).unwrap_or(usize::MAX) + devices.len() > MAX_BLOB_READERS {

@@ -125,6 +125,19 @@ pub async fn mark_received(
     .await
 }
 
+/// The current devices of `users` but `except`.
+pub async fn devices_of(
+    pool: &PgPool,
+    users: &[UserId],
+    except: DeviceId,
+) -> Result<Vec<DeviceId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM devices WHERE user_id = ANY($1) AND id <> $2")
+        .bind(users)
+        .bind(except)
+        .fetch_all(pool)
+        .await
+}
+
 /// Lets `devices` read `device`'s blob `blob`; devices granted already
 /// are skipped. `false` when there is no such blob.
 pub async fn grant(

@@ -199,6 +199,8 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
 /// carried, earlier versions and reactions.
 fn erase(m: &mut Message) {
     m.body = Body::Deleted;
+    // The file's key goes with the text: nothing of it can be opened again.
+    m.attachment = None;
     m.reply = None;
     m.forwarded = 0;
     m.edits.clear();
@@ -353,6 +355,16 @@ mod tests {
         let c = chat();
         let mut m = text(&c, false, 1_000);
         m.reply = Some(crate::message::Quote::new(id(), c.me, "quoted"));
+        m.attachment = Some(Box::new(crate::attachment::Attachment {
+            blob: id(),
+            key: [7; 32],
+            hash: [8; 32],
+            size: 10,
+            name: "a.txt".into(),
+            mime: "text/plain".into(),
+            kind: crate::attachment::Kind::Document,
+            thumbnail: None,
+        }));
         let (target, chat) = (m.id, m.chat);
         let ch = |by, at, change| Amendment {
             target,
@@ -376,6 +388,7 @@ mod tests {
             (&m.body, &m.reply, m.edits.len(), m.reactions.len()),
             (&Body::Deleted, &None, 0, 0)
         );
+        assert!(m.attachment.is_none(), "the file's key is gone with it");
         assert_eq!(
             apply(&mut m, &ch(c.bob, 1_400, Change::Delete), c.me),
             Ok(false)

@@ -17,13 +17,12 @@
 //!   let a browser compute it without holding the whole ciphertext.
 //!
 //! Key, hash, name, type, size, dimensions, duration and a small thumbnail
-//! travel inside the end-to-end encrypted message ([`Attachment`]); the
-//! server learns the ciphertext's size and nothing else.
+//! travel inside the end-to-end encrypted message ([`Attachment`], with the
+//! caption as the message's text); the server learns the ciphertext's size
+//! and nothing else.
 
-use crate::content::{ContentError, MAX_TEXT_BYTES};
-use crate::message::{MAX_QUOTE_BYTES, Quote};
+use parley_protocol::BlobId;
 use parley_protocol::limits::BLOB_CHUNK_BYTES;
-use parley_protocol::{BlobId, Millis};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -91,33 +90,32 @@ pub struct Attachment {
     pub kind: Kind,
     /// A small JPEG or WebP preview (photos and videos), shown at once.
     pub thumbnail: Option<Vec<u8>>,
-    /// A caption under it.
-    pub caption: String,
-    /// When the sender sent it (sender's clock).
-    pub composed_at: Millis,
-    /// The message it replies to.
-    pub reply: Option<Quote>,
-    /// How many times it was forwarded before.
-    pub forwarded: u8,
+}
+
+/// An attachment out of bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AttachmentError {
+    /// A name, type, thumbnail or waveform over its limit.
+    #[error("attachment description too long")]
+    TooLong,
+    /// A name that is a path or empty, a type that is no media type,
+    /// dimensions out of range.
+    #[error("attachment description malformed")]
+    Malformed,
 }
 
 impl Attachment {
     /// Checks the limits.
-    pub fn check(&self) -> Result<(), ContentError> {
+    pub fn check(&self) -> Result<(), AttachmentError> {
         let too_long = self.name.len() > MAX_NAME_BYTES
             || self.mime.len() > MAX_MIME_BYTES
-            || self.caption.len() > MAX_TEXT_BYTES
             || self
                 .thumbnail
                 .as_ref()
                 .is_some_and(|t| t.len() > MAX_THUMBNAIL_BYTES)
-            || self
-                .reply
-                .as_ref()
-                .is_some_and(|q| q.text.len() > MAX_QUOTE_BYTES)
             || matches!(&self.kind, Kind::Voice { waveform, .. } if waveform.len() > MAX_WAVEFORM_BARS);
         if too_long {
-            return Err(ContentError::TooLong);
+            return Err(AttachmentError::TooLong);
         }
         let sides_ok = |w: u32, h: u32| w <= MAX_SIDE && h <= MAX_SIDE;
         let kind_ok = match &self.kind {
@@ -135,9 +133,31 @@ impl Attachment {
                 .any(|c| c.is_control() || c == '/' || c == '\\');
         let mime_ok = self.mime.bytes().all(|b| b.is_ascii_graphic() && b != b';');
         if !kind_ok || !name_ok || !mime_ok {
-            return Err(ContentError::Empty);
+            return Err(AttachmentError::Malformed);
         }
         Ok(())
+    }
+
+    /// What stands for it in a chat's preview line or a notification.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            Kind::Photo { .. } => "📷 Photo".to_owned(),
+            Kind::Video { .. } => "🎥 Video".to_owned(),
+            Kind::Voice { duration_ms, .. } => {
+                let secs = duration_ms / 1000;
+                format!("🎤 Voice message ({}:{:02})", secs / 60, secs % 60)
+            }
+            Kind::Document => format!("📄 {}", self.name),
+        }
+    }
+
+    /// The line a message with this file and `caption` shows in previews.
+    pub fn with_caption(&self, caption: &str) -> String {
+        if caption.is_empty() {
+            self.label()
+        } else {
+            format!("{} · {caption}", self.label())
+        }
     }
 
     /// The ciphertext's size: what the blob holds.
@@ -271,7 +291,7 @@ pub mod native {
 mod tests {
     use super::native::*;
     use super::*;
-    use crate::content::Content;
+    use crate::content::{Content, ContentError, MAX_TEXT_BYTES, Post};
 
     fn file(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 % 251) as u8).collect()
@@ -362,7 +382,12 @@ mod tests {
                 height: 3024,
             },
             thumbnail: Some(vec![0xFF, 0xD8, 0xFF]),
-            caption: "look 🌊".into(),
+        }
+    }
+
+    fn caption(text: &str) -> Post {
+        Post {
+            text: text.into(),
             composed_at: 1_700_000_000_000,
             reply: None,
             forwarded: 0,
@@ -371,7 +396,10 @@ mod tests {
 
     #[test]
     fn a_message_carries_the_attachment_and_its_bounds_hold() {
-        let sent = Content::Attachment(photo());
+        let sent = Content::Attachment {
+            file: photo(),
+            post: caption("look 🌊"),
+        };
         let bytes = sent.encode().unwrap();
         assert_eq!(Content::decode(&bytes).unwrap(), sent);
         assert_eq!(photo().blob_size(), 1_234_567 + 2 * 16);
@@ -386,10 +414,6 @@ mod tests {
                 ..photo()
             },
             Attachment {
-                caption: "x".repeat(MAX_TEXT_BYTES + 1),
-                ..photo()
-            },
-            Attachment {
                 kind: Kind::Voice {
                     duration_ms: 1000,
                     waveform: vec![0; MAX_WAVEFORM_BARS + 1],
@@ -397,22 +421,37 @@ mod tests {
                 ..photo()
             },
         ];
-        for attachment in bad {
-            let bytes = Content::Attachment(attachment).encode().unwrap();
+        for file in bad {
+            let bytes = Content::Attachment {
+                file,
+                post: caption(""),
+            }
+            .encode()
+            .unwrap();
             assert_eq!(Content::decode(&bytes), Err(ContentError::TooLong));
         }
+        let long_caption = Content::Attachment {
+            file: photo(),
+            post: caption(&"x".repeat(MAX_TEXT_BYTES + 1)),
+        };
+        let bytes = long_caption.encode().unwrap();
+        assert_eq!(Content::decode(&bytes), Err(ContentError::TooLong));
         for name in ["../../etc/passwd", "a\\b", "bell\u{7}", " "] {
             let attachment = Attachment {
                 name: name.into(),
                 ..photo()
             };
-            assert_eq!(attachment.check(), Err(ContentError::Empty), "{name:?}");
+            assert_eq!(
+                attachment.check(),
+                Err(AttachmentError::Malformed),
+                "{name:?}"
+            );
         }
         let odd_type = Attachment {
             mime: "text/html; charset=utf-8".into(),
             ..photo()
         };
-        assert_eq!(odd_type.check(), Err(ContentError::Empty));
+        assert_eq!(odd_type.check(), Err(AttachmentError::Malformed));
         let huge = Attachment {
             kind: Kind::Photo {
                 width: MAX_SIDE + 1,
@@ -420,6 +459,6 @@ mod tests {
             },
             ..photo()
         };
-        assert_eq!(huge.check(), Err(ContentError::Empty));
+        assert_eq!(huge.check(), Err(AttachmentError::Malformed));
     }
 }

@@ -1,6 +1,7 @@
 //! Fan-out, outbox answers and incoming deliveries, as pure state transitions.
 
 use crate::amend::{Amendment, Change};
+use crate::attachment::Attachment;
 use crate::content::{Content, ContentError, Post, Quote, Sync};
 use crate::message::{Body, Message, Status};
 use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
@@ -166,6 +167,48 @@ pub fn compose(
     Ok(msg)
 }
 
+/// A message carrying `file` with `caption` (maybe empty) for `chat`,
+/// checked.
+pub fn compose_attachment(
+    device: DeviceId,
+    id: MessageId,
+    chat: ConversationId,
+    file: Attachment,
+    caption: &str,
+    reply: Option<Quote>,
+    now: Millis,
+) -> Result<Message, ContentError> {
+    file.check()?;
+    let msg = Message {
+        id,
+        chat,
+        outgoing: true,
+        from_device: device,
+        composed_at: now,
+        status: Status::Pending,
+        seen: true,
+        body: Body::Text(caption.trim().to_owned()),
+        reply,
+        attachment: Some(Box::new(file)),
+        ..Message::blank()
+    };
+    post(&msg).ok_or(ContentError::Empty)?.check()?;
+    Ok(msg)
+}
+
+/// What travels for a stored message: its text, with its file when it has
+/// one (`None`: a notice, not a message).
+pub fn content(m: &Message) -> Option<Content> {
+    let post = post(m)?;
+    Some(match &m.attachment {
+        Some(file) => Content::Attachment {
+            file: (**file).clone(),
+            post,
+        },
+        None => Content::Post(post),
+    })
+}
+
 /// What travels for a stored text message (`None`: not a text).
 pub fn post(m: &Message) -> Option<Post> {
     Some(Post {
@@ -270,6 +313,11 @@ impl Chat {
             m.forwarded = post.forwarded;
             m
         };
+        let attached = |file: Attachment, post: Post| {
+            let mut m = posted(post);
+            m.attachment = Some(Box::new(file));
+            m
+        };
         let amend = |target, change| {
             Incoming::Amend(Amendment {
                 target,
@@ -314,9 +362,12 @@ impl Chat {
                 m.id = id;
                 Incoming::Resent(m)
             }
-            // No client sends attachments until the chat shows them (the
-            // browser's part of issue 16 comes next); the format is fixed.
-            Some(Ok(Content::Attachment(_))) => Incoming::Ignored,
+            Some(Ok(Content::Attachment { file, post })) => Incoming::Message(attached(file, post)),
+            Some(Ok(Content::ResentAttachment { id, file, post })) => {
+                let mut m = attached(file, post);
+                m.id = id;
+                Incoming::Resent(m)
+            }
             None | Some(Err(_)) => Incoming::Message(message(Body::Waiting, d.at)),
         }
     }
@@ -483,6 +534,81 @@ mod tests {
                 (Body::Waiting, Some(bob), 12)
             );
         }
+    }
+
+    #[test]
+    fn a_file_travels_with_its_caption_and_is_resent_whole() {
+        let (me, my_phone, bob, bob_phone) = (id(), id(), id(), id());
+        let file = Attachment {
+            blob: id(),
+            key: [5; 32],
+            hash: [6; 32],
+            size: 2048,
+            name: "plan.pdf".into(),
+            mime: "application/pdf".into(),
+            kind: crate::attachment::Kind::Document,
+            thumbnail: None,
+        };
+        let quote = Quote::new(id(), me, "the plan?");
+        let sent = compose_attachment(
+            bob_phone,
+            id(),
+            ConversationId::Direct(me),
+            file.clone(),
+            "  here it is ",
+            Some(quote.clone()),
+            7,
+        )
+        .unwrap();
+        assert_eq!(sent.body, Body::Text("here it is".into()));
+        let Some(content) = content(&sent) else {
+            panic!("a file message has content")
+        };
+        assert!(matches!(&content, Content::Attachment { file: f, .. } if *f == file));
+
+        let chat = Chat::new(me, my_phone);
+        let d = delivery(bob, bob_phone, me, 10);
+        let body = content.encode().unwrap();
+        let Incoming::Message(m) = chat.incoming(&d, Some(&body)) else {
+            panic!()
+        };
+        assert_eq!(m.attachment.as_deref(), Some(&file));
+        assert_eq!(
+            (m.body, m.reply, m.composed_at),
+            (Body::Text("here it is".into()), Some(quote), 7)
+        );
+
+        // Asked again after a failed decryption: the file comes back too.
+        let Some(Content::Attachment { file: f, post }) = crate::chat::content(&sent) else {
+            panic!()
+        };
+        let resent = Content::ResentAttachment {
+            id: sent.id,
+            file: f,
+            post,
+        }
+        .encode()
+        .unwrap();
+        let Incoming::Resent(m) = chat.incoming(&d, Some(&resent)) else {
+            panic!()
+        };
+        assert_eq!((m.id, m.attachment.as_deref()), (sent.id, Some(&file)));
+
+        // A file with a path for a name is refused at compose.
+        let bad = Attachment {
+            name: "../x".into(),
+            ..file
+        };
+        let refused = compose_attachment(
+            my_phone,
+            id(),
+            ConversationId::Direct(bob),
+            bad,
+            "",
+            None,
+            1,
+        );
+        assert_eq!(refused.err(), Some(ContentError::Empty));
     }
 
     #[test]

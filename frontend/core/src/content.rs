@@ -1,7 +1,7 @@
 //! The plaintext inside a payload. The server only sees the payload as
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
-pub use crate::attachment::Attachment;
+use crate::attachment::{Attachment, AttachmentError};
 pub use crate::message::{MAX_QUOTE_BYTES, Quote};
 use crate::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_protocol::codec::{self, DecodeError, EncodeError};
@@ -113,8 +113,23 @@ pub enum Content {
         /// How long new messages stay.
         duration: Option<Millis>,
     },
-    /// A photo, video, voice note or document, with an optional caption.
-    Attachment(Attachment),
+    /// A photo, video, voice note or document, with a caption (the
+    /// post's text, maybe empty), a reply and a forward count.
+    Attachment {
+        /// The file.
+        file: Attachment,
+        /// Its caption and the rest of a message.
+        post: Post,
+    },
+    /// A [`Content::Attachment`] sent again after a [`Content::Retry`].
+    ResentAttachment {
+        /// The original message id.
+        id: MessageId,
+        /// The file.
+        file: Attachment,
+        /// Its caption and the rest of a message.
+        post: Post,
+    },
 }
 
 /// A change to how the person keeps their chats, for their other devices.
@@ -158,6 +173,15 @@ pub enum ContentError {
     Empty,
 }
 
+impl From<AttachmentError> for ContentError {
+    fn from(err: AttachmentError) -> Self {
+        match err {
+            AttachmentError::TooLong => Self::TooLong,
+            AttachmentError::Malformed => Self::Empty,
+        }
+    }
+}
+
 impl Content {
     /// Encodes with the version byte.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
@@ -183,7 +207,10 @@ impl Content {
             Self::Pin { .. } => Ok(()),
             Self::Timer { duration: Some(d) } if !TIMERS.contains(d) => Err(ContentError::Empty),
             Self::Timer { .. } => Ok(()),
-            Self::Attachment(attachment) => attachment.check(),
+            Self::Attachment { file, post } | Self::ResentAttachment { file, post, .. } => {
+                file.check()?;
+                post.check()
+            }
             Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
             Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
             Self::Edit { text, .. } => fits(text),

@@ -1,5 +1,6 @@
 //! A message as the client stores and shows it.
 
+use crate::attachment::Attachment;
 use crate::call::{CallLog, Outcome};
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
@@ -121,6 +122,10 @@ pub struct Message {
     pub delivered_at: Option<Millis>,
     /// For outgoing: when the recipient first read it.
     pub read_at: Option<Millis>,
+    /// The file it carries; its caption is the body's text. Records
+    /// stored before attachments existed read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Box<Attachment>>,
 }
 
 /// Longest quoted text carried with a reply (the quote is a preview; the
@@ -213,6 +218,7 @@ impl Message {
             starred: false,
             delivered_at: None,
             read_at: None,
+            attachment: None,
         }
     }
 

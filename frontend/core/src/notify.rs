@@ -116,9 +116,10 @@ fn flat(text: &str) -> String {
 }
 
 /// The text a message shows in a notification (`None`: nothing to say).
-pub fn said(message: &Message) -> Option<&str> {
-    match &message.body {
-        Body::Text(text) => Some(text),
+pub fn said(message: &Message) -> Option<String> {
+    match (&message.body, &message.attachment) {
+        (Body::Text(text), Some(file)) => Some(file.with_caption(text)),
+        (Body::Text(text), None) => Some(text.clone()),
         _ => None,
     }
 }
@@ -166,7 +167,7 @@ pub async fn preview<S: Store>(
             .and_then(|m| m.decrypt(d.from_device, &d.body).ok());
         let text = match chat.incoming(d, plaintext.as_deref()) {
             Incoming::Message(m) => match m.body {
-                Body::Text(text) => Some(text),
+                Body::Text(_) => said(&m),
                 // Undecryptable here: counted, without text.
                 Body::Waiting => None,
                 _ => continue,

@@ -87,6 +87,34 @@ pub(super) async fn download<E: Endpoint>(
         .map_err(|_| ApiFailure::Invalid("blob() returned a non-Blob".to_owned()))
 }
 
+/// Sends raw bytes (a chunk of an attachment's ciphertext); the answer is
+/// empty.
+pub(super) async fn put_bytes<E: Endpoint>(
+    token: &str,
+    params: &E::Params,
+    bytes: &JsValue,
+) -> Result<(), ApiFailure> {
+    let url = endpoint::url::<E>(params);
+    let body = Some((bytes.clone(), "application/octet-stream"));
+    exchange(E::METHOD, &url, Some(token), body, Fresh::Always).await?;
+    Ok(())
+}
+
+/// Fetches raw bytes (a chunk of an attachment's ciphertext).
+pub(super) async fn get_bytes<E: Endpoint>(
+    token: &str,
+    params: &E::Params,
+) -> Result<js_sys::ArrayBuffer, ApiFailure> {
+    let url = endpoint::url::<E>(params);
+    let response = exchange(E::METHOD, &url, Some(token), None, Fresh::Always).await?;
+    let promise = response.array_buffer().map_err(|_| ApiFailure::Network)?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| ApiFailure::Network)?
+        .dyn_into()
+        .map_err(|_| ApiFailure::Invalid("arrayBuffer() returned something else".to_owned()))
+}
+
 /// Whether the HTTP cache may answer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fresh {

@@ -11,15 +11,15 @@ mod http;
 
 pub use failure::ApiFailure;
 
-use http::{call, download, upload};
+use http::{call, download, get_bytes, put_bytes, upload};
 use parley_protocol::api::{
-    ChatMute, ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys, DoNotDisturb, IceConfig,
-    KeyCount, NotificationSettings, PendingMessages, PhotoVersion, Profile, PushKey,
-    PushSubscribed, PushSubscription, RegisterRequest, Session, SignInRequest, UpdateProfile,
-    UploadKeys, UserCard,
+    BlobReaders, BlobUpload, ChatMute, ClaimRequest, ClaimedKey, Contact, Device, DeviceKeys,
+    DoNotDisturb, IceConfig, KeyCount, NewBlob, NotificationSettings, PendingMessages,
+    PhotoVersion, Profile, PushKey, PushSubscribed, PushSubscription, RegisterRequest, Session,
+    SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
 use parley_protocol::endpoint as e;
-use parley_protocol::{DeviceId, UserId};
+use parley_protocol::{BlobId, DeviceId, UserId};
 
 /// Creates an account and signs this browser in.
 pub async fn register(request: &RegisterRequest) -> Result<Session, ApiFailure> {
@@ -182,4 +182,53 @@ pub async fn mute_chat(token: &str, mute: &ChatMute) -> Result<NotificationSetti
 /// Turns do-not-disturb on or off.
 pub async fn set_dnd(token: &str, on: bool) -> Result<NotificationSettings, ApiFailure> {
     call::<e::SetDoNotDisturb>(Some(token), &(), Some(&DoNotDisturb { on })).await
+}
+
+/// Starts an upload of `size` bytes of an attachment's ciphertext.
+pub async fn create_blob(token: &str, size: u64) -> Result<BlobUpload, ApiFailure> {
+    call::<e::CreateBlob>(Some(token), &(), Some(&NewBlob { size })).await
+}
+
+/// Which chunks of one of this device's uploads the server holds.
+pub async fn blob_status(token: &str, blob: BlobId) -> Result<BlobUpload, ApiFailure> {
+    call::<e::BlobStatus>(Some(token), &blob, None).await
+}
+
+/// Stores chunk `index` of an upload (`bytes`: an `ArrayBuffer` or a view).
+pub async fn put_chunk(
+    token: &str,
+    blob: BlobId,
+    index: u32,
+    bytes: &wasm_bindgen::JsValue,
+) -> Result<(), ApiFailure> {
+    put_bytes::<e::PutBlobChunk>(token, &(blob, index), bytes).await
+}
+
+/// Lets every device of `users` (this account's other devices too) read
+/// the blob.
+pub async fn grant_blob(token: &str, blob: BlobId, users: Vec<UserId>) -> Result<(), ApiFailure> {
+    let readers = BlobReaders {
+        devices: Vec::new(),
+        users,
+    };
+    call::<e::GrantBlob>(Some(token), &blob, Some(&readers)).await
+}
+
+/// Chunk `index` of a blob's ciphertext.
+pub async fn blob_chunk(
+    token: &str,
+    blob: BlobId,
+    index: u32,
+) -> Result<js_sys::ArrayBuffer, ApiFailure> {
+    get_bytes::<e::BlobChunk>(token, &(blob, index)).await
+}
+
+/// This device holds the blob's file now.
+pub async fn blob_fetched(token: &str, blob: BlobId) -> Result<(), ApiFailure> {
+    call::<e::BlobFetched>(Some(token), &blob, None).await
+}
+
+/// Cancels an upload.
+pub async fn cancel_blob(token: &str, blob: BlobId) -> Result<(), ApiFailure> {
+    call::<e::CancelBlob>(Some(token), &blob, None).await
 }

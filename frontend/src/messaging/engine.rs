@@ -571,9 +571,34 @@ async fn finish(engine: Option<BrowserEngine>, me: UserId, wipe: bool) {
     if wipe && let Err(err) = Store::delete(me).await {
         leptos::logging::warn!("could not delete the local message store: {err}");
     }
+    if wipe && let Err(err) = crate::media::files::delete(me).await {
+        leptos::logging::warn!("could not delete the local files: {err}");
+    }
 }
 
 impl Runner {
+    /// A message carrying `file` (uploaded already) for `chat`, checked and
+    /// queued like a text.
+    pub fn compose_file(
+        self: &Rc<Self>,
+        chat: ConversationId,
+        file: parley_client::attachment::Attachment,
+        caption: &str,
+        reply: Option<Quote>,
+    ) -> Result<(), parley_client::content::ContentError> {
+        let msg = parley_client::chat::compose_attachment(
+            self.device,
+            MessageId::new_v7(),
+            chat,
+            file,
+            caption,
+            reply,
+            now(),
+        )?;
+        self.push(Input::Compose(msg));
+        Ok(())
+    }
+
     /// A message for `chat` from the composer, checked by the core's rules
     /// and queued (stored with the outbox first, so it survives a reload).
     pub fn compose(

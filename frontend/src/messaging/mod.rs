@@ -87,6 +87,18 @@ impl Messenger {
             .compose(ConversationId::Direct(peer), text, reply)
     }
 
+    /// Sends `file` (uploaded already) to `peer` with `caption`.
+    pub fn send_file(
+        &self,
+        peer: UserId,
+        file: parley_client::attachment::Attachment,
+        caption: &str,
+        reply: Option<Quote>,
+    ) -> Result<(), ContentError> {
+        self.runner
+            .compose_file(ConversationId::Direct(peer), file, caption, reply)
+    }
+
     /// This device's notification choices changed.
     pub fn notify_local(&self, local: parley_client::notify::Local) {
         self.push(Input::NotifyLocal(local));

@@ -14,6 +14,7 @@
 
 pub mod calls;
 pub mod chats;
+pub mod media;
 pub mod photos;
 pub mod storage;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub blocked: RwSignal<Vec<UserCard>>,
     /// Profile photos fetched so far.
     pub photos: Photos,
+    /// Attachments held and uploads under way.
+    pub media: media::Media,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
             calls: CallUi::new(),
             blocked: RwSignal::new(Vec::new()),
             photos: Photos::new(),
+            media: media::Media::new(),
         }
     }
 
@@ -120,6 +124,7 @@ impl AppState {
         self.messaging.clear();
         self.blocked.set(Vec::new());
         self.photos.clear();
+        self.media.clear();
         self.session.set(Some(session));
     }
 
@@ -131,6 +136,7 @@ impl AppState {
         self.contacts.set(Vec::new());
         self.blocked.set(Vec::new());
         self.photos.clear();
+        self.media.clear();
         self.messaging.clear();
         self.calls.clear();
         self.notice.set(notice);

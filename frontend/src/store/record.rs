@@ -6,6 +6,7 @@
 
 use super::Result;
 use super::keys::{chat_key, parse_chat_key};
+use parley_client::attachment::Attachment;
 use parley_client::call::CallLog;
 use parley_client::message::{Body, Message, Quote, Reaction, Revision, Status};
 use parley_client::store::StoreError;
@@ -63,6 +64,9 @@ pub struct Record {
     /// A timer notice's duration (`None`: turned off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timer: Option<Millis>,
+    /// The file it carries (its caption is `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachment: Option<Box<Attachment>>,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
@@ -105,6 +109,7 @@ impl From<&Message> for Record {
             delivered_at: m.delivered_at,
             read_at: m.read_at,
             timer,
+            attachment: m.attachment.clone(),
         }
     }
 }
@@ -153,6 +158,7 @@ impl TryFrom<Record> for Message {
             starred: r.starred,
             delivered_at: r.delivered_at,
             read_at: r.read_at,
+            attachment: r.attachment,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::attachments::AttachmentView;
 use crate::ui::claims;
 use crate::ui::format;
 use crate::ui::icons::{IconBan, IconClock, IconLock, IconPhone, IconStar, IconTimer, IconVideo};
@@ -75,6 +76,19 @@ pub fn bubble(m: &Message) -> AnyView {
                 }
             });
             let quote = m.reply.clone().map(|quote| view! { <QuoteBlock quote /> });
+            let file = m
+                .attachment
+                .clone()
+                .map(|file| view! { <AttachmentView file=*file /> });
+            // A file's caption may be empty: then there is no text line.
+            let caption = (!text.is_empty() || m.attachment.is_none()).then(|| {
+                view! {
+                    // The text's own direction: Arabic and Hebrew read right to left.
+                    <span class="message-text" data-testid="message-text" dir="auto">
+                        <RichText text=text.clone() links=links_allowed(m) />
+                    </span>
+                }
+            });
             framed(
                 m,
                 Look {
@@ -88,10 +102,8 @@ pub fn bubble(m: &Message) -> AnyView {
                 view! {
                     {forwarded}
                     {quote}
-                    // The text's own direction: Arabic and Hebrew read right to left.
-                    <span class="message-text" data-testid="message-text" dir="auto">
-                        <RichText text=text.clone() links=links_allowed(m) />
-                    </span>
+                    {file}
+                    {caption}
                 },
             )
         }

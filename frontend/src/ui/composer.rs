@@ -5,9 +5,10 @@
 
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::attachments::{Uploads, files_of, send_files};
 use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::icon_button::IconButton;
-use crate::ui::icons::{IconClose, IconSend, IconSmile};
+use crate::ui::icons::{IconAttach, IconClose, IconSend, IconSmile};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::content::MAX_TEXT_BYTES;
@@ -200,9 +201,72 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
             }
         })
     };
+    // Files: from the paperclip's picker or pasted. One file takes what is
+    // typed as its caption.
+    let file_input: NodeRef<leptos::html::Input> = NodeRef::new();
+    let attach = {
+        let latest = Arc::clone(&latest);
+        move |files: Vec<web_sys::File>| {
+            if files.is_empty() {
+                return;
+            }
+            let caption = if files.len() == 1 {
+                text.get_untracked().trim().to_owned()
+            } else {
+                String::new()
+            };
+            if !caption.is_empty() {
+                if let Ok(mut latest) = latest.lock() {
+                    latest.take();
+                }
+                text.set(String::new());
+            }
+            send_files(app, session, peer, files, caption);
+            stick.set_value(true);
+        }
+    };
+    let on_paste = {
+        let attach = attach.clone();
+        move |ev: web_sys::ClipboardEvent| {
+            let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
+            if !files.is_empty() {
+                ev.prevent_default();
+                attach(files);
+            }
+        }
+    };
     view! {
         {reply_bar}
+        <Uploads chat />
         <footer class="composer">
+            <input
+                node_ref=file_input
+                type="file"
+                multiple
+                hidden
+                data-testid="file-input"
+                on:change={
+                    let attach = attach.clone();
+                    move |ev| {
+                        let input: web_sys::HtmlInputElement = event_target(&ev);
+                        attach(files_of(input.files()));
+                        // The same file can be chosen again.
+                        input.set_value("");
+                    }
+                }
+            />
+            <IconButton
+                class="icon-btn attach"
+                test_id="attach"
+                label="Attach files"
+                on:click=move |_| {
+                    if let Some(input) = file_input.get_untracked() {
+                        input.click();
+                    }
+                }
+            >
+                <IconAttach />
+            </IconButton>
             <IconButton
                 class="icon-btn emoji-open"
                 test_id="emoji-open"
@@ -237,6 +301,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                         session.messaging(|m| m.typed(peer));
                     }
                     on:keydown=on_key
+                    on:paste=on_paste
                 ></textarea>
                 <Show when=move || too_long.get()>
                     <p class="composer-error" role="alert">

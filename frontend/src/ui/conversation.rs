@@ -4,6 +4,7 @@ use crate::router::Router;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::calls::Stage;
+use crate::ui::attachments::{files_of, send_files};
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
@@ -87,8 +88,36 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 .is_some_and(|v| !matches!(v.stage, Stage::Ended(_)))
         })
     };
+    // Files dropped anywhere on the chat are sent to it.
+    let dragging = RwSignal::new(false);
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if blocked.get_untracked() {
+            return;
+        }
+        let files = files_of(ev.data_transfer().and_then(|d| d.files()));
+        send_files(app, session, id, files, String::new());
+    };
+    let on_drag_over = move |ev: web_sys::DragEvent| {
+        let carries_files = ev
+            .data_transfer()
+            .is_some_and(|d| d.types().includes(&"Files".into(), 0));
+        if carries_files && !blocked.get_untracked() {
+            // Without this the browser would open the file instead.
+            ev.prevent_default();
+            dragging.set(true);
+        }
+    };
     view! {
-        <section class="conversation" data-testid="conversation">
+        <section
+            class="conversation"
+            class:dragging=move || dragging.get()
+            data-testid="conversation"
+            on:dragover=on_drag_over
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop
+        >
             <header class="conversation-header">
                 <IconButton class="icon-btn back" test_id="back" label="Back" on:click=move |_| open_chat.set(None)>
                     <IconBack />

@@ -379,3 +379,13 @@ pub fn IconBellOff() -> impl IntoView {
         </svg>
     }
 }
+
+/// A paperclip: attach a file.
+#[component]
+pub fn IconAttach() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M16.5 6.5v10.6a4.5 4.5 0 0 1-9 0V5.7a3 3 0 0 1 6 0v10.1a1.5 1.5 0 0 1-3 0V6.5H9v9.3a3 3 0 0 0 6 0V5.7a4.5 4.5 0 0 0-9 0v11.4a6 6 0 0 0 12 0V6.5z" />
+        </svg>
+    }
+}

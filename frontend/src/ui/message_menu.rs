@@ -191,6 +191,9 @@ pub fn Menu(m: Message) -> impl IntoView {
             menu.close(id);
         }
     };
+    // Only the uploader's device may let others read a file, so a file
+    // cannot be passed on to someone else (yet): no "Forward" for it.
+    let forwardable = m.attachment.is_none();
     let forward = {
         let m = m.clone();
         move |_| {
@@ -315,10 +318,15 @@ pub fn Menu(m: Message) -> impl IntoView {
                     <IconCopy />
                     "Copy"
                 </button>
-                <button type="button" role="menuitem" tabindex="-1" data-testid="menu-forward" on:click=forward.clone()>
-                    <IconForward />
-                    "Forward"
-                </button>
+                {forwardable.then(|| {
+                    let forward = forward.clone();
+                    view! {
+                        <button type="button" role="menuitem" tabindex="-1" data-testid="menu-forward" on:click=forward>
+                            <IconForward />
+                            "Forward"
+                        </button>
+                    }
+                })}
                 <button type="button" role="menuitem" tabindex="-1" data-testid="menu-pin" on:click=pin.clone()>
                     <IconPin />
                     {if pinned { "Unpin" } else { "Pin" }}

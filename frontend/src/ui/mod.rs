@@ -1,6 +1,7 @@
 //! Components, one module per screen or panel, plus small shared pieces.
 
 pub mod announcer;
+pub mod attachments;
 pub mod auth;
 pub mod avatar;
 pub mod banner;

@@ -3,33 +3,20 @@
 //! and never the original file with its metadata (location, camera).
 
 use crate::api;
+use crate::media::image::{decode, jpeg};
 use crate::state::AppState;
 use crate::ui::form::FormError;
 use crate::ui::modal::Modal;
 use leptos::html::{Canvas, Input};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
 
 /// Side of the uploaded square, in pixels: sharp at the largest avatar
 /// size on a 3× screen, and far below the server's byte limit as JPEG.
 const SIDE: u32 = 384;
 const QUALITY: f64 = 0.85;
-
-/// Decodes an image file (what the browser can show, it can decode).
-async fn decode(file: &Blob) -> Result<ImageBitmap, String> {
-    let promise = window()
-        .create_image_bitmap_with_blob(file)
-        .map_err(|_| "This file can't be read.".to_owned())?;
-    JsFuture::from(promise)
-        .await
-        .map_err(|_| "That isn't a picture this browser can open.".to_owned())?
-        .dyn_into()
-        .map_err(|_| "That isn't a picture this browser can open.".to_owned())
-}
 
 /// Draws the square of `image` seen at `zoom` (1 = the largest centred square).
 fn draw(canvas: &HtmlCanvasElement, image: &ImageBitmap, zoom: f64) {
@@ -50,34 +37,6 @@ fn draw(canvas: &HtmlCanvasElement, image: &ImageBitmap, zoom: f64) {
     let _ = ctx.draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
         image, sx, sy, side, side, 0.0, 0.0, out, out,
     );
-}
-
-/// The canvas as a JPEG.
-async fn jpeg(canvas: &HtmlCanvasElement) -> Result<Blob, String> {
-    let promise = js_sys::Promise::new(&mut |resolve, reject| {
-        let failed = reject.clone();
-        let done = Closure::once_into_js(move |blob: JsValue| {
-            // `null` when the canvas could not be encoded.
-            let _ = if blob.is_null() {
-                reject.call0(&JsValue::NULL)
-            } else {
-                resolve.call1(&JsValue::NULL, &blob)
-            };
-        });
-        let asked = canvas.to_blob_with_type_and_encoder_options(
-            done.unchecked_ref(),
-            "image/jpeg",
-            &JsValue::from_f64(QUALITY),
-        );
-        if asked.is_err() {
-            let _ = failed.call0(&JsValue::NULL);
-        }
-    });
-    JsFuture::from(promise)
-        .await
-        .map_err(|_| "The photo could not be made.".to_owned())?
-        .dyn_into()
-        .map_err(|_| "The photo could not be made.".to_owned())
 }
 
 /// Puts `next` in `picked`, releasing the decoded picture it replaces (a
@@ -145,7 +104,7 @@ pub fn PhotoPicker() -> impl IntoView {
         };
         busy.set(true);
         spawn_local(async move {
-            let result = match jpeg(&canvas).await {
+            let result = match jpeg(&canvas, QUALITY).await {
                 Ok(blob) => app
                     .authed(move |t| async move { api::set_photo(&t, &blob, "image/jpeg").await })
                     .await

@@ -426,7 +426,10 @@ fn from_menu(ev: &leptos::ev::MouseEvent) -> bool {
 fn preview_text(m: &parley_client::message::Message) -> String {
     use parley_client::message::Body;
     match &m.body {
-        Body::Text(text) => parley_client::text::plain(text),
+        Body::Text(text) => match &m.attachment {
+            Some(file) => file.with_caption(&parley_client::text::plain(text)),
+            None => parley_client::text::plain(text),
+        },
         Body::Waiting => crate::ui::claims::WAITING.to_owned(),
         Body::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
         Body::Call(log) => log.summary(),

@@ -54,40 +54,49 @@ impl Target for Contents {
             },
             // Attachments: a photo with its thumbnail at the limit, a voice
             // note with a full waveform.
-            Content::Attachment(Attachment {
-                blob: BlobId::from_uuid(Uuid::from_u128(5)),
-                key: [3; 32],
-                hash: [4; 32],
-                size: 12_345,
-                name: "photo.jpg".into(),
-                mime: "image/jpeg".into(),
-                kind: Kind::Photo {
-                    width: 640,
-                    height: 480,
+            Content::Attachment {
+                file: Attachment {
+                    blob: BlobId::from_uuid(Uuid::from_u128(5)),
+                    key: [3; 32],
+                    hash: [4; 32],
+                    size: 12_345,
+                    name: "photo.jpg".into(),
+                    mime: "image/jpeg".into(),
+                    kind: Kind::Photo {
+                        width: 640,
+                        height: 480,
+                    },
+                    thumbnail: Some(vec![0xAB; MAX_THUMBNAIL_BYTES]),
                 },
-                thumbnail: Some(vec![0xAB; MAX_THUMBNAIL_BYTES]),
-                caption: "🌊".into(),
-                composed_at: 9,
-                reply: Some(Quote::new(ids[0], Uuid::from_u128(7).into(), "this one")),
-                forwarded: 0,
-            }),
-            Content::Attachment(Attachment {
-                blob: BlobId::from_uuid(Uuid::from_u128(6)),
-                key: [0; 32],
-                hash: [0; 32],
-                size: 0,
-                name: "voice.ogg".into(),
-                mime: "audio/ogg".into(),
-                kind: Kind::Voice {
-                    duration_ms: 4_200,
-                    waveform: vec![200; MAX_WAVEFORM_BARS],
+                post: Post {
+                    text: "🌊".into(),
+                    composed_at: 9,
+                    reply: Some(Quote::new(ids[0], Uuid::from_u128(7).into(), "this one")),
+                    forwarded: 0,
                 },
-                thumbnail: None,
-                caption: String::new(),
-                composed_at: 1,
-                reply: None,
-                forwarded: 1,
-            }),
+            },
+            Content::ResentAttachment {
+                id: ids[2],
+                file: Attachment {
+                    blob: BlobId::from_uuid(Uuid::from_u128(6)),
+                    key: [0; 32],
+                    hash: [0; 32],
+                    size: 0,
+                    name: "voice.ogg".into(),
+                    mime: "audio/ogg".into(),
+                    kind: Kind::Voice {
+                        duration_ms: 4_200,
+                        waveform: vec![200; MAX_WAVEFORM_BARS],
+                    },
+                    thumbnail: None,
+                },
+                post: Post {
+                    text: String::new(),
+                    composed_at: 1,
+                    reply: None,
+                    forwarded: 1,
+                },
+            },
         ]
         .iter()
         // A value that cannot encode fails the round trip instead.

@@ -128,12 +128,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
             let ConversationId::Direct(peer) = m.chat else {
                 continue;
             };
-            let Some(post) = crate::chat::post(&m) else {
-                continue;
+            let resent = match crate::chat::content(&m) {
+                Some(Content::Post(post)) => Content::ResentPost { id, post },
+                Some(Content::Attachment { file, post }) => {
+                    Content::ResentAttachment { id, file, post }
+                }
+                _ => continue,
             };
             if m.outgoing && (peer == from || from == self.me) {
-                self.send_control(peer, Content::ResentPost { id, post })
-                    .await?;
+                self.send_control(peer, resent).await?;
             }
         }
         Ok(())
@@ -194,7 +197,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 chat,
                 name,
                 count,
-                crate::notify::said(m),
+                crate::notify::said(m).as_deref(),
                 self.notify.local.previews,
             )));
         }

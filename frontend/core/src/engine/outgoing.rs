@@ -55,8 +55,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Body::Timer(duration) => Content::Timer {
                 duration: *duration,
             },
-            _ => match crate::chat::post(msg) {
-                Some(post) => Content::Post(post),
+            _ => match crate::chat::content(msg) {
+                Some(content) => content,
                 None => return Ok(false),
             },
         };

@@ -1,0 +1,205 @@
+// Encrypted attachments between two people: a photo (thumbnail at once,
+// then the full picture), a document with a caption downloaded on a click,
+// nothing readable on the server, and files kept across a reload after the
+// server deleted its copy.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { deflateSync } from 'node:zlib';
+import type { Page } from '@playwright/test';
+import { expect, screenshot, sql, test } from '../fixtures';
+import { friends, openFromContacts } from '../chat';
+
+const PHOTO_SENTINEL = 'PARLEY-SENTINEL-PHOTO-7c1f';
+const DOC_SENTINEL = 'PARLEY-SENTINEL-DOC-93ab';
+
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'ascii');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** A `width`×`height` RGB gradient as PNG, with `text` in a tEXt chunk. */
+function png(width: number, height: number, text: string): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      rows.set([(x * 255) / width, (y * 255) / height, 160], row + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', header),
+    pngChunk('tEXt', Buffer.from(`Comment\0${text}`, 'latin1')),
+    pngChunk('IDAT', deflateSync(rows)),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Every file under `dir`. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? filesUnder(full) : [full];
+  });
+}
+
+/** SHA-256 (hex) of every file `page`'s device keeps in its files store. */
+async function keptDigests(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const name = (await indexedDB.databases()).map((d) => d.name ?? '').find((n) => n.startsWith('parley-files-'));
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open(name ?? 'missing');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const files = await new Promise<Blob[]>((resolve, reject) => {
+      const all = db.transaction('files').objectStore('files').getAll();
+      all.onsuccess = () => resolve(all.result as Blob[]);
+      all.onerror = () => reject(all.error);
+    });
+    db.close();
+    const hex = (hash: ArrayBuffer) => Array.from(new Uint8Array(hash), (x) => x.toString(16).padStart(2, '0')).join('');
+    return Promise.all(files.map(async (f) => hex(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()))));
+  });
+}
+
+/** The attachment bubble holding `testId` on `page`. */
+function fileBubble(page: Page, testId: string) {
+  return page.getByTestId('message').filter({ has: page.getByTestId(testId) });
+}
+
+test('a photo and a document travel encrypted, and stay after the server let them go', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+
+  // A photo: Alice sees hers at once; Bob gets the thumbnail, then the picture.
+  const photo = png(320, 200, PHOTO_SENTINEL);
+  await a.getByTestId('file-input').setInputFiles([{ name: 'beach.png', mimeType: 'image/png', buffer: photo }]);
+  await expect(fileBubble(a, 'attachment-photo').getByTestId('photo-full')).toBeVisible();
+  const received = fileBubble(b, 'attachment-photo');
+  await expect(received).toBeVisible();
+  const full = received.getByTestId('photo-full');
+  await expect(full).toBeVisible();
+  await expect.poll(() => full.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
+  await expect(fileBubble(a, 'attachment-photo').getByTestId('tick')).toHaveAttribute('data-status', 'read');
+  // A photo without a caption has no text line.
+  await expect(fileBubble(b, 'attachment-photo').getByTestId('message-text')).toHaveCount(0);
+
+  // A document, with what was typed as its caption; three chunks of ciphertext.
+  const doc = Buffer.alloc(2_600_000);
+  for (let at = 0; at < doc.length; at += 64) doc.write(`${DOC_SENTINEL} line ${at}\n`, at, 'latin1');
+  await a.getByTestId('composer').fill('the plan');
+  await a.getByTestId('file-input').setInputFiles([{ name: 'plan.txt', mimeType: 'text/plain', buffer: doc }]);
+  await expect(a.getByTestId('composer')).toHaveValue('');
+  const sent = fileBubble(a, 'attachment-document');
+  await expect(sent.getByTestId('message-text')).toHaveText('the plan');
+  await expect(sent.getByTestId('document-name')).toHaveText('plan.txt');
+
+  // On the server, only ciphertext: the chunks are there, the sentinel is not.
+  const stored = filesUnder(server.blobDir);
+  expect(stored.length).toBeGreaterThanOrEqual(3);
+  for (const file of stored) {
+    const bytes = readFileSync(file);
+    expect(bytes.includes(DOC_SENTINEL), file).toBe(false);
+    expect(bytes.includes(PHOTO_SENTINEL), file).toBe(false);
+  }
+  const dump = sql(server, "SELECT string_agg(encode(frame, 'escape'), '') FROM queue");
+  expect(dump.includes(DOC_SENTINEL)).toBe(false);
+
+  // Bob downloads it on a click, and gets the same bytes.
+  const arrived = fileBubble(b, 'attachment-document');
+  await expect(arrived.getByTestId('message-text')).toHaveText('the plan');
+  await expect(arrived).toContainText('2.6 MB · TXT');
+  await screenshot(b, 'attachments-received');
+  await arrived.getByTestId('download').click();
+  const save = arrived.getByTestId('document-save');
+  await expect(save).toBeVisible();
+  await expect(save).toHaveAttribute('download', 'plan.txt');
+  // The page's policy lets nothing fetch a blob: URL; the file it links to
+  // is the one kept in this device's store.
+  const digests = await keptDigests(b);
+  expect(digests).toContain(createHash('sha256').update(doc).digest('hex'));
+  expect(digests).toContain(createHash('sha256').update(photo).digest('hex'));
+
+  // Every reader holds both files: the server deleted its copies.
+  await expect.poll(() => filesUnder(server.blobDir).length).toBe(0);
+  await expect.poll(() => sql(server, 'SELECT count(*) FROM blobs')).toBe('0');
+
+  // After a reload both are still here, from this device's own copy.
+  await b.reload();
+  await expect(fileBubble(b, 'attachment-photo').getByTestId('photo-full')).toBeVisible();
+  await fileBubble(b, 'attachment-document').getByTestId('download').click();
+  await expect(fileBubble(b, 'attachment-document').getByTestId('document-save')).toBeVisible();
+  await expect(b.getByTestId('chat-item').first()).toContainText('📄 plan.txt · the plan');
+  await screenshot(b, 'attachments-after-reload');
+});
+
+test('a 50 MB document resumes after a reload during its upload', async ({ page: a, newPage, server }) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+
+  // Slow Alice's uploads down, so the reload lands in the middle of one.
+  const cdp = await a.context().newCDPSession(a);
+  const throttle = (bytesPerSecond: number) =>
+    cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: bytesPerSecond,
+    });
+  await throttle(4 * 1024 * 1024);
+  const doc = Buffer.alloc(50 * 1024 * 1024);
+  for (let at = 0; at < doc.length; at += 4096) doc.write(`${DOC_SENTINEL} block ${at}\n`, at, 'latin1');
+  // Playwright takes a file this large by path only.
+  const big = test.info().outputPath('big.bin');
+  writeFileSync(big, doc);
+  await a.getByTestId('file-input').setInputFiles(big);
+  const progress = a.getByTestId('upload-progress');
+  await expect(progress).toBeVisible();
+  await screenshot(a, 'attachments-uploading');
+  await expect
+    .poll(() => progress.evaluate((p: HTMLProgressElement) => p.value), { timeout: 30_000 })
+    .toBeGreaterThan(0.1);
+  const alices = `FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`;
+  const before = Number(sql(server, `SELECT max(received_count) ${alices}`));
+  expect(before).toBeGreaterThan(0);
+
+  await a.reload();
+  await throttle(-1);
+  // The same upload goes on (one blob, not a second from the start).
+  await expect(a.getByTestId('upload')).toContainText('big.bin');
+  const arrived = fileBubble(b, 'attachment-document');
+  await expect(arrived.getByTestId('document-name')).toHaveText('big.bin', { timeout: 60_000 });
+  expect(sql(server, `SELECT count(*) ${alices}`)).toBe('1');
+  await expect(a.getByTestId('upload')).toHaveCount(0);
+
+  await arrived.getByTestId('download').click();
+  await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
+  const digests = await keptDigests(b);
+  expect(digests).toContain(createHash('sha256').update(doc).digest('hex'));
+});

@@ -1,0 +1,186 @@
+//! The files this device holds, decrypted, in IndexedDB: one database per
+//! account beside its messages (deleted with them at sign-out), one record
+//! per blob id holding the file as a `Blob`, which the browser keeps on
+//! disk rather than in memory. History shows them after a reload, as it
+//! shows the messages' text; the server deletes its copy once every reader
+//! fetched it.
+//!
+//! Beside them, the uploads not finished yet ([`Pending`]): the chosen file
+//! (a `File` is kept by reference to its bytes), its key and where it goes,
+//! so that an upload cut off by a reload resumes where it stopped.
+
+use js_sys::{Object, Reflect, Uint8Array};
+use parley_protocol::{BlobId, UserId};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::File;
+
+const VERSION: u32 = 1;
+const FILES: &str = "files";
+const UPLOADS: &str = "uploads";
+
+/// An upload started on this device and not finished.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Its blob on the server.
+    pub blob: BlobId,
+    /// The file's key.
+    pub key: [u8; 32],
+    /// The file.
+    pub file: File,
+    /// Who it is for.
+    pub peer: UserId,
+    /// Its caption.
+    pub caption: String,
+}
+
+impl Pending {
+    fn to_js(&self) -> Result<JsValue, String> {
+        let record = Object::new();
+        let set = |name: &str, value: &JsValue| {
+            Reflect::set(&record, &JsValue::from_str(name), value)
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        };
+        set("file", &self.file)?;
+        set("key", &Uint8Array::from(&self.key[..]))?;
+        set("peer", &JsValue::from_str(&self.peer.to_string()))?;
+        set("caption", &JsValue::from_str(&self.caption))?;
+        Ok(record.into())
+    }
+
+    fn from_js(blob: &str, value: &JsValue) -> Option<Self> {
+        let get = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
+        Some(Self {
+            blob: blob.parse().ok()?,
+            key: Uint8Array::new(&get("key")?).to_vec().try_into().ok()?,
+            file: get("file")?.dyn_into().ok()?,
+            peer: get("peer")?.as_string()?.parse().ok()?,
+            caption: get("caption")?.as_string()?,
+        })
+    }
+}
+
+/// The database's name for an account.
+fn name(owner: UserId) -> String {
+    format!("parley-files-{owner}")
+}
+
+async fn open(owner: UserId) -> Result<Rexie, String> {
+    Rexie::builder(&name(owner))
+        .version(VERSION)
+        .add_object_store(ObjectStore::new(FILES))
+        .add_object_store(ObjectStore::new(UPLOADS))
+        .build()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The file of `blob`, when this device holds it.
+pub async fn get(owner: UserId, blob: BlobId) -> Result<Option<web_sys::Blob>, String> {
+    let db = open(owner).await?;
+    let found = async {
+        let tx = db
+            .transaction(&[FILES], TransactionMode::ReadOnly)
+            .map_err(|e| e.to_string())?;
+        let value = tx
+            .store(FILES)
+            .map_err(|e| e.to_string())?
+            .get(JsValue::from_str(&blob.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(value.and_then(|v| v.dyn_into::<web_sys::Blob>().ok()))
+    }
+    .await;
+    db.close();
+    found
+}
+
+/// Keeps the file of `blob`.
+pub async fn put(owner: UserId, blob: BlobId, file: &web_sys::Blob) -> Result<(), String> {
+    let db = open(owner).await?;
+    let kept = async {
+        let tx = db
+            .transaction(&[FILES], TransactionMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        tx.store(FILES)
+            .map_err(|e| e.to_string())?
+            .put(file, Some(&JsValue::from_str(&blob.to_string())))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+    .await;
+    db.close();
+    kept
+}
+
+/// Remembers an upload until [`finished`] says it is done.
+pub async fn started(owner: UserId, pending: &Pending) -> Result<(), String> {
+    let record = pending.to_js()?;
+    let db = open(owner).await?;
+    let kept = async {
+        let tx = db
+            .transaction(&[UPLOADS], TransactionMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        tx.store(UPLOADS)
+            .map_err(|e| e.to_string())?
+            .put(&record, Some(&JsValue::from_str(&pending.blob.to_string())))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+    .await;
+    db.close();
+    kept
+}
+
+/// Forgets upload `blob` (done, cancelled or given up).
+pub async fn finished(owner: UserId, blob: BlobId) -> Result<(), String> {
+    let db = open(owner).await?;
+    let done = async {
+        let tx = db
+            .transaction(&[UPLOADS], TransactionMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        tx.store(UPLOADS)
+            .map_err(|e| e.to_string())?
+            .delete(JsValue::from_str(&blob.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+    .await;
+    db.close();
+    done
+}
+
+/// The uploads not finished.
+pub async fn unfinished(owner: UserId) -> Result<Vec<Pending>, String> {
+    let db = open(owner).await?;
+    let found = async {
+        let tx = db
+            .transaction(&[UPLOADS], TransactionMode::ReadOnly)
+            .map_err(|e| e.to_string())?;
+        let rows = tx
+            .store(UPLOADS)
+            .map_err(|e| e.to_string())?
+            .scan(None, None, None, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(
+            rows.iter()
+                .filter_map(|(key, value)| Pending::from_js(&key.as_string()?, value))
+                .collect(),
+        )
+    }
+    .await;
+    db.close();
+    found
+}
+
+/// Deletes the account's files (sign-out).
+pub async fn delete(owner: UserId) -> Result<(), String> {
+    Rexie::delete(&name(owner)).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,497 @@
+//! Attachments' transfers and what this device holds of each file: a
+//! chosen file is described (kind, size, picture dimensions, a small
+//! thumbnail), encrypted chunk by chunk with WebCrypto under a fresh key
+//! and uploaded as it goes, so the whole file is never in memory; a
+//! received one is fetched chunk by chunk, checked against the hash its
+//! message carries, opened, and kept on this device (see `crate::media`).
+
+use super::AppState;
+use crate::api::{self, ApiFailure};
+use crate::media::{files, image, seal};
+use js_sys::{Array, ArrayBuffer};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use parley_client::attachment::{
+    Attachment, Kind, MAX_THUMBNAIL_BYTES, chunk_count, plain_chunk_len, sealed_size, verify,
+};
+use parley_protocol::limits::BLOB_CHUNK_BYTES;
+use parley_protocol::{BlobId, ConversationId, UserId};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BlobPropertyBag, File, HtmlCanvasElement, Url};
+
+/// Longest side of a thumbnail, in pixels: a blurred preview, not a picture.
+const THUMB_SIDE: f64 = 96.0;
+/// A chunk that fails for network reasons is tried again this often, then
+/// the transfer says why and offers a retry.
+const CHUNK_TRIES: u32 = 5;
+
+/// What this device has of a received (or sent) file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Held {
+    /// Being fetched: the share of it here (0 to 1).
+    Fetching(f64),
+    /// Here, opened: an object URL of it.
+    Ready(String),
+    /// Could not be fetched or opened, and why.
+    Failed(String),
+}
+
+/// An upload under way, as the chat shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// This tab's number for it.
+    pub id: u64,
+    /// The chat it is for.
+    pub chat: ConversationId,
+    /// The file's name.
+    pub name: String,
+    /// The share uploaded (0 to 1).
+    pub progress: f64,
+    /// Why it stopped, if it did.
+    pub error: Option<String>,
+}
+
+/// Files held and uploads under way; cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Media {
+    files: RwSignal<HashMap<BlobId, Held>>,
+    /// Uploads under way, oldest first.
+    pub uploads: RwSignal<Vec<Upload>>,
+    next: StoredValue<u64>,
+    cancelled: StoredValue<HashSet<u64>>,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How far a transfer got: its share, 0 to 1.
+type Progress<'a> = &'a dyn Fn(f64);
+
+impl Media {
+    /// Nothing held yet.
+    pub fn new() -> Self {
+        Self {
+            files: RwSignal::new(HashMap::new()),
+            uploads: RwSignal::new(Vec::new()),
+            next: StoredValue::new(0),
+            cancelled: StoredValue::new(HashSet::new()),
+        }
+    }
+
+    /// Forgets everything (signing out).
+    pub fn clear(self) {
+        self.files.update(|files| {
+            for held in files.values() {
+                if let Held::Ready(url) = held {
+                    let _ = Url::revoke_object_url(url);
+                }
+            }
+            files.clear();
+        });
+        self.uploads.set(Vec::new());
+    }
+
+    /// What this device has of `blob` (tracked).
+    pub fn held(self, blob: BlobId) -> Option<Held> {
+        self.files.with(|files| files.get(&blob).cloned())
+    }
+
+    fn set(self, blob: BlobId, held: Held) {
+        let _ = self.files.try_update(|files| {
+            if let Some(Held::Ready(old)) = files.insert(blob, held) {
+                let _ = Url::revoke_object_url(&old);
+            }
+        });
+    }
+
+    fn update_upload(self, id: u64, change: impl FnOnce(&mut Upload)) {
+        let _ = self.uploads.try_update(|uploads| {
+            if let Some(upload) = uploads.iter_mut().find(|u| u.id == id) {
+                change(upload);
+            }
+        });
+    }
+
+    /// Stops upload `id` (between chunks) and drops it from the list.
+    pub fn cancel(self, id: u64) {
+        self.cancelled.update_value(|c| {
+            c.insert(id);
+        });
+        let _ = self
+            .uploads
+            .try_update(|uploads| uploads.retain(|u| u.id != id));
+    }
+
+    /// Encrypts and uploads `file` for `peer` (readable by their devices and
+    /// this account's others); then `done` gets the attachment to send with
+    /// `caption`. Progress and errors show in [`Media::uploads`]; a reload
+    /// in between resumes it ([`Media::resume`]).
+    pub fn send(
+        self,
+        app: AppState,
+        peer: UserId,
+        file: File,
+        caption: String,
+        done: impl FnOnce(Attachment, String) + 'static,
+    ) {
+        self.run(
+            app,
+            Job::New {
+                file,
+                peer,
+                caption,
+            },
+            done,
+        );
+    }
+
+    /// Resumes an upload a reload cut off: the chunks the server lacks.
+    pub fn resume(
+        self,
+        app: AppState,
+        pending: files::Pending,
+        done: impl FnOnce(Attachment, String) + 'static,
+    ) {
+        self.run(app, Job::Resumed(pending), done);
+    }
+
+    fn run(self, app: AppState, job: Job, done: impl FnOnce(Attachment, String) + 'static) {
+        let id = self.next.get_value();
+        self.next.set_value(id + 1);
+        let (file, peer, caption) = job.parts();
+        self.uploads.update(|uploads| {
+            uploads.push(Upload {
+                id,
+                chat: ConversationId::Direct(peer),
+                name: file.name(),
+                progress: 0.0,
+                error: None,
+            });
+        });
+        spawn_local(async move {
+            let progress = |share: f64| self.update_upload(id, |u| u.progress = share);
+            let cancelled = || self.cancelled.with_value(|c| c.contains(&id));
+            match upload(app, job, &progress, &cancelled).await {
+                Ok(attachment) => {
+                    // The sender sees its own file at once, and after a reload.
+                    if let Some(me) = app.me() {
+                        let _ = files::put(me, attachment.blob, &file).await;
+                    }
+                    if let Ok(url) = Url::create_object_url_with_blob(&file) {
+                        self.set(attachment.blob, Held::Ready(url));
+                    }
+                    let _ = self.uploads.try_update(|u| u.retain(|u| u.id != id));
+                    done(attachment, caption);
+                }
+                Err(_) if cancelled() => {}
+                Err(error) => self.update_upload(id, |u| u.error = Some(error)),
+            }
+        });
+    }
+
+    /// Fetches and opens `file` unless this device holds it or is fetching
+    /// it already; a failed fetch is tried again only when `retry`.
+    pub fn fetch(self, app: AppState, file: Attachment, retry: bool) {
+        let busy = self
+            .files
+            .with_untracked(|files| match files.get(&file.blob) {
+                None => false,
+                Some(Held::Failed(_)) => !retry,
+                Some(_) => true,
+            });
+        if busy {
+            return;
+        }
+        self.set(file.blob, Held::Fetching(0.0));
+        spawn_local(async move {
+            let blob = file.blob;
+            let progress = |share: f64| self.set(blob, Held::Fetching(share));
+            let held = match download(app, &file, &progress).await {
+                Ok(opened) => match Url::create_object_url_with_blob(&opened) {
+                    Ok(url) => Held::Ready(url),
+                    Err(_) => Held::Failed("The file could not be shown.".to_owned()),
+                },
+                Err(error) => Held::Failed(error),
+            };
+            self.set(blob, held);
+        });
+    }
+}
+
+/// What to tell the person about a failed request.
+fn said(failure: &ApiFailure) -> String {
+    match failure {
+        ApiFailure::Network => "No connection: the transfer stopped.".to_owned(),
+        other => other.message(),
+    }
+}
+
+/// Describes `file`: a photo (with its dimensions and a thumbnail) when the
+/// browser can decode it as a picture, a video or voice note by its type,
+/// a document otherwise.
+async fn describe(file: &File) -> (Kind, Option<Vec<u8>>) {
+    let mime = file.type_();
+    if mime.starts_with("image/")
+        && let Ok(picture) = image::decode(file).await
+    {
+        let (width, height) = (picture.width(), picture.height());
+        let thumbnail = thumbnail(&picture).await;
+        picture.close();
+        return (Kind::Photo { width, height }, thumbnail);
+    }
+    (Kind::Document, None)
+}
+
+/// A small JPEG of `picture`, within [`MAX_THUMBNAIL_BYTES`].
+async fn thumbnail(picture: &web_sys::ImageBitmap) -> Option<Vec<u8>> {
+    let (w, h) = (f64::from(picture.width()), f64::from(picture.height()));
+    let scale = (THUMB_SIDE / w.max(h)).min(1.0);
+    let (tw, th) = ((w * scale).round().max(1.0), (h * scale).round().max(1.0));
+    let canvas: HtmlCanvasElement = document().create_element("canvas").ok()?.dyn_into().ok()?;
+    canvas.set_width(tw as u32);
+    canvas.set_height(th as u32);
+    let ctx: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+    ctx.draw_image_with_image_bitmap_and_dw_and_dh(picture, 0.0, 0.0, tw, th)
+        .ok()?;
+    for quality in [0.7, 0.5, 0.3] {
+        let jpeg = image::jpeg(&canvas, quality).await.ok()?;
+        let bytes = JsFuture::from(jpeg.array_buffer()).await.ok()?;
+        let bytes = js_sys::Uint8Array::new(&bytes).to_vec();
+        if bytes.len() <= MAX_THUMBNAIL_BYTES {
+            return Some(bytes);
+        }
+    }
+    None
+}
+
+/// Runs `call` with the token, again after a pause while the network is
+/// what fails, up to [`CHUNK_TRIES`] times.
+async fn with_retries<T, F, Fut>(app: AppState, mut call: F) -> Result<T, String>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiFailure>>,
+{
+    let mut tries = 0;
+    loop {
+        match app.authed(&mut call).await {
+            Ok(value) => return Ok(value),
+            Err(ApiFailure::Network) if tries + 1 < CHUNK_TRIES => {
+                tries += 1;
+                pause(Duration::from_secs(u64::from(tries))).await;
+            }
+            Err(failure) => return Err(said(&failure)),
+        }
+    }
+}
+
+/// Waits `after` on the page's timer (a back-off, not a synchronisation).
+async fn pause(after: Duration) {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let millis = i32::try_from(after.as_millis()).unwrap_or(i32::MAX);
+    let timer = crate::scope::set_timeout(
+        move || {
+            let _ = tx.send(());
+        },
+        millis,
+    );
+    // No timer (no scope to run one): no pause either.
+    if timer.is_some() {
+        let _ = rx.await;
+    }
+}
+
+/// An upload to run: a file just chosen, or one a reload cut off.
+enum Job {
+    New {
+        file: File,
+        peer: UserId,
+        caption: String,
+    },
+    Resumed(files::Pending),
+}
+
+impl Job {
+    fn parts(&self) -> (File, UserId, String) {
+        match self {
+            Self::New {
+                file,
+                peer,
+                caption,
+            } => (file.clone(), *peer, caption.clone()),
+            Self::Resumed(p) => (p.file.clone(), p.peer, p.caption.clone()),
+        }
+    }
+}
+
+/// Encrypts and uploads a file (the chunks the server lacks, when
+/// resuming); the attachment that opens it.
+async fn upload(
+    app: AppState,
+    job: Job,
+    progress: Progress<'_>,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Attachment, String> {
+    let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
+    let (file, peer, caption) = job.parts();
+    let size = file.size() as u64;
+    let count = chunk_count(size);
+    let (kind, thumbnail) = describe(&file).await;
+    let (blob, key, missing): (BlobId, [u8; 32], HashSet<u64>) = match job {
+        Job::Resumed(pending) => {
+            let blob = pending.blob;
+            let state = match with_retries(app, |t| async move { api::blob_status(&t, blob).await })
+                .await
+            {
+                Ok(state) => state,
+                Err(error) => {
+                    // Expired or cancelled elsewhere: nothing to resume.
+                    let _ = files::finished(me, blob).await;
+                    return Err(error);
+                }
+            };
+            let missing = state.missing.into_iter().map(u64::from).collect();
+            (blob, pending.key, missing)
+        }
+        Job::New { .. } => {
+            let key = seal::new_key()?;
+            let sealed_bytes = sealed_size(size);
+            let started = app
+                .authed(move |t| async move { api::create_blob(&t, sealed_bytes).await })
+                .await
+                .map_err(|f| said(&f))?;
+            let pending = files::Pending {
+                blob: started.blob_id,
+                key,
+                file: file.clone(),
+                peer,
+                caption,
+            };
+            if let Err(err) = files::started(me, &pending).await {
+                // It still goes; only a reload would not resume it.
+                leptos::logging::warn!("an upload could not be remembered: {err}");
+            }
+            (started.blob_id, key, (0..count).collect())
+        }
+    };
+    let crypto_key = seal::import(&key).await?;
+    let plain_chunk = u64::from(BLOB_CHUNK_BYTES) - u64::from(parley_client::attachment::TAG_BYTES);
+    let mut digests = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for index in 0..count {
+        if cancelled() {
+            let _ = app
+                .authed(move |t| async move { api::cancel_blob(&t, blob).await })
+                .await;
+            let _ = files::finished(me, blob).await;
+            return Err("Cancelled.".to_owned());
+        }
+        let start = index * plain_chunk;
+        let end = start + plain_chunk_len(size, index);
+        let part = file
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .map_err(|_| "The file could not be read.".to_owned())?;
+        let plain: ArrayBuffer = JsFuture::from(part.array_buffer())
+            .await
+            .map_err(|_| "The file could not be read.".to_owned())?
+            .unchecked_into();
+        // Every chunk is sealed again for its digest (the same key and
+        // nonce give the same bytes); only the missing ones travel.
+        let sealed = seal::seal(&crypto_key, index, index + 1 == count, &plain).await?;
+        digests.push(seal::digest(&sealed).await?);
+        if missing.contains(&index) {
+            let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
+            let bytes: wasm_bindgen::JsValue = sealed.into();
+            with_retries(app, |t| {
+                let bytes = bytes.clone();
+                async move { api::put_chunk(&t, blob, chunk, &bytes).await }
+            })
+            .await?;
+        }
+        progress((index + 1) as f64 / count as f64);
+    }
+    let readers = vec![peer, me];
+    with_retries(app, |t| {
+        let readers = readers.clone();
+        async move { api::grant_blob(&t, blob, readers).await }
+    })
+    .await?;
+    let _ = files::finished(me, blob).await;
+    Ok(Attachment {
+        blob,
+        key,
+        hash: parley_client::attachment::blob_hash(&digests),
+        size,
+        name: file_name(&file.name()),
+        mime: file.type_(),
+        kind,
+        thumbnail,
+    })
+}
+
+/// A name the core accepts: no path, no control characters, not empty.
+fn file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '/' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned =
+        parley_client::text::cut(cleaned.trim(), parley_client::attachment::MAX_NAME_BYTES);
+    if cleaned.is_empty() {
+        "file".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// Fetches, checks and opens `file`; keeps it on this device and tells the
+/// server this device holds it.
+async fn download(
+    app: AppState,
+    file: &Attachment,
+    progress: Progress<'_>,
+) -> Result<web_sys::Blob, String> {
+    let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
+    if let Ok(Some(kept)) = files::get(me, file.blob).await {
+        return Ok(kept);
+    }
+    let blob = file.blob;
+    let key = seal::import(&file.key).await?;
+    let count = chunk_count(file.size);
+    let parts = Array::new();
+    let mut digests = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for index in 0..count {
+        let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
+        let sealed = with_retries(
+            app,
+            |t| async move { api::blob_chunk(&t, blob, chunk).await },
+        )
+        .await?;
+        digests.push(seal::digest(&sealed).await?);
+        let opened = seal::open(&key, index, index + 1 == count, &sealed).await?;
+        parts.push(&opened);
+        progress((index + 1) as f64 / count as f64);
+    }
+    // Each chunk opened is authentic already; the hash says the blob is the
+    // one the message named, whole, before anything of it is shown.
+    verify(&digests, &file.hash).map_err(|e| e.to_string())?;
+    let options = BlobPropertyBag::new();
+    options.set_type(&file.mime);
+    let opened = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
+        .map_err(|_| "The file could not be put together.".to_owned())?;
+    files::put(me, blob, &opened).await?;
+    let _ = app
+        .authed(move |t| async move { api::blob_fetched(&t, blob).await })
+        .await;
+    Ok(opened)
+}

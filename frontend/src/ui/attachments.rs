@@ -1,0 +1,241 @@
+//! Files in a chat: sending them (the paperclip, a drop onto the chat, a
+//! paste), the uploads under way above the composer, and a file in its
+//! bubble (a photo from its thumbnail to the full picture, a document with
+//! its name, size and a download).
+
+use crate::session::Session;
+use crate::state::AppState;
+use crate::state::media::Held;
+use crate::ui::icon_button::IconButton;
+use crate::ui::icons::IconClose;
+use leptos::prelude::*;
+use parley_client::attachment::{Attachment, Kind};
+use parley_protocol::{ConversationId, UserId};
+use web_sys::{File, FileList};
+
+/// The files of a `FileList` (an `<input type=file>`, a drop, a paste).
+pub fn files_of(list: Option<FileList>) -> Vec<File> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+/// Uploads `files` to `peer`, each sent as a message once it is up; the
+/// first carries `caption`.
+pub fn send_files(
+    app: AppState,
+    session: Session,
+    peer: UserId,
+    files: Vec<File>,
+    caption: String,
+) {
+    let mut caption = Some(caption);
+    for file in files {
+        let caption = caption.take().unwrap_or_default();
+        app.media
+            .send(app, peer, file, caption, session.file_sender(peer));
+    }
+}
+
+/// "12 KB", "3.4 MB".
+pub fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 100.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The uploads to `chat` under way, with their progress and a cancel.
+#[component]
+pub fn Uploads(chat: ConversationId) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let mine = move || {
+        app.media.uploads.with(|u| {
+            u.iter()
+                .filter(|u| u.chat == chat)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <Show when=move || !mine().is_empty()>
+            <ul class="uploads" data-testid="uploads" aria-label="Files being sent">
+                <For each=mine key=|u| (u.id, u.error.clone(), (u.progress * 100.0) as u32) let:upload>
+                    <li class="upload" data-testid="upload">
+                        <span class="upload-name">{upload.name.clone()}</span>
+                        {match upload.error.clone() {
+                            Some(error) => view! {
+                                <span class="upload-error" role="alert" data-testid="upload-error">
+                                    {error}
+                                </span>
+                            }
+                            .into_any(),
+                            None => view! {
+                                <progress max="1" value=upload.progress data-testid="upload-progress"></progress>
+                                <span class="upload-percent">
+                                    {format!("{:.0} %", upload.progress * 100.0)}
+                                </span>
+                            }
+                            .into_any(),
+                        }}
+                        <IconButton
+                            class="icon-btn"
+                            test_id="upload-cancel"
+                            label="Cancel"
+                            on:click=move |_| app.media.cancel(upload.id)
+                        >
+                            <IconClose />
+                        </IconButton>
+                    </li>
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+/// A JPEG thumbnail as a `data:` URL (it is a few kilobytes).
+fn data_url(jpeg: &[u8]) -> Option<String> {
+    let latin1: String = jpeg.iter().map(|&b| char::from(b)).collect();
+    window()
+        .btoa(&latin1)
+        .ok()
+        .map(|b64| format!("data:image/jpeg;base64,{b64}"))
+}
+
+/// A file in its bubble.
+#[component]
+pub fn AttachmentView(file: Attachment) -> impl IntoView {
+    let app = expect_context::<AppState>();
+    let blob = file.blob;
+    // Photos come at once (small, and what people expect); other files on
+    // a click.
+    if matches!(file.kind, Kind::Photo { .. }) {
+        app.media.fetch(app, file.clone(), false);
+    }
+    let held = move || app.media.held(blob);
+    let name = file.name.clone();
+    let fetch = {
+        let file = file.clone();
+        move || app.media.fetch(app, file.clone(), true)
+    };
+    match file.kind.clone() {
+        Kind::Photo { width, height } => {
+            let thumb = file.thumbnail.as_deref().and_then(data_url);
+            let ratio = format!("aspect-ratio: {} / {}", width.max(1), height.max(1));
+            let fetch = fetch.clone();
+            view! {
+                <figure class="attachment photo" data-testid="attachment-photo" style=ratio>
+                    {move || match held() {
+                        Some(Held::Ready(url)) => {
+                            let link = url.clone();
+                            view! {
+                                <a href=link target="_blank" rel="noopener" title="Open">
+                                    <img src=url alt=name.clone() data-testid="photo-full" />
+                                </a>
+                            }
+                            .into_any()
+                        }
+                        other => {
+                            let fetch = fetch.clone();
+                            view! {
+                                <img class="thumb" src=thumb.clone() alt=name.clone() data-testid="photo-thumb" />
+                                {state_overlay(other, fetch)}
+                            }
+                            .into_any()
+                        }
+                    }}
+                </figure>
+            }
+            .into_any()
+        }
+        kind => {
+            let meta = format!(
+                "{} · {}",
+                size_text(file.size),
+                file.name
+                    .rsplit_once('.')
+                    .map(|(_, ext)| ext.to_uppercase())
+                    .unwrap_or_else(|| "FILE".to_owned())
+            );
+            let label = name.clone();
+            view! {
+                <div class="attachment document" data-testid="attachment-document">
+                    <span class="doc-icon" aria-hidden="true">{doc_icon(&kind)}</span>
+                    <span class="doc-text">
+                        <span class="doc-name" data-testid="document-name">{label}</span>
+                        <span class="doc-meta">{meta}</span>
+                    </span>
+                    {move || match held() {
+                        Some(Held::Ready(url)) => match &kind {
+                            Kind::Video { .. } => view! {
+                                <video controls src=url data-testid="video"></video>
+                            }
+                            .into_any(),
+                            Kind::Voice { .. } => view! {
+                                <audio controls src=url data-testid="voice"></audio>
+                            }
+                            .into_any(),
+                            _ => view! {
+                                <a class="doc-save" href=url download=name.clone() data-testid="document-save">
+                                    "Save"
+                                </a>
+                            }
+                            .into_any(),
+                        },
+                        other => {
+                            let fetch = fetch.clone();
+                            state_overlay(other, fetch).into_any()
+                        }
+                    }}
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+fn doc_icon(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Video { .. } => "🎥",
+        Kind::Voice { .. } => "🎤",
+        _ => "📄",
+    }
+}
+
+/// A file not here: a download button, its progress, or why it failed
+/// with a retry.
+fn state_overlay(held: Option<Held>, fetch: impl Fn() + Clone + 'static) -> impl IntoView {
+    match held {
+        Some(Held::Fetching(share)) => view! {
+            <span class="transfer" data-testid="download-progress">
+                <progress max="1" value=share></progress>
+                {format!("{:.0} %", share * 100.0)}
+            </span>
+        }
+        .into_any(),
+        Some(Held::Failed(error)) => view! {
+            <span class="transfer failed">
+                <span role="alert" data-testid="download-error">{error}</span>
+                <button type="button" class="download-btn" data-testid="download-retry" on:click=move |_| fetch()>
+                    "Retry"
+                </button>
+            </span>
+        }
+        .into_any(),
+        _ => view! {
+            <button type="button" class="download-btn" data-testid="download" on:click=move |_| fetch()>
+                "Download"
+            </button>
+        }
+        .into_any(),
+    }
+}
