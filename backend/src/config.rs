@@ -247,6 +247,14 @@ pub struct BlobConfig {
         default_value = "60"
     )]
     pub uploads_per_minute: NonZeroU32,
+    /// Chunks (1 MiB each) one device may write or read per minute, in
+    /// bursts of as many: what one account can cost the store.
+    #[arg(
+        long = "blob-chunks-per-minute",
+        env = "PARLEY_BLOB_CHUNKS_PER_MINUTE",
+        default_value = "3000"
+    )]
+    pub chunks_per_minute: NonZeroU32,
 }
 
 impl BlobConfig {
@@ -261,6 +269,7 @@ impl BlobConfig {
             max_mib: NonZeroU32::MIN.saturating_add(2047),
             quota_mib: NonZeroU32::MIN.saturating_add(10_239),
             uploads_per_minute: NonZeroU32::MIN.saturating_add(59),
+            chunks_per_minute: NonZeroU32::MIN.saturating_add(2999),
         }
     }
 
@@ -443,6 +452,7 @@ impl Config {
             },
             blobs: BlobConfig {
                 uploads_per_minute: generous,
+                chunks_per_minute: generous,
                 // Blob ids are random: tests can share one directory.
                 ..BlobConfig::defaults(
                     std::env::temp_dir()

@@ -54,7 +54,11 @@ pub async fn bounded_body(
     if announced.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let mut body = web::BytesMut::new();
+    // Room for what was announced (within the limit) at once: no growing
+    // by reallocation while a large body arrives.
+    let mut body = web::BytesMut::with_capacity(
+        announced.map_or(0, |len| usize::try_from(len).unwrap_or(limit).min(limit)),
+    );
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("unreadable body: {e}")))?;
         if body.len() + chunk.len() > limit {

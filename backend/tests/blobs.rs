@@ -223,7 +223,10 @@ async fn api_behaves(base: &str, server: &TestServer, pool: &PgPool) {
     assert_eq!(alice.put(blob, 1, chunk1).await, StatusCode::NO_CONTENT);
     let state = alice.status(blob).await.unwrap();
     assert!(state.complete && state.missing.is_empty());
-    assert_eq!(alice.put(blob, 1, chunk1).await, StatusCode::CONFLICT);
+    // A chunk sent again (its answer lost) is answered as stored, and
+    // changes nothing, whatever it holds.
+    let other = pattern(CHUNK, 7);
+    assert_eq!(alice.put(blob, 1, &other).await, StatusCode::NO_CONTENT);
 
     // Readers: granted devices and the uploader's own account.
     assert_eq!(bob.get(blob, 0).await.status(), StatusCode::NOT_FOUND);
@@ -236,7 +239,11 @@ async fn api_behaves(base: &str, server: &TestServer, pool: &PgPool) {
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(first.bytes().await.unwrap(), bytes[..CHUNK]);
     assert_eq!(bob.download(blob, bytes.len()).await, bytes);
-    assert_eq!(alices_phone.download(blob, bytes.len()).await, bytes);
+    assert_eq!(
+        alices_phone.download(blob, bytes.len()).await,
+        bytes,
+        "unchanged"
+    );
     assert_eq!(carol.get(blob, 0).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(bob.get(blob, 3).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(carol.fetched(blob).await, StatusCode::NOT_FOUND);
@@ -404,6 +411,7 @@ async fn quota_and_upload_rate_are_per_account(pool: PgPool) {
     let server = TestServer::start_with(&pool, |c| {
         c.blobs.quota_mib = std::num::NonZeroU32::new(3).unwrap();
         c.blobs.uploads_per_minute = std::num::NonZeroU32::new(4).unwrap();
+        c.blobs.chunks_per_minute = std::num::NonZeroU32::new(3).unwrap();
     })
     .unwrap();
     let base = format!("http://{}", server.addr);
@@ -429,6 +437,19 @@ async fn quota_and_upload_rate_are_per_account(pool: PgPool) {
     assert_eq!(
         (status, error.code),
         (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited)
+    );
+
+    // Three chunks a minute per device: the fourth waits.
+    let upload = bob.create(4).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            bob.put(upload.blob_id, 0, b"abcd").await,
+            StatusCode::NO_CONTENT
+        );
+    }
+    assert_eq!(
+        bob.put(upload.blob_id, 0, b"abcd").await,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
 

@@ -116,6 +116,7 @@ fn kubernetes_manifests_run_nodes_that_stop_gracefully_behind_a_websocket_ingres
         "PARLEY_NATS_URL",
         "PARLEY_TURN_SECRET",
         "PARLEY_BIND",
+        "PARLEY_BLOB_STORE",
     ] {
         assert!(names.contains(&needed), "sets {needed}");
     }

@@ -5,53 +5,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import type { Page } from '@playwright/test';
 import { expect, screenshot, sql, test } from '../fixtures';
 import { friends, openFromContacts } from '../chat';
+import { png } from '../png';
 
 const PHOTO_SENTINEL = 'PARLEY-SENTINEL-PHOTO-7c1f';
 const DOC_SENTINEL = 'PARLEY-SENTINEL-DOC-93ab';
-
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'ascii');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/** A `width`×`height` RGB gradient as PNG, with `text` in a tEXt chunk. */
-function png(width: number, height: number, text: string): Buffer {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * (width * 3 + 1);
-    for (let x = 0; x < width; x++) {
-      rows.set([(x * 255) / width, (y * 255) / height, 160], row + 1 + x * 3);
-    }
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', header),
-    pngChunk('tEXt', Buffer.from(`Comment\0${text}`, 'latin1')),
-    pngChunk('IDAT', deflateSync(rows)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /** Every file under `dir`. */
 function filesUnder(dir: string): string[] {
@@ -92,22 +52,16 @@ test('a photo and a document travel encrypted, and stay after the server let the
   newPage,
   server,
 }) => {
-  const { alice, bob, b } = await friends(a, newPage);
+  const { alice, bob, b: first } = await friends(a, newPage);
+  // Bob closes the app: what Alice sends waits for him, queued.
+  const bobContext = first.context();
+  await first.close();
   await openFromContacts(a, bob);
-  await openFromContacts(b, alice);
 
-  // A photo: Alice sees hers at once; Bob gets the thumbnail, then the picture.
+  // A photo: Alice sees hers at once.
   const photo = png(320, 200, PHOTO_SENTINEL);
   await a.getByTestId('file-input').setInputFiles([{ name: 'beach.png', mimeType: 'image/png', buffer: photo }]);
   await expect(fileBubble(a, 'attachment-photo').getByTestId('photo-full')).toBeVisible();
-  const received = fileBubble(b, 'attachment-photo');
-  await expect(received).toBeVisible();
-  const full = received.getByTestId('photo-full');
-  await expect(full).toBeVisible();
-  await expect.poll(() => full.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
-  await expect(fileBubble(a, 'attachment-photo').getByTestId('tick')).toHaveAttribute('data-status', 'read');
-  // A photo without a caption has no text line.
-  await expect(fileBubble(b, 'attachment-photo').getByTestId('message-text')).toHaveCount(0);
 
   // A document, with what was typed as its caption; three chunks of ciphertext.
   const doc = Buffer.alloc(2_600_000);
@@ -118,17 +72,40 @@ test('a photo and a document travel encrypted, and stay after the server let the
   const sent = fileBubble(a, 'attachment-document');
   await expect(sent.getByTestId('message-text')).toHaveText('the plan');
   await expect(sent.getByTestId('document-name')).toHaveText('plan.txt');
+  await expect(sent.getByTestId('tick')).toHaveAttribute('data-status', 'sent');
 
-  // On the server, only ciphertext: the chunks are there, the sentinel is not.
+  // On the server, only ciphertext: both files' chunks and both messages
+  // wait there, and neither sentinel is anywhere in them.
   const stored = filesUnder(server.blobDir);
-  expect(stored.length).toBeGreaterThanOrEqual(3);
+  expect(stored.length).toBeGreaterThanOrEqual(4);
   for (const file of stored) {
     const bytes = readFileSync(file);
     expect(bytes.includes(DOC_SENTINEL), file).toBe(false);
     expect(bytes.includes(PHOTO_SENTINEL), file).toBe(false);
   }
-  const dump = sql(server, "SELECT string_agg(encode(frame, 'escape'), '') FROM queue");
-  expect(dump.includes(DOC_SENTINEL)).toBe(false);
+  expect(sql(server, 'SELECT count(*) FROM queue WHERE kind = 0')).toBe('2');
+  // Rows as text show bytea in hex: look for the sentinels both ways.
+  const hex = (text: string) => Buffer.from(text, 'latin1').toString('hex');
+  for (const table of ['queue', 'blobs', 'blob_readers']) {
+    const dump = sql(server, `SELECT string_agg(t::text, '') FROM ${table} t`);
+    for (const sentinel of [DOC_SENTINEL, PHOTO_SENTINEL]) {
+      expect(dump.includes(sentinel), table).toBe(false);
+      expect(dump.includes(hex(sentinel)), table).toBe(false);
+    }
+  }
+
+  // Bob comes back: the thumbnail, then the picture.
+  const b = await bobContext.newPage();
+  await b.goto('/');
+  await openFromContacts(b, alice);
+  const received = fileBubble(b, 'attachment-photo');
+  await expect(received).toBeVisible();
+  const full = received.getByTestId('photo-full');
+  await expect(full).toBeVisible();
+  await expect.poll(() => full.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
+  await expect(fileBubble(a, 'attachment-photo').getByTestId('tick')).toHaveAttribute('data-status', 'read');
+  // A photo without a caption has no text line.
+  await expect(received.getByTestId('message-text')).toHaveCount(0);
 
   // Bob downloads it on a click, and gets the same bytes.
   const arrived = fileBubble(b, 'attachment-document');

@@ -211,11 +211,13 @@ test('the message menu by keyboard alone', async ({ page: a, newPage }) => {
   await openFromContacts(b, alice);
   await expect(bubble(b, 'keyboard only please')).toBeVisible();
 
-  // From the composer, Shift+Tab passes the emoji button and reaches the
-  // newest message's menu button.
+  // From the composer, Shift+Tab passes the emoji and attach buttons and
+  // reaches the newest message's menu button.
   await b.getByTestId('composer').focus();
   await b.keyboard.press('Shift+Tab');
   await expect(b.getByTestId('emoji-open')).toBeFocused();
+  await b.keyboard.press('Shift+Tab');
+  await expect(b.getByTestId('attach')).toBeFocused();
   await b.keyboard.press('Shift+Tab');
   const button = bubble(b, 'keyboard only please').getByTestId('message-menu-button');
   await expect(button).toBeFocused();

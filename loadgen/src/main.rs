@@ -89,6 +89,18 @@ enum Scenario {
         #[arg(long)]
         kill_pid: u32,
     },
+    /// Attachments: one large blob up and down, then many uploads at once.
+    Blobs {
+        /// MiB of the large blob.
+        #[arg(long, default_value = "1024")]
+        big_mib: u64,
+        /// Uploads at once.
+        #[arg(long, default_value = "100")]
+        uploads: usize,
+        /// MiB of each of those.
+        #[arg(long, default_value = "10")]
+        each_mib: u64,
+    },
     /// Many idle authenticated sockets.
     Connections {
         #[arg(long, default_value = "100000")]
@@ -197,6 +209,14 @@ async fn main() -> Result<()> {
             ("catchup", catchup::run(&target, messages, payload).await?)
         }
         Scenario::Connections { count } => ("connections", connections::run(&target, count).await?),
+        Scenario::Blobs {
+            big_mib,
+            uploads,
+            each_mib,
+        } => (
+            "blobs",
+            scenario::blobs::run(&target, big_mib, uploads, each_mib).await?,
+        ),
         Scenario::Failover { count, kill_pid } => (
             "failover",
             scenario::failover::run(&target, count, kill_pid).await?,

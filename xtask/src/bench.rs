@@ -194,7 +194,8 @@ fn browser(
     say("browser: building the web client");
     let dist = crate::build::trunk_build(ws, crate::build::Client::Release)?;
     let e2e = ws.root.join("e2e");
-    let outputs = ["crypto-bench.json", "calls-bench.json"].map(|f| e2e.join("output").join(f));
+    let outputs = ["crypto-bench.json", "calls-bench.json", "media-bench.json"]
+        .map(|f| e2e.join("output").join(f));
     for out in &outputs {
         let _ = std::fs::remove_file(out);
     }
@@ -210,6 +211,8 @@ fn browser(
             .env("CHROMIUM_PATH", chromium)
             .env("PARLEY_BENCH_ROUNDS", &rounds)
             .env("PARLEY_BENCH_CALL_ROUNDS", &call_rounds)
+            .env("PARLEY_BENCH_MEDIA_MIB", scaled(256.0, scale, 32.0))
+            .env("PARLEY_BENCH_PHOTO_ROUNDS", scaled(3.0, scale, 1.0))
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )?;
     let download = initial_download(&dist)?;
@@ -381,6 +384,16 @@ fn run_all(
         load_bin,
         "catchup",
         &["--messages", &messages],
+    )?);
+    let big = scaled(1024.0, scale, 64.0);
+    let uploads = scaled(100.0, scale, 10.0);
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "blobs",
+        &["--big-mib", &big, "--uploads", &uploads, "--each-mib", "10"],
     )?);
     let count = scaled(100_000.0, scale, 100.0);
     results.push(scenario(
@@ -566,6 +579,38 @@ fn row(r: &serde_json::Value) -> String {
                 r["rounds"],
                 path("host"),
                 path("relay")
+            )
+        }
+        "blobs" => format!(
+            "| attachments | one {} MiB blob up and down ({} B chunks, {} in flight), then {} uploads of {} MiB at once, on loopback | upload **{} MB/s**, download **{} MB/s**; server RSS at most **+{} MiB** over idle ({} KiB); {} uploads at once in {:.2} s (**{} MB/s** together; each p50 {:.2} s, p99 {:.2} s) | |",
+            r["big_mib"],
+            r["chunk_bytes"],
+            r["in_flight"],
+            r["uploads"],
+            r["each_mib"],
+            r["upload_mb_per_sec"],
+            r["download_mb_per_sec"],
+            r["server_rss_growth_mib"],
+            r["server_rss_idle_kib"],
+            r["uploads"],
+            r["uploads_seconds"].as_f64().unwrap_or_default(),
+            r["uploads_mb_per_sec"],
+            r["upload_p50_seconds"].as_f64().unwrap_or_default(),
+            r["upload_p99_seconds"].as_f64().unwrap_or_default()
+        ),
+        "browser_media" => {
+            let t = &r["photo_to_recipient_ms"];
+            format!(
+                "| attachments in the browser | Chromium {}, {} MiB in 1 MiB chunks; a {} B photo, {} times | WebCrypto AES-256-GCM and a SHA-256 per chunk: seal **{} MB/s**, open **{} MB/s**; choosing the photo → the recipient sees it: median **{} ms** ({}-{} ms) | |",
+                r["browser"].as_str().unwrap_or_default(),
+                r["mib"],
+                r["photo_bytes"],
+                r["photo_rounds"],
+                r["seal_mb_per_sec"],
+                r["open_mb_per_sec"],
+                t["median"],
+                t["min"],
+                t["max"]
             )
         }
         other => format!("| {other} | | {r} | |"),

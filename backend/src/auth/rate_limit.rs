@@ -52,6 +52,7 @@ pub struct RateLimits {
     pending_by_device: DefaultKeyedRateLimiter<DeviceId>,
     pending_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     blob_by_user: DefaultKeyedRateLimiter<UserId>,
+    chunks_by_device: DefaultKeyedRateLimiter<DeviceId>,
 }
 
 /// The key an address is limited under: IPv4 as it is, IPv6 by its /64 (one
@@ -92,6 +93,7 @@ impl RateLimits {
             lookup_by_user: RateLimiter::keyed(per_minute(config.lookup_per_minute)),
             photo_by_user: RateLimiter::keyed(per_minute(config.photo_changes_per_minute)),
             blob_by_user: RateLimiter::keyed(per_minute(config.blobs.uploads_per_minute)),
+            chunks_by_device: RateLimiter::keyed(per_minute(config.blobs.chunks_per_minute)),
             block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
             notification_by_user: RateLimiter::keyed(per_minute(config.push.changes_per_minute)),
             pending_by_device: RateLimiter::keyed(per_minute(config.push.fetches_per_minute)),
@@ -168,6 +170,11 @@ impl RateLimits {
         check(&self.blob_by_user, &user)
     }
 
+    /// One chunk of an attachment written or read by this device.
+    pub fn blob_chunk(&self, device: DeviceId) -> Result<(), ApiError> {
+        check(&self.chunks_by_device, &device)
+    }
+
     /// One block change (block or unblock) by this account.
     pub fn block_change(&self, user: UserId) -> Result<(), ApiError> {
         check(&self.block_by_user, &user)
@@ -200,6 +207,7 @@ impl RateLimits {
         self.pending_by_device.retain_recent();
         self.pending_by_ip.retain_recent();
         self.blob_by_user.retain_recent();
+        self.chunks_by_device.retain_recent();
         self.auth_by_ip.shrink_to_fit();
         self.auth_by_handle.shrink_to_fit();
         self.auth_by_handle_ip.shrink_to_fit();
@@ -210,6 +218,7 @@ impl RateLimits {
         self.pending_by_device.shrink_to_fit();
         self.pending_by_ip.shrink_to_fit();
         self.blob_by_user.shrink_to_fit();
+        self.chunks_by_device.shrink_to_fit();
     }
 }
 

@@ -152,13 +152,14 @@ async fn put_chunk(
 ) -> ApiResult<HttpResponse> {
     let (blob, index) = path.into_inner();
     // Before the body is read: a refused chunk costs no upload.
+    state.limits.blob_chunk(caller.device_id)?;
     let upload = records::upload(&state.pool, blob, caller.device_id)
         .await?
         .ok_or(NO_UPLOAD)?;
     if upload.complete {
-        return Err(ApiError::Conflict(
-            "this upload is complete; its chunks no longer change",
-        ));
+        // A chunk sent again after its upload completed (the answer to the
+        // last one lost on the way): stored already, and nothing changes.
+        return Ok(HttpResponse::NoContent().finish());
     }
     let size = u64::try_from(upload.size).unwrap_or(0);
     if i64::from(index) >= i64::from(upload.chunks) {
@@ -168,6 +169,12 @@ async fn put_chunk(
         )));
     }
     let expected = chunk_len(size, index);
+    // Chunks held in memory at once are bounded node-wide.
+    let _room = state
+        .blobs
+        .room()
+        .await
+        .map_err(|_| ApiError::Internal("blob buffers closed"))?;
     let bytes = bounded_body(&req, body, usize::try_from(expected).unwrap_or(0)).await?;
     if bytes.len() as u64 != expected {
         return Err(ApiError::BadRequest(format!(
@@ -184,15 +191,21 @@ async fn put_chunk(
         retention(&state),
     )
     .await?;
-    if marked.is_none() {
-        // Cancelled or completed while this chunk was on its way: the
-        // copy just written is nobody's.
-        if let Ok(Some(chunks)) = records::doom(&state.pool, blob, caller.device_id).await {
-            purge(&state, blob, chunks).await;
-        }
-        return Err(NO_UPLOAD);
+    if marked.is_some() {
+        return Ok(HttpResponse::NoContent().finish());
     }
-    Ok(HttpResponse::NoContent().finish())
+    // Not an incomplete upload any more. Completed meanwhile by another
+    // request for the same chunks (a retry): stored, as above. Cancelled,
+    // expired or deleted meanwhile: the copy just written is nobody's.
+    match records::upload(&state.pool, blob, caller.device_id).await? {
+        Some(upload) if upload.complete => Ok(HttpResponse::NoContent().finish()),
+        _ => {
+            if let Err(e) = state.blobs.remove_chunk(blob, index).await {
+                tracing::warn!(%blob, error = %e, "a chunk of a cancelled upload is left");
+            }
+            Err(NO_UPLOAD)
+        }
+    }
 }
 
 /// `POST /blobs/{blob_id}/readers`: devices named, and the current devices
@@ -239,6 +252,7 @@ async fn chunk(
     path: web::Path<(BlobId, u32)>,
 ) -> ApiResult<HttpResponse> {
     let (blob, index) = path.into_inner();
+    state.limits.blob_chunk(caller.device_id)?;
     let readable = records::readable(&state.pool, blob, caller.device_id, caller.user_id)
         .await?
         .ok_or(NO_BLOB)?;

@@ -5,6 +5,9 @@ use parley_protocol::{BlobId, DeviceId, UserId};
 use sqlx::PgPool;
 use std::time::Duration;
 
+/// The class of advisory locks that serialise one account's uploads.
+const QUOTA_LOCKS: i32 = 0x626c_6f62; // "blob"
+
 /// An upload, as its uploading device sees it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Upload {
@@ -58,6 +61,14 @@ pub async fn create(
 ) -> Result<bool, sqlx::Error> {
     let size = i64::try_from(size).unwrap_or(i64::MAX);
     let quota = i64::try_from(quota).unwrap_or(i64::MAX);
+    // One account's creates one after the other: concurrent ones would
+    // each see the total before the others and pass the quota together.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(QUOTA_LOCKS)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
     let done = sqlx::query(
         "INSERT INTO blobs (id, owner_user, owner_device, size, chunks, received, expires_at)
          SELECT $1, $2, $3, $4, $5, decode(repeat('00', ($5 + 7) / 8), 'hex'),
@@ -71,8 +82,9 @@ pub async fn create(
     .bind(i32::try_from(chunks).unwrap_or(i32::MAX))
     .bind(retention.as_secs_f64())
     .bind(quota)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 

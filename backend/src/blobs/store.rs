@@ -20,13 +20,23 @@ use object_store::{ObjectStore, PutPayload};
 use parley_protocol::BlobId;
 #[cfg(doc)]
 use parley_protocol::limits::BLOB_CHUNK_BYTES;
+
+fn room() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(CHUNKS_IN_MEMORY))
+}
 use std::sync::Arc;
+use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
 
 /// The chunks' store, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
+    room: Arc<Semaphore>,
 }
+
+/// Chunks a node holds in memory at once on their way to the store (each
+/// at most [`BLOB_CHUNK_BYTES`]): uploads past that wait their turn.
+const CHUNKS_IN_MEMORY: usize = 64;
 
 /// Why a store could not be opened from its setting.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +80,10 @@ impl BlobStore {
                 Some(prefix) => Arc::new(PrefixStore::new(store, prefix)),
                 None => Arc::new(store),
             };
-            return Ok(Self { inner });
+            return Ok(Self {
+                inner,
+                room: room(),
+            });
         }
         std::fs::create_dir_all(setting)
             .map_err(|e| OpenError::Directory(setting.to_owned(), e))?;
@@ -80,6 +93,7 @@ impl BlobStore {
             .with_automatic_cleanup(true);
         Ok(Self {
             inner: Arc::new(local),
+            room: room(),
         })
     }
 
@@ -87,6 +101,20 @@ impl BlobStore {
     pub fn memory() -> Self {
         Self {
             inner: Arc::new(InMemory::new()),
+            room: room(),
+        }
+    }
+
+    /// A turn to hold one chunk in memory (held until dropped).
+    pub async fn room(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.room.acquire().await
+    }
+
+    /// Deletes chunk `index` of `blob`, if it is there.
+    pub async fn remove_chunk(&self, blob: BlobId, index: u32) -> Result<(), StoreError> {
+        match self.inner.delete(&chunk_path(blob, index)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 

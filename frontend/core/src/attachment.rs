@@ -40,6 +40,28 @@ pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024;
 pub const MAX_WAVEFORM_BARS: usize = 64;
 /// Widest or tallest picture or video described, in pixels.
 pub const MAX_SIDE: u32 = 1 << 16;
+/// Largest file described (64 GiB): far above any server's limit, it bounds
+/// what a sender's claim can make a receiving device count or allocate.
+pub const MAX_FILE_BYTES: u64 = 1 << 36;
+
+/// Media types a picture may be shown as; any other opens as a download.
+const PICTURE_TYPES: [&str; 5] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+];
+/// Media types a video may play as.
+const VIDEO_TYPES: [&str; 3] = ["video/mp4", "video/webm", "video/ogg"];
+/// Media types a voice note may play as.
+const AUDIO_TYPES: [&str; 5] = [
+    "audio/ogg",
+    "audio/webm",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/wav",
+];
 
 /// What kind of file an attachment is, with what its bubble shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +129,8 @@ pub enum AttachmentError {
 impl Attachment {
     /// Checks the limits.
     pub fn check(&self) -> Result<(), AttachmentError> {
-        let too_long = self.name.len() > MAX_NAME_BYTES
+        let too_long = self.size > MAX_FILE_BYTES
+            || self.name.len() > MAX_NAME_BYTES
             || self.mime.len() > MAX_MIME_BYTES
             || self
                 .thumbnail
@@ -138,6 +161,26 @@ impl Attachment {
         Ok(())
     }
 
+    /// The type this device gives the opened file: the sender's word only
+    /// for the kinds of media it is shown as (a "photo" that says
+    /// `text/html` must not become a page of the app's origin), and
+    /// `application/octet-stream` for everything else, documents included.
+    pub fn shown_type(&self) -> &str {
+        let allowed: &[&str] = match self.kind {
+            Kind::Photo { .. } => &PICTURE_TYPES,
+            Kind::Video { .. } => &VIDEO_TYPES,
+            Kind::Voice { .. } => &AUDIO_TYPES,
+            Kind::Document => &[],
+        };
+        // Codecs may follow (`audio/webm;codecs=opus`): the type decides.
+        let base = self.mime.split(';').next().unwrap_or_default().trim();
+        if allowed.contains(&base) {
+            base
+        } else {
+            "application/octet-stream"
+        }
+    }
+
     /// What stands for it in a chat's preview line or a notification.
     pub fn label(&self) -> String {
         match &self.kind {
@@ -163,6 +206,28 @@ impl Attachment {
     /// The ciphertext's size: what the blob holds.
     pub fn blob_size(&self) -> u64 {
         sealed_size(self.size)
+    }
+}
+
+/// `name` made into one [`Attachment::check`] accepts: control characters
+/// and path separators replaced, cut to [`MAX_NAME_BYTES`], "file" when
+/// nothing is left.
+pub fn clean_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '/' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cut = crate::text::cut(cleaned.trim(), MAX_NAME_BYTES).trim();
+    if cut.is_empty() {
+        "file".to_owned()
+    } else {
+        cut.to_owned()
     }
 }
 
@@ -460,5 +525,62 @@ mod tests {
             ..photo()
         };
         assert_eq!(huge.check(), Err(AttachmentError::Malformed));
+        // A size no device should count chunks for.
+        let endless = Attachment {
+            size: MAX_FILE_BYTES + 1,
+            ..photo()
+        };
+        assert_eq!(endless.check(), Err(AttachmentError::TooLong));
+    }
+
+    #[test]
+    fn names_are_cleaned_into_what_check_accepts() {
+        for (raw, clean) in [
+            ("beach.jpg", "beach.jpg"),
+            ("../../etc/passwd", ".._.._etc_passwd"),
+            ("a\\b\u{7}.txt", "a_b_.txt"),
+            ("   ", "file"),
+        ] {
+            assert_eq!(clean_name(raw), clean);
+            let named = Attachment {
+                name: clean_name(raw),
+                ..photo()
+            };
+            assert_eq!(named.check(), Ok(()), "{raw:?}");
+        }
+        let long = clean_name(&"é".repeat(300));
+        assert!(long.len() <= MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn only_media_types_of_its_kind_are_kept() {
+        let typed = |mime: &str, kind: Kind| Attachment {
+            mime: mime.into(),
+            kind,
+            ..photo()
+        };
+        let picture = || Kind::Photo {
+            width: 1,
+            height: 1,
+        };
+        assert_eq!(typed("image/png", picture()).shown_type(), "image/png");
+        for sneaky in ["text/html", "image/svg+xml", "application/xhtml+xml"] {
+            assert_eq!(
+                typed(sneaky, picture()).shown_type(),
+                "application/octet-stream"
+            );
+        }
+        let voice = || Kind::Voice {
+            duration_ms: 1,
+            waveform: Vec::new(),
+        };
+        assert_eq!(
+            typed("audio/webm;codecs=opus", voice()).shown_type(),
+            "audio/webm"
+        );
+        assert_eq!(
+            typed("application/pdf", Kind::Document).shown_type(),
+            "application/octet-stream"
+        );
     }
 }

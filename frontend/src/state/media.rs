@@ -12,9 +12,9 @@ use js_sys::{Array, ArrayBuffer};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_client::attachment::{
-    Attachment, Kind, MAX_THUMBNAIL_BYTES, chunk_count, plain_chunk_len, sealed_size, verify,
+    Attachment, Kind, MAX_THUMBNAIL_BYTES, PLAIN_CHUNK_BYTES, chunk_count, clean_name,
+    plain_chunk_len, sealed_size, verify,
 };
-use parley_protocol::limits::BLOB_CHUNK_BYTES;
 use parley_protocol::{BlobId, ConversationId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -25,8 +25,11 @@ use web_sys::{BlobPropertyBag, File, HtmlCanvasElement, Url};
 /// Longest side of a thumbnail, in pixels: a blurred preview, not a picture.
 const THUMB_SIDE: f64 = 96.0;
 /// A chunk that fails for network reasons is tried again this often, then
-/// the transfer says why and offers a retry.
+/// the transfer says why (a download offers a retry; an upload resumes at
+/// the next start, or is cancelled).
 const CHUNK_TRIES: u32 = 5;
+/// Opened chunks held in memory before they are folded into the file.
+const FOLD_CHUNKS: u32 = 16;
 
 /// What this device has of a received (or sent) file.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +55,8 @@ pub struct Upload {
     pub progress: f64,
     /// Why it stopped, if it did.
     pub error: Option<String>,
+    /// Its blob, once the server made it.
+    blob: Option<BlobId>,
 }
 
 /// Files held and uploads under way; cheap to copy.
@@ -118,14 +123,30 @@ impl Media {
         });
     }
 
-    /// Stops upload `id` (between chunks) and drops it from the list.
-    pub fn cancel(self, id: u64) {
+    /// Stops upload `id` and drops it from the list. One under way stops
+    /// between chunks and cancels itself; one that failed is cancelled
+    /// here, on the server and in what a reload would resume.
+    pub fn cancel(self, app: AppState, id: u64) {
         self.cancelled.update_value(|c| {
             c.insert(id);
+        });
+        let stopped = self.uploads.with_untracked(|uploads| {
+            uploads
+                .iter()
+                .find(|u| u.id == id && u.error.is_some())
+                .and_then(|u| u.blob)
         });
         let _ = self
             .uploads
             .try_update(|uploads| uploads.retain(|u| u.id != id));
+        if let (Some(blob), Some(me)) = (stopped, app.me()) {
+            spawn_local(async move {
+                let _ = app
+                    .authed(move |t| async move { api::cancel_blob(&t, blob).await })
+                    .await;
+                let _ = files::finished(me, blob).await;
+            });
+        }
     }
 
     /// Encrypts and uploads `file` for `peer` (readable by their devices and
@@ -172,22 +193,31 @@ impl Media {
                 name: file.name(),
                 progress: 0.0,
                 error: None,
+                blob: None,
             });
         });
         spawn_local(async move {
             let progress = |share: f64| self.update_upload(id, |u| u.progress = share);
             let cancelled = || self.cancelled.with_value(|c| c.contains(&id));
-            match upload(app, job, &progress, &cancelled).await {
+            let started = |blob: BlobId| self.update_upload(id, |u| u.blob = Some(blob));
+            match upload(app, job, &progress, &started, &cancelled).await {
                 Ok(attachment) => {
+                    let blob = attachment.blob;
                     // The sender sees its own file at once, and after a reload.
                     if let Some(me) = app.me() {
-                        let _ = files::put(me, attachment.blob, &file).await;
+                        let _ = files::put(me, blob, &file).await;
                     }
                     if let Ok(url) = Url::create_object_url_with_blob(&file) {
-                        self.set(attachment.blob, Held::Ready(url));
+                        self.set(blob, Held::Ready(url));
                     }
                     let _ = self.uploads.try_update(|u| u.retain(|u| u.id != id));
                     done(attachment, caption);
+                    // Only once its message is in the outbox (which survives a
+                    // reload) is the upload forgotten: a reload before that
+                    // resumes it and sends the message then.
+                    if let Some(me) = app.me() {
+                        let _ = files::finished(me, blob).await;
+                    }
                 }
                 Err(_) if cancelled() => {}
                 Err(error) => self.update_upload(id, |u| u.error = Some(error)),
@@ -233,8 +263,8 @@ fn said(failure: &ApiFailure) -> String {
 }
 
 /// Describes `file`: a photo (with its dimensions and a thumbnail) when the
-/// browser can decode it as a picture, a video or voice note by its type,
-/// a document otherwise.
+/// browser can decode it as a picture, a document otherwise (videos and
+/// voice notes go as documents until they have their own capture).
 async fn describe(file: &File) -> (Kind, Option<Vec<u8>>) {
     let mime = file.type_();
     if mime.starts_with("image/")
@@ -335,6 +365,7 @@ async fn upload(
     app: AppState,
     job: Job,
     progress: Progress<'_>,
+    started: &dyn Fn(BlobId),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Attachment, String> {
     let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
@@ -345,14 +376,18 @@ async fn upload(
     let (blob, key, missing): (BlobId, [u8; 32], HashSet<u64>) = match job {
         Job::Resumed(pending) => {
             let blob = pending.blob;
-            let state = match with_retries(app, |t| async move { api::blob_status(&t, blob).await })
-                .await
-            {
+            let asked = app
+                .authed(move |t| async move { api::blob_status(&t, blob).await })
+                .await;
+            let state = match asked {
                 Ok(state) => state,
-                Err(error) => {
-                    // Expired or cancelled elsewhere: nothing to resume.
-                    let _ = files::finished(me, blob).await;
-                    return Err(error);
+                Err(failure) => {
+                    // Expired or cancelled elsewhere: nothing to resume. Any
+                    // other failure (offline) leaves it for the next start.
+                    if failure.code() == Some(parley_protocol::ErrorCode::NotFound) {
+                        let _ = files::finished(me, blob).await;
+                    }
+                    return Err(said(&failure));
                 }
             };
             let missing = state.missing.into_iter().map(u64::from).collect();
@@ -379,9 +414,10 @@ async fn upload(
             (started.blob_id, key, (0..count).collect())
         }
     };
+    started(blob);
     let crypto_key = seal::import(&key).await?;
-    let plain_chunk = u64::from(BLOB_CHUNK_BYTES) - u64::from(parley_client::attachment::TAG_BYTES);
-    let mut digests = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let plain_chunk = u64::from(PLAIN_CHUNK_BYTES);
+    let mut digests = Vec::new();
     for index in 0..count {
         if cancelled() {
             let _ = app
@@ -420,38 +456,16 @@ async fn upload(
         async move { api::grant_blob(&t, blob, readers).await }
     })
     .await?;
-    let _ = files::finished(me, blob).await;
     Ok(Attachment {
         blob,
         key,
         hash: parley_client::attachment::blob_hash(&digests),
         size,
-        name: file_name(&file.name()),
+        name: clean_name(&file.name()),
         mime: file.type_(),
         kind,
         thumbnail,
     })
-}
-
-/// A name the core accepts: no path, no control characters, not empty.
-fn file_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_control() || c == '/' || c == '\\' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let cleaned =
-        parley_client::text::cut(cleaned.trim(), parley_client::attachment::MAX_NAME_BYTES);
-    if cleaned.is_empty() {
-        "file".to_owned()
-    } else {
-        cleaned.to_owned()
-    }
 }
 
 /// Fetches, checks and opens `file`; keeps it on this device and tells the
@@ -468,8 +482,17 @@ async fn download(
     let blob = file.blob;
     let key = seal::import(&file.key).await?;
     let count = chunk_count(file.size);
+    let options = BlobPropertyBag::new();
+    options.set_type(file.shown_type());
+    let join = |parts: &Array| {
+        web_sys::Blob::new_with_buffer_source_sequence_and_options(parts, &options)
+            .map_err(|_| "The file could not be put together.".to_owned())
+    };
+    // Opened chunks are folded into a `Blob` every few chunks, which the
+    // browser may keep on disk: the file is never whole in this memory.
+    let mut opened = join(&Array::new())?;
     let parts = Array::new();
-    let mut digests = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut digests = Vec::new();
     for index in 0..count {
         let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
         let sealed = with_retries(
@@ -478,17 +501,18 @@ async fn download(
         )
         .await?;
         digests.push(seal::digest(&sealed).await?);
-        let opened = seal::open(&key, index, index + 1 == count, &sealed).await?;
-        parts.push(&opened);
+        let plain = seal::open(&key, index, index + 1 == count, &sealed).await?;
+        parts.push(&plain);
+        if parts.length() >= FOLD_CHUNKS || index + 1 == count {
+            parts.unshift(&opened);
+            opened = join(&parts)?;
+            parts.set_length(0);
+        }
         progress((index + 1) as f64 / count as f64);
     }
     // Each chunk opened is authentic already; the hash says the blob is the
     // one the message named, whole, before anything of it is shown.
     verify(&digests, &file.hash).map_err(|e| e.to_string())?;
-    let options = BlobPropertyBag::new();
-    options.set_type(&file.mime);
-    let opened = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
-        .map_err(|_| "The file could not be put together.".to_owned())?;
     files::put(me, blob, &opened).await?;
     let _ = app
         .authed(move |t| async move { api::blob_fetched(&t, blob).await })

@@ -69,7 +69,7 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
     view! {
         <Show when=move || !mine().is_empty()>
             <ul class="uploads" data-testid="uploads" aria-label="Files being sent">
-                <For each=mine key=|u| (u.id, u.error.clone(), (u.progress * 100.0) as u32) let:upload>
+                <For each=mine key=|u| (u.id, u.error.is_some()) let:upload>
                     <li class="upload" data-testid="upload">
                         <span class="upload-name">{upload.name.clone()}</span>
                         {match upload.error.clone() {
@@ -79,19 +79,28 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
                                 </span>
                             }
                             .into_any(),
-                            None => view! {
-                                <progress max="1" value=upload.progress data-testid="upload-progress"></progress>
-                                <span class="upload-percent">
-                                    {format!("{:.0} %", upload.progress * 100.0)}
-                                </span>
+                            None => {
+                                // Read here: a tick of progress redraws the bar, not the row.
+                                let id = upload.id;
+                                let share = move || {
+                                    app.media.uploads.with(|u| {
+                                        u.iter().find(|u| u.id == id).map_or(1.0, |u| u.progress)
+                                    })
+                                };
+                                view! {
+                                    <progress max="1" prop:value=share data-testid="upload-progress"></progress>
+                                    <span class="upload-percent">
+                                        {move || format!("{:.0} %", share() * 100.0)}
+                                    </span>
+                                }
+                                .into_any()
                             }
-                            .into_any(),
                         }}
                         <IconButton
                             class="icon-btn"
                             test_id="upload-cancel"
                             label="Cancel"
-                            on:click=move |_| app.media.cancel(upload.id)
+                            on:click=move |_| app.media.cancel(app, upload.id)
                         >
                             <IconClose />
                         </IconButton>
@@ -121,7 +130,9 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
     if matches!(file.kind, Kind::Photo { .. }) {
         app.media.fetch(app, file.clone(), false);
     }
-    let held = move || app.media.held(blob);
+    // This file's state only: another file's progress redraws nothing here.
+    let held = Memo::new(move |_| app.media.held(blob));
+    let held = move || held.get();
     let name = file.name.clone();
     let fetch = {
         let file = file.clone();

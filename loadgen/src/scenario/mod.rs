@@ -1,5 +1,6 @@
 //! The benchmark scenarios. Each returns one JSON object.
 
+pub mod blobs;
 pub mod catchup;
 pub mod connections;
 pub mod failover;
