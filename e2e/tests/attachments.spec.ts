@@ -133,6 +133,19 @@ test('a photo and a document travel encrypted, and stay after the server let the
   await expect(fileBubble(b, 'attachment-document').getByTestId('document-save')).toBeVisible();
   await expect(b.getByTestId('chat-item').first()).toContainText('📄 plan.txt · the plan');
   await screenshot(b, 'attachments-after-reload');
+
+  // Alice deletes the photo for everyone: Bob's device lets go of its copy.
+  const photoHash = createHash('sha256').update(photo).digest('hex');
+  expect(await keptDigests(b)).toContain(photoHash);
+  const mine = fileBubble(a, 'attachment-photo');
+  await mine.hover();
+  await mine.getByTestId('message-menu-button').click();
+  await a.getByTestId('message-menu').getByTestId('menu-delete-for-everyone').click();
+  await a.getByTestId('confirm-yes').click();
+  await expect(fileBubble(b, 'attachment-photo')).toHaveCount(0);
+  await expect(b.getByTestId('message-deleted')).toBeVisible();
+  await expect.poll(() => keptDigests(b)).not.toContain(photoHash);
+  expect(await keptDigests(b)).toContain(createHash('sha256').update(doc).digest('hex'));
 });
 
 test('a 50 MB document resumes after a reload during its upload', async ({ page: a, newPage, server }) => {

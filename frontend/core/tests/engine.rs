@@ -7,6 +7,7 @@
 
 use futures_executor::block_on;
 use parley_client::amend::{EDIT_WINDOW, GRACE};
+use parley_client::attachment::{Attachment, Kind};
 use parley_client::call::{CallId, CallLog, Outcome, Target};
 use parley_client::content::Content;
 use parley_client::crypto::Machine;
@@ -24,7 +25,9 @@ use parley_protocol::api::{
 use parley_protocol::frame::{
     ClientFrame, Delivery, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
 };
-use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, MessageId, Millis, UserId};
+use parley_protocol::{
+    BlobId, ConversationId, DeviceId, ErrorCode, GroupId, MessageId, Millis, UserId,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
@@ -411,6 +414,24 @@ impl Device {
                 now,
             )
             .unwrap();
+        let id = msg.id;
+        self.run(Input::Compose(msg));
+        id
+    }
+
+    /// Sends `file` (uploaded already) with `caption`.
+    fn send_file(&mut self, to: UserId, file: Attachment, caption: &str) -> MessageId {
+        let now = self.env().server.tick();
+        let msg = parley_client::chat::compose_attachment(
+            self.id,
+            MessageId::new_v7(),
+            ConversationId::Direct(to),
+            file,
+            caption,
+            None,
+            now,
+        )
+        .unwrap();
         let id = msg.id;
         self.run(Input::Compose(msg));
         id
@@ -1548,6 +1569,59 @@ fn edits_reactions_and_deletes_reach_every_device_of_both_people() {
         "{:?}",
         w.devices[bob_laptop].chat(direct(ann_id))
     );
+}
+
+#[test]
+fn a_file_reaches_every_device_and_its_deletion_forgets_the_copies() {
+    let mut w = World::new();
+    let phone = w.sign_in(None);
+    let ann_id = w.user(phone);
+    let laptop = w.sign_in(Some(ann_id));
+    let bob = w.sign_in(None);
+    let bob_id = w.user(bob);
+    let file = Attachment {
+        blob: BlobId::new_v7(),
+        key: [3; 32],
+        hash: [4; 32],
+        size: 123_456,
+        name: "beach.jpg".into(),
+        mime: "image/jpeg".into(),
+        kind: Kind::Photo {
+            width: 800,
+            height: 600,
+        },
+        thumbnail: Some(vec![0xFF, 0xD8]),
+    };
+    let id = w.devices[phone].send_file(bob_id, file.clone(), "the sea");
+    w.settle();
+    for (d, chat) in [(laptop, direct(bob_id)), (bob, direct(ann_id))] {
+        let m = find(&w.devices[d], chat, id);
+        assert_eq!(m.attachment.as_deref(), Some(&file), "device {d}");
+        assert_eq!(m.body, Body::Text("the sea".into()), "device {d}");
+    }
+    let row = w.devices[bob].view().chats.get(direct(ann_id)).unwrap();
+    assert_eq!(row.last.as_ref().unwrap().id, id);
+
+    // Bob deletes it for himself: his copy goes, nobody else's.
+    let forgotten = |w: &mut World, d: usize| {
+        w.devices[d].take(|e| match e {
+            Effect::ForgetFiles { blobs, withdraw } => Some((blobs.clone(), *withdraw)),
+            _ => None,
+        })
+    };
+    change(&mut w.devices[bob], id, Request::DeleteForMe);
+    w.settle();
+    assert_eq!(forgotten(&mut w, bob), [(vec![file.blob], false)]);
+    assert!(forgotten(&mut w, phone).is_empty());
+
+    // Ann deletes it for everyone: every device of hers forgets its copy,
+    // and the uploading device withdraws it from the server.
+    change(&mut w.devices[phone], id, Request::DeleteForEveryone);
+    w.settle();
+    assert_eq!(forgotten(&mut w, phone), [(vec![file.blob], true)]);
+    assert_eq!(forgotten(&mut w, laptop), [(vec![file.blob], true)]);
+    let m = find(&w.devices[laptop], direct(bob_id), id);
+    assert!(m.attachment.is_none(), "the key is gone with the message");
 }
 
 #[test]

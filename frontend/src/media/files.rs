@@ -116,6 +116,25 @@ pub async fn put(owner: UserId, blob: BlobId, file: &web_sys::Blob) -> Result<()
     kept
 }
 
+/// Drops the file of `blob` (its message was deleted).
+pub async fn remove(owner: UserId, blob: BlobId) -> Result<(), String> {
+    let db = open(owner).await?;
+    let done = async {
+        let tx = db
+            .transaction(&[FILES], TransactionMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        tx.store(FILES)
+            .map_err(|e| e.to_string())?
+            .delete(JsValue::from_str(&blob.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+    .await;
+    db.close();
+    done
+}
+
 /// Remembers an upload until [`finished`] says it is done.
 pub async fn started(owner: UserId, pending: &Pending) -> Result<(), String> {
     let record = pending.to_js()?;

@@ -158,6 +158,9 @@ impl Outside for Browser {
                 ));
             }
             Effect::Warn(text) => leptos::logging::warn!("messaging: {text}"),
+            Effect::ForgetFiles { blobs, withdraw } => {
+                self.app.media.forget(self.app, blobs, withdraw);
+            }
             Effect::SweepIn(after) => {
                 if let Some(runner) = self.runner.upgrade() {
                     runner.sweep_in(after);

@@ -102,6 +102,34 @@ impl Media {
         self.uploads.set(Vec::new());
     }
 
+    /// Drops this device's copies of `blobs` (their messages were deleted);
+    /// with `withdraw`, asks the server to delete them too (it does when
+    /// this device uploaded them).
+    pub fn forget(self, app: AppState, blobs: Vec<BlobId>, withdraw: bool) {
+        let _ = self.files.try_update(|files| {
+            for blob in &blobs {
+                if let Some(Held::Ready(url)) = files.remove(blob) {
+                    let _ = Url::revoke_object_url(&url);
+                }
+            }
+        });
+        let Some(me) = app.me() else {
+            return;
+        };
+        spawn_local(async move {
+            for blob in blobs {
+                if let Err(err) = files::remove(me, blob).await {
+                    leptos::logging::warn!("a deleted message's file stays: {err}");
+                }
+                if withdraw {
+                    let _ = app
+                        .authed(move |t| async move { api::cancel_blob(&t, blob).await })
+                        .await;
+                }
+            }
+        });
+    }
+
     /// What this device has of `blob` (tracked).
     pub fn held(self, blob: BlobId) -> Option<Held> {
         self.files.with(|files| files.get(&blob).cloned())

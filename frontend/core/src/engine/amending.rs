@@ -22,7 +22,7 @@ use crate::organize::{LastReaction, Pin};
 use crate::store::{self, Store};
 use crate::text::cut;
 use crate::window::Window;
-use parley_protocol::{ConversationId, MessageId, Millis, UserId};
+use parley_protocol::{BlobId, ConversationId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -201,6 +201,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if removed.is_empty() {
             return Ok(());
         }
+        let blobs: Vec<BlobId> = removed
+            .iter()
+            .filter_map(|m| m.attachment.as_ref().map(|f| f.blob))
+            .collect();
+        if !blobs.is_empty() {
+            // Deleted here only: the other readers may still want it.
+            self.out.emit(Effect::ForgetFiles {
+                blobs,
+                withdraw: false,
+            });
+        }
         if self.view.open == Some(m.chat) && self.view.window.remove(m.id) {
             self.changed.window = true;
         }
@@ -360,16 +371,27 @@ impl<S: Store, O: Outside> Engine<S, O> {
             return self.apply_pin(a, duration).await;
         }
         let refused = Cell::new(None::<Refused>);
+        let file = Cell::new(None::<(BlobId, bool)>);
         let me = self.me;
         let leave_outbox = matches!(a.change, Change::Delete);
         let changed = self
             .store
             .update(&[a.target], leave_outbox, &|m| {
-                if let Err(why) = amend::apply(m, a, me) {
-                    refused.set(Some(why));
+                let held = m.attachment.as_ref().map(|f| (f.blob, m.outgoing));
+                match amend::apply(m, a, me) {
+                    // A deletion takes the file with it (see `after_change`).
+                    Ok(_) if m.attachment.is_none() => file.set(held),
+                    Ok(_) => {}
+                    Err(why) => refused.set(Some(why)),
                 }
             })
             .await?;
+        if let Some((blob, outgoing)) = file.get() {
+            self.out.emit(Effect::ForgetFiles {
+                blobs: vec![blob],
+                withdraw: outgoing,
+            });
+        }
         self.show_changes(&changed);
         if let Some(m) = changed.first() {
             self.after_change(m, a).await?;

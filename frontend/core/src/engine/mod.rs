@@ -140,6 +140,15 @@ pub enum Effect {
     Alert(crate::notify::Alert),
     /// Worth a line in the console, nothing more.
     Warn(String),
+    /// These files' messages were deleted (for everyone or on this device):
+    /// drop this device's copies; with `withdraw`, also the server's, when
+    /// this device uploaded them (the sender deleted for everyone).
+    ForgetFiles {
+        /// The files' blobs.
+        blobs: Vec<parley_protocol::BlobId>,
+        /// Withdraw them from the server too.
+        withdraw: bool,
+    },
 }
 
 /// A conversation's safety number, as both people should see it.
