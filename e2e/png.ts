@@ -1,4 +1,5 @@
 // PNG files made in Node for tests and benchmarks: real images Chromium decodes.
+import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 
 function crc32(bytes: Buffer): number {
@@ -49,11 +50,8 @@ export function png(width: number, height: number, text: string): Buffer {
 /** A square of noise of about `bytes` bytes (noise does not compress). */
 export function noisyPng(bytes: number): Buffer {
   const side = Math.ceil(Math.sqrt(bytes / 3));
-  const rows = Buffer.alloc((side * 3 + 1) * side);
-  let seed = 12345;
-  for (let i = 0; i < rows.length; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    rows[i] = i % (side * 3 + 1) === 0 ? 0 : seed >>> 24;
-  }
+  const rows = randomBytes((side * 3 + 1) * side);
+  // Each row starts with its filter type: 0, none.
+  for (let row = 0; row < side; row++) rows[row * (side * 3 + 1)] = 0;
   return encode(side, side, rows);
 }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import * as path from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect, screenshot, sql, test } from '../fixtures';
-import { friends, openFromContacts } from '../chat';
+import { friends, openFromContacts, showChats } from '../chat';
 import { png } from '../png';
 
 const PHOTO_SENTINEL = 'PARLEY-SENTINEL-PHOTO-7c1f';
@@ -192,4 +192,39 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
   await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
   const digests = await keptDigests(b);
   expect(digests).toContain(createHash('sha256').update(doc).digest('hex'));
+});
+
+test('a voice message recorded with the microphone plays on the other side', async ({ page: a, newPage }) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  // Chromium's fake microphone (beeps), allowed for Alice's page.
+  await a.context().grantPermissions(['microphone']);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+
+  await a.getByTestId('voice-record').click();
+  await expect(a.getByTestId('voice-recording')).toBeVisible();
+  await expect(a.getByTestId('voice-elapsed')).toHaveText(/^0:0[2-9]$/, { timeout: 15_000 });
+  await screenshot(a, 'voice-recording');
+  await a.getByTestId('voice-send').click();
+  await expect(a.getByTestId('voice-recording')).toHaveCount(0);
+  await expect(fileBubble(a, 'attachment-voice').getByTestId('voice-player')).toBeVisible();
+
+  // Bob gets it at once, with its length and a waveform of the beeps.
+  const note = fileBubble(b, 'attachment-voice');
+  await expect(note.getByTestId('voice-player')).toBeVisible();
+  await expect(note.getByTestId('voice-time')).toHaveText(/^0:0[2-9]$/);
+  const heights = await note.locator('.voice-bar').evaluateAll((bars) => bars.map((bar) => (bar as HTMLElement).style.height));
+  expect(heights.length).toBeGreaterThanOrEqual(15);
+  expect(new Set(heights).size, `the bars follow the sound: ${heights.join(' ')}`).toBeGreaterThan(1);
+
+  // It plays, and faster on a click.
+  const audio = note.getByTestId('voice-audio');
+  await note.getByTestId('voice-play').click();
+  await expect.poll(() => audio.evaluate((el: HTMLAudioElement) => el.currentTime)).toBeGreaterThan(0.2);
+  await note.getByTestId('voice-speed').click();
+  await expect(note.getByTestId('voice-speed')).toHaveText('1.5×');
+  expect(await audio.evaluate((el: HTMLAudioElement) => el.playbackRate)).toBe(1.5);
+  await screenshot(b, 'voice-received');
+  await showChats(b);
+  await expect(b.getByTestId('chat-item').first()).toContainText('🎤 Voice message (0:0');
 });

@@ -37,6 +37,11 @@ pub async fn open(video: bool) -> Result<MediaStream, MediaError> {
     }
 }
 
+/// Opens the microphone alone (a voice message).
+pub async fn microphone() -> Result<MediaStream, MediaError> {
+    request(true, false).await
+}
+
 /// Opens the camera alone (video switched on during a call).
 pub async fn camera() -> Result<MediaStreamTrack, MediaError> {
     let stream = request(false, true).await?;

@@ -6,7 +6,7 @@
 //! One call at a time per device. WebRTC steps run in order through one
 //! queue ([`serial`]); the state machine decides everything else.
 
-mod media;
+pub mod media;
 mod peer;
 mod serial;
 

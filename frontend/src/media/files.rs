@@ -32,6 +32,8 @@ pub struct Pending {
     pub peer: UserId,
     /// Its caption.
     pub caption: String,
+    /// Its kind, when the app made it (a voice message).
+    pub kind: Option<parley_client::attachment::Kind>,
 }
 
 impl Pending {
@@ -46,6 +48,10 @@ impl Pending {
         set("key", &Uint8Array::from(&self.key[..]))?;
         set("peer", &JsValue::from_str(&self.peer.to_string()))?;
         set("caption", &JsValue::from_str(&self.caption))?;
+        if let Some(kind) = &self.kind {
+            let kind = serde_json::to_string(kind).map_err(|e| e.to_string())?;
+            set("kind", &JsValue::from_str(&kind))?;
+        }
         Ok(record.into())
     }
 
@@ -57,6 +63,9 @@ impl Pending {
             file: get("file")?.dyn_into().ok()?,
             peer: get("peer")?.as_string()?.parse().ok()?,
             caption: get("caption")?.as_string()?,
+            kind: get("kind")
+                .and_then(|k| k.as_string())
+                .and_then(|k| serde_json::from_str(&k).ok()),
         })
     }
 }

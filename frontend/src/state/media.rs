@@ -189,15 +189,33 @@ impl Media {
         caption: String,
         done: impl FnOnce(Attachment, String) + 'static,
     ) {
-        self.run(
-            app,
-            Job::New {
-                file,
-                peer,
-                caption,
-            },
-            done,
-        );
+        let job = Job::New {
+            file,
+            peer,
+            caption,
+            kind: None,
+        };
+        self.run(app, job, done);
+    }
+
+    /// As [`Media::send`], for a file whose kind the app made (a voice
+    /// message it recorded).
+    pub fn send_as(
+        self,
+        app: AppState,
+        peer: UserId,
+        file: File,
+        kind: Kind,
+        caption: String,
+        done: impl FnOnce(Attachment, String) + 'static,
+    ) {
+        let job = Job::New {
+            file,
+            peer,
+            caption,
+            kind: Some(kind),
+        };
+        self.run(app, job, done);
     }
 
     /// Resumes an upload a reload cut off: the chunks the server lacks.
@@ -290,6 +308,12 @@ fn said(failure: &ApiFailure) -> String {
     }
 }
 
+/// The kind a resumed upload must keep: one the app made (a voice
+/// message); a photo or document is told from the file again.
+fn made_kind(kind: &Kind) -> Option<Kind> {
+    matches!(kind, Kind::Voice { .. }).then(|| kind.clone())
+}
+
 /// Describes `file`: a photo (with its dimensions and a thumbnail) when the
 /// browser can decode it as a picture, a document otherwise (videos and
 /// voice notes go as documents until they have their own capture).
@@ -370,6 +394,8 @@ enum Job {
         file: File,
         peer: UserId,
         caption: String,
+        /// Known already (a recording); else told from the file.
+        kind: Option<Kind>,
     },
     Resumed(files::Pending),
 }
@@ -381,6 +407,7 @@ impl Job {
                 file,
                 peer,
                 caption,
+                ..
             } => (file.clone(), *peer, caption.clone()),
             Self::Resumed(p) => (p.file.clone(), p.peer, p.caption.clone()),
         }
@@ -400,7 +427,14 @@ async fn upload(
     let (file, peer, caption) = job.parts();
     let size = file.size() as u64;
     let count = chunk_count(size);
-    let (kind, thumbnail) = describe(&file).await;
+    let made = match &job {
+        Job::New { kind, .. } => kind.clone(),
+        Job::Resumed(pending) => pending.kind.clone(),
+    };
+    let (kind, thumbnail) = match made {
+        Some(kind) => (kind, None),
+        None => describe(&file).await,
+    };
     let (blob, key, missing): (BlobId, [u8; 32], HashSet<u64>) = match job {
         Job::Resumed(pending) => {
             let blob = pending.blob;
@@ -434,6 +468,7 @@ async fn upload(
                 file: file.clone(),
                 peer,
                 caption,
+                kind: made_kind(&kind),
             };
             if let Err(err) = files::started(me, &pending).await {
                 // It still goes; only a reload would not resume it.
@@ -490,7 +525,15 @@ async fn upload(
         hash: parley_client::attachment::blob_hash(&digests),
         size,
         name: clean_name(&file.name()),
-        mime: file.type_(),
+        // The type alone: its parameters (`;codecs=opus`) are the player's
+        // business, and a message carries no `;`.
+        mime: file
+            .type_()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
         kind,
         thumbnail,
     })

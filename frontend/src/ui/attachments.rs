@@ -8,6 +8,7 @@ use crate::state::AppState;
 use crate::state::media::Held;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconClose;
+use crate::ui::voice::{VoicePlayer, clock};
 use leptos::prelude::*;
 use parley_client::attachment::{Attachment, Kind};
 use parley_protocol::{ConversationId, UserId};
@@ -125,9 +126,9 @@ fn data_url(jpeg: &[u8]) -> Option<String> {
 pub fn AttachmentView(file: Attachment) -> impl IntoView {
     let app = expect_context::<AppState>();
     let blob = file.blob;
-    // Photos come at once (small, and what people expect); other files on
-    // a click.
-    if matches!(file.kind, Kind::Photo { .. }) {
+    // Photos and voice messages come at once (small, and what people
+    // expect); other files on a click.
+    if matches!(file.kind, Kind::Photo { .. } | Kind::Voice { .. }) {
         app.media.fetch(app, file.clone(), false);
     }
     // This file's state only: another file's progress redraws nothing here.
@@ -168,6 +169,29 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
             }
             .into_any()
         }
+        Kind::Voice {
+            duration_ms,
+            waveform,
+        } => view! {
+            <div class="attachment voice" data-testid="attachment-voice">
+                {move || match held() {
+                    Some(Held::Ready(url)) => {
+                        let waveform = waveform.clone();
+                        view! { <VoicePlayer url waveform duration_ms /> }.into_any()
+                    }
+                    other => {
+                        let fetch = fetch.clone();
+                        view! {
+                            <span class="doc-icon" aria-hidden="true">"🎤"</span>
+                            <span class="voice-time">{clock(f64::from(duration_ms))}</span>
+                            {state_overlay(other, fetch)}
+                        }
+                        .into_any()
+                    }
+                }}
+            </div>
+        }
+        .into_any(),
         kind => {
             let meta = format!(
                 "{} · {}",

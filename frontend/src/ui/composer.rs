@@ -9,6 +9,7 @@ use crate::ui::attachments::{Uploads, files_of, send_files};
 use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconAttach, IconClose, IconSend, IconSmile};
+use crate::ui::voice::VoiceRecorder;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use parley_client::content::MAX_TEXT_BYTES;
@@ -309,6 +310,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     </p>
                 </Show>
             </div>
+            <VoiceRecorder peer />
             <IconButton
                 class="icon-btn send"
                 test_id="send"

@@ -44,3 +44,4 @@ pub mod sidebar;
 pub mod starred;
 pub mod ticks;
 pub mod toast;
+pub mod voice;
