@@ -76,14 +76,22 @@ test('a photo and a document travel encrypted, and stay after the server let the
 
   // On the server, only ciphertext: both files' chunks and both messages
   // wait there, and neither sentinel is anywhere in them.
-  const stored = filesUnder(server.blobDir);
-  expect(stored.length).toBeGreaterThanOrEqual(4);
+  const ids = sql(
+    server,
+    `SELECT b.id FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`,
+  ).split('\n');
+  expect(ids).toHaveLength(2);
+  // One chunk of photo, three of document, each an object under its blob.
+  const stored = ids.flatMap((id) => filesUnder(path.join(server.blobDir, id)));
+  expect(stored).toHaveLength(4);
   for (const file of stored) {
     const bytes = readFileSync(file);
     expect(bytes.includes(DOC_SENTINEL), file).toBe(false);
     expect(bytes.includes(PHOTO_SENTINEL), file).toBe(false);
   }
-  expect(sql(server, 'SELECT count(*) FROM queue WHERE kind = 0')).toBe('2');
+  const bobsQueue = `FROM queue q JOIN devices d ON d.id = q.device_id JOIN users u ON u.id = d.user_id
+    WHERE u.handle = lower('${bob.handle}') AND q.kind = 0`;
+  expect(sql(server, `SELECT count(*) ${bobsQueue}`)).toBe('2');
   // Rows as text show bytea in hex: look for the sentinels both ways.
   const hex = (text: string) => Buffer.from(text, 'latin1').toString('hex');
   for (const table of ['queue', 'blobs', 'blob_readers']) {

@@ -601,7 +601,7 @@ fn row(r: &serde_json::Value) -> String {
         "browser_media" => {
             let t = &r["photo_to_recipient_ms"];
             format!(
-                "| attachments in the browser | Chromium {}, {} MiB in 1 MiB chunks; a {} B photo, {} times | WebCrypto AES-256-GCM and a SHA-256 per chunk: seal **{} MB/s**, open **{} MB/s**; choosing the photo → the recipient sees it: median **{} ms** ({}-{} ms) | |",
+                "| attachments in the browser | Chromium {}, {} MiB in 1 MiB chunks; a {} B photo, {} times | WebCrypto AES-256-GCM and a SHA-256 per chunk: seal **{} MB/s**, open **{} MB/s**; choosing the photo → its bubble (thumbnail) on the recipient's screen, timed in the pages: median **{} ms** ({}-{} ms) | |",
                 r["browser"].as_str().unwrap_or_default(),
                 r["mib"],
                 r["photo_bytes"],

@@ -156,11 +156,6 @@ async fn put_chunk(
     let upload = records::upload(&state.pool, blob, caller.device_id)
         .await?
         .ok_or(NO_UPLOAD)?;
-    if upload.complete {
-        // A chunk sent again after its upload completed (the answer to the
-        // last one lost on the way): stored already, and nothing changes.
-        return Ok(HttpResponse::NoContent().finish());
-    }
     let size = u64::try_from(upload.size).unwrap_or(0);
     if i64::from(index) >= i64::from(upload.chunks) {
         return Err(ApiError::BadRequest(format!(
@@ -169,6 +164,14 @@ async fn put_chunk(
         )));
     }
     let expected = chunk_len(size, index);
+    if upload.complete {
+        // A chunk sent again after its upload completed (the answer to the
+        // last one lost on the way): stored already, and nothing changes.
+        // Its body is read (within its length) so the connection stays
+        // usable for the client's next request.
+        bounded_body(&req, body, usize::try_from(expected).unwrap_or(0)).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     // Chunks held in memory at once are bounded node-wide.
     let _room = state
         .blobs

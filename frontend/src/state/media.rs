@@ -67,6 +67,9 @@ pub struct Media {
     pub uploads: RwSignal<Vec<Upload>>,
     next: StoredValue<u64>,
     cancelled: StoredValue<HashSet<u64>>,
+    /// Files whose messages were deleted: a download of one still under
+    /// way keeps nothing.
+    forgotten: StoredValue<HashSet<BlobId>>,
 }
 
 impl Default for Media {
@@ -86,6 +89,7 @@ impl Media {
             uploads: RwSignal::new(Vec::new()),
             next: StoredValue::new(0),
             cancelled: StoredValue::new(HashSet::new()),
+            forgotten: StoredValue::new(HashSet::new()),
         }
     }
 
@@ -106,6 +110,8 @@ impl Media {
     /// with `withdraw`, asks the server to delete them too (it does when
     /// this device uploaded them).
     pub fn forget(self, app: AppState, blobs: Vec<BlobId>, withdraw: bool) {
+        self.forgotten
+            .update_value(|f| f.extend(blobs.iter().copied()));
         let _ = self.files.try_update(|files| {
             for blob in &blobs {
                 if let Some(Held::Ready(url)) = files.remove(blob) {
@@ -245,8 +251,23 @@ impl Media {
         spawn_local(async move {
             let progress = |share: f64| self.update_upload(id, |u| u.progress = share);
             let cancelled = || self.cancelled.with_value(|c| c.contains(&id));
-            let started = |blob: BlobId| self.update_upload(id, |u| u.blob = Some(blob));
+            let made = std::cell::Cell::new(None::<BlobId>);
+            let started = |blob: BlobId| {
+                made.set(Some(blob));
+                self.update_upload(id, |u| u.blob = Some(blob));
+            };
             match upload(app, job, &progress, &started, &cancelled).await {
+                // Cancelled while a chunk was being retried or the readers
+                // granted: the server's copy and the resume go too, and no
+                // message is sent.
+                Ok(_) | Err(_) if cancelled() => {
+                    if let (Some(blob), Some(me)) = (made.get(), app.me()) {
+                        let _ = app
+                            .authed(move |t| async move { api::cancel_blob(&t, blob).await })
+                            .await;
+                        let _ = files::finished(me, blob).await;
+                    }
+                }
                 Ok(attachment) => {
                     let blob = attachment.blob;
                     // The sender sees its own file at once, and after a reload.
@@ -265,7 +286,6 @@ impl Media {
                         let _ = files::finished(me, blob).await;
                     }
                 }
-                Err(_) if cancelled() => {}
                 Err(error) => self.update_upload(id, |u| u.error = Some(error)),
             }
         });
@@ -288,7 +308,16 @@ impl Media {
         spawn_local(async move {
             let blob = file.blob;
             let progress = |share: f64| self.set(blob, Held::Fetching(share));
-            let held = match download(app, &file, &progress).await {
+            let fetched = download(app, &file, &progress).await;
+            if self.forgotten.with_value(|f| f.contains(&blob)) {
+                // Its message was deleted while it came: keep nothing.
+                if let Some(me) = app.me() {
+                    let _ = files::remove(me, blob).await;
+                }
+                let _ = self.files.try_update(|files| files.remove(&blob));
+                return;
+            }
+            let held = match fetched {
                 Ok(opened) => match Url::create_object_url_with_blob(&opened) {
                     Ok(url) => Held::Ready(url),
                     Err(_) => Held::Failed("The file could not be shown.".to_owned()),

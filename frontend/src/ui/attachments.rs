@@ -14,6 +14,10 @@ use parley_client::attachment::{Attachment, Kind};
 use parley_protocol::{ConversationId, UserId};
 use web_sys::{File, FileList};
 
+/// The largest file fetched without a click (a sender's claim decides
+/// nothing beyond it).
+const AUTO_FETCH_BYTES: u64 = 16 << 20;
+
 /// The files of a `FileList` (an `<input type=file>`, a drop, a paste).
 pub fn files_of(list: Option<FileList>) -> Vec<File> {
     let Some(list) = list else {
@@ -127,8 +131,9 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
     let app = expect_context::<AppState>();
     let blob = file.blob;
     // Photos and voice messages come at once (small, and what people
-    // expect); other files on a click.
-    if matches!(file.kind, Kind::Photo { .. } | Kind::Voice { .. }) {
+    // expect); other files, and any file claiming to be large, on a click.
+    if matches!(file.kind, Kind::Photo { .. } | Kind::Voice { .. }) && file.size <= AUTO_FETCH_BYTES
+    {
         app.media.fetch(app, file.clone(), false);
     }
     // This file's state only: another file's progress redraws nothing here.

@@ -48,7 +48,8 @@ struct Recording {
 }
 
 impl Recording {
-    /// Stops everything: the recorder, the microphone, the sampling.
+    /// Stops everything: the recorder, the microphone, the sampling. The
+    /// recorder still gives its last data and says it stopped.
     fn stop(&mut self) {
         if let Some(sampler) = self.sampler.take() {
             sampler.clear();
@@ -60,6 +61,18 @@ impl Recording {
         if let Some(context) = self.context.take() {
             let _ = context.close();
         }
+    }
+}
+
+/// However a recording ends (sent, cancelled, the composer taken down, a
+/// set-up that failed half-way), the microphone goes off, and the
+/// recorder no longer calls closures that are about to be freed.
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.recorder.set_ondataavailable(None);
+        self.recorder.set_onstop(None);
+        self.recorder.set_onerror(None);
+        self.stop();
     }
 }
 
@@ -118,8 +131,13 @@ async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
         options.set_mime_type(VOICE_TYPE);
     }
     let recorder =
-        MediaRecorder::new_with_media_stream_and_media_recorder_options(&stream, &options)
-            .map_err(|_| "This browser cannot record audio.".to_owned())?;
+        match MediaRecorder::new_with_media_stream_and_media_recorder_options(&stream, &options) {
+            Ok(recorder) => recorder,
+            Err(_) => {
+                media::stop(&stream);
+                return Err("This browser cannot record audio.".to_owned());
+            }
+        };
     let parts: Rc<RefCell<Vec<Blob>>> = Rc::default();
     let on_data = {
         let parts = Rc::clone(&parts);
@@ -130,11 +148,23 @@ async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
         })
     };
     recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
-    recorder
+    let mut recording = Recording {
+        recorder,
+        stream,
+        context: None,
+        parts,
+        levels: Rc::default(),
+        started: now_ms(),
+        sampler: None,
+        _on_data: on_data,
+    };
+    // From here on, dropping `recording` turns the microphone off.
+    recording
+        .recorder
         .start_with_time_slice(1000)
         .map_err(|_| "The recording could not start.".to_owned())?;
     // Loudness for the waveform; a recording without it still goes.
-    let levels: Rc<RefCell<Vec<u8>>> = Rc::default();
+    let stream = &recording.stream;
     let context = AudioContext::new().ok();
     if let Some(ctx) = &context {
         // Made after an await, past the click's activation: it may start
@@ -142,15 +172,15 @@ async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
         let _ = ctx.resume();
     }
     let analyser = context.as_ref().and_then(|ctx| {
-        let source = ctx.create_media_stream_source(&stream).ok()?;
+        let source = ctx.create_media_stream_source(stream).ok()?;
         let analyser = ctx.create_analyser().ok()?;
         analyser.set_fft_size(1024);
         source.connect_with_audio_node(&analyser).ok()?;
         Some(analyser)
     });
-    let started = now_ms();
-    let sampler = {
-        let levels = Rc::clone(&levels);
+    let started = recording.started;
+    recording.sampler = {
+        let levels = Rc::clone(&recording.levels);
         set_interval_with_handle(
             move || {
                 if let Some(analyser) = &analyser {
@@ -162,16 +192,20 @@ async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
         )
         .ok()
     };
-    Ok(Recording {
-        recorder,
-        stream,
-        context,
-        parts,
-        levels,
-        started,
-        sampler,
-        _on_data: on_data,
-    })
+    recording.context = context;
+    Ok(recording)
+}
+
+/// Resolves after `ms` milliseconds (never, where there is no timer).
+async fn after(ms: i32) {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let _timer = crate::scope::set_timeout(
+        move || {
+            let _ = tx.send(());
+        },
+        ms,
+    );
+    let _ = rx.await;
 }
 
 /// Stops `recording` and hands back the file and its kind, once the
@@ -188,8 +222,14 @@ async fn finish(mut recording: Recording) -> Result<(File, Kind), String> {
     recording
         .recorder
         .set_onstop(Some(on_stop.as_ref().unchecked_ref()));
+    let running = recording.recorder.state() != web_sys::RecordingState::Inactive;
     recording.stop();
-    let _ = wait.await;
+    // The last data comes before "stop". A recorder that had stopped on
+    // its own (the microphone unplugged) says nothing more: no waiting
+    // then, and never more than two seconds.
+    if running {
+        let _ = futures::future::select(wait, Box::pin(after(2000))).await;
+    }
     let kind_type = recording.recorder.mime_type();
     let parts = js_sys::Array::new();
     for part in recording.parts.borrow().iter() {
@@ -225,7 +265,14 @@ pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
         elapsed.set(0.0);
         spawn_local(async move {
             match start(elapsed).await {
-                Ok(started) => recording.set_value(Some(started)),
+                // Cancelled (or the chat closed) while the browser asked
+                // for the microphone: dropping it turns it off again.
+                Ok(started) if !active.try_get_untracked().unwrap_or(false) => drop(started),
+                Ok(started) => {
+                    if let Some(Some(unwanted)) = recording.try_set_value(Some(started)) {
+                        drop(unwanted);
+                    }
+                }
                 Err(why) => {
                     active.set(false);
                     error.set(Some(why));
@@ -234,9 +281,8 @@ pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
         });
     };
     let cancel = move |_| {
-        if let Some(mut r) = recording.try_update_value(Option::take).flatten() {
-            r.stop();
-        }
+        // Dropped: the microphone goes off, the recording with it.
+        drop(recording.try_update_value(Option::take).flatten());
         active.set(false);
     };
     let send = move |_| {
@@ -267,9 +313,7 @@ pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
         }
     });
     on_cleanup(move || {
-        if let Some(mut r) = recording.try_update_value(Option::take).flatten() {
-            r.stop();
-        }
+        drop(recording.try_update_value(Option::take).flatten());
     });
     view! {
         <Show

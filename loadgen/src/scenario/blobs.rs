@@ -12,7 +12,8 @@ use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::limits::BLOB_CHUNK_BYTES;
 use std::time::Instant;
 
-/// Requests in flight per transfer (what a browser tab would keep).
+/// Requests in flight per transfer (the browser sends one chunk at a time;
+/// this measures what the server can take).
 const IN_FLIGHT: usize = 4;
 /// Uploads started per account (under the default 60 a minute).
 const UPLOADS_PER_ACCOUNT: usize = 10;
@@ -155,6 +156,8 @@ pub async fn run(
     if read != size {
         bail!("read {read} bytes of a {size}-byte blob");
     }
+    // The kernel's high-water mark catches a peak between two samples.
+    peak = peak.max(pid.map_or(0, sys::peak_rss_kib));
     http.cancel(owner, blob.blob_id).await?;
 
     // Many at once: each upload sends its chunks one after the other.
