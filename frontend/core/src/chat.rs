@@ -147,24 +147,10 @@ pub fn compose(
     reply: Option<Quote>,
     now: Millis,
 ) -> Result<Message, ContentError> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return Err(ContentError::Empty);
     }
-    let msg = Message {
-        id,
-        chat,
-        outgoing: true,
-        from_device: device,
-        composed_at: now,
-        status: Status::Pending,
-        seen: true,
-        body: Body::Text(text.to_owned()),
-        reply,
-        ..Message::blank()
-    };
-    post(&msg).ok_or(ContentError::Empty)?.check()?;
-    Ok(msg)
+    outgoing(device, id, chat, text, None, reply, now)
 }
 
 /// A message carrying `file` with `caption` (maybe empty) for `chat`,
@@ -179,6 +165,19 @@ pub fn compose_attachment(
     now: Millis,
 ) -> Result<Message, ContentError> {
     file.check()?;
+    outgoing(device, id, chat, caption, Some(file), reply, now)
+}
+
+/// An outgoing message pending in the outbox, its text trimmed, checked.
+fn outgoing(
+    device: DeviceId,
+    id: MessageId,
+    chat: ConversationId,
+    text: &str,
+    file: Option<Attachment>,
+    reply: Option<Quote>,
+    now: Millis,
+) -> Result<Message, ContentError> {
     let msg = Message {
         id,
         chat,
@@ -187,9 +186,9 @@ pub fn compose_attachment(
         composed_at: now,
         status: Status::Pending,
         seen: true,
-        body: Body::Text(caption.trim().to_owned()),
+        body: Body::Text(text.trim().to_owned()),
         reply,
-        attachment: Some(Box::new(file)),
+        attachment: file.map(Box::new),
         ..Message::blank()
     };
     post(&msg).ok_or(ContentError::Empty)?.check()?;

@@ -85,127 +85,106 @@ async fn open(owner: UserId) -> Result<Rexie, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The file of `blob`, when this device holds it.
-pub async fn get(owner: UserId, blob: BlobId) -> Result<Option<web_sys::Blob>, String> {
+/// One record op on one store of the account's database, which is opened
+/// for it and closed after (a few operations per file: no connection kept).
+enum Op<'a> {
+    Get(&'a str),
+    Put(&'a str, &'a JsValue),
+    Delete(&'a str),
+    All,
+}
+
+/// What an [`Op`] gives back.
+enum Answer {
+    Value(Option<JsValue>),
+    Done,
+    All(Vec<(JsValue, JsValue)>),
+}
+
+async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
+    let failed = |e: rexie::Error| e.to_string();
     let db = open(owner).await?;
-    let found = async {
-        let tx = db
-            .transaction(&[FILES], TransactionMode::ReadOnly)
-            .map_err(|e| e.to_string())?;
-        let value = tx
-            .store(FILES)
-            .map_err(|e| e.to_string())?
-            .get(JsValue::from_str(&blob.to_string()))
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(value.and_then(|v| v.dyn_into::<web_sys::Blob>().ok()))
+    let answer = async {
+        let mode = match op {
+            Op::Get(_) | Op::All => TransactionMode::ReadOnly,
+            Op::Put(..) | Op::Delete(_) => TransactionMode::ReadWrite,
+        };
+        let tx = db.transaction(&[store], mode).map_err(failed)?;
+        let records = tx.store(store).map_err(failed)?;
+        let answer = match op {
+            Op::Get(key) => {
+                Answer::Value(records.get(JsValue::from_str(key)).await.map_err(failed)?)
+            }
+            Op::Put(key, value) => {
+                records
+                    .put(value, Some(&JsValue::from_str(key)))
+                    .await
+                    .map_err(failed)?;
+                Answer::Done
+            }
+            Op::Delete(key) => {
+                records
+                    .delete(JsValue::from_str(key))
+                    .await
+                    .map_err(failed)?;
+                Answer::Done
+            }
+            Op::All => Answer::All(records.scan(None, None, None, None).await.map_err(failed)?),
+        };
+        tx.done().await.map_err(failed)?;
+        Ok(answer)
     }
     .await;
     db.close();
-    found
+    answer
+}
+
+/// The file of `blob`, when this device holds it.
+pub async fn get(owner: UserId, blob: BlobId) -> Result<Option<web_sys::Blob>, String> {
+    match run(owner, FILES, Op::Get(&blob.to_string())).await? {
+        Answer::Value(value) => Ok(value.and_then(|v| v.dyn_into::<web_sys::Blob>().ok())),
+        _ => Ok(None),
+    }
 }
 
 /// Keeps the file of `blob`.
 pub async fn put(owner: UserId, blob: BlobId, file: &web_sys::Blob) -> Result<(), String> {
-    let db = open(owner).await?;
-    let kept = async {
-        let tx = db
-            .transaction(&[FILES], TransactionMode::ReadWrite)
-            .map_err(|e| e.to_string())?;
-        tx.store(FILES)
-            .map_err(|e| e.to_string())?
-            .put(file, Some(&JsValue::from_str(&blob.to_string())))
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
-    }
-    .await;
-    db.close();
-    kept
+    run(owner, FILES, Op::Put(&blob.to_string(), file))
+        .await
+        .map(|_| ())
 }
 
 /// Drops the file of `blob` (its message was deleted).
 pub async fn remove(owner: UserId, blob: BlobId) -> Result<(), String> {
-    let db = open(owner).await?;
-    let done = async {
-        let tx = db
-            .transaction(&[FILES], TransactionMode::ReadWrite)
-            .map_err(|e| e.to_string())?;
-        tx.store(FILES)
-            .map_err(|e| e.to_string())?
-            .delete(JsValue::from_str(&blob.to_string()))
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
-    }
-    .await;
-    db.close();
-    done
+    run(owner, FILES, Op::Delete(&blob.to_string()))
+        .await
+        .map(|_| ())
 }
 
 /// Remembers an upload until [`finished`] says it is done.
 pub async fn started(owner: UserId, pending: &Pending) -> Result<(), String> {
     let record = pending.to_js()?;
-    let db = open(owner).await?;
-    let kept = async {
-        let tx = db
-            .transaction(&[UPLOADS], TransactionMode::ReadWrite)
-            .map_err(|e| e.to_string())?;
-        tx.store(UPLOADS)
-            .map_err(|e| e.to_string())?
-            .put(&record, Some(&JsValue::from_str(&pending.blob.to_string())))
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
-    }
-    .await;
-    db.close();
-    kept
+    run(owner, UPLOADS, Op::Put(&pending.blob.to_string(), &record))
+        .await
+        .map(|_| ())
 }
 
 /// Forgets upload `blob` (done, cancelled or given up).
 pub async fn finished(owner: UserId, blob: BlobId) -> Result<(), String> {
-    let db = open(owner).await?;
-    let done = async {
-        let tx = db
-            .transaction(&[UPLOADS], TransactionMode::ReadWrite)
-            .map_err(|e| e.to_string())?;
-        tx.store(UPLOADS)
-            .map_err(|e| e.to_string())?
-            .delete(JsValue::from_str(&blob.to_string()))
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map(|_| ()).map_err(|e| e.to_string())
-    }
-    .await;
-    db.close();
-    done
+    run(owner, UPLOADS, Op::Delete(&blob.to_string()))
+        .await
+        .map(|_| ())
 }
 
 /// The uploads not finished.
 pub async fn unfinished(owner: UserId) -> Result<Vec<Pending>, String> {
-    let db = open(owner).await?;
-    let found = async {
-        let tx = db
-            .transaction(&[UPLOADS], TransactionMode::ReadOnly)
-            .map_err(|e| e.to_string())?;
-        let rows = tx
-            .store(UPLOADS)
-            .map_err(|e| e.to_string())?
-            .scan(None, None, None, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.done().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(
-            rows.iter()
-                .filter_map(|(key, value)| Pending::from_js(&key.as_string()?, value))
-                .collect(),
-        )
+    match run(owner, UPLOADS, Op::All).await? {
+        Answer::All(rows) => Ok(rows
+            .iter()
+            .filter_map(|(key, value)| Pending::from_js(&key.as_string()?, value))
+            .collect()),
+        _ => Ok(Vec::new()),
     }
-    .await;
-    db.close();
-    found
 }
 
 /// Deletes the account's files (sign-out).

@@ -185,13 +185,16 @@ impl Media {
 
     /// Encrypts and uploads `file` for `peer` (readable by their devices and
     /// this account's others); then `done` gets the attachment to send with
-    /// `caption`. Progress and errors show in [`Media::uploads`]; a reload
-    /// in between resumes it ([`Media::resume`]).
+    /// `caption`. Its kind is told from the file unless the app made it
+    /// (`kind`: a voice message it recorded). Progress and errors show in
+    /// [`Media::uploads`]; a reload in between resumes it
+    /// ([`Media::resume`]).
     pub fn send(
         self,
         app: AppState,
         peer: UserId,
         file: File,
+        kind: Option<Kind>,
         caption: String,
         done: impl FnOnce(Attachment, String) + 'static,
     ) {
@@ -199,27 +202,7 @@ impl Media {
             file,
             peer,
             caption,
-            kind: None,
-        };
-        self.run(app, job, done);
-    }
-
-    /// As [`Media::send`], for a file whose kind the app made (a voice
-    /// message it recorded).
-    pub fn send_as(
-        self,
-        app: AppState,
-        peer: UserId,
-        file: File,
-        kind: Kind,
-        caption: String,
-        done: impl FnOnce(Attachment, String) + 'static,
-    ) {
-        let job = Job::New {
-            file,
-            peer,
-            caption,
-            kind: Some(kind),
+            kind,
         };
         self.run(app, job, done);
     }

@@ -39,7 +39,7 @@ pub fn send_files(
     for file in files {
         let caption = caption.take().unwrap_or_default();
         app.media
-            .send(app, peer, file, caption, session.file_sender(peer));
+            .send(app, peer, file, None, caption, session.file_sender(peer));
     }
 }
 

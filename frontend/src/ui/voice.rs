@@ -293,11 +293,11 @@ pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
         spawn_local(async move {
             match finish(r).await {
                 Ok((file, kind)) => {
-                    app.media.send_as(
+                    app.media.send(
                         app,
                         peer,
                         file,
-                        kind,
+                        Some(kind),
                         String::new(),
                         session.file_sender(peer),
                     );
