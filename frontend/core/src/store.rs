@@ -70,14 +70,14 @@ pub trait Store {
     /// Deletes the messages of `chat` written from `from` to `up_to` (by
     /// `composed_at`, both included), outbox entries too; notices (calls,
     /// safety and timer notices) only unless `keep_notices`. Returns the
-    /// ids that went.
+    /// messages that went (their files go too).
     async fn clear(
         &self,
         chat: ConversationId,
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<Vec<MessageId>, StoreError>;
+    ) -> Result<Vec<Message>, StoreError>;
 
     /// The outbox's messages, in the order they were composed.
     async fn outbox(&self) -> Result<Vec<Message>, StoreError>;

@@ -1622,6 +1622,17 @@ fn a_file_reaches_every_device_and_its_deletion_forgets_the_copies() {
     assert_eq!(forgotten(&mut w, laptop), [(vec![file.blob], true)]);
     let m = find(&w.devices[laptop], direct(bob_id), id);
     assert!(m.attachment.is_none(), "the key is gone with the message");
+
+    // Clearing the chat takes the files in it along, on that device.
+    let second = Attachment {
+        blob: BlobId::new_v7(),
+        ..file
+    };
+    w.devices[phone].send_file(bob_id, second.clone(), "");
+    w.settle();
+    organize(&mut w.devices[bob], direct(ann_id), ChatAction::Clear);
+    w.settle();
+    assert_eq!(forgotten(&mut w, bob), [(vec![second.blob], false)]);
 }
 
 #[test]

@@ -300,7 +300,7 @@ impl parley_client::store::Store for Store {
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<Vec<MessageId>> {
+    ) -> Result<Vec<Message>> {
         let tx = self.tx(&[MESSAGES, OUTBOX], TransactionMode::ReadWrite)?;
         let store = tx.store(MESSAGES).map_err(backend)?;
         let outbox = tx.store(OUTBOX).map_err(backend)?;
@@ -308,31 +308,21 @@ impl parley_client::store::Store for Store {
         let upper = written_by(chat, up_to);
         let range = chat_range(chat, Some(&lower), Some(&upper))?;
         let index = store.index("chat").map_err(backend)?;
-        let gone: Vec<MessageId> = if keep_notices {
-            // Notices stay: read the records to tell them apart.
-            index
-                .get_all(Some(range), None)
-                .await
-                .map_err(backend)?
-                .into_iter()
-                .map(Record::from_js)
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .filter(|m| !m.body.is_notice())
-                .map(|m| m.id)
-                .collect()
-        } else {
-            index
-                .get_all_keys(Some(range), None)
-                .await
-                .map_err(backend)?
-                .iter()
-                .filter_map(|k| k.as_string()?.parse().ok())
-                .collect()
-        };
-        for id in &gone {
-            outbox.delete(id_key(*id)).await.map_err(backend)?;
-            store.delete(id_key(*id)).await.map_err(backend)?;
+        // The records are read: notices may stay, and files go with their
+        // messages.
+        let gone: Vec<Message> = index
+            .get_all(Some(range), None)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(Record::from_js)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|m| !(keep_notices && m.body.is_notice()))
+            .collect();
+        for m in &gone {
+            outbox.delete(id_key(m.id)).await.map_err(backend)?;
+            store.delete(id_key(m.id)).await.map_err(backend)?;
         }
         tx.done().await.map_err(backend)?;
         Ok(gone)

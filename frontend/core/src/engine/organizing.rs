@@ -77,7 +77,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         match action {
             ChatAction::Clear | ChatAction::Delete => {
                 let gone = self.store.clear(chat, Millis::MIN, at, false).await?;
-                self.forget_stars(&gone).await?;
+                self.forget_gone(&gone).await?;
                 if action == ChatAction::Delete {
                     self.drop_draft(chat).await?;
                 }
@@ -349,6 +349,24 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.sweep().await
     }
 
+    /// What messages cleared or swept away leave behind: their stars and,
+    /// on this device, their files.
+    async fn forget_gone(&mut self, gone: &[Message]) -> Result<(), EngineError> {
+        let ids: Vec<MessageId> = gone.iter().map(|m| m.id).collect();
+        self.forget_stars(&ids).await?;
+        let blobs: Vec<parley_protocol::BlobId> = gone
+            .iter()
+            .filter_map(|m| m.attachment.as_ref().map(|f| f.blob))
+            .collect();
+        if !blobs.is_empty() {
+            self.out.emit(Effect::ForgetFiles {
+                blobs,
+                withdraw: false,
+            });
+        }
+        Ok(())
+    }
+
     /// Deletes what is due to disappear, and asks to be woken for the next.
     pub(super) async fn sweep(&mut self) -> Result<(), EngineError> {
         let now = self.out.now();
@@ -360,7 +378,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 .clear(due.chat, due.from, due.up_to, true)
                 .await?;
             if !gone.is_empty() {
-                self.forget_stars(&gone).await?;
+                self.forget_gone(&gone).await?;
                 swept.push(due.chat);
             }
         }

@@ -129,19 +129,20 @@ impl Store for MemoryStore {
         from: Millis,
         up_to: Millis,
         keep_notices: bool,
-    ) -> Result<Vec<MessageId>, StoreError> {
+    ) -> Result<Vec<Message>, StoreError> {
         let mut inner = self.inner.borrow_mut();
-        let gone: Vec<MessageId> = inner
+        let ids: Vec<MessageId> = inner
             .messages
             .values()
             .filter(|m| m.chat == chat && (from..=up_to).contains(&m.composed_at))
             .filter(|m| !(keep_notices && m.body.is_notice()))
             .map(|m| m.id)
             .collect();
-        for id in &gone {
-            inner.messages.remove(id);
-        }
-        inner.outbox.retain(|_, id| !gone.contains(id));
+        let gone = ids
+            .iter()
+            .filter_map(|id| inner.messages.remove(id))
+            .collect();
+        inner.outbox.retain(|_, id| !ids.contains(id));
         Ok(gone)
     }
 

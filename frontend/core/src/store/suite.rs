@@ -400,7 +400,7 @@ async fn clearing<S: Store>(store: &S) -> CaseResult {
     notice.body = Body::SafetyChanged;
     notice.seen = true;
     store.add_new(vec![notice.clone()]).await.map_err(fail)?;
-    let gone = store.clear(chat, 11, 15, true).await.map_err(fail)?;
+    let gone = ids(&store.clear(chat, 11, 15, true).await.map_err(fail)?);
     check(gone == [pending.id], || {
         format!("a sweep of 11..=15 removed {gone:?}")
     })?;
@@ -408,10 +408,10 @@ async fn clearing<S: Store>(store: &S) -> CaseResult {
     check(ids(&left) == [later.id, edge.id, notice.id, old.id], || {
         format!("after the sweep, the chat holds {:?}", ids(&left))
     })?;
-    let mut gone = store
+    let mut gone = ids(&store
         .clear(chat, Millis::MIN, 20, false)
         .await
-        .map_err(fail)?;
+        .map_err(fail)?);
     gone.sort();
     let mut expected = vec![old.id, notice.id, edge.id];
     expected.sort();
