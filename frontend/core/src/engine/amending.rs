@@ -201,17 +201,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if removed.is_empty() {
             return Ok(());
         }
-        let blobs: Vec<BlobId> = removed
-            .iter()
-            .filter_map(|m| m.attachment.as_ref().map(|f| f.blob))
-            .collect();
-        if !blobs.is_empty() {
-            // Deleted here only: the other readers may still want it.
-            self.out.emit(Effect::ForgetFiles {
-                blobs,
-                withdraw: false,
-            });
-        }
+        self.forget_files(&removed);
         if self.view.open == Some(m.chat) && self.view.window.remove(m.id) {
             self.changed.window = true;
         }

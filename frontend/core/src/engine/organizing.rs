@@ -354,6 +354,13 @@ impl<S: Store, O: Outside> Engine<S, O> {
     async fn forget_gone(&mut self, gone: &[Message]) -> Result<(), EngineError> {
         let ids: Vec<MessageId> = gone.iter().map(|m| m.id).collect();
         self.forget_stars(&ids).await?;
+        self.forget_files(gone);
+        Ok(())
+    }
+
+    /// Messages gone from this device only take their files from it (the
+    /// other readers may still want them: nothing is withdrawn).
+    pub(super) fn forget_files(&self, gone: &[Message]) {
         let blobs: Vec<parley_protocol::BlobId> = gone
             .iter()
             .filter_map(|m| m.attachment.as_ref().map(|f| f.blob))
@@ -364,7 +371,6 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 withdraw: false,
             });
         }
-        Ok(())
     }
 
     /// Deletes what is due to disappear, and asks to be woken for the next.
