@@ -255,6 +255,15 @@ pub struct BlobConfig {
         default_value = "3000"
     )]
     pub chunks_per_minute: NonZeroU32,
+    /// Seconds a chunk's body may take to arrive (1 MiB in 60 s is 17 KB/s,
+    /// which a poor mobile link still makes): a device sending slowly holds
+    /// a chunk buffer no longer than this.
+    #[arg(
+        long = "blob-chunk-seconds",
+        env = "PARLEY_BLOB_CHUNK_SECONDS",
+        default_value = "60"
+    )]
+    pub chunk_seconds: NonZeroU32,
 }
 
 impl BlobConfig {
@@ -270,6 +279,7 @@ impl BlobConfig {
             quota_mib: NonZeroU32::MIN.saturating_add(10_239),
             uploads_per_minute: NonZeroU32::MIN.saturating_add(59),
             chunks_per_minute: NonZeroU32::MIN.saturating_add(2999),
+            chunk_seconds: NonZeroU32::MIN.saturating_add(59),
         }
     }
 

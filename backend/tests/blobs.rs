@@ -453,6 +453,85 @@ async fn quota_and_upload_rate_are_per_account(pool: PgPool) {
     );
 }
 
+/// Starts a `PUT` of chunk 0 of `blob` announcing a whole chunk and
+/// sending a few bytes of it: a slow (or hostile) sender, holding a chunk
+/// buffer on the server until it goes or the deadline passes.
+async fn slow_put(device: &Device, blob: BlobId) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let host = device.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {CHUNK}\r\n\r\nslow",
+        url::<e::PutBlobChunk>(&(blob, 0)),
+        device.session.token,
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket
+}
+
+#[sqlx::test]
+async fn a_device_sending_slowly_holds_few_buffers_and_not_for_long(pool: PgPool) {
+    let server = TestServer::start_with(&pool, |c| {
+        c.blobs.chunk_seconds = std::num::NonZeroU32::new(2).unwrap();
+    })
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let mallory = Device::register(&base, "mallory").await;
+    let alice = Device::register(&base, "alice").await;
+    let hers = mallory.create(8 * CHUNK as u64).await.unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..store::CHUNKS_PER_DEVICE {
+        slow.push(slow_put(&mallory, hers.blob_id).await);
+    }
+    // Once her slow bodies hold her share, her next chunk is refused at
+    // once (503, try again), and nobody else is held up by them.
+    let crowded = async {
+        loop {
+            let status = mallory.put(hers.blob_id, 1, &pattern(CHUNK, 1)).await;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                return;
+            }
+            assert_eq!(status, StatusCode::NO_CONTENT, "an early put goes through");
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), crowded)
+        .await
+        .expect("her share fills");
+    let upload = alice.create(4).await.unwrap();
+    assert_eq!(
+        alice.put(upload.blob_id, 0, b"abcd").await,
+        StatusCode::NO_CONTENT
+    );
+    // A body that does not arrive in time is answered 400 and lets go of
+    // its buffer: her share comes back without her closing anything.
+    for mut socket in slow {
+        use tokio::io::AsyncReadExt;
+        let answered = async {
+            let mut answer = Vec::new();
+            let mut buf = [0; 1024];
+            // Until the reason is in (or the server closes).
+            while !String::from_utf8_lossy(&answer).contains("within") {
+                let read = socket.read(&mut buf).await.unwrap();
+                if read == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..read]);
+            }
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), answered)
+            .await
+            .expect("answered after the deadline");
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("did not arrive within 2 s"), "{answer}");
+    }
+    assert_eq!(
+        mallory.put(hers.blob_id, 2, &pattern(CHUNK, 2)).await,
+        StatusCode::NO_CONTENT
+    );
+}
+
 /// The server's resident memory in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

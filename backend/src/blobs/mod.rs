@@ -29,6 +29,7 @@ use parley_protocol::endpoint::{
 };
 use parley_protocol::limits::{BLOB_CHUNK_BYTES, MAX_BLOB_READERS, MAX_BLOB_READERS_PER_GRANT};
 use std::time::Duration;
+use store::NoTurn;
 
 /// A grant of [`MAX_BLOB_READERS_PER_GRANT`] device ids in JSON, with room.
 const MAX_GRANT_BODY: usize = MAX_BLOB_READERS_PER_GRANT * 48 + 256;
@@ -164,21 +165,31 @@ async fn put_chunk(
         )));
     }
     let expected = chunk_len(size, index);
+    // Chunks held in memory at once are bounded node-wide and per device,
+    // and a body has a deadline (`--blob-chunk-seconds`): a device
+    // sending slowly holds a buffer no longer than that.
+    let _turn = state
+        .blobs
+        .room(caller.device_id)
+        .await
+        .map_err(|e| match e {
+            NoTurn::Crowded => ApiError::Busy(Duration::from_secs(1)),
+            NoTurn::Closed => ApiError::Internal("blob buffers closed"),
+        })?;
+    let read = bounded_body(&req, body, usize::try_from(expected).unwrap_or(0));
+    let deadline = state.config.blobs.chunk_seconds.get();
+    let bytes = tokio::time::timeout(Duration::from_secs(u64::from(deadline)), read)
+        .await
+        .map_err(|_| {
+            ApiError::BadRequest(format!("chunk {index} did not arrive within {deadline} s"))
+        })??;
     if upload.complete {
         // A chunk sent again after its upload completed (the answer to the
         // last one lost on the way): stored already, and nothing changes.
-        // Its body is read (within its length) so the connection stays
-        // usable for the client's next request.
-        bounded_body(&req, body, usize::try_from(expected).unwrap_or(0)).await?;
+        // Its body was read so the connection stays usable for the
+        // client's next request.
         return Ok(HttpResponse::NoContent().finish());
     }
-    // Chunks held in memory at once are bounded node-wide.
-    let _room = state
-        .blobs
-        .room()
-        .await
-        .map_err(|_| ApiError::Internal("blob buffers closed"))?;
-    let bytes = bounded_body(&req, body, usize::try_from(expected).unwrap_or(0)).await?;
     if bytes.len() as u64 != expected {
         return Err(ApiError::BadRequest(format!(
             "chunk {index} has {expected} bytes, not {}",

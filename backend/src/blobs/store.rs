@@ -21,22 +21,79 @@ use parley_protocol::BlobId;
 #[cfg(doc)]
 use parley_protocol::limits::BLOB_CHUNK_BYTES;
 
-fn room() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(CHUNKS_IN_MEMORY))
+fn room() -> Arc<Room> {
+    Arc::new(Room {
+        chunks: Arc::new(Semaphore::new(CHUNKS_IN_MEMORY)),
+        by_device: Mutex::new(HashMap::new()),
+    })
 }
-use std::sync::Arc;
-use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
+use parley_protocol::DeviceId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The chunks' store, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
-    room: Arc<Semaphore>,
+    room: Arc<Room>,
+}
+
+/// Chunk buffers in memory: a node-wide bound, and a share per device so
+/// one device (sending its bodies slowly, say) cannot take them all.
+#[derive(Debug)]
+struct Room {
+    chunks: Arc<Semaphore>,
+    by_device: Mutex<HashMap<DeviceId, usize>>,
+}
+
+/// A turn to hold one chunk in memory, given back when dropped.
+#[derive(Debug)]
+pub struct Turn {
+    _share: Share,
+    _chunk: OwnedSemaphorePermit,
+}
+
+/// One of a device's [`CHUNKS_PER_DEVICE`], counted back when dropped
+/// (also when a request stops while it waits for a chunk buffer).
+#[derive(Debug)]
+struct Share {
+    room: Arc<Room>,
+    device: DeviceId,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut held = self
+            .room
+            .by_device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.device) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.device);
+            }
+        }
+    }
+}
+
+/// Why no turn was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoTurn {
+    /// This device holds [`CHUNKS_PER_DEVICE`] already.
+    #[error("this device is sending {CHUNKS_PER_DEVICE} chunks at once already")]
+    Crowded,
+    /// The store is shutting down.
+    #[error("blob buffers closed")]
+    Closed,
 }
 
 /// Chunks a node holds in memory at once on their way to the store (each
 /// at most [`BLOB_CHUNK_BYTES`]): uploads past that wait their turn.
 const CHUNKS_IN_MEMORY: usize = 64;
+/// Chunks one device may send at once (the app sends one at a time).
+pub const CHUNKS_PER_DEVICE: usize = 4;
 
 /// Why a store could not be opened from its setting.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +162,33 @@ impl BlobStore {
         }
     }
 
-    /// A turn to hold one chunk in memory (held until dropped).
-    pub async fn room(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.room.acquire().await
+    /// A turn for `device` to hold one chunk in memory (held until
+    /// dropped): refused at once past the device's share, else waited for.
+    pub async fn room(&self, device: DeviceId) -> Result<Turn, NoTurn> {
+        let share = {
+            let mut held = self
+                .room
+                .by_device
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let count = held.entry(device).or_insert(0);
+            if *count >= CHUNKS_PER_DEVICE {
+                return Err(NoTurn::Crowded);
+            }
+            *count += 1;
+            Share {
+                room: Arc::clone(&self.room),
+                device,
+            }
+        };
+        let chunk = Arc::clone(&self.room.chunks)
+            .acquire_owned()
+            .await
+            .map_err(|_| NoTurn::Closed)?;
+        Ok(Turn {
+            _share: share,
+            _chunk: chunk,
+        })
     }
 
     /// Deletes chunk `index` of `blob`, if it is there.
