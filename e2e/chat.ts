@@ -176,3 +176,21 @@ export function reaction(page: Page, text: string, emoji: string): Locator {
     .locator('.msg-row', { has: exactBubble(page, text) })
     .locator(`[data-testid="reaction"][data-emoji="${emoji}"]`);
 }
+
+/** A file for `attach`: in memory, or a path (Playwright takes large files by path only). */
+export type Chosen = string | { name: string; mimeType: string; buffer: Buffer };
+
+/**
+ * Chooses `files` with the paperclip's picker in the open chat, gives each
+ * the caption at its index in `captions`, and sends them from the dialog.
+ */
+export async function attach(page: Page, files: Chosen[], captions: string[] = []): Promise<void> {
+  await page.getByTestId('file-input').setInputFiles(files as Parameters<Locator['setInputFiles']>[0]);
+  const dialog = page.getByTestId('send-files');
+  await expect(dialog.getByTestId('chosen-file')).toHaveCount(files.length);
+  for (const [at, caption] of captions.entries()) {
+    if (caption) await dialog.getByTestId('file-caption').nth(at).fill(caption);
+  }
+  await dialog.getByTestId('send-files-send').click();
+  await expect(dialog).toHaveCount(0);
+}

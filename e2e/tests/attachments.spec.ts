@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, screenshot, sql, test } from '../fixtures';
-import { friends, openFromContacts, showChats } from '../chat';
+import { expect, openSettings, screenshot, sql, test } from '../fixtures';
+import { attach, friends, openFromContacts, showChats } from '../chat';
 import { png } from '../png';
 
 const PHOTO_SENTINEL = 'PARLEY-SENTINEL-PHOTO-7c1f';
@@ -60,15 +60,16 @@ test('a photo and a document travel encrypted, and stay after the server let the
 
   // A photo: Alice sees hers at once.
   const photo = png(320, 200, PHOTO_SENTINEL);
-  await a.getByTestId('file-input').setInputFiles([{ name: 'beach.png', mimeType: 'image/png', buffer: photo }]);
+  await attach(a, [{ name: 'beach.png', mimeType: 'image/png', buffer: photo }]);
   await expect(fileBubble(a, 'attachment-photo').getByTestId('photo-full')).toBeVisible();
 
-  // A document, with what was typed as its caption; three chunks of ciphertext.
+  // A document with a caption; three chunks of ciphertext. What is typed
+  // in the composer stays there, a draft of its own.
   const doc = Buffer.alloc(2_600_000);
   for (let at = 0; at < doc.length; at += 64) doc.write(`${DOC_SENTINEL} line ${at}\n`, at, 'latin1');
-  await a.getByTestId('composer').fill('the plan');
-  await a.getByTestId('file-input').setInputFiles([{ name: 'plan.txt', mimeType: 'text/plain', buffer: doc }]);
-  await expect(a.getByTestId('composer')).toHaveValue('');
+  await a.getByTestId('composer').fill('a draft');
+  await attach(a, [{ name: 'plan.txt', mimeType: 'text/plain', buffer: doc }], ['the plan']);
+  await expect(a.getByTestId('composer')).toHaveValue('a draft');
   const sent = fileBubble(a, 'attachment-document');
   await expect(sent.getByTestId('message-text')).toHaveText('the plan');
   await expect(sent.getByTestId('document-name')).toHaveText('plan.txt');
@@ -176,7 +177,7 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
   // Playwright takes a file this large by path only.
   const big = test.info().outputPath('big.bin');
   writeFileSync(big, doc);
-  await a.getByTestId('file-input').setInputFiles(big);
+  await attach(a, [big]);
   const progress = a.getByTestId('upload-progress');
   await expect(progress).toBeVisible();
   await screenshot(a, 'attachments-uploading');
@@ -235,4 +236,133 @@ test('a voice message recorded with the microphone plays on the other side', asy
   await screenshot(b, 'voice-received');
   await showChats(b);
   await expect(b.getByTestId('chat-item').first()).toContainText('🎤 Voice message (0:0');
+});
+
+/** A short WebM video made in `page` the way browsers record (MediaRecorder, no length in its header). */
+async function recordedVideo(page: Page, width: number, height: number): Promise<Buffer> {
+  const base64 = await page.evaluate(
+    async ({ width, height }) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = width;
+      canvas.height = height;
+      const ctx = canvas.getContext('2d')!;
+      const recorder = new MediaRecorder(canvas.captureStream(30), { mimeType: 'video/webm' });
+      const parts: Blob[] = [];
+      recorder.ondataavailable = (e) => parts.push(e.data);
+      const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+      recorder.start();
+      // Ninety frames of changing colour (about 1.5 s), one per animation frame.
+      await new Promise<void>((done) => {
+        let frame = 0;
+        const draw = () => {
+          ctx.fillStyle = `hsl(${frame * 6}, 80%, 50%)`;
+          ctx.fillRect(0, 0, width, height);
+          frame += 1;
+          if (frame < 90) requestAnimationFrame(draw);
+          else done();
+        };
+        draw();
+      });
+      recorder.stop();
+      await stopped;
+      const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+      let text = '';
+      for (const byte of bytes) text += String.fromCharCode(byte);
+      return btoa(text);
+    },
+    { width, height },
+  );
+  return Buffer.from(base64, 'base64');
+}
+
+test('photos and a video with a caption each, the viewer, and what comes without a click', async ({
+  page: a,
+  newPage,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  // Bob lets photos wait for a click (desktop Chromium names no network:
+  // the Wi-Fi choices apply).
+  await openSettings(b);
+  const photos = b.getByTestId('auto-other-photos');
+  await expect(photos).toBeChecked();
+  await expect(b.getByTestId('auto-other-videos')).not.toBeChecked();
+  await photos.uncheck();
+  await screenshot(b, 'settings-auto-download');
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+
+  // Alice chooses two photos and a video, drops a fourth file she chose
+  // by mistake, and gives each of the others a caption.
+  const video = await recordedVideo(a, 160, 120);
+  const red = png(320, 200, 'red');
+  const blue = png(200, 320, 'blue');
+  await a.getByTestId('file-input').setInputFiles([
+    { name: 'red.png', mimeType: 'image/png', buffer: red },
+    { name: 'oops.txt', mimeType: 'text/plain', buffer: Buffer.from('not this one') },
+    { name: 'blue.png', mimeType: 'image/png', buffer: blue },
+    { name: 'clip.webm', mimeType: 'video/webm', buffer: video },
+  ]);
+  const dialog = a.getByTestId('send-files');
+  await expect(dialog).toContainText('Send 4 files');
+  await expect(dialog.getByTestId('file-caption').first()).toBeFocused();
+  await dialog.getByTestId('chosen-file').filter({ hasText: 'oops.txt' }).getByTestId('chosen-remove').click();
+  await expect(dialog).toContainText('Send 3 files');
+  await screenshot(a, 'send-files-dialog');
+  const captions = ['first', 'second', 'the clip'];
+  for (const [at, caption] of captions.entries()) await dialog.getByTestId('file-caption').nth(at).fill(caption);
+  await dialog.getByTestId('file-caption').last().press('Enter');
+  await expect(dialog).toHaveCount(0);
+  // The video plays in place on Alice's side at once.
+  await expect(fileBubble(a, 'attachment-video').getByTestId('video')).toBeVisible();
+
+  // Bob: each with its caption; the photos wait for a click (his choice),
+  // the video too (the default), each showing its thumbnail.
+  for (const caption of captions) {
+    await expect(b.getByTestId('message').filter({ hasText: caption })).toBeVisible();
+  }
+  const clip = fileBubble(b, 'attachment-video');
+  await expect(clip.getByTestId('video-thumb')).toBeVisible();
+  await expect(clip).toContainText('0:01');
+  await expect(fileBubble(b, 'attachment-photo').getByTestId('photo-thumb')).toHaveCount(2);
+  await expect(fileBubble(b, 'attachment-photo').getByTestId('download')).toHaveCount(2);
+  expect(await b.getByTestId('photo-full').count()).toBe(0);
+  await screenshot(b, 'attachments-waiting-for-click');
+
+  // The first photo on a click, then the viewer: each one large, in order,
+  // by the arrow keys, each fetched as it is shown.
+  const first = b.getByTestId('message').filter({ hasText: 'first' });
+  await first.getByTestId('download').click();
+  await first.getByTestId('photo-open').click();
+  const viewer = b.getByTestId('media-viewer');
+  await expect(viewer.getByTestId('viewer-position')).toHaveText('1 of 3');
+  await expect(viewer.getByTestId('viewer-caption')).toHaveText('first');
+  await expect(viewer.getByTestId('viewer-sender')).toHaveText(alice.name);
+  await expect(viewer.getByTestId('viewer-previous')).toBeDisabled();
+  await expect.poll(() => viewer.getByTestId('viewer-photo').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
+  await b.keyboard.press('ArrowRight');
+  await expect(viewer.getByTestId('viewer-position')).toHaveText('2 of 3');
+  await expect(viewer.getByTestId('viewer-caption')).toHaveText('second');
+  await expect.poll(() => viewer.getByTestId('viewer-photo').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(200);
+  await screenshot(b, 'media-viewer-photo');
+  await viewer.getByTestId('viewer-next').click();
+  await expect(viewer.getByTestId('viewer-position')).toHaveText('3 of 3');
+  await expect(viewer.getByTestId('viewer-next')).toBeDisabled();
+  const played = viewer.getByTestId('viewer-video');
+  await expect.poll(() => played.evaluate((v: HTMLVideoElement) => v.videoWidth)).toBe(160);
+  await expect(viewer.getByTestId('viewer-save')).toHaveAttribute('download', 'clip.webm');
+  await screenshot(b, 'media-viewer-video');
+  await b.keyboard.press('ArrowLeft');
+  await expect(viewer.getByTestId('viewer-position')).toHaveText('2 of 3');
+  await b.keyboard.press('Escape');
+  await expect(viewer).toHaveCount(0);
+  // Everything shown in the viewer is here now: the video plays in place.
+  await expect(clip.getByTestId('video')).toBeVisible();
+  await expect(b.getByTestId('photo-full')).toHaveCount(2);
+
+  // Cancelling the dialog sends nothing.
+  await a.getByTestId('file-input').setInputFiles([{ name: 'no.txt', mimeType: 'text/plain', buffer: Buffer.from('no') }]);
+  await a.getByTestId('send-files-cancel').click();
+  await expect(a.getByTestId('send-files')).toHaveCount(0);
+  await expect(a.getByTestId('upload')).toHaveCount(0);
+  await expect(fileBubble(a, 'attachment-document')).toHaveCount(0);
 });

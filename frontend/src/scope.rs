@@ -54,6 +54,23 @@ pub fn set_timeout(f: impl FnOnce() + 'static, ms: i32) -> Option<Timeout> {
     Some(Timeout { id })
 }
 
+/// Resolves `duration` from now, on the scope's timer (for back-offs and
+/// deadlines, not to wait for something to happen). At once when there is
+/// no scope to run a timer.
+pub async fn after(duration: std::time::Duration) {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let millis = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+    let timer = set_timeout(
+        move || {
+            let _ = tx.send(());
+        },
+        millis,
+    );
+    if timer.is_some() {
+        let _ = rx.await;
+    }
+}
+
 /// A timer from [`set_timeout`].
 pub struct Timeout {
     id: i32,

@@ -185,16 +185,34 @@ impl Session {
         self.resume_uploads();
     }
 
-    /// Sends the message of a file uploaded for `peer`, with its caption.
+    /// Sends the message of a file uploaded for `peer`, with its caption
+    /// (into the outbox, which survives a reload, at once).
+    pub fn send_file(
+        self,
+        peer: parley_protocol::UserId,
+        attachment: parley_client::attachment::Attachment,
+        caption: &str,
+    ) {
+        let sent = self.messaging(|m| m.send_file(peer, attachment, caption, None));
+        if let Some(Err(err)) = sent {
+            leptos::logging::warn!("the file could not be sent: {err}");
+        }
+    }
+
+    /// What sends a file's message once its upload is done (for
+    /// [`crate::state::media::Media::send`]).
     pub fn file_sender(
         self,
         peer: parley_protocol::UserId,
-    ) -> impl FnOnce(parley_client::attachment::Attachment, String) + 'static {
-        move |attachment, caption| {
-            let sent = self.messaging(|m| m.send_file(peer, attachment, &caption, None));
-            if let Some(Err(err)) = sent {
-                leptos::logging::warn!("the file could not be sent: {err}");
+    ) -> impl FnOnce(
+        Option<(parley_client::attachment::Attachment, String)>,
+    ) -> crate::state::media::Sent
+    + 'static {
+        move |uploaded| {
+            if let Some((attachment, caption)) = uploaded {
+                self.send_file(peer, attachment, &caption);
             }
+            Box::pin(async {})
         }
     }
 
@@ -204,15 +222,28 @@ impl Session {
         let Some(me) = app.me() else {
             return;
         };
+        use crate::media::{files, locks};
         leptos::task::spawn_local(async move {
-            match crate::media::files::unfinished(me).await {
-                Ok(pending) => {
-                    for upload in pending {
-                        let peer = upload.peer;
-                        app.media.resume(app, upload, self.file_sender(peer));
-                    }
+            let pending = match files::unfinished(me).await {
+                Ok(pending) => pending,
+                Err(err) => {
+                    leptos::logging::warn!("unfinished uploads could not be read: {err}");
+                    return;
                 }
-                Err(err) => leptos::logging::warn!("unfinished uploads could not be read: {err}"),
+            };
+            for upload in pending {
+                // Another tab may be uploading it: wait for its lock, then
+                // resume it only if that tab did not finish it.
+                leptos::task::spawn_local(async move {
+                    let lock = locks::take(&locks::upload(upload.blob)).await;
+                    if files::unfinished_one(me, upload.blob).await != Ok(true)
+                        || app.me() != Some(me)
+                    {
+                        return;
+                    }
+                    let peer = upload.peer;
+                    app.media.resume(app, upload, lock, self.file_sender(peer));
+                });
             }
         });
     }

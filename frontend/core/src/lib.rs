@@ -24,6 +24,7 @@
 
 pub mod amend;
 pub mod attachment;
+pub mod auto_download;
 pub mod call;
 pub mod chat;
 pub mod content;

@@ -1,6 +1,6 @@
 //! The files this device holds, decrypted, in IndexedDB: one database per
 //! account beside its messages (deleted with them at sign-out), one record
-//! per blob id holding the file as a `Blob`, which the browser keeps on
+//! per file (its blob id and hash) holding the file as a `Blob`, which the browser keeps on
 //! disk rather than in memory. History shows them after a reload, as it
 //! shows the messages' text; the server deletes its copy once every reader
 //! fetched it.
@@ -91,6 +91,7 @@ enum Op<'a> {
     Get(&'a str),
     Put(&'a str, &'a JsValue),
     Delete(&'a str),
+    DeleteRange(JsValue),
     All,
 }
 
@@ -107,7 +108,7 @@ async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
     let answer = async {
         let mode = match op {
             Op::Get(_) | Op::All => TransactionMode::ReadOnly,
-            Op::Put(..) | Op::Delete(_) => TransactionMode::ReadWrite,
+            Op::Put(..) | Op::Delete(_) | Op::DeleteRange(_) => TransactionMode::ReadWrite,
         };
         let tx = db.transaction(&[store], mode).map_err(failed)?;
         let records = tx.store(store).map_err(failed)?;
@@ -129,6 +130,10 @@ async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
                     .map_err(failed)?;
                 Answer::Done
             }
+            Op::DeleteRange(range) => {
+                records.delete(range).await.map_err(failed)?;
+                Answer::Done
+            }
             Op::All => Answer::All(records.scan(None, None, None, None).await.map_err(failed)?),
         };
         tx.done().await.map_err(failed)?;
@@ -139,26 +144,60 @@ async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
     answer
 }
 
-/// The file of `blob`, when this device holds it.
-pub async fn get(owner: UserId, blob: BlobId) -> Result<Option<web_sys::Blob>, String> {
-    match run(owner, FILES, Op::Get(&blob.to_string())).await? {
+/// A kept file's key: its blob and the hash its message names, so that a
+/// message naming someone else's blob with another hash (a forgery) never
+/// shows the file kept for the real one.
+fn file_key(blob: BlobId, hash: &[u8; 32]) -> String {
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{blob}.{hex}")
+}
+
+/// The file of `blob` with `hash`, when this device holds it.
+pub async fn get(
+    owner: UserId,
+    blob: BlobId,
+    hash: &[u8; 32],
+) -> Result<Option<web_sys::Blob>, String> {
+    match run(owner, FILES, Op::Get(&file_key(blob, hash))).await? {
         Answer::Value(value) => Ok(value.and_then(|v| v.dyn_into::<web_sys::Blob>().ok())),
         _ => Ok(None),
     }
 }
 
-/// Keeps the file of `blob`.
-pub async fn put(owner: UserId, blob: BlobId, file: &web_sys::Blob) -> Result<(), String> {
-    run(owner, FILES, Op::Put(&blob.to_string(), file))
+/// Keeps the file of `blob` with `hash`.
+pub async fn put(
+    owner: UserId,
+    blob: BlobId,
+    hash: &[u8; 32],
+    file: &web_sys::Blob,
+) -> Result<(), String> {
+    run(owner, FILES, Op::Put(&file_key(blob, hash), file))
         .await
         .map(|_| ())
 }
 
-/// Drops the file of `blob` (its message was deleted).
+/// Drops every file kept under `blob` (its message was deleted).
 pub async fn remove(owner: UserId, blob: BlobId) -> Result<(), String> {
-    run(owner, FILES, Op::Delete(&blob.to_string()))
+    // Keys are `<blob>.<hash>`: the range from `<blob>.` up to `<blob>/`.
+    let range = rexie::KeyRange::bound(
+        &JsValue::from_str(&format!("{blob}.")),
+        &JsValue::from_str(&format!("{blob}/")),
+        Some(false),
+        Some(true),
+    )
+    .map_err(|e| e.to_string())?;
+    run(owner, FILES, Op::DeleteRange(range.into()))
         .await
         .map(|_| ())
+}
+
+/// Whether upload `blob` is still unfinished (another tab may have
+/// finished it).
+pub async fn unfinished_one(owner: UserId, blob: BlobId) -> Result<bool, String> {
+    match run(owner, UPLOADS, Op::Get(&blob.to_string())).await? {
+        Answer::Value(value) => Ok(value.is_some()),
+        _ => Ok(false),
+    }
 }
 
 /// Remembers an upload until [`finished`] says it is done.

@@ -7,7 +7,7 @@
 
 use super::AppState;
 use crate::api::{self, ApiFailure};
-use crate::media::{files, image, seal};
+use crate::media::{files, image, locks, seal, video};
 use js_sys::{Array, ArrayBuffer};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,7 +15,9 @@ use parley_client::attachment::{
     Attachment, Kind, MAX_THUMBNAIL_BYTES, PLAIN_CHUNK_BYTES, chunk_count, clean_name,
     plain_chunk_len, sealed_size, verify,
 };
+use parley_client::auto_download::{AutoDownload, Network};
 use parley_protocol::{BlobId, ConversationId, UserId};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -59,10 +61,21 @@ pub struct Upload {
     blob: Option<BlobId>,
 }
 
+/// A file as this device keeps it: its blob and the hash its message
+/// names (a message naming the same blob with another hash is another
+/// file, and a forgery: it never shows this one).
+type FileKey = (BlobId, [u8; 32]);
+
+fn key_of(file: &Attachment) -> FileKey {
+    (file.blob, file.hash)
+}
+
 /// Files held and uploads under way; cheap to copy.
 #[derive(Debug, Clone, Copy)]
 pub struct Media {
-    files: RwSignal<HashMap<BlobId, Held>>,
+    files: RwSignal<HashMap<FileKey, Held>>,
+    /// Which received files come without a click (this browser's choice).
+    pub auto: RwSignal<AutoDownload>,
     /// Uploads under way, oldest first.
     pub uploads: RwSignal<Vec<Upload>>,
     next: StoredValue<u64>,
@@ -78,6 +91,9 @@ impl Default for Media {
     }
 }
 
+/// Done when an uploaded file's message is in the outbox.
+pub type Sent = futures::future::LocalBoxFuture<'static, ()>;
+
 /// How far a transfer got: its share, 0 to 1.
 type Progress<'a> = &'a dyn Fn(f64);
 
@@ -86,6 +102,7 @@ impl Media {
     pub fn new() -> Self {
         Self {
             files: RwSignal::new(HashMap::new()),
+            auto: RwSignal::new(crate::state::storage::auto_download()),
             uploads: RwSignal::new(Vec::new()),
             next: StoredValue::new(0),
             cancelled: StoredValue::new(HashSet::new()),
@@ -113,11 +130,13 @@ impl Media {
         self.forgotten
             .update_value(|f| f.extend(blobs.iter().copied()));
         let _ = self.files.try_update(|files| {
-            for blob in &blobs {
-                if let Some(Held::Ready(url)) = files.remove(blob) {
-                    let _ = Url::revoke_object_url(&url);
+            files.retain(|(blob, _), held| {
+                let gone = blobs.contains(blob);
+                if let (true, Held::Ready(url)) = (gone, held) {
+                    let _ = Url::revoke_object_url(url);
                 }
-            }
+                !gone
+            });
         });
         let Some(me) = app.me() else {
             return;
@@ -136,14 +155,27 @@ impl Media {
         });
     }
 
-    /// What this device has of `blob` (tracked).
-    pub fn held(self, blob: BlobId) -> Option<Held> {
-        self.files.with(|files| files.get(&blob).cloned())
+    /// What this device has of `file` (tracked).
+    pub fn held(self, file: &Attachment) -> Option<Held> {
+        let key = key_of(file);
+        self.files.with(|files| files.get(&key).cloned())
     }
 
-    fn set(self, blob: BlobId, held: Held) {
+    /// Whether `file` should come without a click, on the network the
+    /// browser says it is on.
+    pub fn fetches_itself(self, file: &Attachment) -> bool {
+        self.auto.get_untracked().fetches(file, network())
+    }
+
+    /// Changes which files come without a click, and remembers it.
+    pub fn set_auto(self, auto: AutoDownload) {
+        crate::state::storage::set_auto_download(&auto);
+        self.auto.set(auto);
+    }
+
+    fn set(self, key: FileKey, held: Held) {
         let _ = self.files.try_update(|files| {
-            if let Some(Held::Ready(old)) = files.insert(blob, held) {
+            if let Some(Held::Ready(old)) = files.insert(key, held) {
                 let _ = Url::revoke_object_url(&old);
             }
         });
@@ -185,7 +217,9 @@ impl Media {
 
     /// Encrypts and uploads `file` for `peer` (readable by their devices and
     /// this account's others); then `done` gets the attachment to send with
-    /// `caption`. Its kind is told from the file unless the app made it
+    /// `caption` (or `None`: the upload failed or was cancelled), and the
+    /// upload is forgotten once the future it returns is done (the message
+    /// is in the outbox). Its kind is told from the file unless the app made it
     /// (`kind`: a voice message it recorded). Progress and errors show in
     /// [`Media::uploads`]; a reload in between resumes it
     /// ([`Media::resume`]).
@@ -196,7 +230,7 @@ impl Media {
         file: File,
         kind: Option<Kind>,
         caption: String,
-        done: impl FnOnce(Attachment, String) + 'static,
+        done: impl FnOnce(Option<(Attachment, String)>) -> Sent + 'static,
     ) {
         let job = Job::New {
             file,
@@ -208,16 +242,24 @@ impl Media {
     }
 
     /// Resumes an upload a reload cut off: the chunks the server lacks.
+    /// `lock` is its lock, held by the caller already (see
+    /// [`locks`]); it is let go once the upload's message is sent.
     pub fn resume(
         self,
         app: AppState,
         pending: files::Pending,
-        done: impl FnOnce(Attachment, String) + 'static,
+        lock: locks::Held,
+        done: impl FnOnce(Option<(Attachment, String)>) -> Sent + 'static,
     ) {
-        self.run(app, Job::Resumed(pending), done);
+        self.run(app, Job::Resumed(pending, lock), done);
     }
 
-    fn run(self, app: AppState, job: Job, done: impl FnOnce(Attachment, String) + 'static) {
+    fn run(
+        self,
+        app: AppState,
+        job: Job,
+        done: impl FnOnce(Option<(Attachment, String)>) -> Sent + 'static,
+    ) {
         let id = self.next.get_value();
         self.next.set_value(id + 1);
         let (file, peer, caption) = job.parts();
@@ -239,7 +281,10 @@ impl Media {
                 made.set(Some(blob));
                 self.update_upload(id, |u| u.blob = Some(blob));
             };
-            match upload(app, job, &progress, &started, &cancelled).await {
+            // Held until the message is sent and the upload forgotten: no
+            // other tab resumes it meanwhile.
+            let lock = RefCell::new(None::<locks::Held>);
+            match upload(app, job, &lock, &progress, &started, &cancelled).await {
                 // Cancelled while a chunk was being retried or the readers
                 // granted: the server's copy and the resume go too, and no
                 // message is sent.
@@ -250,18 +295,19 @@ impl Media {
                             .await;
                         let _ = files::finished(me, blob).await;
                     }
+                    done(None).await;
                 }
                 Ok(attachment) => {
                     let blob = attachment.blob;
                     // The sender sees its own file at once, and after a reload.
                     if let Some(me) = app.me() {
-                        let _ = files::put(me, blob, &file).await;
+                        let _ = files::put(me, blob, &attachment.hash, &file).await;
                     }
                     if let Ok(url) = Url::create_object_url_with_blob(&file) {
-                        self.set(blob, Held::Ready(url));
+                        self.set(key_of(&attachment), Held::Ready(url));
                     }
                     let _ = self.uploads.try_update(|u| u.retain(|u| u.id != id));
-                    done(attachment, caption);
+                    done(Some((attachment, caption))).await;
                     // Only once its message is in the outbox (which survives a
                     // reload) is the upload forgotten: a reload before that
                     // resumes it and sends the message then.
@@ -269,35 +315,38 @@ impl Media {
                         let _ = files::finished(me, blob).await;
                     }
                 }
-                Err(error) => self.update_upload(id, |u| u.error = Some(error)),
+                Err(error) => {
+                    self.update_upload(id, |u| u.error = Some(error));
+                    done(None).await;
+                }
             }
+            drop(lock);
         });
     }
 
     /// Fetches and opens `file` unless this device holds it or is fetching
     /// it already; a failed fetch is tried again only when `retry`.
     pub fn fetch(self, app: AppState, file: Attachment, retry: bool) {
-        let busy = self
-            .files
-            .with_untracked(|files| match files.get(&file.blob) {
-                None => false,
-                Some(Held::Failed(_)) => !retry,
-                Some(_) => true,
-            });
+        let key = key_of(&file);
+        let busy = self.files.with_untracked(|files| match files.get(&key) {
+            None => false,
+            Some(Held::Failed(_)) => !retry,
+            Some(_) => true,
+        });
         if busy {
             return;
         }
-        self.set(file.blob, Held::Fetching(0.0));
+        self.set(key, Held::Fetching(0.0));
         spawn_local(async move {
             let blob = file.blob;
-            let progress = |share: f64| self.set(blob, Held::Fetching(share));
+            let progress = |share: f64| self.set(key, Held::Fetching(share));
             let fetched = download(app, &file, &progress).await;
             if self.forgotten.with_value(|f| f.contains(&blob)) {
                 // Its message was deleted while it came: keep nothing.
                 if let Some(me) = app.me() {
                     let _ = files::remove(me, blob).await;
                 }
-                let _ = self.files.try_update(|files| files.remove(&blob));
+                let _ = self.files.try_update(|files| files.remove(&key));
                 return;
             }
             let held = match fetched {
@@ -307,9 +356,47 @@ impl Media {
                 },
                 Err(error) => Held::Failed(error),
             };
-            self.set(blob, held);
+            self.set(key, held);
         });
     }
+}
+
+/// The network the browser says this device is on: mobile data when its
+/// `navigator.connection` says `cellular` or that the person asked to save
+/// data; anything else (Wi-Fi, a cable, or a browser that does not say,
+/// as desktop Chromium) is another network.
+pub fn network() -> Network {
+    use js_sys::Reflect;
+    let navigator = window().navigator();
+    let Ok(connection) = Reflect::get(&navigator, &"connection".into()) else {
+        return Network::Other;
+    };
+    if connection.is_undefined() || connection.is_null() {
+        return Network::Other;
+    }
+    let kind = Reflect::get(&connection, &"type".into())
+        .ok()
+        .and_then(|t| t.as_string());
+    let save_data = Reflect::get(&connection, &"saveData".into())
+        .ok()
+        .and_then(|s| s.as_bool())
+        .unwrap_or(false);
+    if save_data || kind.as_deref() == Some("cellular") {
+        Network::Mobile
+    } else {
+        Network::Other
+    }
+}
+
+/// Whether the browser names the network type at all (settings say which
+/// choice applies when it does not).
+pub fn network_known() -> bool {
+    use js_sys::Reflect;
+    Reflect::get(&window().navigator(), &"connection".into())
+        .ok()
+        .filter(|c| !c.is_undefined() && !c.is_null())
+        .and_then(|c| Reflect::get(&c, &"type".into()).ok())
+        .is_some_and(|t| t.is_string())
 }
 
 /// What to tell the person about a failed request.
@@ -327,10 +414,28 @@ fn made_kind(kind: &Kind) -> Option<Kind> {
 }
 
 /// Describes `file`: a photo (with its dimensions and a thumbnail) when the
-/// browser can decode it as a picture, a document otherwise (videos and
-/// voice notes go as documents until they have their own capture).
+/// browser can decode it as a picture, a video (dimensions, length and a
+/// frame as its thumbnail) when it can play it, a document otherwise.
 async fn describe(file: &File) -> (Kind, Option<Vec<u8>>) {
     let mime = file.type_();
+    if mime.starts_with("video/")
+        && let Ok(found) = video::describe(file).await
+        && found.width > 0
+    {
+        let thumbnail = match &found.frame {
+            Some(frame) => thumbnail(frame).await,
+            None => None,
+        };
+        if let Some(frame) = found.frame {
+            frame.close();
+        }
+        let kind = Kind::Video {
+            width: found.width,
+            height: found.height,
+            duration_ms: found.duration_ms,
+        };
+        return (kind, thumbnail);
+    }
     if mime.starts_with("image/")
         && let Ok(picture) = image::decode(file).await
     {
@@ -377,26 +482,10 @@ where
             Ok(value) => return Ok(value),
             Err(ApiFailure::Network) if tries + 1 < CHUNK_TRIES => {
                 tries += 1;
-                pause(Duration::from_secs(u64::from(tries))).await;
+                crate::scope::after(Duration::from_secs(u64::from(tries))).await;
             }
             Err(failure) => return Err(said(&failure)),
         }
-    }
-}
-
-/// Waits `after` on the page's timer (a back-off, not a synchronisation).
-async fn pause(after: Duration) {
-    let (tx, rx) = futures::channel::oneshot::channel::<()>();
-    let millis = i32::try_from(after.as_millis()).unwrap_or(i32::MAX);
-    let timer = crate::scope::set_timeout(
-        move || {
-            let _ = tx.send(());
-        },
-        millis,
-    );
-    // No timer (no scope to run one): no pause either.
-    if timer.is_some() {
-        let _ = rx.await;
     }
 }
 
@@ -409,7 +498,7 @@ enum Job {
         /// Known already (a recording); else told from the file.
         kind: Option<Kind>,
     },
-    Resumed(files::Pending),
+    Resumed(files::Pending, locks::Held),
 }
 
 impl Job {
@@ -421,7 +510,7 @@ impl Job {
                 caption,
                 ..
             } => (file.clone(), *peer, caption.clone()),
-            Self::Resumed(p) => (p.file.clone(), p.peer, p.caption.clone()),
+            Self::Resumed(p, _) => (p.file.clone(), p.peer, p.caption.clone()),
         }
     }
 }
@@ -431,6 +520,7 @@ impl Job {
 async fn upload(
     app: AppState,
     job: Job,
+    lock: &RefCell<Option<locks::Held>>,
     progress: Progress<'_>,
     started: &dyn Fn(BlobId),
     cancelled: &dyn Fn() -> bool,
@@ -441,14 +531,15 @@ async fn upload(
     let count = chunk_count(size);
     let made = match &job {
         Job::New { kind, .. } => kind.clone(),
-        Job::Resumed(pending) => pending.kind.clone(),
+        Job::Resumed(pending, _) => pending.kind.clone(),
     };
     let (kind, thumbnail) = match made {
         Some(kind) => (kind, None),
         None => describe(&file).await,
     };
     let (blob, key, missing): (BlobId, [u8; 32], HashSet<u64>) = match job {
-        Job::Resumed(pending) => {
+        Job::Resumed(pending, held) => {
+            *lock.borrow_mut() = Some(held);
             let blob = pending.blob;
             let asked = app
                 .authed(move |t| async move { api::blob_status(&t, blob).await })
@@ -474,6 +565,8 @@ async fn upload(
                 .authed(move |t| async move { api::create_blob(&t, sealed_bytes).await })
                 .await
                 .map_err(|f| said(&f))?;
+            // Free: the blob is new. Taken before a reload could resume it.
+            *lock.borrow_mut() = Some(locks::take(&locks::upload(started.blob_id)).await);
             let pending = files::Pending {
                 blob: started.blob_id,
                 key,
@@ -559,7 +652,7 @@ async fn download(
     progress: Progress<'_>,
 ) -> Result<web_sys::Blob, String> {
     let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
-    if let Ok(Some(kept)) = files::get(me, file.blob).await {
+    if let Ok(Some(kept)) = files::get(me, file.blob, &file.hash).await {
         return Ok(kept);
     }
     let blob = file.blob;
@@ -596,9 +689,13 @@ async fn download(
     // Each chunk opened is authentic already; the hash says the blob is the
     // one the message named, whole, before anything of it is shown.
     verify(&digests, &file.hash).map_err(|e| e.to_string())?;
-    files::put(me, blob, &opened).await?;
-    let _ = app
-        .authed(move |t| async move { api::blob_fetched(&t, blob).await })
-        .await;
+    files::put(me, blob, &file.hash, &opened).await?;
+    // Lets the server delete its copy once every reader has one; a copy
+    // nobody confirms goes at the end of retention instead.
+    if let Err(error) =
+        with_retries(app, |t| async move { api::blob_fetched(&t, blob).await }).await
+    {
+        leptos::logging::warn!("the server was not told a file arrived: {error}");
+    }
     Ok(opened)
 }

@@ -83,6 +83,19 @@ pub fn set_relay_calls(on: bool) {
     write(RELAY_CALLS_KEY, &on);
 }
 
+/// Which received files this browser fetches without a click.
+const AUTO_DOWNLOAD_KEY: &str = "parley.auto-download";
+
+/// This browser's auto-download choices (the defaults when none).
+pub fn auto_download() -> parley_client::auto_download::AutoDownload {
+    read(AUTO_DOWNLOAD_KEY).unwrap_or_default()
+}
+
+/// Remembers this browser's auto-download choices.
+pub fn set_auto_download(choice: &parley_client::auto_download::AutoDownload) {
+    write(AUTO_DOWNLOAD_KEY, choice);
+}
+
 /// This browser's recently used emoji, newest first (a preference of the
 /// browser; forgotten at sign-out).
 const RECENT_EMOJI_KEY: &str = "parley.emoji.recent";

@@ -1,22 +1,18 @@
-//! Files in a chat: sending them (the paperclip, a drop onto the chat, a
-//! paste), the uploads under way above the composer, and a file in its
-//! bubble (a photo from its thumbnail to the full picture, a document with
-//! its name, size and a download).
+//! Files in a chat: the uploads under way above the composer, and a file
+//! in its bubble (a photo or video from its thumbnail to the real thing,
+//! opening in the viewer; a voice message's player; a document with its
+//! name, size and a download). Choosing files to send is `send_files`'s.
 
-use crate::session::Session;
 use crate::state::AppState;
 use crate::state::media::Held;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconClose;
+use crate::ui::viewer::Viewing;
 use crate::ui::voice::{VoicePlayer, clock};
 use leptos::prelude::*;
 use parley_client::attachment::{Attachment, Kind};
-use parley_protocol::{ConversationId, UserId};
+use parley_protocol::{ConversationId, MessageId};
 use web_sys::{File, FileList};
-
-/// The largest file fetched without a click (a sender's claim decides
-/// nothing beyond it).
-const AUTO_FETCH_BYTES: u64 = 16 << 20;
 
 /// The files of a `FileList` (an `<input type=file>`, a drop, a paste).
 pub fn files_of(list: Option<FileList>) -> Vec<File> {
@@ -24,23 +20,6 @@ pub fn files_of(list: Option<FileList>) -> Vec<File> {
         return Vec::new();
     };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
-}
-
-/// Uploads `files` to `peer`, each sent as a message once it is up; the
-/// first carries `caption`.
-pub fn send_files(
-    app: AppState,
-    session: Session,
-    peer: UserId,
-    files: Vec<File>,
-    caption: String,
-) {
-    let mut caption = Some(caption);
-    for file in files {
-        let caption = caption.take().unwrap_or_default();
-        app.media
-            .send(app, peer, file, None, caption, session.file_sender(peer));
-    }
 }
 
 /// "12 KB", "3.4 MB".
@@ -117,7 +96,7 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
 }
 
 /// A JPEG thumbnail as a `data:` URL (it is a few kilobytes).
-fn data_url(jpeg: &[u8]) -> Option<String> {
+pub fn data_url(jpeg: &[u8]) -> Option<String> {
     let latin1: String = jpeg.iter().map(|&b| char::from(b)).collect();
     window()
         .btoa(&latin1)
@@ -125,24 +104,31 @@ fn data_url(jpeg: &[u8]) -> Option<String> {
         .map(|b64| format!("data:image/jpeg;base64,{b64}"))
 }
 
-/// A file in its bubble.
+/// A file in its bubble, in message `message`.
 #[component]
-pub fn AttachmentView(file: Attachment) -> impl IntoView {
+pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
     let app = expect_context::<AppState>();
-    let blob = file.blob;
-    // Photos and voice messages come at once (small, and what people
-    // expect); other files, and any file claiming to be large, on a click.
-    if matches!(file.kind, Kind::Photo { .. } | Kind::Voice { .. }) && file.size <= AUTO_FETCH_BYTES
-    {
+    let viewing = use_context::<Viewing>();
+    // What this browser fetches without a click (by kind, network and the
+    // size the sender claims); the rest waits for one.
+    if app.media.fetches_itself(&file) {
         app.media.fetch(app, file.clone(), false);
     }
     // This file's state only: another file's progress redraws nothing here.
-    let held = Memo::new(move |_| app.media.held(blob));
+    let held = Memo::new({
+        let file = file.clone();
+        move |_| app.media.held(&file)
+    });
     let held = move || held.get();
     let name = file.name.clone();
     let fetch = {
         let file = file.clone();
         move || app.media.fetch(app, file.clone(), true)
+    };
+    let view_it = move || {
+        if let Some(viewing) = viewing {
+            viewing.0.set(Some(message));
+        }
     };
     match file.kind.clone() {
         Kind::Photo { width, height } => {
@@ -152,19 +138,53 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
             view! {
                 <figure class="attachment photo" data-testid="attachment-photo" style=ratio>
                     {move || match held() {
-                        Some(Held::Ready(url)) => {
-                            let link = url.clone();
-                            view! {
-                                <a href=link target="_blank" rel="noopener" title="Open">
-                                    <img src=url alt=name.clone() data-testid="photo-full" />
-                                </a>
-                            }
-                            .into_any()
+                        Some(Held::Ready(url)) => view! {
+                            <button type="button" class="media-open" title="Open" aria-label="Open photo" data-testid="photo-open" on:click=move |_| view_it()>
+                                <img src=url alt=name.clone() data-testid="photo-full" />
+                            </button>
                         }
+                        .into_any(),
                         other => {
                             let fetch = fetch.clone();
                             view! {
                                 <img class="thumb" src=thumb.clone() alt=name.clone() data-testid="photo-thumb" />
+                                {state_overlay(other, fetch)}
+                            }
+                            .into_any()
+                        }
+                    }}
+                </figure>
+            }
+            .into_any()
+        }
+        Kind::Video {
+            width,
+            height,
+            duration_ms,
+        } => {
+            let thumb = file.thumbnail.as_deref().and_then(data_url);
+            let ratio = format!("aspect-ratio: {} / {}", width.max(1), height.max(1));
+            let meta = format!(
+                "{} · {}",
+                clock(f64::from(duration_ms)),
+                size_text(file.size)
+            );
+            let fetch = fetch.clone();
+            view! {
+                <figure class="attachment photo video" data-testid="attachment-video" style=ratio>
+                    {move || match held() {
+                        Some(Held::Ready(url)) => view! {
+                            <video controls playsinline preload="metadata" poster=thumb.clone() src=url data-testid="video"></video>
+                            <button type="button" class="media-expand" aria-label="Open in viewer" title="Open in viewer" data-testid="video-open" on:click=move |_| view_it()>
+                                "⤢"
+                            </button>
+                        }
+                        .into_any(),
+                        other => {
+                            let fetch = fetch.clone();
+                            view! {
+                                <img class="thumb" src=thumb.clone() alt=name.clone() data-testid="video-thumb" />
+                                <span class="video-meta" aria-hidden="true">"▶ "{meta.clone()}</span>
                                 {state_overlay(other, fetch)}
                             }
                             .into_any()
@@ -197,7 +217,7 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
             </div>
         }
         .into_any(),
-        kind => {
+        Kind::Document => {
             let meta = format!(
                 "{} · {}",
                 size_text(file.size),
@@ -209,28 +229,18 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
             let label = name.clone();
             view! {
                 <div class="attachment document" data-testid="attachment-document">
-                    <span class="doc-icon" aria-hidden="true">{doc_icon(&kind)}</span>
+                    <span class="doc-icon" aria-hidden="true">"📄"</span>
                     <span class="doc-text">
                         <span class="doc-name" data-testid="document-name">{label}</span>
                         <span class="doc-meta">{meta}</span>
                     </span>
                     {move || match held() {
-                        Some(Held::Ready(url)) => match &kind {
-                            Kind::Video { .. } => view! {
-                                <video controls src=url data-testid="video"></video>
-                            }
-                            .into_any(),
-                            Kind::Voice { .. } => view! {
-                                <audio controls src=url data-testid="voice"></audio>
-                            }
-                            .into_any(),
-                            _ => view! {
-                                <a class="doc-save" href=url download=name.clone() data-testid="document-save">
-                                    "Save"
-                                </a>
-                            }
-                            .into_any(),
-                        },
+                        Some(Held::Ready(url)) => view! {
+                            <a class="doc-save" href=url download=name.clone() data-testid="document-save">
+                                "Save"
+                            </a>
+                        }
+                        .into_any(),
                         other => {
                             let fetch = fetch.clone();
                             state_overlay(other, fetch).into_any()
@@ -240,14 +250,6 @@ pub fn AttachmentView(file: Attachment) -> impl IntoView {
             }
             .into_any()
         }
-    }
-}
-
-fn doc_icon(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Video { .. } => "🎥",
-        Kind::Voice { .. } => "🎤",
-        _ => "📄",
     }
 }
 

@@ -79,7 +79,7 @@ pub fn bubble(m: &Message) -> AnyView {
             let file = m
                 .attachment
                 .clone()
-                .map(|file| view! { <AttachmentView file=*file /> });
+                .map(|file| view! { <AttachmentView file=*file message=m.id /> });
             // A file's caption may be empty: then there is no text line.
             let caption = (!text.is_empty() || m.attachment.is_none()).then(|| {
                 view! {

@@ -5,10 +5,11 @@
 
 use crate::session::Session;
 use crate::state::AppState;
-use crate::ui::attachments::{Uploads, files_of, send_files};
+use crate::ui::attachments::{Uploads, files_of};
 use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconAttach, IconClose, IconSend, IconSmile};
+use crate::ui::send_files::Choosing;
 use crate::ui::voice::VoiceRecorder;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
@@ -202,38 +203,16 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
             }
         })
     };
-    // Files: from the paperclip's picker or pasted. One file takes what is
-    // typed as its caption.
+    // Files: from the paperclip's picker or pasted, shown with a caption
+    // each before they go (`send_files`).
     let file_input: NodeRef<leptos::html::Input> = NodeRef::new();
-    let attach = {
-        let latest = Arc::clone(&latest);
-        move |files: Vec<web_sys::File>| {
-            if files.is_empty() {
-                return;
-            }
-            let caption = if files.len() == 1 {
-                text.get_untracked().trim().to_owned()
-            } else {
-                String::new()
-            };
-            if !caption.is_empty() {
-                if let Ok(mut latest) = latest.lock() {
-                    latest.take();
-                }
-                text.set(String::new());
-            }
-            send_files(app, session, peer, files, caption);
-            stick.set_value(true);
-        }
-    };
-    let on_paste = {
-        let attach = attach.clone();
-        move |ev: web_sys::ClipboardEvent| {
-            let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
-            if !files.is_empty() {
-                ev.prevent_default();
-                attach(files);
-            }
+    let choosing = expect_context::<Choosing>();
+    let attach = move |files: Vec<web_sys::File>| choosing.choose(files);
+    let on_paste = move |ev: web_sys::ClipboardEvent| {
+        let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
+        if !files.is_empty() {
+            ev.prevent_default();
+            attach(files);
         }
     };
     view! {
@@ -246,14 +225,11 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                 multiple
                 hidden
                 data-testid="file-input"
-                on:change={
-                    let attach = attach.clone();
-                    move |ev| {
-                        let input: web_sys::HtmlInputElement = event_target(&ev);
-                        attach(files_of(input.files()));
-                        // The same file can be chosen again.
-                        input.set_value("");
-                    }
+                on:change=move |ev| {
+                    let input: web_sys::HtmlInputElement = event_target(&ev);
+                    attach(files_of(input.files()));
+                    // The same file can be chosen again.
+                    input.set_value("");
                 }
             />
             <IconButton

@@ -4,7 +4,7 @@ use crate::router::Router;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::calls::Stage;
-use crate::ui::attachments::{files_of, send_files};
+use crate::ui::attachments::files_of;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
@@ -21,6 +21,8 @@ use crate::ui::messages::MessageList;
 use crate::ui::pins::{PinDialog, PinnedBar};
 use crate::ui::reactions::ReactionsDialog;
 use crate::ui::safety::SafetyPanel;
+use crate::ui::send_files::{Choosing, SendFilesDialog};
+use crate::ui::viewer::{MediaViewer, Viewing};
 use leptos::prelude::*;
 use parley_client::engine::Request;
 use parley_protocol::{ConversationId, UserId};
@@ -42,6 +44,8 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
     let info_open = RwSignal::new(false);
     let menu = MessageMenu::new();
     provide_context(menu);
+    let choosing = Choosing::provide();
+    let viewing = Viewing::provide();
     // A memo, so that a new block list redraws the composer only when it
     // concerns this person.
     let blocked = Memo::new(move |_| app.is_blocked(id));
@@ -96,8 +100,7 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
         if blocked.get_untracked() {
             return;
         }
-        let files = files_of(ev.data_transfer().and_then(|d| d.files()));
-        send_files(app, session, id, files, String::new());
+        choosing.choose(files_of(ev.data_transfer().and_then(|d| d.files())));
     };
     let on_drag_over = move |ev: web_sys::DragEvent| {
         let carries_files = ev
@@ -187,6 +190,12 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                     view! { <Composer peer=id stick /> }.into_any()
                 }
             }}
+            <Show when=move || choosing.open()>
+                <SendFilesDialog peer=id choosing sent=move || stick.set_value(true) />
+            </Show>
+            <Show when=move || viewing.0.with(Option::is_some)>
+                <MediaViewer peer=id viewing />
+            </Show>
             <Show when=move || ui.safety_open.get()>
                 <SafetyPanel peer=id name />
             </Show>

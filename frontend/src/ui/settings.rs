@@ -3,6 +3,7 @@
 use crate::api::{self, ApiFailure};
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::auto_download::AutoDownloadCard;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::confirm::Ask;
 use crate::ui::contact_info::BlockedCard;
@@ -31,6 +32,7 @@ pub fn SettingsPanel() -> impl IntoView {
                 <PrivacyCard />
                 <NotificationsCard />
                 <ChatsCard />
+                <AutoDownloadCard />
                 <BlockedCard />
                 <DevicesCard />
                 <SignOutCard />
