@@ -366,3 +366,49 @@ test('photos and a video with a caption each, the viewer, and what comes without
   await expect(a.getByTestId('upload')).toHaveCount(0);
   await expect(fileBubble(a, 'attachment-document')).toHaveCount(0);
 });
+
+test('a second tab waits for the first one’s upload, and takes it over when that tab closes', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+  const cdp = await a.context().newCDPSession(a);
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: 2 * 1024 * 1024,
+  });
+  const doc = Buffer.alloc(24 * 1024 * 1024, 7);
+  const big = test.info().outputPath('shared.bin');
+  writeFileSync(big, doc);
+  await attach(a, [big]);
+  await expect(a.getByTestId('upload')).toContainText('shared.bin');
+
+  // A second tab of the same browser starts: it finds the unfinished
+  // upload and waits for its lock instead of uploading it too.
+  const second = await a.context().newPage();
+  await second.goto('/');
+  await openFromContacts(second, bob);
+  await expect
+    .poll(() =>
+      second.evaluate(async () => (await navigator.locks.query()).pending?.map((lock) => lock.name) ?? []),
+    )
+    .toContainEqual(expect.stringMatching(/^parley-upload-/));
+  await expect(second.getByTestId('upload')).toHaveCount(0);
+
+  // The first tab closes mid-way: the second resumes the upload, and the
+  // file reaches Bob once.
+  await a.close();
+  await expect(second.getByTestId('upload')).toContainText('shared.bin');
+  const arrived = fileBubble(b, 'attachment-document');
+  await expect(arrived.getByTestId('document-name')).toHaveText('shared.bin', { timeout: 60_000 });
+  await expect(second.getByTestId('upload')).toHaveCount(0);
+  expect(
+    sql(server, `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`),
+  ).toBe('1');
+  await expect(arrived).toHaveCount(1);
+});
