@@ -197,10 +197,73 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
   expect(sql(server, `SELECT count(*) ${alices}`)).toBe('1');
   await expect(a.getByTestId('upload')).toHaveCount(0);
 
+  // Bob starts the download on a slow line and stops it: back to
+  // "Download", nothing kept; then he fetches it whole.
+  const bobsLine = await b.context().newCDPSession(b);
+  const slowDown = (bytesPerSecond: number) =>
+    bobsLine.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: bytesPerSecond,
+      uploadThroughput: -1,
+    });
+  await slowDown(4 * 1024 * 1024);
+  await arrived.getByTestId('download').click();
+  await expect(arrived.getByTestId('download-progress')).toBeVisible();
+  await arrived.getByTestId('download-cancel').click();
+  await expect(arrived.getByTestId('download')).toBeVisible();
+  expect(await keptDigests(b)).toHaveLength(0);
+  await slowDown(-1);
   await arrived.getByTestId('download').click();
   await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
   const digests = await keptDigests(b);
   expect(digests).toContain(createHash('sha256').update(doc).digest('hex'));
+});
+
+test('an upload cut off by a lost connection says why, and a retry finishes it', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+  const cdp = await a.context().newCDPSession(a);
+  const line = (offline: boolean) =>
+    cdp.send('Network.emulateNetworkConditions', {
+      offline,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: offline ? -1 : 2 * 1024 * 1024,
+    });
+  await line(false);
+  const doc = Buffer.alloc(12 * 1024 * 1024, 3);
+  const file = test.info().outputPath('cut.bin');
+  writeFileSync(file, doc);
+  await attach(a, [file]);
+  const progress = a.getByTestId('upload-progress');
+  await expect.poll(() => progress.evaluate((p: HTMLProgressElement) => p.value)).toBeGreaterThan(0.1);
+  await line(true);
+  // Tried again a few times, then it says why and offers a retry.
+  await expect(a.getByTestId('upload-error')).toContainText('No connection', { timeout: 60_000 });
+  await screenshot(a, 'attachments-upload-failed');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
+  await a.getByTestId('upload-retry').click();
+  const arrived = fileBubble(b, 'attachment-document');
+  await expect(arrived.getByTestId('document-name')).toHaveText('cut.bin', { timeout: 60_000 });
+  await expect(a.getByTestId('upload')).toHaveCount(0);
+  // The same blob went on: nothing uploaded twice from the start.
+  expect(
+    sql(server, `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`),
+  ).toBe('1');
+  await arrived.getByTestId('download').click();
+  await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
+  expect(await keptDigests(b)).toContain(createHash('sha256').update(doc).digest('hex'));
 });
 
 test('a voice message recorded with the microphone plays on the other side', async ({ page: a, newPage }) => {

@@ -59,6 +59,11 @@ pub struct Upload {
     pub error: Option<String>,
     /// Its blob, once the server made it.
     blob: Option<BlobId>,
+    /// The file, its kind when the app made it, and its caption: what a
+    /// retry after a failure starts from.
+    file: File,
+    kind: Option<Kind>,
+    caption: String,
 }
 
 /// A file as this device keeps it: its blob and the hash its message
@@ -80,6 +85,8 @@ pub struct Media {
     pub uploads: RwSignal<Vec<Upload>>,
     next: StoredValue<u64>,
     cancelled: StoredValue<HashSet<u64>>,
+    /// Downloads stopped by the person (they stop between chunks).
+    stopped: StoredValue<HashSet<FileKey>>,
     /// Files whose messages were deleted: a download of one still under
     /// way keeps nothing.
     forgotten: StoredValue<HashSet<BlobId>>,
@@ -106,6 +113,7 @@ impl Media {
             uploads: RwSignal::new(Vec::new()),
             next: StoredValue::new(0),
             cancelled: StoredValue::new(HashSet::new()),
+            stopped: StoredValue::new(HashSet::new()),
             forgotten: StoredValue::new(HashSet::new()),
         }
     }
@@ -215,6 +223,51 @@ impl Media {
         }
     }
 
+    /// Tries failed upload `id` again: from the chunks the server lacks
+    /// when it got that far (its key kept), else from the start; `done`
+    /// sends its message as [`Media::send`]'s does.
+    pub fn retry(
+        self,
+        app: AppState,
+        id: u64,
+        done: impl FnOnce(Option<(Attachment, String)>) -> Sent + 'static,
+    ) {
+        let Some(failed) = self.uploads.with_untracked(|uploads| {
+            uploads
+                .iter()
+                .find(|u| u.id == id && u.error.is_some())
+                .cloned()
+        }) else {
+            return;
+        };
+        let _ = self
+            .uploads
+            .try_update(|uploads| uploads.retain(|u| u.id != id));
+        let Some(me) = app.me() else {
+            return;
+        };
+        let ConversationId::Direct(peer) = failed.chat else {
+            return;
+        };
+        spawn_local(async move {
+            let pending = match failed.blob {
+                Some(blob) => files::unfinished(me)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|p| p.blob == blob),
+                None => None,
+            };
+            match pending {
+                Some(pending) => {
+                    let lock = locks::take(&locks::upload(pending.blob)).await;
+                    self.resume(app, pending, lock, done);
+                }
+                None => self.send(app, peer, failed.file, failed.kind, failed.caption, done),
+            }
+        });
+    }
+
     /// Encrypts and uploads `file` for `peer` (readable by their devices and
     /// this account's others); then `done` gets the attachment to send with
     /// `caption` (or `None`: the upload failed or was cancelled), and the
@@ -263,6 +316,10 @@ impl Media {
         let id = self.next.get_value();
         self.next.set_value(id + 1);
         let (file, peer, caption) = job.parts();
+        let kind = match &job {
+            Job::New { kind, .. } => kind.clone(),
+            Job::Resumed(pending, _) => pending.kind.clone(),
+        };
         self.uploads.update(|uploads| {
             uploads.push(Upload {
                 id,
@@ -271,6 +328,9 @@ impl Media {
                 progress: 0.0,
                 error: None,
                 blob: None,
+                file: file.clone(),
+                kind,
+                caption: caption.clone(),
             });
         });
         spawn_local(async move {
@@ -324,6 +384,20 @@ impl Media {
         });
     }
 
+    /// Stops the download of `file` between two chunks; it can be started
+    /// again.
+    pub fn stop_fetch(self, file: &Attachment) {
+        let key = key_of(file);
+        if matches!(
+            self.files.with_untracked(|f| f.get(&key).cloned()),
+            Some(Held::Fetching(_))
+        ) {
+            self.stopped.update_value(|s| {
+                s.insert(key);
+            });
+        }
+    }
+
     /// Fetches and opens `file` unless this device holds it or is fetching
     /// it already; a failed fetch is tried again only when `retry`.
     pub fn fetch(self, app: AppState, file: Attachment, retry: bool) {
@@ -337,10 +411,22 @@ impl Media {
             return;
         }
         self.set(key, Held::Fetching(0.0));
+        self.stopped.update_value(|s| {
+            s.remove(&key);
+        });
         spawn_local(async move {
             let blob = file.blob;
             let progress = |share: f64| self.set(key, Held::Fetching(share));
-            let fetched = download(app, &file, &progress).await;
+            let stopped = || self.stopped.with_value(|s| s.contains(&key));
+            let fetched = download(app, &file, &progress, &stopped).await;
+            if stopped() {
+                // Stopped by the person: back to "Download".
+                self.stopped.update_value(|s| {
+                    s.remove(&key);
+                });
+                let _ = self.files.try_update(|files| files.remove(&key));
+                return;
+            }
             if self.forgotten.with_value(|f| f.contains(&blob)) {
                 // Its message was deleted while it came: keep nothing.
                 if let Some(me) = app.me() {
@@ -650,6 +736,7 @@ async fn download(
     app: AppState,
     file: &Attachment,
     progress: Progress<'_>,
+    stopped: &dyn Fn() -> bool,
 ) -> Result<web_sys::Blob, String> {
     let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
     if let Ok(Some(kept)) = files::get(me, file.blob, &file.hash).await {
@@ -670,6 +757,9 @@ async fn download(
     let parts = Array::new();
     let mut digests = Vec::new();
     for index in 0..count {
+        if stopped() {
+            return Err("Stopped.".to_owned());
+        }
         let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
         let sealed = with_retries(
             app,

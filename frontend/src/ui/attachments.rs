@@ -3,6 +3,7 @@
 //! opening in the viewer; a voice message's player; a document with its
 //! name, size and a download). Choosing files to send is `send_files`'s.
 
+use crate::session::Session;
 use crate::state::AppState;
 use crate::state::media::Held;
 use crate::ui::icon_button::IconButton;
@@ -42,6 +43,7 @@ pub fn size_text(bytes: u64) -> String {
 #[component]
 pub fn Uploads(chat: ConversationId) -> impl IntoView {
     let app = expect_context::<AppState>();
+    let session = expect_context::<Session>();
     let mine = move || {
         app.media.uploads.with(|u| {
             u.iter()
@@ -61,6 +63,20 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
                                 <span class="upload-error" role="alert" data-testid="upload-error">
                                     {error}
                                 </span>
+                                <button
+                                    type="button"
+                                    class="download-btn"
+                                    data-testid="upload-retry"
+                                    on:click=move |_| {
+                                        let peer = match upload.chat {
+                                            ConversationId::Direct(peer) => peer,
+                                            ConversationId::Group(_) => return,
+                                        };
+                                        app.media.retry(app, upload.id, session.file_sender(peer));
+                                    }
+                                >
+                                    "Retry"
+                                </button>
                             }
                             .into_any(),
                             None => {
@@ -125,6 +141,10 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
         let file = file.clone();
         move || app.media.fetch(app, file.clone(), true)
     };
+    let stop = {
+        let file = file.clone();
+        move || app.media.stop_fetch(&file)
+    };
     let view_it = move || {
         if let Some(viewing) = viewing {
             viewing.0.set(Some(message));
@@ -148,7 +168,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
                             let fetch = fetch.clone();
                             view! {
                                 <img class="thumb" src=thumb.clone() alt=name.clone() data-testid="photo-thumb" />
-                                {state_overlay(other, fetch)}
+                                {state_overlay(other, fetch, stop.clone())}
                             }
                             .into_any()
                         }
@@ -185,7 +205,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
                             view! {
                                 <img class="thumb" src=thumb.clone() alt=name.clone() data-testid="video-thumb" />
                                 <span class="video-meta" aria-hidden="true">"▶ "{meta.clone()}</span>
-                                {state_overlay(other, fetch)}
+                                {state_overlay(other, fetch, stop.clone())}
                             }
                             .into_any()
                         }
@@ -209,7 +229,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
                         view! {
                             <span class="doc-icon" aria-hidden="true">"🎤"</span>
                             <span class="voice-time">{clock(f64::from(duration_ms))}</span>
-                            {state_overlay(other, fetch)}
+                            {state_overlay(other, fetch, stop.clone())}
                         }
                         .into_any()
                     }
@@ -229,7 +249,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
             let label = name.clone();
             view! {
                 <div class="attachment document" data-testid="attachment-document">
-                    <span class="doc-icon" aria-hidden="true">"📄"</span>
+                    <span class="doc-icon" aria-hidden="true">{doc_icon(&file.name)}</span>
                     <span class="doc-text">
                         <span class="doc-name" data-testid="document-name">{label}</span>
                         <span class="doc-meta">{meta}</span>
@@ -243,7 +263,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
                         .into_any(),
                         other => {
                             let fetch = fetch.clone();
-                            state_overlay(other, fetch).into_any()
+                            state_overlay(other, fetch, stop.clone()).into_any()
                         }
                     }}
                 </div>
@@ -253,14 +273,41 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
     }
 }
 
-/// A file not here: a download button, its progress, or why it failed
-/// with a retry.
-fn state_overlay(held: Option<Held>, fetch: impl Fn() + Clone + 'static) -> impl IntoView {
+/// A document's icon, by its name's extension (the type the sender
+/// claims decides nothing here).
+fn doc_icon(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => "📕",
+        "zip" | "rar" | "7z" | "tar" | "gz" | "tgz" | "bz2" | "xz" | "zst" => "🗜️",
+        "xls" | "xlsx" | "ods" | "csv" | "tsv" | "numbers" => "📊",
+        "ppt" | "pptx" | "odp" | "key" => "📽️",
+        "doc" | "docx" | "odt" | "rtf" | "txt" | "md" | "pages" => "📝",
+        "mp3" | "m4a" | "ogg" | "oga" | "opus" | "wav" | "flac" | "aac" => "🎵",
+        "jpg" | "jpeg" | "png" | "gif" | "webp" | "avif" | "heic" | "svg" | "bmp" | "tiff" => "🖼️",
+        "mp4" | "mov" | "webm" | "mkv" | "avi" | "m4v" => "🎞️",
+        _ => "📄",
+    }
+}
+
+/// A file not here: a download button, its progress with a stop, or why
+/// it failed with a retry.
+fn state_overlay(
+    held: Option<Held>,
+    fetch: impl Fn() + Clone + 'static,
+    stop: impl Fn() + 'static,
+) -> impl IntoView {
     match held {
         Some(Held::Fetching(share)) => view! {
             <span class="transfer" data-testid="download-progress">
                 <progress max="1" value=share></progress>
                 {format!("{:.0} %", share * 100.0)}
+                <button type="button" class="transfer-stop" data-testid="download-cancel" aria-label="Cancel download" title="Cancel download" on:click=move |_| stop()>
+                    "✕"
+                </button>
             </span>
         }
         .into_any(),
