@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { CDPSession, Page } from '@playwright/test';
 import { expect, openSettings, screenshot, sql, test } from '../fixtures';
 import { attach, friends, openFromContacts, showChats } from '../chat';
 import { png } from '../png';
@@ -40,6 +40,49 @@ async function keptDigests(page: Page): Promise<string[]> {
     const hex = (hash: ArrayBuffer) => Array.from(new Uint8Array(hash), (x) => x.toString(16).padStart(2, '0')).join('');
     return Promise.all(files.map(async (f) => hex(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()))));
   });
+}
+
+/** One DevTools session per page: a page's network conditions are its session's. */
+const devtools = new WeakMap<Page, CDPSession>();
+
+/** Limits `page`'s network (bytes per second, -1 for no limit), or cuts it. */
+async function line(
+  page: Page,
+  { up = -1, down = -1, offline = false }: { up?: number; down?: number; offline?: boolean },
+): Promise<void> {
+  let cdp = devtools.get(page);
+  if (!cdp) {
+    cdp = await page.context().newCDPSession(page);
+    devtools.set(page, cdp);
+  }
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline,
+    latency: 0,
+    downloadThroughput: down,
+    uploadThroughput: up,
+  });
+}
+
+/**
+ * Alice and Bob with their chat open, and Alice sending a file of `mib`
+ * MiB named `name` on a line of 2 MiB/s up: still uploading on return.
+ */
+async function slowUpload(a: Page, newPage: Parameters<typeof friends>[1], name: string, mib: number) {
+  const { alice, bob, b } = await friends(a, newPage);
+  await openFromContacts(a, bob);
+  await openFromContacts(b, alice);
+  await line(a, { up: 2 * 1024 * 1024 });
+  const doc = Buffer.alloc(mib * 1024 * 1024, name.length);
+  const file = test.info().outputPath(name);
+  writeFileSync(file, doc);
+  await attach(a, [file]);
+  await expect(a.getByTestId('upload')).toContainText(name);
+  return { alice, bob, b, doc };
+}
+
+/** How many blobs `user` has on the server. */
+function blobsOf(server: Parameters<typeof sql>[0], user: { handle: string }): string {
+  return sql(server, `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${user.handle}')`);
 }
 
 /** The attachment bubble holding `testId` on `page`. */
@@ -163,15 +206,7 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
   await openFromContacts(b, alice);
 
   // Slow Alice's uploads down, so the reload lands in the middle of one.
-  const cdp = await a.context().newCDPSession(a);
-  const throttle = (bytesPerSecond: number) =>
-    cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: bytesPerSecond,
-    });
-  await throttle(4 * 1024 * 1024);
+  await line(a, { up: 4 * 1024 * 1024 });
   const doc = Buffer.alloc(50 * 1024 * 1024);
   for (let at = 0; at < doc.length; at += 4096) doc.write(`${DOC_SENTINEL} block ${at}\n`, at, 'latin1');
   // Playwright takes a file this large by path only.
@@ -189,7 +224,7 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
   expect(before).toBeGreaterThan(0);
 
   await a.reload();
-  await throttle(-1);
+  await line(a, {});
   // The same upload goes on (one blob, not a second from the start).
   await expect(a.getByTestId('upload')).toContainText('big.bin');
   const arrived = fileBubble(b, 'attachment-document');
@@ -199,21 +234,13 @@ test('a 50 MB document resumes after a reload during its upload', async ({ page:
 
   // Bob starts the download on a slow line and stops it: back to
   // "Download", nothing kept; then he fetches it whole.
-  const bobsLine = await b.context().newCDPSession(b);
-  const slowDown = (bytesPerSecond: number) =>
-    bobsLine.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: bytesPerSecond,
-      uploadThroughput: -1,
-    });
-  await slowDown(4 * 1024 * 1024);
+  await line(b, { down: 4 * 1024 * 1024 });
   await arrived.getByTestId('download').click();
   await expect(arrived.getByTestId('download-progress')).toBeVisible();
   await arrived.getByTestId('download-cancel').click();
   await expect(arrived.getByTestId('download')).toBeVisible();
   expect(await keptDigests(b)).toHaveLength(0);
-  await slowDown(-1);
+  await line(b, {});
   await arrived.getByTestId('download').click();
   await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
   const digests = await keptDigests(b);
@@ -225,42 +252,20 @@ test('an upload cut off by a lost connection says why, and a retry finishes it',
   newPage,
   server,
 }) => {
-  const { alice, bob, b } = await friends(a, newPage);
-  await openFromContacts(a, bob);
-  await openFromContacts(b, alice);
-  const cdp = await a.context().newCDPSession(a);
-  const line = (offline: boolean) =>
-    cdp.send('Network.emulateNetworkConditions', {
-      offline,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: offline ? -1 : 2 * 1024 * 1024,
-    });
-  await line(false);
-  const doc = Buffer.alloc(12 * 1024 * 1024, 3);
-  const file = test.info().outputPath('cut.bin');
-  writeFileSync(file, doc);
-  await attach(a, [file]);
+  const { alice, b, doc } = await slowUpload(a, newPage, 'cut.bin', 12);
   const progress = a.getByTestId('upload-progress');
   await expect.poll(() => progress.evaluate((p: HTMLProgressElement) => p.value)).toBeGreaterThan(0.1);
-  await line(true);
+  await line(a, { offline: true });
   // Tried again a few times, then it says why and offers a retry.
   await expect(a.getByTestId('upload-error')).toContainText('No connection', { timeout: 60_000 });
   await screenshot(a, 'attachments-upload-failed');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: -1,
-  });
+  await line(a, {});
   await a.getByTestId('upload-retry').click();
   const arrived = fileBubble(b, 'attachment-document');
   await expect(arrived.getByTestId('document-name')).toHaveText('cut.bin', { timeout: 60_000 });
   await expect(a.getByTestId('upload')).toHaveCount(0);
   // The same blob went on: nothing uploaded twice from the start.
-  expect(
-    sql(server, `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`),
-  ).toBe('1');
+  expect(blobsOf(server, alice)).toBe('1');
   await arrived.getByTestId('download').click();
   await expect(arrived.getByTestId('document-save')).toBeVisible({ timeout: 60_000 });
   expect(await keptDigests(b)).toContain(createHash('sha256').update(doc).digest('hex'));
@@ -435,21 +440,7 @@ test('a second tab waits for the first one’s upload, and takes it over when th
   newPage,
   server,
 }) => {
-  const { alice, bob, b } = await friends(a, newPage);
-  await openFromContacts(a, bob);
-  await openFromContacts(b, alice);
-  const cdp = await a.context().newCDPSession(a);
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: 2 * 1024 * 1024,
-  });
-  const doc = Buffer.alloc(24 * 1024 * 1024, 7);
-  const big = test.info().outputPath('shared.bin');
-  writeFileSync(big, doc);
-  await attach(a, [big]);
-  await expect(a.getByTestId('upload')).toContainText('shared.bin');
+  const { alice, bob, b } = await slowUpload(a, newPage, 'shared.bin', 24);
 
   // A second tab of the same browser starts: it finds the unfinished
   // upload and waits for its lock instead of uploading it too.
@@ -470,8 +461,6 @@ test('a second tab waits for the first one’s upload, and takes it over when th
   const arrived = fileBubble(b, 'attachment-document');
   await expect(arrived.getByTestId('document-name')).toHaveText('shared.bin', { timeout: 60_000 });
   await expect(second.getByTestId('upload')).toHaveCount(0);
-  expect(
-    sql(server, `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user WHERE u.handle = lower('${alice.handle}')`),
-  ).toBe('1');
+  expect(blobsOf(server, alice)).toBe('1');
   await expect(arrived).toHaveCount(1);
 });

@@ -46,3 +46,12 @@ pub async fn jpeg(canvas: &HtmlCanvasElement, quality: f64) -> Result<Blob, Stri
         .dyn_into()
         .map_err(|_| "The photo could not be made.".to_owned())
 }
+
+/// A JPEG thumbnail as a `data:` URL (it is a few kilobytes).
+pub fn data_url(jpeg: &[u8]) -> Option<String> {
+    let latin1: String = jpeg.iter().map(|&b| char::from(b)).collect();
+    window()
+        .btoa(&latin1)
+        .ok()
+        .map(|b64| format!("data:image/jpeg;base64,{b64}"))
+}

@@ -3,6 +3,7 @@
 //! opening in the viewer; a voice message's player; a document with its
 //! name, size and a download). Choosing files to send is `send_files`'s.
 
+use crate::media::image;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::media::Held;
@@ -111,15 +112,6 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
     }
 }
 
-/// A JPEG thumbnail as a `data:` URL (it is a few kilobytes).
-pub fn data_url(jpeg: &[u8]) -> Option<String> {
-    let latin1: String = jpeg.iter().map(|&b| char::from(b)).collect();
-    window()
-        .btoa(&latin1)
-        .ok()
-        .map(|b64| format!("data:image/jpeg;base64,{b64}"))
-}
-
 /// A file in its bubble, in message `message`.
 #[component]
 pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
@@ -152,7 +144,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
     };
     match file.kind.clone() {
         Kind::Photo { width, height } => {
-            let thumb = file.thumbnail.as_deref().and_then(data_url);
+            let thumb = file.thumbnail.as_deref().and_then(image::data_url);
             let ratio = format!("aspect-ratio: {} / {}", width.max(1), height.max(1));
             let fetch = fetch.clone();
             view! {
@@ -182,7 +174,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
             height,
             duration_ms,
         } => {
-            let thumb = file.thumbnail.as_deref().and_then(data_url);
+            let thumb = file.thumbnail.as_deref().and_then(image::data_url);
             let ratio = format!("aspect-ratio: {} / {}", width.max(1), height.max(1));
             let meta = format!(
                 "{} · {}",

@@ -132,7 +132,10 @@ enum Slot {
     /// Still uploading.
     Uploading,
     /// Up, its message waiting for those before it.
-    Ready(Attachment, String, futures::channel::oneshot::Sender<()>),
+    Ready(
+        Box<(Attachment, String)>,
+        futures::channel::oneshot::Sender<()>,
+    ),
     /// Sent, or failed.
     Done,
 }
@@ -156,7 +159,7 @@ impl InOrder {
         let (sent, wait) = futures::channel::oneshot::channel();
         if let Some(slot) = self.slots.borrow_mut().get_mut(at) {
             *slot = match uploaded {
-                Some((file, caption)) => Slot::Ready(file, caption, sent),
+                Some(up) => Slot::Ready(Box::new(up), sent),
                 None => Slot::Done,
             };
         }
@@ -167,7 +170,7 @@ impl InOrder {
             for slot in slots.iter_mut() {
                 match std::mem::replace(slot, Slot::Done) {
                     Slot::Done => {}
-                    Slot::Ready(file, caption, sent) => ready.push((file, caption, sent)),
+                    Slot::Ready(up, sent) => ready.push((*up, sent)),
                     Slot::Uploading => {
                         *slot = Slot::Uploading;
                         break;
@@ -176,7 +179,7 @@ impl InOrder {
             }
             ready
         };
-        for (file, caption, sent) in ready {
+        for ((file, caption), sent) in ready {
             self.session.send_file(self.peer, file, &caption);
             let _ = sent.send(());
         }

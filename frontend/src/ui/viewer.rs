@@ -168,7 +168,7 @@ fn Shown(file: Attachment) -> impl IntoView {
     let thumb = file
         .thumbnail
         .as_deref()
-        .and_then(super::attachments::data_url);
+        .and_then(crate::media::image::data_url);
     let name = file.name.clone();
     let video = matches!(file.kind, Kind::Video { .. });
     move || {
