@@ -60,6 +60,10 @@ pub enum ApiError {
     /// The server is at capacity for this work (password hashing).
     #[error("the server is busy, try again in {} s", .0.as_secs().max(1))]
     Busy(Duration),
+    /// A body did not arrive in time (a slow or stalled sender): sending it
+    /// again may go through.
+    #[error("the body did not arrive within {0} s: send it again")]
+    TooSlow(u32),
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -98,7 +102,7 @@ impl ApiError {
             Self::InvalidImage(_) => ErrorCode::InvalidImage,
             Self::LimitReached(_) => ErrorCode::LimitReached,
             Self::RateLimited(_) => ErrorCode::RateLimited,
-            Self::Busy(_) => ErrorCode::Busy,
+            Self::Busy(_) | Self::TooSlow(_) => ErrorCode::Busy,
             Self::Database(_)
             | Self::Lookup(_)
             | Self::Random(_)
@@ -114,6 +118,7 @@ impl ApiError {
             Self::RateLimited(wait) | Self::Busy(wait) => {
                 Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
             }
+            Self::TooSlow(_) => Some(1),
             _ => None,
         }
     }

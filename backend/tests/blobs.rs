@@ -470,25 +470,12 @@ async fn slow_put(device: &Device, blob: BlobId) -> tokio::net::TcpStream {
     socket
 }
 
-#[sqlx::test]
-async fn a_device_sending_slowly_holds_few_buffers_and_not_for_long(pool: PgPool) {
-    let server = TestServer::start_with(&pool, |c| {
-        c.blobs.chunk_seconds = std::num::NonZeroU32::new(2).unwrap();
-    })
-    .unwrap();
-    let base = format!("http://{}", server.addr);
-    let mallory = Device::register(&base, "mallory").await;
-    let alice = Device::register(&base, "alice").await;
-    let hers = mallory.create(8 * CHUNK as u64).await.unwrap();
-    let mut slow = Vec::new();
-    for _ in 0..store::CHUNKS_PER_DEVICE {
-        slow.push(slow_put(&mallory, hers.blob_id).await);
-    }
-    // Once her slow bodies hold her share, her next chunk is refused at
-    // once (503, try again), and nobody else is held up by them.
+/// Puts chunk `index` until the answer is 503 (the slow bodies sent
+/// before it hold their buffers by then), within 30 s.
+async fn until_crowded(device: &Device, blob: BlobId, index: u32) {
     let crowded = async {
         loop {
-            let status = mallory.put(hers.blob_id, 1, &pattern(CHUNK, 1)).await;
+            let status = device.put(blob, index, &pattern(CHUNK, 1)).await;
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 return;
             }
@@ -497,14 +484,48 @@ async fn a_device_sending_slowly_holds_few_buffers_and_not_for_long(pool: PgPool
     };
     tokio::time::timeout(std::time::Duration::from_secs(30), crowded)
         .await
-        .expect("her share fills");
-    let upload = alice.create(4).await.unwrap();
+        .expect("the share fills");
+}
+
+#[sqlx::test]
+async fn a_device_sending_slowly_holds_few_buffers_and_not_for_long(pool: PgPool) {
+    let server = TestServer::start_with(&pool, |c| {
+        c.blobs.chunk_seconds = std::num::NonZeroU32::new(2).unwrap();
+    })
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let mallory = Device::register(&base, "mallory").await;
+    let her_second = mallory.another_of("mallory").await;
+    let her_third = mallory.another_of("mallory").await;
+    let alice = Device::register(&base, "alice").await;
+    let mut slow = Vec::new();
+    // Her first device's share: then its next chunk is refused at once.
+    let hers = mallory.create(8 * CHUNK as u64).await.unwrap();
+    for _ in 0..store::CHUNKS_PER_DEVICE {
+        slow.push(slow_put(&mallory, hers.blob_id).await);
+    }
+    until_crowded(&mallory, hers.blob_id, 1).await;
+    // Her second device fills her account's share: a third device of hers,
+    // holding nothing, is refused too.
+    let second = her_second.create(8 * CHUNK as u64).await.unwrap();
+    for _ in 0..store::CHUNKS_PER_ACCOUNT - store::CHUNKS_PER_DEVICE {
+        slow.push(slow_put(&her_second, second.blob_id).await);
+    }
+    until_crowded(&her_second, second.blob_id, 1).await;
+    let third = her_third.create(CHUNK as u64).await.unwrap();
     assert_eq!(
-        alice.put(upload.blob_id, 0, b"abcd").await,
+        her_third.put(third.blob_id, 0, &pattern(CHUNK, 3)).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // Someone else's uploads go on.
+    let upload = alice.create(CHUNK as u64).await.unwrap();
+    assert_eq!(
+        alice.put(upload.blob_id, 0, &pattern(CHUNK, 4)).await,
         StatusCode::NO_CONTENT
     );
-    // A body that does not arrive in time is answered 400 and lets go of
-    // its buffer: her share comes back without her closing anything.
+    // A body that does not arrive in time is answered 503 (send it again)
+    // and lets go of its buffer: her shares come back without her closing
+    // anything.
     for mut socket in slow {
         use tokio::io::AsyncReadExt;
         let answered = async {
@@ -523,9 +544,13 @@ async fn a_device_sending_slowly_holds_few_buffers_and_not_for_long(pool: PgPool
         let answer = tokio::time::timeout(std::time::Duration::from_secs(30), answered)
             .await
             .expect("answered after the deadline");
-        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
         assert!(answer.contains("did not arrive within 2 s"), "{answer}");
     }
+    assert_eq!(
+        her_third.put(third.blob_id, 0, &pattern(CHUNK, 3)).await,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(
         mallory.put(hers.blob_id, 2, &pattern(CHUNK, 2)).await,
         StatusCode::NO_CONTENT

@@ -165,24 +165,22 @@ async fn put_chunk(
         )));
     }
     let expected = chunk_len(size, index);
-    // Chunks held in memory at once are bounded node-wide and per device,
-    // and a body has a deadline (`--blob-chunk-seconds`): a device
+    // Chunks held in memory at once are bounded node-wide, per device and
+    // per account, and a body has a deadline (`--blob-chunk-seconds`): a device
     // sending slowly holds a buffer no longer than that.
     let _turn = state
         .blobs
-        .room(caller.device_id)
+        .room(caller.device_id, caller.user_id)
         .await
         .map_err(|e| match e {
-            NoTurn::Crowded => ApiError::Busy(Duration::from_secs(1)),
+            NoTurn::Crowded | NoTurn::Full => ApiError::Busy(Duration::from_secs(1)),
             NoTurn::Closed => ApiError::Internal("blob buffers closed"),
         })?;
     let read = bounded_body(&req, body, usize::try_from(expected).unwrap_or(0));
     let deadline = state.config.blobs.chunk_seconds.get();
     let bytes = tokio::time::timeout(Duration::from_secs(u64::from(deadline)), read)
         .await
-        .map_err(|_| {
-            ApiError::BadRequest(format!("chunk {index} did not arrive within {deadline} s"))
-        })??;
+        .map_err(|_| ApiError::TooSlow(deadline))??;
     if upload.complete {
         // A chunk sent again after its upload completed (the answer to the
         // last one lost on the way): stored already, and nothing changes.

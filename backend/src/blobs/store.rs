@@ -24,10 +24,10 @@ use parley_protocol::limits::BLOB_CHUNK_BYTES;
 fn room() -> Arc<Room> {
     Arc::new(Room {
         chunks: Arc::new(Semaphore::new(CHUNKS_IN_MEMORY)),
-        by_device: Mutex::new(HashMap::new()),
+        held: Mutex::new(Held::default()),
     })
 }
-use parley_protocol::DeviceId;
+use parley_protocol::{DeviceId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -39,12 +39,30 @@ pub struct BlobStore {
     room: Arc<Room>,
 }
 
-/// Chunk buffers in memory: a node-wide bound, and a share per device so
-/// one device (sending its bodies slowly, say) cannot take them all.
+/// Chunk buffers in memory: a node-wide bound, and a share per device and
+/// per account so that one device, or one account's many devices (sending
+/// their bodies slowly, say), cannot take them all.
 #[derive(Debug)]
 struct Room {
     chunks: Arc<Semaphore>,
-    by_device: Mutex<HashMap<DeviceId, usize>>,
+    held: Mutex<Held>,
+}
+
+/// Buffers held (or waited for) per device and per account.
+#[derive(Debug, Default)]
+struct Held {
+    by_device: HashMap<DeviceId, usize>,
+    by_user: HashMap<UserId, usize>,
+}
+
+/// Counts one down, forgetting a key at zero.
+fn give_back<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(count) = counts.get_mut(key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(key);
+        }
+    }
 }
 
 /// A turn to hold one chunk in memory, given back when dropped.
@@ -54,36 +72,38 @@ pub struct Turn {
     _chunk: OwnedSemaphorePermit,
 }
 
-/// One of a device's [`CHUNKS_PER_DEVICE`], counted back when dropped
-/// (also when a request stops while it waits for a chunk buffer).
+/// One of a device's [`CHUNKS_PER_DEVICE`] and of its account's
+/// [`CHUNKS_PER_ACCOUNT`], counted back when dropped (also when a request
+/// stops while it waits for a chunk buffer).
 #[derive(Debug)]
 struct Share {
     room: Arc<Room>,
     device: DeviceId,
+    user: UserId,
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
         let mut held = self
             .room
-            .by_device
+            .held
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = held.get_mut(&self.device) {
-            *count -= 1;
-            if *count == 0 {
-                held.remove(&self.device);
-            }
-        }
+        give_back(&mut held.by_device, &self.device);
+        give_back(&mut held.by_user, &self.user);
     }
 }
 
 /// Why no turn was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NoTurn {
-    /// This device holds [`CHUNKS_PER_DEVICE`] already.
-    #[error("this device is sending {CHUNKS_PER_DEVICE} chunks at once already")]
+    /// This device holds [`CHUNKS_PER_DEVICE`] already, or its account
+    /// [`CHUNKS_PER_ACCOUNT`].
+    #[error("this device or account is sending its most chunks at once already")]
     Crowded,
+    /// No buffer came free within [`TURN_WAIT`].
+    #[error("no chunk buffer came free in time")]
+    Full,
     /// The store is shutting down.
     #[error("blob buffers closed")]
     Closed,
@@ -92,8 +112,13 @@ pub enum NoTurn {
 /// Chunks a node holds in memory at once on their way to the store (each
 /// at most [`BLOB_CHUNK_BYTES`]): uploads past that wait their turn.
 const CHUNKS_IN_MEMORY: usize = 64;
-/// Chunks one device may send at once (the app sends one at a time).
+/// Chunks one device may send at once (a tab of the app sends two at a
+/// time at most, whatever it uploads).
 pub const CHUNKS_PER_DEVICE: usize = 4;
+/// Chunks one account's devices may send at once together.
+pub const CHUNKS_PER_ACCOUNT: usize = 8;
+/// The longest a chunk waits for a buffer before it is answered "busy".
+pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a store could not be opened from its setting.
 #[derive(Debug, thiserror::Error)]
@@ -162,28 +187,32 @@ impl BlobStore {
         }
     }
 
-    /// A turn for `device` to hold one chunk in memory (held until
-    /// dropped): refused at once past the device's share, else waited for.
-    pub async fn room(&self, device: DeviceId) -> Result<Turn, NoTurn> {
+    /// A turn for `device` (of `user`) to hold one chunk in memory (held
+    /// until dropped): refused at once past the device's or the account's
+    /// share, else waited for, up to [`TURN_WAIT`].
+    pub async fn room(&self, device: DeviceId, user: UserId) -> Result<Turn, NoTurn> {
         let share = {
             let mut held = self
                 .room
-                .by_device
+                .held
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let count = held.entry(device).or_insert(0);
-            if *count >= CHUNKS_PER_DEVICE {
+            let by_device = held.by_device.get(&device).copied().unwrap_or(0);
+            let by_user = held.by_user.get(&user).copied().unwrap_or(0);
+            if by_device >= CHUNKS_PER_DEVICE || by_user >= CHUNKS_PER_ACCOUNT {
                 return Err(NoTurn::Crowded);
             }
-            *count += 1;
+            *held.by_device.entry(device).or_insert(0) += 1;
+            *held.by_user.entry(user).or_insert(0) += 1;
             Share {
                 room: Arc::clone(&self.room),
                 device,
+                user,
             }
         };
-        let chunk = Arc::clone(&self.room.chunks)
-            .acquire_owned()
+        let chunk = tokio::time::timeout(TURN_WAIT, Arc::clone(&self.room.chunks).acquire_owned())
             .await
+            .map_err(|_| NoTurn::Full)?
             .map_err(|_| NoTurn::Closed)?;
         Ok(Turn {
             _share: share,

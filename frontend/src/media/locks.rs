@@ -36,6 +36,7 @@ pub async fn take(name: &str) -> Held {
     // the callback returns settles; that promise's resolve is the release.
     let (granted_tx, granted) = futures::channel::oneshot::channel::<Function>();
     let granted_tx = Rc::new(RefCell::new(Some(granted_tx)));
+    let unanswered = Rc::clone(&granted_tx);
     let on_grant = Closure::once_into_js(move |_lock: JsValue| -> Promise {
         Promise::new(&mut |resolve, _reject| {
             if let Some(tx) = granted_tx.borrow_mut().take() {
@@ -51,10 +52,13 @@ pub async fn take(name: &str) -> Held {
     let asked = request.call3(&locks, &JsValue::from_str(name), &options, &on_grant);
     match asked {
         Ok(done) => {
-            // The request's own promise settles on release; nothing to do.
+            // The request's own promise settles on release, or at once when
+            // the browser refuses the request (a document being unloaded):
+            // then nobody was granted, and the wait below ends unlocked.
             if let Ok(done) = done.dyn_into::<Promise>() {
                 wasm_bindgen_futures::spawn_local(async move {
                     let _ = JsFuture::from(done).await;
+                    unanswered.borrow_mut().take();
                 });
             }
             match granted.await {

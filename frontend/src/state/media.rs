@@ -17,8 +17,10 @@ use parley_client::attachment::{
 };
 use parley_client::auto_download::{AutoDownload, Network};
 use parley_protocol::{BlobId, ConversationId, UserId};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +32,13 @@ const THUMB_SIDE: f64 = 96.0;
 /// the transfer says why (a download offers a retry; an upload resumes at
 /// the next start, or is cancelled).
 const CHUNK_TRIES: u32 = 5;
+/// A chunk the server answers "busy" is tried again this often (a few
+/// minutes) before the transfer says why.
+const BUSY_TRIES: u32 = 60;
+/// Chunks this tab sends at once, whatever it uploads: the server takes
+/// four per device (two tabs of one browser share a device).
+const CHUNKS_AT_ONCE: usize = 2;
+
 /// Opened chunks held in memory before they are folded into the file.
 const FOLD_CHUNKS: u32 = 16;
 
@@ -85,6 +94,11 @@ pub struct Media {
     pub uploads: RwSignal<Vec<Upload>>,
     next: StoredValue<u64>,
     cancelled: StoredValue<HashSet<u64>>,
+    /// This tab's turns to send a chunk.
+    gate: StoredValue<Rc<Gate>, LocalStorage>,
+    /// The locks of failed uploads, kept until they are retried or
+    /// cancelled: no other tab resumes one meanwhile.
+    failed_locks: StoredValue<HashMap<u64, locks::Held>, LocalStorage>,
     /// Downloads stopped by the person (they stop between chunks).
     stopped: StoredValue<HashSet<FileKey>>,
     /// Files whose messages were deleted: a download of one still under
@@ -114,6 +128,8 @@ impl Media {
             next: StoredValue::new(0),
             cancelled: StoredValue::new(HashSet::new()),
             stopped: StoredValue::new(HashSet::new()),
+            gate: StoredValue::new_local(Rc::new(Gate::new(CHUNKS_AT_ONCE))),
+            failed_locks: StoredValue::new_local(HashMap::new()),
             forgotten: StoredValue::new(HashSet::new()),
         }
     }
@@ -213,12 +229,17 @@ impl Media {
         let _ = self
             .uploads
             .try_update(|uploads| uploads.retain(|u| u.id != id));
+        let lock = self
+            .failed_locks
+            .try_update_value(|l| l.remove(&id))
+            .flatten();
         if let (Some(blob), Some(me)) = (stopped, app.me()) {
             spawn_local(async move {
                 let _ = app
                     .authed(move |t| async move { api::cancel_blob(&t, blob).await })
                     .await;
                 let _ = files::finished(me, blob).await;
+                drop(lock);
             });
         }
     }
@@ -249,21 +270,33 @@ impl Media {
         let ConversationId::Direct(peer) = failed.chat else {
             return;
         };
+        let kept = self
+            .failed_locks
+            .try_update_value(|l| l.remove(&id))
+            .flatten();
         spawn_local(async move {
-            let pending = match failed.blob {
-                Some(blob) => files::unfinished(me)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|p| p.blob == blob),
-                None => None,
+            let Some(blob) = failed.blob else {
+                // Failed before the server made its blob: from the start.
+                self.send(app, peer, failed.file, failed.kind, failed.caption, done);
+                return;
             };
+            // Its lock (kept since it failed, or taken again) before its
+            // state is read: no other tab is sending it meanwhile.
+            let lock = match kept {
+                Some(lock) => lock,
+                None => locks::take(&locks::upload(blob)).await,
+            };
+            let pending = files::unfinished(me)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .find(|p| p.blob == blob);
             match pending {
-                Some(pending) => {
-                    let lock = locks::take(&locks::upload(pending.blob)).await;
-                    self.resume(app, pending, lock, done);
+                Some(pending) => self.resume(app, pending, lock, done),
+                // Finished (or given up) by another tab meanwhile.
+                None => {
+                    done(None).await;
                 }
-                None => self.send(app, peer, failed.file, failed.kind, failed.caption, done),
             }
         });
     }
@@ -344,7 +377,8 @@ impl Media {
             // Held until the message is sent and the upload forgotten: no
             // other tab resumes it meanwhile.
             let lock = RefCell::new(None::<locks::Held>);
-            match upload(app, job, &lock, &progress, &started, &cancelled).await {
+            let gate = self.gate.get_value();
+            match upload(app, job, gate, &lock, &progress, &started, &cancelled).await {
                 // Cancelled while a chunk was being retried or the readers
                 // granted: the server's copy and the resume go too, and no
                 // message is sent.
@@ -377,6 +411,11 @@ impl Media {
                 }
                 Err(error) => {
                     self.update_upload(id, |u| u.error = Some(error));
+                    if let Some(held) = lock.borrow_mut().take() {
+                        self.failed_locks.update_value(|l| {
+                            l.insert(id, held);
+                        });
+                    }
                     done(None).await;
                 }
             }
@@ -444,6 +483,59 @@ impl Media {
             };
             self.set(key, held);
         });
+    }
+}
+
+/// At most so many of something at once in this tab; the others wait
+/// their turn, first come first served.
+struct Gate {
+    free: Cell<usize>,
+    waiting: RefCell<VecDeque<futures::channel::oneshot::Sender<()>>>,
+}
+
+/// A turn through a [`Gate`], handed to the next waiter when dropped.
+struct Pass(Rc<Gate>);
+
+impl Gate {
+    fn new(at_once: usize) -> Self {
+        Self {
+            free: Cell::new(at_once),
+            waiting: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    async fn enter(self: Rc<Self>) -> Pass {
+        if self.free.get() > 0 {
+            self.free.set(self.free.get() - 1);
+            return Pass(self);
+        }
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.waiting.borrow_mut().push_back(tx);
+        // A dropped gate never happens while a pass exists; a dropped
+        // sender would only mean the turn is ours anyway.
+        let _ = rx.await;
+        Pass(self)
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        // To the first waiter still waiting (one that gave up has dropped
+        // its receiver), else back to the free count.
+        loop {
+            let next = self.0.waiting.borrow_mut().pop_front();
+            match next {
+                Some(tx) => {
+                    if tx.send(()).is_ok() {
+                        return;
+                    }
+                }
+                None => {
+                    self.0.free.set(self.0.free.get() + 1);
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -562,13 +654,22 @@ where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiFailure>>,
 {
-    let mut tries = 0;
+    let (mut tries, mut busy) = (0, 0);
     loop {
         match app.authed(&mut call).await {
             Ok(value) => return Ok(value),
             Err(ApiFailure::Network) if tries + 1 < CHUNK_TRIES => {
                 tries += 1;
                 crate::scope::after(Duration::from_secs(u64::from(tries))).await;
+            }
+            // The server asks to come back (its chunk buffers are taken, or
+            // a body came too slowly): it is working, so longer.
+            Err(failure)
+                if failure.code() == Some(parley_protocol::ErrorCode::Busy)
+                    && busy < BUSY_TRIES =>
+            {
+                busy += 1;
+                crate::scope::after(Duration::from_secs(1 + u64::from(busy.min(4)))).await;
             }
             Err(failure) => return Err(said(&failure)),
         }
@@ -603,9 +704,11 @@ impl Job {
 
 /// Encrypts and uploads a file (the chunks the server lacks, when
 /// resuming); the attachment that opens it.
+#[allow(clippy::too_many_arguments)]
 async fn upload(
     app: AppState,
     job: Job,
+    gate: Rc<Gate>,
     lock: &RefCell<Option<locks::Held>>,
     progress: Progress<'_>,
     started: &dyn Fn(BlobId),
@@ -696,6 +799,7 @@ async fn upload(
         if missing.contains(&index) {
             let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
             let bytes: wasm_bindgen::JsValue = sealed.into();
+            let _turn = Rc::clone(&gate).enter().await;
             with_retries(app, |t| {
                 let bytes = bytes.clone();
                 async move { api::put_chunk(&t, blob, chunk, &bytes).await }

@@ -267,7 +267,7 @@ pub fn AttachmentView(file: Attachment, message: MessageId) -> impl IntoView {
 
 /// A document's icon, by its name's extension (the type the sender
 /// claims decides nothing here).
-fn doc_icon(name: &str) -> &'static str {
+pub fn doc_icon(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())

@@ -6,13 +6,12 @@
 
 use crate::session::Session;
 use crate::state::AppState;
-use crate::ui::attachments::size_text;
+use crate::ui::attachments::{doc_icon, size_text};
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconClose;
 use crate::ui::modal::Modal;
 use leptos::prelude::*;
 use parley_client::attachment::Attachment;
-use parley_client::attachment::MAX_NAME_BYTES;
 use parley_protocol::UserId;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -249,16 +248,9 @@ fn ChosenRow(
         caption,
         preview,
     } = chosen;
-    let name = file.name();
-    let shown_name: String = name.chars().take(MAX_NAME_BYTES).collect();
-    let kind = file.type_();
-    let icon = if kind.starts_with("video/") {
-        "🎥"
-    } else if kind.starts_with("audio/") {
-        "🎤"
-    } else {
-        "📄"
-    };
+    // Long names end in an ellipsis (CSS).
+    let shown_name = file.name();
+    let icon = doc_icon(&shown_name);
     let preview = match preview {
         Some(url) => view! { <img class="chosen-preview" src=url alt="" /> }.into_any(),
         None => view! { <span class="chosen-preview doc-icon" aria-hidden="true">{icon}</span> }

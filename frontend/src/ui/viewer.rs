@@ -10,6 +10,7 @@ use crate::ui::icons::IconClose;
 use crate::ui::modal::Modal;
 use leptos::prelude::*;
 use parley_client::attachment::{Attachment, Kind};
+use parley_client::auto_download::MAX_AUTO_FILE_BYTES;
 use parley_client::message::Message;
 use parley_protocol::{MessageId, UserId};
 use wasm_bindgen::JsCast;
@@ -43,19 +44,47 @@ fn media(app: AppState) -> Vec<Message> {
     })
 }
 
+/// What the viewer shows of a message.
+#[derive(Debug, Clone, PartialEq)]
+struct Showing {
+    file: Attachment,
+    outgoing: bool,
+    at: parley_protocol::Millis,
+    caption: Option<String>,
+}
+
+impl Showing {
+    fn of(m: &Message) -> Option<Self> {
+        Some(Self {
+            file: m.attachment.as_deref().cloned()?,
+            outgoing: m.outgoing,
+            at: m.server_at.unwrap_or(m.composed_at),
+            caption: m.body.text().filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+}
+
 /// The viewer over the chat with `peer`, open while `viewing` names a
 /// message.
 #[component]
 pub fn MediaViewer(peer: UserId, viewing: Viewing) -> impl IntoView {
     let app = expect_context::<AppState>();
     let all = Memo::new(move |_| media(app));
-    // Where the shown one is among them, and it.
+    // Where the shown one is among them, and what the viewer shows of it:
+    // a tick or a reaction on it changes none of that, so a playing video
+    // goes on playing.
     let place = Memo::new(move |_| {
         let id = viewing.0.get()?;
         all.with(|all| {
             let at = all.iter().position(|m| m.id == id)?;
-            Some((at, all.len(), all[at].clone()))
+            Some((at, all.len(), Showing::of(&all[at])?))
         })
+    });
+    // Its message deleted (or paged away): the viewer closes.
+    Effect::new(move |_| {
+        if viewing.0.with(Option::is_some) && place.with(Option::is_none) {
+            viewing.0.set(None);
+        }
     });
     let step = move |by: isize| {
         let target = all.with_untracked(|all| {
@@ -70,8 +99,12 @@ pub fn MediaViewer(peer: UserId, viewing: Viewing) -> impl IntoView {
     };
     // Shown means wanted: fetched now, whatever the auto-download says.
     Effect::new(move |_| {
-        if let Some(file) = place.with(|p| p.as_ref().and_then(|(_, _, m)| m.attachment.clone())) {
-            app.media.fetch(app, *file, false);
+        // Up to what a click would fetch by itself; a larger file waits
+        // for the viewer's own download button.
+        if let Some(file) = place.with(|p| p.as_ref().map(|(_, _, s)| s.file.clone()))
+            && file.size <= MAX_AUTO_FILE_BYTES
+        {
+            app.media.fetch(app, file, false);
         }
     });
     let close = move || viewing.0.set(None);
@@ -97,15 +130,18 @@ pub fn MediaViewer(peer: UserId, viewing: Viewing) -> impl IntoView {
     on_cleanup(move || keys.remove());
     let shown = move || {
         let (at, count, m) = place.get()?;
-        let file = m.attachment.as_deref().cloned()?;
-        let who = if m.outgoing {
+        let Showing {
+            file,
+            outgoing,
+            at: at_time,
+            caption,
+        } = m;
+        let who = if outgoing {
             "You".to_owned()
         } else {
             app.messaging.card(app, peer).display_name
         };
-        let at_time = m.server_at.unwrap_or(m.composed_at);
         let when = format!("{} {}", format::day_label(at_time), format::clock(at_time));
-        let caption = m.body.text().filter(|t| !t.is_empty()).map(str::to_owned);
         Some(view! {
             <header class="viewer-bar">
                 <div class="viewer-who">
@@ -182,15 +218,24 @@ fn Shown(file: Attachment) -> impl IntoView {
         }
         .into_any(),
         other => {
-            let status = match other {
-                Some(Held::Failed(error)) => error,
-                Some(Held::Fetching(share)) => format!("{:.0} %", share * 100.0),
-                _ => String::new(),
+            // Failed, or too large to come by itself: fetched on a click.
+            let (status, offer) = match other {
+                Some(Held::Failed(error)) => (error, true),
+                Some(Held::Fetching(share)) => (format!("{:.0} %", share * 100.0), false),
+                _ => (String::new(), true),
             };
+            let file = file.clone();
             view! {
                 <div class="viewer-media waiting">
                     <img class="thumb" src=thumb.clone() alt=name.clone() />
-                    <span class="viewer-status" role="status">{status}</span>
+                    <span class="viewer-status" role="status">
+                        {status}
+                        {offer.then(|| view! {
+                            <button type="button" class="download-btn" data-testid="viewer-download" on:click=move |_| app.media.fetch(app, file.clone(), true)>
+                                "Download"
+                            </button>
+                        })}
+                    </span>
                 </div>
             }
             .into_any()
