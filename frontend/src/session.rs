@@ -185,18 +185,27 @@ impl Session {
         self.resume_uploads();
     }
 
-    /// Sends the message of a file uploaded for `peer`, with its caption
-    /// (into the outbox, which survives a reload, at once).
+    /// Sends the message of a file uploaded for `peer`, with its caption;
+    /// the future is done once the engine has run it (the message is in
+    /// the outbox, which survives a reload).
     pub fn send_file(
         self,
         peer: parley_protocol::UserId,
         attachment: parley_client::attachment::Attachment,
         caption: &str,
-    ) {
-        let sent = self.messaging(|m| m.send_file(peer, attachment, caption, None));
-        if let Some(Err(err)) = sent {
-            leptos::logging::warn!("the file could not be sent: {err}");
-        }
+    ) -> crate::state::media::Sent {
+        let stored = self.messaging(|m| match m.send_file(peer, attachment, caption, None) {
+            Ok(()) => m.flushed(),
+            Err(err) => {
+                leptos::logging::warn!("the file could not be sent: {err}");
+                None
+            }
+        });
+        Box::pin(async move {
+            if let Some(stored) = stored.flatten() {
+                let _ = stored.await;
+            }
+        })
     }
 
     /// What sends a file's message once its upload is done (for
@@ -208,11 +217,9 @@ impl Session {
         Option<(parley_client::attachment::Attachment, String)>,
     ) -> crate::state::media::Sent
     + 'static {
-        move |uploaded| {
-            if let Some((attachment, caption)) = uploaded {
-                self.send_file(peer, attachment, &caption);
-            }
-            Box::pin(async {})
+        move |uploaded| match uploaded {
+            Some((attachment, caption)) => self.send_file(peer, attachment, &caption),
+            None => Box::pin(async {}),
         }
     }
 

@@ -78,9 +78,6 @@ pub const MAX_PUSH_CHATS: usize = 16;
 /// last has exactly this many. One chunk is the unit of upload, resume,
 /// download and authenticated encryption (the client's chunk cipher).
 pub const BLOB_CHUNK_BYTES: u32 = 1 << 20;
-/// The largest blob a server accepts unless configured otherwise (2 GiB,
-/// like WhatsApp's documents).
-pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 << 30;
 /// Devices that may be granted reading one blob (a group of 1,024 members
 /// with their devices fits).
 pub const MAX_BLOB_READERS: usize = 4096;

@@ -13,8 +13,10 @@
 //!   a chunk moved elsewhere, or a blob cut short, fails to open.
 //! - **Hash**: SHA-256 of the concatenated SHA-256 digests of the sealed
 //!   chunks. It travels in the message with the key, so a client checks
-//!   what the server handed it before opening anything; per-chunk digests
-//!   let a browser compute it without holding the whole ciphertext.
+//!   what the server handed it before showing anything (each chunk is
+//!   authenticated as it opens; the hash says the blob is whole and the one
+//!   the message names); per-chunk digests let a browser compute it
+//!   without holding the whole ciphertext.
 //!
 //! Key, hash, name, type, size, dimensions, duration and a small thumbnail
 //! travel inside the end-to-end encrypted message ([`Attachment`], with the
@@ -186,10 +188,10 @@ impl Attachment {
         match &self.kind {
             Kind::Photo { .. } => "📷 Photo".to_owned(),
             Kind::Video { .. } => "🎥 Video".to_owned(),
-            Kind::Voice { duration_ms, .. } => {
-                let secs = duration_ms / 1000;
-                format!("🎤 Voice message ({}:{:02})", secs / 60, secs % 60)
-            }
+            Kind::Voice { duration_ms, .. } => format!(
+                "🎤 Voice message ({})",
+                crate::call::duration_text(i64::from(*duration_ms))
+            ),
             Kind::Document => format!("📄 {}", self.name),
         }
     }

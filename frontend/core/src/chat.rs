@@ -607,7 +607,7 @@ mod tests {
             None,
             1,
         );
-        assert_eq!(refused.err(), Some(ContentError::Empty));
+        assert_eq!(refused.err(), Some(ContentError::MalformedFile));
     }
 
     #[test]

@@ -171,13 +171,17 @@ pub enum ContentError {
     /// that is not offered.
     #[error("message empty")]
     Empty,
+    /// A file's description that makes no sense (a name with a path, a
+    /// media type with parameters, a picture of no size).
+    #[error("a file's description is malformed")]
+    MalformedFile,
 }
 
 impl From<AttachmentError> for ContentError {
     fn from(err: AttachmentError) -> Self {
         match err {
             AttachmentError::TooLong => Self::TooLong,
-            AttachmentError::Malformed => Self::Empty,
+            AttachmentError::Malformed => Self::MalformedFile,
         }
     }
 }

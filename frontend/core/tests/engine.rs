@@ -1602,24 +1602,44 @@ fn a_file_reaches_every_device_and_its_deletion_forgets_the_copies() {
     let row = w.devices[bob].view().chats.get(direct(ann_id)).unwrap();
     assert_eq!(row.last.as_ref().unwrap().id, id);
 
+    // Bob cannot forward it: its blob is readable by the devices it was
+    // granted to only (and the caption alone is not the message).
+    let carol = w.sign_in(None);
+    let carol_id = w.user(carol);
+    w.devices[bob].run(Input::Forward {
+        id,
+        to: vec![direct(carol_id)],
+    });
+    w.settle();
+    assert!(w.devices[carol].chat(direct(bob_id)).is_empty());
+
     // Bob deletes it for himself: his copy goes, nobody else's.
     let forgotten = |w: &mut World, d: usize| {
         w.devices[d].take(|e| match e {
-            Effect::ForgetFiles { blobs, withdraw } => Some((blobs.clone(), *withdraw)),
+            Effect::ForgetFiles { files, withdraw } => Some((files.clone(), *withdraw)),
             _ => None,
         })
     };
     change(&mut w.devices[bob], id, Request::DeleteForMe);
     w.settle();
-    assert_eq!(forgotten(&mut w, bob), [(vec![file.blob], false)]);
+    assert_eq!(
+        forgotten(&mut w, bob),
+        [(vec![(file.blob, file.hash)], false)]
+    );
     assert!(forgotten(&mut w, phone).is_empty());
 
     // Ann deletes it for everyone: every device of hers forgets its copy,
     // and the uploading device withdraws it from the server.
     change(&mut w.devices[phone], id, Request::DeleteForEveryone);
     w.settle();
-    assert_eq!(forgotten(&mut w, phone), [(vec![file.blob], true)]);
-    assert_eq!(forgotten(&mut w, laptop), [(vec![file.blob], true)]);
+    assert_eq!(
+        forgotten(&mut w, phone),
+        [(vec![(file.blob, file.hash)], true)]
+    );
+    assert_eq!(
+        forgotten(&mut w, laptop),
+        [(vec![(file.blob, file.hash)], true)]
+    );
     let m = find(&w.devices[laptop], direct(bob_id), id);
     assert!(m.attachment.is_none(), "the key is gone with the message");
 
@@ -1632,7 +1652,10 @@ fn a_file_reaches_every_device_and_its_deletion_forgets_the_copies() {
     w.settle();
     organize(&mut w.devices[bob], direct(ann_id), ChatAction::Clear);
     w.settle();
-    assert_eq!(forgotten(&mut w, bob), [(vec![second.blob], false)]);
+    assert_eq!(
+        forgotten(&mut w, bob),
+        [(vec![(second.blob, second.hash)], false)]
+    );
 }
 
 #[test]

@@ -14,6 +14,9 @@ use web_sys::{AbortController, Blob, Headers, RequestCache, RequestInit, Respons
 /// A request that has not answered by then is treated as a network failure:
 /// a hung server must not leave a spinner forever.
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// The same for a chunk of an attachment, whose megabyte may take the
+/// server's whole deadline for a body (60 s) on a slow line.
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Calls endpoint `E` with `params` filled into its path and `body` as JSON,
 /// and decodes the JSON answer. A 204 (empty body) decodes as `()`.
@@ -41,6 +44,7 @@ where
             token,
             body,
             Fresh::Always,
+            TIMEOUT,
         )
         .await?,
     )
@@ -67,7 +71,8 @@ where
 {
     let body = Some((JsValue::from(image.clone()), content_type));
     let url = endpoint::url::<E>(params);
-    let text = text_of(exchange(E::METHOD, &url, Some(token), body, Fresh::Always).await?).await?;
+    let text = text_of(exchange(E::METHOD, &url, Some(token), body, Fresh::Always, TIMEOUT).await?)
+        .await?;
     serde_json::from_str(&text).map_err(|err| ApiFailure::Invalid(err.to_string()))
 }
 
@@ -78,7 +83,15 @@ pub(super) async fn download<E: Endpoint>(
     params: &E::Params,
 ) -> Result<Blob, ApiFailure> {
     let url = endpoint::url::<E>(params);
-    let response = exchange(E::METHOD, &url, Some(token), None, Fresh::Cacheable).await?;
+    let response = exchange(
+        E::METHOD,
+        &url,
+        Some(token),
+        None,
+        Fresh::Cacheable,
+        TIMEOUT,
+    )
+    .await?;
     let promise = response.blob().map_err(|_| ApiFailure::Network)?;
     JsFuture::from(promise)
         .await
@@ -96,7 +109,15 @@ pub(super) async fn put_bytes<E: Endpoint>(
 ) -> Result<(), ApiFailure> {
     let url = endpoint::url::<E>(params);
     let body = Some((bytes.clone(), "application/octet-stream"));
-    exchange(E::METHOD, &url, Some(token), body, Fresh::Always).await?;
+    exchange(
+        E::METHOD,
+        &url,
+        Some(token),
+        body,
+        Fresh::Always,
+        CHUNK_TIMEOUT,
+    )
+    .await?;
     Ok(())
 }
 
@@ -106,7 +127,15 @@ pub(super) async fn get_bytes<E: Endpoint>(
     params: &E::Params,
 ) -> Result<js_sys::ArrayBuffer, ApiFailure> {
     let url = endpoint::url::<E>(params);
-    let response = exchange(E::METHOD, &url, Some(token), None, Fresh::Always).await?;
+    let response = exchange(
+        E::METHOD,
+        &url,
+        Some(token),
+        None,
+        Fresh::Always,
+        CHUNK_TIMEOUT,
+    )
+    .await?;
     let promise = response.array_buffer().map_err(|_| ApiFailure::Network)?;
     JsFuture::from(promise)
         .await
@@ -142,6 +171,7 @@ async fn exchange(
     token: Option<&str>,
     body: Option<(JsValue, &str)>,
     fresh: Fresh,
+    timeout: Duration,
 ) -> Result<Response, ApiFailure> {
     let headers = Headers::new().map_err(|_| ApiFailure::Network)?;
     let accept = if fresh == Fresh::Cacheable {
@@ -174,7 +204,7 @@ async fn exchange(
     // `scope`'s timer: the service worker has no window (nor Leptos' timers).
     #[allow(clippy::cast_possible_truncation)]
     let timer = controller.clone().and_then(|controller| {
-        crate::scope::set_timeout(move || controller.abort(), TIMEOUT.as_millis() as i32)
+        crate::scope::set_timeout(move || controller.abort(), timeout.as_millis() as i32)
     });
 
     let outcome = fetch(url, &init).await;

@@ -91,7 +91,6 @@ enum Op<'a> {
     Get(&'a str),
     Put(&'a str, &'a JsValue),
     Delete(&'a str),
-    DeleteRange(JsValue),
     All,
 }
 
@@ -108,7 +107,7 @@ async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
     let answer = async {
         let mode = match op {
             Op::Get(_) | Op::All => TransactionMode::ReadOnly,
-            Op::Put(..) | Op::Delete(_) | Op::DeleteRange(_) => TransactionMode::ReadWrite,
+            Op::Put(..) | Op::Delete(_) => TransactionMode::ReadWrite,
         };
         let tx = db.transaction(&[store], mode).map_err(failed)?;
         let records = tx.store(store).map_err(failed)?;
@@ -128,10 +127,6 @@ async fn run(owner: UserId, store: &str, op: Op<'_>) -> Result<Answer, String> {
                     .delete(JsValue::from_str(key))
                     .await
                     .map_err(failed)?;
-                Answer::Done
-            }
-            Op::DeleteRange(range) => {
-                records.delete(range).await.map_err(failed)?;
                 Answer::Done
             }
             Op::All => Answer::All(records.scan(None, None, None, None).await.map_err(failed)?),
@@ -176,17 +171,9 @@ pub async fn put(
         .map(|_| ())
 }
 
-/// Drops every file kept under `blob` (its message was deleted).
-pub async fn remove(owner: UserId, blob: BlobId) -> Result<(), String> {
-    // Keys are `<blob>.<hash>`: the range from `<blob>.` up to `<blob>/`.
-    let range = rexie::KeyRange::bound(
-        &JsValue::from_str(&format!("{blob}.")),
-        &JsValue::from_str(&format!("{blob}/")),
-        Some(false),
-        Some(true),
-    )
-    .map_err(|e| e.to_string())?;
-    run(owner, FILES, Op::DeleteRange(range.into()))
+/// Drops the file of `blob` with `hash` (its message was deleted).
+pub async fn remove(owner: UserId, blob: BlobId, hash: &[u8; 32]) -> Result<(), String> {
+    run(owner, FILES, Op::Delete(&file_key(blob, hash)))
         .await
         .map(|_| ())
 }

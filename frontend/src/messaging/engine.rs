@@ -158,8 +158,8 @@ impl Outside for Browser {
                 ));
             }
             Effect::Warn(text) => leptos::logging::warn!("messaging: {text}"),
-            Effect::ForgetFiles { blobs, withdraw } => {
-                self.app.media.forget(self.app, blobs, withdraw);
+            Effect::ForgetFiles { files, withdraw } => {
+                self.app.media.forget(self.app, files, withdraw);
             }
             Effect::SweepIn(after) => {
                 if let Some(runner) = self.runner.upgrade() {
@@ -404,9 +404,10 @@ impl Runner {
     }
 
     /// Resolves once every queued input (a hang-up, say) has run; `None`
-    /// when nothing is queued.
+    /// when nothing is queued. Inputs waiting for the store to open count
+    /// as queued.
     pub fn flushed(&self) -> Option<oneshot::Receiver<()>> {
-        if !self.running.get() {
+        if !self.running.get() && self.jobs.borrow().is_empty() {
             return None;
         }
         let (tx, rx) = oneshot::channel();
@@ -511,8 +512,11 @@ impl Runner {
 
     /// Nobody waits for what will not come: flushes and safety numbers.
     fn release_waiters(&self) {
-        for waiter in self.idle.take() {
-            let _ = waiter.send(());
+        // A queue left waiting for the store (see `load_again`) has not run.
+        if self.jobs.borrow().is_empty() || self.stopped.get() {
+            for waiter in self.idle.take() {
+                let _ = waiter.send(());
+            }
         }
         if self.stopped.get() {
             for (_, waiters) in self.safety.take() {

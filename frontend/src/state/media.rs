@@ -40,7 +40,10 @@ const BUSY_TRIES: u32 = 60;
 const CHUNKS_AT_ONCE: usize = 2;
 
 /// Opened chunks held in memory before they are folded into the file.
-const FOLD_CHUNKS: u32 = 16;
+const FOLD_CHUNKS: u32 = 4;
+/// Downloads this tab runs at once; the others wait their turn (a chat
+/// full of photos must not fetch them all together).
+const DOWNLOADS_AT_ONCE: usize = 3;
 
 /// What this device has of a received (or sent) file.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +81,7 @@ pub struct Upload {
 /// A file as this device keeps it: its blob and the hash its message
 /// names (a message naming the same blob with another hash is another
 /// file, and a forgery: it never shows this one).
-type FileKey = (BlobId, [u8; 32]);
+pub type FileKey = (BlobId, [u8; 32]);
 
 fn key_of(file: &Attachment) -> FileKey {
     (file.blob, file.hash)
@@ -94,8 +97,9 @@ pub struct Media {
     pub uploads: RwSignal<Vec<Upload>>,
     next: StoredValue<u64>,
     cancelled: StoredValue<HashSet<u64>>,
-    /// This tab's turns to send a chunk.
-    gate: StoredValue<Rc<Gate>, LocalStorage>,
+    /// This tab's turns: to send a chunk, to read a chosen file (decoding a
+    /// picture or a video takes memory: one at a time), to download.
+    gates: StoredValue<Gates, LocalStorage>,
     /// The locks of failed uploads, kept until they are retried or
     /// cancelled: no other tab resumes one meanwhile.
     failed_locks: StoredValue<HashMap<u64, locks::Held>, LocalStorage>,
@@ -103,7 +107,7 @@ pub struct Media {
     stopped: StoredValue<HashSet<FileKey>>,
     /// Files whose messages were deleted: a download of one still under
     /// way keeps nothing.
-    forgotten: StoredValue<HashSet<BlobId>>,
+    forgotten: StoredValue<HashSet<FileKey>>,
 }
 
 impl Default for Media {
@@ -128,7 +132,11 @@ impl Media {
             next: StoredValue::new(0),
             cancelled: StoredValue::new(HashSet::new()),
             stopped: StoredValue::new(HashSet::new()),
-            gate: StoredValue::new_local(Rc::new(Gate::new(CHUNKS_AT_ONCE))),
+            gates: StoredValue::new_local(Gates {
+                chunks: Rc::new(Gate::new(CHUNKS_AT_ONCE)),
+                describing: Rc::new(Gate::new(1)),
+                downloads: Rc::new(Gate::new(DOWNLOADS_AT_ONCE)),
+            }),
             failed_locks: StoredValue::new_local(HashMap::new()),
             forgotten: StoredValue::new(HashSet::new()),
         }
@@ -145,29 +153,29 @@ impl Media {
             files.clear();
         });
         self.uploads.set(Vec::new());
+        // Failed uploads' locks go too (dropping one lets it go).
+        self.failed_locks.set_value(HashMap::new());
     }
 
-    /// Drops this device's copies of `blobs` (their messages were deleted);
+    /// Drops this device's copies of `gone` (their messages were deleted);
     /// with `withdraw`, asks the server to delete them too (it does when
     /// this device uploaded them).
-    pub fn forget(self, app: AppState, blobs: Vec<BlobId>, withdraw: bool) {
+    pub fn forget(self, app: AppState, gone: Vec<FileKey>, withdraw: bool) {
         self.forgotten
-            .update_value(|f| f.extend(blobs.iter().copied()));
+            .update_value(|f| f.extend(gone.iter().copied()));
         let _ = self.files.try_update(|files| {
-            files.retain(|(blob, _), held| {
-                let gone = blobs.contains(blob);
-                if let (true, Held::Ready(url)) = (gone, held) {
-                    let _ = Url::revoke_object_url(url);
+            for key in &gone {
+                if let Some(Held::Ready(url)) = files.remove(key) {
+                    let _ = Url::revoke_object_url(&url);
                 }
-                !gone
-            });
+            }
         });
         let Some(me) = app.me() else {
             return;
         };
         spawn_local(async move {
-            for blob in blobs {
-                if let Err(err) = files::remove(me, blob).await {
+            for (blob, hash) in gone {
+                if let Err(err) = files::remove(me, blob, &hash).await {
                     leptos::logging::warn!("a deleted message's file stays: {err}");
                 }
                 if withdraw {
@@ -267,13 +275,13 @@ impl Media {
         let Some(me) = app.me() else {
             return;
         };
-        let ConversationId::Direct(peer) = failed.chat else {
-            return;
-        };
         let kept = self
             .failed_locks
             .try_update_value(|l| l.remove(&id))
             .flatten();
+        let ConversationId::Direct(peer) = failed.chat else {
+            return;
+        };
         spawn_local(async move {
             let Some(blob) = failed.blob else {
                 // Failed before the server made its blob: from the start.
@@ -377,8 +385,8 @@ impl Media {
             // Held until the message is sent and the upload forgotten: no
             // other tab resumes it meanwhile.
             let lock = RefCell::new(None::<locks::Held>);
-            let gate = self.gate.get_value();
-            match upload(app, job, gate, &lock, &progress, &started, &cancelled).await {
+            let gates = self.gates.get_value();
+            match upload(app, job, gates, &lock, &progress, &started, &cancelled).await {
                 // Cancelled while a chunk was being retried or the readers
                 // granted: the server's copy and the resume go too, and no
                 // message is sent.
@@ -457,7 +465,9 @@ impl Media {
             let blob = file.blob;
             let progress = |share: f64| self.set(key, Held::Fetching(share));
             let stopped = || self.stopped.with_value(|s| s.contains(&key));
+            let turn = self.gates.get_value().downloads.enter().await;
             let fetched = download(app, &file, &progress, &stopped).await;
+            drop(turn);
             if stopped() {
                 // Stopped by the person: back to "Download".
                 self.stopped.update_value(|s| {
@@ -466,10 +476,10 @@ impl Media {
                 let _ = self.files.try_update(|files| files.remove(&key));
                 return;
             }
-            if self.forgotten.with_value(|f| f.contains(&blob)) {
+            if self.forgotten.with_value(|f| f.contains(&key)) {
                 // Its message was deleted while it came: keep nothing.
                 if let Some(me) = app.me() {
-                    let _ = files::remove(me, blob).await;
+                    let _ = files::remove(me, blob, &file.hash).await;
                 }
                 let _ = self.files.try_update(|files| files.remove(&key));
                 return;
@@ -484,6 +494,14 @@ impl Media {
             self.set(key, held);
         });
     }
+}
+
+/// This tab's [`Gate`]s.
+#[derive(Clone)]
+struct Gates {
+    chunks: Rc<Gate>,
+    describing: Rc<Gate>,
+    downloads: Rc<Gate>,
 }
 
 /// At most so many of something at once in this tab; the others wait
@@ -541,40 +559,28 @@ impl Drop for Pass {
 
 /// The network the browser says this device is on: mobile data when its
 /// `navigator.connection` says `cellular` or that the person asked to save
-/// data; anything else (Wi-Fi, a cable, or a browser that does not say,
-/// as desktop Chromium) is another network.
-pub fn network() -> Network {
+/// data, another network for any other type; `None` when it does not say
+/// (desktop Chromium names no type).
+pub fn network_said() -> Option<Network> {
     use js_sys::Reflect;
-    let navigator = window().navigator();
-    let Ok(connection) = Reflect::get(&navigator, &"connection".into()) else {
-        return Network::Other;
-    };
-    if connection.is_undefined() || connection.is_null() {
-        return Network::Other;
-    }
-    let kind = Reflect::get(&connection, &"type".into())
+    let connection = Reflect::get(&window().navigator(), &"connection".into())
         .ok()
-        .and_then(|t| t.as_string());
-    let save_data = Reflect::get(&connection, &"saveData".into())
-        .ok()
-        .and_then(|s| s.as_bool())
-        .unwrap_or(false);
-    if save_data || kind.as_deref() == Some("cellular") {
-        Network::Mobile
-    } else {
-        Network::Other
+        .filter(|c| !c.is_undefined() && !c.is_null())?;
+    let field = |name: &str| Reflect::get(&connection, &name.into()).ok();
+    let save_data = field("saveData").and_then(|s| s.as_bool()) == Some(true);
+    let kind = field("type").and_then(|t| t.as_string());
+    match kind.as_deref() {
+        _ if save_data => Some(Network::Mobile),
+        Some("cellular") => Some(Network::Mobile),
+        Some(_) => Some(Network::Other),
+        None => None,
     }
 }
 
-/// Whether the browser names the network type at all (settings say which
-/// choice applies when it does not).
-pub fn network_known() -> bool {
-    use js_sys::Reflect;
-    Reflect::get(&window().navigator(), &"connection".into())
-        .ok()
-        .filter(|c| !c.is_undefined() && !c.is_null())
-        .and_then(|c| Reflect::get(&c, &"type".into()).ok())
-        .is_some_and(|t| t.is_string())
+/// The network whose auto-download choices apply: another network (Wi-Fi)
+/// when the browser does not say.
+pub fn network() -> Network {
+    network_said().unwrap_or(Network::Other)
 }
 
 /// What to tell the person about a failed request.
@@ -662,14 +668,21 @@ where
                 tries += 1;
                 crate::scope::after(Duration::from_secs(u64::from(tries))).await;
             }
-            // The server asks to come back (its chunk buffers are taken, or
-            // a body came too slowly): it is working, so longer.
-            Err(failure)
-                if failure.code() == Some(parley_protocol::ErrorCode::Busy)
-                    && busy < BUSY_TRIES =>
+            // The server asks to come back (its chunk buffers are taken, a
+            // body came too slowly, or this device's chunks per minute are
+            // spent): when it says, else a little later each time.
+            Err(ApiFailure::Server { body, .. })
+                if matches!(
+                    body.code,
+                    parley_protocol::ErrorCode::Busy | parley_protocol::ErrorCode::RateLimited
+                ) && busy < BUSY_TRIES =>
             {
                 busy += 1;
-                crate::scope::after(Duration::from_secs(1 + u64::from(busy.min(4)))).await;
+                let wait = body
+                    .retry_after_secs
+                    .unwrap_or(1 + u64::from(busy.min(4)))
+                    .clamp(1, 60);
+                crate::scope::after(Duration::from_secs(wait)).await;
             }
             Err(failure) => return Err(said(&failure)),
         }
@@ -708,7 +721,7 @@ impl Job {
 async fn upload(
     app: AppState,
     job: Job,
-    gate: Rc<Gate>,
+    gates: Gates,
     lock: &RefCell<Option<locks::Held>>,
     progress: Progress<'_>,
     started: &dyn Fn(BlobId),
@@ -724,7 +737,10 @@ async fn upload(
     };
     let (kind, thumbnail) = match made {
         Some(kind) => (kind, None),
-        None => describe(&file).await,
+        None => {
+            let _turn = Rc::clone(&gates.describing).enter().await;
+            describe(&file).await
+        }
     };
     let (blob, key, missing): (BlobId, [u8; 32], HashSet<u64>) = match job {
         Job::Resumed(pending, held) => {
@@ -799,7 +815,7 @@ async fn upload(
         if missing.contains(&index) {
             let chunk = u32::try_from(index).map_err(|_| "The file is too large.".to_owned())?;
             let bytes: wasm_bindgen::JsValue = sealed.into();
-            let _turn = Rc::clone(&gate).enter().await;
+            let _turn = Rc::clone(&gates.chunks).enter().await;
             with_retries(app, |t| {
                 let bytes = bytes.clone();
                 async move { api::put_chunk(&t, blob, chunk, &bytes).await }

@@ -3,7 +3,7 @@
 //! choice of this browser, kept in it).
 
 use crate::state::AppState;
-use crate::state::media::{network, network_known};
+use crate::state::media::network_said;
 use leptos::prelude::*;
 use parley_client::auto_download::{Category, Network};
 
@@ -11,12 +11,10 @@ use parley_client::auto_download::{Category, Network};
 #[component]
 pub fn AutoDownloadCard() -> impl IntoView {
     // Said once: browsers do not say when they start naming the network.
-    let now = if !network_known() {
-        "This browser doesn't say which network it is on: the choices for Wi-Fi apply."
-    } else if network() == Network::Mobile {
-        "You are on mobile data now."
-    } else {
-        "You are on Wi-Fi or another network now."
+    let now = match network_said() {
+        None => "This browser doesn't say which network it is on: the choices for Wi-Fi apply.",
+        Some(Network::Mobile) => "You are on mobile data now.",
+        Some(Network::Other) => "You are on Wi-Fi or another network now.",
     };
     view! {
         <section class="card" data-testid="auto-download">

@@ -179,8 +179,11 @@ impl InOrder {
             ready
         };
         for ((file, caption), sent) in ready {
-            self.session.send_file(self.peer, file, &caption);
-            let _ = sent.send(());
+            let stored = self.session.send_file(self.peer, file, &caption);
+            leptos::task::spawn_local(async move {
+                stored.await;
+                let _ = sent.send(());
+            });
         }
         Box::pin(async move {
             let _ = wait.await;

@@ -115,10 +115,9 @@ fn loudness(analyser: &AnalyserNode) -> u8 {
     (share.sqrt() * 255.0).round() as u8
 }
 
-/// "0:07", "12:30".
+/// "0:07", "12:30" (a call's length is said the same way).
 pub fn clock(ms: f64) -> String {
-    let secs = (ms / 1000.0).floor().max(0.0) as u64;
-    format!("{}:{:02}", secs / 60, secs % 60)
+    parley_client::call::duration_text(ms as parley_protocol::Millis)
 }
 
 async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
@@ -196,18 +195,6 @@ async fn start(elapsed: RwSignal<f64>) -> Result<Recording, String> {
     Ok(recording)
 }
 
-/// Resolves after `ms` milliseconds (never, where there is no timer).
-async fn after(ms: i32) {
-    let (tx, rx) = futures::channel::oneshot::channel::<()>();
-    let _timer = crate::scope::set_timeout(
-        move || {
-            let _ = tx.send(());
-        },
-        ms,
-    );
-    let _ = rx.await;
-}
-
 /// Stops `recording` and hands back the file and its kind, once the
 /// recorder has given its last data.
 async fn finish(mut recording: Recording) -> Result<(File, Kind), String> {
@@ -228,7 +215,11 @@ async fn finish(mut recording: Recording) -> Result<(File, Kind), String> {
     // its own (the microphone unplugged) says nothing more: no waiting
     // then, and never more than two seconds.
     if running {
-        let _ = futures::future::select(wait, Box::pin(after(2000))).await;
+        let _ = futures::future::select(
+            wait,
+            Box::pin(crate::scope::after(std::time::Duration::from_secs(2))),
+        )
+        .await;
     }
     let kind_type = recording.recorder.mime_type();
     let parts = js_sys::Array::new();

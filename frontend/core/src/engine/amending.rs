@@ -361,13 +361,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
             return self.apply_pin(a, duration).await;
         }
         let refused = Cell::new(None::<Refused>);
-        let file = Cell::new(None::<(BlobId, bool)>);
+        let file = Cell::new(None::<((BlobId, [u8; 32]), bool)>);
         let me = self.me;
         let leave_outbox = matches!(a.change, Change::Delete);
         let changed = self
             .store
             .update(&[a.target], leave_outbox, &|m| {
-                let held = m.attachment.as_ref().map(|f| (f.blob, m.outgoing));
+                let held = m
+                    .attachment
+                    .as_ref()
+                    .map(|f| ((f.blob, f.hash), m.outgoing));
                 match amend::apply(m, a, me) {
                     // A deletion takes the file with it (see `after_change`).
                     Ok(_) if m.attachment.is_none() => file.set(held),
@@ -376,9 +379,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 }
             })
             .await?;
-        if let Some((blob, outgoing)) = file.get() {
+        if let Some((held, outgoing)) = file.get() {
             self.out.emit(Effect::ForgetFiles {
-                blobs: vec![blob],
+                files: vec![held],
                 withdraw: outgoing,
             });
         }

@@ -144,8 +144,10 @@ pub enum Effect {
     /// drop this device's copies; with `withdraw`, also the server's, when
     /// this device uploaded them (the sender deleted for everyone).
     ForgetFiles {
-        /// The files' blobs.
-        blobs: Vec<parley_protocol::BlobId>,
+        /// The files: their blobs, and the hashes their messages named (a
+        /// message naming another's blob with another hash forgets only
+        /// its own file).
+        files: Vec<(parley_protocol::BlobId, [u8; 32])>,
         /// Withdraw them from the server too.
         withdraw: bool,
     },

@@ -232,7 +232,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
     }
 
     /// Forwards message `id` to up to [`MAX_FORWARD_TO`] chats: a new
-    /// message in each, marked forwarded (one hop more).
+    /// message in each, marked forwarded (one hop more). Messages with a
+    /// file are not forwarded (the menu does not offer it).
     pub(super) async fn forward(
         &mut self,
         id: MessageId,
@@ -244,6 +245,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let Some(text) = m.body.text().map(str::to_owned) else {
             return Ok(());
         };
+        // A file is not forwarded: its blob is readable only by the
+        // devices it was granted to, so a copy would name a file its new
+        // readers cannot fetch (and the caption alone is not the message).
+        if m.attachment.is_some() {
+            self.out.emit(Effect::Warn(
+                "a message with a file is not forwarded".to_owned(),
+            ));
+            return Ok(());
+        }
         let mut to = to;
         to.sort_unstable();
         to.dedup();
@@ -361,13 +371,13 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// Messages gone from this device only take their files from it (the
     /// other readers may still want them: nothing is withdrawn).
     pub(super) fn forget_files(&self, gone: &[Message]) {
-        let blobs: Vec<parley_protocol::BlobId> = gone
+        let files: Vec<(parley_protocol::BlobId, [u8; 32])> = gone
             .iter()
-            .filter_map(|m| m.attachment.as_ref().map(|f| f.blob))
+            .filter_map(|m| m.attachment.as_ref().map(|f| (f.blob, f.hash)))
             .collect();
-        if !blobs.is_empty() {
+        if !files.is_empty() {
             self.out.emit(Effect::ForgetFiles {
-                blobs,
+                files,
                 withdraw: false,
             });
         }
