@@ -445,8 +445,18 @@ export async function signIn(page: Page, user: Pick<User, 'handle' | 'password'>
 
 /** Opens the settings panel. */
 export async function openSettings(page: Page): Promise<void> {
-  const panel = page.getByTestId('settings-panel');
-  if (!(await panel.isVisible())) await page.getByTestId('open-settings').click();
+  await openPanel(page, 'settings');
+}
+
+/**
+ * Opens a sidebar panel with its header toggle. At its own address (a
+ * reload there) the app opens it by itself: a click before the app drew it
+ * would close it again.
+ */
+async function openPanel(page: Page, name: 'settings' | 'contacts'): Promise<void> {
+  const panel = page.getByTestId(`${name}-panel`);
+  const restored = new URL(page.url()).pathname.replace(/\/$/, '') === `/${name}`;
+  if (!restored && !(await panel.isVisible())) await page.getByTestId(`open-${name}`).click();
   await expect(panel).toBeVisible();
 }
 
@@ -461,9 +471,7 @@ export async function signOut(page: Page): Promise<void> {
 
 /** Opens the contacts panel. */
 export async function openContacts(page: Page): Promise<void> {
-  const panel = page.getByTestId('contacts-panel');
-  if (!(await panel.isVisible())) await page.getByTestId('open-contacts').click();
-  await expect(panel).toBeVisible();
+  await openPanel(page, 'contacts');
 }
 
 /** Adds a contact by handle through the contacts panel. */
