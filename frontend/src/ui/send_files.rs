@@ -255,7 +255,9 @@ fn ChosenRow(
     let shown_name = file.name();
     let icon = doc_icon(&shown_name);
     let preview = match preview {
-        Some(url) => view! { <img class="chosen-preview" src=url alt="" /> }.into_any(),
+        Some(url) => {
+            view! { <img class="chosen-preview" src=url alt="" decoding="async" /> }.into_any()
+        }
         None => view! { <span class="chosen-preview doc-icon" aria-hidden="true">{icon}</span> }
             .into_any(),
     };
