@@ -9,7 +9,8 @@ use crate::api::{
     PREFIX, PendingMessages, PhotoVersion, Profile, PushKey, PushSubscribed, PushSubscription,
     RegisterRequest, Session, SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
-use crate::{BlobId, DeviceId, UserId};
+use crate::group::{GroupHead, GroupRecord, SignedGroupEvent};
+use crate::{BlobId, DeviceId, GroupId, UserId};
 use std::fmt::Display;
 
 /// Where the device WebSocket is opened (at the root, not under [`PREFIX`]).
@@ -334,6 +335,29 @@ endpoint!(
     /// was granted to said so, it is deleted.
     BlobFetched: Post "/blobs/{blob_id}/fetched", Device, BlobId, () => (),
     |blob| fill(BlobFetched::PATH, &[blob])
+);
+endpoint!(
+    /// Creates a group from its signed creation event (201): the caller's
+    /// device signed it and is its first admin.
+    CreateGroup: Post "/groups", Device, SignedGroupEvent => GroupHead
+);
+endpoint!(
+    /// The groups the caller is in, or was removed from or left.
+    Groups: Get "/groups", Device, () => Vec<GroupHead>
+);
+endpoint!(
+    /// Appends a signed change to a group's log (201). 409 `conflict` when
+    /// the log moved on (fetch the new events and sign again), 403 when the
+    /// rules do not let the caller make it.
+    AppendGroupEvent: Post "/groups/{group_id}/events", Device, GroupId, SignedGroupEvent => GroupRecord,
+    |group| fill(AppendGroupEvent::PATH, &[group])
+);
+endpoint!(
+    /// A group's events after `after`, at most
+    /// [`crate::group::GROUP_EVENTS_PER_PAGE`]; members and former members
+    /// only (these up to the event that took them out).
+    GroupEvents: Get "/groups/{group_id}/events", Device, (GroupId, u64), () => Vec<GroupRecord>,
+    |params| format!("{}?after={}", fill(GroupEvents::PATH, &[&params.0]), params.1)
 );
 
 #[cfg(test)]

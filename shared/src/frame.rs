@@ -20,7 +20,7 @@ mod v1;
 use crate::codec::{self, EncodeError};
 use crate::error::ErrorCode;
 use crate::limits::MAX_FRAME_BYTES;
-use crate::{ConversationId, DeviceId, MessageId, Millis, UserId};
+use crate::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -67,8 +67,11 @@ pub enum ClientFrame {
     /// recipients' devices and for each of the sender's other devices.
     /// Answered with [`ServerFrame::Accepted`] once every target holds it
     /// durably, or [`ServerFrame::DeviceMismatch`] / [`ServerFrame::Rejected`].
-    /// The server takes direct chats only for now: a group is `Rejected`
-    /// with [`ErrorCode::BadRequest`] and nothing is stored.
+    ///
+    /// With `chat` a group, this is a message for some of its member devices
+    /// each (a group session's key, shared over Olm): the payloads name any
+    /// of the group's current member devices other than the sender's, each
+    /// once; one that is not is answered with `DeviceMismatch`.
     Send {
         /// Chosen by the client; retrying with the same id is idempotent.
         id: MessageId,
@@ -141,6 +144,34 @@ pub enum ClientFrame {
         payloads: Vec<DevicePayload>,
         /// How long its queued copies may wait.
         expires_in: Millis,
+    },
+    /// A message to a group: one ciphertext (Megolm) for every member
+    /// device. `devices` must be exactly the group's member devices, the
+    /// sender's other devices included and this one left out, so the sender
+    /// knows whom its session key must reach first; otherwise the answer is
+    /// [`ServerFrame::DeviceMismatch`] with every member's devices. A sender
+    /// that is not a member, or not an admin in a group where only admins
+    /// send, is `Rejected` with `forbidden`. Answered like `Send`.
+    SendGroup {
+        /// As in `Send`.
+        id: MessageId,
+        /// The group.
+        group: GroupId,
+        /// The member devices, sorted.
+        devices: Vec<DeviceId>,
+        /// The one ciphertext, at most [`crate::limits::MAX_PAYLOAD_BYTES`].
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+        /// As in `SendExpiring`, for a disappearing message.
+        expires_in: Option<Millis>,
+    },
+    /// Typing in a group; never stored, relayed to the members' connected
+    /// devices as [`ServerFrame::GroupTyping`].
+    GroupTyping {
+        /// The group.
+        group: GroupId,
+        /// Started (true) or stopped (false).
+        typing: bool,
     },
 }
 
@@ -278,6 +309,24 @@ pub enum ServerFrame {
     DevicesChanged {
         /// Whose devices changed.
         user: UserId,
+    },
+    /// A member of `group` started or stopped typing.
+    GroupTyping {
+        /// The group.
+        group: GroupId,
+        /// Who.
+        from: UserId,
+        /// Started or stopped.
+        typing: bool,
+    },
+    /// A group's log grew to `seq`: fetch its events. Sent to the connected
+    /// devices of its members and of anyone the event took out; a device
+    /// that was offline learns it from [`crate::endpoint::Groups`].
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+        /// Its last event.
+        seq: u64,
     },
 }
 

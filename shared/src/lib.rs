@@ -3,6 +3,7 @@
 //! - [`api`]: JSON bodies of the REST API (`/api/v1/...`).
 //! - [`endpoint`]: every REST endpoint (method, path, access, types), declared once.
 //! - [`frame`]: binary WebSocket frames (`/ws`) and their codec.
+//! - [`group`]: groups' signed membership log and the rules it follows.
 //! - [`error`]: stable error codes shared by both transports.
 //! - [`id`]: typed identifiers (users, devices, messages, chats).
 //! - [`codec`]: the version byte + postcard encoding every binary format uses.
@@ -15,6 +16,7 @@ pub mod codec;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+pub mod group;
 pub mod id;
 pub mod limits;
 pub mod validate;
