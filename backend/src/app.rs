@@ -4,7 +4,9 @@ use crate::error::ApiError;
 use crate::routing::json_config;
 use crate::state::AppState;
 use crate::web::{headers, static_files};
-use crate::{accounts, blobs, blocks, calls, contacts, devices, health, keys, photos, push};
+use crate::{
+    accounts, blobs, blocks, calls, contacts, devices, groups, health, keys, photos, push,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, from_fn};
@@ -29,6 +31,7 @@ fn api(cfg: &mut web::ServiceConfig) {
         .configure(photos::routes)
         .configure(blobs::routes)
         .configure(blocks::routes)
+        .configure(groups::routes)
         .configure(keys::routes)
         .configure(calls::routes)
         .configure(push::routes)

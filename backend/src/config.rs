@@ -65,6 +65,10 @@ pub struct Config {
     #[arg(long, env = "PARLEY_BLOCK_CHANGES_PER_MINUTE", default_value = "30")]
     pub block_changes_per_minute: NonZeroU32,
 
+    /// Group changes (created, or an event appended) allowed per account per minute.
+    #[arg(long, env = "PARLEY_GROUP_CHANGES_PER_MINUTE", default_value = "60")]
+    pub group_changes_per_minute: NonZeroU32,
+
     /// Largest number of pooled database connections.
     #[arg(long, env = "PARLEY_DB_POOL", default_value = "16")]
     pub db_pool: u32,
@@ -441,6 +445,7 @@ impl Config {
             lookup_per_minute: generous,
             photo_changes_per_minute: generous,
             block_changes_per_minute: generous,
+            group_changes_per_minute: generous,
             password_threads: None,
             password_queue: 32,
             device_idle_days: 90,

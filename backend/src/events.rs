@@ -12,7 +12,7 @@
 //! Subscribers are kept per kind of event: publishing a kind nobody
 //! subscribed to is an array index and an empty loop, no allocation.
 
-use parley_protocol::{ConversationId, DeviceId, UserId};
+use parley_protocol::{ConversationId, DeviceId, GroupId, UserId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -70,6 +70,15 @@ pub enum Event {
         /// The chat as the owner sees it.
         chat: ConversationId,
     },
+    /// A group's log grew: members' caches and sockets must hear of it.
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+        /// Its last event now.
+        seq: u64,
+        /// Someone the event took out (removed or left), who hears of it too.
+        gone: Option<UserId>,
+    },
 }
 
 /// Why a device was removed.
@@ -125,9 +134,11 @@ pub enum EventKind {
     MessageQueued,
     /// [`Event::BlocksChanged`].
     BlocksChanged,
+    /// [`Event::GroupChanged`].
+    GroupChanged,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl Event {
     /// Its kind.
@@ -139,6 +150,7 @@ impl Event {
             Self::PrivacyChanged { .. } => EventKind::PrivacyChanged,
             Self::MessageQueued { .. } => EventKind::MessageQueued,
             Self::BlocksChanged { .. } => EventKind::BlocksChanged,
+            Self::GroupChanged { .. } => EventKind::GroupChanged,
         }
     }
 }

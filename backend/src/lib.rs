@@ -27,6 +27,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod groups;
 pub mod handover;
 pub mod health;
 pub mod keys;

@@ -13,6 +13,7 @@ use crate::directory::DeviceDirectory;
 use crate::events::{EventKind, Events};
 use crate::gateway::Gateway;
 use crate::gateway::admission::Admission;
+use crate::groups::GroupCache;
 use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
 use crate::push::sender::Pusher;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub push: Arc<Pusher>,
     /// The other nodes, when there are any.
     pub cluster: Arc<Cluster>,
+    /// Group members, cached for sends.
+    pub groups: Arc<GroupCache>,
     /// Where attachments' encrypted chunks are kept.
     pub blobs: BlobStore,
     /// The STUN/TURN relay's settings, when it is on.
@@ -72,6 +75,11 @@ impl AppState {
         let push = Arc::new(Pusher::start(pool.clone(), config.push.clone(), &tasks));
         let acquaintances = Arc::new(Acquaintances::start(pool.clone(), &tasks));
         let cluster = Arc::new(Cluster::default());
+        let groups = Arc::new(GroupCache::new(
+            pool.clone(),
+            gateway.clone(),
+            directory.clone(),
+        ));
         // Who reacts to what, in the order they are told. None of them holds
         // the bus, so nothing here is a reference cycle.
         let events = Events::builder()
@@ -97,6 +105,8 @@ impl AppState {
             )
             // A message queued for a device with no socket here: a push.
             .subscribe(&[EventKind::MessageQueued], push.clone())
+            // A group's members are read again, and their sockets told.
+            .subscribe(&[EventKind::GroupChanged], groups.clone())
             // Last, what happened here is told to the other nodes.
             .relay(&cluster::RELAYED, cluster.clone())
             .build();
@@ -120,6 +130,7 @@ impl AppState {
             tasks,
             push,
             cluster,
+            groups,
             blobs,
             turn: TurnSettings::from_config(&config).map(Arc::new),
             config: Arc::new(config),

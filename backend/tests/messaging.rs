@@ -274,7 +274,7 @@ async fn a_wrong_device_set_is_answered_with_the_current_lists(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_send_to_a_group_is_refused_and_nothing_is_stored(pool: PgPool) {
+async fn a_send_to_a_group_one_is_not_in_is_refused_and_nothing_is_stored(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let [a, b] = <[_; 2]>::try_from(users(&server, &["alice", "bob"]).await).unwrap();
     let (b_user, b_device) = (b.profile.user_id, b.device_id);
@@ -289,8 +289,9 @@ async fn a_send_to_a_group_is_refused_and_nothing_is_stored(pool: PgPool) {
             _ => None,
         })
         .await;
-    assert_eq!(code, ErrorCode::BadRequest, "{message}");
-    assert!(message.contains("group"), "{message}");
+    // No such group, or one the sender is not in: the same answer.
+    assert_eq!(code, ErrorCode::Forbidden, "{message}");
+    assert!(message.contains("not in this group"), "{message}");
     assert_eq!(queue_len(&pool, b_device).await, 0);
 
     // Direct chats go on as before; Bob's first delivery is the direct one.

@@ -248,7 +248,9 @@ impl From<codec::EncodeError> for RuleError {
 pub fn group_name(name: &str) -> Result<(), RuleError> {
     let len = name.chars().count();
     if len == 0 || name.trim() != name {
-        return Err(RuleError::Invalid("a group's name is 1 to 64 characters, trimmed"));
+        return Err(RuleError::Invalid(
+            "a group's name is 1 to 64 characters, trimmed",
+        ));
     }
     if len > GROUP_NAME_MAX_CHARS || name.chars().any(char::is_control) {
         return Err(RuleError::Invalid(
@@ -352,7 +354,11 @@ impl Roster {
         if event.prev != self.head {
             return Err(RuleError::BrokenChain);
         }
-        let signer = self.members.get(&event.by).ok_or(RuleError::NotMember)?.role;
+        let signer = self
+            .members
+            .get(&event.by)
+            .ok_or(RuleError::NotMember)?
+            .role;
         let admin = || {
             if signer == Role::Admin {
                 Ok(())
@@ -545,9 +551,17 @@ mod tests {
         assert_eq!(roster.role(user(1)), Some(Role::Admin));
         assert_eq!(roster.role(user(2)), Some(Role::Member));
 
-        let by_member = log.next(user(2), GroupChange::Add { users: vec![user(3)] });
+        let by_member = log.next(
+            user(2),
+            GroupChange::Add {
+                users: vec![user(3)],
+            },
+        );
         assert_eq!(roster.apply(&by_member), Err(RuleError::NotAdmin));
-        assert!(!roster.is_member(user(3)), "a refused event changes nothing");
+        assert!(
+            !roster.is_member(user(3)),
+            "a refused event changes nothing"
+        );
 
         let mut log2 = Log::new();
         let mut roster = created(&mut log2, &[user(2)]);
@@ -559,7 +573,12 @@ mod tests {
     fn the_chain_must_be_unbroken_and_in_order() {
         let mut log = Log::new();
         let mut roster = created(&mut log, &[user(2)]);
-        let mut add = log.next(user(1), GroupChange::Add { users: vec![user(3)] });
+        let mut add = log.next(
+            user(1),
+            GroupChange::Add {
+                users: vec![user(3)],
+            },
+        );
         let good = add.clone();
         add.event.prev = [1; 32];
         assert_eq!(roster.apply(&add), Err(RuleError::BrokenChain));
@@ -579,7 +598,12 @@ mod tests {
     fn the_longest_standing_member_takes_over_from_the_last_admin() {
         let mut log = Log::new();
         let mut roster = created(&mut log, &[user(5)]);
-        let add = log.next(user(1), GroupChange::Add { users: vec![user(2)] });
+        let add = log.next(
+            user(1),
+            GroupChange::Add {
+                users: vec![user(2)],
+            },
+        );
         roster.apply(&add).unwrap();
         let leave = log.next(user(1), GroupChange::Leave);
         // User 5 joined at the creation, before user 2 (whose id is smaller).
@@ -619,12 +643,23 @@ mod tests {
         for round in 1..4u128 {
             let users = (0..MAX_USERS_PER_CHANGE as u128)
                 .map(|i| user(round * 1000 + i))
-                .take(if round == 3 { MAX_USERS_PER_CHANGE - 1 } else { MAX_USERS_PER_CHANGE })
+                .take(if round == 3 {
+                    MAX_USERS_PER_CHANGE - 1
+                } else {
+                    MAX_USERS_PER_CHANGE
+                })
                 .collect();
-            roster.apply(&big.next(user(1), GroupChange::Add { users })).unwrap();
+            roster
+                .apply(&big.next(user(1), GroupChange::Add { users }))
+                .unwrap();
         }
         assert_eq!(roster.members.len(), MAX_GROUP_MEMBERS);
-        let one_more = big.next(user(1), GroupChange::Add { users: vec![user(99_999)] });
+        let one_more = big.next(
+            user(1),
+            GroupChange::Add {
+                users: vec![user(99_999)],
+            },
+        );
         assert_eq!(roster.apply(&one_more), Err(RuleError::TooMany));
     }
 
@@ -645,6 +680,10 @@ mod tests {
         let text = event.signing_text().unwrap();
         assert!(text.starts_with(SIGNING_CONTEXT));
         assert_eq!(text, event.clone().signing_text().unwrap());
-        assert!(text[SIGNING_CONTEXT.len()..].bytes().all(|b| HEX.contains(&b)));
+        assert!(
+            text[SIGNING_CONTEXT.len()..]
+                .bytes()
+                .all(|b| HEX.contains(&b))
+        );
     }
 }

@@ -48,6 +48,7 @@ pub struct RateLimits {
     lookup_by_user: DefaultKeyedRateLimiter<UserId>,
     photo_by_user: DefaultKeyedRateLimiter<UserId>,
     block_by_user: DefaultKeyedRateLimiter<UserId>,
+    group_by_user: DefaultKeyedRateLimiter<UserId>,
     notification_by_user: DefaultKeyedRateLimiter<UserId>,
     pending_by_device: DefaultKeyedRateLimiter<DeviceId>,
     pending_by_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -95,6 +96,7 @@ impl RateLimits {
             blob_by_user: RateLimiter::keyed(per_minute(config.blobs.uploads_per_minute)),
             chunks_by_device: RateLimiter::keyed(per_minute(config.blobs.chunks_per_minute)),
             block_by_user: RateLimiter::keyed(per_minute(config.block_changes_per_minute)),
+            group_by_user: RateLimiter::keyed(per_minute(config.group_changes_per_minute)),
             notification_by_user: RateLimiter::keyed(per_minute(config.push.changes_per_minute)),
             pending_by_device: RateLimiter::keyed(per_minute(config.push.fetches_per_minute)),
             // Many devices share an address (a home, an office): ten times
@@ -180,6 +182,11 @@ impl RateLimits {
         check(&self.block_by_user, &user)
     }
 
+    /// One group created or changed by this account.
+    pub fn group_change(&self, user: UserId) -> Result<(), ApiError> {
+        check(&self.group_by_user, &user)
+    }
+
     /// One notification setting change or push subscription by this account.
     pub fn notification_change(&self, user: UserId) -> Result<(), ApiError> {
         check(&self.notification_by_user, &user)
@@ -203,6 +210,7 @@ impl RateLimits {
         self.lookup_by_user.retain_recent();
         self.photo_by_user.retain_recent();
         self.block_by_user.retain_recent();
+        self.group_by_user.retain_recent();
         self.notification_by_user.retain_recent();
         self.pending_by_device.retain_recent();
         self.pending_by_ip.retain_recent();
@@ -214,6 +222,7 @@ impl RateLimits {
         self.lookup_by_user.shrink_to_fit();
         self.photo_by_user.shrink_to_fit();
         self.block_by_user.shrink_to_fit();
+        self.group_by_user.shrink_to_fit();
         self.notification_by_user.shrink_to_fit();
         self.pending_by_device.shrink_to_fit();
         self.pending_by_ip.shrink_to_fit();

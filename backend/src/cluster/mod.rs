@@ -57,12 +57,13 @@ const USERS_PER_MESSAGE: usize = 4096;
 
 /// The event kinds other nodes must hear: each changes what a cache, a
 /// socket or a watcher there must do.
-pub const RELAYED: [EventKind; 5] = [
+pub const RELAYED: [EventKind; 6] = [
     EventKind::DevicesChanged,
     EventKind::DeviceRemoved,
     EventKind::ContactsChanged,
     EventKind::PrivacyChanged,
     EventKind::BlocksChanged,
+    EventKind::GroupChanged,
 ];
 
 /// This node's place among the others; does nothing until [`join`]ed.

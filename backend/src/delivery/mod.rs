@@ -9,6 +9,7 @@
 
 pub mod acquaintances;
 pub mod bounds;
+pub mod group;
 pub mod queue;
 pub mod receipts;
 pub mod send;
@@ -209,6 +210,8 @@ pub struct Outgoing {
     pub frame: Bytes,
     /// When a queued copy may be dropped (a disappearing message).
     pub expires_at: Option<Millis>,
+    /// Every target gets this same frame (a group message): queued once.
+    pub shared: bool,
 }
 
 impl Delivery {
@@ -301,6 +304,7 @@ impl Delivery {
             sender: msg.from,
             frame: msg.frame.clone(),
             expires_at: msg.expires_at,
+            shared: msg.shared,
         }
     }
 
@@ -581,6 +585,7 @@ impl Delivery {
             sender: reader,
             frame,
             expires_at: None,
+            shared: false,
         };
         drop(per_device);
         if merge {
@@ -736,6 +741,7 @@ mod tests {
             seq: delivery.seq.next(),
             frame: Bytes::from_static(b"frame"),
             expires_at: None,
+            shared: false,
         };
         let durable = delivery.deliver_all(&Gateway::default(), vec![(device, msg)]);
         assert!(

@@ -54,6 +54,9 @@ pub struct Row {
     pub frame: Bytes,
     /// When it may be dropped undelivered (a disappearing message).
     pub expires_at: Option<Millis>,
+    /// The same frame goes to many devices (a group message): it is stored
+    /// once, in `queue_bodies`, and each device's row names it.
+    pub shared: bool,
 }
 
 /// A committed or failed write, for whoever waits on it.
@@ -243,7 +246,7 @@ struct Columns<'a> {
     seqs: Vec<i64>,
     kinds: Vec<i16>,
     senders: Vec<UserId>,
-    frames: Vec<&'a [u8]>,
+    frames: Vec<Option<&'a [u8]>>,
     expiries: Vec<Option<Millis>>,
 }
 
@@ -254,7 +257,8 @@ impl<'a> Columns<'a> {
         self.seqs.push(row.seq);
         self.kinds.push(row.kind as i16);
         self.senders.push(row.sender);
-        self.frames.push(&row.frame);
+        // A shared frame is stored once, in `queue_bodies` (see `commit`).
+        self.frames.push((!row.shared).then_some(&row.frame[..]));
         self.expiries.push(row.expires_at);
     }
 
@@ -300,15 +304,34 @@ const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_i
      ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
          WHERE queue.kind = EXCLUDED.kind";
 
+// Each shared frame once, however many devices' rows name it.
+const INSERT_BODIES: &str = "INSERT INTO queue_bodies (sender_id, row_id, frame)
+     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[])
+     ON CONFLICT (sender_id, row_id) DO NOTHING";
+
+// The bodies among these that no row names any more.
+const DELETE_BODIES: &str = "DELETE FROM queue_bodies b
+     USING UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
+     WHERE b.sender_id = g.sender_id AND b.row_id = g.row_id
+       AND NOT EXISTS (SELECT 1 FROM queue q
+                       WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id
+                         AND q.frame IS NULL)";
+
 async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     let mut inserts = Columns::default();
+    let mut bodies: HashMap<(UserId, MessageId), &[u8]> = HashMap::new();
     // One statement may touch a row once: the last replacement of each wins.
     let mut replaced: HashMap<(DeviceId, MessageId), &Row> = HashMap::new();
     let mut del_devices = Vec::new();
     let mut del_ids = Vec::new();
     for op in ops {
         match op {
-            Op::Insert(row, _) => inserts.push(row),
+            Op::Insert(row, _) => {
+                if row.shared {
+                    bodies.insert((row.sender, row.row_id), &row.frame);
+                }
+                inserts.push(row);
+            }
             Op::Replace(row) => {
                 replaced.insert((row.device, row.row_id), row);
             }
@@ -323,19 +346,43 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
         replacements.push(row);
     }
     let mut tx = pool.begin().await?;
+    if !bodies.is_empty() {
+        let (keys, frames): (Vec<_>, Vec<_>) = bodies.into_iter().unzip();
+        let (senders, ids): (Vec<UserId>, Vec<MessageId>) = keys.into_iter().unzip();
+        sqlx::query(INSERT_BODIES)
+            .bind(&senders)
+            .bind(&ids)
+            .bind(&frames)
+            .execute(&mut *tx)
+            .await?;
+    }
     inserts.insert(&mut tx, INSERT).await?;
     replacements.insert(&mut tx, REPLACE).await?;
     // Deletes after inserts: an ack that raced ahead of its row's insert in
     // the same batch still removes it.
     if !del_devices.is_empty() {
-        sqlx::query(
+        let shared: Vec<(UserId, MessageId)> = sqlx::query_as(
             "DELETE FROM queue q USING UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
-             WHERE q.device_id = d.device_id AND q.row_id = d.row_id",
+             WHERE q.device_id = d.device_id AND q.row_id = d.row_id
+             RETURNING q.sender_id, q.row_id, q.frame IS NULL AS shared",
         )
         .bind(&del_devices)
         .bind(&del_ids)
-        .execute(&mut *tx)
-        .await?;
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .filter_map(|(sender, id, shared): (UserId, MessageId, bool)| {
+            shared.then_some((sender, id))
+        })
+        .collect();
+        if !shared.is_empty() {
+            let (senders, ids): (Vec<UserId>, Vec<MessageId>) = shared.into_iter().unzip();
+            sqlx::query(DELETE_BODIES)
+                .bind(&senders)
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(())
@@ -364,9 +411,14 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
     let mut rows: Vec<StoredRow> = sqlx::query_as(
-        "SELECT seq, row_id, kind, sender_id, frame FROM queue
-         WHERE device_id = $1 AND seq > $2 AND (expires_at IS NULL OR expires_at > $4)
-         ORDER BY seq LIMIT $3",
+        "SELECT q.seq, q.row_id, q.kind, q.sender_id, coalesce(q.frame, b.frame) AS frame
+         FROM queue q
+         LEFT JOIN queue_bodies b ON q.frame IS NULL
+             AND b.sender_id = q.sender_id AND b.row_id = q.row_id
+         WHERE q.device_id = $1 AND q.seq > $2
+           AND (q.expires_at IS NULL OR q.expires_at > $4)
+           AND (q.frame IS NOT NULL OR b.frame IS NOT NULL)
+         ORDER BY q.seq LIMIT $3",
     )
     .bind(device)
     .bind(after_seq)
@@ -409,6 +461,14 @@ pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Err
         .bind(super::now_millis())
         .execute(pool)
         .await?;
+    // Bodies whose rows all went (a retention sweep deletes rows, not bodies).
+    sqlx::query(
+        "DELETE FROM queue_bodies b WHERE NOT EXISTS (
+             SELECT 1 FROM queue q
+             WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id AND q.frame IS NULL)",
+    )
+    .execute(pool)
+    .await?;
     Ok(old.rows_affected() + gone.rows_affected())
 }
 
@@ -419,8 +479,12 @@ pub async fn usage(
     device: DeviceId,
 ) -> Result<Vec<(i16, UserId, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT kind, sender_id, count(*), coalesce(sum(octet_length(frame)), 0)::int8
-         FROM queue WHERE device_id = $1 GROUP BY kind, sender_id",
+        "SELECT q.kind, q.sender_id, count(*),
+                coalesce(sum(octet_length(coalesce(q.frame, b.frame))), 0)::int8
+         FROM queue q
+         LEFT JOIN queue_bodies b ON q.frame IS NULL
+             AND b.sender_id = q.sender_id AND b.row_id = q.row_id
+         WHERE q.device_id = $1 GROUP BY q.kind, q.sender_id",
     )
     .bind(device)
     .fetch_all(pool)
@@ -446,6 +510,7 @@ mod tests {
             sender,
             frame: Bytes::from_static(b"frame"),
             expires_at: None,
+            shared: false,
         }
     }
 

@@ -162,6 +162,7 @@ async fn notify(
                 sender: by,
                 frame: bytes.clone(),
                 expires_at: None,
+                shared: false,
             };
             match conn {
                 // On another node, if any: live there when it can be.

@@ -11,7 +11,7 @@ use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_EXPIRY_MS, MAX_PAYLOAD_B
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use std::sync::Arc;
 
-fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
+pub(super) fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
     ServerFrame::Rejected {
         id,
         code,
@@ -56,14 +56,14 @@ pub async fn handle(
     }
     let to = match chat {
         ConversationId::Direct(to) => to,
-        // Refused before it costs anything (rate, lookups), and final: the
-        // client marks the message failed rather than retrying it.
-        ConversationId::Group(_) => {
-            return Some(rejected(
+        ConversationId::Group(group) => {
+            let shares = super::group::Shares {
                 id,
-                ErrorCode::BadRequest,
-                "group chats are not supported yet",
-            ));
+                group,
+                payloads,
+                expires_in,
+            };
+            return super::group::shares(state, caller, shares, permit).await;
         }
     };
     if !state.delivery.send_rate.allow(&caller.user_id) {
@@ -204,6 +204,7 @@ pub async fn handle(
                 seq,
                 frame,
                 expires_at,
+                shared: false,
             };
             Some((p.device, msg))
         })
@@ -212,6 +213,19 @@ pub async fn handle(
         return Some(rejected(id, ErrorCode::Internal, "not stored, retry"));
     };
     let durable = state.delivery.deliver_all(&state.gateway, targets);
+    answer_when_durable(state, caller, id, at, durable, permit);
+    None
+}
+
+/// Answers the sender once every target holds message `id` (or one failed).
+pub(super) fn answer_when_durable(
+    state: &AppState,
+    caller: Caller,
+    id: MessageId,
+    at: Millis,
+    durable: impl Future<Output = bool> + 'static,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let gateway = state.gateway.clone();
     actix_web::rt::spawn(async move {
         // Held until answered: bounds this socket's sends in flight.
@@ -226,7 +240,6 @@ pub async fn handle(
             gateway.push(caller.device_id, Command::Frame(answer));
         }
     });
-    None
 }
 
 /// Whether the message fits the queue of every device of the recipient that

@@ -4,7 +4,7 @@
 use super::ws::{self, Incoming, WebSocket, WsError};
 use crate::auth::{Caller, caller};
 use crate::calls::signal::{self, SignalBudget};
-use crate::delivery::{queue, receipts, send};
+use crate::delivery::{group, queue, receipts, send};
 use crate::devices::store as device_store;
 use crate::gateway::admission::Pending;
 use crate::gateway::{Command, Inbox, InboxRow, Kill, OUTBOX_CAPACITY, Registration};
@@ -12,7 +12,7 @@ use crate::state::AppState;
 use futures_util::FutureExt;
 use parley_protocol::frame::{ClientFrame, DecodeError, DevicePayload, ServerFrame, close};
 use parley_protocol::limits::{MAX_IDS_PER_FRAME, MAX_WATCHED_USERS};
-use parley_protocol::{ConversationId, ErrorCode, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, ErrorCode, GroupId, MessageId, Millis, UserId};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -503,6 +503,18 @@ impl Connection {
         }
     }
 
+    /// A `SendGroup`, bounded like [`Self::send_message`].
+    async fn send_group(&mut self, message: group::GroupMessage) -> Result<(), End> {
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            return Err(End::Gone);
+        };
+        let state = self.state.clone();
+        match group::handle(&state, self.caller, message, permit).await {
+            Some(answer) => self.send(&answer).await,
+            None => Ok(()),
+        }
+    }
+
     async fn frame(&mut self, frame: ClientFrame) -> Result<(), End> {
         let state = self.state.clone();
         let caller = self.caller;
@@ -582,6 +594,26 @@ impl Connection {
                 self.typing(to, typing).await;
                 Ok(())
             }
+            ClientFrame::SendGroup {
+                id,
+                group,
+                devices,
+                body,
+                expires_in,
+            } => {
+                let message = group::GroupMessage {
+                    id,
+                    group,
+                    devices,
+                    body,
+                    expires_in,
+                };
+                self.send_group(message).await
+            }
+            ClientFrame::GroupTyping { group, typing } => {
+                self.group_typing(group, typing).await;
+                Ok(())
+            }
             ClientFrame::Watch { users } if users.len() > MAX_WATCHED_USERS => {
                 self.error(ErrorCode::PayloadTooLarge, "watching too many users")
                     .await
@@ -630,6 +662,38 @@ impl Connection {
             self.state
                 .gateway
                 .push_ephemeral_anywhere(device, frame.clone());
+        }
+    }
+
+    /// Group typing goes to the other members' devices connected here or
+    /// on another node; never stored, and only from a member.
+    async fn group_typing(&mut self, group: GroupId, typing: bool) {
+        let me = self.caller.user_id;
+        let Ok(Some(members)) = self.state.groups.members(group).await else {
+            return;
+        };
+        if members.may_send(me).is_err() {
+            return;
+        }
+        let Some(frame) = super::encode(&ServerFrame::GroupTyping {
+            group,
+            from: me,
+            typing,
+        }) else {
+            return;
+        };
+        for &(user, _) in &members.users {
+            if user == me {
+                continue;
+            }
+            let Ok(Some(devices)) = self.state.directory.devices(user).await else {
+                continue;
+            };
+            for &device in devices.iter() {
+                self.state
+                    .gateway
+                    .push_ephemeral_anywhere(device, frame.clone());
+            }
         }
     }
 

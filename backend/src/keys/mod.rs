@@ -3,7 +3,7 @@
 //! Olm session. The server never sees a private key.
 
 pub mod service;
-mod store;
+pub(crate) mod store;
 pub mod verify;
 
 use crate::auth::Caller;

@@ -121,6 +121,16 @@ pub async fn count(db: impl PgExecutor<'_>, device: DeviceId) -> ApiResult<i64> 
     )
 }
 
+/// A device's published Ed25519 identity key, if it published one.
+pub async fn ed25519(db: impl PgExecutor<'_>, device: DeviceId) -> ApiResult<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT ed25519 FROM device_keys WHERE device_id = $1")
+            .bind(device)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
 /// Published identities of a user's devices.
 pub async fn user_devices(pool: &PgPool, user: UserId) -> ApiResult<Vec<DeviceKeys>> {
     #[derive(sqlx::FromRow)]

@@ -334,7 +334,9 @@ impl Subscriber for Presence {
                 self.refresh(user).await?;
                 self.refresh(change.peer()).await
             })),
-            Event::DeviceRemoved { .. } | Event::MessageQueued { .. } => None,
+            Event::DeviceRemoved { .. }
+            | Event::MessageQueued { .. }
+            | Event::GroupChanged { .. } => None,
         }
     }
 }

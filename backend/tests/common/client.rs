@@ -16,6 +16,13 @@ pub type Ws =
 
 /// Registers over HTTP.
 pub async fn register_over_http(base: &str, handle: &str) -> Session {
+    let session = sign_up_only(base, handle).await;
+    publish_identity(base, &session).await;
+    session
+}
+
+/// Registers over HTTP; no keys published yet.
+async fn sign_up_only(base: &str, handle: &str) -> Session {
     let res = reqwest::Client::new()
         .post(format!("{base}{}", url::<e::Register>(&())))
         .json(&RegisterRequest {
@@ -28,15 +35,26 @@ pub async fn register_over_http(base: &str, handle: &str) -> Session {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let session: Session = res.json().await.unwrap();
-    publish_identity(base, &session).await;
-    session
+    res.json().await.unwrap()
 }
 
 /// Publishes identity keys for the session's device, as a browser does
 /// right after signing in: only then do senders have to address the device.
 pub async fn publish_identity(base: &str, session: &Session) {
+    publish_identity_of(base, session, &vodozemac::olm::Account::new()).await;
+}
+
+/// Registers over HTTP and publishes the identity of an account the caller
+/// keeps, to sign with.
+pub async fn register_signing(base: &str, handle: &str) -> (Session, vodozemac::olm::Account) {
+    let session = sign_up_only(base, handle).await;
     let account = vodozemac::olm::Account::new();
+    publish_identity_of(base, &session, &account).await;
+    (session, account)
+}
+
+/// [`publish_identity`] with the keys of `account`.
+pub async fn publish_identity_of(base: &str, session: &Session, account: &vodozemac::olm::Account) {
     let keys = account.identity_keys();
     let curve25519 = keys.curve25519.to_base64();
     let upload = UploadKeys {

@@ -414,6 +414,10 @@ impl Chat {
             },
             ServerFrame::Signal(signal) => Event::Signal(signal),
             ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
+            // Groups are not wired into the engine yet.
+            ServerFrame::GroupTyping { .. } | ServerFrame::GroupChanged { .. } => {
+                Event::Immediate(Immediate::Nothing)
+            }
         }
     }
 }

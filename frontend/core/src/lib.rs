@@ -12,6 +12,7 @@
 //! - [`engine`]: the whole messaging flow: inputs in, effects out.
 //! - [`store`]: the storage the engine needs, in memory and as one suite.
 //! - [`chat`]: fan-out to devices, outbox retries, incoming deliveries.
+//! - [`group`]: groups: Megolm sessions, the verified member log, group ticks.
 //! - [`window`]: the bounded run of a conversation that is on screen.
 //! - [`emoji`]: the emoji picker's search and "recently used" row.
 //! - [`names`]: initials for a person without a picture.
@@ -31,6 +32,7 @@ pub mod content;
 pub mod crypto;
 pub mod emoji;
 pub mod engine;
+pub mod group;
 pub mod message;
 pub mod names;
 pub mod notify;

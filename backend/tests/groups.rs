@@ -1,0 +1,548 @@
+//! Groups against a real server and PostgreSQL: the signed log and who may
+//! change it, fan-out to member devices only, one stored body for every
+//! offline device, removal, key shares and typing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::client::*;
+use parley_protocol::api::Session;
+use parley_protocol::endpoint::{self as e, url};
+use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame, UserDevices};
+use parley_protocol::group::{GroupChange, GroupEvent, GroupHead, GroupRecord, SignedGroupEvent};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, MessageId, UserId};
+use parley_server::testing::TestServer;
+use sqlx::PgPool;
+use std::time::Duration;
+use vodozemac::olm::Account;
+
+/// A person who signs group changes with their device's key.
+struct Signer {
+    session: Session,
+    account: Account,
+}
+
+impl Signer {
+    async fn new(server: &TestServer, handle: &str) -> Self {
+        let (session, account) = register_signing(&server.http(""), handle).await;
+        Self { session, account }
+    }
+
+    fn user(&self) -> UserId {
+        self.session.profile.user_id
+    }
+
+    fn sign(
+        &self,
+        group: GroupId,
+        seq: u64,
+        prev: [u8; 32],
+        change: GroupChange,
+    ) -> SignedGroupEvent {
+        let event = GroupEvent {
+            group,
+            seq,
+            prev,
+            by: self.user(),
+            by_device: self.session.device_id,
+            change,
+        };
+        let signature = self.account.sign(event.signing_text().unwrap()).to_base64();
+        SignedGroupEvent { event, signature }
+    }
+
+    /// Creates a group with `members`; answers its id and creation event.
+    async fn create(&self, server: &TestServer, members: &[UserId]) -> (GroupId, SignedGroupEvent) {
+        let group = GroupId::new_v7();
+        let create = self.sign(
+            group,
+            1,
+            [0; 32],
+            GroupChange::Create {
+                name: "Hikers".into(),
+                description: String::new(),
+                members: members.to_vec(),
+            },
+        );
+        let res = http()
+            .post(server.http(&url::<e::CreateGroup>(&())))
+            .bearer_auth(&self.session.token)
+            .json(&create)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let head: GroupHead = res.json().await.unwrap();
+        assert_eq!((head.group, head.seq, head.member), (group, 1, true));
+        (group, create)
+    }
+
+    /// Signs `change` after `last` and appends it: the status and code.
+    async fn append(
+        &self,
+        server: &TestServer,
+        last: &SignedGroupEvent,
+        change: GroupChange,
+    ) -> (u16, Option<SignedGroupEvent>) {
+        let group = last.event.group;
+        let next = self.sign(group, last.event.seq + 1, last.hash().unwrap(), change);
+        let res = http()
+            .post(server.http(&url::<e::AppendGroupEvent>(&group)))
+            .bearer_auth(&self.session.token)
+            .json(&next)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        if status == 201 {
+            let record: GroupRecord = res.json().await.unwrap();
+            assert_eq!(record.signed, next);
+            (status, Some(next))
+        } else {
+            (status, None)
+        }
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// `session`'s view of a group's events after `after`: status and events.
+async fn events(
+    server: &TestServer,
+    session: &Session,
+    group: GroupId,
+    after: u64,
+) -> (u16, Vec<GroupRecord>) {
+    let res = http()
+        .get(server.http(&url::<e::GroupEvents>(&(group, after))))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let list = if status == 200 {
+        res.json().await.unwrap()
+    } else {
+        Vec::new()
+    };
+    (status, list)
+}
+
+async fn heads(server: &TestServer, session: &Session) -> Vec<GroupHead> {
+    http()
+        .get(server.http(&url::<e::Groups>(&())))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Sends one ciphertext to the listed member devices.
+async fn send_group(
+    client: &mut Client,
+    id: MessageId,
+    group: GroupId,
+    mut devices: Vec<DeviceId>,
+) {
+    devices.sort_unstable();
+    client
+        .send_frame(ClientFrame::SendGroup {
+            id,
+            group,
+            devices,
+            body: b"megolm".to_vec(),
+            expires_in: None,
+        })
+        .await;
+}
+
+async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
+            _ => None,
+        })
+        .await
+}
+
+async fn mismatch(client: &mut Client, id: MessageId) -> Vec<UserDevices> {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::DeviceMismatch { id: got, devices } if got == id => Some(devices),
+            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
+            ServerFrame::Rejected {
+                id: got, message, ..
+            } if got == id => {
+                panic!("{id} rejected: {message}")
+            }
+            _ => None,
+        })
+        .await
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Waits (bounded) until `sql` counts `n`.
+async fn until_count(pool: &PgPool, sql: &str, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while count(pool, sql).await != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql} never reached {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test]
+async fn only_admins_change_membership_and_the_log_is_one_signed_chain(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let carol = Signer::new(&server, "carol").await;
+    let dave = Signer::new(&server, "dave").await;
+    let (group, create) = alice.create(&server, &[bob.user()]).await;
+
+    // A member is not an admin; someone outside does not see the group.
+    let add_carol = || GroupChange::Add {
+        users: vec![carol.user()],
+    };
+    assert_eq!(bob.append(&server, &create, add_carol()).await.0, 403);
+    assert_eq!(
+        dave.append(&server, &create, GroupChange::Leave).await.0,
+        404
+    );
+    assert_eq!(events(&server, &dave.session, group, 0).await.0, 404);
+
+    // An event signed by another key, or for another device, is refused.
+    let mut forged = alice.sign(group, 2, create.hash().unwrap(), add_carol());
+    forged.signature = dave
+        .account
+        .sign(forged.event.signing_text().unwrap())
+        .to_base64();
+    let res = http()
+        .post(server.http(&url::<e::AppendGroupEvent>(&group)))
+        .bearer_auth(&alice.session.token)
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let as_bob = bob.sign(group, 2, create.hash().unwrap(), add_carol());
+    let res = http()
+        .post(server.http(&url::<e::AppendGroupEvent>(&group)))
+        .bearer_auth(&alice.session.token)
+        .json(&as_bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    let (status, added) = alice.append(&server, &create, add_carol()).await;
+    assert_eq!(status, 201);
+    let added = added.unwrap();
+    // Signed against a log that moved on: 409, sign again.
+    let (status, _) = alice
+        .append(&server, &create, GroupChange::Rename { name: "x".into() })
+        .await;
+    assert_eq!(status, 409);
+    let (status, promoted) = alice
+        .append(&server, &added, GroupChange::Promote { user: bob.user() })
+        .await;
+    assert_eq!(status, 201);
+    // Now an admin, Bob adds Dave.
+    let (status, _) = bob
+        .append(
+            &server,
+            &promoted.unwrap(),
+            GroupChange::Add {
+                users: vec![dave.user()],
+            },
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Every member reads the same chain, each event with the key it was
+    // checked with, each naming the hash of the one before.
+    let (status, log) = events(&server, &carol.session, group, 0).await;
+    assert_eq!(status, 200);
+    assert_eq!(log.len(), 4);
+    for pair in log.windows(2) {
+        assert_eq!(pair[1].signed.event.prev, pair[0].signed.hash().unwrap());
+    }
+    assert_eq!(
+        log[3].signer_key,
+        bob.account.identity_keys().ed25519.to_base64()
+    );
+    assert_eq!(events(&server, &carol.session, group, 3).await.1.len(), 1);
+    let dave_heads = heads(&server, &dave.session).await;
+    assert_eq!(
+        dave_heads,
+        [GroupHead {
+            group,
+            seq: 4,
+            member: true
+        }]
+    );
+}
+
+#[sqlx::test]
+async fn a_group_message_goes_to_member_devices_only_and_its_body_is_stored_once(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let carol = Signer::new(&server, "carol").await;
+    let dave = Signer::new(&server, "dave").await;
+    let bob_laptop = sign_in_over_http(&server.http(""), "bob").await;
+    let alice_phone = sign_in_over_http(&server.http(""), "alice").await;
+    let (group, _) = alice.create(&server, &[bob.user(), carol.user()]).await;
+
+    let mut a = Client::connect(&server, alice.session.clone()).await;
+    let mut b = Client::connect(&server, bob.session.clone()).await;
+    let mut d = Client::connect(&server, dave.session.clone()).await;
+
+    // Leaving out a member device (Bob's laptop) is a mismatch that lists
+    // every member's devices; so is naming a stranger's device.
+    let id = MessageId::new_v7();
+    let some = vec![
+        bob.session.device_id,
+        carol.session.device_id,
+        alice_phone.device_id,
+    ];
+    send_group(&mut a, id, group, some.clone()).await;
+    let mut current = mismatch(&mut a, id).await;
+    current.sort_by_key(|u| u.user);
+    let mut expected = vec![
+        UserDevices {
+            user: alice.user(),
+            devices: sorted(vec![alice.session.device_id, alice_phone.device_id]),
+        },
+        UserDevices {
+            user: bob.user(),
+            devices: sorted(vec![bob.session.device_id, bob_laptop.device_id]),
+        },
+        UserDevices {
+            user: carol.user(),
+            devices: vec![carol.session.device_id],
+        },
+    ];
+    expected.sort_by_key(|u| u.user);
+    assert_eq!(current, expected);
+    let mut with_stranger = some.clone();
+    with_stranger.extend([bob_laptop.device_id, dave.session.device_id]);
+    send_group(&mut a, id, group, with_stranger).await;
+    mismatch(&mut a, id).await;
+
+    // Right: Bob's open device gets it live; Dave, not a member, nothing.
+    let mut all = some;
+    all.push(bob_laptop.device_id);
+    send_group(&mut a, id, group, all).await;
+    let got = delivery(&mut b).await;
+    assert_eq!(
+        (got.id, got.chat, got.from, got.body.as_slice()),
+        (
+            id,
+            ConversationId::Group(group),
+            alice.user(),
+            &b"megolm"[..]
+        )
+    );
+    b.ack(vec![id]).await;
+    accepted(&mut a, id).await;
+    d.expect_nothing_pending().await;
+
+    // Three devices were offline (Bob's laptop, Carol, Alice's phone): one
+    // body, three rows naming it.
+    assert_eq!(count(&pool, "SELECT count(*) FROM queue_bodies").await, 1);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM queue WHERE frame IS NULL").await,
+        3
+    );
+
+    // Each drains it from the shared body; the body goes with the last ack.
+    for session in [carol.session.clone(), bob_laptop.clone()] {
+        let mut c = Client::connect(&server, session).await;
+        let got = delivery(&mut c).await;
+        assert_eq!((got.id, got.body.as_slice()), (id, &b"megolm"[..]));
+        c.ack(vec![id]).await;
+        c.close().await;
+    }
+    assert_eq!(count(&pool, "SELECT count(*) FROM queue_bodies").await, 1);
+    let mut phone = Client::connect(&server, alice_phone).await;
+    let got = delivery(&mut phone).await;
+    assert_eq!(got.chat, ConversationId::Group(group));
+    phone.ack(vec![id]).await;
+    until_count(&pool, "SELECT count(*) FROM queue", 0).await;
+    until_count(&pool, "SELECT count(*) FROM queue_bodies", 0).await;
+
+    // Someone outside cannot send to it.
+    let id = MessageId::new_v7();
+    send_group(&mut d, id, group, vec![alice.session.device_id]).await;
+    assert_eq!(rejection(&mut d, id).await, ErrorCode::Forbidden);
+}
+
+fn sorted(mut devices: Vec<DeviceId>) -> Vec<DeviceId> {
+    devices.sort_unstable();
+    devices
+}
+
+#[sqlx::test]
+async fn a_removed_member_gets_nothing_sent_after_the_removal(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let carol = Signer::new(&server, "carol").await;
+    let (group, create) = alice.create(&server, &[bob.user(), carol.user()]).await;
+    let mut a = Client::connect(&server, alice.session.clone()).await;
+    let mut c = Client::connect(&server, carol.session.clone()).await;
+
+    // Bob is offline: one message before his removal, one after.
+    let before = MessageId::new_v7();
+    let everyone = vec![bob.session.device_id, carol.session.device_id];
+    send_group(&mut a, before, group, everyone.clone()).await;
+    accepted(&mut a, before).await;
+
+    let (status, removed) = alice
+        .append(&server, &create, GroupChange::Remove { user: bob.user() })
+        .await;
+    assert_eq!(status, 201);
+    // Carol's socket hears the log grew.
+    c.next_matching(|f| match f {
+        ServerFrame::GroupChanged { group: g, seq } if g == group && seq == 2 => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // The old list now names a device that is not a member's.
+    let after = MessageId::new_v7();
+    send_group(&mut a, after, group, everyone).await;
+    let current = mismatch(&mut a, after).await;
+    assert!(current.iter().all(|u| u.user != bob.user()));
+    send_group(&mut a, after, group, vec![carol.session.device_id]).await;
+    accepted(&mut a, after).await;
+    let (status, renamed) = alice
+        .append(
+            &server,
+            &removed.unwrap(),
+            GroupChange::Rename {
+                name: "Hikers 2".into(),
+            },
+        )
+        .await;
+    assert_eq!(status, 201);
+    drop(renamed);
+
+    // Bob gets what was sent while he was a member, then nothing more.
+    let mut b = Client::connect(&server, bob.session.clone()).await;
+    assert_eq!(delivery(&mut b).await.id, before);
+    b.ack(vec![before]).await;
+    b.expect_nothing_pending().await;
+    // He reads the log up to his removal, so his app can say so; not after.
+    let (status, log) = events(&server, &bob.session, group, 0).await;
+    assert_eq!(status, 200);
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log[1].signed.event.change,
+        GroupChange::Remove { user: bob.user() }
+    );
+    assert_eq!(
+        heads(&server, &bob.session).await,
+        [GroupHead {
+            group,
+            seq: 2,
+            member: false
+        }]
+    );
+    // And he can no longer send to it.
+    let id = MessageId::new_v7();
+    send_group(
+        &mut b,
+        id,
+        group,
+        vec![alice.session.device_id, carol.session.device_id],
+    )
+    .await;
+    assert_eq!(rejection(&mut b, id).await, ErrorCode::Forbidden);
+}
+
+#[sqlx::test]
+async fn keys_go_to_some_member_devices_and_typing_to_members(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let dave = Signer::new(&server, "dave").await;
+    let (group, create) = alice.create(&server, &[bob.user()]).await;
+    let mut a = Client::connect(&server, alice.session.clone()).await;
+    let mut b = Client::connect(&server, bob.session.clone()).await;
+    let mut d = Client::connect(&server, dave.session.clone()).await;
+
+    // A key for Bob's device alone, in the group's chat.
+    let id = MessageId::new_v7();
+    let share = |device: DeviceId| ClientFrame::Send {
+        id,
+        chat: ConversationId::Group(group),
+        payloads: vec![DevicePayload {
+            device,
+            body: b"olm key".to_vec(),
+        }],
+    };
+    a.send_frame(share(dave.session.device_id)).await;
+    mismatch(&mut a, id).await;
+    a.send_frame(share(bob.session.device_id)).await;
+    let got = delivery(&mut b).await;
+    assert_eq!(
+        (got.id, got.chat, got.body.as_slice()),
+        (id, ConversationId::Group(group), &b"olm key"[..])
+    );
+    b.ack(vec![id]).await;
+    accepted(&mut a, id).await;
+
+    // Typing reaches members, not Dave; Dave's typing reaches nobody.
+    d.send_frame(ClientFrame::GroupTyping {
+        group,
+        typing: true,
+    })
+    .await;
+    a.send_frame(ClientFrame::GroupTyping {
+        group,
+        typing: true,
+    })
+    .await;
+    let typing = b
+        .next_matching(|f| match f {
+            ServerFrame::GroupTyping {
+                group,
+                from,
+                typing,
+            } => Some((group, from, typing)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(typing, (group, alice.user(), true));
+    b.expect_nothing_pending().await;
+    d.expect_nothing_pending().await;
+
+    // Only admins send once the group says so.
+    let (status, _) = alice
+        .append(
+            &server,
+            &create,
+            GroupChange::Restrict {
+                admins_send: true,
+                admins_edit: false,
+            },
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = MessageId::new_v7();
+    send_group(&mut b, id, group, vec![alice.session.device_id]).await;
+    assert_eq!(rejection(&mut b, id).await, ErrorCode::Forbidden);
+}
