@@ -9,6 +9,7 @@ use common::database_url;
 use common::server_process::ServerProcess;
 
 use common::client::*;
+use common::groups::{Signer, send_group};
 use parley_protocol::MessageId;
 use parley_protocol::frame::ServerFrame;
 use sqlx::PgPool;
@@ -110,4 +111,81 @@ async fn ctrl_c_stops_gracefully_and_tells_sockets_to_go_away(pool: PgPool) {
         !log.contains("panicked"),
         "the server panicked while stopping:\n{log}"
     );
+}
+
+#[sqlx::test]
+async fn a_group_send_cut_by_a_crash_is_retried_and_reaches_every_member_once(pool: PgPool) {
+    const MEMBERS: usize = 12;
+    const MESSAGES: u64 = 40;
+    let url = database_url(&pool);
+    let server = start(&url);
+    let base = format!("http://{}", server.addr);
+    let alice = Signer::at(&base, "alice").await;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        members.push(Signer::at(&base, &format!("member{i}")).await);
+    }
+    let users: Vec<_> = members.iter().map(Signer::user).collect();
+    let (group, _) = alice.create_at(&base, &users).await;
+    let devices: Vec<_> = members.iter().map(|m| m.session.device_id).collect();
+    let ids: Vec<MessageId> = (0..MESSAGES).map(|_| MessageId::new_v7()).collect();
+
+    // Half the members are online (fanned out live), half offline (rows
+    // naming one body). Alice sends everything, then the process dies in
+    // the middle of it: some were accepted, some were not.
+    let (online, offline) = members.split_at(MEMBERS / 2);
+    let mut live = Vec::new();
+    for m in online {
+        live.push(Client::connect_addr(&server.addr, m.session.clone()).await);
+    }
+    let mut a = Client::connect_addr(&server.addr, alice.session.clone()).await;
+    for id in &ids {
+        send_group(&mut a, *id, group, devices.clone()).await;
+    }
+    let first = a.next().await;
+    assert!(matches!(first, ServerFrame::Accepted { .. }), "{first:?}");
+    server.kill9();
+    drop(live);
+
+    // Back up: the client sends again all it has no `Accepted` for; to be
+    // sure, everything (a retry of an accepted message is idempotent).
+    let server = start(&url);
+    let mut a = Client::connect_addr(&server.addr, alice.session.clone()).await;
+    for id in &ids {
+        send_group(&mut a, *id, group, devices.clone()).await;
+    }
+    let mut accepted = std::collections::HashSet::new();
+    while accepted.len() < ids.len() {
+        match a.next().await {
+            ServerFrame::Accepted { id, .. } => {
+                accepted.insert(id);
+            }
+            ServerFrame::Rejected { message, .. } => panic!("refused: {message}"),
+            _ => {}
+        }
+    }
+
+    // Every member gets every message; offline members exactly once, from
+    // the one body per message however many times the send was tried.
+    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_bodies")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(bodies <= MESSAGES as i64, "{bodies} bodies");
+    for (i, m) in members.iter().enumerate() {
+        let mut c = Client::connect_addr(&server.addr, m.session.clone()).await;
+        let mut got = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < ids.len() {
+            let d = delivery(&mut c).await;
+            c.ack(vec![d.id]).await;
+            seen.insert(d.id);
+            got.push(d.id);
+        }
+        if offline.iter().any(|o| o.user() == m.user()) {
+            assert_eq!(got.len(), ids.len(), "member {i} got a message twice");
+        }
+        c.expect_nothing_pending().await;
+        c.close().await;
+    }
 }

@@ -6,107 +6,15 @@
 mod common;
 
 use common::client::*;
+use common::groups::{Signer, http, send_group};
 use parley_protocol::api::Session;
 use parley_protocol::endpoint::{self as e, url};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame, UserDevices};
-use parley_protocol::group::{GroupChange, GroupEvent, GroupHead, GroupRecord, SignedGroupEvent};
+use parley_protocol::group::{GroupChange, GroupHead, GroupRecord};
 use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, MessageId, UserId};
 use parley_server::testing::TestServer;
 use sqlx::PgPool;
 use std::time::Duration;
-use vodozemac::olm::Account;
-
-/// A person who signs group changes with their device's key.
-struct Signer {
-    session: Session,
-    account: Account,
-}
-
-impl Signer {
-    async fn new(server: &TestServer, handle: &str) -> Self {
-        let (session, account) = register_signing(&server.http(""), handle).await;
-        Self { session, account }
-    }
-
-    fn user(&self) -> UserId {
-        self.session.profile.user_id
-    }
-
-    fn sign(
-        &self,
-        group: GroupId,
-        seq: u64,
-        prev: [u8; 32],
-        change: GroupChange,
-    ) -> SignedGroupEvent {
-        let event = GroupEvent {
-            group,
-            seq,
-            prev,
-            by: self.user(),
-            by_device: self.session.device_id,
-            change,
-        };
-        let signature = self.account.sign(event.signing_text().unwrap()).to_base64();
-        SignedGroupEvent { event, signature }
-    }
-
-    /// Creates a group with `members`; answers its id and creation event.
-    async fn create(&self, server: &TestServer, members: &[UserId]) -> (GroupId, SignedGroupEvent) {
-        let group = GroupId::new_v7();
-        let create = self.sign(
-            group,
-            1,
-            [0; 32],
-            GroupChange::Create {
-                name: "Hikers".into(),
-                description: String::new(),
-                members: members.to_vec(),
-            },
-        );
-        let res = http()
-            .post(server.http(&url::<e::CreateGroup>(&())))
-            .bearer_auth(&self.session.token)
-            .json(&create)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-        let head: GroupHead = res.json().await.unwrap();
-        assert_eq!((head.group, head.seq, head.member), (group, 1, true));
-        (group, create)
-    }
-
-    /// Signs `change` after `last` and appends it: the status and code.
-    async fn append(
-        &self,
-        server: &TestServer,
-        last: &SignedGroupEvent,
-        change: GroupChange,
-    ) -> (u16, Option<SignedGroupEvent>) {
-        let group = last.event.group;
-        let next = self.sign(group, last.event.seq + 1, last.hash().unwrap(), change);
-        let res = http()
-            .post(server.http(&url::<e::AppendGroupEvent>(&group)))
-            .bearer_auth(&self.session.token)
-            .json(&next)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        if status == 201 {
-            let record: GroupRecord = res.json().await.unwrap();
-            assert_eq!(record.signed, next);
-            (status, Some(next))
-        } else {
-            (status, None)
-        }
-    }
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::new()
-}
 
 /// `session`'s view of a group's events after `after`: status and events.
 async fn events(
@@ -140,25 +48,6 @@ async fn heads(server: &TestServer, session: &Session) -> Vec<GroupHead> {
         .json()
         .await
         .unwrap()
-}
-
-/// Sends one ciphertext to the listed member devices.
-async fn send_group(
-    client: &mut Client,
-    id: MessageId,
-    group: GroupId,
-    mut devices: Vec<DeviceId>,
-) {
-    devices.sort_unstable();
-    client
-        .send_frame(ClientFrame::SendGroup {
-            id,
-            group,
-            devices,
-            body: b"megolm".to_vec(),
-            expires_in: None,
-        })
-        .await;
 }
 
 async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
@@ -545,4 +434,45 @@ async fn keys_go_to_some_member_devices_and_typing_to_members(pool: PgPool) {
     let id = MessageId::new_v7();
     send_group(&mut b, id, group, vec![alice.session.device_id]).await;
     assert_eq!(rejection(&mut b, id).await, ErrorCode::Forbidden);
+}
+
+#[sqlx::test]
+async fn every_members_delivered_receipt_reaches_the_sender(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let mut members = Vec::new();
+    for handle in ["bob", "carol", "dave", "erin", "frank"] {
+        members.push(Signer::new(&server, handle).await);
+    }
+    let users: Vec<UserId> = members.iter().map(Signer::user).collect();
+    let (group, _) = alice.create(&server, &users).await;
+    let mut a = Client::connect(&server, alice.session.clone()).await;
+    let mut sockets = Vec::new();
+    for m in &members {
+        sockets.push(Client::connect(&server, m.session.clone()).await);
+    }
+    let id = MessageId::new_v7();
+    let devices = members.iter().map(|m| m.session.device_id).collect();
+    send_group(&mut a, id, group, devices).await;
+    for s in &mut sockets {
+        assert_eq!(delivery(s).await.id, id);
+        s.ack(vec![id]).await;
+    }
+    // One delivered receipt per member, however the server gathered them
+    // into frames.
+    let mut by = Vec::new();
+    while by.len() < users.len() {
+        match a.next().await {
+            ServerFrame::Receipt { by: who, ids, .. } => {
+                assert_eq!(ids, [id]);
+                by.push(who);
+            }
+            ServerFrame::Accepted { .. } | ServerFrame::GroupChanged { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    by.sort_unstable();
+    let mut expected = users.clone();
+    expected.sort_unstable();
+    assert_eq!(by, expected);
 }

@@ -101,6 +101,26 @@ enum Scenario {
         #[arg(long, default_value = "10")]
         each_mib: u64,
     },
+    /// One group: every member device connected, latency and fan-out;
+    /// then every member offline, what one message writes.
+    Group {
+        #[arg(long, default_value = "1024")]
+        members: usize,
+        /// Messages sent one at a time (latency).
+        #[arg(long, default_value = "200")]
+        messages: usize,
+        /// Messages in flight during the fan-out phase.
+        #[arg(long, default_value = "8")]
+        window: usize,
+        /// Seconds of the fan-out phase.
+        #[arg(long, default_value = "10")]
+        seconds: f64,
+        /// Messages sent while every member is offline.
+        #[arg(long, default_value = "200")]
+        offline: usize,
+        #[arg(long, default_value = "100")]
+        payload: usize,
+    },
     /// Many idle authenticated sockets.
     Connections {
         #[arg(long, default_value = "100000")]
@@ -208,6 +228,20 @@ async fn main() -> Result<()> {
         Scenario::Catchup { messages, payload } => {
             ("catchup", catchup::run(&target, messages, payload).await?)
         }
+        Scenario::Group {
+            members,
+            messages,
+            window,
+            seconds,
+            offline,
+            payload,
+        } => (
+            "group",
+            scenario::group::run(
+                &target, members, messages, window, seconds, offline, payload,
+            )
+            .await?,
+        ),
         Scenario::Connections { count } => ("connections", connections::run(&target, count).await?),
         Scenario::Blobs {
             big_mib,

@@ -215,3 +215,31 @@ pub async fn subscriptions(
     }
     Ok(())
 }
+
+/// Makes a group of `members`, the first its admin (rows only: the server
+/// reads membership from them; the signed log is not needed to send).
+pub async fn group(
+    pool: &PgPool,
+    group: parley_protocol::GroupId,
+    members: &[Device],
+) -> Result<()> {
+    let users: Vec<UserId> = members.iter().map(|d| d.user).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO groups (id, seq, head, name, description) VALUES ($1, 1, '', 'load', '')",
+    )
+    .bind(group)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO group_members (group_id, user_id, admin, since)
+         SELECT $1, u, u = $3, 1 FROM UNNEST($2::uuid[]) AS t(u)",
+    )
+    .bind(group)
+    .bind(&users)
+    .bind(users.first().copied())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

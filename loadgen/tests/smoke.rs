@@ -115,6 +115,28 @@ async fn catchup_drains_the_whole_queue(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "parley_server::MIGRATOR")]
+async fn a_group_reaches_every_member_and_stores_each_body_once(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let r = parley_loadgen::scenario::group::run(&target(&server, &pool), 12, 5, 4, 0.5, 5, 100)
+        .await
+        .unwrap();
+    assert_eq!(r["latency"]["samples"].as_u64(), Some(5), "{r}");
+    assert_eq!(
+        (r["lost"].as_u64(), r["duplicates"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert!(r["fan_out_messages"].as_u64().unwrap() > 0, "{r}");
+    // Five messages wait for each of the 11 offline members.
+    assert_eq!(r["offline_rows"].as_i64(), Some(55), "{r}");
+    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_bodies")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(bodies, 5, "{r}");
+}
+
+#[sqlx::test(migrator = "parley_server::MIGRATOR")]
 async fn connections_open_and_reopen(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
     let r = connections::run(&target(&server, &pool), 50).await.unwrap();

@@ -328,6 +328,23 @@ pub enum ServerFrame {
         /// Its last event.
         seq: u64,
     },
+    /// Several receipts at once, in the order they came: the server gathers
+    /// what waits for a socket into one frame (the members of a big group
+    /// acking one message arrive together, a thousand of them).
+    Receipts(Vec<ReceiptBatch>),
+}
+
+/// One receipt in [`ServerFrame::Receipts`]: as [`ServerFrame::Receipt`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptBatch {
+    /// Delivered or read.
+    pub kind: ReceiptKind,
+    /// The recipient who got or read them.
+    pub by: UserId,
+    /// Message ids.
+    pub ids: Vec<MessageId>,
+    /// When.
+    pub at: Millis,
 }
 
 /// A call signal handed to one device.

@@ -385,6 +385,29 @@ fn run_all(
         "catchup",
         &["--messages", &messages],
     )?);
+    // One group at the 1,024 members: latency, fan-out, and what
+    // a message to offline members writes.
+    let members = scaled(1024.0, scale, 16.0);
+    let messages = scaled(200.0, scale, 10.0);
+    results.push(scenario(
+        ws,
+        cluster,
+        server_bin,
+        load_bin,
+        "group",
+        &[
+            "--members",
+            &members,
+            "--messages",
+            &messages,
+            "--window",
+            "128",
+            "--seconds",
+            &seconds,
+            "--offline",
+            &messages,
+        ],
+    )?);
     let big = scaled(1024.0, scale, 64.0);
     let uploads = scaled(100.0, scale, 10.0);
     results.push(scenario(
@@ -528,6 +551,25 @@ fn row(r: &serde_json::Value) -> String {
             l["samples"],
             r["send_lag"]["p99_ms"],
             r["lost"],
+            cpu(&r["cpu"])
+        ),
+        "group" => format!(
+            "| group | {} members, one device each, {} B; {} messages one at a time, then {} in flight for {} s, then {} to every member offline | send → last member device: p50 {} ms, **p99 {} ms**; fan-out **{} deliveries/s**, lost {}, duplicates {}; offline: **{} msg/s** committed, **{} B** of queue tables (+indexes) per message = one body + **{} B per member device** ({} B of WAL each) | {} |",
+            r["members"],
+            r["payload_bytes"],
+            l["samples"],
+            r["window"],
+            r["fan_out_seconds"],
+            r["offline_messages"],
+            l["p50_ms"],
+            l["p99_ms"],
+            r["deliveries_per_sec"],
+            r["lost"],
+            r["duplicates"],
+            r["offline_committed_per_sec"],
+            r["table_bytes_per_message"],
+            r["table_bytes_per_member_device"],
+            r["wal_bytes_per_member_device"],
             cpu(&r["cpu"])
         ),
         "catchup" => format!(

@@ -5,9 +5,9 @@ use super::now_millis;
 use super::queue::{Row, RowKind};
 use crate::accounts::store as accounts;
 use crate::auth::Caller;
-use crate::gateway::{self, Command, Pushed, try_push};
+use crate::gateway;
 use crate::state::AppState;
-use parley_protocol::frame::{ReceiptKind, ServerFrame};
+use parley_protocol::frame::{ReceiptBatch, ReceiptKind, ServerFrame};
 use parley_protocol::{MessageId, Millis, UserId};
 use std::collections::HashMap;
 
@@ -146,8 +146,13 @@ async fn notify(
             }
         }
         state.gateway.with(device, |conn| {
-            let pushed = conn.map(|c| try_push(c, Command::Frame(bytes.clone())));
-            if pushed == Some(Pushed::Yes) {
+            let batch = ReceiptBatch {
+                kind,
+                by,
+                ids: ids.clone(),
+                at,
+            };
+            if conn.is_some_and(|c| gateway::push_receipt(c, batch).is_ok()) {
                 return;
             }
             if read {

@@ -9,6 +9,7 @@
 //! in its durable queue.
 
 pub mod admission;
+pub mod receipts;
 pub mod socket;
 pub mod upgrade;
 pub mod ws;
@@ -19,8 +20,9 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::Ref;
-use parley_protocol::frame::{ServerFrame, close};
+use parley_protocol::frame::{ReceiptBatch, ServerFrame, close};
 use parley_protocol::{DeviceId, MessageId, UserId};
+use receipts::ReceiptBox;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -75,6 +77,8 @@ pub enum Command {
     },
     /// Send what the device's [`Inbox`] holds (rows another node committed).
     Inbox,
+    /// Send the receipts waiting in the device's [`ReceiptBox`].
+    Receipts,
     /// Close with this code and reason.
     Close(u16, &'static str),
 }
@@ -262,6 +266,8 @@ pub struct Connection {
     pub ack_rtt_us: Arc<AtomicU64>,
     /// Rows committed for it by other nodes.
     pub inbox: Arc<Inbox>,
+    /// Receipts waiting for it.
+    pub receipts: Arc<ReceiptBox>,
 }
 
 /// Folds one measured ack round trip into a moving average (1/8 weight).
@@ -319,6 +325,8 @@ pub struct Registration {
     pub ack_rtt_us: Arc<AtomicU64>,
     /// Rows other nodes committed for the device.
     pub inbox: Arc<Inbox>,
+    /// Receipts waiting for the socket.
+    pub receipts: Arc<ReceiptBox>,
 }
 
 /// Whether a command reached a connection.
@@ -351,6 +359,7 @@ impl Gateway {
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let ack_rtt_us = Arc::new(AtomicU64::new(0));
         let inbox = Arc::new(Inbox::default());
+        let receipts = Arc::new(ReceiptBox::default());
         let connection = Connection {
             serial,
             user,
@@ -359,6 +368,7 @@ impl Gateway {
             queued_bytes: queued_bytes.clone(),
             ack_rtt_us: ack_rtt_us.clone(),
             inbox: inbox.clone(),
+            receipts: receipts.clone(),
         };
         let entry = self.connections.entry(device);
         if self.revoked.contains_key(&device) {
@@ -387,6 +397,7 @@ impl Gateway {
                 queued_bytes,
                 ack_rtt_us,
                 inbox,
+                receipts,
             },
             observed,
         ))
@@ -601,7 +612,7 @@ impl Command {
     pub fn byte_len(&self) -> usize {
         match self {
             Self::Frame(frame) | Self::Deliver { frame, .. } => frame.len(),
-            Self::Inbox | Self::Close(..) => 0,
+            Self::Inbox | Self::Receipts | Self::Close(..) => 0,
         }
     }
 }
@@ -630,6 +641,16 @@ pub fn try_push(conn: &Connection, command: Command) -> Pushed {
             }
         }
     }
+}
+
+/// Hands a receipt to a connection's [`ReceiptBox`]; gives it back when
+/// the box is full or the socket is closing (then it goes to the queue).
+pub fn push_receipt(conn: &Connection, batch: ReceiptBatch) -> Result<(), ReceiptBatch> {
+    if conn.kill.is_fired() {
+        return Err(batch);
+    }
+    conn.receipts
+        .add(batch, || try_push(conn, Command::Receipts) == Pushed::Yes)
 }
 
 /// See [`Gateway::push_ephemeral`].

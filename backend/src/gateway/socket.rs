@@ -132,6 +132,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
             queued_bytes,
             ack_rtt_us,
             inbox,
+            receipts,
         },
         ticket,
     )) = registered
@@ -165,6 +166,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
         last_heard: Instant::now(),
         signals: None,
         inbox,
+        receipts,
         sent: Sent::default(),
         dedupe: state.cluster.is_joined(),
         reread: false,
@@ -205,6 +207,8 @@ struct Connection {
     signals: Option<SignalBudget>,
     /// Rows other nodes committed for this device.
     inbox: Arc<Inbox>,
+    /// Receipts gathered for this socket (see `gateway::receipts`).
+    receipts: Arc<crate::gateway::receipts::ReceiptBox>,
     /// Queue rows sent on this socket (between nodes only).
     sent: Sent,
     /// Whether rows may come twice (this node is in a cluster).
@@ -436,6 +440,12 @@ impl Connection {
                 }
                 self.unacked.insert(id, (from, routed_at, None));
                 self.send_bytes(&frame).await
+            }
+            Command::Receipts => {
+                for batches in self.receipts.take() {
+                    self.send(&ServerFrame::Receipts(batches)).await?;
+                }
+                Ok(())
             }
             Command::Inbox => match self.inbox.take() {
                 Some(rows) => self.send_rows(rows).await,

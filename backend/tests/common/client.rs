@@ -147,6 +147,10 @@ pub async fn close_code(ws: &mut Ws) -> u16 {
 pub struct Client {
     pub session: Session,
     pub ws: Ws,
+    /// The rest of a `Receipts` frame, handed out one `Receipt` at a time.
+    pending: std::collections::VecDeque<ServerFrame>,
+    /// How many `Receipts` frames came (the server gathers receipts).
+    pub gathered: usize,
 }
 
 impl Client {
@@ -176,7 +180,12 @@ impl Client {
             ServerFrame::Ready { device_id, .. } => assert_eq!(device_id, session.device_id),
             other => panic!("expected Ready, got {other:?}"),
         }
-        Self { session, ws }
+        Self {
+            session,
+            ws,
+            pending: Default::default(),
+            gathered: 0,
+        }
     }
 
     pub async fn send_frame(&mut self, frame: ClientFrame) {
@@ -208,8 +217,28 @@ impl Client {
             .await;
     }
 
+    /// The next frame; a `Receipts` frame comes out as one `Receipt` per
+    /// receipt it holds, in order, so tests read receipts one way.
     pub async fn next(&mut self) -> ServerFrame {
-        next_frame(&mut self.ws).await
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
+        match next_frame(&mut self.ws).await {
+            ServerFrame::Receipts(batches) => {
+                self.gathered += 1;
+                self.pending
+                    .extend(batches.into_iter().map(|b| ServerFrame::Receipt {
+                        kind: b.kind,
+                        by: b.by,
+                        ids: b.ids,
+                        at: b.at,
+                    }));
+                self.pending
+                    .pop_front()
+                    .expect("a Receipts frame holds a receipt")
+            }
+            frame => frame,
+        }
     }
 
     /// The next frame that `pick` accepts, skipping others.

@@ -188,6 +188,7 @@ where
 pub use parley_server::testing::TestServer;
 
 pub mod client;
+pub mod groups;
 pub mod nats;
 pub mod push_receiver;
 pub mod s3;

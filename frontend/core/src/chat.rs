@@ -45,6 +45,9 @@ pub enum Event {
         /// When (server time), for "message info".
         at: Millis,
     },
+    /// Several [`Event::Status`] at once (a `Receipts` frame), in order:
+    /// which messages, the tick, when.
+    Statuses(Vec<(Vec<MessageId>, Status, Millis)>),
     /// Presence, typing, a refusal or a pong: see [`immediate`].
     Immediate(Immediate),
     /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
@@ -412,6 +415,12 @@ impl Chat {
                 status: kind.into(),
                 at,
             },
+            ServerFrame::Receipts(batches) => Event::Statuses(
+                batches
+                    .into_iter()
+                    .map(|b| (b.ids, b.kind.into(), b.at))
+                    .collect(),
+            ),
             ServerFrame::Signal(signal) => Event::Signal(signal),
             ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
             // Groups are not wired into the engine yet.

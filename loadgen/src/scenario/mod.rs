@@ -4,6 +4,7 @@ pub mod blobs;
 pub mod catchup;
 pub mod connections;
 pub mod failover;
+pub mod group;
 pub mod push;
 pub mod resilient;
 pub mod traffic;

@@ -550,6 +550,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 message,
             } => self.rejected(id, retry, recipient_full, message).await,
             Event::Status { ids, status, at } => self.status(&ids, status, at).await,
+            Event::Statuses(all) => {
+                for (ids, status, at) in all {
+                    self.status(&ids, status, at).await?;
+                }
+                Ok(())
+            }
             Event::Signal(signal) => self.signal_in(signal).await,
             // A new identity key shows "safety number changed" at once,
             // not at the next message to or from them.
