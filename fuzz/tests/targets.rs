@@ -35,8 +35,11 @@ const TESTED: &[&str] = &[
     "call_signal",
     "olm_payload",
     "pickle",
+    "group_message",
+    "group_pickle",
     "key_upload",
     "device_keys",
+    "group_event",
     "rest_bodies",
     "photo_header",
     "push_subscription",
@@ -82,6 +85,16 @@ fn pickle() {
 }
 
 #[test]
+fn group_message() {
+    short_run("group_message");
+}
+
+#[test]
+fn group_pickle() {
+    short_run("group_pickle");
+}
+
+#[test]
 fn key_upload() {
     short_run("key_upload");
 }
@@ -89,6 +102,11 @@ fn key_upload() {
 #[test]
 fn device_keys() {
     short_run("device_keys");
+}
+
+#[test]
+fn group_event() {
+    short_run("group_event");
 }
 
 #[test]

@@ -3,17 +3,19 @@
 //! message from the server. A frame that decodes must re-encode to bytes
 //! that decode to the same frame (a field skipped when serialising, or a
 //! layout that depends on more than the value, would break that); the
-//! server's shape checks of a decoded signal must hold up too. The server
-//! frame target also reads its input as a stored frame
-//! (`ServerFrame::decode_stored`, which takes the previous version too).
+//! server's shape checks of a decoded signal, and its check of a group
+//! send's devices, must hold up too. The server frame target also reads its
+//! input as a stored frame (`ServerFrame::decode_stored`, which takes the
+//! previous version too).
 
 use super::round_trip;
 use crate::engine::{Broken, Target, Verdict};
 use parley_protocol::frame::{
-    ClientFrame, Delivery, DevicePayload, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
-    VERSION,
+    ClientFrame, Delivery, DevicePayload, ReceiptBatch, ReceiptKind, ServerFrame, SignalDelivery,
+    UserDevices, VERSION,
 };
-use parley_protocol::{ConversationId, ErrorCode, GroupId, validate};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, validate};
+use parley_server::groups::service::mismatch;
 use uuid::Uuid;
 
 /// The version before conversations, still read from storage.
@@ -82,6 +84,25 @@ fn client_frames() -> Vec<ClientFrame> {
             payloads: vec![payload(3, b"gone tomorrow")],
             expires_in: 86_400_000,
         },
+        // One ciphertext for every member device, sorted.
+        ClientFrame::SendGroup {
+            id: id(12),
+            group: id(11),
+            devices: vec![id(3), id(4), id(9)],
+            body: b"G\x2bmegolm ciphertext".repeat(4),
+            expires_in: None,
+        },
+        ClientFrame::SendGroup {
+            id: id(13),
+            group: id(11),
+            devices: vec![id(4)],
+            body: vec![0; 200],
+            expires_in: Some(3_600_000),
+        },
+        ClientFrame::GroupTyping {
+            group: id(11),
+            typing: true,
+        },
     ]
 }
 
@@ -142,6 +163,39 @@ fn server_frames() -> Vec<ServerFrame> {
             to: id(1),
             body: b"ringing".to_vec(),
         }),
+        // A group message reaches each device as a delivery to the group.
+        ServerFrame::Deliver(Delivery {
+            id: id(12),
+            from: id(2),
+            from_device: id(4),
+            chat: ConversationId::Group(id(11)),
+            at: 1_700_000_000_000,
+            body: b"G\x2bmegolm ciphertext".repeat(4),
+        }),
+        ServerFrame::GroupTyping {
+            group: id(11),
+            from: id(2),
+            typing: true,
+        },
+        ServerFrame::GroupChanged {
+            group: id(11),
+            seq: 7,
+        },
+        // A group's members' receipts, gathered.
+        ServerFrame::Receipts(vec![
+            ReceiptBatch {
+                kind: ReceiptKind::Delivered,
+                by: id(2),
+                ids: vec![id(12)],
+                at: 1_700_000_000_000,
+            },
+            ReceiptBatch {
+                kind: ReceiptKind::Read,
+                by: id(3),
+                ids: vec![id(12), id(5)],
+                at: 1_700_000_000_001,
+            },
+        ]),
     ]
 }
 
@@ -173,7 +227,43 @@ impl Target for ClientFrames {
             let _ = validate::signal_payloads(payloads);
             let _ = validate::signal_cost(payloads);
         }
+        if let ClientFrame::SendGroup { devices, .. } = &frame {
+            group_devices(devices)?;
+        }
         Ok(Verdict::Accepted)
+    }
+}
+
+/// The server's check of a `SendGroup`'s devices against the members'
+/// (`groups::service::mismatch`), for a group of two users, the sender's
+/// other device among them: what it lets through names each member device
+/// once, in order, and never the sending device.
+fn group_devices(devices: &[DeviceId]) -> Result<(), Broken> {
+    let sender: DeviceId = id(14);
+    let members = [
+        UserDevices {
+            user: id(2),
+            devices: vec![id(4), id(3)],
+        },
+        UserDevices {
+            user: id(1),
+            devices: vec![sender, id(9)],
+        },
+    ];
+    if mismatch(&members, sender, devices).is_some() {
+        return Ok(());
+    }
+    let in_order = devices.windows(2).all(|pair| pair[0] < pair[1]);
+    let members_only = devices
+        .iter()
+        .all(|d| *d != sender && members.iter().any(|m| m.devices.contains(d)));
+    if in_order && members_only {
+        Ok(())
+    } else {
+        Err(Broken::new(
+            "a group send goes to each member device once, not the sender",
+            format!("{devices:?} passes the device check"),
+        ))
     }
 }
 
@@ -182,8 +272,20 @@ struct ServerFrames;
 /// The bytes the previous version wrote for `frame`, as stored in queues:
 /// the same with the other version byte, except that a delivery named the
 /// peer user where a direct chat now has its tag (after the version, the
-/// variant and three uuids).
+/// variant and three uuids). `None` for what that version could not say
+/// (groups came later).
 fn previous_version(frame: &ServerFrame) -> Option<Vec<u8>> {
+    if matches!(
+        frame,
+        ServerFrame::Deliver(Delivery {
+            chat: ConversationId::Group(_),
+            ..
+        }) | ServerFrame::GroupTyping { .. }
+            | ServerFrame::GroupChanged { .. }
+            | ServerFrame::Receipts(_)
+    ) {
+        return None;
+    }
     let mut bytes = frame.encode().ok()?;
     bytes[0] = PREVIOUS_VERSION;
     if let ServerFrame::Deliver(Delivery {

@@ -282,8 +282,12 @@ where
                 devices.len()
             )),
             Ok(_) => continue,
-            // The close this side asked for.
-            Err(_) => break,
+            // The close this side asked for (nobody waits for answers
+            // then), or the server's.
+            Err(e) => {
+                let _ = answers.send(Err(e));
+                break;
+            }
         };
         if answers.send(answer).is_err() {
             break;

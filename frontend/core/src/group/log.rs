@@ -28,6 +28,10 @@ pub enum LogError {
     /// device: the server swapped it.
     #[error("the event is signed with another key than its device's pinned one")]
     KeyMismatch,
+    /// The signing device is known to be someone else's than the person the
+    /// event names: one member's device acting as an admin.
+    #[error("the event names someone else than the owner of the device that signed it")]
+    NotTheirDevice,
     /// The event breaks a rule of the log (order, chain, who may do what).
     #[error(transparent)]
     Rule(#[from] RuleError),
@@ -156,11 +160,11 @@ pub struct VerifiedGroup {
 }
 
 impl VerifiedGroup {
-    /// The group its creation record makes. `pinned` gives the Ed25519
-    /// key this device pinned for a device, if it did.
+    /// The group its creation record makes. `pinned` gives, for a device
+    /// this device knows, whose it is and the Ed25519 key it pinned.
     pub fn create(
         record: &GroupRecord,
-        pinned: impl Fn(DeviceId) -> Option<String>,
+        pinned: impl Fn(DeviceId) -> Option<(UserId, String)>,
     ) -> Result<(Self, Applied), LogError> {
         verify(record, pinned)?;
         let roster = Roster::create(&record.signed)?;
@@ -172,7 +176,7 @@ impl VerifiedGroup {
     pub fn apply(
         &mut self,
         record: &GroupRecord,
-        pinned: impl Fn(DeviceId) -> Option<String>,
+        pinned: impl Fn(DeviceId) -> Option<(UserId, String)>,
     ) -> Result<Applied, LogError> {
         verify(record, pinned)?;
         let consequence = self.roster.apply(&record.signed)?;
@@ -183,7 +187,7 @@ impl VerifiedGroup {
     /// refuses the log.
     pub fn replay(
         records: &[GroupRecord],
-        pinned: impl Fn(DeviceId) -> Option<String>,
+        pinned: impl Fn(DeviceId) -> Option<(UserId, String)>,
     ) -> Result<(Self, Vec<Applied>), LogError> {
         let (first, rest) = records.split_first().ok_or(LogError::Empty)?;
         let (mut group, created) = Self::create(first, &pinned)?;
@@ -201,11 +205,13 @@ impl VerifiedGroup {
     }
 }
 
-/// Checks a record's signature with the signer's key the server gives, and
-/// that key against the one pinned for the signing device, if any.
+/// Checks a record's signature with the signer's key the server gives, and,
+/// for a device this one knows, that it is the named person's and that key
+/// is the one pinned. A device never seen is taken at the directory's word,
+/// as in direct chats (safety numbers close that gap).
 fn verify(
     record: &GroupRecord,
-    pinned: impl Fn(DeviceId) -> Option<String>,
+    pinned: impl Fn(DeviceId) -> Option<(UserId, String)>,
 ) -> Result<(), LogError> {
     let key = ed25519_key(&record.signer_key).ok_or(LogError::MalformedKey)?;
     let text = record
@@ -219,7 +225,8 @@ fn verify(
         .map_err(|_| LogError::BadSignature)?;
     // Compared as keys: one key has more than one base64 spelling.
     match pinned(record.signed.event.by_device) {
-        Some(pin) if ed25519_key(&pin) != Some(key) => Err(LogError::KeyMismatch),
+        Some((owner, _)) if owner != record.signed.event.by => Err(LogError::NotTheirDevice),
+        Some((_, pin)) if ed25519_key(&pin) != Some(key) => Err(LogError::KeyMismatch),
         _ => Ok(()),
     }
 }

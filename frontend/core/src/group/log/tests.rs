@@ -77,9 +77,12 @@ impl Chain {
     }
 }
 
-/// Every device's key, pinned.
-fn pins(people: &[&Person]) -> HashMap<DeviceId, String> {
-    people.iter().map(|p| (p.device, p.key())).collect()
+/// Every device's owner and key, pinned.
+fn pins(people: &[&Person]) -> HashMap<DeviceId, (UserId, String)> {
+    people
+        .iter()
+        .map(|p| (p.device, (p.user, p.key())))
+        .collect()
 }
 
 fn create(chain: &mut Chain, by: &Person, members: &[&Person]) -> GroupRecord {
@@ -325,6 +328,31 @@ fn a_signer_key_swapped_by_the_server_is_caught_by_the_pin() {
 }
 
 #[test]
+fn a_member_device_acting_as_an_admin_is_refused() {
+    let (alice, bob, mallory) = (Person::new(1), Person::new(2), Person::new(3));
+    let pins = pins(&[&alice, &bob]);
+    let pinned = |d: DeviceId| pins.get(&d).cloned();
+    let mut chain = Chain::new();
+    let (mut group, _) =
+        VerifiedGroup::create(&create(&mut chain, &alice, &[&bob]), pinned).unwrap();
+    let before = group.clone();
+    // Bob's own device signs, correctly, an event that names Alice, the
+    // admin, as the one who adds Mallory; a server in league with Bob
+    // would store it.
+    let mut add = chain.event(
+        &alice,
+        GroupChange::Add {
+            users: vec![mallory.user],
+        },
+    );
+    add.by_device = bob.device;
+    let forged = record(add, &bob.account, bob.key());
+    assert_eq!(group.apply(&forged, pinned), Err(LogError::NotTheirDevice));
+    assert_eq!(group, before);
+    assert!(!group.roster().is_member(mallory.user));
+}
+
+#[test]
 fn a_broken_chain_is_refused() {
     let (alice, bob, carol) = (Person::new(1), Person::new(2), Person::new(3));
     let pins = pins(&[&alice, &bob]);
@@ -389,7 +417,8 @@ fn a_malformed_signer_key_is_refused_without_a_panic() {
     }
     // A pin that is no key is no match.
     assert_eq!(
-        VerifiedGroup::create(&create, |_| Some("A".repeat(44))).map(|_| ()),
+        VerifiedGroup::create(&create, |_| Some((create.signed.event.by, "A".repeat(44))))
+            .map(|_| ()),
         Err(LogError::KeyMismatch)
     );
 }
