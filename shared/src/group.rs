@@ -13,7 +13,8 @@
 //! server applies it before it stores an event; each client replays the log
 //! through it after checking every signature, and rejects a log that breaks
 //! a rule. So a member that no admin's device signed in is never shown as
-//! one, whatever the server says.
+//! one; only a device the client has never seen is taken on the key
+//! directory's word, as in direct chats (safety numbers check that).
 
 use crate::codec;
 use crate::{DeviceId, GroupId, Millis, UserId};

@@ -15,7 +15,6 @@ use super::{Outgoing, now_millis};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::gateway;
-use crate::groups::service::mismatch;
 use crate::groups::store::Members;
 use crate::state::AppState;
 use parley_protocol::ErrorCode;
@@ -61,10 +60,6 @@ pub struct Shares {
 /// A send goes on, or stops with this answer before anything is routed.
 type Checked<T> = Result<T, ServerFrame>;
 
-fn refuse(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
-    rejected(id, code, message)
-}
-
 /// The group's members and their devices, when the caller may send to it.
 async fn audience(
     state: &AppState,
@@ -74,7 +69,7 @@ async fn audience(
 ) -> Checked<(Arc<Members>, Vec<UserDevices>)> {
     let internal = |e: ApiError| {
         tracing::error!(error = %e, "group lookup failed");
-        refuse(id, ErrorCode::Internal, "try again")
+        rejected(id, ErrorCode::Internal, "try again")
     };
     let members = state
         .groups
@@ -82,9 +77,9 @@ async fn audience(
         .await
         .map_err(internal)?
         // Not told apart from a group the caller is not in.
-        .ok_or_else(|| refuse(id, ErrorCode::Forbidden, "you are not in this group"))?;
+        .ok_or_else(|| rejected(id, ErrorCode::Forbidden, "you are not in this group"))?;
     if let Err(e) = members.may_send(caller.user_id) {
-        return Err(refuse(id, ErrorCode::Forbidden, &e.to_string()));
+        return Err(rejected(id, ErrorCode::Forbidden, &e.to_string()));
     }
     let devices = state
         .groups
@@ -93,7 +88,7 @@ async fn audience(
         .map_err(internal)?;
     let own = devices.iter().find(|u| u.user == caller.user_id);
     if !own.is_some_and(|u| u.devices.contains(&caller.device_id)) {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::Unauthorized,
             "this device was signed out",
@@ -109,14 +104,14 @@ fn checks(
     expires_in: Option<Millis>,
 ) -> Checked<()> {
     if expires_in.is_some_and(|ttl| !(1..=MAX_EXPIRY_MS).contains(&ttl)) {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::BadRequest,
             "a message may disappear after 1 ms to 90 days",
         ));
     }
     if !state.delivery.send_rate.allow(&caller.user_id) {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::RateLimited,
             "too many messages at once, slow down",
@@ -175,13 +170,17 @@ async fn route_group(
     } = message;
     checks(state, caller, id, expires_in)?;
     if body.len() > MAX_PAYLOAD_BYTES {
-        return Err(refuse(id, ErrorCode::PayloadTooLarge, "payload too large"));
+        return Err(rejected(
+            id,
+            ErrorCode::PayloadTooLarge,
+            "payload too large",
+        ));
     }
     if devices.len() > MAX_GROUP_DEVICES {
-        return Err(refuse(id, ErrorCode::PayloadTooLarge, "too many devices"));
+        return Err(rejected(id, ErrorCode::PayloadTooLarge, "too many devices"));
     }
     if devices.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::BadRequest,
             "devices are named once each, sorted",
@@ -193,7 +192,7 @@ async fn route_group(
     }
     let sizes: Vec<(DeviceId, usize)> = devices.iter().map(|d| (*d, body.len())).collect();
     if !admitted(state, caller.user_id, &sizes).await {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::RecipientFull,
             "a member cannot receive more messages right now",
@@ -210,7 +209,7 @@ async fn route_group(
         at,
         body,
     }))
-    .ok_or_else(|| refuse(id, ErrorCode::Internal, "not stored, retry"))?;
+    .ok_or_else(|| rejected(id, ErrorCode::Internal, "not stored, retry"))?;
     let seq = state.delivery.seq.next();
     let expires_at = expires_in.map(|ttl| at.saturating_add(ttl));
     let targets: Vec<(DeviceId, Outgoing)> = all
@@ -260,19 +259,27 @@ async fn route_shares(
     } = shares;
     checks(state, caller, id, expires_in)?;
     if payloads.is_empty() || payloads.len() > MAX_DEVICES_PER_SEND {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::PayloadTooLarge,
             "1 to 64 devices in one send",
         ));
     }
     if payloads.iter().any(|p| p.body.len() > MAX_PAYLOAD_BYTES) {
-        return Err(refuse(id, ErrorCode::PayloadTooLarge, "payload too large"));
+        return Err(rejected(
+            id,
+            ErrorCode::PayloadTooLarge,
+            "payload too large",
+        ));
     }
     let mut named: Vec<DeviceId> = payloads.iter().map(|p| p.device).collect();
     named.sort_unstable();
     if named.windows(2).any(|w| w[0] == w[1]) {
-        return Err(refuse(id, ErrorCode::BadRequest, "a device is named twice"));
+        return Err(rejected(
+            id,
+            ErrorCode::BadRequest,
+            "a device is named twice",
+        ));
     }
     let (_, all) = audience(state, caller, id, group).await?;
     let owners: HashMap<DeviceId, UserId> = all
@@ -285,7 +292,7 @@ async fn route_shares(
     }
     let sizes: Vec<(DeviceId, usize)> = payloads.iter().map(|p| (p.device, p.body.len())).collect();
     if !admitted(state, caller.user_id, &sizes).await {
-        return Err(refuse(
+        return Err(rejected(
             id,
             ErrorCode::RecipientFull,
             "a member cannot receive more messages right now",
@@ -305,7 +312,7 @@ async fn route_shares(
             at,
             body: p.body,
         }))
-        .ok_or_else(|| refuse(id, ErrorCode::Internal, "not stored, retry"))?;
+        .ok_or_else(|| rejected(id, ErrorCode::Internal, "not stored, retry"))?;
         let owner = owners.get(&p.device).copied().unwrap_or(caller.user_id);
         let msg = Outgoing {
             id,
@@ -322,4 +329,21 @@ async fn route_shares(
     let durable = state.delivery.deliver_all(&state.gateway, targets);
     answer_when_durable(state, caller, id, at, durable, permit);
     Ok(())
+}
+
+/// Whether `devices` (sorted) are exactly the member devices other than
+/// `sender`: `None` when they are, or every member's devices when not.
+pub fn mismatch(
+    all: &[UserDevices],
+    sender: DeviceId,
+    devices: &[DeviceId],
+) -> Option<Vec<UserDevices>> {
+    let mut required: Vec<DeviceId> = all
+        .iter()
+        .flat_map(|u| u.devices.iter().copied())
+        .filter(|d| *d != sender)
+        .collect();
+    required.sort_unstable();
+    required.dedup();
+    (required != devices).then(|| all.to_vec())
 }

@@ -304,10 +304,21 @@ const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_i
      ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
          WHERE queue.kind = EXCLUDED.kind";
 
-// Each shared frame once, however many devices' rows name it.
+// Each shared frame once, however many devices' rows name it. A body that
+// is there already is locked (the update) until this transaction commits,
+// so a concurrent deletion of it (another node's ack, the sweep) waits and
+// then sees the rows that name it.
 const INSERT_BODIES: &str = "INSERT INTO queue_bodies (sender_id, row_id, frame)
      SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[])
-     ON CONFLICT (sender_id, row_id) DO NOTHING";
+     ON CONFLICT (sender_id, row_id) DO UPDATE SET created_at = EXCLUDED.created_at";
+
+// Locks bodies before they are checked: the check that follows is a new
+// statement, with a snapshot taken after any writer that held them committed.
+const LOCK_BODIES: &str = "SELECT 1 FROM queue_bodies b
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
+         ON b.sender_id = g.sender_id AND b.row_id = g.row_id
+     ORDER BY b.sender_id, b.row_id
+     FOR UPDATE OF b";
 
 // The bodies among these that no row names any more.
 const DELETE_BODIES: &str = "DELETE FROM queue_bodies b
@@ -377,14 +388,31 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
         .collect();
         if !shared.is_empty() {
             let (senders, ids): (Vec<UserId>, Vec<MessageId>) = shared.into_iter().unzip();
-            sqlx::query(DELETE_BODIES)
-                .bind(&senders)
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
+            delete_bodies(&mut tx, &senders, &ids).await?;
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes those of these bodies that no row names, in two statements: lock,
+/// then check with a snapshot that sees whatever a writer holding one of
+/// them committed.
+async fn delete_bodies(
+    tx: &mut sqlx::PgConnection,
+    senders: &[UserId],
+    ids: &[MessageId],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(LOCK_BODIES)
+        .bind(senders)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(DELETE_BODIES)
+        .bind(senders)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -461,14 +489,21 @@ pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Err
         .bind(super::now_millis())
         .execute(pool)
         .await?;
-    // Bodies whose rows all went (a retention sweep deletes rows, not bodies).
-    sqlx::query(
-        "DELETE FROM queue_bodies b WHERE NOT EXISTS (
+    // Bodies whose rows all went (a retention sweep deletes rows, not
+    // bodies), checked again under their locks as acks do.
+    let orphans: Vec<(UserId, MessageId)> = sqlx::query_as(
+        "SELECT b.sender_id, b.row_id FROM queue_bodies b WHERE NOT EXISTS (
              SELECT 1 FROM queue q
              WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id AND q.frame IS NULL)",
     )
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
+    for chunk in orphans.chunks(MAX_BATCH) {
+        let (senders, ids): (Vec<UserId>, Vec<MessageId>) = chunk.iter().copied().unzip();
+        let mut tx = pool.begin().await?;
+        delete_bodies(&mut tx, &senders, &ids).await?;
+        tx.commit().await?;
+    }
     Ok(old.rows_affected() + gone.rows_affected())
 }
 

@@ -33,6 +33,10 @@ const DRAIN_PAGE: i64 = 512;
 const MAX_UNACKED: usize = 4096;
 /// Sends a socket may have waiting for their answer at once.
 const MAX_SENDS_IN_FLIGHT: usize = 256;
+
+/// Group typing frames a socket may have relayed per second (a person types
+/// in one chat at a time; the client sends a few per typing spell).
+const GROUP_TYPING_PER_SECOND: u32 = 4;
 /// Outbox commands taken at once, to go out in one write.
 const COMMAND_BATCH: usize = 64;
 /// Queue rows remembered as sent on this socket: a row another node
@@ -166,6 +170,7 @@ pub async fn run(state: Arc<AppState>, mut socket: WebSocket, pending: Pending) 
         last_heard: Instant::now(),
         signals: None,
         inbox,
+        group_typing: (Instant::now(), 0),
         receipts,
         sent: Sent::default(),
         dedupe: state.cluster.is_joined(),
@@ -207,6 +212,9 @@ struct Connection {
     signals: Option<SignalBudget>,
     /// Rows other nodes committed for this device.
     inbox: Arc<Inbox>,
+    /// Group typing frames relayed in the current second, and when it began:
+    /// each fans out to a whole group, so a socket gets a few per second.
+    group_typing: (Instant, u32),
     /// Receipts gathered for this socket (see `gateway::receipts`).
     receipts: Arc<crate::gateway::receipts::ReceiptBox>,
     /// Queue rows sent on this socket (between nodes only).
@@ -678,6 +686,14 @@ impl Connection {
     /// Group typing goes to the other members' devices connected here or
     /// on another node; never stored, and only from a member.
     async fn group_typing(&mut self, group: GroupId, typing: bool) {
+        let (since, count) = &mut self.group_typing;
+        if since.elapsed() >= Duration::from_secs(1) {
+            (*since, *count) = (Instant::now(), 0);
+        }
+        if *count >= GROUP_TYPING_PER_SECOND {
+            return;
+        }
+        *count += 1;
         let me = self.caller.user_id;
         let Ok(Some(members)) = self.state.groups.members(group).await else {
             return;

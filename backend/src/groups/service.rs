@@ -21,13 +21,22 @@ use parley_protocol::frame::{ServerFrame, UserDevices};
 use parley_protocol::group::{
     GroupChange, GroupHead, GroupRecord, Roster, RuleError, SignedGroupEvent,
 };
-use parley_protocol::{DeviceId, GroupId, UserId};
+use parley_protocol::{GroupId, UserId};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Groups whose members are kept in memory; past this the cache starts over.
 const MAX_CACHED_GROUPS: usize = 100_000;
+
+/// Events a group's log may hold: every new member replays it all.
+const MAX_GROUP_EVENTS: u64 = 10_000;
+
+/// How long a group's members are trusted from memory. A change here or on
+/// another node forgets them at once; this bounds what a lost message
+/// between nodes can leave stale.
+const MEMBERS_TTL: Duration = Duration::from_secs(30);
 
 /// Current members of groups that were sent to lately, and the one
 /// subscriber to [`Event::GroupChanged`] (which forgets them, and tells the
@@ -37,7 +46,7 @@ pub struct Groups {
     pool: PgPool,
     gateway: Gateway,
     directory: Arc<DeviceDirectory>,
-    cache: DashMap<GroupId, Arc<Members>>,
+    cache: DashMap<GroupId, (Arc<Members>, Instant)>,
     /// Bumped by every change: a load that started before one is not cached.
     changes: AtomicU64,
 }
@@ -56,19 +65,24 @@ impl Groups {
 
     /// A group's current members; `None` when there is no such group.
     pub async fn members(&self, group: GroupId) -> ApiResult<Option<Arc<Members>>> {
-        if let Some(members) = self.cache.get(&group) {
-            return Ok(Some(members.clone()));
+        if let Some(entry) = self.cache.get(&group)
+            && entry.1.elapsed() < MEMBERS_TTL
+        {
+            return Ok(Some(entry.0.clone()));
         }
         let before = self.changes.load(Ordering::Acquire);
         let Some(members) = store::members(&self.pool, group).await? else {
             return Ok(None);
         };
         let members = Arc::new(members);
+        if self.cache.len() >= MAX_CACHED_GROUPS {
+            self.cache.clear();
+        }
+        // Checked under the entry's lock, which `forget` takes after it
+        // counts the change: a change during the load is never overwritten.
+        let entry = self.cache.entry(group);
         if self.changes.load(Ordering::Acquire) == before {
-            if self.cache.len() >= MAX_CACHED_GROUPS {
-                self.cache.clear();
-            }
-            self.cache.insert(group, members.clone());
+            entry.insert((members.clone(), Instant::now()));
         }
         Ok(Some(members))
     }
@@ -199,9 +213,9 @@ pub async fn create(
         return Err(ApiError::Internal("a created group's event is a creation"));
     };
     let mut tx = state.pool.begin().await?;
-    if !store::all_exist(&mut tx, members).await? {
-        return Err(ApiError::NotFound("no such user"));
-    }
+    let mut joining = members.clone();
+    joining.push(caller.user_id);
+    store::check_addable(&mut tx, caller.user_id, &joining).await?;
     if !store::insert_group(&mut tx, &roster).await? {
         return Err(ApiError::Conflict("a group with this id exists"));
     }
@@ -212,7 +226,7 @@ pub async fn create(
     };
     store::append(&mut tx, &record, &Default::default(), &roster).await?;
     tx.commit().await?;
-    changed(state, roster.group, roster.seq, None).await?;
+    changed(state, roster.group, roster.seq, None).await;
     Ok(GroupHead {
         group: roster.group,
         seq: roster.seq,
@@ -237,12 +251,19 @@ pub async fn append(
     let mut roster = store::roster_for_update(&mut tx, group)
         .await?
         .ok_or(ApiError::NotFound("no such group"))?;
+    // Someone outside learns nothing of the group, not even its length.
+    if !roster.is_member(caller.user_id) {
+        return Err(ApiError::NotFound("no such group"));
+    }
     let before = roster.members.clone();
     roster.apply(&signed).map_err(refused)?;
-    if let GroupChange::Add { users } = &signed.event.change
-        && !store::all_exist(&mut tx, users).await?
-    {
-        return Err(ApiError::NotFound("no such user"));
+    if roster.seq > MAX_GROUP_EVENTS {
+        return Err(ApiError::LimitReached(
+            "this group has changed as often as it may",
+        ));
+    }
+    if let GroupChange::Add { users } = &signed.event.change {
+        store::check_addable(&mut tx, caller.user_id, users).await?;
     }
     let gone = match &signed.event.change {
         GroupChange::Remove { user } => Some(*user),
@@ -256,37 +277,18 @@ pub async fn append(
     };
     store::append(&mut tx, &record, &before, &roster).await?;
     tx.commit().await?;
-    changed(state, group, roster.seq, gone).await?;
+    changed(state, group, roster.seq, gone).await;
     Ok(record)
 }
 
-async fn changed(
-    state: &AppState,
-    group: GroupId,
-    seq: u64,
-    gone: Option<UserId>,
-) -> ApiResult<()> {
-    state
+/// Tells the rest of the server. The event is stored already: a failure
+/// here (telling sockets) must not turn the answer into an error the client
+/// would retry into a conflict; members fetch the log when they reconnect.
+async fn changed(state: &AppState, group: GroupId, seq: u64, gone: Option<UserId>) {
+    let published = state
         .events
-        .publish(Event::GroupChanged { group, seq, gone })
-        .settled()
-        .await?;
-    Ok(())
-}
-
-/// Whether `devices` (sorted) are exactly the member devices other than
-/// `sender`: `None` when they are, or every member's devices when not.
-pub fn mismatch(
-    all: &[UserDevices],
-    sender: DeviceId,
-    devices: &[DeviceId],
-) -> Option<Vec<UserDevices>> {
-    let mut required: Vec<DeviceId> = all
-        .iter()
-        .flat_map(|u| u.devices.iter().copied())
-        .filter(|d| *d != sender)
-        .collect();
-    required.sort_unstable();
-    required.dedup();
-    (required != devices).then(|| all.to_vec())
+        .publish(Event::GroupChanged { group, seq, gone });
+    if let Err(e) = published.settled().await {
+        tracing::warn!(error = %e, %group, "telling members of a group change failed");
+    }
 }

@@ -91,13 +91,41 @@ pub async fn roster_for_update(
     }))
 }
 
-/// Whether every one of `users` has an account.
-pub async fn all_exist(tx: &mut Transaction<'_, Postgres>, users: &[UserId]) -> ApiResult<bool> {
+/// Groups one person may be in at once.
+pub const MAX_GROUPS_PER_ACCOUNT: i64 = 1_000;
+
+/// Whether `actor` may add `users` to a group: each has an account, has
+/// not blocked `actor`, and is in fewer than [`MAX_GROUPS_PER_ACCOUNT`]
+/// groups.
+pub async fn check_addable(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: UserId,
+    users: &[UserId],
+) -> ApiResult<()> {
     let found: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = ANY($1)")
         .bind(users)
         .fetch_one(&mut **tx)
         .await?;
-    Ok(usize::try_from(found).is_ok_and(|n| n == users.len()))
+    if usize::try_from(found).is_ok_and(|n| n != users.len()) {
+        return Err(ApiError::NotFound("no such user"));
+    }
+    let refused: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker = ANY($1) AND blocked = $2)
+             OR EXISTS (SELECT 1 FROM group_members WHERE user_id = ANY($1) AND left_seq IS NULL
+                        GROUP BY user_id HAVING count(*) >= $3)",
+    )
+    .bind(users)
+    .bind(actor)
+    .bind(MAX_GROUPS_PER_ACCOUNT)
+    .fetch_one(&mut **tx)
+    .await?;
+    if refused {
+        // One answer for both, so a block is not revealed.
+        return Err(ApiError::Forbidden(
+            "someone could not be added to the group",
+        ));
+    }
+    Ok(())
 }
 
 /// Stores a new group's row; its first event and members follow with [`append`].

@@ -15,7 +15,7 @@ use parley_protocol::frame::{
     UserDevices, VERSION,
 };
 use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, validate};
-use parley_server::groups::service::mismatch;
+use parley_server::delivery::group::mismatch;
 use uuid::Uuid;
 
 /// The version before conversations, still read from storage.
