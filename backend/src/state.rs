@@ -13,7 +13,7 @@ use crate::directory::DeviceDirectory;
 use crate::events::{EventKind, Events};
 use crate::gateway::Gateway;
 use crate::gateway::admission::Admission;
-use crate::groups::GroupCache;
+use crate::groups::members::Groups;
 use crate::last_seen::LastSeenWriter;
 use crate::presence::Presence;
 use crate::push::sender::Pusher;
@@ -50,7 +50,7 @@ pub struct AppState {
     /// The other nodes, when there are any.
     pub cluster: Arc<Cluster>,
     /// Group members, cached for sends.
-    pub groups: Arc<GroupCache>,
+    pub groups: Arc<Groups>,
     /// Where attachments' encrypted chunks are kept.
     pub blobs: BlobStore,
     /// The STUN/TURN relay's settings, when it is on.
@@ -75,7 +75,7 @@ impl AppState {
         let push = Arc::new(Pusher::start(pool.clone(), config.push.clone(), &tasks));
         let acquaintances = Arc::new(Acquaintances::start(pool.clone(), &tasks));
         let cluster = Arc::new(Cluster::default());
-        let groups = Arc::new(GroupCache::new(
+        let groups = Arc::new(Groups::new(
             pool.clone(),
             gateway.clone(),
             directory.clone(),

@@ -9,8 +9,8 @@
 //! every device, so it is encoded once and, for devices that are offline,
 //! stored once (`queue_bodies`), each queue row naming it.
 
+use super::answer::{answer_when_durable, rejected};
 use super::bounds::Entry;
-use super::send::{answer_when_durable, rejected};
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
 use crate::error::ApiError;

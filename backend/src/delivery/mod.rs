@@ -8,6 +8,7 @@
 //! device sees a sender's messages in the order they were sent.
 
 pub mod acquaintances;
+pub mod answer;
 pub mod bounds;
 pub mod group;
 pub mod queue;

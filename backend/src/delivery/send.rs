@@ -1,23 +1,16 @@
 //! A `Send` frame: check the fan-out, route, answer once durable.
 
+use super::answer::{answer_when_durable, rejected};
 use super::bounds::Entry;
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
-use crate::gateway::{self, Command};
+use crate::gateway;
 use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
 use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_EXPIRY_MS, MAX_PAYLOAD_BYTES};
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use std::sync::Arc;
-
-pub(super) fn rejected(id: MessageId, code: ErrorCode, message: &str) -> ServerFrame {
-    ServerFrame::Rejected {
-        id,
-        code,
-        message: message.to_owned(),
-    }
-}
 
 /// One `Send` (or `SendExpiring`) frame.
 #[derive(Debug)]
@@ -215,31 +208,6 @@ pub async fn handle(
     let durable = state.delivery.deliver_all(&state.gateway, targets);
     answer_when_durable(state, caller, id, at, durable, permit);
     None
-}
-
-/// Answers the sender once every target holds message `id` (or one failed).
-pub(super) fn answer_when_durable(
-    state: &AppState,
-    caller: Caller,
-    id: MessageId,
-    at: Millis,
-    durable: impl Future<Output = bool> + 'static,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let gateway = state.gateway.clone();
-    actix_web::rt::spawn(async move {
-        // Held until answered: bounds this socket's sends in flight.
-        let _permit = permit;
-        let answer = if durable.await {
-            ServerFrame::Accepted { id, at }
-        } else {
-            // Nothing was promised: the client keeps it in its outbox and retries.
-            rejected(id, ErrorCode::Internal, "not stored, retry")
-        };
-        if let Some(answer) = gateway::encode(&answer) {
-            gateway.push(caller.device_id, Command::Frame(answer));
-        }
-    });
 }
 
 /// Whether the message fits the queue of every device of the recipient that

@@ -1,6 +1,7 @@
 //! Groups: their signed log of changes, the membership it makes, and the
 //! members cache group sends read. See "Groups" in `docs/architecture.md`.
 
+pub mod members;
 pub mod service;
 pub mod store;
 
@@ -12,7 +13,6 @@ use actix_web::{HttpResponse, web};
 use parley_protocol::GroupId;
 use parley_protocol::endpoint::{AppendGroupEvent, CreateGroup, GroupEvents, Groups};
 use parley_protocol::group::{GROUP_EVENTS_PER_PAGE, GroupHead, GroupRecord, SignedGroupEvent};
-pub use service::Groups as GroupCache;
 
 /// Mounts the group endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
