@@ -286,6 +286,9 @@ test('a chat with 100 unread messages opens at the first of them, with the marke
 });
 
 test('live messages keep the open chat to a bounded window', async ({ page: a, newPage }) => {
+  // 160 sends through the composer take about 35 s alone, and more while
+  // the suite runs beside it: the default minute is too tight.
+  test.setTimeout(120_000);
   const { bob, peer } = await aliceAddsBob(a, newPage);
   const start = Date.now() - 200 * 60_000;
   await seed(
