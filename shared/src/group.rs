@@ -32,7 +32,7 @@ pub const MAX_USERS_PER_CHANGE: usize = 256;
 pub const GROUP_NAME_MAX_CHARS: usize = 64;
 /// A group's description, in characters.
 pub const GROUP_DESCRIPTION_MAX_CHARS: usize = 512;
-/// Events one page of [`crate::endpoint::GroupEvents`] holds.
+/// Events one page of the group's log holds (`GET /groups/{id}/events`).
 pub const GROUP_EVENTS_PER_PAGE: usize = 256;
 
 /// The version byte of the signed bytes of an event.

@@ -11,6 +11,7 @@
 
 use super::answer::{answer_when_durable, rejected};
 use super::bounds::Entry;
+use super::checks;
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,7 +21,7 @@ use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
 use parley_protocol::group::MAX_GROUP_MEMBERS;
-use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_EXPIRY_MS, MAX_PAYLOAD_BYTES};
+use parley_protocol::limits::MAX_PAYLOAD_BYTES;
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,21 +104,8 @@ fn checks(
     id: MessageId,
     expires_in: Option<Millis>,
 ) -> Checked<()> {
-    if expires_in.is_some_and(|ttl| !(1..=MAX_EXPIRY_MS).contains(&ttl)) {
-        return Err(rejected(
-            id,
-            ErrorCode::BadRequest,
-            "a message may disappear after 1 ms to 90 days",
-        ));
-    }
-    if !state.delivery.send_rate.allow(&caller.user_id) {
-        return Err(rejected(
-            id,
-            ErrorCode::RateLimited,
-            "too many messages at once, slow down",
-        ));
-    }
-    Ok(())
+    checks::expiry(id, expires_in)?;
+    checks::rate(state, caller, id)
 }
 
 /// Whether the message fits the queue of every target device that no
@@ -258,29 +246,10 @@ async fn route_shares(
         expires_in,
     } = shares;
     checks(state, caller, id, expires_in)?;
-    if payloads.is_empty() || payloads.len() > MAX_DEVICES_PER_SEND {
-        return Err(rejected(
-            id,
-            ErrorCode::PayloadTooLarge,
-            "1 to 64 devices in one send",
-        ));
+    if payloads.is_empty() {
+        return Err(rejected(id, ErrorCode::BadRequest, "name a device"));
     }
-    if payloads.iter().any(|p| p.body.len() > MAX_PAYLOAD_BYTES) {
-        return Err(rejected(
-            id,
-            ErrorCode::PayloadTooLarge,
-            "payload too large",
-        ));
-    }
-    let mut named: Vec<DeviceId> = payloads.iter().map(|p| p.device).collect();
-    named.sort_unstable();
-    if named.windows(2).any(|w| w[0] == w[1]) {
-        return Err(rejected(
-            id,
-            ErrorCode::BadRequest,
-            "a device is named twice",
-        ));
-    }
+    let named = checks::payloads(id, &payloads)?;
     let (_, all) = audience(state, caller, id, group).await?;
     let owners: HashMap<DeviceId, UserId> = all
         .iter()

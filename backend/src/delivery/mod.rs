@@ -10,6 +10,7 @@
 pub mod acquaintances;
 pub mod answer;
 pub mod bounds;
+pub mod checks;
 pub mod group;
 pub mod queue;
 pub mod receipts;

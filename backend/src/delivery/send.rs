@@ -2,13 +2,13 @@
 
 use super::answer::{answer_when_durable, rejected};
 use super::bounds::Entry;
+use super::checks;
 use super::{Outgoing, now_millis};
 use crate::auth::Caller;
 use crate::gateway;
 use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
-use parley_protocol::limits::{MAX_DEVICES_PER_SEND, MAX_EXPIRY_MS, MAX_PAYLOAD_BYTES};
 use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
 use std::sync::Arc;
 
@@ -40,12 +40,8 @@ pub async fn handle(
         payloads,
         expires_in,
     } = message;
-    if expires_in.is_some_and(|ttl| !(1..=MAX_EXPIRY_MS).contains(&ttl)) {
-        return Some(rejected(
-            id,
-            ErrorCode::BadRequest,
-            "a message may disappear after 1 ms to 90 days",
-        ));
+    if let Err(answer) = checks::expiry(id, expires_in) {
+        return Some(answer);
     }
     let to = match chat {
         ConversationId::Direct(to) => to,
@@ -59,36 +55,11 @@ pub async fn handle(
             return super::group::shares(state, caller, shares, permit).await;
         }
     };
-    if !state.delivery.send_rate.allow(&caller.user_id) {
-        return Some(rejected(
-            id,
-            ErrorCode::RateLimited,
-            "too many messages at once, slow down",
-        ));
-    }
-    if payloads.len() > MAX_DEVICES_PER_SEND {
-        return Some(rejected(
-            id,
-            ErrorCode::PayloadTooLarge,
-            "too many devices in one send",
-        ));
-    }
-    if payloads.iter().any(|p| p.body.len() > MAX_PAYLOAD_BYTES) {
-        return Some(rejected(
-            id,
-            ErrorCode::PayloadTooLarge,
-            "payload too large",
-        ));
-    }
-    let mut named: Vec<DeviceId> = payloads.iter().map(|p| p.device).collect();
-    named.sort_unstable();
-    if named.windows(2).any(|w| w[0] == w[1]) {
-        return Some(rejected(
-            id,
-            ErrorCode::BadRequest,
-            "a device is named twice",
-        ));
-    }
+    let checked = checks::rate(state, caller, id).and_then(|()| checks::payloads(id, &payloads));
+    let named = match checked {
+        Ok(named) => named,
+        Err(answer) => return Some(answer),
+    };
 
     let directory = &state.directory;
     let recipient = match directory.devices(to).await {
