@@ -50,16 +50,6 @@ async fn heads(server: &TestServer, session: &Session) -> Vec<GroupHead> {
         .unwrap()
 }
 
-async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
-    client
-        .next_matching(|f| match f {
-            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
-            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
-            _ => None,
-        })
-        .await
-}
-
 async fn mismatch(client: &mut Client, id: MessageId) -> Vec<UserDevices> {
     client
         .next_matching(|f| match f {

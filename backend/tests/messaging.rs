@@ -31,17 +31,6 @@ async fn all_accepted(client: &mut Client, ids: &[MessageId]) {
     }
 }
 
-/// The code `id` was rejected with; an acceptance of `id` fails the test.
-async fn rejection(client: &mut Client, id: MessageId) -> ErrorCode {
-    client
-        .next_matching(|f| match f {
-            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
-            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
-            _ => None,
-        })
-        .await
-}
-
 /// Tells `sender` that `ids` were read.
 async fn read(client: &mut Client, sender: UserId, id: MessageId) {
     client

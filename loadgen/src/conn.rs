@@ -111,3 +111,29 @@ where
     sink.flush().await?;
     Ok(())
 }
+
+/// The deliveries in `first` and in every message already waiting behind
+/// it, without waiting for more: what a device stores, then acks in one go.
+pub async fn ready_deliveries<R>(
+    first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    stream: &mut R,
+) -> Result<Vec<parley_protocol::frame::Delivery>>
+where
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    use futures_util::FutureExt;
+    let mut deliveries = Vec::new();
+    let mut next = first;
+    loop {
+        let Some(message) = next else {
+            bail!("socket closed")
+        };
+        if let Some(ServerFrame::Deliver(d)) = decode(message?)? {
+            deliveries.push(d);
+        }
+        match stream.next().now_or_never() {
+            Some(m) => next = m,
+            None => return Ok(deliveries),
+        }
+    }
+}

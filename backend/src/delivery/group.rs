@@ -133,17 +133,8 @@ async fn admitted(state: &AppState, sender: UserId, targets: &[(DeviceId, usize)
 
 /// Handles one `SendGroup`: routes before it returns (so a sender's
 /// messages keep their order on every device), answers once every member
-/// device holds it.
+/// device holds it; `Err` is the answer at once.
 pub async fn handle(
-    state: &Arc<AppState>,
-    caller: Caller,
-    message: GroupMessage,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> Option<ServerFrame> {
-    route_group(state, caller, message, permit).await.err()
-}
-
-async fn route_group(
     state: &Arc<AppState>,
     caller: Caller,
     message: GroupMessage,
@@ -223,17 +214,9 @@ async fn route_group(
     Ok(())
 }
 
-/// Handles a `Send` to a group: each payload to its member device.
+/// Handles a `Send` to a group: each payload to its member device; `Err`
+/// is the answer at once.
 pub async fn shares(
-    state: &Arc<AppState>,
-    caller: Caller,
-    shares: Shares,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> Option<ServerFrame> {
-    route_shares(state, caller, shares, permit).await.err()
-}
-
-async fn route_shares(
     state: &Arc<AppState>,
     caller: Caller,
     shares: Shares,

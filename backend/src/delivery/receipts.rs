@@ -120,17 +120,25 @@ async fn notify(
         }
     };
     let read = kind == ReceiptKind::Read;
-    let Some(bytes) = gateway::encode(&ServerFrame::Receipt {
-        kind,
-        by,
-        ids: ids.clone(),
-        at,
-    }) else {
-        return;
+    // Encoded only for a device that must take it as a queue row: a
+    // connected one takes it into its receipt box.
+    let encoded = std::sync::OnceLock::new();
+    let bytes = || {
+        encoded
+            .get_or_init(|| {
+                gateway::encode(&ServerFrame::Receipt {
+                    kind,
+                    by,
+                    ids: ids.clone(),
+                    at,
+                })
+            })
+            .clone()
     };
     let delivery = &state.delivery;
     for &device in devices.iter() {
         if read && !state.gateway.is_connected(device) {
+            let Some(frame) = bytes() else { return };
             let fits = delivery
                 .bounds
                 .admit(
@@ -138,7 +146,7 @@ async fn notify(
                     &delivery.writer,
                     device,
                     Entry::ReadReceipt { reader: by },
-                    bytes.len(),
+                    frame.len(),
                 )
                 .await;
             if !fits {
@@ -159,13 +167,14 @@ async fn notify(
                 delivery.queue_read_receipt(device, by, &ids, at);
                 return;
             }
+            let Some(frame) = bytes() else { return };
             let row = Row {
                 device,
                 row_id: MessageId::new_v7(),
                 seq: delivery.seq.next(),
                 kind: RowKind::Receipt,
                 sender: by,
-                frame: bytes.clone(),
+                frame,
                 expires_at: None,
                 shared: false,
             };

@@ -52,7 +52,9 @@ pub async fn handle(
                 payloads,
                 expires_in,
             };
-            return super::group::shares(state, caller, shares, permit).await;
+            return super::group::shares(state, caller, shares, permit)
+                .await
+                .err();
         }
     };
     let checked = checks::rate(state, caller, id).and_then(|()| checks::payloads(id, &payloads));

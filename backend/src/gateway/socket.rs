@@ -528,8 +528,8 @@ impl Connection {
         };
         let state = self.state.clone();
         match group::handle(&state, self.caller, message, permit).await {
-            Some(answer) => self.send(&answer).await,
-            None => Ok(()),
+            Err(answer) => self.send(&answer).await,
+            Ok(()) => Ok(()),
         }
     }
 

@@ -369,3 +369,14 @@ pub async fn set_blocked(server: &TestServer, who: &Session, whom: UserId, block
     let res = request.bearer_auth(&who.token).send().await.unwrap();
     assert_eq!(res.status(), if blocked { 200 } else { 204 });
 }
+
+/// The code `id` was rejected with; an acceptance of `id` fails the test.
+pub async fn rejection(client: &mut Client, id: MessageId) -> parley_protocol::ErrorCode {
+    client
+        .next_matching(|f| match f {
+            ServerFrame::Rejected { id: got, code, .. } if got == id => Some(code),
+            ServerFrame::Accepted { id: got, .. } if got == id => panic!("{id} accepted"),
+            _ => None,
+        })
+        .await
+}

@@ -5,7 +5,7 @@ use super::Target;
 use crate::conn;
 use crate::seed;
 use anyhow::{Result, bail};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use parley_protocol::frame::{ClientFrame, DevicePayload, ServerFrame};
 use parley_protocol::{ConversationId, MessageId};
 use std::collections::HashSet;
@@ -63,21 +63,15 @@ pub async fn run(target: &Target, count: usize, payload: usize) -> Result<serde_
     let mut seen = HashSet::with_capacity(count);
     let mut duplicates = 0usize;
     while seen.len() < count {
-        let mut acks = Vec::new();
-        let mut next = stream.next().await;
-        loop {
-            let Some(message) = next else {
-                bail!("recipient socket closed")
-            };
-            if let Some(ServerFrame::Deliver(d)) = conn::decode(message?)? {
-                if !seen.insert(d.id) {
-                    duplicates += 1;
-                }
-                acks.push(d.id);
-            }
-            match stream.next().now_or_never() {
-                Some(m) => next = m,
-                None => break,
+        let first = stream.next().await;
+        let acks: Vec<_> = conn::ready_deliveries(first, &mut stream)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        for id in &acks {
+            if !seen.insert(*id) {
+                duplicates += 1;
             }
         }
         conn::send_acks(&mut sink, &acks).await?;

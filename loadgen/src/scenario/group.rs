@@ -123,20 +123,16 @@ pub async fn run(
     let cpu_before = CpuSample::take(target.server_pid);
     let fan_start = Instant::now();
     let first_fan = n + 1;
-    let (mut in_flight, mut sent_fan) = (0usize, 0u64);
     let until = fan_start + Duration::from_secs_f64(seconds);
-    while Instant::now() < until || in_flight > 0 {
-        while Instant::now() < until && in_flight < window {
-            n += 1;
-            sent_fan += 1;
-            in_flight += 1;
-            let (_, message) = send(n)?;
-            sink.feed(message).await?;
-        }
-        sink.flush().await?;
-        let done = accepted(&mut answered, 1).await?;
-        in_flight -= done;
-    }
+    let sent_fan = {
+        let mut next = || {
+            (Instant::now() < until).then(|| {
+                n += 1;
+                send(n)
+            })
+        };
+        windowed(&mut sink, &mut answered, window, &mut next).await?
+    };
     let target_count = n * expected;
     let _ = tokio::time::timeout(
         Duration::from_secs(60),
@@ -171,22 +167,15 @@ pub async fn run(
     // Nobody connected but the sender: what one message costs PostgreSQL.
     let (wal_before, size_before) = storage(target).await?;
     let offline_start = Instant::now();
-    let mut in_flight = 0usize;
-    let mut sent_offline = 0usize;
-    let mut done_offline = 0usize;
-    while done_offline < offline {
-        while sent_offline < offline && in_flight < window {
+    let mut left = offline;
+    let mut next = || {
+        (left > 0).then(|| {
+            left -= 1;
             n += 1;
-            sent_offline += 1;
-            in_flight += 1;
-            let (_, message) = send(n)?;
-            sink.feed(message).await?;
-        }
-        sink.flush().await?;
-        let done = accepted(&mut answered, 1).await?;
-        in_flight -= done;
-        done_offline += done;
-    }
+            send(n)
+        })
+    };
+    windowed(&mut sink, &mut answered, window, &mut next).await?;
     let offline_wall = offline_start.elapsed().as_secs_f64();
     let (wal_after, size_after) = storage(target).await?;
     let _ = sink.close().await;
@@ -222,6 +211,41 @@ pub async fn run(
         "table_bytes_per_member_device": ((table_per_message - payload as f64) / (members - 1) as f64).round(),
         "wal_bytes_per_member_device": ((wal_per_message - payload as f64) / (members - 1) as f64).round(),
     }))
+}
+
+/// Sends what `next` gives with at most `window` messages unanswered,
+/// until it gives nothing and every message is accepted; answers how many
+/// were sent.
+async fn windowed<S>(
+    sink: &mut S,
+    answered: &mut mpsc::UnboundedReceiver<Result<()>>,
+    window: usize,
+    next: &mut impl FnMut() -> Option<Result<(MessageId, tokio_tungstenite::tungstenite::Message)>>,
+) -> Result<u64>
+where
+    S: futures_util::Sink<
+            tokio_tungstenite::tungstenite::Message,
+            Error = tokio_tungstenite::tungstenite::Error,
+        > + Unpin,
+{
+    let (mut in_flight, mut sent, mut more) = (0usize, 0u64, true);
+    while more || in_flight > 0 {
+        while more && in_flight < window {
+            match next() {
+                Some(message) => {
+                    sink.feed(message?.1).await?;
+                    sent += 1;
+                    in_flight += 1;
+                }
+                None => more = false,
+            }
+        }
+        sink.flush().await?;
+        if in_flight > 0 {
+            in_flight -= accepted(answered, 1).await?;
+        }
+    }
+    Ok(sent)
 }
 
 /// Counts `Accepted` answers from the reader (at least `min`), failing
@@ -312,22 +336,12 @@ async fn receive(
             _ = &mut stop => break,
         };
         let mut acks = Vec::new();
-        let mut next = next;
-        loop {
-            let Some(message) = next else {
-                bail!("member socket closed")
-            };
-            if let Some(ServerFrame::Deliver(d)) = conn::decode(message?)? {
-                let _ = seen.send((d.id, Instant::now()));
-                if !had.insert(d.id) {
-                    duplicates += 1;
-                }
-                acks.push(d.id);
+        for d in conn::ready_deliveries(next, &mut stream).await? {
+            let _ = seen.send((d.id, Instant::now()));
+            if !had.insert(d.id) {
+                duplicates += 1;
             }
-            match stream.next().now_or_never() {
-                Some(m) => next = m,
-                None => break,
-            }
+            acks.push(d.id);
         }
         conn::send_acks(&mut sink, &acks).await?;
     }
