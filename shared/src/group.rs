@@ -275,8 +275,9 @@ pub fn group_description(description: &str) -> Result<(), RuleError> {
     Ok(())
 }
 
-/// A group as its log so far makes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group as its log so far makes it. Serializable, so a client keeps
+/// the roster it verified and applies only the events after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {
     /// The group.
     pub group: GroupId,

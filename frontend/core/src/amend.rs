@@ -144,7 +144,9 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
                     erase(m);
                     Ok(true)
                 }
-                Body::SafetyChanged | Body::Call(_) | Body::Timer(_) => Err(Refused::WrongKind),
+                Body::SafetyChanged | Body::Call(_) | Body::Timer(_) | Body::Group(_) => {
+                    Err(Refused::WrongKind)
+                }
             }
         }
         Change::Pin(_) => {

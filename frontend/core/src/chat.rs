@@ -4,8 +4,8 @@ use crate::amend::{Amendment, Change};
 use crate::attachment::Attachment;
 use crate::content::{Content, ContentError, Post, Quote, Sync};
 use crate::message::{Body, Message, Status};
-use parley_protocol::frame::{Delivery, ServerFrame, SignalDelivery, UserDevices};
-use parley_protocol::{ConversationId, DeviceId, ErrorCode, MessageId, Millis, UserId};
+use parley_protocol::frame::{Delivery, ReceiptBatch, ServerFrame, SignalDelivery, UserDevices};
+use parley_protocol::{ConversationId, DeviceId, ErrorCode, GroupId, MessageId, Millis, UserId};
 use std::collections::HashMap;
 
 /// What the caller must do after a server frame.
@@ -36,18 +36,17 @@ pub enum Event {
         /// Why, for the person.
         message: String,
     },
-    /// Outgoing messages reached a tick.
-    Status {
-        /// Which messages.
-        ids: Vec<MessageId>,
-        /// The new tick (apply with [`Status::advance`]).
-        status: Status,
-        /// When (server time), for "message info".
-        at: Millis,
+    /// Receipts for outgoing messages, in the order they came (one
+    /// `Receipt` frame, or a `Receipts` frame's batches): who got or read
+    /// which messages, and when (server time, for "message info").
+    Receipts(Vec<ReceiptBatch>),
+    /// A group's log grew to `seq`: fetch what is new.
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+        /// Its last event.
+        seq: u64,
     },
-    /// Several [`Event::Status`] at once (a `Receipts` frame), in order:
-    /// which messages, the tick, when.
-    Statuses(Vec<(Vec<MessageId>, Status, Millis)>),
     /// Presence, typing, a refusal or a pong: see [`immediate`].
     Immediate(Immediate),
     /// A call signal (ephemeral; decrypt it like a delivery, never ack it).
@@ -71,6 +70,15 @@ pub enum Immediate {
     },
     /// A person typing to this one (or stopped).
     Typing {
+        /// Who.
+        from: UserId,
+        /// Typing or not.
+        typing: bool,
+    },
+    /// A member typing in a group (or stopped).
+    GroupTyping {
+        /// The group.
+        group: GroupId,
         /// Who.
         from: UserId,
         /// Typing or not.
@@ -101,6 +109,15 @@ pub fn immediate(frame: ServerFrame) -> Result<Immediate, ServerFrame> {
             last_seen,
         }),
         ServerFrame::Typing { from, typing } => Ok(Immediate::Typing { from, typing }),
+        ServerFrame::GroupTyping {
+            group,
+            from,
+            typing,
+        } => Ok(Immediate::GroupTyping {
+            group,
+            from,
+            typing,
+        }),
         ServerFrame::Error { code, message } => Ok(Immediate::Error { code, message }),
         ServerFrame::Pong { .. } => Ok(Immediate::Nothing),
         other => Err(other),
@@ -273,6 +290,30 @@ impl Chat {
         targets
     }
 
+    /// The devices a message to a group with these `members` must reach:
+    /// every known device of each (this account's other devices too), never
+    /// this one. The server answers a stale list with the real ones.
+    pub fn group_targets(&self, members: impl Iterator<Item = UserId>) -> Vec<DeviceId> {
+        let mut targets: Vec<DeviceId> = members
+            .chain([self.me])
+            .filter_map(|u| self.devices.get(&u))
+            .flatten()
+            .copied()
+            .filter(|d| *d != self.device)
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets
+    }
+
+    /// Whose device `device` is, among the lists known here.
+    pub fn owner(&self, device: DeviceId) -> Option<UserId> {
+        self.devices
+            .iter()
+            .find(|(_, list)| list.binary_search(&device).is_ok())
+            .map(|(user, _)| *user)
+    }
+
     /// The chat a delivery belongs to on this device. The frame names the
     /// chat as its sender saw it: for a direct chat the recipient, so a
     /// message from someone else belongs to the chat with them, and a copy
@@ -303,15 +344,20 @@ impl Chat {
             status: Status::Sent,
             seen: outgoing,
             body,
+            sender: matches!(chat, ConversationId::Group(_)).then_some(d.from),
             ..Message::blank()
         };
         let posted = |post: Post| {
             let mut m = message(Body::Text(post.text), post.composed_at);
-            // A quote names one of the two people of this chat, or is dropped:
-            // no one can put words in a third person's mouth.
-            m.reply = post
-                .reply
-                .filter(|q| q.author == self.me || Some(q.author) == m.peer());
+            // In a direct chat a quote names one of its two people, or is
+            // dropped: no one can put words in a third person's mouth. In a
+            // group any member may be quoted (the engine keeps only
+            // messages from members).
+            m.reply = post.reply.filter(|q| {
+                q.author == self.me
+                    || Some(q.author) == m.peer()
+                    || matches!(chat, ConversationId::Group(_))
+            });
             m.forwarded = post.forwarded;
             m
         };
@@ -391,7 +437,8 @@ impl Chat {
             ServerFrame::Pong { .. }
             | ServerFrame::Error { .. }
             | ServerFrame::Presence { .. }
-            | ServerFrame::Typing { .. } => Event::Immediate(Immediate::Nothing),
+            | ServerFrame::Typing { .. }
+            | ServerFrame::GroupTyping { .. } => Event::Immediate(Immediate::Nothing),
             ServerFrame::Ready { .. } => Event::Ready,
             ServerFrame::Accepted { id, at } => Event::Accepted { id, at },
             ServerFrame::DeviceMismatch { id, devices } => {
@@ -410,23 +457,13 @@ impl Chat {
                 message,
             },
             ServerFrame::Deliver(d) => Event::Delivery(d),
-            ServerFrame::Receipt { kind, ids, at, .. } => Event::Status {
-                ids,
-                status: kind.into(),
-                at,
-            },
-            ServerFrame::Receipts(batches) => Event::Statuses(
-                batches
-                    .into_iter()
-                    .map(|b| (b.ids, b.kind.into(), b.at))
-                    .collect(),
-            ),
+            ServerFrame::Receipt { kind, by, ids, at } => {
+                Event::Receipts(vec![ReceiptBatch { kind, by, ids, at }])
+            }
+            ServerFrame::Receipts(batches) => Event::Receipts(batches),
             ServerFrame::Signal(signal) => Event::Signal(signal),
             ServerFrame::DevicesChanged { user } => Event::DevicesChanged(user),
-            // Groups are not wired into the engine yet.
-            ServerFrame::GroupTyping { .. } | ServerFrame::GroupChanged { .. } => {
-                Event::Immediate(Immediate::Nothing)
-            }
+            ServerFrame::GroupChanged { group, seq } => Event::GroupChanged { group, seq },
         }
     }
 }
@@ -682,13 +719,15 @@ mod tests {
             ids: vec![m],
             at: 1,
         });
+        let Event::Receipts(batches) = e else {
+            panic!("{e:?}")
+        };
         assert_eq!(
-            e,
-            Event::Status {
-                ids: vec![m],
-                status: Status::Read,
-                at: 1,
-            }
+            batches
+                .iter()
+                .map(|b| (&b.ids, b.kind, b.at))
+                .collect::<Vec<_>>(),
+            vec![(&vec![m], ReceiptKind::Read, 1)]
         );
         assert_eq!(Status::Read.advance(Status::Delivered), Status::Read);
         assert_eq!(Status::Pending.advance(Status::Sent), Status::Sent);

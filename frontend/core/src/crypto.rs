@@ -192,6 +192,13 @@ impl Machine {
         }
     }
 
+    /// Signs `text` with this device's Ed25519 identity key (base64), as
+    /// group events are signed: other devices check it against the key
+    /// they pinned for this device.
+    pub fn sign(&self, text: &str) -> String {
+        self.account.sign(text).to_base64()
+    }
+
     fn signed(&self, key_id: String, key: String, message: String) -> SignedKey {
         SignedKey {
             signature: self.account.sign(message).to_base64(),

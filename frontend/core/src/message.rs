@@ -56,6 +56,8 @@ pub enum Body {
     /// A notice: its author turned disappearing messages on (for this
     /// long) or off.
     Timer(Option<Millis>),
+    /// A notice of a group's log: created, added, removed, left...
+    Group(crate::group::Notice),
 }
 
 impl Body {
@@ -67,7 +69,8 @@ impl Body {
             | Self::SafetyChanged
             | Self::Call(_)
             | Self::Deleted
-            | Self::Timer(_) => None,
+            | Self::Timer(_)
+            | Self::Group(_) => None,
         }
     }
 
@@ -75,12 +78,15 @@ impl Body {
     /// too: they are messages not yet readable); a seen missed call is
     /// private.
     pub fn wants_receipt(&self) -> bool {
-        !matches!(self, Self::Call(_))
+        !matches!(self, Self::Call(_) | Self::Group(_))
     }
 
     /// A notice rather than a message: kept when messages disappear.
     pub fn is_notice(&self) -> bool {
-        matches!(self, Self::SafetyChanged | Self::Call(_) | Self::Timer(_))
+        matches!(
+            self,
+            Self::SafetyChanged | Self::Call(_) | Self::Timer(_) | Self::Group(_)
+        )
     }
 }
 
@@ -126,6 +132,14 @@ pub struct Message {
     /// stored before attachments existed read as `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Box<Attachment>>,
+    /// In a group: who wrote it (a direct chat's sender is its peer or
+    /// this account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<UserId>,
+    /// An outgoing group message's ticks: whom it went to, who has it and
+    /// who read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Box<crate::group::ticks::GroupTicks>>,
 }
 
 /// Longest quoted text carried with a reply (the quote is a preview; the
@@ -219,6 +233,8 @@ impl Message {
             delivered_at: None,
             read_at: None,
             attachment: None,
+            sender: None,
+            group: None,
         }
     }
 
@@ -227,9 +243,13 @@ impl Message {
         self.edits.last().map(|r| r.replaced_at)
     }
 
-    /// Who wrote it, in a direct chat with `me` on this side.
+    /// Who wrote it, with `me` on this side.
     pub fn author(&self, me: UserId) -> Option<UserId> {
-        if self.outgoing { Some(me) } else { self.peer() }
+        if self.outgoing {
+            Some(me)
+        } else {
+            self.sender.or_else(|| self.peer())
+        }
     }
 
     /// The person on the other side of a direct chat.

@@ -12,8 +12,10 @@ use parley_client::call::{CallId, CallLog, Outcome, Target};
 use parley_client::content::Content;
 use parley_client::crypto::Machine;
 use parley_client::engine::{
-    Effect, Engine, Immediate, Input, Outgoing, Outside, Request, Unreachable, View, immediate,
+    Effect, Engine, GroupRefusal, GroupRequest, Immediate, Input, Outgoing, Outside, Request,
+    Unreachable, View, immediate,
 };
+use parley_client::group::Notice as GroupNotice;
 use parley_client::message::{Body, Message, Quote, Status};
 use parley_client::notify::{self, Alert};
 use parley_client::organize::{ChatAction, PIN_DURATIONS, TIMERS};
@@ -24,6 +26,9 @@ use parley_protocol::api::{
 };
 use parley_protocol::frame::{
     ClientFrame, Delivery, ReceiptKind, ServerFrame, SignalDelivery, UserDevices,
+};
+use parley_protocol::group::{
+    GROUP_EVENTS_PER_PAGE, GroupChange, GroupHead, GroupRecord, Roster, SignedGroupEvent,
 };
 use parley_protocol::{
     BlobId, ConversationId, DeviceId, ErrorCode, GroupId, MessageId, Millis, UserId,
@@ -54,6 +59,10 @@ struct Server {
     acks: RefCell<Vec<(DeviceId, MessageId)>>,
     /// How long each disappearing message may wait in a queue.
     expiries: RefCell<HashMap<MessageId, Millis>>,
+    /// Groups: the roster as the server checks it, and the log.
+    groups: RefCell<HashMap<GroupId, (Roster, Vec<GroupRecord>)>>,
+    /// Each group message's one ciphertext, as sent.
+    group_bodies: RefCell<HashMap<MessageId, Vec<u8>>>,
 }
 
 impl Server {
@@ -82,6 +91,75 @@ impl Server {
         list
     }
 
+    /// Every member's devices, as `DeviceMismatch` lists them.
+    fn member_devices(&self, group: GroupId) -> Option<Vec<UserDevices>> {
+        let groups = self.groups.borrow();
+        let (roster, _) = groups.get(&group)?;
+        Some(
+            roster
+                .members
+                .keys()
+                .map(|u| UserDevices {
+                    user: *u,
+                    devices: self.devices_of(*u),
+                })
+                .collect(),
+        )
+    }
+
+    /// Stores a checked group event (the real server also checks its
+    /// signature; the clients check it again) and tells the members.
+    fn append(&self, signed: SignedGroupEvent) -> Result<GroupRecord, GroupRefusal> {
+        let group = signed.event.group;
+        let Some(signer_key) = self
+            .identities
+            .borrow()
+            .get(&signed.event.by_device)
+            .map(|k| k.identity.ed25519.clone())
+        else {
+            return Err(GroupRefusal::Refused("unknown device".into()));
+        };
+        let mut groups = self.groups.borrow_mut();
+        let before: Vec<UserId> = groups
+            .get(&group)
+            .map(|(r, _)| r.members.keys().copied().collect())
+            .unwrap_or_default();
+        match groups.get_mut(&group) {
+            None => {
+                let roster =
+                    Roster::create(&signed).map_err(|e| GroupRefusal::Refused(e.to_string()))?;
+                groups.insert(group, (roster, Vec::new()));
+            }
+            Some((roster, _)) => {
+                if signed.event.seq != roster.seq + 1 {
+                    return Err(GroupRefusal::Conflict);
+                }
+                roster
+                    .apply(&signed)
+                    .map_err(|e| GroupRefusal::Refused(e.to_string()))?;
+            }
+        }
+        let record = GroupRecord {
+            signed,
+            signer_key,
+            at: self.tick(),
+        };
+        let (roster, log) = groups.get_mut(&group).unwrap();
+        log.push(record.clone());
+        let seq = roster.seq;
+        let mut told: Vec<UserId> = roster.members.keys().copied().collect();
+        told.extend(before);
+        told.sort();
+        told.dedup();
+        drop(groups);
+        for user in told {
+            for device in self.devices_of(user) {
+                self.push(device, ServerFrame::GroupChanged { group, seq });
+            }
+        }
+        Ok(record)
+    }
+
     /// What the server does with a frame from `device` of `user`.
     fn receive(&self, user: UserId, device: DeviceId, frame: ClientFrame) {
         let frame = match frame {
@@ -97,18 +175,87 @@ impl Server {
             other => other,
         };
         match frame {
-            ClientFrame::Send { id, chat, payloads } => {
-                // Like the real server: direct chats only, for now.
-                let ConversationId::Direct(to) = chat else {
+            ClientFrame::SendGroup {
+                id,
+                group,
+                devices,
+                body,
+                ..
+            } => {
+                let Some(all) = self.member_devices(group) else {
+                    return;
+                };
+                if !all.iter().any(|u| u.user == user) {
                     self.push(
                         device,
                         ServerFrame::Rejected {
                             id,
-                            code: ErrorCode::BadRequest,
-                            message: "group chats are not supported yet".into(),
+                            code: ErrorCode::Forbidden,
+                            message: "not a member".into(),
                         },
                     );
                     return;
+                }
+                let mut expected: Vec<DeviceId> = all
+                    .iter()
+                    .flat_map(|u| u.devices.iter().copied())
+                    .filter(|d| *d != device)
+                    .collect();
+                expected.sort();
+                if expected != devices {
+                    self.push(device, ServerFrame::DeviceMismatch { id, devices: all });
+                    return;
+                }
+                let at = self.tick();
+                self.senders.borrow_mut().insert(id, user);
+                self.group_bodies.borrow_mut().insert(id, body.clone());
+                for target in devices {
+                    self.push(
+                        target,
+                        ServerFrame::Deliver(Delivery {
+                            id,
+                            from: user,
+                            from_device: device,
+                            chat: ConversationId::Group(group),
+                            at,
+                            body: body.clone(),
+                        }),
+                    );
+                }
+                self.push(device, ServerFrame::Accepted { id, at });
+            }
+            ClientFrame::Send {
+                id,
+                chat: ConversationId::Group(group),
+                payloads,
+            } => {
+                // Room key shares: to member devices only.
+                let all = self.member_devices(group).unwrap_or_default();
+                let members: HashSet<DeviceId> =
+                    all.iter().flat_map(|u| u.devices.iter().copied()).collect();
+                if payloads.iter().any(|p| !members.contains(&p.device)) {
+                    self.push(device, ServerFrame::DeviceMismatch { id, devices: all });
+                    return;
+                }
+                let at = self.tick();
+                for p in payloads {
+                    self.push(
+                        p.device,
+                        ServerFrame::Deliver(Delivery {
+                            id,
+                            from: user,
+                            from_device: device,
+                            chat: ConversationId::Group(group),
+                            at,
+                            body: p.body,
+                        }),
+                    );
+                }
+                self.push(device, ServerFrame::Accepted { id, at });
+            }
+            ClientFrame::Send { id, chat, payloads } => {
+                let ConversationId::Direct(to) = chat else {
+                    unreachable!("group sends are matched above")
                 };
                 let mut expected: Vec<DeviceId> = self
                     .devices_of(to)
@@ -233,6 +380,30 @@ impl Env {
     }
 }
 
+impl Env {
+    fn user(&self) -> UserId {
+        self.server
+            .devices
+            .borrow()
+            .iter()
+            .find(|(_, list)| list.contains(&self.device))
+            .map(|(u, _)| *u)
+            .unwrap()
+    }
+}
+
+/// Whether a log record names `user` (as actor or as a member it adds).
+fn names(record: &GroupRecord, user: UserId) -> bool {
+    let event = &record.signed.event;
+    event.by == user
+        || match &event.change {
+            GroupChange::Create { members, .. } | GroupChange::Add { users: members } => {
+                members.contains(&user)
+            }
+            _ => false,
+        }
+}
+
 impl Outside for Env {
     fn now(&self) -> Millis {
         self.server.clock.get()
@@ -302,6 +473,65 @@ impl Outside for Env {
             .get(&self.device)
             .map_or(0, Vec::len);
         Ok(u32::try_from(n).unwrap())
+    }
+    async fn create_group(&self, event: SignedGroupEvent) -> Result<(), GroupRefusal> {
+        if !self.online() {
+            return Err(GroupRefusal::Unreachable("offline".into()));
+        }
+        if self.server.groups.borrow().contains_key(&event.event.group) {
+            return Err(GroupRefusal::Conflict);
+        }
+        self.server.append(event).map(|_| ())
+    }
+    async fn append_group_event(
+        &self,
+        group: GroupId,
+        event: SignedGroupEvent,
+    ) -> Result<GroupRecord, GroupRefusal> {
+        if !self.online() {
+            return Err(GroupRefusal::Unreachable("offline".into()));
+        }
+        if event.event.group != group || !self.server.groups.borrow().contains_key(&group) {
+            return Err(GroupRefusal::Refused("no such group".into()));
+        }
+        self.server.append(event)
+    }
+    async fn groups(&self) -> Result<Vec<GroupHead>, Unreachable> {
+        if !self.online() {
+            return Err(Unreachable("offline".into()));
+        }
+        let me = self.user();
+        Ok(self
+            .server
+            .groups
+            .borrow()
+            .iter()
+            .filter(|(_, (_, log))| log.iter().any(|r| names(r, me)))
+            .map(|(group, (roster, _))| GroupHead {
+                group: *group,
+                seq: roster.seq,
+                member: roster.is_member(me),
+            })
+            .collect())
+    }
+    async fn group_events(
+        &self,
+        group: GroupId,
+        after: u64,
+    ) -> Result<Vec<GroupRecord>, Unreachable> {
+        if !self.online() {
+            return Err(Unreachable("offline".into()));
+        }
+        let groups = self.server.groups.borrow();
+        let Some((_, log)) = groups.get(&group) else {
+            return Ok(Vec::new());
+        };
+        Ok(log
+            .iter()
+            .filter(|r| r.signed.event.seq > after)
+            .take(GROUP_EVENTS_PER_PAGE)
+            .cloned()
+            .collect())
     }
     async fn upload_keys(&self, keys: &UploadKeys) -> Result<(), Unreachable> {
         if !self.online() {
@@ -435,6 +665,40 @@ impl Device {
         let id = msg.id;
         self.run(Input::Compose(msg));
         id
+    }
+
+    /// Sends `text` to `group`.
+    fn say(&mut self, group: GroupId, text: &str) -> MessageId {
+        let now = self.env().server.tick();
+        let msg = self
+            .engine
+            .compose(
+                MessageId::new_v7(),
+                ConversationId::Group(group),
+                text,
+                None,
+                now,
+            )
+            .unwrap();
+        let id = msg.id;
+        self.run(Input::Compose(msg));
+        id
+    }
+
+    /// Creates a group with these members; returns its id.
+    fn create_group(&mut self, name: &str, members: Vec<UserId>) -> GroupId {
+        let group = GroupId::new_v7();
+        self.run(Input::Group(GroupRequest::Create {
+            group,
+            name: name.into(),
+            description: String::new(),
+            members,
+        }));
+        group
+    }
+
+    fn change_group(&mut self, group: GroupId, change: GroupChange) {
+        self.run(Input::Group(GroupRequest::Change { group, change }));
     }
 
     fn take<T>(&mut self, mut pick: impl FnMut(&Effect) -> Option<T>) -> Vec<T> {
@@ -947,99 +1211,6 @@ fn refusals_fail_for_good_or_hold_and_retry() {
             .unwrap()
             .failed
     );
-}
-
-#[test]
-fn a_delivery_for_a_group_is_acked_and_ignored() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let bob = w.sign_in(None);
-    let (ann_id, bob_id, bob_dev) = (w.user(ann), w.user(bob), w.devices[bob].id);
-    let ann_dev = w.devices[ann].id;
-    let group = ConversationId::Group(GroupId::new_v7());
-    let id = MessageId::new_v7();
-    w.server.push(
-        ann_dev,
-        ServerFrame::Deliver(Delivery {
-            id,
-            from: bob_id,
-            from_device: bob_dev,
-            chat: group,
-            at: 5,
-            body: vec![1, 2, 3],
-        }),
-    );
-    w.settle();
-    assert!(
-        w.server.acks.borrow().contains(&(ann_dev, id)),
-        "acked, so it is not redelivered forever"
-    );
-    assert!(w.devices[ann].chat(group).is_empty(), "nothing stored");
-    assert!(
-        block_on(w.devices[ann].engine.store().known(&[id]))
-            .unwrap()
-            .is_empty()
-    );
-    assert!(w.devices[ann].view().chats.get(group).is_none());
-    assert!(w.devices[ann].view().chats.get(direct(bob_id)).is_none());
-    let warnings = w.devices[ann].take(|e| match e {
-        Effect::Warn(text) if text.contains(&id.to_string()) => Some(text.clone()),
-        _ => None,
-    });
-    assert_eq!(warnings.len(), 1, "said once in the console");
-    // Nothing was decrypted or asked for again: direct messages go on.
-    assert!(
-        w.server
-            .queues
-            .borrow()
-            .get(&bob_dev)
-            .is_none_or(VecDeque::is_empty)
-    );
-    w.devices[bob].send(ann_id, "still here");
-    w.settle();
-    assert_eq!(texts(&w.devices[ann].chat(direct(bob_id))), ["still here"]);
-}
-
-#[test]
-fn a_message_to_a_group_is_refused_by_the_server_and_marked_failed() {
-    let mut w = World::new();
-    let ann = w.sign_in(None);
-    let group = ConversationId::Group(GroupId::new_v7());
-    let now = w.server.tick();
-    let msg = w.devices[ann]
-        .engine
-        .compose(MessageId::new_v7(), group, "hello all", None, now)
-        .unwrap();
-    let id = msg.id;
-    w.devices[ann].run(Input::Compose(msg));
-    w.settle();
-    let stored = w.devices[ann].chat(group);
-    assert_eq!(stored.len(), 1);
-    assert!(
-        stored[0].failed && stored[0].status == Status::Pending,
-        "failed for good: {:?}",
-        stored[0]
-    );
-    assert!(
-        w.devices[ann]
-            .take(|e| matches!(e, Effect::RetryIn(_)).then_some(()))
-            .is_empty(),
-        "not retried"
-    );
-    let refusals = |d: &mut Device| {
-        d.take(|e| match e {
-            Effect::Warn(text) if text.contains(&format!("{id} refused")) => Some(()),
-            _ => None,
-        })
-        .len()
-    };
-    assert_eq!(refusals(&mut w.devices[ann]), 1);
-    // A new connection does not send it again.
-    w.devices[ann].go_offline();
-    w.devices[ann].connect();
-    w.settle();
-    assert_eq!(refusals(&mut w.devices[ann]), 0);
-    assert!(w.devices[ann].chat(group)[0].failed);
 }
 
 #[test]
@@ -2531,4 +2702,299 @@ fn the_preview_of_a_reaction_says_what_changed() {
         (shown.len(), shown[0].title.as_str(), shown[0].body.as_str()),
         (1, "Ann", "Reacted 👍")
     );
+}
+
+fn notices(d: &Device, group: GroupId) -> Vec<GroupNotice> {
+    d.chat(ConversationId::Group(group))
+        .into_iter()
+        .filter_map(|m| match m.body {
+            Body::Group(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Ann, Bob and Cara (Cara on two devices), each connected.
+fn three() -> (World, [usize; 4], [UserId; 3]) {
+    let mut w = World::new();
+    let ann = w.sign_in(None);
+    let bob = w.sign_in(None);
+    let cara = w.sign_in(None);
+    let cara2 = w.sign_in(Some(w.user(cara)));
+    let users = [w.user(ann), w.user(bob), w.user(cara)];
+    (w, [ann, bob, cara, cara2], users)
+}
+
+#[test]
+fn a_group_message_is_encrypted_once_reaches_every_member_device_and_ticks_to_blue() {
+    let (mut w, [ann, bob, cara, cara2], [ann_id, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Climbing", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    for d in [ann, bob, cara, cara2] {
+        let roster = &w.devices[d].view().groups[&group];
+        assert_eq!(roster.name, "Climbing");
+        assert_eq!(
+            roster.members.keys().copied().collect::<HashSet<_>>(),
+            HashSet::from([ann_id, bob_id, cara_id])
+        );
+        assert_eq!(
+            notices(&w.devices[d], group),
+            vec![
+                GroupNotice::Created {
+                    by: ann_id,
+                    name: "Climbing".into()
+                },
+                GroupNotice::Added {
+                    by: ann_id,
+                    users: {
+                        let mut u = vec![bob_id, cara_id];
+                        u.sort();
+                        u
+                    }
+                }
+            ],
+            "the same history on every device"
+        );
+        assert!(w.devices[d].view().chats.get(chat).is_some(), "listed");
+    }
+
+    let id = w.devices[ann].say(group, "hello all");
+    w.settle();
+    let body = w.server.group_bodies.borrow()[&id].clone();
+    assert_eq!(body[0], b'G', "one Megolm ciphertext");
+    for d in [bob, cara, cara2] {
+        let got = w.devices[d].chat(chat);
+        let m = got.iter().find(|m| m.id == id).unwrap();
+        assert_eq!(m.body, Body::Text("hello all".into()));
+        assert_eq!((m.sender, m.outgoing), (Some(ann_id), false));
+    }
+    // Every member has it: two grey ticks; nobody read it yet.
+    assert_eq!(status_of(&w.devices[ann], chat, id), Status::Delivered);
+    w.devices[bob].run(Input::Open(Some(chat)));
+    w.settle();
+    assert_eq!(
+        status_of(&w.devices[ann], chat, id),
+        Status::Delivered,
+        "blue only when everyone read it"
+    );
+    w.devices[cara2].run(Input::Open(Some(chat)));
+    w.settle();
+    assert_eq!(status_of(&w.devices[ann], chat, id), Status::Read);
+    let mine = w.devices[ann]
+        .chat(chat)
+        .into_iter()
+        .find(|m| m.id == id)
+        .unwrap();
+    let info = mine.group.as_ref().unwrap().info();
+    assert_eq!(info.read().count(), 2, "message info: both read it");
+    assert!(info.members.iter().all(|m| m.delivered_at.is_some()));
+
+    // A reply from Bob: one key share to the others, then his message.
+    let reply = w.devices[bob].say(group, "hi Ann");
+    w.settle();
+    for d in [ann, cara, cara2] {
+        let m = w.devices[d]
+            .chat(chat)
+            .into_iter()
+            .find(|m| m.id == reply)
+            .unwrap();
+        assert_eq!(
+            (m.body.text(), m.sender),
+            (Some("hi Ann"), Some(bob_id)),
+            "on device {d}"
+        );
+    }
+}
+
+#[test]
+fn a_removed_member_reads_nothing_after_and_a_new_member_nothing_before() {
+    let (mut w, [ann, bob, cara, cara2], [ann_id, bob_id, cara_id]) = three();
+    let dan = w.sign_in(None);
+    let dan_id = w.user(dan);
+    let group = w.devices[ann].create_group("Book club", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    let before = w.devices[ann].say(group, "before");
+    w.settle();
+
+    w.devices[ann].change_group(group, GroupChange::Remove { user: cara_id });
+    w.settle();
+    for d in [cara, cara2] {
+        assert!(!w.devices[d].view().groups[&group].is_member(cara_id));
+        assert_eq!(
+            notices(&w.devices[d], group).last(),
+            Some(&GroupNotice::Removed {
+                by: ann_id,
+                user: cara_id
+            }),
+            "she sees that she was removed"
+        );
+    }
+    let after = w.devices[ann].say(group, "after");
+    w.settle();
+    assert!(
+        w.devices[bob].chat(chat).iter().any(|m| m.id == after),
+        "Bob still reads"
+    );
+    // Even handed the ciphertext, Cara cannot read it: the session rotated.
+    let body = w.server.group_bodies.borrow()[&after].clone();
+    let server = w.server.clone();
+    let deliver = |from_device, id, body| {
+        ServerFrame::Deliver(Delivery {
+            id,
+            from: ann_id,
+            from_device,
+            chat,
+            at: server.tick(),
+            body,
+        })
+    };
+    let ann_dev = w.devices[ann].id;
+    w.server
+        .push(w.devices[cara].id, deliver(ann_dev, after, body.clone()));
+    w.settle();
+    assert!(
+        w.devices[cara]
+            .chat(chat)
+            .iter()
+            .all(|m| m.body.text() != Some("after")),
+        "a removed member cannot decrypt what follows"
+    );
+    assert_eq!(
+        texts(&w.devices[cara].chat(chat)),
+        ["before"],
+        "what came before stays"
+    );
+
+    // Dan joins: he reads what is sent from now on, not what came before.
+    w.devices[ann].change_group(
+        group,
+        GroupChange::Add {
+            users: vec![dan_id],
+        },
+    );
+    w.settle();
+    let old = w.server.group_bodies.borrow()[&before].clone();
+    w.server
+        .push(w.devices[dan].id, deliver(ann_dev, before, old));
+    w.settle();
+    assert!(
+        w.devices[dan]
+            .chat(chat)
+            .iter()
+            .all(|m| m.body.text() != Some("before")),
+        "a new member cannot decrypt what came before"
+    );
+    w.devices[ann].say(group, "welcome Dan");
+    w.settle();
+    assert!(texts(&w.devices[dan].chat(chat)).contains(&"welcome Dan"));
+    assert!(w.devices[dan].view().groups[&group].is_member(dan_id));
+}
+
+#[test]
+fn a_member_offline_and_a_reloaded_device_catch_up_with_groups_and_keys() {
+    let (mut w, [ann, bob, cara, cara2], [ann_id, bob_id, cara_id]) = three();
+    w.devices[cara2].go_offline();
+    let group = w.devices[ann].create_group("Trip", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    w.devices[ann].say(group, "while you were away");
+    w.devices[ann].change_group(
+        group,
+        GroupChange::Rename {
+            name: "Trip 2027".into(),
+        },
+    );
+    w.settle();
+    assert!(w.devices[cara2].chat(chat).is_empty());
+    w.devices[cara2].connect();
+    w.settle();
+    assert_eq!(w.devices[cara2].view().groups[&group].name, "Trip 2027");
+    assert_eq!(texts(&w.devices[cara2].chat(chat)), ["while you were away"]);
+    assert_eq!(
+        notices(&w.devices[cara2], group).last(),
+        Some(&GroupNotice::Renamed {
+            by: ann_id,
+            name: "Trip 2027".into()
+        })
+    );
+
+    // Ann and Bob reload: rosters, sessions and history come from the store.
+    for i in [ann, bob] {
+        let dev = w.devices.remove(i);
+        let (user, id, store) = (dev.user, dev.id, dev.engine.into_store());
+        let again = w.sign_in_with(Some(user), store, Some(id));
+        let dev = w.devices.remove(again);
+        w.devices.insert(i, dev);
+    }
+    w.settle();
+    assert_eq!(w.devices[ann].view().groups[&group].name, "Trip 2027");
+    w.devices[ann].say(group, "after reload");
+    w.devices[bob].say(group, "me too");
+    w.settle();
+    for d in [ann, bob, cara, cara2] {
+        let t = texts(&w.devices[d].chat(chat)).join("|");
+        assert!(
+            t.contains("after reload") && t.contains("me too"),
+            "{d}: {t}"
+        );
+    }
+    let _ = cara;
+}
+
+#[test]
+fn only_admins_change_the_group_and_a_forged_log_is_refused() {
+    let (mut w, [ann, bob, cara, _], [_, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Team", vec![bob_id, cara_id]);
+    w.settle();
+    // Bob is not an admin: he is told at once, nothing is sent.
+    let logged = w.server.groups.borrow()[&group].1.len();
+    w.devices[bob].change_group(group, GroupChange::Remove { user: cara_id });
+    w.settle();
+    assert_eq!(w.server.groups.borrow()[&group].1.len(), logged);
+    assert!(
+        w.devices[bob]
+            .take(|e| match e {
+                Effect::Notice(t) if t.starts_with("Couldn't change the group") => Some(()),
+                _ => None,
+            })
+            .len()
+            == 1
+    );
+    // A server that slips in a removal no admin's device signed is refused
+    // by every client: Cara stays a member on Cara's screen.
+    let (roster, _) = w.server.groups.borrow()[&group].clone();
+    let forged = SignedGroupEvent {
+        event: parley_protocol::group::GroupEvent {
+            group,
+            seq: roster.seq + 1,
+            prev: roster.head,
+            by: w.user(ann),
+            by_device: w.devices[bob].id,
+            change: GroupChange::Remove { user: cara_id },
+        },
+        signature: "AAAA".into(),
+    };
+    let record = GroupRecord {
+        signed: forged,
+        signer_key: w.server.identities.borrow()[&w.devices[bob].id]
+            .identity
+            .ed25519
+            .clone(),
+        at: w.server.tick(),
+    };
+    {
+        let mut groups = w.server.groups.borrow_mut();
+        let (roster, log) = groups.get_mut(&group).unwrap();
+        roster.seq += 1;
+        log.push(record);
+    }
+    let seq = w.server.groups.borrow()[&group].0.seq;
+    w.server
+        .push(w.devices[cara].id, ServerFrame::GroupChanged { group, seq });
+    w.settle();
+    let at_cara = &w.devices[cara].view().groups[&group];
+    assert!(at_cara.is_member(cara_id), "the forged removal is refused");
+    assert_eq!(at_cara.seq, seq - 1);
 }

@@ -32,6 +32,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let mut ask: BTreeMap<UserId, Vec<MessageId>> = BTreeMap::new();
         let mut learnt = HashSet::new();
         let mut decrypted = false;
+        let mut synced = false;
         for d in &batch {
             if !skip.insert(d.id) {
                 continue;
@@ -39,13 +40,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
             let peer = match self.chat.conversation(d) {
                 ConversationId::Direct(peer) => peer,
                 ConversationId::Group(group) => {
-                    // Not supported yet: nothing is decrypted or stored, but
-                    // it is acked with the rest, so it is not redelivered
-                    // at every connect.
-                    self.warn(format!(
-                        "message {} from {} is for group {group}: groups are not supported yet",
-                        d.id, d.from
-                    ));
+                    self.learn_name(d.from);
+                    match self.group_delivery(group, d, &mut synced).await? {
+                        Some(Incoming::Message(m)) => msgs.push(m),
+                        Some(Incoming::Amend(a)) => {
+                            changes.push((d.id, d.at, Arrival::Change(a)));
+                        }
+                        // Room keys, and what a group message cannot be.
+                        _ => changes.push((d.id, d.at, Arrival::Nothing)),
+                    }
                     continue;
                 }
             };
@@ -98,7 +101,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// A message sent again fills its "waiting" placeholder: only the
     /// placeholder of the same chat and direction, so a peer cannot rewrite
     /// a copy of my message, nor a message of another chat.
-    async fn replace_placeholder(&mut self, m: Message) -> Result<(), EngineError> {
+    pub(super) async fn replace_placeholder(&mut self, m: Message) -> Result<(), EngineError> {
         let changed = self
             .store
             .update(&[m.id], false, &|held| {

@@ -22,11 +22,14 @@
 //! - [`signals`]: call signals in and out.
 //! - `amending`: edits, deletions and reactions, own and arriving.
 //! - `drafts`: what was typed and not sent, per chat.
+//! - `groups`: group logs, creating and changing groups, Megolm sends and
+//!   deliveries, group ticks.
 //! - `organizing`: pinned, archived, unread, cleared and deleted chats,
 //!   starred messages, forwarding; kept the same on the account's devices.
 
 mod amending;
 mod drafts;
+mod groups;
 mod identity;
 mod incoming;
 mod organizing;
@@ -47,13 +50,15 @@ use crate::store::{self, Store, StoreError};
 use crate::summary::ChatList;
 use crate::window::Window;
 pub use amending::Request;
+pub use groups::{GroupRefusal, GroupRequest};
 pub use organizing::{MAX_FORWARD_TO, MAX_STARRED, SWEEP_EVERY};
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys, UserCard};
 use parley_protocol::frame::{ClientFrame, Delivery, ServerFrame};
+use parley_protocol::group::{GroupHead, GroupRecord, Roster, SignedGroupEvent};
 use parley_protocol::limits::MAX_WATCHED_USERS;
-use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use secure::Secure;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// Messages read per page from the store.
@@ -103,6 +108,22 @@ pub trait Outside {
     async fn key_count(&self) -> Result<u32, Unreachable>;
     /// Publishes this device's identity and keys.
     async fn upload_keys(&self, keys: &UploadKeys) -> Result<(), Unreachable>;
+    /// Creates a group with its signed first event.
+    async fn create_group(&self, event: SignedGroupEvent) -> Result<(), GroupRefusal>;
+    /// Appends a signed event to a group's log.
+    async fn append_group_event(
+        &self,
+        group: GroupId,
+        event: SignedGroupEvent,
+    ) -> Result<GroupRecord, GroupRefusal>;
+    /// The groups this account is (or was) in, with their last event.
+    async fn groups(&self) -> Result<Vec<GroupHead>, Unreachable>;
+    /// A page of a group's log after event `after`.
+    async fn group_events(
+        &self,
+        group: GroupId,
+        after: u64,
+    ) -> Result<Vec<GroupRecord>, Unreachable>;
 }
 
 /// Something for the caller to do.
@@ -275,6 +296,8 @@ pub enum Input {
     NotifyLocal(crate::notify::Local),
     /// The account's do-not-disturb and muted chats (from the server).
     NotifyAccount(parley_protocol::api::NotificationSettings),
+    /// Create a group, or change one (members, admins, name, settings).
+    Group(GroupRequest),
 }
 
 /// What the screen shows of messaging.
@@ -312,6 +335,9 @@ pub struct View {
     pub starred: Vec<Message>,
     /// This device's notification choices.
     pub notify: crate::notify::Local,
+    /// The groups this account is or was in, as their verified logs make
+    /// them (a former member's shows them gone).
+    pub groups: BTreeMap<GroupId, Roster>,
 }
 
 /// Which parts of the [`View`] changed since [`Engine::take_changed`].
@@ -336,6 +362,8 @@ pub struct Changed {
     pub starred: bool,
     /// [`View::notify`].
     pub notify: bool,
+    /// [`View::groups`].
+    pub groups: bool,
 }
 
 impl Changed {
@@ -384,6 +412,8 @@ pub struct Engine<S, O> {
     starred_shown: bool,
     /// What notifies.
     notify: crate::notify::Settings,
+    /// Groups: their logs and Megolm sessions.
+    groups: groups::Groups,
     view: View,
     changed: Changed,
 }
@@ -419,6 +449,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             starred: Vec::new(),
             starred_shown: false,
             notify: crate::notify::Settings::default(),
+            groups: groups::Groups::new(device),
             view: View::default(),
             changed: Changed::default(),
         }
@@ -527,6 +558,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 self.notify.account = account;
                 Ok(())
             }
+            Input::Group(request) => self.group_request(request).await,
             Input::ConnectionLost => {
                 self.watched = None;
                 // Their `Accepted` will never come; the placeholders they
@@ -549,10 +581,15 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 recipient_full,
                 message,
             } => self.rejected(id, retry, recipient_full, message).await,
-            Event::Status { ids, status, at } => self.status(&ids, status, at).await,
-            Event::Statuses(all) => {
-                for (ids, status, at) in all {
-                    self.status(&ids, status, at).await?;
+            Event::Receipts(batches) => {
+                for batch in batches {
+                    self.receipts(batch).await?;
+                }
+                Ok(())
+            }
+            Event::GroupChanged { group, seq } => {
+                if self.groups.roster(group).is_none_or(|r| r.seq < seq) {
+                    self.sync_group(group).await?;
                 }
                 Ok(())
             }
@@ -609,6 +646,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             .collect();
         self.changed.verified = true;
         self.secure = Some(secure);
+        self.load_groups().await?;
         // Keys are published (and topped up) on every `Ready`.
         self.rewatch();
         Ok(())
@@ -619,6 +657,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.watched = None;
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         secure.publish(&self.store, &self.out).await?;
+        // Rosters first: the outbox's group messages go to today's members.
+        self.sync_groups().await?;
         self.resend_outbox().await?;
         self.rewatch();
         self.mark_read().await

@@ -11,7 +11,8 @@ use parley_protocol::{ConversationId, MessageId, Millis, UserId};
 
 impl<S: Store, O: Outside> Engine<S, O> {
     /// A message the person wrote: stored with the outbox, shown, sent.
-    pub(super) async fn composed(&mut self, msg: Message) -> Result<(), EngineError> {
+    pub(super) async fn composed(&mut self, mut msg: Message) -> Result<(), EngineError> {
+        msg.group = self.group_ticks(msg.chat);
         self.store.compose(&msg).await?;
         self.drop_draft(msg.chat).await?;
         let new_chat = self.view.chats.get(msg.chat).is_none();
@@ -90,16 +91,12 @@ impl<S: Store, O: Outside> Engine<S, O> {
         if !self.out.online() {
             return Ok(false);
         }
-        let ConversationId::Direct(peer) = chat else {
-            // Whose devices a group message goes to comes with groups. Until
-            // then the server refuses a group send for good, which marks the
-            // message failed; nothing is encrypted for it.
-            self.out.emit(Effect::Send(ClientFrame::Send {
-                id,
-                chat,
-                payloads: Vec::new(),
-            }));
-            return Ok(true);
+        let peer = match chat {
+            ConversationId::Direct(peer) => peer,
+            ConversationId::Group(group) => {
+                let ttl = if expires { self.timer(chat) } else { None };
+                return self.send_group(id, group, plaintext, ttl).await;
+            }
         };
         if self.secure.is_none() {
             return Err(EngineError::NotLoaded);
@@ -179,13 +176,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
 
     /// One tick: the server holds it for every device.
     pub(super) async fn accepted(&mut self, id: MessageId, at: Millis) -> Result<(), EngineError> {
-        if self.controls.remove(&id).is_some() || self.change_done(id).await? {
+        if self.share_answered(id, true)
+            || self.controls.remove(&id).is_some()
+            || self.change_done(id).await?
+        {
             return Ok(());
         }
         let changed = self
             .store
             .update(&[id], true, &|m| {
                 m.status = m.status.advance(Status::Sent);
+                // Receipts may have come first (the acceptance was late).
+                if let Some(ticks) = &m.group {
+                    m.status = m.status.advance(ticks.tick(true));
+                }
                 m.server_at = Some(at);
             })
             .await?;
@@ -203,6 +207,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// The device lists were out of date and are fixed now: send it again.
     pub(super) async fn resend(&mut self, id: MessageId) -> Result<(), EngineError> {
         store::set_meta(&self.store, super::DEVICES, self.chat.known_devices()).await?;
+        if self.share_answered(id, false) {
+            return Ok(());
+        }
         if let Some((peer, plaintext)) = self.controls.get(&id).cloned() {
             self.send_encrypted(id, ConversationId::Direct(peer), &plaintext, false)
                 .await?;
@@ -229,6 +236,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
         reason: String,
     ) -> Result<(), EngineError> {
         self.warn(format!("message {id} refused: {reason}"));
+        if self.share_answered(id, false) {
+            return Ok(());
+        }
         if self.controls.remove(&id).is_some() || (!retry && self.change_done(id).await?) {
             return Ok(());
         }
@@ -246,32 +256,6 @@ impl<S: Store, O: Outside> Engine<S, O> {
             self.changed.held = true;
         }
         self.schedule_retry();
-        Ok(())
-    }
-
-    /// Receipts: ticks move forward.
-    pub(super) async fn status(
-        &mut self,
-        ids: &[MessageId],
-        status: Status,
-        at: Millis,
-    ) -> Result<(), EngineError> {
-        let changed = self
-            .store
-            .update(ids, false, &|m| {
-                if m.outgoing {
-                    m.status = m.status.advance(status);
-                    // The first of each (a read also means delivered).
-                    if status >= Status::Delivered {
-                        m.delivered_at.get_or_insert(at);
-                    }
-                    if status == Status::Read {
-                        m.read_at.get_or_insert(at);
-                    }
-                }
-            })
-            .await?;
-        self.show_changes(&changed);
         Ok(())
     }
 

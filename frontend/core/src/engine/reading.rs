@@ -116,16 +116,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
             self.changed.window = true;
         }
-        let ConversationId::Direct(sender) = chat else {
+        if !self.out.read_receipts() {
             return Ok(());
-        };
-        if self.out.read_receipts() {
-            self.send_receipts(sender, &receipts);
+        }
+        match chat {
+            ConversationId::Direct(sender) => self.send_receipts(sender, &receipts),
+            ConversationId::Group(_) => self.group_read(&receipts).await?,
         }
         Ok(())
     }
 
-    fn send_receipts(&self, sender: UserId, ids: &[parley_protocol::MessageId]) {
+    pub(super) fn send_receipts(&self, sender: UserId, ids: &[parley_protocol::MessageId]) {
         for chunk in ids.chunks(MAX_IDS_PER_FRAME) {
             self.out.emit(Effect::Send(ClientFrame::Read {
                 sender,

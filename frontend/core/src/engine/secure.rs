@@ -200,6 +200,16 @@ impl Secure {
         Ok(payloads)
     }
 
+    /// Signs a group event's text with this device's identity key.
+    pub fn sign(&self, text: &str) -> String {
+        self.machine.sign(text)
+    }
+
+    /// The pinned Ed25519 identity key of `device`, if pinned.
+    pub fn ed25519_of(&self, device: DeviceId) -> Option<String> {
+        self.machine.ed25519_of(device)
+    }
+
     /// Whether the sending device's identity is pinned here.
     pub fn knows(&self, device: DeviceId) -> bool {
         self.machine.knows(device)

@@ -40,8 +40,9 @@ pub enum LogError {
     Empty,
 }
 
-/// One line of history for an accepted event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of history for an accepted event (kept in the history as a
+/// system message).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Notice {
     /// `by` created the group.
     Created {
@@ -153,8 +154,10 @@ impl Applied {
     }
 }
 
-/// A group as its verified log makes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group as its verified log makes it. Kept in the store as is: only
+/// the events after it are fetched and checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct VerifiedGroup {
     roster: Roster,
 }

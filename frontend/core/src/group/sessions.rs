@@ -327,6 +327,13 @@ impl GroupSessions {
         Ok(sealed.body)
     }
 
+    /// Drops the outbound session of `group` (a room key share was refused:
+    /// some device may lack its key), so the next message starts a new one
+    /// and shares it again.
+    pub fn discard_outbound(&mut self, group: GroupId) {
+        self.outbound.remove(&group);
+    }
+
     /// This device left `group` or was removed from it: drops its outbound
     /// session and every inbound session for it.
     pub fn forget_group(&mut self, group: GroupId) {

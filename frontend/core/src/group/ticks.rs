@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The receipts one outgoing group message got: per member, when a device
 /// of theirs first stored it and when they first read it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipts {
     /// First "delivered" per member.
     pub delivered: BTreeMap<UserId, Millis>,
@@ -65,6 +65,28 @@ pub fn tick(members: &[UserId], receipts: &Receipts, accepted: bool) -> Status {
         Status::Delivered
     } else {
         Status::Sent
+    }
+}
+
+/// What an outgoing group message keeps for its ticks: whom it was sent
+/// to, and what they answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupTicks {
+    /// The members it was sent to (the sender left out).
+    pub to: Vec<UserId>,
+    /// Their receipts.
+    pub receipts: Receipts,
+}
+
+impl GroupTicks {
+    /// The tick these receipts make.
+    pub fn tick(&self, accepted: bool) -> Status {
+        tick(&self.to, &self.receipts, accepted)
+    }
+
+    /// The message's "Message info".
+    pub fn info(&self) -> MessageInfo {
+        MessageInfo::new(&self.to, &self.receipts)
     }
 }
 

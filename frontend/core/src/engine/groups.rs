@@ -1,0 +1,724 @@
+//! Groups in the engine: each group's verified log, creating and changing
+//! groups, and sending and receiving group messages with Megolm.
+//!
+//! - A group is what its signed log says, checked here event by event
+//!   ([`VerifiedGroup`]); each accepted event becomes notices in the
+//!   history ("Ann added Bob").
+//! - Sending: this device's outbound Megolm session for the group is made
+//!   ready ([`GroupSessions::prepare`]), its key goes over Olm to the member
+//!   devices that lack it (a `Send` to the group), then the message is
+//!   encrypted once and sent as `SendGroup`. The key leaves before the
+//!   message on the same socket, and the server keeps each sender → device
+//!   order, so a member gets the key first.
+//! - Receiving: a group delivery is either a room key (Olm) or a group
+//!   ciphertext (Megolm). A ciphertext whose key has not come yet waits
+//!   (as a "waiting for this message" placeholder) and is opened when it does.
+
+use super::{Effect, Engine, EngineError, Outside};
+use crate::chat::Incoming;
+use crate::group::ticks::GroupTicks;
+use crate::group::{Applied, GroupError, GroupSessions, Notice, RoomKey, VerifiedGroup};
+use crate::message::{Body, Message, Status};
+use crate::store::{self, Store, StoreError};
+use parley_protocol::frame::{ClientFrame, Delivery, ReceiptBatch};
+use parley_protocol::group::{GroupChange, GroupEvent, GroupRecord, Roster, SignedGroupEvent};
+use parley_protocol::limits::MAX_DEVICES_PER_SEND;
+use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
+use std::collections::{BTreeMap, HashMap};
+
+/// `meta` key of the list of known groups.
+const GROUPS: &str = "groups";
+/// `meta` key of the sealed Megolm sessions.
+const SESSIONS: &str = "group_sessions";
+/// `meta` key of group ciphertexts waiting for their key.
+const WAITING: &str = "group_waiting";
+/// Most ciphertexts kept waiting for a key (the oldest go first).
+const MAX_WAITING: usize = 1_000;
+/// Times a change is signed again after the log moved on under it.
+const CHANGE_ATTEMPTS: usize = 3;
+
+/// Why the server did not take a group change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupRefusal {
+    /// The log moved on: fetch it and sign the change again.
+    #[error("the group changed meanwhile")]
+    Conflict,
+    /// Refused for good (not allowed, not valid), with the server's reason.
+    #[error("{0}")]
+    Refused(String),
+    /// The server could not be asked.
+    #[error("the server is unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// A group change the person asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRequest {
+    /// Create a group with this id (chosen by the caller, so it can open it).
+    Create {
+        /// The new group's id.
+        group: GroupId,
+        /// Its name.
+        name: String,
+        /// Its description (may be empty).
+        description: String,
+        /// The people added at once.
+        members: Vec<UserId>,
+    },
+    /// Change an existing group.
+    Change {
+        /// Which group.
+        group: GroupId,
+        /// What to change.
+        change: GroupChange,
+    },
+}
+
+/// This device's groups.
+pub(super) struct Groups {
+    /// Every group this device knows, as its verified log makes it.
+    verified: BTreeMap<GroupId, VerifiedGroup>,
+    /// Megolm sessions, sent and received.
+    sessions: GroupSessions,
+    /// Room key shares sent and not yet accepted: id → group.
+    shares: HashMap<MessageId, GroupId>,
+    /// Group ciphertexts whose room key has not arrived.
+    waiting: Vec<Delivery>,
+}
+
+impl Groups {
+    pub(super) fn new(device: DeviceId) -> Self {
+        Self {
+            verified: BTreeMap::new(),
+            sessions: GroupSessions::new(device),
+            shares: HashMap::new(),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// The roster of `group`, if this device knows it.
+    pub(super) fn roster(&self, group: GroupId) -> Option<&Roster> {
+        self.verified.get(&group).map(VerifiedGroup::roster)
+    }
+}
+
+fn group_key(group: GroupId) -> String {
+    format!("group:{group}")
+}
+
+/// The id of the `index`th notice of a log record: the same on every device
+/// and at every replay, so a notice is stored once.
+fn notice_id(record: &GroupRecord, index: usize) -> MessageId {
+    let hash = record.signed.hash().unwrap_or([0; 32]);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    // Notices of one event share its time: the first byte keeps their order.
+    bytes[0] = u8::try_from(index).unwrap_or(u8::MAX);
+    MessageId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+impl<S: Store, O: Outside> Engine<S, O> {
+    /// Reads the groups and the Megolm sessions from the store.
+    pub(super) async fn load_groups(&mut self) -> Result<(), EngineError> {
+        let ids = store::meta::<_, Vec<GroupId>>(&self.store, GROUPS)
+            .await?
+            .unwrap_or_default();
+        for group in ids {
+            if let Some(verified) =
+                store::meta::<_, VerifiedGroup>(&self.store, &group_key(group)).await?
+            {
+                self.groups.verified.insert(group, verified);
+            }
+        }
+        if let Some(sealed) = store::meta::<_, String>(&self.store, SESSIONS).await? {
+            match GroupSessions::unpickle(&sealed, &self.pickle_key) {
+                Ok(sessions) if sessions.device() == self.device => {
+                    self.groups.sessions = sessions;
+                }
+                Ok(_) => {}
+                Err(err) => return Err(unreadable("group sessions", &err).into()),
+            }
+        }
+        self.groups.waiting = store::meta(&self.store, WAITING).await?.unwrap_or_default();
+        self.show_groups();
+        Ok(())
+    }
+
+    fn show_groups(&mut self) {
+        self.view.groups = self
+            .groups
+            .verified
+            .iter()
+            .map(|(g, v)| (*g, v.roster().clone()))
+            .collect();
+        self.changed.groups = true;
+    }
+
+    async fn save_sessions(&self) -> Result<(), EngineError> {
+        let sealed = self
+            .groups
+            .sessions
+            .pickle(&self.pickle_key)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        store::set_meta(&self.store, SESSIONS, &sealed).await?;
+        Ok(())
+    }
+
+    async fn save_waiting(&self) -> Result<(), EngineError> {
+        store::set_meta(&self.store, WAITING, &self.groups.waiting).await?;
+        Ok(())
+    }
+
+    /// Brings every group up to date with the server (on each `Ready`): a
+    /// device that was offline missed `GroupChanged`.
+    pub(super) async fn sync_groups(&mut self) -> Result<(), EngineError> {
+        let heads = match self.out.groups().await {
+            Ok(heads) => heads,
+            Err(err) => {
+                self.warn(format!("cannot list groups: {err}"));
+                return Ok(());
+            }
+        };
+        for head in heads {
+            let known = self.groups.roster(head.group).map_or(0, |r| r.seq);
+            if head.seq > known {
+                self.sync_group(head.group).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches and applies what is new in `group`'s log.
+    pub(super) async fn sync_group(&mut self, group: GroupId) -> Result<(), EngineError> {
+        loop {
+            let after = self.groups.roster(group).map_or(0, |r| r.seq);
+            let records = match self.out.group_events(group, after).await {
+                Ok(records) => records,
+                Err(err) => {
+                    self.warn(format!("cannot read group {group}: {err}"));
+                    return Ok(());
+                }
+            };
+            let full = records.len() >= parley_protocol::group::GROUP_EVENTS_PER_PAGE;
+            if records.is_empty() || !self.apply_records(group, &records).await? || !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Checks and applies log records in order; the first refused one stops
+    /// (and is reported). Returns whether all were applied.
+    async fn apply_records(
+        &mut self,
+        group: GroupId,
+        records: &[GroupRecord],
+    ) -> Result<bool, EngineError> {
+        // Signers this device has not pinned are taken at the directory's
+        // word, as in direct chats; known ones must match their pin.
+        let mut notices = Vec::new();
+        let mut all = true;
+        let mut departed = false;
+        let mut verified = self.groups.verified.get(&group).cloned();
+        for record in records {
+            if record.signed.event.group != group {
+                all = false;
+                break;
+            }
+            let secure = self.secure.as_ref().ok_or(EngineError::NotLoaded)?;
+            let chat = &self.chat;
+            let pinned = |device: DeviceId| -> Option<(UserId, String)> {
+                Some((chat.owner(device)?, secure.ed25519_of(device)?))
+            };
+            let applied = match verified.as_mut() {
+                None => VerifiedGroup::create(record, pinned).map(|(v, applied)| {
+                    verified = Some(v);
+                    applied
+                }),
+                Some(v) => v.apply(record, pinned),
+            };
+            match applied {
+                Ok(applied) => {
+                    departed |= applied.departure(self.me).is_some();
+                    notices.extend(self.notices(group, record, &applied));
+                }
+                Err(err) => {
+                    self.warn(format!(
+                        "refused event {} of group {group}: {err}",
+                        record.signed.event.seq
+                    ));
+                    all = false;
+                    break;
+                }
+            }
+        }
+        let Some(verified) = verified else {
+            return Ok(false);
+        };
+        let new_group = !self.groups.verified.contains_key(&group);
+        store::set_meta(&self.store, &group_key(group), &verified).await?;
+        self.groups.verified.insert(group, verified);
+        if new_group {
+            let ids: Vec<GroupId> = self.groups.verified.keys().copied().collect();
+            store::set_meta(&self.store, GROUPS, &ids).await?;
+        }
+        if departed {
+            // Nothing sent after this can be read here; nothing is sent.
+            self.groups.sessions.forget_group(group);
+            self.save_sessions().await?;
+        }
+        self.show_groups();
+        let added = self.store.add_new(notices).await?;
+        self.took_in(&added).await?;
+        Ok(all)
+    }
+
+    /// The history's notices for one accepted record.
+    fn notices(&mut self, group: GroupId, record: &GroupRecord, applied: &Applied) -> Vec<Message> {
+        let event = &record.signed.event;
+        for notice in &applied.notices {
+            for user in notice_users(notice) {
+                self.learn_name(user);
+            }
+        }
+        applied
+            .notices
+            .iter()
+            .enumerate()
+            .map(|(i, notice)| Message {
+                id: notice_id(record, i),
+                chat: ConversationId::Group(group),
+                outgoing: event.by == self.me,
+                from_device: event.by_device,
+                composed_at: applied.at,
+                server_at: Some(applied.at),
+                status: Status::Sent,
+                seen: true,
+                body: Body::Group(notice.clone()),
+                sender: Some(event.by),
+                ..Message::blank()
+            })
+            .collect()
+    }
+
+    /// The person created a group or changed one.
+    pub(super) async fn group_request(&mut self, request: GroupRequest) -> Result<(), EngineError> {
+        match request {
+            GroupRequest::Create {
+                group,
+                name,
+                description,
+                members,
+            } => {
+                let event = GroupEvent {
+                    group,
+                    seq: 1,
+                    prev: [0; 32],
+                    by: self.me,
+                    by_device: self.device,
+                    change: GroupChange::Create {
+                        name,
+                        description,
+                        members,
+                    },
+                };
+                let Some(signed) = self.sign_event(event)? else {
+                    return Ok(());
+                };
+                if let Err(err) = Roster::create(&signed) {
+                    self.notice(format!("Couldn't create the group: {err}"));
+                    return Ok(());
+                }
+                match self.out.create_group(signed).await {
+                    Ok(()) => self.sync_group(group).await,
+                    Err(err) => {
+                        self.notice(format!("Couldn't create the group: {err}"));
+                        Ok(())
+                    }
+                }
+            }
+            GroupRequest::Change { group, change } => self.change_group(group, change).await,
+        }
+    }
+
+    async fn change_group(
+        &mut self,
+        group: GroupId,
+        change: GroupChange,
+    ) -> Result<(), EngineError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let Some(roster) = self.groups.roster(group) else {
+                return Ok(());
+            };
+            let event = GroupEvent {
+                group,
+                seq: roster.seq + 1,
+                prev: roster.head,
+                by: self.me,
+                by_device: self.device,
+                change: change.clone(),
+            };
+            let mut after = roster.clone();
+            let Some(signed) = self.sign_event(event)? else {
+                return Ok(());
+            };
+            // The rules are checked here first: the person hears why at once.
+            if let Err(err) = after.apply(&signed) {
+                self.notice(format!("Couldn't change the group: {err}"));
+                return Ok(());
+            }
+            match self.out.append_group_event(group, signed).await {
+                Ok(record) => {
+                    self.apply_records(group, &[record]).await?;
+                    return Ok(());
+                }
+                Err(GroupRefusal::Conflict) => self.sync_group(group).await?,
+                Err(err) => {
+                    self.notice(format!("Couldn't change the group: {err}"));
+                    return Ok(());
+                }
+            }
+        }
+        self.notice("The group kept changing; please try again.".to_owned());
+        Ok(())
+    }
+
+    fn sign_event(&self, event: GroupEvent) -> Result<Option<SignedGroupEvent>, EngineError> {
+        let secure = self.secure.as_ref().ok_or(EngineError::NotLoaded)?;
+        match event.signing_text() {
+            Ok(text) => Ok(Some(SignedGroupEvent {
+                signature: secure.sign(&text),
+                event,
+            })),
+            Err(err) => {
+                self.warn(format!("cannot sign a group event: {err}"));
+                Ok(None)
+            }
+        }
+    }
+
+    fn notice(&self, text: String) {
+        self.out.emit(Effect::Notice(text));
+    }
+
+    /// What an outgoing group message keeps for its ticks: every other
+    /// member now.
+    pub(super) fn group_ticks(&self, chat: ConversationId) -> Option<Box<GroupTicks>> {
+        let ConversationId::Group(group) = chat else {
+            return None;
+        };
+        let roster = self.groups.roster(group)?;
+        Some(Box::new(GroupTicks {
+            to: roster
+                .members
+                .keys()
+                .copied()
+                .filter(|u| *u != self.me)
+                .collect(),
+            receipts: crate::group::Receipts::default(),
+        }))
+    }
+
+    /// Encrypts `plaintext` once for every member device of `group` and
+    /// sends it as message `id`, after sharing the session's key with the
+    /// devices that lack it. False when it did not go.
+    pub(super) async fn send_group(
+        &mut self,
+        id: MessageId,
+        group: GroupId,
+        plaintext: &[u8],
+        expires_in: Option<Millis>,
+    ) -> Result<bool, EngineError> {
+        let Some(roster) = self.groups.roster(group) else {
+            self.warn(format!("message {id} is for group {group}, unknown here"));
+            return Ok(false);
+        };
+        if !roster.may_send(self.me) {
+            // Removed, left, or only admins may send: it cannot go.
+            let changed = self.store.update(&[id], true, &|m| m.failed = true).await?;
+            self.show_changes(&changed);
+            return Ok(false);
+        }
+        let members: Vec<UserId> = roster.members.keys().copied().collect();
+        let devices = self.chat.group_targets(members.into_iter());
+        let now = self.out.now();
+        let share = self.groups.sessions.prepare(group, &devices, now);
+        if !share.devices.is_empty() {
+            self.share_key(group, &share.key, &share.devices).await?;
+        }
+        let body = match self.groups.sessions.encrypt(group, plaintext, now) {
+            Ok(body) => body,
+            Err(err) => {
+                self.warn(format!("cannot encrypt {id} for group {group}: {err}"));
+                return Ok(false);
+            }
+        };
+        // The ratchet moved: saved before the message leaves, so a crash
+        // never reuses a message key.
+        self.save_sessions().await?;
+        self.out.emit(Effect::Send(ClientFrame::SendGroup {
+            id,
+            group,
+            devices,
+            body,
+            expires_in,
+        }));
+        Ok(true)
+    }
+
+    /// Sends the room key to `devices` over Olm (sessions started where
+    /// needed). Devices no session could be started with get it next time.
+    async fn share_key(
+        &mut self,
+        group: GroupId,
+        key: &RoomKey,
+        devices: &[DeviceId],
+    ) -> Result<(), EngineError> {
+        let plaintext = match key.encode() {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.warn(format!("cannot encode a room key: {err}"));
+                return Ok(());
+            }
+        };
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let (_, missing) = secure.ensure_sessions(&self.out, devices).await;
+        let ready: Vec<DeviceId> = devices
+            .iter()
+            .copied()
+            .filter(|d| !missing.contains(d))
+            .collect();
+        if !missing.is_empty() {
+            self.warn(format!(
+                "no session with {} device(s) of group {group}: they get the key next time",
+                missing.len()
+            ));
+        }
+        for chunk in ready.chunks(MAX_DEVICES_PER_SEND) {
+            let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+            let payloads = match secure.encrypt(&self.store, chunk, &plaintext).await? {
+                Ok(payloads) => payloads,
+                Err(err) => {
+                    self.warn(format!("cannot encrypt a room key: {err}"));
+                    continue;
+                }
+            };
+            let share = MessageId::new_v7();
+            self.groups.shares.insert(share, group);
+            self.out.emit(Effect::Send(ClientFrame::Send {
+                id: share,
+                chat: ConversationId::Group(group),
+                payloads,
+            }));
+            self.groups
+                .sessions
+                .mark_shared(group, &key.session_id, chunk);
+        }
+        Ok(())
+    }
+
+    /// The server answered a room key share: accepted (`ok`), or not, and
+    /// then some member device may lack the key: the next message starts a
+    /// new session and shares it again. False when `id` is not a share.
+    pub(super) fn share_answered(&mut self, id: MessageId, ok: bool) -> bool {
+        let Some(group) = self.groups.shares.remove(&id) else {
+            return false;
+        };
+        if !ok {
+            self.groups.sessions.discard_outbound(group);
+        }
+        true
+    }
+
+    /// One group delivery: a room key (handled here, `None`) or a message
+    /// (decrypted, or a placeholder while its key is missing).
+    pub(super) async fn group_delivery(
+        &mut self,
+        group: GroupId,
+        d: &Delivery,
+        synced: &mut bool,
+    ) -> Result<Option<Incoming>, EngineError> {
+        if self.groups.roster(group).is_none() && !*synced {
+            // Added to a group this device has not heard of yet.
+            *synced = true;
+            self.sync_group(group).await?;
+        }
+        let is_member = self
+            .groups
+            .roster(group)
+            .is_some_and(|r| r.is_member(d.from));
+        if !is_member {
+            self.warn(format!(
+                "message {} from {} to group {group}: not a member",
+                d.id, d.from
+            ));
+            return Ok(None);
+        }
+        if d.body.first() != Some(&b'G') {
+            self.room_key(group, d).await?;
+            return Ok(None);
+        }
+        match self.groups.sessions.decrypt(group, d.from_device, &d.body) {
+            Ok(plaintext) => Ok(Some(self.chat.incoming(d, Some(&plaintext)))),
+            Err(GroupError::UnknownSession) => {
+                self.groups.waiting.push(d.clone());
+                if self.groups.waiting.len() > MAX_WAITING {
+                    self.groups.waiting.remove(0);
+                }
+                self.save_waiting().await?;
+                Ok(Some(self.chat.incoming(d, None)))
+            }
+            Err(err) => {
+                self.warn(format!("cannot decrypt {} from {}: {err}", d.id, d.from));
+                Ok(Some(self.chat.incoming(d, None)))
+            }
+        }
+    }
+
+    /// A room key over Olm from a member's device: kept, and messages that
+    /// waited for it are opened.
+    async fn room_key(&mut self, group: GroupId, d: &Delivery) -> Result<(), EngineError> {
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        if !secure.knows(d.from_device) {
+            self.refresh_devices(d.from).await?;
+        }
+        // The device must be the sender's, as the directory says.
+        if self.chat.owner(d.from_device) != Some(d.from) {
+            self.warn(format!("a room key from a device not {}'s", d.from));
+            return Ok(());
+        }
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let plaintext = match secure.decrypt(d.from_device, &d.body) {
+            Ok(plaintext) => plaintext,
+            Err(err) => {
+                self.warn(format!("cannot decrypt a room key from {}: {err}", d.from));
+                return Ok(());
+            }
+        };
+        secure.save(&self.store).await?;
+        let Some(sender_key) = secure.ed25519_of(d.from_device) else {
+            return Ok(());
+        };
+        let key = match RoomKey::decode(&plaintext) {
+            Ok(key) if key.group == group => key,
+            Ok(_) => {
+                self.warn(format!("a room key from {} names another group", d.from));
+                return Ok(());
+            }
+            Err(err) => {
+                self.warn(format!("not a room key from {}: {err}", d.from));
+                return Ok(());
+            }
+        };
+        match self
+            .groups
+            .sessions
+            .add_room_key(d.from_device, &sender_key, &key)
+        {
+            Ok(true) => {
+                self.save_sessions().await?;
+                self.open_waiting(group, d.from_device).await
+            }
+            Ok(false) => Ok(()),
+            Err(err) => {
+                self.warn(format!("refused a room key from {}: {err}", d.from));
+                Ok(())
+            }
+        }
+    }
+
+    /// Opens the waiting ciphertexts a new key may open.
+    async fn open_waiting(&mut self, group: GroupId, device: DeviceId) -> Result<(), EngineError> {
+        let (mine, rest): (Vec<Delivery>, Vec<Delivery>) = std::mem::take(&mut self.groups.waiting)
+            .into_iter()
+            .partition(|w| w.chat == ConversationId::Group(group) && w.from_device == device);
+        self.groups.waiting = rest;
+        let mut opened = Vec::new();
+        for d in mine {
+            match self.groups.sessions.decrypt(group, device, &d.body) {
+                Ok(plaintext) => {
+                    if let Incoming::Message(m) = self.chat.incoming(&d, Some(&plaintext)) {
+                        opened.push(m);
+                    }
+                }
+                Err(GroupError::UnknownSession) => self.groups.waiting.push(d),
+                Err(err) => self.warn(format!("cannot decrypt {}: {err}", d.id)),
+            }
+        }
+        self.save_waiting().await?;
+        for m in opened {
+            self.replace_placeholder(m).await?;
+        }
+        Ok(())
+    }
+
+    /// Receipts for outgoing messages: a direct message's tick moves to the
+    /// receipt's; a group message's follows what every member answered.
+    pub(super) async fn receipts(&mut self, batch: ReceiptBatch) -> Result<(), EngineError> {
+        let ReceiptBatch { kind, by, ids, at } = batch;
+        let status = Status::from(kind);
+        let changed = self
+            .store
+            .update(&ids, false, &|m| {
+                if !m.outgoing {
+                    return;
+                }
+                let status = match m.group.as_mut() {
+                    Some(ticks) => {
+                        ticks.receipts.note(kind, by, at);
+                        ticks.tick(m.status >= Status::Sent)
+                    }
+                    None => status,
+                };
+                m.status = m.status.advance(status);
+                // The first of each (a read also means delivered).
+                if m.status >= Status::Delivered {
+                    m.delivered_at.get_or_insert(at);
+                }
+                if m.status == Status::Read {
+                    m.read_at.get_or_insert(at);
+                }
+            })
+            .await?;
+        self.show_changes(&changed);
+        Ok(())
+    }
+
+    /// Read receipts for a group's messages, to each one's sender.
+    pub(super) async fn group_read(&mut self, ids: &[MessageId]) -> Result<(), EngineError> {
+        let mut per_sender: BTreeMap<UserId, Vec<MessageId>> = BTreeMap::new();
+        for id in ids {
+            if let Some(m) = self.store.get(*id).await?
+                && let Some(sender) = m.sender
+                && !m.outgoing
+            {
+                per_sender.entry(sender).or_default().push(*id);
+            }
+        }
+        for (sender, ids) in per_sender {
+            self.send_receipts(sender, &ids);
+        }
+        Ok(())
+    }
+}
+
+/// The people a notice names (whose names to fetch).
+fn notice_users(notice: &Notice) -> Vec<UserId> {
+    match notice {
+        Notice::Created { by, .. }
+        | Notice::Renamed { by, .. }
+        | Notice::Described { by }
+        | Notice::Restricted { by, .. } => vec![*by],
+        Notice::Added { by, users } => users.iter().copied().chain([*by]).collect(),
+        Notice::Removed { by, user }
+        | Notice::Promoted { by, user }
+        | Notice::Demoted { by, user } => vec![*by, *user],
+        Notice::Left { user } | Notice::AutoPromoted { user } => vec![*user],
+    }
+}
+
+fn unreadable(what: &str, err: &GroupError) -> StoreError {
+    StoreError::Unreadable {
+        what: what.to_owned(),
+        cause: err.to_string(),
+    }
+}
