@@ -2791,8 +2791,23 @@ fn a_group_message_is_encrypted_once_reaches_every_member_device_and_ticks_to_bl
     assert!(info.members.iter().all(|m| m.delivered_at.is_some()));
 
     // A reply from Bob: one key share to the others, then his message.
+    // Cara's laptop is hidden: it notifies, titled with the group.
+    w.devices[cara2].env().visible.set(false);
+    w.devices[cara2].run(Input::NotifyLocal(notify::Local {
+        on: true,
+        ..notify::Local::default()
+    }));
     let reply = w.devices[bob].say(group, "hi Ann");
     w.settle();
+    let alerts = alerts(&mut w.devices[cara2]);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].chat, chat);
+    assert!(
+        alerts[0].title.ends_with("@ Climbing"),
+        "{}",
+        alerts[0].title
+    );
+    assert!(alerts[0].body.contains("hi Ann"));
     for d in [ann, cara, cara2] {
         let m = w.devices[d]
             .chat(chat)

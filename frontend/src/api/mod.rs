@@ -19,7 +19,8 @@ use parley_protocol::api::{
     SignInRequest, UpdateProfile, UploadKeys, UserCard,
 };
 use parley_protocol::endpoint as e;
-use parley_protocol::{BlobId, DeviceId, UserId};
+use parley_protocol::group::{GroupHead, GroupRecord, SignedGroupEvent};
+use parley_protocol::{BlobId, DeviceId, GroupId, UserId};
 
 /// Creates an account and signs this browser in.
 pub async fn register(request: &RegisterRequest) -> Result<Session, ApiFailure> {
@@ -97,6 +98,34 @@ pub async fn claim_keys(
     devices: Vec<DeviceId>,
 ) -> Result<Vec<ClaimedKey>, ApiFailure> {
     call::<e::ClaimKeys>(Some(token), &(), Some(&ClaimRequest { devices })).await
+}
+
+/// Creates a group with its signed first event.
+pub async fn create_group(token: &str, event: &SignedGroupEvent) -> Result<GroupHead, ApiFailure> {
+    call::<e::CreateGroup>(Some(token), &(), Some(event)).await
+}
+
+/// The groups the caller is or was in, with their last event.
+pub async fn groups(token: &str) -> Result<Vec<GroupHead>, ApiFailure> {
+    call::<e::Groups>(Some(token), &(), None).await
+}
+
+/// Appends a signed event to a group's log.
+pub async fn append_group_event(
+    token: &str,
+    group: GroupId,
+    event: &SignedGroupEvent,
+) -> Result<GroupRecord, ApiFailure> {
+    call::<e::AppendGroupEvent>(Some(token), &group, Some(event)).await
+}
+
+/// A page of a group's log after event `after`.
+pub async fn group_events(
+    token: &str,
+    group: GroupId,
+    after: u64,
+) -> Result<Vec<GroupRecord>, ApiFailure> {
+    call::<e::GroupEvents>(Some(token), &(group, after), None).await
 }
 
 /// The identity keys of all of a user's devices.

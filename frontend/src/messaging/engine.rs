@@ -17,12 +17,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_client::engine::Safety;
 use parley_client::engine::{
-    BATCH, Changed, Effect, Engine, Immediate, Input, Outside, Unreachable, immediate,
+    BATCH, Changed, Effect, Engine, GroupRefusal, Immediate, Input, Outside, Unreachable, immediate,
 };
 use parley_client::message::Quote;
 use parley_protocol::api::{ClaimedKey, DeviceKeys, UploadKeys};
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
+use parley_protocol::group::{GroupHead, GroupRecord, SignedGroupEvent};
+use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
@@ -81,6 +82,16 @@ fn failed(err: api::ApiFailure) -> Unreachable {
     Unreachable(format!("{err:?}"))
 }
 
+/// A group change's failure as the engine tells it apart: a stale head
+/// (fetch and sign again), a refusal (say why), or no answer.
+fn refusal(err: api::ApiFailure) -> GroupRefusal {
+    match &err {
+        api::ApiFailure::Server { status: 409, .. } => GroupRefusal::Conflict,
+        api::ApiFailure::Server { body, .. } => GroupRefusal::Refused(body.message.clone()),
+        _ => GroupRefusal::Unreachable(format!("{err:?}")),
+    }
+}
+
 impl Outside for Browser {
     fn now(&self) -> Millis {
         now()
@@ -99,11 +110,7 @@ impl Outside for Browser {
     }
 
     fn showing(&self) -> Option<ConversationId> {
-        self.app
-            .messaging
-            .open
-            .get_untracked()
-            .map(ConversationId::Direct)
+        self.app.messaging.open.get_untracked()
     }
 
     fn read_receipts(&self) -> bool {
@@ -186,6 +193,49 @@ impl Outside for Browser {
                 &self.token,
                 |t| async move { api::user_keys(&t, user).await },
             )
+            .await
+            .map_err(failed)
+    }
+
+    async fn create_group(&self, event: SignedGroupEvent) -> Result<(), GroupRefusal> {
+        self.app
+            .authed_as(&self.token, move |t| async move {
+                api::create_group(&t, &event).await
+            })
+            .await
+            .map(|_| ())
+            .map_err(refusal)
+    }
+
+    async fn append_group_event(
+        &self,
+        group: GroupId,
+        event: SignedGroupEvent,
+    ) -> Result<GroupRecord, GroupRefusal> {
+        self.app
+            .authed_as(&self.token, move |t| async move {
+                api::append_group_event(&t, group, &event).await
+            })
+            .await
+            .map_err(refusal)
+    }
+
+    async fn groups(&self) -> Result<Vec<GroupHead>, Unreachable> {
+        self.app
+            .authed_as(&self.token, |t| async move { api::groups(&t).await })
+            .await
+            .map_err(failed)
+    }
+
+    async fn group_events(
+        &self,
+        group: GroupId,
+        after: u64,
+    ) -> Result<Vec<GroupRecord>, Unreachable> {
+        self.app
+            .authed_as(&self.token, |t| async move {
+                api::group_events(&t, group, after).await
+            })
             .await
             .map_err(failed)
     }
@@ -351,7 +401,15 @@ impl Runner {
                 return;
             }
             Ok(Immediate::Typing { from, typing }) => {
-                self.typing.peer(from, typing);
+                self.typing.peer(ConversationId::Direct(from), from, typing);
+                return;
+            }
+            Ok(Immediate::GroupTyping {
+                group,
+                from,
+                typing,
+            }) => {
+                self.typing.peer(ConversationId::Group(group), from, typing);
                 return;
             }
             Ok(Immediate::Error { code, message }) => {
@@ -363,9 +421,13 @@ impl Runner {
         };
         let input = match frame {
             ServerFrame::Deliver(d) => {
-                // A message ends the sender's typing, which is about direct chats.
-                if d.from != self.me && matches!(d.chat, ConversationId::Direct(_)) {
-                    self.typing.peer(d.from, false);
+                // A message ends its sender's typing in that chat.
+                if d.from != self.me {
+                    let chat = match d.chat {
+                        ConversationId::Direct(_) => ConversationId::Direct(d.from),
+                        group => group,
+                    };
+                    self.typing.peer(chat, d.from, false);
                 }
                 let mut jobs = self.jobs.borrow_mut();
                 if let Some(Input::Delivered(batch)) = jobs.back_mut()
@@ -538,7 +600,7 @@ impl Runner {
             ui.chats.try_set(view.chats.clone());
         }
         // The person may have opened another chat since this input ran.
-        if changed.window && ui.open.get_untracked().map(ConversationId::Direct) == view.open {
+        if changed.window && ui.open.get_untracked() == view.open {
             ui.window.try_set(view.window.clone());
             ui.loaded.try_set(view.loaded);
             ui.unread_marker.try_set(view.unread_marker);
@@ -566,6 +628,9 @@ impl Runner {
         }
         if changed.notify {
             ui.notify.try_set(view.notify);
+        }
+        if changed.groups {
+            ui.groups.try_set(view.groups.clone());
         }
     }
 }

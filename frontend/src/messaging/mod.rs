@@ -16,13 +16,14 @@ use futures::channel::oneshot;
 use leptos::prelude::*;
 use parley_client::call::CallLog;
 use parley_client::content::ContentError;
-use parley_client::engine::{Input, Request};
+use parley_client::engine::{GroupRequest, Input, Request};
 use parley_client::message::Quote;
 use parley_client::organize::ChatAction;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
 use parley_protocol::frame::ServerFrame;
-use parley_protocol::{ConversationId, MessageId, Millis, UserId};
+use parley_protocol::group::GroupChange;
+use parley_protocol::{ConversationId, GroupId, MessageId, Millis, UserId};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use typing::Typing;
@@ -78,13 +79,30 @@ impl Messenger {
     /// in the outbox first, so it also works offline and survives a reload).
     pub fn send_text(
         &self,
-        peer: UserId,
+        chat: ConversationId,
         text: &str,
         reply: Option<Quote>,
     ) -> Result<(), ContentError> {
-        self.typing.stop(peer);
-        self.runner
-            .compose(ConversationId::Direct(peer), text, reply)
+        self.typing.stop(chat);
+        self.runner.compose(chat, text, reply)
+    }
+
+    /// Creates a group named `name` with `members`; returns its id (it
+    /// shows once the server took it).
+    pub fn create_group(&self, name: String, description: String, members: Vec<UserId>) -> GroupId {
+        let group = GroupId::new_v7();
+        self.push(Input::Group(GroupRequest::Create {
+            group,
+            name,
+            description,
+            members,
+        }));
+        group
+    }
+
+    /// Changes a group: members, admins, name, description, settings.
+    pub fn change_group(&self, group: GroupId, change: GroupChange) {
+        self.push(Input::Group(GroupRequest::Change { group, change }));
     }
 
     /// Sends `file` (uploaded already) to `peer` with `caption`.
@@ -174,11 +192,11 @@ impl Messenger {
         self.push(Input::ShowStarred(shown));
     }
 
-    /// Opens (or with `None` closes) the chat with `peer`.
-    pub fn open(&self, peer: Option<UserId>, card: Option<UserCard>) {
+    /// Opens (or with `None` closes) a chat.
+    pub fn open(&self, chat: Option<ConversationId>, card: Option<UserCard>) {
         let ui = self.ui;
         let previous = ui.open.get_untracked();
-        if previous == peer {
+        if previous == chat {
             return;
         }
         if let Some(previous) = previous {
@@ -188,21 +206,20 @@ impl Messenger {
             self.push(Input::Cards(vec![card]));
         }
         // Its notifications have been seen to.
-        if let Some(peer) = peer {
-            let chat = ConversationId::Direct(peer);
+        if let Some(chat) = chat {
             crate::notifications::system::close_chat(
                 parley_client::route::Place::Chat(chat).path(),
             );
         }
         // The header switches at once; the engine fills the window.
-        ui.open.set(peer);
+        ui.open.set(chat);
         ui.safety_open.set(false);
         ui.window.set(Window::default());
         ui.loaded.set(false);
         ui.unread_marker.set(None);
         ui.paging.set(false);
         ui.replying.set(None);
-        self.push(Input::Open(peer.map(ConversationId::Direct)));
+        self.push(Input::Open(chat));
     }
 
     /// The person scrolled near the top (`older`) or the bottom of a chat
@@ -228,9 +245,9 @@ impl Messenger {
         }
     }
 
-    /// The composer changed: typing indicator toward `peer`.
-    pub fn typed(&self, peer: UserId) {
-        self.typing.input(peer);
+    /// The composer of `chat` changed: the typing indicator.
+    pub fn typed(&self, chat: ConversationId) {
+        self.typing.input(chat);
     }
 
     /// The tab became visible or hidden: read receipts may be due.
@@ -238,12 +255,9 @@ impl Messenger {
         self.push(Input::MarkRead);
     }
 
-    /// What the composer of the chat with `peer` holds now (kept as its draft).
-    pub fn draft(&self, peer: UserId, text: String) {
-        self.push(Input::Draft {
-            chat: ConversationId::Direct(peer),
-            text,
-        });
+    /// What the composer of `chat` holds now (kept as its draft).
+    pub fn draft(&self, chat: ConversationId, text: String) {
+        self.push(Input::Draft { chat, text });
     }
 
     /// The person marked `chat` as read without opening it.

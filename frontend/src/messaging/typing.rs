@@ -1,13 +1,14 @@
-//! Typing indicators: the own one toward each peer (throttled, stopped
-//! when idle) and the peers' ones (shown until `false` or a timeout). The
-//! timing rules are the core's ([`parley_client::typing`]).
+//! Typing indicators: the own one in each chat (throttled, stopped when
+//! idle) and other people's (shown until `false` or a timeout), in direct
+//! chats and groups. The timing rules are the core's
+//! ([`parley_client::typing`]).
 
 use crate::net::socket::Socket;
 use crate::state::chats::Messaging;
 use leptos::prelude::{TimeoutHandle, Update, set_timeout_with_handle};
 use parley_client::typing::{IDLE_AFTER, SHOW_FOR, TypingOut};
 use parley_protocol::frame::ClientFrame;
-use parley_protocol::{Millis, UserId};
+use parley_protocol::{ConversationId, Millis, UserId};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -27,8 +28,8 @@ fn now() -> Millis {
 pub struct Typing {
     ui: Messaging,
     link: Socket,
-    out: RefCell<HashMap<UserId, (TypingOut, Option<TimeoutHandle>)>>,
-    shown: RefCell<HashMap<UserId, TimeoutHandle>>,
+    out: RefCell<HashMap<ConversationId, (TypingOut, Option<TimeoutHandle>)>>,
+    shown: RefCell<HashMap<(ConversationId, UserId), TimeoutHandle>>,
 }
 
 impl Typing {
@@ -41,36 +42,33 @@ impl Typing {
         })
     }
 
-    /// A key went into the composer for `peer`.
-    pub fn input(self: &Rc<Self>, peer: UserId) {
+    /// A key went into the composer of `chat`.
+    pub fn input(self: &Rc<Self>, chat: ConversationId) {
         let weak: Weak<Self> = Rc::downgrade(self);
         let start = {
             let mut out = self.out.borrow_mut();
-            let (state, timer) = out.entry(peer).or_default();
+            let (state, timer) = out.entry(chat).or_default();
             if let Some(timer) = timer.take() {
                 timer.clear();
             }
             let idle = move || {
                 if let Some(typing) = weak.upgrade() {
-                    typing.stop(peer);
+                    typing.stop(chat);
                 }
             };
             *timer = set_timeout_with_handle(idle, millis(IDLE_AFTER)).ok();
             state.input(now())
         };
         if start {
-            self.link.send(&ClientFrame::Typing {
-                to: peer,
-                typing: true,
-            });
+            self.link.send(&frame(chat, true));
         }
     }
 
-    /// Idle, sent, or left the chat: tell `peer` typing stopped (once).
-    pub fn stop(&self, peer: UserId) {
+    /// Idle, sent, or left the chat: tell `chat` typing stopped (once).
+    pub fn stop(&self, chat: ConversationId) {
         let was = {
             let mut out = self.out.borrow_mut();
-            let Some((state, timer)) = out.get_mut(&peer) else {
+            let Some((state, timer)) = out.get_mut(&chat) else {
                 return;
             };
             if let Some(timer) = timer.take() {
@@ -79,42 +77,33 @@ impl Typing {
             state.stop()
         };
         if was {
-            self.link.send(&ClientFrame::Typing {
-                to: peer,
-                typing: false,
-            });
+            self.link.send(&frame(chat, false));
         }
     }
 
-    /// A peer's indicator: shown on `true` for [`SHOW_FOR`] unless
-    /// refreshed, hidden on `false`.
-    pub fn peer(self: &Rc<Self>, from: UserId, typing: bool) {
+    /// Someone's indicator in `chat`: shown on `true` for [`SHOW_FOR`]
+    /// unless refreshed, hidden on `false`.
+    pub fn peer(self: &Rc<Self>, chat: ConversationId, from: UserId, typing: bool) {
         let ui = self.ui;
         {
             let mut shown = self.shown.borrow_mut();
-            if let Some(timer) = shown.remove(&from) {
+            if let Some(timer) = shown.remove(&(chat, from)) {
                 timer.clear();
             }
             if typing {
                 let weak: Weak<Self> = Rc::downgrade(self);
                 let expire = move || {
                     if let Some(typing) = weak.upgrade() {
-                        typing.shown.borrow_mut().remove(&from);
+                        typing.shown.borrow_mut().remove(&(chat, from));
                     }
-                    ui.typing.try_update(|set| set.remove(&from));
+                    show(ui, chat, from, false);
                 };
                 if let Ok(timer) = set_timeout_with_handle(expire, millis(SHOW_FOR)) {
-                    shown.insert(from, timer);
+                    shown.insert((chat, from), timer);
                 }
             }
         }
-        ui.typing.try_update(|set| {
-            if typing {
-                set.insert(from);
-            } else {
-                set.remove(&from);
-            }
-        });
+        show(ui, chat, from, typing);
     }
 
     /// Forgets all timers (sign-out, or the connection dropped).
@@ -126,6 +115,42 @@ impl Typing {
         }
         for (_, timer) in self.shown.borrow_mut().drain() {
             timer.clear();
+        }
+    }
+}
+
+/// The frame that says typing started or stopped in `chat`.
+fn frame(chat: ConversationId, typing: bool) -> ClientFrame {
+    match chat {
+        ConversationId::Direct(to) => ClientFrame::Typing { to, typing },
+        ConversationId::Group(group) => ClientFrame::GroupTyping { group, typing },
+    }
+}
+
+/// Shows or hides `from`'s indicator in `chat`.
+fn show(ui: Messaging, chat: ConversationId, from: UserId, typing: bool) {
+    match chat {
+        ConversationId::Direct(_) => {
+            ui.typing.try_update(|set| {
+                if typing {
+                    set.insert(from);
+                } else {
+                    set.remove(&from);
+                }
+            });
+        }
+        ConversationId::Group(group) => {
+            ui.group_typing.try_update(|all| {
+                let set = all.entry(group).or_default();
+                if typing {
+                    set.insert(from);
+                } else {
+                    set.remove(&from);
+                }
+                if set.is_empty() {
+                    all.remove(&group);
+                }
+            });
         }
     }
 }

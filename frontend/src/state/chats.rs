@@ -8,8 +8,9 @@ use parley_client::organize::Prefs;
 use parley_client::summary::ChatList;
 use parley_client::window::Window;
 use parley_protocol::api::UserCard;
-use parley_protocol::{ConversationId, MessageId, Millis, UserId};
-use std::collections::{HashMap, HashSet};
+use parley_protocol::group::Roster;
+use parley_protocol::{ConversationId, GroupId, MessageId, Millis, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A watched person's presence, as last reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +29,8 @@ pub struct Messaging {
     /// The chat list has been read from the store (what came before is
     /// history, not news).
     pub listed: RwSignal<bool>,
-    /// Whose conversation is open.
-    pub open: RwSignal<Option<UserId>>,
+    /// The open conversation.
+    pub open: RwSignal<Option<ConversationId>>,
     /// The open conversation's messages on screen (a bounded window).
     pub window: RwSignal<Window>,
     /// The open conversation has been read from the store.
@@ -39,6 +40,11 @@ pub struct Messaging {
     pub unread_marker: RwSignal<Option<(MessageId, u32)>>,
     /// Peers typing to this user right now.
     pub typing: RwSignal<HashSet<UserId>>,
+    /// Members typing in each group right now.
+    pub group_typing: RwSignal<HashMap<GroupId, BTreeSet<UserId>>>,
+    /// The groups this account is or was in, as their verified logs make
+    /// them.
+    pub groups: RwSignal<BTreeMap<GroupId, Roster>>,
     /// Presence of watched people.
     pub presence: RwSignal<HashMap<UserId, Presence>>,
     /// Names of people this account has chatted with (kept after a contact
@@ -86,6 +92,8 @@ impl Messaging {
             loaded: RwSignal::new(false),
             unread_marker: RwSignal::new(None),
             typing: RwSignal::new(HashSet::new()),
+            group_typing: RwSignal::new(HashMap::new()),
+            groups: RwSignal::new(BTreeMap::new()),
             presence: RwSignal::new(HashMap::new()),
             cards: RwSignal::new(HashMap::new()),
             paging: RwSignal::new(false),
@@ -113,6 +121,8 @@ impl Messaging {
         self.loaded.set(false);
         self.unread_marker.set(None);
         self.typing.set(HashSet::new());
+        self.group_typing.set(HashMap::new());
+        self.groups.set(BTreeMap::new());
         self.presence.set(HashMap::new());
         self.held.set(HashSet::new());
         self.drafts.set(HashMap::new());
@@ -129,6 +139,25 @@ impl Messaging {
         self.paging.set(false);
         self.verified.set(HashSet::new());
         self.safety_open.set(false);
+    }
+
+    /// A chat's title: the person's name, or the group's.
+    pub fn title(self, app: AppState, chat: ConversationId) -> String {
+        match chat {
+            ConversationId::Direct(peer) => self.card(app, peer).display_name,
+            ConversationId::Group(group) => self
+                .groups
+                .with(|g| g.get(&group).map(|r| r.name.clone()))
+                .unwrap_or_else(|| "Group".to_owned()),
+        }
+    }
+
+    /// What a group notice says, with this account as "You".
+    pub fn notice_text(self, app: AppState, notice: &parley_client::group::Notice) -> String {
+        let Some(me) = app.me() else {
+            return String::new();
+        };
+        parley_client::group::says::says(notice, me, |user| self.card(app, user).display_name)
     }
 
     /// The name to show for the author of a message or quote: "You" for

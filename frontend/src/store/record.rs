@@ -8,9 +8,11 @@ use super::Result;
 use super::keys::{chat_key, parse_chat_key};
 use parley_client::attachment::Attachment;
 use parley_client::call::CallLog;
+use parley_client::group::Notice;
+use parley_client::group::ticks::GroupTicks;
 use parley_client::message::{Body, Message, Quote, Reaction, Revision, Status};
 use parley_client::store::StoreError;
-use parley_protocol::{DeviceId, MessageId, Millis};
+use parley_protocol::{DeviceId, MessageId, Millis, UserId};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -24,6 +26,8 @@ enum Kind {
     Call,
     Deleted,
     Timer,
+    /// A notice of a group's log (in `notice`).
+    Group,
 }
 
 /// The stored shape: [`Message`] plus the sparse `unseen` index field.
@@ -67,6 +71,15 @@ pub struct Record {
     /// The file it carries (its caption is `text`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     attachment: Option<Box<Attachment>>,
+    /// A group notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notice: Option<Notice>,
+    /// In a group: who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sender: Option<UserId>,
+    /// An outgoing group message's ticks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<Box<GroupTicks>>,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
@@ -81,6 +94,11 @@ impl From<&Message> for Record {
             Body::Call(log) => (Kind::Call, String::new(), Some(log.clone())),
             Body::Deleted => (Kind::Deleted, String::new(), None),
             Body::Timer(_) => (Kind::Timer, String::new(), None),
+            Body::Group(_) => (Kind::Group, String::new(), None),
+        };
+        let notice = match &m.body {
+            Body::Group(notice) => Some(notice.clone()),
+            _ => None,
         };
         let timer = match m.body {
             Body::Timer(duration) => duration,
@@ -110,6 +128,9 @@ impl From<&Message> for Record {
             read_at: m.read_at,
             timer,
             attachment: m.attachment.clone(),
+            notice,
+            sender: m.sender,
+            group: m.group.clone(),
         }
     }
 }
@@ -139,6 +160,10 @@ impl TryFrom<Record> for Message {
             (Kind::Call, None) => return Err(unreadable("a call without its log")),
             (Kind::Deleted, _) => Body::Deleted,
             (Kind::Timer, _) => Body::Timer(r.timer),
+            (Kind::Group, _) => Body::Group(
+                r.notice
+                    .ok_or_else(|| unreadable("a notice without its text"))?,
+            ),
         };
         Ok(Self {
             id: r.id,
@@ -159,6 +184,8 @@ impl TryFrom<Record> for Message {
             delivered_at: r.delivered_at,
             read_at: r.read_at,
             attachment: r.attachment,
+            sender: r.sender,
+            group: r.group,
         })
     }
 }

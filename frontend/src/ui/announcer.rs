@@ -14,7 +14,9 @@ fn spoken(name: &str, m: &Message) -> Option<String> {
     match &m.body {
         Body::Text(text) => Some(format!("{name}: {}", parley_client::text::plain(text))),
         Body::Call(log) => Some(format!("{name}: {}", log.summary())),
-        Body::Waiting | Body::SafetyChanged | Body::Deleted | Body::Timer(_) => None,
+        Body::Waiting | Body::SafetyChanged | Body::Deleted | Body::Timer(_) | Body::Group(_) => {
+            None
+        }
     }
 }
 
@@ -55,21 +57,27 @@ pub fn Announcer() -> impl IntoView {
             if seen.get(&chat) == Some(&m.id) {
                 continue;
             }
-            let ConversationId::Direct(peer) = chat else {
-                continue;
-            };
-            if in_view && open == Some(peer) {
+            if in_view && open == Some(chat) {
                 seen.insert(chat, m.id);
                 continue;
             }
+            let Some(author) = m.sender.or_else(|| m.peer()) else {
+                continue;
+            };
             // A stranger's name is on its way: say it once it is here
             // (reading the card tracks it, so this runs again then).
-            let card = ui.card(app, peer);
+            let card = ui.card(app, author);
             if card.handle.is_empty() {
                 continue;
             }
             seen.insert(chat, m.id);
-            lines.extend(spoken(&card.display_name, &m));
+            let name = match chat {
+                ConversationId::Direct(_) => card.display_name,
+                ConversationId::Group(_) => {
+                    format!("{} in {}", card.display_name, ui.title(app, chat))
+                }
+            };
+            lines.extend(spoken(&name, &m));
         }
         known.set_value(map);
         if !lines.is_empty() {

@@ -20,7 +20,7 @@ pub enum Size {
 }
 
 /// A stable tint for an account, so a person keeps their colour everywhere.
-fn tone(seed: UserId) -> u32 {
+pub fn tone(seed: UserId) -> u32 {
     let folded = seed.as_uuid().as_bytes().iter().fold(0u32, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u32::from(*b))
     });

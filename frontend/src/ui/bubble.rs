@@ -52,6 +52,20 @@ pub fn bubble(m: &Message) -> AnyView {
             },
         ),
         Body::Call(log) => call_event(m, log),
+        Body::Group(notice) => {
+            let app = expect_context::<AppState>();
+            let notice = notice.clone();
+            // Names arrive after the notice: said again when they do.
+            let text = move || app.messaging.notice_text(app, &notice);
+            view! {
+                <div class="notice-row">
+                    <p class="e2e-pill notice group-notice" data-testid="group-notice" data-id=m.id.to_string()>
+                        {text}
+                    </p>
+                </div>
+            }
+            .into_any()
+        }
         Body::Timer(duration) => view! {
             <div class="notice-row">
                 <p class="e2e-pill notice timer-notice" data-testid="timer-notice" data-id=m.id.to_string()>
@@ -253,6 +267,19 @@ fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView 
         move || (menu.open.get() == Some(id)).then(|| view! { <Menu m=m.clone() /> })
     });
     let context_menu = has_menu.then(|| on_context_menu(id));
+    // In a group, whose message it is, in their colour.
+    let sender = m
+        .sender
+        .filter(|_| !m.outgoing && matches!(m.chat, ConversationId::Group(_)))
+        .map(|user| {
+            let app = expect_context::<AppState>();
+            let class = format!("sender-name sender-tone-{}", crate::ui::avatar::tone(user));
+            view! {
+                <span class=class data-testid="sender-name">
+                    {move || app.messaging.card(app, user).display_name}
+                </span>
+            }
+        });
     view! {
         <div
             class=look.side
@@ -281,6 +308,7 @@ fn framed(m: &Message, look: Look, content: impl IntoView + 'static) -> AnyView 
                 data-outgoing=m.outgoing.to_string()
             >
                 {button}
+                {sender}
                 {content}
                 <span class="message-meta">
                     {star}

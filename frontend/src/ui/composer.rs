@@ -24,10 +24,14 @@ const DRAFT_PAUSE: Duration = Duration::from_millis(400);
 
 /// `composer` and its `send` button.
 #[component]
-pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
+pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
     let session = expect_context::<Session>();
     let app = expect_context::<AppState>();
-    let chat = ConversationId::Direct(peer);
+    // Files and voice notes go to direct chats (groups send text for now).
+    let peer: Option<UserId> = match chat {
+        ConversationId::Direct(peer) => Some(peer),
+        ConversationId::Group(_) => None,
+    };
     let text = RwSignal::new(
         app.messaging
             .drafts
@@ -57,7 +61,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                 handle.clear();
             }
             if let Some(draft) = latest.lock().ok().and_then(|mut l| l.take()) {
-                session.messaging(|m| m.draft(peer, draft));
+                session.messaging(|m| m.draft(chat, draft));
             }
         }
     };
@@ -138,7 +142,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                 Some(Quote::new(m.id, author, m.body.text()?))
             });
             if session
-                .messaging(|m| m.send_text(peer, &body, reply))
+                .messaging(|m| m.send_text(chat, &body, reply))
                 .is_some_and(|sent| sent.is_ok())
             {
                 ui.replying.set(None);
@@ -206,11 +210,15 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
     // Files: from the paperclip's picker or pasted, shown with a caption
     // each before they go (`send_files`).
     let file_input: NodeRef<leptos::html::Input> = NodeRef::new();
-    let choosing = expect_context::<Choosing>();
-    let attach = move |files: Vec<web_sys::File>| choosing.choose(files);
+    let choosing = use_context::<Choosing>();
+    let attach = move |files: Vec<web_sys::File>| {
+        if let Some(choosing) = choosing {
+            choosing.choose(files);
+        }
+    };
     let on_paste = move |ev: web_sys::ClipboardEvent| {
         let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
-        if !files.is_empty() {
+        if !files.is_empty() && choosing.is_some() {
             ev.prevent_default();
             attach(files);
         }
@@ -232,18 +240,20 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     input.set_value("");
                 }
             />
-            <IconButton
-                class="icon-btn attach"
-                test_id="attach"
-                label="Attach files"
-                on:click=move |_| {
-                    if let Some(input) = file_input.get_untracked() {
-                        input.click();
+            <Show when=move || choosing.is_some()>
+                <IconButton
+                    class="icon-btn attach"
+                    test_id="attach"
+                    label="Attach files"
+                    on:click=move |_| {
+                        if let Some(input) = file_input.get_untracked() {
+                            input.click();
+                        }
                     }
-                }
-            >
-                <IconAttach />
-            </IconButton>
+                >
+                    <IconAttach />
+                </IconButton>
+            </Show>
             <IconButton
                 class="icon-btn emoji-open"
                 test_id="emoji-open"
@@ -275,7 +285,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                         typed.set_value(true);
                         save_soon(now.clone());
                         text.set(now);
-                        session.messaging(|m| m.typed(peer));
+                        session.messaging(|m| m.typed(chat));
                     }
                     on:keydown=on_key
                     on:paste=on_paste
@@ -286,7 +296,7 @@ pub fn Composer(peer: UserId, stick: StoredValue<bool>) -> impl IntoView {
                     </p>
                 </Show>
             </div>
-            <VoiceRecorder peer />
+            {peer.map(|peer| view! { <VoiceRecorder peer /> })}
             <IconButton
                 class="icon-btn send"
                 test_id="send"

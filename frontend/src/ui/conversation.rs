@@ -187,7 +187,7 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 if blocked.get() {
                     view! { <BlockedNote peer=id name /> }.into_any()
                 } else {
-                    view! { <Composer peer=id stick /> }.into_any()
+                    view! { <Composer chat=ConversationId::Direct(id) stick /> }.into_any()
                 }
             }}
             <Show when=move || choosing.open()>

@@ -30,6 +30,16 @@ pub fn IconContacts() -> impl IntoView {
     }
 }
 
+/// Two people and a plus: a new group.
+#[component]
+pub fn IconGroup() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zm7 0a3 3 0 1 0-1.2-5.8A5.4 5.4 0 0 1 14.8 10 3 3 0 0 0 16 11zM9 13c-3 0-7 1.5-7 4v2h11.5a6 6 0 0 1-.5-2.4 6 6 0 0 1 1.3-3.7A13 13 0 0 0 9 13zm10 0h-2v2.5h-2.5v2H17V20h2v-2.5h2.5v-2H19z" />
+        </svg>
+    }
+}
+
 /// Gear: settings.
 #[component]
 pub fn IconSettings() -> impl IntoView {

@@ -18,7 +18,6 @@ use crate::ui::format;
 use leptos::html::Div;
 use leptos::prelude::*;
 use parley_client::message::{Body, Message};
-use parley_protocol::ConversationId;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
@@ -55,6 +54,7 @@ impl Row {
                     Body::Call(_) => 'c',
                     Body::Deleted => 'x',
                     Body::Timer(_) => 'z',
+                    Body::Group(_) => 'g',
                 };
                 // Edits and reactions redraw it too.
                 let reactions: String = m
@@ -115,7 +115,7 @@ pub fn MessageList(stick: StoredValue<bool>) -> impl IntoView {
     Effect::new(move |_| {
         if ui.loaded.get()
             && let Some((chat, id)) = ui.pending_jump.get()
-            && ui.open.get().map(ConversationId::Direct) == Some(chat)
+            && ui.open.get() == Some(chat)
         {
             ui.pending_jump.set(None);
             session.messaging(|m| m.jump(id));

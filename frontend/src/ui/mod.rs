@@ -22,6 +22,7 @@ pub mod focus;
 pub mod form;
 pub mod format;
 pub mod forward;
+pub mod group;
 pub mod icon_button;
 pub mod icons;
 pub mod keys;

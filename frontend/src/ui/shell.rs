@@ -13,6 +13,7 @@ use crate::ui::contacts::ContactsPanel;
 use crate::ui::conversation::{Conversation, ConversationEmpty};
 use crate::ui::emoji_picker::EmojiList;
 use crate::ui::focus;
+use crate::ui::group::GroupConversation;
 use crate::ui::keys::{self, HelpSheet, ShortcutSheet};
 use crate::ui::settings::SettingsPanel;
 use crate::ui::sidebar::{ArchivedList, ChatList, SidebarHeader};
@@ -28,19 +29,15 @@ pub fn MainScreen() -> impl IntoView {
     let session = expect_context::<Session>();
     let router = expect_context::<Router>();
     let panel = router.panel;
-    // The person whose chat is open (groups come with their own view).
-    let peer = Memo::new(move |_| match router.chat.get() {
-        Some(ConversationId::Direct(peer)) => Some(peer),
-        Some(ConversationId::Group(_)) | None => None,
-    });
+    let chat = Memo::new(move |_| router.chat.get());
     // A new session (another tab signed in as someone else) starts its
     // messaging afresh: tell it again what is open and who the contacts are.
     let device = Memo::new(move |_| app.session.with(|s| s.as_ref().map(|s| s.device_id)));
     // Messaging follows the open chat (loads it, marks it read)...
     Effect::new(move |_| {
         device.track();
-        let peer = peer.get();
-        session.messaging(|m| m.open(peer, None));
+        let chat = chat.get();
+        session.messaging(|m| m.open(chat, None));
     });
     // ...and the contact list (presence, names for the chat list).
     Effect::new(move |_| {
@@ -72,7 +69,7 @@ pub fn MainScreen() -> impl IntoView {
     view! {
         <div
             class=move || {
-                if peer.with(Option::is_some) { "main conversation-open" } else { "main" }
+                if chat.with(Option::is_some) { "main conversation-open" } else { "main" }
             }
             data-testid="main-screen"
         >
@@ -95,8 +92,13 @@ pub fn MainScreen() -> impl IntoView {
                     }}
                 </div>
                 <div class="pane">
-                    {move || match peer.get() {
-                        Some(peer) => view! { <Conversation peer /> }.into_any(),
+                    {move || match chat.get() {
+                        Some(ConversationId::Direct(peer)) => {
+                            view! { <Conversation peer /> }.into_any()
+                        }
+                        Some(ConversationId::Group(group)) => {
+                            view! { <GroupConversation group /> }.into_any()
+                        }
                         None => view! { <ConversationEmpty /> }.into_any(),
                     }}
                 </div>

@@ -7,9 +7,10 @@ use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::chat_menu::{ChatMenu, ChatMenuButton};
 use crate::ui::format;
+use crate::ui::group::NewGroupDialog;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{
-    IconArchive, IconBellOff, IconChats, IconContacts, IconPin, IconSettings, IconStar,
+    IconArchive, IconBellOff, IconChats, IconContacts, IconGroup, IconPin, IconSettings, IconStar,
 };
 use crate::ui::panel::PanelHeader;
 use crate::ui::ticks;
@@ -85,10 +86,10 @@ fn PanelToggle(
     }
 }
 
-/// The people whose chats a list shows, in order: the main list's or the
-/// archived ones (see [`parley_client::organize::Prefs::arrange`]), those
-/// whose name holds `search` (ignoring case).
-fn arranged(app: AppState, archived: bool, search: RwSignal<String>) -> Memo<Vec<UserId>> {
+/// The chats a list shows, in order: the main list's or the archived ones
+/// (see [`parley_client::organize::Prefs::arrange`]), those whose name
+/// holds `search` (ignoring case).
+fn arranged(app: AppState, archived: bool, search: RwSignal<String>) -> Memo<Vec<ConversationId>> {
     let ui = app.messaging;
     Memo::new(move |_| {
         let wanted = search.with(|s| s.trim().to_lowercase());
@@ -101,17 +102,9 @@ fn arranged(app: AppState, archived: bool, search: RwSignal<String>) -> Memo<Vec
                     arranged.rows
                 };
                 rows.iter()
-                    .filter_map(|r| match r.chat {
-                        ConversationId::Direct(peer) => Some(peer),
-                        ConversationId::Group(_) => None,
-                    })
-                    .filter(|peer| {
-                        wanted.is_empty()
-                            || ui
-                                .card(app, *peer)
-                                .display_name
-                                .to_lowercase()
-                                .contains(&wanted)
+                    .map(|r| r.chat)
+                    .filter(|chat| {
+                        wanted.is_empty() || ui.title(app, *chat).to_lowercase().contains(&wanted)
                     })
                     .collect::<Vec<_>>()
             })
@@ -129,6 +122,7 @@ pub fn ChatList() -> impl IntoView {
     let ui = app.messaging;
     let chats = ui.chats;
     let search = RwSignal::new(String::new());
+    let new_group = RwSignal::new(false);
     let peers = arranged(app, false, search);
     let archived = Memo::new(move |_| {
         ui.prefs
@@ -152,7 +146,13 @@ pub fn ChatList() -> impl IntoView {
         <section class="panel" aria-label="Chats">
             <div class="panel-title">
                 <h2>"Chats"</h2>
+                <IconButton test_id="new-group" label="New group" on:click=move |_| new_group.set(true)>
+                    <IconGroup />
+                </IconButton>
             </div>
+            <Show when=move || new_group.get()>
+                <NewGroupDialog on_close=move || new_group.set(false) />
+            </Show>
             <div class="chat-search">
                 <label for="chat-search" class="sr-only">"Search chats"</label>
                 <input
@@ -205,11 +205,11 @@ pub fn ChatList() -> impl IntoView {
 
 /// The rows of a chat list.
 #[component]
-fn ChatRows(peers: Memo<Vec<UserId>>) -> impl IntoView {
+fn ChatRows(peers: Memo<Vec<ConversationId>>) -> impl IntoView {
     view! {
         <ul class="chat-rows">
-            <For each=move || peers.get() key=|peer| *peer let:peer>
-                <ChatItem peer />
+            <For each=move || peers.get() key=|chat| *chat let:chat>
+                <ChatItem chat />
             </For>
         </ul>
     }
@@ -245,19 +245,21 @@ pub fn ArchivedList() -> impl IntoView {
 /// One `chat-item`: avatar, name, time, preview with own ticks or
 /// "typing…", and the `unread-badge`.
 #[component]
-fn ChatItem(peer: UserId) -> impl IntoView {
+fn ChatItem(chat: ConversationId) -> impl IntoView {
     let app = expect_context::<AppState>();
     let open_chat = expect_context::<Router>().chat;
     let ui = app.messaging;
-    let card = Memo::new(move |_| ui.card(app, peer));
-    let name = Signal::derive(move || card.with(|c| c.display_name.clone()));
-    let row = Memo::new(move |_| {
-        ui.chats
-            .with(|c| c.get(ConversationId::Direct(peer)).cloned())
-    });
+    // A group's avatar takes its tone from the group's id.
+    let (peer, seed) = match chat {
+        ConversationId::Direct(peer) => (Some(peer), peer),
+        ConversationId::Group(group) => (None, UserId::from_uuid(group.into_uuid())),
+    };
+    let card = Memo::new(move |_| peer.map(|peer| ui.card(app, peer)));
+    let name = Signal::derive(move || ui.title(app, chat));
+    let row = Memo::new(move |_| ui.chats.with(|c| c.get(chat).cloned()));
     let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
     let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
-    let prefs = Memo::new(move |_| ui.prefs.with(|p| p.get(ConversationId::Direct(peer))));
+    let prefs = Memo::new(move |_| ui.prefs.with(|p| p.get(chat)));
     let pinned = Memo::new(move |_| prefs.with(|p| p.pinned_at.is_some()));
     let marked = Memo::new(move |_| prefs.with(|p| p.marked_unread));
     // The latest reaction from them, when newer than the latest message.
@@ -275,8 +277,11 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             )
         })
     });
-    let typing = Memo::new(move |_| ui.typing.with(|t| t.contains(&peer)));
-    let selected = move || open_chat.get() == Some(ConversationId::Direct(peer));
+    let typing = Memo::new(move |_| match chat {
+        ConversationId::Direct(peer) => ui.typing.with(|t| t.contains(&peer)),
+        ConversationId::Group(group) => ui.group_typing.with(|t| t.contains_key(&group)),
+    });
+    let selected = move || open_chat.get() == Some(chat);
     let time = move || {
         last.with(|m| m.as_ref().map(|m| format::list_time(m.composed_at)))
             .unwrap_or_default()
@@ -284,7 +289,7 @@ fn ChatItem(peer: UserId) -> impl IntoView {
     // Shown while the chat is not the open one, as in WhatsApp.
     let draft = Memo::new(move |_| {
         ui.drafts
-            .with(|d| d.get(&ConversationId::Direct(peer)).cloned())
+            .with(|d| d.get(&chat).cloned())
             .filter(|_| !selected())
     });
     let preview = move || {
@@ -309,17 +314,26 @@ fn ChatItem(peer: UserId) -> impl IntoView {
         last.with(|m| match m {
             Some(m) if m.outgoing && m.body.text().is_some() => view! {
                 {ticks::of(m)}
-                <span class="chat-preview-text" dir="auto">{preview_text(m)}</span>
+                <span class="chat-preview-text" dir="auto">{preview_text(app, m)}</span>
             }
             .into_any(),
             Some(m) => {
-                view! { <span class="chat-preview-text" dir="auto">{preview_text(m)}</span> }
-                    .into_any()
+                // In a group, who wrote it: "Ann: see you there".
+                let who = m
+                    .sender
+                    .filter(|_| !m.body.is_notice() && !m.outgoing)
+                    .map(|s| format!("{}: ", ui.author_name(app, s)));
+                view! {
+                    <span class="chat-preview-text" dir="auto">
+                        {who}
+                        {preview_text(app, m)}
+                    </span>
+                }
+                .into_any()
             }
             None => ().into_any(),
         })
     };
-    let chat = ConversationId::Direct(peer);
     let menu_open = RwSignal::new(false);
     view! {
         <li
@@ -328,14 +342,14 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             class:has-unread=move || { unread.get() > 0 || marked.get() }
             class:pinned=move || pinned.get()
             data-testid="chat-item"
-            data-chat=peer.to_string()
+            data-chat=chat_id(chat)
             data-pinned=move || pinned.get().to_string()
             on:click=move |ev| {
                 // A choice in the row's menu is not a click on the row: the
                 // menu is gone by the time the click reaches here, so its
                 // own `stopPropagation` cannot be relied on.
                 if !from_menu(&ev) {
-                    open_chat.set(Some(ConversationId::Direct(peer)));
+                    open_chat.set(Some(chat));
                 }
             }
             on:contextmenu=move |ev| {
@@ -350,9 +364,9 @@ fn ChatItem(peer: UserId) -> impl IntoView {
             >
                 <Avatar
                     name=name
-                    seed=peer
+                    seed=seed
                     size=Size::Medium
-                    photo=Signal::derive(move || card.with(|c| c.photo.clone()))
+                    photo=Signal::derive(move || card.with(|c| c.as_ref().and_then(|c| c.photo.clone())))
                 />
                 <span class="chat-text">
                     <span class="chat-line">
@@ -422,10 +436,19 @@ fn from_menu(ev: &leptos::ev::MouseEvent) -> bool {
         .is_some()
 }
 
+/// The id a row carries (`data-chat`): the person's or the group's.
+fn chat_id(chat: ConversationId) -> String {
+    match chat {
+        ConversationId::Direct(peer) => peer.to_string(),
+        ConversationId::Group(group) => group.to_string(),
+    }
+}
+
 /// The preview line of a chat: the text, or what stands in for it.
-fn preview_text(m: &parley_client::message::Message) -> String {
+fn preview_text(app: AppState, m: &parley_client::message::Message) -> String {
     use parley_client::message::Body;
     match &m.body {
+        Body::Group(notice) => app.messaging.notice_text(app, notice),
         Body::Text(text) => match &m.attachment {
             Some(file) => file.with_caption(&parley_client::text::plain(text)),
             None => parley_client::text::plain(text),

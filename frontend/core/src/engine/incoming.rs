@@ -189,16 +189,26 @@ impl<S: Store, O: Outside> Engine<S, O> {
             if !self.notify.allows(chat, now) {
                 continue;
             }
-            let Some(peer) = m.peer() else { continue };
-            let name = self
+            let Some(author) = m.sender.or_else(|| m.peer()) else {
+                continue;
+            };
+            let person = self
                 .view
                 .cards
-                .get(&peer)
+                .get(&author)
                 .map_or("Someone", |c| c.display_name.as_str());
+            // In a group: "Ann @ Climbing", as WhatsApp titles it.
+            let name = match chat {
+                ConversationId::Group(group) => match self.groups.roster(group) {
+                    Some(roster) => format!("{person} @ {}", roster.name),
+                    None => person.to_owned(),
+                },
+                ConversationId::Direct(_) => person.to_owned(),
+            };
             let count = self.view.chats.get(chat).map_or(1, |row| row.unread.max(1));
             self.out.emit(Effect::Alert(crate::notify::alert(
                 chat,
-                name,
+                &name,
                 count,
                 crate::notify::said(m).as_deref(),
                 self.notify.local.previews,

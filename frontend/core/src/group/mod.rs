@@ -14,9 +14,11 @@
 //! - [`sessions`]: this device's outbound and inbound Megolm sessions.
 //! - [`log`]: replaying a group's log with every signature checked.
 //! - [`ticks`]: a group message's ticks and its "Message info".
+//! - [`says`]: what a notice says in the history, and who is typing.
 
 pub mod log;
 pub mod rotation;
+pub mod says;
 pub mod sessions;
 pub mod ticks;
 pub mod wire;

@@ -1,0 +1,127 @@
+// Groups in three browser contexts: created, chatted in with group ticks and
+// message info, a member removed, a member catching up after the app was
+// closed, and everything kept across a reload.
+import type { Page } from '@playwright/test';
+import { expect, newUser, screenshot, test } from '../fixtures';
+import { befriend, bubble, join, openMenu, send, showChats, tick } from '../chat';
+
+const GROUP = 'Weekend climbing';
+
+function groupItem(page: Page) {
+  return page.getByTestId('chat-item').filter({ hasText: GROUP });
+}
+
+test('a group of three: create, chat with ticks and message info, remove a member, catch up, reload', async ({
+  page: a,
+  newPage,
+}) => {
+  test.setTimeout(120_000);
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const cara = newUser('Cara');
+  const b = await newPage();
+  let c = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await join(c, cara);
+  await befriend(a, alice, b, bob);
+  await befriend(a, alice, c, cara);
+
+  // Alice creates the group with both.
+  await showChats(a);
+  await a.getByTestId('new-group').click();
+  const dialog = a.getByTestId('new-group');
+  await dialog.getByTestId('new-group-name').fill(GROUP);
+  await dialog.getByTestId('pick-person').filter({ hasText: bob.name }).locator('input').check();
+  await dialog.getByTestId('pick-person').filter({ hasText: cara.name }).locator('input').check();
+  await screenshot(a, 'group-new');
+  await dialog.getByTestId('new-group-create').click();
+  await expect(a.getByTestId('conversation-title')).toHaveText(GROUP);
+  await expect(a.getByTestId('group-notice').first()).toHaveText(`You created group \u201c${GROUP}\u201d`);
+  await expect(a.getByTestId('group-notice').nth(1)).toContainText('You added');
+  await expect(a.getByTestId('group-members-line')).toContainText('You');
+
+  // Bob sees it in his list and opens it; Cara has closed the app.
+  await showChats(b);
+  await expect(groupItem(b)).toBeVisible();
+  await groupItem(b).click();
+  await expect(b.getByTestId('group-notice').first()).toHaveText(
+    `${alice.name} created group \u201c${GROUP}\u201d`,
+  );
+  const caraContext = c.context();
+  await c.close();
+
+  await send(a, 'Hello group');
+  await expect(bubble(b, 'Hello group').getByTestId('sender-name')).toHaveText(alice.name);
+  // Bob read it, Cara has not got it: one tick until every member has it.
+  await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'sent');
+  await send(b, 'Hi all');
+  await expect(bubble(a, 'Hi all').getByTestId('sender-name')).toHaveText(bob.name);
+
+  // Cara comes back: the group and its messages are there.
+  c = await caraContext.newPage();
+  await c.goto('/');
+  await expect(c.getByTestId('main-screen')).toBeVisible();
+  await expect(groupItem(c)).toBeVisible();
+  await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'delivered');
+  await groupItem(c).click();
+  await expect(bubble(c, 'Hello group')).toBeVisible();
+  await expect(bubble(c, 'Hi all').getByTestId('sender-name')).toHaveText(bob.name);
+  await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'read');
+  await screenshot(c, 'group-conversation');
+
+  // Message info: both read it.
+  await (await openMenu(a, 'Hello group')).getByTestId('menu-info').click();
+  const info = a.getByTestId('message-info');
+  await expect(info.getByTestId('info-read-by')).toContainText(bob.name);
+  await expect(info.getByTestId('info-read-by')).toContainText(cara.name);
+  await screenshot(a, 'group-message-info');
+  await info.getByRole('button', { name: 'Close' }).click();
+
+  // Typing shows by name.
+  await b.getByTestId('composer').pressSequentially('typing');
+  await expect(a.getByTestId('typing-indicator')).toHaveText(`${bob.name} is typing…`);
+  await b.getByTestId('composer').fill('');
+
+  // Alice removes Cara.
+  await a.getByTestId('open-group-info').click();
+  const sheet = a.getByTestId('group-info');
+  await expect(sheet.getByTestId('group-member')).toHaveCount(3);
+  await expect(sheet.getByTestId('group-member').first()).toContainText('You');
+  await expect(sheet.getByTestId('group-member').first().getByTestId('member-admin')).toBeVisible();
+  await screenshot(a, 'group-info');
+  await sheet.getByTestId('group-member').filter({ hasText: cara.name }).getByTestId('member-remove').click();
+  await a.getByTestId('confirm-yes').click();
+  await expect(sheet.getByTestId('group-member')).toHaveCount(2);
+  await sheet.getByTestId('close-group-info').click();
+  await expect(a.getByTestId('group-notice').last()).toHaveText(`You removed ${cara.name}`);
+
+  await expect(c.getByTestId('group-notice').last()).toHaveText(`${alice.name} removed you`);
+  await expect(c.getByTestId('group-cannot-send')).toContainText('no longer a member');
+  await expect(c.getByTestId('composer')).toHaveCount(0);
+  await screenshot(c, 'group-removed');
+
+  await send(a, 'After Cara left');
+  await expect(bubble(b, 'After Cara left')).toBeVisible();
+  await expect(tick(a, 'After Cara left')).toHaveAttribute('data-status', 'read');
+  await expect(bubble(c, 'After Cara left')).toHaveCount(0);
+
+  // Reload keeps everything, on every side.
+  for (const page of [a, b, c]) {
+    await page.reload();
+    await expect(page.getByTestId('main-screen')).toBeVisible();
+    await expect(page.getByTestId('conversation-title')).toHaveText(GROUP);
+  }
+  await expect(a.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all', 'After Cara left']);
+  await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'read');
+  await expect(b.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all', 'After Cara left']);
+  await expect(c.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all']);
+  await expect(c.getByTestId('group-notice').last()).toHaveText(`${alice.name} removed you`);
+  await expect(c.getByTestId('group-cannot-send')).toBeVisible();
+
+  // Bob and Alice carry on after the reload.
+  await send(b, 'Still here');
+  await expect(bubble(a, 'Still here')).toBeVisible();
+  await expect(bubble(c, 'Still here')).toHaveCount(0);
+  await screenshot(a, 'group-after-reload');
+});
