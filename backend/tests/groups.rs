@@ -537,3 +537,29 @@ async fn every_members_delivered_receipt_reaches_the_sender(pool: PgPool) {
     assert!(a.gathered > 0, "receipts come in Receipts frames");
     a.expect_nothing_pending().await;
 }
+
+#[sqlx::test]
+async fn members_who_never_wrote_to_each_other_get_each_others_read_receipts(pool: PgPool) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let carol = Signer::new(&server, "carol").await;
+    let (group, _) = alice.create(&server, &[bob.user(), carol.user()]).await;
+    let mut b = Client::connect(&server, bob.session.clone()).await;
+    let mut c = Client::connect(&server, carol.session.clone()).await;
+    // Bob and Carol are strangers to each other: only the group joins them.
+    let id = MessageId::new_v7();
+    let devices = sorted(vec![alice.session.device_id, carol.session.device_id]);
+    send_group(&mut b, id, group, devices).await;
+    assert_eq!(delivery(&mut c).await.id, id);
+    c.ack(vec![id]).await;
+    c.send_frame(ClientFrame::Read {
+        sender: bob.user(),
+        ids: vec![id],
+    })
+    .await;
+    let read = b
+        .next_receipt(parley_protocol::frame::ReceiptKind::Read)
+        .await;
+    assert_eq!(read, (carol.user(), vec![id]));
+}

@@ -53,10 +53,10 @@ pub async fn delivered(state: &AppState, sender: UserId, by: UserId, ids: Vec<Me
 }
 
 /// Read receipts, unless the reader or the sender turned them off. Only
-/// someone the sender knows (wrote to, or has as a contact) can send them:
-/// anyone else has no message of theirs to have read, and must not reach
-/// their queue. The socket has already dropped ids it knows it did not
-/// deliver from `sender`.
+/// someone the sender knows (wrote to, has as a contact, or shares a group
+/// with) can send them: anyone else has no message of theirs to have read,
+/// and must not reach their queue. The socket has already dropped ids it
+/// knows it did not deliver from `sender`.
 pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec<MessageId>) {
     if sender == caller.user_id || ids.is_empty() {
         return;
@@ -68,10 +68,20 @@ pub async fn read(state: &AppState, caller: Caller, sender: UserId, mut ids: Vec
     }
     let acquaintances = &state.delivery.acquaintances;
     // Someone the sender blocked tells them nothing, read receipts included.
-    if !acquaintances.knows(sender, caller.user_id).await
-        || acquaintances.blocks(sender, caller.user_id).await
-    {
+    if acquaintances.blocks(sender, caller.user_id).await {
         return;
+    }
+    // A fellow member read the sender's group message. Asked only of
+    // someone the sender does not know, so it costs direct chats nothing.
+    if !acquaintances.knows(sender, caller.user_id).await {
+        match crate::groups::store::share_a_group(&state.pool, sender, caller.user_id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "group membership lookup failed");
+                return;
+            }
+        }
     }
     ids.sort_unstable();
     ids.dedup();

@@ -306,3 +306,19 @@ pub async fn members(pool: &PgPool, group: GroupId) -> ApiResult<Option<Members>
     .await?;
     Ok(Some(Members { users, admins_send }))
 }
+
+/// Whether `a` and `b` are both members of some group: a member reads the
+/// others' messages, so their read receipts may go to each other although
+/// they never wrote to each other directly.
+pub async fn share_a_group(pool: &PgPool, a: UserId, b: UserId) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM group_members x JOIN group_members y USING (group_id)
+             WHERE x.user_id = $1 AND y.user_id = $2
+               AND x.left_seq IS NULL AND y.left_seq IS NULL)",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_one(pool)
+    .await?)
+}

@@ -192,6 +192,11 @@ impl Machine {
         }
     }
 
+    /// This device's own Ed25519 identity key (base64).
+    pub fn own_ed25519(&self) -> String {
+        self.account.identity_keys().ed25519.to_base64()
+    }
+
     /// Signs `text` with this device's Ed25519 identity key (base64), as
     /// group events are signed: other devices check it against the key
     /// they pinned for this device.

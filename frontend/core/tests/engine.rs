@@ -3013,3 +3013,102 @@ fn only_admins_change_the_group_and_a_forged_log_is_refused() {
     assert!(at_cara.is_member(cara_id), "the forged removal is refused");
     assert_eq!(at_cara.seq, seq - 1);
 }
+
+#[test]
+fn a_message_relabelled_as_another_members_is_refused() {
+    let (mut w, [ann, bob, _, _], [_, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Team", vec![bob_id, cara_id]);
+    w.settle();
+    let id = w.devices[bob].say(group, "from Bob");
+    w.settle();
+    // The server hands Bob's ciphertext to Ann again, as Cara's.
+    let body = w.server.group_bodies.borrow()[&id].clone();
+    let forged = MessageId::new_v7();
+    w.server.push(
+        w.devices[ann].id,
+        ServerFrame::Deliver(Delivery {
+            id: forged,
+            from: cara_id,
+            from_device: w.devices[bob].id,
+            chat: ConversationId::Group(group),
+            at: w.server.tick(),
+            body,
+        }),
+    );
+    w.settle();
+    let chat = w.devices[ann].chat(ConversationId::Group(group));
+    assert!(chat.iter().all(|m| m.id != forged), "not stored: {chat:?}");
+    assert!(
+        w.server
+            .acks
+            .borrow()
+            .contains(&(w.devices[ann].id, forged)),
+        "acked, so it does not come back"
+    );
+}
+
+#[test]
+fn an_event_signed_by_a_device_the_directory_does_not_list_is_refused() {
+    let (mut w, [ann, bob, cara, _], [ann_id, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Team", vec![bob_id, cara_id]);
+    w.settle();
+    // The server makes up a device for Ann and signs "Ann added Mallory".
+    let mallory = UserId::new_v7();
+    let fake = Machine::new(DeviceId::new_v7());
+    let (roster, _) = w.server.groups.borrow()[&group].clone();
+    let event = parley_protocol::group::GroupEvent {
+        group,
+        seq: roster.seq + 1,
+        prev: roster.head,
+        by: ann_id,
+        by_device: fake.device(),
+        change: GroupChange::Add {
+            users: vec![mallory],
+        },
+    };
+    let signature = fake.sign(&event.signing_text().unwrap());
+    let record = GroupRecord {
+        signed: SignedGroupEvent { event, signature },
+        signer_key: fake.identity().ed25519,
+        at: w.server.tick(),
+    };
+    {
+        let mut groups = w.server.groups.borrow_mut();
+        let (roster, log) = groups.get_mut(&group).unwrap();
+        roster.seq += 1;
+        log.push(record);
+    }
+    let seq = w.server.groups.borrow()[&group].0.seq;
+    for d in [bob, cara] {
+        w.server
+            .push(w.devices[d].id, ServerFrame::GroupChanged { group, seq });
+    }
+    w.settle();
+    for d in [bob, cara] {
+        let roster = &w.devices[d].view().groups[&group];
+        assert!(!roster.is_member(mallory), "no silent member");
+        assert_eq!(roster.seq, seq - 1);
+    }
+}
+
+#[test]
+fn a_share_whose_answer_was_lost_is_replaced_and_members_still_read() {
+    let (mut w, [ann, bob, cara, cara2], [_, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Team", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    w.devices[ann].say(group, "one");
+    // The connection drops before Ann hears back about the key share.
+    w.devices[ann].go_offline();
+    w.devices[ann].connect();
+    w.settle();
+    w.devices[ann].say(group, "two");
+    w.settle();
+    for d in [bob, cara, cara2] {
+        assert_eq!(
+            texts(&w.devices[d].chat(chat)),
+            ["one", "two"],
+            "device {d}"
+        );
+    }
+}

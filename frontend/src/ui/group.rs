@@ -173,7 +173,8 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
                 <IconButton class="icon-btn back" test_id="back" label="Back" on:click=move |_| open_chat.set(None)>
                     <IconBack />
                 </IconButton>
-                <span class="conversation-avatar" on:click=move |_| info_open.set(true)>
+                // A mouse shortcut to the name's button, which keyboards use.
+                <span class="conversation-avatar" aria-hidden="true" on:click=move |_| info_open.set(true)>
                     <Avatar name=name seed=seed(group) size=Size::Medium />
                 </span>
                 <div class="conversation-heading">
@@ -316,7 +317,8 @@ fn GroupInfo(
         let title = format!("Exit \u{201c}{}\u{201d}?", name.get_untracked());
         ask.ask(
             title,
-            "You will no longer get this group's messages. Only admins are told.".to_owned(),
+            "You will no longer get this group's messages. The other members see that you left."
+                .to_owned(),
             "Exit group",
             move || change(GroupChange::Leave),
         );

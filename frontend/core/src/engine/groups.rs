@@ -16,6 +16,7 @@
 
 use super::{Effect, Engine, EngineError, Outside};
 use crate::chat::Incoming;
+use crate::group::sessions::Part;
 use crate::group::ticks::GroupTicks;
 use crate::group::{Applied, GroupError, GroupSessions, Notice, RoomKey, VerifiedGroup};
 use crate::message::{Body, Message, Status};
@@ -24,16 +25,21 @@ use parley_protocol::frame::{ClientFrame, Delivery, ReceiptBatch};
 use parley_protocol::group::{GroupChange, GroupEvent, GroupRecord, Roster, SignedGroupEvent};
 use parley_protocol::limits::MAX_DEVICES_PER_SEND;
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// `meta` key of the list of known groups.
 const GROUPS: &str = "groups";
-/// `meta` key of the sealed Megolm sessions.
-const SESSIONS: &str = "group_sessions";
+/// `meta` key of the sealed outbound Megolm sessions.
+const OUTBOUND: &str = "megolm:out";
 /// `meta` key of group ciphertexts waiting for their key.
 const WAITING: &str = "group_waiting";
-/// Most ciphertexts kept waiting for a key (the oldest go first).
+/// Most ciphertexts kept waiting for a key, in all (the oldest go first)...
 const MAX_WAITING: usize = 1_000;
+/// ...and from one sending device, so one member's junk cannot push out
+/// everyone else's messages.
+const MAX_WAITING_PER_DEVICE: usize = 32;
+/// Most bytes of ciphertext waiting, in all.
+const MAX_WAITING_BYTES: usize = 2 << 20;
 /// Times a change is signed again after the log moved on under it.
 const CHANGE_ATTEMPTS: usize = 3;
 
@@ -80,10 +86,14 @@ pub(super) struct Groups {
     verified: BTreeMap<GroupId, VerifiedGroup>,
     /// Megolm sessions, sent and received.
     sessions: GroupSessions,
-    /// Room key shares sent and not yet accepted: id → group.
-    shares: HashMap<MessageId, GroupId>,
+    /// Room key shares sent and not yet accepted: id → the group, the
+    /// session and the devices it was for. Only an acceptance marks them
+    /// as holding the key.
+    shares: HashMap<MessageId, (GroupId, String, Vec<DeviceId>)>,
     /// Group ciphertexts whose room key has not arrived.
     waiting: Vec<Delivery>,
+    /// `waiting` changed since it was written.
+    waiting_changed: bool,
 }
 
 impl Groups {
@@ -93,6 +103,7 @@ impl Groups {
             sessions: GroupSessions::new(device),
             shares: HashMap::new(),
             waiting: Vec::new(),
+            waiting_changed: false,
         }
     }
 
@@ -104,6 +115,29 @@ impl Groups {
 
 fn group_key(group: GroupId) -> String {
     format!("group:{group}")
+}
+
+fn part_key(part: Part) -> String {
+    match part {
+        Part::Outbound => OUTBOUND.to_owned(),
+        Part::Inbound(group) => format!("megolm:in:{group}"),
+    }
+}
+
+/// Whether a message id is one of the notices' (UUID version 8): no
+/// delivery may take one, or it could hide a notice stored under it later.
+pub(super) fn is_notice_id(id: MessageId) -> bool {
+    id.as_uuid().get_version_num() == 8
+}
+
+/// What became of a group delivery.
+pub(super) enum GroupArrival {
+    /// A message (or a change to one) to store.
+    Message(Box<Incoming>),
+    /// Handled (a room key) or refused: ack it.
+    Done,
+    /// The group could not be read yet: do not ack, so it comes again.
+    Later,
 }
 
 /// The id of the `index`th notice of a log record: the same on every device
@@ -123,20 +157,25 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let ids = store::meta::<_, Vec<GroupId>>(&self.store, GROUPS)
             .await?
             .unwrap_or_default();
+        let mut parts = vec![Part::Outbound];
         for group in ids {
             if let Some(verified) =
                 store::meta::<_, VerifiedGroup>(&self.store, &group_key(group)).await?
             {
                 self.groups.verified.insert(group, verified);
             }
+            parts.push(Part::Inbound(group));
         }
-        if let Some(sealed) = store::meta::<_, String>(&self.store, SESSIONS).await? {
-            match GroupSessions::unpickle(&sealed, &self.pickle_key) {
-                Ok(sessions) if sessions.device() == self.device => {
-                    self.groups.sessions = sessions;
-                }
-                Ok(_) => {}
-                Err(err) => return Err(unreadable("group sessions", &err).into()),
+        for part in parts {
+            let Some(sealed) = store::meta::<_, String>(&self.store, &part_key(part)).await? else {
+                continue;
+            };
+            // A state left by an earlier sign-in (another device id) is
+            // not this device's: it starts without it.
+            if let Err(err) = self.groups.sessions.merge(&sealed, &self.pickle_key)
+                && err != GroupError::BadPickle
+            {
+                return Err(unreadable("group sessions", &err).into());
             }
         }
         self.groups.waiting = store::meta(&self.store, WAITING).await?.unwrap_or_default();
@@ -154,18 +193,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.changed.groups = true;
     }
 
-    async fn save_sessions(&self) -> Result<(), EngineError> {
-        let sealed = self
-            .groups
-            .sessions
-            .pickle(&self.pickle_key)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        store::set_meta(&self.store, SESSIONS, &sealed).await?;
-        Ok(())
-    }
-
-    async fn save_waiting(&self) -> Result<(), EngineError> {
-        store::set_meta(&self.store, WAITING, &self.groups.waiting).await?;
+    /// Writes the parts of the Megolm state that changed.
+    pub(super) async fn save_sessions(&mut self) -> Result<(), EngineError> {
+        let parts = self.groups.sessions.take_dirty();
+        for (i, part) in parts.iter().enumerate() {
+            let written = match self.groups.sessions.pickle_part(*part, &self.pickle_key) {
+                Ok(sealed) => store::set_meta(&self.store, &part_key(*part), &sealed).await,
+                Err(e) => Err(StoreError::Backend(e.to_string())),
+            };
+            if let Err(err) = written {
+                // Written next time, with whatever changes by then.
+                self.groups.sessions.unsaved(&parts[i..]);
+                return Err(err.into());
+            }
+        }
         Ok(())
     }
 
@@ -213,22 +254,43 @@ impl<S: Store, O: Outside> Engine<S, O> {
         group: GroupId,
         records: &[GroupRecord],
     ) -> Result<bool, EngineError> {
-        // Signers this device has not pinned are taken at the directory's
-        // word, as in direct chats; known ones must match their pin.
+        // Each signer's device is looked up in the directory (pinning it,
+        // with "safety number changed" if it is new) and must be the named
+        // person's, with the key pinned for it.
+        let mut asked = std::collections::HashSet::new();
+        for record in records {
+            let event = &record.signed.event;
+            if event.by_device != self.device
+                && self.pinned(event.by_device).is_none()
+                && asked.insert(event.by)
+            {
+                self.refresh_devices(event.by).await?;
+            }
+        }
         let mut notices = Vec::new();
         let mut all = true;
         let mut departed = false;
         let mut verified = self.groups.verified.get(&group).cloned();
+        // A group seen before: its new events are live, and a device the
+        // directory does not list for its author (one the server made up)
+        // signs none of them. A first replay may hold events of devices
+        // since signed out: those are taken on the key the record names.
+        let live = verified.is_some();
         for record in records {
-            if record.signed.event.group != group {
+            let event = &record.signed.event;
+            if event.group != group {
                 all = false;
                 break;
             }
-            let secure = self.secure.as_ref().ok_or(EngineError::NotLoaded)?;
-            let chat = &self.chat;
-            let pinned = |device: DeviceId| -> Option<(UserId, String)> {
-                Some((chat.owner(device)?, secure.ed25519_of(device)?))
-            };
+            if live && self.pinned(event.by_device).is_none() {
+                self.warn(format!(
+                    "refused event {} of group {group}: device {} is not listed for {}",
+                    event.seq, event.by_device, event.by
+                ));
+                all = false;
+                break;
+            }
+            let pinned = |device: DeviceId| self.pinned(device);
             let applied = match verified.as_mut() {
                 None => VerifiedGroup::create(record, pinned).map(|(v, applied)| {
                     verified = Some(v);
@@ -270,6 +332,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let added = self.store.add_new(notices).await?;
         self.took_in(&added).await?;
         Ok(all)
+    }
+
+    /// Whose device `device` is and the Ed25519 key pinned for it (this
+    /// device's own included), when both are known.
+    fn pinned(&self, device: DeviceId) -> Option<(UserId, String)> {
+        let secure = self.secure.as_ref()?;
+        if device == self.device {
+            return Some((self.me, secure.own_ed25519()));
+        }
+        Some((self.chat.owner(device)?, secure.ed25519_of(device)?))
     }
 
     /// The history's notices for one accepted record.
@@ -503,15 +575,14 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 }
             };
             let share = MessageId::new_v7();
-            self.groups.shares.insert(share, group);
+            self.groups
+                .shares
+                .insert(share, (group, key.session_id.clone(), chunk.to_vec()));
             self.out.emit(Effect::Send(ClientFrame::Send {
                 id: share,
                 chat: ConversationId::Group(group),
                 payloads,
             }));
-            self.groups
-                .sessions
-                .mark_shared(group, &key.session_id, chunk);
         }
         Ok(())
     }
@@ -520,72 +591,129 @@ impl<S: Store, O: Outside> Engine<S, O> {
     /// then some member device may lack the key: the next message starts a
     /// new session and shares it again. False when `id` is not a share.
     pub(super) fn share_answered(&mut self, id: MessageId, ok: bool) -> bool {
-        let Some(group) = self.groups.shares.remove(&id) else {
+        let Some((group, session, devices)) = self.groups.shares.remove(&id) else {
             return false;
         };
-        if !ok {
+        if ok {
+            self.groups.sessions.mark_shared(group, &session, &devices);
+        } else {
             self.groups.sessions.discard_outbound(group);
         }
         true
     }
 
-    /// One group delivery: a room key (handled here, `None`) or a message
-    /// (decrypted, or a placeholder while its key is missing).
+    /// The socket dropped: shares not yet answered may or may not have
+    /// been taken, so their sessions are replaced before the next message.
+    pub(super) fn shares_unknown(&mut self) {
+        for (_, (group, _, _)) in std::mem::take(&mut self.groups.shares) {
+            self.groups.sessions.discard_outbound(group);
+        }
+    }
+
+    /// One group delivery: a room key (handled here) or a message
+    /// (decrypted, or a placeholder while its key is missing). `synced`
+    /// names the groups already fetched for this batch.
     pub(super) async fn group_delivery(
         &mut self,
         group: GroupId,
         d: &Delivery,
-        synced: &mut bool,
-    ) -> Result<Option<Incoming>, EngineError> {
-        if self.groups.roster(group).is_none() && !*synced {
-            // Added to a group this device has not heard of yet.
-            *synced = true;
+        synced: &mut HashSet<GroupId>,
+    ) -> Result<GroupArrival, EngineError> {
+        let is_member = |this: &Self| this.groups.roster(group).map(|r| r.is_member(d.from));
+        // Added to a group this device has not read yet, or a member this
+        // device does not know of yet: the log first.
+        if is_member(self) != Some(true) && synced.insert(group) {
             self.sync_group(group).await?;
         }
-        let is_member = self
-            .groups
-            .roster(group)
-            .is_some_and(|r| r.is_member(d.from));
-        if !is_member {
-            self.warn(format!(
-                "message {} from {} to group {group}: not a member",
-                d.id, d.from
-            ));
-            return Ok(None);
+        match is_member(self) {
+            None => return Ok(GroupArrival::Later),
+            Some(false) => {
+                self.warn(format!(
+                    "message {} from {} to group {group}: not a member",
+                    d.id, d.from
+                ));
+                return Ok(GroupArrival::Done);
+            }
+            Some(true) => {}
+        }
+        // The server names the sender; the device must be theirs.
+        if self.chat.owner(d.from_device) != Some(d.from) {
+            self.refresh_devices(d.from).await?;
+            if self.chat.owner(d.from_device) != Some(d.from) {
+                self.warn(format!("message {} from a device not {}'s", d.id, d.from));
+                return Ok(GroupArrival::Done);
+            }
         }
         if d.body.first() != Some(&b'G') {
             self.room_key(group, d).await?;
-            return Ok(None);
+            return Ok(GroupArrival::Done);
         }
-        match self.groups.sessions.decrypt(group, d.from_device, &d.body) {
-            Ok(plaintext) => Ok(Some(self.chat.incoming(d, Some(&plaintext)))),
+        let incoming = match self.groups.sessions.decrypt(group, d.from_device, &d.body) {
+            Ok(plaintext) => self.chat.incoming(d, Some(&plaintext)),
             Err(GroupError::UnknownSession) => {
-                self.groups.waiting.push(d.clone());
-                if self.groups.waiting.len() > MAX_WAITING {
-                    self.groups.waiting.remove(0);
-                }
-                self.save_waiting().await?;
-                Ok(Some(self.chat.incoming(d, None)))
+                self.wait_for_key(d);
+                self.chat.incoming(d, None)
             }
             Err(err) => {
                 self.warn(format!("cannot decrypt {} from {}: {err}", d.id, d.from));
-                Ok(Some(self.chat.incoming(d, None)))
+                self.chat.incoming(d, None)
             }
+        };
+        Ok(GroupArrival::Message(Box::new(
+            self.in_group(group, incoming),
+        )))
+    }
+
+    /// What a group message keeps: a quote of a member only, and, for a
+    /// copy of this account's own message, its ticks.
+    fn in_group(&self, group: GroupId, incoming: Incoming) -> Incoming {
+        let Incoming::Message(mut m) = incoming else {
+            return incoming;
+        };
+        let roster = self.groups.roster(group);
+        if let Some(quote) = &m.reply
+            && !roster.is_some_and(|r| r.is_member(quote.author) || quote.author == self.me)
+        {
+            m.reply = None;
         }
+        if m.outgoing {
+            m.group = self.group_ticks(m.chat);
+        }
+        Incoming::Message(m)
+    }
+
+    /// Keeps a ciphertext until its key comes, within bounds: per sending
+    /// device, in all, and in bytes (the oldest go first).
+    fn wait_for_key(&mut self, d: &Delivery) {
+        let waiting = &mut self.groups.waiting;
+        let theirs = waiting
+            .iter()
+            .filter(|w| w.from_device == d.from_device)
+            .count();
+        if theirs >= MAX_WAITING_PER_DEVICE
+            && let Some(at) = waiting.iter().position(|w| w.from_device == d.from_device)
+        {
+            waiting.remove(at);
+        }
+        waiting.push(d.clone());
+        let mut bytes: usize = waiting.iter().map(|w| w.body.len()).sum();
+        while waiting.len() > MAX_WAITING || bytes > MAX_WAITING_BYTES {
+            bytes -= waiting.remove(0).body.len();
+        }
+        self.groups.waiting_changed = true;
+    }
+
+    /// Writes the waiting ciphertexts, when they changed.
+    pub(super) async fn save_waiting(&mut self) -> Result<(), EngineError> {
+        if std::mem::take(&mut self.groups.waiting_changed) {
+            store::set_meta(&self.store, WAITING, &self.groups.waiting).await?;
+        }
+        Ok(())
     }
 
     /// A room key over Olm from a member's device: kept, and messages that
     /// waited for it are opened.
     async fn room_key(&mut self, group: GroupId, d: &Delivery) -> Result<(), EngineError> {
-        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
-        if !secure.knows(d.from_device) {
-            self.refresh_devices(d.from).await?;
-        }
-        // The device must be the sender's, as the directory says.
-        if self.chat.owner(d.from_device) != Some(d.from) {
-            self.warn(format!("a room key from a device not {}'s", d.from));
-            return Ok(());
-        }
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         let plaintext = match secure.decrypt(d.from_device, &d.body) {
             Ok(plaintext) => plaintext,
@@ -614,10 +742,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             .sessions
             .add_room_key(d.from_device, &sender_key, &key)
         {
-            Ok(true) => {
-                self.save_sessions().await?;
-                self.open_waiting(group, d.from_device).await
-            }
+            Ok(true) => self.open_waiting(group, d.from_device).await,
             Ok(false) => Ok(()),
             Err(err) => {
                 self.warn(format!("refused a room key from {}: {err}", d.from));
@@ -628,15 +753,26 @@ impl<S: Store, O: Outside> Engine<S, O> {
 
     /// Opens the waiting ciphertexts a new key may open.
     async fn open_waiting(&mut self, group: GroupId, device: DeviceId) -> Result<(), EngineError> {
+        let chat = ConversationId::Group(group);
+        if !self
+            .groups
+            .waiting
+            .iter()
+            .any(|w| w.chat == chat && w.from_device == device)
+        {
+            return Ok(());
+        }
         let (mine, rest): (Vec<Delivery>, Vec<Delivery>) = std::mem::take(&mut self.groups.waiting)
             .into_iter()
-            .partition(|w| w.chat == ConversationId::Group(group) && w.from_device == device);
+            .partition(|w| w.chat == chat && w.from_device == device);
         self.groups.waiting = rest;
+        self.groups.waiting_changed = true;
         let mut opened = Vec::new();
         for d in mine {
             match self.groups.sessions.decrypt(group, device, &d.body) {
                 Ok(plaintext) => {
-                    if let Incoming::Message(m) = self.chat.incoming(&d, Some(&plaintext)) {
+                    let incoming = self.chat.incoming(&d, Some(&plaintext));
+                    if let Incoming::Message(m) = self.in_group(group, incoming) {
                         opened.push(m);
                     }
                 }
@@ -644,7 +780,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 Err(err) => self.warn(format!("cannot decrypt {}: {err}", d.id)),
             }
         }
-        self.save_waiting().await?;
+
         for m in opened {
             self.replace_placeholder(m).await?;
         }

@@ -2,6 +2,7 @@
 //! decrypted, and the re-send requests between devices that fix them.
 
 use super::amending::Arrival;
+use super::groups::GroupArrival;
 use super::{Effect, Engine, EngineError, Outside, WINDOW_MAX};
 use crate::chat::Incoming;
 use crate::content::{Content, MAX_RETRY_IDS};
@@ -32,9 +33,19 @@ impl<S: Store, O: Outside> Engine<S, O> {
         let mut ask: BTreeMap<UserId, Vec<MessageId>> = BTreeMap::new();
         let mut learnt = HashSet::new();
         let mut decrypted = false;
-        let mut synced = false;
+        let mut synced = HashSet::new();
+        // Group messages whose group cannot be read yet: not acked, so the
+        // server hands them over again.
+        let mut later = HashSet::new();
         for d in &batch {
             if !skip.insert(d.id) {
+                continue;
+            }
+            if super::groups::is_notice_id(d.id) {
+                self.warn(format!(
+                    "refused message {} from {}: a notice's id",
+                    d.id, d.from
+                ));
                 continue;
             }
             let peer = match self.chat.conversation(d) {
@@ -42,12 +53,17 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 ConversationId::Group(group) => {
                     self.learn_name(d.from);
                     match self.group_delivery(group, d, &mut synced).await? {
-                        Some(Incoming::Message(m)) => msgs.push(m),
-                        Some(Incoming::Amend(a)) => {
-                            changes.push((d.id, d.at, Arrival::Change(a)));
+                        GroupArrival::Message(incoming) => match *incoming {
+                            Incoming::Message(m) => msgs.push(m),
+                            Incoming::Amend(a) => changes.push((d.id, d.at, Arrival::Change(a))),
+                            // What a group message cannot be.
+                            _ => changes.push((d.id, d.at, Arrival::Nothing)),
+                        },
+                        GroupArrival::Later => {
+                            later.insert(d.id);
                         }
-                        // Room keys, and what a group message cannot be.
-                        _ => changes.push((d.id, d.at, Arrival::Nothing)),
+                        // Room keys, and refusals.
+                        GroupArrival::Done => changes.push((d.id, d.at, Arrival::Nothing)),
                     }
                     continue;
                 }
@@ -80,6 +96,11 @@ impl<S: Store, O: Outside> Engine<S, O> {
             let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
             secure.save(&self.store).await?;
         }
+        // Room keys and waiting messages are kept before the acks go.
+        self.save_sessions().await?;
+        self.save_waiting().await?;
+        let mut ids = ids;
+        ids.retain(|id| !later.contains(id));
         self.received(msgs, changes, &ids).await?;
         for m in resent {
             self.replace_placeholder(m).await?;

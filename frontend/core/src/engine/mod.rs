@@ -564,6 +564,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 // Their `Accepted` will never come; the placeholders they
                 // were about are asked for again when next undecryptable.
                 self.controls.clear();
+                self.shares_unknown();
                 Ok(())
             }
         }

@@ -205,6 +205,11 @@ impl Secure {
         self.machine.sign(text)
     }
 
+    /// This device's own Ed25519 identity key.
+    pub fn own_ed25519(&self) -> String {
+        self.machine.own_ed25519()
+    }
+
     /// The pinned Ed25519 identity key of `device`, if pinned.
     pub fn ed25519_of(&self, device: DeviceId) -> Option<String> {
         self.machine.ed25519_of(device)

@@ -115,6 +115,25 @@ struct Inbound {
     session: InboundGroupSession,
     /// The sending device's Ed25519 identity as the Olm machine pinned it.
     sender_ed25519: String,
+    /// When it came, in this device's count: the oldest of a sender's go
+    /// first past [`MAX_SESSIONS_PER_SENDER`].
+    added: u64,
+}
+
+/// Inbound sessions kept per sending device and group: a sender rotates
+/// every 100 messages, so this opens a sender's last 3,200 messages at
+/// least, and a member sending room keys cannot grow the state beyond it.
+pub const MAX_SESSIONS_PER_SENDER: usize = 32;
+
+/// A part of the state stored on its own (see [`GroupSessions::take_dirty`]):
+/// a message rewrites the outbound sessions, a room key one group's
+/// inbound sessions, never the whole state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// Every outbound session (one per group this device sends to).
+    Outbound,
+    /// The inbound sessions of one group.
+    Inbound(GroupId),
 }
 
 /// This device's Megolm state.
@@ -122,6 +141,10 @@ pub struct GroupSessions {
     device: DeviceId,
     outbound: BTreeMap<GroupId, Outbound>,
     inbound: BTreeMap<InboundId, Inbound>,
+    /// The parts changed since [`GroupSessions::take_dirty`].
+    dirty: BTreeSet<Part>,
+    /// The next inbound session's `added`.
+    next: u64,
 }
 
 impl std::fmt::Debug for GroupSessions {
@@ -141,7 +164,20 @@ impl GroupSessions {
             device,
             outbound: BTreeMap::new(),
             inbound: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            next: 0,
         }
+    }
+
+    /// The parts changed since the last call: store each with
+    /// [`GroupSessions::pickle_part`].
+    pub fn take_dirty(&mut self) -> Vec<Part> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
+    }
+
+    /// Marks parts changed again (their write failed).
+    pub fn unsaved(&mut self, parts: &[Part]) {
+        self.dirty.extend(parts.iter().copied());
     }
 
     /// The device this state belongs to.
@@ -172,6 +208,7 @@ impl GroupSessions {
             shared_with: BTreeSet::new(),
         });
         let key = RoomKey::of(group, &outbound.session);
+        self.dirty.insert(Part::Outbound);
         let devices = members
             .into_iter()
             .filter(|d| !outbound.shared_with.contains(d))
@@ -191,6 +228,7 @@ impl GroupSessions {
         match self.outbound.get_mut(&group) {
             Some(outbound) if outbound.session.session_id() == session_id => {
                 outbound.shared_with.extend(devices.iter().copied());
+                self.dirty.insert(Part::Outbound);
                 true
             }
             _ => false,
@@ -225,6 +263,7 @@ impl GroupSessions {
         }
         .encode()?;
         let message = outbound.session.encrypt(sealed);
+        self.dirty.insert(Part::Outbound);
         Ok(Ciphertext::encode(outbound.session.session_id(), &message)?)
     }
 
@@ -258,14 +297,44 @@ impl GroupSessions {
                 return Ok(false);
             }
         }
+        let (group, device) = (id.group, id.device);
         self.inbound.insert(
             id,
             Inbound {
                 session,
                 sender_ed25519: sender_ed25519.to_owned(),
+                added: self.next,
             },
         );
+        self.next += 1;
+        self.dirty.insert(Part::Inbound(group));
+        self.keep_newest(group, device);
         Ok(true)
+    }
+
+    /// Drops the oldest inbound sessions of one sender in one group beyond
+    /// [`MAX_SESSIONS_PER_SENDER`].
+    fn keep_newest(&mut self, group: GroupId, device: DeviceId) {
+        let mut theirs: Vec<(u64, InboundId)> = self
+            .inbound
+            .range(
+                InboundId {
+                    group,
+                    device,
+                    session_id: String::new(),
+                }..,
+            )
+            .take_while(|(id, _)| id.group == group && id.device == device)
+            .map(|(id, i)| (i.added, id.clone()))
+            .collect();
+        if theirs.len() <= MAX_SESSIONS_PER_SENDER {
+            return;
+        }
+        theirs.sort_unstable_by_key(|(added, _)| *added);
+        let excess = theirs.len() - MAX_SESSIONS_PER_SENDER;
+        for (_, id) in theirs.into_iter().take(excess) {
+            self.inbound.remove(&id);
+        }
     }
 
     /// The Ed25519 identity of the device that shared an inbound session,
@@ -331,7 +400,9 @@ impl GroupSessions {
     /// some device may lack its key), so the next message starts a new one
     /// and shares it again.
     pub fn discard_outbound(&mut self, group: GroupId) {
-        self.outbound.remove(&group);
+        if self.outbound.remove(&group).is_some() {
+            self.dirty.insert(Part::Outbound);
+        }
     }
 
     /// This device left `group` or was removed from it: drops its outbound
@@ -339,16 +410,39 @@ impl GroupSessions {
     pub fn forget_group(&mut self, group: GroupId) {
         self.outbound.remove(&group);
         self.inbound.retain(|id, _| id.group != group);
+        self.dirty.insert(Part::Outbound);
+        self.dirty.insert(Part::Inbound(group));
     }
 
-    /// The whole state in one string, sealed with `key` (vodozemac's pickle
-    /// encryption, as for the Olm machine).
-    pub fn pickle(&self, key: &[u8; 32]) -> Result<String, GroupError> {
-        let stored = Stored {
+    /// One part of the state, sealed with `key`: what
+    /// [`GroupSessions::merge`] takes back.
+    pub fn pickle_part(&self, part: Part, key: &[u8; 32]) -> Result<String, GroupError> {
+        let stored = self.stored(key, |is_outbound, group| match part {
+            Part::Outbound => is_outbound,
+            Part::Inbound(wanted) => !is_outbound && group == wanted,
+        });
+        serde_json::to_string(&stored).map_err(|e| GroupError::Pickle(e.to_string()))
+    }
+
+    /// Adds a part written by [`GroupSessions::pickle_part`].
+    pub fn merge(&mut self, text: &str, key: &[u8; 32]) -> Result<(), GroupError> {
+        let part = Self::unpickle(text, key)?;
+        if part.device != self.device {
+            return Err(GroupError::BadPickle);
+        }
+        self.next = self.next.max(part.next);
+        self.outbound.extend(part.outbound);
+        self.inbound.extend(part.inbound);
+        Ok(())
+    }
+
+    fn stored(&self, key: &[u8; 32], wanted: impl Fn(bool, GroupId) -> bool) -> Stored {
+        Stored {
             device: self.device,
             outbound: self
                 .outbound
                 .iter()
+                .filter(|(group, _)| wanted(true, **group))
                 .map(|(&group, o)| StoredOutbound {
                     group,
                     created_at: o.created_at,
@@ -359,14 +453,22 @@ impl GroupSessions {
             inbound: self
                 .inbound
                 .iter()
+                .filter(|(id, _)| wanted(false, id.group))
                 .map(|(id, i)| StoredInbound {
                     group: id.group,
                     device: id.device,
                     sender_ed25519: i.sender_ed25519.clone(),
+                    added: i.added,
                     session: i.session.pickle().encrypt(key),
                 })
                 .collect(),
-        };
+        }
+    }
+
+    /// The whole state in one string, sealed with `key` (vodozemac's pickle
+    /// encryption, as for the Olm machine).
+    pub fn pickle(&self, key: &[u8; 32]) -> Result<String, GroupError> {
+        let stored = self.stored(key, |_, _| true);
         serde_json::to_string(&stored).map_err(|e| GroupError::Pickle(e.to_string()))
     }
 
@@ -387,6 +489,7 @@ impl GroupSessions {
             );
         }
         let mut inbound = BTreeMap::new();
+        let mut next = 0;
         for i in stored.inbound {
             let session = InboundGroupSession::from_pickle(
                 InboundGroupSessionPickle::from_encrypted(&i.session, key)
@@ -398,11 +501,13 @@ impl GroupSessions {
                 device: i.device,
                 session_id: session.session_id(),
             };
+            next = next.max(i.added.saturating_add(1));
             inbound.insert(
                 id,
                 Inbound {
                     session,
                     sender_ed25519: i.sender_ed25519,
+                    added: i.added,
                 },
             );
         }
@@ -410,6 +515,8 @@ impl GroupSessions {
             device: stored.device,
             outbound,
             inbound,
+            dirty: BTreeSet::new(),
+            next,
         })
     }
 }
@@ -434,6 +541,8 @@ struct StoredInbound {
     group: GroupId,
     device: DeviceId,
     sender_ed25519: String,
+    #[serde(default)]
+    added: u64,
     session: String,
 }
 

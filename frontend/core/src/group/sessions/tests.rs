@@ -433,3 +433,64 @@ fn forgetting_a_group_drops_its_sessions_only() {
         Ok("from bob")
     );
 }
+
+#[test]
+fn parts_are_written_on_their_own_and_merge_back_into_the_whole() {
+    let (g1, g2) = (group(1), group(2));
+    let (mut alice, mut bob, mut cara) = (dev(), dev(), dev());
+    send(&mut alice, g1, &mut [&mut bob], "one", T0);
+    assert_eq!(bob.sessions.take_dirty(), vec![Part::Inbound(g1)]);
+    send(&mut cara, g2, &mut [&mut bob], "two", T0);
+    let (_, m) = send(&mut bob, g1, &mut [&mut alice], "three", T0);
+    // A send rewrites the outbound part only; a key, its group's part.
+    assert_eq!(
+        bob.sessions.take_dirty(),
+        vec![Part::Outbound, Part::Inbound(g2)]
+    );
+    assert!(bob.sessions.take_dirty().is_empty());
+
+    let mut back = GroupSessions::new(bob.id);
+    for part in [Part::Outbound, Part::Inbound(g1), Part::Inbound(g2)] {
+        let text = bob.sessions.pickle_part(part, &KEY).unwrap();
+        back.merge(&text, &KEY).unwrap();
+    }
+    bob.sessions = back;
+    assert_eq!(read(&mut alice, g1, &bob, &m).as_deref(), Ok("three"));
+    let (_, again) = send(&mut cara, g2, &mut [&mut bob], "four", T0 + 1);
+    assert_eq!(read(&mut bob, g2, &cara, &again).as_deref(), Ok("four"));
+    let (share, _) = send(&mut bob, g1, &mut [&mut alice], "five", T0 + 1);
+    assert!(share.devices.is_empty(), "still shared with Alice");
+
+    let other = GroupSessions::new(alice.id)
+        .pickle_part(Part::Outbound, &KEY)
+        .unwrap();
+    assert_eq!(
+        bob.sessions.merge(&other, &KEY),
+        Err(GroupError::BadPickle),
+        "another device's state"
+    );
+}
+
+#[test]
+fn a_sender_keeps_at_most_its_newest_sessions_here() {
+    let g = group(1);
+    let (mut alice, mut bob) = (dev(), dev());
+    let (first, m1) = send(&mut alice, g, &mut [&mut bob], "first", T0);
+    for n in 1..=MAX_SESSIONS_PER_SENDER {
+        // A new session each time, as a hostile member could send.
+        alice.sessions.forget_group(g);
+        send(&mut alice, g, &mut [&mut bob], "more", T0 + n as Millis);
+    }
+    assert_eq!(
+        read(&mut bob, g, &alice, &m1),
+        Err(GroupError::UnknownSession),
+        "the oldest went"
+    );
+    assert!(
+        bob.sessions
+            .sender_ed25519(g, alice.id, &first.key.session_id)
+            .is_none()
+    );
+    let (_, last) = send(&mut alice, g, &mut [&mut bob], "last", T0 + 100);
+    assert_eq!(read(&mut bob, g, &alice, &last).as_deref(), Ok("last"));
+}
