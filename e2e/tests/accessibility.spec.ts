@@ -66,6 +66,9 @@ for (const scheme of ['light', 'dark'] as const) {
     });
 
     test('main screens, conversation, panels and dialogs', async ({ page: a, newPage }) => {
+      // Two sign-ups and some thirty axe scans: close to a minute alone,
+      // more beside the rest of the suite.
+      test.setTimeout(150_000);
       const { alice, bob, b } = await friends(a, newPage, { colorScheme: scheme });
       await clean(a, `${scheme}-chat-list`);
       await openContacts(a);
@@ -146,6 +149,33 @@ for (const scheme of ['light', 'dark'] as const) {
       await a.keyboard.press('Control+/');
       await expect(a.getByTestId('shortcuts-sheet')).toBeVisible();
       await clean(a, `${scheme}-shortcuts`);
+    });
+
+    test('a group: the new-group dialog, the conversation, its info and message info', async ({
+      page: a,
+      newPage,
+    }) => {
+      const { bob, b } = await friends(a, newPage, { colorScheme: scheme });
+      await showChats(a);
+      await a.getByTestId('new-group').click();
+      await a.getByTestId('new-group-name').fill('Axe group');
+      await a.getByTestId('pick-person').filter({ hasText: bob.name }).locator('input').check();
+      await clean(a, `${scheme}-new-group`);
+      await a.getByTestId('new-group-create').click();
+      await expect(a.getByTestId('group-notice')).toHaveCount(2);
+      await send(a, 'Hello group');
+      await showChats(b);
+      await b.getByTestId('chat-item').filter({ hasText: 'Axe group' }).click();
+      await send(b, 'Hi from Bob');
+      await expect(bubble(a, 'Hi from Bob').getByTestId('sender-name')).toBeVisible();
+      await clean(a, `${scheme}-group`);
+      await (await openMenu(a, 'Hello group')).getByTestId('menu-info').click();
+      await expect(a.getByTestId('info-read-by')).toBeVisible();
+      await clean(a, `${scheme}-group-message-info`);
+      await a.keyboard.press('Escape');
+      await a.getByTestId('open-group-info').click();
+      await expect(a.getByTestId('group-member')).toHaveCount(2);
+      await clean(a, `${scheme}-group-info`);
     });
   });
 }

@@ -1,6 +1,7 @@
 // Groups in three browser contexts: created, chatted in with group ticks and
-// message info, a member removed, a member catching up after the app was
-// closed, and everything kept across a reload.
+// message info, a member removed, an admin made and the group renamed, a
+// member catching up after the app was closed, and everything kept across a
+// reload.
 import type { Page } from '@playwright/test';
 import { expect, newUser, screenshot, test } from '../fixtures';
 import { befriend, bubble, join, openMenu, send, showChats, tick } from '../chat';
@@ -106,11 +107,39 @@ test('a group of three: create, chat with ticks and message info, remove a membe
   await expect(tick(a, 'After Cara left')).toHaveAttribute('data-status', 'read');
   await expect(bubble(c, 'After Cara left')).toHaveCount(0);
 
+  // Alice makes Bob an admin; Bob renames the group; both see it, and
+  // Bob's safety number is a click away in the info sheet.
+  await a.getByTestId('open-group-info').click();
+  await sheet.getByTestId('group-member').filter({ hasText: bob.name }).getByTestId('member-promote').click();
+  await expect(
+    sheet.getByTestId('group-member').filter({ hasText: bob.name }).getByTestId('member-admin'),
+  ).toBeVisible();
+  await sheet.getByTestId('group-member').filter({ hasText: bob.name }).getByTestId('member-safety').click();
+  await expect(a.getByTestId('safety-number')).toBeVisible();
+  await a.keyboard.press('Escape');
+  await expect(b.getByTestId('group-notice').last()).toHaveText(`${alice.name} made you an admin`);
+  await b.getByTestId('open-group-info').click();
+  await b.getByTestId('group-rename').click();
+  await b.getByTestId('group-name-input').fill('Crag crew');
+  await b.getByTestId('group-name-save').click();
+  await expect(b.getByTestId('group-info-name')).toHaveText('Crag crew');
+  await b.getByTestId('close-group-info').click();
+  await expect(a.getByTestId('conversation-title')).toHaveText('Crag crew');
+  await expect(a.getByTestId('group-notice').last()).toHaveText(
+    `${bob.name} changed the group name to \u201cCrag crew\u201d`,
+  );
+  // Cara, removed, does not hear of it.
+  await expect(c.getByTestId('conversation-title')).toHaveText(GROUP);
+
   // Reload keeps everything, on every side.
-  for (const page of [a, b, c]) {
+  for (const [page, title] of [
+    [a, 'Crag crew'],
+    [b, 'Crag crew'],
+    [c, GROUP],
+  ] as const) {
     await page.reload();
     await expect(page.getByTestId('main-screen')).toBeVisible();
-    await expect(page.getByTestId('conversation-title')).toHaveText(GROUP);
+    await expect(page.getByTestId('conversation-title')).toHaveText(title);
   }
   await expect(a.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all', 'After Cara left']);
   await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'read');

@@ -276,18 +276,7 @@ impl Chat {
     /// sender's own other devices. Unknown lists count as empty, and the
     /// server answers with the real ones.
     pub fn targets(&self, peer: UserId) -> Vec<DeviceId> {
-        let mut targets: Vec<DeviceId> = self
-            .devices
-            .get(&peer)
-            .into_iter()
-            .chain(self.devices.get(&self.me))
-            .flatten()
-            .copied()
-            .filter(|d| *d != self.device)
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        targets
+        self.group_targets(std::iter::once(peer))
     }
 
     /// The devices a message to a group with these `members` must reach:

@@ -39,6 +39,7 @@ pub mod notify;
 pub mod organize;
 pub mod route;
 pub mod shortcuts;
+pub mod status;
 pub mod store;
 pub mod summary;
 pub mod text;

@@ -9,22 +9,17 @@ use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
 use crate::ui::contact_info::{BlockedNote, ContactInfo, StrangerBar};
-use crate::ui::edit_message::EditDialog;
-use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::format;
-use crate::ui::forward::ForwardDialog;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconLock, IconPhone, IconVerified, IconVideo, Logo};
-use crate::ui::message_info::MessageInfo;
+use crate::ui::message_dialogs::MessageDialogs;
 use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
-use crate::ui::pins::{PinDialog, PinnedBar};
-use crate::ui::reactions::ReactionsDialog;
+use crate::ui::pins::PinnedBar;
 use crate::ui::safety::SafetyPanel;
 use crate::ui::send_files::{Choosing, SendFilesDialog};
 use crate::ui::viewer::{MediaViewer, Viewing};
 use leptos::prelude::*;
-use parley_client::engine::Request;
 use parley_protocol::{ConversationId, UserId};
 
 /// `conversation`: header with the contact (`conversation-title`) and their
@@ -202,47 +197,7 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
             <Show when=move || info_open.get()>
                 <ContactInfo peer=id on_close=move || info_open.set(false) />
             </Show>
-            {move || {
-                menu.editing
-                    .get()
-                    .map(|m| view! { <EditDialog m on_close=move || menu.editing.set(None) /> })
-            }}
-            {move || {
-                menu.forwarding
-                    .get()
-                    .map(|m| view! { <ForwardDialog m on_close=move || menu.forwarding.set(None) /> })
-            }}
-            {move || {
-                menu.pinning
-                    .get()
-                    .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
-            }}
-            {move || {
-                menu.reactions
-                    .get()
-                    .map(|id| view! { <ReactionsDialog id on_close=move || menu.reactions.set(None) /> })
-            }}
-            {move || {
-                menu.info
-                    .get()
-                    .map(|m| view! { <MessageInfo m on_close=move || menu.info.set(None) /> })
-            }}
-            {move || {
-                menu.reacting
-                    .get()
-                    .map(|target| {
-                        view! {
-                            <EmojiPicker
-                                title="React"
-                                on_pick=move |emoji: String| {
-                                    menu.reacting.set(None);
-                                    session.messaging(|m| m.change(target, Request::React(Some(emoji))));
-                                }
-                                on_close=move || menu.reacting.set(None)
-                            />
-                        }
-                    })
-            }}
+            <MessageDialogs menu />
         </section>
     }
 }

@@ -12,27 +12,21 @@ use crate::state::AppState;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::composer::Composer;
 use crate::ui::confirm::Ask;
-use crate::ui::edit_message::EditDialog;
-use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::format;
-use crate::ui::forward::ForwardDialog;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconBack, IconClose, IconLock};
+use crate::ui::message_dialogs::MessageDialogs;
 use crate::ui::message_menu::MessageMenu;
 use crate::ui::messages::MessageList;
 use crate::ui::modal::Modal;
-use crate::ui::pins::{PinDialog, PinnedBar};
-use crate::ui::reactions::ReactionsDialog;
+use crate::ui::pins::PinnedBar;
 use crate::ui::safety::SafetyPanel;
-use crate::ui::ticks;
 use leptos::prelude::*;
-use parley_client::engine::Request;
 use parley_client::group::says;
-use parley_client::message::Message;
 use parley_protocol::group::{
     GROUP_NAME_MAX_CHARS, GroupChange, MAX_GROUP_MEMBERS, Role, Roster, group_name,
 };
-use parley_protocol::{ConversationId, GroupId, Millis, UserId};
+use parley_protocol::{ConversationId, GroupId, UserId};
 
 /// The tone seed of a group's avatar.
 fn seed(group: GroupId) -> UserId {
@@ -73,7 +67,6 @@ fn members_in_order(app: AppState, roster: &Roster) -> Vec<(UserId, Role, String
 #[component]
 pub fn GroupConversation(group: GroupId) -> impl IntoView {
     let app = expect_context::<AppState>();
-    let session = expect_context::<Session>();
     let open_chat = expect_context::<Router>().chat;
     let ui = app.messaging;
     let chat = ConversationId::Group(group);
@@ -208,47 +201,7 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
                         view! { <SafetyPanel peer name /> }
                     })
             }}
-            {move || {
-                menu.editing
-                    .get()
-                    .map(|m| view! { <EditDialog m on_close=move || menu.editing.set(None) /> })
-            }}
-            {move || {
-                menu.forwarding
-                    .get()
-                    .map(|m| view! { <ForwardDialog m on_close=move || menu.forwarding.set(None) /> })
-            }}
-            {move || {
-                menu.pinning
-                    .get()
-                    .map(|m| view! { <PinDialog m on_close=move || menu.pinning.set(None) /> })
-            }}
-            {move || {
-                menu.reactions
-                    .get()
-                    .map(|id| view! { <ReactionsDialog id on_close=move || menu.reactions.set(None) /> })
-            }}
-            {move || {
-                menu.info
-                    .get()
-                    .map(|m| view! { <GroupMessageInfo m on_close=move || menu.info.set(None) /> })
-            }}
-            {move || {
-                menu.reacting
-                    .get()
-                    .map(|target| {
-                        view! {
-                            <EmojiPicker
-                                title="React"
-                                on_pick=move |emoji: String| {
-                                    menu.reacting.set(None);
-                                    session.messaging(|m| m.change(target, Request::React(Some(emoji))));
-                                }
-                                on_close=move || menu.reacting.set(None)
-                            />
-                        }
-                    })
-            }}
+            <MessageDialogs menu />
         </section>
     }
 }
@@ -668,92 +621,6 @@ pub fn NewGroupDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     </button>
                 </div>
             </form>
-        </Modal>
-    }
-}
-
-fn when(at: Option<Millis>) -> String {
-    at.map_or_else(
-        || "—".to_owned(),
-        |at| format!("{}, {}", format::day_label(at), format::clock(at)),
-    )
-}
-
-/// `message-info` for one's own group message: who read it and when, who
-/// has it, and whom it has not reached yet.
-#[component]
-fn GroupMessageInfo(m: Message, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
-    let app = expect_context::<AppState>();
-    let ui = app.messaging;
-    let id = m.id;
-    let current = Memo::new(move |_| {
-        ui.window
-            .with(|w| w.messages().iter().find(|x| x.id == id).cloned())
-    });
-    let text = m
-        .body
-        .text()
-        .map(parley_client::text::plain)
-        .unwrap_or_default();
-    let info = Memo::new(move |_| {
-        current.with(|m| m.as_ref().and_then(|m| m.group.as_ref()).map(|g| g.info()))
-    });
-    let section = move |title: &'static str,
-                        test_id: &'static str,
-                        pick: fn(
-        &parley_client::group::MemberReceipt,
-    ) -> Option<Option<Millis>>| {
-        move || {
-            let rows: Vec<(UserId, Option<Millis>)> = info.with(|i| {
-                i.as_ref()
-                    .map(|i| {
-                        i.members
-                            .iter()
-                            .filter_map(|r| pick(r).map(|at| (r.user, at)))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            });
-            (!rows.is_empty()).then(|| {
-                view! {
-                    <section class="info-section" data-testid=test_id>
-                        <h3 class="card-title">{title}</h3>
-                        <ul class="device-list">
-                            {rows
-                                .into_iter()
-                                .map(|(user, at)| {
-                                    view! {
-                                        <li class="device-item" data-testid="info-member">
-                                            <span class="device-name">{ui.author_name(app, user)}</span>
-                                            <span class="device-meta">{when(at)}</span>
-                                        </li>
-                                    }
-                                })
-                                .collect_view()}
-                        </ul>
-                    </section>
-                }
-            })
-        }
-    };
-    view! {
-        <Modal class="modal-card" test_id="message-info" labelled_by="message-info-title" on_close=on_close>
-            <h2 id="message-info-title">"Message info"</h2>
-            <p class="info-quote" dir="auto">
-                {text}
-                " "
-                {move || current.with(|m| m.as_ref().map(ticks::of))}
-            </p>
-            {section("Read by", "info-read-by", |r| r.read_at.map(Some))}
-            {section("Delivered to", "info-delivered-to", |r| {
-                (r.read_at.is_none() && r.delivered_at.is_some()).then_some(r.delivered_at)
-            })}
-            {section("Not delivered yet", "info-pending", |r| r.delivered_at.is_none().then_some(None))}
-            <div class="dialog-actions">
-                <button type="button" class="btn btn-secondary" on:click=move |_| on_close.run(())>
-                    "Close"
-                </button>
-            </div>
         </Modal>
     }
 }

@@ -27,6 +27,7 @@ pub mod icon_button;
 pub mod icons;
 pub mod keys;
 pub mod menu;
+pub mod message_dialogs;
 pub mod message_info;
 pub mod message_menu;
 pub mod messages;

@@ -7,7 +7,7 @@
 //! sender, when it was sent): someone who joined later is not waited for,
 //! and someone who left stays in its info.
 
-use crate::message::Status;
+use crate::status::Status;
 use parley_protocol::frame::ReceiptKind;
 use parley_protocol::{Millis, UserId};
 use std::collections::{BTreeMap, BTreeSet};
