@@ -633,16 +633,15 @@ impl Device {
     }
 
     fn send(&mut self, to: UserId, text: &str) -> MessageId {
+        self.write(ConversationId::Direct(to), text)
+    }
+
+    /// Composes `text` in `chat` and hands it to the engine.
+    fn write(&mut self, chat: ConversationId, text: &str) -> MessageId {
         let now = self.env().server.tick();
         let msg = self
             .engine
-            .compose(
-                MessageId::new_v7(),
-                ConversationId::Direct(to),
-                text,
-                None,
-                now,
-            )
+            .compose(MessageId::new_v7(), chat, text, None, now)
             .unwrap();
         let id = msg.id;
         self.run(Input::Compose(msg));
@@ -669,20 +668,7 @@ impl Device {
 
     /// Sends `text` to `group`.
     fn say(&mut self, group: GroupId, text: &str) -> MessageId {
-        let now = self.env().server.tick();
-        let msg = self
-            .engine
-            .compose(
-                MessageId::new_v7(),
-                ConversationId::Group(group),
-                text,
-                None,
-                now,
-            )
-            .unwrap();
-        let id = msg.id;
-        self.run(Input::Compose(msg));
-        id
+        self.write(ConversationId::Group(group), text)
     }
 
     /// Creates a group with these members; returns its id.
