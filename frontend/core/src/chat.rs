@@ -244,6 +244,8 @@ pub struct Chat {
     me: UserId,
     device: DeviceId,
     devices: HashMap<UserId, Vec<DeviceId>>,
+    /// Whose each listed device is (every group delivery asks).
+    owners: HashMap<DeviceId, UserId>,
 }
 
 impl Chat {
@@ -253,6 +255,7 @@ impl Chat {
             me,
             device,
             devices: HashMap::new(),
+            owners: HashMap::new(),
         }
     }
 
@@ -269,6 +272,18 @@ impl Chat {
     /// Restores a device list.
     pub fn set_devices(&mut self, user: UserId, mut devices: Vec<DeviceId>) {
         devices.sort_unstable();
+        for gone in self.devices.get(&user).into_iter().flatten() {
+            self.owners.remove(gone);
+        }
+        // A device is one account's: a list naming it moves it there.
+        for device in &devices {
+            if let Some(before) = self.owners.insert(*device, user)
+                && before != user
+                && let Some(list) = self.devices.get_mut(&before)
+            {
+                list.retain(|d| d != device);
+            }
+        }
         self.devices.insert(user, devices);
     }
 
@@ -297,10 +312,7 @@ impl Chat {
 
     /// Whose device `device` is, among the lists known here.
     pub fn owner(&self, device: DeviceId) -> Option<UserId> {
-        self.devices
-            .iter()
-            .find(|(_, list)| list.binary_search(&device).is_ok())
-            .map(|(user, _)| *user)
+        self.owners.get(&device).copied()
     }
 
     /// The chat a delivery belongs to on this device. The frame names the

@@ -160,6 +160,16 @@ impl Server {
         Ok(record)
     }
 
+    /// A hostile server: stores a record in a group's log unchecked, and
+    /// returns the log's new last `seq`.
+    fn slip_in(&self, group: GroupId, record: GroupRecord) -> u64 {
+        let mut groups = self.groups.borrow_mut();
+        let (roster, log) = groups.get_mut(&group).unwrap();
+        roster.seq += 1;
+        log.push(record);
+        roster.seq
+    }
+
     /// What the server does with a frame from `device` of `user`.
     fn receive(&self, user: UserId, device: DeviceId, frame: ClientFrame) {
         let frame = match frame {
@@ -2985,13 +2995,7 @@ fn only_admins_change_the_group_and_a_forged_log_is_refused() {
             .clone(),
         at: w.server.tick(),
     };
-    {
-        let mut groups = w.server.groups.borrow_mut();
-        let (roster, log) = groups.get_mut(&group).unwrap();
-        roster.seq += 1;
-        log.push(record);
-    }
-    let seq = w.server.groups.borrow()[&group].0.seq;
+    let seq = w.server.slip_in(group, record);
     w.server
         .push(w.devices[cara].id, ServerFrame::GroupChanged { group, seq });
     w.settle();
@@ -3058,13 +3062,7 @@ fn an_event_signed_by_a_device_the_directory_does_not_list_is_refused() {
         signer_key: fake.identity().ed25519,
         at: w.server.tick(),
     };
-    {
-        let mut groups = w.server.groups.borrow_mut();
-        let (roster, log) = groups.get_mut(&group).unwrap();
-        roster.seq += 1;
-        log.push(record);
-    }
-    let seq = w.server.groups.borrow()[&group].0.seq;
+    let seq = w.server.slip_in(group, record);
     for d in [bob, cara] {
         w.server
             .push(w.devices[d].id, ServerFrame::GroupChanged { group, seq });

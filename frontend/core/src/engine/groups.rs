@@ -576,6 +576,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
             };
             let share = MessageId::new_v7();
             self.groups
+                .sessions
+                .mark_pending(group, &key.session_id, chunk);
+            self.groups
                 .shares
                 .insert(share, (group, key.session_id.clone(), chunk.to_vec()));
             self.out.emit(Effect::Send(ClientFrame::Send {

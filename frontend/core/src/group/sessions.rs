@@ -88,6 +88,10 @@ struct Outbound {
     session: GroupSession,
     created_at: Millis,
     shared_with: BTreeSet<DeviceId>,
+    /// Devices whose share is on its way (sent, not yet accepted): not
+    /// sent again meanwhile, and never stored, so after a reload they get
+    /// the key again.
+    pending: BTreeSet<DeviceId>,
 }
 
 impl Outbound {
@@ -196,8 +200,19 @@ impl GroupSessions {
             .filter(|&d| d != self.device)
             .collect();
         let members: Vec<DeviceId> = members.into_iter().collect();
-        let current = self.outbound.get(&group).map(Outbound::usage);
-        let rotated = rotation::rotation(current.as_ref(), &members, now);
+        let current = self.outbound.get(&group);
+        let mut rotated = rotation::rotation(current.map(Outbound::usage).as_ref(), &members, now);
+        // A device the key is on its way to counts as holding it.
+        if rotated.is_none()
+            && let Some(gone) = current.and_then(|o| {
+                o.pending
+                    .iter()
+                    .find(|d| members.binary_search(d).is_err())
+                    .copied()
+            })
+        {
+            rotated = Some(Rotation::DeviceGone(gone));
+        }
         if rotated.is_some() {
             self.outbound.remove(&group);
         }
@@ -206,17 +221,28 @@ impl GroupSessions {
             session: GroupSession::new(session_config()),
             created_at: now,
             shared_with: BTreeSet::new(),
+            pending: BTreeSet::new(),
         });
         let key = RoomKey::of(group, &outbound.session);
         self.dirty.insert(Part::Outbound);
         let devices = members
             .into_iter()
-            .filter(|d| !outbound.shared_with.contains(d))
+            .filter(|d| !outbound.shared_with.contains(d) && !outbound.pending.contains(d))
             .collect();
         Share {
             rotated,
             key,
             devices,
+        }
+    }
+
+    /// The room key of session `session_id` was sent to these devices and
+    /// is not yet accepted: the next messages do not send it again.
+    pub fn mark_pending(&mut self, group: GroupId, session_id: &str, devices: &[DeviceId]) {
+        if let Some(outbound) = self.outbound.get_mut(&group)
+            && outbound.session.session_id() == session_id
+        {
+            outbound.pending.extend(devices.iter().copied());
         }
     }
 
@@ -227,7 +253,10 @@ impl GroupSessions {
     pub fn mark_shared(&mut self, group: GroupId, session_id: &str, devices: &[DeviceId]) -> bool {
         match self.outbound.get_mut(&group) {
             Some(outbound) if outbound.session.session_id() == session_id => {
-                outbound.shared_with.extend(devices.iter().copied());
+                for device in devices {
+                    outbound.pending.remove(device);
+                    outbound.shared_with.insert(*device);
+                }
                 self.dirty.insert(Part::Outbound);
                 true
             }
@@ -485,6 +514,7 @@ impl GroupSessions {
                     session: GroupSession::from_pickle(session),
                     created_at: o.created_at,
                     shared_with: o.shared_with.into_iter().collect(),
+                    pending: BTreeSet::new(),
                 },
             );
         }

@@ -494,3 +494,26 @@ fn a_sender_keeps_at_most_its_newest_sessions_here() {
     let (_, last) = send(&mut alice, g, &mut [&mut bob], "last", T0 + 100);
     assert_eq!(read(&mut bob, g, &alice, &last).as_deref(), Ok("last"));
 }
+
+#[test]
+fn a_key_on_its_way_is_not_sent_again_but_is_after_a_reload() {
+    let g = group(1);
+    let (mut alice, bob, cara) = (dev(), dev(), dev());
+    let members = [bob.id, cara.id];
+    let share = alice.sessions.prepare(g, &members, T0);
+    alice
+        .sessions
+        .mark_pending(g, &share.key.session_id, &share.devices);
+    // A second message before the server answered: no second share.
+    let again = alice.sessions.prepare(g, &members, T0);
+    assert_eq!((again.rotated, again.devices.len()), (None, 0));
+    // Restored before the answer came: the share may not have left.
+    let text = alice.sessions.pickle(&KEY).unwrap();
+    let mut restored = GroupSessions::unpickle(&text, &KEY).unwrap();
+    let after = restored.prepare(g, &members, T0);
+    assert_eq!(after.key.session_id, share.key.session_id);
+    assert_eq!(after.devices, sorted(members.to_vec()));
+    // A device the key went to that is no longer a member's: rotate.
+    let gone = alice.sessions.prepare(g, &[bob.id], T0);
+    assert_eq!(gone.rotated, Some(Rotation::DeviceGone(cara.id)));
+}
