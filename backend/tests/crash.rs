@@ -166,8 +166,8 @@ async fn a_group_send_cut_by_a_crash_is_retried_and_reaches_every_member_once(po
     }
 
     // Every member gets every message; offline members exactly once, from
-    // the one body per message however many times the send was tried.
-    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_bodies")
+    // the one row per message however many times the send was tried.
+    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM group_queue")
         .fetch_one(&pool)
         .await
         .unwrap();

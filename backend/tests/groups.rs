@@ -81,6 +81,10 @@ async fn until_count(pool: &PgPool, sql: &str, n: i64) {
     }
 }
 
+/// Devices that some group row waits for, counted by their bits.
+const WAITING: &str =
+    "SELECT coalesce(sum(length(replace(waiting::text, '0', ''))), 0)::int8 FROM group_queue";
+
 #[sqlx::test]
 async fn only_admins_change_membership_and_the_log_is_one_signed_chain(pool: PgPool) {
     let server = TestServer::start(&pool).unwrap();
@@ -245,28 +249,33 @@ async fn a_group_message_goes_to_member_devices_only_and_its_body_is_stored_once
     d.expect_nothing_pending().await;
 
     // Three devices were offline (Bob's laptop, Carol, Alice's phone): one
-    // body, three rows naming it.
-    assert_eq!(count(&pool, "SELECT count(*) FROM queue_bodies").await, 1);
+    // row, with the frame once and a bit for each of them.
+    assert_eq!(count(&pool, "SELECT count(*) FROM group_queue").await, 1);
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM queue WHERE frame IS NULL").await,
-        3
+        count(&pool, "SELECT count(*) FROM queue WHERE kind = 0").await,
+        0
     );
+    assert_eq!(count(&pool, WAITING).await, 3);
 
-    // Each drains it from the shared body; the body goes with the last ack.
-    for session in [carol.session.clone(), bob_laptop.clone()] {
+    // Each drains it from that row; the row goes with the last ack.
+    for (left, session) in [(2, carol.session.clone()), (1, bob_laptop.clone())] {
         let mut c = Client::connect(&server, session).await;
         let got = delivery(&mut c).await;
         assert_eq!((got.id, got.body.as_slice()), (id, &b"megolm"[..]));
         c.ack(vec![id]).await;
         c.close().await;
+        until_count(&pool, WAITING, left).await;
     }
-    assert_eq!(count(&pool, "SELECT count(*) FROM queue_bodies").await, 1);
+    assert_eq!(count(&pool, "SELECT count(*) FROM group_queue").await, 1);
     let mut phone = Client::connect(&server, alice_phone).await;
     let got = delivery(&mut phone).await;
     assert_eq!(got.chat, ConversationId::Group(group));
     phone.ack(vec![id]).await;
-    until_count(&pool, "SELECT count(*) FROM queue", 0).await;
-    until_count(&pool, "SELECT count(*) FROM queue_bodies", 0).await;
+    until_count(&pool, "SELECT count(*) FROM group_queue", 0).await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM queue WHERE kind = 0").await,
+        0
+    );
 
     // Someone outside cannot send to it.
     let id = MessageId::new_v7();

@@ -128,8 +128,8 @@ async fn a_group_reaches_every_member_and_stores_each_body_once(pool: PgPool) {
     );
     assert!(r["fan_out_messages"].as_u64().unwrap() > 0, "{r}");
     // Five messages wait for each of the 11 offline members.
-    assert_eq!(r["offline_rows"].as_i64(), Some(55), "{r}");
-    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_bodies")
+    assert_eq!(r["offline_waiting"].as_i64(), Some(55), "{r}");
+    let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM group_queue")
         .fetch_one(&pool)
         .await
         .unwrap();

@@ -7,7 +7,7 @@
 //! not a member when the server takes the message: a removed member gets
 //! nothing sent after the removal. A group message's frame is the same for
 //! every device, so it is encoded once and, for devices that are offline,
-//! stored once (`queue_bodies`), each queue row naming it.
+//! stored once (`group_queue`), with a bit per device that waits for it.
 
 use super::answer::{answer_when_durable, rejected};
 use super::bounds::Entry;
@@ -204,7 +204,7 @@ pub async fn handle(
                 seq,
                 frame: frame.clone(),
                 expires_at,
-                shared: true,
+                group: Some(group),
             };
             (device, msg)
         })
@@ -274,7 +274,7 @@ pub async fn shares(
             seq,
             frame,
             expires_at,
-            shared: false,
+            group: None,
         };
         targets.push((p.device, msg));
     }

@@ -24,7 +24,7 @@ use acquaintances::Acquaintances;
 use bounds::{KeyedRate, Limits, QueueBounds};
 use bytes::Bytes;
 use dashmap::DashMap;
-use parley_protocol::{ConversationId, DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -212,8 +212,9 @@ pub struct Outgoing {
     pub frame: Bytes,
     /// When a queued copy may be dropped (a disappearing message).
     pub expires_at: Option<Millis>,
-    /// Every target gets this same frame (a group message): queued once.
-    pub shared: bool,
+    /// The group of a group message, whose frame every target gets alike:
+    /// queued once.
+    pub group: Option<GroupId>,
 }
 
 impl Delivery {
@@ -306,7 +307,7 @@ impl Delivery {
             sender: msg.from,
             frame: msg.frame.clone(),
             expires_at: msg.expires_at,
-            shared: msg.shared,
+            group: msg.group,
         }
     }
 
@@ -587,7 +588,7 @@ impl Delivery {
             sender: reader,
             frame,
             expires_at: None,
-            shared: false,
+            group: None,
         };
         drop(per_device);
         if merge {
@@ -743,7 +744,7 @@ mod tests {
             seq: delivery.seq.next(),
             frame: Bytes::from_static(b"frame"),
             expires_at: None,
-            shared: false,
+            group: None,
         };
         let durable = delivery.deliver_all(&Gateway::default(), vec![(device, msg)]);
         assert!(

@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 use crate::tasks::{Shutdown, Tasks};
 use bytes::Bytes;
 use parley_protocol::frame::{self, ServerFrame};
-use parley_protocol::{DeviceId, MessageId, Millis, UserId};
+use parley_protocol::{DeviceId, GroupId, MessageId, Millis, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -54,9 +54,9 @@ pub struct Row {
     pub frame: Bytes,
     /// When it may be dropped undelivered (a disappearing message).
     pub expires_at: Option<Millis>,
-    /// The same frame goes to many devices (a group message): it is stored
-    /// once, in `queue_bodies`, and each device's row names it.
-    pub shared: bool,
+    /// The group of a group message, whose frame every member device gets
+    /// alike: stored once, in `group_queue`, with a bit per device.
+    pub group: Option<GroupId>,
 }
 
 /// A committed or failed write, for whoever waits on it.
@@ -246,7 +246,7 @@ struct Columns<'a> {
     seqs: Vec<i64>,
     kinds: Vec<i16>,
     senders: Vec<UserId>,
-    frames: Vec<Option<&'a [u8]>>,
+    frames: Vec<&'a [u8]>,
     expiries: Vec<Option<Millis>>,
 }
 
@@ -257,8 +257,7 @@ impl<'a> Columns<'a> {
         self.seqs.push(row.seq);
         self.kinds.push(row.kind as i16);
         self.senders.push(row.sender);
-        // A shared frame is stored once, in `queue_bodies` (see `commit`).
-        self.frames.push((!row.shared).then_some(&row.frame[..]));
+        self.frames.push(&row.frame[..]);
         self.expiries.push(row.expires_at);
     }
 
@@ -304,45 +303,192 @@ const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_i
      ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
          WHERE queue.kind = EXCLUDED.kind";
 
-// Each shared frame once, however many devices' rows name it. A body that
-// is there already is locked (the update) until this transaction commits,
-// so a concurrent deletion of it (another node's ack, the sweep) waits and
-// then sees the rows that name it.
-const INSERT_BODIES: &str = "INSERT INTO queue_bodies (sender_id, row_id, frame)
-     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[])
-     ON CONFLICT (sender_id, row_id) DO UPDATE SET created_at = EXCLUDED.created_at";
+// Acked rows of a device's own queue.
+const DELETE: &str =
+    "DELETE FROM queue q USING UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
+     WHERE q.device_id = d.device_id AND q.row_id = d.row_id";
 
-// Locks bodies before they are checked: the check that follows is a new
-// statement, with a snapshot taken after any writer that held them committed.
-const LOCK_BODIES: &str = "SELECT 1 FROM queue_bodies b
-     JOIN UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
-         ON b.sender_id = g.sender_id AND b.row_id = g.row_id
-     ORDER BY b.sender_id, b.row_id
-     FOR UPDATE OF b";
+// Acked group rows: each device's bit cleared (all of one row's acks in one
+// update, since a statement updates a row once), answering the rows nobody
+// waits for any more.
+const ACK_GROUP: &str = "WITH acked AS (
+         SELECT g.group_id, g.row_id, array_agg(s.slot) AS slots
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
+         JOIN group_queue g ON g.row_id = d.row_id
+         JOIN group_slots s ON s.group_id = g.group_id AND s.device_id = d.device_id
+         GROUP BY g.group_id, g.row_id)
+     UPDATE group_queue g SET waiting = parley_set_bits(g.waiting, acked.slots, 0)
+     FROM acked WHERE g.group_id = acked.group_id AND g.row_id = acked.row_id
+     RETURNING g.group_id, g.row_id, position(B'1' IN g.waiting) = 0";
 
-// The bodies among these that no row names any more.
-const DELETE_BODIES: &str = "DELETE FROM queue_bodies b
-     USING UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
-     WHERE b.sender_id = g.sender_id AND b.row_id = g.row_id
-       AND NOT EXISTS (SELECT 1 FROM queue q
-                       WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id
-                         AND q.frame IS NULL)";
+// Those rows, gone: this transaction holds their locks since the update.
+const DELETE_GROUP: &str = "DELETE FROM group_queue g
+     USING UNNEST($1::uuid[], $2::uuid[]) AS d(group_id, row_id)
+     WHERE g.group_id = d.group_id AND g.row_id = d.row_id";
+
+// The slots these devices hold in these groups, kept until this commits: a
+// device signed out meanwhile clears its bits after this row has them (its
+// slot's delete waits), or is not found here and gets no bit.
+const SLOTS: &str = "SELECT s.group_id, s.device_id, s.slot FROM group_slots s
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS w(group_id, device_id)
+         ON s.group_id = w.group_id AND s.device_id = w.device_id
+     FOR KEY SHARE OF s";
+
+// Slots for devices that have none yet, after the next free one of each
+// group; the caller holds the groups' locks, so no two writers pick the same
+// numbers. A device revoked meanwhile gets none (the key-share lock, as for
+// queue rows), nor does a group deleted meanwhile.
+const NEW_SLOTS: &str = "WITH live AS (
+         SELECT w.group_id, w.device_id
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS w(group_id, device_id)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = w.device_id)
+           AND EXISTS (SELECT 1 FROM groups g WHERE g.id = w.group_id))
+     INSERT INTO group_slots (group_id, device_id, slot)
+     SELECT l.group_id, l.device_id,
+            coalesce((SELECT max(slot) FROM group_slots s WHERE s.group_id = l.group_id), -1)
+                + row_number() OVER (PARTITION BY l.group_id ORDER BY l.device_id)
+     FROM live l
+     ON CONFLICT (group_id, device_id) DO NOTHING";
+
+// Each group message once, with the bits of the devices it waits for; a
+// row already there (devices whose ack windows ended later) gains theirs.
+const INSERT_GROUP: &str = "INSERT INTO group_queue (group_id, row_id, seq, sender_id, frame, expires_at, waiting)
+     SELECT r.group_id, r.row_id, r.seq, r.sender_id, r.frame, r.expires_at, r.waiting::bit varying
+     FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::bytea[], $6::int8[], $7::text[])
+         AS r(group_id, row_id, seq, sender_id, frame, expires_at, waiting)
+     ON CONFLICT (group_id, row_id) DO UPDATE
+         SET waiting = parley_bits_or(group_queue.waiting, EXCLUDED.waiting)";
+
+/// Group message rows of one batch: each message once, with the devices it
+/// waits for.
+#[derive(Default)]
+struct GroupRows<'a> {
+    messages: HashMap<(GroupId, MessageId), (&'a Row, Vec<DeviceId>)>,
+}
+
+impl<'a> GroupRows<'a> {
+    fn push(&mut self, group: GroupId, row: &'a Row) {
+        self.messages
+            .entry((group, row.row_id))
+            .or_insert_with(|| (row, Vec::new()))
+            .1
+            .push(row.device);
+    }
+
+    async fn insert(self, tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        if self.messages.is_empty() {
+            return Ok(());
+        }
+        let slots = slots(tx, &self.messages).await?;
+        let mut groups = Vec::with_capacity(self.messages.len());
+        let mut ids = Vec::with_capacity(self.messages.len());
+        let mut seqs = Vec::with_capacity(self.messages.len());
+        let mut senders = Vec::with_capacity(self.messages.len());
+        let mut frames = Vec::with_capacity(self.messages.len());
+        let mut expiries = Vec::with_capacity(self.messages.len());
+        let mut waiting = Vec::with_capacity(self.messages.len());
+        for ((group, id), (row, devices)) in &self.messages {
+            let set: Vec<usize> = devices
+                .iter()
+                .filter_map(|d| slots.get(&(*group, *d)).copied())
+                .collect();
+            // Every device revoked meanwhile: nothing waits.
+            let Some(&last) = set.iter().max() else {
+                continue;
+            };
+            let mut bits = vec![b'0'; last + 1];
+            for slot in set {
+                bits[slot] = b'1';
+            }
+            groups.push(*group);
+            ids.push(*id);
+            seqs.push(row.seq);
+            senders.push(row.sender);
+            frames.push(&row.frame[..]);
+            expiries.push(row.expires_at);
+            waiting.push(String::from_utf8(bits).unwrap_or_default());
+        }
+        sqlx::query(INSERT_GROUP)
+            .bind(&groups)
+            .bind(&ids)
+            .bind(&seqs)
+            .bind(&senders)
+            .bind(&frames)
+            .bind(&expiries)
+            .bind(&waiting)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Each (group, device)'s slot, given one first where it has none.
+async fn slots(
+    tx: &mut sqlx::PgConnection,
+    messages: &HashMap<(GroupId, MessageId), (&Row, Vec<DeviceId>)>,
+) -> Result<HashMap<(GroupId, DeviceId), usize>, sqlx::Error> {
+    let mut wanted: Vec<(GroupId, DeviceId)> = messages
+        .iter()
+        .flat_map(|((group, _), (_, devices))| devices.iter().map(move |d| (*group, *d)))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let lookup = |wanted: Vec<(GroupId, DeviceId)>| {
+        let (groups, devices): (Vec<GroupId>, Vec<DeviceId>) = wanted.into_iter().unzip();
+        sqlx::query_as::<_, (GroupId, DeviceId, i32)>(SLOTS)
+            .bind(groups)
+            .bind(devices)
+    };
+    let mut found: HashMap<(GroupId, DeviceId), usize> = lookup(wanted.clone())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(g, d, slot)| ((g, d), usize::try_from(slot).unwrap_or(0)))
+        .collect();
+    let missing: Vec<(GroupId, DeviceId)> = wanted
+        .into_iter()
+        .filter(|k| !found.contains_key(k))
+        .collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    // New slots are rare (a device's first offline message in a group):
+    // the groups' locks serialise them between writers and nodes.
+    let mut groups: Vec<GroupId> = missing.iter().map(|(g, _)| *g).collect();
+    groups.dedup();
+    sqlx::query("SELECT 1 FROM groups WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .bind(&groups)
+        .execute(&mut *tx)
+        .await?;
+    let (g, d): (Vec<GroupId>, Vec<DeviceId>) = missing.iter().copied().unzip();
+    sqlx::query(NEW_SLOTS)
+        .bind(&g)
+        .bind(&d)
+        .execute(&mut *tx)
+        .await?;
+    found.extend(
+        lookup(missing)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(g, d, slot)| ((g, d), usize::try_from(slot).unwrap_or(0))),
+    );
+    Ok(found)
+}
 
 async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     let mut inserts = Columns::default();
-    let mut bodies: HashMap<(UserId, MessageId), &[u8]> = HashMap::new();
+    let mut group_rows = GroupRows::default();
     // One statement may touch a row once: the last replacement of each wins.
     let mut replaced: HashMap<(DeviceId, MessageId), &Row> = HashMap::new();
     let mut del_devices = Vec::new();
     let mut del_ids = Vec::new();
     for op in ops {
         match op {
-            Op::Insert(row, _) => {
-                if row.shared {
-                    bodies.insert((row.sender, row.row_id), &row.frame);
-                }
-                inserts.push(row);
-            }
+            Op::Insert(row, _) => match row.group {
+                Some(group) => group_rows.push(group, row),
+                None => inserts.push(row),
+            },
             Op::Replace(row) => {
                 replaced.insert((row.device, row.row_id), row);
             }
@@ -357,62 +503,36 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
         replacements.push(row);
     }
     let mut tx = pool.begin().await?;
-    if !bodies.is_empty() {
-        let (keys, frames): (Vec<_>, Vec<_>) = bodies.into_iter().unzip();
-        let (senders, ids): (Vec<UserId>, Vec<MessageId>) = keys.into_iter().unzip();
-        sqlx::query(INSERT_BODIES)
-            .bind(&senders)
-            .bind(&ids)
-            .bind(&frames)
-            .execute(&mut *tx)
-            .await?;
-    }
+    group_rows.insert(&mut tx).await?;
     inserts.insert(&mut tx, INSERT).await?;
     replacements.insert(&mut tx, REPLACE).await?;
     // Deletes after inserts: an ack that raced ahead of its row's insert in
     // the same batch still removes it.
     if !del_devices.is_empty() {
-        let shared: Vec<(UserId, MessageId)> = sqlx::query_as(
-            "DELETE FROM queue q USING UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
-             WHERE q.device_id = d.device_id AND q.row_id = d.row_id
-             RETURNING q.sender_id, q.row_id, q.frame IS NULL AS shared",
-        )
-        .bind(&del_devices)
-        .bind(&del_ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .filter_map(|(sender, id, shared): (UserId, MessageId, bool)| {
-            shared.then_some((sender, id))
-        })
-        .collect();
-        if !shared.is_empty() {
-            let (senders, ids): (Vec<UserId>, Vec<MessageId>) = shared.into_iter().unzip();
-            delete_bodies(&mut tx, &senders, &ids).await?;
+        sqlx::query(DELETE)
+            .bind(&del_devices)
+            .bind(&del_ids)
+            .execute(&mut *tx)
+            .await?;
+        let done: Vec<(GroupId, MessageId)> =
+            sqlx::query_as::<_, (GroupId, MessageId, bool)>(ACK_GROUP)
+                .bind(&del_devices)
+                .bind(&del_ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .filter_map(|(g, id, done)| done.then_some((g, id)))
+                .collect();
+        if !done.is_empty() {
+            let (groups, ids): (Vec<GroupId>, Vec<MessageId>) = done.into_iter().unzip();
+            sqlx::query(DELETE_GROUP)
+                .bind(&groups)
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await?;
-    Ok(())
-}
-
-/// Deletes those of these bodies that no row names, in two statements: lock,
-/// then check with a snapshot that sees whatever a writer holding one of
-/// them committed.
-async fn delete_bodies(
-    tx: &mut sqlx::PgConnection,
-    senders: &[UserId],
-    ids: &[MessageId],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(LOCK_BODIES)
-        .bind(senders)
-        .bind(ids)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(DELETE_BODIES)
-        .bind(senders)
-        .bind(ids)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 
@@ -438,15 +558,21 @@ pub async fn page(
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
+    // Its own rows and the group rows that wait for it, merged by seq.
     let mut rows: Vec<StoredRow> = sqlx::query_as(
-        "SELECT q.seq, q.row_id, q.kind, q.sender_id, coalesce(q.frame, b.frame) AS frame
-         FROM queue q
-         LEFT JOIN queue_bodies b ON q.frame IS NULL
-             AND b.sender_id = q.sender_id AND b.row_id = q.row_id
-         WHERE q.device_id = $1 AND q.seq > $2
-           AND (q.expires_at IS NULL OR q.expires_at > $4)
-           AND (q.frame IS NOT NULL OR b.frame IS NOT NULL)
-         ORDER BY q.seq LIMIT $3",
+        "SELECT * FROM (
+             (SELECT q.seq, q.row_id, q.kind, q.sender_id, q.frame FROM queue q
+              WHERE q.device_id = $1 AND q.seq > $2
+                AND (q.expires_at IS NULL OR q.expires_at > $4)
+              ORDER BY q.seq LIMIT $3)
+             UNION ALL
+             (SELECT g.seq, g.row_id, 0::int2, g.sender_id, g.frame
+              FROM group_slots s
+              JOIN group_queue g ON g.group_id = s.group_id AND g.seq > $2
+              WHERE s.device_id = $1 AND parley_waits(g.waiting, s.slot)
+                AND (g.expires_at IS NULL OR g.expires_at > $4)
+              ORDER BY g.seq LIMIT $3)
+         ) AS r ORDER BY seq LIMIT $3",
     )
     .bind(device)
     .bind(after_seq)
@@ -489,22 +615,19 @@ pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Err
         .bind(super::now_millis())
         .execute(pool)
         .await?;
-    // Bodies whose rows all went (a retention sweep deletes rows, not
-    // bodies), checked again under their locks as acks do.
-    let orphans: Vec<(UserId, MessageId)> = sqlx::query_as(
-        "SELECT b.sender_id, b.row_id FROM queue_bodies b WHERE NOT EXISTS (
-             SELECT 1 FROM queue q
-             WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id AND q.frame IS NULL)",
-    )
-    .fetch_all(pool)
-    .await?;
-    for chunk in orphans.chunks(MAX_BATCH) {
-        let (senders, ids): (Vec<UserId>, Vec<MessageId>) = chunk.iter().copied().unzip();
-        let mut tx = pool.begin().await?;
-        delete_bodies(&mut tx, &senders, &ids).await?;
-        tx.commit().await?;
-    }
-    Ok(old.rows_affected() + gone.rows_affected())
+    let old_groups =
+        sqlx::query("DELETE FROM group_queue WHERE created_at < now() - make_interval(secs => $1)")
+            .bind(retention.as_secs_f64())
+            .execute(pool)
+            .await?;
+    let gone_groups = sqlx::query("DELETE FROM group_queue WHERE expires_at < $1")
+        .bind(super::now_millis())
+        .execute(pool)
+        .await?;
+    Ok(old.rows_affected()
+        + gone.rows_affected()
+        + old_groups.rows_affected()
+        + gone_groups.rows_affected())
 }
 
 /// What a device's queue holds, per kind and sender (a message's sender, a
@@ -514,12 +637,14 @@ pub async fn usage(
     device: DeviceId,
 ) -> Result<Vec<(i16, UserId, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT q.kind, q.sender_id, count(*),
-                coalesce(sum(octet_length(coalesce(q.frame, b.frame))), 0)::int8
-         FROM queue q
-         LEFT JOIN queue_bodies b ON q.frame IS NULL
-             AND b.sender_id = q.sender_id AND b.row_id = q.row_id
-         WHERE q.device_id = $1 GROUP BY q.kind, q.sender_id",
+        "SELECT kind, sender_id, count(*), coalesce(sum(bytes), 0)::int8 FROM (
+             SELECT q.kind, q.sender_id, octet_length(q.frame) AS bytes
+             FROM queue q WHERE q.device_id = $1
+             UNION ALL
+             SELECT 0::int2, g.sender_id, octet_length(g.frame)
+             FROM group_slots s JOIN group_queue g ON g.group_id = s.group_id
+             WHERE s.device_id = $1 AND parley_waits(g.waiting, s.slot)
+         ) AS r GROUP BY kind, sender_id",
     )
     .bind(device)
     .fetch_all(pool)
@@ -545,7 +670,7 @@ mod tests {
             sender,
             frame: Bytes::from_static(b"frame"),
             expires_at: None,
-            shared: false,
+            group: None,
         }
     }
 
@@ -587,6 +712,105 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(left, 2);
+        tasks.shutdown(Duration::from_secs(5)).await;
+    }
+
+    async fn waiting_bits(pool: &PgPool) -> Vec<String> {
+        sqlx::query_scalar("SELECT waiting::text FROM group_queue ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_group_message_is_one_row_with_a_bit_per_waiting_device(pool: PgPool) {
+        let (sender, _) = device(&pool).await;
+        let mut devices = Vec::new();
+        for _ in 0..3 {
+            devices.push(device(&pool).await.1);
+        }
+        let group = GroupId::new_v7();
+        sqlx::query(
+            "INSERT INTO groups (id, seq, head, name, description) VALUES ($1, 0, '\\x00', 'g', '')",
+        )
+        .bind(group)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let tasks = Tasks::default();
+        let writer = QueueWriter::start(pool.clone(), &tasks);
+        let message = |device, seq| Row {
+            group: Some(group),
+            ..row(device, sender, seq)
+        };
+        let first = message(devices[0], 1);
+        let id = first.row_id;
+        let copy = |device| Row {
+            device,
+            ..first.clone()
+        };
+        // Two devices at once, the third later (its ack window ended later):
+        // one row, its bits merged.
+        let (a, b) = (
+            writer.insert(first.clone()),
+            writer.insert(copy(devices[1])),
+        );
+        assert!(a.await.unwrap() && b.await.unwrap());
+        assert!(writer.insert(copy(devices[2])).await.unwrap());
+        let second = message(devices[2], 2);
+        assert!(writer.insert(second.clone()).await.unwrap());
+        assert_eq!(waiting_bits(&pool).await, ["111", "001"]);
+        assert_eq!(
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM queue")
+                .fetch_one(&pool)
+                .await
+                .unwrap(),
+            0
+        );
+
+        // Each device's queue has what waits for it, in order.
+        let ids = |rows: Vec<StoredRow>| rows.into_iter().map(|r| r.row_id).collect::<Vec<_>>();
+        assert_eq!(ids(page(&pool, devices[0], 0, 10).await.unwrap()), [id]);
+        assert_eq!(
+            ids(page(&pool, devices[2], 0, 10).await.unwrap()),
+            [id, second.row_id]
+        );
+        assert_eq!(
+            ids(page(&pool, devices[2], 1, 10).await.unwrap()),
+            [second.row_id]
+        );
+        let usage = usage(&pool, devices[2]).await.unwrap();
+        assert_eq!(usage, [(0, sender, 2, 10)]);
+
+        // An ack clears that device's bit only; a device signed out stops
+        // being waited for; the last ack takes the row.
+        writer.delete(devices[0], id);
+        writer.barrier(writer.last_ticket()).await;
+        assert_eq!(waiting_bits(&pool).await, ["011", "001"]);
+        assert!(page(&pool, devices[0], 0, 10).await.unwrap().is_empty());
+        sqlx::query("DELETE FROM devices WHERE id = $1")
+            .bind(devices[2])
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(waiting_bits(&pool).await, ["010"]);
+        writer.delete(devices[1], id);
+        writer.barrier(writer.last_ticket()).await;
+        assert!(waiting_bits(&pool).await.is_empty());
+
+        // A device that had a slot keeps it; a new one gets the next free
+        // one (the gone device's: no row has its bit any more).
+        let later = device(&pool).await.1;
+        let third = message(devices[1], 3);
+        let (a, b) = (
+            writer.insert(third.clone()),
+            writer.insert(Row {
+                device: later,
+                ..third
+            }),
+        );
+        assert!(a.await.unwrap() && b.await.unwrap());
+        assert_eq!(waiting_bits(&pool).await, ["011"]);
         tasks.shutdown(Duration::from_secs(5)).await;
     }
 

@@ -186,7 +186,7 @@ async fn notify(
                 sender: by,
                 frame,
                 expires_at: None,
-                shared: false,
+                group: None,
             };
             match conn {
                 // On another node, if any: live there when it can be.

@@ -170,7 +170,7 @@ pub async fn handle(
                 seq,
                 frame,
                 expires_at,
-                shared: false,
+                group: None,
             };
             Some((p.device, msg))
         })

@@ -181,7 +181,7 @@ pub async fn run(
     let _ = sink.close().await;
     drop(answered);
     let (receipts, receipt_frames) = reader.await??;
-    let queued = seed::queued(&target.pool, others).await?;
+    let waiting = waiting_devices(&target.pool).await?;
     let per_message =
         |before: i64, after: i64| ((after - before) as f64 / offline.max(1) as f64).round();
     let frame_bytes = send(0)?.1.len();
@@ -204,7 +204,7 @@ pub async fn run(
         "receipt_frames_to_sender": receipt_frames,
         "offline_messages": offline,
         "offline_committed_per_sec": (offline as f64 / offline_wall).round(),
-        "offline_rows": queued,
+        "offline_waiting": waiting,
         "send_frame_bytes": frame_bytes,
         "wal_bytes_per_message": wal_per_message,
         "table_bytes_per_message": table_per_message,
@@ -349,6 +349,15 @@ async fn receive(
     Ok(duplicates)
 }
 
+/// How many (message, device) pairs the group queue holds: one bit each.
+async fn waiting_devices(pool: &sqlx::PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(length(replace(waiting::text, '0', ''))), 0)::int8 FROM group_queue",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// WAL position and the queue tables' size (with indexes and TOAST).
 async fn storage(target: &Target) -> Result<(i64, i64)> {
     // Checkpoint first, so the numbers are not what an earlier phase
@@ -356,7 +365,8 @@ async fn storage(target: &Target) -> Result<(i64, i64)> {
     sqlx::query("CHECKPOINT").execute(&target.pool).await?;
     let row: (i64, i64) = sqlx::query_as(
         "SELECT (pg_current_wal_insert_lsn() - '0/0')::int8,
-                (pg_total_relation_size('queue') + pg_total_relation_size('queue_bodies'))::int8",
+                (pg_total_relation_size('queue') + pg_total_relation_size('group_queue')
+                 + pg_total_relation_size('group_slots'))::int8",
     )
     .fetch_one(&target.pool)
     .await?;
