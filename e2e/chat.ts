@@ -1,6 +1,17 @@
 // Conversation helpers shared by the specs: two people, their chats, bubbles and ticks.
 import type { BrowserContextOptions, Locator, Page } from '@playwright/test';
-import { addContact, contactItem, expect, newUser, openContacts, signUp, type User } from './fixtures';
+import {
+  addContact,
+  contactItem,
+  expect,
+  newUser,
+  openContacts,
+  publishedDevices,
+  signIn,
+  signUp,
+  type ParleyServer,
+  type User,
+} from './fixtures';
 
 /** Signs `user` up on `page` (at `base`, default: the page's baseURL). */
 export async function join(page: Page, user: User, base = '/'): Promise<void> {
@@ -193,4 +204,19 @@ export async function attach(page: Page, files: Chosen[], captions: string[] = [
   }
   await dialog.getByTestId('send-files-send').click();
   await expect(dialog).toHaveCount(0);
+}
+
+/** `user` signs in on a second browser, which has published its keys when this returns. */
+export async function secondBrowser(
+  newPage: () => Promise<Page>,
+  server: ParleyServer,
+  user: User,
+): Promise<Page> {
+  const page = await newPage();
+  await page.goto('/');
+  await signIn(page, user);
+  await expect(page.getByTestId('main-screen')).toBeVisible();
+  // Senders address a device once it has published its keys.
+  await expect.poll(() => publishedDevices(server, user.handle)).toBe(2);
+  return page;
 }

@@ -8,15 +8,12 @@ import {
   dbUrl,
   expect,
   pgBin,
-  publishedDevices,
   screenshot,
-  signIn,
   sql,
   test,
   type ParleyServer,
-  type User,
 } from '../fixtures';
-import { bubble, chatItem, friends, openFromContacts, send, showChats, tick } from '../chat';
+import { bubble, chatItem, friends, openFromContacts, secondBrowser, send, showChats, tick } from '../chat';
 
 /** Every WebSocket frame a page sends or receives, as bytes. */
 function recordFrames(page: Page, into: Buffer[]): void {
@@ -143,17 +140,6 @@ async function verifiedChat(a: Page, newPage: () => Promise<Page>, text: string)
   await a.getByTestId('close-safety').click();
   await expect(a.getByTestId('safety-changed')).toHaveCount(0);
   return { alice, bob, b, before };
-}
-
-/** `user` signs in on a second browser, which has published its keys when this returns. */
-async function secondBrowser(newPage: () => Promise<Page>, server: ParleyServer, user: User): Promise<Page> {
-  const page = await newPage();
-  await page.goto('/');
-  await signIn(page, user);
-  await expect(page.getByTestId('main-screen')).toBeVisible();
-  // Senders address a device once it has published its keys.
-  await expect.poll(() => publishedDevices(server, user.handle)).toBe(2);
-  return page;
 }
 
 test('a new device gets new messages, and the contact sees the safety number change', async ({

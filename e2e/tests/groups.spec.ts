@@ -1,10 +1,10 @@
-// Groups in three browser contexts: created, chatted in with group ticks and
-// message info, a member removed, an admin made and the group renamed, a
+// Groups in three browser contexts: created, chatted in with group ticks,
+// message info and a mention, a member removed, an admin made and the group renamed, a
 // member catching up after the app was closed, and everything kept across a
 // reload.
 import type { Page } from '@playwright/test';
 import { expect, newUser, screenshot, test } from '../fixtures';
-import { befriend, bubble, join, openMenu, send, showChats, tick } from '../chat';
+import { befriend, bubble, join, openMenu, secondBrowser, send, showChats, tick } from '../chat';
 
 const GROUP = 'Weekend climbing';
 
@@ -79,6 +79,33 @@ test('a group of three: create, chat with ticks and message info, remove a membe
   await screenshot(a, 'group-message-info');
   await info.getByRole('button', { name: 'Close' }).click();
 
+  // Cara steps out of the chat; Alice names her with "@", picked from the
+  // list by keyboard. Cara's chat list shows the mention; the name is
+  // highlighted for everyone, most for her.
+  await c.getByTestId('composer').press('Escape');
+  await expect(c.getByTestId('conversation-title')).toHaveCount(0);
+  const composer = a.getByTestId('composer');
+  await composer.pressSequentially('see you @Cara');
+  const options = a.getByTestId('mention-list').getByTestId('mention-option');
+  await expect(options).toHaveCount(1);
+  await expect(options).toContainText(cara.name);
+  await expect(composer).toHaveAttribute('aria-activedescendant', 'mention-option-0');
+  await screenshot(a, 'group-mention-picker');
+  await composer.press('Enter');
+  await expect(composer).toHaveValue(`see you @${cara.name} `);
+  await expect(a.getByTestId('mention-list')).toHaveCount(0);
+  await composer.pressSequentially('tomorrow');
+  await composer.press('Enter');
+  await expect(groupItem(c).getByTestId('mention-badge')).toBeVisible();
+  await expect(groupItem(c).getByTestId('unread-badge')).toHaveText('1');
+  await screenshot(c, 'group-mention-badge');
+  await expect(bubble(b, 'tomorrow').getByTestId('mention')).toHaveText(`@${cara.name}`);
+  await expect(bubble(b, 'tomorrow').locator('.mention-me')).toHaveCount(0);
+  await groupItem(c).click();
+  await expect(bubble(c, 'tomorrow').locator('.mention-me')).toHaveText(`@${cara.name}`);
+  await expect(groupItem(c).getByTestId('mention-badge')).toHaveCount(0);
+  await screenshot(c, 'group-mention');
+
   // Typing shows by name.
   await b.getByTestId('composer').pressSequentially('typing');
   await expect(a.getByTestId('typing-indicator')).toHaveText(`${bob.name} is typing…`);
@@ -141,10 +168,13 @@ test('a group of three: create, chat with ticks and message info, remove a membe
     await expect(page.getByTestId('main-screen')).toBeVisible();
     await expect(page.getByTestId('conversation-title')).toHaveText(title);
   }
-  await expect(a.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all', 'After Cara left']);
+  const said = ['Hello group', 'Hi all', `see you @${cara.name} tomorrow`];
+  await expect(a.getByTestId('message-text')).toHaveText([...said, 'After Cara left']);
   await expect(tick(a, 'Hello group')).toHaveAttribute('data-status', 'read');
-  await expect(b.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all', 'After Cara left']);
-  await expect(c.getByTestId('message-text')).toHaveText(['Hello group', 'Hi all']);
+  await expect(b.getByTestId('message-text')).toHaveText([...said, 'After Cara left']);
+  await expect(c.getByTestId('message-text')).toHaveText(said);
+  // The mention is still marked after the reload.
+  await expect(bubble(c, 'tomorrow').locator('.mention-me')).toHaveText(`@${cara.name}`);
   await expect(c.getByTestId('group-notice').last()).toHaveText(`${alice.name} removed you`);
   await expect(c.getByTestId('group-cannot-send')).toBeVisible();
 
@@ -153,4 +183,42 @@ test('a group of three: create, chat with ticks and message info, remove a membe
   await expect(bubble(a, 'Still here')).toBeVisible();
   await expect(bubble(c, 'Still here')).toHaveCount(0);
   await screenshot(a, 'group-after-reload');
+});
+
+test('a member signing in on a new browser shows as a safety number change in the group', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const b = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await befriend(a, alice, b, bob);
+  await showChats(a);
+  await a.getByTestId('new-group').click();
+  const dialog = a.getByTestId('new-group');
+  await dialog.getByTestId('new-group-name').fill(GROUP);
+  await dialog.getByTestId('pick-person').filter({ hasText: bob.name }).locator('input').check();
+  await dialog.getByTestId('new-group-create').click();
+  await send(a, 'before');
+  await showChats(b);
+  await groupItem(b).click();
+  await expect(bubble(b, 'before')).toBeVisible();
+  await expect(a.getByTestId('safety-changed')).toHaveCount(0);
+
+  // Bob signs in on a laptop: Alice's group says whose number changed,
+  // and no chat with Bob appears for it.
+  const laptop = await secondBrowser(newPage, server, bob);
+  await send(a, 'after');
+  await expect(a.getByTestId('safety-changed')).toContainText(`${bob.name}'s safety number changed`);
+  await expect(a.getByTestId('chat-item')).toHaveCount(1);
+  await screenshot(a, 'group-safety-changed');
+  await showChats(laptop);
+  await groupItem(laptop).click();
+  await expect(bubble(laptop, 'after')).toBeVisible();
+  // The notice opens the group's info, where each member's number is.
+  await a.getByTestId('safety-changed').click();
+  await expect(a.getByTestId('group-info')).toBeVisible();
 });

@@ -122,6 +122,8 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
                 return Ok(false);
             }
             let before = std::mem::replace(old, text.clone());
+            // Its places were in the old text.
+            m.mentions.clear();
             m.edits.push(Revision {
                 text: before,
                 replaced_at: a.at,

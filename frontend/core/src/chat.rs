@@ -173,6 +173,15 @@ pub fn compose(
     outgoing(device, id, chat, text, None, reply, now)
 }
 
+/// Ties the members the person picked in the composer (id, name as
+/// inserted after "@") to where their names still stand in a composed group
+/// message; a direct chat names nobody.
+pub fn mention(msg: &mut Message, picked: &[(UserId, String)]) {
+    if let (ConversationId::Group(_), Some(text)) = (msg.chat, msg.body.text()) {
+        msg.mentions = crate::mention::locate(text, picked);
+    }
+}
+
 /// A message carrying `file` with `caption` (maybe empty) for `chat`,
 /// checked.
 pub fn compose_attachment(
@@ -223,6 +232,10 @@ pub fn content(m: &Message) -> Option<Content> {
         Some(file) => Content::Attachment {
             file: (**file).clone(),
             post,
+        },
+        None if !m.mentions.is_empty() => Content::Mentioning {
+            post,
+            mentions: m.mentions.clone(),
         },
         None => Content::Post(post),
     })
@@ -381,6 +394,14 @@ impl Chat {
                 Incoming::Message(message(Body::Text(text), composed_at))
             }
             Some(Ok(Content::Post(post))) => Incoming::Message(posted(post)),
+            Some(Ok(Content::Mentioning { post, mentions })) => {
+                let mut m = posted(post);
+                if let ConversationId::Group(_) = chat {
+                    m.mentions_me = mentions.iter().any(|x| x.user == self.me);
+                    m.mentions = mentions;
+                }
+                Incoming::Message(m)
+            }
             Some(Ok(Content::ResentPost { id, post })) => {
                 let mut m = posted(post);
                 m.id = id;

@@ -2,6 +2,7 @@
 //! opaque bytes; from the encryption issue on, these bytes are encrypted.
 
 use crate::attachment::{Attachment, AttachmentError};
+use crate::mention::Mention;
 pub use crate::message::{MAX_QUOTE_BYTES, Quote};
 use crate::organize::{ChatAction, PIN_DURATIONS, TIMERS};
 use parley_protocol::codec::{self, DecodeError, EncodeError};
@@ -130,6 +131,13 @@ pub enum Content {
         /// Its caption and the rest of a message.
         post: Post,
     },
+    /// A text message in a group that names members ("@Ann").
+    Mentioning {
+        /// The message.
+        post: Post,
+        /// Where it names whom.
+        mentions: Vec<Mention>,
+    },
 }
 
 /// A change to how the person keeps their chats, for their other devices.
@@ -175,6 +183,9 @@ pub enum ContentError {
     /// media type with parameters, a picture of no size).
     #[error("a file's description is malformed")]
     MalformedFile,
+    /// Mentions that cannot stand in the text (see [`crate::mention::valid`]).
+    #[error("mentions that do not fit the text")]
+    MalformedMentions,
 }
 
 impl From<AttachmentError> for ContentError {
@@ -216,6 +227,14 @@ impl Content {
                 post.check()
             }
             Self::Post(post) | Self::ResentPost { post, .. } => post.check(),
+            Self::Mentioning { post, mentions } => {
+                post.check()?;
+                if crate::mention::valid(&post.text, mentions) {
+                    Ok(())
+                } else {
+                    Err(ContentError::MalformedMentions)
+                }
+            }
             Self::Edit { text, .. } if text.trim().is_empty() => Err(ContentError::Empty),
             Self::Edit { text, .. } => fits(text),
             Self::React { emoji: None, .. } => Ok(()),

@@ -33,6 +33,7 @@ pub mod crypto;
 pub mod emoji;
 pub mod engine;
 pub mod group;
+pub mod mention;
 pub mod message;
 pub mod names;
 pub mod notify;

@@ -112,6 +112,12 @@ pub struct Message {
     /// who read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<Box<crate::group::ticks::GroupTicks>>,
+    /// In a group: the members it names ("@Ann"), where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<crate::mention::Mention>,
+    /// It names this account (counted as a mention in the chat list).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mentions_me: bool,
 }
 
 /// Longest quoted text carried with a reply (the quote is a preview; the
@@ -207,6 +213,8 @@ impl Message {
             attachment: None,
             sender: None,
             group: None,
+            mentions: Vec::new(),
+            mentions_me: false,
         }
     }
 

@@ -61,6 +61,12 @@ impl Settings {
     pub fn allows(&self, chat: ConversationId, now: Millis) -> bool {
         self.local.on && !self.account.dnd && !self.account.muted(chat, now)
     }
+
+    /// Whether a message that names this person may notify, its chat
+    /// muted or not.
+    pub fn allows_mention(&self) -> bool {
+        self.local.on && !self.account.dnd
+    }
 }
 
 /// One notification: a chat's new messages.

@@ -428,6 +428,7 @@ mod tests {
                         ..Message::blank()
                     }),
                     unread: 0,
+                    mentions: 0,
                 })
                 .collect(),
         )

@@ -13,6 +13,9 @@ pub struct ChatSummary {
     pub last: Option<Message>,
     /// Incoming messages not yet seen.
     pub unread: u32,
+    /// Of those, the ones that name this account ("@Ann"): the chat list
+    /// shows "@" beside the count.
+    pub mentions: u32,
 }
 
 impl ChatSummary {
@@ -61,6 +64,7 @@ impl ChatList {
                     chat,
                     last: None,
                     unread: 0,
+                    mentions: 0,
                 });
                 self.rows.len() - 1
             }
@@ -83,6 +87,9 @@ impl ChatList {
         let row = self.row(msg.chat);
         if !msg.outgoing && !msg.seen {
             row.unread = row.unread.saturating_add(1);
+            if msg.mentions_me {
+                row.mentions = row.mentions.saturating_add(1);
+            }
         }
         if row
             .last
@@ -123,6 +130,7 @@ impl ChatList {
     pub fn read(&mut self, chat: ConversationId) {
         if let Some(row) = self.rows.iter_mut().find(|r| r.chat == chat) {
             row.unread = 0;
+            row.mentions = 0;
         }
     }
 }

@@ -654,7 +654,7 @@ impl Device {
             .compose(MessageId::new_v7(), chat, text, None, now)
             .unwrap();
         let id = msg.id;
-        self.run(Input::Compose(msg));
+        self.run(Input::Compose(Box::new(msg)));
         id
     }
 
@@ -672,13 +672,28 @@ impl Device {
         )
         .unwrap();
         let id = msg.id;
-        self.run(Input::Compose(msg));
+        self.run(Input::Compose(Box::new(msg)));
         id
     }
 
     /// Sends `text` to `group`.
     fn say(&mut self, group: GroupId, text: &str) -> MessageId {
         self.write(ConversationId::Group(group), text)
+    }
+
+    /// Writes `text` to `group`, naming the `picked` members (id, name as
+    /// the composer inserted it).
+    fn say_naming(&mut self, group: GroupId, text: &str, picked: &[(UserId, String)]) -> MessageId {
+        let now = self.env().server.tick();
+        let chat = ConversationId::Group(group);
+        let mut msg = self
+            .engine
+            .compose(MessageId::new_v7(), chat, text, None, now)
+            .unwrap();
+        parley_client::chat::mention(&mut msg, picked);
+        let id = msg.id;
+        self.run(Input::Compose(Box::new(msg)));
+        id
     }
 
     /// Creates a group with these members; returns its id.
@@ -2037,7 +2052,7 @@ fn a_reply_carries_its_quote_and_a_quote_of_a_third_person_is_dropped() {
         )
         .unwrap();
     let reply_id = reply.id;
-    w.devices[bob].run(Input::Compose(reply));
+    w.devices[bob].run(Input::Compose(Box::new(reply)));
     let forged = Quote::new(question, UserId::new_v7(), "I never said this");
     let now = w.server.tick();
     let bad = w.devices[bob]
@@ -2051,7 +2066,7 @@ fn a_reply_carries_its_quote_and_a_quote_of_a_third_person_is_dropped() {
         )
         .unwrap();
     let bad_id = bad.id;
-    w.devices[bob].run(Input::Compose(bad));
+    w.devices[bob].run(Input::Compose(Box::new(bad)));
     w.settle();
     assert_eq!(
         find(&w.devices[ann], direct(bob_id), reply_id).reply,
@@ -2901,6 +2916,114 @@ fn a_removed_member_reads_nothing_after_and_a_new_member_nothing_before() {
     w.settle();
     assert!(texts(&w.devices[dan].chat(chat)).contains(&"welcome Dan"));
     assert!(w.devices[dan].view().groups[&group].is_member(dan_id));
+}
+
+#[test]
+fn a_mention_reaches_the_member_it_names_and_counts_until_read() {
+    let (mut w, [ann, bob, cara, cara2], [_ann_id, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Climbing", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    // Bob muted the group; a mention still notifies him.
+    w.devices[bob].env().visible.set(false);
+    w.devices[bob].run(Input::NotifyLocal(notify::Local {
+        on: true,
+        ..notify::Local::default()
+    }));
+    w.devices[bob].run(Input::NotifyAccount(NotificationSettings {
+        mutes: vec![ChatMute {
+            chat,
+            mute: Mute::Always,
+        }],
+        ..NotificationSettings::default()
+    }));
+    w.devices[ann].say(group, "plain");
+    w.settle();
+    assert_eq!(alerts(&mut w.devices[bob]), [], "muted");
+    let id = w.devices[ann].say_naming(group, "  @Bob bring rope", &[(bob_id, "Bob".into())]);
+    w.settle();
+    let got = |w: &World, d: usize| {
+        w.devices[d]
+            .chat(chat)
+            .into_iter()
+            .find(|m| m.id == id)
+            .unwrap()
+    };
+    let bobs = got(&w, bob);
+    assert_eq!(bobs.body, Body::Text("@Bob bring rope".into()));
+    assert_eq!(
+        bobs.mentions
+            .iter()
+            .map(|m| (m.user, m.start, m.end))
+            .collect::<Vec<_>>(),
+        [(bob_id, 0, 4)],
+        "placed in the trimmed text"
+    );
+    assert!(bobs.mentions_me);
+    for d in [cara, cara2] {
+        let m = got(&w, d);
+        assert!(
+            !m.mentions_me && m.mentions.len() == 1,
+            "Cara sees it, not as hers"
+        );
+    }
+    let row = |w: &World, d: usize| w.devices[d].view().chats.get(chat).cloned().unwrap();
+    assert_eq!((row(&w, bob).unread, row(&w, bob).mentions), (2, 1));
+    assert_eq!(row(&w, cara).mentions, 0);
+    assert_eq!(
+        alerts(&mut w.devices[bob]).len(),
+        1,
+        "a mention gets through the mute"
+    );
+
+    // Read: the mention is no longer counted, here and after a reload.
+    w.devices[bob].env().visible.set(true);
+    w.devices[bob].run(Input::Open(Some(chat)));
+    w.settle();
+    assert_eq!(row(&w, bob).mentions, 0);
+    let dev = w.devices.remove(bob);
+    let (dev_id, store) = (dev.id, dev.engine.into_store());
+    let bob = w.sign_in_with(Some(bob_id), store, Some(dev_id));
+    assert_eq!(row(&w, bob).mentions, 0);
+    assert!(
+        got(&w, bob).mentions_me,
+        "the message still says whom it named"
+    );
+}
+
+#[test]
+fn a_members_new_device_shows_a_safety_notice_in_the_group_not_a_new_chat() {
+    let (mut w, [ann, bob, _cara, _cara2], [_ann_id, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Climbing", vec![bob_id, cara_id]);
+    w.settle();
+    w.devices[ann].say(group, "first");
+    w.settle();
+
+    // Bob signs in on a tablet: Ann's next message finds it (the server's
+    // mismatch), shares the key with it, and shows whose number changed.
+    let tablet = w.sign_in(Some(bob_id));
+    let id = w.devices[ann].say(group, "second");
+    w.settle();
+    let chat = ConversationId::Group(group);
+    assert!(w.devices[tablet].chat(chat).iter().any(|m| m.id == id));
+    let changed: Vec<Message> = w.devices[ann]
+        .chat(chat)
+        .into_iter()
+        .filter(|m| m.body == Body::SafetyChanged)
+        .collect();
+    assert_eq!(changed.len(), 1, "one notice in the group");
+    assert_eq!(changed[0].sender, Some(bob_id), "saying whose");
+    assert!(
+        w.devices[ann].view().chats.get(direct(bob_id)).is_none(),
+        "no direct chat made for it"
+    );
+    assert!(
+        !w.devices[bob]
+            .chat(chat)
+            .iter()
+            .any(|m| m.body == Body::SafetyChanged),
+        "Bob's own new device is no notice to him"
+    );
 }
 
 #[test]

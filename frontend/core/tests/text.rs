@@ -728,3 +728,39 @@ fn random_64_kib_is_linear() {
         .collect();
     check(&pieces);
 }
+
+#[test]
+fn mentions_are_split_off_their_runs_and_links_stay_whole() {
+    use parley_client::mention::Mention;
+    use parley_protocol::UserId;
+    let ann = UserId::new_v7();
+    let text = "hi *@Ann and* https://x.org/@Ann";
+    let at = |needle: &str, from: usize| from + text[from..].find(needle).unwrap();
+    let first = at("@Ann", 0);
+    let in_link = at("@Ann", first + 1);
+    let mentions = [first, in_link].map(|start| Mention {
+        user: ann,
+        start: u32::try_from(start).unwrap(),
+        end: u32::try_from(start + 4).unwrap(),
+    });
+    let marked = parley_client::text::mark_mentions(text, runs(text), &mentions);
+    let shown: Vec<(&str, bool, bool)> = marked
+        .iter()
+        .map(|r| (r.text, r.style.bold, r.mention.is_some()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("hi ", false, false),
+            ("@Ann", true, true),
+            (" and", true, false),
+            (" ", false, false),
+            ("https://x.org/@Ann", false, false),
+        ]
+    );
+    assert!(
+        parley_client::text::mark_mentions(text, runs(text), &[])
+            .iter()
+            .all(|r| r.mention.is_none())
+    );
+}

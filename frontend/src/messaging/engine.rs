@@ -667,7 +667,7 @@ impl Runner {
             reply,
             now(),
         )?;
-        self.push(Input::Compose(msg));
+        self.push(Input::Compose(Box::new(msg)));
         Ok(())
     }
 
@@ -678,8 +678,9 @@ impl Runner {
         chat: ConversationId,
         text: &str,
         reply: Option<Quote>,
+        picked: &[(UserId, String)],
     ) -> Result<(), parley_client::content::ContentError> {
-        let msg = parley_client::chat::compose(
+        let mut msg = parley_client::chat::compose(
             self.device,
             MessageId::new_v7(),
             chat,
@@ -687,7 +688,8 @@ impl Runner {
             reply,
             now(),
         )?;
-        self.push(Input::Compose(msg));
+        parley_client::chat::mention(&mut msg, picked);
+        self.push(Input::Compose(Box::new(msg)));
         Ok(())
     }
 }

@@ -75,16 +75,19 @@ impl Messenger {
         self.runner.frame(frame);
     }
 
-    /// Sends a text message to `peer`, answering `reply` if given (queued
+    /// Sends a text message to `chat`, answering `reply` if given (queued
     /// in the outbox first, so it also works offline and survives a reload).
+    /// In a group, `picked` are the members named with "@" in the composer
+    /// (id, name as inserted).
     pub fn send_text(
         &self,
         chat: ConversationId,
         text: &str,
         reply: Option<Quote>,
+        picked: &[(UserId, String)],
     ) -> Result<(), ContentError> {
         self.typing.stop(chat);
-        self.runner.compose(chat, text, reply)
+        self.runner.compose(chat, text, reply, picked)
     }
 
     /// Creates a group named `name` with `members`; returns its id (it

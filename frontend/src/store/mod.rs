@@ -3,7 +3,7 @@
 //! core's [`parley_client::store::Store`]; the core's behavioural suite runs
 //! against it in Chromium (`e2e/tests/store.spec.ts`).
 //!
-//! Schema (version 1), documented here because tests seed it directly:
+//! Schema (version 2), documented here because tests seed it directly:
 //! - `messages`, key path `id` (uuid string). Each record is a [`Record`]:
 //!   `{id, peer, outgoing, from_device, text, composed_at, server_at, status,
 //!   seen, failed, kind, call?, unseen?}` with uuids as strings, times as
@@ -18,6 +18,8 @@
 //!   - `unseen` on `[unseen, composed_at]`: sparse. `unseen` holds the chat
 //!     only on incoming messages not yet seen, so counting unread messages
 //!     and finding where they start never scans a whole chat.
+//!   - `mention` on `[mention, composed_at]`: sparse, like `unseen`, on
+//!     unseen messages that name this account (version 2).
 //! - `outbox`, key path `id`: `{id, seq}` for every outgoing message not yet
 //!   accepted by the server, sent again in `seq` order after a reconnect.
 //! - `meta`, out-of-line string keys: JSON strings for device lists
@@ -49,7 +51,8 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use wasm_bindgen::JsValue;
 
-const VERSION: u32 = 1;
+/// 2 added the `mention` index (its records carry `mention` from then on).
+const VERSION: u32 = 2;
 const MESSAGES: &str = "messages";
 const OUTBOX: &str = "outbox";
 const META: &str = "meta";
@@ -76,6 +79,12 @@ pub struct Store {
     seq: Cell<f64>,
 }
 
+/// An index neither unique nor multi-entry, said explicitly: an upgrade
+/// keeps an existing index only when every flag is given and equal.
+fn plain(index: Index) -> Index {
+    index.unique(false).multi_entry(false)
+}
+
 impl Store {
     /// Opens (creating on first use) the database called `name`.
     pub async fn open_named(name: &str) -> Result<Self> {
@@ -84,9 +93,16 @@ impl Store {
             .add_object_store(
                 ObjectStore::new(MESSAGES)
                     .key_path("id")
-                    .add_index(Index::new_array("chat", ["peer", "composed_at", "id"]))
-                    .add_index(Index::new("peer", "peer"))
-                    .add_index(Index::new_array("unseen", ["unseen", "composed_at"])),
+                    .add_index(plain(Index::new_array(
+                        "chat",
+                        ["peer", "composed_at", "id"],
+                    )))
+                    .add_index(plain(Index::new("peer", "peer")))
+                    .add_index(plain(Index::new_array("unseen", ["unseen", "composed_at"])))
+                    .add_index(plain(Index::new_array(
+                        "mention",
+                        ["mention", "composed_at"],
+                    ))),
             )
             .add_object_store(ObjectStore::new(OUTBOX).key_path("id"))
             .add_object_store(ObjectStore::new(META))
@@ -412,7 +428,18 @@ impl parley_client::store::Store for Store {
                 .count(Some(chat_range(chat, None, None)?))
                 .await
                 .map_err(backend)?;
-            out.push(ChatSummary { chat, last, unread });
+            let mentions = store
+                .index("mention")
+                .map_err(backend)?
+                .count(Some(chat_range(chat, None, None)?))
+                .await
+                .map_err(backend)?;
+            out.push(ChatSummary {
+                chat,
+                last,
+                unread,
+                mentions,
+            });
         }
         tx.done().await.map_err(backend)?;
         Ok(out)

@@ -10,6 +10,7 @@ use parley_client::attachment::Attachment;
 use parley_client::call::CallLog;
 use parley_client::group::Notice;
 use parley_client::group::ticks::GroupTicks;
+use parley_client::mention::Mention;
 use parley_client::message::{Body, Message, Quote, Reaction, Revision, Status};
 use parley_client::store::StoreError;
 use parley_protocol::{DeviceId, MessageId, Millis, UserId};
@@ -30,7 +31,8 @@ enum Kind {
     Group,
 }
 
-/// The stored shape: [`Message`] plus the sparse `unseen` index field.
+/// The stored shape: [`Message`] plus the sparse `unseen` and `mention`
+/// index fields.
 #[derive(Serialize, Deserialize)]
 pub struct Record {
     id: MessageId,
@@ -80,9 +82,18 @@ pub struct Record {
     /// An outgoing group message's ticks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<Box<GroupTicks>>,
+    /// In a group: the members it names, where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mentions: Vec<Mention>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    mentions_me: bool,
     /// The chat, only while this is an incoming message not yet seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unseen: Option<String>,
+    /// The chat, only while this is an unseen message that names this
+    /// account (the `mention` index counts them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mention: Option<String>,
 }
 
 impl From<&Message> for Record {
@@ -108,6 +119,7 @@ impl From<&Message> for Record {
         Self {
             id: m.id,
             unseen: (!m.outgoing && !m.seen).then(|| peer.clone()),
+            mention: (!m.outgoing && !m.seen && m.mentions_me).then(|| peer.clone()),
             peer,
             outgoing: m.outgoing,
             from_device: m.from_device,
@@ -131,6 +143,8 @@ impl From<&Message> for Record {
             notice,
             sender: m.sender,
             group: m.group.clone(),
+            mentions: m.mentions.clone(),
+            mentions_me: m.mentions_me,
         }
     }
 }
@@ -186,6 +200,8 @@ impl TryFrom<Record> for Message {
             attachment: r.attachment,
             sender: r.sender,
             group: r.group,
+            mentions: r.mentions,
+            mentions_me: r.mentions_me,
         })
     }
 }

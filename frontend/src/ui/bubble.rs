@@ -22,17 +22,29 @@ use parley_protocol::ConversationId;
 /// The row for `m`.
 pub fn bubble(m: &Message) -> AnyView {
     match &m.body {
-        Body::SafetyChanged => view! {
-            <div class="notice-row">
-                <SafetyPill
-                    class="e2e-pill notice"
-                    test_id="safety-changed"
-                    data_id=m.id.to_string()
-                    text=claims::SAFETY_CHANGED
-                />
-            </div>
+        Body::SafetyChanged => {
+            let text: Signal<String> = match (m.chat, m.sender) {
+                // In a group, whose number it is ("Ann's safety number…").
+                (ConversationId::Group(_), Some(user)) => {
+                    let app = expect_context::<AppState>();
+                    Signal::derive(move || {
+                        claims::member_safety_changed(&app.messaging.author_name(app, user))
+                    })
+                }
+                _ => Signal::stored(claims::SAFETY_CHANGED.to_owned()),
+            };
+            view! {
+                <div class="notice-row">
+                    <SafetyPill
+                        class="e2e-pill notice"
+                        test_id="safety-changed"
+                        data_id=m.id.to_string()
+                        text=text
+                    />
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         Body::Waiting => framed(
             m,
             Look {
@@ -95,11 +107,13 @@ pub fn bubble(m: &Message) -> AnyView {
                 .clone()
                 .map(|file| view! { <AttachmentView file=*file message=m.id /> });
             // A file's caption may be empty: then there is no text line.
+            let mentions = m.mentions.clone();
+            let me = expect_context::<AppState>().me();
             let caption = (!text.is_empty() || m.attachment.is_none()).then(|| {
                 view! {
                     // The text's own direction: Arabic and Hebrew read right to left.
                     <span class="message-text" data-testid="message-text" dir="auto">
-                        <RichText text=text.clone() links=links_allowed(m) />
+                        <RichText text=text.clone() links=links_allowed(m) mentions me />
                     </span>
                 }
             });
@@ -343,7 +357,8 @@ pub fn SafetyPill(
     #[prop(optional)]
     data_id: Option<String>,
     /// What it says.
-    text: &'static str,
+    #[prop(into)]
+    text: Signal<String>,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
     view! {

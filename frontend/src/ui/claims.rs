@@ -20,6 +20,13 @@ pub const WAITING: &str = "Waiting for this message. This may take a while.";
 /// The notice in a chat when the peer's identity keys changed.
 pub const SAFETY_CHANGED: &str = "The safety number with this person changed: they signed in on a new device or reinstalled their browser. Click to verify.";
 
+/// The same notice in a group, about one member.
+pub fn member_safety_changed(name: &str) -> String {
+    format!(
+        "{name}'s safety number changed: they signed in on a new device or reinstalled their browser. Click to verify."
+    )
+}
+
 /// The same, in the chat list.
 pub const SAFETY_CHANGED_SHORT: &str = "Safety number changed";
 

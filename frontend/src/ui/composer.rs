@@ -9,6 +9,7 @@ use crate::ui::attachments::{Uploads, files_of};
 use crate::ui::emoji_picker::EmojiPicker;
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::{IconAttach, IconClose, IconSend, IconSmile};
+use crate::ui::mention_picker::{self, Asking, MentionPicker};
 use crate::ui::send_files::Choosing;
 use crate::ui::voice::VoiceRecorder;
 use leptos::ev::KeyboardEvent;
@@ -87,6 +88,37 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
     let sendable = Memo::new(move |_| text.with(|t| !t.trim().is_empty()) && !too_long.get());
     let input = NodeRef::<leptos::html::Textarea>::new();
 
+    // "@" in a group: who is being asked for, whom the list shows, and the
+    // members picked so far (tied to their names in the text at send).
+    let group = match chat {
+        ConversationId::Group(group) => Some(group),
+        ConversationId::Direct(_) => None,
+    };
+    let asking = RwSignal::new(None::<Asking>);
+    let active = RwSignal::new(0usize);
+    let picked = StoredValue::new(Vec::<(UserId, String)>::new());
+    let shown = Memo::new(move |_| match (group, asking.get()) {
+        (Some(group), Some(asked)) => mention_picker::candidates(app, group, &asked.typed),
+        _ => Vec::new(),
+    });
+    let listing = move || !shown.with(Vec::is_empty);
+    // Read again from the field whenever its text or caret may have moved.
+    let ask = move || {
+        let Some(el) = input.get_untracked() else {
+            return;
+        };
+        if group.is_none() {
+            return;
+        }
+        let caret = el.selection_start().ok().flatten().unwrap_or(0);
+        let next = Asking::from_field(&el.value(), caret);
+        let typed_now = next.as_ref().map(|a| a.typed.as_str());
+        if asking.with_untracked(|a| a.as_ref().map(|a| a.typed.as_str()) != typed_now) {
+            active.set(0);
+        }
+        asking.set(next);
+    };
+
     let ui = app.messaging;
     // The emoji picker, inserting at the caret.
     let picking = RwSignal::new(false);
@@ -129,6 +161,32 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
             .get()
             .filter(|m| m.chat == chat && m.body.text().is_some())
     });
+    let pick = {
+        let save_soon = save_soon.clone();
+        move |user: UserId, name: String| {
+            let Some(asked) = asking.get_untracked() else {
+                return;
+            };
+            let Some((next, caret)) = asked.complete(&text.get_untracked(), &name) else {
+                asking.set(None);
+                return;
+            };
+            picked.update_value(|p| p.push((user, name)));
+            asking.set(None);
+            typed.set_value(true);
+            save_soon(next.clone());
+            text.set(next);
+            set_timeout(
+                move || {
+                    if let Some(el) = input.get_untracked() {
+                        let _ = el.focus();
+                        let _ = el.set_selection_range(caret, caret);
+                    }
+                },
+                Duration::ZERO,
+            );
+        }
+    };
     let send = {
         let latest = Arc::clone(&latest);
         move || {
@@ -141,11 +199,14 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                 let author = m.author(me?)?;
                 Some(Quote::new(m.id, author, m.body.text()?))
             });
+            let named = picked.get_value();
             if session
-                .messaging(|m| m.send_text(chat, &body, reply))
+                .messaging(|m| m.send_text(chat, &body, reply, &named))
                 .is_some_and(|sent| sent.is_ok())
             {
                 ui.replying.set(None);
+                picked.set_value(Vec::new());
+                asking.set(None);
                 // Sending drops the draft (in the engine); nothing left to save.
                 if let Ok(mut latest) = latest.lock() {
                     latest.take();
@@ -159,8 +220,40 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
         }
     };
     let on_key = {
-        let send = send.clone();
+        let (send, pick) = (send.clone(), pick.clone());
         move |ev: KeyboardEvent| {
+            // While members are listed, the keys move through the list.
+            let count = shown.with_untracked(Vec::len);
+            if count > 0 && !ev.is_composing() {
+                let choice = match ev.key().as_str() {
+                    "ArrowDown" => Some((active.get_untracked() + 1) % count),
+                    "ArrowUp" => Some((active.get_untracked() + count - 1) % count),
+                    _ => None,
+                };
+                if let Some(next) = choice {
+                    ev.prevent_default();
+                    active.set(next);
+                    return;
+                }
+                match ev.key().as_str() {
+                    "Enter" | "Tab" if !ev.shift_key() => {
+                        ev.prevent_default();
+                        let chosen =
+                            shown.with_untracked(|s| s.get(active.get_untracked()).cloned());
+                        if let Some((user, name)) = chosen {
+                            pick(user, name);
+                        }
+                        return;
+                    }
+                    "Escape" => {
+                        ev.prevent_default();
+                        ev.stop_propagation();
+                        asking.set(None);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
             if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                 ev.prevent_default();
                 send();
@@ -271,6 +364,9 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                 />
             </Show>
             <div class="composer-field">
+                <Show when=listing>
+                    <MentionPicker shown active on_pick=pick.clone() />
+                </Show>
                 <textarea
                     node_ref=input
                     class="composer-input"
@@ -279,6 +375,11 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                     rows="1"
                     placeholder="Type a message"
                     aria-label="Message"
+                    aria-autocomplete=group.map(|_| "list")
+                    aria-controls=move || listing().then_some(mention_picker::LIST_ID)
+                    aria-activedescendant=move || {
+                        listing().then(|| mention_picker::option_id(active.get()))
+                    }
                     prop:value=move || text.get()
                     on:input=move |ev| {
                         let now = event_target_value(&ev);
@@ -286,8 +387,16 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                         save_soon(now.clone());
                         text.set(now);
                         session.messaging(|m| m.typed(chat));
+                        ask();
                     }
                     on:keydown=on_key
+                    on:keyup=move |ev: KeyboardEvent| {
+                        // The caret moved (arrows, Home, End) outside the list.
+                        if !matches!(ev.key().as_str(), "ArrowDown" | "ArrowUp" | "Enter" | "Tab" | "Escape") {
+                            ask();
+                        }
+                    }
+                    on:click=move |_| ask()
                     on:paste=on_paste
                 ></textarea>
                 <Show when=move || too_long.get()>

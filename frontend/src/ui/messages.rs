@@ -294,5 +294,5 @@ fn find(el: &HtmlElement, id: &str) -> Option<HtmlElement> {
 /// The note at the top of a conversation about where messages are kept.
 #[component]
 pub fn ConversationNote() -> impl IntoView {
-    view! { <SafetyPill class="e2e-pill" test_id="e2e-note" text=claims::CONVERSATION_NOTE /> }
+    view! { <SafetyPill class="e2e-pill" test_id="e2e-note" text=claims::CONVERSATION_NOTE.to_owned() /> }
 }

@@ -26,6 +26,7 @@ pub mod group;
 pub mod icon_button;
 pub mod icons;
 pub mod keys;
+pub mod mention_picker;
 pub mod menu;
 pub mod message_dialogs;
 pub mod message_info;

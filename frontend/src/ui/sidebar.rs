@@ -259,6 +259,7 @@ fn ChatItem(chat: ConversationId) -> impl IntoView {
     let row = Memo::new(move |_| ui.chats.with(|c| c.get(chat).cloned()));
     let last = Memo::new(move |_| row.with(|r| r.as_ref().and_then(|r| r.last.clone())));
     let unread = Memo::new(move |_| row.with(|r| r.as_ref().map_or(0, |r| r.unread)));
+    let mentioned = Memo::new(move |_| row.with(|r| r.as_ref().is_some_and(|r| r.mentions > 0)));
     let prefs = Memo::new(move |_| ui.prefs.with(|p| p.get(chat)));
     let pinned = Memo::new(move |_| prefs.with(|p| p.pinned_at.is_some()));
     let marked = Memo::new(move |_| prefs.with(|p| p.marked_unread));
@@ -391,6 +392,11 @@ fn ChatItem(chat: ConversationId) -> impl IntoView {
                             let n = unread.get();
                             if n > 0 {
                                 Some(view! {
+                                    // "@": a message names this person, as in WhatsApp.
+                                    <Show when=move || mentioned.get()>
+                                        <span class="mention-badge" data-testid="mention-badge" aria-hidden="true">"@"</span>
+                                        <span class="sr-only">"You were mentioned,"</span>
+                                    </Show>
                                     <span
                                         class="unread-badge"
                                         class:quiet=move || crate::ui::notifications::muted(app, chat)
@@ -454,7 +460,13 @@ fn preview_text(app: AppState, m: &parley_client::message::Message) -> String {
             None => parley_client::text::plain(text),
         },
         Body::Waiting => crate::ui::claims::WAITING.to_owned(),
-        Body::SafetyChanged => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
+        Body::SafetyChanged => match (m.chat, m.sender) {
+            (parley_protocol::ConversationId::Group(_), Some(user)) => format!(
+                "{}'s safety number changed",
+                app.messaging.author_name(app, user)
+            ),
+            _ => crate::ui::claims::SAFETY_CHANGED_SHORT.to_owned(),
+        },
         Body::Call(log) => log.summary(),
         Body::Timer(Some(d)) => format!(
             "Disappearing messages: {}",

@@ -25,7 +25,7 @@ use parley_protocol::frame::{ClientFrame, Delivery, ReceiptBatch};
 use parley_protocol::group::{GroupChange, GroupEvent, GroupRecord, Roster, SignedGroupEvent};
 use parley_protocol::limits::MAX_DEVICES_PER_SEND;
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// `meta` key of the list of known groups.
 const GROUPS: &str = "groups";
@@ -553,7 +553,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
             }
         };
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
-        let (_, missing) = secure.ensure_sessions(&self.out, devices).await;
+        let (started, missing) = secure.ensure_sessions(&self.out, devices).await;
+        if started {
+            // A session with a device not seen before: its owner's safety
+            // number may have changed ("Ann's safety number changed").
+            let owners: BTreeSet<UserId> =
+                devices.iter().filter_map(|d| self.chat.owner(*d)).collect();
+            for user in owners {
+                self.check_identity(user).await?;
+            }
+        }
         let ready: Vec<DeviceId> = devices
             .iter()
             .copied()

@@ -82,9 +82,9 @@ impl<S: Store, O: Outside> Engine<S, O> {
             if self.view.verified.remove(&user) {
                 self.changed.verified = true;
             }
-            let notice = Message {
+            let notice = |chat| Message {
                 id: MessageId::new_v7(),
-                chat: ConversationId::Direct(user),
+                chat,
                 outgoing: false,
                 from_device: self.device,
                 composed_at: self.out.now(),
@@ -93,9 +93,27 @@ impl<S: Store, O: Outside> Engine<S, O> {
                 seen: true,
                 failed: false,
                 body: Body::SafetyChanged,
+                // Whose number changed, for a group's "Ann's safety number…".
+                sender: Some(user),
                 ..Message::blank()
             };
-            let added = self.store.add_new(vec![notice]).await?;
+            // In every chat shared with them, as WhatsApp does: the groups
+            // they are in with this person, and their direct chat when there
+            // is one or no group (a group member never written to gets no
+            // new chat for it).
+            let groups: Vec<ConversationId> = self
+                .view
+                .groups
+                .iter()
+                .filter(|(_, r)| r.is_member(user) && r.is_member(self.me))
+                .map(|(g, _)| ConversationId::Group(*g))
+                .collect();
+            let direct = ConversationId::Direct(user);
+            let mut notices: Vec<Message> = groups.iter().map(|c| notice(*c)).collect();
+            if groups.is_empty() || self.view.chats.get(direct).is_some() {
+                notices.push(notice(direct));
+            }
+            let added = self.store.add_new(notices).await?;
             self.show_added(&added);
         }
         Ok(())

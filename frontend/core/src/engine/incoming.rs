@@ -199,15 +199,20 @@ impl<S: Store, O: Outside> Engine<S, O> {
             return;
         }
         let now = self.out.now();
-        let mut latest: Vec<(ConversationId, &Message)> = Vec::new();
+        // Per chat: its latest message, and whether any names this account.
+        let mut latest: Vec<(ConversationId, &Message, bool)> = Vec::new();
         for m in added.iter().filter(|m| !m.outgoing && !m.body.is_notice()) {
-            match latest.iter_mut().find(|(c, _)| *c == m.chat) {
-                Some(entry) => entry.1 = m,
-                None => latest.push((m.chat, m)),
+            match latest.iter_mut().find(|(c, _, _)| *c == m.chat) {
+                Some(entry) => {
+                    entry.1 = m;
+                    entry.2 |= m.mentions_me;
+                }
+                None => latest.push((m.chat, m, m.mentions_me)),
             }
         }
-        for (chat, m) in latest {
-            if !self.notify.allows(chat, now) {
+        for (chat, m, mentioned) in latest {
+            // A mention gets through a muted chat, as in WhatsApp.
+            if !(self.notify.allows(chat, now) || mentioned && self.notify.allows_mention()) {
                 continue;
             }
             let Some(author) = m.sender.or_else(|| m.peer()) else {

@@ -210,7 +210,7 @@ pub enum Input {
     /// Several deliveries in a row, stored in one go.
     Delivered(Vec<Delivery>),
     /// The person wrote a message (already checked by [`Engine::compose`]).
-    Compose(Message),
+    Compose(Box<Message>),
     /// The person opened a chat (or closed it).
     Open(Option<ConversationId>),
     /// The person scrolled near the top (`older`) or bottom of the chat.
@@ -499,7 +499,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             Input::Load => self.load().await,
             Input::Frame(frame) => self.frame(frame).await,
             Input::Delivered(batch) => self.delivered(batch).await,
-            Input::Compose(msg) => self.composed(msg).await,
+            Input::Compose(msg) => self.composed(*msg).await,
             Input::Open(chat) => self.open(chat).await,
             Input::Page { older } => self.page(older).await,
             Input::Follow(following) => {

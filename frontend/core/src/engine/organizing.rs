@@ -117,6 +117,7 @@ impl<S: Store, O: Outside> Engine<S, O> {
             chat,
             last: None,
             unread: 0,
+            mentions: 0,
         }));
         self.view.chats = ChatList::new(rows);
         self.changed.chats = true;

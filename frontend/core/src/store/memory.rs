@@ -222,9 +222,11 @@ impl Store for MemoryStore {
                 chat: m.chat,
                 last: None,
                 unread: 0,
+                mentions: 0,
             });
             if unseen(m) {
                 row.unread += 1;
+                row.mentions += u32::from(m.mentions_me);
             }
             if row
                 .last

@@ -77,7 +77,7 @@ pub async fn run<S: Store>(
     case!("the outbox keeps composition order", outbox_order);
     case!("updates write and return only changes", updates);
     case!("pages run in display order", paging);
-    case!("summaries count unread per chat", summaries);
+    case!("summaries count unread and mentions per chat", summaries);
     case!("marking seen sends receipts for messages only", mark_seen);
     case!("removed messages are gone, outbox too", removal);
     case!(
@@ -272,6 +272,10 @@ async fn summaries<S: Store>(store: &S) -> CaseResult {
     let (ann, bob) = (direct(), direct());
     let group = ConversationId::Group(GroupId::new_v7());
     let newest = msg(ann, 30, true);
+    let named = |at| Message {
+        mentions_me: true,
+        ..msg(group, at, false)
+    };
     store
         .add_new(vec![
             msg(ann, 10, false),
@@ -279,6 +283,8 @@ async fn summaries<S: Store>(store: &S) -> CaseResult {
             msg(ann, 20, false),
             msg(bob, 5, true),
             msg(group, 7, false),
+            named(8),
+            named(9),
         ])
         .await
         .map_err(fail)?;
@@ -294,9 +300,22 @@ async fn summaries<S: Store>(store: &S) -> CaseResult {
     check(row(bob).is_some_and(|r| r.unread == 0), || {
         "own messages counted as unread".into()
     })?;
-    check(row(group).is_some_and(|r| r.unread == 1), || {
-        "the group's row is wrong".into()
-    })
+    check(
+        row(group).is_some_and(|r| r.unread == 3 && r.mentions == 2),
+        || format!("the group's row is {:?}", row(group)),
+    )?;
+    check(row(ann).is_some_and(|r| r.mentions == 0), || {
+        "mentions where nobody was named".into()
+    })?;
+    // Read: no mention left either.
+    store.mark_seen(group).await.map_err(fail)?;
+    let rows = store.summaries().await.map_err(fail)?;
+    check(
+        rows.iter()
+            .find(|r| r.chat == group)
+            .is_some_and(|r| r.unread == 0 && r.mentions == 0),
+        || "mentions still counted once read".into(),
+    )
 }
 
 async fn mark_seen<S: Store>(store: &S) -> CaseResult {

@@ -324,6 +324,7 @@ impl<'t> Parser<'t> {
                     text: self.text.get(range)?,
                     style,
                     link,
+                    mention: None,
                 })
             })
             .collect()

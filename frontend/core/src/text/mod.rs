@@ -28,6 +28,9 @@ mod links;
 mod markup;
 mod preview;
 
+use crate::mention::Mention;
+use parley_protocol::UserId;
+
 pub use preview::{PREVIEW_CHARS, PREVIEW_LINES, preview};
 
 /// How a run of text looks. Any combination can hold.
@@ -82,12 +85,58 @@ pub struct Run<'a> {
     pub style: Style,
     /// Set when the whole run is a link (a link is always one run of its own).
     pub link: Option<Link>,
+    /// Set when the run is (part of) an "@Name" naming this member.
+    pub mention: Option<UserId>,
 }
 
 /// `text` as runs, in order. Their texts joined are `text` without the
 /// delimiters that format (see [`plain`]).
 pub fn runs(text: &str) -> Vec<Run<'_>> {
     markup::parse(text, links::find(text))
+}
+
+/// `runs` of `text` with the places of `mentions` (checked ones, see
+/// [`crate::mention::valid`]) split off and marked. A link stays whole: a
+/// mention inside one is not shown as such.
+pub fn mark_mentions<'a>(text: &'a str, runs: Vec<Run<'a>>, mentions: &[Mention]) -> Vec<Run<'a>> {
+    if mentions.is_empty() {
+        return runs;
+    }
+    let base = text.as_ptr() as usize;
+    let mut out = Vec::with_capacity(runs.len() + 2 * mentions.len());
+    for run in runs {
+        // Runs are slices of `text`: their offsets are where they start.
+        let start = (run.text.as_ptr() as usize).wrapping_sub(base);
+        let end = start + run.text.len();
+        if run.link.is_some() || end > text.len() {
+            out.push(run);
+            continue;
+        }
+        let mut at = start;
+        for m in mentions {
+            let (from, to) = (
+                (m.start as usize).clamp(at, end),
+                (m.end as usize).clamp(at, end),
+            );
+            if from >= to {
+                continue;
+            }
+            for (range, mention) in [(at..from, None), (from..to, Some(m.user))] {
+                if let Some(piece) = text.get(range).filter(|p| !p.is_empty()) {
+                    out.push(Run {
+                        text: piece,
+                        mention,
+                        ..run.clone()
+                    });
+                }
+            }
+            at = to;
+        }
+        if let Some(rest) = text.get(at..end).filter(|p| !p.is_empty()) {
+            out.push(Run { text: rest, ..run });
+        }
+    }
+    out
 }
 
 /// `text` without the delimiters that format it, for the chat list and
