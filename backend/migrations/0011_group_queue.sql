@@ -2,8 +2,9 @@
 -- once, and one bit per member device that still waits (not a queue row per
 -- device, whose heap tuple and index entries alone cost over 200 bytes).
 -- Each member device gets a slot in the group the first time a group message
--- waits for it; bit `slot` of `waiting` is that device's. A slot is taken
--- again only after its device went, and with it every bit it had set.
+-- waits for it: the lowest number free; bit `slot` of `waiting` is that
+-- device's. A slot is free again once its device went, and with it every
+-- bit it had set (the trigger below).
 
 CREATE TABLE group_slots (
     group_id  uuid NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
@@ -65,23 +66,32 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- A device that goes (signed out, its account deleted) stops being waited
--- for: rows only it still waited for go with it.
-CREATE FUNCTION parley_slot_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+-- for: its bits are cleared, and rows only it still waited for go with it.
+-- Once per statement (a revocation, an idle sweep), its rows locked in the
+-- order the queue writer locks them.
+CREATE FUNCTION parley_slots_gone() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE group_queue SET waiting = parley_set_bits(waiting, ARRAY[OLD.slot], 0)
-    WHERE group_id = OLD.group_id AND parley_waits(waiting, OLD.slot);
+    PERFORM 1 FROM group_queue g
+    JOIN gone_slots s ON s.group_id = g.group_id
+    WHERE parley_waits(g.waiting, s.slot)
+    ORDER BY g.group_id, g.row_id
+    FOR NO KEY UPDATE OF g;
+    UPDATE group_queue g SET waiting = parley_set_bits(g.waiting, gone.slots, 0)
+    FROM (SELECT group_id, array_agg(slot) AS slots FROM gone_slots GROUP BY group_id) gone
+    WHERE g.group_id = gone.group_id
+      AND EXISTS (SELECT 1 FROM unnest(gone.slots) AS s(slot) WHERE parley_waits(g.waiting, s.slot));
     DELETE FROM group_queue
-    WHERE group_id = OLD.group_id AND position(B'1' IN waiting) = 0;
-    RETURN OLD;
+    WHERE group_id IN (SELECT group_id FROM gone_slots) AND position(B'1' IN waiting) = 0;
+    RETURN NULL;
 END $$;
-CREATE TRIGGER group_slot_gone BEFORE DELETE ON group_slots
-    FOR EACH ROW EXECUTE FUNCTION parley_slot_gone();
+CREATE TRIGGER group_slots_gone AFTER DELETE ON group_slots
+    REFERENCING OLD TABLE AS gone_slots
+    FOR EACH STATEMENT EXECUTE FUNCTION parley_slots_gone();
 
--- Rows of the earlier scheme (a body shared by per-device rows) keep their
--- frame in their own row, as every other queue row does.
+-- Rows of the earlier scheme (a body shared by frameless per-device rows)
+-- get their frame in their own row. Nodes of the version before may still
+-- write such rows during a rolling update, so `queue_bodies` stays, read
+-- and cleaned up by this version, until the release after this one drops
+-- it (with `queue_shared`) and makes `queue.frame` NOT NULL again.
 UPDATE queue q SET frame = b.frame FROM queue_bodies b
 WHERE q.frame IS NULL AND b.sender_id = q.sender_id AND b.row_id = q.row_id;
-DELETE FROM queue WHERE frame IS NULL;
-DROP INDEX queue_shared;
-ALTER TABLE queue ALTER COLUMN frame SET NOT NULL;
-DROP TABLE queue_bodies;

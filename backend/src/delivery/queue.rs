@@ -12,13 +12,13 @@
 //! sender keeps the message in its outbox and retries elsewhere), never left
 //! waiting for a task that is gone.
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::tasks::{Shutdown, Tasks};
 use bytes::Bytes;
 use parley_protocol::frame::{self, ServerFrame};
 use parley_protocol::{DeviceId, GroupId, MessageId, Millis, UserId};
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot, watch};
@@ -210,7 +210,7 @@ async fn run(pool: PgPool, inner: Arc<Inner>, shutdown: Shutdown) {
             }
             continue;
         }
-        let ok = commit(&pool, &ops).await;
+        let ok = commit_retrying(&pool, &ops).await;
         if let Err(e) = &ok {
             tracing::error!(error = %e, ops = ops.len(), "queue commit failed");
             // Give a struggling database a moment instead of spinning.
@@ -303,10 +303,41 @@ const REPLACE: &str = "INSERT INTO queue (device_id, row_id, seq, kind, sender_i
      ON CONFLICT (device_id, row_id) DO UPDATE SET frame = EXCLUDED.frame
          WHERE queue.kind = EXCLUDED.kind";
 
-// Acked rows of a device's own queue.
+// Acked rows of a device's own queue; a row with no frame of its own is a
+// group message a node before migration 0011 wrote (its frame in
+// `queue_bodies`).
 const DELETE: &str =
     "DELETE FROM queue q USING UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
-     WHERE q.device_id = d.device_id AND q.row_id = d.row_id";
+     WHERE q.device_id = d.device_id AND q.row_id = d.row_id
+     RETURNING q.sender_id, q.row_id, q.frame IS NULL";
+
+// Until the release after migration 0011, nodes of the version before may
+// still write group messages as `queue_bodies` plus one frameless row per
+// device (a rolling update): those bodies go with their last row, checked
+// under their locks (the check is a new statement, with a snapshot taken
+// after any writer that held them committed).
+const LOCK_BODIES: &str = "SELECT 1 FROM queue_bodies b
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
+         ON b.sender_id = g.sender_id AND b.row_id = g.row_id
+     ORDER BY b.sender_id, b.row_id
+     FOR UPDATE OF b";
+
+const DELETE_BODIES: &str = "DELETE FROM queue_bodies b
+     USING UNNEST($1::uuid[], $2::uuid[]) AS g(sender_id, row_id)
+     WHERE b.sender_id = g.sender_id AND b.row_id = g.row_id
+       AND NOT EXISTS (SELECT 1 FROM queue q
+                       WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id
+                         AND q.frame IS NULL)";
+
+// The group rows these acks clear a bit of, locked in one order (group,
+// message) as every writer locks them, so writers on several nodes never
+// deadlock over rows many devices share.
+const LOCK_ACKED: &str = "SELECT 1 FROM group_queue g
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id) ON g.row_id = d.row_id
+     JOIN group_slots s ON s.group_id = g.group_id AND s.device_id = d.device_id
+     WHERE parley_waits(g.waiting, s.slot)
+     ORDER BY g.group_id, g.row_id
+     FOR NO KEY UPDATE OF g";
 
 // Acked group rows: each device's bit cleared (all of one row's acks in one
 // update, since a statement updates a row once), answering the rows nobody
@@ -316,6 +347,7 @@ const ACK_GROUP: &str = "WITH acked AS (
          FROM UNNEST($1::uuid[], $2::uuid[]) AS d(device_id, row_id)
          JOIN group_queue g ON g.row_id = d.row_id
          JOIN group_slots s ON s.group_id = g.group_id AND s.device_id = d.device_id
+         WHERE parley_waits(g.waiting, s.slot)
          GROUP BY g.group_id, g.row_id)
      UPDATE group_queue g SET waiting = parley_set_bits(g.waiting, acked.slots, 0)
      FROM acked WHERE g.group_id = acked.group_id AND g.row_id = acked.row_id
@@ -334,21 +366,10 @@ const SLOTS: &str = "SELECT s.group_id, s.device_id, s.slot FROM group_slots s
          ON s.group_id = w.group_id AND s.device_id = w.device_id
      FOR KEY SHARE OF s";
 
-// Slots for devices that have none yet, after the next free one of each
-// group; the caller holds the groups' locks, so no two writers pick the same
-// numbers. A device revoked meanwhile gets none (the key-share lock, as for
-// queue rows), nor does a group deleted meanwhile.
-const NEW_SLOTS: &str = "WITH live AS (
-         SELECT w.group_id, w.device_id
-         FROM UNNEST($1::uuid[], $2::uuid[]) AS w(group_id, device_id)
-         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = w.device_id)
-           AND EXISTS (SELECT 1 FROM groups g WHERE g.id = w.group_id))
-     INSERT INTO group_slots (group_id, device_id, slot)
-     SELECT l.group_id, l.device_id,
-            coalesce((SELECT max(slot) FROM group_slots s WHERE s.group_id = l.group_id), -1)
-                + row_number() OVER (PARTITION BY l.group_id ORDER BY l.device_id)
-     FROM live l
-     ON CONFLICT (group_id, device_id) DO NOTHING";
+// Of these devices, those not revoked, locked (key share) until this
+// commits: a revocation waits, so the slots given below never fail their
+// foreign key and the revocation's trigger clears the bits set here.
+const LIVE_DEVICES: &str = "SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE";
 
 // Each group message once, with the bits of the devices it waits for; a
 // row already there (devices whose ack windows ended later) gains theirs.
@@ -360,10 +381,10 @@ const INSERT_GROUP: &str = "INSERT INTO group_queue (group_id, row_id, seq, send
          SET waiting = parley_bits_or(group_queue.waiting, EXCLUDED.waiting)";
 
 /// Group message rows of one batch: each message once, with the devices it
-/// waits for.
+/// waits for; in (group, message) order, the order every writer locks them.
 #[derive(Default)]
 struct GroupRows<'a> {
-    messages: HashMap<(GroupId, MessageId), (&'a Row, Vec<DeviceId>)>,
+    messages: BTreeMap<(GroupId, MessageId), (&'a Row, Vec<DeviceId>)>,
 }
 
 impl<'a> GroupRows<'a> {
@@ -425,7 +446,7 @@ impl<'a> GroupRows<'a> {
 /// Each (group, device)'s slot, given one first where it has none.
 async fn slots(
     tx: &mut sqlx::PgConnection,
-    messages: &HashMap<(GroupId, MessageId), (&Row, Vec<DeviceId>)>,
+    messages: &BTreeMap<(GroupId, MessageId), (&Row, Vec<DeviceId>)>,
 ) -> Result<HashMap<(GroupId, DeviceId), usize>, sqlx::Error> {
     let mut wanted: Vec<(GroupId, DeviceId)> = messages
         .iter()
@@ -453,19 +474,58 @@ async fn slots(
         return Ok(found);
     }
     // New slots are rare (a device's first offline message in a group):
-    // the groups' locks serialise them between writers and nodes.
+    // the groups' locks serialise them between writers and nodes. Each gets
+    // the lowest number free, so slots of devices that went are taken again
+    // and no member can grow the bits by signing devices in and out.
     let mut groups: Vec<GroupId> = missing.iter().map(|(g, _)| *g).collect();
     groups.dedup();
-    sqlx::query("SELECT 1 FROM groups WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-        .bind(&groups)
-        .execute(&mut *tx)
-        .await?;
-    let (g, d): (Vec<GroupId>, Vec<DeviceId>) = missing.iter().copied().unzip();
-    sqlx::query(NEW_SLOTS)
-        .bind(&g)
-        .bind(&d)
-        .execute(&mut *tx)
-        .await?;
+    let groups: Vec<GroupId> = sqlx::query_scalar(
+        "SELECT id FROM groups WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+    )
+    .bind(&groups)
+    .fetch_all(&mut *tx)
+    .await?;
+    let devices: Vec<DeviceId> = missing.iter().map(|(_, d)| *d).collect();
+    let live: HashSet<DeviceId> = sqlx::query_scalar(LIVE_DEVICES)
+        .bind(&devices)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let mut new_groups = Vec::new();
+    let mut new_devices = Vec::new();
+    let mut new_slots = Vec::new();
+    for group in groups {
+        let taken: HashSet<i32> =
+            sqlx::query_scalar("SELECT slot FROM group_slots WHERE group_id = $1")
+                .bind(group)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let mut free = (0..).filter(|n| !taken.contains(n));
+        for (_, device) in missing
+            .iter()
+            .filter(|(g, d)| *g == group && live.contains(d))
+        {
+            let Some(slot) = free.next() else { break };
+            new_groups.push(group);
+            new_devices.push(*device);
+            new_slots.push(slot);
+        }
+    }
+    // A concurrent writer may have given some of them slots since the
+    // lookup: theirs stand (the conflict), and the lookup below finds them.
+    sqlx::query(
+        "INSERT INTO group_slots (group_id, device_id, slot)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int4[])
+         ON CONFLICT (group_id, device_id) DO NOTHING",
+    )
+    .bind(&new_groups)
+    .bind(&new_devices)
+    .bind(&new_slots)
+    .execute(&mut *tx)
+    .await?;
     found.extend(
         lookup(missing)
             .fetch_all(&mut *tx)
@@ -474,6 +534,31 @@ async fn slots(
             .map(|(g, d, slot)| ((g, d), usize::try_from(slot).unwrap_or(0))),
     );
     Ok(found)
+}
+
+/// Whether a failed batch may simply run again: PostgreSQL broke a
+/// deadlock or a serialisation conflict by aborting it, and every statement
+/// of a batch is idempotent.
+fn transient(e: &ApiError) -> bool {
+    let ApiError::Database(sqlx::Error::Database(db)) = e else {
+        return false;
+    };
+    matches!(db.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// [`commit`], run again (a few times) when PostgreSQL aborted it to break
+/// a deadlock with another writer.
+async fn commit_retrying(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
+    let mut tries = 0;
+    loop {
+        match commit(pool, ops).await {
+            Err(e) if tries < 3 && transient(&e) => {
+                tries += 1;
+                tracing::warn!(error = %e, tries, "queue commit aborted by the database; again");
+            }
+            done => return done,
+        }
+    }
 }
 
 async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
@@ -509,7 +594,20 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
     // Deletes after inserts: an ack that raced ahead of its row's insert in
     // the same batch still removes it.
     if !del_devices.is_empty() {
-        sqlx::query(DELETE)
+        let legacy: Vec<(UserId, MessageId)> =
+            sqlx::query_as::<_, (UserId, MessageId, bool)>(DELETE)
+                .bind(&del_devices)
+                .bind(&del_ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .filter_map(|(sender, id, shared)| shared.then_some((sender, id)))
+                .collect();
+        if !legacy.is_empty() {
+            let (senders, ids): (Vec<UserId>, Vec<MessageId>) = legacy.into_iter().unzip();
+            delete_bodies(&mut tx, &senders, &ids).await?;
+        }
+        sqlx::query(LOCK_ACKED)
             .bind(&del_devices)
             .bind(&del_ids)
             .execute(&mut *tx)
@@ -533,6 +631,27 @@ async fn commit(pool: &PgPool, ops: &[Op]) -> ApiResult<()> {
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes those of these legacy bodies that no row names, in two
+/// statements: lock, then check with a snapshot that sees whatever a writer
+/// holding one of them committed.
+async fn delete_bodies(
+    tx: &mut sqlx::PgConnection,
+    senders: &[UserId],
+    ids: &[MessageId],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(LOCK_BODIES)
+        .bind(senders)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(DELETE_BODIES)
+        .bind(senders)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -561,9 +680,13 @@ pub async fn page(
     // Its own rows and the group rows that wait for it, merged by seq.
     let mut rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT * FROM (
-             (SELECT q.seq, q.row_id, q.kind, q.sender_id, q.frame FROM queue q
+             (SELECT q.seq, q.row_id, q.kind, q.sender_id, coalesce(q.frame, b.frame) AS frame
+              FROM queue q
+              LEFT JOIN queue_bodies b ON q.frame IS NULL
+                  AND b.sender_id = q.sender_id AND b.row_id = q.row_id
               WHERE q.device_id = $1 AND q.seq > $2
                 AND (q.expires_at IS NULL OR q.expires_at > $4)
+                AND (q.frame IS NOT NULL OR b.frame IS NOT NULL)
               ORDER BY q.seq LIMIT $3)
              UNION ALL
              (SELECT g.seq, g.row_id, 0::int2, g.sender_id, g.frame
@@ -615,6 +738,20 @@ pub async fn expire(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Err
         .bind(super::now_millis())
         .execute(pool)
         .await?;
+    // Legacy bodies whose rows all went (see `LOCK_BODIES`).
+    let orphans: Vec<(UserId, MessageId)> = sqlx::query_as(
+        "SELECT b.sender_id, b.row_id FROM queue_bodies b WHERE NOT EXISTS (
+             SELECT 1 FROM queue q
+             WHERE q.row_id = b.row_id AND q.sender_id = b.sender_id AND q.frame IS NULL)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for chunk in orphans.chunks(MAX_BATCH) {
+        let (senders, ids): (Vec<UserId>, Vec<MessageId>) = chunk.iter().copied().unzip();
+        let mut tx = pool.begin().await?;
+        delete_bodies(&mut tx, &senders, &ids).await?;
+        tx.commit().await?;
+    }
     let old_groups =
         sqlx::query("DELETE FROM group_queue WHERE created_at < now() - make_interval(secs => $1)")
             .bind(retention.as_secs_f64())
@@ -638,8 +775,11 @@ pub async fn usage(
 ) -> Result<Vec<(i16, UserId, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT kind, sender_id, count(*), coalesce(sum(bytes), 0)::int8 FROM (
-             SELECT q.kind, q.sender_id, octet_length(q.frame) AS bytes
-             FROM queue q WHERE q.device_id = $1
+             SELECT q.kind, q.sender_id, octet_length(coalesce(q.frame, b.frame)) AS bytes
+             FROM queue q
+             LEFT JOIN queue_bodies b ON q.frame IS NULL
+                 AND b.sender_id = q.sender_id AND b.row_id = q.row_id
+             WHERE q.device_id = $1
              UNION ALL
              SELECT 0::int2, g.sender_id, octet_length(g.frame)
              FROM group_slots s JOIN group_queue g ON g.group_id = s.group_id
@@ -811,6 +951,62 @@ mod tests {
         );
         assert!(a.await.unwrap() && b.await.unwrap());
         assert_eq!(waiting_bits(&pool).await, ["011"]);
+        // A free slot below the top is taken too: the bits never grow by
+        // devices signed in and out.
+        sqlx::query("DELETE FROM devices WHERE id = $1")
+            .bind(devices[0])
+            .execute(&pool)
+            .await
+            .unwrap();
+        let newer = device(&pool).await.1;
+        assert!(writer.insert(message(newer, 4)).await.unwrap());
+        assert_eq!(waiting_bits(&pool).await, ["011", "1"]);
+        tasks.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn group_rows_an_older_node_wrote_are_drained_and_cleaned_up(pool: PgPool) {
+        // During a rolling update a node before migration 0011 writes a
+        // group message as one body and a frameless row per device.
+        let (sender, _) = device(&pool).await;
+        let (a, b) = (device(&pool).await.1, device(&pool).await.1);
+        let id = MessageId::new_v7();
+        sqlx::query("INSERT INTO queue_bodies (sender_id, row_id, frame) VALUES ($1, $2, 'body')")
+            .bind(sender)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        for d in [a, b] {
+            sqlx::query(
+                "INSERT INTO queue (device_id, row_id, seq, kind, sender_id, frame)
+                 VALUES ($1, $2, 1, 0, $3, NULL)",
+            )
+            .bind(d)
+            .bind(id)
+            .bind(sender)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let frames = page(&pool, a, 0, 10).await.unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].frame, b"body");
+        assert_eq!(usage(&pool, a).await.unwrap(), [(0, sender, 1, 4)]);
+        let bodies = || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM queue_bodies")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        let tasks = Tasks::default();
+        let writer = QueueWriter::start(pool.clone(), &tasks);
+        writer.delete(a, id);
+        writer.barrier(writer.last_ticket()).await;
+        assert_eq!(bodies().await, 1, "b still waits for it");
+        writer.delete(b, id);
+        writer.barrier(writer.last_ticket()).await;
+        assert_eq!(bodies().await, 0, "gone with the last row");
         tasks.shutdown(Duration::from_secs(5)).await;
     }
 

@@ -122,8 +122,9 @@ pub fn apply(m: &mut Message, a: &Amendment, me: UserId) -> Result<bool, Refused
                 return Ok(false);
             }
             let before = std::mem::replace(old, text.clone());
-            // Its places were in the old text.
+            // Its places were in the old text; the new one names nobody.
             m.mentions.clear();
+            m.mentions_me = false;
             m.edits.push(Revision {
                 text: before,
                 replaced_at: a.at,
@@ -209,6 +210,8 @@ fn erase(m: &mut Message) {
     m.forwarded = 0;
     m.edits.clear();
     m.reactions.clear();
+    m.mentions.clear();
+    m.mentions_me = false;
 }
 
 /// One way of writing an emoji: without the variation selector after a

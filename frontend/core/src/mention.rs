@@ -102,7 +102,8 @@ pub fn valid(text: &str, mentions: &[Mention]) -> bool {
     mentions.iter().all(|m| {
         let r = m.range();
         let ok = r.start >= after
-            && r.end > r.start + 1
+            && r.end > r.start
+            && r.end - r.start > 1
             && r.end <= text.len()
             && text.is_char_boundary(r.start)
             && text.is_char_boundary(r.end)
@@ -220,6 +221,12 @@ mod tests {
             assert!(!valid(text, &[bad]), "{bad:?}");
         }
         assert!(!valid(text, &[ok, ok]), "overlapping");
+        let far = Mention {
+            start: u32::MAX,
+            end: u32::MAX,
+            ..ok
+        };
+        assert!(!valid(text, &[far]), "no overflow either");
         let many = vec![ok; MAX_MENTIONS + 1];
         assert!(!valid(text, &many));
     }

@@ -126,6 +126,14 @@ impl ChatList {
         }
     }
 
+    /// An unread message of `chat` turned out to name this person (its
+    /// placeholder was filled).
+    pub fn mentioned(&mut self, chat: ConversationId) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.chat == chat) {
+            row.mentions = row.mentions.saturating_add(1);
+        }
+    }
+
     /// The person opened the chat: nothing unread any more.
     pub fn read(&mut self, chat: ConversationId) {
         if let Some(row) = self.rows.iter_mut().find(|r| r.chat == chat) {

@@ -2992,6 +2992,43 @@ fn a_mention_reaches_the_member_it_names_and_counts_until_read() {
 }
 
 #[test]
+fn a_mention_whose_room_key_comes_after_it_still_counts_once_opened() {
+    let (mut w, [ann, bob, _cara, _cara2], [_ann_id, bob_id, cara_id]) = three();
+    let group = w.devices[ann].create_group("Climbing", vec![bob_id, cara_id]);
+    w.settle();
+    let chat = ConversationId::Group(group);
+    w.devices[bob].go_offline();
+    let id = w.devices[ann].say_naming(group, "@Bob rope?", &[(bob_id, "Bob".into())]);
+    w.settle();
+    // The ciphertext reaches Bob before the key it needs.
+    {
+        let mut queues = w.server.queues.borrow_mut();
+        let queue = queues.get_mut(&w.devices[bob].id).unwrap();
+        let at = queue
+            .iter()
+            .position(|f| matches!(f, ServerFrame::Deliver(d) if d.id == id))
+            .unwrap();
+        let message = queue.remove(at).unwrap();
+        queue.push_front(message);
+    }
+    w.devices[bob].connect();
+    w.settle();
+    let got = w.devices[bob]
+        .chat(chat)
+        .into_iter()
+        .find(|m| m.id == id)
+        .unwrap();
+    assert_eq!(
+        got.body,
+        Body::Text("@Bob rope?".into()),
+        "opened once the key came"
+    );
+    assert!(got.mentions_me && got.mentions.len() == 1);
+    let row = w.devices[bob].view().chats.get(chat).cloned().unwrap();
+    assert_eq!(row.mentions, 1, "counted as a mention in the list");
+}
+
+#[test]
 fn a_members_new_device_shows_a_safety_notice_in_the_group_not_a_new_chat() {
     let (mut w, [ann, bob, _cara, _cara2], [_ann_id, bob_id, cara_id]) = three();
     let group = w.devices[ann].create_group("Climbing", vec![bob_id, cara_id]);

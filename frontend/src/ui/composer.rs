@@ -226,8 +226,8 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
             let count = shown.with_untracked(Vec::len);
             if count > 0 && !ev.is_composing() {
                 let choice = match ev.key().as_str() {
-                    "ArrowDown" => Some((active.get_untracked() + 1) % count),
-                    "ArrowUp" => Some((active.get_untracked() + count - 1) % count),
+                    "ArrowDown" => Some((active.get_untracked().min(count - 1) + 1) % count),
+                    "ArrowUp" => Some((active.get_untracked().min(count - 1) + count - 1) % count),
                     _ => None,
                 };
                 if let Some(next) = choice {
@@ -238,8 +238,8 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                 match ev.key().as_str() {
                     "Enter" | "Tab" if !ev.shift_key() => {
                         ev.prevent_default();
-                        let chosen =
-                            shown.with_untracked(|s| s.get(active.get_untracked()).cloned());
+                        let at = active.get_untracked().min(count - 1);
+                        let chosen = shown.with_untracked(|s| s.get(at).cloned());
                         if let Some((user, name)) = chosen {
                             pick(user, name);
                         }
@@ -378,7 +378,8 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                     aria-autocomplete=group.map(|_| "list")
                     aria-controls=move || listing().then_some(mention_picker::LIST_ID)
                     aria-activedescendant=move || {
-                        listing().then(|| mention_picker::option_id(active.get()))
+                        let count = shown.with(Vec::len);
+                        (count > 0).then(|| mention_picker::option_id(active.get().min(count - 1)))
                     }
                     prop:value=move || text.get()
                     on:input=move |ev| {

@@ -81,6 +81,8 @@ pub fn MentionPicker(
     active: RwSignal<usize>,
     on_pick: impl Fn(UserId, String) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    // The list may have shrunk under the highlight: its last one then.
+    let chosen = move |i: usize| active.get().min(shown.with(Vec::len).saturating_sub(1)) == i;
     let rows = move || {
         shown
             .get()
@@ -94,8 +96,8 @@ pub fn MentionPicker(
                         id=option_id(i)
                         role="option"
                         class="mention-option"
-                        class:active=move || active.get() == i
-                        aria-selected=move || (active.get() == i).to_string()
+                        class:active=move || chosen(i)
+                        aria-selected=move || chosen(i).to_string()
                         data-testid="mention-option"
                         // Not a blur of the textarea: the pick keeps its caret.
                         on:mousedown=|ev| ev.prevent_default()

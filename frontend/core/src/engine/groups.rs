@@ -559,9 +559,8 @@ impl<S: Store, O: Outside> Engine<S, O> {
             // number may have changed ("Ann's safety number changed").
             let owners: BTreeSet<UserId> =
                 devices.iter().filter_map(|d| self.chat.owner(*d)).collect();
-            for user in owners {
-                self.check_identity(user).await?;
-            }
+            let owners: Vec<UserId> = owners.into_iter().collect();
+            self.check_identities(&owners).await?;
         }
         let ready: Vec<DeviceId> = devices
             .iter()

@@ -59,6 +59,38 @@ impl<S: Store, O: Outside> Engine<S, O> {
         self.identity_seen(user, &devices).await
     }
 
+    /// [`Engine::check_identity`] for several people at once (a group's
+    /// members), writing the identities once.
+    pub(super) async fn check_identities(&mut self, users: &[UserId]) -> Result<(), EngineError> {
+        let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
+        let mut moved = false;
+        let mut changed = Vec::new();
+        for user in users.iter().copied().filter(|u| *u != self.me) {
+            let devices = self
+                .chat
+                .known_devices()
+                .get(&user)
+                .cloned()
+                .unwrap_or_default();
+            let keys = secure.keys_of(&devices);
+            let before = secure.identity(user);
+            let added = secure.observe(user, keys);
+            if secure.identity(user) != before {
+                moved = true;
+                if added {
+                    changed.push(user);
+                }
+            }
+        }
+        if moved {
+            secure.save_identities(&self.store).await?;
+        }
+        for user in changed {
+            self.identity_changed(user).await?;
+        }
+        Ok(())
+    }
+
     /// Records the keys of `user`'s `devices`; a key not seen before puts a
     /// notice in the chat and clears the verified mark.
     async fn identity_seen(
@@ -79,43 +111,49 @@ impl<S: Store, O: Outside> Engine<S, O> {
         }
         secure.save_identities(&self.store).await?;
         if added {
-            if self.view.verified.remove(&user) {
-                self.changed.verified = true;
-            }
-            let notice = |chat| Message {
-                id: MessageId::new_v7(),
-                chat,
-                outgoing: false,
-                from_device: self.device,
-                composed_at: self.out.now(),
-                server_at: None,
-                status: Status::Sent,
-                seen: true,
-                failed: false,
-                body: Body::SafetyChanged,
-                // Whose number changed, for a group's "Ann's safety number…".
-                sender: Some(user),
-                ..Message::blank()
-            };
-            // In every chat shared with them, as WhatsApp does: the groups
-            // they are in with this person, and their direct chat when there
-            // is one or no group (a group member never written to gets no
-            // new chat for it).
-            let groups: Vec<ConversationId> = self
-                .view
-                .groups
-                .iter()
-                .filter(|(_, r)| r.is_member(user) && r.is_member(self.me))
-                .map(|(g, _)| ConversationId::Group(*g))
-                .collect();
-            let direct = ConversationId::Direct(user);
-            let mut notices: Vec<Message> = groups.iter().map(|c| notice(*c)).collect();
-            if groups.is_empty() || self.view.chats.get(direct).is_some() {
-                notices.push(notice(direct));
-            }
-            let added = self.store.add_new(notices).await?;
-            self.show_added(&added);
+            self.identity_changed(user).await?;
         }
+        Ok(())
+    }
+
+    /// `user` has a key not seen before: the verified mark goes, and a
+    /// notice goes in every chat shared with them, as WhatsApp does: the
+    /// groups they are in with this person, and their direct chat when there
+    /// is one or no group (a group member never written to gets no new chat
+    /// for it).
+    async fn identity_changed(&mut self, user: UserId) -> Result<(), EngineError> {
+        if self.view.verified.remove(&user) {
+            self.changed.verified = true;
+        }
+        let notice = |chat| Message {
+            id: MessageId::new_v7(),
+            chat,
+            outgoing: false,
+            from_device: self.device,
+            composed_at: self.out.now(),
+            server_at: None,
+            status: Status::Sent,
+            seen: true,
+            failed: false,
+            body: Body::SafetyChanged,
+            // Whose number changed, for a group's "Ann's safety number…".
+            sender: Some(user),
+            ..Message::blank()
+        };
+        let groups: Vec<ConversationId> = self
+            .view
+            .groups
+            .iter()
+            .filter(|(_, r)| r.is_member(user) && r.is_member(self.me))
+            .map(|(g, _)| ConversationId::Group(*g))
+            .collect();
+        let direct = ConversationId::Direct(user);
+        let mut notices: Vec<Message> = groups.iter().map(|c| notice(*c)).collect();
+        if groups.is_empty() || self.view.chats.get(direct).is_some() {
+            notices.push(notice(direct));
+        }
+        let added = self.store.add_new(notices).await?;
+        self.show_added(&added);
         Ok(())
     }
 

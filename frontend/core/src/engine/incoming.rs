@@ -133,9 +133,16 @@ impl<S: Store, O: Outside> Engine<S, O> {
                     held.from_device = m.from_device;
                     held.reply = m.reply.clone();
                     held.forwarded = m.forwarded;
+                    held.mentions = m.mentions.clone();
+                    held.mentions_me = m.mentions_me;
                 }
             })
             .await?;
+        // The placeholder was counted unread without a mention.
+        for filled in changed.iter().filter(|c| c.mentions_me && !c.seen) {
+            self.view.chats.mentioned(filled.chat);
+            self.changed.chats = true;
+        }
         self.show_changes(&changed);
         let filled: Vec<MessageId> = changed.iter().map(|m| m.id).collect();
         self.release_held(&filled).await
