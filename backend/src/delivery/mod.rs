@@ -27,10 +27,10 @@ use dashmap::DashMap;
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use queue::{QueueWriter, Row, RowKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 /// Wall-clock microseconds, forced to increase: the order of queue rows.
 #[derive(Debug, Default)]
@@ -151,7 +151,7 @@ const MAX_PENDING_READ_DEVICES: usize = 100_000;
 /// A live delivery inside its ack window.
 #[derive(Debug)]
 struct Waiting {
-    outcome: oneshot::Sender<Outcome>,
+    outcome: Reply,
     /// A retry also wrote the message to the queue: the ack must delete it.
     also_queued: bool,
     /// The queue row to write if the ack does not come in time.
@@ -170,6 +170,53 @@ enum Outcome {
     Queued(queue::Durable),
 }
 
+/// Where a live delivery's outcome goes: a waiter of its own (a message
+/// handed to another node), or the tally of one send's live targets.
+#[derive(Debug)]
+enum Reply {
+    One(oneshot::Sender<Outcome>),
+    Tally(Arc<Tally>),
+}
+
+impl Reply {
+    fn send(self, outcome: Outcome) {
+        match self {
+            Self::One(tx) => {
+                // Nobody waits any more only when the send itself went.
+                let _ = tx.send(outcome);
+            }
+            Self::Tally(tally) => tally.settle(outcome),
+        }
+    }
+}
+
+/// The live targets of one send, settled as their acks come (or as their
+/// rows go to the queue): one waiter per send, not a future, a timer and a
+/// channel per device (a 1,024-member group's message has 1,023 of them).
+#[derive(Debug, Default)]
+struct Tally {
+    /// Live targets not settled yet.
+    left: AtomicUsize,
+    /// Rows written instead of an ack, to wait for.
+    queued: std::sync::Mutex<Vec<queue::Durable>>,
+    /// `left` reached zero.
+    settled: Notify,
+}
+
+impl Tally {
+    fn settle(&self, outcome: Outcome) {
+        if let Outcome::Queued(durable) = outcome {
+            self.queued
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(durable);
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.settled.notify_one();
+        }
+    }
+}
+
 /// The longest an ack is waited for before the message goes to the queue.
 const MAX_ACK_WINDOW: Duration = Duration::from_secs(1);
 
@@ -184,10 +231,20 @@ fn ack_window(configured: Duration, rtt_us: u64) -> Duration {
         .min(MAX_ACK_WINDOW.max(configured))
 }
 
-/// How one target device came to hold a message (or failed to).
+/// Where [`Delivery::route`] put a message for one device.
+#[derive(Debug)]
+enum Routed {
+    /// Pushed to its socket here; settled through the send's tally, or
+    /// written to the queue once this window ends.
+    Live(Duration),
+    /// On its way another way.
+    Elsewhere(Route),
+}
+
+/// How one target device came to hold a message (or failed to), when not
+/// live on this node.
 #[derive(Debug)]
 enum Route {
-    Live(oneshot::Receiver<Outcome>, Duration),
     /// Handed to the node holding the device's socket, as number `n`.
     Remote(oneshot::Receiver<Outcome>, Duration, u64),
     /// No socket here took it (the device is offline, or its socket is
@@ -313,7 +370,13 @@ impl Delivery {
 
     /// Hands a message to a device: live when it is connected here, to its
     /// queue otherwise. Must be called in the order the sender sent.
-    fn route(&self, gateway: &Gateway, device: DeviceId, msg: &Outgoing) -> Route {
+    fn route(
+        &self,
+        gateway: &Gateway,
+        device: DeviceId,
+        msg: &Outgoing,
+        tally: &Arc<Tally>,
+    ) -> Routed {
         // The connection cannot (un)register while we decide, see Gateway::register.
         gateway.with(device, |conn| {
             if let Some(conn) = conn {
@@ -331,31 +394,32 @@ impl Delivery {
                             routed_at: Instant::now(),
                         };
                         if try_push(conn, command) == Pushed::Yes {
-                            let (tx, rx) = oneshot::channel();
+                            // Counted before the ack can come (it needs the push).
+                            tally.left.fetch_add(1, Ordering::AcqRel);
                             waiting.insert(
                                 msg.id,
                                 Waiting {
-                                    outcome: tx,
+                                    outcome: Reply::Tally(Arc::clone(tally)),
                                     also_queued: false,
                                     row: Self::row(device, msg),
                                     lane: None,
                                 },
                             );
                             let rtt = conn.ack_rtt_us.load(std::sync::atomic::Ordering::Relaxed);
-                            return Route::Live(rx, ack_window(self.ack_window, rtt));
+                            return Routed::Live(ack_window(self.ack_window, rtt));
                         }
                     }
                 }
             } else if self.remote.get().is_some()
                 && let Some(route) = self.route_remote(Self::row(device, msg))
             {
-                return route;
+                return Routed::Elsewhere(route);
             } else if self.lanes.contains_key(&device) {
                 // Queued behind what is still in flight on another node
                 // (its node is no longer known, or rows are being committed).
                 self.flush_lane(device, u64::MAX);
             }
-            Route::Queued(self.enqueue(Self::row(device, msg)))
+            Routed::Elsewhere(Route::Queued(self.enqueue(Self::row(device, msg))))
         })
     }
 
@@ -397,7 +461,7 @@ impl Delivery {
         waiting.insert(
             id,
             Waiting {
-                outcome: tx,
+                outcome: Reply::One(tx),
                 also_queued: false,
                 row,
                 lane: Some((n, Instant::now())),
@@ -427,7 +491,7 @@ impl Delivery {
         for id in taken {
             if let Some(waiting) = self.take(device, id) {
                 let durable = self.enqueue(waiting.row);
-                let _ = waiting.outcome.send(Outcome::Queued(durable));
+                waiting.outcome.send(Outcome::Queued(durable));
             }
         }
     }
@@ -520,7 +584,7 @@ impl Delivery {
             for waiting in entries {
                 self.note_uncommitted(&waiting.row);
                 let durable = self.writer.insert(waiting.row);
-                let _ = waiting.outcome.send(Outcome::Queued(durable));
+                waiting.outcome.send(Outcome::Queued(durable));
             }
         }
         self.lanes.remove(&device);
@@ -605,19 +669,82 @@ impl Delivery {
         gateway: &Gateway,
         targets: Vec<(DeviceId, Outgoing)>,
     ) -> impl Future<Output = bool> + 'static {
-        let routes: Vec<_> = targets
-            .into_iter()
-            .map(|(device, msg)| {
-                let route = self.route(gateway, device, &msg);
-                self.clone().until_durable(device, msg, route)
-            })
-            .collect();
-        async move {
-            futures_util::future::join_all(routes)
-                .await
-                .into_iter()
-                .all(|ok| ok)
+        let tally = Arc::new(Tally::default());
+        let mut live = Vec::new();
+        let mut others = Vec::new();
+        for (device, msg) in targets {
+            match self.route(gateway, device, &msg, &tally) {
+                Routed::Live(window) => live.push((window, device, msg.id)),
+                Routed::Elsewhere(route) => {
+                    others.push(self.clone().until_durable(device, msg, route))
+                }
+            }
         }
+        let live = self.clone().until_acked(tally, live);
+        async move {
+            let (others, live) =
+                futures_util::future::join(futures_util::future::join_all(others), live).await;
+            live && others.into_iter().all(|ok| ok)
+        }
+    }
+
+    /// Waits for one send's live targets (ack window, device, message), in
+    /// window order: each acked, or, once its window ended, written to its
+    /// queue; true once every one holds it. The windows start when this is
+    /// first polled, once the send was routed to every target.
+    async fn until_acked(
+        self: Arc<Self>,
+        tally: Arc<Tally>,
+        live: Vec<(Duration, DeviceId, MessageId)>,
+    ) -> bool {
+        let start = Instant::now();
+        let mut live: Vec<(Instant, DeviceId, MessageId)> = live
+            .into_iter()
+            .map(|(window, device, id)| (start + window, device, id))
+            .collect();
+        live.sort_by_key(|(deadline, ..)| *deadline);
+        let mut next = 0;
+        while tally.left.load(Ordering::Acquire) > 0 {
+            // A settle between the check and the wait leaves a permit.
+            let settled = tally.settled.notified();
+            let Some(&(deadline, ..)) = live.get(next) else {
+                // Every window ended: whoever took the rest settles them.
+                settled.await;
+                continue;
+            };
+            tokio::select! {
+                () = settled => {}
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    while let Some(&(deadline, device, id)) = live.get(next) {
+                        if deadline > now {
+                            break;
+                        }
+                        next += 1;
+                        // Whoever takes the entry decides: here, its row
+                        // goes to the queue (a later ack deletes it); the
+                        // ack handler or a reconnect settled it already.
+                        if let Some(waiting) = self.take(device, id) {
+                            let durable = self.enqueue(waiting.row);
+                            waiting.outcome.send(Outcome::Queued(durable));
+                        }
+                    }
+                }
+            }
+        }
+        let queued = std::mem::take(
+            &mut *tally
+                .queued
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut ok = true;
+        for durable in queued {
+            // Not durable as far as we know: the client keeps it in its
+            // outbox and retries.
+            ok &= durable.await.unwrap_or(false);
+        }
+        ok
     }
 
     async fn until_durable(self: Arc<Self>, device: DeviceId, msg: Outgoing, route: Route) -> bool {
@@ -640,31 +767,6 @@ impl Delivery {
             Route::Remote(outcome, window, n) => {
                 self.until_remote_durable(device, outcome, window, n).await
             }
-            Route::Live(mut outcome, window) => {
-                let early = tokio::select! {
-                    result = &mut outcome => Some(result),
-                    _ = tokio::time::sleep(window) => None,
-                };
-                let resolved = match early {
-                    Some(result) => result,
-                    // Whoever takes the entry decides: we (write the row; a
-                    // later ack deletes it), or the ack handler or a
-                    // reconnect, which have already sent the outcome.
-                    None => match self.take(device, msg.id) {
-                        Some(waiting) => {
-                            return self.enqueue(waiting.row).await.unwrap_or(false);
-                        }
-                        None => outcome.await,
-                    },
-                };
-                match resolved {
-                    Ok(Outcome::Acked) => true,
-                    Ok(Outcome::Queued(durable)) => durable.await.unwrap_or(false),
-                    // Dropped without an outcome: not durable as far as we
-                    // know; the client keeps it in its outbox and retries.
-                    Err(_) => false,
-                }
-            }
         }
     }
 
@@ -676,7 +778,7 @@ impl Delivery {
                     let rtt = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                     gateway::record_ack_rtt(&self.remote_rtt_us, rtt);
                 }
-                let _ = waiting.outcome.send(Outcome::Acked);
+                waiting.outcome.send(Outcome::Acked);
                 if waiting.also_queued {
                     self.writer.delete(device, id);
                 }
