@@ -33,6 +33,7 @@ test('a group of three: create, chat with ticks and message info, remove a membe
   await a.getByTestId('new-group').click();
   const dialog = a.getByTestId('new-group');
   await dialog.getByTestId('new-group-name').fill(GROUP);
+  await dialog.getByTestId('new-group-description').fill('Saturdays at the crag.\nBring a helmet.');
   await dialog.getByTestId('pick-person').filter({ hasText: bob.name }).locator('input').check();
   await dialog.getByTestId('pick-person').filter({ hasText: cara.name }).locator('input').check();
   await screenshot(a, 'group-new');
@@ -150,9 +151,16 @@ test('a group of three: create, chat with ticks and message info, remove a membe
   await b.getByTestId('group-name-input').fill('Crag crew');
   await b.getByTestId('group-name-save').click();
   await expect(b.getByTestId('group-info-name')).toHaveText('Crag crew');
+  // The description given at creation, edited by the new admin.
+  await expect(b.getByTestId('group-info-description')).toHaveText('Saturdays at the crag.\nBring a helmet.');
+  await b.getByTestId('group-describe').click();
+  await b.getByTestId('group-description-input').fill('Sundays now.');
+  await b.getByTestId('group-description-save').click();
+  await expect(b.getByTestId('group-info-description')).toHaveText('Sundays now.');
   await b.getByTestId('close-group-info').click();
   await expect(a.getByTestId('conversation-title')).toHaveText('Crag crew');
-  await expect(a.getByTestId('group-notice').last()).toHaveText(
+  await expect(a.getByTestId('group-notice').last()).toHaveText(`${bob.name} changed the group description`);
+  await expect(a.getByTestId('group-notice').nth(-2)).toHaveText(
     `${bob.name} changed the group name to \u201cCrag crew\u201d`,
   );
   // Cara, removed, does not hear of it.

@@ -217,6 +217,11 @@ impl Tally {
     }
 }
 
+/// Sends to at least this many devices (groups) share one tally for their
+/// live targets; a direct chat's few devices each wait on their own, which
+/// costs them less than a tally and its waiter.
+const TALLY_FROM: usize = 16;
+
 /// The longest an ack is waited for before the message goes to the queue.
 const MAX_ACK_WINDOW: Duration = Duration::from_secs(1);
 
@@ -245,6 +250,9 @@ enum Routed {
 /// live on this node.
 #[derive(Debug)]
 enum Route {
+    /// Pushed to its socket here (a send to few devices), with its own
+    /// wait for the ack or the end of this window.
+    Live(oneshot::Receiver<Outcome>, Duration),
     /// Handed to the node holding the device's socket, as number `n`.
     Remote(oneshot::Receiver<Outcome>, Duration, u64),
     /// No socket here took it (the device is offline, or its socket is
@@ -375,7 +383,7 @@ impl Delivery {
         gateway: &Gateway,
         device: DeviceId,
         msg: &Outgoing,
-        tally: &Arc<Tally>,
+        tally: Option<&Arc<Tally>>,
     ) -> Routed {
         // The connection cannot (un)register while we decide, see Gateway::register.
         gateway.with(device, |conn| {
@@ -394,19 +402,32 @@ impl Delivery {
                             routed_at: Instant::now(),
                         };
                         if try_push(conn, command) == Pushed::Yes {
-                            // Counted before the ack can come (it needs the push).
-                            tally.left.fetch_add(1, Ordering::AcqRel);
+                            let (outcome, own) = match tally {
+                                Some(tally) => {
+                                    // Counted before the ack can come (it needs the push).
+                                    tally.left.fetch_add(1, Ordering::AcqRel);
+                                    (Reply::Tally(Arc::clone(tally)), None)
+                                }
+                                None => {
+                                    let (tx, rx) = oneshot::channel();
+                                    (Reply::One(tx), Some(rx))
+                                }
+                            };
                             waiting.insert(
                                 msg.id,
                                 Waiting {
-                                    outcome: Reply::Tally(Arc::clone(tally)),
+                                    outcome,
                                     also_queued: false,
                                     row: Self::row(device, msg),
                                     lane: None,
                                 },
                             );
                             let rtt = conn.ack_rtt_us.load(std::sync::atomic::Ordering::Relaxed);
-                            return Routed::Live(ack_window(self.ack_window, rtt));
+                            let window = ack_window(self.ack_window, rtt);
+                            return match own {
+                                Some(rx) => Routed::Elsewhere(Route::Live(rx, window)),
+                                None => Routed::Live(window),
+                            };
                         }
                     }
                 }
@@ -669,18 +690,23 @@ impl Delivery {
         gateway: &Gateway,
         targets: Vec<(DeviceId, Outgoing)>,
     ) -> impl Future<Output = bool> + 'static {
-        let tally = Arc::new(Tally::default());
+        let tally = (targets.len() >= TALLY_FROM).then(|| Arc::new(Tally::default()));
         let mut live = Vec::new();
         let mut others = Vec::new();
         for (device, msg) in targets {
-            match self.route(gateway, device, &msg, &tally) {
+            match self.route(gateway, device, &msg, tally.as_ref()) {
                 Routed::Live(window) => live.push((window, device, msg.id)),
                 Routed::Elsewhere(route) => {
                     others.push(self.clone().until_durable(device, msg, route))
                 }
             }
         }
-        let live = self.clone().until_acked(tally, live);
+        let live = match tally {
+            Some(tally) => {
+                futures_util::future::Either::Left(self.clone().until_acked(tally, live))
+            }
+            None => futures_util::future::Either::Right(std::future::ready(true)),
+        };
         async move {
             let (others, live) =
                 futures_util::future::join(futures_util::future::join_all(others), live).await;
@@ -766,6 +792,31 @@ impl Delivery {
             }
             Route::Remote(outcome, window, n) => {
                 self.until_remote_durable(device, outcome, window, n).await
+            }
+            Route::Live(mut outcome, window) => {
+                let early = tokio::select! {
+                    result = &mut outcome => Some(result),
+                    _ = tokio::time::sleep(window) => None,
+                };
+                let resolved = match early {
+                    Some(result) => result,
+                    // Whoever takes the entry decides: we (write the row; a
+                    // later ack deletes it), or the ack handler or a
+                    // reconnect, which have already sent the outcome.
+                    None => match self.take(device, msg.id) {
+                        Some(waiting) => {
+                            return self.enqueue(waiting.row).await.unwrap_or(false);
+                        }
+                        None => outcome.await,
+                    },
+                };
+                match resolved {
+                    Ok(Outcome::Acked) => true,
+                    Ok(Outcome::Queued(durable)) => durable.await.unwrap_or(false),
+                    // Dropped without an outcome: not durable as far as we
+                    // know; the client keeps it in its outbox and retries.
+                    Err(_) => false,
+                }
             }
         }
     }

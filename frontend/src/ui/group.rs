@@ -24,7 +24,8 @@ use crate::ui::safety::SafetyPanel;
 use leptos::prelude::*;
 use parley_client::group::says;
 use parley_protocol::group::{
-    GROUP_NAME_MAX_CHARS, GroupChange, MAX_GROUP_MEMBERS, Role, Roster, group_name,
+    GROUP_DESCRIPTION_MAX_CHARS, GROUP_NAME_MAX_CHARS, GroupChange, MAX_GROUP_MEMBERS, Role,
+    Roster, group_description, group_name,
 };
 use parley_protocol::{ConversationId, GroupId, UserId};
 
@@ -252,6 +253,28 @@ fn GroupInfo(
         renaming.set(false);
     };
 
+    // The description, edited in place too.
+    let describing = RwSignal::new(false);
+    let new_description = RwSignal::new(String::new());
+    let description = move || {
+        roster.with(|r| {
+            r.as_ref()
+                .map(|r| r.description.clone())
+                .unwrap_or_default()
+        })
+    };
+    let description_error =
+        Memo::new(move |_| new_description.with(|d| group_description(d.trim()).err()));
+    let describe = move || {
+        let wanted = new_description.get_untracked().trim().to_owned();
+        if description_error.get_untracked().is_none() && wanted != description() {
+            change(GroupChange::Describe {
+                description: wanted,
+            });
+        }
+        describing.set(false);
+    };
+
     let adding = RwSignal::new(false);
     let add = move |users: Vec<UserId>| {
         adding.set(false);
@@ -346,10 +369,62 @@ fn GroupInfo(
                     {move || format!("Group · {} members", count())}
                 </p>
             </div>
-            <Show when=move || roster.with(|r| r.as_ref().is_some_and(|r| !r.description.is_empty()))>
+            <Show when=move || may_edit.get() || !description().is_empty()>
                 <section class="info-section">
                     <h3 class="card-title">"Description"</h3>
-                    <p dir="auto">{move || roster.with(|r| r.as_ref().map(|r| r.description.clone()))}</p>
+                    {move || {
+                        if describing.get() {
+                            view! {
+                                <form
+                                    class="group-describe"
+                                    on:submit=move |ev| {
+                                        ev.prevent_default();
+                                        describe();
+                                    }
+                                >
+                                    <label for="group-description-input" class="sr-only">"Group description"</label>
+                                    <textarea
+                                        id="group-description-input"
+                                        data-testid="group-description-input"
+                                        rows="3"
+                                        maxlength=GROUP_DESCRIPTION_MAX_CHARS
+                                        autofocus
+                                        bind:value=new_description
+                                    ></textarea>
+                                    <div class="dialog-actions">
+                                        <button type="button" class="btn btn-secondary btn-small" on:click=move |_| describing.set(false)>
+                                            "Cancel"
+                                        </button>
+                                        <button type="submit" class="btn btn-primary btn-small" data-testid="group-description-save" disabled=move || description_error.with(Option::is_some)>
+                                            "Save"
+                                        </button>
+                                    </div>
+                                </form>
+                            }
+                            .into_any()
+                        } else {
+                            let empty = description().is_empty();
+                            view! {
+                                <Show when=move || !empty>
+                                    <p class="group-description" dir="auto" data-testid="group-info-description">{description}</p>
+                                </Show>
+                                <Show when=move || may_edit.get()>
+                                    <button
+                                        type="button"
+                                        class="btn btn-secondary btn-small"
+                                        data-testid="group-describe"
+                                        on:click=move |_| {
+                                            new_description.set(description());
+                                            describing.set(true);
+                                        }
+                                    >
+                                        {if empty { "Add group description" } else { "Edit" }}
+                                    </button>
+                                </Show>
+                            }
+                            .into_any()
+                        }
+                    }}
                 </section>
             </Show>
             <section class="info-section">
@@ -568,8 +643,12 @@ pub fn NewGroupDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let session = expect_context::<Session>();
     let open_chat = expect_context::<Router>().chat;
     let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
     let chosen = RwSignal::new(Vec::<UserId>::new());
-    let error = Memo::new(move |_| name.with(|n| group_name(n.trim()).err()));
+    let error = Memo::new(move |_| {
+        name.with(|n| group_name(n.trim()).err())
+            .or_else(|| description.with(|d| group_description(d.trim()).err()))
+    });
     let people = Signal::derive(move || {
         let mut cards: Vec<_> = app
             .contacts
@@ -582,8 +661,9 @@ pub fn NewGroupDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
             return;
         }
         let title = name.get_untracked().trim().to_owned();
+        let about = description.get_untracked().trim().to_owned();
         let members = chosen.get_untracked();
-        if let Some(group) = session.messaging(|m| m.create_group(title, String::new(), members)) {
+        if let Some(group) = session.messaging(|m| m.create_group(title, about, members)) {
             on_close.run(());
             open_chat.set(Some(ConversationId::Group(group)));
         }
@@ -604,6 +684,15 @@ pub fn NewGroupDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                         required
                         bind:value=name
                     />
+                </label>
+                <label class="field">
+                    <span>"Description (optional)"</span>
+                    <textarea
+                        data-testid="new-group-description"
+                        rows="2"
+                        maxlength=GROUP_DESCRIPTION_MAX_CHARS
+                        bind:value=description
+                    ></textarea>
                 </label>
                 <h3 class="card-title">"Add members"</h3>
                 <PeopleChecklist people chosen />
