@@ -120,10 +120,29 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
     };
 
     let ui = app.messaging;
+    // Text put in by a picker (an emoji, a member's name): kept as typed,
+    // and the caret (UTF-16 units) where it ends once focus is back.
+    let put = {
+        let save_soon = save_soon.clone();
+        move |next: String, caret: u32| {
+            typed.set_value(true);
+            save_soon(next.clone());
+            text.set(next);
+            set_timeout(
+                move || {
+                    if let Some(el) = input.get_untracked() {
+                        let _ = el.focus();
+                        let _ = el.set_selection_range(caret, caret);
+                    }
+                },
+                Duration::ZERO,
+            );
+        }
+    };
     // The emoji picker, inserting at the caret.
     let picking = RwSignal::new(false);
     let insert = {
-        let save_soon = save_soon.clone();
+        let put = put.clone();
         move |emoji: String| {
             picking.set(false);
             let Some(el) = input.get_untracked() else {
@@ -140,19 +159,7 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
             next.push_str(&emoji);
             let caret = next.encode_utf16().count() as u32;
             next.push_str(&String::from_utf16_lossy(&units[end.max(start)..]));
-            typed.set_value(true);
-            save_soon(next.clone());
-            text.set(next);
-            // Once the dialog has given focus back: the caret after the emoji.
-            set_timeout(
-                move || {
-                    if let Some(el) = input.get_untracked() {
-                        let _ = el.focus();
-                        let _ = el.set_selection_range(caret, caret);
-                    }
-                },
-                Duration::ZERO,
-            );
+            put(next, caret);
         }
     };
     // The message being answered, if it belongs to this chat.
@@ -162,7 +169,7 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
             .filter(|m| m.chat == chat && m.body.text().is_some())
     });
     let pick = {
-        let save_soon = save_soon.clone();
+        let put = put.clone();
         move |user: UserId, name: String| {
             let Some(asked) = asking.get_untracked() else {
                 return;
@@ -173,18 +180,7 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
             };
             picked.update_value(|p| p.push((user, name)));
             asking.set(None);
-            typed.set_value(true);
-            save_soon(next.clone());
-            text.set(next);
-            set_timeout(
-                move || {
-                    if let Some(el) = input.get_untracked() {
-                        let _ = el.focus();
-                        let _ = el.set_selection_range(caret, caret);
-                    }
-                },
-                Duration::ZERO,
-            );
+            put(next, caret);
         }
     };
     let send = {

@@ -48,30 +48,34 @@ impl<S: Store, O: Outside> Engine<S, O> {
         Ok(())
     }
 
-    /// Compares `user`'s pinned device keys with what was seen before.
-    pub(super) async fn check_identity(&mut self, user: UserId) -> Result<(), EngineError> {
-        let devices = self
-            .chat
+    /// `user`'s devices as this device knows them.
+    fn known(&self, user: UserId) -> Vec<DeviceId> {
+        self.chat
             .known_devices()
             .get(&user)
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Compares `user`'s pinned device keys with what was seen before.
+    pub(super) async fn check_identity(&mut self, user: UserId) -> Result<(), EngineError> {
+        let devices = self.known(user);
         self.identity_seen(user, &devices).await
     }
 
     /// [`Engine::check_identity`] for several people at once (a group's
     /// members), writing the identities once.
     pub(super) async fn check_identities(&mut self, users: &[UserId]) -> Result<(), EngineError> {
+        let lists: Vec<(UserId, Vec<DeviceId>)> = users
+            .iter()
+            .copied()
+            .filter(|u| *u != self.me)
+            .map(|u| (u, self.known(u)))
+            .collect();
         let secure = self.secure.as_mut().ok_or(EngineError::NotLoaded)?;
         let mut moved = false;
         let mut changed = Vec::new();
-        for user in users.iter().copied().filter(|u| *u != self.me) {
-            let devices = self
-                .chat
-                .known_devices()
-                .get(&user)
-                .cloned()
-                .unwrap_or_default();
+        for (user, devices) in lists {
             let keys = secure.keys_of(&devices);
             let before = secure.identity(user);
             let added = secure.observe(user, keys);
