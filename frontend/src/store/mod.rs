@@ -428,12 +428,17 @@ impl parley_client::store::Store for Store {
                 .count(Some(chat_range(chat, None, None)?))
                 .await
                 .map_err(backend)?;
-            let mentions = store
-                .index("mention")
-                .map_err(backend)?
-                .count(Some(chat_range(chat, None, None)?))
-                .await
-                .map_err(backend)?;
+            // Mentions are among the unread: none to count in a read chat.
+            let mentions = if unread == 0 {
+                0
+            } else {
+                store
+                    .index("mention")
+                    .map_err(backend)?
+                    .count(Some(chat_range(chat, None, None)?))
+                    .await
+                    .map_err(backend)?
+            };
             out.push(ChatSummary {
                 chat,
                 last,
