@@ -150,6 +150,11 @@ fn windowed(users: usize, window: usize, payload: usize, seconds: f64) -> Traffi
     }
 }
 
+/// The same allocator as the server: the load generator shares the machine
+/// with what it measures, so its own cost matters.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();

@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
-use wire::{Broadcast, ToAll, ToDevice, ToNode};
+use wire::{Answer, Broadcast, ToAll, ToDevice, ToNode};
 
 /// Announcements waiting to be published; past this (or past
 /// [`OUTBOX_BYTES`]) they are dropped and every node reads its devices'
@@ -54,6 +54,11 @@ const SILENCE: Duration = Duration::from_secs(5);
 const ROWS_PER_MESSAGE_BYTES: usize = 256 * 1024;
 /// Users named in one `Online` message.
 const USERS_PER_MESSAGE: usize = 4096;
+/// Outbox entries the publisher takes at once: answers for one node among
+/// them cross as one NATS message.
+const PUBLISH_CHUNK: usize = 512;
+/// Estimated bytes of answers in one NATS message (well inside NATS' 1 MiB).
+const ANSWERS_PER_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// The event kinds other nodes must hear: each changes what a cache, a
 /// socket or a watcher there must do.
@@ -84,12 +89,37 @@ pub struct Cluster {
 
 /// One message for the publishing task.
 #[derive(Debug)]
-struct Outgoing {
-    subject: String,
-    /// Where NATS answers "no responders" when nobody listens (live
-    /// messages: the device's node is gone).
-    reply: Option<String>,
-    payload: Bytes,
+enum Outgoing {
+    /// Encoded, for one subject.
+    Message {
+        subject: String,
+        /// Where NATS answers "no responders" when nobody listens (live
+        /// messages: the device's node is gone).
+        reply: Option<String>,
+        payload: Bytes,
+    },
+    /// For the subject of the node that handed messages over, together with
+    /// the other answers for it that the publisher has at hand.
+    Answer { origin: Uuid, answer: Answer },
+}
+
+impl Outgoing {
+    /// Bytes it counts for in the outbox (an answer's encoded size, about).
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Message { payload, .. } => payload.len(),
+            Self::Answer { answer, .. } => answer_bytes(answer),
+        }
+    }
+}
+
+/// About the encoded size of an answer: its device, user and each id with
+/// its sender, as postcard writes them.
+fn answer_bytes(answer: &Answer) -> usize {
+    match answer {
+        Answer::Acked { acks, .. } => 40 + acks.len() * 34,
+        Answer::Held { .. } => 40,
+    }
 }
 
 #[derive(Debug)]
@@ -132,7 +162,21 @@ impl Cluster {
     /// Hands a message to the publishing task; a full outbox drops it and
     /// has every node read its queues again.
     fn send(&self, subject: String, payload: Bytes) {
-        if !self.offer(subject, None, payload) {
+        let outgoing = Outgoing::Message {
+            subject,
+            reply: None,
+            payload,
+        };
+        if !self.offer(outgoing) {
+            self.lost();
+        }
+    }
+
+    /// Hands an answer for `origin` to the publishing task; one dropped
+    /// leaves its messages to the ack window there (they are committed),
+    /// and the outbox being full means a re-read everywhere anyway.
+    fn answer(&self, origin: Uuid, answer: Answer) {
+        if !self.offer(Outgoing::Answer { origin, answer }) {
             self.lost();
         }
     }
@@ -145,23 +189,17 @@ impl Cluster {
         }
     }
 
-    /// Hands a message to the publishing task if the outbox has room (with
-    /// a reply subject for NATS' "no responders"); false when it was
-    /// dropped, which the caller handles.
-    fn offer(&self, subject: String, reply: Option<String>, payload: Bytes) -> bool {
+    /// Hands a message to the publishing task if the outbox has room; false
+    /// when it was dropped, which the caller handles.
+    fn offer(&self, outgoing: Outgoing) -> bool {
         let Some(joined) = self.joined.get() else {
             return false;
         };
-        let len = payload.len();
+        let len = outgoing.bytes();
         if joined.out_bytes.fetch_add(len, Ordering::AcqRel) + len > OUTBOX_BYTES {
             joined.out_bytes.fetch_sub(len, Ordering::AcqRel);
             return false;
         }
-        let outgoing = Outgoing {
-            subject,
-            reply,
-            payload,
-        };
         if joined.out.try_send(outgoing).is_err() {
             joined.out_bytes.fetch_sub(len, Ordering::AcqRel);
             return false;
@@ -206,17 +244,13 @@ impl Cluster {
         by: UserId,
         acks: Vec<(MessageId, Option<UserId>)>,
     ) {
-        if let Some(bytes) = wire::encode(&ToNode::Acked { device, by, acks }) {
-            self.send(wire::node(origin), bytes);
-        }
+        self.answer(origin, Answer::Acked { device, by, acks });
     }
 
     /// Tells `origin` that `device`'s socket here could not push message
     /// `id` in order.
     fn held(&self, origin: Uuid, device: DeviceId, id: MessageId) {
-        if let Some(bytes) = wire::encode(&ToNode::Held { device, id }) {
-            self.send(wire::node(origin), bytes);
-        }
+        self.answer(origin, Answer::Held { device, id });
     }
 
     /// A socket of `device` registered here (and its subject is ours).
@@ -425,13 +459,16 @@ async fn publish(
     let Some(joined) = cluster.joined.get() else {
         return;
     };
+    let mut chunk = Vec::with_capacity(PUBLISH_CHUNK);
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            next = outbox.recv() => {
-                let Some(outgoing) = next else { break };
-                put(joined, &client, outgoing).await;
+            taken = outbox.recv_many(&mut chunk, PUBLISH_CHUNK) => {
+                if taken == 0 {
+                    break;
+                }
+                put(joined, &client, &mut chunk).await;
             }
             () = joined.wake.notified() => {}
             () = reconnected.1.notified() => {}
@@ -452,17 +489,23 @@ async fn publish(
     loop {
         tokio::select! {
             biased;
-            next = outbox.recv() => match next {
-                Some(outgoing) => put(joined, &client, outgoing).await,
-                None => break,
-            },
+            taken = outbox.recv_many(&mut chunk, PUBLISH_CHUNK) => {
+                if taken == 0 {
+                    break;
+                }
+                put(joined, &client, &mut chunk).await;
+            }
             () = &mut last_commits => break,
             () = &mut deadline => break,
         }
     }
     while let Ok(outgoing) = outbox.try_recv() {
-        put(joined, &client, outgoing).await;
+        chunk.push(outgoing);
+        if chunk.len() == PUBLISH_CHUNK {
+            put(joined, &client, &mut chunk).await;
+        }
     }
+    put(joined, &client, &mut chunk).await;
     announce_lost(&cluster, &client).await;
     if let Some(gone) = wire::encode(&Broadcast {
         node: cluster.node,
@@ -473,19 +516,72 @@ async fn publish(
     let _ = client.flush().await;
 }
 
-/// Publishes one message from the outbox.
-async fn put(joined: &Joined, client: &async_nats::Client, outgoing: Outgoing) {
-    let Outgoing {
-        subject,
-        reply,
-        payload,
-    } = outgoing;
-    joined.out_bytes.fetch_sub(payload.len(), Ordering::AcqRel);
-    let sent = match reply {
-        Some(reply) => client.publish_with_reply(subject, reply, payload).await,
-        None => client.publish(subject, payload).await,
+/// Publishes what was taken from the outbox, emptying `chunk`: messages in
+/// order, then the answers for each node in as few messages as fit (answers
+/// have no order against other subjects' messages).
+async fn put(joined: &Joined, client: &async_nats::Client, chunk: &mut Vec<Outgoing>) {
+    let mut answers = Vec::new();
+    for outgoing in chunk.drain(..) {
+        joined
+            .out_bytes
+            .fetch_sub(outgoing.bytes(), Ordering::AcqRel);
+        match outgoing {
+            Outgoing::Message {
+                subject,
+                reply,
+                payload,
+            } => {
+                let sent = match reply {
+                    Some(reply) => client.publish_with_reply(subject, reply, payload).await,
+                    None => client.publish(subject, payload).await,
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "cluster publish failed");
+                    joined.lost.store(true, Ordering::Release);
+                }
+            }
+            Outgoing::Answer { origin, answer } => answers.push((origin, answer)),
+        }
+    }
+    for (origin, list) in gather(answers) {
+        publish_answers(joined, client, origin, &list).await;
+    }
+}
+
+/// The answers for each node, in the order they were given, in lists of
+/// about [`ANSWERS_PER_MESSAGE_BYTES`] at most.
+fn gather(answers: Vec<(Uuid, Answer)>) -> Vec<(Uuid, ToNode)> {
+    let mut open: Vec<(Uuid, ToNode, usize)> = Vec::new();
+    let mut full = Vec::new();
+    for (origin, answer) in answers {
+        let size = answer_bytes(&answer);
+        // Few nodes: a scan beats a map.
+        match open.iter().position(|(o, _, _)| *o == origin) {
+            Some(i) if open[i].2 + size <= ANSWERS_PER_MESSAGE_BYTES => {
+                open[i].1.push(answer);
+                open[i].2 += size;
+            }
+            Some(i) => {
+                let (_, list, _) = std::mem::replace(&mut open[i], (origin, vec![answer], size));
+                full.push((origin, list));
+            }
+            None => open.push((origin, vec![answer], size)),
+        }
+    }
+    full.extend(open.into_iter().map(|(origin, list, _)| (origin, list)));
+    full
+}
+
+async fn publish_answers(
+    joined: &Joined,
+    client: &async_nats::Client,
+    origin: Uuid,
+    list: &ToNode,
+) {
+    let Some(payload) = wire::encode(list) else {
+        return;
     };
-    if let Err(e) = sent {
+    if let Err(e) = client.publish(wire::node(origin), payload).await {
         tracing::warn!(error = %e, "cluster publish failed");
         joined.lost.store(true, Ordering::Release);
     }
@@ -542,21 +638,25 @@ async fn answered(
     shutdown: crate::tasks::Shutdown,
 ) {
     while let Some(message) = next_message(&mut answers, &shutdown).await {
-        match wire::decode(&message.payload) {
-            Some(ToNode::Acked { device, by, acks }) => {
-                let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
-                for (id, sender) in acks {
-                    delivery.acked(device, id);
-                    if let Some(sender) = sender.filter(|s| *s != by) {
-                        by_sender.entry(sender).or_default().push(id);
+        let Some(list) = wire::decode::<ToNode>(&message.payload) else {
+            continue;
+        };
+        for answer in list {
+            match answer {
+                Answer::Acked { device, by, acks } => {
+                    let mut by_sender: HashMap<UserId, Vec<MessageId>> = HashMap::new();
+                    for (id, sender) in acks {
+                        delivery.acked(device, id);
+                        if let Some(sender) = sender.filter(|s| *s != by) {
+                            by_sender.entry(sender).or_default().push(id);
+                        }
+                    }
+                    for (sender, ids) in by_sender {
+                        delivered(sender, by, ids);
                     }
                 }
-                for (sender, ids) in by_sender {
-                    delivered(sender, by, ids);
-                }
+                Answer::Held { device, id } => delivery.held(device, id),
             }
-            Some(ToNode::Held { device, id }) => delivery.held(device, id),
-            None => {}
         }
     }
 }
@@ -789,17 +889,25 @@ impl Remote for Cluster {
             mark,
             row: StoredRow::from(row),
         };
-        wire::encode(&live).is_some_and(|bytes| {
-            let reply = wire::unheard(self.node, device, row.row_id);
-            self.offer(wire::device(device), Some(reply), bytes)
+        wire::encode(&live).is_some_and(|payload| {
+            self.offer(Outgoing::Message {
+                subject: wire::device(device),
+                reply: Some(wire::unheard(self.node, device, row.row_id)),
+                payload,
+            })
         })
     }
 }
 
 impl Cluster {
     fn announce_rows(&self, device: DeviceId, rows: Vec<StoredRow>) -> bool {
-        wire::encode(&ToDevice::Rows(rows))
-            .is_some_and(|bytes| self.offer(wire::device(device), None, bytes))
+        wire::encode(&ToDevice::Rows(rows)).is_some_and(|payload| {
+            self.offer(Outgoing::Message {
+                subject: wire::device(device),
+                reply: None,
+                payload,
+            })
+        })
     }
 
     /// Asks whichever node holds `device` to read its queue again.
@@ -821,8 +929,12 @@ impl Elsewhere for Cluster {
         if !self.holders.contains_key(&device) {
             return;
         }
-        if let Some(bytes) = wire::encode(&ToDevice::Frame(frame.to_vec())) {
-            self.offer(wire::device(device), None, bytes);
+        if let Some(payload) = wire::encode(&ToDevice::Frame(frame.to_vec())) {
+            self.offer(Outgoing::Message {
+                subject: wire::device(device),
+                reply: None,
+                payload,
+            });
         }
     }
 }
@@ -849,5 +961,72 @@ impl Subscriber for Cluster {
     fn notify(&self, event: Event) -> Option<Reaction<'_>> {
         self.broadcast(ToAll::Event(event));
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acked(device: u128, acks: usize) -> Answer {
+        Answer::Acked {
+            device: DeviceId::from_uuid(Uuid::from_u128(device)),
+            by: UserId::from_uuid(Uuid::from_u128(0)),
+            acks: (0..acks)
+                .map(|i| (MessageId::from_uuid(Uuid::from_u128(i as u128)), None))
+                .collect(),
+        }
+    }
+
+    fn device_of(answer: &Answer) -> u128 {
+        match answer {
+            Answer::Acked { device, .. } | Answer::Held { device, .. } => {
+                device.as_uuid().as_u128()
+            }
+        }
+    }
+
+    #[test]
+    fn answers_for_a_node_cross_together_in_order_and_within_a_size() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let held = Answer::Held {
+            device: DeviceId::from_uuid(Uuid::from_u128(12)),
+            id: MessageId::from_uuid(Uuid::from_u128(13)),
+        };
+        let lists = gather(vec![
+            (a, acked(10, 1)),
+            (b, acked(20, 2)),
+            (a, held),
+            (a, acked(11, 3)),
+        ]);
+        let shape: Vec<(Uuid, Vec<u128>)> = lists
+            .iter()
+            .map(|(o, list)| (*o, list.iter().map(device_of).collect()))
+            .collect();
+        assert_eq!(shape, vec![(a, vec![10, 12, 11]), (b, vec![20])]);
+        let encoded = wire::encode(&lists[0].1).expect("encodes");
+        let back: ToNode = wire::decode(&encoded).expect("decodes");
+        assert_eq!(back.iter().map(device_of).collect::<Vec<_>>(), [10, 12, 11]);
+        assert!(
+            encoded.len() <= lists[0].1.iter().map(answer_bytes).sum::<usize>(),
+            "the estimate bounds the encoded size"
+        );
+
+        // Past the size, a node's answers start a new list, still in order.
+        let big = ANSWERS_PER_MESSAGE_BYTES / 34 - 10;
+        let lists = gather(vec![
+            (a, acked(1, big)),
+            (a, acked(2, big)),
+            (a, acked(3, 1)),
+        ]);
+        let shape: Vec<Vec<u128>> = lists
+            .iter()
+            .map(|(_, list)| list.iter().map(device_of).collect())
+            .collect();
+        assert_eq!(shape, vec![vec![1], vec![2, 3]]);
+        for (_, list) in &lists {
+            let bytes = wire::encode(list).expect("encodes").len();
+            assert!(bytes < 1024 * 1024, "inside NATS' payload limit: {bytes}");
+        }
     }
 }

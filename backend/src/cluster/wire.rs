@@ -78,9 +78,15 @@ pub enum ToDevice {
     },
 }
 
-/// For the node that handed messages over live.
+/// For the node that handed messages over live: on its subject, a list of
+/// these (the answers a publisher had ready for that node at once, in the
+/// order they were given), so that acks from many devices cross as one NATS
+/// message under load.
+pub type ToNode = Vec<Answer>;
+
+/// One answer about messages a node handed over live.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum ToNode {
+pub enum Answer {
     /// The device acked these (a receipt: it was written). The node that
     /// handed a message over sends its delivered receipt (to whom `sender`
     /// names; none for a receipt), so the receipt does not cross back.

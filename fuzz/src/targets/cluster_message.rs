@@ -8,7 +8,7 @@
 use crate::engine::{Broken, Target, Verdict};
 use parley_protocol::{DeviceId, MessageId, UserId};
 use parley_server::auth::rate_limit::Attempt;
-use parley_server::cluster::wire::{self, Broadcast, ToAll, ToDevice, ToNode};
+use parley_server::cluster::wire::{self, Answer, Broadcast, ToAll, ToDevice, ToNode};
 use parley_server::delivery::queue::StoredRow;
 use parley_server::events::{Event, Removal};
 use uuid::Uuid;
@@ -68,21 +68,21 @@ impl Target for ClusterMessages {
         ] {
             seeds.extend(wire::encode(&Broadcast { node, body }).map(|b| b.to_vec()));
         }
-        for message in [
-            ToNode::Acked {
-                device: DeviceId::from_uuid(id(6)),
-                by: user,
-                acks: vec![
-                    (MessageId::from_uuid(id(1)), Some(user)),
-                    (MessageId::from_uuid(id(7)), None),
-                ],
-            },
-            ToNode::Held {
-                device: DeviceId::from_uuid(id(6)),
-                id: MessageId::from_uuid(id(1)),
-            },
-        ] {
-            seeds.extend(wire::encode(&message).map(|b| b.to_vec()));
+        let acked = || Answer::Acked {
+            device: DeviceId::from_uuid(id(6)),
+            by: user,
+            acks: vec![
+                (MessageId::from_uuid(id(1)), Some(user)),
+                (MessageId::from_uuid(id(7)), None),
+            ],
+        };
+        let held = || Answer::Held {
+            device: DeviceId::from_uuid(id(6)),
+            id: MessageId::from_uuid(id(1)),
+        };
+        let lists: [ToNode; 3] = [vec![acked()], vec![held()], vec![acked(), held(), acked()]];
+        for list in lists {
+            seeds.extend(wire::encode(&list).map(|b| b.to_vec()));
         }
         seeds
     }
