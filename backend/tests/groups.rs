@@ -572,3 +572,135 @@ async fn members_who_never_wrote_to_each_other_get_each_others_read_receipts(poo
         .await;
     assert_eq!(read, (carol.user(), vec![id]));
 }
+
+/// Uploads `bytes` as one small blob from `session`'s device.
+async fn upload(server: &TestServer, session: &Session, bytes: &[u8]) -> parley_protocol::BlobId {
+    let upload: parley_protocol::api::BlobUpload = http()
+        .post(server.http(&url::<e::CreateBlob>(&())))
+        .bearer_auth(&session.token)
+        .json(&parley_protocol::api::NewBlob {
+            size: bytes.len() as u64,
+        })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = http()
+        .put(server.http(&url::<e::PutBlobChunk>(&(upload.blob_id, 0))))
+        .bearer_auth(&session.token)
+        .header("Content-Type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    upload.blob_id
+}
+
+/// `session` grants the members of `group` reading `blob`: the status.
+async fn grant_group(
+    server: &TestServer,
+    session: &Session,
+    blob: parley_protocol::BlobId,
+    group: GroupId,
+) -> u16 {
+    http()
+        .post(server.http(&url::<e::GrantBlobToGroup>(&(blob, group))))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `session`'s download of the blob's only chunk: the status and bytes.
+async fn chunk(
+    server: &TestServer,
+    session: &Session,
+    blob: parley_protocol::BlobId,
+) -> (u16, Vec<u8>) {
+    let res = http()
+        .get(server.http(&url::<e::BlobChunk>(&(blob, 0))))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.bytes().await.unwrap().to_vec())
+}
+
+#[sqlx::test]
+async fn a_file_sent_to_a_group_is_read_by_its_members_devices_and_goes_once_they_have(
+    pool: PgPool,
+) {
+    let server = TestServer::start(&pool).unwrap();
+    let alice = Signer::new(&server, "alice").await;
+    let bob = Signer::new(&server, "bob").await;
+    let carol = Signer::new(&server, "carol").await;
+    let dave = Signer::new(&server, "dave").await;
+    let bobs_laptop = sign_in_over_http(&server.http(""), "bob").await;
+    let (group, create) = alice.create(&server, &[bob.user(), carol.user()]).await;
+
+    let photo = b"ciphertext of a photo".to_vec();
+    let blob = upload(&server, &alice.session, &photo).await;
+    // Nobody may be granted through a group they are not in, nor an
+    // unknown group, nor someone else's upload.
+    assert_eq!(grant_group(&server, &dave.session, blob, group).await, 404);
+    let daves = upload(&server, &dave.session, b"x").await;
+    assert_eq!(grant_group(&server, &dave.session, daves, group).await, 403);
+    assert_eq!(
+        grant_group(&server, &alice.session, blob, GroupId::new_v7()).await,
+        404
+    );
+    assert_eq!(grant_group(&server, &alice.session, blob, group).await, 204);
+
+    // Every member device reads it; someone outside the group does not.
+    for reader in [&bob.session, &bobs_laptop, &carol.session] {
+        assert_eq!(chunk(&server, reader, blob).await, (200, photo.clone()));
+    }
+    assert_eq!(chunk(&server, &dave.session, blob).await.0, 404);
+
+    // Bob leaves after it was sent: it was his, he still reads it.
+    let (status, removed) = alice
+        .append(&server, &create, GroupChange::Remove { user: bob.user() })
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        chunk(&server, &bob.session, blob).await,
+        (200, photo.clone())
+    );
+
+    // Once every granted device fetched it, it is gone.
+    for reader in [&bob.session, &bobs_laptop, &carol.session] {
+        let res = http()
+            .post(server.http(&url::<e::BlobFetched>(&blob)))
+            .bearer_auth(&reader.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    assert!(server.state.blobs.objects(blob).await.unwrap().is_empty());
+
+    // A group where only admins send: a member who is not one may not
+    // share a file there either.
+    let (status, _) = alice
+        .append(
+            &server,
+            &removed.unwrap(),
+            GroupChange::Restrict {
+                admins_send: true,
+                admins_edit: false,
+            },
+        )
+        .await;
+    assert_eq!(status, 201);
+    let carols = upload(&server, &carol.session, b"y").await;
+    assert_eq!(
+        grant_group(&server, &carol.session, carols, group).await,
+        403
+    );
+}

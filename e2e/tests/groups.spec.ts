@@ -3,13 +3,31 @@
 // member catching up after the app was closed, and everything kept across a
 // reload.
 import type { Page } from '@playwright/test';
-import { expect, newUser, screenshot, test } from '../fixtures';
-import { befriend, bubble, join, openMenu, secondBrowser, send, showChats, tick } from '../chat';
+import { expect, newUser, screenshot, sql, test, type User } from '../fixtures';
+import { attach, befriend, bubble, join, openMenu, secondBrowser, send, showChats, tick } from '../chat';
+import { png } from '../png';
 
 const GROUP = 'Weekend climbing';
 
 function groupItem(page: Page) {
   return page.getByTestId('chat-item').filter({ hasText: GROUP });
+}
+
+/** Creates the group with `members` from `page`, which then shows it. */
+async function newGroup(page: Page, members: User[]): Promise<void> {
+  await showChats(page);
+  await page.getByTestId('new-group').click();
+  const dialog = page.getByTestId('new-group');
+  await dialog.getByTestId('new-group-name').fill(GROUP);
+  for (const member of members) {
+    await dialog.getByTestId('pick-person').filter({ hasText: member.name }).locator('input').check();
+  }
+  await dialog.getByTestId('new-group-create').click();
+  await expect(page.getByTestId('conversation-title')).toHaveText(GROUP);
+}
+
+function fileBubble(page: Page, testId: string) {
+  return page.getByTestId('message').filter({ has: page.getByTestId(testId) });
 }
 
 test('a group of three: create, chat with ticks and message info, remove a member, catch up, reload', async ({
@@ -204,12 +222,7 @@ test('a member signing in on a new browser shows as a safety number change in th
   await join(a, alice);
   await join(b, bob);
   await befriend(a, alice, b, bob);
-  await showChats(a);
-  await a.getByTestId('new-group').click();
-  const dialog = a.getByTestId('new-group');
-  await dialog.getByTestId('new-group-name').fill(GROUP);
-  await dialog.getByTestId('pick-person').filter({ hasText: bob.name }).locator('input').check();
-  await dialog.getByTestId('new-group-create').click();
+  await newGroup(a, [bob]);
   await send(a, 'before');
   await showChats(b);
   await groupItem(b).click();
@@ -229,4 +242,65 @@ test('a member signing in on a new browser shows as a safety number change in th
   // The notice opens the group's info, where each member's number is.
   await a.getByTestId('safety-changed').click();
   await expect(a.getByTestId('group-info')).toBeVisible();
+});
+
+test('files in a group: a photo and a voice note reach every member, named by who sent them', async ({
+  page: a,
+  newPage,
+  server,
+}) => {
+  test.setTimeout(90_000);
+  const alice = newUser('Alice');
+  const bob = newUser('Bob');
+  const cara = newUser('Cara');
+  const b = await newPage();
+  const c = await newPage();
+  await join(a, alice);
+  await join(b, bob);
+  await join(c, cara);
+  await befriend(a, alice, b, bob);
+  await befriend(a, alice, c, cara);
+  await newGroup(a, [bob, cara]);
+  await send(a, 'photos coming');
+  for (const page of [b, c]) {
+    await showChats(page);
+    await groupItem(page).click();
+    await expect(bubble(page, 'photos coming')).toBeVisible();
+  }
+
+  // Alice sends a photo with a caption: both members' devices may fetch
+  // its ciphertext and show the picture; once both have, the server lets
+  // it go.
+  await attach(a, [{ name: 'crag.png', mimeType: 'image/png', buffer: png(320, 200, 'PARLEY-GROUP-PHOTO') }], ['the crag']);
+  await expect(fileBubble(a, 'attachment-photo').getByTestId('tick')).toHaveAttribute('data-status', 'read');
+  for (const page of [b, c]) {
+    const got = fileBubble(page, 'attachment-photo');
+    await expect(got.getByTestId('sender-name')).toHaveText(alice.name);
+    await expect(got.getByTestId('message-text')).toHaveText('the crag');
+    await expect.poll(() => got.getByTestId('photo-full').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(320);
+  }
+  const alicesBlobs = `SELECT count(*) FROM blobs b JOIN users u ON u.id = b.owner_user
+    WHERE u.handle = lower('${alice.handle}')`;
+  await expect.poll(() => sql(server, alicesBlobs)).toBe('0');
+
+  // Cara opens it: the viewer says it is Alice's.
+  await fileBubble(c, 'attachment-photo').getByTestId('photo-open').click();
+  const viewer = c.getByTestId('media-viewer');
+  await expect(viewer.getByTestId('viewer-sender')).toHaveText(alice.name);
+  await expect(viewer.getByTestId('viewer-caption')).toHaveText('the crag');
+  await screenshot(c, 'group-photo-viewer');
+  await c.keyboard.press('Escape');
+  await expect(viewer).toHaveCount(0);
+
+  // Bob answers with a voice note from the microphone (Chromium's fake one).
+  await b.context().grantPermissions(['microphone']);
+  await b.getByTestId('voice-record').click();
+  await expect(b.getByTestId('voice-elapsed')).toHaveText(/^0:0[1-9]$/, { timeout: 15_000 });
+  await b.getByTestId('voice-send').click();
+  for (const page of [a, c]) {
+    const note = fileBubble(page, 'attachment-voice');
+    await expect(note.getByTestId('voice-player')).toBeVisible();
+    await expect(note.getByTestId('sender-name')).toHaveText(bob.name);
+  }
+  await screenshot(a, 'group-files');
 });

@@ -185,16 +185,16 @@ impl Session {
         self.resume_uploads();
     }
 
-    /// Sends the message of a file uploaded for `peer`, with its caption;
+    /// Sends the message of a file uploaded for `chat`, with its caption;
     /// the future is done once the engine has run it (the message is in
     /// the outbox, which survives a reload).
     pub fn send_file(
         self,
-        peer: parley_protocol::UserId,
+        chat: parley_protocol::ConversationId,
         attachment: parley_client::attachment::Attachment,
         caption: &str,
     ) -> crate::state::media::Sent {
-        let stored = self.messaging(|m| match m.send_file(peer, attachment, caption, None) {
+        let stored = self.messaging(|m| match m.send_file(chat, attachment, caption, None) {
             Ok(()) => m.flushed(),
             Err(err) => {
                 leptos::logging::warn!("the file could not be sent: {err}");
@@ -212,13 +212,13 @@ impl Session {
     /// [`crate::state::media::Media::send`]).
     pub fn file_sender(
         self,
-        peer: parley_protocol::UserId,
+        chat: parley_protocol::ConversationId,
     ) -> impl FnOnce(
         Option<(parley_client::attachment::Attachment, String)>,
     ) -> crate::state::media::Sent
     + 'static {
         move |uploaded| match uploaded {
-            Some((attachment, caption)) => self.send_file(peer, attachment, &caption),
+            Some((attachment, caption)) => self.send_file(chat, attachment, &caption),
             None => Box::pin(async {}),
         }
     }
@@ -248,8 +248,8 @@ impl Session {
                     {
                         return;
                     }
-                    let peer = upload.peer;
-                    app.media.resume(app, upload, lock, self.file_sender(peer));
+                    let chat = upload.chat;
+                    app.media.resume(app, upload, lock, self.file_sender(chat));
                 });
             }
         });

@@ -325,6 +325,14 @@ endpoint!(
     |blob| fill(GrantBlob::PATH, &[blob])
 );
 endpoint!(
+    /// Lets every current device of a group's members read a blob the
+    /// caller's device uploaded (204): the devices a group message sent now
+    /// reaches. Only for a member who may send to the group (403 otherwise,
+    /// 404 for an unknown group).
+    GrantBlobToGroup: Post "/blobs/{blob_id}/readers/group/{group_id}", Device, (BlobId, GroupId), () => (),
+    |params| fill(GrantBlobToGroup::PATH, &[&params.0, &params.1])
+);
+endpoint!(
     /// Chunk `index` of a complete blob the caller's device was granted (or
     /// that the caller's account uploaded), as `application/octet-stream`.
     BlobChunk: Get "/blobs/{blob_id}/chunks/{index}", Device, (BlobId, u32), () => ChunkBytes,

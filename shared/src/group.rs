@@ -25,6 +25,8 @@ use thiserror::Error;
 
 /// Members a group may have, its creator included.
 pub const MAX_GROUP_MEMBERS: usize = 1024;
+/// Member devices one group message may reach: on average 8 per member.
+pub const MAX_GROUP_DEVICES: usize = MAX_GROUP_MEMBERS * 8;
 /// People one event may add (a bigger group is made in several steps), so
 /// an event fits a JSON body.
 pub const MAX_USERS_PER_CHANGE: usize = 256;

@@ -78,8 +78,8 @@ pub const MAX_PUSH_CHATS: usize = 16;
 /// last has exactly this many. One chunk is the unit of upload, resume,
 /// download and authenticated encryption (the client's chunk cipher).
 pub const BLOB_CHUNK_BYTES: u32 = 1 << 20;
-/// Devices that may be granted reading one blob (a group of 1,024 members
-/// with their devices fits).
-pub const MAX_BLOB_READERS: usize = 4096;
+/// Devices that may be granted reading one blob: every device a group
+/// message may reach.
+pub const MAX_BLOB_READERS: usize = crate::group::MAX_GROUP_DEVICES;
 /// Devices named in one grant request.
 pub const MAX_BLOB_READERS_PER_GRANT: usize = 1024;

@@ -22,12 +22,13 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
-use parley_protocol::BlobId;
 use parley_protocol::api::{BlobReaders, BlobUpload, NewBlob};
 use parley_protocol::endpoint::{
-    BlobChunk, BlobFetched, BlobStatus, CancelBlob, CreateBlob, Endpoint, GrantBlob, PutBlobChunk,
+    BlobChunk, BlobFetched, BlobStatus, CancelBlob, CreateBlob, Endpoint, GrantBlob,
+    GrantBlobToGroup, PutBlobChunk,
 };
 use parley_protocol::limits::{BLOB_CHUNK_BYTES, MAX_BLOB_READERS, MAX_BLOB_READERS_PER_GRANT};
+use parley_protocol::{BlobId, DeviceId, GroupId};
 use std::time::Duration;
 use store::NoTurn;
 
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     mount::<PutBlobChunk, _, _>(cfg, put_chunk);
     mount::<BlobChunk, _, _>(cfg, chunk);
     mount::<BlobFetched, _, _>(cfg, fetched);
+    mount::<GrantBlobToGroup, _, _>(cfg, grant_group);
     // A grant names many devices: a larger body than other requests.
     cfg.service(
         web::resource(GrantBlob::PATH)
@@ -242,13 +244,56 @@ async fn grant(
     if !users.is_empty() {
         devices.extend(records::devices_of(&state.pool, &users, caller.device_id).await?);
     }
+    add_readers(&state, caller, blob, upload.readers, devices).await
+}
+
+/// `POST /blobs/{blob_id}/readers/group/{group_id}`: every current device of
+/// the group's members but the calling one, the devices a group message
+/// sent now reaches. Resolved now, not when a device downloads: each of
+/// them says when it fetched the blob (so it is deleted once all have), and
+/// a member who leaves later keeps what was sent while they were in.
+async fn grant_group(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(BlobId, GroupId)>,
+) -> ApiResult<HttpResponse> {
+    let (blob, group) = path.into_inner();
+    let upload = records::upload(&state.pool, blob, caller.device_id)
+        .await?
+        .ok_or(NO_UPLOAD)?;
+    let members = state
+        .groups
+        .members(group)
+        .await?
+        .ok_or(ApiError::NotFound("no such group"))?;
+    members.may_send(caller.user_id)?;
+    let devices: Vec<DeviceId> = state
+        .groups
+        .member_devices(&members)
+        .await?
+        .into_iter()
+        .flat_map(|u| u.devices)
+        .filter(|d| *d != caller.device_id)
+        .collect();
+    add_readers(&state, caller, blob, upload.readers, devices).await
+}
+
+/// Grants `devices` (besides the `readers` the blob has) reading `blob`,
+/// within the bound.
+async fn add_readers(
+    state: &AppState,
+    caller: Caller,
+    blob: BlobId,
+    readers: i32,
+    mut devices: Vec<DeviceId>,
+) -> ApiResult<HttpResponse> {
     devices.sort_unstable();
     devices.dedup();
     // Counted before: devices granted already would make this refuse a
     // little early, never let a blob past the bound.
-    if usize::try_from(upload.readers).unwrap_or(usize::MAX) + devices.len() > MAX_BLOB_READERS {
+    if usize::try_from(readers).unwrap_or(usize::MAX) + devices.len() > MAX_BLOB_READERS {
         return Err(ApiError::LimitReached(
-            "an attachment can be shared with at most 4096 devices",
+            "an attachment can be shared with at most 8192 devices",
         ));
     }
     if !records::grant(&state.pool, blob, caller.device_id, &devices).await? {

@@ -20,15 +20,12 @@ use crate::groups::store::Members;
 use crate::state::AppState;
 use parley_protocol::ErrorCode;
 use parley_protocol::frame::{Delivery, DevicePayload, ServerFrame, UserDevices};
-use parley_protocol::group::MAX_GROUP_MEMBERS;
 use parley_protocol::limits::MAX_PAYLOAD_BYTES;
 use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Member devices one group send may name: as many devices per member as
-/// the most a frame can carry, on average 8.
-pub const MAX_GROUP_DEVICES: usize = MAX_GROUP_MEMBERS * 8;
+pub use parley_protocol::group::MAX_GROUP_DEVICES;
 
 /// One `SendGroup` frame.
 #[derive(Debug)]

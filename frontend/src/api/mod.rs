@@ -243,6 +243,16 @@ pub async fn grant_blob(token: &str, blob: BlobId, users: Vec<UserId>) -> Result
     call::<e::GrantBlob>(Some(token), &blob, Some(&readers)).await
 }
 
+/// Lets every current device of the group's members (this account's other
+/// devices too) read the blob.
+pub async fn grant_blob_to_group(
+    token: &str,
+    blob: BlobId,
+    group: parley_protocol::GroupId,
+) -> Result<(), ApiFailure> {
+    call::<e::GrantBlobToGroup>(Some(token), &(blob, group), None).await
+}
+
 /// Chunk `index` of a blob's ciphertext.
 pub async fn blob_chunk(
     token: &str,

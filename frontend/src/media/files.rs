@@ -10,7 +10,7 @@
 //! so that an upload cut off by a reload resumes where it stopped.
 
 use js_sys::{Object, Reflect, Uint8Array};
-use parley_protocol::{BlobId, UserId};
+use parley_protocol::{BlobId, ConversationId, UserId};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::File;
@@ -28,8 +28,8 @@ pub struct Pending {
     pub key: [u8; 32],
     /// The file.
     pub file: File,
-    /// Who it is for.
-    pub peer: UserId,
+    /// The chat it is for.
+    pub chat: ConversationId,
     /// Its caption.
     pub caption: String,
     /// Its kind, when the app made it (a voice message).
@@ -46,7 +46,7 @@ impl Pending {
         };
         set("file", &self.file)?;
         set("key", &Uint8Array::from(&self.key[..]))?;
-        set("peer", &JsValue::from_str(&self.peer.to_string()))?;
+        set("chat", &JsValue::from_str(&self.chat.to_string()))?;
         set("caption", &JsValue::from_str(&self.caption))?;
         if let Some(kind) = &self.kind {
             let kind = serde_json::to_string(kind).map_err(|e| e.to_string())?;
@@ -61,7 +61,11 @@ impl Pending {
             blob: blob.parse().ok()?,
             key: Uint8Array::new(&get("key")?).to_vec().try_into().ok()?,
             file: get("file")?.dyn_into().ok()?,
-            peer: get("peer")?.as_string()?.parse().ok()?,
+            // Records of the version before groups name the person (`peer`).
+            chat: match get("chat").and_then(|c| c.as_string()) {
+                Some(chat) => chat.parse().ok()?,
+                None => ConversationId::Direct(get("peer")?.as_string()?.parse().ok()?),
+            },
             caption: get("caption")?.as_string()?,
             kind: get("kind")
                 .and_then(|k| k.as_string())

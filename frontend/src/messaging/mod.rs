@@ -108,16 +108,15 @@ impl Messenger {
         self.push(Input::Group(GroupRequest::Change { group, change }));
     }
 
-    /// Sends `file` (uploaded already) to `peer` with `caption`.
+    /// Sends `file` (uploaded already) to `chat` with `caption`.
     pub fn send_file(
         &self,
-        peer: UserId,
+        chat: ConversationId,
         file: parley_client::attachment::Attachment,
         caption: &str,
         reply: Option<Quote>,
     ) -> Result<(), ContentError> {
-        self.runner
-            .compose_file(ConversationId::Direct(peer), file, caption, reply)
+        self.runner.compose_file(chat, file, caption, reply)
     }
 
     /// This device's notification choices changed.

@@ -16,7 +16,7 @@ use parley_client::attachment::{
     plain_chunk_len, sealed_size, verify,
 };
 use parley_client::auto_download::{AutoDownload, Network};
-use parley_protocol::{BlobId, ConversationId, UserId};
+use parley_protocol::{BlobId, ConversationId};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::collections::{HashMap, HashSet};
@@ -279,13 +279,11 @@ impl Media {
             .failed_locks
             .try_update_value(|l| l.remove(&id))
             .flatten();
-        let ConversationId::Direct(peer) = failed.chat else {
-            return;
-        };
         spawn_local(async move {
             let Some(blob) = failed.blob else {
                 // Failed before the server made its blob: from the start.
-                self.send(app, peer, failed.file, failed.kind, failed.caption, done);
+                let chat = failed.chat;
+                self.send(app, chat, failed.file, failed.kind, failed.caption, done);
                 return;
             };
             // Its lock (kept since it failed, or taken again) before its
@@ -309,8 +307,8 @@ impl Media {
         });
     }
 
-    /// Encrypts and uploads `file` for `peer` (readable by their devices and
-    /// this account's others); then `done` gets the attachment to send with
+    /// Encrypts and uploads `file` for `chat` (readable by the devices of
+    /// the person or the group's members, and this account's others); then `done` gets the attachment to send with
     /// `caption` (or `None`: the upload failed or was cancelled), and the
     /// upload is forgotten once the future it returns is done (the message
     /// is in the outbox). Its kind is told from the file unless the app made it
@@ -320,7 +318,7 @@ impl Media {
     pub fn send(
         self,
         app: AppState,
-        peer: UserId,
+        chat: ConversationId,
         file: File,
         kind: Option<Kind>,
         caption: String,
@@ -328,7 +326,7 @@ impl Media {
     ) {
         let job = Job::New {
             file,
-            peer,
+            chat,
             caption,
             kind,
         };
@@ -356,7 +354,7 @@ impl Media {
     ) {
         let id = self.next.get_value();
         self.next.set_value(id + 1);
-        let (file, peer, caption) = job.parts();
+        let (file, chat, caption) = job.parts();
         let kind = match &job {
             Job::New { kind, .. } => kind.clone(),
             Job::Resumed(pending, _) => pending.kind.clone(),
@@ -364,7 +362,7 @@ impl Media {
         self.uploads.update(|uploads| {
             uploads.push(Upload {
                 id,
-                chat: ConversationId::Direct(peer),
+                chat,
                 name: file.name(),
                 progress: 0.0,
                 error: None,
@@ -693,7 +691,7 @@ where
 enum Job {
     New {
         file: File,
-        peer: UserId,
+        chat: ConversationId,
         caption: String,
         /// Known already (a recording); else told from the file.
         kind: Option<Kind>,
@@ -702,15 +700,15 @@ enum Job {
 }
 
 impl Job {
-    fn parts(&self) -> (File, UserId, String) {
+    fn parts(&self) -> (File, ConversationId, String) {
         match self {
             Self::New {
                 file,
-                peer,
+                chat,
                 caption,
                 ..
-            } => (file.clone(), *peer, caption.clone()),
-            Self::Resumed(p, _) => (p.file.clone(), p.peer, p.caption.clone()),
+            } => (file.clone(), *chat, caption.clone()),
+            Self::Resumed(p, _) => (p.file.clone(), p.chat, p.caption.clone()),
         }
     }
 }
@@ -728,7 +726,7 @@ async fn upload(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Attachment, String> {
     let me = app.me().ok_or_else(|| "Signed out.".to_owned())?;
-    let (file, peer, caption) = job.parts();
+    let (file, chat, caption) = job.parts();
     let size = file.size() as u64;
     let count = chunk_count(size);
     let made = match &job {
@@ -776,7 +774,7 @@ async fn upload(
                 blob: started.blob_id,
                 key,
                 file: file.clone(),
-                peer,
+                chat,
                 caption,
                 kind: made_kind(&kind),
             };
@@ -824,10 +822,13 @@ async fn upload(
         }
         progress((index + 1) as f64 / count as f64);
     }
-    let readers = vec![peer, me];
-    with_retries(app, |t| {
-        let readers = readers.clone();
-        async move { api::grant_blob(&t, blob, readers).await }
+    // A group's members are read by the server when it grants (the devices
+    // a group message sent now reaches), a person's devices likewise.
+    with_retries(app, |t| async move {
+        match chat {
+            ConversationId::Direct(peer) => api::grant_blob(&t, blob, vec![peer, me]).await,
+            ConversationId::Group(group) => api::grant_blob_to_group(&t, blob, group).await,
+        }
     })
     .await?;
     Ok(Attachment {

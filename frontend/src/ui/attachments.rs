@@ -69,11 +69,7 @@ pub fn Uploads(chat: ConversationId) -> impl IntoView {
                                     class="download-btn"
                                     data-testid="upload-retry"
                                     on:click=move |_| {
-                                        let peer = match upload.chat {
-                                            ConversationId::Direct(peer) => peer,
-                                            ConversationId::Group(_) => return,
-                                        };
-                                        app.media.retry(app, upload.id, session.file_sender(peer));
+                                        app.media.retry(app, upload.id, session.file_sender(upload.chat));
                                     }
                                 >
                                     "Retry"

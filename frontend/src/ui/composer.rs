@@ -28,11 +28,6 @@ const DRAFT_PAUSE: Duration = Duration::from_millis(400);
 pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
     let session = expect_context::<Session>();
     let app = expect_context::<AppState>();
-    // Files and voice notes go to direct chats (groups send text for now).
-    let peer: Option<UserId> = match chat {
-        ConversationId::Direct(peer) => Some(peer),
-        ConversationId::Group(_) => None,
-    };
     let text = RwSignal::new(
         app.messaging
             .drafts
@@ -402,7 +397,7 @@ pub fn Composer(chat: ConversationId, stick: StoredValue<bool>) -> impl IntoView
                     </p>
                 </Show>
             </div>
-            {peer.map(|peer| view! { <VoiceRecorder peer /> })}
+            <VoiceRecorder chat />
             <IconButton
                 class="icon-btn send"
                 test_id="send"

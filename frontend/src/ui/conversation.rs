@@ -4,7 +4,6 @@ use crate::router::Router;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::calls::Stage;
-use crate::ui::attachments::files_of;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::claims;
 use crate::ui::composer::Composer;
@@ -88,25 +87,7 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
         })
     };
     // Files dropped anywhere on the chat are sent to it.
-    let dragging = RwSignal::new(false);
-    let on_drop = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        dragging.set(false);
-        if blocked.get_untracked() {
-            return;
-        }
-        choosing.choose(files_of(ev.data_transfer().and_then(|d| d.files())));
-    };
-    let on_drag_over = move |ev: web_sys::DragEvent| {
-        let carries_files = ev
-            .data_transfer()
-            .is_some_and(|d| d.types().includes(&"Files".into(), 0));
-        if carries_files && !blocked.get_untracked() {
-            // Without this the browser would open the file instead.
-            ev.prevent_default();
-            dragging.set(true);
-        }
-    };
+    let (dragging, on_drag_over, on_drop) = choosing.drop_zone(move || blocked.get_untracked());
     view! {
         <section
             class="conversation"
@@ -186,10 +167,10 @@ pub fn Conversation(peer: UserId) -> impl IntoView {
                 }
             }}
             <Show when=move || choosing.open()>
-                <SendFilesDialog peer=id choosing sent=move || stick.set_value(true) />
+                <SendFilesDialog chat=ConversationId::Direct(id) choosing sent=move || stick.set_value(true) />
             </Show>
             <Show when=move || viewing.0.with(Option::is_some)>
-                <MediaViewer peer=id viewing />
+                <MediaViewer peer=Some(id) viewing />
             </Show>
             <Show when=move || ui.safety_open.get()>
                 <SafetyPanel peer=id name />

@@ -21,6 +21,8 @@ use crate::ui::messages::MessageList;
 use crate::ui::modal::Modal;
 use crate::ui::pins::PinnedBar;
 use crate::ui::safety::SafetyPanel;
+use crate::ui::send_files::{Choosing, SendFilesDialog};
+use crate::ui::viewer::{MediaViewer, Viewing};
 use leptos::prelude::*;
 use parley_client::group::says;
 use parley_protocol::group::{
@@ -90,6 +92,8 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
     });
     let menu = MessageMenu::new();
     provide_context(menu);
+    let choosing = Choosing::provide();
+    let viewing = Viewing::provide();
     let me = app.me();
     let member = Memo::new(move |_| {
         roster.with(|r| {
@@ -142,6 +146,9 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
         }
         .into_any(),
     };
+    // Files dropped anywhere on the chat go to it, while this account may
+    // send there.
+    let (dragging, on_drag_over, on_drop) = choosing.drop_zone(move || !may_send.get_untracked());
     let footer = move || {
         if may_send.get() {
             view! { <Composer chat stick /> }.into_any()
@@ -162,7 +169,15 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
         }
     };
     view! {
-        <section class="conversation" data-testid="conversation" data-group=group.to_string()>
+        <section
+            class="conversation"
+            class:dragging=move || dragging.get()
+            data-testid="conversation"
+            data-group=group.to_string()
+            on:dragover=on_drag_over
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop
+        >
             <header class="conversation-header">
                 <IconButton class="icon-btn back" test_id="back" label="Back" on:click=move |_| open_chat.set(None)>
                     <IconBack />
@@ -190,6 +205,12 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
             <PinnedBar chat />
             <MessageList stick />
             {footer}
+            <Show when=move || choosing.open() && may_send.get()>
+                <SendFilesDialog chat choosing sent=move || stick.set_value(true) />
+            </Show>
+            <Show when=move || viewing.0.with(Option::is_some)>
+                <MediaViewer viewing />
+            </Show>
             <Show when=move || info_open.get()>
                 <GroupInfo group safety_for on_close=move || info_open.set(false) />
             </Show>

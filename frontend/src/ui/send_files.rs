@@ -6,13 +6,13 @@
 
 use crate::session::Session;
 use crate::state::AppState;
-use crate::ui::attachments::{doc_icon, size_text};
+use crate::ui::attachments::{doc_icon, files_of, size_text};
 use crate::ui::icon_button::IconButton;
 use crate::ui::icons::IconClose;
 use crate::ui::modal::Modal;
 use leptos::prelude::*;
 use parley_client::attachment::Attachment;
-use parley_protocol::UserId;
+use parley_protocol::ConversationId;
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::{File, Url};
@@ -118,12 +118,46 @@ impl Choosing {
     }
 }
 
+impl Choosing {
+    /// Files dragged onto a chat are chosen for it (unless `refused`, read
+    /// when they come): whether some are over it now, and the handlers for
+    /// `dragover` and `drop`.
+    pub fn drop_zone(
+        self,
+        refused: impl Fn() -> bool + Copy + 'static,
+    ) -> (
+        RwSignal<bool>,
+        impl Fn(web_sys::DragEvent) + Copy + 'static,
+        impl Fn(web_sys::DragEvent) + Copy + 'static,
+    ) {
+        let dragging = RwSignal::new(false);
+        let on_drag_over = move |ev: web_sys::DragEvent| {
+            let carries_files = ev
+                .data_transfer()
+                .is_some_and(|d| d.types().includes(&"Files".into(), 0));
+            if carries_files && !refused() {
+                // Without this the browser would open the file instead.
+                ev.prevent_default();
+                dragging.set(true);
+            }
+        };
+        let on_drop = move |ev: web_sys::DragEvent| {
+            ev.prevent_default();
+            dragging.set(false);
+            if !refused() {
+                self.choose(files_of(ev.data_transfer().and_then(|d| d.files())));
+            }
+        };
+        (dragging, on_drag_over, on_drop)
+    }
+}
+
 /// Files chosen together go out in the order they were chosen: they
 /// upload at once, and each one's message waits for those before it
 /// (sent, or failed and left out).
 struct InOrder {
     session: Session,
-    peer: UserId,
+    chat: ConversationId,
     slots: RefCell<Vec<Slot>>,
 }
 
@@ -140,10 +174,10 @@ enum Slot {
 }
 
 impl InOrder {
-    fn new(session: Session, peer: UserId, count: usize) -> Rc<Self> {
+    fn new(session: Session, chat: ConversationId, count: usize) -> Rc<Self> {
         Rc::new(Self {
             session,
-            peer,
+            chat,
             slots: RefCell::new((0..count).map(|_| Slot::Uploading).collect()),
         })
     }
@@ -179,7 +213,7 @@ impl InOrder {
             ready
         };
         for ((file, caption), sent) in ready {
-            let stored = self.session.send_file(self.peer, file, &caption);
+            let stored = self.session.send_file(self.chat, file, &caption);
             leptos::task::spawn_local(async move {
                 stored.await;
                 let _ = sent.send(());
@@ -191,11 +225,11 @@ impl InOrder {
     }
 }
 
-/// The dialog of the files chosen for `peer`'s chat; `sent` runs when they
-/// go (the chat then follows its newest message).
+/// The dialog of the files chosen for `chat`; `sent` runs when they go (the
+/// chat then follows its newest message).
 #[component]
 pub fn SendFilesDialog(
-    peer: UserId,
+    chat: ConversationId,
     choosing: Choosing,
     #[prop(into)] sent: Callback<()>,
 ) -> impl IntoView {
@@ -204,11 +238,11 @@ pub fn SendFilesDialog(
     let count = move || choosing.files.with(Vec::len);
     let send = move || {
         let files = choosing.take();
-        let order = InOrder::new(session, peer, files.len());
+        let order = InOrder::new(session, chat, files.len());
         for (at, (file, caption)) in files.into_iter().enumerate() {
             let order = Rc::clone(&order);
             app.media
-                .send(app, peer, file, None, caption, move |uploaded| {
+                .send(app, chat, file, None, caption, move |uploaded| {
                     order.settle(at, uploaded)
                 });
         }

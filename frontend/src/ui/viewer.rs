@@ -49,6 +49,8 @@ fn media(app: AppState) -> Vec<Message> {
 struct Showing {
     file: Attachment,
     outgoing: bool,
+    /// Who sent it, in a group (else the chat's person).
+    sender: Option<UserId>,
     at: parley_protocol::Millis,
     caption: Option<String>,
 }
@@ -58,16 +60,20 @@ impl Showing {
         Some(Self {
             file: m.attachment.as_deref().cloned()?,
             outgoing: m.outgoing,
+            sender: m.sender,
             at: m.server_at.unwrap_or(m.composed_at),
             caption: m.body.text().filter(|t| !t.is_empty()).map(str::to_owned),
         })
     }
 }
 
-/// The viewer over the chat with `peer`, open while `viewing` names a
-/// message.
+/// The viewer over a chat (with `peer`, or a group's: each file is then
+/// named by its sender), open while `viewing` names a message.
 #[component]
-pub fn MediaViewer(peer: UserId, viewing: Viewing) -> impl IntoView {
+pub fn MediaViewer(
+    #[prop(default = None)] peer: Option<UserId>,
+    viewing: Viewing,
+) -> impl IntoView {
     let app = expect_context::<AppState>();
     let all = Memo::new(move |_| media(app));
     // Where the shown one is among them, and what the viewer shows of it:
@@ -133,13 +139,14 @@ pub fn MediaViewer(peer: UserId, viewing: Viewing) -> impl IntoView {
         let Showing {
             file,
             outgoing,
+            sender,
             at: at_time,
             caption,
         } = m;
-        let who = if outgoing {
-            "You".to_owned()
-        } else {
-            app.messaging.card(app, peer).display_name
+        let who = match sender.or(peer) {
+            _ if outgoing => "You".to_owned(),
+            Some(who) => app.messaging.card(app, who).display_name,
+            None => String::new(),
         };
         let when = format!("{} {}", format::day_label(at_time), format::clock(at_time));
         Some(view! {

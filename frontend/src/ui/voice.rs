@@ -16,7 +16,7 @@ use leptos::html::Audio;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use parley_client::attachment::{Kind, MAX_WAVEFORM_BARS};
-use parley_protocol::UserId;
+use parley_protocol::ConversationId;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -240,7 +240,7 @@ async fn finish(mut recording: Recording) -> Result<(File, Kind), String> {
 
 /// The microphone button, and the recording bar while it records.
 #[component]
-pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
+pub fn VoiceRecorder(chat: ConversationId) -> impl IntoView {
     let app = expect_context::<AppState>();
     let session = expect_context::<Session>();
     let recording: StoredValue<Option<Recording>, LocalStorage> = StoredValue::new_local(None);
@@ -286,11 +286,11 @@ pub fn VoiceRecorder(peer: UserId) -> impl IntoView {
                 Ok((file, kind)) => {
                     app.media.send(
                         app,
-                        peer,
+                        chat,
                         file,
                         Some(kind),
                         String::new(),
-                        session.file_sender(peer),
+                        session.file_sender(chat),
                     );
                 }
                 Err(why) => error.set(Some(why)),
