@@ -646,15 +646,17 @@ async fn a_file_sent_to_a_group_is_read_by_its_members_devices_and_goes_once_the
 
     let photo = b"ciphertext of a photo".to_vec();
     let blob = upload(&server, &alice.session, &photo).await;
-    // Nobody may be granted through a group they are not in, nor an
-    // unknown group, nor someone else's upload.
+    // Nobody may grant someone else's upload, nor through a group they are
+    // not in (an unknown group is answered the same).
     assert_eq!(grant_group(&server, &dave.session, blob, group).await, 404);
     let daves = upload(&server, &dave.session, b"x").await;
     assert_eq!(grant_group(&server, &dave.session, daves, group).await, 403);
     assert_eq!(
         grant_group(&server, &alice.session, blob, GroupId::new_v7()).await,
-        404
+        403
     );
+    assert_eq!(grant_group(&server, &alice.session, blob, group).await, 204);
+    // A retry (a lost answer, a resumed upload) is answered the same.
     assert_eq!(grant_group(&server, &alice.session, blob, group).await, 204);
 
     // Every member device reads it; someone outside the group does not.
@@ -672,6 +674,9 @@ async fn a_file_sent_to_a_group_is_read_by_its_members_devices_and_goes_once_the
         chunk(&server, &bob.session, blob).await,
         (200, photo.clone())
     );
+    // But he can no longer share a file with the group.
+    let bobs = upload(&server, &bob.session, b"z").await;
+    assert_eq!(grant_group(&server, &bob.session, bobs, group).await, 403);
 
     // Once every granted device fetched it, it is gone.
     for reader in [&bob.session, &bobs_laptop, &carol.session] {

@@ -328,7 +328,8 @@ endpoint!(
     /// Lets every current device of a group's members read a blob the
     /// caller's device uploaded (204): the devices a group message sent now
     /// reaches. Only for a member who may send to the group (403 otherwise,
-    /// 404 for an unknown group).
+    /// an unknown group included). A blob is granted to a group once: a
+    /// repeat is answered 204 and changes nothing.
     GrantBlobToGroup: Post "/blobs/{blob_id}/readers/group/{group_id}", Device, (BlobId, GroupId), () => (),
     |params| fill(GrantBlobToGroup::PATH, &[&params.0, &params.1])
 );

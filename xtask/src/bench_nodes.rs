@@ -210,10 +210,10 @@ pub fn render(machine: &str, s: &Setup<'_>, results: &[serde_json::Value]) -> St
     let _ = writeln!(
         out,
         "Machine: {machine}. {} nodes and `nats-server` on the same machine; \"one node\": \
-         every user on node 0 (NATS joined, nothing crosses; {} HTTP workers each, one per \
+         every user on node 0 (NATS joined, nothing crosses; HTTP workers: {} each, one per \
          core); \
          \"across nodes\": users round-robin over the nodes, each writing only to people on \
-         other nodes, so every message crosses ({} HTTP workers each: the nodes share the \
+         other nodes, so every message crosses (HTTP workers: {} each, the nodes share the \
          cores). CPU is node 0's.\n",
         s.nodes,
         workers(s.nodes, false),

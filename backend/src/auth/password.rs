@@ -17,10 +17,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The working memory of one hash is allocated with a capacity above glibc's
-/// largest dynamic mmap threshold (32 MiB on 64-bit): such an allocation is
-/// always a mapping of its own and goes back to the operating system when the
-/// hash ends, instead of staying in a thread's arena. Only the pages argon2
-/// touches (19 MiB) ever count as resident.
+/// largest dynamic mmap threshold (32 MiB on 64-bit): with glibc, such an
+/// allocation is a mapping of its own and goes back to the operating system
+/// when the hash ends. The server's allocator is mimalloc, which keeps it for
+/// the thread's next hash instead; either way only the pages argon2 touches
+/// (19 MiB) count as resident, once per password thread at most.
 const MEMORY_CAPACITY_BLOCKS: usize = 33 * 1024;
 
 /// What a client is told to wait when the queue is full.

@@ -238,13 +238,14 @@ async fn grant(
             "at most {MAX_BLOB_READERS_PER_GRANT} devices and people per request"
         )));
     }
-    let upload = records::upload(&state.pool, blob, caller.device_id)
+    // Before the people's devices are looked up.
+    records::upload(&state.pool, blob, caller.device_id)
         .await?
         .ok_or(NO_UPLOAD)?;
     if !users.is_empty() {
         devices.extend(records::devices_of(&state.pool, &users, caller.device_id).await?);
     }
-    add_readers(&state, caller, blob, upload.readers, devices).await
+    add_readers(&state, caller, blob, devices).await
 }
 
 /// `POST /blobs/{blob_id}/readers/group/{group_id}`: every current device of
@@ -261,12 +262,18 @@ async fn grant_group(
     let upload = records::upload(&state.pool, blob, caller.device_id)
         .await?
         .ok_or(NO_UPLOAD)?;
+    // Not told apart from a group the caller is not in.
     let members = state
         .groups
         .members(group)
         .await?
-        .ok_or(ApiError::NotFound("no such group"))?;
+        .ok_or(ApiError::Forbidden("you are not in this group"))?;
     members.may_send(caller.user_id)?;
+    if upload.readers > 0 {
+        // Granted already (a retry, or a resumed upload): a blob goes to one
+        // group once, and a member repeating this costs one query.
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let devices: Vec<DeviceId> = state
         .groups
         .member_devices(&members)
@@ -275,31 +282,34 @@ async fn grant_group(
         .flat_map(|u| u.devices)
         .filter(|d| *d != caller.device_id)
         .collect();
-    add_readers(&state, caller, blob, upload.readers, devices).await
+    add_readers(&state, caller, blob, devices).await
 }
 
-/// Grants `devices` (besides the `readers` the blob has) reading `blob`,
-/// within the bound.
+/// Grants `devices` reading `blob`, within the bound.
 async fn add_readers(
     state: &AppState,
     caller: Caller,
     blob: BlobId,
-    readers: i32,
     mut devices: Vec<DeviceId>,
 ) -> ApiResult<HttpResponse> {
     devices.sort_unstable();
     devices.dedup();
-    // Counted before: devices granted already would make this refuse a
-    // little early, never let a blob past the bound.
-    if usize::try_from(readers).unwrap_or(usize::MAX) + devices.len() > MAX_BLOB_READERS {
-        return Err(ApiError::LimitReached(
-            "an attachment can be shared with at most 8192 devices",
-        ));
+    use records::Granted;
+    match records::grant(
+        &state.pool,
+        blob,
+        caller.device_id,
+        &devices,
+        MAX_BLOB_READERS,
+    )
+    .await?
+    {
+        Granted::Done => Ok(HttpResponse::NoContent().finish()),
+        Granted::NoBlob => Err(NO_UPLOAD),
+        Granted::TooMany => Err(ApiError::LimitReached(
+            "an attachment can be shared with at most 8,192 devices",
+        )),
     }
-    if !records::grant(&state.pool, blob, caller.device_id, &devices).await? {
-        return Err(NO_UPLOAD);
-    }
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /blobs/{blob_id}/chunks/{index}`: streamed from the store.

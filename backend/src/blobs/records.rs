@@ -150,32 +150,68 @@ pub async fn devices_of(
         .await
 }
 
-/// Lets `devices` read `device`'s blob `blob`; devices granted already
-/// are skipped. `false` when there is no such blob.
+/// What [`grant`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granted {
+    /// Every device named may read the blob now.
+    Done,
+    /// No such blob of this device's.
+    NoBlob,
+    /// It would have more than the most readers a blob may have; nothing
+    /// was granted.
+    TooMany,
+}
+
+/// Lets `devices` read `device`'s blob `blob`, keeping it to `max` readers;
+/// devices granted already are skipped (so a retried grant is answered the
+/// same). Under the blob's row lock: grants at once cannot pass the bound
+/// together.
 pub async fn grant(
     pool: &PgPool,
     blob: BlobId,
     device: DeviceId,
     devices: &[DeviceId],
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    max: usize,
+) -> Result<Granted, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let readers: Option<i32> = sqlx::query_scalar(
+        "SELECT readers FROM blobs WHERE id = $1 AND owner_device = $2 FOR UPDATE",
+    )
+    .bind(blob)
+    .bind(device)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(readers) = readers else {
+        return Ok(Granted::NoBlob);
+    };
+    let new: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM unnest($2::uuid[]) AS d
+         WHERE NOT EXISTS (SELECT 1 FROM blob_readers r WHERE r.blob_id = $1 AND r.device_id = d)",
+    )
+    .bind(blob)
+    .bind(devices)
+    .fetch_one(&mut *tx)
+    .await?;
+    if i64::from(readers) + new > i64::try_from(max).unwrap_or(i64::MAX) {
+        return Ok(Granted::TooMany);
+    }
+    sqlx::query(
         "WITH added AS (
              INSERT INTO blob_readers (blob_id, device_id)
-             SELECT b.id, d FROM blobs b, unnest($3::uuid[]) AS d
-             WHERE b.id = $1 AND b.owner_device = $2
+             SELECT $1, d FROM unnest($2::uuid[]) AS d
              ON CONFLICT DO NOTHING
              RETURNING 1
          )
          UPDATE blobs SET readers = readers + (SELECT count(*) FROM added),
                           unfetched = unfetched + (SELECT count(*) FROM added)
-         WHERE id = $1 AND owner_device = $2",
+         WHERE id = $1",
     )
     .bind(blob)
-    .bind(device)
     .bind(devices)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(updated.rows_affected() == 1)
+    tx.commit().await?;
+    Ok(Granted::Done)
 }
 
 /// Blob `blob` when `device` (of `user`) may read it: granted to the

@@ -113,11 +113,12 @@ impl Outgoing {
     }
 }
 
-/// About the encoded size of an answer: its device, user and each id with
-/// its sender, as postcard writes them.
+/// At least the encoded size of an answer, as postcard writes it: a
+/// variant, ids of 17 bytes (a length and 16), a list's length; an ack is an
+/// id and an optional sender.
 fn answer_bytes(answer: &Answer) -> usize {
     match answer {
-        Answer::Acked { acks, .. } => 40 + acks.len() * 34,
+        Answer::Acked { acks, .. } => 40 + acks.len() * 35,
         Answer::Held { .. } => 40,
     }
 }
@@ -578,7 +579,7 @@ async fn publish_answers(
     origin: Uuid,
     list: &ToNode,
 ) {
-    let Some(payload) = wire::encode(list) else {
+    let Some(payload) = wire::encode_answers(list) else {
         return;
     };
     if let Err(e) = client.publish(wire::node(origin), payload).await {
@@ -638,7 +639,7 @@ async fn answered(
     shutdown: crate::tasks::Shutdown,
 ) {
     while let Some(message) = next_message(&mut answers, &shutdown).await {
-        let Some(list) = wire::decode::<ToNode>(&message.payload) else {
+        let Some(list) = wire::decode_answers(&message.payload) else {
             continue;
         };
         for answer in list {
@@ -973,7 +974,13 @@ mod tests {
             device: DeviceId::from_uuid(Uuid::from_u128(device)),
             by: UserId::from_uuid(Uuid::from_u128(0)),
             acks: (0..acks)
-                .map(|i| (MessageId::from_uuid(Uuid::from_u128(i as u128)), None))
+                .map(|i| {
+                    let id = MessageId::from_uuid(Uuid::from_u128(i as u128));
+                    (
+                        id,
+                        Some(UserId::from_uuid(Uuid::from_u128(u128::MAX - i as u128))),
+                    )
+                })
                 .collect(),
         }
     }
@@ -1004,16 +1011,23 @@ mod tests {
             .map(|(o, list)| (*o, list.iter().map(device_of).collect()))
             .collect();
         assert_eq!(shape, vec![(a, vec![10, 12, 11]), (b, vec![20])]);
-        let encoded = wire::encode(&lists[0].1).expect("encodes");
-        let back: ToNode = wire::decode(&encoded).expect("decodes");
+        let encoded = wire::encode_answers(&lists[0].1).expect("encodes");
+        let back = wire::decode_answers(&encoded).expect("decodes");
         assert_eq!(back.iter().map(device_of).collect::<Vec<_>>(), [10, 12, 11]);
+        // One alone goes as a bare answer, which a node of the previous
+        // version reads (and this one too).
+        let single = wire::encode_answers(&lists[1].1).expect("encodes");
+        assert!(wire::decode::<Answer>(&single).is_some());
+        let back = wire::decode_answers(&single).expect("decodes");
+        assert_eq!(back.iter().map(device_of).collect::<Vec<_>>(), [20]);
+        assert!(wire::decode_answers(&[0xff; 4]).is_none());
         assert!(
             encoded.len() <= lists[0].1.iter().map(answer_bytes).sum::<usize>(),
             "the estimate bounds the encoded size"
         );
 
         // Past the size, a node's answers start a new list, still in order.
-        let big = ANSWERS_PER_MESSAGE_BYTES / 34 - 10;
+        let big = ANSWERS_PER_MESSAGE_BYTES / 35 - 10;
         let lists = gather(vec![
             (a, acked(1, big)),
             (a, acked(2, big)),

@@ -78,10 +78,12 @@ pub enum ToDevice {
     },
 }
 
-/// For the node that handed messages over live: on its subject, a list of
-/// these (the answers a publisher had ready for that node at once, in the
-/// order they were given), so that acks from many devices cross as one NATS
-/// message under load.
+/// For the node that handed messages over live: on its subject, the answers
+/// a publisher had ready for that node at once, in the order they were
+/// given, so that acks from many devices cross as one NATS message under
+/// load. Written by [`encode_answers`]: one alone as a bare [`Answer`], as
+/// the previous version wrote and reads it (so a rolling update loses acks
+/// only between its nodes' batches), several as a list.
 pub type ToNode = Vec<Answer>;
 
 /// One answer about messages a node handed over live.
@@ -173,12 +175,40 @@ pub fn encode<T: Serialize>(message: &T) -> Option<Bytes> {
 
 /// Decodes a message from NATS: the whole payload, strictly.
 pub fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Option<T> {
-    match postcard::from_bytes(payload) {
+    match strictly(payload) {
         Ok(message) => Some(message),
         Err(e) => {
             tracing::warn!(error = %e, len = payload.len(), "cluster message not decoded");
             None
         }
+    }
+}
+
+/// The whole payload as one `T`: bytes left over are an error (postcard
+/// alone would ignore them).
+fn strictly<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> postcard::Result<T> {
+    match postcard::take_from_bytes(payload)? {
+        (message, []) => Ok(message),
+        _ => Err(postcard::Error::DeserializeBadEncoding),
+    }
+}
+
+/// Encodes answers for one node (see [`ToNode`]).
+pub fn encode_answers(answers: &[Answer]) -> Option<Bytes> {
+    match answers {
+        [one] => encode(one),
+        _ => encode(&answers),
+    }
+}
+
+/// Decodes what [`encode_answers`] wrote. A list has at least two answers
+/// and a bare answer starts with its variant (0 or 1), which as a list's
+/// length would leave bytes over or start an answer with variant 16 (a
+/// device id's length): the two never read as each other.
+pub fn decode_answers(payload: &[u8]) -> Option<ToNode> {
+    match strictly::<ToNode>(payload) {
+        Ok(list) => Some(list),
+        Err(_) => decode::<Answer>(payload).map(|one| vec![one]),
     }
 }
 

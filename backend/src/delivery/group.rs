@@ -25,7 +25,7 @@ use parley_protocol::{ConversationId, DeviceId, GroupId, MessageId, Millis, User
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use parley_protocol::group::MAX_GROUP_DEVICES;
+use parley_protocol::group::MAX_GROUP_DEVICES;
 
 /// One `SendGroup` frame.
 #[derive(Debug)]

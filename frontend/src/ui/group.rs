@@ -9,6 +9,7 @@
 use crate::router::Router;
 use crate::session::Session;
 use crate::state::AppState;
+use crate::ui::attachments::Uploads;
 use crate::ui::avatar::{Avatar, Size};
 use crate::ui::composer::Composer;
 use crate::ui::confirm::Ask;
@@ -149,6 +150,13 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
     // Files dropped anywhere on the chat go to it, while this account may
     // send there.
     let (dragging, on_drag_over, on_drop) = choosing.drop_zone(move || !may_send.get_untracked());
+    // Files chosen before this account lost the right to send are dropped,
+    // not shown again should it come back.
+    Effect::new(move |_| {
+        if !may_send.get() {
+            choosing.clear();
+        }
+    });
     let footer = move || {
         if may_send.get() {
             view! { <Composer chat stick /> }.into_any()
@@ -160,7 +168,10 @@ pub fn GroupConversation(group: GroupId) -> impl IntoView {
             } else {
                 "You can't send messages to this group because you're no longer a member."
             };
+            // Uploads started while this account could send still show (a
+            // failed one can be retried or cancelled).
             view! {
+                <Uploads chat />
                 <p class="group-cannot-send" role="status" data-testid="group-cannot-send">
                     {text}
                 </p>

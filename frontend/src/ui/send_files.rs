@@ -96,7 +96,7 @@ impl Choosing {
     }
 
     /// Drops them all.
-    fn clear(self) {
+    pub fn clear(self) {
         let _ = self.files.try_update(|files| {
             for url in files.iter().filter_map(|c| c.preview.as_ref()) {
                 let _ = Url::revoke_object_url(url);
@@ -132,12 +132,18 @@ impl Choosing {
     ) {
         let dragging = RwSignal::new(false);
         let on_drag_over = move |ev: web_sys::DragEvent| {
-            let carries_files = ev
-                .data_transfer()
-                .is_some_and(|d| d.types().includes(&"Files".into(), 0));
-            if carries_files && !refused() {
-                // Without this the browser would open the file instead.
-                ev.prevent_default();
+            let Some(data) = ev.data_transfer() else {
+                return;
+            };
+            if !data.types().includes(&"Files".into(), 0) {
+                return;
+            }
+            // Always: without it the browser would open the file and leave
+            // the app. Where nothing may be sent, the pointer says so.
+            ev.prevent_default();
+            if refused() {
+                data.set_drop_effect("none");
+            } else {
                 dragging.set(true);
             }
         };

@@ -82,7 +82,7 @@ impl Target for ClusterMessages {
         };
         let lists: [ToNode; 3] = [vec![acked()], vec![held()], vec![acked(), held(), acked()]];
         for list in lists {
-            seeds.extend(wire::encode(&list).map(|b| b.to_vec()));
+            seeds.extend(wire::encode_answers(&list).map(|b| b.to_vec()));
         }
         seeds
     }
@@ -113,9 +113,9 @@ impl Target for ClusterMessages {
                 ));
             }
         }
-        if let Some(message) = wire::decode::<ToNode>(input) {
+        if let Some(message) = wire::decode_answers(input) {
             accepted = true;
-            let again = wire::encode(&message).and_then(|b| wire::decode::<ToNode>(&b));
+            let again = wire::encode_answers(&message).and_then(|b| wire::decode_answers(&b));
             if format!("{again:?}") != format!("{:?}", Some(&message)) {
                 return Err(Broken::new(
                     "a decoded answer round-trips",
