@@ -244,7 +244,7 @@ test('a member signing in on a new browser shows as a safety number change in th
   await expect(a.getByTestId('group-info')).toBeVisible();
 });
 
-test('files in a group: a photo and a voice note reach every member, named by who sent them', async ({
+test('files in a group: a photo, a dropped document and a voice note reach every member, named by who sent them', async ({
   page: a,
   newPage,
   server,
@@ -291,6 +291,25 @@ test('files in a group: a photo and a voice note reach every member, named by wh
   await screenshot(c, 'group-photo-viewer');
   await c.keyboard.press('Escape');
   await expect(viewer).toHaveCount(0);
+
+  // Cara drops a document on the chat: the page keeps it (the browser does
+  // not open it), and it goes to both others with her name.
+  const dropped = await c.getByTestId('conversation').evaluate((section) => {
+    const data = new DataTransfer();
+    data.items.add(new File(['Approach: 20 min from the car park.'], 'route.txt', { type: 'text/plain' }));
+    const over = new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true });
+    const kept = !section.dispatchEvent(over);
+    section.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    return kept;
+  });
+  expect(dropped, 'dragover over a group one may send to is taken by the page').toBe(true);
+  await expect(c.getByTestId('send-files').getByTestId('chosen-file')).toHaveCount(1);
+  await c.getByTestId('send-files').getByTestId('send-files-send').click();
+  for (const page of [a, b]) {
+    const doc = fileBubble(page, 'attachment-document');
+    await expect(doc.getByTestId('document-name')).toHaveText('route.txt');
+    await expect(doc.getByTestId('sender-name')).toHaveText(cara.name);
+  }
 
   // Bob answers with a voice note from the microphone (Chromium's fake one).
   await b.context().grantPermissions(['microphone']);
