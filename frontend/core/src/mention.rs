@@ -53,26 +53,55 @@ fn ends_word(text: &str, at: usize) -> bool {
 
 /// Each "@name" of `picked` (member, name as inserted) found in `text`,
 /// whole words only, in order, none overlapping, at most [`MAX_MENTIONS`]:
-/// what the person deleted or retyped differently is not a mention.
+/// what the person deleted or retyped differently is not a mention. Two
+/// members of one name are told apart by order: the name's first place in
+/// the text is the first of them picked, the next the next (and any more
+/// places the last one picked).
 pub fn locate(text: &str, picked: &[(UserId, String)]) -> Vec<Mention> {
     let mut found: Vec<Mention> = Vec::new();
-    for (user, name) in picked {
-        if name.is_empty() {
-            continue;
+    let mut names: Vec<&str> = Vec::new();
+    for (_, name) in picked {
+        if !name.is_empty() && !names.contains(&name.as_str()) {
+            names.push(name);
         }
+    }
+    for &name in &names {
+        // A longer picked name at a place takes it ("@Ann Lee" over "@Ann"):
+        // such a place is not one of this name's.
+        let longer: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| n.len() > name.len() && n.starts_with(name))
+            .collect();
+        let users: Vec<UserId> = picked
+            .iter()
+            .filter(|(_, n)| n == name)
+            .map(|(user, _)| *user)
+            .collect();
         let needle = format!("@{name}");
         let mut from = 0;
+        let mut nth = 0;
         while let Some(at) = text[from..].find(&needle).map(|i| i + from) {
             let end = at + needle.len();
             from = at + 1;
             if !starts_word(text, at) || !ends_word(text, end) {
                 continue;
             }
+            let taken = longer
+                .iter()
+                .any(|l| text[at + 1..].starts_with(l) && ends_word(text, at + 1 + l.len()));
+            if taken {
+                continue;
+            }
             let (Ok(start), Ok(stop)) = (u32::try_from(at), u32::try_from(end)) else {
                 break;
             };
+            let Some(&user) = users.get(nth).or(users.last()) else {
+                break;
+            };
+            nth += 1;
             found.push(Mention {
-                user: *user,
+                user,
                 start,
                 end: stop,
             });
@@ -197,6 +226,29 @@ mod tests {
         );
         assert!(valid(text, &found));
         assert!(locate("no one here", &picked).is_empty());
+    }
+
+    #[test]
+    fn two_members_of_one_name_are_told_apart_by_the_order_they_were_picked() {
+        let (ann, other_ann) = (user(1), user(2));
+        let picked = [(ann, "Ann".to_owned()), (other_ann, "Ann".to_owned())];
+        let text = "@Ann meet @Ann; @Ann again";
+        let users: Vec<UserId> = locate(text, &picked).iter().map(|m| m.user).collect();
+        assert_eq!(users, [ann, other_ann, other_ann]);
+        // One member picked twice is still one member.
+        let twice = [(ann, "Ann".to_owned()), (ann, "Ann".to_owned())];
+        let users: Vec<UserId> = locate("@Ann @Ann", &twice).iter().map(|m| m.user).collect();
+        assert_eq!(users, [ann, ann]);
+        // A longer name's place is not counted as one of the shorter name's.
+        let annlee = user(3);
+        let three = [
+            (ann, "Ann".to_owned()),
+            (annlee, "Ann Lee".to_owned()),
+            (other_ann, "Ann".to_owned()),
+        ];
+        let text = "@Ann Lee, @Ann and @Ann";
+        let users: Vec<UserId> = locate(text, &three).iter().map(|m| m.user).collect();
+        assert_eq!(users, [annlee, ann, other_ann]);
     }
 
     #[test]
