@@ -282,8 +282,14 @@ impl Media {
         spawn_local(async move {
             let Some(blob) = failed.blob else {
                 // Failed before the server made its blob: from the start.
-                let chat = failed.chat;
-                self.send(app, chat, failed.file, failed.kind, failed.caption, done);
+                self.send(
+                    app,
+                    failed.chat,
+                    failed.file,
+                    failed.kind,
+                    failed.caption,
+                    done,
+                );
                 return;
             };
             // Its lock (kept since it failed, or taken again) before its
@@ -308,11 +314,12 @@ impl Media {
     }
 
     /// Encrypts and uploads `file` for `chat` (readable by the devices of
-    /// the person or the group's members, and this account's others); then `done` gets the attachment to send with
-    /// `caption` (or `None`: the upload failed or was cancelled), and the
-    /// upload is forgotten once the future it returns is done (the message
-    /// is in the outbox). Its kind is told from the file unless the app made it
-    /// (`kind`: a voice message it recorded). Progress and errors show in
+    /// the person or the group's members, and this account's others); then
+    /// `done` gets the attachment to send with `caption` (or `None`: the
+    /// upload failed or was cancelled), and the upload is forgotten once the
+    /// future it returns is done (the message is in the outbox). Its kind is
+    /// told from the file unless the app made it (`kind`: a voice message it
+    /// recorded). Progress and errors show in
     /// [`Media::uploads`]; a reload in between resumes it
     /// ([`Media::resume`]).
     pub fn send(

@@ -116,9 +116,7 @@ impl Choosing {
         self.clear();
         taken
     }
-}
 
-impl Choosing {
     /// Files dragged onto a chat are chosen for it (unless `refused`, read
     /// when they come): whether some are over it now, and the handlers for
     /// `dragover` and `drop`.
